@@ -1,0 +1,20 @@
+#!/bin/sh
+# Install every package meshgate needs to build, run and test, from Debian 12.
+# Usage: packaging/install-deps.sh            (as root)
+set -eu
+
+BUILD="build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
+       libsodium-dev libb2-dev libconfig-dev libjansson-dev
+       libnl-3-dev libnl-route-3-dev libnftnl-dev libmnl-dev
+       libmicrohttpd-dev libsqlite3-dev"
+RUN="iproute2 nftables procps ca-certificates"
+TEST="wireguard-go wireguard-tools iperf3 tcpdump python3 curl"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps.sh: run as root (it calls apt-get)" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+# shellcheck disable=SC2086
+apt-get install -y --no-install-recommends $BUILD $RUN $TEST

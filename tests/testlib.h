@@ -1,0 +1,60 @@
+/*
+ * A very small test harness shared by the unit and in-process tests.
+ *
+ * CHECK() records a failure and carries on, so one run reports every broken
+ * expectation; test_summary() prints "N passed, N failed" and gives the exit
+ * status for main().
+ */
+#ifndef MESHGATE_TESTLIB_H
+#define MESHGATE_TESTLIB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct test_counts {
+	unsigned passed;
+	unsigned failed;
+};
+extern struct test_counts test_counts;
+
+bool test_check(bool ok, const char *expr, const char *file, int line);
+bool test_check_mem(const void *got, const void *want, size_t len, const char *expr,
+		    const char *file, int line);
+
+#define CHECK(cond) test_check((cond), #cond, __FILE__, __LINE__)
+#define CHECK_MEM(got, want, len) test_check_mem((got), (want), (len), #got, __FILE__, __LINE__)
+#define CHECK_EQ_INT(a, b)                                                                         \
+	test_check_int((long long)(a), (long long)(b), #a " == " #b, __FILE__, __LINE__)
+
+bool test_check_int(long long got, long long want, const char *expr, const char *file, int line);
+
+/* Runs one named test function and reports it. */
+#define RUN(fn)                                                                                    \
+	do {                                                                                       \
+		unsigned failed_before = test_counts.failed;                                       \
+		fn();                                                                              \
+		printf("%s %s\n", test_counts.failed == failed_before ? "ok  " : "FAIL", #fn);     \
+	} while (0)
+
+/* Prints the summary line; returns the process exit status. */
+int test_summary(void);
+
+/* Decodes hex into out (at most cap bytes); returns the length or -1. */
+int test_unhex(const char *hex, uint8_t *out, size_t cap);
+
+/* Reads a whole file into a NUL-terminated buffer (free() it); NULL on error. */
+char *test_read_file(const char *path, size_t *len);
+
+/* A deterministic pseudo-random generator for randomized tests (xorshift). */
+struct test_rng {
+	uint64_t state;
+};
+uint64_t test_rng_next(struct test_rng *rng);
+void test_rng_bytes(struct test_rng *rng, void *buf, size_t len);
+
+/* Seed from MG_TEST_SEED when set, else from the clock; printed for replay. */
+uint64_t test_seed(void);
+
+#endif
