@@ -1,0 +1,41 @@
+/* Batch allocation; see packet.h. */
+#include "wg/packet.h"
+
+#include <stdlib.h>
+
+struct pkt_batch *pkt_batch_new(unsigned cap, uint32_t slot_size)
+{
+	struct pkt_batch *batch = calloc(1, sizeof(*batch));
+	uint8_t *mem;
+
+	if (!batch || slot_size <= PKT_HEADROOM)
+		goto err;
+	batch->pkts = calloc(cap, sizeof(*batch->pkts));
+	mem = malloc((size_t)cap * slot_size);
+	if (!batch->pkts || !mem) {
+		free(mem);
+		goto err;
+	}
+	batch->cap = cap;
+	for (unsigned i = 0; i < cap; i++) {
+		batch->pkts[i].buf = mem + (size_t)i * slot_size;
+		batch->pkts[i].cap = slot_size;
+		pkt_reset(&batch->pkts[i]);
+	}
+	return batch;
+err:
+	if (batch)
+		free(batch->pkts);
+	free(batch);
+	return NULL;
+}
+
+void pkt_batch_free(struct pkt_batch *batch)
+{
+	if (!batch)
+		return;
+	if (batch->cap)
+		free(batch->pkts[0].buf);
+	free(batch->pkts);
+	free(batch);
+}
