@@ -1,0 +1,40 @@
+/*
+ * Packet I/O counters.
+ *
+ * struct tun and struct udp each embed one struct io_stats and update only
+ * their own fields (tun_* or udp_*), so the event loop may read them without
+ * locking; io_stats_add() sums the two for metrics and status output.
+ */
+#ifndef MESHGATE_IO_IOSTATS_H
+#define MESHGATE_IO_IOSTATS_H
+
+#include <stdint.h>
+
+struct io_stats {
+	uint64_t tun_rx;           /* packets read from the TUN device */
+	uint64_t tun_tx;           /* packets written to the TUN device */
+	uint64_t udp_rx;           /* datagrams received and handed to the engine */
+	uint64_t udp_tx;           /* datagrams the kernel accepted */
+	uint64_t udp_truncated;    /* datagrams larger than a slot, dropped */
+	uint64_t tun_write_errors; /* packets the TUN device refused, dropped */
+	uint64_t udp_send_errors;  /* datagrams that could not be sent, dropped */
+	uint64_t tun_truncated;    /* TUN packets larger than a slot, dropped */
+	uint64_t udp_src_cleared;  /* sends retried without a vanished source address */
+	uint64_t udp_send_blocked; /* of udp_send_errors: send buffer stayed full */
+};
+
+static inline void io_stats_add(struct io_stats *sum, const struct io_stats *s)
+{
+	sum->tun_rx += s->tun_rx;
+	sum->tun_tx += s->tun_tx;
+	sum->udp_rx += s->udp_rx;
+	sum->udp_tx += s->udp_tx;
+	sum->udp_truncated += s->udp_truncated;
+	sum->tun_write_errors += s->tun_write_errors;
+	sum->udp_send_errors += s->udp_send_errors;
+	sum->tun_truncated += s->tun_truncated;
+	sum->udp_src_cleared += s->udp_src_cleared;
+	sum->udp_send_blocked += s->udp_send_blocked;
+}
+
+#endif

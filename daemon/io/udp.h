@@ -1,0 +1,75 @@
+/*
+ * The UDP socket: WireGuard datagrams between the network and the engine.
+ *
+ * One dual-stack socket (AF_INET6 with IPV6_V6ONLY off) carries IPv4 and IPv6
+ * peers. Every received datagram reports the local address and interface it
+ * arrived on (IP_PKTINFO / IPV6_RECVPKTINFO), and every send can name the
+ * source address again, so replies leave from the address the peer talks to
+ * (WireGuard's "sticky sockets"). On a host booted with IPv6 disabled
+ * (ipv6.disable=1, so AF_INET6 sockets cannot exist) the socket is AF_INET
+ * and IPv6 endpoints are dropped on send.
+ *
+ * Endpoints seen by the engine are plain: an IPv4 peer is a struct
+ * sockaddr_in (never an IPv4-mapped IPv6 address) and its local address is
+ * ep.src4; an IPv6 peer is a struct sockaddr_in6 and its local address is
+ * ep.src6. An all-zero source means "let the kernel choose".
+ */
+#ifndef MESHGATE_IO_UDP_H
+#define MESHGATE_IO_UDP_H
+
+#include <netinet/in.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "io/iostats.h"
+#include "wg/packet.h"
+
+/* Datagrams per recvmmsg/sendmmsg call; larger batches take several calls. */
+enum { UDP_BATCH_MAX = 128 };
+
+/* Socket buffer size requested (wireguard-go uses the same 7 MiB). */
+enum { UDP_SOCKET_BUFFER = 7 << 20 };
+
+struct udp_scratch;
+
+struct udp {
+	int fd;                /* -1 when closed */
+	uint16_t port;         /* bound port, host order */
+	uint32_t fwmark;       /* SO_MARK on every datagram, 0 = none */
+	int family;            /* AF_INET6, or AF_INET without IPv6 support */
+	struct io_stats stats; /* udp_* fields only */
+	/* mmsghdr/iovec/cmsg arrays for UDP_BATCH_MAX datagrams, allocated by
+	 * udp_open() so that no call allocates; opaque here because struct
+	 * mmsghdr and struct in6_pktinfo need _GNU_SOURCE. */
+	struct udp_scratch *scratch;
+};
+
+/* Opens the socket bound to the wildcard address on port (0: the kernel picks
+ * one; udp->port tells which), non-blocking and close-on-exec, with pktinfo,
+ * large buffers and, when fwmark is nonzero, SO_MARK (needs CAP_NET_ADMIN).
+ * Returns 0 or -errno. */
+int udp_open(struct udp *udp, uint16_t port, uint32_t fwmark) __attribute__((warn_unused_result));
+
+/* Closes the socket and frees the scratch arrays. Safe to call twice. */
+void udp_close(struct udp *udp);
+
+/* Sets (or with 0 clears) the fwmark. Returns 0 or -errno. */
+int udp_set_fwmark(struct udp *udp, uint32_t fwmark);
+
+/* Receives datagrams into the batch's free slots until EAGAIN or the batch is
+ * full: data/len, ep.addr (the peer), ep.src4/src6 and ep.src_ifindex (where
+ * it arrived). Datagrams longer than a slot are dropped and counted. Returns
+ * the number received (0 on EAGAIN) or -errno. */
+int udp_recv_batch(struct udp *udp, struct pkt_batch *batch);
+
+/* Sends every packet of the batch to its ep.addr, from ep's source address
+ * when one is set, and empties the batch. A source the kernel rejects
+ * (EINVAL/EADDRNOTAVAIL for IPv6, ENETUNREACH for IPv4: the address is gone,
+ * or no route from it) is cleared in the batch's copy of ep and the datagram
+ * is sent again from a kernel-chosen address.
+ * Datagrams that cannot be sent (no route, filtered, no endpoint, send buffer
+ * full for too long) are dropped and counted. Returns the number sent, or
+ * -errno only when the socket itself is unusable. */
+int udp_send_batch(struct udp *udp, struct pkt_batch *batch);
+
+#endif
