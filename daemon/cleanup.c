@@ -1,0 +1,66 @@
+/* `meshgated --cleanup`; see cleanup.h. */
+#include "cleanup.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "link.h"
+
+/* True if a process accepts connections on the Unix socket at path. */
+static bool socket_is_live(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd;
+	bool live;
+
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return false;
+	strcpy(addr.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	live = fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return live;
+}
+
+static int remove_socket(const char *path)
+{
+	if (unlink(path) < 0 && errno != ENOENT) {
+		fprintf(stderr, "meshgated: cannot remove %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int cleanup_run(const struct mg_config *cfg)
+{
+	char uapi_path[108];
+	struct nl_sock *sk;
+	int ret = 0;
+
+	snprintf(uapi_path, sizeof(uapi_path), "/var/run/wireguard/%s.sock", cfg->interface);
+	if (socket_is_live(cfg->control_socket) || socket_is_live(uapi_path)) {
+		fprintf(stderr,
+			"meshgated: a daemon is running for %s; stop it first (it cleans up "
+			"after itself)\n",
+			cfg->interface);
+		return -EBUSY;
+	}
+	sk = rtnl_open();
+	if (!sk) {
+		fprintf(stderr, "meshgated: cannot open rtnetlink: %s\n", strerror(errno));
+		return -errno;
+	}
+	ret = link_delete(sk, cfg->interface);
+	if (ret < 0)
+		fprintf(stderr, "meshgated: cannot delete %s: %s\n", cfg->interface,
+			strerror(-ret));
+	rtnl_close(sk);
+	if (remove_socket(cfg->control_socket) < 0 || remove_socket(uapi_path) < 0)
+		ret = -EIO;
+	return ret;
+}

@@ -1,0 +1,261 @@
+/* The control socket server; see control.h. */
+#include "control.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "loop.h"
+#include "node.h"
+#include "status.h"
+
+enum { REQUEST_MAX = 64 * 1024 };
+
+struct control_client {
+	struct control_server *srv;
+	struct control_client *next;
+	int fd;
+	struct loop_source *src;
+	char *in;
+	size_t in_len;
+	char *out; /* the response, once computed */
+	size_t out_len, out_sent;
+};
+
+struct control_server {
+	struct loop *loop;
+	struct node *node;
+	int fd;
+	struct loop_source *src;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct control_client *clients;
+};
+
+/* Commands: each takes the request and returns the result or sets *error. */
+typedef json_t *(*control_fn)(struct node *node, const json_t *req, const char **error);
+
+static json_t *cmd_status(struct node *node, const json_t *req, const char **error)
+{
+	json_t *doc = status_snapshot(node);
+	if (!doc)
+		*error = "out of memory";
+	return doc;
+}
+
+static const struct {
+	const char *name;
+	control_fn fn;
+} commands[] = {
+	{ "status", cmd_status },
+};
+
+static json_t *error_doc(const char *message)
+{
+	return json_pack("{s:b, s:s}", "ok", 0, "error", message);
+}
+
+json_t *control_handle(struct node *node, const json_t *request)
+{
+	const char *cmd = json_string_value(json_object_get(request, "cmd"));
+	const char *error = NULL;
+	json_t *result;
+
+	if (!cmd)
+		return error_doc("request has no \"cmd\"");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(commands[i].name, cmd) != 0)
+			continue;
+		result = commands[i].fn(node, request, &error);
+		if (!result)
+			return error_doc(error ? error : "failed");
+		return json_pack("{s:b, s:o}", "ok", 1, "result", result);
+	}
+	return error_doc("unknown command");
+}
+
+static void client_free(struct control_client *c)
+{
+	struct control_server *srv = c->srv;
+
+	for (struct control_client **pp = &srv->clients; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	loop_del_fd(srv->loop, c->src);
+	close(c->fd);
+	free(c->in);
+	free(c->out);
+	free(c);
+}
+
+static void client_respond(struct control_client *c)
+{
+	json_error_t jerr;
+	json_t *req = json_loadb(c->in, c->in_len, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *resp = req ? control_handle(c->srv->node, req) : error_doc("request is not JSON");
+
+	c->out = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
+	c->out_len = c->out ? strlen(c->out) : 0;
+	json_decref(req);
+	json_decref(resp);
+	if (!c->out) {
+		client_free(c);
+		return;
+	}
+	loop_mod_fd(c->srv->loop, c->src, EPOLLOUT);
+}
+
+static void client_write(struct control_client *c)
+{
+	while (c->out_sent < c->out_len) {
+		ssize_t n = write(c->fd, c->out + c->out_sent, c->out_len - c->out_sent);
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0)
+			break;
+		c->out_sent += (size_t)n;
+	}
+	client_free(c);
+}
+
+static void client_read(struct control_client *c)
+{
+	char buf[4096];
+	ssize_t n = read(c->fd, buf, sizeof(buf));
+
+	if (n < 0 && errno == EAGAIN)
+		return;
+	if (n < 0 || c->in_len + (size_t)n > REQUEST_MAX) {
+		client_free(c);
+		return;
+	}
+	if (n > 0) {
+		char *grown = realloc(c->in, c->in_len + (size_t)n + 1);
+		if (!grown) {
+			client_free(c);
+			return;
+		}
+		c->in = grown;
+		memcpy(c->in + c->in_len, buf, (size_t)n);
+		c->in_len += (size_t)n;
+		c->in[c->in_len] = '\0';
+	}
+	/* A request ends at the first newline or when the client shuts down
+	 * its side. */
+	if (n == 0 || memchr(buf, '\n', (size_t)n)) {
+		if (c->in_len == 0) {
+			client_free(c);
+			return;
+		}
+		client_respond(c);
+	}
+}
+
+static void on_client(void *ctx, uint32_t events)
+{
+	struct control_client *c = ctx;
+
+	if (c->out)
+		client_write(c);
+	else if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		client_read(c);
+}
+
+static void on_accept(void *ctx, uint32_t events)
+{
+	struct control_server *srv = ctx;
+	struct control_client *c;
+	int fd = accept4(srv->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return;
+	}
+	*c = (struct control_client){ .srv = srv, .fd = fd };
+	c->src = loop_add_fd(srv->loop, fd, EPOLLIN, on_client, c);
+	if (!c->src) {
+		close(fd);
+		free(c);
+		return;
+	}
+	c->next = srv->clients;
+	srv->clients = c;
+}
+
+/* A socket file nobody answers on is stale and may be replaced. */
+static bool socket_is_live(const struct sockaddr_un *addr)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool live = fd >= 0 && connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0;
+
+	if (fd >= 0)
+		close(fd);
+	return live;
+}
+
+int control_server_start(struct control_server **out, struct loop *loop, struct node *node,
+			 const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct control_server *srv;
+	mode_t old_umask;
+	int ret;
+
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(addr.sun_path, path);
+	if (socket_is_live(&addr))
+		return -EADDRINUSE;
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return -ENOMEM;
+	*srv = (struct control_server){ .loop = loop, .node = node };
+	strcpy(srv->path, path);
+	srv->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (srv->fd < 0) {
+		ret = -errno;
+		free(srv);
+		return ret;
+	}
+	unlink(path);
+	old_umask = umask(0077); /* the socket is created 0600 */
+	ret = bind(srv->fd, (struct sockaddr *)&addr, sizeof(addr));
+	umask(old_umask);
+	if (ret < 0 || listen(srv->fd, 16) < 0)
+		goto err;
+	srv->src = loop_add_fd(loop, srv->fd, EPOLLIN, on_accept, srv);
+	if (!srv->src)
+		goto err;
+	*out = srv;
+	return 0;
+err:
+	ret = -errno;
+	close(srv->fd);
+	unlink(path);
+	free(srv);
+	return ret;
+}
+
+void control_server_stop(struct control_server *srv)
+{
+	if (!srv)
+		return;
+	while (srv->clients)
+		client_free(srv->clients);
+	loop_del_fd(srv->loop, srv->src);
+	close(srv->fd);
+	unlink(srv->path);
+	free(srv);
+}

@@ -1,0 +1,30 @@
+/*
+ * The control socket: a Unix stream socket (mode 0600) where the `meshgate`
+ * CLI asks the daemon things. One request per connection: the client sends
+ * one line of JSON ({"cmd": "status", ...}) and the daemon answers with one
+ * JSON document, {"ok": true, "result": ...} or {"ok": false, "error": "..."},
+ * then closes the connection.
+ */
+#ifndef MESHGATE_CONTROL_H
+#define MESHGATE_CONTROL_H
+
+#include <jansson.h>
+
+struct control_server;
+struct loop;
+struct node;
+
+/* Listens on path (a stale socket file is replaced; a live one is not:
+ * -EADDRINUSE). 0 or -errno. */
+int control_server_start(struct control_server **out, struct loop *loop, struct node *node,
+			 const char *path) __attribute__((warn_unused_result));
+/* Closes every client and removes the socket file; NULL-safe. */
+void control_server_stop(struct control_server *srv);
+
+/*
+ * Answers one request document: the dispatch table behind the socket, also
+ * used by tests. Returns a new reference to the response document.
+ */
+json_t *control_handle(struct node *node, const json_t *request);
+
+#endif

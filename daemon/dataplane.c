@@ -1,0 +1,189 @@
+/* The data plane: TUN and UDP handlers around the engine; see dataplane.h. */
+#include "dataplane.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "log.h"
+
+enum {
+	BATCH_SIZE = 64,
+	/* Rounds per readiness event before yielding to other sources. */
+	MAX_ROUNDS = 16,
+	/* Datagrams and decrypted packets can be as large as UDP allows, whatever
+	 * our own MTU: the peer's MTU decides their size. Slots are only touched
+	 * as far as packets fill them. */
+	RX_SLOT_SIZE = PKT_HEADROOM + 65536,
+};
+
+static void flush_udp(void *ctx, struct pkt_batch *batch)
+{
+	struct dataplane *dp = ctx;
+	udp_send_batch(&dp->udp, batch);
+	batch->count = 0;
+}
+
+static void flush_tun(void *ctx, struct pkt_batch *batch)
+{
+	struct dataplane *dp = ctx;
+	tun_write_batch(&dp->tun, batch);
+	batch->count = 0;
+}
+
+static void flush_outputs(struct dataplane *dp)
+{
+	if (dp->tun_out->count)
+		flush_tun(dp, dp->tun_out);
+	if (dp->udp_out->count)
+		flush_udp(dp, dp->udp_out);
+}
+
+static void on_tun(void *ctx, uint32_t events)
+{
+	struct dataplane *dp = ctx;
+
+	for (int round = 0; round < MAX_ROUNDS; round++) {
+		int n = tun_read_batch(&dp->tun, dp->tun_in);
+		if (n <= 0)
+			break;
+		wg_device_tun_input(dp->dev, dp->tun_in, dp->udp_out);
+		flush_outputs(dp);
+		if ((unsigned)n < dp->tun_in->cap)
+			break;
+	}
+}
+
+static void on_udp(void *ctx, uint32_t events)
+{
+	struct dataplane *dp = ctx;
+
+	for (int round = 0; round < MAX_ROUNDS; round++) {
+		int n = udp_recv_batch(&dp->udp, dp->udp_in);
+		if (n <= 0)
+			break;
+		wg_device_udp_input(dp->dev, dp->udp_in, dp->tun_out, dp->udp_out);
+		flush_outputs(dp);
+		if ((unsigned)n < dp->udp_in->cap)
+			break;
+	}
+}
+
+static void on_timer(void *ctx)
+{
+	struct dataplane *dp = ctx;
+	wg_device_run_timers(dp->dev, dp->udp_out);
+	flush_outputs(dp);
+}
+
+/* After every loop round: the timer follows the engine's next deadline. */
+static void on_idle(void *ctx)
+{
+	struct dataplane *dp = ctx;
+	loop_set_deadline(dp->loop, wg_device_next_deadline(dp->dev), on_timer, dp);
+}
+
+void dataplane_flush(struct dataplane *dp)
+{
+	flush_outputs(dp);
+	on_idle(dp);
+}
+
+static int alloc_batches(struct dataplane *dp)
+{
+	uint32_t tx_slot = PKT_HEADROOM + dp->dev->mtu + MESSAGE_DATA_OVERHEAD + 64;
+
+	dp->tun_in = pkt_batch_new(BATCH_SIZE, tx_slot);
+	dp->udp_out = pkt_batch_new(BATCH_SIZE, tx_slot);
+	dp->udp_in = pkt_batch_new(BATCH_SIZE, RX_SLOT_SIZE);
+	dp->tun_out = pkt_batch_new(BATCH_SIZE, RX_SLOT_SIZE);
+	if (!dp->tun_in || !dp->udp_out || !dp->udp_in || !dp->tun_out)
+		return -ENOMEM;
+	dp->udp_out->flush = flush_udp;
+	dp->udp_out->flush_ctx = dp;
+	dp->tun_out->flush = flush_tun;
+	dp->tun_out->flush_ctx = dp;
+	return 0;
+}
+
+static void free_batches(struct dataplane *dp)
+{
+	pkt_batch_free(dp->tun_in);
+	pkt_batch_free(dp->udp_out);
+	pkt_batch_free(dp->udp_in);
+	pkt_batch_free(dp->tun_out);
+	dp->tun_in = dp->udp_out = dp->udp_in = dp->tun_out = NULL;
+}
+
+int dataplane_open(struct dataplane *dp, struct loop *loop, struct wg_device *dev,
+		   const char *ifname, uint16_t port, uint32_t fwmark)
+{
+	int ret;
+
+	*dp = (struct dataplane){ .loop = loop, .dev = dev, .tun.fd = -1, .udp.fd = -1 };
+	ret = alloc_batches(dp);
+	if (ret < 0)
+		goto err_batches;
+	ret = tun_open(&dp->tun, ifname);
+	if (ret < 0)
+		goto err_batches;
+	ret = udp_open(&dp->udp, port, fwmark);
+	if (ret < 0)
+		goto err_udp;
+	dp->tun_src = loop_add_fd(loop, dp->tun.fd, EPOLLIN, on_tun, dp);
+	dp->udp_src = loop_add_fd(loop, dp->udp.fd, EPOLLIN, on_udp, dp);
+	if (!dp->tun_src || !dp->udp_src) {
+		ret = -errno;
+		goto err_loop;
+	}
+	loop_set_idle(loop, on_idle, dp);
+	return 0;
+
+err_loop:
+	loop_del_fd(loop, dp->tun_src);
+	loop_del_fd(loop, dp->udp_src);
+	udp_close(&dp->udp);
+err_udp:
+	tun_close(&dp->tun);
+err_batches:
+	free_batches(dp);
+	return ret;
+}
+
+void dataplane_close(struct dataplane *dp)
+{
+	if (!dp->loop)
+		return;
+	loop_set_idle(dp->loop, NULL, NULL);
+	loop_set_deadline(dp->loop, UINT64_MAX, NULL, NULL);
+	loop_del_fd(dp->loop, dp->tun_src);
+	loop_del_fd(dp->loop, dp->udp_src);
+	udp_close(&dp->udp);
+	tun_close(&dp->tun);
+	free_batches(dp);
+	dp->loop = NULL;
+}
+
+int dataplane_set_port(struct dataplane *dp, uint16_t port)
+{
+	struct udp fresh = { .fd = -1 };
+	struct loop_source *src;
+	int ret;
+
+	if (port && port == dp->udp.port)
+		return 0;
+	ret = udp_open(&fresh, port, dp->udp.fwmark);
+	if (ret < 0)
+		return ret;
+	src = loop_add_fd(dp->loop, fresh.fd, EPOLLIN, on_udp, dp);
+	if (!src) {
+		ret = -errno;
+		udp_close(&fresh);
+		return ret;
+	}
+	loop_del_fd(dp->loop, dp->udp_src);
+	udp_close(&dp->udp);
+	dp->udp = fresh;
+	dp->udp_src = src;
+	return 0;
+}

@@ -1,0 +1,387 @@
+/*
+ * The node: applies a configuration to the engine, the data plane and the
+ * kernel, and re-applies the difference on reload. See node.h.
+ */
+#include "node.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "control.h"
+#include "keys.h"
+#include "link.h"
+#include "log.h"
+#include "uapi.h"
+
+static uint64_t env_now(void *ctx)
+{
+	return loop_now();
+}
+
+static void env_wall(void *ctx, struct timespec *ts)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+}
+
+static void env_random(void *ctx, void *buf, size_t len)
+{
+	randombytes_buf(buf, len);
+}
+
+static const struct wg_env node_env = {
+	.now = env_now,
+	.wall = env_wall,
+	.random = env_random,
+};
+
+/* Creates dir (and its parents) with mode; an existing directory is fine. */
+static int make_dirs(const char *dir, mode_t mode)
+{
+	char path[PATH_MAX];
+	size_t len = strlen(dir);
+
+	if (len == 0 || len >= sizeof(path))
+		return -ENAMETOOLONG;
+	memcpy(path, dir, len + 1);
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(path, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int parent_dir(const char *file, mode_t mode)
+{
+	char copy[PATH_MAX];
+
+	if (strlen(file) >= sizeof(copy))
+		return -ENAMETOOLONG;
+	strcpy(copy, file);
+	return make_dirs(dirname(copy), mode);
+}
+
+static int load_private_key(struct node *node, const struct mg_config *cfg, char *errbuf,
+			    size_t errlen)
+{
+	uint8_t key[KEY_LEN];
+	const char *why = NULL;
+	int ret;
+
+	ret = parent_dir(cfg->private_key_file, 0700);
+	if (ret == 0)
+		ret = key_file_load(cfg->private_key_file, key, true, &why);
+	if (ret < 0) {
+		snprintf(errbuf, errlen, "%s: %s", cfg->private_key_file,
+			 why ? why : strerror(-ret));
+		goto out;
+	}
+	ret = wg_device_set_private_key(node->dev, key);
+	if (ret < 0) {
+		snprintf(errbuf, errlen, "%s: not a usable private key", cfg->private_key_file);
+		goto out;
+	}
+	memcpy(node->public_key, node->dev->identity.static_public, KEY_LEN);
+	ret = config_check_own_key(cfg, node->public_key, errbuf, errlen);
+out:
+	sodium_memzero(key, sizeof(key));
+	return ret;
+}
+
+/* Endpoint and keepalive; allowed IPs; preshared key. */
+static int configure_peer(struct node *node, struct wg_peer *peer, const struct config_peer *cp)
+{
+	uint8_t psk[KEY_LEN] = { 0 };
+	const char *why = NULL;
+	int ret = 0;
+
+	wg_peer_set_name(peer, cp->name);
+	if (cp->has_endpoint) {
+		union sockaddr_inet sa;
+		struct wg_endpoint ep = { 0 };
+		if (endpoint_resolve(&cp->endpoint, AF_UNSPEC, &sa) == 0) {
+			memcpy(&ep.addr, &sa, sizeof(sa));
+			wg_peer_set_endpoint(peer, &ep);
+		} else {
+			log_warn("peer %s: cannot resolve endpoint %s; waiting for it to "
+				 "contact us",
+				 cp->name, cp->endpoint.host);
+		}
+	}
+	if (cp->preshared_key_file) {
+		ret = key_file_load(cp->preshared_key_file, psk, false, &why);
+		if (ret < 0) {
+			log_err("peer %s: preshared_key_file %s: %s", cp->name,
+				cp->preshared_key_file, why ? why : strerror(-ret));
+			goto out;
+		}
+	}
+	wg_peer_set_preshared_key(peer, psk);
+	wg_peer_clear_allowed_ips(peer);
+	for (size_t i = 0; i < cp->allowed_ips.n; i++) {
+		const struct prefix *p = &cp->allowed_ips.v[i];
+		ret = wg_peer_add_allowed_ip(peer, p->family, p->addr, p->len);
+		if (ret < 0)
+			goto out;
+	}
+	wg_peer_set_persistent_keepalive(peer, cp->persistent_keepalive, node->dp.udp_out);
+out:
+	sodium_memzero(psk, sizeof(psk));
+	return ret;
+}
+
+/*
+ * Makes the engine's peers those of `cfg`: removes peers it no longer has,
+ * adds new ones, reconfigures changed ones. Unchanged peers (compared with
+ * `old`) keep their sessions untouched; changed ones keep them too, as wg
+ * does, since a new endpoint or allowed IP does not invalidate keys.
+ */
+static int apply_peers(struct node *node, const struct mg_config *old, const struct mg_config *cfg)
+{
+	int ret, failed = 0;
+
+	for (struct wg_peer *peer = node->dev->peers, *next; peer; peer = next) {
+		next = peer->next_peer;
+		if (!config_peer_find(cfg, peer->public_key)) {
+			log_info("peer %s removed", peer->name);
+			wg_device_remove_peer(node->dev, peer);
+		}
+	}
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		const struct config_peer *cp = &cfg->peers[i];
+		const struct config_peer *was = old ? config_peer_find(old, cp->public_key) : NULL;
+		struct wg_peer *peer = wg_device_find_peer(node->dev, cp->public_key);
+
+		if (!peer) {
+			ret = wg_device_add_peer(node->dev, cp->public_key, &peer);
+			if (ret < 0) {
+				log_err("peer %s: cannot add: %s", cp->name, strerror(-ret));
+				failed = ret;
+				continue;
+			}
+			log_info("peer %s added", cp->name);
+		} else if (was && config_peer_equal(was, cp)) {
+			wg_peer_set_name(peer, cp->name);
+			continue;
+		}
+		ret = configure_peer(node, peer, cp);
+		if (ret < 0)
+			failed = ret;
+	}
+	dataplane_flush(&node->dp);
+	return failed;
+}
+
+static int apply_link(struct node *node, const struct mg_config *cfg)
+{
+	int ret = link_up(node->rtnl, node->dp.tun.ifindex, cfg->mtu);
+
+	if (ret == 0)
+		ret = link_set_addresses(node->rtnl, node->dp.tun.ifindex, cfg->addresses.v,
+					 cfg->addresses.n);
+	return ret;
+}
+
+static void describe_open_error(int err, const struct mg_config *cfg, char *errbuf, size_t errlen)
+{
+	if (err == -ENODEV || err == -ENOENT)
+		snprintf(errbuf, errlen,
+			 "cannot open /dev/net/tun: %s.\n"
+			 "In an LXC container, give it the TUN device. On Proxmox:\n"
+			 "  pct set <ID> -dev0 /dev/net/tun\n"
+			 "or add these two lines to /etc/pve/lxc/<ID>.conf and restart it:\n"
+			 "  lxc.cgroup2.devices.allow: c 10:200 rwm\n"
+			 "  lxc.mount.entry: /dev/net/tun dev/net/tun none bind,create=file",
+			 strerror(-err));
+	else if (err == -EADDRINUSE)
+		snprintf(errbuf, errlen, "UDP port %u is in use (listen_port)", cfg->listen_port);
+	else if (err == -EPERM || err == -EACCES)
+		snprintf(errbuf, errlen,
+			 "cannot create %s: %s (meshgated needs CAP_NET_ADMIN; run as root)",
+			 cfg->interface, strerror(-err));
+	else
+		snprintf(errbuf, errlen, "cannot create %s: %s", cfg->interface, strerror(-err));
+}
+
+static int start_control(struct node *node, char *errbuf, size_t errlen)
+{
+	int ret = parent_dir(node->cfg.control_socket, 0755);
+
+	if (ret == 0)
+		ret = control_server_start(&node->control, node->loop, node,
+					   node->cfg.control_socket);
+	if (ret < 0) {
+		snprintf(errbuf, errlen, "control socket %s: %s", node->cfg.control_socket,
+			 strerror(-ret));
+		return ret;
+	}
+	ret = uapi_server_start(&node->uapi, node->loop, node, node->cfg.interface);
+	if (ret < 0) {
+		snprintf(errbuf, errlen, "UAPI socket for %s: %s", node->cfg.interface,
+			 strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+int node_start(struct node *node, struct loop *loop, struct mg_config *cfg, const char *config_path,
+	       char *errbuf, size_t errlen)
+{
+	int ret;
+
+	*node = (struct node){ .cfg = *cfg, .loop = loop, .started_at = (uint64_t)time(NULL) };
+	*cfg = (struct mg_config){ 0 };
+	node->config_path = config_path ? strdup(config_path) : NULL;
+
+	ret = make_dirs(node->cfg.state_dir, 0700);
+	if (ret < 0) {
+		snprintf(errbuf, errlen, "state_dir %s: %s", node->cfg.state_dir, strerror(-ret));
+		goto err;
+	}
+	node->dev = wg_device_new(&node_env, node->cfg.mtu);
+	if (!node->dev) {
+		ret = -ENOMEM;
+		snprintf(errbuf, errlen, "out of memory");
+		goto err;
+	}
+	ret = load_private_key(node, &node->cfg, errbuf, errlen);
+	if (ret < 0)
+		goto err;
+	ret = dataplane_open(&node->dp, loop, node->dev, node->cfg.interface, node->cfg.listen_port,
+			     0);
+	if (ret < 0) {
+		describe_open_error(ret, &node->cfg, errbuf, errlen);
+		goto err;
+	}
+	node->rtnl = rtnl_open();
+	ret = node->rtnl ? apply_link(node, &node->cfg) : -errno;
+	if (ret < 0) {
+		snprintf(errbuf, errlen, "configuring %s: %s", node->dp.tun.name, strerror(-ret));
+		goto err;
+	}
+	ret = start_control(node, errbuf, errlen);
+	if (ret < 0)
+		goto err;
+	apply_peers(node, NULL, &node->cfg);
+	log_info("%s up: listening on UDP port %u, %zu peer(s)", node->dp.tun.name,
+		 node->dp.udp.port, node->cfg.n_peers);
+	return 0;
+err:
+	node_stop(node);
+	return ret;
+}
+
+void node_stop(struct node *node)
+{
+	uapi_server_stop(node->uapi);
+	node->uapi = NULL;
+	control_server_stop(node->control);
+	node->control = NULL;
+	if (node->dev)
+		wg_device_remove_all_peers(node->dev);
+	dataplane_close(&node->dp);
+	rtnl_close(node->rtnl);
+	node->rtnl = NULL;
+	wg_device_free(node->dev);
+	node->dev = NULL;
+	config_free(&node->cfg);
+	free(node->config_path);
+	node->config_path = NULL;
+}
+
+static int reload_interface(struct node *node, const struct mg_config *cfg)
+{
+	int ret = 0;
+
+	if (strcmp(cfg->interface, node->cfg.interface) != 0)
+		log_warn("interface %s -> %s: a new interface name takes effect on restart",
+			 node->cfg.interface, cfg->interface);
+	if (cfg->listen_port != node->cfg.listen_port) {
+		ret = node_set_listen_port(node, cfg->listen_port);
+		if (ret < 0)
+			log_err("listen_port %u: %s", cfg->listen_port, strerror(-ret));
+	}
+	if (cfg->mtu != node->cfg.mtu)
+		log_warn("mtu %u -> %u: a new MTU takes effect on restart", node->cfg.mtu,
+			 cfg->mtu);
+	ret = link_set_addresses(node->rtnl, node->dp.tun.ifindex, cfg->addresses.v,
+				 cfg->addresses.n);
+	if (ret < 0)
+		log_err("addresses: %s", strerror(-ret));
+	return ret;
+}
+
+int node_reload(struct node *node)
+{
+	struct mg_config cfg;
+	char err[4096];
+	int ret;
+
+	if (!node->config_path) {
+		log_info("reload: running on built-in defaults, nothing to read");
+		return 0;
+	}
+	ret = config_load(node->config_path, &cfg, err, sizeof(err));
+	if (ret < 0) {
+		log_err("reload failed, keeping the running configuration:\n%s", err);
+		config_free(&cfg);
+		return ret;
+	}
+	if (strcmp(cfg.private_key_file, node->cfg.private_key_file) != 0) {
+		char kerr[512];
+		if (load_private_key(node, &cfg, kerr, sizeof(kerr)) < 0)
+			log_err("reload: %s", kerr);
+	} else if (config_check_own_key(&cfg, node->public_key, err, sizeof(err)) < 0) {
+		log_err("reload failed, keeping the running configuration:\n%s", err);
+		config_free(&cfg);
+		return -EINVAL;
+	}
+	reload_interface(node, &cfg);
+	apply_peers(node, &node->cfg, &cfg);
+	config_free(&node->cfg);
+	node->cfg = cfg;
+	log_info("configuration reloaded: %zu peer(s)", node->cfg.n_peers);
+	return 0;
+}
+
+int node_set_private_key(struct node *node, const uint8_t key[NOISE_PUBLIC_KEY_LEN])
+{
+	int ret = wg_device_set_private_key(node->dev, key);
+
+	if (ret == 0)
+		memcpy(node->public_key, node->dev->identity.static_public, KEY_LEN);
+	return ret;
+}
+
+int node_set_listen_port(struct node *node, uint16_t port)
+{
+	return dataplane_set_port(&node->dp, port);
+}
+
+int node_set_fwmark(struct node *node, uint32_t fwmark)
+{
+	int ret = udp_set_fwmark(&node->dp.udp, fwmark);
+	return ret;
+}
+
+uint16_t node_listen_port(const struct node *node)
+{
+	return node->dp.udp.port;
+}
+
+uint32_t node_fwmark(const struct node *node)
+{
+	return node->dp.udp.fwmark;
+}

@@ -1,0 +1,122 @@
+/* The status document; see status.h. */
+#include "status.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+#include <time.h>
+
+#include "keys.h"
+#include "netaddr.h"
+#include "node.h"
+#include "wg/engine.h"
+
+/* A peer with no handshake for this long is considered offline. */
+enum { ONLINE_WINDOW = REJECT_AFTER_TIME };
+
+static json_t *key_json(const uint8_t key[KEY_LEN])
+{
+	char b64[KEY_B64_LEN + 1];
+	key_to_base64(b64, key);
+	return json_string(b64);
+}
+
+static json_t *prefix_json(const struct prefix *p)
+{
+	char text[PREFIX_STR_LEN];
+	prefix_format(p, text, sizeof(text));
+	return json_string(text);
+}
+
+static json_t *prefix_list_json(const struct prefix_list *list)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; arr && i < list->n; i++)
+		json_array_append_new(arr, prefix_json(&list->v[i]));
+	return arr;
+}
+
+static json_t *endpoint_json(const struct wg_peer *peer)
+{
+	char text[SOCKADDR_STR_LEN];
+	union sockaddr_inet sa;
+
+	if (!peer->has_endpoint)
+		return json_null();
+	memcpy(&sa, &peer->endpoint.addr, sizeof(sa));
+	sockaddr_format(&sa, text, sizeof(text));
+	return json_string(text);
+}
+
+struct prefix_sort {
+	json_t *addresses; /* host prefixes: the peer's own addresses */
+	json_t *routes;    /* everything else it serves */
+	bool exit_node;
+};
+
+static int sort_allowed_ip(void *ctx, int family, const uint8_t *ip, uint8_t cidr)
+{
+	struct prefix_sort *sort = ctx;
+	struct prefix p = { .family = family, .len = cidr };
+	bool host = cidr == (family == AF_INET ? 32 : 128);
+
+	memcpy(p.addr, ip, addr_len(family));
+	if (cidr == 0)
+		sort->exit_node = true;
+	else
+		json_array_append_new(host ? sort->addresses : sort->routes, prefix_json(&p));
+	return 0;
+}
+
+static json_t *self_json(const struct node *node)
+{
+	const struct mg_config *cfg = &node->cfg;
+
+	return json_pack(
+	    "{s:s, s:o, s:o, s:i, s:b, s:o, s:b, s:o}", "name", cfg->hostname, "public_key",
+	    key_json(node->public_key), "addresses", prefix_list_json(&cfg->addresses),
+	    "listen_port", (int)node_listen_port(node), "coordinator", cfg->coordinator.enabled,
+	    "advertised_routes", prefix_list_json(&cfg->subnet_router.routes), "exit_node_offered",
+	    cfg->exit_node.enabled, "exit_node_in_use",
+	    cfg->use_exit_node.peer[0] ? json_string(cfg->use_exit_node.peer) : json_null());
+}
+
+static json_t *peer_json(const struct wg_peer *peer, time_t now)
+{
+	struct prefix_sort sort = { json_array(), json_array(), false };
+	time_t last = peer->last_handshake.tv_sec;
+	bool online = last && now - last < ONLINE_WINDOW;
+	bool session = online && peer->current;
+
+	allowedips_walk_by_peer(&peer->device->allowedips, (void *)peer, sort_allowed_ip, &sort);
+	return json_pack("{s:s, s:o, s:o, s:o, s:s, s:I, s:I, s:I, s:o, s:b, s:b}", "name",
+			 peer->name, "public_key", key_json(peer->public_key), "addresses",
+			 sort.addresses, "endpoint", endpoint_json(peer), "path",
+			 session && peer->has_endpoint ? "direct" : "none", "last_handshake",
+			 (json_int_t)last, "rx_bytes", (json_int_t)peer->stats.rx_bytes, "tx_bytes",
+			 (json_int_t)peer->stats.tx_bytes, "routes", sort.routes, "exit_node",
+			 sort.exit_node, "online", online);
+}
+
+static json_t *drops_json(const struct wg_device *dev)
+{
+	json_t *obj = json_object();
+	for (int r = 0; obj && r < DROP_REASON_COUNT; r++)
+		json_object_set_new(obj, wg_drop_reason_name(r),
+				    json_integer((json_int_t)dev->stats.drops[r]));
+	return obj;
+}
+
+json_t *status_snapshot(const struct node *node)
+{
+	json_t *peers = json_array();
+	time_t now = time(NULL);
+
+	wg_device_for_each_peer(node->dev, peer)
+	{
+		json_array_append_new(peers, peer_json(peer, now));
+	}
+	return json_pack("{s:o, s:o, s:{s:s, s:s, s:I, s:o}}", "self", self_json(node), "peers",
+			 peers, "daemon", "version", MESHGATE_VERSION, "interface",
+			 node->dp.tun.name, "started_at", (json_int_t)node->started_at, "drops",
+			 drops_json(node->dev));
+}
