@@ -29,8 +29,9 @@ int tun_open(struct tun *tun, const char *name) __attribute__((warn_unused_resul
 void tun_close(struct tun *tun);
 
 /* Reads packets until EAGAIN or the batch is full, appending to batch (each
- * slot's data at buf + PKT_HEADROOM, len set). Slots should hold the MTU plus
- * headroom; longer packets are dropped and counted. Returns the number of
+ * slot's data at buf + PKT_HEADROOM, len set). A read that fills a slot
+ * cannot be told from a cut packet and is dropped and counted, so slots need
+ * room for MTU + 1 bytes after the headroom. Returns the number of
  * packets read (0 on EAGAIN) or -errno when the device is unusable. */
 int tun_read_batch(struct tun *tun, struct pkt_batch *batch);
 

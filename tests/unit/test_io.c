@@ -491,6 +491,24 @@ static void test_tun_data(void)
 	CHECK(tun_find_udp4(&tun, tb, "10.77.0.5", 9999, "out of the tun"));
 	CHECK(tun.stats.tun_rx >= 1);
 
+	/* A packet longer than a slot is dropped and counted; reading goes on. */
+	struct pkt_batch *small = pkt_batch_new(4, PKT_HEADROOM + 100);
+	char big[600];
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	pkt = pkt_batch_add(ub);
+	memcpy(pkt->data, big, 500);
+	pkt->len = 500;
+	ep_set4(&pkt->ep, "10.77.0.5", 9999);
+	pkt = pkt_batch_add(ub);
+	memcpy(pkt->data, "small", 5);
+	pkt->len = 5;
+	ep_set4(&pkt->ep, "10.77.0.5", 9999);
+	CHECK_EQ_INT(udp_send_batch(&u, ub), 2);
+	CHECK(tun_find_udp4(&tun, small, "10.77.0.5", 9999, "small"));
+	CHECK(tun.stats.tun_truncated >= 1);
+	pkt_batch_free(small);
+
 	udp_close(&u);
 	tun_close(&tun);
 	CHECK_EQ_INT(if_nametoindex("mgtest0"), 0);
