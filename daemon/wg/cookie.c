@@ -68,10 +68,15 @@ static void compute_mac2(uint8_t mac2[COOKIE_LEN], const uint8_t *msg, size_t le
 
 /* cookie = MAC(secret, source address || port); the secret is replaced every
  * COOKIE_SECRET_MAX_AGE seconds. */
+bool cookie_checker_needs_secret(const struct cookie_checker *c, uint64_t now_ns)
+{
+	return !c->has_secret || has_expired(c->secret_birthdate, COOKIE_SECRET_MAX_AGE, now_ns);
+}
+
 static void make_cookie(uint8_t cookie[COOKIE_LEN], struct cookie_checker *c, const uint8_t *src,
 			size_t src_len, uint64_t now_ns, const uint8_t random_secret[32])
 {
-	if (!c->has_secret || has_expired(c->secret_birthdate, COOKIE_SECRET_MAX_AGE, now_ns)) {
+	if (cookie_checker_needs_secret(c, now_ns)) {
 		memcpy(c->secret, random_secret, sizeof(c->secret));
 		c->secret_birthdate = now_ns;
 		c->has_secret = true;

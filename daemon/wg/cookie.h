@@ -46,6 +46,13 @@ void cookie_checker_init(struct cookie_checker *c, const uint8_t local_public[32
 /* Wipes the checker (keys and secret). */
 void cookie_checker_wipe(struct cookie_checker *c);
 
+/* True when the next cookie computed at now_ns needs a new secret (none yet,
+ * or COOKIE_SECRET_MAX_AGE old): only then does cookie_validate_packet or
+ * cookie_message_create read random_secret, so the caller may draw random
+ * bytes only when this says so. */
+bool __attribute__((warn_unused_result))
+cookie_checker_needs_secret(const struct cookie_checker *c, uint64_t now_ns);
+
 /*
  * The bytes a cookie binds a sender to, as the reference implementations
  * hash them: IPv4: 4 address bytes then 2 port bytes, network order (6);

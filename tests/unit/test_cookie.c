@@ -145,6 +145,7 @@ static void test_mac1(void)
 			     COOKIE_MAC_INVALID);
 	/* Checking MAC1 alone never creates the secret. */
 	CHECK(!c.has_secret);
+	CHECK(cookie_checker_needs_secret(&c, 0));
 }
 
 /* The flow under load up to the consumed cookie reply: initiation without
@@ -248,6 +249,8 @@ static void test_secret_rotation(void)
 	fill_message(f.msg, sizeof(f.msg), MESSAGE_HANDSHAKE_INITIATION);
 	cookie_add_mac_to_packet(f.msg, sizeof(f.msg), &f.ck, f.t0 + 100 * sec);
 
+	CHECK(!cookie_checker_needs_secret(&f.c, f.t0 + COOKIE_SECRET_MAX_AGE * sec - 1));
+	CHECK(cookie_checker_needs_secret(&f.c, f.t0 + COOKIE_SECRET_MAX_AGE * sec));
 	/* A fresh secret is kept: the caller's random bytes are not used. */
 	CHECK_EQ_INT(cookie_validate_packet(&f.c, f.msg, sizeof(f.msg), src_a, 6, true,
 					    f.t0 + 119 * sec, rnd2),

@@ -458,6 +458,28 @@ static void test_static_identity(void)
 	CHECK(!id.has_identity && sodium_is_zero(id.static_private, 32));
 }
 
+/* TAI64N: big-endian 2^62 + 10 + seconds, then nanoseconds rounded down to
+ * 2^24 ns (the largest power of two below 1 s / INITIATIONS_PER_SECOND). */
+static void test_tai64n(void)
+{
+	uint8_t ts[NOISE_TIMESTAMP_LEN], later[NOISE_TIMESTAMP_LEN], want[NOISE_TIMESTAMP_LEN];
+	struct timespec t = { .tv_sec = 0, .tv_nsec = 0 };
+
+	tai64n_from_timespec(ts, &t);
+	test_unhex("400000000000000a00000000", want, sizeof(want));
+	CHECK_MEM(ts, want, sizeof(want));
+	t = (struct timespec){ .tv_sec = 1700000000, .tv_nsec = 999999999 };
+	tai64n_from_timespec(ts, &t);
+	test_unhex("400000006553f10a3b000000", want, sizeof(want)); /* 59 * 2^24 ns */
+	CHECK_MEM(ts, want, sizeof(want));
+	t.tv_nsec = 16777215;
+	tai64n_from_timespec(ts, &t);
+	t.tv_nsec = 16777216;
+	tai64n_from_timespec(later, &t);
+	CHECK(memcmp(ts, later, sizeof(ts)) < 0);
+	CHECK(sodium_is_zero(ts + 8, 4));
+}
+
 static void test_replay_and_flood(void)
 {
 	struct wg_pair p;
@@ -650,6 +672,7 @@ int main(void)
 	RUN(test_round_trip);
 	RUN(test_psk);
 	RUN(test_low_order_rejected);
+	RUN(test_tai64n);
 	RUN(test_replay_and_flood);
 	RUN(test_unknown_key);
 	RUN(test_tampered_initiation);
