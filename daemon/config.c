@@ -1,0 +1,974 @@
+/*
+ * Configuration loading: libconfig text -> validated struct mg_config.
+ *
+ * Each group of the file has a table of its keys (name, parser, where the
+ * value goes); one walker matches the members of a group against its table,
+ * so unknown keys, wrong types and bad values are all reported with the
+ * FILE:LINE of the setting. Cross-key checks run once every key is parsed.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libconfig.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+enum {
+	MAX_ERRORS = 20, /* then "too many errors" */
+	PATH_MAX_LEN = 4095,
+	SOCKET_PATH_MAX = sizeof(((struct sockaddr_un *)0)->sun_path) - 1,
+	WHAT_LEN = 96, /* "peers[123].allowed_ips" */
+};
+
+/* State of one load: where errors go. */
+struct parse {
+	const char *source; /* file name when libconfig does not know it */
+	char *err;
+	size_t errlen, used;
+	unsigned nerr;
+	struct mg_config *cfg;
+};
+
+/* One setting handed to its key's parser. */
+struct key;
+struct field {
+	struct parse *p;
+	const config_setting_t *s;
+	const struct key *key;
+	const char *what; /* the key's full name for messages */
+	void *base;       /* the struct the key's offset is relative to */
+	void *dst;        /* base + key->offset */
+};
+
+enum key_flags {
+	F_REQUIRED = 1 << 0,
+	F_NETWORK = 1 << 1, /* prefixes: host bits must be clear */
+	F_IPV4 = 1 << 2,
+	F_IPV6 = 1 << 3,
+};
+
+struct key {
+	const char *name;
+	void (*parse)(const struct field *f);
+	size_t offset, size;
+	long min, max; /* integers: range; strings: maximum length */
+	unsigned flags;
+	const struct key *sub; /* groups: their keys, NULL-terminated */
+};
+
+/* ---- error reporting ---- */
+
+static void report(struct parse *p, const char *file, unsigned line, const char *fmt, va_list ap)
+{
+	int n;
+
+	if (++p->nerr > MAX_ERRORS || !p->err || p->used + 1 >= p->errlen)
+		return;
+	if (p->nerr == MAX_ERRORS) {
+		fmt = "too many errors";
+		line = 0;
+	}
+	if (p->used)
+		p->err[p->used++] = '\n';
+	n = line ? snprintf(p->err + p->used, p->errlen - p->used, "%s:%u: ", file, line)
+		 : snprintf(p->err + p->used, p->errlen - p->used, "%s: ", file);
+	if (n > 0)
+		p->used += (size_t)n;
+	if (p->used < p->errlen) {
+		n = vsnprintf(p->err + p->used, p->errlen - p->used, fmt, ap);
+		if (n > 0)
+			p->used += (size_t)n;
+	}
+	if (p->used >= p->errlen)
+		p->used = p->errlen - 1;
+}
+
+static void __attribute__((format(printf, 3, 4)))
+error_at(struct parse *p, const config_setting_t *s, const char *fmt, ...)
+{
+	const char *file = s ? config_setting_source_file(s) : NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	report(p, file ? file : p->source, s ? config_setting_source_line(s) : 0, fmt, ap);
+	va_end(ap);
+}
+
+static void __attribute__((format(printf, 3, 4)))
+error_line(struct parse *p, unsigned line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	report(p, p->source, line, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- scalar parsers ---- */
+
+static bool is_integer(const config_setting_t *s)
+{
+	return config_setting_type(s) == CONFIG_TYPE_INT ||
+	       config_setting_type(s) == CONFIG_TYPE_INT64;
+}
+
+/* The string value, or NULL after reporting the wrong type. */
+static const char *string_value(const struct field *f)
+{
+	if (config_setting_type(f->s) != CONFIG_TYPE_STRING) {
+		error_at(f->p, f->s, "%s must be a string", f->what);
+		return NULL;
+	}
+	return config_setting_get_string(f->s);
+}
+
+static void parse_bool(const struct field *f)
+{
+	if (config_setting_type(f->s) != CONFIG_TYPE_BOOL) {
+		error_at(f->p, f->s, "%s must be true or false", f->what);
+		return;
+	}
+	*(bool *)f->dst = config_setting_get_bool(f->s);
+}
+
+static void parse_uint(const struct field *f)
+{
+	long long v;
+
+	if (!is_integer(f->s)) {
+		error_at(f->p, f->s, "%s must be an integer", f->what);
+		return;
+	}
+	v = config_setting_get_int64(f->s);
+	if (v < f->key->min || v > f->key->max) {
+		error_at(f->p, f->s, "%s must be between %ld and %ld (got %lld)", f->what,
+			 f->key->min, f->key->max, v);
+		return;
+	}
+	if (f->key->size == sizeof(uint16_t))
+		*(uint16_t *)f->dst = (uint16_t)v;
+	else
+		*(uint32_t *)f->dst = (uint32_t)v;
+}
+
+static char *dup_or_report(const struct field *f, const char *text)
+{
+	char *copy = strdup(text);
+	if (!copy)
+		error_at(f->p, f->s, "out of memory");
+	return copy;
+}
+
+/* A file system path, owned (char *). */
+static void parse_path(const struct field *f)
+{
+	const char *text = string_value(f);
+	char **dst = f->dst;
+
+	if (!text)
+		return;
+	if (text[0] == '\0' || strlen(text) > (size_t)f->key->max) {
+		error_at(f->p, f->s, "%s must be a path of 1 to %ld characters", f->what,
+			 f->key->max);
+		return;
+	}
+	free(*dst);
+	*dst = dup_or_report(f, text);
+}
+
+/* Linux's dev_valid_name(). */
+static bool ifname_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n >= IFNAMSIZ || !strcmp(name, ".") || !strcmp(name, ".."))
+		return false;
+	return strcspn(name, "/: \t\n\r\v\f") == n;
+}
+
+static void parse_ifname(const struct field *f)
+{
+	const char *text = string_value(f);
+
+	if (!text)
+		return;
+	if (!ifname_valid(text)) {
+		error_at(f->p, f->s,
+			 "%s: '%s' is not a valid interface name (1 to %d characters, "
+			 "no '/', ':' or spaces)",
+			 f->what, text, IFNAMSIZ - 1);
+		return;
+	}
+	strcpy(f->dst, text);
+}
+
+static bool name_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n >= 1 && n <= CONFIG_NAME_MAX &&
+	       strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			    "0123456789-_.") == n;
+}
+
+static void parse_name(const struct field *f)
+{
+	const char *text = string_value(f);
+
+	if (!text)
+		return;
+	if (!name_valid(text)) {
+		error_at(f->p, f->s,
+			 "%s: '%s' is not a valid name (1 to %d letters, digits, '-', '_' or '.')",
+			 f->what, text, CONFIG_NAME_MAX);
+		return;
+	}
+	strcpy(f->dst, text);
+}
+
+/* A node: its name or one of its mesh addresses. */
+static void parse_node(const struct field *f)
+{
+	const char *text = string_value(f);
+	struct prefix addr;
+
+	if (!text)
+		return;
+	if (!name_valid(text) && (strchr(text, '/') || prefix_parse(&addr, text) < 0)) {
+		error_at(f->p, f->s, "%s: '%s' is neither a peer name nor an IP address", f->what,
+			 text);
+		return;
+	}
+	strcpy(f->dst, text);
+}
+
+static void parse_key(const struct field *f)
+{
+	const char *text = string_value(f);
+
+	if (!text)
+		return;
+	if (!key_from_base64(f->dst, text))
+		error_at(f->p, f->s,
+			 "%s: not a base64 WireGuard key (44 characters, as `wg pubkey` prints)",
+			 f->what);
+}
+
+static bool endpoint_value(const struct field *f, const char *text, struct endpoint *out)
+{
+	if (endpoint_parse(out, text) == 0)
+		return true;
+	error_at(f->p, f->s,
+		 "%s: '%s' is not HOST:PORT (IPv4:PORT, [IPv6]:PORT or NAME:PORT, port 1-65535)",
+		 f->what, text);
+	return false;
+}
+
+static void parse_endpoint(const struct field *f)
+{
+	const char *text = string_value(f);
+
+	if (text)
+		endpoint_value(f, text, f->dst);
+}
+
+static void parse_prefix_value(const struct field *f, const char *text, struct prefix *out)
+{
+	char network[PREFIX_STR_LEN];
+	struct prefix masked;
+
+	if (prefix_parse(out, text) < 0) {
+		error_at(f->p, f->s, "%s: '%s' is not an IP prefix (ADDRESS/LENGTH)", f->what,
+			 text);
+	} else if ((f->key->flags & F_IPV4) && out->family != AF_INET) {
+		error_at(f->p, f->s, "%s: '%s' is not an IPv4 prefix", f->what, text);
+	} else if ((f->key->flags & F_IPV6) && out->family != AF_INET6) {
+		error_at(f->p, f->s, "%s: '%s' is not an IPv6 prefix", f->what, text);
+	} else if ((f->key->flags & F_NETWORK) && !prefix_is_network(out)) {
+		masked = *out;
+		prefix_mask(&masked);
+		prefix_format(&masked, network, sizeof(network));
+		error_at(f->p, f->s, "%s: '%s' has host bits set; did you mean '%s'?", f->what,
+			 text, network);
+	}
+}
+
+static void parse_prefix(const struct field *f)
+{
+	const char *text = string_value(f);
+
+	if (text)
+		parse_prefix_value(f, text, f->dst);
+}
+
+static void parse_join(const struct field *f)
+{
+	const char *text = string_value(f);
+	char **dst = f->dst;
+
+	if (!text)
+		return;
+	if (strncmp(text, "mg1-", 4) != 0 || strlen(text) > 4096 ||
+	    strcspn(text, " \t\r\n") != strlen(text)) {
+		error_at(f->p, f->s, "%s: not an invite code (mg1-..., from `meshgate invite`)",
+			 f->what);
+		return;
+	}
+	free(*dst);
+	*dst = dup_or_report(f, text);
+}
+
+/* ---- lists of strings ---- */
+
+/* Parses one element's text into out; reports and returns false if bad. */
+typedef bool (*elem_parse_fn)(const struct field *elem, const char *text, void *out);
+
+static bool elem_prefix(const struct field *f, const char *text, void *out)
+{
+	unsigned before = f->p->nerr;
+
+	parse_prefix_value(f, text, out);
+	return f->p->nerr == before;
+}
+
+static bool elem_endpoint(const struct field *f, const char *text, void *out)
+{
+	return endpoint_value(f, text, out);
+}
+
+static bool elem_sockaddr(const struct field *f, const char *text, void *out)
+{
+	union sockaddr_inet *sa = out;
+
+	if (sockaddr_parse(sa, text) < 0 || sockaddr_len(sa) == 0 ||
+	    (sa->sa.sa_family == AF_INET ? sa->in.sin_port : sa->in6.sin6_port) == 0) {
+		error_at(f->p, f->s, "%s: '%s' is not IP:PORT (IPv4:PORT or [IPv6]:PORT)", f->what,
+			 text);
+		return false;
+	}
+	return true;
+}
+
+static bool already_listed(const void *v, size_t n, size_t size, const void *item)
+{
+	for (size_t i = 0; i < n; i++)
+		if (memcmp((const char *)v + i * size, item, size) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Parses a list or array of strings into a new array of n elements of size
+ * bytes each (NULL when empty), dropping repeats.
+ */
+static void *collect(const struct field *f, size_t size, elem_parse_fn fn, size_t *n)
+{
+	int type = config_setting_type(f->s), count;
+	char *v;
+
+	*n = 0;
+	if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST) {
+		error_at(f->p, f->s, "%s must be a list of strings, e.g. [\"...\"]", f->what);
+		return NULL;
+	}
+	count = config_setting_length(f->s);
+	v = count ? calloc((size_t)count, size) : NULL;
+	if (count && !v) {
+		error_at(f->p, f->s, "out of memory");
+		return NULL;
+	}
+	for (int i = 0; i < count; i++) {
+		char what[WHAT_LEN];
+		struct field elem = *f;
+		void *slot = v + *n * size;
+
+		elem.s = config_setting_get_elem(f->s, (unsigned)i);
+		elem.dst = slot;
+		snprintf(what, sizeof(what), "%s[%d]", f->what, i);
+		elem.what = what;
+		if (config_setting_type(elem.s) != CONFIG_TYPE_STRING) {
+			error_at(f->p, elem.s, "%s must be a string", what);
+			continue;
+		}
+		memset(slot, 0, size);
+		if (!fn(&elem, config_setting_get_string(elem.s), slot))
+			continue;
+		if (!already_listed(v, *n, size, slot))
+			(*n)++;
+	}
+	if (*n == 0) {
+		free(v);
+		v = NULL;
+	}
+	return v;
+}
+
+static void parse_prefixes(const struct field *f)
+{
+	struct prefix_list *l = f->dst;
+
+	free(l->v);
+	l->v = collect(f, sizeof(*l->v), elem_prefix, &l->n);
+}
+
+static void parse_endpoints(const struct field *f)
+{
+	struct endpoint_list *l = f->dst;
+
+	free(l->v);
+	l->v = collect(f, sizeof(*l->v), elem_endpoint, &l->n);
+}
+
+static void parse_sockaddrs(const struct field *f)
+{
+	struct sockaddr_list *l = f->dst;
+
+	free(l->v);
+	l->v = collect(f, sizeof(*l->v), elem_sockaddr, &l->n);
+}
+
+/* ---- groups ---- */
+
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), row[WHAT_LEN];
+
+	if (lb >= WHAT_LEN || la >= WHAT_LEN)
+		return WHAT_LEN;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t best = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+static const struct key *key_find(const struct key *keys, const char *name)
+{
+	for (const struct key *k = keys; k->name; k++)
+		if (!strcmp(k->name, name))
+			return k;
+	return NULL;
+}
+
+static void report_unknown(struct parse *p, const config_setting_t *s, const char *group,
+			   const struct key *keys)
+{
+	const char *name = config_setting_name(s), *best = NULL;
+	size_t best_d = 3;
+	char in[WHAT_LEN + 4] = "";
+
+	for (const struct key *k = keys; k->name; k++) {
+		size_t d = edit_distance(name, k->name);
+		if (d < best_d) {
+			best_d = d;
+			best = k->name;
+		}
+	}
+	if (group[0])
+		snprintf(in, sizeof(in), " in %s", group);
+	if (best)
+		error_at(p, s, "unknown key '%s'%s; did you mean '%s'?", name, in, best);
+	else
+		error_at(p, s, "unknown key '%s'%s", name, in);
+}
+
+/* Parses the members of group s against keys; path names the group ("" at the top). */
+static void walk_group(struct parse *p, const config_setting_t *s, const char *path,
+		       const struct key *keys, void *base)
+{
+	int count = config_setting_length(s);
+
+	for (int i = 0; i < count; i++) {
+		const config_setting_t *m = config_setting_get_elem(s, (unsigned)i);
+		const struct key *k = key_find(keys, config_setting_name(m));
+		char what[WHAT_LEN];
+
+		if (!k) {
+			report_unknown(p, m, path, keys);
+			continue;
+		}
+		snprintf(what, sizeof(what), "%s%s%s", path, path[0] ? "." : "", k->name);
+		k->parse(&(struct field){ .p = p,
+					  .s = m,
+					  .key = k,
+					  .what = what,
+					  .base = base,
+					  .dst = (char *)base + k->offset });
+	}
+	for (const struct key *k = keys; k->name; k++)
+		if ((k->flags & F_REQUIRED) && !config_setting_get_member(s, k->name))
+			error_at(p, s, "%s%smissing required key '%s'", path, path[0] ? ": " : "",
+				 k->name);
+}
+
+static void parse_group(const struct field *f)
+{
+	if (!config_setting_is_group(f->s)) {
+		error_at(f->p, f->s, "%s must be a group { ... }", f->what);
+		return;
+	}
+	walk_group(f->p, f->s, f->what, f->key->sub, f->base);
+}
+
+static void config_peer_free(struct config_peer *peer)
+{
+	free(peer->allowed_ips.v);
+	free(peer->preshared_key_file);
+	memset(peer, 0, sizeof(*peer));
+}
+
+static void parse_one_peer(const struct field *f, struct config_peer *peer)
+{
+	memset(peer, 0, sizeof(*peer));
+	peer->line = config_setting_source_line(f->s);
+	walk_group(f->p, f->s, f->what, f->key->sub, peer);
+	peer->has_endpoint = peer->endpoint.port != 0;
+}
+
+static void parse_peers(const struct field *f)
+{
+	struct mg_config *cfg = f->base;
+	int count;
+
+	if (config_setting_type(f->s) != CONFIG_TYPE_LIST) {
+		error_at(f->p, f->s, "%s must be a list of groups: ( { ... }, { ... } )", f->what);
+		return;
+	}
+	count = config_setting_length(f->s);
+	cfg->peers = count ? calloc((size_t)count, sizeof(*cfg->peers)) : NULL;
+	if (count && !cfg->peers) {
+		error_at(f->p, f->s, "out of memory");
+		return;
+	}
+	for (int i = 0; i < count; i++) {
+		char what[WHAT_LEN];
+		struct field elem = *f;
+
+		elem.s = config_setting_get_elem(f->s, (unsigned)i);
+		snprintf(what, sizeof(what), "%s[%d]", f->what, i);
+		elem.what = what;
+		if (!config_setting_is_group(elem.s)) {
+			error_at(f->p, elem.s, "%s must be a group { ... }", what);
+			continue;
+		}
+		parse_one_peer(&elem, &cfg->peers[cfg->n_peers++]);
+	}
+}
+
+/* ---- key tables ---- */
+
+#define CFG(f) .offset = offsetof(struct mg_config, f), .size = sizeof(((struct mg_config *)0)->f)
+#define PEER(f)                                                                                    \
+	.offset = offsetof(struct config_peer, f), .size = sizeof(((struct config_peer *)0)->f)
+
+static const struct key peer_keys[] = {
+	{ .name = "name", .parse = parse_name, PEER(name) },
+	{ .name = "public_key", .parse = parse_key, PEER(public_key), .flags = F_REQUIRED },
+	{ .name = "endpoint", .parse = parse_endpoint, PEER(endpoint) },
+	{ .name = "allowed_ips", .parse = parse_prefixes, PEER(allowed_ips), .flags = F_NETWORK },
+	{ .name = "persistent_keepalive",
+	  .parse = parse_uint,
+	  PEER(persistent_keepalive),
+	  .min = 0,
+	  .max = 65535 },
+	{ .name = "preshared_key_file",
+	  .parse = parse_path,
+	  PEER(preshared_key_file),
+	  .min = 0,
+	  .max = PATH_MAX_LEN },
+	{ .name = NULL },
+};
+
+static const struct key subnet_router_keys[] = {
+	{ .name = "routes",
+	  .parse = parse_prefixes,
+	  CFG(subnet_router.routes),
+	  .flags = F_NETWORK },
+	{ .name = "snat", .parse = parse_bool, CFG(subnet_router.snat) },
+	{ .name = NULL },
+};
+
+static const struct key exit_node_keys[] = {
+	{ .name = "enabled", .parse = parse_bool, CFG(exit_node.enabled) },
+	{ .name = "wan_interface", .parse = parse_ifname, CFG(exit_node.wan_interface) },
+	{ .name = "allow_private", .parse = parse_bool, CFG(exit_node.allow_private) },
+	{ .name = NULL },
+};
+
+static const struct key use_exit_node_keys[] = {
+	{ .name = "peer", .parse = parse_node, CFG(use_exit_node.peer), .flags = F_REQUIRED },
+	{ .name = "allow_lan_access", .parse = parse_bool, CFG(use_exit_node.allow_lan_access) },
+	{ .name = NULL },
+};
+
+static const struct key web_keys[] = {
+	{ .name = "enabled", .parse = parse_bool, CFG(web.enabled) },
+	{ .name = "listen", .parse = parse_sockaddrs, CFG(web.listen) },
+	{ .name = NULL },
+};
+
+static const struct key auto_approve_keys[] = {
+	{ .name = "routes",
+	  .parse = parse_prefixes,
+	  CFG(coordinator.auto_approve.routes),
+	  .flags = F_NETWORK },
+	{ .name = "exit_node", .parse = parse_bool, CFG(coordinator.auto_approve.exit_node) },
+	{ .name = NULL },
+};
+
+static const struct key coordinator_keys[] = {
+	{ .name = "enabled", .parse = parse_bool, CFG(coordinator.enabled) },
+	{ .name = "prefix4",
+	  .parse = parse_prefix,
+	  CFG(coordinator.prefix4),
+	  .flags = F_NETWORK | F_IPV4 },
+	{ .name = "prefix6",
+	  .parse = parse_prefix,
+	  CFG(coordinator.prefix6),
+	  .flags = F_NETWORK | F_IPV6 },
+	{ .name = "endpoints", .parse = parse_endpoints, CFG(coordinator.endpoints) },
+	{ .name = "auto_approve", .parse = parse_group, .sub = auto_approve_keys },
+	{ .name = NULL },
+};
+
+static const struct key top_keys[] = {
+	{ .name = "interface", .parse = parse_ifname, CFG(interface) },
+	{ .name = "listen_port", .parse = parse_uint, CFG(listen_port), .min = 0, .max = 65535 },
+	{ .name = "private_key_file",
+	  .parse = parse_path,
+	  CFG(private_key_file),
+	  .min = 0,
+	  .max = PATH_MAX_LEN },
+	{ .name = "state_dir", .parse = parse_path, CFG(state_dir), .min = 0, .max = PATH_MAX_LEN },
+	{ .name = "control_socket",
+	  .parse = parse_path,
+	  CFG(control_socket),
+	  .min = 0,
+	  .max = SOCKET_PATH_MAX },
+	{ .name = "addresses", .parse = parse_prefixes, CFG(addresses) },
+	{ .name = "mtu",
+	  .parse = parse_uint,
+	  CFG(mtu),
+	  .min = CONFIG_MTU_MIN,
+	  .max = CONFIG_MTU_MAX },
+	{ .name = "hostname", .parse = parse_name, CFG(hostname) },
+	{ .name = "peers", .parse = parse_peers, CFG(peers), .sub = peer_keys },
+	{ .name = "accept_routes", .parse = parse_bool, CFG(accept_routes) },
+	{ .name = "subnet_router", .parse = parse_group, .sub = subnet_router_keys },
+	{ .name = "exit_node", .parse = parse_group, .sub = exit_node_keys },
+	{ .name = "use_exit_node", .parse = parse_group, .sub = use_exit_node_keys },
+	{ .name = "web", .parse = parse_group, .sub = web_keys },
+	{ .name = "coordinator", .parse = parse_group, .sub = coordinator_keys },
+	{ .name = "join", .parse = parse_join, CFG(join) },
+	{ .name = NULL },
+};
+
+/* ---- checks across keys ---- */
+
+/* "peer-" and the key's first 8 base64 characters, made name-safe. */
+static void peer_default_name(struct config_peer *peer)
+{
+	char b64[KEY_B64_LEN + 1];
+
+	key_to_base64(b64, peer->public_key);
+	b64[8] = '\0';
+	for (char *c = b64; *c; c++)
+		*c = *c == '+' ? '-' : *c == '/' ? '_' : *c;
+	snprintf(peer->name, sizeof(peer->name), "peer-%s", b64);
+}
+
+static void check_peers(struct parse *p, struct mg_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		struct config_peer *peer = &cfg->peers[i];
+
+		if (!peer->name[0])
+			peer_default_name(peer);
+		for (size_t j = 0; j < i; j++) {
+			const struct config_peer *first = &cfg->peers[j];
+			if (!strcmp(first->name, peer->name))
+				error_line(p, peer->line,
+					   "duplicate peer name '%s' (first used at line %u)",
+					   peer->name, first->line);
+			if (!memcmp(first->public_key, peer->public_key, KEY_LEN))
+				error_line(p, peer->line,
+					   "peer '%s' has the same public_key as peer '%s' "
+					   "(line %u)",
+					   peer->name, first->name, first->line);
+		}
+	}
+}
+
+static unsigned line_of(const config_t *lc, const char *path)
+{
+	const config_setting_t *s = config_lookup(lc, path);
+	return s ? config_setting_source_line(s) : 0;
+}
+
+static void check_mtu(struct parse *p, const config_t *lc, const struct mg_config *cfg)
+{
+	for (size_t i = 0; i < cfg->addresses.n; i++) {
+		if (cfg->addresses.v[i].family == AF_INET6 && cfg->mtu < CONFIG_MTU_MIN_IPV6) {
+			error_line(
+			    p, line_of(lc, "mtu") ? line_of(lc, "mtu") : line_of(lc, "addresses"),
+			    "mtu %u is below %d, the IPv6 minimum (addresses include IPv6)",
+			    cfg->mtu, CONFIG_MTU_MIN_IPV6);
+			return;
+		}
+	}
+}
+
+static void check_exit_node(struct parse *p, const config_t *lc, const struct mg_config *cfg)
+{
+	if (cfg->exit_node.enabled && cfg->use_exit_node.peer[0])
+		error_line(p, line_of(lc, "use_exit_node"),
+			   "use_exit_node and exit_node.enabled exclude each other "
+			   "(an exit node cannot send its own traffic through another)");
+}
+
+static void check_all(struct parse *p, const config_t *lc, struct mg_config *cfg)
+{
+	check_peers(p, cfg);
+	check_mtu(p, lc, cfg);
+	check_exit_node(p, lc, cfg);
+}
+
+/* ---- loading ---- */
+
+static const char *default_hostname(char *buf, size_t len)
+{
+	if (gethostname(buf, len) < 0)
+		return "meshgate";
+	buf[len - 1] = '\0';
+	buf[strcspn(buf, ".")] = '\0';
+	return name_valid(buf) ? buf : "meshgate";
+}
+
+int config_defaults(struct mg_config *cfg)
+{
+	char host[256];
+
+	memset(cfg, 0, sizeof(*cfg));
+	strcpy(cfg->interface, "meshgate0");
+	cfg->listen_port = CONFIG_DEFAULT_LISTEN_PORT;
+	cfg->mtu = CONFIG_DEFAULT_MTU;
+	snprintf(cfg->hostname, sizeof(cfg->hostname), "%s", default_hostname(host, sizeof(host)));
+	cfg->accept_routes = true;
+	cfg->subnet_router.snat = true;
+	cfg->use_exit_node.allow_lan_access = true;
+	cfg->web.enabled = true;
+	if (prefix_parse(&cfg->coordinator.prefix4, "100.64.0.0/10") < 0 ||
+	    prefix_parse(&cfg->coordinator.prefix6, "fd7a:6d67:7465::/48") < 0)
+		return -EINVAL;
+	cfg->web.listen.v = calloc(1, sizeof(*cfg->web.listen.v));
+	cfg->private_key_file = strdup("/var/lib/meshgate/private.key");
+	cfg->state_dir = strdup("/var/lib/meshgate");
+	cfg->control_socket = strdup("/run/meshgate/meshgated.sock");
+	cfg->source = strdup("(defaults)");
+	if (!cfg->web.listen.v || !cfg->private_key_file || !cfg->state_dir ||
+	    !cfg->control_socket || !cfg->source)
+		return -ENOMEM;
+	cfg->web.listen.n = 1;
+	return sockaddr_parse(&cfg->web.listen.v[0], "127.0.0.1:8080");
+}
+
+void config_free(struct mg_config *cfg)
+{
+	if (!cfg)
+		return;
+	for (size_t i = 0; i < cfg->n_peers; i++)
+		config_peer_free(&cfg->peers[i]);
+	free(cfg->peers);
+	free(cfg->source);
+	free(cfg->private_key_file);
+	free(cfg->state_dir);
+	free(cfg->control_socket);
+	free(cfg->addresses.v);
+	free(cfg->subnet_router.routes.v);
+	free(cfg->web.listen.v);
+	free(cfg->coordinator.endpoints.v);
+	free(cfg->coordinator.auto_approve.routes.v);
+	free(cfg->join);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+static int error_first(char *errbuf, size_t errlen, int ret, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int error_first(char *errbuf, size_t errlen, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (errbuf && errlen)
+		vsnprintf(errbuf, errlen, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+/* Turns a parsed libconfig tree into cfg; name is the source's name. */
+static int config_build(const config_t *lc, const char *name, struct mg_config *cfg, char *errbuf,
+			size_t errlen)
+{
+	struct parse p = { .source = name, .err = errbuf, .errlen = errlen, .cfg = cfg };
+	int ret = config_defaults(cfg);
+
+	if (ret < 0) {
+		config_free(cfg);
+		return error_first(errbuf, errlen, ret, "%s: %s", name, strerror(-ret));
+	}
+	free(cfg->source);
+	cfg->source = strdup(name);
+	if (!cfg->source)
+		error_line(&p, 0, "out of memory");
+	if (errbuf && errlen)
+		errbuf[0] = '\0';
+	walk_group(&p, config_root_setting(lc), "", top_keys, cfg);
+	if (p.nerr == 0)
+		check_all(&p, lc, cfg);
+	if (p.nerr == 0)
+		return 0;
+	config_free(cfg);
+	return -EINVAL;
+}
+
+static int syntax_error(const config_t *lc, const char *name, char *errbuf, size_t errlen)
+{
+	const char *file = config_error_file(lc) ? config_error_file(lc) : name;
+	const char *text = config_error_text(lc) ? config_error_text(lc) : "cannot parse";
+
+	if (config_error_type(lc) == CONFIG_ERR_FILE_IO && config_error_line(lc) == 0)
+		return error_first(errbuf, errlen, -EIO, "%s: %s", file, text);
+	return error_first(errbuf, errlen, -EINVAL, "%s:%d: %s", file, config_error_line(lc), text);
+}
+
+int config_load(const char *path, struct mg_config *cfg, char *errbuf, size_t errlen)
+{
+	config_t lc;
+	int ret;
+
+	memset(cfg, 0, sizeof(*cfg));
+	/* libconfig cannot say why a file did not open; ask first. */
+	if (access(path, R_OK) < 0)
+		return error_first(errbuf, errlen, -errno, "%s: %s", path, strerror(errno));
+	config_init(&lc);
+	if (config_read_file(&lc, path) != CONFIG_TRUE)
+		ret = syntax_error(&lc, path, errbuf, errlen);
+	else
+		ret = config_build(&lc, path, cfg, errbuf, errlen);
+	config_destroy(&lc);
+	return ret;
+}
+
+/* The 1-based line of the first "@include" in text, or 0. */
+static unsigned include_line(const char *text)
+{
+	const char *at = strstr(text, "@include");
+	unsigned line = 1;
+
+	if (!at)
+		return 0;
+	for (const char *c = text; c < at; c++)
+		line += *c == '\n';
+	return line;
+}
+
+int config_load_string(const char *text, const char *name, struct mg_config *cfg, char *errbuf,
+		       size_t errlen)
+{
+	unsigned line = include_line(text);
+	config_t lc;
+	int ret;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (line)
+		return error_first(errbuf, errlen, -EINVAL, "%s:%u: @include is not allowed here",
+				   name, line);
+	config_init(&lc);
+	if (config_read_string(&lc, text) != CONFIG_TRUE)
+		ret = syntax_error(&lc, name, errbuf, errlen);
+	else
+		ret = config_build(&lc, name, cfg, errbuf, errlen);
+	config_destroy(&lc);
+	return ret;
+}
+
+/* ---- helpers for the daemon ---- */
+
+int config_check_own_key(const struct mg_config *cfg, const uint8_t public_key[KEY_LEN],
+			 char *errbuf, size_t errlen)
+{
+	const struct config_peer *peer = config_peer_find(cfg, public_key);
+
+	if (!peer)
+		return 0;
+	return error_first(errbuf, errlen, -EINVAL,
+			   "%s:%u: peer '%s' has this node's own public key",
+			   cfg->source ? cfg->source : "(config)", peer->line, peer->name);
+}
+
+const struct config_peer *config_peer_find(const struct mg_config *cfg,
+					   const uint8_t public_key[KEY_LEN])
+{
+	for (size_t i = 0; i < cfg->n_peers; i++)
+		if (!memcmp(cfg->peers[i].public_key, public_key, KEY_LEN))
+			return &cfg->peers[i];
+	return NULL;
+}
+
+static bool prefix_list_contains(const struct prefix_list *l, const struct prefix *p)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (prefix_equal(&l->v[i], p))
+			return true;
+	return false;
+}
+
+/* Set equality; lists hold no duplicates. */
+static bool prefix_list_same(const struct prefix_list *a, const struct prefix_list *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (!prefix_list_contains(b, &a->v[i]))
+			return false;
+	return true;
+}
+
+static bool endpoint_same(const struct config_peer *a, const struct config_peer *b)
+{
+	if (a->has_endpoint != b->has_endpoint)
+		return false;
+	return !a->has_endpoint || (a->endpoint.port == b->endpoint.port &&
+				    !strcmp(a->endpoint.host, b->endpoint.host));
+}
+
+static bool string_same(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+bool config_peer_equal(const struct config_peer *a, const struct config_peer *b)
+{
+	return !memcmp(a->public_key, b->public_key, KEY_LEN) && endpoint_same(a, b) &&
+	       prefix_list_same(&a->allowed_ips, &b->allowed_ips) &&
+	       a->persistent_keepalive == b->persistent_keepalive &&
+	       string_same(a->preshared_key_file, b->preshared_key_file);
+}

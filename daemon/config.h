@@ -1,0 +1,158 @@
+/*
+ * The configuration file (libconfig syntax, see DESIGN.md "Config") parsed
+ * and validated into a plain struct. Nothing of libconfig leaks out of
+ * config.c: the rest of the daemon sees only struct mg_config.
+ *
+ * Errors name their place as "FILE:LINE: message", one per line; loading
+ * reports every error it finds, not only the first.
+ */
+#ifndef MESHGATE_CONFIG_H
+#define MESHGATE_CONFIG_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keys.h"
+#include "netaddr.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/meshgate/meshgate.conf"
+
+enum {
+	CONFIG_DEFAULT_LISTEN_PORT = 41641,
+	CONFIG_DEFAULT_MTU = 1280,
+	CONFIG_MTU_MIN = 576,       /* the IPv4 minimum datagram size */
+	CONFIG_MTU_MIN_IPV6 = 1280, /* when any address is IPv6 */
+	CONFIG_MTU_MAX = 65535,
+	/* Host and peer names: letters, digits, '-', '_' and '.', 1..63. */
+	CONFIG_NAME_MAX = 63,
+};
+
+/* Lists hold no duplicates: a repeated entry is dropped on loading. */
+struct prefix_list {
+	struct prefix *v;
+	size_t n;
+};
+
+struct sockaddr_list {
+	union sockaddr_inet *v;
+	size_t n;
+};
+
+struct endpoint_list {
+	struct endpoint *v;
+	size_t n;
+};
+
+struct config_peer {
+	char name[CONFIG_NAME_MAX + 1]; /* default: "peer-" + short key */
+	uint8_t public_key[KEY_LEN];
+	bool has_endpoint;
+	struct endpoint endpoint;       /* numeric, or a name to resolve */
+	struct prefix_list allowed_ips; /* networks (no host bits), no duplicates */
+	uint16_t persistent_keepalive;  /* seconds, 0 = off */
+	char *preshared_key_file;       /* NULL: no preshared key */
+	unsigned line;                  /* where the peer starts, for messages */
+};
+
+struct mg_config {
+	char *source; /* the file name errors are reported against */
+
+	char interface[IFNAMSIZ];
+	uint16_t listen_port; /* 0 = a random port */
+	char *private_key_file;
+	char *state_dir;
+	char *control_socket;
+	struct prefix_list addresses; /* host addresses with their prefix length */
+	uint32_t mtu;
+	char hostname[CONFIG_NAME_MAX + 1];
+
+	struct config_peer *peers;
+	size_t n_peers;
+
+	bool accept_routes;
+
+	struct {
+		struct prefix_list routes; /* empty: not a subnet router */
+		bool snat;
+	} subnet_router;
+
+	struct {
+		bool enabled;
+		char wan_interface[IFNAMSIZ]; /* "": the default route's interface */
+		bool allow_private;
+	} exit_node;
+
+	struct {
+		/* Name or mesh address of the exit node; "" = none. */
+		char peer[CONFIG_NAME_MAX + 1];
+		bool allow_lan_access;
+	} use_exit_node;
+
+	struct {
+		bool enabled;
+		struct sockaddr_list listen; /* numeric ip:port */
+	} web;
+
+	struct {
+		bool enabled;
+		struct prefix prefix4;          /* an IPv4 network */
+		struct prefix prefix6;          /* an IPv6 network */
+		struct endpoint_list endpoints; /* advertised in invites; may be names */
+		struct {
+			struct prefix_list routes;
+			bool exit_node;
+		} auto_approve;
+	} coordinator;
+
+	char *join; /* invite code "mg1-..."; NULL: none */
+};
+
+/*
+ * Fills cfg with the built-in defaults (DESIGN.md). The host name defaults to
+ * the system's, cut at the first dot. Returns 0 or -ENOMEM; release with
+ * config_free() either way.
+ */
+int config_defaults(struct mg_config *cfg) __attribute__((warn_unused_result));
+
+/*
+ * Reads and validates path into cfg (defaults for what the file leaves out).
+ * Returns 0, -ENOENT (and the like) when the file cannot be opened, or
+ * -EINVAL; on error errbuf holds "FILE:LINE: message" lines (without a
+ * final newline) and cfg is left empty. Release cfg with config_free().
+ */
+int config_load(const char *path, struct mg_config *cfg, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/*
+ * As config_load() from a string; name stands for the file in messages.
+ * "@include" directives are refused (the text has no directory).
+ */
+int config_load_string(const char *text, const char *name, struct mg_config *cfg, char *errbuf,
+		       size_t errlen) __attribute__((warn_unused_result));
+
+/* Releases what cfg owns and zeroes it; NULL-safe. */
+void config_free(struct mg_config *cfg);
+
+/*
+ * Checks the peers against this node's own public key (known only after the
+ * private key file is read). Returns 0 or -EINVAL with "FILE:LINE: ..."
+ * in errbuf.
+ */
+int config_check_own_key(const struct mg_config *cfg, const uint8_t public_key[KEY_LEN],
+			 char *errbuf, size_t errlen) __attribute__((warn_unused_result));
+
+/* The peer with this public key, or NULL. */
+const struct config_peer *config_peer_find(const struct mg_config *cfg,
+					   const uint8_t public_key[KEY_LEN]);
+
+/*
+ * For the reload diff, where peers are matched by public key: true if a and
+ * b agree on everything the engine uses (endpoint, allowed_ips as a set,
+ * keepalive, preshared key file). The name is not compared: a rename needs
+ * no engine change, only a copy.
+ */
+bool config_peer_equal(const struct config_peer *a, const struct config_peer *b);
+
+#endif
