@@ -32,10 +32,17 @@ err:
 
 void pkt_batch_free(struct pkt_batch *batch)
 {
+	uint8_t *mem;
+
 	if (!batch)
 		return;
-	if (batch->cap)
-		free(batch->pkts[0].buf);
+	/* Owners may permute the slots (a staged queue rotates them), so the
+	 * allocation starts at the lowest buf, not necessarily at pkts[0]. */
+	mem = batch->cap ? batch->pkts[0].buf : NULL;
+	for (unsigned i = 1; i < batch->cap; i++)
+		if (batch->pkts[i].buf < mem)
+			mem = batch->pkts[i].buf;
+	free(mem);
 	free(batch->pkts);
 	free(batch);
 }

@@ -55,7 +55,8 @@ struct pkt_batch {
 };
 
 /* Allocates a batch of cap slots of slot_size bytes each (headroom included).
- * Returns NULL on allocation failure. Free with pkt_batch_free(). */
+ * Returns NULL on allocation failure. Free with pkt_batch_free(). The owner
+ * may reorder the slots of pkts[] (never swap in foreign buffers). */
 struct pkt_batch *pkt_batch_new(unsigned cap, uint32_t slot_size);
 void pkt_batch_free(struct pkt_batch *batch);
 

@@ -402,3 +402,27 @@ unsigned h_rx_total(const struct h_node *n, uint32_t first, uint32_t last)
 		total += n->rx_seq[s];
 	return total;
 }
+
+static enum h_verdict watch_filter(void *ctx, const struct h_datagram *dg)
+{
+	struct h_watch *w = ctx;
+	uint32_t type = dg_type(dg->data, dg->len);
+	unsigned drop = dg->from == &w->h->a ? w->drop_from_a : w->drop_from_b;
+
+	if (dg->from == w->from && type == w->type && (!w->len || dg->len == w->len) &&
+	    w->count < sizeof(w->times) / sizeof(w->times[0]))
+		w->times[w->count++] = w->h->now;
+	return drop & (1u << type) ? H_DROP : H_DELIVER;
+}
+
+void h_watch(struct harness *h, struct h_watch *w, const struct h_node *from, uint32_t type,
+	     uint32_t len)
+{
+	memset(w, 0, sizeof(*w));
+	w->h = h;
+	w->from = from;
+	w->type = type;
+	w->len = len;
+	h->filter = watch_filter;
+	h->filter_ctx = w;
+}

@@ -140,6 +140,25 @@ unsigned h_rx_once(const struct h_node *n, uint32_t first, uint32_t last);
 /* Sum of rx_seq over [first, last]. */
 unsigned h_rx_total(const struct h_node *n, uint32_t first, uint32_t last);
 
+/*
+ * A ready-made filter: records when datagrams of one type (and length, when
+ * len is not 0) leave one node, and drops the types whose bit is set in that
+ * direction's drop mask. Install with h_watch().
+ */
+struct h_watch {
+	struct harness *h;
+	const struct h_node *from;
+	uint32_t type;
+	uint32_t len;
+	uint64_t times[256];
+	unsigned count;
+	unsigned drop_from_a, drop_from_b; /* bit 1 << message type */
+};
+
+void h_watch(struct harness *h, struct h_watch *w, const struct h_node *from, uint32_t type,
+	     uint32_t len);
+#define H_ALL_TYPES 0x1fu
+
 /* An IPv4 endpoint a.b.c.d:port. */
 struct wg_endpoint h_endpoint4(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port);
 bool h_endpoint_equal(const struct wg_endpoint *x, const struct wg_endpoint *y);

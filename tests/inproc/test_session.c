@@ -202,6 +202,27 @@ static void test_duplicates_and_reordering(void)
 	h_free(h);
 }
 
+/* The staged queue keeps the newest MAX_STAGED_PACKETS packets. */
+static void test_staged_overflow(void)
+{
+	struct harness *h = h_new(7);
+	struct h_watch w;
+
+	h_watch(h, &w, &h->a, MESSAGE_HANDSHAKE_INITIATION, 0);
+	w.drop_from_a = 1u << MESSAGE_HANDSHAKE_INITIATION;
+	for (uint32_t s = 0; s < MAX_STAGED_PACKETS + 72; s++)
+		h_send(&h->a, AF_INET, s, 60 + s);
+	h_pump(h);
+	CHECK_EQ_INT(h->a.peer->staged->count, MAX_STAGED_PACKETS);
+	CHECK_EQ_INT(h_drops(&h->a, DROP_TX_STAGED_OVERFLOW), 72);
+	w.drop_from_a = 0;
+	h_advance(h, 6 * H_SEC); /* the retransmission gets through */
+	CHECK_EQ_INT(h_rx_total(&h->b, 0, 71), 0);
+	CHECK_EQ_INT(h_rx_once(&h->b, 72, MAX_STAGED_PACKETS + 71), MAX_STAGED_PACKETS);
+	CHECK_EQ_INT(h->b.rx_bad, 0);
+	h_free(h); /* frees a queue whose slots were rotated */
+}
+
 int main(void)
 {
 	RUN(test_handshake_and_data);
@@ -210,5 +231,6 @@ int main(void)
 	RUN(test_key_confirmation);
 	RUN(test_simultaneous_initiation);
 	RUN(test_duplicates_and_reordering);
+	RUN(test_staged_overflow);
 	return test_summary();
 }
