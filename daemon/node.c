@@ -41,6 +41,58 @@ static const struct wg_env node_env = {
 	.random = env_random,
 };
 
+static int ops_set_private_key(void *ctx, const uint8_t key[NOISE_PUBLIC_KEY_LEN])
+{
+	return node_set_private_key(ctx, key);
+}
+
+static int ops_set_listen_port(void *ctx, uint16_t port)
+{
+	return node_set_listen_port(ctx, port);
+}
+
+static int ops_set_fwmark(void *ctx, uint32_t fwmark)
+{
+	return node_set_fwmark(ctx, fwmark);
+}
+
+static uint16_t ops_listen_port(void *ctx)
+{
+	return node_listen_port(ctx);
+}
+
+static uint32_t ops_fwmark(void *ctx)
+{
+	return node_fwmark(ctx);
+}
+
+static struct wg_device *ops_device(void *ctx)
+{
+	return ((struct node *)ctx)->dev;
+}
+
+static struct pkt_batch *ops_udp_out(void *ctx)
+{
+	return ((struct node *)ctx)->dp.udp_out;
+}
+
+static void ops_changed(void *ctx)
+{
+	dataplane_flush(&((struct node *)ctx)->dp);
+}
+
+/* What `wg set` and `wg show` reach through the UAPI socket. */
+static const struct uapi_ops node_uapi_ops = {
+	.set_private_key = ops_set_private_key,
+	.set_listen_port = ops_set_listen_port,
+	.set_fwmark = ops_set_fwmark,
+	.listen_port = ops_listen_port,
+	.fwmark = ops_fwmark,
+	.device = ops_device,
+	.udp_out = ops_udp_out,
+	.changed = ops_changed,
+};
+
 /* Creates dir (and its parents) with mode; an existing directory is fine. */
 static int make_dirs(const char *dir, mode_t mode)
 {
@@ -227,7 +279,8 @@ static int start_control(struct node *node, char *errbuf, size_t errlen)
 			 strerror(-ret));
 		return ret;
 	}
-	ret = uapi_server_start(&node->uapi, node->loop, node, node->cfg.interface);
+	ret = uapi_server_start(&node->uapi, node->loop, &node_uapi_ops, node,
+				node->cfg.interface);
 	if (ret < 0) {
 		snprintf(errbuf, errlen, "UAPI socket for %s: %s", node->cfg.interface,
 			 strerror(-ret));

@@ -65,10 +65,8 @@ static bool under_load(struct wg_device *dev, uint64_t now)
 
 static void random_secret(struct wg_device *dev, uint8_t secret[32], uint64_t now)
 {
-	const struct cookie_checker *c = &dev->cookie_checker;
-
 	/* Draw randomness only when the cookie secret is due for renewal. */
-	if (!c->has_secret || has_expired(c->secret_birthdate, COOKIE_SECRET_MAX_AGE, now))
+	if (cookie_checker_needs_secret(&dev->cookie_checker, now))
 		dev_random(dev, secret, 32);
 	else
 		memset(secret, 0, 32);

@@ -35,13 +35,15 @@
 #   require_cmd CMD...             skip (exit 77) naming any missing command
 #   log MSG / skip MSG / fail MSG  note / exit 77 / exit 1
 #   pass [MSG]                     clean up, check the root state, print summary
-#   cleanup                        kill recorded processes, delete namespaces
+#   cleanup                        kill recorded processes, run MG_EXTRA_CLEANUP
+#                                  commands, delete namespaces
 
 MG_TEST=$(basename "$0" .sh)
 MG_TEST=${MG_TEST#test_}
 MG_PID=$$
 MG_NAMESPACES=() # short names created by ns_create
 MG_PIDS=()       # background processes to stop
+MG_EXTRA_CLEANUP=() # shell commands run by cleanup, after the processes stop
 MG_CHECKS=0
 MG_CLEANED=0
 MG_STATE_DIR=""  # root_state_snapshot's files
@@ -244,6 +246,11 @@ cleanup() {
 	MG_CLEANED=1
 	set +e
 	_mg_stop_pids
+	local cmd
+	for cmd in "${MG_EXTRA_CLEANUP[@]}"; do
+		eval "$cmd"
+	done
+	MG_EXTRA_CLEANUP=()
 	_mg_delete_namespaces
 	root_state_check || rc=1
 	[ -z "$MG_STATE_DIR" ] || rm -rf "$MG_STATE_DIR"

@@ -7,7 +7,6 @@
  * unshare(CLONE_NEWNET), so the host's interfaces and routes are untouched
  * and nothing can leave the machine (the namespace has only lo and the TUN).
  */
-#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
