@@ -80,8 +80,7 @@ static void udp_in_flush(void *ctx, struct pkt_batch *batch)
 	tun_out_flush(n, n->tun_out);
 }
 
-static int node_init(struct harness *h, struct h_node *n, const char *name, uint8_t host,
-		     uint64_t seed)
+int h_node_init(struct harness *h, struct h_node *n, const char *name, uint8_t host, uint64_t seed)
 {
 	struct wg_env env = { .now = env_now, .wall = env_wall, .random = env_random, .ctx = n };
 	static const uint8_t ip6_prefix[16] = { 0xfd };
@@ -134,7 +133,7 @@ struct harness *h_new(uint64_t seed)
 		abort();
 	h->now = 1000 * H_SEC;
 	h->wall_base = 1700000000;
-	if (node_init(h, &h->a, "A", 1, seed) < 0 || node_init(h, &h->b, "B", 2, seed) < 0 ||
+	if (h_node_init(h, &h->a, "A", 1, seed) < 0 || h_node_init(h, &h->b, "B", 2, seed) < 0 ||
 	    node_add_peer(&h->a, &h->b) < 0 || node_add_peer(&h->b, &h->a) < 0) {
 		fprintf(stderr, "harness setup failed\n");
 		abort();
@@ -142,7 +141,7 @@ struct harness *h_new(uint64_t seed)
 	return h;
 }
 
-static void node_free(struct h_node *n)
+void h_node_free(struct h_node *n)
 {
 	wg_device_free(n->dev);
 	pkt_batch_free(n->udp_out);
@@ -155,8 +154,8 @@ void h_free(struct harness *h)
 {
 	if (!h)
 		return;
-	node_free(&h->a);
-	node_free(&h->b);
+	h_node_free(&h->a);
+	h_node_free(&h->b);
 	free(h);
 }
 

@@ -102,6 +102,12 @@ struct harness {
 struct harness *h_new(uint64_t seed);
 void h_free(struct harness *h);
 
+/* Sets up a further node on the harness clock (keys from seed and host,
+ * address 192.0.2.host:51820, no peers): for third parties the pump does not
+ * serve. Free with h_node_free(). 0 or -1. */
+int h_node_init(struct harness *h, struct h_node *n, const char *name, uint8_t host, uint64_t seed);
+void h_node_free(struct h_node *n);
+
 /* Moves datagrams between the nodes until both are quiet. */
 void h_pump(struct harness *h);
 /* Delivers the held datagrams, last held first (so they arrive reordered). */
