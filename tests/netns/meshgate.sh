@@ -21,11 +21,11 @@
 declare -A MG_DAEMON_PID=()
 declare -A MG_DAEMON_SOCK=()
 
+# Created here, not lazily: $(mg_workdir) runs in a subshell.
+MG_WORKDIR=$(mktemp -d "${TMPDIR:-/tmp}/mg-$MG_TEST-$MG_PID.work.XXXXXX")
+MG_EXTRA_CLEANUP+=("rm -rf '$MG_WORKDIR'")
+
 mg_workdir() {
-	if [ -z "${MG_WORKDIR:-}" ]; then
-		MG_WORKDIR=$(mktemp -d "${TMPDIR:-/tmp}/mg-$MG_TEST-$MG_PID.work.XXXXXX")
-		MG_EXTRA_CLEANUP+=("rm -rf '$MG_WORKDIR'")
-	fi
 	echo "$MG_WORKDIR"
 }
 
