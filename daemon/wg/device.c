@@ -149,8 +149,9 @@ int wg_device_add_peer(struct wg_device *dev, const uint8_t public_key[NOISE_PUB
 		return -ENOMEM;
 	peer->device = dev;
 	memcpy(peer->public_key, public_key, NOISE_PUBLIC_KEY_LEN);
+	/* Refuses low-order keys with or without our own identity set. */
 	ret = noise_handshake_init(&peer->handshake, &dev->identity, public_key, NULL);
-	if (ret < 0 && dev->identity.has_identity) {
+	if (ret < 0) {
 		free(peer);
 		return ret;
 	}
