@@ -780,7 +780,7 @@ int config_defaults(struct mg_config *cfg)
 	cfg->web.listen.v = calloc(1, sizeof(*cfg->web.listen.v));
 	cfg->private_key_file = strdup("/var/lib/meshgate/private.key");
 	cfg->state_dir = strdup("/var/lib/meshgate");
-	cfg->control_socket = strdup("/run/meshgate/meshgated.sock");
+	cfg->control_socket = strdup(CONFIG_DEFAULT_CONTROL_SOCKET);
 	cfg->source = strdup("(defaults)");
 	if (!cfg->web.listen.v || !cfg->private_key_file || !cfg->state_dir ||
 	    !cfg->control_socket || !cfg->source)

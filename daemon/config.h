@@ -17,7 +17,8 @@
 #include "keys.h"
 #include "netaddr.h"
 
-#define CONFIG_DEFAULT_PATH "/etc/meshgate/meshgate.conf"
+#define CONFIG_DEFAULT_PATH           "/etc/meshgate/meshgate.conf"
+#define CONFIG_DEFAULT_CONTROL_SOCKET "/run/meshgate/meshgated.sock"
 
 enum {
 	CONFIG_DEFAULT_LISTEN_PORT = 41641,

@@ -1,0 +1,262 @@
+/*
+ * meshgate: the command-line client. Key commands work offline (genkey,
+ * pubkey, interchangeable with `wg genkey` / `wg pubkey`); the others ask
+ * meshgated over its control socket (control_client.h).
+ *
+ * Exit codes: 0 success, 1 failure (one line on stderr), 2 usage error.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "control_client.h"
+#include "keys.h"
+#include "status_format.h"
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+struct cli {
+	const char *socket; /* the daemon's control socket */
+};
+
+struct command {
+	const char *name;
+	const char *args; /* synopsis after the name */
+	const char *summary;
+	/* argv[0] is the command name; returns an exit code. */
+	int (*run)(const struct cli *cli, int argc, char **argv);
+};
+
+static const struct command *command_find(const char *name);
+
+static int __attribute__((format(printf, 1, 2))) fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("meshgate: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return EXIT_FAIL;
+}
+
+static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("meshgate: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'meshgate --help'.\n", stderr);
+	return EXIT_USAGE;
+}
+
+static bool is_help(const char *arg)
+{
+	return !strcmp(arg, "-h") || !strcmp(arg, "--help");
+}
+
+/* Handles a command's -h/--help and refuses any other argument. */
+static int no_arguments(const struct command *cmd, int argc, char **argv, bool *done)
+{
+	*done = true;
+	if (argc == 2 && is_help(argv[1])) {
+		printf("usage: meshgate %s%s%s\n%s\n", cmd->name, cmd->args[0] ? " " : "",
+		       cmd->args, cmd->summary);
+		return EXIT_OK;
+	}
+	if (argc > 1)
+		return usage_error("%s: unexpected argument '%s'", cmd->name, argv[1]);
+	*done = false;
+	return EXIT_OK;
+}
+
+/* ---- key commands ---- */
+
+/* Warns, as `wg genkey` does, when the key lands in a file others can read. */
+static void warn_world_readable(void)
+{
+	struct stat st;
+
+	if (fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & S_IRWXO))
+		fputs("Warning: writing to world accessible file.\n"
+		      "Consider setting the umask to 077 and trying again.\n",
+		      stderr);
+}
+
+static int cmd_genkey(const struct cli *cli, int argc, char **argv)
+{
+	uint8_t key[KEY_LEN];
+	char text[KEY_B64_LEN + 1];
+	bool done;
+	int ret = no_arguments(command_find("genkey"), argc, argv, &done);
+
+	if (done)
+		return ret;
+	warn_world_readable();
+	key_generate_private(key);
+	key_to_base64(text, key);
+	printf("%s\n", text);
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(text, sizeof(text));
+	return fflush(stdout) == 0 ? EXIT_OK : fail("genkey: cannot write: %s", strerror(errno));
+}
+
+static int cmd_pubkey(const struct cli *cli, int argc, char **argv)
+{
+	uint8_t priv[KEY_LEN], pub[KEY_LEN];
+	char text[KEY_B64_LEN + 64];
+	size_t n;
+	bool done;
+	int ret = no_arguments(command_find("pubkey"), argc, argv, &done);
+
+	if (done)
+		return ret;
+	n = fread(text, 1, sizeof(text) - 1, stdin);
+	text[n] = '\0';
+	if (n == sizeof(text) - 1 || !key_from_base64(priv, text) ||
+	    !key_public_from_private(pub, priv))
+		ret = fail("pubkey: stdin does not hold a base64 private key (as `meshgate genkey` "
+			   "prints)");
+	sodium_memzero(text, sizeof(text));
+	sodium_memzero(priv, sizeof(priv));
+	if (ret == EXIT_OK) {
+		key_to_base64(text, pub);
+		printf("%s\n", text);
+	}
+	return ret;
+}
+
+/* ---- daemon commands ---- */
+
+static int cmd_status(const struct cli *cli, int argc, char **argv)
+{
+	json_t *request, *result = NULL;
+	char err[512];
+	bool json = false;
+	int ret;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (is_help(argv[i]))
+			return printf("usage: meshgate status [--json]\n"
+				      "Show this node and its peers; --json prints the status "
+				      "document.\n"),
+			       EXIT_OK;
+		else
+			return usage_error("status: unknown option '%s'", argv[i]);
+	}
+	request = json_pack("{s:s}", "cmd", "status");
+	if (!request)
+		return fail("out of memory");
+	ret = control_request(cli->socket, request, &result, err, sizeof(err));
+	json_decref(request);
+	if (ret < 0)
+		return fail("%s", err);
+	if (json) {
+		json_dumpf(result, stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else {
+		status_format_human(stdout, result, time(NULL));
+	}
+	json_decref(result);
+	return fflush(stdout) == 0 ? EXIT_OK : fail("cannot write: %s", strerror(errno));
+}
+
+static const struct command commands[] = {
+	{ "status", "[--json]", "Show this node and its peers.", cmd_status },
+	{ "genkey", "", "Print a new private key (base64).", cmd_genkey },
+	{ "pubkey", "", "Read a private key on stdin; print its public key.", cmd_pubkey },
+};
+
+static const struct command *command_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+static void print_help(void)
+{
+	printf("usage: meshgate [--socket PATH] COMMAND [ARGS]\n\nCommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		char synopsis[64];
+		snprintf(synopsis, sizeof(synopsis), "%s %s", commands[i].name, commands[i].args);
+		printf("  %-20s %s\n", synopsis, commands[i].summary);
+	}
+	printf("\nOptions:\n"
+	       "  --socket PATH        meshgated's control socket (default %s)\n"
+	       "  -h, --help           show this help (COMMAND --help: the command's)\n"
+	       "  --version            print the version\n",
+	       CONFIG_DEFAULT_CONTROL_SOCKET);
+}
+
+/*
+ * Takes the global options out of argv wherever they stand (before or after
+ * the command), leaving the command and its arguments. Returns -1 to go on,
+ * or an exit code.
+ */
+static int global_options(struct cli *cli, int *argc, char **argv)
+{
+	int out = 1;
+	bool literal = false;
+
+	for (int i = 1; i < *argc; i++) {
+		const char *arg = argv[i];
+		if (literal || arg[0] != '-') {
+			argv[out++] = argv[i];
+		} else if (!strcmp(arg, "--")) {
+			literal = true;
+		} else if (!strcmp(arg, "--socket")) {
+			if (++i == *argc)
+				return usage_error("--socket needs a PATH");
+			cli->socket = argv[i];
+		} else if (!strncmp(arg, "--socket=", 9)) {
+			cli->socket = arg + 9;
+		} else if (!strcmp(arg, "--version") && out == 1) {
+			printf("meshgate %s\n", MESHGATE_VERSION);
+			return EXIT_OK;
+		} else if (is_help(arg) && out == 1) {
+			print_help();
+			return EXIT_OK;
+		} else {
+			argv[out++] = argv[i];
+		}
+	}
+	*argc = out;
+	argv[out] = NULL;
+	if (!cli->socket[0])
+		return usage_error("--socket needs a PATH");
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli = { .socket = CONFIG_DEFAULT_CONTROL_SOCKET };
+	const struct command *cmd;
+	int ret = global_options(&cli, &argc, argv);
+
+	if (ret >= 0)
+		return ret;
+	if (argc < 2)
+		return usage_error("no command given");
+	cmd = command_find(argv[1]);
+	if (!cmd)
+		return usage_error(
+		    argv[1][0] == '-' ? "unknown option '%s'" : "unknown command '%s'", argv[1]);
+	if (sodium_init() < 0)
+		return fail("cannot initialise libsodium");
+	return cmd->run(&cli, argc - 1, argv + 1);
+}

@@ -1,0 +1,201 @@
+/* Human status output; see status_format.h. */
+#include "status_format.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { CELL_LEN = 128, PEER_COLUMNS = 7 };
+
+void status_format_age(char *out, size_t len, time_t then, time_t now)
+{
+	static const struct {
+		long secs;
+		char unit;
+	} units[] = { { 86400, 'd' }, { 3600, 'h' }, { 60, 'm' }, { 1, 's' } };
+	long age = then > now ? 0 : (long)(now - then);
+
+	if (then == 0) {
+		snprintf(out, len, "never");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (age >= units[i].secs || units[i].secs == 1) {
+			snprintf(out, len, "%ld%c ago", age / units[i].secs, units[i].unit);
+			return;
+		}
+	}
+}
+
+void status_format_bytes(char *out, size_t len, uint64_t bytes)
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	double v = (double)bytes;
+	size_t i = 0;
+
+	if (bytes < 1024) {
+		snprintf(out, len, "%u B", (unsigned)bytes);
+		return;
+	}
+	v /= 1024;
+	while (v >= 1024 && i + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024;
+		i++;
+	}
+	snprintf(out, len, "%.1f %s", v, units[i]);
+}
+
+static const char *get_str(const json_t *obj, const char *key)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+	return s && s[0] ? s : "-";
+}
+
+static bool get_bool(const json_t *obj, const char *key)
+{
+	return json_is_true(json_object_get(obj, key));
+}
+
+static uint64_t get_uint(const json_t *obj, const char *key)
+{
+	json_int_t v = json_integer_value(json_object_get(obj, key));
+	return v > 0 ? (uint64_t)v : 0;
+}
+
+/* Appends the array's strings to out as "a, b, c", dropping "/len" if bare. */
+static void join_list(char *out, size_t len, const json_t *arr, bool bare)
+{
+	size_t used = strlen(out), i;
+	json_t *item;
+
+	json_array_foreach(arr, i, item)
+	{
+		const char *s = json_string_value(item);
+		int n = bare && s && strchr(s, '/') ? (int)(strchr(s, '/') - s)
+			: s                         ? (int)strlen(s)
+						    : 0;
+		if (!s || used + 1 >= len)
+			continue;
+		used += (size_t)snprintf(out + used, len - used, "%s%.*s", used ? ", " : "", n, s);
+		if (used >= len)
+			used = len - 1;
+	}
+}
+
+/* The first n characters of a base64 key and "…". */
+static void short_key(char *out, size_t len, const char *key)
+{
+	snprintf(out, len, strcmp(key, "-") ? "%.8s\xe2\x80\xa6" : "%s", key);
+}
+
+static void print_self(FILE *out, const json_t *self)
+{
+	char addrs[CELL_LEN * 2] = "", key[16], extra[CELL_LEN * 2] = "";
+	const json_t *port = json_object_get(self, "listen_port");
+	const char *exit_peer = json_string_value(json_object_get(self, "exit_node_in_use"));
+
+	join_list(addrs, sizeof(addrs), json_object_get(self, "addresses"), true);
+	short_key(key, sizeof(key), get_str(self, "public_key"));
+	fprintf(out, "%s (this node)  %s  key %s", get_str(self, "name"), addrs[0] ? addrs : "-",
+		key);
+	if (json_is_integer(port))
+		fprintf(out, "  port %lld", (long long)json_integer_value(port));
+	if (get_bool(self, "coordinator"))
+		fprintf(out, "  coordinator");
+	if (get_bool(self, "exit_node_offered"))
+		fprintf(out, "  offers exit node");
+	if (exit_peer)
+		fprintf(out, "  exit node: %s", exit_peer);
+	join_list(extra, sizeof(extra), json_object_get(self, "advertised_routes"), false);
+	if (extra[0])
+		fprintf(out, "  routes: %s", extra);
+	fputc('\n', out);
+}
+
+struct row {
+	char cell[PEER_COLUMNS][CELL_LEN * 2];
+};
+
+/* Address, name, path, handshake, rx, tx, notes. */
+static void peer_row(struct row *r, const json_t *peer, time_t now)
+{
+	const char *first =
+	    json_string_value(json_array_get(json_object_get(peer, "addresses"), 0));
+	char notes[CELL_LEN * 2] = "", size[32];
+
+	memset(r, 0, sizeof(*r));
+	first = first && first[0] ? first : "-";
+	snprintf(r->cell[0], sizeof(r->cell[0]), "%.*s", (int)strcspn(first, "/"), first);
+	snprintf(r->cell[1], sizeof(r->cell[1]), "%s", get_str(peer, "name"));
+	if (json_is_string(json_object_get(peer, "endpoint")))
+		snprintf(r->cell[2], sizeof(r->cell[2]), "%s %s", get_str(peer, "path"),
+			 get_str(peer, "endpoint"));
+	else
+		snprintf(r->cell[2], sizeof(r->cell[2]), "%s", get_str(peer, "path"));
+	status_format_age(r->cell[3], sizeof(r->cell[3]), (time_t)get_uint(peer, "last_handshake"),
+			  now);
+	status_format_bytes(size, sizeof(size), get_uint(peer, "rx_bytes"));
+	snprintf(r->cell[4], sizeof(r->cell[4]), "rx %s", size);
+	status_format_bytes(size, sizeof(size), get_uint(peer, "tx_bytes"));
+	snprintf(r->cell[5], sizeof(r->cell[5]), "tx %s", size);
+	if (!get_bool(peer, "online"))
+		strcpy(notes, "offline");
+	if (get_bool(peer, "exit_node"))
+		snprintf(notes + strlen(notes), sizeof(notes) - strlen(notes), "%sexit node",
+			 notes[0] ? "; " : "");
+	if (json_array_size(json_object_get(peer, "routes"))) {
+		char routes[CELL_LEN * 2 - 16] = "";
+		join_list(routes, sizeof(routes), json_object_get(peer, "routes"), false);
+		snprintf(notes + strlen(notes), sizeof(notes) - strlen(notes), "%sroutes: %s",
+			 notes[0] ? "; " : "", routes);
+	}
+	snprintf(r->cell[6], sizeof(r->cell[6]), "%s", notes);
+}
+
+/* Display width: UTF-8 continuation bytes take no column. */
+static size_t text_width(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
+static void print_row(FILE *out, const struct row *r, const size_t width[PEER_COLUMNS])
+{
+	int last = PEER_COLUMNS - 1;
+
+	while (last > 0 && !r->cell[last][0])
+		last--;
+	for (int c = 0; c <= last; c++) {
+		fputs(r->cell[c], out);
+		if (c == last)
+			break;
+		for (size_t pad = text_width(r->cell[c]); pad < width[c] + 2; pad++)
+			fputc(' ', out);
+	}
+	fputc('\n', out);
+}
+
+void status_format_human(FILE *out, const json_t *doc, time_t now)
+{
+	const json_t *peers = json_object_get(doc, "peers");
+	size_t n = json_array_size(peers), width[PEER_COLUMNS] = { 0 };
+	struct row *rows = n ? calloc(n, sizeof(*rows)) : NULL;
+
+	print_self(out, json_object_get(doc, "self"));
+	if (n == 0 || !rows) {
+		fprintf(out, n ? "(out of memory)\n" : "no peers\n");
+		free(rows);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		peer_row(&rows[i], json_array_get(peers, i), now);
+		for (int c = 0; c < PEER_COLUMNS; c++)
+			if (text_width(rows[i].cell[c]) > width[c])
+				width[c] = text_width(rows[i].cell[c]);
+	}
+	for (size_t i = 0; i < n; i++)
+		print_row(out, &rows[i], width);
+	free(rows);
+}

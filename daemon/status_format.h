@@ -1,0 +1,26 @@
+/*
+ * The human form of the status document (DESIGN.md "Status JSON") that
+ * `meshgate status` prints: a line about this node, then one aligned row per
+ * peer, in the spirit of `tailscale status`.
+ */
+#ifndef MESHGATE_STATUS_FORMAT_H
+#define MESHGATE_STATUS_FORMAT_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+/*
+ * Writes doc for people, ages relative to now. Missing or mistyped fields
+ * print as "-", never fail.
+ */
+void status_format_human(FILE *out, const json_t *doc, time_t now);
+
+/* "12s ago", "5m ago", "3h ago", "2d ago"; "never" when then is 0. */
+void status_format_age(char *out, size_t len, time_t then, time_t now);
+
+/* "0 B", "1023 B", "1.5 KiB", "12.0 MiB", ... */
+void status_format_bytes(char *out, size_t len, uint64_t bytes);
+
+#endif
