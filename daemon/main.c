@@ -121,8 +121,9 @@ static int load_config(const struct options *opt, struct mg_config *cfg, const c
 		return 0;
 	}
 	*path_used = path;
+	err[0] = '\0';
 	ret = config_load(path, cfg, err, sizeof(err));
-	if (ret == -EINVAL)
+	if (ret < 0 && err[0])
 		fprintf(stderr, "%s\n", err);
 	else if (ret < 0)
 		fprintf(stderr, "meshgated: %s: %s\n", path, strerror(-ret));
