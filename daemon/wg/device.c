@@ -109,6 +109,11 @@ int wg_device_set_private_key(struct wg_device *dev, const uint8_t key[NOISE_PUB
 		if (ret < 0)
 			goto out;
 	}
+	/* The same key again (a reload, `wg set` repeated) keeps the sessions. */
+	if (id.has_identity == dev->identity.has_identity &&
+	    sodium_memcmp(id.static_private, dev->identity.static_private, NOISE_PUBLIC_KEY_LEN) ==
+		0)
+		goto out;
 	dev->identity = id;
 	cookie_checker_init(&dev->cookie_checker, dev->identity.static_public);
 

@@ -223,6 +223,24 @@ static void test_staged_overflow(void)
 	h_free(h); /* frees a queue whose slots were rotated */
 }
 
+/* Setting the same private key again keeps the sessions (as wg does); a
+ * new key drops them. */
+static void test_private_key_reset(void)
+{
+	struct harness *h = h_new(8);
+	uint8_t other[NOISE_PUBLIC_KEY_LEN] = { 1, 2, 3 };
+
+	CHECK(h_connect(h));
+	CHECK_EQ_INT(wg_device_set_private_key(h->b.dev, h->b.private_key), 0);
+	CHECK(wg_peer_has_session(h->b.peer));
+	h_send(&h->a, AF_INET, 1, 100);
+	h_pump(h);
+	CHECK_EQ_INT(h->b.rx_seq[1], 1);
+	CHECK_EQ_INT(wg_device_set_private_key(h->b.dev, other), 0);
+	CHECK(!wg_peer_has_session(h->b.peer));
+	h_free(h);
+}
+
 int main(void)
 {
 	RUN(test_handshake_and_data);
@@ -232,5 +250,6 @@ int main(void)
 	RUN(test_simultaneous_initiation);
 	RUN(test_duplicates_and_reordering);
 	RUN(test_staged_overflow);
+	RUN(test_private_key_reset);
 	return test_summary();
 }
