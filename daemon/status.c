@@ -106,6 +106,23 @@ static json_t *drops_json(const struct wg_device *dev)
 	return obj;
 }
 
+/* The engine's handshake and cookie counters, next to its drops. */
+static json_t *daemon_json(const struct node *node)
+{
+	const struct wg_device_stats *s = &node->dev->stats;
+
+	return json_pack("{s:s, s:s, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "version",
+			 MESHGATE_VERSION, "interface", node->dp.tun.name, "started_at",
+			 (json_int_t)node->started_at, "drops", drops_json(node->dev),
+			 "handshake_initiations_rx", (json_int_t)s->handshake_initiations_rx,
+			 "handshake_initiations_tx", (json_int_t)s->handshake_initiations_tx,
+			 "handshake_responses_rx", (json_int_t)s->handshake_responses_rx,
+			 "handshake_responses_tx", (json_int_t)s->handshake_responses_tx,
+			 "cookie_replies_rx", (json_int_t)s->cookie_replies_rx, "cookie_replies_tx",
+			 (json_int_t)s->cookie_replies_tx, "sessions_established",
+			 (json_int_t)s->sessions_established);
+}
+
 json_t *status_snapshot(const struct node *node)
 {
 	json_t *peers = json_array();
@@ -115,8 +132,6 @@ json_t *status_snapshot(const struct node *node)
 	{
 		json_array_append_new(peers, peer_json(peer, now));
 	}
-	return json_pack("{s:o, s:o, s:{s:s, s:s, s:I, s:o}}", "self", self_json(node), "peers",
-			 peers, "daemon", "version", MESHGATE_VERSION, "interface",
-			 node->dp.tun.name, "started_at", (json_int_t)node->started_at, "drops",
-			 drops_json(node->dev));
+	return json_pack("{s:o, s:o, s:o}", "self", self_json(node), "peers", peers, "daemon",
+			 daemon_json(node));
 }
