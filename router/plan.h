@@ -156,7 +156,17 @@ int route_plan_compute(const struct mg_config *cfg, const struct plan_peer *peer
 
 void route_plan_free(struct route_plan *plan);
 
-/* True if the two plans want the same nftables table. */
+/*
+ * Writes the plan as text, one object per line ("route tun 192.168.77.0/24
+ * metric 0", "rule ipv4 5310 not fwmark 0x4d0000/0xff0000 lookup 41641",
+ * "sysctl ...", "nft ...", "peer N [exit] PREFIX...", "warning ..."), for
+ * logs and tests. Returns the length of the whole text, as snprintf() does;
+ * buf is always terminated when len > 0.
+ */
+size_t route_plan_format(const struct route_plan *plan, char *buf, size_t len);
+
+/* True if the two plans want the same nftables table (prefix lists of a
+ * computed plan are sorted, so they compare element by element). */
 bool plan_nft_equal(const struct plan_nft *a, const struct plan_nft *b);
 
 /* Private and special-purpose ranges exit traffic may not reach by default
