@@ -82,6 +82,14 @@ packets() {
 	tcpdump -n -r "$1" "${@:2}" 2>/dev/null | wc -l
 }
 
+# rose_by BEFORE REASON N: the counter is now exactly BEFORE + N.
+rose_by() {
+	local now
+	now=$(drop "$2")
+	log "$2: $1 -> $now"
+	[ "$now" -eq $(($1 + $3)) ]
+}
+
 # drops_total: the sum of meshgated's receive-side drop counters.
 drops_total() {
 	status_json | python3 -c 'import json,sys; print(sum(v for k, v in json.load(sys.stdin)["daemon"]["drops"].items() if k.startswith("rx_")))'
@@ -169,9 +177,10 @@ check "rx_bad_mac rose" rose "$bad_mac" rx_bad_mac
 replay=$(drop rx_handshake_replay)
 check "the latest initiation replayed: no reply" \
 	attack replay "$dir/init.pcap" 192.0.2.1 51820 --type 1 --pick -1
+check "counted as rx_handshake_replay" rose_by "$replay" rx_handshake_replay 1
 check "the first (older) initiation replayed: no reply" \
 	attack replay "$dir/init.pcap" 192.0.2.1 51820 --type 1 --pick 0
-check "rx_handshake_replay rose" rose "$replay" rx_handshake_replay
+check "counted as rx_handshake_replay" rose_by "$replay" rx_handshake_replay 2
 check "b's endpoint did not move to the attacker" \
 	test "$(endpoint_of_b)" = "192.0.2.2:51821"
 
@@ -194,17 +203,19 @@ ns_ip m link set "$wgm" down
 capture data_cap b veth-b "udp and dst port 51820 and udp[8] = 4 and udp[4:2] > 48" "$dir/data.pcap"
 check "b -> a ping, captured" quiet_ping b -c3 -i0.2 -W1 10.10.0.1
 stop_capture "$data_cap"
-check "data packets from b captured" \
-	test "$("${craft[@]}" list "$dir/data.pcap" | grep -c 'type 4')" -ge 3
+count_data() {
+	"${craft[@]}" list "$dir/data.pcap" | grep -c 'type 4'
+}
+check "data packets from b captured" test "$(count_data)" -ge 3
 
 rx=$(tun_rx)
 replay=$(drop rx_replay)
 check "b's data replayed: no reply" attack replay "$dir/data.pcap" 192.0.2.1 51820 --type 4
-check "rx_replay rose" rose "$replay" rx_replay
+check "each counted as rx_replay" rose_by "$replay" rx_replay "$(count_data)"
 decrypt=$(drop rx_decrypt)
 check "b's data with one byte flipped: no reply" \
 	attack replay "$dir/data.pcap" 192.0.2.1 51820 --type 4 --flip
-check "rx_decrypt rose" rose "$decrypt" rx_decrypt
+check "each counted as rx_decrypt" rose_by "$decrypt" rx_decrypt "$(count_data)"
 check "nothing replayed or tampered reached a's TUN" test "$(tun_rx)" = "$rx"
 check "b's endpoint did not move to the attacker" \
 	test "$(endpoint_of_b)" = "192.0.2.2:51821"
