@@ -12,6 +12,7 @@
 #                                                         key a does not know
 #                                                      wgm<pid> 10.10.0.3/24
 #   veth-a 192.0.2.1/24     veth-b 192.0.2.2/24        veth-m 192.0.2.66/24
+#          2001:db8::1/64                                     2001:db8::66/64
 #   UDP 51820               UDP 51821                  UDP 51822
 #        |                       |                          |
 #        +---------------- br0 in namespace s --------------+
@@ -62,6 +63,13 @@ attack() {
 	local out rc=0
 	out=$(ns_exec m "${craft[@]}" "$1" --bind 192.0.2.66 "${@:2}") || rc=$?
 	log "$1: $out"
+	return $rc
+}
+
+attack6() {
+	local out rc=0
+	out=$(ns_exec m "${craft[@]}" "$1" --bind 2001:db8::66 "${@:2}") || rc=$?
+	log "$1 over IPv6: $out"
 	return $rc
 }
 
@@ -116,6 +124,8 @@ ns_ip s link set br0 up
 bridge_port a veth-a 192.0.2.1/24
 bridge_port b veth-b 192.0.2.2/24
 bridge_port m veth-m 192.0.2.66/24
+ns_ip a addr add 2001:db8::1/64 dev veth-a nodad
+ns_ip m addr add 2001:db8::66/64 dev veth-m nodad
 
 key_a=$(mg_genkey)
 key_b=$(mg_genkey)
@@ -138,7 +148,7 @@ ns_ip b addr add 10.10.0.2/24 dev "$wgb"
 ns_ip b link set "$wgb" up
 
 # Everything a sends to m, for the whole test: it must stay empty.
-capture m_cap m veth-m "udp and src host 192.0.2.1" "$dir/to-m.pcap"
+capture m_cap m veth-m "udp and (src host 192.0.2.1 or src host 2001:db8::1)" "$dir/to-m.pcap"
 
 # The initiations b sends, captured on b's side of the link.
 capture init_cap b veth-b "udp and dst port 51820 and udp[8] = 1" "$dir/init.pcap"
@@ -160,8 +170,11 @@ bad_mac=$(drop rx_bad_mac)
 unknown_index=$(drop rx_unknown_index)
 total=$(drops_total)
 check "garbage of every size, and after each type header: no reply" attack garbage 192.0.2.1 51820
-# 7505 datagrams; a few may be lost in the socket buffer, none may pass.
+# 7511 datagrams; a few may be lost in the socket buffer, none may pass.
 check "(nearly) every garbage datagram counted as a drop" test "$(($(drops_total) - total))" -ge 7000
+total=$(drops_total)
+check "the same garbage over IPv6: no reply" attack6 garbage 2001:db8::1 51820
+check "(nearly) every one counted as a drop" test "$(($(drops_total) - total))" -ge 7000
 check "meshgated still runs" kill -0 "$(mg_pid a)"
 check "rx_malformed rose" rose "$malformed" rx_malformed
 check "rx_bad_mac rose" rose "$bad_mac" rx_bad_mac

@@ -7,7 +7,8 @@ Replies are whatever comes back to the sending socket; a hostile datagram
 must get none.
 
 Subcommands (HOST PORT is the target; --bind ADDR the attacker's source):
-  garbage HOST PORT            random datagrams of every size 0..1500, then
+  garbage HOST PORT            random datagrams of every size 0..1500 and a
+                               few up to 65507, then
                                for each type 1..4 a header of that type
                                followed by random bytes, every size 0..1500
   badmac HOST PORT             random type-1 (148), type-2 (92) and type-3
@@ -199,6 +200,8 @@ class Attacker:
 
 def garbage_messages():
     for size in range(0, 1501):
+        yield os.urandom(size)
+    for size in (1501, 2048, 4096, 9000, 16384, 65507):  # past any MTU: fragmented
         yield os.urandom(size)
     for t in (MSG_INITIATION, MSG_RESPONSE, MSG_COOKIE, MSG_DATA):
         header = struct.pack("<I", t)
