@@ -89,8 +89,9 @@
  * and multicast. Left out on purpose: the documentation ranges (192.0.2/24,
  * 198.51.100/24, 203.0.113/24, 2001:db8::/32: nothing real lives there and
  * test topologies use them as the internet), and the globally reachable
- * translation and tunnelling prefixes (64:ff9b::/96, 2001::/32, 2002::/16,
- * 192.88.99/24), which IPv6-only uplinks need.
+ * translation and tunnelling prefixes (NAT64's 64:ff9b::/96, which is how
+ * an IPv6-only uplink reaches IPv4; Teredo 2001::/32; 6to4 2002::/16 and
+ * 192.88.99/24).
  */
 const char *const plan_private_ranges[] = {
 	"0.0.0.0/8",    "10.0.0.0/8",     "100.64.0.0/10",
@@ -627,39 +628,30 @@ static int nft_facts(struct planner *pl)
 
 /* ---- sysctls ---- */
 
-struct sysctl_need {
-	bool forward4, forward6, valid_mark;
-};
-
-static const struct sysctl_want {
-	const char *path;
-	size_t need; /* offset of the bool in struct sysctl_need */
-} sysctl_table[] = {
-	{ "net/ipv4/ip_forward", offsetof(struct sysctl_need, forward4) },
-	{ "net/ipv6/conf/all/forwarding", offsetof(struct sysctl_need, forward6) },
-	{ "net/ipv4/conf/all/src_valid_mark", offsetof(struct sysctl_need, valid_mark) },
-};
-
 static int sysctls(struct planner *pl)
 {
 	const struct mg_config *cfg = pl->cfg;
 	const struct prefix_list *lan = &cfg->subnet_router.routes;
 	bool exit_node = cfg->exit_node.enabled;
-	struct sysctl_need need = {
-		.forward4 = exit_node || has_family(lan->v, lan->n, AF_INET),
-		.forward6 = exit_node || has_family(lan->v, lan->n, AF_INET6),
-		.valid_mark = pl->p.nft.connmark && routes_have_family(&pl->p, AF_INET),
+	const struct {
+		const char *path;
+		bool wanted;
+	} table[] = {
+		{ "net/ipv4/ip_forward", exit_node || has_family(lan->v, lan->n, AF_INET) },
+		{ "net/ipv6/conf/all/forwarding",
+		  exit_node || has_family(lan->v, lan->n, AF_INET6) },
+		{ "net/ipv4/conf/all/src_valid_mark",
+		  pl->p.nft.connmark && routes_have_family(&pl->p, AF_INET) },
 	};
 
-	for (size_t i = 0; i < sizeof(sysctl_table) / sizeof(sysctl_table[0]); i++) {
-		const struct sysctl_want *w = &sysctl_table[i];
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
 		struct plan_sysctl *s;
-		if (!*(const bool *)((const char *)&need + w->need))
+		if (!table[i].wanted)
 			continue;
 		s = append(&pl->p.sysctls, &pl->p.n_sysctls, sizeof(*s));
 		if (!s)
 			return -ENOMEM;
-		s->path = w->path;
+		s->path = table[i].path; /* string literals: static storage */
 		s->value = "1";
 	}
 	return 0;

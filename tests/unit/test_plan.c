@@ -1,0 +1,667 @@
+/*
+ * The route plan (router/plan.c): each case is a configuration snippet and
+ * the host it runs on, with the plan expected in route_plan_format()'s text
+ * form (or the error the node would print).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "plan.h"
+#include "testlib.h"
+
+#define KEY_A "I5/h/qsGhhR+WdJLQ0f4JHAGceyiqDT6tc1rBIPX5k4="
+#define KEY_B "gW3oaPhdYuG3A4TOpSNTJKToAsJEE/7YiWRMx5VBYHM="
+#define KEY_C "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA="
+
+/* Every node sits on the mesh networks 100.64.0.0/24 and fd7a:6d67:7465::/64. */
+#define NODE "addresses = [ \"100.64.0.1/24\", \"fd7a:6d67:7465::1/64\" ];\n"
+#define PEER(name, key, ips)                                                                       \
+	"  { name = \"" name "\"; public_key = \"" key "\"; allowed_ips = [ " ips " ]; }"
+#define PEERS(...) "peers = (\n" __VA_ARGS__ "\n);\n"
+
+#define LAPTOP PEER("laptop", KEY_A, "\"100.64.0.2/32\", \"fd7a:6d67:7465::2/128\"")
+/* A subnet router serving a LAN in both families. */
+#define OFFICE                                                                                     \
+	PEER("office", KEY_B,                                                                      \
+	     "\"100.64.0.3/32\", \"fd7a:6d67:7465::3/128\", \"192.168.77.0/24\", \"fd77::/64\"")
+/* An exit node in both families. */
+#define HOME                                                                                       \
+	PEER("home", KEY_C, "\"100.64.0.4/32\", \"fd7a:6d67:7465::4/128\", \"0.0.0.0/0\", \"::/0\"")
+
+#define LAPTOP_ALLOWED "100.64.0.2/32 fd7a:6d67:7465::2/128"
+#define OFFICE_ALLOWED "100.64.0.3/32 fd7a:6d67:7465::3/128 192.168.77.0/24 fd77::/64"
+#define HOME_MESH      "100.64.0.4/32 fd7a:6d67:7465::4/128"
+
+/* Expected lines of the plan's text form. */
+#define LAN_RULE(f)  "rule " f " 5300 lookup main suppress_prefixlength 0"
+#define MESH_RULE(f) "rule " f " 5310 not fwmark 0x4d0000/0xff0000 lookup 41641"
+#define RULES(f)     LAN_RULE(f), MESH_RULE(f)
+#define EXIT_ROUTES                                                                                \
+	"route tun 0.0.0.0/0 metric 0", "route tun ::/0 metric 0",                                 \
+	    "route unreachable 0.0.0.0/0 metric 2147483647",                                       \
+	    "route unreachable ::/0 metric 2147483647"
+#define VALID_MARK "sysctl net/ipv4/conf/all/src_valid_mark=1"
+#define FORWARD4   "sysctl net/ipv4/ip_forward=1"
+#define FORWARD6   "sysctl net/ipv6/conf/all/forwarding=1"
+#define NFT_CLIENT "nft tun meshgate0 mtu 1280 connmark"
+#define NFT_ROUTER "nft tun meshgate0 mtu 1280 clamp_mss"
+
+/* The private ranges merged with the appliance's public network and LAN
+ * (its addresses lie inside those networks). */
+#define GUARDED                                                                                    \
+	"nft guarded 0.0.0.0/8 10.0.0.0/8 100.64.0.0/10 127.0.0.0/8 169.254.0.0/16 "               \
+	"172.16.0.0/12 192.0.0.0/24 192.168.0.0/16 198.18.0.0/15 198.51.100.0/24 224.0.0.0/4 "     \
+	"240.0.0.0/4 ::/128 ::1/128 ::ffff:0.0.0.0/96 2001:db8:1::/64 fc00::/7 fe80::/10 "         \
+	"ff00::/8"
+
+struct host_facts {
+	const char *wan;
+	const char *connected[6];
+	const char *local[6];
+};
+
+/* A laptop on a home LAN. */
+#define HOST_LAPTOP                                                                                \
+	{                                                                                          \
+		.wan = "wlan0", .connected = { "192.168.1.0/24", "fe80::/64" },                    \
+		.local = { "192.168.1.23", "fe80::23" },                                           \
+	}
+/* An appliance with a public uplink (eth0) and a LAN (eth1). */
+#define HOST_APPLIANCE                                                                             \
+	{                                                                                          \
+		.wan = "eth0",                                                                     \
+		.connected = { "198.51.100.0/24", "192.168.1.0/24", "2001:db8:1::/64",             \
+			       "fe80::/64" },                                                      \
+		.local = { "198.51.100.7", "192.168.1.1", "2001:db8:1::1", "fe80::1" },            \
+	}
+
+enum { MAX_LINES = 16 };
+
+struct plan_case {
+	const char *name;
+	const char *conf;
+	struct host_facts host;
+	const char *want[MAX_LINES]; /* the plan's text, line by line */
+	const char *err;             /* or the error route_plan_compute() gives */
+};
+
+static const struct plan_case cases[] = {
+	{
+		.name = "plain static node: nothing but the engine's allowed IPs",
+		.conf = NODE PEERS(LAPTOP),
+		.host = HOST_LAPTOP,
+		.want = { "peer 0 " LAPTOP_ALLOWED },
+	},
+	{
+		.name = "client of a subnet router: routes, two rules per family, connmark",
+		.conf = NODE PEERS(LAPTOP ",\n" OFFICE),
+		.host = HOST_LAPTOP,
+		.want = {
+			"route tun 192.168.77.0/24 metric 0",
+			"route tun fd77::/64 metric 0",
+			RULES("ipv4"),
+			RULES("ipv6"),
+			VALID_MARK,
+			NFT_CLIENT,
+			"peer 0 " LAPTOP_ALLOWED,
+			"peer 1 " OFFICE_ALLOWED,
+		},
+	},
+	{
+		.name = "accept_routes = false: the engine keeps the prefixes, the kernel gets none",
+		.conf = NODE "accept_routes = false;\n" PEERS(OFFICE),
+		.host = HOST_LAPTOP,
+		.want = { "peer 0 " OFFICE_ALLOWED },
+	},
+	{
+		.name = "served prefix inside the host's LAN: reached directly; a wider one routed",
+		.conf = NODE PEERS(PEER("office", KEY_B,
+					"\"100.64.0.3/32\", \"192.168.1.16/28\", \"192.168.0.0/16\"")),
+		.host = HOST_LAPTOP,
+		.want = {
+			"route tun 192.168.0.0/16 metric 0",
+			RULES("ipv4"),
+			VALID_MARK,
+			NFT_CLIENT,
+			"peer 0 100.64.0.3/32 192.168.1.16/28 192.168.0.0/16",
+			"warning peer 'office' serves 192.168.1.16/28 inside this host's LAN "
+			"192.168.1.0/24; reaching it directly",
+		},
+	},
+	{
+		.name = "served prefix equal to the host's LAN: reached directly",
+		.conf = NODE PEERS(PEER("office", KEY_B, "\"100.64.0.3/32\", \"192.168.1.0/24\"")),
+		.host = HOST_LAPTOP,
+		.want = {
+			"peer 0 100.64.0.3/32 192.168.1.0/24",
+			"warning peer 'office' serves 192.168.1.0/24 inside this host's LAN "
+			"192.168.1.0/24; reaching it directly",
+		},
+	},
+	{
+		.name = "peer address outside the mesh networks, prefix around them: routed",
+		.conf = NODE PEERS(PEER("far", KEY_B, "\"10.99.0.2/32\", \"100.64.0.0/10\"")),
+		.host = HOST_LAPTOP,
+		.want = {
+			"route tun 10.99.0.2/32 metric 0",
+			"route tun 100.64.0.0/10 metric 0",
+			RULES("ipv4"),
+			VALID_MARK,
+			NFT_CLIENT,
+			"peer 0 10.99.0.2/32 100.64.0.0/10",
+		},
+	},
+	{
+		.name = "IPv6-only routes: IPv6 rules only, no src_valid_mark",
+		.conf = NODE PEERS(PEER("office", KEY_B, "\"fd7a:6d67:7465::3/128\", \"fd77::/64\"")),
+		.host = HOST_LAPTOP,
+		.want = {
+			"route tun fd77::/64 metric 0",
+			RULES("ipv6"),
+			NFT_CLIENT,
+			"peer 0 fd7a:6d67:7465::3/128 fd77::/64",
+		},
+	},
+	{
+		.name = "two peers list one prefix: one route and a warning",
+		.conf = NODE PEERS(OFFICE ",\n" PEER("office2", KEY_A,
+						     "\"100.64.0.5/32\", \"192.168.77.0/24\"")),
+		.host = HOST_LAPTOP,
+		.want = {
+			"route tun 192.168.77.0/24 metric 0",
+			"route tun fd77::/64 metric 0",
+			RULES("ipv4"),
+			RULES("ipv6"),
+			VALID_MARK,
+			NFT_CLIENT,
+			"peer 0 " OFFICE_ALLOWED,
+			"peer 1 100.64.0.5/32 192.168.77.0/24",
+			"warning peers 'office' and 'office2' both list 192.168.77.0/24 in "
+			"allowed_ips; only one of them receives its traffic",
+		},
+	},
+	{
+		.name = "exit client with LAN access; the other exit-capable peer keeps no default",
+		.conf = NODE "use_exit_node = { peer = \"home\"; };\n"
+			PEERS(PEER("spare", KEY_A, "\"100.64.0.2/32\", \"0.0.0.0/0\", \"::/0\"")
+			      ",\n" HOME),
+		.host = HOST_LAPTOP,
+		.want = {
+			EXIT_ROUTES,
+			RULES("ipv4"),
+			RULES("ipv6"),
+			VALID_MARK,
+			NFT_CLIENT,
+			"peer 0 100.64.0.2/32",
+			"peer 1 exit " HOME_MESH " 0.0.0.0/0 ::/0",
+		},
+	},
+	{
+		.name = "exit client without LAN access: no main-table rule",
+		.conf = NODE "use_exit_node = { peer = \"home\"; allow_lan_access = false; };\n"
+			PEERS(HOME),
+		.host = HOST_LAPTOP,
+		.want = {
+			EXIT_ROUTES,
+			MESH_RULE("ipv4"),
+			MESH_RULE("ipv6"),
+			VALID_MARK,
+			NFT_CLIENT,
+			"peer 0 exit " HOME_MESH " 0.0.0.0/0 ::/0",
+		},
+	},
+	{
+		.name = "without LAN access a prefix inside the LAN goes through the mesh too",
+		.conf = NODE "use_exit_node = { peer = \"home\"; allow_lan_access = false; };\n"
+			PEERS(HOME ",\n" PEER("office", KEY_B, "\"100.64.0.3/32\", \"192.168.1.16/28\"")),
+		.host = HOST_LAPTOP,
+		.want = {
+			"route tun 192.168.1.16/28 metric 0",
+			EXIT_ROUTES,
+			MESH_RULE("ipv4"),
+			MESH_RULE("ipv6"),
+			VALID_MARK,
+			NFT_CLIENT,
+			"peer 0 exit " HOME_MESH " 0.0.0.0/0 ::/0",
+			"peer 1 100.64.0.3/32 192.168.1.16/28",
+		},
+	},
+	{
+		.name = "exit node named by its IPv4 mesh address",
+		.conf = NODE "use_exit_node = { peer = \"100.64.0.4\"; };\n" PEERS(LAPTOP ",\n" HOME),
+		.host = HOST_LAPTOP,
+		.want = {
+			EXIT_ROUTES,
+			RULES("ipv4"),
+			RULES("ipv6"),
+			VALID_MARK,
+			NFT_CLIENT,
+			"peer 0 " LAPTOP_ALLOWED,
+			"peer 1 exit " HOME_MESH " 0.0.0.0/0 ::/0",
+		},
+	},
+	{
+		.name = "exit node named by its IPv6 mesh address",
+		.conf = NODE "use_exit_node = { peer = \"fd7a:6d67:7465::4\"; };\n" PEERS(HOME),
+		.host = HOST_LAPTOP,
+		.want = {
+			EXIT_ROUTES,
+			RULES("ipv4"),
+			RULES("ipv6"),
+			VALID_MARK,
+			NFT_CLIENT,
+			"peer 0 exit " HOME_MESH " 0.0.0.0/0 ::/0",
+		},
+	},
+	{
+		.name = "exit node offering IPv4 only: IPv6 still goes into the TUN, with a warning",
+		.conf = NODE "use_exit_node = { peer = \"home\"; };\n"
+			PEERS(PEER("home", KEY_C, "\"100.64.0.4/32\", \"0.0.0.0/0\"")),
+		.host = HOST_LAPTOP,
+		.want = {
+			EXIT_ROUTES,
+			RULES("ipv4"),
+			RULES("ipv6"),
+			VALID_MARK,
+			NFT_CLIENT,
+			"peer 0 exit 100.64.0.4/32 0.0.0.0/0",
+			"warning exit node 'home' offers IPv4 only; IPv6 traffic is dropped rather "
+			"than sent outside the mesh",
+		},
+	},
+	{
+		.name = "exit node unknown",
+		.conf = NODE "use_exit_node = { peer = \"nas\"; };\n" PEERS(LAPTOP),
+		.host = HOST_LAPTOP,
+		.err = "use_exit_node.peer 'nas' is not a known peer: no peer has that name or mesh "
+		       "address",
+	},
+	{
+		.name = "exit node address that is no peer's mesh address",
+		.conf = NODE "use_exit_node = { peer = \"100.64.0.9\"; };\n" PEERS(LAPTOP),
+		.host = HOST_LAPTOP,
+		.err = "use_exit_node.peer '100.64.0.9' is not a known peer: no peer has that name "
+		       "or mesh address",
+	},
+	{
+		.name = "exit node not exit-capable",
+		.conf = NODE "use_exit_node = { peer = \"laptop\"; };\n" PEERS(LAPTOP),
+		.host = HOST_LAPTOP,
+		.err = "use_exit_node.peer 'laptop' is not an exit node: its allowed_ips have no "
+		       "0.0.0.0/0 or ::/0",
+	},
+	{
+		.name = "subnet router with snat",
+		.conf = NODE "subnet_router = { routes = [ \"192.168.1.0/24\" ]; };\n" PEERS(LAPTOP),
+		.host = HOST_APPLIANCE,
+		.want = {
+			FORWARD4,
+			NFT_ROUTER,
+			"nft lan 192.168.1.0/24 snat",
+			"peer 0 " LAPTOP_ALLOWED,
+		},
+	},
+	{
+		.name = "subnet router without snat, both families",
+		.conf = NODE "subnet_router = { routes = [ \"192.168.1.0/24\", \"2001:db8:1::/64\" ];"
+			     " snat = false; };\n" PEERS(LAPTOP),
+		.host = HOST_APPLIANCE,
+		.want = {
+			FORWARD4,
+			FORWARD6,
+			NFT_ROUTER,
+			"nft lan 192.168.1.0/24 2001:db8:1::/64",
+			"peer 0 " LAPTOP_ALLOWED,
+		},
+	},
+	{
+		.name = "subnet router with IPv6 routes only: IPv6 forwarding only",
+		.conf = NODE "subnet_router = { routes = [ \"2001:db8:1::/64\" ]; };\n" PEERS(LAPTOP),
+		.host = HOST_APPLIANCE,
+		.want = {
+			FORWARD6,
+			NFT_ROUTER,
+			"nft lan 2001:db8:1::/64 snat",
+			"peer 0 " LAPTOP_ALLOWED,
+		},
+	},
+	{
+		.name = "subnet routes are sorted and a route inside another is dropped",
+		.conf = NODE "subnet_router = { routes = [ \"2001:db8:1::/64\", \"192.168.1.0/24\", "
+			     "\"192.168.0.0/16\" ]; };\n",
+		.host = HOST_APPLIANCE,
+		.want = {
+			FORWARD4,
+			FORWARD6,
+			NFT_ROUTER,
+			"nft lan 192.168.0.0/16 2001:db8:1::/64 snat",
+		},
+	},
+	{
+		.name = "a peer serving what this node serves itself is not routed",
+		.conf = NODE "subnet_router = { routes = [ \"192.168.77.0/24\" ]; };\n"
+			PEERS(PEER("office", KEY_B, "\"100.64.0.3/32\", \"192.168.77.0/24\"")),
+		.host = HOST_LAPTOP,
+		.want = {
+			FORWARD4,
+			NFT_ROUTER,
+			"nft lan 192.168.77.0/24 snat",
+			"peer 0 100.64.0.3/32 192.168.77.0/24",
+			"warning peer 'office' serves 192.168.77.0/24, which this node serves itself "
+			"(192.168.77.0/24 in subnet_router.routes); not routed through the mesh",
+		},
+	},
+	{
+		.name = "subnet route that is a default",
+		.conf = NODE "subnet_router = { routes = [ \"0.0.0.0/0\" ]; };\n",
+		.host = HOST_APPLIANCE,
+		.err = "subnet_router.routes: 0.0.0.0/0 is a default route; offer the uplink with "
+		       "exit_node.enabled instead",
+	},
+	{
+		.name = "subnet route overlapping the mesh",
+		.conf = NODE "subnet_router = { routes = [ \"192.168.1.0/24\", \"100.64.0.0/16\" ]; };\n",
+		.host = HOST_APPLIANCE,
+		.err = "subnet_router.routes: 100.64.0.0/16 overlaps the mesh network 100.64.0.0/24 "
+		       "(addresses); advertise only LAN prefixes",
+	},
+	{
+		.name = "exit node, WAN from the host's default route",
+		.conf = NODE "exit_node = { enabled = true; };\n" PEERS(LAPTOP),
+		.host = HOST_APPLIANCE,
+		.want = {
+			FORWARD4,
+			FORWARD6,
+			NFT_ROUTER,
+			"nft exit wan eth0",
+			GUARDED,
+			"peer 0 " LAPTOP_ALLOWED,
+		},
+	},
+	{
+		.name = "exit node, WAN from the config",
+		.conf = NODE "exit_node = { enabled = true; wan_interface = \"ppp0\"; };\n",
+		.host = HOST_APPLIANCE,
+		.want = { FORWARD4, FORWARD6, NFT_ROUTER, "nft exit wan ppp0", GUARDED },
+	},
+	{
+		.name = "exit node without any WAN",
+		.conf = NODE "exit_node = { enabled = true; };\n",
+		.host = { .wan = "" },
+		.err = "exit_node.enabled needs a WAN interface: set exit_node.wan_interface or give "
+		       "the host a default route",
+	},
+	{
+		.name = "exit node whose WAN would be the mesh interface",
+		.conf = NODE "exit_node = { enabled = true; wan_interface = \"meshgate0\"; };\n",
+		.host = HOST_APPLIANCE,
+		.err = "exit_node.wan_interface 'meshgate0' is the mesh interface itself; name the "
+		       "uplink",
+	},
+	{
+		.name = "exit node whose host default route goes through the mesh",
+		.conf = NODE "exit_node = { enabled = true; };\n",
+		.host = { .wan = "meshgate0" },
+		.err = "exit_node.enabled: the host's default route goes through the mesh interface "
+		       "'meshgate0'; set exit_node.wan_interface to the uplink",
+	},
+	{
+		.name = "exit node with allow_private: nothing guarded",
+		.conf = NODE "exit_node = { enabled = true; allow_private = true; };\n",
+		.host = HOST_APPLIANCE,
+		.want = { FORWARD4, FORWARD6, NFT_ROUTER, "nft exit wan eth0 allow_private" },
+	},
+	{
+		.name = "exit node and subnet router: the LAN is forwarded, the rest guarded",
+		.conf = NODE "exit_node = { enabled = true; };\n"
+			     "subnet_router = { routes = [ \"192.168.1.0/24\" ]; };\n",
+		.host = HOST_APPLIANCE,
+		.want = {
+			FORWARD4,
+			FORWARD6,
+			NFT_ROUTER,
+			"nft lan 192.168.1.0/24 snat",
+			"nft exit wan eth0",
+			GUARDED,
+		},
+	},
+};
+
+/* The expected lines joined as route_plan_format() writes them. */
+static void join_lines(const char *const *lines, char *out, size_t len)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < MAX_LINES && lines[i] && used < len; i++)
+		used += (size_t)snprintf(out + used, len - used, "%s\n", lines[i]);
+}
+
+/* Parses a NULL-terminated list of texts (at most max) into out. */
+static size_t parse_list(const char *const *texts, size_t max, struct prefix *out)
+{
+	size_t n = 0;
+
+	while (n < max && texts[n]) {
+		CHECK(prefix_parse(&out[n], texts[n]) == 0);
+		n++;
+	}
+	return n;
+}
+
+/* The node's static peers as plan peers (pointing into cfg). */
+static struct plan_peer *peers_of(const struct mg_config *cfg)
+{
+	struct plan_peer *peers = calloc(cfg->n_peers + 1, sizeof(*peers));
+
+	for (size_t i = 0; peers && i < cfg->n_peers; i++) {
+		peers[i].name = cfg->peers[i].name;
+		peers[i].allowed_ips = cfg->peers[i].allowed_ips.v;
+		peers[i].n_allowed_ips = cfg->peers[i].allowed_ips.n;
+	}
+	return peers;
+}
+
+struct fixture {
+	struct mg_config cfg;
+	struct plan_peer *peers;
+	struct prefix connected[6], local[6];
+	struct plan_host host;
+};
+
+static bool fixture_init(struct fixture *f, const char *conf, const struct host_facts *facts)
+{
+	char err[1024];
+
+	memset(f, 0, sizeof(*f));
+	if (config_load_string(conf, "test.conf", &f->cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "  config: %s\n", err);
+		return false;
+	}
+	f->peers = peers_of(&f->cfg);
+	f->host.tun_name = f->cfg.interface;
+	f->host.mtu = f->cfg.mtu;
+	snprintf(f->host.wan_ifname, sizeof(f->host.wan_ifname), "%s", facts->wan);
+	f->host.connected = f->connected;
+	f->host.n_connected = parse_list(facts->connected, 6, f->connected);
+	f->host.local_addrs = f->local;
+	f->host.n_local_addrs = parse_list(facts->local, 6, f->local);
+	return f->peers != NULL;
+}
+
+static void fixture_deinit(struct fixture *f)
+{
+	free(f->peers);
+	config_free(&f->cfg);
+}
+
+static int compute(struct fixture *f, struct route_plan *plan, char *err, size_t errlen)
+{
+	return route_plan_compute(&f->cfg, f->peers, f->cfg.n_peers, &f->host, plan, err, errlen);
+}
+
+static void run_case(const struct plan_case *c)
+{
+	struct fixture f;
+	struct route_plan plan;
+	char err[512], text[4096], want[4096];
+	int ret;
+
+	if (!CHECK(fixture_init(&f, c->conf, &c->host))) {
+		fprintf(stderr, "  case: %s\n", c->name);
+		fixture_deinit(&f);
+		return;
+	}
+	ret = compute(&f, &plan, err, sizeof(err));
+	route_plan_format(&plan, text, sizeof(text));
+	join_lines(c->want, want, sizeof(want));
+	if (c->err) {
+		if (!CHECK_EQ_INT(ret, -EINVAL) || !CHECK(strcmp(err, c->err) == 0))
+			fprintf(stderr, "  case: %s\n  got:  %s\n  want: %s\n", c->name, err,
+				c->err);
+		/* Nothing half-done is left behind. */
+		CHECK(plan.n_routes == 0 && plan.n_peers == 0 && plan.exit_peer == -1);
+	} else if (!CHECK_EQ_INT(ret, 0) || !CHECK(strcmp(text, want) == 0)) {
+		fprintf(stderr, "  case: %s\n  got:\n%s  want:\n%s", c->name, ret ? err : text,
+			want);
+	}
+	route_plan_free(&plan);
+	fixture_deinit(&f);
+}
+
+static void test_cases(void)
+{
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		run_case(&cases[i]);
+}
+
+/* The typed fields behind a few of the text lines. */
+static void test_fields(void)
+{
+	static const struct host_facts facts = HOST_LAPTOP;
+	struct fixture f;
+	struct route_plan plan;
+	char err[256];
+
+	if (!CHECK(fixture_init(&f, NODE "use_exit_node = { peer = \"home\"; };\n" PEERS(HOME),
+				&facts))) {
+		fixture_deinit(&f);
+		return;
+	}
+	CHECK_EQ_INT(compute(&f, &plan, err, sizeof(err)), 0);
+	CHECK_EQ_INT(plan.exit_peer, 0);
+	CHECK(plan.n_routes == 4 && plan.routes[0].dst.family == AF_INET &&
+	      plan.routes[0].dst.len == 0 && plan.routes[0].type == PLAN_ROUTE_TUN &&
+	      plan.routes[0].metric == ROUTE_METRIC_TUN);
+	CHECK(plan.routes[3].type == PLAN_ROUTE_UNREACHABLE &&
+	      plan.routes[3].metric == ROUTE_METRIC_KILL_SWITCH &&
+	      plan.routes[3].dst.family == AF_INET6);
+	CHECK(plan.n_rules == 4 && plan.rules[0].priority == RULE_PRIORITY_LAN &&
+	      plan.rules[0].table == 254 && plan.rules[0].suppress_prefixlen == 0 &&
+	      plan.rules[0].fwmask == 0);
+	CHECK(plan.rules[1].priority == RULE_PRIORITY_MESH && plan.rules[1].table == ROUTE_TABLE &&
+	      plan.rules[1].invert && plan.rules[1].fwmark == FWMARK_BYPASS &&
+	      plan.rules[1].fwmask == FWMARK_MASK && plan.rules[1].suppress_prefixlen == -1);
+	CHECK(plan.rules[3].family == AF_INET6);
+	CHECK(plan.n_sysctls == 1 &&
+	      !strcmp(plan.sysctls[0].path, "net/ipv4/conf/all/src_valid_mark") &&
+	      !strcmp(plan.sysctls[0].value, "1"));
+	CHECK(plan.nft.present && plan.nft.connmark && !plan.nft.clamp_mss &&
+	      !strcmp(plan.nft.tun, "meshgate0") && plan.nft.mtu == 1280);
+	route_plan_free(&plan);
+	CHECK(plan.n_routes == 0 && plan.routes == NULL && plan.exit_peer == -1);
+	route_plan_free(&plan); /* zeroed: safe twice */
+	route_plan_free(NULL);
+	fixture_deinit(&f);
+}
+
+/* Same inputs, same plan; the config's order of subnet routes is not part
+ * of the nftables table. */
+static void test_nft_equal(void)
+{
+	static const struct host_facts facts = HOST_APPLIANCE;
+	static const char *const confs[] = {
+		NODE "subnet_router = { routes = [ \"192.168.1.0/24\", \"fd01::/64\" ]; };\n",
+		NODE "subnet_router = { routes = [ \"fd01::/64\", \"192.168.1.0/24\" ]; };\n",
+		NODE "subnet_router = { routes = [ \"fd01::/64\", \"192.168.1.0/24\" ]; snat = "
+		     "false; };\n",
+		NODE "subnet_router = { routes = [ \"192.168.1.0/24\" ]; };\n",
+		NODE "exit_node = { enabled = true; };\n",
+		NODE,
+		NODE "accept_routes = false;\n",
+	};
+	enum { N = sizeof(confs) / sizeof(confs[0]) };
+	struct route_plan plans[N];
+	struct fixture f;
+	char err[256];
+
+	for (size_t i = 0; i < N; i++) {
+		CHECK(fixture_init(&f, confs[i], &facts));
+		CHECK_EQ_INT(compute(&f, &plans[i], err, sizeof(err)), 0);
+		fixture_deinit(&f);
+	}
+	for (size_t i = 0; i < N; i++)
+		CHECK(plan_nft_equal(&plans[i].nft, &plans[i].nft));
+	CHECK(plan_nft_equal(&plans[0].nft, &plans[1].nft));
+	CHECK(!plan_nft_equal(&plans[1].nft, &plans[2].nft)); /* snat */
+	CHECK(!plan_nft_equal(&plans[0].nft, &plans[3].nft)); /* a route fewer */
+	CHECK(!plan_nft_equal(&plans[3].nft, &plans[4].nft)); /* exit node */
+	CHECK(!plan_nft_equal(&plans[4].nft, &plans[5].nft)); /* no table */
+	CHECK(plan_nft_equal(&plans[5].nft, &plans[6].nft));  /* neither has one */
+	for (size_t i = 0; i < N; i++)
+		route_plan_free(&plans[i]);
+}
+
+static void test_private_ranges(void)
+{
+	struct prefix p[32], probe;
+	size_t n = 0;
+
+	for (; plan_private_ranges[n]; n++) {
+		if (!CHECK(n < 32) || !CHECK(prefix_parse(&p[n], plan_private_ranges[n]) == 0))
+			return;
+		CHECK(prefix_is_network(&p[n]));
+	}
+	/* No entry overlaps another: the list is usable as an interval set. */
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < i; j++)
+			CHECK(!prefix_overlaps(&p[i], &p[j]));
+	/* The mesh's own CGNAT range is guarded; documentation ranges are not. */
+	CHECK(prefix_parse(&probe, "100.64.0.0/10") == 0 && prefix_contains(&p[2], &probe));
+	for (size_t i = 0; i < n; i++) {
+		CHECK(prefix_parse(&probe, "203.0.113.1") == 0 && !prefix_contains(&p[i], &probe));
+		CHECK(prefix_parse(&probe, "2001:db8::1") == 0 && !prefix_contains(&p[i], &probe));
+	}
+}
+
+/* The text form behaves as snprintf() does. */
+static void test_format(void)
+{
+	static const struct host_facts facts = HOST_LAPTOP;
+	struct fixture f;
+	struct route_plan plan;
+	char err[256], full[1024], small[16];
+	size_t len;
+
+	CHECK(fixture_init(&f, NODE PEERS(OFFICE), &facts));
+	CHECK_EQ_INT(compute(&f, &plan, err, sizeof(err)), 0);
+	len = route_plan_format(&plan, full, sizeof(full));
+	CHECK_EQ_INT(len, strlen(full));
+	CHECK_EQ_INT(route_plan_format(&plan, small, sizeof(small)), len);
+	CHECK(strlen(small) == sizeof(small) - 1 && !strncmp(small, full, sizeof(small) - 1));
+	CHECK_EQ_INT(route_plan_format(&plan, NULL, 0), len);
+	route_plan_free(&plan);
+	fixture_deinit(&f);
+}
+
+int main(void)
+{
+	RUN(test_cases);
+	RUN(test_fields);
+	RUN(test_nft_equal);
+	RUN(test_private_ranges);
+	RUN(test_format);
+	return test_summary();
+}
