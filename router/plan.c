@@ -218,7 +218,7 @@ static void prefixes_free(struct plan_prefixes *list)
 	list->n = 0;
 }
 
-static int fail(struct planner *pl, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int fail(struct planner *pl, const char *fmt, ...)
 {
 	va_list ap;
 
