@@ -177,20 +177,21 @@ static bool parse_true(const char *value)
  */
 static int parse_endpoint(union sockaddr_inet *sa, const char *value)
 {
-	char text[SOCKADDR_STR_LEN + IF_NAMESIZE];
-	const char *pct = strchr(value, '%');
-	uint32_t scope = 0;
-	int ret;
+	char text[SOCKADDR_STR_LEN + IF_NAMESIZE], scope_name[IF_NAMESIZE];
+	const char *pct = strchr(value, '%'), *close;
+	size_t head, scope_len;
+	uint32_t scope;
+	uint64_t num;
 
 	if (!pct)
 		return sockaddr_parse(sa, value);
 	/* Cut "%scope" out of "[addr%scope]:port". */
-	const char *close = strchr(pct, ']');
-	size_t head = (size_t)(pct - value), scope_len = close ? (size_t)(close - pct - 1) : 0;
-	char scope_name[IF_NAMESIZE];
-	uint64_t num;
-
-	if (value[0] != '[' || !close || scope_len == 0 || scope_len >= sizeof(scope_name) ||
+	close = strchr(pct, ']');
+	if (value[0] != '[' || !close)
+		return -EINVAL;
+	head = (size_t)(pct - value);
+	scope_len = (size_t)(close - pct - 1);
+	if (scope_len == 0 || scope_len >= sizeof(scope_name) ||
 	    head + strlen(close) >= sizeof(text))
 		return -EINVAL;
 	memcpy(scope_name, pct + 1, scope_len);
@@ -201,10 +202,10 @@ static int parse_endpoint(union sockaddr_inet *sa, const char *value)
 		return -EINVAL;
 	memcpy(text, value, head);
 	strcpy(text + head, close);
-	ret = sockaddr_parse(sa, text);
-	if (ret == 0)
-		sa->in6.sin6_scope_id = scope;
-	return ret;
+	if (sockaddr_parse(sa, text) < 0)
+		return -EINVAL;
+	sa->in6.sin6_scope_id = scope;
+	return 0;
 }
 
 static void format_endpoint(const struct wg_endpoint *ep, char *out, size_t len)

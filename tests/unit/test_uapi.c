@@ -703,8 +703,8 @@ static void on_idle(void *ctx)
 	while ((r = recv(t->client, t->got + t->got_len, sizeof(t->got) - 1 - t->got_len,
 			 MSG_DONTWAIT)) > 0)
 		t->got_len += (size_t)r;
-	if (r == 0)
-		t->eof = true;
+	if (r == 0 || (r < 0 && errno != EAGAIN))
+		t->eof = true; /* closed, or reset with our data unread */
 	t->got[t->got_len] = '\0';
 	if (t->eof || count_responses(t->got, t->got_len) >= t->want_responses)
 		loop_stop(t->loop);
