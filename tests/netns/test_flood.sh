@@ -5,7 +5,9 @@
 # content (far past UNDER_LOAD_HANDSHAKES_PER_SECOND); meshgated, under load,
 # answers each with a cookie reply instead of doing public-key work. b's
 # wireguard-go gets a cookie reply too, retries with MAC2 and connects while
-# the flood goes on.
+# the flood goes on. Then a second flood from an attacker that opens its
+# cookie reply and proves its address with MAC2: the per-source rate limiter
+# drops nearly all of it, silently, and b (another source) connects again.
 #
 #   a: meshgated            b: wireguard-go (peer)     m: attacker: python3
 #   mga<pid> 10.10.0.1/24   wgb<pid> 10.10.0.2/24         (wgcraft.py flood)
@@ -55,10 +57,26 @@ quiet_ping() {
 	ns_exec "$1" ping "${@:2}" >/dev/null 2>&1
 }
 
-# flood_field NAME: a field of the flood sender's summary.
+# flood_field NAME [FILE]: a field of the flood sender's summary.
 flood_field() {
 	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
-		"$dir/flood.json" "$1"
+		"${2:-$dir/flood.json}" "$1"
+}
+
+drop() {
+	mg_cli a a status --json |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["daemon"]["drops"][sys.argv[1]])' "$1"
+}
+
+# drop_above REASON N: that drop counter is above N.
+drop_above() {
+	[ "$(drop "$1")" -gt "$2" ]
+}
+
+# b forgets its session with a: its next packet starts a new handshake.
+b_forgets_a() {
+	ns_exec b wg set "$wgb" peer "$pub_a" remove
+	ns_exec b wg set "$wgb" peer "$pub_a" endpoint 192.0.2.1:51820 allowed-ips 10.10.0.1/32
 }
 
 # ---- topology ----
@@ -120,6 +138,32 @@ check "nothing but cookie replies for the flood" test "$(flood_field other)" -eq
 check "meshgated counted them" at_least "$(flood_field cookies)" cookie_replies_tx
 check "meshgated still runs" kill -0 "$(mg_pid a)"
 check "b -> a ping after the flood" quiet_ping b -c1 -W1 10.10.0.1
+
+# ---- a flood with valid MAC2: the rate limiter's turn ----
+b_forgets_a
+sessions=$(counter sessions_established)
+ratelimited=$(drop rx_ratelimited)
+invalid=$(drop rx_handshake_invalid)
+ns_bg m "${craft[@]}" flood 192.0.2.1 51820 "$pub_a" --bind 192.0.2.66 --mac2 \
+	--rate 2000 --seconds "$flood_seconds" >"$dir/flood2.json" 2>"$dir/flood2.log"
+flood=${MG_PIDS[-1]}
+check "rate-limited initiations pile up" wait_for 50 0.1 drop_above rx_ratelimited $((ratelimited + 500))
+check "b -> a ping during the MAC2 flood" wait_for 20 0.5 quiet_ping b -c1 -W1 10.10.0.1
+check "the MAC2 flood was still going on" kill -0 "$flood"
+check "b made a new session" at_least $((sessions + 1)) sessions_established
+check "the MAC2 flood sender stops by itself" wait_for $((flood_seconds * 10 + 100)) 0.1 not kill -0 "$flood"
+check "the attacker opened its cookie and no MAC2 initiation got a reply" wait "$flood"
+log "MAC2 flood: $(cat "$dir/flood2.json")"
+with_mac2=$(flood_field sent_with_mac2 "$dir/flood2.json")
+now_ratelimited=$(drop rx_ratelimited)
+now_invalid=$(drop rx_handshake_invalid)
+log "rx_ratelimited $ratelimited -> $now_ratelimited, rx_handshake_invalid $invalid -> $now_invalid"
+check "nearly all MAC2 initiations rate-limited" \
+	test $((now_ratelimited - ratelimited)) -ge $((with_mac2 * 8 / 10))
+check "the few let through failed as handshakes (valid MAC2, bogus content)" \
+	test "$now_invalid" -gt "$invalid"
+check "meshgated still runs" kill -0 "$(mg_pid a)"
+check "a -> b ping after the MAC2 flood" quiet_ping a -c1 -W1 10.10.0.2
 kill -INT "$cookie_cap" 2>/dev/null || true
 check "meshgated stops on SIGTERM" mg_stop a TERM
 pass "initiation flood"

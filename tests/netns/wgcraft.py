@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Crafted WireGuard datagrams for the hostile-input and flood scenarios.
 
-Standard library only. Every sender stops by itself: a bounded number of
+Standard library only (and, for --mac2, the system's libsodium). Every sender stops by itself: a bounded number of
 datagrams, or a bounded number of seconds, then a short wait for replies.
 Replies are whatever comes back to the sending socket; a hostile datagram
 must get none.
@@ -18,7 +18,12 @@ Subcommands (HOST PORT is the target; --bind ADDR the attacker's source):
                                position, --flip flips one byte of each)
   flood HOST PORT PUBKEY       initiations with a valid MAC1 and random
                                content, --rate per second for --seconds;
-                               counts the cookie replies that answer them
+                               counts the cookie replies that answer them.
+                               With --mac2, the first cookie reply is opened
+                               (libsodium through ctypes) and every later
+                               initiation carries a valid MAC2: the source
+                               is proven, and only the rate limiter stands
+                               in the way; such initiations get no reply
   list PCAP                    one line per WireGuard message in a pcap file
 
 Prints one JSON summary line. Exit status: 0 when the outcome is the
@@ -27,6 +32,8 @@ expected one (silence; for flood, at least one cookie reply), 1 otherwise.
 
 import argparse
 import base64
+import ctypes
+import ctypes.util
 import hashlib
 import json
 import os
@@ -40,6 +47,7 @@ MSG_INITIATION, MSG_RESPONSE, MSG_COOKIE, MSG_DATA = 1, 2, 3, 4
 INITIATION_LEN, RESPONSE_LEN, COOKIE_LEN = 148, 92, 64
 MAC1_OFFSET = {MSG_INITIATION: 116, MSG_RESPONSE: 60}
 LABEL_MAC1 = b"mac1----"
+LABEL_COOKIE = b"cookie--"
 
 
 def mac1_key(public_key):
@@ -52,12 +60,31 @@ def mac1(key, msg_before_mac1):
     return hashlib.blake2s(msg_before_mac1, digest_size=16, key=key).digest()
 
 
-def random_initiation(key):
-    """A 148-byte initiation with random fields, a valid MAC1 and no MAC2.
-    Returns (message, sender_index)."""
+def random_initiation(key, cookie=None):
+    """A 148-byte initiation with random fields, a valid MAC1 and, given the
+    cookie, a valid MAC2 (else zeros). Returns (message, sender_index, mac1)."""
     sender = struct.unpack("<I", os.urandom(4))[0]
     body = struct.pack("<II", MSG_INITIATION, sender) + os.urandom(32 + 48 + 28)
-    return body + mac1(key, body) + bytes(16), sender
+    m1 = mac1(key, body)
+    m2 = hashlib.blake2s(body + m1, digest_size=16, key=cookie).digest() if cookie else bytes(16)
+    return body + m1 + m2, sender, m1
+
+
+def open_cookie_reply(public_key, reply, mac1_of_request):
+    """The cookie inside a cookie reply: XChaCha20-Poly1305 under
+    HASH(LABEL_COOKIE || responder's public key), with the MAC1 of the message
+    it answers as associated data. None if it does not authenticate."""
+    sodium = ctypes.CDLL(ctypes.util.find_library("sodium") or "libsodium.so.23")
+    if sodium.sodium_init() < 0:
+        return None
+    key = hashlib.blake2s(LABEL_COOKIE + public_key).digest()
+    nonce, box = reply[8:32], reply[32:64]
+    cookie = ctypes.create_string_buffer(16)
+    cookie_len = ctypes.c_ulonglong()
+    ret = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
+        cookie, ctypes.byref(cookie_len), None, box, ctypes.c_ulonglong(len(box)),
+        mac1_of_request, ctypes.c_ulonglong(16), nonce, key)
+    return cookie.raw if ret == 0 and cookie_len.value == 16 else None
 
 
 # ---- pcap ----
@@ -236,26 +263,51 @@ def cmd_replay(args):
 
 
 def cmd_flood(args):
-    key = mac1_key(base64.b64decode(args.pubkey))
+    public_key = base64.b64decode(args.pubkey)
+    key = mac1_key(public_key)
     atk = Attacker(args.host, args.port, args.bind)
-    senders = set()
+    mac1_of = {}       # sender index -> MAC1, for messages without MAC2
+    with_mac2 = set()  # sender indices of messages with a valid MAC2
+    cookie = None
+    opened = 0         # cookie replies tried (at most 100)
     per_tick, tick = max(1, args.rate // 100), 0.01
     start = time.monotonic()
     deadline = start + args.seconds
     next_tick = start
     while time.monotonic() < deadline:
         for _ in range(per_tick):
-            msg, sender = random_initiation(key)
-            senders.add(sender)
+            msg, sender, m1 = random_initiation(key, cookie)
+            if cookie:
+                with_mac2.add(sender)
+            else:
+                mac1_of[sender] = m1
             atk.send(msg)
         next_tick += tick
         atk.drain(max(0.0, next_tick - time.monotonic()))
+        while args.mac2 and cookie is None and opened < min(len(atk.replies), 100):
+            r = atk.replies[opened]
+            opened += 1
+            sender = struct.unpack_from("<I", r, 4)[0] if len(r) == COOKIE_LEN else None
+            if sender in mac1_of:
+                cookie = open_cookie_reply(public_key, r, mac1_of[sender])
     atk.drain(args.wait)
-    cookies = [r for r in atk.replies if len(r) == COOKIE_LEN and r[:4] == b"\x03\0\0\0"
-               and struct.unpack_from("<I", r, 4)[0] in senders]
-    print(json.dumps(atk.summary(cookies=len(cookies), other=len(atk.replies) - len(cookies),
-                                 seconds=round(time.monotonic() - start, 2))))
-    return 0 if cookies else 1
+
+    def is_cookie(r):
+        return len(r) == COOKIE_LEN and r[:4] == b"\x03\0\0\0"
+
+    def answers(r):
+        return struct.unpack_from("<I", r, 4)[0] if len(r) >= 8 else None
+
+    cookies = [r for r in atk.replies if is_cookie(r) and answers(r) in mac1_of]
+    summary = atk.summary(cookies=len(cookies), other=len(atk.replies) - len(cookies),
+                          seconds=round(time.monotonic() - start, 2))
+    ok = bool(cookies) and summary["other"] == 0
+    if args.mac2:
+        summary.update(cookie_opened=cookie is not None, sent_with_mac2=len(with_mac2),
+                       replies_to_mac2=sum(answers(r) in with_mac2 for r in atk.replies))
+        ok = ok and cookie is not None and len(with_mac2) > 0
+    print(json.dumps(summary))
+    return 0 if ok else 1
 
 
 def cmd_list(args):
@@ -288,6 +340,8 @@ def main():
     p.add_argument("pubkey")
     p.add_argument("--rate", type=int, default=2000)
     p.add_argument("--seconds", type=float, default=5.0)
+    p.add_argument("--mac2", action="store_true",
+                   help="open the first cookie reply and send valid MAC2s from then on")
     p = sub.add_parser("list")
     p.add_argument("pcap")
     args = ap.parse_args()
