@@ -1,0 +1,895 @@
+/*
+ * plan_nft -> the messages that build table "inet meshgate"; see
+ * nft_render.h for the content in nft syntax.
+ *
+ * Rules are built through one small function per expression (expr_*), and
+ * those are combined into the statements of nft's language (match_*,
+ * stmt_*), so each rule below reads like the nft text it renders. The
+ * encodings are the ones nft 1.0 itself emits (`nft --debug=netlink`):
+ * everything goes through register 1, and "ip daddr" in the inet family is
+ * "meta nfproto ipv4" followed by a payload load.
+ */
+#include "nft_render.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <netinet/ip.h>
+#include <netinet/ip6.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nft_batch.h"
+
+/* nft's datatype numbers (the set key types `nft list` shows). */
+enum { NFT_TYPE_IPADDR = 7, NFT_TYPE_IP6ADDR = 8 };
+
+/* nft's chain priorities by name. */
+enum { PRIO_MANGLE = -150, PRIO_FILTER = 0, PRIO_SRCNAT = 100 };
+
+/* Offset of the TCP flags byte; bits tested for "a SYN without RST". */
+enum { TCP_FLAGS_OFFSET = 13, TCP_SYN = 0x02, TCP_RST = 0x04 };
+
+/* One address family as the table sees it. */
+struct family {
+	int af;
+	uint8_t nfproto;
+	uint32_t addr_len;
+	uint32_t saddr_off, daddr_off;
+	uint32_t key_type;
+	const char *lan_set, *guard_set;
+	uint32_t lan_id, guard_id; /* set ids within the batch */
+};
+
+static const struct family families[] = {
+	{ AF_INET, NFPROTO_IPV4, 4, offsetof(struct ip, ip_src), offsetof(struct ip, ip_dst),
+	  NFT_TYPE_IPADDR, "lan4", "guarded4", 1, 3 },
+	{ AF_INET6, NFPROTO_IPV6, 16, offsetof(struct ip6_hdr, ip6_src),
+	  offsetof(struct ip6_hdr, ip6_dst), NFT_TYPE_IP6ADDR, "lan6", "guarded6", 2, 4 },
+};
+
+/* Which sets the table has (a family without prefixes gets no set and no rule). */
+struct content {
+	const struct plan_nft *plan;
+	bool lan[2], guard[2];
+	bool guard_input; /* exit node without allow_private: the input chain */
+};
+
+/* ---- intervals: prefixes as the range elements of an interval set ---- */
+
+struct range {
+	uint8_t lo[16], hi[16];
+};
+
+/* a += 1 over len big-endian bytes; false when it wrapped to zero. */
+static bool addr_inc(uint8_t *a, size_t len)
+{
+	for (size_t i = len; i-- > 0;)
+		if (++a[i] != 0)
+			return true;
+	return false;
+}
+
+static bool addr_is_zero(const uint8_t *a, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (a[i])
+			return false;
+	return true;
+}
+
+static void prefix_range(const struct prefix *p, size_t len, struct range *r)
+{
+	memset(r, 0, sizeof(*r));
+	for (size_t i = 0; i < len; i++) {
+		unsigned bits = p->len > i * 8 ? p->len - (unsigned)i * 8 : 0;
+		uint8_t mask = bits >= 8 ? 0xff : (uint8_t)(0xff00 >> bits);
+
+		r->lo[i] = p->addr[i] & mask;
+		r->hi[i] = r->lo[i] | (uint8_t)~mask;
+	}
+}
+
+static int range_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct range *)a)->lo, ((const struct range *)b)->lo, 16);
+}
+
+/* True if next starts inside cur or right after it. */
+static bool range_touches(const struct range *cur, const struct range *next, size_t len)
+{
+	uint8_t after[16];
+
+	if (memcmp(next->lo, cur->hi, len) <= 0)
+		return true;
+	memcpy(after, cur->hi, len);
+	return addr_inc(after, len) && memcmp(after, next->lo, len) == 0;
+}
+
+/*
+ * The family's prefixes as sorted, disjoint, non-adjacent ranges (the
+ * kernel refuses overlapping intervals). out has room for p->n. Returns
+ * how many.
+ */
+static size_t prefixes_to_ranges(const struct plan_prefixes *p, const struct family *f,
+				 struct range *out)
+{
+	size_t n = 0, merged = 0;
+
+	for (size_t i = 0; i < p->n; i++)
+		if (p->v[i].family == f->af)
+			prefix_range(&p->v[i], f->addr_len, &out[n++]);
+	qsort(out, n, sizeof(*out), range_cmp);
+	for (size_t i = 0; i < n; i++) {
+		struct range *cur = &out[merged - (merged ? 1 : 0)];
+
+		if (merged && range_touches(cur, &out[i], f->addr_len)) {
+			if (memcmp(out[i].hi, cur->hi, f->addr_len) > 0)
+				memcpy(cur->hi, out[i].hi, f->addr_len);
+		} else {
+			out[merged++] = out[i];
+		}
+	}
+	return merged;
+}
+
+static bool family_has(const struct plan_prefixes *p, const struct family *f)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (p->v[i].family == f->af)
+			return true;
+	return false;
+}
+
+/* ---- sets ---- */
+
+static bool elem_add(struct nftnl_set *s, const uint8_t *key, uint32_t len, bool end)
+{
+	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+
+	if (!e)
+		return false;
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, len);
+	if (end)
+		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
+	nftnl_set_elem_add(s, e);
+	return true;
+}
+
+/*
+ * The interval encoding nft uses: each range [lo, hi] is an element lo and
+ * an element hi+1 flagged INTERVAL_END (none when hi is the top of the
+ * address space), and an INTERVAL_END element at 0 opens the set when the
+ * first range does not start there.
+ */
+static bool set_add_ranges(struct nftnl_set *s, const struct range *r, size_t n, uint32_t len)
+{
+	static const uint8_t zero[16];
+	bool ok = true;
+
+	if (n > 0 && !addr_is_zero(r[0].lo, len))
+		ok = elem_add(s, zero, len, true);
+	for (size_t i = 0; ok && i < n; i++) {
+		uint8_t end[16];
+
+		memcpy(end, r[i].hi, len);
+		ok = elem_add(s, r[i].lo, len, false);
+		if (ok && addr_inc(end, len))
+			ok = elem_add(s, end, len, true);
+	}
+	return ok;
+}
+
+static struct nftnl_set *set_new(const char *name, uint32_t id, const struct family *f)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+
+	if (!s)
+		return NULL;
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, NFT_TABLE_NAME);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	nftnl_set_set_u32(s, NFTNL_SET_ID, id);
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_INTERVAL);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, f->key_type);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, f->addr_len);
+	return s;
+}
+
+/* set NAME { type ipv4_addr; flags interval; elements = { prefixes } } */
+static void render_set(struct nft_batch *b, const char *name, uint32_t id, const struct family *f,
+		       const struct plan_prefixes *p)
+{
+	struct range *ranges = calloc(p->n ? p->n : 1, sizeof(*ranges));
+	struct nftnl_set *s = set_new(name, id, f);
+	size_t n;
+
+	if (!ranges || !s)
+		goto oom;
+	n = prefixes_to_ranges(p, f, ranges);
+	nft_batch_set(b, s);
+	if (!set_add_ranges(s, ranges, n, f->addr_len))
+		goto oom;
+	nft_batch_set_elems(b, s);
+	goto out;
+oom:
+	if (!b->err)
+		b->err = -ENOMEM;
+out:
+	if (s)
+		nftnl_set_free(s);
+	free(ranges);
+}
+
+/* ---- chains ---- */
+
+static struct nftnl_chain *chain_new(const char *name)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+
+	if (!c)
+		return NULL;
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NFT_TABLE_NAME);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+	return c;
+}
+
+static void chain_commit(struct nft_batch *b, struct nftnl_chain *c)
+{
+	if (!c) {
+		if (!b->err)
+			b->err = -ENOMEM;
+		return;
+	}
+	nft_batch_chain(b, c);
+	nftnl_chain_free(c);
+}
+
+/* chain NAME { type TYPE hook HOOK priority PRIO; policy accept; } */
+static void base_chain(struct nft_batch *b, const char *name, const char *type, uint32_t hook,
+		       int32_t prio)
+{
+	struct nftnl_chain *c = chain_new(name);
+
+	if (c) {
+		nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, type);
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hook);
+		nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, prio);
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+	}
+	chain_commit(b, c);
+}
+
+/* chain NAME { } (reached only by jump) */
+static void regular_chain(struct nft_batch *b, const char *name)
+{
+	chain_commit(b, chain_new(name));
+}
+
+/* ---- rules: expressions ---- */
+
+/* A rule being built; the first allocation failure sticks. */
+struct rule {
+	struct nftnl_rule *r;
+	bool oom;
+};
+
+static struct nftnl_expr *expr_new(struct rule *rb, const char *name)
+{
+	struct nftnl_expr *e = rb->oom ? NULL : nftnl_expr_alloc(name);
+
+	if (!e)
+		rb->oom = true;
+	return e;
+}
+
+static void expr_add(struct rule *rb, struct nftnl_expr *e)
+{
+	if (e)
+		nftnl_rule_add_expr(rb->r, e);
+}
+
+/* meta load KEY => reg 1 */
+static void expr_meta_load(struct rule *rb, uint32_t key)
+{
+	struct nftnl_expr *e = expr_new(rb, "meta");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+	}
+	expr_add(rb, e);
+}
+
+/* meta set KEY with reg 1 */
+static void expr_meta_set(struct rule *rb, uint32_t key)
+{
+	struct nftnl_expr *e = expr_new(rb, "meta");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, NFT_REG_1);
+	}
+	expr_add(rb, e);
+}
+
+/* ct load KEY => reg 1 */
+static void expr_ct_load(struct rule *rb, uint32_t key)
+{
+	struct nftnl_expr *e = expr_new(rb, "ct");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+	}
+	expr_add(rb, e);
+}
+
+/* ct set KEY with reg 1 */
+static void expr_ct_set(struct rule *rb, uint32_t key)
+{
+	struct nftnl_expr *e = expr_new(rb, "ct");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, NFT_REG_1);
+	}
+	expr_add(rb, e);
+}
+
+/* payload load LEN @ BASE + OFFSET => reg 1 */
+static void expr_payload_load(struct rule *rb, uint32_t base, uint32_t offset, uint32_t len)
+{
+	struct nftnl_expr *e = expr_new(rb, "payload");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+	}
+	expr_add(rb, e);
+}
+
+/* cmp OP reg 1 DATA */
+static void expr_cmp(struct rule *rb, uint32_t op, const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = expr_new(rb, "cmp");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+		nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+	}
+	expr_add(rb, e);
+}
+
+/* bitwise reg 1 = (reg 1 & MASK) ^ XOR */
+static void expr_bitwise(struct rule *rb, const void *mask, const void * xor, uint32_t len)
+{
+	struct nftnl_expr *e = expr_new(rb, "bitwise");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, xor, len);
+	}
+	expr_add(rb, e);
+}
+
+/* lookup reg 1 set NAME */
+static void expr_lookup(struct rule *rb, const char *set, uint32_t set_id)
+{
+	struct nftnl_expr *e = expr_new(rb, "lookup");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set_id);
+	}
+	expr_add(rb, e);
+}
+
+/* rt load KEY => reg 1 */
+static void expr_rt_load(struct rule *rb, uint32_t key)
+{
+	struct nftnl_expr *e = expr_new(rb, "rt");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_RT_KEY, key);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_RT_DREG, NFT_REG_1);
+	}
+	expr_add(rb, e);
+}
+
+/* byteorder reg 1 = hton(reg 1, SIZE, LEN) */
+static void expr_hton(struct rule *rb, uint32_t len, uint32_t size)
+{
+	struct nftnl_expr *e = expr_new(rb, "byteorder");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_OP, NFT_BYTEORDER_HTON);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_LEN, len);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SIZE, size);
+	}
+	expr_add(rb, e);
+}
+
+/* exthdr write tcpopt reg 1 => LEN @ TYPE + OFFSET */
+static void expr_tcpopt_write(struct rule *rb, uint8_t type, uint32_t offset, uint32_t len)
+{
+	struct nftnl_expr *e = expr_new(rb, "exthdr");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_EXTHDR_OP, NFT_EXTHDR_OP_TCPOPT);
+		nftnl_expr_set_u8(e, NFTNL_EXPR_EXTHDR_TYPE, type);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_EXTHDR_OFFSET, offset);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_EXTHDR_LEN, len);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_EXTHDR_SREG, NFT_REG_1);
+	}
+	expr_add(rb, e);
+}
+
+/* fib FLAGS RESULT => reg 1 */
+static void expr_fib(struct rule *rb, uint32_t flags, uint32_t result)
+{
+	struct nftnl_expr *e = expr_new(rb, "fib");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, flags);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, result);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
+	}
+	expr_add(rb, e);
+}
+
+/* immediate reg 0 VERDICT [CHAIN] */
+static void expr_verdict(struct rule *rb, int verdict, const char *chain)
+{
+	struct nftnl_expr *e = expr_new(rb, "immediate");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)verdict);
+		if (chain)
+			nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain);
+	}
+	expr_add(rb, e);
+}
+
+/* masq */
+static void expr_masq(struct rule *rb)
+{
+	expr_add(rb, expr_new(rb, "masq"));
+}
+
+/* ---- rules: nft statements ---- */
+
+/* iifname/oifname NAME: the whole IFNAMSIZ buffer, zero padded */
+static void match_ifname(struct rule *rb, uint32_t key, uint32_t op, const char *name)
+{
+	char buf[IFNAMSIZ] = { 0 };
+
+	memcpy(buf, name, strnlen(name, sizeof(buf) - 1));
+	expr_meta_load(rb, key);
+	expr_cmp(rb, op, buf, sizeof(buf));
+}
+
+/* meta l4proto PROTO */
+static void match_l4proto(struct rule *rb, uint8_t proto)
+{
+	expr_meta_load(rb, NFT_META_L4PROTO);
+	expr_cmp(rb, NFT_CMP_EQ, &proto, sizeof(proto));
+}
+
+/* ip/ip6 saddr/daddr @SET */
+static void match_addr_in(struct rule *rb, const struct family *f, bool dst, const char *set,
+			  uint32_t set_id)
+{
+	expr_meta_load(rb, NFT_META_NFPROTO);
+	expr_cmp(rb, NFT_CMP_EQ, &f->nfproto, sizeof(f->nfproto));
+	expr_payload_load(rb, NFT_PAYLOAD_NETWORK_HEADER, dst ? f->daddr_off : f->saddr_off,
+			  f->addr_len);
+	expr_lookup(rb, set, set_id);
+}
+
+/* Loads the packet's mark (meta mark) or its connection's (ct mark). */
+static void load_mark(struct rule *rb, bool ct)
+{
+	if (ct)
+		expr_ct_load(rb, NFT_CT_MARK);
+	else
+		expr_meta_load(rb, NFT_META_MARK);
+}
+
+/* [ct] mark & FWMARK_MASK == VALUE */
+static void match_mark(struct rule *rb, bool ct, uint32_t value)
+{
+	uint32_t mask = FWMARK_MASK, zero = 0;
+
+	load_mark(rb, ct);
+	expr_bitwise(rb, &mask, &zero, sizeof(mask));
+	expr_cmp(rb, NFT_CMP_EQ, &value, sizeof(value));
+}
+
+/* [ct] mark set [ct] mark & ~FWMARK_MASK | VALUE: only our bits change */
+static void stmt_mark_set(struct rule *rb, bool ct, uint32_t value)
+{
+	uint32_t keep = ~FWMARK_MASK;
+
+	load_mark(rb, ct);
+	expr_bitwise(rb, &keep, &value, sizeof(value));
+	if (ct)
+		expr_ct_set(rb, NFT_CT_MARK);
+	else
+		expr_meta_set(rb, NFT_META_MARK);
+}
+
+/* ct state STATES (any of them) */
+static void match_ct_state(struct rule *rb, uint32_t states)
+{
+	uint32_t zero = 0;
+
+	expr_ct_load(rb, NFT_CT_STATE);
+	expr_bitwise(rb, &states, &zero, sizeof(states));
+	expr_cmp(rb, NFT_CMP_NEQ, &zero, sizeof(zero));
+}
+
+/* tcp flags & (syn|rst) == syn */
+static void match_tcp_syn(struct rule *rb)
+{
+	uint8_t mask = TCP_SYN | TCP_RST, zero = 0, syn = TCP_SYN;
+
+	match_l4proto(rb, IPPROTO_TCP);
+	expr_payload_load(rb, NFT_PAYLOAD_TRANSPORT_HEADER, TCP_FLAGS_OFFSET, 1);
+	expr_bitwise(rb, &mask, &zero, sizeof(mask));
+	expr_cmp(rb, NFT_CMP_EQ, &syn, sizeof(syn));
+}
+
+/* tcp option maxseg size set rt mtu (the kernel only ever lowers it) */
+static void stmt_clamp_mss(struct rule *rb)
+{
+	expr_rt_load(rb, NFT_RT_TCPMSS);
+	expr_hton(rb, 2, 2);
+	expr_tcpopt_write(rb, TCPOPT_MAXSEG, 2, 2);
+}
+
+/* fib daddr . iif type local: addressed to the interface it came in on */
+static void match_local_on_iif(struct rule *rb)
+{
+	uint32_t local = RTN_LOCAL;
+
+	expr_fib(rb, NFTA_FIB_F_DADDR | NFTA_FIB_F_IIF, NFT_FIB_RESULT_ADDRTYPE);
+	expr_cmp(rb, NFT_CMP_EQ, &local, sizeof(local));
+}
+
+static void stmt_verdict(struct rule *rb, int verdict)
+{
+	expr_verdict(rb, verdict, NULL);
+}
+
+/* ---- rules: life cycle ---- */
+
+static void rule_begin(struct rule *rb, const char *chain, const char *comment)
+{
+	struct nftnl_udata_buf *ud;
+
+	rb->oom = false;
+	rb->r = nftnl_rule_alloc();
+	if (!rb->r) {
+		rb->oom = true;
+		return;
+	}
+	nftnl_rule_set_str(rb->r, NFTNL_RULE_TABLE, NFT_TABLE_NAME);
+	nftnl_rule_set_str(rb->r, NFTNL_RULE_CHAIN, chain);
+	nftnl_rule_set_u32(rb->r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	ud = nftnl_udata_buf_alloc(NFTNL_UDATA_COMMENT_MAXLEN + 2);
+	if (!ud || !nftnl_udata_put_strz(ud, NFTNL_UDATA_RULE_COMMENT, comment))
+		rb->oom = true;
+	else
+		nftnl_rule_set_data(rb->r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(ud),
+				    nftnl_udata_buf_len(ud));
+	if (ud)
+		nftnl_udata_buf_free(ud);
+}
+
+static void rule_end(struct nft_batch *b, struct rule *rb)
+{
+	if (rb->oom && !b->err)
+		b->err = -ENOMEM;
+	else if (!rb->oom)
+		nft_batch_rule(b, rb->r);
+	if (rb->r)
+		nftnl_rule_free(rb->r);
+	rb->r = NULL;
+}
+
+/* ---- the chains' rules ---- */
+
+static void rules_forward(struct nft_batch *b, const struct content *c)
+{
+	const struct plan_nft *p = c->plan;
+	struct rule rb;
+
+	if (p->clamp_mss) {
+		rule_begin(&rb, "forward", "clamp MSS to the path MTU into the mesh");
+		match_ifname(&rb, NFT_META_OIFNAME, NFT_CMP_EQ, p->tun);
+		match_tcp_syn(&rb);
+		stmt_clamp_mss(&rb);
+		rule_end(b, &rb);
+
+		rule_begin(&rb, "forward", "clamp MSS to the path MTU out of the mesh");
+		match_ifname(&rb, NFT_META_IIFNAME, NFT_CMP_EQ, p->tun);
+		match_tcp_syn(&rb);
+		stmt_clamp_mss(&rb);
+		rule_end(b, &rb);
+	}
+
+	rule_begin(&rb, "forward", "traffic from the mesh");
+	match_ifname(&rb, NFT_META_IIFNAME, NFT_CMP_EQ, p->tun);
+	expr_verdict(&rb, NFT_JUMP, "from_mesh");
+	rule_end(b, &rb);
+
+	rule_begin(&rb, "forward", "replies into the mesh");
+	match_ifname(&rb, NFT_META_OIFNAME, NFT_CMP_EQ, p->tun);
+	match_ct_state(&rb, NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED));
+	stmt_verdict(&rb, NF_ACCEPT);
+	rule_end(b, &rb);
+
+	for (int i = 0; i < 2; i++) {
+		const struct family *f = &families[i];
+
+		if (!c->lan[i])
+			continue;
+		rule_begin(&rb, "forward", "served LANs into the mesh");
+		match_ifname(&rb, NFT_META_OIFNAME, NFT_CMP_EQ, p->tun);
+		match_addr_in(&rb, f, false, f->lan_set, f->lan_id);
+		stmt_verdict(&rb, NF_ACCEPT);
+		rule_end(b, &rb);
+	}
+}
+
+static void rules_from_mesh_lan(struct nft_batch *b, const struct content *c)
+{
+	for (int i = 0; i < 2; i++) {
+		const struct family *f = &families[i];
+		struct rule rb;
+
+		if (!c->lan[i])
+			continue;
+		rule_begin(&rb, "from_mesh", "subnet router: to a served LAN prefix");
+		match_addr_in(&rb, f, true, f->lan_set, f->lan_id);
+		if (c->plan->snat)
+			stmt_mark_set(&rb, false, FWMARK_MESH_SNAT);
+		stmt_verdict(&rb, NF_ACCEPT);
+		rule_end(b, &rb);
+	}
+}
+
+static void rules_from_mesh_exit(struct nft_batch *b, const struct content *c)
+{
+	const struct plan_nft *p = c->plan;
+	struct rule rb;
+
+	for (int i = 0; i < 2; i++) {
+		const struct family *f = &families[i];
+
+		if (p->allow_private || !c->guard[i])
+			continue;
+		rule_begin(&rb, "from_mesh",
+			   "exit node: no private ranges, LANs or host addresses");
+		match_addr_in(&rb, f, true, f->guard_set, f->guard_id);
+		stmt_verdict(&rb, NF_DROP);
+		rule_end(b, &rb);
+	}
+	/* With allow_private the host's other links are allowed as well. */
+	rule_begin(&rb, "from_mesh", "exit node: out to the internet");
+	if (p->allow_private)
+		match_ifname(&rb, NFT_META_OIFNAME, NFT_CMP_NEQ, p->tun);
+	else
+		match_ifname(&rb, NFT_META_OIFNAME, NFT_CMP_EQ, p->wan);
+	stmt_mark_set(&rb, false, FWMARK_MESH_SNAT);
+	stmt_verdict(&rb, NF_ACCEPT);
+	rule_end(b, &rb);
+}
+
+static void rules_from_mesh(struct nft_batch *b, const struct content *c)
+{
+	struct rule rb;
+
+	rules_from_mesh_lan(b, c);
+	if (c->plan->exit_node)
+		rules_from_mesh_exit(b, c);
+	rule_begin(&rb, "from_mesh", "not a served prefix nor exit traffic");
+	stmt_verdict(&rb, NF_DROP);
+	rule_end(b, &rb);
+}
+
+/* The exit-node guard for the host's own addresses (delivered, not forwarded). */
+static void rules_input(struct nft_batch *b, const struct content *c)
+{
+	const char *tun = c->plan->tun;
+	struct rule rb;
+
+	rule_begin(&rb, "input", "the node's own mesh addresses");
+	match_ifname(&rb, NFT_META_IIFNAME, NFT_CMP_EQ, tun);
+	match_local_on_iif(&rb);
+	stmt_verdict(&rb, NF_ACCEPT);
+	rule_end(b, &rb);
+
+	for (int i = 0; i < 2; i++) {
+		const struct family *f = &families[i];
+
+		if (c->lan[i]) {
+			rule_begin(&rb, "input", "host addresses in a served LAN prefix");
+			match_ifname(&rb, NFT_META_IIFNAME, NFT_CMP_EQ, tun);
+			match_addr_in(&rb, f, true, f->lan_set, f->lan_id);
+			stmt_verdict(&rb, NF_ACCEPT);
+			rule_end(b, &rb);
+		}
+		if (c->guard[i]) {
+			rule_begin(&rb, "input", "exit node: no private host addresses");
+			match_ifname(&rb, NFT_META_IIFNAME, NFT_CMP_EQ, tun);
+			match_addr_in(&rb, f, true, f->guard_set, f->guard_id);
+			stmt_verdict(&rb, NF_DROP);
+			rule_end(b, &rb);
+		}
+	}
+}
+
+static void rules_postrouting(struct nft_batch *b)
+{
+	struct rule rb;
+
+	rule_begin(&rb, "postrouting", "masquerade what the mesh forwards");
+	match_mark(&rb, false, FWMARK_MESH_SNAT);
+	expr_masq(&rb);
+	rule_end(b, &rb);
+}
+
+/* wg-quick's connmark pair, kept within FWMARK_MASK. */
+static void rules_connmark(struct nft_batch *b)
+{
+	struct rule rb;
+
+	rule_begin(&rb, "premangle", "restore the bypass mark on replies (rp_filter)");
+	match_l4proto(&rb, IPPROTO_UDP);
+	match_mark(&rb, true, FWMARK_BYPASS);
+	stmt_mark_set(&rb, false, FWMARK_BYPASS);
+	rule_end(b, &rb);
+
+	rule_begin(&rb, "postmangle", "remember the bypass mark on the connection");
+	match_l4proto(&rb, IPPROTO_UDP);
+	match_mark(&rb, false, FWMARK_BYPASS);
+	stmt_mark_set(&rb, true, FWMARK_BYPASS);
+	rule_end(b, &rb);
+}
+
+/* ---- the table ---- */
+
+static struct nftnl_table *table_new(void)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+
+	if (!t)
+		return NULL;
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, NFT_TABLE_NAME);
+	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+	return t;
+}
+
+static uint32_t table_msg(struct nft_batch *b, uint16_t type, struct nftnl_table *t)
+{
+	uint32_t seq = 0;
+
+	if (!t) {
+		if (!b->err)
+			b->err = -ENOMEM;
+		return 0;
+	}
+	seq = nft_batch_table(b, type, t);
+	nftnl_table_free(t);
+	return seq;
+}
+
+uint32_t nft_render_delete(struct nft_batch *b)
+{
+	uint32_t seq = table_msg(b, NFT_MSG_NEWTABLE, table_new());
+
+	table_msg(b, NFT_MSG_DELTABLE, table_new());
+	return b->err ? 0 : seq;
+}
+
+static void table_comment(struct nftnl_table *t)
+{
+	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(NFTNL_UDATA_COMMENT_MAXLEN + 2);
+
+	if (ud && nftnl_udata_put_strz(ud, NFTNL_UDATA_TABLE_COMMENT, "managed by meshgated"))
+		nftnl_table_set_data(t, NFTNL_TABLE_USERDATA, nftnl_udata_buf_data(ud),
+				     nftnl_udata_buf_len(ud));
+	if (ud)
+		nftnl_udata_buf_free(ud);
+}
+
+static void render_sets(struct nft_batch *b, struct content *c)
+{
+	const struct plan_nft *p = c->plan;
+
+	for (int i = 0; i < 2; i++) {
+		const struct family *f = &families[i];
+
+		c->lan[i] = family_has(&p->lan_routes, f);
+		c->guard[i] = p->exit_node && !p->allow_private && family_has(&p->guarded, f);
+		if (c->lan[i])
+			render_set(b, f->lan_set, f->lan_id, f, &p->lan_routes);
+		if (c->guard[i])
+			render_set(b, f->guard_set, f->guard_id, f, &p->guarded);
+	}
+	c->guard_input = c->guard[0] || c->guard[1];
+}
+
+static void render_chains(struct nft_batch *b, const struct content *c)
+{
+	const struct plan_nft *p = c->plan;
+
+	base_chain(b, "forward", "filter", NF_INET_FORWARD, PRIO_FILTER);
+	regular_chain(b, "from_mesh");
+	if (c->guard_input)
+		base_chain(b, "input", "filter", NF_INET_LOCAL_IN, PRIO_FILTER);
+	if (p->snat || p->exit_node)
+		base_chain(b, "postrouting", "nat", NF_INET_POST_ROUTING, PRIO_SRCNAT);
+	if (p->connmark) {
+		base_chain(b, "premangle", "filter", NF_INET_PRE_ROUTING, PRIO_MANGLE);
+		base_chain(b, "postmangle", "filter", NF_INET_POST_ROUTING, PRIO_MANGLE);
+	}
+}
+
+static void render_rules(struct nft_batch *b, const struct content *c)
+{
+	const struct plan_nft *p = c->plan;
+
+	rules_forward(b, c);
+	rules_from_mesh(b, c);
+	if (c->guard_input)
+		rules_input(b, c);
+	if (p->snat || p->exit_node)
+		rules_postrouting(b);
+	if (p->connmark)
+		rules_connmark(b);
+}
+
+uint32_t nft_render_table(struct nft_batch *b, const struct plan_nft *plan, bool owner)
+{
+	struct nftnl_table *t = table_new();
+	struct content c = { .plan = plan };
+	uint32_t seq;
+
+	if (t) {
+		if (owner)
+			nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, NFT_TABLE_F_OWNER);
+		table_comment(t);
+	}
+	seq = table_msg(b, NFT_MSG_NEWTABLE, t);
+	render_sets(b, &c);
+	/* Chains first: a jump needs its target to exist in the transaction. */
+	render_chains(b, &c);
+	render_rules(b, &c);
+	return b->err ? 0 : seq;
+}

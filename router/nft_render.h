@@ -1,0 +1,61 @@
+/*
+ * Renders struct plan_nft as the messages that build table "inet meshgate"
+ * (sets, chains, rules) into an nftables batch. Pure apart from memory: no
+ * socket is touched. The content, in nft syntax (TUN, WAN from the plan;
+ * rules appear only when the plan asks for them):
+ *
+ *   set lan4/lan6       { flags interval }  plan->lan_routes
+ *   set guarded4/6      { flags interval }  plan->guarded
+ *   chain forward       hook forward, filter, policy accept
+ *     oifname TUN tcp flags & (syn|rst) == syn tcp option maxseg size set rt mtu
+ *     iifname TUN tcp flags & (syn|rst) == syn tcp option maxseg size set rt mtu
+ *     iifname TUN jump from_mesh
+ *     oifname TUN ct state established,related accept
+ *     oifname TUN ip saddr @lan4 accept          (and ip6 @lan6)
+ *   chain from_mesh
+ *     ip daddr @lan4 [meta mark set mark & ~MASK | MESH_SNAT] accept   (v6 too)
+ *     ip daddr @guarded4 drop                     (exit node, v6 too)
+ *     oifname WAN meta mark set mark & ~MASK | MESH_SNAT accept
+ *     drop
+ *   chain input         hook input, filter (exit node without allow_private)
+ *     iifname TUN fib daddr . iif type local accept
+ *     iifname TUN ip daddr @lan4 accept ; iifname TUN ip daddr @guarded4 drop
+ *   chain postrouting   nat, hook postrouting, srcnat
+ *     meta mark & MASK == MESH_SNAT masquerade
+ *   chain premangle     hook prerouting, mangle (exit-node client)
+ *     meta l4proto udp ct mark & MASK == BYPASS meta mark set mark & ~MASK | BYPASS
+ *   chain postmangle    hook postrouting, mangle
+ *     meta l4proto udp meta mark & MASK == BYPASS ct mark set ct mark & ~MASK | BYPASS
+ *
+ * Marks are only ever changed within FWMARK_MASK, so other users of the
+ * mark keep their bits.
+ */
+#ifndef MESHGATE_ROUTER_NFT_RENDER_H
+#define MESHGATE_ROUTER_NFT_RENDER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "plan.h"
+
+struct nft_batch;
+
+#define NFT_TABLE_NAME "meshgate"
+
+/*
+ * Appends "make sure the table exists, then delete it" (the usual way to
+ * delete what may not be there inside one transaction): an add without
+ * flags is a no-op on an existing table of ours, owned or not. Returns the
+ * sequence number of that add (the message the kernel refuses with EPERM
+ * when another socket owns the table), 0 once the batch is in error.
+ */
+uint32_t nft_render_delete(struct nft_batch *b);
+
+/*
+ * Appends the table itself (NFT_TABLE_F_OWNER when owner) and all of the
+ * plan's content. Returns the sequence number of the table message (to
+ * recognise a refused owner flag), 0 once the batch is in error.
+ */
+uint32_t nft_render_table(struct nft_batch *b, const struct plan_nft *plan, bool owner);
+
+#endif

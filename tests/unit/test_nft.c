@@ -1,0 +1,482 @@
+/*
+ * The owned nftables table against the real kernel: the content rendered
+ * from several plans (checked through `nft list`), one generation per
+ * apply, the owner flag and what it means for other processes, removal,
+ * the monitor, and the cleanup of a table left without owner.
+ *
+ * Needs root; everything happens in a private network namespace created by
+ * unshare(CLONE_NEWNET) before the first netlink message, and the nft
+ * commands the test runs (popen, tests only) inherit that namespace. The
+ * interface names in the rules are only strings: no interface is needed.
+ */
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "netaddr.h"
+#include "nft.h"
+#include "testlib.h"
+
+enum { MAX_PREFIXES = 10000 };
+
+struct test_plan {
+	struct plan_nft nft;
+	struct prefix lan[MAX_PREFIXES];
+	struct prefix guard[32];
+};
+
+static const char *const guarded_ranges[] = {
+	"0.0.0.0/8",     "10.0.0.0/8",     "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+	"172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/4",   "240.0.0.0/4", "::1/128",
+	"fc00::/7",      "fe80::/10",      "ff00::/8",      NULL,
+};
+
+static void add_prefix(struct plan_prefixes *list, struct prefix *storage, const char *text)
+{
+	if (prefix_parse(&storage[list->n], text) == 0)
+		list->n++;
+	else
+		test_check(false, text, __FILE__, __LINE__);
+}
+
+static void plan_base(struct test_plan *tp)
+{
+	memset(&tp->nft, 0, sizeof(tp->nft));
+	tp->nft.present = true;
+	snprintf(tp->nft.tun, sizeof(tp->nft.tun), "meshgate0");
+	tp->nft.mtu = 1280;
+	tp->nft.lan_routes.v = tp->lan;
+	tp->nft.guarded.v = tp->guard;
+}
+
+/* Subnet router for a LAN (v4 and v6) with snat, plus exit node via eth9. */
+static void plan_router_exit(struct test_plan *tp)
+{
+	plan_base(tp);
+	add_prefix(&tp->nft.lan_routes, tp->lan, "192.168.77.0/24");
+	add_prefix(&tp->nft.lan_routes, tp->lan, "fd00:77::/64");
+	tp->nft.snat = true;
+	tp->nft.exit_node = true;
+	snprintf(tp->nft.wan, sizeof(tp->nft.wan), "eth9");
+	for (int i = 0; guarded_ranges[i]; i++)
+		add_prefix(&tp->nft.guarded, tp->guard, guarded_ranges[i]);
+	tp->nft.clamp_mss = true;
+}
+
+/* An exit-node client: only the connmark pair and the forward guard. */
+static void plan_client(struct test_plan *tp)
+{
+	plan_base(tp);
+	tp->nft.connmark = true;
+}
+
+/* ---- nft(8), in this namespace only ---- */
+
+static char *run(const char *cmd, int *status)
+{
+	FILE *f = popen(cmd, "r");
+	size_t len = 0, cap = 1 << 16;
+	char *out = calloc(1, cap);
+	size_t n;
+
+	if (!f || !out) {
+		if (f)
+			pclose(f);
+		free(out);
+		return NULL;
+	}
+	while ((n = fread(out + len, 1, cap - len - 1, f)) > 0) {
+		len += n;
+		if (len + 1 == cap) {
+			char *bigger = realloc(out, cap * 2);
+
+			if (!bigger)
+				break;
+			out = bigger;
+			cap *= 2;
+		}
+	}
+	out[len] = 0;
+	int st = pclose(f);
+	if (status)
+		*status = st;
+	return out;
+}
+
+/* `nft list table inet meshgate`, or NULL when there is no such table. */
+static char *list_table(void)
+{
+	int status = -1;
+	char *out = run("nft list table inet meshgate 2>/dev/null", &status);
+
+	if (status != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+static bool table_exists(void)
+{
+	char *out = list_table();
+
+	free(out);
+	return out != NULL;
+}
+
+static int nft_cmd(const char *args)
+{
+	char cmd[256];
+	int status = -1;
+
+	snprintf(cmd, sizeof(cmd), "nft %s 2>/dev/null", args);
+	free(run(cmd, &status));
+	return status;
+}
+
+static bool has(const char *text, const char *needle)
+{
+	bool ok = text && strstr(text, needle);
+
+	if (!ok)
+		fprintf(stderr, "  missing: %s\n", needle);
+	return ok;
+}
+
+static bool lacks(const char *text, const char *needle)
+{
+	bool ok = text && !strstr(text, needle);
+
+	if (!ok)
+		fprintf(stderr, "  unexpected: %s\n", needle);
+	return ok;
+}
+
+/* ---- a bare watcher: counts the generations committed ---- */
+
+static struct mnl_socket *gen_watch_open(void)
+{
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_NONBLOCK);
+
+	if (nl && mnl_socket_bind(nl, 1u << (NFNLGRP_NFTABLES - 1), MNL_SOCKET_AUTOPID) < 0) {
+		mnl_socket_close(nl);
+		return NULL;
+	}
+	return nl;
+}
+
+static int gen_watch_count(struct mnl_socket *nl)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	int gens = 0;
+	ssize_t n;
+
+	while ((n = recv(mnl_socket_get_fd(nl), buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
+		int len = (int)n;
+
+		for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
+			gens += NFNL_MSG_TYPE(nlh->nlmsg_type) == NFT_MSG_NEWGEN;
+	}
+	return gens;
+}
+
+/* ---- tests ---- */
+
+static struct test_plan tp;
+
+static void test_router_exit_content(void)
+{
+	struct nft_ctx *ctx = NULL;
+	char *out;
+
+	plan_router_exit(&tp);
+	if (!CHECK(nft_open(&ctx) == 0))
+		return;
+	CHECK_EQ_INT(nft_apply(ctx, &tp.nft), 0);
+	out = list_table();
+	if (getenv("MG_TEST_VERBOSE") && out)
+		printf("%s", out);
+	CHECK(has(out, "flags owner"));
+	CHECK(has(out, "set lan4 {"));
+	CHECK(has(out, "elements = { 192.168.77.0/24 }"));
+	CHECK(has(out, "elements = { fd00:77::/64 }"));
+	CHECK(has(out, "set guarded6 {"));
+	CHECK(has(out, "0.0.0.0/8, 10.0.0.0/8"));
+	CHECK(has(out, "192.168.0.0/16, 224.0.0.0/3 }")); /* 224/4 and 240/4 merged */
+	CHECK(has(out, "elements = { ::1,"));
+	CHECK(has(out, "type filter hook forward priority filter; policy accept;"));
+	CHECK(has(out, "oifname \"meshgate0\" tcp flags syn / syn,rst tcp option maxseg size set "
+		       "rt mtu"));
+	CHECK(has(out, "iifname \"meshgate0\" tcp flags syn / syn,rst tcp option maxseg size set "
+		       "rt mtu"));
+	CHECK(has(out, "iifname \"meshgate0\" jump from_mesh"));
+	CHECK(has(out, "oifname \"meshgate0\" ct state established,related accept"));
+	CHECK(has(out, "oifname \"meshgate0\" ip saddr @lan4 accept"));
+	CHECK(has(out, "oifname \"meshgate0\" ip6 saddr @lan6 accept"));
+	CHECK(has(out, "ip daddr @lan4 meta mark set meta mark & 0xff4effff | 0x004e0000 accept"));
+	CHECK(has(out, "ip6 daddr @lan6 meta mark set meta mark & 0xff4effff | 0x004e0000 accept"));
+	CHECK(has(out, "ip daddr @guarded4 drop"));
+	CHECK(has(out, "ip6 daddr @guarded6 drop"));
+	CHECK(
+	    has(out, "oifname \"eth9\" meta mark set meta mark & 0xff4effff | 0x004e0000 accept"));
+	CHECK(has(out, "type nat hook postrouting priority srcnat; policy accept;"));
+	CHECK(has(out, "meta mark & 0x00ff0000 == 0x004e0000 masquerade"));
+	CHECK(has(out, "type filter hook input priority filter; policy accept;"));
+	CHECK(has(out, "iifname \"meshgate0\" fib daddr . iif type local accept"));
+	CHECK(has(out, "iifname \"meshgate0\" ip daddr @guarded4 drop"));
+	CHECK(has(out, "comment \"not a served prefix nor exit traffic\""));
+	CHECK(lacks(out, "premangle"));
+	free(out);
+	nft_close(ctx);
+}
+
+static void test_client_content(void)
+{
+	struct nft_ctx *ctx = NULL;
+	char *out;
+
+	plan_client(&tp);
+	if (!CHECK(nft_open(&ctx) == 0))
+		return;
+	CHECK_EQ_INT(nft_apply(ctx, &tp.nft), 0);
+	out = list_table();
+	if (getenv("MG_TEST_VERBOSE") && out)
+		printf("%s", out);
+	CHECK(has(out, "type filter hook prerouting priority mangle; policy accept;"));
+	CHECK(has(out, "meta l4proto udp ct mark & 0x00ff0000 == 0x004d0000 meta mark set meta "
+		       "mark & 0xff4dffff | 0x004d0000"));
+	CHECK(has(out, "type filter hook postrouting priority mangle; policy accept;"));
+	CHECK(has(out, "meta l4proto udp meta mark & 0x00ff0000 == 0x004d0000 ct mark set ct "
+		       "mark & 0xff4dffff | 0x004d0000"));
+	CHECK(lacks(out, "masquerade"));
+	CHECK(lacks(out, "chain input"));
+	CHECK(lacks(out, "@"));
+	CHECK(lacks(out, "maxseg"));
+	free(out);
+	nft_close(ctx);
+}
+
+/* Overlapping and adjacent prefixes become disjoint intervals; the top of
+ * the address space has no end element. */
+static void test_intervals(void)
+{
+	static const char *const lan[] = { "10.0.1.0/24", "10.0.0.0/24",   "10.0.0.128/25",
+					   "0.0.0.0/8",   "240.0.0.0/4",   "255.255.255.255/32",
+					   "::/0",        "2001:db8::/32", NULL };
+	struct nft_ctx *ctx = NULL;
+	char *out;
+
+	plan_base(&tp);
+	for (int i = 0; lan[i]; i++)
+		add_prefix(&tp.nft.lan_routes, tp.lan, lan[i]);
+	if (!CHECK(nft_open(&ctx) == 0))
+		return;
+	CHECK_EQ_INT(nft_apply(ctx, &tp.nft), 0);
+	out = list_table();
+	CHECK(has(out, "elements = { 0.0.0.0/8, 10.0.0.0/23,"));
+	CHECK(has(out, "240.0.0.0/4 }"));
+	CHECK(has(out, "elements = { ::/0 }"));
+	free(out);
+	nft_close(ctx);
+}
+
+/* Each apply is one transaction (one generation) and replaces everything. */
+static void test_reapply_atomic(void)
+{
+	struct mnl_socket *watch = gen_watch_open();
+	struct nft_ctx *ctx = NULL;
+	char *out;
+
+	if (!CHECK(watch != NULL) || !CHECK(nft_open(&ctx) == 0))
+		goto out;
+	plan_router_exit(&tp);
+	CHECK_EQ_INT(nft_apply(ctx, &tp.nft), 0);
+	CHECK_EQ_INT(gen_watch_count(watch), 1);
+
+	plan_base(&tp);
+	add_prefix(&tp.nft.lan_routes, tp.lan, "192.168.88.0/24");
+	tp.nft.snat = false;
+	CHECK_EQ_INT(nft_apply(ctx, &tp.nft), 0);
+	CHECK_EQ_INT(gen_watch_count(watch), 1);
+	out = list_table();
+	CHECK(has(out, "192.168.88.0/24"));
+	CHECK(lacks(out, "192.168.77.0/24"));
+	CHECK(lacks(out, "guarded"));
+	CHECK(lacks(out, "masquerade"));
+	CHECK(has(out, "ip daddr @lan4 accept"));
+	free(out);
+
+	/* Same plan again: still one generation, same content. */
+	CHECK_EQ_INT(nft_apply(ctx, &tp.nft), 0);
+	CHECK_EQ_INT(gen_watch_count(watch), 1);
+	CHECK(table_exists());
+out:
+	nft_close(ctx);
+	if (watch)
+		mnl_socket_close(watch);
+	CHECK(!table_exists());
+}
+
+static void test_remove(void)
+{
+	struct nft_ctx *ctx = NULL;
+
+	if (!CHECK(nft_open(&ctx) == 0))
+		return;
+	CHECK_EQ_INT(nft_remove(ctx), 0); /* nothing there */
+	plan_client(&tp);
+	CHECK_EQ_INT(nft_apply(ctx, &tp.nft), 0);
+	CHECK(table_exists());
+	CHECK_EQ_INT(nft_remove(ctx), 0);
+	CHECK(!table_exists());
+	CHECK_EQ_INT(nft_remove(ctx), 0);
+
+	CHECK_EQ_INT(nft_apply(ctx, &tp.nft), 0);
+	tp.nft.present = false;
+	CHECK_EQ_INT(nft_apply(ctx, &tp.nft), 0);
+	CHECK(!table_exists());
+	CHECK_EQ_INT(nft_apply(ctx, &tp.nft), 0);
+	nft_close(ctx);
+}
+
+/* The kernel drops an owned table with its socket; others may not touch it. */
+static void test_owner(void)
+{
+	struct nft_ctx *ctx = NULL, *other = NULL;
+	int fd = -1;
+
+	if (!CHECK(nft_open(&ctx) == 0) || !CHECK(nft_open(&other) == 0))
+		goto out;
+	CHECK(nft_owned(ctx));
+	CHECK(nft_monitor_open(ctx, &fd) == 0 && fd >= 0);
+	plan_router_exit(&tp);
+	CHECK_EQ_INT(nft_apply(ctx, &tp.nft), 0);
+	CHECK(!nft_monitor_read(ctx)); /* its own events */
+
+	/* Another socket (another daemon, --cleanup) gets EBUSY. */
+	CHECK_EQ_INT(nft_apply(other, &tp.nft), -EBUSY);
+	CHECK_EQ_INT(nft_remove(other), -EBUSY);
+	CHECK_EQ_INT(nft_cleanup_table(), -EBUSY);
+
+	/* nft(8): delete and rule changes are refused, flush ruleset skips it. */
+	CHECK(nft_cmd("delete table inet meshgate") != 0);
+	CHECK(nft_cmd("add rule inet meshgate from_mesh accept") != 0);
+	CHECK(nft_cmd("flush ruleset") == 0);
+	CHECK(table_exists());
+	CHECK(!nft_monitor_read(ctx));
+
+	nft_close(ctx);
+	ctx = NULL;
+	CHECK(!table_exists());
+	CHECK_EQ_INT(nft_remove(other), 0);
+out:
+	nft_close(ctx);
+	nft_close(other);
+}
+
+/* Without the owner flag (kernels before 5.12) others can change the table;
+ * the monitor says so, and --cleanup removes what a dead daemon left. */
+static void test_unowned_monitor_cleanup(void)
+{
+	struct nft_ctx *ctx = NULL;
+	char *out;
+	int fd = -1;
+
+	if (!CHECK(nft_open(&ctx) == 0))
+		return;
+	nft_set_owner(ctx, false);
+	CHECK(nft_monitor_open(ctx, &fd) == 0);
+	plan_router_exit(&tp);
+	CHECK_EQ_INT(nft_apply(ctx, &tp.nft), 0);
+	out = list_table();
+	CHECK(lacks(out, "flags owner"));
+	free(out);
+	CHECK(!nft_monitor_read(ctx));
+	CHECK(!nft_monitor_read(ctx));
+
+	/* Someone else's table is none of our business. */
+	CHECK(nft_cmd("add table inet other") == 0);
+	CHECK(!nft_monitor_read(ctx));
+
+	CHECK(nft_cmd("add rule inet meshgate from_mesh accept") == 0);
+	CHECK(nft_monitor_read(ctx));
+	CHECK_EQ_INT(nft_apply(ctx, &tp.nft), 0);
+	CHECK(!nft_monitor_read(ctx));
+
+	CHECK(nft_cmd("flush ruleset") == 0);
+	CHECK(!table_exists());
+	CHECK(nft_monitor_read(ctx));
+	CHECK_EQ_INT(nft_apply(ctx, &tp.nft), 0);
+	CHECK(table_exists());
+
+	CHECK(nft_cmd("delete table inet meshgate") == 0);
+	CHECK(nft_monitor_read(ctx));
+	CHECK_EQ_INT(nft_apply(ctx, &tp.nft), 0);
+
+	/* The daemon goes away without removing it: a leftover. */
+	nft_close(ctx);
+	CHECK(table_exists());
+	CHECK_EQ_INT(nft_cleanup_table(), 0);
+	CHECK(!table_exists());
+	CHECK_EQ_INT(nft_cleanup_table(), 0);
+}
+
+/* Thousands of prefixes: element lists span several messages and pages. */
+static void test_large_sets(void)
+{
+	struct nft_ctx *ctx = NULL;
+	char *out;
+
+	plan_base(&tp);
+	for (int i = 0; i < 5000; i++) {
+		char text[PREFIX_STR_LEN];
+
+		snprintf(text, sizeof(text), "10.%d.%d.0/24", i / 100, (i % 100) * 2);
+		add_prefix(&tp.nft.lan_routes, tp.lan, text);
+		snprintf(text, sizeof(text), "fd00:%x::/48", i * 2);
+		add_prefix(&tp.nft.lan_routes, tp.lan, text);
+	}
+	if (!CHECK(nft_open(&ctx) == 0))
+		return;
+	CHECK_EQ_INT(nft_apply(ctx, &tp.nft), 0);
+	out = run("nft list set inet meshgate lan4 2>/dev/null", NULL);
+	CHECK(has(out, "10.0.0.0/24"));
+	CHECK(has(out, "10.49.198.0/24"));
+	free(out);
+	out = run("nft list set inet meshgate lan6 2>/dev/null", NULL);
+	CHECK(has(out, "fd00:270e::/48"));
+	free(out);
+	nft_close(ctx);
+}
+
+int main(void)
+{
+	if (geteuid() != 0) {
+		printf("skipped: needs root\n");
+		return 77;
+	}
+	if (unshare(CLONE_NEWNET) < 0) {
+		printf("skipped: cannot create a network namespace: %s\n", strerror(errno));
+		return 77;
+	}
+	if (nft_cleanup_table() == -EPROTONOSUPPORT) {
+		printf("skipped: no nftables in this kernel\n");
+		return 77;
+	}
+	RUN(test_router_exit_content);
+	RUN(test_client_content);
+	RUN(test_intervals);
+	RUN(test_reapply_atomic);
+	RUN(test_remove);
+	RUN(test_owner);
+	RUN(test_unowned_monitor_cleanup);
+	RUN(test_large_sets);
+	return test_summary();
+}
