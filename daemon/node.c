@@ -411,10 +411,11 @@ int node_reload(struct node *node)
 
 int node_set_private_key(struct node *node, const uint8_t key[NOISE_PUBLIC_KEY_LEN])
 {
+	/* Even when it fails over a peer with an unusable key, the new
+	 * identity is in place: keep our copy of the public key in step. */
 	int ret = wg_device_set_private_key(node->dev, key);
 
-	if (ret == 0)
-		memcpy(node->public_key, node->dev->identity.static_public, KEY_LEN);
+	memcpy(node->public_key, node->dev->identity.static_public, KEY_LEN);
 	return ret;
 }
 
