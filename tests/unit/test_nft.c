@@ -263,6 +263,30 @@ static void test_client_content(void)
 	nft_close(ctx);
 }
 
+/* allow_private: no guard at all, and exit traffic may leave by any link
+ * but the TUN (the host's LANs are allowed too). */
+static void test_allow_private(void)
+{
+	struct nft_ctx *ctx = NULL;
+	char *out;
+
+	plan_router_exit(&tp);
+	tp.nft.allow_private = true;
+	tp.nft.snat = false;
+	if (!CHECK(nft_open(&ctx) == 0))
+		return;
+	CHECK_EQ_INT(nft_apply(ctx, &tp.nft), 0);
+	out = list_table();
+	CHECK(lacks(out, "guarded"));
+	CHECK(lacks(out, "chain input"));
+	CHECK(has(out, "ip daddr @lan4 accept"));
+	CHECK(has(out, "oifname != \"meshgate0\" meta mark set meta mark & 0xff4effff | "
+		       "0x004e0000 accept"));
+	CHECK(has(out, "masquerade"));
+	free(out);
+	nft_close(ctx);
+}
+
 /* Overlapping and adjacent prefixes become disjoint intervals; the top of
  * the address space has no end element. */
 static void test_intervals(void)
@@ -472,6 +496,7 @@ int main(void)
 	}
 	RUN(test_router_exit_content);
 	RUN(test_client_content);
+	RUN(test_allow_private);
 	RUN(test_intervals);
 	RUN(test_reapply_atomic);
 	RUN(test_remove);
