@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 enum {
 	BATCH_BYTES = 16384, /* at most this much per sendmsg() */
@@ -26,7 +27,7 @@ struct nlbatch {
 	nlbatch_error_fn on_error;
 	void *arg;
 	int err; /* sticky: the first error on_error chose to stop on */
-	uint32_t first_seq;
+	uint32_t next_seq, first_seq;
 	size_t count;
 	size_t len;
 	size_t last; /* offset of the last message in buf */
@@ -38,6 +39,18 @@ static void sockopt_set(struct nl_sock *sk, int level, int name, int value)
 {
 	/* Best effort: older kernels lack some options and work without. */
 	(void)setsockopt(nl_socket_get_fd(sk), level, name, &value, sizeof(value));
+}
+
+/*
+ * Sequence numbers for our requests, away from libnl's: libnl checks that
+ * each answer it reads carries the number it expects next, so the socket's
+ * own counter must only move with libnl's requests. libnl starts from the
+ * time in seconds; ours start half the number space further on. Every
+ * answer to our requests is read before we return, so reuse is harmless.
+ */
+static uint32_t private_seq(void)
+{
+	return (uint32_t)time(NULL) ^ 0x80000000u;
 }
 
 static int sockopt_get(struct nl_sock *sk, int name)
@@ -59,6 +72,7 @@ struct nlbatch *nlbatch_new(struct nl_sock *sk, nlbatch_error_fn on_error, void 
 	b->sk = sk;
 	b->on_error = on_error;
 	b->arg = arg;
+	b->next_seq = private_seq();
 	b->saved_cap_ack = sockopt_get(sk, NETLINK_CAP_ACK);
 	b->saved_ext_ack = sockopt_get(sk, NETLINK_EXT_ACK);
 	/* Errors without the request echoed, with the kernel's reason. */
@@ -194,7 +208,7 @@ int nlbatch_add(struct nlbatch *b, const struct nlmsghdr *nlh, uint16_t type, ui
 	memset((uint8_t *)out + nlh->nlmsg_len, 0, size - nlh->nlmsg_len);
 	out->nlmsg_type = type;
 	out->nlmsg_flags = (uint16_t)((flags | NLM_F_REQUEST) & ~NLM_F_ACK);
-	out->nlmsg_seq = nl_socket_use_seq(b->sk);
+	out->nlmsg_seq = b->next_seq++;
 	out->nlmsg_pid = nl_socket_get_local_port(b->sk);
 	if (b->count == 0)
 		b->first_seq = out->nlmsg_seq;
@@ -265,7 +279,7 @@ static int dump_once(struct nl_sock *sk, const struct nlmsghdr *req, nldump_fn f
 		return -ENOMEM;
 	memcpy(msg, req, req->nlmsg_len);
 	msg->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	msg->nlmsg_seq = nl_socket_use_seq(sk);
+	msg->nlmsg_seq = private_seq();
 	msg->nlmsg_pid = nl_socket_get_local_port(sk);
 	ret = nl_sendto(sk, msg, size);
 	ret = ret < 0 ? nl_errno(ret) : dump_read(sk, msg->nlmsg_seq, fn, arg);

@@ -32,7 +32,9 @@ void nlbatch_free(struct nlbatch *b);
 
 /*
  * Queues a copy of nlh's payload as a request of the given type and flags
- * (NLM_F_REQUEST is added; sequence number and port are the socket's).
+ * (NLM_F_REQUEST is added; the port is the socket's, the sequence number
+ * one of the batch's own, so libnl's synchronous calls on the same socket
+ * keep working).
  * Sends the batch when it is full. 0 or the batch's error.
  */
 int nlbatch_add(struct nlbatch *b, const struct nlmsghdr *nlh, uint16_t type, uint16_t flags,

@@ -205,6 +205,9 @@ static void test_routes_install(void)
 	check_has(&v4, "192.168.50.0/24 dev " DEV " proto 77 scope link");
 	check_has(&v4, "unreachable default proto 77 metric 2147483647");
 	CHECK_EQ_INT(v6.all, 3);
+	/* libnl's own requests on the same socket still work afterwards. */
+	CHECK_EQ_INT(link_up(sk, dev_index, 1400), 0);
+	CHECK_EQ_INT(link_up(sk, dev_index, 1500), 0);
 	check_has(&v6, "fd00:1::/48 dev " DEV " proto 77 metric 1024 pref medium");
 	check_has(&v6, "fd00:2::/48 dev " DEV " proto 77 metric 1024 pref medium");
 	check_has(&v6, "unreachable default dev lo proto 77 metric 2147483647 pref medium");
