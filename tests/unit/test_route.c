@@ -39,6 +39,7 @@ static char errbuf[512];
 static int make_link(void)
 {
 	struct rtnl_link *link = rtnl_link_alloc();
+	unsigned peer;
 	int ret;
 
 	rtnl_link_set_name(link, DEV);
@@ -51,9 +52,9 @@ static int make_link(void)
 	if (ret < 0)
 		return ret;
 	dev_index = link_index(sk, DEV);
-	if (link_up(sk, link_index(sk, DEV "p"), 1500) < 0) {
-		/* only the veth has a peer */
-	}
+	peer = link_index(sk, DEV "p"); /* only a veth has one */
+	if (peer && link_up(sk, peer, 1500) < 0)
+		return -EIO;
 	return dev_index ? link_up(sk, dev_index, 1500) : -ENODEV;
 }
 
