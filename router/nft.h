@@ -75,9 +75,10 @@ int nft_monitor_open(struct nft_ctx *ctx, int *fd) __attribute__((warn_unused_re
 /*
  * Drains the monitor socket. True when any event touched table "inet
  * meshgate" and did not come from ctx's own socket (a delete, a flush, a
- * rule added by hand), or when events were lost (ENOBUFS): the caller
- * then re-applies its plan. Events name their table in attribute 1 of
- * every object kind (table, chain, rule, set, element, object).
+ * rule added by hand): the caller then re-applies its plan. Events name
+ * their table in attribute 1 of every object kind. When events were lost
+ * (ENOBUFS: applying large sets sends one event per element), true if the
+ * ruleset generation moved since ctx's last change.
  */
 bool nft_monitor_read(struct nft_ctx *ctx);
 

@@ -457,6 +457,7 @@ static void test_large_sets(void)
 {
 	struct nft_ctx *ctx = NULL;
 	char *out;
+	int fd = -1;
 
 	plan_base(&tp);
 	for (int i = 0; i < 5000; i++) {
@@ -469,7 +470,17 @@ static void test_large_sets(void)
 	}
 	if (!CHECK(nft_open(&ctx) == 0))
 		return;
+	/* Its own events, even more than the monitor socket holds, are no change. */
+	CHECK(nft_monitor_open(ctx, &fd) == 0);
 	CHECK_EQ_INT(nft_apply(ctx, &tp.nft), 0);
+	CHECK(!nft_monitor_read(ctx));
+	/* Unowned, overflowed by its own events, then changed by someone. */
+	nft_set_owner(ctx, false);
+	CHECK_EQ_INT(nft_apply(ctx, &tp.nft), 0);
+	CHECK(nft_cmd("add rule inet meshgate from_mesh accept") == 0);
+	CHECK(nft_monitor_read(ctx));
+	CHECK_EQ_INT(nft_apply(ctx, &tp.nft), 0);
+	CHECK(!nft_monitor_read(ctx));
 	out = run("nft list set inet meshgate lan4 2>/dev/null", NULL);
 	CHECK(has(out, "10.0.0.0/24"));
 	CHECK(has(out, "10.49.198.0/24"));
@@ -477,6 +488,7 @@ static void test_large_sets(void)
 	out = run("nft list set inet meshgate lan6 2>/dev/null", NULL);
 	CHECK(has(out, "fd00:270e::/48"));
 	free(out);
+	CHECK_EQ_INT(nft_remove(ctx), 0);
 	nft_close(ctx);
 }
 
