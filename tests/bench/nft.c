@@ -7,7 +7,7 @@
  * Needs root; runs in a private network namespace (unshare) like the
  * unit test, so the host's ruleset is never touched.
  *
- *   build/tests/bench_nft [PREFIXES [ROUNDS]]
+ *   cmake --build build --target bench_nft && build/tests/bench_nft [PREFIXES [ROUNDS]]
  */
 #include <errno.h>
 #include <sched.h>
