@@ -63,21 +63,21 @@ attack() {
 	local out rc=0
 	out=$(ns_exec m "${craft[@]}" "$1" --bind 192.0.2.66 "${@:2}") || rc=$?
 	log "$1: $out"
-	return $rc
+	return "$rc"
 }
 
 attack6() {
 	local out rc=0
 	out=$(ns_exec m "${craft[@]}" "$1" --bind 2001:db8::66 "${@:2}") || rc=$?
 	log "$1 over IPv6: $out"
-	return $rc
+	return "$rc"
 }
 
-# capture VAR NS IF FILTER FILE: start tcpdump writing FILE; VAR = its pid.
+# capture NS IF FILTER FILE: start tcpdump writing FILE (its pid: the last
+# of MG_PIDS).
 capture() {
-	ns_bg "$2" tcpdump -n -U --immediate-mode -i "$3" -w "$5" "$4" >/dev/null 2>"$5.log"
-	printf -v "$1" %s "${MG_PIDS[-1]}"
-	wait_for 50 0.1 grep -q "listening on" "$5.log" || fail "tcpdump on $2/$3 did not start"
+	ns_bg "$1" tcpdump -n -U --immediate-mode -i "$2" -w "$4" "$3" >/dev/null 2>"$4.log"
+	wait_for 50 0.1 grep -q "listening on" "$4.log" || fail "tcpdump on $1/$2 did not start"
 }
 
 stop_capture() {
@@ -148,10 +148,12 @@ ns_ip b addr add 10.10.0.2/24 dev "$wgb"
 ns_ip b link set "$wgb" up
 
 # Everything a sends to m, for the whole test: it must stay empty.
-capture m_cap m veth-m "udp and (src host 192.0.2.1 or src host 2001:db8::1)" "$dir/to-m.pcap"
+capture m veth-m "udp and (src host 192.0.2.1 or src host 2001:db8::1)" "$dir/to-m.pcap"
+m_cap=${MG_PIDS[-1]}
 
 # The initiations b sends, captured on b's side of the link.
-capture init_cap b veth-b "udp and dst port 51820 and udp[8] = 1" "$dir/init.pcap"
+capture b veth-b "udp and dst port 51820 and udp[8] = 1" "$dir/init.pcap"
+init_cap=${MG_PIDS[-1]}
 
 mg_start a a "$dir/a.conf"
 check "b -> a ping (b initiates)" wait_for 30 0.5 ns_exec b ping -c1 -W1 10.10.0.1
@@ -213,7 +215,8 @@ check "m's wireguard-go received nothing" \
 ns_ip m link set "$wgm" down
 
 # ---- replayed and tampered data ----
-capture data_cap b veth-b "udp and dst port 51820 and udp[8] = 4 and udp[4:2] > 48" "$dir/data.pcap"
+capture b veth-b "udp and dst port 51820 and udp[8] = 4 and udp[4:2] > 48" "$dir/data.pcap"
+data_cap=${MG_PIDS[-1]}
 check "b -> a ping, captured" quiet_ping b -c3 -i0.2 -W1 10.10.0.1
 stop_capture "$data_cap"
 count_data() {
@@ -235,7 +238,8 @@ check "b's endpoint did not move to the attacker" \
 
 # ---- spoofed inner source: b sends from an address a does not allow for b ----
 ns_ip b addr add 10.10.0.99/32 dev "$wgb"
-capture tun_cap a "$mga" icmp "$dir/tun-a.pcap"
+capture a "$mga" icmp "$dir/tun-a.pcap"
+tun_cap=${MG_PIDS[-1]}
 not_allowed=$(drop rx_source_not_allowed)
 quiet_ping b -c3 -i0.2 -W1 -I 10.10.0.99 10.10.0.1 || true
 check "rx_source_not_allowed rose" wait_for 10 0.2 rose "$not_allowed" rx_source_not_allowed
