@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "link.h"
+#include "router.h"
 
 /* True if a process accepts connections on the Unix socket at path. */
 static bool socket_is_live(const char *path)
@@ -60,6 +61,8 @@ int cleanup_run(const struct mg_config *cfg)
 		fprintf(stderr, "meshgated: cannot delete %s: %s\n", cfg->interface,
 			strerror(-ret));
 	rtnl_close(sk);
+	if (router_cleanup(cfg->state_dir) < 0)
+		ret = -EIO;
 	if (remove_socket(cfg->control_socket) < 0 || remove_socket(uapi_path) < 0)
 		ret = -EIO;
 	return ret;

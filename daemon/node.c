@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "control.h"
+#include "hostinfo.h"
 #include "keys.h"
 #include "link.h"
 #include "log.h"
@@ -152,14 +153,13 @@ out:
 	return ret;
 }
 
-/* Endpoint and keepalive; allowed IPs; preshared key. */
+/* Endpoint, preshared key and keepalive: what a new or changed peer gets. */
 static int configure_peer(struct node *node, struct wg_peer *peer, const struct config_peer *cp)
 {
 	uint8_t psk[KEY_LEN] = { 0 };
 	const char *why = NULL;
 	int ret = 0;
 
-	wg_peer_set_name(peer, cp->name);
 	if (cp->has_endpoint) {
 		union sockaddr_inet sa;
 		struct wg_endpoint ep = { 0 };
@@ -181,16 +181,21 @@ static int configure_peer(struct node *node, struct wg_peer *peer, const struct 
 		}
 	}
 	wg_peer_set_preshared_key(peer, psk);
-	wg_peer_clear_allowed_ips(peer);
-	for (size_t i = 0; i < cp->allowed_ips.n; i++) {
-		const struct prefix *p = &cp->allowed_ips.v[i];
-		ret = wg_peer_add_allowed_ip(peer, p->family, p->addr, p->len);
-		if (ret < 0)
-			goto out;
-	}
 	wg_peer_set_persistent_keepalive(peer, cp->persistent_keepalive, node->dp.udp_out);
 out:
 	sodium_memzero(psk, sizeof(psk));
+	return ret;
+}
+
+/* The allowed IPs the plan gives the engine. Set on every apply: cheap, and
+ * sessions do not depend on them. */
+static int set_allowed_ips(struct wg_peer *peer, const struct plan_prefixes *ips)
+{
+	int ret = 0;
+
+	wg_peer_clear_allowed_ips(peer);
+	for (size_t i = 0; i < ips->n && ret == 0; i++)
+		ret = wg_peer_add_allowed_ip(peer, ips->v[i].family, ips->v[i].addr, ips->v[i].len);
 	return ret;
 }
 
@@ -200,7 +205,8 @@ out:
  * `old`) keep their sessions untouched; changed ones keep them too, as wg
  * does, since a new endpoint or allowed IP does not invalidate keys.
  */
-static int apply_peers(struct node *node, const struct mg_config *old, const struct mg_config *cfg)
+static int apply_peers(struct node *node, const struct mg_config *old, const struct mg_config *cfg,
+		       const struct route_plan *plan)
 {
 	int ret, failed = 0;
 
@@ -224,16 +230,55 @@ static int apply_peers(struct node *node, const struct mg_config *old, const str
 				continue;
 			}
 			log_info("peer %s added", cp->name);
-		} else if (was && config_peer_equal(was, cp)) {
-			wg_peer_set_name(peer, cp->name);
-			continue;
+			was = NULL;
 		}
-		ret = configure_peer(node, peer, cp);
-		if (ret < 0)
-			failed = ret;
+		wg_peer_set_name(peer, cp->name);
+		if (!was || !config_peer_equal(was, cp))
+			failed = configure_peer(node, peer, cp) ?: failed;
+		failed = set_allowed_ips(peer, &plan->engine_allowed_ips[i]) ?: failed;
 	}
 	dataplane_flush(&node->dp);
 	return failed;
+}
+
+/*
+ * The route plan for cfg on this host: the peers' allowed IPs and the host's
+ * links go in, routes, rules, the nftables table and sysctls come out.
+ */
+static int compute_plan(struct node *node, const struct mg_config *cfg, struct route_plan *plan,
+			char *errbuf, size_t errlen)
+{
+	struct plan_peer *peers = calloc(cfg->n_peers + 1, sizeof(*peers));
+	struct hostinfo info;
+	struct plan_host host;
+	int ret;
+
+	*plan = (struct route_plan){ 0 };
+	if (!peers)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_peers; i++)
+		peers[i] = (struct plan_peer){ cfg->peers[i].name, cfg->peers[i].allowed_ips.v,
+					       cfg->peers[i].allowed_ips.n };
+	ret = hostinfo_read(node->rtnl, node->dp.tun.ifindex, &info);
+	if (ret < 0) {
+		snprintf(errbuf, errlen, "cannot read the host's links and routes: %s",
+			 strerror(-ret));
+		goto out;
+	}
+	host = (struct plan_host){ .tun_name = node->dp.tun.name,
+				   .mtu = cfg->mtu,
+				   .connected = info.connected,
+				   .n_connected = info.n_connected,
+				   .local_addrs = info.local_addrs,
+				   .n_local_addrs = info.n_local_addrs };
+	memcpy(host.wan_ifname, info.wan_ifname, sizeof(host.wan_ifname));
+	ret = route_plan_compute(cfg, peers, cfg->n_peers, &host, plan, errbuf, errlen);
+	for (size_t i = 0; ret == 0 && i < plan->n_warnings; i++)
+		log_warn("%s", plan->warnings[i]);
+	hostinfo_free(&info);
+out:
+	free(peers);
+	return ret;
 }
 
 static int apply_link(struct node *node, const struct mg_config *cfg)
@@ -279,8 +324,7 @@ static int start_control(struct node *node, char *errbuf, size_t errlen)
 			 strerror(-ret));
 		return ret;
 	}
-	ret = uapi_server_start(&node->uapi, node->loop, &node_uapi_ops, node,
-				node->cfg.interface);
+	ret = uapi_server_start(&node->uapi, node->loop, &node_uapi_ops, node, node->cfg.interface);
 	if (ret < 0) {
 		snprintf(errbuf, errlen, "UAPI socket for %s: %s", node->cfg.interface,
 			 strerror(-ret));
@@ -313,7 +357,7 @@ int node_start(struct node *node, struct loop *loop, struct mg_config *cfg, cons
 	if (ret < 0)
 		goto err;
 	ret = dataplane_open(&node->dp, loop, node->dev, node->cfg.interface, node->cfg.listen_port,
-			     0);
+			     FWMARK_BYPASS);
 	if (ret < 0) {
 		describe_open_error(ret, &node->cfg, errbuf, errlen);
 		goto err;
@@ -324,10 +368,16 @@ int node_start(struct node *node, struct loop *loop, struct mg_config *cfg, cons
 		snprintf(errbuf, errlen, "configuring %s: %s", node->dp.tun.name, strerror(-ret));
 		goto err;
 	}
+	router_init(&node->router, node->rtnl, loop, node->dp.tun.ifindex, node->cfg.state_dir);
+	ret = compute_plan(node, &node->cfg, &node->plan, errbuf, errlen);
+	if (ret == 0)
+		ret = router_apply(&node->router, &node->plan, errbuf, errlen);
+	if (ret < 0)
+		goto err;
 	ret = start_control(node, errbuf, errlen);
 	if (ret < 0)
 		goto err;
-	apply_peers(node, NULL, &node->cfg);
+	apply_peers(node, NULL, &node->cfg, &node->plan);
 	log_info("%s up: listening on UDP port %u, %zu peer(s)", node->dp.tun.name,
 		 node->dp.udp.port, node->cfg.n_peers);
 	return 0;
@@ -344,6 +394,9 @@ void node_stop(struct node *node)
 	node->control = NULL;
 	if (node->dev)
 		wg_device_remove_all_peers(node->dev);
+	if (node->router.rtnl)
+		router_stop(&node->router);
+	route_plan_free(&node->plan);
 	dataplane_close(&node->dp);
 	rtnl_close(node->rtnl);
 	node->rtnl = NULL;
@@ -378,6 +431,7 @@ static int reload_interface(struct node *node, const struct mg_config *cfg)
 
 int node_reload(struct node *node)
 {
+	struct route_plan plan;
 	struct mg_config cfg;
 	char err[4096];
 	int ret;
@@ -401,8 +455,19 @@ int node_reload(struct node *node)
 		config_free(&cfg);
 		return -EINVAL;
 	}
+	ret = compute_plan(node, &cfg, &plan, err, sizeof(err));
+	if (ret < 0) {
+		log_err("reload failed, keeping the running configuration: %s", err);
+		route_plan_free(&plan);
+		config_free(&cfg);
+		return ret;
+	}
 	reload_interface(node, &cfg);
-	apply_peers(node, &node->cfg, &cfg);
+	if (router_apply(&node->router, &plan, err, sizeof(err)) < 0)
+		log_err("reload: %s", err);
+	apply_peers(node, &node->cfg, &cfg, &plan);
+	route_plan_free(&node->plan);
+	node->plan = plan;
 	config_free(&node->cfg);
 	node->cfg = cfg;
 	log_info("configuration reloaded: %zu peer(s)", node->cfg.n_peers);

@@ -12,6 +12,8 @@
 #include "config.h"
 #include "dataplane.h"
 #include "loop.h"
+#include "plan.h"
+#include "router.h"
 #include "wg/device.h"
 
 struct control_server;
@@ -25,6 +27,8 @@ struct node {
 	struct wg_device *dev;
 	struct dataplane dp;
 	struct nl_sock *rtnl;
+	struct route_plan plan; /* what the kernel holds for this config */
+	struct router router;
 	struct control_server *control;
 	struct uapi_server *uapi;
 	uint8_t public_key[NOISE_PUBLIC_KEY_LEN];
