@@ -4,29 +4,11 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "link.h"
 #include "router.h"
-
-/* True if a process accepts connections on the Unix socket at path. */
-static bool socket_is_live(const char *path)
-{
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd;
-	bool live;
-
-	if (strlen(path) >= sizeof(addr.sun_path))
-		return false;
-	strcpy(addr.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	live = fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0;
-	if (fd >= 0)
-		close(fd);
-	return live;
-}
+#include "unixsock.h"
 
 static int remove_socket(const char *path)
 {
@@ -44,7 +26,7 @@ int cleanup_run(const struct mg_config *cfg)
 	int ret = 0;
 
 	snprintf(uapi_path, sizeof(uapi_path), "/var/run/wireguard/%s.sock", cfg->interface);
-	if (socket_is_live(cfg->control_socket) || socket_is_live(uapi_path)) {
+	if (unixsock_in_use(cfg->control_socket) || unixsock_in_use(uapi_path)) {
 		fprintf(stderr,
 			"meshgated: a daemon is running for %s; stop it first (it cleans up "
 			"after itself)\n",

@@ -7,14 +7,13 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "loop.h"
 #include "node.h"
 #include "status.h"
+#include "unixsock.h"
 
 enum { REQUEST_MAX = 64 * 1024 };
 
@@ -34,7 +33,8 @@ struct control_server {
 	struct node *node;
 	int fd;
 	struct loop_source *src;
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char path[108]; /* sizeof(sockaddr_un.sun_path) */
+	struct unixsock_id id;
 	struct control_client *clients;
 };
 
@@ -178,6 +178,10 @@ static void on_accept(void *ctx, uint32_t events)
 
 	if (fd < 0)
 		return;
+	if (!unixsock_peer_allowed(fd)) {
+		close(fd);
+		return;
+	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		close(fd);
@@ -194,58 +198,35 @@ static void on_accept(void *ctx, uint32_t events)
 	srv->clients = c;
 }
 
-/* A socket file nobody answers on is stale and may be replaced. */
-static bool socket_is_live(const struct sockaddr_un *addr)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool live = fd >= 0 && connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0;
-
-	if (fd >= 0)
-		close(fd);
-	return live;
-}
-
 int control_server_start(struct control_server **out, struct loop *loop, struct node *node,
 			 const char *path)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct control_server *srv;
-	mode_t old_umask;
-	int ret;
+	int fd;
 
-	if (strlen(path) >= sizeof(addr.sun_path))
+	if (strlen(path) >= sizeof(srv->path))
 		return -ENAMETOOLONG;
-	strcpy(addr.sun_path, path);
-	if (socket_is_live(&addr))
-		return -EADDRINUSE;
 	srv = calloc(1, sizeof(*srv));
 	if (!srv)
 		return -ENOMEM;
 	*srv = (struct control_server){ .loop = loop, .node = node };
 	strcpy(srv->path, path);
-	srv->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (srv->fd < 0) {
-		ret = -errno;
+	fd = unixsock_listen(path, &srv->id);
+	if (fd < 0) {
 		free(srv);
-		return ret;
+		return fd;
 	}
-	unlink(path);
-	old_umask = umask(0077); /* the socket is created 0600 */
-	ret = bind(srv->fd, (struct sockaddr *)&addr, sizeof(addr));
-	umask(old_umask);
-	if (ret < 0 || listen(srv->fd, 16) < 0)
-		goto err;
-	srv->src = loop_add_fd(loop, srv->fd, EPOLLIN, on_accept, srv);
-	if (!srv->src)
-		goto err;
+	srv->fd = fd;
+	srv->src = loop_add_fd(loop, fd, EPOLLIN, on_accept, srv);
+	if (!srv->src) {
+		fd = -errno;
+		close(srv->fd);
+		unixsock_unlink(path, &srv->id);
+		free(srv);
+		return fd;
+	}
 	*out = srv;
 	return 0;
-err:
-	ret = -errno;
-	close(srv->fd);
-	unlink(path);
-	free(srv);
-	return ret;
 }
 
 void control_server_stop(struct control_server *srv)
@@ -256,6 +237,6 @@ void control_server_stop(struct control_server *srv)
 		client_free(srv->clients);
 	loop_del_fd(srv->loop, srv->src);
 	close(srv->fd);
-	unlink(srv->path);
+	unixsock_unlink(srv->path, &srv->id);
 	free(srv);
 }

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "unixsock.h"
 
 #define UAPI_SOCKET_DIR "/var/run/wireguard"
 
@@ -44,8 +45,7 @@ struct uapi_server {
 	int fd;
 	struct loop_source *src;
 	struct sockaddr_un addr;
-	dev_t st_dev; /* identity of our socket file, so stop unlinks only it */
-	ino_t st_ino;
+	struct unixsock_id id; /* our socket file, so stop unlinks only it */
 	struct uapi_client *clients;
 	unsigned n_clients;
 };
@@ -195,18 +195,6 @@ close:
 	client_free(c);
 }
 
-/* Only root and our own user may configure the device, whatever the
- * socket file's mode says. */
-static bool peer_allowed(int fd)
-{
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-		return false;
-	return cred.uid == 0 || cred.uid == geteuid();
-}
-
 static void on_accept(void *ctx, uint32_t events)
 {
 	struct uapi_server *srv = ctx;
@@ -222,7 +210,7 @@ static void on_accept(void *ctx, uint32_t events)
 				log_warn("uapi: accept: %s", strerror(errno));
 			return;
 		}
-		if (srv->n_clients >= UAPI_MAX_CLIENTS || !peer_allowed(fd) ||
+		if (srv->n_clients >= UAPI_MAX_CLIENTS || !unixsock_peer_allowed(fd) ||
 		    !(c = calloc(1, sizeof(*c)))) {
 			close(fd);
 			continue;
@@ -241,63 +229,13 @@ static void on_accept(void *ctx, uint32_t events)
 	}
 }
 
-/* True if a live process accepts connections on addr. */
-static bool socket_in_use(const struct sockaddr_un *addr)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool live;
-
-	if (fd < 0)
-		return false;
-	live = connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0 ||
-	       errno == EAGAIN; /* a full backlog is a live listener too */
-	close(fd);
-	return live;
-}
-
-/* Removes a stale socket at the path; refuses a live one or a non-socket. */
-static int clear_path(const struct sockaddr_un *addr)
-{
-	struct stat st;
-
-	if (lstat(addr->sun_path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode))
-		return -EEXIST;
-	if (socket_in_use(addr))
-		return -EADDRINUSE;
-	if (unlink(addr->sun_path) < 0 && errno != ENOENT)
-		return -errno;
-	return 0;
-}
-
 static int listen_at(struct uapi_server *srv)
 {
-	struct stat st;
-	mode_t old_mask;
-	int ret;
+	int fd = unixsock_listen(srv->addr.sun_path, &srv->id);
 
-	ret = clear_path(&srv->addr);
-	if (ret < 0)
-		return ret;
-	srv->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (srv->fd < 0)
-		return -errno;
-	/* The file is created 0600 from the start: no window in which
-	 * another user could connect. */
-	old_mask = umask(0077);
-	ret = bind(srv->fd, (struct sockaddr *)&srv->addr, sizeof(srv->addr));
-	umask(old_mask);
-	if (ret < 0)
-		return errno == EADDRINUSE ? -EADDRINUSE : -errno;
-	if (chmod(srv->addr.sun_path, 0600) < 0 || lstat(srv->addr.sun_path, &st) < 0 ||
-	    listen(srv->fd, 16) < 0) {
-		ret = -errno;
-		unlink(srv->addr.sun_path);
-		return ret;
-	}
-	srv->st_dev = st.st_dev;
-	srv->st_ino = st.st_ino;
+	if (fd < 0)
+		return fd;
+	srv->fd = fd;
 	return 0;
 }
 
@@ -359,8 +297,6 @@ int uapi_server_start(struct uapi_server **out, struct loop *loop, const struct 
 
 void uapi_server_stop(struct uapi_server *srv)
 {
-	struct stat st;
-
 	if (!srv)
 		return;
 	while (srv->clients)
@@ -368,8 +304,6 @@ void uapi_server_stop(struct uapi_server *srv)
 	loop_del_fd(srv->loop, srv->src);
 	close(srv->fd);
 	/* Another process may have replaced the file meanwhile: leave that. */
-	if (lstat(srv->addr.sun_path, &st) == 0 && st.st_dev == srv->st_dev &&
-	    st.st_ino == srv->st_ino)
-		unlink(srv->addr.sun_path);
+	unixsock_unlink(srv->addr.sun_path, &srv->id);
 	free(srv);
 }
