@@ -224,7 +224,7 @@ int nft_remove(struct nft_ctx *ctx)
 int nft_cleanup_table(void)
 {
 	struct outcome o = { 0 };
-	struct mnl_socket *nl;
+	struct mnl_socket *nl = NULL;
 	struct nft_batch b;
 	uint32_t seq, genid;
 	int ret = batch_socket(&nl, &seq, &genid);
