@@ -19,7 +19,7 @@ void log_init(enum log_target target, int max_priority)
 
 void log_msg(int priority, const char *fmt, ...)
 {
-	static const char *const names[] = { "emerg", "alert", "crit", "error",
+	static const char *const names[] = { "emerg",   "alert",  "crit", "error",
 					     "warning", "notice", "info", "debug" };
 	va_list ap;
 

@@ -48,8 +48,8 @@ enum {
 	ROUTE_METRIC_KILL_SWITCH = 0x7fffffff,
 };
 
-#define FWMARK_MASK 0x00ff0000u
-#define FWMARK_BYPASS 0x004d0000u /* the daemon's own datagrams */
+#define FWMARK_MASK      0x00ff0000u
+#define FWMARK_BYPASS    0x004d0000u /* the daemon's own datagrams */
 #define FWMARK_MESH_SNAT 0x004e0000u /* forwarded from the mesh; masquerade */
 
 /* A node the plan routes to: a static peer today, a netmap node later. */

@@ -23,7 +23,7 @@ bool test_check(bool ok, const char *expr, const char *file, int line);
 bool test_check_mem(const void *got, const void *want, size_t len, const char *expr,
 		    const char *file, int line);
 
-#define CHECK(cond) test_check((cond), #cond, __FILE__, __LINE__)
+#define CHECK(cond)               test_check((cond), #cond, __FILE__, __LINE__)
 #define CHECK_MEM(got, want, len) test_check_mem((got), (want), (len), #got, __FILE__, __LINE__)
 #define CHECK_EQ_INT(a, b)                                                                         \
 	test_check_int((long long)(a), (long long)(b), #a " == " #b, __FILE__, __LINE__)

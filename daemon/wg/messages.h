@@ -21,9 +21,9 @@ enum noise_lengths {
 #define noise_encrypted_len(plain_len) ((plain_len) + NOISE_AUTHTAG_LEN)
 
 enum cookie_values {
-	COOKIE_SECRET_MAX_AGE = 2 * 60,   /* seconds */
-	COOKIE_SECRET_LATENCY = 5,        /* seconds */
-	COOKIE_NONCE_LEN = 24,            /* XChaCha20-Poly1305 */
+	COOKIE_SECRET_MAX_AGE = 2 * 60, /* seconds */
+	COOKIE_SECRET_LATENCY = 5,      /* seconds */
+	COOKIE_NONCE_LEN = 24,          /* XChaCha20-Poly1305 */
 	COOKIE_LEN = 16
 };
 
@@ -59,7 +59,7 @@ enum limits {
 	MAX_STAGED_PACKETS = 128
 };
 
-#define REKEY_AFTER_MESSAGES (1ULL << REKEY_AFTER_MESSAGES_LOG2)
+#define REKEY_AFTER_MESSAGES  (1ULL << REKEY_AFTER_MESSAGES_LOG2)
 #define REJECT_AFTER_MESSAGES (UINT64_MAX - COUNTER_WINDOW_SIZE - 1)
 
 enum message_type {

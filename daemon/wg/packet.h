@@ -35,10 +35,10 @@ struct wg_endpoint {
 enum { PKT_HEADROOM = 32 };
 
 struct pkt {
-	uint8_t *buf;   /* slot memory, owned by the batch */
-	uint32_t cap;   /* size of buf */
-	uint8_t *data;  /* first byte of the packet, inside buf */
-	uint32_t len;   /* bytes at data */
+	uint8_t *buf;          /* slot memory, owned by the batch */
+	uint32_t cap;          /* size of buf */
+	uint8_t *data;         /* first byte of the packet, inside buf */
+	uint32_t len;          /* bytes at data */
 	struct wg_endpoint ep; /* UDP only: source on receive, destination on send */
 };
 
@@ -47,8 +47,8 @@ typedef void (*pkt_batch_flush_fn)(void *ctx, struct pkt_batch *batch);
 
 struct pkt_batch {
 	struct pkt *pkts;
-	unsigned count; /* packets in use, pkts[0 .. count-1] */
-	unsigned cap;   /* slots */
+	unsigned count;           /* packets in use, pkts[0 .. count-1] */
+	unsigned cap;             /* slots */
 	pkt_batch_flush_fn flush; /* sends and empties a full batch; may be NULL */
 	void *flush_ctx;
 	uint64_t dropped_full; /* packets lost because the batch was full and unflushable */

@@ -36,7 +36,8 @@ static void feed(struct harness *h, const uint8_t *data, size_t size)
 		if (len > sizeof(dg))
 			len = sizeof(dg);
 		if (mode & 1 && h->captured_count) {
-			const struct h_datagram *orig = &h->captured[(mode / 2) % h->captured_count];
+			const struct h_datagram *orig =
+			    &h->captured[(mode / 2) % h->captured_count];
 			memcpy(dg, orig->data, orig->len);
 			for (size_t i = 0; i < len && i < orig->len; i++)
 				dg[i] ^= data[i];
