@@ -1,0 +1,93 @@
+/*
+ * The netmap: one node's view of the mesh, as the coordinator sends it.
+ *
+ * The coordinator builds a netmap per node from its registry, serialises it
+ * as JSON and signs the exact bytes with its Ed25519 key; the node verifies
+ * the signature with the key it learnt when it joined, keeps the newest
+ * version, and caches the signed form under state_dir so it keeps working
+ * (and restarts) while the coordinator is away.
+ *
+ * Wire form on the control channel and in the cache file:
+ *   {"type": "netmap", "netmap": "<the JSON document, as a string>",
+ *    "signature": "<base64 Ed25519 signature of those bytes>"}
+ *
+ * The document:
+ *   {"version": 17, "issued_at": 1795300000,
+ *    "coordinator": "<WireGuard public key, base64>",
+ *    "self": {"id": 3, "name": "laptop", "addresses": ["100.64.0.3/32", ...],
+ *             "routes_advertised": [...], "routes_approved": [...]},
+ *    "peers": [{"id": 1, "name": "home", "public_key": "...",
+ *               "addresses": ["100.64.0.1/32", "fd7a:6d67:7465::1/128"],
+ *               "endpoints": ["203.0.113.2:41641", "192.168.77.1:41641"],
+ *               "routes": ["192.168.77.0/24"], "exit_node": true,
+ *               "online": true, "coordinator": true}, ...]}
+ *
+ * "routes" of a peer are its approved routes for which it is the primary
+ * router (when several nodes serve one prefix, the coordinator names one);
+ * "exit_node" is true when its exit offer is approved.
+ */
+#ifndef MESHGATE_MESH_NETMAP_H
+#define MESHGATE_MESH_NETMAP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keys.h"
+#include "netaddr.h"
+
+enum { NETMAP_NAME_MAX = 63, NETMAP_SIGN_PUBLIC_LEN = 32, NETMAP_SIGNATURE_LEN = 64 };
+
+struct netmap_node {
+	uint32_t id; /* the coordinator's registry id, stable for a key */
+	char name[NETMAP_NAME_MAX + 1];
+	uint8_t public_key[KEY_LEN];
+	struct prefix *addresses; /* host prefixes: the node's mesh addresses */
+	size_t n_addresses;
+	struct endpoint *endpoints; /* candidates, numeric */
+	size_t n_endpoints;
+	struct prefix *routes; /* approved and primary here */
+	size_t n_routes;
+	bool exit_node;
+	bool online;
+	bool coordinator;
+};
+
+struct netmap {
+	uint64_t version;
+	int64_t issued_at;
+	uint8_t coordinator_key[KEY_LEN];
+	struct netmap_node self; /* endpoints unused; routes = approved */
+	struct prefix *routes_advertised; /* of self, approved or not */
+	size_t n_routes_advertised;
+	struct netmap_node *peers;
+	size_t n_peers;
+};
+
+/* Releases what nm owns and zeroes it; NULL-safe. */
+void netmap_free(struct netmap *nm);
+
+/* The JSON document of nm (new reference), and back. netmap_from_json
+ * validates everything (types, keys, prefixes, endpoints, sizes) and
+ * returns -EINVAL with a message for anything off; nm is left empty then. */
+json_t *netmap_to_json(const struct netmap *nm);
+int netmap_from_json(const json_t *doc, struct netmap *nm, char *errbuf, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* Signs the serialised document: returns the wire message (new reference). */
+json_t *netmap_sign(const struct netmap *nm, const uint8_t sign_secret[64]);
+
+/* Verifies a wire message with the coordinator's Ed25519 public key and
+ * decodes it. -EBADMSG for a bad signature, -EINVAL for a bad document. */
+int netmap_verify(const json_t *msg, const uint8_t sign_public[NETMAP_SIGN_PUBLIC_LEN],
+		  struct netmap *nm, char *errbuf, size_t errlen) __attribute__((warn_unused_result));
+
+/* The cache: the wire message, written atomically (temp file + rename),
+ * mode 0600. Loading verifies it again. */
+int netmap_cache_save(const char *path, const json_t *msg) __attribute__((warn_unused_result));
+int netmap_cache_load(const char *path, const uint8_t sign_public[NETMAP_SIGN_PUBLIC_LEN],
+		      struct netmap *nm, json_t **msg, char *errbuf, size_t errlen)
+	__attribute__((warn_unused_result));
+
+#endif

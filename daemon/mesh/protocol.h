@@ -1,0 +1,57 @@
+/*
+ * The mesh control plane's wire constants.
+ *
+ * Two channels:
+ *
+ *  1. Datagrams on the coordinator's WireGuard UDP port, before a node is a
+ *     peer (join) and for relaying. They start like WireGuard messages, a
+ *     little-endian 32-bit type, with types WireGuard never uses, so the
+ *     engine hands them to the mesh code instead of counting them as
+ *     malformed:
+ *
+ *       JOIN_REQUEST   type | joiner public key (32) | nonce (24) |
+ *                      crypto_box(joiner -> coordinator) of the join payload
+ *       JOIN_RESPONSE  type | nonce (24) |
+ *                      crypto_box(coordinator -> joiner) of the result
+ *       RELAY          type | source node id (4) | destination node id (4) |
+ *                      MAC (16) | a WireGuard datagram, end-to-end encrypted
+ *                      between the two nodes
+ *
+ *     crypto_box is X25519 + XSalsa20-Poly1305 (libsodium) with the nodes'
+ *     WireGuard static keys: only the holder of the invite's coordinator key
+ *     can read a request, and only the joiner can read the answer. Anything
+ *     that does not decrypt, or does not carry a valid invite secret, gets
+ *     no reply at all.
+ *
+ *  2. After joining, a TCP connection from the node to the coordinator's mesh
+ *     address, port MESH_CONTROL_PORT, inside the WireGuard tunnel (so the
+ *     coordinator knows the node by its tunnel source address). Messages are
+ *     JSON objects, one per line, with a "type": the node sends "hello" and
+ *     "update" (its advertised routes, exit offer and local endpoints), the
+ *     coordinator pushes "netmap" (the signed, versioned netmap).
+ */
+#ifndef MESHGATE_MESH_PROTOCOL_H
+#define MESHGATE_MESH_PROTOCOL_H
+
+#include <stdint.h>
+
+enum mesh_message_type {
+	MESH_JOIN_REQUEST = 0x81,
+	MESH_JOIN_RESPONSE = 0x82,
+	MESH_RELAY = 0x83,
+};
+
+enum mesh_limits {
+	MESH_CONTROL_PORT = 41642,   /* TCP, on the coordinator's mesh address */
+	MESH_NONCE_LEN = 24,         /* crypto_box_NONCEBYTES */
+	MESH_BOX_OVERHEAD = 16,      /* crypto_box_MACBYTES */
+	MESH_SECRET_LEN = 32,        /* an invite's secret */
+	MESH_JOIN_MAX = 1200,        /* a join datagram stays below any path MTU */
+	MESH_RELAY_HEADER = 4 + 4 + 4 + 16,
+	MESH_CONTROL_LINE_MAX = 1 << 20, /* one JSON message on the control channel */
+	MESH_JOIN_CLOCK_SKEW = 300,  /* seconds a join request's timestamp may be off */
+};
+
+#define MESH_INVITE_PREFIX "mg1-"
+
+#endif
