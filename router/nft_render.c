@@ -710,10 +710,25 @@ static void rules_from_mesh_exit(struct nft_batch *b, const struct content *c)
 	rule_end(b, &rb);
 }
 
+/* Conntrack attaches no connection to an invalid packet (SYN|FIN, say) nor
+ * to an untracked one, and NAT only ever acts on connections: masqueraded
+ * traffic of that kind would leave with its mesh source address. */
+static void rule_from_mesh_unmasqueradable(struct nft_batch *b)
+{
+	struct rule rb;
+
+	rule_begin(&rb, "from_mesh", "no connection to masquerade: it would leak a mesh source");
+	match_ct_state(&rb, NF_CT_STATE_INVALID_BIT | NF_CT_STATE_UNTRACKED_BIT);
+	stmt_verdict(&rb, NF_DROP);
+	rule_end(b, &rb);
+}
+
 static void rules_from_mesh(struct nft_batch *b, const struct content *c)
 {
 	struct rule rb;
 
+	if (c->plan->snat || c->plan->exit_node)
+		rule_from_mesh_unmasqueradable(b);
 	rules_from_mesh_lan(b, c);
 	if (c->plan->exit_node)
 		rules_from_mesh_exit(b, c);

@@ -13,6 +13,7 @@
  *     oifname TUN ct state established,related accept
  *     oifname TUN ip saddr @lan4 accept          (and ip6 @lan6)
  *   chain from_mesh
+ *     ct state invalid,untracked drop             (snat or exit node)
  *     ip daddr @lan4 [meta mark set mark & ~MASK | MESH_SNAT] accept   (v6 too)
  *     ip daddr @guarded4 drop                     (exit node, v6 too)
  *     oifname WAN meta mark set mark & ~MASK | MESH_SNAT accept

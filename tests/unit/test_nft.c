@@ -217,6 +217,7 @@ static void test_router_exit_content(void)
 	CHECK(has(out, "iifname \"meshgate0\" tcp flags syn / syn,rst tcp option maxseg size set "
 		       "rt mtu"));
 	CHECK(has(out, "iifname \"meshgate0\" jump from_mesh"));
+	CHECK(has(out, "ct state invalid,untracked drop"));
 	CHECK(has(out, "oifname \"meshgate0\" ct state established,related accept"));
 	CHECK(has(out, "oifname \"meshgate0\" ip saddr @lan4 accept"));
 	CHECK(has(out, "oifname \"meshgate0\" ip6 saddr @lan6 accept"));
@@ -256,6 +257,7 @@ static void test_client_content(void)
 	CHECK(has(out, "meta l4proto udp meta mark & 0x00ff0000 == 0x004d0000 ct mark set ct "
 		       "mark & 0xff4dffff | 0x004d0000"));
 	CHECK(lacks(out, "masquerade"));
+	CHECK(lacks(out, "invalid"));
 	CHECK(lacks(out, "chain input"));
 	CHECK(lacks(out, "@"));
 	CHECK(lacks(out, "maxseg"));
