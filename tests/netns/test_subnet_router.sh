@@ -63,6 +63,12 @@ no_route() {
 	not ns_ip "$1" route get "$2" >/dev/null 2>&1
 }
 
+captured_none() {
+	local n
+	n=$(capture_count "$@")
+	[ "$n" -eq 0 ] || { log "$1: $n packet(s) matching '${*:2}':"; capture_print "$@" >&2; return 1; }
+}
+
 same_session() {
 	local now
 	now=$(topo_handshake)
@@ -98,6 +104,15 @@ check "snat: the switch sees 192.168.77.1 (TCP)" sees laptop 192.168.77.1 192.16
 check "snat: the switch sees 192.168.77.1 (UDP)" sees laptop 192.168.77.1 --udp 192.168.77.2
 check "snat: the switch sees fd77::1 (TCP)" sees laptop fd77::1 fd77::2
 check "snat: the switch sees fd77::1 (UDP)" sees laptop fd77::1 --udp fd77::2
+
+# What conntrack cannot masquerade does not reach the LAN with a mesh source.
+capture_start switch invalid-lan eth0 "tcp port $WHOAMI_PORT"
+rawtcp laptop 100.64.0.2 192.168.77.2
+rawtcp laptop fd7a:6d67:7465::2 fd77::2
+sleep 0.3
+capture_stop invalid-lan
+check "snat: a SYN|FIN segment (invalid) does not reach the LAN with a mesh source" \
+	captured_none invalid-lan "src net 100.64.0.0/10 or src net fd7a:6d67:7465::/48"
 
 # ---- MSS clamping ----
 # The laptop's own stack advertises its TUN MTU (1280 - 40 / - 60); home

@@ -32,6 +32,7 @@
 #   topo_handshake              laptop's latest handshake with home (unix s)
 #   topo_whoami_start NS ADDR.. whoami (TCP+UDP port 7777) on those addresses
 #   whoami NS [--udp] ADDR      the source address ADDR saw (port 7777)
+#   rawtcp NS SRC DST           one SYN|FIN segment (conntrack: invalid) to DST port 7777
 #   ns_state NS                 what meshgated may change in NS and must restore
 #   ns_state_save NS / ns_state_same NS
 #   capture_start NS NAME IF FILTER / capture_stop NAME / capture_count NAME [FILTER]
@@ -42,7 +43,6 @@ TUN_HOME=mgh$MG_PID
 TUN_LAPTOP=mgl$MG_PID
 WHOAMI_PORT=7777
 declare -A TOPO_CONF=([home]="$TOPO_DIR/home.conf" [laptop]="$TOPO_DIR/laptop.conf")
-declare -A TOPO_TUN=([home]="$TUN_HOME" [laptop]="$TUN_LAPTOP")
 declare -A TOPO_RELOADS=([home]=0 [laptop]=0)
 declare -A CAPTURE_PID=()
 
@@ -168,6 +168,10 @@ sees() {
 	shift 2
 	got=$(whoami "$ns" "$@" 2>/dev/null) || return 1
 	[ "$got" = "$want" ] || { log "whoami $*: saw $got, expected $want"; return 1; }
+}
+
+rawtcp() {
+	ns_exec "$1" python3 "$TOPO_LIB/rawtcp.py" "$2" "$3" "$WHOAMI_PORT"
 }
 
 ns_state() {
