@@ -58,6 +58,12 @@ check "a -> b ping over IPv6 inside" wait_for 10 0.5 ns_exec a ping -6 -c1 -W1 f
 check "b learned a's endpoint by roaming" \
 	sh -c "ip netns exec $(ns_name b) wg show $wgb endpoints | grep -q 192.0.2.1:51820"
 
+check "meshgate ping reports the direct path and an RTT" \
+	sh -c "$(printf '%q ' ip netns exec "$(ns_name a)" "$MESHGATE" --socket "$dir/$mga.sock" ping -c 2 b) |
+	       grep -q 'pong from b (10.10.0.2) via direct 192.0.2.2:51821 in [0-9.]* ms'"
+check "meshgate ping of an unknown peer fails with exit 1" \
+	sh -c "ip netns exec $(ns_name a) $MESHGATE --socket $dir/$mga.sock ping nobody; test \$? -eq 1"
+
 # ---- stock wg against meshgated's UAPI ----
 check "wg show lists the peer with a handshake" \
 	sh -c "ns() { ip netns exec $(ns_name a) \"\$@\"; }; ns wg show $mga latest-handshakes | awk '{exit !(\$2 > 0)}'"
