@@ -199,6 +199,22 @@ check "home stops on SIGTERM" mg_stop home TERM
 check "SIGTERM: laptop's namespace as before" ns_state_same laptop
 check "SIGTERM: home's namespace as before" ns_state_same home
 
+# ---- SIGKILL, then a restart over what was left, then SIGTERM ----
+topo_start home
+topo_start laptop
+check "after a restart: laptop -> switch" wait_for 30 0.5 quiet_ping laptop -c1 -W1 192.168.77.2
+check "home dies on SIGKILL" mg_stop home KILL
+check "laptop dies on SIGKILL" mg_stop laptop KILL
+topo_start home
+topo_start laptop
+check "restarted over the leftovers: laptop -> switch" \
+	wait_for 30 0.5 quiet_ping laptop -c1 -W1 192.168.77.2
+check "restarted over the leftovers: snat as before" sees laptop 192.168.77.1 192.168.77.2
+check "laptop stops on SIGTERM" mg_stop laptop TERM
+check "home stops on SIGTERM" mg_stop home TERM
+check "SIGKILL, restart, SIGTERM: laptop's namespace as before" ns_state_same laptop
+check "SIGKILL, restart, SIGTERM: home's namespace as before" ns_state_same home
+
 # ---- SIGKILL, then --cleanup ----
 topo_start home
 topo_start laptop
