@@ -1,0 +1,193 @@
+/*
+ * The coordinator's registry: nodes, their advertised and approved routes,
+ * and invites, in one SQLite file (state_dir/registry.sqlite).
+ *
+ * The file is opened in WAL mode with synchronous=FULL: a change that
+ * returned 0 survives a crash or power loss, one that did not is absent
+ * entirely. Every function is one transaction; registry_begin() groups
+ * several into one (a join creates the node, uses the invite and takes a
+ * netmap version at once).
+ *
+ * Rules kept here:
+ *  - a node is known by its WireGuard public key; its id and mesh addresses
+ *    stay the same across restarts and re-joins with that key. Ids are never
+ *    reused, even after the node is removed; addresses are: a removed node's
+ *    addresses go back to the pool and the next new key may get them (its
+ *    key differs, so no peer can mistake one node for the other);
+ *  - names are unique, compared without regard to case ("laptop",
+ *    "laptop-2", ...);
+ *  - exit offers are the routes 0.0.0.0/0 and ::/0, approved like any other
+ *    route (one approval each);
+ *  - the netmap version only ever grows, across restarts too.
+ * Which of several nodes serving a prefix is primary depends on who is
+ * online, so it is decided when netmaps are built, from registry_routes().
+ *
+ * Errors are negative errno values, logged with the SQLite message;
+ * -EUCLEAN means the file is damaged. Not thread-safe: one event loop owns
+ * the registry.
+ */
+#ifndef MESHGATE_MESH_REGISTRY_H
+#define MESHGATE_MESH_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keys.h"
+#include "mesh/alloc.h"
+#include "netaddr.h"
+
+#define REGISTRY_FILE "registry.sqlite"
+
+enum { REGISTRY_SCHEMA_VERSION = 1, REGISTRY_HASH_LEN = 32 };
+
+struct registry;
+
+struct registry_node {
+	uint32_t id; /* >= 1, never reused */
+	char name[ALLOC_NAME_MAX + 1];
+	char hostname[ALLOC_NAME_MAX + 1]; /* as the node asked, cut at 63 bytes */
+	uint8_t public_key[KEY_LEN];
+	struct prefix addr4; /* host prefixes (/32, /128) */
+	struct prefix addr6;
+	int64_t created_at;
+	int64_t last_seen;          /* 0: never */
+	struct endpoint *endpoints; /* owned; free with registry_node_clear() */
+	size_t n_endpoints;
+};
+
+struct registry_route {
+	uint32_t node_id;
+	struct prefix prefix; /* a network; 0.0.0.0/0 and ::/0 are exit offers */
+	bool approved;
+};
+
+enum invite_state { INVITE_VALID, INVITE_EXPIRED, INVITE_USED, INVITE_UNKNOWN };
+
+/*
+ * Opens (creating it, mode 0600, if missing) the registry at path, checks
+ * it and brings its schema up to date. On error errbuf holds one line:
+ * -EUCLEAN for a damaged file, -EPROTO for a schema newer than this program,
+ * another -errno for the rest. Close with registry_close().
+ */
+int registry_open(struct registry **out, const char *path, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Closes reg (rolling back a transaction left open); NULL-safe. */
+void registry_close(struct registry *reg);
+
+/*
+ * Groups the calls that follow into one transaction, until commit or
+ * rollback. Transactions do not nest (-EBUSY).
+ */
+int registry_begin(struct registry *reg) __attribute__((warn_unused_result));
+int registry_commit(struct registry *reg) __attribute__((warn_unused_result));
+void registry_rollback(struct registry *reg);
+
+/* Releases what n owns and zeroes it; NULL-safe. */
+void registry_node_clear(struct registry_node *n);
+
+/* Clears and frees an array from registry_nodes(); NULL-safe. */
+void registry_nodes_free(struct registry_node *nodes, size_t n);
+
+/*
+ * Adds the node with this key, or finds it. A new node gets the lowest free
+ * host address of prefix4 and of prefix6 and a unique name made from
+ * wanted_name (see alloc.h); a known one keeps its id, name and addresses,
+ * except that an address no longer inside the prefix (the config changed)
+ * is replaced by a new one. *created (may be NULL) says which. out (may be
+ * NULL) receives the node; clear it with registry_node_clear(). -ENOSPC when
+ * a prefix is full.
+ */
+int registry_node_upsert(struct registry *reg, const uint8_t key[KEY_LEN], const char *wanted_name,
+			 const struct prefix *prefix4, const struct prefix *prefix6, int64_t now,
+			 struct registry_node *out, bool *created)
+    __attribute__((warn_unused_result));
+
+/* Look-ups: 0 and the node in out (clear it), or -ENOENT. Names match
+ * without regard to case. */
+int registry_node_by_key(struct registry *reg, const uint8_t key[KEY_LEN],
+			 struct registry_node *out) __attribute__((warn_unused_result));
+int registry_node_by_name(struct registry *reg, const char *name, struct registry_node *out)
+    __attribute__((warn_unused_result));
+int registry_node_by_id(struct registry *reg, uint32_t id, struct registry_node *out)
+    __attribute__((warn_unused_result));
+
+/* Forgets a node and its routes; invites it used stay used. -ENOENT. */
+int registry_node_remove(struct registry *reg, uint32_t id) __attribute__((warn_unused_result));
+
+/*
+ * Records that the node was heard from at now, and with eps non-NULL
+ * replaces its candidate endpoints by eps[0..n) (n may be 0). -ENOENT.
+ */
+int registry_node_seen(struct registry *reg, uint32_t id, int64_t now, const struct endpoint *eps,
+		       size_t n) __attribute__((warn_unused_result));
+
+/* All nodes, ordered by id, in a new array (*out NULL when there are none);
+ * free with registry_nodes_free(). */
+int registry_nodes(struct registry *reg, struct registry_node **out, size_t *n)
+    __attribute__((warn_unused_result));
+
+/*
+ * Replaces what a node advertises with routes[0..n) (networks; -EINVAL for
+ * a prefix with host bits set). Prefixes no longer advertised are forgotten
+ * with their approval; prefixes still advertised keep theirs; new ones are
+ * approved at once when inside one of auto_routes, or, for the exit offers
+ * 0.0.0.0/0 and ::/0, when auto_exit is set (auto_routes never approve an
+ * exit offer). *changed (may be NULL) tells whether anything changed.
+ * -ENOENT for an unknown node.
+ */
+int registry_routes_advertise(struct registry *reg, uint32_t node_id, const struct prefix *routes,
+			      size_t n, const struct prefix *auto_routes, size_t n_auto,
+			      bool auto_exit, bool *changed) __attribute__((warn_unused_result));
+
+/* Approves or unapproves one advertised route; -ENOENT when the node does
+ * not advertise p. */
+int registry_route_set_approved(struct registry *reg, uint32_t node_id, const struct prefix *p,
+				bool approved) __attribute__((warn_unused_result));
+
+/* Whether p is an exit offer (0.0.0.0/0 or ::/0). */
+bool registry_route_is_exit(const struct prefix *p);
+
+/*
+ * Every advertised route, approved or not, ordered by node id, then IPv4
+ * before IPv6, address, length; a new array (*out NULL when there are
+ * none), release with free().
+ */
+int registry_routes(struct registry *reg, struct registry_route **out, size_t *n)
+    __attribute__((warn_unused_result));
+
+/*
+ * Stores an invite by the hash of its secret (the secret itself is never
+ * stored). expires_at 0: never. *id receives its number (>= 1, never
+ * reused).
+ */
+int registry_invite_add(struct registry *reg, const uint8_t secret_hash[REGISTRY_HASH_LEN],
+			int64_t now, int64_t expires_at, bool reusable, uint64_t *id)
+    __attribute__((warn_unused_result));
+
+/*
+ * Whether the invite id with this secret hash may be used at now. The hash
+ * is compared in constant time; a wrong hash is INVITE_UNKNOWN, exactly as a
+ * missing invite, and so is a database error (logged).
+ */
+enum invite_state registry_invite_check(struct registry *reg, uint64_t id,
+					const uint8_t secret_hash[REGISTRY_HASH_LEN], int64_t now);
+
+/*
+ * Records that node_id joined with the invite at now: a single-use invite
+ * becomes used (a second use gives -EALREADY); a reusable one records its
+ * last use. -ENOENT for an unknown invite.
+ */
+int registry_invite_use(struct registry *reg, uint64_t id, uint32_t node_id, int64_t now)
+    __attribute__((warn_unused_result));
+
+/* Removes the invites that expired before now or were used up. */
+int registry_invites_prune(struct registry *reg, int64_t now) __attribute__((warn_unused_result));
+
+/* Takes the next netmap version: persisted, strictly greater than any
+ * version returned before (the first is 1). */
+int registry_next_version(struct registry *reg, uint64_t *version)
+    __attribute__((warn_unused_result));
+
+#endif
