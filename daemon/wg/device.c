@@ -219,10 +219,41 @@ void wg_peer_set_name(struct wg_peer *peer, const char *name)
 	snprintf(peer->name, sizeof(peer->name), "%s", name);
 }
 
+static bool is_inet(const struct wg_endpoint *ep)
+{
+	return ep->addr.sa.sa_family == AF_INET || ep->addr.sa.sa_family == AF_INET6;
+}
+
 void wg_peer_set_endpoint(struct wg_peer *peer, const struct wg_endpoint *ep)
 {
 	peer->endpoint = *ep;
-	peer->has_endpoint = ep->addr.sa.sa_family == AF_INET || ep->addr.sa.sa_family == AF_INET6;
+	peer->has_endpoint = is_inet(ep);
+}
+
+static bool has_candidate(const struct wg_endpoint *list, unsigned n, const struct wg_endpoint *ep)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (wg_endpoint_same_path(&list[i], ep))
+			return true;
+	return false;
+}
+
+int wg_peer_set_candidates(struct wg_peer *peer, const struct wg_endpoint *eps, size_t n)
+{
+	struct wg_endpoint list[WG_MAX_CANDIDATES];
+	unsigned count = 0;
+
+	if (n > WG_MAX_CANDIDATES)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (!is_inet(&eps[i]))
+			return -EINVAL;
+		if (!has_candidate(list, count, &eps[i]))
+			list[count++] = eps[i];
+	}
+	memcpy(peer->candidates, list, count * sizeof(list[0]));
+	peer->candidate_count = count;
+	return 0;
 }
 
 void wg_peer_set_preshared_key(struct wg_peer *peer, const uint8_t psk[NOISE_SYMMETRIC_KEY_LEN])

@@ -116,6 +116,13 @@ struct wg_peer *wg_device_find_peer(const struct wg_device *dev,
 
 void wg_peer_set_name(struct wg_peer *peer, const char *name);
 void wg_peer_set_endpoint(struct wg_peer *peer, const struct wg_endpoint *ep);
+/* Replaces the peer's candidate endpoints (n = 0 clears them). Every
+ * handshake initiation also goes, as identical copies, to each candidate that
+ * differs from the current endpoint; the path that answers first becomes the
+ * endpoint through roaming. A peer without an endpoint sends to its
+ * candidates alone. Duplicates are kept once. -EINVAL when n exceeds
+ * WG_MAX_CANDIDATES or an endpoint is not IPv4/IPv6 (nothing is changed). */
+int wg_peer_set_candidates(struct wg_peer *peer, const struct wg_endpoint *eps, size_t n);
 void wg_peer_set_preshared_key(struct wg_peer *peer, const uint8_t psk[NOISE_SYMMETRIC_KEY_LEN]);
 /* Sets the persistent keepalive interval (0 = off); as wg, a newly enabled
  * interval sends one keepalive right away. */

@@ -2,6 +2,7 @@
 #include "wg/packet.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 struct pkt_batch *pkt_batch_new(unsigned cap, uint32_t slot_size)
 {
@@ -45,4 +46,19 @@ void pkt_batch_free(struct pkt_batch *batch)
 	free(mem);
 	free(batch->pkts);
 	free(batch);
+}
+
+bool wg_endpoint_same_path(const struct wg_endpoint *a, const struct wg_endpoint *b)
+{
+	if (a->addr.sa.sa_family != b->addr.sa.sa_family || a->relay_via != b->relay_via)
+		return false;
+	if (a->addr.sa.sa_family == AF_INET)
+		return a->addr.in4.sin_port == b->addr.in4.sin_port &&
+		       a->addr.in4.sin_addr.s_addr == b->addr.in4.sin_addr.s_addr;
+	if (a->addr.sa.sa_family == AF_INET6)
+		return a->addr.in6.sin6_port == b->addr.in6.sin6_port &&
+		       a->addr.in6.sin6_scope_id == b->addr.in6.sin6_scope_id &&
+		       !memcmp(&a->addr.in6.sin6_addr, &b->addr.in6.sin6_addr,
+			       sizeof(a->addr.in6.sin6_addr));
+	return false;
 }

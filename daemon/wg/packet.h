@@ -16,8 +16,15 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-/* Where a datagram came from or goes to, plus the local address it arrived
- * on (so replies leave from the same address, as WireGuard's sticky sockets). */
+/*
+ * Where a datagram came from or goes to, plus the local address it arrived
+ * on (so replies leave from the same address, as WireGuard's sticky sockets).
+ *
+ * A relay endpoint (relay_via != 0) names a peer reached through the mesh
+ * relay: addr is the relay's UDP address and relay_via the peer's mesh node
+ * id, which the I/O layer puts into the relay header. The engine treats
+ * endpoints as opaque values; only I/O looks inside.
+ */
 struct wg_endpoint {
 	union {
 		struct sockaddr sa;
@@ -28,8 +35,18 @@ struct wg_endpoint {
 		struct in_addr src4;
 		struct in6_addr src6;
 	};
-	int src_ifindex; /* 0: let the kernel choose */
+	int src_ifindex;    /* 0: let the kernel choose */
+	uint32_t relay_via; /* 0: direct; else the peer's node id, through the relay at addr */
 };
+
+static inline bool wg_endpoint_is_relay(const struct wg_endpoint *ep)
+{
+	return ep->relay_via != 0;
+}
+
+/* True when both name the same path: address family, address, port and
+ * relay; the local source address is not compared. */
+bool wg_endpoint_same_path(const struct wg_endpoint *a, const struct wg_endpoint *b);
 
 /* Bytes reserved in front of a packet so a header can be prepended in place. */
 enum { PKT_HEADROOM = 32 };

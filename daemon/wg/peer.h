@@ -21,6 +21,9 @@
 
 struct wg_device;
 
+/* Candidate endpoints a peer's handshake initiations also go to. */
+enum { WG_MAX_CANDIDATES = 8 };
+
 /* One session: the transport keys of one completed handshake. */
 struct keypair {
 	uint8_t sending_key[NOISE_SYMMETRIC_KEY_LEN];
@@ -68,6 +71,10 @@ struct wg_peer {
 
 	struct wg_endpoint endpoint;
 	bool has_endpoint;
+	/* Paths to try: every initiation also goes to each candidate that is
+	 * not the endpoint; whichever answers becomes the endpoint (roaming). */
+	struct wg_endpoint candidates[WG_MAX_CANDIDATES];
+	unsigned candidate_count;
 
 	uint64_t timers[TIMER_COUNT]; /* deadline, monotonic ns; 0 = not pending */
 	unsigned handshake_attempts;

@@ -29,6 +29,33 @@ void send_control(struct wg_device *dev, struct pkt_batch *udp_out, const struct
 	out->ep = *ep;
 }
 
+/*
+ * Sends one initiation to the endpoint and identical copies to every other
+ * candidate. The responder accepts the first copy to arrive (later ones fail
+ * the timestamp check), answers along its path, and the response moves our
+ * endpoint there: the first path to answer wins. Copies sent by both sides
+ * open endpoint-independent NAT mappings for each other.
+ */
+static void send_initiation_copies(struct wg_peer *peer,
+				   const struct message_handshake_initiation *msg,
+				   struct pkt_batch *udp_out)
+{
+	struct wg_device *dev = peer->device;
+
+	if (peer->has_endpoint) {
+		send_control(dev, udp_out, &peer->endpoint, msg, sizeof(*msg));
+		peer->stats.tx_bytes += sizeof(*msg);
+	}
+	for (unsigned i = 0; i < peer->candidate_count; i++) {
+		const struct wg_endpoint *ep = &peer->candidates[i];
+
+		if (peer->has_endpoint && wg_endpoint_same_path(ep, &peer->endpoint))
+			continue;
+		send_control(dev, udp_out, ep, msg, sizeof(*msg));
+		peer->stats.tx_bytes += sizeof(*msg);
+	}
+}
+
 void send_handshake_initiation(struct wg_peer *peer, bool is_retry, struct pkt_batch *udp_out,
 			       uint64_t now)
 {
@@ -64,9 +91,8 @@ void send_handshake_initiation(struct wg_peer *peer, bool is_retry, struct pkt_b
 
 	timers_any_authenticated_packet_traversal(peer, now);
 	timers_any_authenticated_packet_sent(peer, now);
-	if (peer->has_endpoint) {
-		send_control(dev, udp_out, &peer->endpoint, &msg, sizeof(msg));
-		peer->stats.tx_bytes += sizeof(msg);
+	if (peer->has_endpoint || peer->candidate_count) {
+		send_initiation_copies(peer, &msg, udp_out);
 		dev->stats.handshake_initiations_tx++;
 	} else {
 		dev_drop(dev, DROP_TX_NO_ENDPOINT);
@@ -271,7 +297,8 @@ void wg_device_tun_input(struct wg_device *dev, struct pkt_batch *in, struct pkt
 			dev_drop(dev, DROP_TX_NO_ROUTE);
 			continue;
 		}
-		if (!peer->has_endpoint) {
+		/* Without an endpoint, candidates still let a handshake start. */
+		if (!peer->has_endpoint && !peer->candidate_count) {
 			dev_drop(dev, DROP_TX_NO_ENDPOINT);
 			continue;
 		}
