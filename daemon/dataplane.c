@@ -1,6 +1,7 @@
 /* The data plane: TUN and UDP handlers around the engine; see dataplane.h. */
 #include "dataplane.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -17,9 +18,80 @@ enum {
 	RX_SLOT_SIZE = PKT_HEADROOM + 65536,
 };
 
+static void swap_slots(struct pkt *a, struct pkt *b)
+{
+	struct pkt tmp = *a;
+
+	*a = *b;
+	*b = tmp;
+}
+
+/* True when the mesh code took the datagram. */
+static bool mesh_consumed(struct dataplane_mesh *mesh, struct pkt *pkt, struct pkt_batch *udp_out)
+{
+	uint32_t type;
+
+	/* Four bytes are read even from a shorter datagram (slots are larger),
+	 * so ordinary traffic costs one comparison; runts are sorted out after. */
+	memcpy(&type, pkt->data, sizeof(type));
+	if (le32toh(type) < DATAPLANE_MESH_TYPE_MIN || pkt->len < sizeof(type))
+		return false;
+	return mesh->ops->rx(mesh->ctx, pkt, udp_out) == DEMUX_CONSUMED;
+}
+
+void dataplane_mesh_rx(struct dataplane_mesh *mesh, struct pkt_batch *in, struct pkt_batch *udp_out)
+{
+	unsigned i = 0, kept;
+
+	if (!mesh->ops || !mesh->ops->rx)
+		return;
+	/* Nothing moves up to the first consumed datagram; after it, the kept
+	 * ones are swapped down (slots, not bytes). */
+	while (i < in->count && !mesh_consumed(mesh, &in->pkts[i], udp_out))
+		i++;
+	for (kept = i++; i < in->count; i++)
+		if (!mesh_consumed(mesh, &in->pkts[i], udp_out))
+			swap_slots(&in->pkts[kept++], &in->pkts[i]);
+	in->count = kept;
+}
+
+/* Wraps a relay packet; false when it must be dropped. */
+static bool relay_wrapped(struct dataplane_mesh *mesh, struct pkt *pkt)
+{
+	if (mesh->ops && mesh->ops->tx_relay && mesh->ops->tx_relay(mesh->ctx, pkt) == 0)
+		return true;
+	mesh->tx_relay_dropped++;
+	return false;
+}
+
+void dataplane_mesh_tx(struct dataplane_mesh *mesh, struct pkt_batch *out)
+{
+	unsigned i = 0, kept;
+
+	while (i < out->count && !out->pkts[i].ep.relay_via)
+		i++;
+	for (kept = i; i < out->count; i++) {
+		struct pkt *pkt = &out->pkts[i];
+
+		if (pkt->ep.relay_via && !relay_wrapped(mesh, pkt))
+			continue;
+		if (kept != i)
+			swap_slots(&out->pkts[kept], pkt);
+		kept++;
+	}
+	out->count = kept;
+}
+
+void dataplane_set_mesh_ops(struct dataplane *dp, const struct dataplane_mesh_ops *ops, void *ctx)
+{
+	dp->mesh.ops = ops;
+	dp->mesh.ctx = ctx;
+}
+
 static void flush_udp(void *ctx, struct pkt_batch *batch)
 {
 	struct dataplane *dp = ctx;
+	dataplane_mesh_tx(&dp->mesh, batch);
 	udp_send_batch(&dp->udp, batch);
 	batch->count = 0;
 }
@@ -62,6 +134,7 @@ static void on_udp(void *ctx, uint32_t events)
 		int n = udp_recv_batch(&dp->udp, dp->udp_in);
 		if (n <= 0)
 			break;
+		dataplane_mesh_rx(&dp->mesh, dp->udp_in, dp->udp_out);
 		wg_device_udp_input(dp->dev, dp->udp_in, dp->tun_out, dp->udp_out);
 		flush_outputs(dp);
 		if ((unsigned)n < dp->udp_in->cap)

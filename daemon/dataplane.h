@@ -5,6 +5,10 @@
  *   TUN --read batch--> wg_device_tun_input --> UDP batch --sendmmsg--> peers
  *   peers --recvmmsg--> wg_device_udp_input --> TUN batch --write--> TUN
  *                                            \-> UDP batch (handshakes)
+ *
+ * The mesh code can hook in on both sides of the UDP socket: datagrams of
+ * mesh types (join, relay) go to it before the engine, and packets the
+ * engine addresses to relay endpoints are wrapped by it before sendmmsg.
  */
 #ifndef MESHGATE_DATAPLANE_H
 #define MESHGATE_DATAPLANE_H
@@ -16,6 +20,44 @@
 #include "loop.h"
 #include "wg/device.h"
 
+/* What the mesh code says about a datagram it was handed. */
+enum demux {
+	DEMUX_ENGINE,   /* unwrapped in place (data/len, ep.relay_via): for the engine */
+	DEMUX_CONSUMED, /* handled or dropped by the mesh code */
+};
+
+/*
+ * Hooks the mesh code installs (both optional):
+ *  rx        gets every received datagram whose LE32 type is >=
+ *            DATAPLANE_MESH_TYPE_MIN
+ *            (types WireGuard never uses); it may append replies to udp_out.
+ *  tx_relay  gets every outgoing packet with ep.relay_via != 0 and wraps it
+ *            in place for the relay at ep.addr; 0, or < 0 to drop it.
+ * Without rx such datagrams reach the engine, which drops them as malformed;
+ * without tx_relay relay packets are dropped.
+ */
+struct dataplane_mesh_ops {
+	enum demux (*rx)(void *ctx, struct pkt *pkt, struct pkt_batch *udp_out);
+	int (*tx_relay)(void *ctx, struct pkt *pkt);
+};
+
+/* The lowest type of the mesh's datagrams (protocol.h); WireGuard's are 1-4. */
+enum { DATAPLANE_MESH_TYPE_MIN = 0x80 };
+
+struct dataplane_mesh {
+	const struct dataplane_mesh_ops *ops; /* NULL: no mesh code */
+	void *ctx;
+	uint64_t tx_relay_dropped; /* relay packets without a hook, or refused by it */
+};
+
+/* Hands the datagrams of `in` that are meant for the mesh code to ops->rx and
+ * removes the consumed ones, keeping the order of the others. */
+void dataplane_mesh_rx(struct dataplane_mesh *mesh, struct pkt_batch *in,
+		       struct pkt_batch *udp_out);
+/* Wraps the relay packets of an outgoing batch, dropping those that cannot
+ * be; called on every UDP flush. */
+void dataplane_mesh_tx(struct dataplane_mesh *mesh, struct pkt_batch *out);
+
 struct dataplane {
 	struct loop *loop;
 	struct wg_device *dev;
@@ -23,6 +65,7 @@ struct dataplane {
 	struct udp udp;
 	struct loop_source *tun_src, *udp_src;
 	struct pkt_batch *tun_in, *udp_in, *tun_out, *udp_out;
+	struct dataplane_mesh mesh;
 };
 
 /* Opens the TUN device ifname and the UDP socket on port, and starts moving
@@ -31,6 +74,10 @@ int dataplane_open(struct dataplane *dp, struct loop *loop, struct wg_device *de
 		   const char *ifname, uint16_t port, uint32_t fwmark)
     __attribute__((warn_unused_result));
 void dataplane_close(struct dataplane *dp);
+
+/* Installs (or with NULL removes) the mesh code's hooks, after
+ * dataplane_open(); ops must outlive the data plane or the next call. */
+void dataplane_set_mesh_ops(struct dataplane *dp, const struct dataplane_mesh_ops *ops, void *ctx);
 
 /* Rebinds the UDP socket to another port (0: any). On failure the old
  * socket stays. */

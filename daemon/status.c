@@ -80,6 +80,14 @@ static json_t *self_json(const struct node *node)
 	    cfg->use_exit_node.peer[0] ? json_string(cfg->use_exit_node.peer) : json_null());
 }
 
+/* "direct" or "relay" for a peer with a live session, else "none". */
+static const char *path_name(const struct wg_peer *peer, bool session)
+{
+	if (!session || !peer->has_endpoint)
+		return "none";
+	return wg_endpoint_is_relay(&peer->endpoint) ? "relay" : "direct";
+}
+
 static json_t *peer_json(const struct wg_peer *peer, time_t now)
 {
 	struct prefix_sort sort = { json_array(), json_array(), false };
@@ -91,8 +99,8 @@ static json_t *peer_json(const struct wg_peer *peer, time_t now)
 	return json_pack("{s:s, s:o, s:o, s:o, s:s, s:I, s:I, s:I, s:o, s:b, s:b}", "name",
 			 peer->name, "public_key", key_json(peer->public_key), "addresses",
 			 sort.addresses, "endpoint", endpoint_json(peer), "path",
-			 session && peer->has_endpoint ? "direct" : "none", "last_handshake",
-			 (json_int_t)last, "rx_bytes", (json_int_t)peer->stats.rx_bytes, "tx_bytes",
+			 path_name(peer, session), "last_handshake", (json_int_t)last, "rx_bytes",
+			 (json_int_t)peer->stats.rx_bytes, "tx_bytes",
 			 (json_int_t)peer->stats.tx_bytes, "routes", sort.routes, "exit_node",
 			 sort.exit_node, "online", online);
 }
