@@ -303,7 +303,7 @@ static int open_fail(struct registry *reg, int rc, char *errbuf, size_t errlen)
  * files, which copy the mode) never makes it readable by others. */
 static int create_file(const char *path, char *errbuf, size_t errlen)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 
 	if (fd < 0) {
 		int err = -errno;
@@ -376,10 +376,10 @@ static int migrate(struct registry *reg, char *errbuf, size_t errlen)
 {
 	char sql[96];
 	int64_t v;
-	int rc = sqlite3_exec(reg->db,
-			      "BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS meta "
-			      "(key TEXT PRIMARY KEY, value NOT NULL) WITHOUT ROWID",
-			      NULL, NULL, NULL);
+	int err, rc = sqlite3_exec(reg->db,
+				   "BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS meta "
+				   "(key TEXT PRIMARY KEY, value NOT NULL) WITHOUT ROWID",
+				   NULL, NULL, NULL);
 
 	v = rc == SQLITE_OK ? schema_version(reg, &rc) : 0;
 	if (rc == SQLITE_OK && (v < 0 || v > REGISTRY_SCHEMA_VERSION)) {
@@ -398,8 +398,7 @@ static int migrate(struct registry *reg, char *errbuf, size_t errlen)
 		rc = sqlite3_exec(reg->db, "COMMIT", NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		return 0;
-	int err = open_fail(reg, rc, errbuf, errlen);
-
+	err = open_fail(reg, rc, errbuf, errlen);
 	sqlite3_exec(reg->db, "ROLLBACK", NULL, NULL, NULL);
 	return err;
 }
