@@ -59,7 +59,7 @@ same_session() {
 	[ "$now" = "$1" ] || { log "latest handshake $1 -> $now"; return 1; }
 }
 
-# unreachable NS DST: the kernel refuses DST outright (kill-switch route).
+# refused NS DST: the kernel refuses DST outright (the kill-switch route).
 refused() {
 	ns_ip "$1" route get "$2" 2>&1 | grep -q "unreachable\|No route to host"
 }
