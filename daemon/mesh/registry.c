@@ -459,6 +459,23 @@ void registry_close(struct registry *reg)
 	free(reg);
 }
 
+/* Makes room in *array (of count elements of size bytes, room for *cap)
+ * for one more. */
+static int grow(void *array, size_t *cap, size_t count, size_t size)
+{
+	void **p = array, *grown;
+	size_t n = *cap ? 2 * *cap : 16;
+
+	if (count < *cap)
+		return 0;
+	grown = reallocarray(*p, n, size);
+	if (!grown)
+		return -ENOMEM;
+	*p = grown;
+	*cap = n;
+	return 0;
+}
+
 /* ---- nodes ---- */
 
 void registry_node_clear(struct registry_node *n)
@@ -602,17 +619,9 @@ int registry_nodes(struct registry *reg, struct registry_node **out, size_t *n)
 	int ret = 0, rc;
 
 	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (count == cap) {
-			struct registry_node *grown;
-
-			cap = cap ? 2 * cap : 16;
-			grown = realloc(nodes, cap * sizeof(*nodes));
-			if (!grown) {
-				ret = -ENOMEM;
-				break;
-			}
-			nodes = grown;
-		}
+		ret = grow(&nodes, &cap, count, sizeof(*nodes));
+		if (ret < 0)
+			break;
 		ret = row_to_node(reg, st, &nodes[count]);
 		count += ret == 0;
 	}
@@ -639,17 +648,9 @@ static int load_addresses(struct registry *reg, enum stmt which, int family, str
 	int ret = 0, rc;
 
 	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (count == cap) {
-			struct prefix *grown;
-
-			cap = cap ? 2 * cap : 64;
-			grown = realloc(list, cap * sizeof(*list));
-			if (!grown) {
-				ret = -ENOMEM;
-				break;
-			}
-			list = grown;
-		}
+		ret = grow(&list, &cap, count, sizeof(*list));
+		if (ret < 0)
+			break;
 		if (parse_host(&list[count++], sqlite3_column_text(st, 0), family) < 0)
 			ret = bad_data(reg, "a node's address");
 	}
@@ -708,17 +709,9 @@ static int load_names(struct registry *reg, struct name_set *set)
 	int ret = 0, rc;
 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (set->n == cap) {
-			void *grown;
-
-			cap = cap ? 2 * cap : 64;
-			grown = realloc(set->names, cap * sizeof(*set->names));
-			if (!grown) {
-				ret = -ENOMEM;
-				break;
-			}
-			set->names = grown;
-		}
+		ret = grow(&set->names, &cap, set->n, sizeof(*set->names));
+		if (ret < 0)
+			break;
 		copy_text(set->names[set->n++], sizeof(*set->names), sqlite3_column_text(st, 0));
 	}
 	if (ret == 0 && rc != SQLITE_DONE)
@@ -907,17 +900,9 @@ static int load_route_texts(struct registry *reg, uint32_t node_id, char (**out)
 
 	sqlite3_bind_int64(st, 1, node_id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (count == cap) {
-			void *grown;
-
-			cap = cap ? 2 * cap : 16;
-			grown = realloc(list, cap * sizeof(*list));
-			if (!grown) {
-				ret = -ENOMEM;
-				break;
-			}
-			list = grown;
-		}
+		ret = grow(&list, &cap, count, sizeof(*list));
+		if (ret < 0)
+			break;
 		copy_text(list[count++], sizeof(*list), sqlite3_column_text(st, 0));
 	}
 	if (ret == 0 && rc != SQLITE_DONE)
@@ -1048,17 +1033,9 @@ int registry_routes(struct registry *reg, struct registry_route **out, size_t *n
 	int ret = 0, rc;
 
 	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (count == cap) {
-			struct registry_route *grown;
-
-			cap = cap ? 2 * cap : 32;
-			grown = realloc(list, cap * sizeof(*list));
-			if (!grown) {
-				ret = -ENOMEM;
-				break;
-			}
-			list = grown;
-		}
+		ret = grow(&list, &cap, count, sizeof(*list));
+		if (ret < 0)
+			break;
 		ret = row_to_route(reg, st, &list[count]);
 		count += ret == 0;
 	}
