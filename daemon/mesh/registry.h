@@ -97,7 +97,8 @@ void registry_nodes_free(struct registry_node *nodes, size_t n);
  * except that an address no longer inside the prefix (the config changed)
  * is replaced by a new one. *created (may be NULL) says which. out (may be
  * NULL) receives the node; clear it with registry_node_clear(). -ENOSPC when
- * a prefix is full.
+ * a prefix is full (nothing changes then), -EINVAL unless prefix4 is IPv4
+ * and prefix6 IPv6.
  */
 int registry_node_upsert(struct registry *reg, const uint8_t key[KEY_LEN], const char *wanted_name,
 			 const struct prefix *prefix4, const struct prefix *prefix6, int64_t now,
@@ -177,7 +178,8 @@ enum invite_state registry_invite_check(struct registry *reg, uint64_t id,
 /*
  * Records that node_id joined with the invite at now: a single-use invite
  * becomes used (a second use gives -EALREADY); a reusable one records its
- * last use. -ENOENT for an unknown invite.
+ * last use. -ENOENT for an unknown invite or node. Does not look at the
+ * expiry: registry_invite_check() first, in the same transaction.
  */
 int registry_invite_use(struct registry *reg, uint64_t id, uint32_t node_id, int64_t now)
     __attribute__((warn_unused_result));
