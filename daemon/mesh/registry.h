@@ -184,7 +184,8 @@ enum invite_state registry_invite_check(struct registry *reg, uint64_t id,
 int registry_invite_use(struct registry *reg, uint64_t id, uint32_t node_id, int64_t now)
     __attribute__((warn_unused_result));
 
-/* Removes the invites that expired before now or were used up. */
+/* Removes the invites expired at now (as registry_invite_check() sees them)
+ * and the used-up single-use ones. */
 int registry_invites_prune(struct registry *reg, int64_t now) __attribute__((warn_unused_result));
 
 /* Takes the next netmap version: persisted, strictly greater than any
