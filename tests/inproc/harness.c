@@ -76,6 +76,8 @@ static void udp_in_flush(void *ctx, struct pkt_batch *batch)
 {
 	struct h_node *n = ctx;
 
+	if (n->mesh)
+		dataplane_mesh_rx(n->mesh, batch, n->udp_out);
 	wg_device_udp_input(n->dev, batch, n->tun_out, n->udp_out);
 	tun_out_flush(n, n->tun_out);
 }
@@ -187,16 +189,39 @@ static void enqueue(struct h_node *to, const struct h_datagram *dg)
 	p->ep = dg->src;
 }
 
+/* The node other than `from` that the pump serves at ep's address, or NULL. */
+static struct h_node *node_at(struct harness *h, const struct h_node *from,
+			      const struct wg_endpoint *ep)
+{
+	struct h_node *served[] = { &h->a, &h->b, h->relay };
+
+	for (size_t i = 0; i < sizeof(served) / sizeof(served[0]); i++)
+		if (served[i] && served[i] != from && h_endpoint_equal(ep, &served[i]->addr))
+			return served[i];
+	return NULL;
+}
+
+static void process_inputs(struct harness *h)
+{
+	udp_in_flush(&h->a, h->a.udp_in);
+	udp_in_flush(&h->b, h->b.udp_in);
+	if (h->relay)
+		udp_in_flush(h->relay, h->relay->udp_in);
+}
+
 /* Moves everything `from` sent; returns the number of datagrams taken. */
 static unsigned move(struct harness *h, struct h_node *from)
 {
-	struct h_node *to = from->other;
-	unsigned taken = from->udp_out->count;
+	unsigned taken;
 	static struct h_datagram dg; /* large; the harness is single-threaded */
 
+	if (from->mesh)
+		dataplane_mesh_tx(from->mesh, from->udp_out);
+	taken = from->udp_out->count;
 	for (unsigned i = 0; i < taken; i++) {
 		const struct pkt *p = &from->udp_out->pkts[i];
 		uint32_t type = dg_type(p->data, p->len);
+		struct h_node *to = node_at(h, from, &p->ep);
 		enum h_verdict v = H_DELIVER;
 
 		dg.from = from;
@@ -207,7 +232,7 @@ static unsigned move(struct harness *h, struct h_node *from)
 		from->sent[type]++;
 		if ((h->capture_types & (1u << type)) && h->captured_count < H_MAX_CAPTURED)
 			h->captured[h->captured_count++] = dg;
-		if (!h_endpoint_equal(&p->ep, &to->addr)) {
+		if (!to) {
 			from->stray++;
 			continue;
 		}
@@ -230,7 +255,7 @@ static unsigned move(struct harness *h, struct h_node *from)
 		}
 	}
 	from->udp_out->count = 0;
-	udp_in_flush(to, to->udp_in);
+	process_inputs(h);
 	return taken;
 }
 
@@ -239,6 +264,8 @@ void h_pump(struct harness *h)
 	for (int round = 0; round < 1000; round++) {
 		unsigned moved = move(h, &h->a);
 		moved += move(h, &h->b);
+		if (h->relay)
+			moved += move(h, h->relay);
 		if (!moved)
 			return;
 	}
@@ -253,7 +280,10 @@ void h_release_held(struct harness *h, bool reverse)
 	h->held_count = 0;
 	for (unsigned i = 0; i < n; i++) {
 		const struct h_datagram *dg = &h->held[reverse ? n - 1 - i : i];
-		deliver(dg->from->other, dg);
+		struct h_node *to = node_at(h, dg->from, &dg->dst);
+
+		if (to)
+			deliver(to, dg);
 	}
 	h_pump(h);
 }

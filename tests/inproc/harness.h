@@ -12,6 +12,11 @@
  * other address are counted as stray. A filter can drop, duplicate or hold
  * datagrams; held ones are delivered later, which reorders them.
  *
+ * A third node (harness.relay, set up with h_node_init) is served by address
+ * as well, and a node's data plane mesh hooks (h_node.mesh) run around its
+ * UDP as in the daemon: on its input before the engine, on its output before
+ * the wire.
+ *
  * Inner packets carry a sequence number and a byte pattern; the TUN output
  * of each node is checked against the pattern and counted per sequence
  * number, so tests can say "every packet arrived exactly once".
@@ -22,6 +27,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "dataplane.h"
 #include "testlib.h"
 #include "wg/device.h"
 
@@ -62,6 +68,7 @@ struct h_node {
 	uint8_t ip6[16];
 
 	struct pkt_batch *udp_out, *tun_out, *udp_in, *tun_in;
+	struct dataplane_mesh *mesh; /* optional hooks around this node's UDP */
 
 	/* What this node put on the wire, by message type (0: unknown). */
 	unsigned sent[5];
@@ -83,6 +90,7 @@ struct harness {
 	uint64_t now;       /* fake monotonic clock, ns */
 	uint64_t wall_base; /* wall clock at now == 0, seconds */
 	struct h_node a, b;
+	struct h_node *relay; /* optional third node, served by address */
 
 	h_filter_fn filter;
 	void *filter_ctx;
