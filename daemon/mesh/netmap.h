@@ -25,6 +25,17 @@
  * "routes" of a peer are its approved routes for which it is the primary
  * router (when several nodes serve one prefix, the coordinator names one);
  * "exit_node" is true when its exit offer is approved.
+ *
+ * Every member above is required. Ids are 1..2^32-1 and unique (self
+ * included), public keys unique among peers; version >= 1, issued_at >= 0;
+ * names follow the config's rules; addresses are host prefixes (at least
+ * one), routes networks (no host bits), endpoints numeric. Members not
+ * listed here are ignored, so a newer coordinator may add some. Self's
+ * public_key, endpoints and flags are not part of the document.
+ *
+ * Not checked here, the caller's job: that a netmap's version is newer than
+ * the one in use (keep the highest; an older or equal one is a replay or a
+ * reordering), and that "coordinator" is the key learnt at join.
  */
 #ifndef MESHGATE_MESH_NETMAP_H
 #define MESHGATE_MESH_NETMAP_H
@@ -38,6 +49,14 @@
 #include "netaddr.h"
 
 enum { NETMAP_NAME_MAX = 63, NETMAP_SIGN_PUBLIC_LEN = 32, NETMAP_SIGNATURE_LEN = 64 };
+
+/* Bounds netmap_from_json() enforces: peers in a netmap, and per node. */
+enum {
+	NETMAP_MAX_PEERS = 4096,
+	NETMAP_MAX_ADDRESSES = 16,
+	NETMAP_MAX_ENDPOINTS = 64,
+	NETMAP_MAX_ROUTES = 1024,
+};
 
 struct netmap_node {
 	uint32_t id; /* the coordinator's registry id, stable for a key */
@@ -58,7 +77,7 @@ struct netmap {
 	uint64_t version;
 	int64_t issued_at;
 	uint8_t coordinator_key[KEY_LEN];
-	struct netmap_node self; /* endpoints unused; routes = approved */
+	struct netmap_node self;          /* endpoints unused; routes = approved */
 	struct prefix *routes_advertised; /* of self, approved or not */
 	size_t n_routes_advertised;
 	struct netmap_node *peers;
@@ -73,21 +92,27 @@ void netmap_free(struct netmap *nm);
  * returns -EINVAL with a message for anything off; nm is left empty then. */
 json_t *netmap_to_json(const struct netmap *nm);
 int netmap_from_json(const json_t *doc, struct netmap *nm, char *errbuf, size_t errlen)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* Signs the serialised document: returns the wire message (new reference). */
 json_t *netmap_sign(const struct netmap *nm, const uint8_t sign_secret[64]);
 
 /* Verifies a wire message with the coordinator's Ed25519 public key and
- * decodes it. -EBADMSG for a bad signature, -EINVAL for a bad document. */
+ * decodes it. -EBADMSG for a message that is not a signed netmap or whose
+ * signature does not verify, -EINVAL for a signed but bad document (errbuf
+ * says which). nm is left empty on error. */
 int netmap_verify(const json_t *msg, const uint8_t sign_public[NETMAP_SIGN_PUBLIC_LEN],
-		  struct netmap *nm, char *errbuf, size_t errlen) __attribute__((warn_unused_result));
+		  struct netmap *nm, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
 
-/* The cache: the wire message, written atomically (temp file + rename),
- * mode 0600. Loading verifies it again. */
+/* The cache: the wire message, written atomically (temp file, fsync,
+ * rename, fsync of the directory), mode 0600. Loading verifies it again:
+ * -ENOENT (or another -errno) when the file cannot be read, -EBADMSG when
+ * it is not JSON or not signed, -EINVAL for a bad document. On success *msg
+ * (when msg is not NULL) receives the wire message, a new reference. */
 int netmap_cache_save(const char *path, const json_t *msg) __attribute__((warn_unused_result));
 int netmap_cache_load(const char *path, const uint8_t sign_public[NETMAP_SIGN_PUBLIC_LEN],
 		      struct netmap *nm, json_t **msg, char *errbuf, size_t errlen)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 #endif

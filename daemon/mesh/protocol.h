@@ -42,14 +42,14 @@ enum mesh_message_type {
 };
 
 enum mesh_limits {
-	MESH_CONTROL_PORT = 41642,   /* TCP, on the coordinator's mesh address */
-	MESH_NONCE_LEN = 24,         /* crypto_box_NONCEBYTES */
-	MESH_BOX_OVERHEAD = 16,      /* crypto_box_MACBYTES */
-	MESH_SECRET_LEN = 32,        /* an invite's secret */
-	MESH_JOIN_MAX = 1200,        /* a join datagram stays below any path MTU */
+	MESH_CONTROL_PORT = 41642, /* TCP, on the coordinator's mesh address */
+	MESH_NONCE_LEN = 24,       /* crypto_box_NONCEBYTES */
+	MESH_BOX_OVERHEAD = 16,    /* crypto_box_MACBYTES */
+	MESH_SECRET_LEN = 32,      /* an invite's secret */
+	MESH_JOIN_MAX = 1200,      /* a join datagram stays below any path MTU */
 	MESH_RELAY_HEADER = 4 + 4 + 4 + 16,
 	MESH_CONTROL_LINE_MAX = 1 << 20, /* one JSON message on the control channel */
-	MESH_JOIN_CLOCK_SKEW = 300,  /* seconds a join request's timestamp may be off */
+	MESH_JOIN_CLOCK_SKEW = 300,      /* seconds a join request's timestamp may be off */
 };
 
 #define MESH_INVITE_PREFIX "mg1-"
