@@ -1,0 +1,102 @@
+/*
+ * The join datagrams, on the coordinator's WireGuard UDP port (protocol.h):
+ *
+ *   JOIN_REQUEST   type (4, LE) | joiner public key (32) | nonce (24) |
+ *                  crypto_box(joiner -> coordinator) of
+ *                    invite id (8, LE) | secret (32) |
+ *                    timestamp (8, LE, unix seconds) | hello JSON
+ *   JOIN_RESPONSE  type (4, LE) | nonce (24) |
+ *                  crypto_box(coordinator -> joiner) of the result JSON
+ *
+ * Both directions use one X25519 shared key (joiner and coordinator static
+ * keys), so every message needs a fresh random nonce (randombytes_buf): a
+ * response must never reuse the request's nonce. Each datagram is at most
+ * MESH_JOIN_MAX bytes.
+ *
+ * hello: {"hostname": "laptop", "routes": ["192.168.1.0/24"],
+ *         "exit_node": false, "endpoints": ["192.168.1.20:41641"]}
+ * result: {"ok": true, "name": "laptop", "addresses": [...],
+ *          "coordinator": {"public_key": ..., "addresses": [...],
+ *                          "endpoints": [...], "sign_key": "<Ed25519, b64>"},
+ *          "netmap": <netmap wire message>}
+ *      or {"ok": false, "error": "this invite has expired"}.
+ *
+ * These functions check the envelope: keys, boxes, sizes, the timestamp and
+ * that hello and result are JSON objects (result with a boolean "ok"). The
+ * members are the caller's to validate. A request replayed within the
+ * clock window is harmless: it carries the joiner's own key, the invite
+ * check (single use) applies again, and only that key can read the answer.
+ */
+#ifndef MESHGATE_MESH_JOIN_H
+#define MESHGATE_MESH_JOIN_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keys.h"
+#include "mesh/protocol.h"
+
+enum {
+	JOIN_HEADER_LEN = 4,
+	JOIN_REQUEST_FIXED = JOIN_HEADER_LEN + KEY_LEN + MESH_NONCE_LEN + MESH_BOX_OVERHEAD + 8 +
+			     MESH_SECRET_LEN + 8,
+	JOIN_HELLO_MAX = MESH_JOIN_MAX - JOIN_REQUEST_FIXED,
+	JOIN_RESPONSE_FIXED = JOIN_HEADER_LEN + MESH_NONCE_LEN + MESH_BOX_OVERHEAD,
+	JOIN_RESULT_MAX = MESH_JOIN_MAX - JOIN_RESPONSE_FIXED,
+};
+
+struct join_request {
+	uint8_t joiner_key[KEY_LEN];
+	uint64_t invite_id;
+	uint8_t secret[MESH_SECRET_LEN];
+	int64_t timestamp;
+	json_t *hello; /* an object; owned (join_request_clear() releases it) */
+};
+
+/*
+ * Builds a JOIN_REQUEST into buf. The hello is serialised compactly; when
+ * the datagram would exceed MESH_JOIN_MAX (or cap), -EMSGSIZE. -EINVAL when
+ * hello is not an object or the keys give no shared secret (a low-order
+ * coordinator key).
+ */
+int join_request_create(uint8_t *buf, size_t cap, size_t *len, const struct join_request *req,
+			const uint8_t joiner_priv[KEY_LEN], const uint8_t coordinator_pub[KEY_LEN],
+			const uint8_t nonce[MESH_NONCE_LEN]) __attribute__((warn_unused_result));
+
+/*
+ * Opens a JOIN_REQUEST on the coordinator. -EBADMSG for anything that is
+ * not one, does not decrypt (a low-order joiner key included) or does not
+ * parse: the caller then stays silent. -ESTALE when the timestamp is more
+ * than MESH_JOIN_CLOCK_SKEW seconds from now; out is filled then, so the
+ * caller may check the invite and tell a genuine joiner that the clocks
+ * differ. Otherwise out is left zeroed on error. Release out with
+ * join_request_clear() after 0 and -ESTALE.
+ */
+int join_request_open(const uint8_t *msg, size_t len, const uint8_t coordinator_priv[KEY_LEN],
+		      int64_t now, struct join_request *out) __attribute__((warn_unused_result));
+
+/* Wipes the secret and releases the hello; NULL-safe. */
+void join_request_clear(struct join_request *req);
+
+/*
+ * Builds a JOIN_RESPONSE carrying result into buf. A netmap makes the
+ * result grow with the mesh: when the datagram would exceed MESH_JOIN_MAX
+ * (or cap), it is sent without the "netmap" member, and the node receives
+ * the netmap over the control channel once it is connected. -EMSGSIZE when
+ * even that does not fit; -EINVAL for a result that is not an object or a
+ * low-order joiner key.
+ */
+int join_response_create(uint8_t *buf, size_t cap, size_t *len, const json_t *result,
+			 const uint8_t coordinator_priv[KEY_LEN], const uint8_t joiner_pub[KEY_LEN],
+			 const uint8_t nonce[MESH_NONCE_LEN]) __attribute__((warn_unused_result));
+
+/*
+ * Opens a JOIN_RESPONSE on the joiner: *result is a new reference to an
+ * object with a boolean "ok". -EBADMSG for anything else.
+ */
+int join_response_open(const uint8_t *msg, size_t len, const uint8_t joiner_priv[KEY_LEN],
+		       const uint8_t coordinator_pub[KEY_LEN], json_t **result)
+    __attribute__((warn_unused_result));
+
+#endif
