@@ -670,8 +670,8 @@ int netmap_cache_load(const char *path, const uint8_t sign_public[NETMAP_SIGN_PU
 	struct parse ps = { errbuf, errlen };
 	json_error_t jerr;
 	json_t *wire;
-	size_t len;
-	char *text;
+	size_t len = 0;
+	char *text = NULL;
 	int ret;
 
 	memset(nm, 0, sizeof(*nm));
