@@ -1,0 +1,556 @@
+/* The netmap document, its signature and its cache (daemon/mesh/netmap.c). */
+#include <dirent.h>
+#include <errno.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mesh/netmap.h"
+#include "testlib.h"
+
+static const char base_doc[] =
+    "{\"version\": 17, \"issued_at\": 1795300000,"
+    " \"coordinator\": \"AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=\","
+    " \"self\": {\"id\": 3, \"name\": \"laptop\","
+    "   \"addresses\": [\"100.64.0.3/32\", \"fd7a:6d67:7465::3/128\"],"
+    "   \"routes_advertised\": [\"10.1.0.0/16\", \"0.0.0.0/0\"],"
+    "   \"routes_approved\": [\"10.1.0.0/16\"]},"
+    " \"peers\": ["
+    "  {\"id\": 1, \"name\": \"home\","
+    "   \"public_key\": \"AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=\","
+    "   \"addresses\": [\"100.64.0.1/32\", \"fd7a:6d67:7465::1/128\"],"
+    "   \"endpoints\": [\"203.0.113.2:41641\", \"[2001:db8::2]:41641\"],"
+    "   \"routes\": [\"192.168.77.0/24\", \"::/0\"], \"exit_node\": true,"
+    "   \"online\": true, \"coordinator\": true},"
+    "  {\"id\": 7, \"name\": \"phone.x_y\","
+    "   \"public_key\": \"ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=\","
+    "   \"addresses\": [\"100.64.0.7/32\"], \"endpoints\": [], \"routes\": [],"
+    "   \"exit_node\": false, \"online\": false, \"coordinator\": false,"
+    "   \"future_member\": {\"ignored\": [1, 2]}}]}";
+
+static json_t *base(void)
+{
+	json_t *doc = json_loads(base_doc, 0, NULL);
+
+	if (!doc)
+		abort();
+	return doc;
+}
+
+static void sign_keys(uint8_t pk[32], uint8_t sk[64], uint8_t seed_byte)
+{
+	uint8_t seed[32];
+
+	memset(seed, seed_byte, sizeof(seed));
+	crypto_sign_seed_keypair(pk, sk, seed);
+}
+
+static void test_decode_fields(void)
+{
+	json_t *doc = base();
+	struct netmap nm;
+	char err[256] = "", text[PREFIX_STR_LEN];
+
+	if (!CHECK_EQ_INT(netmap_from_json(doc, &nm, err, sizeof(err)), 0)) {
+		fprintf(stderr, "  %s\n", err);
+		json_decref(doc);
+		return;
+	}
+	CHECK(nm.version == 17);
+	CHECK(nm.issued_at == 1795300000);
+	CHECK(nm.coordinator_key[0] == 1 && nm.coordinator_key[31] == 32);
+	CHECK(nm.self.id == 3 && strcmp(nm.self.name, "laptop") == 0);
+	CHECK_EQ_INT(nm.self.n_addresses, 2);
+	CHECK_EQ_INT(nm.n_routes_advertised, 2);
+	CHECK_EQ_INT(nm.self.n_routes, 1);
+	CHECK_EQ_INT(nm.n_peers, 2);
+	CHECK(nm.peers[0].id == 1 && nm.peers[0].exit_node && nm.peers[0].online &&
+	      nm.peers[0].coordinator);
+	CHECK_EQ_INT(nm.peers[0].n_endpoints, 2);
+	CHECK(nm.peers[0].endpoints[1].numeric && nm.peers[0].endpoints[1].port == 41641);
+	prefix_format(&nm.peers[0].routes[1], text, sizeof(text));
+	CHECK(strcmp(text, "::/0") == 0);
+	CHECK(nm.peers[1].id == 7 && !nm.peers[1].exit_node && !nm.peers[1].online);
+	CHECK(nm.peers[1].n_endpoints == 0 && nm.peers[1].endpoints == NULL);
+	netmap_free(&nm);
+	netmap_free(&nm); /* zeroed: a second free is harmless */
+	netmap_free(NULL);
+	json_decref(doc);
+}
+
+static void test_round_trip(void)
+{
+	json_t *doc = base(), *again;
+	struct netmap nm, nm2;
+	char err[256];
+
+	if (netmap_from_json(doc, &nm, err, sizeof(err)) != 0)
+		abort();
+	again = netmap_to_json(&nm);
+	CHECK(again != NULL);
+	/* Everything but the unknown member comes back. */
+	json_object_del(json_array_get(json_object_get(doc, "peers"), 1), "future_member");
+	CHECK(json_equal(doc, again));
+	CHECK_EQ_INT(netmap_from_json(again, &nm2, err, sizeof(err)), 0);
+	CHECK(nm2.version == nm.version && nm2.n_peers == nm.n_peers);
+	CHECK_MEM(nm2.peers[1].public_key, nm.peers[1].public_key, KEY_LEN);
+	/* A version json_int_t cannot hold is refused on output. */
+	nm2.version = (uint64_t)INT64_MAX + 1;
+	CHECK(netmap_to_json(&nm2) == NULL);
+	netmap_free(&nm);
+	netmap_free(&nm2);
+	json_decref(again);
+	json_decref(doc);
+}
+
+/* Replaces (value NULL: removes) the member at a dotted path such as
+ * "peers.0.endpoints"; numbers index arrays. Steals value. */
+static void mutate(json_t *doc, const char *path, json_t *value)
+{
+	char buf[128], *save = NULL, *tok, *next;
+	json_t *cur = doc;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	tok = strtok_r(buf, ".", &save);
+	while ((next = strtok_r(NULL, ".", &save))) {
+		cur = json_is_array(cur) ? json_array_get(cur, strtoul(tok, NULL, 10))
+					 : json_object_get(cur, tok);
+		tok = next;
+	}
+	if (json_is_array(cur))
+		json_array_set_new(cur, strtoul(tok, NULL, 10), value);
+	else if (value)
+		json_object_set_new(cur, tok, value);
+	else
+		json_object_del(cur, tok);
+}
+
+struct bad_case {
+	const char *path;
+	const char *value; /* JSON text; NULL removes the member */
+	const char *message;
+};
+
+static const struct bad_case bad_cases[] = {
+	{ "version", NULL, "version: missing" },
+	{ "version", "\"17\"", "version: must be an integer" },
+	{ "version", "0", "version: 0 is out of range" },
+	{ "version", "1.5", "version: must be an integer" },
+	{ "issued_at", "-1", "issued_at: -1 is out of range" },
+	{ "coordinator", "\"AQID\"", "coordinator: not a key" },
+	{ "coordinator", "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"",
+	  "coordinator: not a key" },
+	{ "coordinator", "\" AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA\"",
+	  "coordinator: not a key" },
+	{ "coordinator", "null", "coordinator: must be a base64 key" },
+	{ "self", NULL, "self: missing" },
+	{ "self", "[]", "self: must be an object" },
+	{ "self.id", "0", "self.id: 0 is out of range" },
+	{ "self.id", "4294967296", "self.id: 4294967296 is out of range" },
+	{ "self.name", "\"bad name\"", "self.name: 'bad name' is not a valid name" },
+	{ "self.name", "\"\"", "self.name: '' is not a valid name" },
+	{ "self.name", "\"a123456789012345678901234567890123456789012345678901234567890123\"",
+	  "is not a valid name" },
+	{ "self.name", "\"caf\\u00e9\"", "self.name: 'caf?\?' is not a valid name" },
+	{ "self.addresses", "[]", "self.addresses: a node needs at least one" },
+	{ "self.addresses", "[\"100.64.0.0/10\"]",
+	  "self.addresses[0]: '100.64.0.0/10' is not a host prefix" },
+	{ "self.addresses", "[\"100.64.0.3\"]", "self.addresses[0]: '100.64.0.3' is not a host" },
+	{ "self.addresses", "[\"100.64.0.3/32\", 4]", "self.addresses[1]: '?' is not a host" },
+	{ "self.routes_advertised", "[\"10.1.2.3/16\"]",
+	  "self.routes_advertised[0]: '10.1.2.3/16' is not a network" },
+	{ "self.routes_approved", "\"10.1.0.0/16\"", "self.routes_approved: must be an array" },
+	{ "self.routes_approved", NULL, "self.routes_approved: missing" },
+	{ "peers", "{}", "peers: must be an array" },
+	{ "peers.0", "5", "peers[0]: must be an object" },
+	{ "peers.0.id", "-1", "peers[0].id: -1 is out of range" },
+	{ "peers.0.public_key", NULL, "peers[0].public_key: missing" },
+	{ "peers.0.public_key", "\"!QIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=\"",
+	  "peers[0].public_key: not a key" },
+	{ "peers.0.addresses", "[\"fd7a::1/64\"]", "peers[0].addresses[0]: 'fd7a::1/64'" },
+	{ "peers.0.endpoints", "[\"example.com:41641\"]",
+	  "peers[0].endpoints[0]: 'example.com:41641' is not a numeric endpoint" },
+	{ "peers.0.endpoints", "[\"203.0.113.2:0\"]", "peers[0].endpoints[0]" },
+	{ "peers.0.endpoints", "[\"203.0.113.2\"]", "peers[0].endpoints[0]" },
+	{ "peers.0.endpoints", "[\"2001:db8::2:41641\"]", "peers[0].endpoints[0]" },
+	{ "peers.1.routes", "[\"192.168.0.0/33\"]", "peers[1].routes[0]: '192.168.0.0/33'" },
+	{ "peers.1.exit_node", "\"yes\"", "peers[1].exit_node: must be true or false" },
+	{ "peers.1.online", NULL, "peers[1].online: missing" },
+	{ "peers.1.coordinator", "1", "peers[1].coordinator: must be true or false" },
+	{ "peers.1.id", "1", "peers: id 1 appears twice" },
+	{ "peers.1.id", "3", "peers: id 3 appears twice" },
+	{ "peers.1.public_key", "\"AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=\"",
+	  "peers: public key of id" },
+};
+
+static void test_malformed(void)
+{
+	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		const struct bad_case *c = &bad_cases[i];
+		json_t *doc = base();
+		struct netmap nm;
+		char err[256] = "";
+		int ret;
+
+		mutate(doc, c->path, c->value ? json_loads(c->value, JSON_DECODE_ANY, NULL) : NULL);
+		ret = netmap_from_json(doc, &nm, err, sizeof(err));
+		if (!CHECK_EQ_INT(ret, -EINVAL) || !CHECK(strstr(err, c->message) != NULL))
+			fprintf(stderr, "  %s = %s: got \"%s\"\n", c->path, c->value, err);
+		CHECK(nm.peers == NULL && nm.n_peers == 0 && nm.self.addresses == NULL);
+		json_decref(doc);
+	}
+}
+
+static void test_not_an_object(void)
+{
+	json_t *arr = json_array(), *doc = base();
+	struct netmap nm;
+	char err[256] = "";
+
+	CHECK_EQ_INT(netmap_from_json(arr, &nm, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "must be a JSON object") != NULL);
+	CHECK_EQ_INT(netmap_from_json(NULL, &nm, NULL, 0), -EINVAL);
+	/* An embedded NUL in a string never passes for a shorter text. */
+	mutate(doc, "peers.0.endpoints", json_pack("[o]", json_stringn("1.2.3.4:5\0x", 11)));
+	CHECK_EQ_INT(netmap_from_json(doc, &nm, err, sizeof(err)), -EINVAL);
+	json_decref(arr);
+	json_decref(doc);
+}
+
+static json_t *prefix_array(const char *fmt, size_t n)
+{
+	json_t *arr = json_array();
+	char text[64];
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(text, sizeof(text), fmt, (unsigned)(i >> 8), (unsigned)(i & 0xff));
+		json_array_append_new(arr, json_string(text));
+	}
+	return arr;
+}
+
+/* Each limit: at the bound decodes, one over is refused. */
+static void check_limit(const char *path, const char *fmt, size_t max, const char *message)
+{
+	struct netmap nm;
+	char err[256] = "";
+
+	for (size_t n = max; n <= max + 1; n++) {
+		json_t *doc = base();
+		mutate(doc, path, prefix_array(fmt, n));
+		int ret = netmap_from_json(doc, &nm, err, sizeof(err));
+		if (n == max) {
+			CHECK_EQ_INT(ret, 0);
+			netmap_free(&nm);
+		} else if (CHECK_EQ_INT(ret, -EINVAL) && !CHECK(strstr(err, message))) {
+			fprintf(stderr, "  got \"%s\"\n", err);
+		}
+		json_decref(doc);
+	}
+}
+
+static json_t *many_peers(size_t n)
+{
+	json_t *arr = json_array();
+	uint8_t key[KEY_LEN] = { 1 };
+	char b64[KEY_B64_LEN + 1], addr[32];
+
+	for (size_t i = 0; i < n; i++) {
+		key[1] = (uint8_t)i;
+		key[2] = (uint8_t)(i >> 8);
+		key_to_base64(b64, key);
+		snprintf(addr, sizeof(addr), "100.65.%u.%u/32", (unsigned)(i >> 8),
+			 (unsigned)(i & 0xff));
+		json_array_append_new(
+		    arr, json_pack("{s:I, s:s, s:s, s:[s], s:[], s:[], s:b, s:b, s:b}", "id",
+				   (json_int_t)(100 + i), "name", "n", "public_key", b64,
+				   "addresses", addr, "endpoints", "routes", "exit_node", 0,
+				   "online", 1, "coordinator", 0));
+	}
+	return arr;
+}
+
+static void test_limits(void)
+{
+	struct netmap nm;
+	char err[256] = "";
+	json_t *doc;
+
+	check_limit("self.addresses", "100.64.%u.%u/32", NETMAP_MAX_ADDRESSES,
+		    "self.addresses: 17 entries, at most 16");
+	check_limit("peers.0.endpoints", "10.0.%u.%u:1", NETMAP_MAX_ENDPOINTS,
+		    "peers[0].endpoints: 65 entries, at most 64");
+	check_limit("peers.1.routes", "10.%u.%u.0/24", NETMAP_MAX_ROUTES,
+		    "peers[1].routes: 1025 entries, at most 1024");
+	check_limit("self.routes_advertised", "10.%u.%u.0/24", NETMAP_MAX_ROUTES,
+		    "self.routes_advertised: 1025 entries");
+
+	doc = base();
+	mutate(doc, "peers", many_peers(NETMAP_MAX_PEERS));
+	if (!CHECK_EQ_INT(netmap_from_json(doc, &nm, err, sizeof(err)), 0))
+		fprintf(stderr, "  %s\n", err);
+	CHECK_EQ_INT(nm.n_peers, NETMAP_MAX_PEERS);
+	netmap_free(&nm);
+	json_decref(doc);
+
+	doc = base();
+	mutate(doc, "peers", many_peers(NETMAP_MAX_PEERS + 1));
+	CHECK_EQ_INT(netmap_from_json(doc, &nm, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "peers: 4097 entries, at most 4096") != NULL);
+	json_decref(doc);
+}
+
+static json_t *signed_base(const uint8_t sk[64])
+{
+	json_t *doc = base(), *msg;
+	struct netmap nm;
+
+	if (netmap_from_json(doc, &nm, NULL, 0) != 0)
+		abort();
+	msg = netmap_sign(&nm, sk);
+	netmap_free(&nm);
+	json_decref(doc);
+	return msg;
+}
+
+static void test_sign_verify(void)
+{
+	uint8_t pk[32], sk[64];
+	json_t *msg, *doc;
+	struct netmap nm;
+	char err[256] = "";
+	const char *text;
+
+	sign_keys(pk, sk, 7);
+	msg = signed_base(sk);
+	if (!CHECK(msg != NULL))
+		return;
+	CHECK(strcmp(json_string_value(json_object_get(msg, "type")), "netmap") == 0);
+	text = json_string_value(json_object_get(msg, "netmap"));
+	/* Compact with sorted keys: the exact bytes that were signed. */
+	CHECK(strncmp(text, "{\"coordinator\":\"AQID", 20) == 0);
+	CHECK_EQ_INT(strlen(json_string_value(json_object_get(msg, "signature"))), 88);
+	if (!CHECK_EQ_INT(netmap_verify(msg, pk, &nm, err, sizeof(err)), 0))
+		fprintf(stderr, "  %s\n", err);
+	doc = netmap_to_json(&nm);
+	text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+	CHECK(text && strcmp(text, json_string_value(json_object_get(msg, "netmap"))) == 0);
+	free((char *)text);
+	CHECK(nm.version == 17 && nm.n_peers == 2);
+	netmap_free(&nm);
+	json_decref(doc);
+	json_decref(msg);
+}
+
+/* Verifies msg, expecting ret; nm must come back empty on error. */
+static void check_verify(json_t *msg, const uint8_t pk[32], int want, const char *message)
+{
+	struct netmap nm;
+	char err[256] = "";
+	int ret = netmap_verify(msg, pk, &nm, err, sizeof(err));
+
+	if (!CHECK_EQ_INT(ret, want) || (message && !CHECK(strstr(err, message) != NULL)))
+		fprintf(stderr, "  got \"%s\"\n", err);
+	if (ret == 0)
+		netmap_free(&nm);
+	else
+		CHECK(nm.peers == NULL && nm.version == 0);
+}
+
+static void set_string(json_t *msg, const char *key, const char *value)
+{
+	json_object_set_new(msg, key, json_string(value));
+}
+
+static void test_tampered(void)
+{
+	uint8_t pk[32], sk[64], pk2[32], sk2[64];
+	json_t *msg;
+	char *text, *sig;
+
+	sign_keys(pk, sk, 7);
+	sign_keys(pk2, sk2, 8);
+	msg = signed_base(sk);
+	text = strdup(json_string_value(json_object_get(msg, "netmap")));
+	sig = strdup(json_string_value(json_object_get(msg, "signature")));
+
+	check_verify(msg, pk2, -EBADMSG, "does not verify");
+	/* Every byte of the document changed once: never accepted. */
+	for (size_t i = 0; i < strlen(text); i += 7) {
+		char *t = strdup(text);
+		t[i] ^= 0x01;
+		set_string(msg, "netmap", t);
+		check_verify(msg, pk, -EBADMSG, NULL);
+		free(t);
+	}
+	set_string(msg, "netmap", text);
+	for (size_t i = 0; i < 86; i++) {
+		char *s = strdup(sig);
+		s[i] = s[i] == 'A' ? 'B' : 'A';
+		set_string(msg, "signature", s);
+		check_verify(msg, pk, -EBADMSG, NULL);
+		free(s);
+	}
+	set_string(msg, "signature", "AAAA");
+	check_verify(msg, pk, -EBADMSG, "does not verify");
+	json_object_del(msg, "signature");
+	check_verify(msg, pk, -EBADMSG, "not a netmap message");
+	set_string(msg, "signature", sig);
+	check_verify(msg, pk, 0, NULL);
+	set_string(msg, "type", "hello");
+	check_verify(msg, pk, -EBADMSG, "not a netmap message");
+	json_object_del(msg, "type");
+	check_verify(msg, pk, -EBADMSG, "not a netmap message");
+	check_verify(NULL, pk, -EBADMSG, NULL);
+	free(text);
+	free(sig);
+	json_decref(msg);
+}
+
+/* A signed document that is not a netmap: the signature holds, -EINVAL. */
+static json_t *sign_text(const char *text, const uint8_t sk[64])
+{
+	uint8_t sig[64];
+	char b64[89];
+
+	crypto_sign_detached(sig, NULL, (const uint8_t *)text, strlen(text), sk);
+	sodium_bin2base64(b64, sizeof(b64), sig, sizeof(sig), sodium_base64_VARIANT_ORIGINAL);
+	return json_pack("{s:s, s:s, s:s}", "type", "netmap", "netmap", text, "signature", b64);
+}
+
+static void test_signed_bad_document(void)
+{
+	uint8_t pk[32], sk[64];
+	json_t *msg;
+
+	sign_keys(pk, sk, 7);
+	msg = sign_text("{\"version\": 1}", sk);
+	check_verify(msg, pk, -EINVAL, "issued_at: missing");
+	json_decref(msg);
+	msg = sign_text("{\"version\": 1,", sk);
+	check_verify(msg, pk, -EINVAL, "not valid JSON");
+	json_decref(msg);
+	msg = sign_text("{\"version\": 1, \"version\": 2}", sk);
+	check_verify(msg, pk, -EINVAL, "not valid JSON");
+	json_decref(msg);
+	msg = sign_text("[]", sk);
+	check_verify(msg, pk, -EINVAL, "must be a JSON object");
+	json_decref(msg);
+}
+
+static void make_dir(char *dir, size_t len)
+{
+	snprintf(dir, len, "/tmp/test_netmap.XXXXXX");
+	if (!mkdtemp(dir))
+		abort();
+}
+
+static size_t count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0;
+
+	while (d && (de = readdir(d)))
+		n += de->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		abort();
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_cache(void)
+{
+	uint8_t pk[32], sk[64], pk2[32], sk2[64];
+	char dir[64], path[128], err[256] = "";
+	json_t *msg = NULL, *loaded = NULL;
+	struct netmap nm;
+	struct stat st;
+
+	sign_keys(pk, sk, 7);
+	sign_keys(pk2, sk2, 8);
+	make_dir(dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/netmap.json", dir);
+	CHECK_EQ_INT(netmap_cache_load(path, pk, &nm, &loaded, err, sizeof(err)), -ENOENT);
+	CHECK(loaded == NULL);
+
+	msg = signed_base(sk);
+	CHECK_EQ_INT(netmap_cache_save(path, msg), 0);
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
+	CHECK_EQ_INT(count_entries(dir), 1); /* no temporary file left */
+	if (CHECK_EQ_INT(netmap_cache_load(path, pk, &nm, &loaded, err, sizeof(err)), 0)) {
+		CHECK(json_equal(msg, loaded));
+		CHECK(nm.version == 17);
+		netmap_free(&nm);
+	}
+	json_decref(loaded);
+	/* A second save replaces the first; loading without msg is fine. */
+	CHECK_EQ_INT(netmap_cache_save(path, msg), 0);
+	CHECK_EQ_INT(netmap_cache_load(path, pk, &nm, NULL, err, sizeof(err)), 0);
+	netmap_free(&nm);
+	CHECK_EQ_INT(netmap_cache_load(path, pk2, &nm, &loaded, err, sizeof(err)), -EBADMSG);
+	CHECK(loaded == NULL);
+
+	write_text(path, "{\"type\": \"netmap\", trunc");
+	CHECK_EQ_INT(netmap_cache_load(path, pk, &nm, &loaded, err, sizeof(err)), -EBADMSG);
+	CHECK(strstr(err, "not JSON") != NULL);
+	write_text(path, "");
+	CHECK_EQ_INT(netmap_cache_load(path, pk, &nm, &loaded, err, sizeof(err)), -EBADMSG);
+	CHECK_EQ_INT(netmap_cache_load(dir, pk, &nm, &loaded, err, sizeof(err)), -EFBIG);
+
+	snprintf(path, sizeof(path), "%s/missing/netmap.json", dir);
+	CHECK(netmap_cache_save(path, msg) == -ENOENT);
+	snprintf(path, sizeof(path), "%s/netmap.json", dir);
+	unlink(path);
+	rmdir(dir);
+	json_decref(msg);
+}
+
+/* Two netmaps verify whatever their versions: keeping the newest is the
+ * caller's job. */
+static void test_versions_are_the_callers(void)
+{
+	uint8_t pk[32], sk[64];
+	json_t *doc = base(), *msg;
+	struct netmap nm, got;
+
+	sign_keys(pk, sk, 7);
+	if (netmap_from_json(doc, &nm, NULL, 0) != 0)
+		abort();
+	nm.version = 1;
+	msg = netmap_sign(&nm, sk);
+	CHECK_EQ_INT(netmap_verify(msg, pk, &got, NULL, 0), 0);
+	CHECK(got.version == 1);
+	netmap_free(&got);
+	netmap_free(&nm);
+	json_decref(msg);
+	json_decref(doc);
+}
+
+int main(void)
+{
+	if (sodium_init() < 0)
+		return 1;
+	RUN(test_decode_fields);
+	RUN(test_round_trip);
+	RUN(test_malformed);
+	RUN(test_not_an_object);
+	RUN(test_limits);
+	RUN(test_sign_verify);
+	RUN(test_tampered);
+	RUN(test_signed_bad_document);
+	RUN(test_cache);
+	RUN(test_versions_are_the_callers);
+	return test_summary();
+}
