@@ -199,66 +199,140 @@ static int set_allowed_ips(struct wg_peer *peer, const struct plan_prefixes *ips
 	return ret;
 }
 
+/* True if the engine peer with this key belongs to a mesh peer. */
+static const struct mesh_peer *mesh_peer_find(const struct mesh_peer *peers, size_t n,
+					      const uint8_t key[NOISE_PUBLIC_KEY_LEN])
+{
+	for (size_t i = 0; i < n; i++)
+		if (!memcmp(peers[i].public_key, key, NOISE_PUBLIC_KEY_LEN))
+			return &peers[i];
+	return NULL;
+}
+
+static struct wg_peer *peer_get(struct node *node, const uint8_t key[NOISE_PUBLIC_KEY_LEN],
+				const char *name, bool *added)
+{
+	struct wg_peer *peer = wg_device_find_peer(node->dev, key);
+	int ret;
+
+	*added = false;
+	if (peer)
+		return peer;
+	ret = wg_device_add_peer(node->dev, key, &peer);
+	if (ret < 0) {
+		log_err("peer %s: cannot add: %s", name, strerror(-ret));
+		return NULL;
+	}
+	log_info("peer %s added", name);
+	*added = true;
+	return peer;
+}
+
+/* A mesh peer: candidates always, the endpoint when the mesh says so. */
+static int configure_mesh_peer(struct wg_peer *peer, const struct mesh_peer *mp)
+{
+	int ret = wg_peer_set_candidates(peer, mp->candidates, mp->n_candidates);
+
+	if (mp->set_endpoint)
+		wg_peer_set_endpoint(peer, &mp->endpoint);
+	return ret;
+}
+
 /*
- * Makes the engine's peers those of `cfg`: removes peers it no longer has,
- * adds new ones, reconfigures changed ones. Unchanged peers (compared with
- * `old`) keep their sessions untouched; changed ones keep them too, as wg
- * does, since a new endpoint or allowed IP does not invalidate keys.
+ * Makes the engine's peers those of `cfg` plus the mesh's: removes peers
+ * neither has any more, adds new ones, reconfigures changed ones. Unchanged
+ * config peers (compared with `old`) keep their sessions untouched; changed
+ * ones keep them too, as wg does, since a new endpoint or allowed IP does
+ * not invalidate keys. A static peer wins over a mesh peer with its key.
+ * plan->engine_allowed_ips holds the config peers first, then the mesh's.
  */
 static int apply_peers(struct node *node, const struct mg_config *old, const struct mg_config *cfg,
-		       const struct route_plan *plan)
+		       const struct mesh_peer *mesh, size_t n_mesh, const struct route_plan *plan)
 {
-	int ret, failed = 0;
+	struct wg_peer *peer;
+	bool added;
+	int failed = 0;
 
-	for (struct wg_peer *peer = node->dev->peers, *next; peer; peer = next) {
-		next = peer->next_peer;
-		if (!config_peer_find(cfg, peer->public_key)) {
-			log_info("peer %s removed", peer->name);
-			wg_device_remove_peer(node->dev, peer);
+	for (struct wg_peer *p = node->dev->peers, *next; p; p = next) {
+		next = p->next_peer;
+		if (!config_peer_find(cfg, p->public_key) &&
+		    !mesh_peer_find(mesh, n_mesh, p->public_key)) {
+			log_info("peer %s removed", p->name);
+			wg_device_remove_peer(node->dev, p);
 		}
 	}
 	for (size_t i = 0; i < cfg->n_peers; i++) {
 		const struct config_peer *cp = &cfg->peers[i];
 		const struct config_peer *was = old ? config_peer_find(old, cp->public_key) : NULL;
-		struct wg_peer *peer = wg_device_find_peer(node->dev, cp->public_key);
 
+		peer = peer_get(node, cp->public_key, cp->name, &added);
 		if (!peer) {
-			ret = wg_device_add_peer(node->dev, cp->public_key, &peer);
-			if (ret < 0) {
-				log_err("peer %s: cannot add: %s", cp->name, strerror(-ret));
-				failed = ret;
-				continue;
-			}
-			log_info("peer %s added", cp->name);
-			was = NULL;
+			failed = -ENOMEM;
+			continue;
 		}
 		wg_peer_set_name(peer, cp->name);
-		if (!was || !config_peer_equal(was, cp))
+		if (added || !was || !config_peer_equal(was, cp))
 			failed = configure_peer(node, peer, cp) ?: failed;
 		failed = set_allowed_ips(peer, &plan->engine_allowed_ips[i]) ?: failed;
+	}
+	for (size_t i = 0; i < n_mesh; i++) {
+		if (config_peer_find(cfg, mesh[i].public_key))
+			continue;
+		peer = peer_get(node, mesh[i].public_key, mesh[i].name, &added);
+		if (!peer) {
+			failed = -ENOMEM;
+			continue;
+		}
+		wg_peer_set_name(peer, mesh[i].name);
+		failed = configure_mesh_peer(peer, &mesh[i]) ?: failed;
+		failed =
+		    set_allowed_ips(peer, &plan->engine_allowed_ips[cfg->n_peers + i]) ?: failed;
 	}
 	dataplane_flush(&node->dp);
 	return failed;
 }
 
-/*
- * The route plan for cfg on this host: the peers' allowed IPs and the host's
- * links go in, routes, rules, the nftables table and sysctls come out.
- */
-static int compute_plan(struct node *node, const struct mg_config *cfg, struct route_plan *plan,
-			char *errbuf, size_t errlen)
+/* The config's addresses followed by the mesh's; free v afterwards. */
+static int merged_addresses(const struct mg_config *cfg, const struct prefix *mesh, size_t n_mesh,
+			    struct prefix_list *out)
 {
-	struct plan_peer *peers = calloc(cfg->n_peers + 1, sizeof(*peers));
-	struct hostinfo info;
+	out->n = cfg->addresses.n + n_mesh;
+	out->v = calloc(out->n + 1, sizeof(*out->v));
+	if (!out->v)
+		return -ENOMEM;
+	memcpy(out->v, cfg->addresses.v, cfg->addresses.n * sizeof(*out->v));
+	memcpy(out->v + cfg->addresses.n, mesh, n_mesh * sizeof(*out->v));
+	return 0;
+}
+
+/*
+ * The route plan for cfg plus the mesh state on this host: the peers'
+ * allowed IPs and the host's links go in, routes, rules, the nftables table
+ * and sysctls come out. Peers: the config's, then the mesh's.
+ */
+static int compute_plan(struct node *node, const struct mg_config *cfg,
+			const struct mesh_peer *mesh, size_t n_mesh,
+			const struct prefix *mesh_addrs, size_t n_mesh_addrs,
+			struct route_plan *plan, char *errbuf, size_t errlen)
+{
+	struct plan_peer *peers = calloc(cfg->n_peers + n_mesh + 1, sizeof(*peers));
+	struct mg_config effective = *cfg;
+	struct hostinfo info = { 0 };
 	struct plan_host host;
 	int ret;
 
 	*plan = (struct route_plan){ 0 };
-	if (!peers)
-		return -ENOMEM;
+	effective.addresses = (struct prefix_list){ 0 };
+	if (!peers || merged_addresses(cfg, mesh_addrs, n_mesh_addrs, &effective.addresses) < 0) {
+		ret = -ENOMEM;
+		goto out;
+	}
 	for (size_t i = 0; i < cfg->n_peers; i++)
 		peers[i] = (struct plan_peer){ cfg->peers[i].name, cfg->peers[i].allowed_ips.v,
 					       cfg->peers[i].allowed_ips.n };
+	for (size_t i = 0; i < n_mesh; i++)
+		peers[cfg->n_peers + i] =
+		    (struct plan_peer){ mesh[i].name, mesh[i].allowed_ips, mesh[i].n_allowed_ips };
 	ret = hostinfo_read(node->rtnl, node->dp.tun.ifindex, &info);
 	if (ret < 0) {
 		snprintf(errbuf, errlen, "cannot read the host's links and routes: %s",
@@ -272,12 +346,26 @@ static int compute_plan(struct node *node, const struct mg_config *cfg, struct r
 				   .local_addrs = info.local_addrs,
 				   .n_local_addrs = info.n_local_addrs };
 	memcpy(host.wan_ifname, info.wan_ifname, sizeof(host.wan_ifname));
-	ret = route_plan_compute(cfg, peers, cfg->n_peers, &host, plan, errbuf, errlen);
+	ret = route_plan_compute(&effective, peers, cfg->n_peers + n_mesh, &host, plan, errbuf,
+				 errlen);
 	for (size_t i = 0; ret == 0 && i < plan->n_warnings; i++)
 		log_warn("%s", plan->warnings[i]);
-	hostinfo_free(&info);
 out:
+	hostinfo_free(&info);
+	free(effective.addresses.v);
 	free(peers);
+	return ret;
+}
+
+static int set_addresses(struct node *node, const struct mg_config *cfg,
+			 const struct prefix *mesh_addrs, size_t n_mesh_addrs)
+{
+	struct prefix_list all;
+	int ret = merged_addresses(cfg, mesh_addrs, n_mesh_addrs, &all);
+
+	if (ret == 0)
+		ret = link_set_addresses(node->rtnl, node->dp.tun.ifindex, all.v, all.n);
+	free(all.v);
 	return ret;
 }
 
@@ -286,8 +374,7 @@ static int apply_link(struct node *node, const struct mg_config *cfg)
 	int ret = link_up(node->rtnl, node->dp.tun.ifindex, cfg->mtu);
 
 	if (ret == 0)
-		ret = link_set_addresses(node->rtnl, node->dp.tun.ifindex, cfg->addresses.v,
-					 cfg->addresses.n);
+		ret = set_addresses(node, cfg, node->mesh_addresses, node->n_mesh_addresses);
 	return ret;
 }
 
@@ -369,7 +456,7 @@ int node_start(struct node *node, struct loop *loop, struct mg_config *cfg, cons
 		goto err;
 	}
 	router_init(&node->router, node->rtnl, loop, node->dp.tun.ifindex, node->cfg.state_dir);
-	ret = compute_plan(node, &node->cfg, &node->plan, errbuf, errlen);
+	ret = compute_plan(node, &node->cfg, NULL, 0, NULL, 0, &node->plan, errbuf, errlen);
 	if (ret == 0)
 		ret = router_apply(&node->router, &node->plan, errbuf, errlen);
 	if (ret < 0)
@@ -377,7 +464,7 @@ int node_start(struct node *node, struct loop *loop, struct mg_config *cfg, cons
 	ret = start_control(node, errbuf, errlen);
 	if (ret < 0)
 		goto err;
-	apply_peers(node, NULL, &node->cfg, &node->plan);
+	apply_peers(node, NULL, &node->cfg, NULL, 0, &node->plan);
 	log_info("%s up: listening on UDP port %u, %zu peer(s)", node->dp.tun.name,
 		 node->dp.udp.port, node->cfg.n_peers);
 	return 0;
@@ -385,6 +472,8 @@ err:
 	node_stop(node);
 	return ret;
 }
+
+static void mesh_peers_free(struct mesh_peer *peers, size_t n);
 
 void node_stop(struct node *node)
 {
@@ -405,6 +494,85 @@ void node_stop(struct node *node)
 	config_free(&node->cfg);
 	free(node->config_path);
 	node->config_path = NULL;
+	mesh_peers_free(node->mesh_peers, node->n_mesh_peers);
+	free(node->mesh_addresses);
+	node->mesh_peers = NULL;
+	node->mesh_addresses = NULL;
+	node->n_mesh_peers = node->n_mesh_addresses = 0;
+}
+
+static void mesh_peers_free(struct mesh_peer *peers, size_t n)
+{
+	for (size_t i = 0; peers && i < n; i++)
+		free(peers[i].allowed_ips);
+	free(peers);
+}
+
+/* Deep copies of the mesh state handed to node_set_mesh(). */
+static int mesh_copy(const struct mesh_peer *peers, size_t n, const struct prefix *addrs,
+		     size_t n_addrs, struct mesh_peer **peers_out, struct prefix **addrs_out)
+{
+	struct mesh_peer *p = calloc(n + 1, sizeof(*p));
+	struct prefix *a = calloc(n_addrs + 1, sizeof(*a));
+
+	if (!p || !a)
+		goto err;
+	memcpy(a, addrs, n_addrs * sizeof(*a));
+	for (size_t i = 0; i < n; i++) {
+		p[i] = peers[i];
+		p[i].allowed_ips = calloc(peers[i].n_allowed_ips + 1, sizeof(struct prefix));
+		if (!p[i].allowed_ips) {
+			mesh_peers_free(p, i);
+			p = NULL;
+			goto err;
+		}
+		memcpy(p[i].allowed_ips, peers[i].allowed_ips,
+		       peers[i].n_allowed_ips * sizeof(struct prefix));
+	}
+	*peers_out = p;
+	*addrs_out = a;
+	return 0;
+err:
+	free(p);
+	free(a);
+	return -ENOMEM;
+}
+
+int node_set_mesh(struct node *node, const struct mesh_peer *peers, size_t n_peers,
+		  const struct prefix *addresses, size_t n_addresses, char *errbuf, size_t errlen)
+{
+	struct mesh_peer *new_peers;
+	struct prefix *new_addrs;
+	struct route_plan plan;
+	int ret = mesh_copy(peers, n_peers, addresses, n_addresses, &new_peers, &new_addrs);
+
+	if (ret < 0) {
+		snprintf(errbuf, errlen, "out of memory");
+		return ret;
+	}
+	ret = compute_plan(node, &node->cfg, new_peers, n_peers, new_addrs, n_addresses, &plan,
+			   errbuf, errlen);
+	if (ret < 0) {
+		route_plan_free(&plan);
+		mesh_peers_free(new_peers, n_peers);
+		free(new_addrs);
+		return ret;
+	}
+	ret = set_addresses(node, &node->cfg, new_addrs, n_addresses);
+	if (ret < 0)
+		log_err("mesh addresses: %s", strerror(-ret));
+	if (router_apply(&node->router, &plan, errbuf, errlen) < 0)
+		log_err("mesh: %s", errbuf);
+	apply_peers(node, &node->cfg, &node->cfg, new_peers, n_peers, &plan);
+	route_plan_free(&node->plan);
+	node->plan = plan;
+	mesh_peers_free(node->mesh_peers, node->n_mesh_peers);
+	free(node->mesh_addresses);
+	node->mesh_peers = new_peers;
+	node->n_mesh_peers = n_peers;
+	node->mesh_addresses = new_addrs;
+	node->n_mesh_addresses = n_addresses;
+	return 0;
 }
 
 static int reload_interface(struct node *node, const struct mg_config *cfg)
@@ -422,8 +590,7 @@ static int reload_interface(struct node *node, const struct mg_config *cfg)
 	if (cfg->mtu != node->cfg.mtu)
 		log_warn("mtu %u -> %u: a new MTU takes effect on restart", node->cfg.mtu,
 			 cfg->mtu);
-	ret = link_set_addresses(node->rtnl, node->dp.tun.ifindex, cfg->addresses.v,
-				 cfg->addresses.n);
+	ret = set_addresses(node, cfg, node->mesh_addresses, node->n_mesh_addresses);
 	if (ret < 0)
 		log_err("addresses: %s", strerror(-ret));
 	return ret;
@@ -455,7 +622,8 @@ int node_reload(struct node *node)
 		config_free(&cfg);
 		return -EINVAL;
 	}
-	ret = compute_plan(node, &cfg, &plan, err, sizeof(err));
+	ret = compute_plan(node, &cfg, node->mesh_peers, node->n_mesh_peers, node->mesh_addresses,
+			   node->n_mesh_addresses, &plan, err, sizeof(err));
 	if (ret < 0) {
 		log_err("reload failed, keeping the running configuration: %s", err);
 		route_plan_free(&plan);
@@ -465,7 +633,7 @@ int node_reload(struct node *node)
 	reload_interface(node, &cfg);
 	if (router_apply(&node->router, &plan, err, sizeof(err)) < 0)
 		log_err("reload: %s", err);
-	apply_peers(node, &node->cfg, &cfg, &plan);
+	apply_peers(node, &node->cfg, &cfg, node->mesh_peers, node->n_mesh_peers, &plan);
 	route_plan_free(&node->plan);
 	node->plan = plan;
 	config_free(&node->cfg);

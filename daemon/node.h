@@ -17,6 +17,24 @@
 #include "wg/device.h"
 
 struct control_server;
+
+/*
+ * A peer the mesh control plane gives the node (from a netmap), next to the
+ * config's static peers. allowed_ips: its mesh addresses, the routes it is
+ * primary for and, for an approved exit node, the defaults. candidates: the
+ * endpoints to try at once. When set_endpoint is true the peer is pointed
+ * at endpoint (a direct address or a relay endpoint) even if it has one.
+ */
+struct mesh_peer {
+	char name[64];
+	uint8_t public_key[NOISE_PUBLIC_KEY_LEN];
+	struct prefix *allowed_ips;
+	size_t n_allowed_ips;
+	struct wg_endpoint candidates[8];
+	size_t n_candidates;
+	bool set_endpoint;
+	struct wg_endpoint endpoint;
+};
 struct uapi_server;
 struct nl_sock;
 
@@ -33,6 +51,12 @@ struct node {
 	struct uapi_server *uapi;
 	uint8_t public_key[NOISE_PUBLIC_KEY_LEN];
 	uint64_t started_at; /* wall clock, unix seconds */
+
+	/* What the mesh gave the node (node_set_mesh), owned copies. */
+	struct mesh_peer *mesh_peers;
+	size_t n_mesh_peers;
+	struct prefix *mesh_addresses; /* with the mesh prefix's length */
+	size_t n_mesh_addresses;
 };
 
 /*
@@ -50,6 +74,18 @@ int node_reload(struct node *node);
 
 /* Tears everything down; the kernel is left as it was before node_start(). */
 void node_stop(struct node *node);
+
+/*
+ * Replaces what the mesh control plane gives the node: its peers and its
+ * mesh addresses (added to the config's). The TUN addresses, the route plan
+ * (routes, rules, nftables, sysctls) and the engine's peers follow, through
+ * the same machinery as static peers; sessions of peers that stay are kept.
+ * On a plan error (say an exit node that is no longer offered) the previous
+ * mesh state stays and errbuf says why.
+ */
+int node_set_mesh(struct node *node, const struct mesh_peer *peers, size_t n_peers,
+		  const struct prefix *addresses, size_t n_addresses, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* Runtime changes (UAPI `wg set`): applied to the engine and the data plane. */
 int node_set_private_key(struct node *node, const uint8_t key[NOISE_PUBLIC_KEY_LEN]);

@@ -180,7 +180,9 @@ static void test_name_length(void)
 	for (int k = 1; k < 10; k++) {
 		int slen = k + 1 < 10 ? 2 : 3;
 
-		snprintf(names[k], sizeof(names[k]), "%.*s-%d", 63 - slen, long_name, k + 1);
+		/* 63 - slen x, then the suffix: exactly 63 characters. */
+		memset(names[k], 'x', (size_t)(63 - slen));
+		sprintf(names[k] + 63 - slen, "-%d", k + 1);
 		list[k] = names[k];
 	}
 	check_name(long_name, NULL, 0, names[0]);
