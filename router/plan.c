@@ -4,6 +4,12 @@
  * system calls and no state beyond const tables, so every rule below has a
  * case in tests/unit/test_plan.c.
  *
+ * The exit node's two sides live in exitnode/: client.c (use_exit_node: the
+ * exit in use, its default routes and kill switch, LAN access) and server.c
+ * (exit_node: the WAN and the private-range guard). They work on the same
+ * struct planner as this file, through router/planner.h, which declares the
+ * planner_* helpers defined here.
+ *
  * Prefixes
  *  - Mesh networks are the networks of the node's own `addresses` (the TUN's
  *    connected routes). A peer's allowed IP inside one of them is a mesh
@@ -13,17 +19,7 @@
  *    be unreachable).
  *  - 0.0.0.0/0 or ::/0 in a peer's allowed IPs make it exit-capable; they
  *    are never routed nor given to the engine unless that peer is the exit
- *    node in use.
- *
- * Exit node in use (use_exit_node.peer)
- *  - Matched by name first, then by a mesh address when the value is an IP
- *    address. Unknown, or without a default in its allowed IPs: -EINVAL,
- *    the configuration cannot be served.
- *  - Default routes through the TUN for both families, plus unreachable
- *    defaults at ROUTE_METRIC_KILL_SWITCH: a family the exit does not offer
- *    still goes into the TUN, where the engine drops it (with a warning),
- *    rather than out of the uplink.
- *  - Independent of accept_routes: asking for an exit is explicit.
+ *    node in use (exitnode/client.c).
  *
  * Served prefixes (accept_routes)
  *  - Routed through the TUN (PLAN_ROUTE_TUN, ROUTE_METRIC_TUN), once each.
@@ -37,22 +33,19 @@
  *
  * Rules, for each family with a route in ROUTE_TABLE
  *  - RULE_PRIORITY_LAN: lookup main suppress_prefixlength 0; left out when
- *    the exit is in use without allow_lan_access.
+ *    the exit is in use without allow_lan_access (exit_client_allows_lan()).
  *  - RULE_PRIORITY_MESH: not fwmark FWMARK_BYPASS/FWMARK_MASK lookup
  *    ROUTE_TABLE.
  *
- * Subnet router and exit node (checked first; errors, not warnings)
+ * Subnet router (checked first; errors, not warnings)
  *  - subnet_router.routes may not hold a default (that is exit_node) nor
  *    overlap a mesh network.
- *  - exit_node.enabled needs a WAN: exit_node.wan_interface, else the
- *    host's default-route interface; never the TUN itself.
  *
  * nftables facts, present when forwarding (subnet router, exit node) or
  * when ROUTE_TABLE has routes
  *  - lan_routes: subnet_router.routes; snat only with lan_routes.
- *  - exit_node: wan; guarded = plan_private_ranges + the host's connected
- *    prefixes + its local addresses, empty with allow_private (the renderer
- *    accepts lan_routes before it drops guarded).
+ *  - exit_node, wan, allow_private and guarded: exit_server_nft()
+ *    (exitnode/server.c); a missing WAN is an error there.
  *  - Prefix lists are canonical: sorted (family, address, length), with
  *    every entry inside another one dropped (nftables interval sets refuse
  *    overlaps), so plan_nft_equal() compares them element by element.
@@ -77,51 +70,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client.h"
 #include "config.h"
+#include "planner.h"
+#include "server.h"
 
-/*
- * Checked against RFC 6890 and the IANA special-purpose registries. In:
- * "this network", RFC 1918, shared address space (RFC 6598, where the mesh
- * itself lives), loopback, link-local, IETF protocol assignments,
- * benchmarking, multicast and the reserved 240/4 (which holds the limited
- * broadcast address); for IPv6 the unspecified and loopback addresses,
- * IPv4-mapped addresses (a way around the IPv4 entries), ULA, link-local
- * and multicast. Left out on purpose: the documentation ranges (192.0.2/24,
- * 198.51.100/24, 203.0.113/24, 2001:db8::/32: nothing real lives there and
- * test topologies use them as the internet), and the globally reachable
- * translation and tunnelling prefixes (NAT64's 64:ff9b::/96, which is how
- * an IPv6-only uplink reaches IPv4; Teredo 2001::/32; 6to4 2002::/16 and
- * 192.88.99/24).
- */
-const char *const plan_private_ranges[] = {
-	"0.0.0.0/8",    "10.0.0.0/8",     "100.64.0.0/10",
-	"127.0.0.0/8",  "169.254.0.0/16", "172.16.0.0/12",
-	"192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15",
-	"224.0.0.0/4",  "240.0.0.0/4",    "::/128",
-	"::1/128",      "::ffff:0:0/96",  "fc00::/7",
-	"fe80::/10",    "ff00::/8",       NULL,
-};
+/* ---- small helpers (the planner_* ones are declared in planner.h) ---- */
 
-/* The state of one computation; the plan is built in p and handed over
- * only on success. */
-struct planner {
-	const struct mg_config *cfg;
-	const struct plan_peer *peers;
-	size_t n_peers;
-	const struct plan_host *host;
-	const char *tun;
-	struct plan_prefixes mesh; /* the mesh networks */
-	bool lan_rule;             /* RULE_PRIORITY_LAN is wanted */
-	struct route_plan p;
-	char *errbuf;
-	size_t errlen;
-};
-
-/* ---- small helpers ---- */
-
-/* Appends one zeroed element of size bytes to the array *vp of *n; returns
- * it, or NULL when out of memory. */
-static void *append(void *vp, size_t *n, size_t size)
+void *planner_append(void *vp, size_t *n, size_t size)
 {
 	void **v = vp;
 	char *grown = realloc(*v, (*n + 1) * size);
@@ -133,9 +89,9 @@ static void *append(void *vp, size_t *n, size_t size)
 	return grown + (*n)++ * size;
 }
 
-static int prefixes_add(struct plan_prefixes *list, const struct prefix *p)
+int planner_prefixes_add(struct plan_prefixes *list, const struct prefix *p)
 {
-	struct prefix *slot = append(&list->v, &list->n, sizeof(*slot));
+	struct prefix *slot = planner_append(&list->v, &list->n, sizeof(*slot));
 
 	if (!slot)
 		return -ENOMEM;
@@ -169,11 +125,6 @@ static const struct prefix *overlapping(const struct prefix *list, size_t n, con
 	return NULL;
 }
 
-static bool is_default(const struct prefix *p)
-{
-	return p->len == 0;
-}
-
 static bool has_family(const struct prefix *v, size_t n, int family)
 {
 	for (size_t i = 0; i < n; i++)
@@ -193,8 +144,7 @@ static int prefix_cmp(const void *a, const void *b)
 	return c ? c : (int)x->len - (int)y->len;
 }
 
-/* Sorts list and drops every entry that lies inside another one. */
-static void prefixes_canonicalize(struct plan_prefixes *list)
+void planner_prefixes_canonicalize(struct plan_prefixes *list)
 {
 	size_t kept = 0;
 
@@ -218,7 +168,7 @@ static void prefixes_free(struct plan_prefixes *list)
 	list->n = 0;
 }
 
-__attribute__((format(printf, 2, 3))) static int fail(struct planner *pl, const char *fmt, ...)
+int planner_fail(struct planner *pl, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -228,9 +178,9 @@ __attribute__((format(printf, 2, 3))) static int fail(struct planner *pl, const 
 	return -EINVAL;
 }
 
-__attribute__((format(printf, 2, 3))) static int warn(struct planner *pl, const char *fmt, ...)
+int planner_warn(struct planner *pl, const char *fmt, ...)
 {
-	char **slot = append(&pl->p.warnings, &pl->p.n_warnings, sizeof(*slot));
+	char **slot = planner_append(&pl->p.warnings, &pl->p.n_warnings, sizeof(*slot));
 	va_list ap;
 	int ret;
 
@@ -252,7 +202,7 @@ static const char *fmt_prefix(const struct prefix *p, char buf[PREFIX_STR_LEN])
 	return buf;
 }
 
-/* ---- the node's own networks and the exit in use ---- */
+/* ---- the node's own networks ---- */
 
 static int collect_mesh_networks(struct planner *pl)
 {
@@ -261,87 +211,15 @@ static int collect_mesh_networks(struct planner *pl)
 	for (size_t i = 0; i < addrs->n; i++) {
 		struct prefix net = addrs->v[i];
 		prefix_mask(&net);
-		if (!prefixes_have(&pl->mesh, &net) && prefixes_add(&pl->mesh, &net) < 0)
+		if (!prefixes_have(&pl->mesh, &net) && planner_prefixes_add(&pl->mesh, &net) < 0)
 			return -ENOMEM;
 	}
 	return 0;
 }
 
-static bool is_mesh_address(const struct planner *pl, const struct prefix *p)
+bool planner_is_mesh_address(const struct planner *pl, const struct prefix *p)
 {
 	return inside_of(pl->mesh.v, pl->mesh.n, p) != NULL;
-}
-
-static bool exit_capable(const struct plan_peer *peer, int family)
-{
-	for (size_t i = 0; i < peer->n_allowed_ips; i++) {
-		const struct prefix *p = &peer->allowed_ips[i];
-		if (is_default(p) && (family == AF_UNSPEC || p->family == family))
-			return true;
-	}
-	return false;
-}
-
-/* True if addr (a host prefix) is one of the peer's mesh addresses. */
-static bool peer_has_mesh_address(const struct planner *pl, const struct plan_peer *peer,
-				  const struct prefix *addr)
-{
-	for (size_t i = 0; i < peer->n_allowed_ips; i++) {
-		const struct prefix *p = &peer->allowed_ips[i];
-		if (!is_default(p) && is_mesh_address(pl, p) && prefix_contains(p, addr))
-			return true;
-	}
-	return false;
-}
-
-static long find_peer(const struct planner *pl, const char *want)
-{
-	struct prefix addr;
-
-	for (size_t i = 0; i < pl->n_peers; i++)
-		if (!strcmp(pl->peers[i].name, want))
-			return (long)i;
-	if (strchr(want, '/') || prefix_parse(&addr, want) < 0)
-		return -1;
-	for (size_t i = 0; i < pl->n_peers; i++)
-		if (peer_has_mesh_address(pl, &pl->peers[i], &addr))
-			return (long)i;
-	return -1;
-}
-
-static int choose_exit_peer(struct planner *pl)
-{
-	const char *want = pl->cfg->use_exit_node.peer;
-	const struct plan_peer *peer;
-	long i;
-
-	pl->p.exit_peer = -1;
-	if (!want[0])
-		return 0;
-	i = find_peer(pl, want);
-	if (i < 0)
-		return fail(pl,
-			    "use_exit_node.peer '%s' is not a known peer: no peer has that name "
-			    "or mesh address",
-			    want);
-	peer = &pl->peers[i];
-	if (!exit_capable(peer, AF_UNSPEC))
-		return fail(pl,
-			    "use_exit_node.peer '%s' is not an exit node: its allowed_ips have "
-			    "no 0.0.0.0/0 or ::/0",
-			    want);
-	pl->p.exit_peer = i;
-	if (!exit_capable(peer, AF_INET))
-		return warn(pl,
-			    "exit node '%s' offers IPv6 only; IPv4 traffic is dropped rather "
-			    "than sent outside the mesh",
-			    peer->name);
-	if (!exit_capable(peer, AF_INET6))
-		return warn(pl,
-			    "exit node '%s' offers IPv4 only; IPv6 traffic is dropped rather "
-			    "than sent outside the mesh",
-			    peer->name);
-	return 0;
 }
 
 /* ---- checks of what this node serves ---- */
@@ -353,44 +231,19 @@ static int check_subnet_routes(struct planner *pl)
 
 	for (size_t i = 0; i < routes->n; i++) {
 		const struct prefix *r = &routes->v[i], *m;
-		if (is_default(r))
-			return fail(pl,
-				    "subnet_router.routes: %s is a default route; offer the "
-				    "uplink with exit_node.enabled instead",
-				    fmt_prefix(r, a));
+		if (planner_is_default(r))
+			return planner_fail(
+			    pl,
+			    "subnet_router.routes: %s is a default route; offer the "
+			    "uplink with exit_node.enabled instead",
+			    fmt_prefix(r, a));
 		m = overlapping(pl->mesh.v, pl->mesh.n, r);
 		if (m)
-			return fail(pl,
-				    "subnet_router.routes: %s overlaps the mesh network %s "
-				    "(addresses); advertise only LAN prefixes",
-				    fmt_prefix(r, a), fmt_prefix(m, b));
+			return planner_fail(pl,
+					    "subnet_router.routes: %s overlaps the mesh network %s "
+					    "(addresses); advertise only LAN prefixes",
+					    fmt_prefix(r, a), fmt_prefix(m, b));
 	}
-	return 0;
-}
-
-/* The exit node's WAN interface into wan, or -EINVAL. */
-static int choose_wan(struct planner *pl, char wan[IFNAMSIZ])
-{
-	const char *cfg_wan = pl->cfg->exit_node.wan_interface;
-
-	if (cfg_wan[0] && !strcmp(cfg_wan, pl->tun))
-		return fail(pl,
-			    "exit_node.wan_interface '%s' is the mesh interface itself; name "
-			    "the uplink",
-			    cfg_wan);
-	if (cfg_wan[0]) {
-		snprintf(wan, IFNAMSIZ, "%s", cfg_wan);
-		return 0;
-	}
-	if (!pl->host->wan_ifname[0])
-		return fail(pl, "exit_node.enabled needs a WAN interface: set "
-				"exit_node.wan_interface or give the host a default route");
-	if (!strcmp(pl->host->wan_ifname, pl->tun))
-		return fail(pl,
-			    "exit_node.enabled: the host's default route goes through the mesh "
-			    "interface '%s'; set exit_node.wan_interface to the uplink",
-			    pl->tun);
-	snprintf(wan, IFNAMSIZ, "%s", pl->host->wan_ifname);
 	return 0;
 }
 
@@ -409,9 +262,9 @@ static int engine_allowed_ips(struct planner *pl)
 		bool is_exit = (long)i == pl->p.exit_peer;
 		for (size_t j = 0; j < peer->n_allowed_ips; j++) {
 			const struct prefix *p = &peer->allowed_ips[j];
-			if (is_default(p) && !is_exit)
+			if (planner_is_default(p) && !is_exit)
 				continue;
-			if (prefixes_add(&pl->p.engine_allowed_ips[i], p) < 0)
+			if (planner_prefixes_add(&pl->p.engine_allowed_ips[i], p) < 0)
 				return -ENOMEM;
 		}
 	}
@@ -420,10 +273,10 @@ static int engine_allowed_ips(struct planner *pl)
 
 /* ---- routes ---- */
 
-static int route_add(struct planner *pl, const struct prefix *dst, enum plan_route_type type,
-		     uint32_t metric)
+int planner_route_add(struct planner *pl, const struct prefix *dst, enum plan_route_type type,
+		      uint32_t metric)
 {
-	struct plan_route *r = append(&pl->p.routes, &pl->p.n_routes, sizeof(*r));
+	struct plan_route *r = planner_append(&pl->p.routes, &pl->p.n_routes, sizeof(*r));
 
 	if (!r)
 		return -ENOMEM;
@@ -450,11 +303,11 @@ static int warn_duplicate(struct planner *pl, size_t peer, const struct prefix *
 	for (size_t i = 0; i < peer; i++)
 		for (size_t j = 0; j < pl->peers[i].n_allowed_ips; j++)
 			if (prefix_equal(&pl->peers[i].allowed_ips[j], p))
-				return warn(pl,
-					    "peers '%s' and '%s' both list %s in allowed_ips; "
-					    "only one of them receives its traffic",
-					    pl->peers[i].name, pl->peers[peer].name,
-					    fmt_prefix(p, a));
+				return planner_warn(
+				    pl,
+				    "peers '%s' and '%s' both list %s in allowed_ips; "
+				    "only one of them receives its traffic",
+				    pl->peers[i].name, pl->peers[peer].name, fmt_prefix(p, a));
 	return 0;
 }
 
@@ -471,17 +324,17 @@ static int route_served(struct planner *pl, size_t peer, const struct prefix *p)
 		return warn_duplicate(pl, peer, p);
 	m = inside_of(own->v, own->n, p);
 	if (m)
-		return warn(pl,
-			    "peer '%s' serves %s, which this node serves itself (%s in "
-			    "subnet_router.routes); not routed through the mesh",
-			    name, fmt_prefix(p, a), fmt_prefix(m, b));
+		return planner_warn(pl,
+				    "peer '%s' serves %s, which this node serves itself (%s in "
+				    "subnet_router.routes); not routed through the mesh",
+				    name, fmt_prefix(p, a), fmt_prefix(m, b));
 	m = pl->lan_rule ? inside_of(host->connected, host->n_connected, p) : NULL;
 	if (m)
-		return warn(pl,
-			    "peer '%s' serves %s inside this host's LAN %s; reaching it "
-			    "directly",
-			    name, fmt_prefix(p, a), fmt_prefix(m, b));
-	return route_add(pl, p, PLAN_ROUTE_TUN, ROUTE_METRIC_TUN);
+		return planner_warn(pl,
+				    "peer '%s' serves %s inside this host's LAN %s; reaching it "
+				    "directly",
+				    name, fmt_prefix(p, a), fmt_prefix(m, b));
+	return planner_route_add(pl, p, PLAN_ROUTE_TUN, ROUTE_METRIC_TUN);
 }
 
 static int routes_served(struct planner *pl)
@@ -494,24 +347,10 @@ static int routes_served(struct planner *pl)
 		const struct plan_peer *peer = &pl->peers[i];
 		for (size_t j = 0; j < peer->n_allowed_ips && !ret; j++) {
 			const struct prefix *p = &peer->allowed_ips[j];
-			if (!is_default(p) && !is_mesh_address(pl, p))
+			if (!planner_is_default(p) && !planner_is_mesh_address(pl, p))
 				ret = route_served(pl, i, p);
 		}
 	}
-	return ret;
-}
-
-static int routes_exit(struct planner *pl)
-{
-	static const struct prefix defaults[] = { { .family = AF_INET }, { .family = AF_INET6 } };
-	int ret = 0;
-
-	if (pl->p.exit_peer < 0)
-		return 0;
-	for (size_t i = 0; i < 2 && !ret; i++)
-		ret = route_add(pl, &defaults[i], PLAN_ROUTE_TUN, ROUTE_METRIC_TUN);
-	for (size_t i = 0; i < 2 && !ret; i++)
-		ret = route_add(pl, &defaults[i], PLAN_ROUTE_UNREACHABLE, ROUTE_METRIC_KILL_SWITCH);
 	return ret;
 }
 
@@ -527,7 +366,7 @@ static bool routes_have_family(const struct route_plan *p, int family)
 
 static int rule_add(struct planner *pl, const struct plan_rule *rule)
 {
-	struct plan_rule *r = append(&pl->p.rules, &pl->p.n_rules, sizeof(*r));
+	struct plan_rule *r = planner_append(&pl->p.rules, &pl->p.n_rules, sizeof(*r));
 
 	if (!r)
 		return -ENOMEM;
@@ -563,44 +402,6 @@ static int rules_family(struct planner *pl, int family)
 
 /* ---- nftables facts ---- */
 
-static int guarded_fill(struct planner *pl, struct plan_prefixes *guarded)
-{
-	const struct plan_host *host = pl->host;
-	struct prefix p;
-
-	for (size_t i = 0; plan_private_ranges[i]; i++) {
-		if (prefix_parse(&p, plan_private_ranges[i]) < 0)
-			return -EINVAL;
-		if (prefixes_add(guarded, &p) < 0)
-			return -ENOMEM;
-	}
-	for (size_t i = 0; i < host->n_connected; i++) {
-		p = host->connected[i];
-		prefix_mask(&p);
-		if (prefixes_add(guarded, &p) < 0)
-			return -ENOMEM;
-	}
-	for (size_t i = 0; i < host->n_local_addrs; i++) {
-		p = host->local_addrs[i];
-		p.len = (uint8_t)(addr_len(p.family) * 8);
-		if (prefixes_add(guarded, &p) < 0)
-			return -ENOMEM;
-	}
-	prefixes_canonicalize(guarded);
-	return 0;
-}
-
-static int nft_exit_node(struct planner *pl, struct plan_nft *nft)
-{
-	int ret = choose_wan(pl, nft->wan);
-
-	if (ret < 0)
-		return ret;
-	nft->exit_node = true;
-	nft->allow_private = pl->cfg->exit_node.allow_private;
-	return nft->allow_private ? 0 : guarded_fill(pl, &nft->guarded);
-}
-
 static int nft_facts(struct planner *pl)
 {
 	const struct mg_config *cfg = pl->cfg;
@@ -617,11 +418,11 @@ static int nft_facts(struct planner *pl)
 	snprintf(nft->tun, sizeof(nft->tun), "%s", pl->tun);
 	nft->mtu = pl->host->mtu ? pl->host->mtu : cfg->mtu;
 	for (size_t i = 0; i < lan->n; i++)
-		if (prefixes_add(&nft->lan_routes, &lan->v[i]) < 0)
+		if (planner_prefixes_add(&nft->lan_routes, &lan->v[i]) < 0)
 			return -ENOMEM;
-	prefixes_canonicalize(&nft->lan_routes);
+	planner_prefixes_canonicalize(&nft->lan_routes);
 	nft->snat = lan->n > 0 && cfg->subnet_router.snat;
-	if (cfg->exit_node.enabled && (ret = nft_exit_node(pl, nft)) < 0)
+	if (cfg->exit_node.enabled && (ret = exit_server_nft(pl, nft)) < 0)
 		return ret;
 	return 0;
 }
@@ -648,7 +449,7 @@ static int sysctls(struct planner *pl)
 		struct plan_sysctl *s;
 		if (!table[i].wanted)
 			continue;
-		s = append(&pl->p.sysctls, &pl->p.n_sysctls, sizeof(*s));
+		s = planner_append(&pl->p.sysctls, &pl->p.n_sysctls, sizeof(*s));
 		if (!s)
 			return -ENOMEM;
 		s->path = table[i].path; /* string literals: static storage */
@@ -661,15 +462,14 @@ static int sysctls(struct planner *pl)
 
 static int compute(struct planner *pl)
 {
-	const struct mg_config *cfg = pl->cfg;
 	int ret;
 
 	if ((ret = collect_mesh_networks(pl)) < 0 || (ret = check_subnet_routes(pl)) < 0 ||
-	    (ret = choose_exit_peer(pl)) < 0)
+	    (ret = exit_client_choose_peer(pl)) < 0)
 		return ret;
-	pl->lan_rule = pl->p.exit_peer < 0 || cfg->use_exit_node.allow_lan_access;
+	pl->lan_rule = exit_client_allows_lan(pl);
 	if ((ret = engine_allowed_ips(pl)) < 0 || (ret = routes_served(pl)) < 0 ||
-	    (ret = routes_exit(pl)) < 0)
+	    (ret = exit_client_routes(pl)) < 0)
 		return ret;
 	if ((ret = rules_family(pl, AF_INET)) < 0 || (ret = rules_family(pl, AF_INET6)) < 0)
 		return ret;

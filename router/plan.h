@@ -24,6 +24,9 @@
  * plus unreachable defaults with the highest metric: if the daemon dies the
  * TUN routes vanish but the unreachable ones stay, so traffic is refused
  * instead of leaking out of the uplink (until `meshgated --cleanup`).
+ *
+ * The plan is computed in router/plan.c; its exit-node parts, client and
+ * server side, are in exitnode/.
  */
 #ifndef MESHGATE_ROUTER_PLAN_H
 #define MESHGATE_ROUTER_PLAN_H
@@ -170,7 +173,9 @@ size_t route_plan_format(const struct route_plan *plan, char *buf, size_t len);
 bool plan_nft_equal(const struct plan_nft *a, const struct plan_nft *b);
 
 /* Private and special-purpose ranges exit traffic may not reach by default
- * (RFC 1918, RFC 6598, loopback, link-local, ULA, multicast, ...). */
+ * (RFC 1918, RFC 6598, loopback, link-local, ULA, multicast, ...); NULL
+ * ends the list. Defined, with what is in and out and why, in
+ * exitnode/server.c. */
 extern const char *const plan_private_ranges[];
 
 #endif

@@ -1,0 +1,119 @@
+/*
+ * Exit-node client (client.h): the exit in use, its default routes and kill
+ * switch, and whether the host's LANs stay direct. Pure, like the rest of
+ * the route plan (router/plan.c); every rule below has a case in
+ * tests/unit/test_plan.c.
+ *
+ * Exit node in use (use_exit_node.peer)
+ *  - Matched by name first, then by a mesh address when the value is an IP
+ *    address. Unknown, or without a default in its allowed IPs: -EINVAL,
+ *    the configuration cannot be served.
+ *  - Default routes through the TUN for both families, plus unreachable
+ *    defaults at ROUTE_METRIC_KILL_SWITCH: a family the exit does not offer
+ *    still goes into the TUN, where the engine drops it (with a warning),
+ *    rather than out of the uplink.
+ *  - Independent of accept_routes: asking for an exit is explicit.
+ *  - LAN access: the LAN rule stays only with use_exit_node.allow_lan_access;
+ *    without it the host's LANs too take ROUTE_TABLE, and served prefixes
+ *    inside them are routed through the mesh.
+ */
+#include "client.h"
+
+#include <string.h>
+#include <sys/socket.h>
+
+#include "config.h"
+#include "planner.h"
+
+static bool exit_capable(const struct plan_peer *peer, int family)
+{
+	for (size_t i = 0; i < peer->n_allowed_ips; i++) {
+		const struct prefix *p = &peer->allowed_ips[i];
+		if (planner_is_default(p) && (family == AF_UNSPEC || p->family == family))
+			return true;
+	}
+	return false;
+}
+
+/* True if addr (a host prefix) is one of the peer's mesh addresses. */
+static bool peer_has_mesh_address(const struct planner *pl, const struct plan_peer *peer,
+				  const struct prefix *addr)
+{
+	for (size_t i = 0; i < peer->n_allowed_ips; i++) {
+		const struct prefix *p = &peer->allowed_ips[i];
+		if (!planner_is_default(p) && planner_is_mesh_address(pl, p) &&
+		    prefix_contains(p, addr))
+			return true;
+	}
+	return false;
+}
+
+static long find_peer(const struct planner *pl, const char *want)
+{
+	struct prefix addr;
+
+	for (size_t i = 0; i < pl->n_peers; i++)
+		if (!strcmp(pl->peers[i].name, want))
+			return (long)i;
+	if (strchr(want, '/') || prefix_parse(&addr, want) < 0)
+		return -1;
+	for (size_t i = 0; i < pl->n_peers; i++)
+		if (peer_has_mesh_address(pl, &pl->peers[i], &addr))
+			return (long)i;
+	return -1;
+}
+
+int exit_client_choose_peer(struct planner *pl)
+{
+	const char *want = pl->cfg->use_exit_node.peer;
+	const struct plan_peer *peer;
+	long i;
+
+	pl->p.exit_peer = -1;
+	if (!want[0])
+		return 0;
+	i = find_peer(pl, want);
+	if (i < 0)
+		return planner_fail(pl,
+				    "use_exit_node.peer '%s' is not a known peer: no peer has that "
+				    "name or mesh address",
+				    want);
+	peer = &pl->peers[i];
+	if (!exit_capable(peer, AF_UNSPEC))
+		return planner_fail(pl,
+				    "use_exit_node.peer '%s' is not an exit node: its allowed_ips "
+				    "have no 0.0.0.0/0 or ::/0",
+				    want);
+	pl->p.exit_peer = i;
+	if (!exit_capable(peer, AF_INET))
+		return planner_warn(pl,
+				    "exit node '%s' offers IPv6 only; IPv4 traffic is dropped "
+				    "rather than sent outside the mesh",
+				    peer->name);
+	if (!exit_capable(peer, AF_INET6))
+		return planner_warn(pl,
+				    "exit node '%s' offers IPv4 only; IPv6 traffic is dropped "
+				    "rather than sent outside the mesh",
+				    peer->name);
+	return 0;
+}
+
+bool exit_client_allows_lan(const struct planner *pl)
+{
+	return pl->p.exit_peer < 0 || pl->cfg->use_exit_node.allow_lan_access;
+}
+
+int exit_client_routes(struct planner *pl)
+{
+	static const struct prefix defaults[] = { { .family = AF_INET }, { .family = AF_INET6 } };
+	int ret = 0;
+
+	if (pl->p.exit_peer < 0)
+		return 0;
+	for (size_t i = 0; i < 2 && !ret; i++)
+		ret = planner_route_add(pl, &defaults[i], PLAN_ROUTE_TUN, ROUTE_METRIC_TUN);
+	for (size_t i = 0; i < 2 && !ret; i++)
+		ret = planner_route_add(pl, &defaults[i], PLAN_ROUTE_UNREACHABLE,
+					ROUTE_METRIC_KILL_SWITCH);
+	return ret;
+}

@@ -1,0 +1,29 @@
+/*
+ * Exit-node client: the part of the route plan (router/plan.h) for a node
+ * that sends its internet traffic through a peer (use_exit_node). Called by
+ * route_plan_compute() on its struct planner (router/planner.h), in the
+ * order declared here.
+ */
+#ifndef MESHGATE_EXITNODE_CLIENT_H
+#define MESHGATE_EXITNODE_CLIENT_H
+
+#include <stdbool.h>
+
+struct planner;
+
+/*
+ * Sets the plan's exit_peer from use_exit_node.peer, -1 when it is empty.
+ * Returns 0, -EINVAL with the reason in the planner's errbuf (no such peer,
+ * or one that is not exit-capable), or -ENOMEM.
+ */
+int exit_client_choose_peer(struct planner *pl) __attribute__((warn_unused_result));
+
+/* True if the LAN rule (RULE_PRIORITY_LAN) stays: no exit in use, or
+ * use_exit_node.allow_lan_access. */
+bool exit_client_allows_lan(const struct planner *pl);
+
+/* With an exit in use, adds the default routes through the TUN and the kill
+ * switch's unreachable defaults. Returns 0 or -ENOMEM. */
+int exit_client_routes(struct planner *pl) __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,61 @@
+/*
+ * The state of one route plan computation and the helpers its parts share:
+ * router/plan.c (the plan as a whole, where these are defined),
+ * exitnode/client.c and exitnode/server.c (the exit node's two sides).
+ * Internal to mg_router: nothing outside those files includes it.
+ */
+#ifndef MESHGATE_ROUTER_PLANNER_H
+#define MESHGATE_ROUTER_PLANNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netaddr.h"
+#include "plan.h"
+
+/* The state of one computation; the plan is built in p and handed over
+ * only on success. */
+struct planner {
+	const struct mg_config *cfg;
+	const struct plan_peer *peers;
+	size_t n_peers;
+	const struct plan_host *host;
+	const char *tun;
+	struct plan_prefixes mesh; /* the mesh networks */
+	bool lan_rule;             /* RULE_PRIORITY_LAN is wanted */
+	struct route_plan p;
+	char *errbuf;
+	size_t errlen;
+};
+
+/* Writes the reason into the caller's errbuf; returns -EINVAL. */
+int planner_fail(struct planner *pl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Adds a note to the plan's warnings; returns 0 or -ENOMEM. */
+int planner_warn(struct planner *pl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Appends one zeroed element of size bytes to the array *vp of *n; returns
+ * it, or NULL when out of memory. */
+void *planner_append(void *vp, size_t *n, size_t size) __attribute__((warn_unused_result));
+
+/* Appends a copy of p to list; returns 0 or -ENOMEM. */
+int planner_prefixes_add(struct plan_prefixes *list, const struct prefix *p)
+    __attribute__((warn_unused_result));
+
+/* Sorts list and drops every entry that lies inside another one. */
+void planner_prefixes_canonicalize(struct plan_prefixes *list);
+
+/* True if p lies inside one of the mesh networks. */
+bool planner_is_mesh_address(const struct planner *pl, const struct prefix *p);
+
+/* Appends a route to the plan; returns 0 or -ENOMEM. */
+int planner_route_add(struct planner *pl, const struct prefix *dst, enum plan_route_type type,
+		      uint32_t metric) __attribute__((warn_unused_result));
+
+static inline bool planner_is_default(const struct prefix *p)
+{
+	return p->len == 0;
+}
+
+#endif
