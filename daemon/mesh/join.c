@@ -6,6 +6,12 @@
  * Boxes are crypto_box (X25519, XSalsa20-Poly1305) through
  * crypto_box_beforenm(), which refuses a low-order public key (an all-zero
  * shared secret): such a key can never open or seal anything here.
+ *
+ * Both directions share one key and the type word is not authenticated,
+ * so a message could be reflected as the other kind; the layouts make that
+ * useless: a request's plaintext holds NUL bytes (the high bytes of a
+ * present-day timestamp), so it is never a JSON text, and a response's
+ * text is no invite secret.
  */
 #include <endian.h>
 #include <errno.h>
@@ -87,6 +93,22 @@ static json_t *load_object(const uint8_t *text, size_t n)
 
 /* ---- Request ----------------------------------------------------------- */
 
+/* X25519 ignores the top bit and reduces the rest modulo p = 2^255 - 19, so
+ * 2^255 + 19 texts name only 2^255 - 19 keys. The joiner's key becomes its
+ * identity in the registry: only the canonical text (top bit clear, below
+ * p) is accepted, so one joiner cannot appear under several keys. */
+static bool key_canonical(const uint8_t key[KEY_LEN])
+{
+	if (key[31] & 0x80)
+		return false;
+	if (key[31] != 0x7f || key[0] < 0xed)
+		return true;
+	for (size_t i = 1; i < 31; i++)
+		if (key[i] != 0xff)
+			return true;
+	return false;
+}
+
 static size_t request_plain(uint8_t *plain, const struct join_request *req, const char *hello,
 			    size_t hello_len)
 {
@@ -164,6 +186,8 @@ int join_request_open(const uint8_t *msg, size_t len, const uint8_t coordinator_
 	joiner = msg + JOIN_HEADER_LEN;
 	nonce = joiner + KEY_LEN;
 	n = len - REQUEST_BOX_AT - MESH_BOX_OVERHEAD;
+	if (!key_canonical(joiner))
+		return -EBADMSG;
 	if (unseal(plain, msg + REQUEST_BOX_AT, len - REQUEST_BOX_AT, nonce, joiner,
 		   coordinator_priv) < 0)
 		goto out;
@@ -228,7 +252,7 @@ int join_response_create(uint8_t *buf, size_t cap, size_t *len, const json_t *re
 	int ret;
 
 	*len = 0;
-	if (!json_is_object(result))
+	if (!json_is_boolean(json_object_get(result, "ok")))
 		return -EINVAL;
 	if (room < JOIN_RESPONSE_FIXED)
 		return -EMSGSIZE;

@@ -66,8 +66,9 @@ int join_request_create(uint8_t *buf, size_t cap, size_t *len, const struct join
 
 /*
  * Opens a JOIN_REQUEST on the coordinator. -EBADMSG for anything that is
- * not one, does not decrypt (a low-order joiner key included) or does not
- * parse: the caller then stays silent. -ESTALE when the timestamp is more
+ * not one, does not decrypt (a low-order joiner key included), carries a
+ * joiner key in a non-canonical form (top bit set, or not below 2^255 - 19)
+ * or does not parse: the caller then stays silent. -ESTALE when the timestamp is more
  * than MESH_JOIN_CLOCK_SKEW seconds from now; out is filled then, so the
  * caller may check the invite and tell a genuine joiner that the clocks
  * differ. Otherwise out is left zeroed on error. Release out with
@@ -84,7 +85,7 @@ void join_request_clear(struct join_request *req);
  * result grow with the mesh: when the datagram would exceed MESH_JOIN_MAX
  * (or cap), it is sent without the "netmap" member, and the node receives
  * the netmap over the control channel once it is connected. -EMSGSIZE when
- * even that does not fit; -EINVAL for a result that is not an object or a
+ * even that does not fit; -EINVAL for a result without a boolean "ok" or a
  * low-order joiner key.
  */
 int join_response_create(uint8_t *buf, size_t cap, size_t *len, const json_t *result,
