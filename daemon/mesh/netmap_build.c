@@ -1,0 +1,174 @@
+/* Per-node netmaps from the registry and live state; see netmap_build.h. */
+#include "mesh/netmap_build.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool netmap_build_is_online(const struct netmap_build_input *in, uint32_t node_id)
+{
+	if (node_id == in->coordinator_id)
+		return true;
+	for (size_t i = 0; i < in->n_online; i++)
+		if (in->online[i] == node_id)
+			return true;
+	return false;
+}
+
+bool netmap_build_is_primary(const struct netmap_build_input *in, uint32_t node_id,
+			     const struct prefix *p)
+{
+	uint32_t best = 0;
+
+	for (size_t i = 0; i < in->n_routes; i++) {
+		const struct registry_route *r = &in->routes[i];
+		if (!r->approved || !prefix_equal(&r->prefix, p) ||
+		    !netmap_build_is_online(in, r->node_id))
+			continue;
+		if (best == 0 || r->node_id < best)
+			best = r->node_id;
+	}
+	return best != 0 && best == node_id;
+}
+
+static int copy_addresses(const struct registry_node *rn, struct netmap_node *out)
+{
+	out->addresses = calloc(2, sizeof(*out->addresses));
+	if (!out->addresses)
+		return -ENOMEM;
+	if (rn->addr4.family)
+		out->addresses[out->n_addresses++] = rn->addr4;
+	if (rn->addr6.family)
+		out->addresses[out->n_addresses++] = rn->addr6;
+	return 0;
+}
+
+static bool endpoint_listed(const struct endpoint *v, size_t n, const struct endpoint *ep)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].port == ep->port && !strcmp(v[i].host, ep->host))
+			return true;
+	return false;
+}
+
+static void endpoint_append(struct netmap_node *out, const struct endpoint *ep)
+{
+	if (!ep->numeric || out->n_endpoints >= NETMAP_MAX_ENDPOINTS ||
+	    endpoint_listed(out->endpoints, out->n_endpoints, ep))
+		return;
+	out->endpoints[out->n_endpoints++] = *ep;
+}
+
+/* Reported endpoints first, then the observed one. */
+static int copy_endpoints(const struct netmap_build_input *in, const struct registry_node *rn,
+			  struct netmap_node *out)
+{
+	out->endpoints = calloc(rn->n_endpoints + in->n_observed + 1, sizeof(*out->endpoints));
+	if (!out->endpoints)
+		return -ENOMEM;
+	for (size_t i = 0; i < rn->n_endpoints; i++)
+		endpoint_append(out, &rn->endpoints[i]);
+	for (size_t i = 0; i < in->n_observed; i++)
+		if (in->observed[i].node_id == rn->id)
+			endpoint_append(out, &in->observed[i].endpoint);
+	return 0;
+}
+
+/* Routes of a peer: approved, not an exit offer, and primary here. */
+static int copy_peer_routes(const struct netmap_build_input *in, uint32_t id,
+			    struct netmap_node *out)
+{
+	out->routes = calloc(in->n_routes + 1, sizeof(*out->routes));
+	if (!out->routes)
+		return -ENOMEM;
+	for (size_t i = 0; i < in->n_routes; i++) {
+		const struct registry_route *r = &in->routes[i];
+		if (r->node_id != id || !r->approved)
+			continue;
+		if (registry_route_is_exit(&r->prefix)) {
+			out->exit_node = out->online;
+			continue;
+		}
+		if (out->n_routes < NETMAP_MAX_ROUTES &&
+		    netmap_build_is_primary(in, id, &r->prefix))
+			out->routes[out->n_routes++] = r->prefix;
+	}
+	return 0;
+}
+
+static int build_peer(const struct netmap_build_input *in, const struct registry_node *rn,
+		      struct netmap_node *out)
+{
+	int ret;
+
+	out->id = rn->id;
+	memcpy(out->name, rn->name, sizeof(out->name) - 1);
+	memcpy(out->public_key, rn->public_key, KEY_LEN);
+	out->online = netmap_build_is_online(in, rn->id);
+	out->coordinator = rn->id == in->coordinator_id;
+	ret = copy_addresses(rn, out);
+	if (ret == 0)
+		ret = copy_endpoints(in, rn, out);
+	if (ret == 0)
+		ret = copy_peer_routes(in, rn->id, out);
+	return ret;
+}
+
+/* Self: approved routes (exit offers included) and all advertised ones. */
+static int build_self(const struct netmap_build_input *in, const struct registry_node *rn,
+		      struct netmap *nm)
+{
+	struct netmap_node *self = &nm->self;
+	int ret;
+
+	self->id = rn->id;
+	memcpy(self->name, rn->name, sizeof(self->name) - 1);
+	memcpy(self->public_key, rn->public_key, KEY_LEN);
+	self->online = true;
+	self->coordinator = rn->id == in->coordinator_id;
+	ret = copy_addresses(rn, self);
+	if (ret < 0)
+		return ret;
+	self->routes = calloc(in->n_routes + 1, sizeof(*self->routes));
+	nm->routes_advertised = calloc(in->n_routes + 1, sizeof(*nm->routes_advertised));
+	if (!self->routes || !nm->routes_advertised)
+		return -ENOMEM;
+	for (size_t i = 0; i < in->n_routes; i++) {
+		const struct registry_route *r = &in->routes[i];
+		if (r->node_id != rn->id || nm->n_routes_advertised >= NETMAP_MAX_ROUTES)
+			continue;
+		nm->routes_advertised[nm->n_routes_advertised++] = r->prefix;
+		if (r->approved)
+			self->routes[self->n_routes++] = r->prefix;
+	}
+	return 0;
+}
+
+int netmap_build(const struct netmap_build_input *in, uint32_t self_id, struct netmap *out)
+{
+	const struct registry_node *self = NULL;
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < in->n_nodes; i++)
+		if (in->nodes[i].id == self_id)
+			self = &in->nodes[i];
+	if (!self)
+		return -ENOENT;
+	out->version = in->version;
+	out->issued_at = in->issued_at;
+	memcpy(out->coordinator_key, in->coordinator_key, KEY_LEN);
+	out->peers = calloc(in->n_nodes, sizeof(*out->peers));
+	if (!out->peers)
+		ret = -ENOMEM;
+	if (ret == 0)
+		ret = build_self(in, self, out);
+	for (size_t i = 0; ret == 0 && i < in->n_nodes && out->n_peers < NETMAP_MAX_PEERS; i++) {
+		if (in->nodes[i].id == self_id)
+			continue;
+		ret = build_peer(in, &in->nodes[i], &out->peers[out->n_peers++]);
+	}
+	if (ret < 0)
+		netmap_free(out);
+	return ret;
+}

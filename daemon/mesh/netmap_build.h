@@ -1,0 +1,65 @@
+/*
+ * Building a node's netmap on the coordinator, as a pure function of the
+ * registry (nodes and routes) and the coordinator's live state (which nodes
+ * are online, the public endpoint it observes for each).
+ *
+ * Rules:
+ *  - every registered node but the one the netmap is for is a peer, online
+ *    or not; the coordinator is always online;
+ *  - a peer's candidate endpoints are the ones it reported, then the one the
+ *    coordinator observes (duplicates once);
+ *  - a prefix approved for several nodes is carried by one of them, the
+ *    primary: the online approver with the lowest id. Offline nodes carry no
+ *    routes; when the primary goes offline the next one takes over, and it
+ *    gets the prefix back when it returns;
+ *  - a peer is an exit node when one of its exit offers (0.0.0.0/0, ::/0) is
+ *    approved and it is online;
+ *  - self lists its own approved routes and everything it advertises.
+ */
+#ifndef MESHGATE_MESH_NETMAP_BUILD_H
+#define MESHGATE_MESH_NETMAP_BUILD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mesh/netmap.h"
+#include "mesh/registry.h"
+
+/* An endpoint the coordinator observes a node at (its engine's endpoint). */
+struct netmap_observed {
+	uint32_t node_id;
+	struct endpoint endpoint;
+};
+
+struct netmap_build_input {
+	const struct registry_node *nodes; /* registry_nodes() */
+	size_t n_nodes;
+	const struct registry_route *routes; /* registry_routes() */
+	size_t n_routes;
+	const uint32_t *online; /* ids of the nodes connected now */
+	size_t n_online;
+	const struct netmap_observed *observed;
+	size_t n_observed;
+	uint32_t coordinator_id; /* the coordinator's own node id */
+	uint8_t coordinator_key[KEY_LEN];
+	uint64_t version;
+	int64_t issued_at;
+};
+
+/* Whether node_id counts as online (the coordinator always does). */
+bool netmap_build_is_online(const struct netmap_build_input *in, uint32_t node_id);
+
+/* Whether node_id is the primary router for p among the approvers of p. */
+bool netmap_build_is_primary(const struct netmap_build_input *in, uint32_t node_id,
+			     const struct prefix *p);
+
+/*
+ * Fills out with the netmap of node self_id. -ENOENT when self_id is not
+ * among the nodes, -ENOMEM; out is left empty on error. Release it with
+ * netmap_free().
+ */
+int netmap_build(const struct netmap_build_input *in, uint32_t self_id, struct netmap *out)
+    __attribute__((warn_unused_result));
+
+#endif

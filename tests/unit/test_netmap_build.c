@@ -1,0 +1,195 @@
+/*
+ * Per-node netmaps: who is a peer, candidates (reported + observed), primary
+ * routers and failover, exit offers, the self section, and that the result
+ * survives the JSON round trip netmap_from_json() checks.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "mesh/netmap_build.h"
+#include "testlib.h"
+
+enum { N = 4 };
+
+struct world {
+	struct registry_node nodes[N];
+	struct registry_route routes[8];
+	size_t n_routes;
+	struct endpoint eps[N];
+	uint32_t online[N];
+	struct netmap_observed observed[1];
+	struct netmap_build_input in;
+};
+
+static struct prefix pfx(const char *text)
+{
+	struct prefix p;
+
+	if (prefix_parse(&p, text) < 0)
+		abort();
+	return p;
+}
+
+static void add_route(struct world *w, uint32_t id, const char *text, bool approved)
+{
+	w->routes[w->n_routes++] = (struct registry_route){ id, pfx(text), approved };
+}
+
+/* home (1, the coordinator), laptop (2), phone (3), router2 (4). */
+static void world_init(struct world *w)
+{
+	static const char *names[N] = { "home", "laptop", "phone", "router2" };
+
+	memset(w, 0, sizeof(*w));
+	for (int i = 0; i < N; i++) {
+		char a4[32], a6[48];
+		struct registry_node *n = &w->nodes[i];
+		n->id = (uint32_t)i + 1;
+		strcpy(n->name, names[i]);
+		memset(n->public_key, i + 1, KEY_LEN);
+		snprintf(a4, sizeof(a4), "100.64.0.%d/32", i + 1);
+		snprintf(a6, sizeof(a6), "fd7a:6d67:7465::%d/128", i + 1);
+		n->addr4 = pfx(a4);
+		n->addr6 = pfx(a6);
+		snprintf(a4, sizeof(a4), "192.168.%d.2:41641", i + 1);
+		if (endpoint_parse(&w->eps[i], a4) < 0)
+			abort();
+		n->endpoints = &w->eps[i];
+		n->n_endpoints = 1;
+	}
+	add_route(w, 1, "192.168.77.0/24", true);
+	add_route(w, 1, "0.0.0.0/0", true);
+	add_route(w, 2, "10.2.0.0/16", false);
+	add_route(w, 4, "192.168.77.0/24", true);
+	add_route(w, 4, "::/0", false);
+	if (endpoint_parse(&w->observed[0].endpoint, "203.0.113.9:40000") < 0)
+		abort();
+	w->observed[0].node_id = 2;
+	w->online[0] = 2;
+	w->online[1] = 4;
+	w->in = (struct netmap_build_input){
+		.nodes = w->nodes,
+		.n_nodes = N,
+		.routes = w->routes,
+		.n_routes = w->n_routes,
+		.online = w->online,
+		.n_online = 2,
+		.observed = w->observed,
+		.n_observed = 1,
+		.coordinator_id = 1,
+		.version = 7,
+		.issued_at = 1795300000,
+	};
+	memset(w->in.coordinator_key, 1, KEY_LEN);
+}
+
+static const struct netmap_node *peer_by_id(const struct netmap *nm, uint32_t id)
+{
+	for (size_t i = 0; i < nm->n_peers; i++)
+		if (nm->peers[i].id == id)
+			return &nm->peers[i];
+	return NULL;
+}
+
+static void test_peers_and_candidates(void)
+{
+	struct world w;
+	struct netmap nm;
+	const struct netmap_node *laptop, *home, *phone;
+
+	world_init(&w);
+	CHECK_EQ_INT(netmap_build(&w.in, 3, &nm), 0);
+	CHECK_EQ_INT(nm.version, 7);
+	CHECK_EQ_INT(nm.n_peers, 3);
+	CHECK(peer_by_id(&nm, 3) == NULL);
+	laptop = peer_by_id(&nm, 2);
+	home = peer_by_id(&nm, 1);
+	CHECK(laptop && home);
+	if (!laptop || !home)
+		goto out;
+	CHECK_EQ_INT(laptop->n_endpoints, 2);
+	CHECK(!strcmp(laptop->endpoints[1].host, "203.0.113.9"));
+	CHECK_EQ_INT(laptop->n_addresses, 2);
+	CHECK(home->coordinator && home->online);
+	CHECK(!laptop->coordinator && laptop->online);
+	netmap_free(&nm);
+	/* From laptop's view the phone is offline but listed. */
+	CHECK_EQ_INT(netmap_build(&w.in, 2, &nm), 0);
+	phone = peer_by_id(&nm, 3);
+	CHECK(phone && !phone->online);
+out:
+	netmap_free(&nm);
+	CHECK_EQ_INT(netmap_build(&w.in, 99, &nm), -ENOENT);
+}
+
+static void test_primary_and_failover(void)
+{
+	struct world w;
+	struct netmap nm;
+	struct prefix lan = pfx("192.168.77.0/24");
+
+	world_init(&w);
+	CHECK(netmap_build_is_primary(&w.in, 1, &lan));
+	CHECK(!netmap_build_is_primary(&w.in, 4, &lan));
+	CHECK_EQ_INT(netmap_build(&w.in, 2, &nm), 0);
+	CHECK_EQ_INT(peer_by_id(&nm, 1)->n_routes, 1);
+	CHECK_EQ_INT(peer_by_id(&nm, 4)->n_routes, 0);
+	CHECK(peer_by_id(&nm, 1)->exit_node);
+	CHECK(!peer_by_id(&nm, 4)->exit_node); /* not approved */
+	netmap_free(&nm);
+
+	/* Failover: the primary offline (not the coordinator here: make 4
+	 * the coordinator so that 1 can go offline). */
+	w.in.coordinator_id = 4;
+	w.online[0] = 2;
+	w.in.n_online = 1;
+	CHECK(netmap_build_is_primary(&w.in, 4, &lan));
+	CHECK_EQ_INT(netmap_build(&w.in, 2, &nm), 0);
+	CHECK_EQ_INT(peer_by_id(&nm, 1)->n_routes, 0);
+	CHECK(!peer_by_id(&nm, 1)->exit_node);
+	CHECK_EQ_INT(peer_by_id(&nm, 4)->n_routes, 1);
+	netmap_free(&nm);
+
+	/* And back. */
+	w.online[1] = 1;
+	w.in.n_online = 2;
+	CHECK(netmap_build_is_primary(&w.in, 1, &lan));
+	CHECK_EQ_INT(netmap_build(&w.in, 2, &nm), 0);
+	CHECK_EQ_INT(peer_by_id(&nm, 1)->n_routes, 1);
+	CHECK_EQ_INT(peer_by_id(&nm, 4)->n_routes, 0);
+	netmap_free(&nm);
+}
+
+static void test_self_and_round_trip(void)
+{
+	struct world w;
+	struct netmap nm, back;
+	char err[256];
+	json_t *doc;
+
+	world_init(&w);
+	CHECK_EQ_INT(netmap_build(&w.in, 2, &nm), 0);
+	CHECK_EQ_INT(nm.self.id, 2);
+	CHECK_EQ_INT(nm.n_routes_advertised, 1);
+	CHECK_EQ_INT(nm.self.n_routes, 0); /* pending */
+	doc = netmap_to_json(&nm);
+	CHECK(doc != NULL);
+	CHECK_EQ_INT(netmap_from_json(doc, &back, err, sizeof(err)), 0);
+	CHECK_EQ_INT(back.n_peers, nm.n_peers);
+	json_decref(doc);
+	netmap_free(&back);
+	netmap_free(&nm);
+
+	w.routes[2].approved = true;
+	CHECK_EQ_INT(netmap_build(&w.in, 2, &nm), 0);
+	CHECK_EQ_INT(nm.self.n_routes, 1);
+	netmap_free(&nm);
+}
+
+int main(void)
+{
+	RUN(test_peers_and_candidates);
+	RUN(test_primary_and_failover);
+	RUN(test_self_and_round_trip);
+	return test_summary();
+}
