@@ -1,0 +1,283 @@
+/*
+ * Fuzz harness for the join datagrams and invite codes, with fixed keys and
+ * a fixed clock. The first input byte picks the target, the rest is its
+ * input:
+ *   0  a datagram to join_request_open() (the coordinator)
+ *   1  a datagram to join_response_open() (the joiner)
+ *   2  a request's plaintext, sealed here with the fixed keys and opened:
+ *      reaches the timestamp and hello parsing behind the MAC
+ *   3  a response's plaintext, sealed here and opened
+ *   4  text to invite_decode()
+ *
+ * Invariants beyond memory safety: an opened request has an object hello
+ * and a fresh timestamp (a refused one leaves nothing behind); an opened
+ * response has a boolean "ok"; a decoded invite encodes and decodes to the
+ * same invite.
+ *
+ * Built with -DFUZZ_JOIN_WRITE_SEEDS and a main of its own, it writes valid
+ * inputs of each kind for these keys into a directory (the seed corpus):
+ *   cc -Wno-unused-parameter -DFUZZ_JOIN_WRITE_SEEDS -Idaemon -Itests \
+ *     tests/fuzz/fuzz_join.c daemon/mesh/join.c daemon/mesh/invite.c \
+ *     daemon/netaddr.c -lsodium -ljansson
+ *   ./a.out tests/fuzz/seeds/fuzz_join
+ */
+#include <endian.h>
+#include <errno.h>
+#include <sodium.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mesh/invite.h"
+#include "mesh/join.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+enum target { OPEN_REQUEST, OPEN_RESPONSE, SEALED_REQUEST, SEALED_RESPONSE, INVITE };
+
+static const int64_t now = 1795300000;
+
+static struct {
+	uint8_t joiner_priv[32], joiner_pub[32];
+	uint8_t coord_priv[32], coord_pub[32];
+	uint8_t shared[crypto_box_BEFORENMBYTES];
+} fx;
+
+static void setup(void)
+{
+	static int done;
+
+	if (done++)
+		return;
+	if (sodium_init() < 0)
+		abort();
+	memset(fx.joiner_priv, 0x11, 32);
+	memset(fx.coord_priv, 0x22, 32);
+	crypto_scalarmult_base(fx.joiner_pub, fx.joiner_priv);
+	crypto_scalarmult_base(fx.coord_pub, fx.coord_priv);
+	if (crypto_box_beforenm(fx.shared, fx.coord_pub, fx.joiner_priv) != 0)
+		abort();
+}
+
+static void open_request(const uint8_t *msg, size_t len)
+{
+	struct join_request req;
+	int ret = join_request_open(msg, len, fx.coord_priv, now, &req);
+
+	if (ret == 0 || ret == -ESTALE) {
+		if (!json_is_object(req.hello))
+			abort();
+		if (ret == 0 && (req.timestamp < now - MESH_JOIN_CLOCK_SKEW ||
+				 req.timestamp > now + MESH_JOIN_CLOCK_SKEW))
+			abort();
+	} else if (ret != -EBADMSG || req.hello || !sodium_is_zero(req.secret, 32)) {
+		abort();
+	}
+	join_request_clear(&req);
+}
+
+static void open_response(const uint8_t *msg, size_t len)
+{
+	json_t *result = NULL;
+	int ret = join_response_open(msg, len, fx.joiner_priv, fx.coord_pub, &result);
+
+	if (ret == 0 ? !json_is_boolean(json_object_get(result, "ok"))
+		     : ret != -EBADMSG || result != NULL)
+		abort();
+	json_decref(result);
+}
+
+/* header | [joiner key] | nonce | box(plain) with the fixed shared key. */
+static void seal_and_open(const uint8_t *plain, size_t n, bool request)
+{
+	uint8_t msg[MESH_JOIN_MAX + 64];
+	size_t at = request ? 4 + 32 + 24 : 4 + 24;
+	uint32_t type = htole32(request ? MESH_JOIN_REQUEST : MESH_JOIN_RESPONSE);
+
+	if (n > sizeof(msg) - at - crypto_box_MACBYTES)
+		return;
+	memcpy(msg, &type, 4);
+	if (request)
+		memcpy(msg + 4, fx.joiner_pub, 32);
+	memset(msg + at - 24, 0x24, 24);
+	crypto_box_easy_afternm(msg + at, plain, n, msg + at - 24, fx.shared);
+	if (request)
+		open_request(msg, at + n + crypto_box_MACBYTES);
+	else
+		open_response(msg, at + n + crypto_box_MACBYTES);
+}
+
+static bool same_invite(const struct invite *a, const struct invite *b)
+{
+	char ta[ENDPOINT_STR_LEN], tb[ENDPOINT_STR_LEN];
+
+	if (sodium_memcmp(a->coordinator_key, b->coordinator_key, KEY_LEN) || a->id != b->id ||
+	    sodium_memcmp(a->secret, b->secret, MESH_SECRET_LEN) ||
+	    a->n_endpoints != b->n_endpoints)
+		return false;
+	for (size_t i = 0; i < a->n_endpoints; i++) {
+		endpoint_format(&a->endpoints[i], ta, sizeof(ta));
+		endpoint_format(&b->endpoints[i], tb, sizeof(tb));
+		if (strcmp(ta, tb) != 0)
+			return false;
+	}
+	return true;
+}
+
+static void decode_invite(const uint8_t *data, size_t size)
+{
+	char *text = malloc(size + 1), code[INVITE_CODE_MAX], err[128];
+	struct invite inv, again;
+
+	if (!text)
+		return;
+	memcpy(text, data, size);
+	text[size] = '\0';
+	if (invite_decode(text, &inv, err, sizeof(err)) == 0) {
+		if (invite_encode(&inv, code, sizeof(code)) != 0 ||
+		    invite_decode(code, &again, err, sizeof(err)) != 0 ||
+		    !same_invite(&inv, &again))
+			abort();
+		invite_clear(&again);
+	}
+	invite_clear(&inv);
+	free(text);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	setup();
+	if (size < 1)
+		return 0;
+	switch (data[0] % 5) {
+	case OPEN_REQUEST:
+		open_request(data + 1, size - 1);
+		break;
+	case OPEN_RESPONSE:
+		open_response(data + 1, size - 1);
+		break;
+	case SEALED_REQUEST:
+		seal_and_open(data + 1, size - 1, true);
+		break;
+	case SEALED_RESPONSE:
+		seal_and_open(data + 1, size - 1, false);
+		break;
+	case INVITE:
+		decode_invite(data + 1, size - 1);
+		break;
+	}
+	return 0;
+}
+
+#ifdef FUZZ_JOIN_WRITE_SEEDS
+static void write_seed(const char *dir, const char *name, uint8_t target, const void *data,
+		       size_t len)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	if (!f || fputc(target, f) == EOF || fwrite(data, 1, len, f) != len || fclose(f) != 0)
+		abort();
+}
+
+static void sample_request(struct join_request *req, int64_t ts)
+{
+	memset(req, 0, sizeof(*req));
+	memcpy(req->joiner_key, fx.joiner_pub, 32);
+	req->invite_id = 1;
+	memset(req->secret, 0x5a, sizeof(req->secret));
+	req->timestamp = ts;
+	req->hello = json_pack("{s:s, s:[s], s:b, s:[s]}", "hostname", "laptop", "routes",
+			       "192.168.1.0/24", "exit_node", 0, "endpoints", "192.168.1.20:41641");
+}
+
+static void write_requests(const char *dir)
+{
+	uint8_t buf[MESH_JOIN_MAX], nonce[24] = { 1 };
+	struct join_request req;
+	size_t len;
+
+	sample_request(&req, now);
+	if (join_request_create(buf, sizeof(buf), &len, &req, fx.joiner_priv, fx.coord_pub, nonce))
+		abort();
+	write_seed(dir, "request", OPEN_REQUEST, buf, len);
+	/* Its plaintext, for the sealed target. */
+	char *hello = json_dumps(req.hello, JSON_COMPACT | JSON_SORT_KEYS);
+	uint64_t id = htole64(1), ts = htole64((uint64_t)now);
+	uint8_t plain[MESH_JOIN_MAX];
+	memcpy(plain, &id, 8);
+	memcpy(plain + 8, req.secret, 32);
+	memcpy(plain + 40, &ts, 8);
+	memcpy(plain + 48, hello, strlen(hello));
+	write_seed(dir, "request-plain", SEALED_REQUEST, plain, 48 + strlen(hello));
+	ts = htole64((uint64_t)(now - 3600));
+	memcpy(plain + 40, &ts, 8);
+	write_seed(dir, "request-plain-stale", SEALED_REQUEST, plain, 48 + strlen(hello));
+	free(hello);
+	join_request_clear(&req);
+	sample_request(&req, now - 3600);
+	if (join_request_create(buf, sizeof(buf), &len, &req, fx.joiner_priv, fx.coord_pub, nonce))
+		abort();
+	write_seed(dir, "request-stale", OPEN_REQUEST, buf, len);
+	join_request_clear(&req);
+}
+
+static void write_responses(const char *dir)
+{
+	uint8_t buf[MESH_JOIN_MAX], nonce[24] = { 2 };
+	json_t *ok = json_pack("{s:b, s:s, s:[s], s:{s:s, s:s}}", "ok", 1, "name", "laptop",
+			       "addresses", "100.64.0.3/32", "coordinator", "public_key",
+			       "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=", "sign_key",
+			       "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=");
+	json_t *refusal = json_pack("{s:b, s:s}", "ok", 0, "error", "this invite has expired");
+	char *text = json_dumps(ok, JSON_COMPACT);
+	size_t len;
+
+	if (join_response_create(buf, sizeof(buf), &len, ok, fx.coord_priv, fx.joiner_pub, nonce))
+		abort();
+	write_seed(dir, "response", OPEN_RESPONSE, buf, len);
+	if (join_response_create(buf, sizeof(buf), &len, refusal, fx.coord_priv, fx.joiner_pub,
+				 nonce))
+		abort();
+	write_seed(dir, "response-refusal", OPEN_RESPONSE, buf, len);
+	write_seed(dir, "response-plain", SEALED_RESPONSE, text, strlen(text));
+	free(text);
+	json_decref(ok);
+	json_decref(refusal);
+}
+
+static void write_invites(const char *dir)
+{
+	static const char *const eps[] = { "203.0.113.2:41641", "[2001:db8::2]:41641",
+					   "vpn.example.com:51820" };
+	char code[INVITE_CODE_MAX], name[32];
+	struct invite inv = { 0 };
+
+	memcpy(inv.coordinator_key, fx.coord_pub, 32);
+	memset(inv.secret, 0x5a, sizeof(inv.secret));
+	inv.id = 1;
+	for (size_t n = 0; n <= 3; n++) {
+		inv.n_endpoints = n;
+		if (n && endpoint_parse(&inv.endpoints[n - 1], eps[n - 1]) != 0)
+			abort();
+		if (invite_encode(&inv, code, sizeof(code)) != 0)
+			abort();
+		snprintf(name, sizeof(name), "invite-%zu", n);
+		write_seed(dir, name, INVITE, code, strlen(code));
+	}
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2)
+		return 2;
+	setup();
+	write_requests(argv[1]);
+	write_responses(argv[1]);
+	write_invites(argv[1]);
+	return 0;
+}
+#endif
