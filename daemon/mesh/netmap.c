@@ -431,6 +431,44 @@ static int check_unique(struct parse *ps, struct netmap *nm)
 	return ret;
 }
 
+static int cmp_prefix(const void *a, const void *b)
+{
+	const struct prefix *x = a, *y = b;
+
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	return memcmp(x->addr, y->addr, sizeof(x->addr));
+}
+
+/* A mesh address belongs to one node: self's and the peers' differ. */
+static int check_addresses(struct parse *ps, const struct netmap *nm)
+{
+	size_t n = nm->self.n_addresses, k = 0;
+	char text[PREFIX_STR_LEN];
+	struct prefix *all;
+	int ret = 0;
+
+	for (size_t i = 0; i < nm->n_peers; i++)
+		n += nm->peers[i].n_addresses;
+	all = calloc(n, sizeof(*all));
+	if (!all)
+		return fail(ps, "addresses: out of memory");
+	for (size_t i = 0; i < nm->self.n_addresses; i++)
+		all[k++] = nm->self.addresses[i];
+	for (size_t i = 0; i < nm->n_peers; i++)
+		for (size_t j = 0; j < nm->peers[i].n_addresses; j++)
+			all[k++] = nm->peers[i].addresses[j];
+	qsort(all, n, sizeof(*all), cmp_prefix);
+	for (size_t i = 1; i < n && ret == 0; i++) {
+		if (cmp_prefix(&all[i], &all[i - 1]) == 0) {
+			prefix_format(&all[i], text, sizeof(text));
+			ret = fail(ps, "address %s belongs to two nodes", text);
+		}
+	}
+	free(all);
+	return ret;
+}
+
 static int parse_peers(struct parse *ps, const json_t *doc, struct netmap *nm)
 {
 	const json_t *arr = member(ps, doc, "", "peers", JSON_ARRAY, "an array");
@@ -468,7 +506,7 @@ static int parse_document(struct parse *ps, const json_t *doc, struct netmap *nm
 	if (parse_key(ps, doc, "", "coordinator", nm->coordinator_key) < 0 ||
 	    parse_self(ps, doc, nm) < 0 || parse_peers(ps, doc, nm) < 0)
 		return -EINVAL;
-	return 0;
+	return check_addresses(ps, nm);
 }
 
 int netmap_from_json(const json_t *doc, struct netmap *nm, char *errbuf, size_t errlen)

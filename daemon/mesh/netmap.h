@@ -27,7 +27,8 @@
  * "exit_node" is true when its exit offer is approved.
  *
  * Every member above is required. Ids are 1..2^32-1 and unique (self
- * included), public keys unique among peers; version >= 1, issued_at >= 0;
+ * included), public keys unique among peers, each address on one node
+ * only; version >= 1, issued_at >= 0;
  * names follow the config's rules; addresses are host prefixes (at least
  * one), routes networks (no host bits), endpoints numeric. Members not
  * listed here are ignored, so a newer coordinator may add some. Self's

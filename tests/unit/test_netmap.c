@@ -183,6 +183,10 @@ static const struct bad_case bad_cases[] = {
 	{ "peers.1.id", "3", "peers: id 3 appears twice" },
 	{ "peers.1.public_key", "\"AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=\"",
 	  "peers: public key of id" },
+	{ "peers.1.addresses", "[\"100.64.0.3/32\"]",
+	  "address 100.64.0.3/32 belongs to two nodes" },
+	{ "peers.0.addresses", "[\"100.64.0.1/32\", \"100.64.0.1/32\"]",
+	  "address 100.64.0.1/32 belongs to two nodes" },
 };
 
 static void test_malformed(void)
@@ -278,7 +282,7 @@ static void test_limits(void)
 	char err[256] = "";
 	json_t *doc;
 
-	check_limit("self.addresses", "100.64.%u.%u/32", NETMAP_MAX_ADDRESSES,
+	check_limit("self.addresses", "100.66.%u.%u/32", NETMAP_MAX_ADDRESSES,
 		    "self.addresses: 17 entries, at most 16");
 	check_limit("peers.0.endpoints", "10.0.%u.%u:1", NETMAP_MAX_ENDPOINTS,
 		    "peers[0].endpoints: 65 entries, at most 64");
