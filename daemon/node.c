@@ -300,8 +300,11 @@ static int merged_addresses(const struct mg_config *cfg, const struct prefix *me
 	out->v = calloc(out->n + 1, sizeof(*out->v));
 	if (!out->v)
 		return -ENOMEM;
-	memcpy(out->v, cfg->addresses.v, cfg->addresses.n * sizeof(*out->v));
-	memcpy(out->v + cfg->addresses.n, mesh, n_mesh * sizeof(*out->v));
+	/* memcpy() from NULL is undefined even for zero bytes. */
+	if (cfg->addresses.n)
+		memcpy(out->v, cfg->addresses.v, cfg->addresses.n * sizeof(*out->v));
+	if (n_mesh)
+		memcpy(out->v + cfg->addresses.n, mesh, n_mesh * sizeof(*out->v));
 	return 0;
 }
 
@@ -517,7 +520,8 @@ static int mesh_copy(const struct mesh_peer *peers, size_t n, const struct prefi
 
 	if (!p || !a)
 		goto err;
-	memcpy(a, addrs, n_addrs * sizeof(*a));
+	if (n_addrs)
+		memcpy(a, addrs, n_addrs * sizeof(*a));
 	for (size_t i = 0; i < n; i++) {
 		p[i] = peers[i];
 		p[i].allowed_ips = calloc(peers[i].n_allowed_ips + 1, sizeof(struct prefix));
@@ -526,8 +530,9 @@ static int mesh_copy(const struct mesh_peer *peers, size_t n, const struct prefi
 			p = NULL;
 			goto err;
 		}
-		memcpy(p[i].allowed_ips, peers[i].allowed_ips,
-		       peers[i].n_allowed_ips * sizeof(struct prefix));
+		if (peers[i].n_allowed_ips)
+			memcpy(p[i].allowed_ips, peers[i].allowed_ips,
+			       peers[i].n_allowed_ips * sizeof(struct prefix));
 	}
 	*peers_out = p;
 	*addrs_out = a;
