@@ -326,10 +326,246 @@ static int cmd_ping(const struct cli *cli, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* ---- mesh commands ---- */
+
+/* Sends request (consumed) and returns the result, or NULL after printing. */
+static json_t *ask(const struct cli *cli, json_t *request)
+{
+	json_t *result = NULL;
+	char err[512];
+
+	if (!request) {
+		fail("out of memory");
+		return NULL;
+	}
+	if (control_request(cli->socket, request, &result, err, sizeof(err)) < 0) {
+		fail("%s", err);
+		result = NULL;
+	}
+	json_decref(request);
+	return result;
+}
+
+/* "90", "90s", "30m", "12h", "7d" in seconds; -1 when it is none of these. */
+static long long parse_duration(const char *text)
+{
+	char *end;
+	long long v = strtoll(text, &end, 10);
+
+	if (end == text || v < 0)
+		return -1;
+	switch (*end) {
+	case '\0':
+	case 's':
+		break;
+	case 'm':
+		v *= 60;
+		break;
+	case 'h':
+		v *= 3600;
+		break;
+	case 'd':
+		v *= 86400;
+		break;
+	default:
+		return -1;
+	}
+	return *end && end[1] ? -1 : v;
+}
+
+static int cmd_invite(const struct cli *cli, int argc, char **argv)
+{
+	long long ttl = 24 * 3600;
+	bool reusable = false;
+	json_t *result;
+
+	for (int i = 1; i < argc; i++) {
+		if (is_help(argv[i]))
+			return printf("usage: meshgate invite [--reusable] [--ttl DURATION]\n"
+				      "Print an invite code (valid 24h unless --ttl, e.g. 30m, "
+				      "7d, 0 for never; single use unless --reusable).\n"),
+			       EXIT_OK;
+		if (!strcmp(argv[i], "--reusable"))
+			reusable = true;
+		else if (!strcmp(argv[i], "--ttl") && i + 1 < argc) {
+			ttl = parse_duration(argv[++i]);
+			if (ttl < 0)
+				return usage_error("invite: --ttl takes a duration like 90s, 30m, "
+						   "12h or 7d");
+		} else
+			return usage_error("invite: unexpected argument '%s'", argv[i]);
+	}
+	result = ask(cli, json_pack("{s:s, s:I, s:b}", "cmd", "invite", "ttl", (json_int_t)ttl,
+				    "reusable", reusable));
+	if (!result)
+		return EXIT_FAIL;
+	printf("%s\n", json_string_value(json_object_get(result, "code")));
+	json_decref(result);
+	return EXIT_OK;
+}
+
+static void print_list(const json_t *arr)
+{
+	size_t i;
+	json_t *v;
+
+	if (!json_array_size(arr))
+		fputs("-", stdout);
+	json_array_foreach(arr, i, v) printf("%s%s", i ? "," : "", json_string_value(v));
+}
+
+/* One line per node, as `tailscale status`: address, name, state, routes. */
+static void nodes_human(const json_t *nodes)
+{
+	size_t i;
+	json_t *n;
+
+	printf("%-4s %-16s %-20s %-8s %-22s %s\n", "ID", "ADDRESS", "NAME", "STATE", "ROUTES",
+	       "PENDING");
+	json_array_foreach(nodes, i, n)
+	{
+		const json_t *adv = json_object_get(n, "routes_advertised");
+		const json_t *ok = json_object_get(n, "routes_approved");
+		json_t *pending = json_array();
+		size_t j;
+		json_t *r;
+		json_array_foreach(adv, j, r)
+		{
+			bool approved = false;
+			size_t k;
+			json_t *a;
+			json_array_foreach(ok, k, a) approved |= json_equal(a, r);
+			if (!approved)
+				json_array_append(pending, r);
+		}
+		printf("%-4lld %-16s %-20s %-8s ",
+		       (long long)json_integer_value(json_object_get(n, "id")),
+		       json_string_value(json_array_get(json_object_get(n, "addresses"), 0)),
+		       json_string_value(json_object_get(n, "name")),
+		       json_is_true(json_object_get(n, "coordinator"))
+			   ? "self"
+			   : (json_is_true(json_object_get(n, "online")) ? "online" : "offline"));
+		print_list(ok);
+		fputs("  ", stdout);
+		print_list(pending);
+		putchar('\n');
+		json_decref(pending);
+	}
+}
+
+static int cmd_nodes(const struct cli *cli, int argc, char **argv)
+{
+	bool json = false;
+	json_t *result;
+
+	if (argc >= 2 && !strcmp(argv[1], "remove")) {
+		if (argc != 3)
+			return usage_error("nodes remove: which node?");
+		result = ask(cli, json_pack("{s:s, s:s}", "cmd", "nodes_remove", "node", argv[2]));
+		if (!result)
+			return EXIT_FAIL;
+		printf("removed %s\n", argv[2]);
+		json_decref(result);
+		return EXIT_OK;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (is_help(argv[i]))
+			return printf(
+				   "usage: meshgate nodes [--json]\n"
+				   "       meshgate nodes remove NODE\n"
+				   "List the mesh's nodes (on the coordinator), or remove one.\n"),
+			       EXIT_OK;
+		else
+			return usage_error("nodes: unexpected argument '%s'", argv[i]);
+	}
+	result = ask(cli, json_pack("{s:s}", "cmd", "nodes"));
+	if (!result)
+		return EXIT_FAIL;
+	if (json) {
+		json_dumpf(result, stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else {
+		nodes_human(result);
+	}
+	json_decref(result);
+	return EXIT_OK;
+}
+
+static int cmd_routes(const struct cli *cli, int argc, char **argv)
+{
+	json_t *prefixes, *result;
+	bool approve;
+
+	if (argc >= 2 && is_help(argv[1]))
+		return printf("usage: meshgate routes approve|unapprove NODE PREFIX...\n"
+			      "Approve (or withdraw the approval of) routes NODE advertises.\n"),
+		       EXIT_OK;
+	if (argc < 4 || (strcmp(argv[1], "approve") && strcmp(argv[1], "unapprove")))
+		return usage_error("routes: approve|unapprove NODE PREFIX...");
+	approve = !strcmp(argv[1], "approve");
+	prefixes = json_array();
+	for (int i = 3; prefixes && i < argc; i++)
+		json_array_append_new(prefixes, json_string(argv[i]));
+	result = ask(cli, json_pack("{s:s, s:s, s:o}", "cmd",
+				    approve ? "routes_approve" : "routes_unapprove", "node",
+				    argv[2], "prefixes", prefixes));
+	if (!result)
+		return EXIT_FAIL;
+	printf("%s: %s", argv[2], approve ? "approved" : "unapproved");
+	for (int i = 3; i < argc; i++)
+		printf(" %s", argv[i]);
+	putchar('\n');
+	json_decref(result);
+	return EXIT_OK;
+}
+
+static int cmd_join(const struct cli *cli, int argc, char **argv)
+{
+	json_t *result;
+	const char *state;
+
+	if (argc == 2 && is_help(argv[1]))
+		return printf("usage: meshgate join CODE\n"
+			      "Join the mesh with an invite code from `meshgate invite`.\n"),
+		       EXIT_OK;
+	if (argc != 2)
+		return usage_error("join: one invite code, please");
+	result = ask(cli, json_pack("{s:s, s:s}", "cmd", "join", "code", argv[1]));
+	for (int i = 0; result && i < 40; i++) {
+		state = json_string_value(json_object_get(result, "state"));
+		if (!state || strcmp(state, "joining"))
+			break;
+		json_decref(result);
+		usleep(500000);
+		result = ask(cli, json_pack("{s:s}", "cmd", "join_status"));
+	}
+	if (!result)
+		return EXIT_FAIL;
+	state = json_string_value(json_object_get(result, "state"));
+	if (!state || strcmp(state, "joined")) {
+		const char *why = json_string_value(json_object_get(result, "error"));
+		int ret = fail("join: %s", why ? why : "no answer from the coordinator");
+		json_decref(result);
+		return ret;
+	}
+	printf("joined as %s, addresses ", json_string_value(json_object_get(result, "name")));
+	print_list(json_object_get(result, "addresses"));
+	putchar('\n');
+	json_decref(result);
+	return EXIT_OK;
+}
+
 static const struct command commands[] = {
 	{ "status", "[--json]", "Show this node and its peers.", cmd_status },
 	{ "ping", "[-c N] PEER", "Probe PEER through the mesh: path and round-trip time.",
 	  cmd_ping },
+	{ "join", "CODE", "Join a mesh with an invite code.", cmd_join },
+	{ "invite", "[--reusable] [--ttl D]", "Coordinator: print an invite code.", cmd_invite },
+	{ "nodes", "[--json] | remove NODE", "Coordinator: list or remove nodes.", cmd_nodes },
+	{ "routes", "approve|unapprove NODE PREFIX...", "Coordinator: route approvals.",
+	  cmd_routes },
 	{ "genkey", "", "Print a new private key (base64).", cmd_genkey },
 	{ "pubkey", "", "Read a private key on stdin; print its public key.", cmd_pubkey },
 };

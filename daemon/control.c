@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "mesh/client.h"
+#include "mesh/coordinator.h"
 #include "loop.h"
 #include "node.h"
 #include "status.h"
@@ -49,11 +51,99 @@ static json_t *cmd_status(struct node *node, const json_t *req, const char **err
 	return doc;
 }
 
+/* ---- the coordinator's admin commands ---- */
+
+static struct coordinator *need_coordinator(struct node *node, const char **error)
+{
+	if (!node->coordinator)
+		*error = "this node is not the coordinator (coordinator.enabled)";
+	return node->coordinator;
+}
+
+static json_t *cmd_invite(struct node *node, const json_t *req, const char **error)
+{
+	struct coordinator *c = need_coordinator(node, error);
+	json_int_t ttl = json_integer_value(json_object_get(req, "ttl"));
+
+	if (!c)
+		return NULL;
+	return coordinator_invite(c, ttl, json_is_true(json_object_get(req, "reusable")), error);
+}
+
+static json_t *cmd_nodes(struct node *node, const json_t *req, const char **error)
+{
+	struct coordinator *c = need_coordinator(node, error);
+
+	return c ? coordinator_nodes(c, error) : NULL;
+}
+
+static json_t *cmd_nodes_remove(struct node *node, const json_t *req, const char **error)
+{
+	struct coordinator *c = need_coordinator(node, error);
+
+	return c ? coordinator_node_remove(c, json_string_value(json_object_get(req, "node")),
+					   error)
+		 : NULL;
+}
+
+static json_t *routes_set(struct node *node, const json_t *req, bool approved, const char **error)
+{
+	struct coordinator *c = need_coordinator(node, error);
+
+	return c ? coordinator_routes_set(c, json_string_value(json_object_get(req, "node")),
+					  json_object_get(req, "prefixes"), approved, error)
+		 : NULL;
+}
+
+static json_t *cmd_routes_approve(struct node *node, const json_t *req, const char **error)
+{
+	return routes_set(node, req, true, error);
+}
+
+static json_t *cmd_routes_unapprove(struct node *node, const json_t *req, const char **error)
+{
+	return routes_set(node, req, false, error);
+}
+
+/* ---- joining (any node but the coordinator) ---- */
+
+static json_t *cmd_join(struct node *node, const json_t *req, const char **error)
+{
+	char *err = node->mesh_error;
+	const size_t errlen = sizeof(node->mesh_error);
+	const char *code = json_string_value(json_object_get(req, "code"));
+
+	if (!code) {
+		*error = "join: which code?";
+		return NULL;
+	}
+	if (node_mesh_client(node, err, errlen) < 0 ||
+	    mesh_client_join(node->mesh_client, code, err, errlen) < 0) {
+		*error = err;
+		return NULL;
+	}
+	return mesh_client_join_status(node->mesh_client);
+}
+
+static json_t *cmd_join_status(struct node *node, const json_t *req, const char **error)
+{
+	if (!node->mesh_client)
+		return json_pack("{s:s}", "state", "idle");
+	return mesh_client_join_status(node->mesh_client);
+}
+
 static const struct {
 	const char *name;
 	control_fn fn;
 } commands[] = {
 	{ "status", cmd_status },
+	{ "invite", cmd_invite },
+	{ "nodes", cmd_nodes },
+	{ "nodes_remove", cmd_nodes_remove },
+	{ "routes_approve", cmd_routes_approve },
+	{ "routes_unapprove", cmd_routes_unapprove },
+	{ "join", cmd_join },
+	{ "join_status", cmd_join_status },
 };
 
 static json_t *error_doc(const char *message)

@@ -19,6 +19,8 @@
 #include "keys.h"
 #include "link.h"
 #include "log.h"
+#include "mesh/client.h"
+#include "mesh/coordinator.h"
 #include "uapi.h"
 
 static uint64_t env_now(void *ctx)
@@ -423,6 +425,27 @@ static int start_control(struct node *node, char *errbuf, size_t errlen)
 	return 0;
 }
 
+/* The control plane's role, when the config or saved state asks for one. */
+static int start_mesh(struct node *node, char *errbuf, size_t errlen)
+{
+	if (node->cfg.coordinator.enabled)
+		return coordinator_start(&node->coordinator, node, errbuf, errlen);
+	if (mesh_client_wanted(node))
+		return mesh_client_start(&node->mesh_client, node, errbuf, errlen);
+	return 0;
+}
+
+int node_mesh_client(struct node *node, char *errbuf, size_t errlen)
+{
+	if (node->coordinator) {
+		snprintf(errbuf, errlen, "this node is the coordinator");
+		return -EEXIST;
+	}
+	if (node->mesh_client)
+		return 0;
+	return mesh_client_start(&node->mesh_client, node, errbuf, errlen);
+}
+
 int node_start(struct node *node, struct loop *loop, struct mg_config *cfg, const char *config_path,
 	       char *errbuf, size_t errlen)
 {
@@ -468,6 +491,9 @@ int node_start(struct node *node, struct loop *loop, struct mg_config *cfg, cons
 	if (ret < 0)
 		goto err;
 	apply_peers(node, NULL, &node->cfg, NULL, 0, &node->plan);
+	ret = start_mesh(node, errbuf, errlen);
+	if (ret < 0)
+		goto err;
 	log_info("%s up: listening on UDP port %u, %zu peer(s)", node->dp.tun.name,
 		 node->dp.udp.port, node->cfg.n_peers);
 	return 0;
@@ -480,6 +506,10 @@ static void mesh_peers_free(struct mesh_peer *peers, size_t n);
 
 void node_stop(struct node *node)
 {
+	coordinator_stop(node->coordinator);
+	node->coordinator = NULL;
+	mesh_client_stop(node->mesh_client);
+	node->mesh_client = NULL;
 	uapi_server_stop(node->uapi);
 	node->uapi = NULL;
 	control_server_stop(node->control);

@@ -17,6 +17,8 @@
 #include "wg/device.h"
 
 struct control_server;
+struct coordinator;
+struct mesh_client;
 
 /*
  * A peer the mesh control plane gives the node (from a netmap), next to the
@@ -57,7 +59,17 @@ struct node {
 	size_t n_mesh_peers;
 	struct prefix *mesh_addresses; /* with the mesh prefix's length */
 	size_t n_mesh_addresses;
+
+	/* The control plane's roles: at most one runs (NULL: none). */
+	struct coordinator *coordinator;
+	struct mesh_client *mesh_client;
+	char mesh_error[256]; /* the last failed join's reason, for the control socket */
 };
+
+/* Starts the client role on demand (`meshgate join` on a node without mesh
+ * state). 0 when it runs; -EEXIST on a coordinator. */
+int node_mesh_client(struct node *node, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /*
  * Brings the node up from cfg (ownership of cfg moves into the node, even on

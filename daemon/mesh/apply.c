@@ -1,0 +1,81 @@
+/* Netmap peers to mesh peers; see apply.h. */
+#include "mesh/apply.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool mesh_endpoint_to_wg(const struct endpoint *ep, struct wg_endpoint *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!ep->numeric)
+		return false;
+	memcpy(&out->addr, &ep->addr, sockaddr_len(&ep->addr));
+	return true;
+}
+
+void mesh_endpoint_from_wg(const struct wg_endpoint *ep, struct endpoint *out)
+{
+	union sockaddr_inet sa;
+	char text[SOCKADDR_STR_LEN];
+
+	memset(&sa, 0, sizeof(sa));
+	memcpy(&sa, &ep->addr, sizeof(sa));
+	sockaddr_format(&sa, text, sizeof(text));
+	if (endpoint_parse(out, text) < 0)
+		memset(out, 0, sizeof(*out));
+}
+
+void mesh_apply_free(struct mesh_peer *peers, size_t n)
+{
+	for (size_t i = 0; peers && i < n; i++)
+		free(peers[i].allowed_ips);
+	free(peers);
+}
+
+static int peer_from_node(const struct netmap_node *nn, struct mesh_peer *mp)
+{
+	size_t n = nn->n_addresses + nn->n_routes + 2;
+
+	memset(mp, 0, sizeof(*mp));
+	snprintf(mp->name, sizeof(mp->name), "%s", nn->name);
+	memcpy(mp->public_key, nn->public_key, sizeof(mp->public_key));
+	mp->allowed_ips = calloc(n, sizeof(*mp->allowed_ips));
+	if (!mp->allowed_ips)
+		return -ENOMEM;
+	for (size_t i = 0; i < nn->n_addresses; i++)
+		mp->allowed_ips[mp->n_allowed_ips++] = nn->addresses[i];
+	for (size_t i = 0; i < nn->n_routes; i++)
+		mp->allowed_ips[mp->n_allowed_ips++] = nn->routes[i];
+	if (nn->exit_node) {
+		mp->allowed_ips[mp->n_allowed_ips++] = (struct prefix){ .family = AF_INET };
+		mp->allowed_ips[mp->n_allowed_ips++] = (struct prefix){ .family = AF_INET6 };
+	}
+	for (size_t i = 0; i < nn->n_endpoints; i++) {
+		size_t max = sizeof(mp->candidates) / sizeof(mp->candidates[0]);
+		if (mp->n_candidates < max &&
+		    mesh_endpoint_to_wg(&nn->endpoints[i], &mp->candidates[mp->n_candidates]))
+			mp->n_candidates++;
+	}
+	return 0;
+}
+
+int mesh_apply_peers(const struct netmap *nm, struct mesh_peer **out, size_t *n)
+{
+	struct mesh_peer *v = calloc(nm->n_peers + 1, sizeof(*v));
+
+	*out = NULL;
+	*n = 0;
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < nm->n_peers; i++) {
+		if (peer_from_node(&nm->peers[i], &v[i]) < 0) {
+			mesh_apply_free(v, i);
+			return -ENOMEM;
+		}
+	}
+	*out = v;
+	*n = nm->n_peers;
+	return 0;
+}

@@ -1,0 +1,26 @@
+/*
+ * A netmap turned into what node_set_mesh() takes: one mesh peer per netmap
+ * peer, with allowed IPs = its mesh addresses + the routes it is primary for
+ * + the defaults when it is an approved exit node (the route plan keeps the
+ * defaults only for the exit node use_exit_node names), and its candidate
+ * endpoints. Both roles apply their views through this.
+ */
+#ifndef MESHGATE_MESH_APPLY_H
+#define MESHGATE_MESH_APPLY_H
+
+#include <stddef.h>
+
+#include "mesh/netmap.h"
+#include "node.h"
+
+/* A new array in *out (free with mesh_apply_free()); -ENOMEM. */
+int mesh_apply_peers(const struct netmap *nm, struct mesh_peer **out, size_t *n)
+    __attribute__((warn_unused_result));
+void mesh_apply_free(struct mesh_peer *peers, size_t n);
+
+/* A numeric endpoint as the engine's endpoint (direct); false otherwise. */
+bool mesh_endpoint_to_wg(const struct endpoint *ep, struct wg_endpoint *out);
+/* The engine's (direct) endpoint as text "ip:port" into an endpoint. */
+void mesh_endpoint_from_wg(const struct wg_endpoint *ep, struct endpoint *out);
+
+#endif

@@ -1,0 +1,175 @@
+/* JSON lines over a non-blocking TCP stream; see channel.h. */
+#include "mesh/channel.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "loop.h"
+#include "mesh/protocol.h"
+
+static void channel_close(struct channel *ch)
+{
+	ch->on_closed(ch->ctx, ch);
+}
+
+static void update_events(struct channel *ch)
+{
+	uint32_t ev = EPOLLIN | (ch->out_len || ch->connecting ? EPOLLOUT : 0);
+
+	loop_mod_fd(ch->loop, ch->src, ev);
+}
+
+static bool flush_out(struct channel *ch)
+{
+	while (ch->out_len) {
+		ssize_t n = send(ch->fd, ch->out, ch->out_len, MSG_NOSIGNAL);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			break;
+		if (n <= 0)
+			return false;
+		memmove(ch->out, ch->out + n, ch->out_len - (size_t)n);
+		ch->out_len -= (size_t)n;
+	}
+	update_events(ch);
+	return true;
+}
+
+/* Hands every complete line to on_msg; false to close. */
+static bool take_lines(struct channel *ch)
+{
+	char *nl;
+
+	while ((nl = memchr(ch->in, '\n', ch->in_len))) {
+		size_t line = (size_t)(nl - ch->in);
+		json_t *msg = json_loadb(ch->in, line, JSON_REJECT_DUPLICATES, NULL);
+		bool keep = json_is_object(msg) && ch->on_msg(ch->ctx, ch, msg);
+
+		json_decref(msg);
+		if (!keep)
+			return false;
+		memmove(ch->in, nl + 1, ch->in_len - line - 1);
+		ch->in_len -= line + 1;
+	}
+	return ch->in_len < MESH_CONTROL_LINE_MAX;
+}
+
+static bool read_in(struct channel *ch)
+{
+	char buf[16384];
+
+	for (;;) {
+		ssize_t n = recv(ch->fd, buf, sizeof(buf), 0);
+		char *grown;
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return true;
+		if (n <= 0)
+			return false;
+		grown = realloc(ch->in, ch->in_len + (size_t)n);
+		if (!grown)
+			return false;
+		ch->in = grown;
+		memcpy(ch->in + ch->in_len, buf, (size_t)n);
+		ch->in_len += (size_t)n;
+		if (!take_lines(ch))
+			return false;
+	}
+}
+
+static bool finish_connect(struct channel *ch)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(ch->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err)
+		return false;
+	ch->connecting = false;
+	ch->connected = true;
+	return true;
+}
+
+static void on_events(void *ctx, uint32_t events)
+{
+	struct channel *ch = ctx;
+
+	if (ch->connecting && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && !finish_connect(ch))
+		goto close;
+	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !read_in(ch))
+		goto close;
+	if (!flush_out(ch))
+		goto close;
+	return;
+close:
+	channel_close(ch);
+}
+
+struct channel *channel_new(struct loop *loop, int fd, bool connecting, channel_msg_fn on_msg,
+			    channel_closed_fn on_closed, void *ctx)
+{
+	struct channel *ch = calloc(1, sizeof(*ch));
+
+	if (!ch) {
+		close(fd);
+		return NULL;
+	}
+	*ch = (struct channel){ .loop = loop,
+				.fd = fd,
+				.connecting = connecting,
+				.connected = !connecting,
+				.on_msg = on_msg,
+				.on_closed = on_closed,
+				.ctx = ctx };
+	ch->src = loop_add_fd(loop, fd, EPOLLIN | (connecting ? EPOLLOUT : 0), on_events, ch);
+	if (!ch->src) {
+		close(fd);
+		free(ch);
+		return NULL;
+	}
+	return ch;
+}
+
+void channel_free(struct channel *ch)
+{
+	if (!ch)
+		return;
+	loop_del_fd(ch->loop, ch->src);
+	close(ch->fd);
+	free(ch->in);
+	free(ch->out);
+	free(ch);
+}
+
+int channel_send(struct channel *ch, const json_t *msg)
+{
+	char *text = json_dumps(msg, JSON_COMPACT);
+	size_t len = text ? strlen(text) : 0;
+	int ret = 0;
+
+	if (!text)
+		return -ENOMEM;
+	if (ch->out_len + len + 1 > (size_t)MESH_CONTROL_LINE_MAX * 4) {
+		ret = -ENOBUFS;
+		goto out;
+	}
+	if (ch->out_len + len + 1 > ch->out_cap) {
+		size_t cap = (ch->out_len + len + 1) * 2;
+		char *grown = realloc(ch->out, cap);
+		if (!grown) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		ch->out = grown;
+		ch->out_cap = cap;
+	}
+	memcpy(ch->out + ch->out_len, text, len);
+	ch->out[ch->out_len + len] = '\n';
+	ch->out_len += len + 1;
+	if (!ch->connecting)
+		update_events(ch);
+out:
+	free(text);
+	return ret;
+}

@@ -1,0 +1,44 @@
+/*
+ * The client role, on every node that is not the coordinator: joining with
+ * an invite, the saved mesh state (state_dir/mesh.json), the control channel
+ * to the coordinator, applying and caching netmaps (state_dir/netmap.json),
+ * and the path to each peer (direct, or relayed through the coordinator).
+ */
+#ifndef MESHGATE_MESH_CLIENT_H
+#define MESHGATE_MESH_CLIENT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+struct node;
+struct mesh_client;
+
+#define MESH_STATE_FILE  "mesh.json"
+#define MESH_NETMAP_FILE "netmap.json"
+
+enum {
+	MESH_JOIN_TIMEOUT_S = 15,
+	MESH_DIRECT_TIMEOUT_S = 10, /* no session on a direct path: relay */
+	MESH_RELAY_PROBE_S = 30,    /* while relayed, try the direct paths again */
+};
+
+/* Whether the node has saved mesh state or a join code: then the role runs. */
+bool mesh_client_wanted(const struct node *node);
+
+/*
+ * Starts the role: with saved state, applies the cached netmap and connects
+ * to the coordinator; with cfg.join for another (or no) coordinator, joins.
+ */
+int mesh_client_start(struct mesh_client **out, struct node *node, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
+void mesh_client_stop(struct mesh_client *mc);
+
+/* Starts joining with code; the outcome comes from mesh_client_join_status().
+ * -EINVAL with errbuf for a code that does not decode. */
+int mesh_client_join(struct mesh_client *mc, const char *code, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* {"state": "joining"|"joined"|"failed"|"idle", "error", "name", "addresses"} */
+json_t *mesh_client_join_status(const struct mesh_client *mc);
+
+#endif

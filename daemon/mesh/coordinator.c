@@ -1,0 +1,916 @@
+/*
+ * The coordinator role; see coordinator.h. Everything runs on the node's
+ * event loop. Changes (a join, a hello, a connection opening or closing, an
+ * admin command) mark the state dirty; a rebuild then computes every view
+ * from the registry and pushes the netmaps that differ from the last one
+ * sent on each connection. The timer also rebuilds every few seconds, so
+ * endpoints the engine learns by roaming reach the netmaps.
+ */
+#include "mesh/coordinator.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mesh/apply.h"
+#include "mesh/channel.h"
+#include "mesh/hello.h"
+#include "mesh/invite.h"
+#include "mesh/join.h"
+#include "mesh/netmap_build.h"
+#include "mesh/registry.h"
+#include "mesh/relay.h"
+#include "node.h"
+
+enum { TICK_MS = 1000, REBUILD_EVERY_TICKS = 3 };
+
+struct conn {
+	struct coordinator *c;
+	struct conn *next;
+	struct channel *ch;
+	uint32_t node_id;
+	char *last_view; /* the netmap last pushed, without version */
+};
+
+struct relay_key {
+	uint32_t id;
+	uint8_t public_key[KEY_LEN];
+	uint8_t key[RELAY_KEY_LEN];
+};
+
+struct coordinator {
+	struct node *node;
+	struct registry *reg;
+	uint8_t sign_secret[crypto_sign_SECRETKEYBYTES];
+	uint8_t sign_public[crypto_sign_PUBLICKEYBYTES];
+	uint32_t self_id;
+	struct prefix addrs[2]; /* with the prefixes' lengths */
+	size_t n_addrs;
+	int listen_fd, timer_fd;
+	struct loop_source *listen_src, *timer_src;
+	struct conn *conns;
+	struct relay_key *relay;
+	size_t n_relay;
+	char *self_view;
+	bool dirty;
+	unsigned ticks;
+	char err[256];
+};
+
+static int64_t now_s(void)
+{
+	return (int64_t)time(NULL);
+}
+
+/* ---- signing key ---- */
+
+static int load_sign_key(struct coordinator *c, char *errbuf, size_t errlen)
+{
+	char path[4096];
+	uint8_t seed[crypto_sign_SEEDBYTES];
+	ssize_t n = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", c->node->cfg.state_dir, COORDINATOR_SIGN_KEY_FILE);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, seed, sizeof(seed));
+		close(fd);
+	} else if (errno == ENOENT) {
+		randombytes_buf(seed, sizeof(seed));
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			n = write(fd, seed, sizeof(seed));
+			if (fsync(fd) < 0)
+				n = -1;
+			close(fd);
+		}
+	}
+	if (n != (ssize_t)sizeof(seed)) {
+		snprintf(errbuf, errlen, "%s: cannot read or create the netmap signing key", path);
+		sodium_memzero(seed, sizeof(seed));
+		return -EIO;
+	}
+	crypto_sign_seed_keypair(c->sign_public, c->sign_secret, seed);
+	sodium_memzero(seed, sizeof(seed));
+	return 0;
+}
+
+/* ---- relay keys ---- */
+
+static const uint8_t *relay_key_for(void *ctx, uint32_t node_id)
+{
+	struct coordinator *c = ctx;
+
+	for (size_t i = 0; i < c->n_relay; i++)
+		if (c->relay[i].id == node_id)
+			return c->relay[i].key;
+	return NULL;
+}
+
+/* One relay key per registered node but this one; reuses computed keys. */
+static void relay_keys_update(struct coordinator *c, const struct registry_node *nodes, size_t n)
+{
+	struct relay_key *next = calloc(n + 1, sizeof(*next));
+	size_t k = 0;
+
+	if (!next)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *old = relay_key_for(c, nodes[i].id);
+		if (nodes[i].id == c->self_id)
+			continue;
+		next[k].id = nodes[i].id;
+		memcpy(next[k].public_key, nodes[i].public_key, KEY_LEN);
+		if (old)
+			memcpy(next[k].key, old, RELAY_KEY_LEN);
+		else if (relay_key_derive(next[k].key, c->node->dev->identity.static_private,
+					  nodes[i].public_key) < 0)
+			continue;
+		k++;
+	}
+	sodium_memzero(c->relay, c->n_relay * sizeof(*c->relay));
+	free(c->relay);
+	c->relay = next;
+	c->n_relay = k;
+}
+
+/* ---- views ---- */
+
+static struct conn *conn_by_node(struct coordinator *c, uint32_t id)
+{
+	for (struct conn *k = c->conns; k; k = k->next)
+		if (k->node_id == id)
+			return k;
+	return NULL;
+}
+
+bool coordinator_node_online(const struct coordinator *c, uint32_t node_id)
+{
+	return node_id == c->self_id || conn_by_node((struct coordinator *)c, node_id) != NULL;
+}
+
+static void conn_close(struct conn *k)
+{
+	struct coordinator *c = k->c;
+
+	for (struct conn **pp = &c->conns; *pp; pp = &(*pp)->next)
+		if (*pp == k) {
+			*pp = k->next;
+			break;
+		}
+	channel_free(k->ch);
+	free(k->last_view);
+	free(k);
+	c->dirty = true;
+}
+
+/* The live state that goes into netmap_build next to the registry. */
+struct live {
+	uint32_t *online;
+	size_t n_online;
+	struct netmap_observed *observed;
+	size_t n_observed;
+};
+
+static void live_collect(struct coordinator *c, const struct registry_node *nodes, size_t n,
+			 struct live *lv)
+{
+	lv->online = calloc(n + 1, sizeof(*lv->online));
+	lv->observed = calloc(n + 1, sizeof(*lv->observed));
+	if (!lv->online || !lv->observed)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct wg_peer *p = wg_device_find_peer(c->node->dev, nodes[i].public_key);
+		if (conn_by_node(c, nodes[i].id))
+			lv->online[lv->n_online++] = nodes[i].id;
+		if (!p || !p->has_endpoint || wg_endpoint_is_relay(&p->endpoint))
+			continue;
+		lv->observed[lv->n_observed].node_id = nodes[i].id;
+		mesh_endpoint_from_wg(&p->endpoint, &lv->observed[lv->n_observed].endpoint);
+		if (lv->observed[lv->n_observed].endpoint.numeric)
+			lv->n_observed++;
+	}
+}
+
+/* The netmap of id as unversioned JSON text (for comparing views). */
+static char *view_text(const struct netmap *nm)
+{
+	json_t *doc = netmap_to_json(nm);
+	char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+	json_decref(doc);
+	return text;
+}
+
+static void apply_self(struct coordinator *c, const struct netmap *nm)
+{
+	struct mesh_peer *peers;
+	size_t n;
+	char *text = view_text(nm);
+	char err[512];
+
+	if (!text || (c->self_view && !strcmp(text, c->self_view))) {
+		free(text);
+		return;
+	}
+	if (mesh_apply_peers(nm, &peers, &n) < 0) {
+		free(text);
+		return;
+	}
+	if (node_set_mesh(c->node, peers, n, c->addrs, c->n_addrs, err, sizeof(err)) < 0) {
+		log_err("mesh: %s", err);
+		free(text);
+	} else {
+		free(c->self_view);
+		c->self_view = text;
+	}
+	mesh_apply_free(peers, n);
+}
+
+/* Pushes nm to k when it differs from what k has. */
+static void push_view(struct coordinator *c, struct conn *k, struct netmap *nm)
+{
+	char *text = view_text(nm);
+	json_t *msg;
+
+	if (!text || (k->last_view && !strcmp(text, k->last_view))) {
+		free(text);
+		return;
+	}
+	if (registry_next_version(c->reg, &nm->version) < 0) {
+		free(text);
+		return;
+	}
+	nm->issued_at = now_s();
+	msg = netmap_sign(nm, c->sign_secret);
+	if (msg && channel_send(k->ch, msg) == 0) {
+		free(k->last_view);
+		k->last_view = text;
+		text = NULL;
+		log_info("mesh: netmap %llu for %s", (unsigned long long)nm->version,
+			 nm->self.name);
+	}
+	json_decref(msg);
+	free(text);
+}
+
+static void rebuild(struct coordinator *c)
+{
+	struct registry_node *nodes = NULL;
+	struct registry_route *routes = NULL;
+	size_t n_nodes = 0, n_routes = 0;
+	struct live lv = { 0 };
+	struct netmap nm;
+
+	c->dirty = false;
+	if (registry_nodes(c->reg, &nodes, &n_nodes) < 0 ||
+	    registry_routes(c->reg, &routes, &n_routes) < 0)
+		goto out;
+	relay_keys_update(c, nodes, n_nodes);
+	live_collect(c, nodes, n_nodes, &lv);
+	struct netmap_build_input in = { .nodes = nodes,
+					 .n_nodes = n_nodes,
+					 .routes = routes,
+					 .n_routes = n_routes,
+					 .online = lv.online,
+					 .n_online = lv.n_online,
+					 .observed = lv.observed,
+					 .n_observed = lv.n_observed,
+					 .coordinator_id = c->self_id };
+	memcpy(in.coordinator_key, c->node->public_key, KEY_LEN);
+	for (struct conn *k = c->conns, *next; k; k = next) {
+		next = k->next;
+		if (netmap_build(&in, k->node_id, &nm) == -ENOENT) {
+			conn_close(k); /* removed */
+			continue;
+		}
+		push_view(c, k, &nm);
+		netmap_free(&nm);
+	}
+	if (netmap_build(&in, c->self_id, &nm) == 0)
+		apply_self(c, &nm);
+	netmap_free(&nm);
+out:
+	free(lv.online);
+	free(lv.observed);
+	registry_nodes_free(nodes, n_nodes);
+	free(routes);
+}
+
+/* Rebuilds soon, from the timer (never inside a packet handler). */
+static void schedule(struct coordinator *c)
+{
+	struct itimerspec its = { .it_value = { 0, 5 * 1000 * 1000 },
+				  .it_interval = { TICK_MS / 1000, 0 } };
+
+	c->dirty = true;
+	timerfd_settime(c->timer_fd, 0, &its, NULL);
+}
+
+static void on_timer(void *ctx, uint32_t events)
+{
+	struct coordinator *c = ctx;
+	uint64_t expirations;
+
+	if (read(c->timer_fd, &expirations, sizeof(expirations)) < 0)
+		return;
+	if (c->dirty || ++c->ticks % REBUILD_EVERY_TICKS == 0)
+		rebuild(c);
+}
+
+/* ---- routes ---- */
+
+static int advertise(struct coordinator *c, uint32_t id, const struct prefix *routes, size_t n,
+		     bool own)
+{
+	const struct mg_config *cfg = &c->node->cfg;
+	static const struct prefix everything[2] = { { .family = AF_INET },
+						     { .family = AF_INET6 } };
+	bool changed = false;
+
+	/* The coordinator's own advertisements are its admin's config. */
+	if (own)
+		return registry_routes_advertise(c->reg, id, routes, n, everything, 2, true,
+						 &changed);
+	return registry_routes_advertise(c->reg, id, routes, n,
+					 cfg->coordinator.auto_approve.routes.v,
+					 cfg->coordinator.auto_approve.routes.n,
+					 cfg->coordinator.auto_approve.exit_node, &changed);
+}
+
+/* ---- joins ---- */
+
+static json_t *result_error(const char *message)
+{
+	return json_pack("{s:b, s:s}", "ok", 0, "error", message);
+}
+
+static json_t *addresses_json(const struct registry_node *n, const struct mg_config *cfg)
+{
+	struct prefix a[2] = { n->addr4, n->addr6 };
+
+	a[0].len = cfg->coordinator.prefix4.len;
+	a[1].len = cfg->coordinator.prefix6.len;
+	return mesh_prefixes_json(a, 2);
+}
+
+static json_t *result_ok(struct coordinator *c, const struct registry_node *n)
+{
+	char key[KEY_B64_LEN + 1],
+	    sign[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)];
+	struct prefix host[2] = { c->addrs[0], c->addrs[1] };
+
+	host[0].len = 32;
+	host[1].len = 128;
+	key_to_base64(key, c->node->public_key);
+	sodium_bin2base64(sign, sizeof(sign), c->sign_public, sizeof(c->sign_public),
+			  sodium_base64_VARIANT_ORIGINAL);
+	return json_pack("{s:b, s:s, s:I, s:o, s:{s:s, s:I, s:s, s:o, s:s}}", "ok", 1, "name",
+			 n->name, "id", (json_int_t)n->id, "addresses",
+			 addresses_json(n, &c->node->cfg), "coordinator", "public_key", key, "id",
+			 (json_int_t)c->self_id, "name", c->node->cfg.hostname, "addresses",
+			 mesh_prefixes_json(host, c->n_addrs), "sign_key", sign);
+}
+
+/* Registers the joiner (in the open transaction); the result to send. */
+static json_t *join_register(struct coordinator *c, const struct join_request *req, bool use_invite)
+{
+	const struct mg_config *cfg = &c->node->cfg;
+	struct registry_node n = { 0 };
+	struct mesh_hello hello;
+	int64_t now = now_s();
+	json_t *result = NULL;
+
+	if (mesh_hello_parse(req->hello, &hello) < 0)
+		return result_error("the join request's hello is malformed");
+	if (registry_node_upsert(c->reg, req->joiner_key, hello.hostname[0] ? hello.hostname : NULL,
+				 &cfg->coordinator.prefix4, &cfg->coordinator.prefix6, now, &n,
+				 NULL) < 0)
+		return result_error("the coordinator cannot register this node (mesh full?)");
+	if (advertise(c, n.id, hello.routes, hello.n_routes, false) < 0 ||
+	    registry_node_seen(c->reg, n.id, now, hello.endpoints, hello.n_endpoints) < 0 ||
+	    (use_invite && registry_invite_use(c->reg, req->invite_id, n.id, now) < 0))
+		result = result_error("the coordinator cannot register this node");
+	else
+		result = result_ok(c, &n);
+	if (result && json_is_true(json_object_get(result, "ok")))
+		log_info("mesh: node %s (id %u) joined", n.name, n.id);
+	registry_node_clear(&n);
+	return result;
+}
+
+/* The result for a request whose envelope opened; NULL: stay silent. */
+static json_t *join_decide(struct coordinator *c, const struct join_request *req, bool stale)
+{
+	uint8_t hash[INVITE_HASH_LEN];
+	struct registry_node known;
+	enum invite_state st;
+	bool member;
+
+	invite_secret_hash(req->secret, hash);
+	st = registry_invite_check(c->reg, req->invite_id, hash, now_s());
+	if (st == INVITE_UNKNOWN)
+		return NULL;
+	if (stale)
+		return result_error("the clocks of this node and the coordinator differ by more "
+				    "than five minutes");
+	if (st == INVITE_EXPIRED)
+		return result_error("this invite has expired");
+	member = registry_node_by_key(c->reg, req->joiner_key, &known) == 0;
+	if (member)
+		registry_node_clear(&known);
+	/* A node that already used it may ask again (a lost answer, or the
+	 * request sent to several endpoints). */
+	if (st == INVITE_USED && !member)
+		return result_error("this invite has already been used");
+	return join_register(c, req, st == INVITE_VALID);
+}
+
+static void join_answer(struct coordinator *c, const struct pkt *pkt, const uint8_t key[KEY_LEN],
+			const json_t *result, struct pkt_batch *udp_out)
+{
+	uint8_t nonce[MESH_NONCE_LEN];
+	struct pkt *out = pkt_batch_add(udp_out);
+	size_t len;
+
+	if (!out)
+		return;
+	randombytes_buf(nonce, sizeof(nonce));
+	if (join_response_create(out->data, pkt_tailroom(out), &len, result,
+				 c->node->dev->identity.static_private, key, nonce) < 0) {
+		udp_out->count--;
+		return;
+	}
+	out->len = (uint32_t)len;
+	out->ep = pkt->ep;
+	out->ep.relay_via = 0;
+}
+
+static void on_join(struct coordinator *c, struct pkt *pkt, struct pkt_batch *udp_out)
+{
+	struct join_request req;
+	json_t *result;
+	int ret = join_request_open(pkt->data, pkt->len, c->node->dev->identity.static_private,
+				    now_s(), &req);
+
+	if (ret < 0 && ret != -ESTALE)
+		return;
+	if (registry_begin(c->reg) < 0) {
+		join_request_clear(&req);
+		return;
+	}
+	result = join_decide(c, &req, ret == -ESTALE);
+	if (result && json_is_true(json_object_get(result, "ok"))) {
+		if (registry_commit(c->reg) < 0) {
+			json_decref(result);
+			result = result_error("the coordinator cannot store this node");
+		}
+		schedule(c);
+	} else {
+		registry_rollback(c->reg);
+	}
+	if (result)
+		join_answer(c, pkt, req.joiner_key, result, udp_out);
+	json_decref(result);
+	join_request_clear(&req);
+}
+
+/* ---- relay ---- */
+
+static void on_relay(struct coordinator *c, struct pkt *pkt, struct pkt_batch *udp_out)
+{
+	uint32_t src, dst;
+	struct wg_peer *peer = NULL;
+	struct pkt *out;
+
+	if (relay_forward(pkt, &src, &dst, relay_key_for, c) < 0)
+		return;
+	for (size_t i = 0; i < c->n_relay && !peer; i++)
+		if (c->relay[i].id == dst)
+			peer = wg_device_find_peer(c->node->dev, c->relay[i].public_key);
+	if (!peer || !peer->has_endpoint || wg_endpoint_is_relay(&peer->endpoint))
+		return;
+	out = pkt_batch_add(udp_out);
+	if (!out)
+		return;
+	if (pkt->len > pkt_tailroom(out)) {
+		udp_out->count--;
+		return;
+	}
+	memcpy(out->data, pkt->data, pkt->len);
+	out->len = pkt->len;
+	out->ep = peer->endpoint;
+}
+
+static enum demux coordinator_rx(void *ctx, struct pkt *pkt, struct pkt_batch *udp_out)
+{
+	struct coordinator *c = ctx;
+	uint32_t type;
+
+	memcpy(&type, pkt->data, sizeof(type));
+	type = le32toh(type);
+	if (type == MESH_JOIN_REQUEST)
+		on_join(c, pkt, udp_out);
+	else if (type == MESH_RELAY)
+		on_relay(c, pkt, udp_out);
+	return DEMUX_CONSUMED;
+}
+
+static const struct dataplane_mesh_ops coordinator_ops = { .rx = coordinator_rx };
+
+/* ---- control channel ---- */
+
+static bool on_conn_msg(void *ctx, struct channel *ch, const json_t *msg)
+{
+	struct conn *k = ctx;
+	struct coordinator *c = k->c;
+	const char *type = json_string_value(json_object_get(msg, "type"));
+	struct mesh_hello hello;
+
+	if (!type || (strcmp(type, "hello") && strcmp(type, "update")))
+		return true; /* newer messages: ignored */
+	if (mesh_hello_parse(msg, &hello) < 0) {
+		log_warn("mesh: node %u sent a malformed %s", k->node_id, type);
+		return false;
+	}
+	if (advertise(c, k->node_id, hello.routes, hello.n_routes, false) < 0 ||
+	    registry_node_seen(c->reg, k->node_id, now_s(), hello.endpoints, hello.n_endpoints) < 0)
+		log_warn("mesh: cannot record the %s of node %u", type, k->node_id);
+	schedule(c);
+	return true;
+}
+
+static void on_conn_closed(void *ctx, struct channel *ch)
+{
+	struct conn *k = ctx;
+
+	log_info("mesh: node %u disconnected", k->node_id);
+	schedule(k->c);
+	conn_close(k);
+}
+
+/* The node whose mesh address is the connection's source; 0 if none. */
+static uint32_t node_by_source(struct coordinator *c, const union sockaddr_inet *sa)
+{
+	struct registry_node *nodes = NULL;
+	size_t n = 0;
+	uint32_t id = 0;
+
+	if (registry_nodes(c->reg, &nodes, &n) < 0)
+		return 0;
+	for (size_t i = 0; i < n && !id; i++) {
+		const struct prefix *a =
+		    sa->sa.sa_family == AF_INET ? &nodes[i].addr4 : &nodes[i].addr6;
+		const void *ip = sa->sa.sa_family == AF_INET ? (const void *)&sa->in.sin_addr
+							     : (const void *)&sa->in6.sin6_addr;
+		if (a->family == sa->sa.sa_family && !memcmp(a->addr, ip, addr_len(a->family)) &&
+		    nodes[i].id != c->self_id)
+			id = nodes[i].id;
+	}
+	registry_nodes_free(nodes, n);
+	return id;
+}
+
+static void on_accept(void *ctx, uint32_t events)
+{
+	struct coordinator *c = ctx;
+	union sockaddr_inet sa;
+	socklen_t len = sizeof(sa);
+	int fd = accept4(c->listen_fd, &sa.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	struct conn *k, *old;
+	uint32_t id;
+
+	if (fd < 0)
+		return;
+	id = node_by_source(c, &sa);
+	k = id ? calloc(1, sizeof(*k)) : NULL;
+	if (!k) {
+		close(fd);
+		return;
+	}
+	old = conn_by_node(c, id);
+	if (old)
+		conn_close(old);
+	*k = (struct conn){ .c = c, .node_id = id };
+	k->ch = channel_new(c->node->loop, fd, false, on_conn_msg, on_conn_closed, k);
+	if (!k->ch) {
+		free(k);
+		return;
+	}
+	k->next = c->conns;
+	c->conns = k;
+	log_info("mesh: node %u connected", id);
+	schedule(c);
+}
+
+static int listen_control(struct coordinator *c)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(MESH_CONTROL_PORT) };
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	memcpy(&sin.sin_addr, c->addrs[0].addr, 4);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, 64) < 0) {
+		int ret = -errno;
+		close(fd);
+		return ret;
+	}
+	c->listen_fd = fd;
+	c->listen_src = loop_add_fd(c->node->loop, fd, EPOLLIN, on_accept, c);
+	return c->listen_src ? 0 : -ENOMEM;
+}
+
+/* ---- start and stop ---- */
+
+static int register_self(struct coordinator *c, char *errbuf, size_t errlen)
+{
+	const struct mg_config *cfg = &c->node->cfg;
+	struct registry_node n;
+	int ret = registry_node_upsert(c->reg, c->node->public_key, cfg->hostname,
+				       &cfg->coordinator.prefix4, &cfg->coordinator.prefix6,
+				       now_s(), &n, NULL);
+	struct prefix own[HELLO_MAX_ROUTES + 2];
+	size_t n_own = 0;
+
+	if (ret < 0) {
+		snprintf(errbuf, errlen, "coordinator: cannot register itself: %s", strerror(-ret));
+		return ret;
+	}
+	c->self_id = n.id;
+	c->addrs[0] = n.addr4;
+	c->addrs[0].len = cfg->coordinator.prefix4.len;
+	c->addrs[1] = n.addr6;
+	c->addrs[1].len = cfg->coordinator.prefix6.len;
+	c->n_addrs = 2;
+	registry_node_clear(&n);
+	for (size_t i = 0; i < cfg->subnet_router.routes.n && n_own < HELLO_MAX_ROUTES; i++)
+		own[n_own++] = cfg->subnet_router.routes.v[i];
+	if (cfg->exit_node.enabled) {
+		own[n_own++] = (struct prefix){ .family = AF_INET };
+		own[n_own++] = (struct prefix){ .family = AF_INET6 };
+	}
+	return advertise(c, c->self_id, own, n_own, true);
+}
+
+int coordinator_start(struct coordinator **out, struct node *node, char *errbuf, size_t errlen)
+{
+	struct coordinator *c = calloc(1, sizeof(*c));
+	char path[4096];
+	int ret;
+
+	if (!c)
+		return -ENOMEM;
+	*c = (struct coordinator){ .node = node, .listen_fd = -1, .timer_fd = -1 };
+	snprintf(path, sizeof(path), "%s/%s", node->cfg.state_dir, REGISTRY_FILE);
+	ret = registry_open(&c->reg, path, errbuf, errlen);
+	if (ret == 0)
+		ret = load_sign_key(c, errbuf, errlen);
+	if (ret == 0)
+		ret = register_self(c, errbuf, errlen);
+	if (ret < 0)
+		goto err;
+	rebuild(c); /* own addresses and the known nodes as peers */
+	ret = listen_control(c);
+	if (ret < 0) {
+		snprintf(errbuf, errlen, "coordinator: cannot listen on TCP port %d: %s",
+			 MESH_CONTROL_PORT, strerror(-ret));
+		goto err;
+	}
+	c->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	c->timer_src =
+	    c->timer_fd >= 0 ? loop_add_fd(node->loop, c->timer_fd, EPOLLIN, on_timer, c) : NULL;
+	if (!c->timer_src) {
+		ret = -ENOMEM;
+		snprintf(errbuf, errlen, "coordinator: cannot create a timer");
+		goto err;
+	}
+	schedule(c);
+	dataplane_set_mesh_ops(&node->dp, &coordinator_ops, c);
+	log_info("mesh: coordinator up, node id %u", c->self_id);
+	*out = c;
+	return 0;
+err:
+	coordinator_stop(c);
+	return ret;
+}
+
+void coordinator_stop(struct coordinator *c)
+{
+	if (!c)
+		return;
+	if (c->node->dp.mesh.ctx == c)
+		dataplane_set_mesh_ops(&c->node->dp, NULL, NULL);
+	while (c->conns)
+		conn_close(c->conns);
+	if (c->listen_src)
+		loop_del_fd(c->node->loop, c->listen_src);
+	if (c->listen_fd >= 0)
+		close(c->listen_fd);
+	if (c->timer_src)
+		loop_del_fd(c->node->loop, c->timer_src);
+	if (c->timer_fd >= 0)
+		close(c->timer_fd);
+	registry_close(c->reg);
+	sodium_memzero(c->sign_secret, sizeof(c->sign_secret));
+	if (c->relay)
+		sodium_memzero(c->relay, c->n_relay * sizeof(*c->relay));
+	free(c->relay);
+	free(c->self_view);
+	free(c);
+}
+
+/* ---- admin commands ---- */
+
+static json_t *fail(struct coordinator *c, const char **error, const char *fmt, const char *arg)
+{
+	snprintf(c->err, sizeof(c->err), fmt, arg);
+	*error = c->err;
+	return NULL;
+}
+
+/* The invite's endpoints: coordinator.endpoints first, then the host's. */
+static size_t invite_endpoints(struct coordinator *c, struct endpoint *out)
+{
+	const struct mg_config *cfg = &c->node->cfg;
+	size_t n = 0;
+
+	for (size_t i = 0; i < cfg->coordinator.endpoints.n && n < INVITE_MAX_ENDPOINTS; i++)
+		out[n++] = cfg->coordinator.endpoints.v[i];
+	return n + mesh_local_endpoints(c->node->dp.tun.name, node_listen_port(c->node), out + n,
+					INVITE_MAX_ENDPOINTS - n);
+}
+
+json_t *coordinator_invite(struct coordinator *c, int64_t ttl, bool reusable, const char **error)
+{
+	struct endpoint eps[INVITE_MAX_ENDPOINTS];
+	size_t n = invite_endpoints(c, eps);
+	uint8_t hash[INVITE_HASH_LEN];
+	char code[INVITE_CODE_MAX];
+	struct invite inv;
+	int64_t now = now_s(), expires = ttl > 0 ? now + ttl : 0;
+	json_t *result = NULL;
+
+	if (n == 0)
+		return fail(c, error,
+			    "no endpoint to put in the invite%s (set coordinator.endpoints)", "");
+	if (invite_generate(&inv, c->node->public_key, eps, n) < 0)
+		return fail(c, error, "cannot create an invite%s", "");
+	invite_secret_hash(inv.secret, hash);
+	if (registry_invite_add(c->reg, hash, now, expires, reusable, &inv.id) < 0 ||
+	    invite_encode(&inv, code, sizeof(code)) < 0)
+		fail(c, error, "cannot store the invite%s", "");
+	else
+		result = json_pack("{s:s, s:I, s:b}", "code", code, "expires_at",
+				   (json_int_t)expires, "reusable", reusable);
+	invite_clear(&inv);
+	sodium_memzero(code, sizeof(code));
+	return result;
+}
+
+static json_t *node_routes_json(const struct registry_route *routes, size_t n, uint32_t id,
+				bool approved_only)
+{
+	json_t *arr = json_array();
+	char text[PREFIX_STR_LEN];
+
+	for (size_t i = 0; arr && i < n; i++) {
+		if (routes[i].node_id != id || (approved_only && !routes[i].approved))
+			continue;
+		prefix_format(&routes[i].prefix, text, sizeof(text));
+		json_array_append_new(arr, json_string(text));
+	}
+	return arr;
+}
+
+static json_t *node_json(struct coordinator *c, const struct registry_node *n,
+			 const struct registry_route *routes, size_t n_routes)
+{
+	struct prefix a[2] = { n->addr4, n->addr6 };
+	char key[KEY_B64_LEN + 1];
+
+	key_to_base64(key, n->public_key);
+	return json_pack("{s:s, s:I, s:s, s:o, s:b, s:b, s:I, s:o, s:o, s:o}", "name", n->name,
+			 "id", (json_int_t)n->id, "public_key", key, "addresses",
+			 mesh_prefixes_json(a, 2), "online", coordinator_node_online(c, n->id),
+			 "coordinator", n->id == c->self_id, "last_seen",
+			 (json_int_t)(n->id == c->self_id ? now_s() : n->last_seen), "endpoints",
+			 mesh_endpoints_json(n->endpoints, n->n_endpoints), "routes_advertised",
+			 node_routes_json(routes, n_routes, n->id, false), "routes_approved",
+			 node_routes_json(routes, n_routes, n->id, true));
+}
+
+json_t *coordinator_nodes(struct coordinator *c, const char **error)
+{
+	struct registry_node *nodes = NULL;
+	struct registry_route *routes = NULL;
+	size_t n = 0, n_routes = 0;
+	json_t *arr = NULL;
+
+	if (registry_nodes(c->reg, &nodes, &n) < 0 ||
+	    registry_routes(c->reg, &routes, &n_routes) < 0)
+		fail(c, error, "cannot read the registry%s", "");
+	else
+		arr = json_array();
+	for (size_t i = 0; arr && i < n; i++)
+		json_array_append_new(arr, node_json(c, &nodes[i], routes, n_routes));
+	registry_nodes_free(nodes, n);
+	free(routes);
+	return arr;
+}
+
+/* A node by name or id. */
+static int find_node(struct coordinator *c, const char *name, struct registry_node *out)
+{
+	char *end;
+	unsigned long id = strtoul(name, &end, 10);
+
+	if (registry_node_by_name(c->reg, name, out) == 0)
+		return 0;
+	if (*name && !*end && id > 0 && id <= UINT32_MAX)
+		return registry_node_by_id(c->reg, (uint32_t)id, out);
+	return -ENOENT;
+}
+
+json_t *coordinator_node_remove(struct coordinator *c, const char *name, const char **error)
+{
+	struct registry_node n;
+	struct conn *k;
+
+	if (!name || find_node(c, name, &n) < 0)
+		return fail(c, error, "no node '%s'", name ? name : "");
+	if (n.id == c->self_id) {
+		registry_node_clear(&n);
+		return fail(c, error, "'%s' is the coordinator itself", name);
+	}
+	if (registry_node_remove(c->reg, n.id) < 0) {
+		registry_node_clear(&n);
+		return fail(c, error, "cannot remove '%s'", name);
+	}
+	log_info("mesh: node %s (id %u) removed", n.name, n.id);
+	k = conn_by_node(c, n.id);
+	if (k)
+		conn_close(k);
+	registry_node_clear(&n);
+	rebuild(c);
+	return json_pack("{s:s}", "removed", name);
+}
+
+json_t *coordinator_routes_set(struct coordinator *c, const char *name, const json_t *prefixes,
+			       bool approved, const char **error)
+{
+	struct registry_node n;
+	size_t i;
+	json_t *v;
+
+	uint32_t id;
+
+	if (!name || find_node(c, name, &n) < 0)
+		return fail(c, error, "no node '%s'", name ? name : "");
+	id = n.id;
+	registry_node_clear(&n);
+	if (!json_is_array(prefixes) || json_array_size(prefixes) == 0)
+		return fail(c, error, "which prefixes?%s", "");
+	json_array_foreach(prefixes, i, v)
+	{
+		struct prefix p;
+		if (!json_is_string(v) || prefix_parse(&p, json_string_value(v)) < 0 ||
+		    !prefix_is_network(&p))
+			return fail(c, error, "'%s' is not a network prefix",
+				    json_is_string(v) ? json_string_value(v) : "?");
+	}
+	if (registry_begin(c->reg) < 0)
+		return fail(c, error, "cannot write the registry%s", "");
+	json_array_foreach(prefixes, i, v)
+	{
+		struct prefix p;
+		if (prefix_parse(&p, json_string_value(v)) == 0 &&
+		    registry_route_set_approved(c->reg, id, &p, approved) < 0) {
+			registry_rollback(c->reg);
+			snprintf(c->err, sizeof(c->err), "%s does not advertise %s", name,
+				 json_string_value(v));
+			*error = c->err;
+			return NULL;
+		}
+	}
+	if (registry_commit(c->reg) < 0)
+		return fail(c, error, "cannot write the registry%s", "");
+	rebuild(c);
+	return json_pack("{s:s, s:O, s:b}", "node", name, "prefixes", prefixes, "approved",
+			 approved);
+}

@@ -1,0 +1,44 @@
+/*
+ * The coordinator role (coordinator.enabled): the registry, joins over the
+ * UDP port, the control channel server on the mesh address, netmap pushes,
+ * relaying, and the admin commands behind the control socket. See README.md
+ * in this folder for how it fits with the client role.
+ */
+#ifndef MESHGATE_MESH_COORDINATOR_H
+#define MESHGATE_MESH_COORDINATOR_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct node;
+struct coordinator;
+
+/* Name of the Ed25519 netmap signing key's seed file under state_dir. */
+#define COORDINATOR_SIGN_KEY_FILE "coordinator.key"
+
+/*
+ * Starts the role on a running node (after its data plane is up): opens the
+ * registry, loads or creates the signing key, registers the node itself,
+ * gives it its mesh addresses, installs the data plane hooks and listens on
+ * MESH_CONTROL_PORT. errbuf says what failed.
+ */
+int coordinator_start(struct coordinator **out, struct node *node, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Stops the role (closes connections and the registry); NULL-safe. */
+void coordinator_stop(struct coordinator *c);
+
+/* The admin commands; each returns a new reference or NULL with *error set
+ * (valid until the next call). */
+json_t *coordinator_invite(struct coordinator *c, int64_t ttl_seconds, bool reusable,
+			   const char **error);
+json_t *coordinator_nodes(struct coordinator *c, const char **error);
+json_t *coordinator_node_remove(struct coordinator *c, const char *node, const char **error);
+json_t *coordinator_routes_set(struct coordinator *c, const char *node, const json_t *prefixes,
+			       bool approved, const char **error);
+
+/* Whether node_id has a control connection now (status). */
+bool coordinator_node_online(const struct coordinator *c, uint32_t node_id);
+
+#endif

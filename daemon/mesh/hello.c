@@ -1,0 +1,165 @@
+/* A node's hello; see hello.h. */
+#include "mesh/hello.h"
+
+#include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+static int parse_routes(const json_t *arr, struct mesh_hello *out)
+{
+	size_t i;
+	json_t *v;
+
+	if (!arr)
+		return 0;
+	if (!json_is_array(arr) || json_array_size(arr) > HELLO_MAX_ROUTES)
+		return -EINVAL;
+	json_array_foreach(arr, i, v)
+	{
+		struct prefix p;
+		if (!json_is_string(v) || prefix_parse(&p, json_string_value(v)) < 0 ||
+		    !prefix_is_network(&p))
+			return -EINVAL;
+		out->routes[out->n_routes++] = p;
+	}
+	return 0;
+}
+
+static int parse_endpoints(const json_t *arr, struct mesh_hello *out)
+{
+	size_t i;
+	json_t *v;
+
+	if (!arr)
+		return 0;
+	if (!json_is_array(arr) || json_array_size(arr) > HELLO_MAX_ENDPOINTS)
+		return -EINVAL;
+	json_array_foreach(arr, i, v)
+	{
+		struct endpoint ep;
+		if (!json_is_string(v) || endpoint_parse(&ep, json_string_value(v)) < 0 ||
+		    !ep.numeric)
+			return -EINVAL;
+		out->endpoints[out->n_endpoints++] = ep;
+	}
+	return 0;
+}
+
+static void add_exit_offer(struct mesh_hello *out)
+{
+	struct prefix v4 = { .family = AF_INET }, v6 = { .family = AF_INET6 };
+
+	out->routes[out->n_routes++] = v4;
+	out->routes[out->n_routes++] = v6;
+}
+
+int mesh_hello_parse(const json_t *obj, struct mesh_hello *out)
+{
+	const json_t *host = json_object_get(obj, "hostname");
+	const json_t *exit_node = json_object_get(obj, "exit_node");
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (!json_is_object(obj))
+		return -EINVAL;
+	if (host && (!json_is_string(host) || json_string_length(host) > CONFIG_NAME_MAX))
+		return -EINVAL;
+	if (exit_node && !json_is_boolean(exit_node))
+		return -EINVAL;
+	if (host)
+		strcpy(out->hostname, json_string_value(host));
+	out->exit_node = json_is_true(exit_node);
+	ret = parse_routes(json_object_get(obj, "routes"), out);
+	if (ret == 0)
+		ret = parse_endpoints(json_object_get(obj, "endpoints"), out);
+	if (ret == 0 && out->exit_node)
+		add_exit_offer(out);
+	if (ret < 0)
+		memset(out, 0, sizeof(*out));
+	return ret;
+}
+
+static bool usable_address(const struct ifaddrs *ifa, const char *skip_ifname)
+{
+	const struct sockaddr *sa = ifa->ifa_addr;
+
+	if (!sa || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
+		return false;
+	if ((ifa->ifa_flags & IFF_LOOPBACK) || !(ifa->ifa_flags & IFF_UP))
+		return false;
+	if (skip_ifname && !strcmp(ifa->ifa_name, skip_ifname))
+		return false;
+	if (sa->sa_family == AF_INET6 &&
+	    IN6_IS_ADDR_LINKLOCAL(&((const struct sockaddr_in6 *)sa)->sin6_addr))
+		return false;
+	return true;
+}
+
+size_t mesh_local_endpoints(const char *skip_ifname, uint16_t port, struct endpoint *out,
+			    size_t max)
+{
+	struct ifaddrs *list, *ifa;
+	size_t n = 0;
+
+	if (getifaddrs(&list) < 0)
+		return 0;
+	for (ifa = list; ifa && n < max; ifa = ifa->ifa_next) {
+		union sockaddr_inet sa = { 0 };
+		char text[SOCKADDR_STR_LEN];
+		if (!usable_address(ifa, skip_ifname))
+			continue;
+		memcpy(&sa, ifa->ifa_addr,
+		       ifa->ifa_addr->sa_family == AF_INET ? sizeof(sa.in) : sizeof(sa.in6));
+		if (sa.sa.sa_family == AF_INET)
+			sa.in.sin_port = htons(port);
+		else
+			sa.in6.sin6_port = htons(port);
+		sockaddr_format(&sa, text, sizeof(text));
+		if (endpoint_parse(&out[n], text) == 0)
+			n++;
+	}
+	freeifaddrs(list);
+	return n;
+}
+
+json_t *mesh_prefixes_json(const struct prefix *v, size_t n)
+{
+	json_t *arr = json_array();
+	char text[PREFIX_STR_LEN];
+
+	for (size_t i = 0; arr && i < n; i++) {
+		prefix_format(&v[i], text, sizeof(text));
+		json_array_append_new(arr, json_string(text));
+	}
+	return arr;
+}
+
+json_t *mesh_endpoints_json(const struct endpoint *v, size_t n)
+{
+	json_t *arr = json_array();
+	char text[ENDPOINT_HOST_MAX + 16];
+
+	for (size_t i = 0; arr && i < n; i++) {
+		endpoint_format(&v[i], text, sizeof(text));
+		json_array_append_new(arr, json_string(text));
+	}
+	return arr;
+}
+
+json_t *mesh_hello_create(const struct mg_config *cfg, const char *type, const char *skip_ifname,
+			  uint16_t port)
+{
+	struct endpoint eps[HELLO_MAX_ENDPOINTS];
+	size_t n = mesh_local_endpoints(skip_ifname, port, eps, HELLO_MAX_ENDPOINTS);
+	json_t *hello = json_pack(
+	    "{s:s, s:o, s:b, s:o}", "hostname", cfg->hostname, "routes",
+	    mesh_prefixes_json(cfg->subnet_router.routes.v, cfg->subnet_router.routes.n),
+	    "exit_node", cfg->exit_node.enabled, "endpoints", mesh_endpoints_json(eps, n));
+
+	if (hello && type)
+		json_object_set_new(hello, "type", json_string(type));
+	return hello;
+}
