@@ -141,41 +141,6 @@ static int cmd_pubkey(const struct cli *cli, int argc, char **argv)
 
 /* ---- daemon commands ---- */
 
-static int cmd_status(const struct cli *cli, int argc, char **argv)
-{
-	json_t *request, *result = NULL;
-	char err[512];
-	bool json = false;
-	int ret;
-
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
-			json = true;
-		else if (is_help(argv[i]))
-			return printf("usage: meshgate status [--json]\n"
-				      "Show this node and its peers; --json prints the status "
-				      "document.\n"),
-			       EXIT_OK;
-		else
-			return usage_error("status: unknown option '%s'", argv[i]);
-	}
-	request = json_pack("{s:s}", "cmd", "status");
-	if (!request)
-		return fail("out of memory");
-	ret = control_request(cli->socket, request, &result, err, sizeof(err));
-	json_decref(request);
-	if (ret < 0)
-		return fail("%s", err);
-	if (json) {
-		json_dumpf(result, stdout, JSON_INDENT(2));
-		putchar('\n');
-	} else {
-		status_format_human(stdout, result, time(NULL));
-	}
-	json_decref(result);
-	return fflush(stdout) == 0 ? EXIT_OK : fail("cannot write: %s", strerror(errno));
-}
-
 /* Asks the daemon for its status document; NULL after printing why. */
 static json_t *fetch_status(const struct cli *cli)
 {
@@ -192,6 +157,35 @@ static json_t *fetch_status(const struct cli *cli)
 	}
 	json_decref(request);
 	return result;
+}
+
+static int cmd_status(const struct cli *cli, int argc, char **argv)
+{
+	json_t *result;
+	bool json = false;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (is_help(argv[i]))
+			return printf("usage: meshgate status [--json]\n"
+				      "Show this node and its peers; --json prints the status "
+				      "document.\n"),
+			       EXIT_OK;
+		else
+			return usage_error("status: unknown option '%s'", argv[i]);
+	}
+	result = fetch_status(cli);
+	if (!result)
+		return EXIT_FAIL;
+	if (json) {
+		json_dumpf(result, stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else {
+		status_format_human(stdout, result, time(NULL));
+	}
+	json_decref(result);
+	return fflush(stdout) == 0 ? EXIT_OK : fail("cannot write: %s", strerror(errno));
 }
 
 /* The peer named by `want`: its name, one of its addresses, or its key. */

@@ -1,9 +1,12 @@
 /* The shared test harness; see testlib.h. */
 #include "testlib.h"
 
+#include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 struct test_counts test_counts;
 
@@ -127,4 +130,17 @@ uint64_t test_seed(void)
 	uint64_t seed = env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL);
 	printf("seed %llu (set MG_TEST_SEED to replay)\n", (unsigned long long)seed);
 	return seed;
+}
+
+int test_enter_private_netns(void)
+{
+	if (geteuid() != 0) {
+		printf("skipped: needs root\n");
+		return 77;
+	}
+	if (unshare(CLONE_NEWNET) < 0) {
+		printf("skipped: cannot create a network namespace: %s\n", strerror(errno));
+		return 77;
+	}
+	return 0;
 }

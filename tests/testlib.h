@@ -54,6 +54,14 @@ struct test_rng {
 uint64_t test_rng_next(struct test_rng *rng);
 void test_rng_bytes(struct test_rng *rng, void *buf, size_t len);
 
+/*
+ * For tests that touch kernel network state: checks for root and moves the
+ * process into a private network namespace of its own, so nothing it does
+ * reaches the host's. Returns 0, or 77 (the runner's "skipped") after saying
+ * why it cannot.
+ */
+int test_enter_private_netns(void);
+
 /* Seed from MG_TEST_SEED when set, else from the clock; printed for replay. */
 uint64_t test_seed(void);
 

@@ -517,14 +517,10 @@ static void test_tun_data(void)
 
 int main(void)
 {
-	if (geteuid() != 0) {
-		printf("skipped: needs root\n");
-		return 77;
-	}
-	if (unshare(CLONE_NEWNET) < 0) {
-		printf("skipped: cannot create a network namespace: %s\n", strerror(errno));
-		return 77;
-	}
+	int skip = test_enter_private_netns();
+
+	if (skip)
+		return skip;
 	if (link_up("lo") < 0) {
 		printf("cannot bring up lo: %s\n", strerror(errno));
 		return 1;

@@ -496,14 +496,10 @@ static void test_large_sets(void)
 
 int main(void)
 {
-	if (geteuid() != 0) {
-		printf("skipped: needs root\n");
-		return 77;
-	}
-	if (unshare(CLONE_NEWNET) < 0) {
-		printf("skipped: cannot create a network namespace: %s\n", strerror(errno));
-		return 77;
-	}
+	int skip = test_enter_private_netns();
+
+	if (skip)
+		return skip;
 	if (nft_cleanup_table() == -EPROTONOSUPPORT) {
 		printf("skipped: no nftables in this kernel\n");
 		return 77;

@@ -449,14 +449,10 @@ static void test_rule_invalid(void)
 
 int main(void)
 {
-	if (geteuid() != 0) {
-		printf("skipped: needs root\n");
-		return 77;
-	}
-	if (unshare(CLONE_NEWNET) < 0) {
-		printf("skipped: cannot create a network namespace: %s\n", strerror(errno));
-		return 77;
-	}
+	int skip = test_enter_private_netns();
+
+	if (skip)
+		return skip;
 	sk = rtnl_open();
 	if (!sk || link_up(sk, link_index(sk, "lo"), 65536) < 0 || make_link() < 0) {
 		printf("cannot set up the namespace's links\n");

@@ -151,14 +151,10 @@ static void test_read_only(void)
 
 int main(void)
 {
-	if (geteuid() != 0) {
-		printf("skipped: needs root\n");
-		return 77;
-	}
-	if (unshare(CLONE_NEWNET) < 0) {
-		printf("skipped: cannot create a network namespace: %s\n", strerror(errno));
-		return 77;
-	}
+	int skip = test_enter_private_netns();
+
+	if (skip)
+		return skip;
 	if (!mkdtemp(dir)) {
 		printf("mkdtemp: %s\n", strerror(errno));
 		return 1;
