@@ -67,14 +67,24 @@ static int sort_allowed_ip(void *ctx, int family, const uint8_t *ip, uint8_t cid
 	return 0;
 }
 
+/* The configured addresses, then those the mesh coordinator assigned. */
+static json_t *self_addresses_json(const struct node *node)
+{
+	json_t *arr = prefix_list_json(&node->cfg.addresses);
+
+	for (size_t i = 0; arr && i < node->n_mesh_addresses; i++)
+		json_array_append_new(arr, prefix_json(&node->mesh_addresses[i]));
+	return arr;
+}
+
 static json_t *self_json(const struct node *node)
 {
 	const struct mg_config *cfg = &node->cfg;
 
 	return json_pack(
 	    "{s:s, s:o, s:o, s:i, s:b, s:o, s:b, s:o}", "name", cfg->hostname, "public_key",
-	    key_json(node->public_key), "addresses", prefix_list_json(&cfg->addresses),
-	    "listen_port", (int)node_listen_port(node), "coordinator", cfg->coordinator.enabled,
+	    key_json(node->public_key), "addresses", self_addresses_json(node), "listen_port",
+	    (int)node_listen_port(node), "coordinator", cfg->coordinator.enabled,
 	    "advertised_routes", prefix_list_json(&cfg->subnet_router.routes), "exit_node_offered",
 	    cfg->exit_node.enabled, "exit_node_in_use",
 	    cfg->use_exit_node.peer[0] ? json_string(cfg->use_exit_node.peer) : json_null());
