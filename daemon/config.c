@@ -432,6 +432,14 @@ static void parse_sockaddrs(const struct field *f)
 	l->v = collect(f, sizeof(*l->v), elem_sockaddr, &l->n);
 }
 
+/* An explicit web.listen is the whole list: the node's addresses are no
+ * longer added to it. */
+static void parse_web_listen(const struct field *f)
+{
+	((struct mg_config *)f->base)->web.listen_default = false;
+	parse_sockaddrs(f);
+}
+
 /* ---- groups ---- */
 
 static size_t edit_distance(const char *a, const char *b)
@@ -620,7 +628,7 @@ static const struct key use_exit_node_keys[] = {
 
 static const struct key web_keys[] = {
 	{ .name = "enabled", .parse = parse_bool, CFG(web.enabled) },
-	{ .name = "listen", .parse = parse_sockaddrs, CFG(web.listen) },
+	{ .name = "listen", .parse = parse_web_listen, CFG(web.listen) },
 	{ .name = NULL },
 };
 
@@ -774,6 +782,7 @@ int config_defaults(struct mg_config *cfg)
 	cfg->subnet_router.snat = true;
 	cfg->use_exit_node.allow_lan_access = true;
 	cfg->web.enabled = true;
+	cfg->web.listen_default = true;
 	if (prefix_parse(&cfg->coordinator.prefix4, "100.64.0.0/10") < 0 ||
 	    prefix_parse(&cfg->coordinator.prefix6, "fd7a:6d67:7465::/48") < 0)
 		return -EINVAL;

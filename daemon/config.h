@@ -94,6 +94,8 @@ struct mg_config {
 	struct {
 		bool enabled;
 		struct sockaddr_list listen; /* numeric ip:port */
+		/* web.listen left out: the node's addresses on port 8080 too. */
+		bool listen_default;
 	} web;
 
 	struct {

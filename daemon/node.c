@@ -21,6 +21,7 @@
 #include "log.h"
 #include "mesh/client.h"
 #include "mesh/coordinator.h"
+#include "node_web.h"
 #include "uapi.h"
 
 static uint64_t env_now(void *ctx)
@@ -494,6 +495,7 @@ int node_start(struct node *node, struct loop *loop, struct mg_config *cfg, cons
 	ret = start_mesh(node, errbuf, errlen);
 	if (ret < 0)
 		goto err;
+	node_web_sync(node);
 	log_info("%s up: listening on UDP port %u, %zu peer(s)", node->dp.tun.name,
 		 node->dp.udp.port, node->cfg.n_peers);
 	return 0;
@@ -510,6 +512,7 @@ void node_stop(struct node *node)
 	node->coordinator = NULL;
 	mesh_client_stop(node->mesh_client);
 	node->mesh_client = NULL;
+	node_web_stop(node);
 	uapi_server_stop(node->uapi);
 	node->uapi = NULL;
 	control_server_stop(node->control);
@@ -607,6 +610,7 @@ int node_set_mesh(struct node *node, const struct mesh_peer *peers, size_t n_pee
 	node->n_mesh_peers = n_peers;
 	node->mesh_addresses = new_addrs;
 	node->n_mesh_addresses = n_addresses;
+	node_web_sync(node);
 	return 0;
 }
 
@@ -673,6 +677,7 @@ int node_reload(struct node *node)
 	node->plan = plan;
 	config_free(&node->cfg);
 	node->cfg = cfg;
+	node_web_sync(node);
 	log_info("configuration reloaded: %zu peer(s)", node->cfg.n_peers);
 	return 0;
 }

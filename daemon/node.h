@@ -38,6 +38,7 @@ struct mesh_peer {
 	struct wg_endpoint endpoint;
 };
 struct uapi_server;
+struct web_server;
 struct nl_sock;
 
 struct node {
@@ -51,6 +52,7 @@ struct node {
 	struct router router;
 	struct control_server *control;
 	struct uapi_server *uapi;
+	struct web_server *web; /* the status page (node_web.h); NULL: off */
 	uint8_t public_key[NOISE_PUBLIC_KEY_LEN];
 	uint64_t started_at; /* wall clock, unix seconds */
 

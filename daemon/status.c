@@ -129,7 +129,7 @@ static json_t *daemon_json(const struct node *node)
 {
 	const struct wg_device_stats *s = &node->dev->stats;
 
-	return json_pack("{s:s, s:s, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "version",
+	return json_pack("{s:s, s:s, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "version",
 			 MESHGATE_VERSION, "interface", node->dp.tun.name, "started_at",
 			 (json_int_t)node->started_at, "drops", drops_json(node->dev),
 			 "handshake_initiations_rx", (json_int_t)s->handshake_initiations_rx,
@@ -138,7 +138,8 @@ static json_t *daemon_json(const struct node *node)
 			 "handshake_responses_tx", (json_int_t)s->handshake_responses_tx,
 			 "cookie_replies_rx", (json_int_t)s->cookie_replies_rx, "cookie_replies_tx",
 			 (json_int_t)s->cookie_replies_tx, "sessions_established",
-			 (json_int_t)s->sessions_established);
+			 (json_int_t)s->sessions_established, "routes_installed",
+			 (json_int_t)node->plan.n_routes);
 }
 
 json_t *status_snapshot(const struct node *node)

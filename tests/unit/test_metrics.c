@@ -1,0 +1,155 @@
+/*
+ * Prometheus text from the status document (webui/metrics.h): every line a
+ * comment or "name{labels} value", label values escaped, the per-peer and
+ * daemon series present, missing fields left out.
+ */
+#include <ctype.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testlib.h"
+#include "webui/metrics.h"
+
+static const char doc_text[] =
+    "{\"self\": {\"name\": \"home\", \"public_key\": \"AAAA\", \"coordinator\": true,"
+    "  \"advertised_routes\": [\"192.168.1.0/24\"], \"exit_node_offered\": true},"
+    " \"peers\": ["
+    "  {\"name\": \"lap\\\"top\\\\\\n\", \"public_key\": \"BBBB\", \"path\": \"direct\","
+    "   \"last_handshake\": 1000, \"rx_bytes\": 123, \"tx_bytes\": 456,"
+    "   \"routes\": [\"10.1.0.0/16\", \"10.2.0.0/16\"], \"online\": true},"
+    "  {\"name\": \"phone\", \"public_key\": \"CCCC\", \"path\": \"none\","
+    "   \"last_handshake\": 0, \"rx_bytes\": 0, \"tx_bytes\": 0, \"routes\": [],"
+    "   \"online\": false}],"
+    " \"daemon\": {\"version\": \"0.1.0\", \"interface\": \"mg0\", \"started_at\": 900,"
+    "  \"drops\": {\"rx_bad_mac\": 7, \"rx_replay\": 2},"
+    "  \"handshake_initiations_rx\": 3, \"handshake_initiations_tx\": 4,"
+    "  \"handshake_responses_rx\": 5, \"handshake_responses_tx\": 6,"
+    "  \"cookie_replies_rx\": 0, \"cookie_replies_tx\": 1, \"sessions_established\": 9,"
+    "  \"routes_installed\": 3},"
+    " \"preflight\": [{\"check\": \"tun\", \"ok\": true}, {\"check\": \"forwarding\","
+    "  \"ok\": false}, {\"check\": \"udp_port\", \"ok\": null}]}";
+
+/* A metric name, optional {labels} with quoted values, a space, a number. */
+static bool valid_sample(const char *line)
+{
+	const char *p = line;
+
+	if (!isalpha((unsigned char)*p) && *p != '_')
+		return false;
+	while (isalnum((unsigned char)*p) || *p == '_' || *p == ':')
+		p++;
+	if (*p == '{') {
+		p++;
+		while (*p != '}') {
+			while (isalnum((unsigned char)*p) || *p == '_')
+				p++;
+			if (*p++ != '=' || *p++ != '"')
+				return false;
+			while (*p && *p != '"')
+				p += *p == '\\' ? 2 : 1;
+			if (*p++ != '"')
+				return false;
+			if (*p == ',')
+				p++;
+			else if (*p != '}')
+				return false;
+		}
+		p++;
+	}
+	if (*p++ != ' ')
+		return false;
+	char *end;
+	strtod(p, &end);
+	return end != p && *end == '\0';
+}
+
+static char *render(void)
+{
+	json_error_t err;
+	json_t *doc = json_loads(doc_text, 0, &err);
+	char *text;
+
+	CHECK(doc != NULL);
+	text = metrics_render(doc, 1030);
+	json_decref(doc);
+	return text;
+}
+
+static void test_lines_parse(void)
+{
+	char *text = render(), *save = NULL;
+	unsigned samples = 0;
+
+	CHECK(text && text[strlen(text) - 1] == '\n');
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (line[0] == '#') {
+			CHECK(!strncmp(line, "# HELP ", 7) || !strncmp(line, "# TYPE ", 7));
+			continue;
+		}
+		if (!CHECK(valid_sample(line)))
+			printf("  bad line: %s\n", line);
+		samples++;
+	}
+	CHECK(samples > 20);
+	free(text);
+}
+
+static bool has(const char *text, const char *line)
+{
+	char want[512];
+
+	snprintf(want, sizeof(want), "\n%s\n", line);
+	return strstr(text, want) != NULL;
+}
+
+static void test_series(void)
+{
+	char *text = render();
+
+	CHECK(has(text, "meshgate_info{version=\"0.1.0\",interface=\"mg0\",name=\"home\","
+			"coordinator=\"true\"} 1"));
+	CHECK(has(text, "meshgate_peers 2"));
+	CHECK(has(text, "meshgate_peers_online 1"));
+	/* The hostile name comes out escaped. */
+	CHECK(has(text, "meshgate_peer_rx_bytes_total{peer=\"lap\\\"top\\\\\\n\","
+			"public_key=\"BBBB\"} 123"));
+	CHECK(has(text, "meshgate_peer_tx_bytes_total{peer=\"phone\",public_key=\"CCCC\"} 0"));
+	CHECK(has(text, "meshgate_peer_handshake_age_seconds{peer=\"lap\\\"top\\\\\\n\","
+			"public_key=\"BBBB\"} 30"));
+	/* No handshake: no age at all rather than a made-up one. */
+	CHECK(!strstr(text, "meshgate_peer_handshake_age_seconds{peer=\"phone\""));
+	CHECK(has(text, "meshgate_peer_path{peer=\"phone\",public_key=\"CCCC\",path=\"none\"} 1"));
+	CHECK(has(text, "meshgate_peer_online{peer=\"phone\",public_key=\"CCCC\"} 0"));
+	CHECK(has(text, "meshgate_dropped_packets_total{reason=\"rx_bad_mac\"} 7"));
+	CHECK(has(text, "meshgate_handshakes_total{type=\"response\",direction=\"tx\"} 6"));
+	CHECK(has(text, "meshgate_cookie_replies_total{direction=\"tx\"} 1"));
+	CHECK(has(text, "meshgate_sessions_established_total 9"));
+	CHECK(has(text, "meshgate_routes{kind=\"advertised\"} 1"));
+	CHECK(has(text, "meshgate_routes{kind=\"peers\"} 2"));
+	CHECK(has(text, "meshgate_routes{kind=\"installed\"} 3"));
+	CHECK(has(text, "meshgate_preflight_ok{check=\"forwarding\"} 0"));
+	CHECK(!strstr(text, "check=\"udp_port\""));
+	CHECK(has(text, "# TYPE meshgate_peer_rx_bytes_total counter"));
+	free(text);
+}
+
+static void test_empty_document(void)
+{
+	json_t *doc = json_object();
+	char *text = metrics_render(doc, 0);
+
+	CHECK(text != NULL);
+	CHECK(text && has(text, "meshgate_peers 0"));
+	CHECK(text && !strstr(text, "meshgate_sessions_established_total "));
+	free(text);
+	json_decref(doc);
+}
+
+int main(void)
+{
+	RUN(test_lines_parse);
+	RUN(test_series);
+	RUN(test_empty_document);
+	return test_summary();
+}

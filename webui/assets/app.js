@@ -1,0 +1,190 @@
+// meshgate status page: renders /api/status and refreshes it every few
+// seconds. Every value from the document goes into the page as text
+// (textContent, never innerHTML), so a hostile peer or node name stays text.
+"use strict";
+
+const REFRESH_MS = 3000;
+let serverSkew = 0; // server clock minus ours, in seconds (from the Date header)
+
+function $(id) { return document.getElementById(id); }
+
+function el(tag, text, cls) {
+  const e = document.createElement(tag);
+  if (text !== undefined && text !== null) e.textContent = String(text);
+  if (cls) e.className = cls;
+  return e;
+}
+
+function list(v) { return Array.isArray(v) ? v : []; }
+function str(v, dflt) { return typeof v === "string" && v !== "" ? v : (dflt || "-"); }
+function bare(addr) { return String(addr).replace(/\/(32|128)$/, ""); }
+
+function age(unix) {
+  if (typeof unix !== "number" || unix <= 0) return "never";
+  const now = Date.now() / 1000 + serverSkew;
+  let s = Math.max(0, Math.floor(now - unix));
+  if (s < 60) return s + "s ago";
+  if (s < 3600) return Math.floor(s / 60) + "m ago";
+  if (s < 86400) return Math.floor(s / 3600) + "h ago";
+  return Math.floor(s / 86400) + "d ago";
+}
+
+function bytes(n) {
+  if (typeof n !== "number" || n < 0) return "-";
+  if (n < 1024) return n + " B";
+  const units = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+  let v = n / 1024, i = 0;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return v.toFixed(1) + " " + units[i];
+}
+
+function yesno(b, yes, no) {
+  return el("span", b ? (yes || "yes") : (no || "no"), b ? "ok" : "muted");
+}
+
+function fact(dl, label, value) {
+  dl.appendChild(el("dt", label));
+  const dd = el("dd");
+  if (value instanceof Node) dd.appendChild(value); else dd.textContent = String(value);
+  dl.appendChild(dd);
+}
+
+// Advertised routes with their approval state, when the document knows it.
+function routeStates(self) {
+  const approved = self.approved_routes || self.routes_approved;
+  const out = el("span");
+  const routes = list(self.advertised_routes);
+  if (routes.length === 0) { out.textContent = "none"; return out; }
+  routes.forEach((r, i) => {
+    if (i) out.appendChild(document.createTextNode(", "));
+    out.appendChild(el("code", r));
+    if (Array.isArray(approved)) {
+      const ok = approved.includes(r);
+      out.appendChild(el("span", ok ? " approved" : " pending", ok ? "ok" : "unknown"));
+    }
+  });
+  return out;
+}
+
+function renderSelf(self, daemon) {
+  $("self-name").textContent = str(self.name, "");
+  document.title = "meshgate " + str(self.name, "");
+  const dl = $("self-facts");
+  dl.replaceChildren();
+  fact(dl, "Name", str(self.name));
+  fact(dl, "Addresses", list(self.addresses).map(bare).join(", ") || "-");
+  const key = str(self.public_key);
+  const k = el("code", key.length > 12 ? key.slice(0, 10) + "\u2026" : key);
+  k.title = key;
+  fact(dl, "Key", k);
+  if (typeof self.listen_port === "number") fact(dl, "UDP port", self.listen_port);
+  fact(dl, "Coordinator", yesno(self.coordinator === true));
+  fact(dl, "Routes", routeStates(self));
+  fact(dl, "Exit node offered", yesno(self.exit_node_offered === true));
+  fact(dl, "Exit node in use", str(self.exit_node_in_use, "none"));
+  if (daemon && typeof daemon.started_at === "number") fact(dl, "Started", age(daemon.started_at));
+  $("version").textContent = daemon && daemon.version ? "meshgate " + daemon.version : "";
+}
+
+function cell(tr, label, value, cls) {
+  const td = el("td", null, cls);
+  td.setAttribute("data-label", label);
+  if (value instanceof Node) td.appendChild(value); else td.textContent = String(value);
+  tr.appendChild(td);
+  return td;
+}
+
+function renderPeers(peers) {
+  const body = $("peer-table").tBodies[0];
+  body.replaceChildren();
+  const online = peers.filter((p) => p && p.online === true).length;
+  $("peer-count").textContent = "(" + online + " of " + peers.length + " online)";
+  if (peers.length === 0) {
+    const tr = el("tr");
+    cell(tr, "", "no peers", "muted").colSpan = 10;
+    body.appendChild(tr);
+    return;
+  }
+  for (const p of peers) {
+    if (!p || typeof p !== "object") continue;
+    const tr = el("tr");
+    tr.className = "peer";
+    cell(tr, "Name", str(p.name), "peer-name");
+    cell(tr, "Addresses", list(p.addresses).map(bare).join(", ") || "-", "wrap");
+    const path = str(p.path, "none");
+    cell(tr, "Path", el("span", path, path === "none" ? "muted" : path === "relay" ? "unknown" : "ok"));
+    cell(tr, "Endpoint", str(p.endpoint));
+    cell(tr, "Handshake", age(p.last_handshake));
+    cell(tr, "Rx", bytes(p.rx_bytes));
+    cell(tr, "Tx", bytes(p.tx_bytes));
+    cell(tr, "Routes", list(p.routes).join(", ") || "-", "wrap");
+    cell(tr, "Exit", yesno(p.exit_node === true, "offered", "-"));
+    cell(tr, "Online", yesno(p.online === true, "online", "offline"));
+    body.appendChild(tr);
+  }
+}
+
+function renderPreflight(checks) {
+  const ul = $("preflight-list");
+  ul.replaceChildren();
+  if (!Array.isArray(checks)) { ul.appendChild(el("li", "not reported", "muted")); return; }
+  for (const c of checks) {
+    if (!c || typeof c !== "object") continue;
+    const li = el("li");
+    const state = c.ok === true ? "ok" : c.ok === false ? "bad" : "unknown";
+    li.appendChild(el("span", c.ok === true ? "\u2713 " : c.ok === false ? "\u2717 " : "? ", state));
+    li.appendChild(el("strong", str(c.check)));
+    li.appendChild(document.createTextNode(": " + str(c.message, "")));
+    if (c.ok !== true && typeof c.fix === "string" && c.fix !== "") li.appendChild(el("code", c.fix, "fix"));
+    ul.appendChild(li);
+  }
+}
+
+// The coordinator's view, if the document has one: its nodes and the routes
+// waiting for approval. Every field is optional.
+function renderCoordinator(coord) {
+  const nodes = coord && Array.isArray(coord.nodes) ? coord.nodes : null;
+  $("coordinator").hidden = nodes === null;
+  if (nodes === null) return;
+  const body = $("node-table").tBodies[0];
+  body.replaceChildren();
+  for (const n of nodes) {
+    if (!n || typeof n !== "object") continue;
+    const approved = list(n.routes_approved || n.approved_routes);
+    const advertised = list(n.routes_advertised || n.advertised_routes);
+    const pending = Array.isArray(n.routes_pending) ? n.routes_pending
+      : advertised.filter((r) => !approved.includes(r));
+    const tr = el("tr");
+    cell(tr, "Name", str(n.name) + (n.coordinator === true ? " (coordinator)" : ""));
+    cell(tr, "Addresses", list(n.addresses).map(bare).join(", ") || "-", "wrap");
+    cell(tr, "Online", yesno(n.online === true, "online", "offline"));
+    cell(tr, "Last seen", age(n.last_seen));
+    cell(tr, "Approved", approved.join(", ") || "-", "wrap");
+    cell(tr, "Pending", el("span", pending.join(", ") || "-", pending.length ? "unknown" : "muted"), "wrap");
+    body.appendChild(tr);
+  }
+}
+
+async function refresh() {
+  try {
+    const resp = await fetch("/api/status", { cache: "no-store", credentials: "same-origin" });
+    if (!resp.ok) throw new Error("HTTP " + resp.status);
+    const date = Date.parse(resp.headers.get("Date") || "");
+    if (!Number.isNaN(date)) serverSkew = (date - Date.now()) / 1000;
+    const doc = await resp.json();
+    renderSelf(doc.self || {}, doc.daemon);
+    renderPeers(list(doc.peers));
+    renderPreflight(doc.preflight);
+    renderCoordinator(doc.coordinator);
+    $("state").textContent = "updated " + new Date().toLocaleTimeString();
+    $("state").className = "muted";
+  } catch (e) {
+    $("state").textContent = "cannot reach the daemon (" + e.message + "); retrying";
+    $("state").className = "bad";
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  refresh();
+  setInterval(refresh, REFRESH_MS);
+});

@@ -1,0 +1,252 @@
+/* Prometheus text from the status document; see metrics.h. */
+#include "metrics.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct out {
+	FILE *f;
+	char *buf;
+	size_t len;
+};
+
+/* Label values escape backslash, double quote and newline. */
+static void put_label(FILE *f, const char *s)
+{
+	for (; s && *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fprintf(f, "\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+static void family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static const char *str(const json_t *obj, const char *key)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+	return s ? s : "";
+}
+
+static long long num(const json_t *obj, const char *key)
+{
+	return json_integer_value(json_object_get(obj, key));
+}
+
+/* name{peer="..",public_key=".."} value, for every peer. */
+static void peer_series(FILE *f, const json_t *peers, const char *name, const char *field)
+{
+	size_t i;
+	json_t *p;
+
+	json_array_foreach(peers, i, p)
+	{
+		if (!json_is_integer(json_object_get(p, field)))
+			continue;
+		fprintf(f, "%s{peer=\"", name);
+		put_label(f, str(p, "name"));
+		fputs("\",public_key=\"", f);
+		put_label(f, str(p, "public_key"));
+		fprintf(f, "\"} %lld\n", num(p, field));
+	}
+}
+
+static void peer_labels(FILE *f, const char *name, const json_t *p)
+{
+	fprintf(f, "%s{peer=\"", name);
+	put_label(f, str(p, "name"));
+	fputs("\",public_key=\"", f);
+	put_label(f, str(p, "public_key"));
+	fputc('"', f);
+}
+
+static void peers_metrics(FILE *f, const json_t *peers, time_t now)
+{
+	size_t i, online = 0;
+	json_t *p;
+
+	json_array_foreach(peers, i, p)
+	{
+		online += json_is_true(json_object_get(p, "online"));
+	}
+	family(f, "meshgate_peers", "gauge", "Peers configured or given by the mesh.");
+	fprintf(f, "meshgate_peers %zu\n", json_array_size(peers));
+	family(f, "meshgate_peers_online", "gauge", "Peers with a recent handshake.");
+	fprintf(f, "meshgate_peers_online %zu\n", online);
+
+	family(f, "meshgate_peer_rx_bytes_total", "counter", "Bytes received from the peer.");
+	peer_series(f, peers, "meshgate_peer_rx_bytes_total", "rx_bytes");
+	family(f, "meshgate_peer_tx_bytes_total", "counter", "Bytes sent to the peer.");
+	peer_series(f, peers, "meshgate_peer_tx_bytes_total", "tx_bytes");
+	family(f, "meshgate_peer_last_handshake_seconds", "gauge",
+	       "Unix time of the last handshake (0: never).");
+	peer_series(f, peers, "meshgate_peer_last_handshake_seconds", "last_handshake");
+	family(f, "meshgate_peer_handshake_age_seconds", "gauge",
+	       "Seconds since the last handshake; absent when there was none.");
+	json_array_foreach(peers, i, p)
+	{
+		long long last = num(p, "last_handshake");
+		if (last <= 0)
+			continue;
+		peer_labels(f, "meshgate_peer_handshake_age_seconds", p);
+		fprintf(f, "} %lld\n", (long long)now > last ? (long long)now - last : 0);
+	}
+	family(f, "meshgate_peer_online", "gauge", "1 when the peer had a recent handshake.");
+	json_array_foreach(peers, i, p)
+	{
+		peer_labels(f, "meshgate_peer_online", p);
+		fprintf(f, "} %d\n", json_is_true(json_object_get(p, "online")));
+	}
+	family(f, "meshgate_peer_path", "gauge", "1 for the path in use: direct, relay or none.");
+	json_array_foreach(peers, i, p)
+	{
+		peer_labels(f, "meshgate_peer_path", p);
+		fputs(",path=\"", f);
+		put_label(f, str(p, "path"));
+		fputs("\"} 1\n", f);
+	}
+	family(f, "meshgate_peer_routes", "gauge", "Routed prefixes the peer serves.");
+	json_array_foreach(peers, i, p)
+	{
+		peer_labels(f, "meshgate_peer_routes", p);
+		fprintf(f, "} %zu\n", json_array_size(json_object_get(p, "routes")));
+	}
+}
+
+/* One counter per (label value, document field). */
+struct counter_map {
+	const char *label;
+	const char *field;
+};
+
+static void counters(FILE *f, const json_t *d, const char *name, const struct counter_map *map,
+		     size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!json_is_integer(json_object_get(d, map[i].field)))
+			continue;
+		fprintf(f, "%s{%s} %lld\n", name, map[i].label, num(d, map[i].field));
+	}
+}
+
+static void daemon_metrics(FILE *f, const json_t *self, const json_t *d)
+{
+	static const struct counter_map hs[] = {
+		{ "type=\"initiation\",direction=\"rx\"", "handshake_initiations_rx" },
+		{ "type=\"initiation\",direction=\"tx\"", "handshake_initiations_tx" },
+		{ "type=\"response\",direction=\"rx\"", "handshake_responses_rx" },
+		{ "type=\"response\",direction=\"tx\"", "handshake_responses_tx" },
+	};
+	static const struct counter_map cookies[] = {
+		{ "direction=\"rx\"", "cookie_replies_rx" },
+		{ "direction=\"tx\"", "cookie_replies_tx" },
+	};
+	const json_t *drops = json_object_get(d, "drops");
+	const char *reason;
+	json_t *v;
+
+	family(f, "meshgate_info", "gauge", "Daemon version, interface and node name.");
+	fputs("meshgate_info{version=\"", f);
+	put_label(f, str(d, "version"));
+	fputs("\",interface=\"", f);
+	put_label(f, str(d, "interface"));
+	fputs("\",name=\"", f);
+	put_label(f, str(self, "name"));
+	fprintf(f, "\",coordinator=\"%s\"} 1\n",
+		json_is_true(json_object_get(self, "coordinator")) ? "true" : "false");
+	if (json_is_integer(json_object_get(d, "started_at"))) {
+		family(f, "meshgate_start_time_seconds", "gauge", "Unix time the daemon started.");
+		fprintf(f, "meshgate_start_time_seconds %lld\n", num(d, "started_at"));
+	}
+	family(f, "meshgate_dropped_packets_total", "counter", "Packets dropped, by reason.");
+	json_object_foreach((json_t *)drops, reason, v)
+	{
+		fputs("meshgate_dropped_packets_total{reason=\"", f);
+		put_label(f, reason);
+		fprintf(f, "\"} %lld\n", (long long)json_integer_value(v));
+	}
+	family(f, "meshgate_handshakes_total", "counter",
+	       "Handshake messages, by type and direction.");
+	counters(f, d, "meshgate_handshakes_total", hs, sizeof(hs) / sizeof(hs[0]));
+	family(f, "meshgate_cookie_replies_total", "counter", "Cookie replies, by direction.");
+	counters(f, d, "meshgate_cookie_replies_total", cookies,
+		 sizeof(cookies) / sizeof(cookies[0]));
+	if (json_is_integer(json_object_get(d, "sessions_established"))) {
+		family(f, "meshgate_sessions_established_total", "counter",
+		       "Sessions (keypairs) established.");
+		fprintf(f, "meshgate_sessions_established_total %lld\n",
+			num(d, "sessions_established"));
+	}
+}
+
+static void route_metrics(FILE *f, const json_t *doc)
+{
+	const json_t *self = json_object_get(doc, "self"), *peers = json_object_get(doc, "peers");
+	const json_t *d = json_object_get(doc, "daemon");
+	size_t served = 0, i;
+	json_t *p;
+
+	json_array_foreach(peers, i, p)
+	{
+		served += json_array_size(json_object_get(p, "routes"));
+	}
+	family(f, "meshgate_routes", "gauge",
+	       "Routes: advertised by this node, served by peers, installed in the kernel.");
+	fprintf(f, "meshgate_routes{kind=\"advertised\"} %zu\n",
+		json_array_size(json_object_get(self, "advertised_routes")));
+	fprintf(f, "meshgate_routes{kind=\"peers\"} %zu\n", served);
+	if (json_is_integer(json_object_get(d, "routes_installed")))
+		fprintf(f, "meshgate_routes{kind=\"installed\"} %lld\n",
+			num(d, "routes_installed"));
+	family(f, "meshgate_exit_node_offered", "gauge", "1 when this node offers an exit node.");
+	fprintf(f, "meshgate_exit_node_offered %d\n",
+		json_is_true(json_object_get(self, "exit_node_offered")));
+}
+
+static void preflight_metrics(FILE *f, const json_t *checks)
+{
+	size_t i;
+	json_t *c;
+
+	if (!json_is_array(checks))
+		return;
+	family(f, "meshgate_preflight_ok", "gauge",
+	       "Preflight checks: 1 passed, 0 failed, absent when unknown.");
+	json_array_foreach(checks, i, c)
+	{
+		const json_t *ok = json_object_get(c, "ok");
+		if (!json_is_boolean(ok))
+			continue;
+		fputs("meshgate_preflight_ok{check=\"", f);
+		put_label(f, str(c, "check"));
+		fprintf(f, "\"} %d\n", json_is_true(ok));
+	}
+}
+
+char *metrics_render(const json_t *status, time_t now)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	daemon_metrics(f, json_object_get(status, "self"), json_object_get(status, "daemon"));
+	peers_metrics(f, json_object_get(status, "peers"), now);
+	route_metrics(f, status);
+	preflight_metrics(f, json_object_get(status, "preflight"));
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
