@@ -8,6 +8,7 @@
 #include "keys.h"
 #include "netaddr.h"
 #include "node.h"
+#include "preflight.h"
 #include "wg/engine.h"
 
 /* A peer with no handshake for this long is considered offline. */
@@ -151,6 +152,6 @@ json_t *status_snapshot(const struct node *node)
 	{
 		json_array_append_new(peers, peer_json(peer, now));
 	}
-	return json_pack("{s:o, s:o, s:o}", "self", self_json(node), "peers", peers, "daemon",
-			 daemon_json(node));
+	return json_pack("{s:o, s:o, s:o, s:o*}", "self", self_json(node), "peers", peers, "daemon",
+			 daemon_json(node), "preflight", preflight_status(node));
 }

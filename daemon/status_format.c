@@ -177,6 +177,26 @@ static void print_row(FILE *out, const struct row *r, const size_t width[PEER_CO
 	fputc('\n', out);
 }
 
+/* A line per failed preflight check, with its fix indented below. */
+static void print_preflight(FILE *out, const json_t *checks)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach(checks, i, c)
+	{
+		const char *fix = json_string_value(json_object_get(c, "fix"));
+		if (!json_is_false(json_object_get(c, "ok")))
+			continue;
+		fprintf(out, "preflight: %s: %s\n", get_str(c, "check"), get_str(c, "message"));
+		for (const char *p = fix; p && *p;) {
+			int n = (int)strcspn(p, "\n");
+			fprintf(out, "  fix: %.*s\n", n, p);
+			p += n + (p[n] == '\n');
+		}
+	}
+}
+
 void status_format_human(FILE *out, const json_t *doc, time_t now)
 {
 	const json_t *peers = json_object_get(doc, "peers");
@@ -184,6 +204,7 @@ void status_format_human(FILE *out, const json_t *doc, time_t now)
 	struct row *rows = n ? calloc(n, sizeof(*rows)) : NULL;
 
 	print_self(out, json_object_get(doc, "self"));
+	print_preflight(out, json_object_get(doc, "preflight"));
 	if (n == 0 || !rows) {
 		fprintf(out, n ? "(out of memory)\n" : "no peers\n");
 		free(rows);

@@ -12,8 +12,9 @@
 #include <time.h>
 
 /*
- * Writes doc for people, ages relative to now. Missing or mistyped fields
- * print as "-", never fail.
+ * Writes doc for people, ages relative to now: this node, a line per failed
+ * preflight check with its fix, the peers. Missing or mistyped fields print
+ * as "-", never fail.
  */
 void status_format_human(FILE *out, const json_t *doc, time_t now);
 

@@ -1,0 +1,421 @@
+/* Preflight checks; see preflight.h. */
+#include "preflight.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "node.h"
+#include "sysctl.h"
+
+enum { TUN_MAJOR = 10, TUN_MINOR = 200, WG_OVERHEAD_V6 = 80, MIN_YEAR = 2024, MAX_YEAR = 2100 };
+
+static const char lxc_tun_fix[] =
+    "In an LXC container, give it the TUN device. On Proxmox:\n"
+    "  pct set <ID> -dev0 /dev/net/tun\n"
+    "or add these two lines to /etc/pve/lxc/<ID>.conf and restart it:\n"
+    "  lxc.cgroup2.devices.allow: c 10:200 rwm\n"
+    "  lxc.mount.entry: /dev/net/tun dev/net/tun none bind,create=file\n"
+    "On a plain host: modprobe tun";
+
+static void set(struct preflight_result *r, const char *check, enum preflight_state state)
+{
+	memset(r, 0, sizeof(*r));
+	r->check = check;
+	r->state = state;
+}
+
+static void check_tun(const struct preflight_facts *f, struct preflight_result *r)
+{
+	if (f->tun_open) {
+		set(r, "tun", PREFLIGHT_OK);
+		snprintf(r->message, sizeof(r->message), "%s is up", f->tun_name);
+		return;
+	}
+	set(r, "tun", PREFLIGHT_FAIL);
+	if (f->dev_tun) {
+		snprintf(r->message, sizeof(r->message), "/dev/net/tun: %s",
+			 f->dev_tun == -ENODEV ? "not the TUN device (10:200)"
+					       : strerror(-f->dev_tun));
+		snprintf(r->fix, sizeof(r->fix), "%s", lxc_tun_fix);
+	} else if (f->tun_err == -EPERM || f->tun_err == -EACCES) {
+		snprintf(r->message, sizeof(r->message), "cannot open /dev/net/tun: %s",
+			 strerror(-f->tun_err));
+		snprintf(r->fix, sizeof(r->fix),
+			 "run meshgated as root (it needs CAP_NET_ADMIN); in an LXC container "
+			 "also allow the device: lxc.cgroup2.devices.allow: c 10:200 rwm");
+	} else {
+		snprintf(r->message, sizeof(r->message), "the TUN device is not open%s%s",
+			 f->tun_err ? ": " : "", f->tun_err ? strerror(-f->tun_err) : "");
+		snprintf(r->fix, sizeof(r->fix), "%s", lxc_tun_fix);
+	}
+}
+
+/* "net/ipv4/ip_forward" -> "net.ipv4.ip_forward" */
+static void dotted(char *out, size_t len, const char *path)
+{
+	snprintf(out, len, "%s", path);
+	for (char *p = out; *p; p++)
+		if (*p == '/')
+			*p = '.';
+}
+
+static void check_forwarding(const struct preflight_facts *f, struct preflight_result *r)
+{
+	size_t used = 0, fixed = 0;
+
+	set(r, "forwarding", PREFLIGHT_OK);
+	if (f->n_sysctls == 0) {
+		snprintf(r->message, sizeof(r->message),
+			 "not needed (no subnet routes, exit node or exit-node use)");
+		return;
+	}
+	for (size_t i = 0; i < f->n_sysctls; i++) {
+		const struct preflight_sysctl *s = &f->sysctls[i];
+		char name[sizeof(s->path)];
+		if (!s->err && !strcmp(s->have, s->want))
+			continue;
+		dotted(name, sizeof(name), s->path);
+		r->state = PREFLIGHT_FAIL;
+		if (used < sizeof(r->message))
+			used += (size_t)snprintf(r->message + used, sizeof(r->message) - used,
+						 "%s%s is %s, needs %s", used ? "; " : "", name,
+						 s->err ? "unreadable" : s->have, s->want);
+		if (fixed < sizeof(r->fix))
+			fixed +=
+			    (size_t)snprintf(r->fix + fixed, sizeof(r->fix) - fixed,
+					     "%ssysctl -w %s=%s", fixed ? "\n" : "", name, s->want);
+	}
+	if (r->state == PREFLIGHT_OK) {
+		snprintf(r->message, sizeof(r->message), "%zu sysctl(s) as the route plan needs",
+			 f->n_sysctls);
+		return;
+	}
+	if (fixed < sizeof(r->fix))
+		snprintf(r->fix + fixed, sizeof(r->fix) - fixed,
+			 "\n(in a container with a read-only /proc/sys, add lxc.sysctl.<name> = "
+			 "<value> lines to /etc/pve/lxc/<ID>.conf)");
+}
+
+static void check_rp_filter(const struct preflight_facts *f, struct preflight_result *r)
+{
+	int eff = f->rp_filter_all > f->rp_filter_tun ? f->rp_filter_all : f->rp_filter_tun;
+
+	if (eff < 0) {
+		set(r, "rp_filter", PREFLIGHT_UNKNOWN);
+		snprintf(r->message, sizeof(r->message), "cannot read rp_filter");
+		return;
+	}
+	if (eff == 1 && f->peer_routes_unused) {
+		set(r, "rp_filter", PREFLIGHT_FAIL);
+		snprintf(r->message, sizeof(r->message),
+			 "strict reverse-path filtering drops traffic from peer routes this "
+			 "node does not install (accept_routes = false)");
+		snprintf(r->fix, sizeof(r->fix),
+			 "sysctl -w net.ipv4.conf.all.rp_filter=2\nsysctl -w "
+			 "net.ipv4.conf.%s.rp_filter=2",
+			 f->tun_name[0] ? f->tun_name : "<interface>");
+		return;
+	}
+	set(r, "rp_filter", PREFLIGHT_OK);
+	snprintf(r->message, sizeof(r->message), "%s (%d)%s",
+		 eff == 0   ? "off"
+		 : eff == 1 ? "strict"
+			    : "loose",
+		 eff, eff == 1 ? ": mesh sources route back through the TUN" : "");
+}
+
+static void check_nftables(const struct preflight_facts *f, struct preflight_result *r)
+{
+	static const char fix[] = "load nf_tables on the host (modprobe nf_tables) and install "
+				  "nftables; containers share the host's kernel modules";
+
+	if (f->nft_needed && !f->nft_present) {
+		set(r, "nftables", PREFLIGHT_FAIL);
+		snprintf(r->message, sizeof(r->message),
+			 "the plan needs table inet meshgate, and it is not in place");
+		snprintf(r->fix, sizeof(r->fix), "%s", fix);
+	} else if (f->nft_needed) {
+		set(r, "nftables", PREFLIGHT_OK);
+		snprintf(r->message, sizeof(r->message), "table inet meshgate in place");
+	} else if (!f->nft_netlink) {
+		set(r, "nftables", PREFLIGHT_FAIL);
+		snprintf(r->message, sizeof(r->message),
+			 "nf_tables does not answer (needed for subnet routes and exit nodes)");
+		snprintf(r->fix, sizeof(r->fix), "%s", fix);
+	} else {
+		set(r, "nftables", PREFLIGHT_OK);
+		snprintf(r->message, sizeof(r->message), "usable (no table needed)");
+	}
+}
+
+static void check_mtu(const struct preflight_facts *f, struct preflight_result *r)
+{
+	set(r, "mtu", PREFLIGHT_OK);
+	if (f->uplink_mtu && f->tun_mtu + WG_OVERHEAD_V6 > f->uplink_mtu) {
+		r->state = PREFLIGHT_FAIL;
+		snprintf(r->message, sizeof(r->message),
+			 "TUN MTU %u does not fit %s's MTU %u with %u bytes of tunnel overhead",
+			 f->tun_mtu, f->uplink, f->uplink_mtu, WG_OVERHEAD_V6);
+		snprintf(r->fix, sizeof(r->fix), "set mtu = %u; in the config",
+			 f->uplink_mtu > WG_OVERHEAD_V6 + 576 ? f->uplink_mtu - WG_OVERHEAD_V6
+							      : 576);
+		return;
+	}
+	if (f->forwards && !f->mss_clamp) {
+		r->state = PREFLIGHT_FAIL;
+		snprintf(r->message, sizeof(r->message),
+			 "the node forwards but TCP MSS is not clamped to MTU %u", f->tun_mtu);
+		snprintf(r->fix, sizeof(r->fix), "make nftables usable (see the nftables check)");
+		return;
+	}
+	if (f->uplink_mtu)
+		snprintf(r->message, sizeof(r->message), "TUN MTU %u fits %s (MTU %u)%s",
+			 f->tun_mtu, f->uplink, f->uplink_mtu,
+			 f->forwards ? "; TCP MSS clamped" : "");
+	else
+		snprintf(r->message, sizeof(r->message), "TUN MTU %u (no default route)%s",
+			 f->tun_mtu, f->forwards ? "; TCP MSS clamped" : "");
+}
+
+static void check_udp_port(const struct preflight_facts *f, struct preflight_result *r)
+{
+	if (f->port == 0) {
+		set(r, "udp_port", PREFLIGHT_FAIL);
+		snprintf(r->message, sizeof(r->message), "no UDP port bound");
+		snprintf(r->fix, sizeof(r->fix), "free listen_port or choose another one");
+		return;
+	}
+	if (f->role == PREFLIGHT_STATIC) {
+		set(r, "udp_port", PREFLIGHT_OK);
+		snprintf(r->message, sizeof(r->message),
+			 "listening on UDP %u (static peers: no coordinator to test it)", f->port);
+	} else if (f->port_reachable == 1) {
+		set(r, "udp_port", PREFLIGHT_OK);
+		snprintf(r->message, sizeof(r->message), "UDP %u is reachable by the coordinator",
+			 f->port);
+	} else if (f->port_reachable == 0) {
+		set(r, "udp_port", PREFLIGHT_FAIL);
+		snprintf(r->message, sizeof(r->message),
+			 "the coordinator cannot reach UDP %u; peers will use the relay", f->port);
+		snprintf(r->fix, sizeof(r->fix),
+			 "forward UDP %u to this node on the router in front of it", f->port);
+	} else {
+		set(r, "udp_port", PREFLIGHT_UNKNOWN);
+		snprintf(r->message, sizeof(r->message),
+			 "listening on UDP %u; whether the %s reaches it is not known yet", f->port,
+			 f->role == PREFLIGHT_COORDINATOR ? "rest of the mesh" : "coordinator");
+	}
+}
+
+static void check_clock(const struct preflight_facts *f, struct preflight_result *r)
+{
+	struct tm tm;
+	int year = gmtime_r(&f->now, &tm) ? tm.tm_year + 1900 : 0;
+
+	if (year >= MIN_YEAR && year < MAX_YEAR) {
+		set(r, "clock", PREFLIGHT_OK);
+		snprintf(r->message, sizeof(r->message), "%04d-%02d-%02d UTC", year, tm.tm_mon + 1,
+			 tm.tm_mday);
+		return;
+	}
+	set(r, "clock", PREFLIGHT_FAIL);
+	snprintf(r->message, sizeof(r->message),
+		 "the clock says year %d: handshakes and invite expiry need the right time", year);
+	snprintf(r->fix, sizeof(r->fix),
+		 "set the time and keep it with NTP (timedatectl set-ntp true); a container "
+		 "uses the host's clock, so fix it on the host");
+}
+
+void preflight_evaluate(const struct preflight_facts *f,
+			struct preflight_result out[PREFLIGHT_CHECKS])
+{
+	check_tun(f, &out[0]);
+	check_forwarding(f, &out[1]);
+	check_rp_filter(f, &out[2]);
+	check_nftables(f, &out[3]);
+	check_mtu(f, &out[4]);
+	check_udp_port(f, &out[5]);
+	check_clock(f, &out[6]);
+}
+
+/* ---- gathering ---- */
+
+static int dev_tun_state(void)
+{
+	struct stat st;
+
+	if (stat("/dev/net/tun", &st) < 0)
+		return -errno;
+	if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != TUN_MAJOR ||
+	    minor(st.st_rdev) != TUN_MINOR)
+		return -ENODEV;
+	return 0;
+}
+
+static int read_int_sysctl(const char *path)
+{
+	char v[SYSCTL_VALUE_MAX];
+
+	return sysctl_read(path, v, sizeof(v)) == 0 ? atoi(v) : -1;
+}
+
+static bool nft_netlink_answers(void)
+{
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/* The IPv4 default route's interface from /proc/net/route (main table). */
+static void uplink(struct preflight_facts *f)
+{
+	char line[256], ifname[IFNAMSIZ + 1], path[64];
+	unsigned long dst, gw, flags, mask;
+	FILE *in = fopen("/proc/net/route", "r");
+
+	f->uplink[0] = '\0';
+	f->uplink_mtu = 0;
+	while (in && fgets(line, sizeof(line), in)) {
+		if (sscanf(line, "%16s %lx %lx %lx %*s %*s %*s %lx", ifname, &dst, &gw, &flags,
+			   &mask) != 5 ||
+		    dst != 0 || mask != 0 || !strcmp(ifname, f->tun_name))
+			continue;
+		snprintf(f->uplink, sizeof(f->uplink), "%.*s", IFNAMSIZ - 1, ifname);
+		break;
+	}
+	if (in)
+		fclose(in);
+	if (!f->uplink[0])
+		return;
+	snprintf(path, sizeof(path), "/sys/class/net/%s/mtu", f->uplink);
+	in = fopen(path, "r");
+	if (in && fscanf(in, "%u", &f->uplink_mtu) != 1)
+		f->uplink_mtu = 0;
+	if (in)
+		fclose(in);
+}
+
+static bool forwards(const struct mg_config *cfg)
+{
+	return cfg->subnet_router.routes.n || cfg->exit_node.enabled || cfg->use_exit_node.peer[0];
+}
+
+/* Everything that does not need the node. */
+static void gather_common(const struct mg_config *cfg, struct preflight_facts *f)
+{
+	char path[96];
+
+	f->now = time(NULL);
+	f->dev_tun = dev_tun_state();
+	f->forwards = forwards(cfg);
+	f->rp_filter_all = read_int_sysctl("net/ipv4/conf/all/rp_filter");
+	snprintf(path, sizeof(path), "net/ipv4/conf/%s/rp_filter", f->tun_name);
+	f->rp_filter_tun = read_int_sysctl(path);
+	f->nft_netlink = nft_netlink_answers();
+	f->tun_mtu = cfg->mtu;
+	uplink(f);
+}
+
+void preflight_gather_host(const struct mg_config *cfg, struct preflight_facts *f)
+{
+	int fd;
+
+	memset(f, 0, sizeof(*f));
+	snprintf(f->tun_name, sizeof(f->tun_name), "%s", cfg->interface);
+	gather_common(cfg, f);
+	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	f->tun_open = fd >= 0;
+	f->tun_err = fd < 0 ? -errno : 0;
+	if (fd >= 0)
+		close(fd);
+	f->role = cfg->coordinator.enabled ? PREFLIGHT_COORDINATOR
+		  : cfg->join              ? PREFLIGHT_MESH_CLIENT
+					   : PREFLIGHT_STATIC;
+	f->port = cfg->listen_port;
+	f->port_reachable = -1;
+	f->mss_clamp = f->nft_netlink;
+	f->nft_needed = false;
+}
+
+static bool peers_serve_routes(const struct node *node)
+{
+	for (size_t i = 0; i < node->cfg.n_peers; i++)
+		for (size_t j = 0; j < node->cfg.peers[i].allowed_ips.n; j++) {
+			const struct prefix *p = &node->cfg.peers[i].allowed_ips.v[j];
+			if (p->len != (p->family == AF_INET ? 32 : 128))
+				return true;
+		}
+	for (size_t i = 0; i < node->n_mesh_peers; i++)
+		if (node->mesh_peers[i].n_allowed_ips > 2)
+			return true;
+	return false;
+}
+
+void preflight_gather(const struct node *node, struct preflight_facts *f)
+{
+	const struct route_plan *plan = &node->plan;
+
+	memset(f, 0, sizeof(*f));
+	snprintf(f->tun_name, sizeof(f->tun_name), "%s", node->dp.tun.name);
+	gather_common(&node->cfg, f);
+	f->tun_open = node->dp.tun.fd >= 0;
+	for (size_t i = 0; i < plan->n_sysctls && f->n_sysctls < PREFLIGHT_MAX_SYSCTLS; i++) {
+		struct preflight_sysctl *s = &f->sysctls[f->n_sysctls++];
+		char have[SYSCTL_VALUE_MAX];
+		snprintf(s->path, sizeof(s->path), "%s", plan->sysctls[i].path);
+		snprintf(s->want, sizeof(s->want), "%s", plan->sysctls[i].value);
+		s->err = sysctl_read(s->path, have, sizeof(have));
+		snprintf(s->have, sizeof(s->have), "%.15s", s->err ? "" : have);
+	}
+	f->peer_routes_unused = !node->cfg.accept_routes && peers_serve_routes(node);
+	f->nft_needed = plan->nft.present;
+	f->nft_present = node->router.nft_present;
+	f->mss_clamp = plan->nft.clamp_mss && node->router.nft_present;
+	f->role = node->coordinator   ? PREFLIGHT_COORDINATOR
+		  : node->mesh_client ? PREFLIGHT_MESH_CLIENT
+				      : PREFLIGHT_STATIC;
+	f->port = node->dp.udp.port;
+	f->port_reachable = -1;
+}
+
+json_t *preflight_json(const struct preflight_result *r, size_t n)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr && i < n; i++) {
+		json_t *ok = r[i].state == PREFLIGHT_OK     ? json_true()
+			     : r[i].state == PREFLIGHT_FAIL ? json_false()
+							    : json_null();
+		json_array_append_new(arr,
+				      json_pack("{s:s, s:o, s:s, s:s}", "check", r[i].check, "ok",
+						ok, "message", r[i].message, "fix", r[i].fix));
+	}
+	return arr;
+}
+
+json_t *preflight_status(const struct node *node)
+{
+	struct preflight_result r[PREFLIGHT_CHECKS];
+	struct preflight_facts *f = calloc(1, sizeof(*f));
+	json_t *doc;
+
+	if (!f)
+		return NULL;
+	preflight_gather(node, f);
+	preflight_evaluate(f, r);
+	doc = preflight_json(r, PREFLIGHT_CHECKS);
+	free(f);
+	return doc;
+}

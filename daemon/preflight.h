@@ -1,0 +1,95 @@
+/*
+ * Preflight: is this host fit to run the node? Each check is a pure function
+ * of facts gathered beforehand (preflight_gather() on a running node,
+ * preflight_gather_host() before one exists), so the verdicts and their
+ * fixes are unit-tested without a host. A check whose answer cannot be known
+ * yet says "unknown" rather than guess.
+ *
+ *   tun         /dev/net/tun present and the TUN device open
+ *   forwarding  the route plan's sysctls hold the values it needs
+ *   rp_filter   reverse-path filtering lets mesh traffic in
+ *   nftables    the owned table is in place when the plan needs one
+ *   mtu         TUN MTU fits the uplink; TCP MSS clamped when forwarding
+ *   udp_port    the UDP port is bound and, in a mesh, reachable
+ *   clock       the wall clock is plausible (handshake timestamps need it)
+ */
+#ifndef MESHGATE_PREFLIGHT_H
+#define MESHGATE_PREFLIGHT_H
+
+#include <jansson.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct node;
+struct mg_config;
+
+enum { PREFLIGHT_CHECKS = 7, PREFLIGHT_MAX_SYSCTLS = 8 };
+
+enum preflight_state { PREFLIGHT_FAIL, PREFLIGHT_OK, PREFLIGHT_UNKNOWN };
+
+enum preflight_role { PREFLIGHT_STATIC, PREFLIGHT_MESH_CLIENT, PREFLIGHT_COORDINATOR };
+
+struct preflight_sysctl {
+	char path[96]; /* under /proc/sys, "net/ipv4/ip_forward" */
+	char want[16];
+	char have[16];
+	int err; /* reading it: 0 or -errno */
+};
+
+struct preflight_facts {
+	char tun_name[IFNAMSIZ];
+	int dev_tun;   /* 0: /dev/net/tun is the TUN character device; else -errno */
+	bool tun_open; /* the node holds its TUN device */
+	int tun_err;   /* why opening it failed (0: not tried) */
+
+	struct preflight_sysctl sysctls[PREFLIGHT_MAX_SYSCTLS];
+	size_t n_sysctls;
+
+	bool forwards;           /* subnet router, exit node or exit-node client */
+	bool peer_routes_unused; /* peers serve routes the node does not install */
+	int rp_filter_all;       /* net.ipv4.conf.all.rp_filter, -1 unknown */
+	int rp_filter_tun;       /* the TUN's own, -1 unknown */
+
+	bool nft_needed;  /* the plan has a table */
+	bool nft_present; /* the table is in the kernel */
+	bool nft_netlink; /* nf_tables answers on netlink */
+
+	unsigned tun_mtu;
+	char uplink[IFNAMSIZ]; /* default route's interface, "" none */
+	unsigned uplink_mtu;   /* 0 unknown */
+	bool mss_clamp;        /* the table clamps TCP MSS */
+
+	enum preflight_role role;
+	uint16_t port;      /* bound UDP port, 0 none */
+	int port_reachable; /* 1 yes, 0 no, -1 not known */
+
+	time_t now;
+};
+
+struct preflight_result {
+	const char *check;
+	enum preflight_state state;
+	char message[256];
+	char fix[512]; /* "" when ok */
+};
+
+/* The verdicts, in the order above. Pure. */
+void preflight_evaluate(const struct preflight_facts *f,
+			struct preflight_result out[PREFLIGHT_CHECKS]);
+
+/* Facts about a running node and its host. */
+void preflight_gather(const struct node *node, struct preflight_facts *f);
+
+/* Facts about the host for cfg, before (or instead of) starting a node. */
+void preflight_gather_host(const struct mg_config *cfg, struct preflight_facts *f);
+
+/* [{check, ok: true|false|null, message, fix}]; a new reference or NULL. */
+json_t *preflight_json(const struct preflight_result *r, size_t n);
+
+/* Gathers, evaluates and returns preflight_json() for a running node. */
+json_t *preflight_status(const struct node *node);
+
+#endif

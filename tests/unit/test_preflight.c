@@ -1,0 +1,227 @@
+/*
+ * Preflight verdicts (daemon/preflight.h) from facts: each check passes on a
+ * healthy host, fails with its exact fix on a broken one, and says unknown
+ * where the answer cannot be known. Also the human lines for failed checks.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "preflight.h"
+#include "status_format.h"
+#include "testlib.h"
+
+static struct preflight_facts healthy(void)
+{
+	struct preflight_facts f = {
+		.tun_name = "mg0",
+		.tun_open = true,
+		.n_sysctls = 1,
+		.sysctls = { { "net/ipv4/ip_forward", "1", "1", 0 } },
+		.forwards = true,
+		.rp_filter_all = 0,
+		.rp_filter_tun = 0,
+		.nft_needed = true,
+		.nft_present = true,
+		.nft_netlink = true,
+		.tun_mtu = 1280,
+		.uplink = "eth0",
+		.uplink_mtu = 1500,
+		.mss_clamp = true,
+		.role = PREFLIGHT_STATIC,
+		.port = 41641,
+		.port_reachable = -1,
+		.now = 1735689600, /* 2025-01-01 */
+	};
+	return f;
+}
+
+static struct preflight_result r[PREFLIGHT_CHECKS];
+
+static const struct preflight_result *find(const struct preflight_facts *f, const char *check)
+{
+	preflight_evaluate(f, r);
+	for (int i = 0; i < PREFLIGHT_CHECKS; i++)
+		if (!strcmp(r[i].check, check))
+			return &r[i];
+	CHECK(!"no such check");
+	return &r[0];
+}
+
+static void test_healthy(void)
+{
+	struct preflight_facts f = healthy();
+
+	preflight_evaluate(&f, r);
+	for (int i = 0; i < PREFLIGHT_CHECKS; i++) {
+		if (!CHECK(r[i].state == PREFLIGHT_OK))
+			printf("  %s: %s\n", r[i].check, r[i].message);
+		CHECK(r[i].fix[0] == '\0');
+		CHECK(r[i].message[0] != '\0');
+	}
+}
+
+static void test_tun(void)
+{
+	struct preflight_facts f = healthy();
+	const struct preflight_result *t;
+
+	f.tun_open = false;
+	f.dev_tun = -ENOENT;
+	t = find(&f, "tun");
+	CHECK(t->state == PREFLIGHT_FAIL);
+	CHECK(strstr(t->message, "No such file") != NULL);
+	CHECK(strstr(t->fix, "lxc.cgroup2.devices.allow: c 10:200 rwm") != NULL);
+	CHECK(strstr(t->fix, "lxc.mount.entry: /dev/net/tun dev/net/tun none bind,create=file"));
+	CHECK(strstr(t->fix, "pct set <ID> -dev0 /dev/net/tun") != NULL);
+
+	f.dev_tun = -ENODEV;
+	t = find(&f, "tun");
+	CHECK(strstr(t->message, "not the TUN device") != NULL);
+
+	f.dev_tun = 0;
+	f.tun_err = -EPERM;
+	t = find(&f, "tun");
+	CHECK(t->state == PREFLIGHT_FAIL && strstr(t->fix, "CAP_NET_ADMIN") != NULL);
+}
+
+static void test_forwarding(void)
+{
+	struct preflight_facts f = healthy();
+	const struct preflight_result *t;
+
+	strcpy(f.sysctls[0].have, "0");
+	f.sysctls[1] =
+	    (struct preflight_sysctl){ "net/ipv6/conf/all/forwarding", "1", "", -EACCES };
+	f.n_sysctls = 2;
+	t = find(&f, "forwarding");
+	CHECK(t->state == PREFLIGHT_FAIL);
+	CHECK(strstr(t->message, "net.ipv4.ip_forward is 0, needs 1") != NULL);
+	CHECK(strstr(t->message, "net.ipv6.conf.all.forwarding is unreadable") != NULL);
+	CHECK(strstr(t->fix, "sysctl -w net.ipv4.ip_forward=1\n") != NULL);
+	CHECK(strstr(t->fix, "sysctl -w net.ipv6.conf.all.forwarding=1") != NULL);
+	CHECK(strstr(t->fix, "lxc.sysctl.") != NULL);
+
+	f.n_sysctls = 0;
+	t = find(&f, "forwarding");
+	CHECK(t->state == PREFLIGHT_OK && strstr(t->message, "not needed") != NULL);
+}
+
+static void test_rp_filter(void)
+{
+	struct preflight_facts f = healthy();
+	const struct preflight_result *t;
+
+	f.rp_filter_tun = 1;
+	CHECK(find(&f, "rp_filter")->state == PREFLIGHT_OK);
+	f.peer_routes_unused = true;
+	t = find(&f, "rp_filter");
+	CHECK(t->state == PREFLIGHT_FAIL);
+	CHECK(strstr(t->fix, "net.ipv4.conf.mg0.rp_filter=2") != NULL);
+	f.rp_filter_tun = 2;
+	CHECK(find(&f, "rp_filter")->state == PREFLIGHT_OK);
+	f.rp_filter_all = f.rp_filter_tun = -1;
+	CHECK(find(&f, "rp_filter")->state == PREFLIGHT_UNKNOWN);
+}
+
+static void test_nftables_and_mtu(void)
+{
+	struct preflight_facts f = healthy();
+	const struct preflight_result *t;
+
+	f.nft_present = false;
+	f.mss_clamp = false;
+	t = find(&f, "nftables");
+	CHECK(t->state == PREFLIGHT_FAIL && strstr(t->fix, "nf_tables") != NULL);
+	t = find(&f, "mtu");
+	CHECK(t->state == PREFLIGHT_FAIL && strstr(t->message, "MSS") != NULL);
+
+	f = healthy();
+	f.nft_needed = false;
+	f.nft_netlink = false;
+	CHECK(find(&f, "nftables")->state == PREFLIGHT_FAIL);
+
+	f = healthy();
+	f.tun_mtu = 1450;
+	t = find(&f, "mtu");
+	CHECK(t->state == PREFLIGHT_FAIL);
+	CHECK(strstr(t->fix, "mtu = 1420;") != NULL);
+	f.uplink_mtu = 0;
+	CHECK(find(&f, "mtu")->state == PREFLIGHT_OK);
+}
+
+static void test_udp_port(void)
+{
+	struct preflight_facts f = healthy();
+
+	CHECK(find(&f, "udp_port")->state == PREFLIGHT_OK);
+	f.role = PREFLIGHT_MESH_CLIENT;
+	CHECK(find(&f, "udp_port")->state == PREFLIGHT_UNKNOWN);
+	CHECK(strstr(find(&f, "udp_port")->message, "not known") != NULL);
+	f.port_reachable = 0;
+	CHECK(find(&f, "udp_port")->state == PREFLIGHT_FAIL);
+	f.port_reachable = 1;
+	CHECK(find(&f, "udp_port")->state == PREFLIGHT_OK);
+	f.port = 0;
+	CHECK(find(&f, "udp_port")->state == PREFLIGHT_FAIL);
+}
+
+static void test_clock(void)
+{
+	struct preflight_facts f = healthy();
+
+	f.now = 0; /* 1970 */
+	CHECK(find(&f, "clock")->state == PREFLIGHT_FAIL);
+	CHECK(strstr(find(&f, "clock")->fix, "NTP") != NULL);
+	f.now = 1700000000; /* 2023 */
+	CHECK(find(&f, "clock")->state == PREFLIGHT_FAIL);
+	f.now = 1704067200; /* 2024-01-01 */
+	CHECK(find(&f, "clock")->state == PREFLIGHT_OK);
+}
+
+static void test_json_and_human(void)
+{
+	struct preflight_facts f = healthy();
+	json_t *checks, *doc;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	f.tun_open = false;
+	f.dev_tun = -ENOENT;
+	f.role = PREFLIGHT_MESH_CLIENT;
+	preflight_evaluate(&f, r);
+	checks = preflight_json(r, PREFLIGHT_CHECKS);
+	CHECK(json_array_size(checks) == PREFLIGHT_CHECKS);
+	CHECK(json_is_false(json_object_get(json_array_get(checks, 0), "ok")));
+	CHECK(json_is_true(json_object_get(json_array_get(checks, 1), "ok")));
+	CHECK(json_is_null(json_object_get(json_array_get(checks, 5), "ok")));
+	CHECK(json_is_string(json_object_get(json_array_get(checks, 1), "fix")));
+
+	doc =
+	    json_pack("{s:{s:s}, s:[], s:o}", "self", "name", "home", "peers", "preflight", checks);
+	out = open_memstream(&text, &len);
+	status_format_human(out, doc, 0);
+	fclose(out);
+	CHECK(strstr(text, "preflight: tun: /dev/net/tun: No such file or directory\n") != NULL);
+	CHECK(strstr(text, "  fix: In an LXC container") != NULL);
+	CHECK(strstr(text, "lxc.cgroup2.devices.allow: c 10:200 rwm\n") != NULL);
+	/* Only failed checks get a line; unknown ones do not. */
+	CHECK(strstr(text, "preflight: udp_port") == NULL);
+	CHECK(strstr(text, "preflight: clock") == NULL);
+	free(text);
+	json_decref(doc);
+}
+
+int main(void)
+{
+	RUN(test_healthy);
+	RUN(test_tun);
+	RUN(test_forwarding);
+	RUN(test_rp_filter);
+	RUN(test_nftables_and_mtu);
+	RUN(test_udp_port);
+	RUN(test_clock);
+	RUN(test_json_and_human);
+	return test_summary();
+}
