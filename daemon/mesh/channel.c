@@ -2,6 +2,8 @@
 #include "mesh/channel.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -106,6 +108,21 @@ close:
 	channel_close(ch);
 }
 
+/* A peer that stops answering (daemon stopped, host gone) is noticed within
+ * seconds, not after TCP's retransmissions give up minutes later. */
+static void keepalive(int fd)
+{
+	int on = 1, idle = MESH_CONTROL_KEEPALIVE_IDLE, intvl = MESH_CONTROL_KEEPALIVE_INTERVAL,
+	    cnt = MESH_CONTROL_KEEPALIVE_COUNT;
+	unsigned timeout = (unsigned)(idle + intvl * cnt) * 1000;
+
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout, sizeof(timeout));
+}
+
 struct channel *channel_new(struct loop *loop, int fd, bool connecting, channel_msg_fn on_msg,
 			    channel_closed_fn on_closed, void *ctx)
 {
@@ -115,6 +132,7 @@ struct channel *channel_new(struct loop *loop, int fd, bool connecting, channel_
 		close(fd);
 		return NULL;
 	}
+	keepalive(fd);
 	*ch = (struct channel){ .loop = loop,
 				.fd = fd,
 				.connecting = connecting,

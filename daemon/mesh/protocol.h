@@ -50,6 +50,14 @@ enum mesh_limits {
 	MESH_RELAY_HEADER = 4 + 4 + 4 + 16,
 	MESH_CONTROL_LINE_MAX = 1 << 20, /* one JSON message on the control channel */
 	MESH_JOIN_CLOCK_SKEW = 300,      /* seconds a join request's timestamp may be off */
+	/* TCP keepalive on the control channel: a silent peer is probed after
+	 * IDLE seconds, every INTERVAL seconds, and dropped after COUNT
+	 * unanswered probes, so the coordinator sees a node go offline within
+	 * ~16 s (router failover) and a node sees a dead coordinator. The
+	 * probes also keep NAT mappings towards the coordinator open. */
+	MESH_CONTROL_KEEPALIVE_IDLE = 10,
+	MESH_CONTROL_KEEPALIVE_INTERVAL = 2,
+	MESH_CONTROL_KEEPALIVE_COUNT = 3,
 };
 
 #define MESH_INVITE_PREFIX "mg1-"
