@@ -64,6 +64,7 @@ struct coordinator {
 	struct relay_key *relay;
 	size_t n_relay;
 	char *self_view;
+	char *own_routes; /* this node's advertisement last recorded (JSON text) */
 	bool dirty;
 	unsigned ticks;
 	char err[256];
@@ -320,6 +321,8 @@ static void schedule(struct coordinator *c)
 	timerfd_settime(c->timer_fd, 0, &its, NULL);
 }
 
+static int advertise_own(struct coordinator *c);
+
 static void on_timer(void *ctx, uint32_t events)
 {
 	struct coordinator *c = ctx;
@@ -327,24 +330,21 @@ static void on_timer(void *ctx, uint32_t events)
 
 	if (read(c->timer_fd, &expirations, sizeof(expirations)) < 0)
 		return;
+	if (advertise_own(c) < 0)
+		log_warn("mesh: cannot record this node's routes");
 	if (c->dirty || ++c->ticks % REBUILD_EVERY_TICKS == 0)
 		rebuild(c);
 }
 
 /* ---- routes ---- */
 
-static int advertise(struct coordinator *c, uint32_t id, const struct prefix *routes, size_t n,
-		     bool own)
+/* Records what a node advertises; auto_approve decides what is approved at
+ * once, for the coordinator's own routes as for any node's. */
+static int advertise(struct coordinator *c, uint32_t id, const struct prefix *routes, size_t n)
 {
 	const struct mg_config *cfg = &c->node->cfg;
-	static const struct prefix everything[2] = { { .family = AF_INET },
-						     { .family = AF_INET6 } };
 	bool changed = false;
 
-	/* The coordinator's own advertisements are its admin's config. */
-	if (own)
-		return registry_routes_advertise(c->reg, id, routes, n, everything, 2, true,
-						 &changed);
 	return registry_routes_advertise(c->reg, id, routes, n,
 					 cfg->coordinator.auto_approve.routes.v,
 					 cfg->coordinator.auto_approve.routes.n,
@@ -400,7 +400,7 @@ static json_t *join_register(struct coordinator *c, const struct join_request *r
 				 &cfg->coordinator.prefix4, &cfg->coordinator.prefix6, now, &n,
 				 NULL) < 0)
 		return result_error("the coordinator cannot register this node (mesh full?)");
-	if (advertise(c, n.id, hello.routes, hello.n_routes, false) < 0 ||
+	if (advertise(c, n.id, hello.routes, hello.n_routes) < 0 ||
 	    registry_node_seen(c->reg, n.id, now, hello.endpoints, hello.n_endpoints) < 0 ||
 	    (use_invite && registry_invite_use(c->reg, req->invite_id, n.id, now) < 0))
 		result = result_error("the coordinator cannot register this node");
@@ -546,7 +546,7 @@ static bool on_conn_msg(void *ctx, struct channel *ch, const json_t *msg)
 		log_warn("mesh: node %u sent a malformed %s", k->node_id, type);
 		return false;
 	}
-	if (advertise(c, k->node_id, hello.routes, hello.n_routes, false) < 0 ||
+	if (advertise(c, k->node_id, hello.routes, hello.n_routes) < 0 ||
 	    registry_node_seen(c->reg, k->node_id, now_s(), hello.endpoints, hello.n_endpoints) < 0)
 		log_warn("mesh: cannot record the %s of node %u", type, k->node_id);
 	schedule(c);
@@ -638,6 +638,43 @@ static int listen_control(struct coordinator *c)
 
 /* ---- start and stop ---- */
 
+/* This node's routes and exit offer from its config, recorded when they
+ * differ from the last ones (at start, and after a reload). */
+static int advertise_own(struct coordinator *c)
+{
+	const struct mg_config *cfg = &c->node->cfg;
+	struct prefix own[HELLO_MAX_ROUTES + 2];
+	size_t n_own = 0;
+	json_t *doc;
+	char *text;
+	int ret = 0;
+
+	for (size_t i = 0; i < cfg->subnet_router.routes.n && n_own < HELLO_MAX_ROUTES; i++)
+		own[n_own++] = cfg->subnet_router.routes.v[i];
+	if (cfg->exit_node.enabled) {
+		own[n_own++] = (struct prefix){ .family = AF_INET };
+		own[n_own++] = (struct prefix){ .family = AF_INET6 };
+	}
+	doc = mesh_prefixes_json(own, n_own);
+	text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	if (!text)
+		return -ENOMEM;
+	if (c->own_routes && !strcmp(text, c->own_routes)) {
+		free(text);
+		return 0;
+	}
+	ret = advertise(c, c->self_id, own, n_own);
+	if (ret == 0) {
+		free(c->own_routes);
+		c->own_routes = text;
+		c->dirty = true;
+	} else {
+		free(text);
+	}
+	return ret;
+}
+
 static int register_self(struct coordinator *c, char *errbuf, size_t errlen)
 {
 	const struct mg_config *cfg = &c->node->cfg;
@@ -645,8 +682,6 @@ static int register_self(struct coordinator *c, char *errbuf, size_t errlen)
 	int ret = registry_node_upsert(c->reg, c->node->public_key, cfg->hostname,
 				       &cfg->coordinator.prefix4, &cfg->coordinator.prefix6,
 				       now_s(), &n, NULL);
-	struct prefix own[HELLO_MAX_ROUTES + 2];
-	size_t n_own = 0;
 
 	if (ret < 0) {
 		snprintf(errbuf, errlen, "coordinator: cannot register itself: %s", strerror(-ret));
@@ -659,13 +694,11 @@ static int register_self(struct coordinator *c, char *errbuf, size_t errlen)
 	c->addrs[1].len = cfg->coordinator.prefix6.len;
 	c->n_addrs = 2;
 	registry_node_clear(&n);
-	for (size_t i = 0; i < cfg->subnet_router.routes.n && n_own < HELLO_MAX_ROUTES; i++)
-		own[n_own++] = cfg->subnet_router.routes.v[i];
-	if (cfg->exit_node.enabled) {
-		own[n_own++] = (struct prefix){ .family = AF_INET };
-		own[n_own++] = (struct prefix){ .family = AF_INET6 };
-	}
-	return advertise(c, c->self_id, own, n_own, true);
+	ret = advertise_own(c);
+	if (ret < 0)
+		snprintf(errbuf, errlen, "coordinator: cannot record its own routes: %s",
+			 strerror(-ret));
+	return ret;
 }
 
 int coordinator_start(struct coordinator **out, struct node *node, char *errbuf, size_t errlen)
@@ -732,6 +765,7 @@ void coordinator_stop(struct coordinator *c)
 		sodium_memzero(c->relay, c->n_relay * sizeof(*c->relay));
 	free(c->relay);
 	free(c->self_view);
+	free(c->own_routes);
 	free(c);
 }
 
@@ -783,14 +817,17 @@ json_t *coordinator_invite(struct coordinator *c, int64_t ttl, bool reusable, co
 	return result;
 }
 
+enum route_filter { ROUTES_ALL, ROUTES_APPROVED, ROUTES_PENDING };
+
 static json_t *node_routes_json(const struct registry_route *routes, size_t n, uint32_t id,
-				bool approved_only)
+				enum route_filter which)
 {
 	json_t *arr = json_array();
 	char text[PREFIX_STR_LEN];
 
 	for (size_t i = 0; arr && i < n; i++) {
-		if (routes[i].node_id != id || (approved_only && !routes[i].approved))
+		if (routes[i].node_id != id || (which == ROUTES_APPROVED && !routes[i].approved) ||
+		    (which == ROUTES_PENDING && routes[i].approved))
 			continue;
 		prefix_format(&routes[i].prefix, text, sizeof(text));
 		json_array_append_new(arr, json_string(text));
@@ -803,16 +840,29 @@ static json_t *node_json(struct coordinator *c, const struct registry_node *n,
 {
 	struct prefix a[2] = { n->addr4, n->addr6 };
 	char key[KEY_B64_LEN + 1];
+	struct wg_peer *peer = wg_device_find_peer(c->node->dev, n->public_key);
+	struct endpoint seen = { 0 };
+	json_t *doc;
 
 	key_to_base64(key, n->public_key);
-	return json_pack("{s:s, s:I, s:s, s:o, s:b, s:b, s:I, s:o, s:o, s:o}", "name", n->name,
-			 "id", (json_int_t)n->id, "public_key", key, "addresses",
-			 mesh_prefixes_json(a, 2), "online", coordinator_node_online(c, n->id),
-			 "coordinator", n->id == c->self_id, "last_seen",
-			 (json_int_t)(n->id == c->self_id ? now_s() : n->last_seen), "endpoints",
-			 mesh_endpoints_json(n->endpoints, n->n_endpoints), "routes_advertised",
-			 node_routes_json(routes, n_routes, n->id, false), "routes_approved",
-			 node_routes_json(routes, n_routes, n->id, true));
+	doc = json_pack("{s:s, s:I, s:s, s:o, s:b, s:b, s:I, s:o, s:o, s:o}", "name", n->name, "id",
+			(json_int_t)n->id, "public_key", key, "addresses", mesh_prefixes_json(a, 2),
+			"online", coordinator_node_online(c, n->id), "coordinator",
+			n->id == c->self_id, "last_seen",
+			(json_int_t)(n->id == c->self_id ? now_s() : n->last_seen), "endpoints",
+			mesh_endpoints_json(n->endpoints, n->n_endpoints), "routes_advertised",
+			node_routes_json(routes, n_routes, n->id, ROUTES_ALL), "routes_approved",
+			node_routes_json(routes, n_routes, n->id, ROUTES_APPROVED));
+	if (!doc)
+		return NULL;
+	json_object_set_new(doc, "routes_pending",
+			    node_routes_json(routes, n_routes, n->id, ROUTES_PENDING));
+	/* The public address this node's traffic comes from, as seen here. */
+	if (peer && peer->has_endpoint && !wg_endpoint_is_relay(&peer->endpoint))
+		mesh_endpoint_from_wg(&peer->endpoint, &seen);
+	json_object_set_new(doc, "endpoint_observed",
+			    mesh_endpoints_json(&seen, seen.numeric ? 1 : 0));
+	return doc;
 }
 
 json_t *coordinator_nodes(struct coordinator *c, const char **error)
