@@ -69,6 +69,7 @@ struct mesh_client {
 	char join_error[256];
 	/* Control channel. */
 	struct channel *ch;
+	char *hello_sent; /* what the coordinator last heard from us (JSON text) */
 	uint64_t next_connect, connect_started;
 	unsigned backoff;
 	/* Paths. */
@@ -232,6 +233,9 @@ static void paths_update(struct mesh_client *mc)
 		if (nn->coordinator)
 			continue;
 		next[k] = old ? *old : (struct path){ .since = now_ns() };
+		/* A new netmap may bring new candidates (a peer's NAT mapping
+		 * changed): relayed peers try them at the next tick. */
+		next[k].last_probe = 0;
 		memcpy(next[k].key, nn->public_key, KEY_LEN);
 		next[k].id = nn->id;
 		if (!old && p && nn->online)
@@ -341,11 +345,46 @@ static void on_closed(void *ctx, struct channel *ch)
 	log_info("mesh: control connection closed; retrying in %u s", mc->backoff);
 }
 
+/* Our hello as it stands (config, local endpoints), as compact text. */
+static char *hello_text(struct mesh_client *mc)
+{
+	json_t *hello = mesh_hello_create(&mc->node->cfg, NULL, mc->node->dp.tun.name,
+					  node_listen_port(mc->node));
+	char *text = hello ? json_dumps(hello, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+	json_decref(hello);
+	return text;
+}
+
+/* Sends a hello (type "hello" on a new connection, "update" after) when it
+ * differs from the last one sent: a reload that changed the advertised
+ * routes or exit offer, or a local address that came or went. */
+static void send_hello(struct mesh_client *mc, const char *type)
+{
+	char *text = hello_text(mc);
+	json_t *msg = text ? json_loads(text, 0, NULL) : NULL;
+
+	if (!msg || (mc->hello_sent && !strcmp(type, "update") && !strcmp(text, mc->hello_sent))) {
+		json_decref(msg);
+		free(text);
+		return;
+	}
+	json_object_set_new(msg, "type", json_string(type));
+	if (channel_send(mc->ch, msg) == 0) {
+		free(mc->hello_sent);
+		mc->hello_sent = text;
+		text = NULL;
+		if (!strcmp(type, "update"))
+			log_info("mesh: sent an update to the coordinator");
+	}
+	json_decref(msg);
+	free(text);
+}
+
 static void connect_control(struct mesh_client *mc)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(MESH_CONTROL_PORT) };
 	int fd;
-	json_t *hello;
 
 	if (mc->n_coord_addrs == 0 || mc->coord_addrs[0].family != AF_INET)
 		return;
@@ -362,11 +401,7 @@ static void connect_control(struct mesh_client *mc)
 	if (!mc->ch)
 		return;
 	mc->connect_started = now_ns();
-	hello = mesh_hello_create(&mc->node->cfg, "hello", mc->node->dp.tun.name,
-				  node_listen_port(mc->node));
-	if (hello)
-		channel_send(mc->ch, hello);
-	json_decref(hello);
+	send_hello(mc, "hello");
 }
 
 static void control_tick(struct mesh_client *mc)
@@ -380,6 +415,8 @@ static void control_tick(struct mesh_client *mc)
 	}
 	if (!mc->ch && now_ns() >= mc->next_connect)
 		connect_control(mc);
+	else if (mc->ch && mc->ch->connected)
+		send_hello(mc, "update");
 }
 
 /* ---- paths ---- */
@@ -729,5 +766,6 @@ void mesh_client_stop(struct mesh_client *mc)
 	netmap_free(&mc->nm);
 	sodium_memzero(mc->relay_key, sizeof(mc->relay_key));
 	free(mc->paths);
+	free(mc->hello_sent);
 	free(mc);
 }

@@ -19,7 +19,11 @@ struct mesh_client;
 enum {
 	MESH_JOIN_TIMEOUT_S = 15,
 	MESH_DIRECT_TIMEOUT_S = 10, /* no session on a direct path: relay */
-	MESH_RELAY_PROBE_S = 30,    /* while relayed, try the direct paths again */
+	/* While relayed, try the direct paths again (and at once on a new
+	 * netmap). Below a third of the 30 s a NAT such as Linux's keeps an
+	 * unanswered UDP mapping: both sides probe, and one side's mapping must
+	 * still be open when the other's probe arrives, even after a lost one. */
+	MESH_RELAY_PROBE_S = 10,
 };
 
 /* Whether the node has saved mesh state or a join code: then the role runs. */
