@@ -15,6 +15,6 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-apt-get update
+apt-get -o DPkg::Lock::Timeout=600 update
 # shellcheck disable=SC2086
-apt-get install -y --no-install-recommends $BUILD $RUN $TEST
+apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends $BUILD $RUN $TEST
