@@ -335,10 +335,10 @@ static int compute_plan(struct node *node, const struct mg_config *cfg,
 	}
 	for (size_t i = 0; i < cfg->n_peers; i++)
 		peers[i] = (struct plan_peer){ cfg->peers[i].name, cfg->peers[i].allowed_ips.v,
-					       cfg->peers[i].allowed_ips.n };
+					       cfg->peers[i].allowed_ips.n, false };
 	for (size_t i = 0; i < n_mesh; i++)
-		peers[cfg->n_peers + i] =
-		    (struct plan_peer){ mesh[i].name, mesh[i].allowed_ips, mesh[i].n_allowed_ips };
+		peers[cfg->n_peers + i] = (struct plan_peer){ mesh[i].name, mesh[i].allowed_ips,
+							      mesh[i].n_allowed_ips, true };
 	ret = hostinfo_read(node->rtnl, node->dp.tun.ifindex, &info);
 	if (ret < 0) {
 		snprintf(errbuf, errlen, "cannot read the host's links and routes: %s",

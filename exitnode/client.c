@@ -79,6 +79,13 @@ int exit_client_choose_peer(struct planner *pl)
 				    "name or mesh address",
 				    want);
 	peer = &pl->peers[i];
+	if (!exit_capable(peer, AF_UNSPEC) && peer->mesh) {
+		pl->p.exit_peer = i;
+		return planner_warn(pl,
+				    "exit node '%s' offers no exit now (not approved, or offline); "
+				    "internet traffic is dropped rather than sent outside the mesh",
+				    peer->name);
+	}
 	if (!exit_capable(peer, AF_UNSPEC))
 		return planner_fail(pl,
 				    "use_exit_node.peer '%s' is not an exit node: its allowed_ips "

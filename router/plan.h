@@ -60,6 +60,10 @@ struct plan_peer {
 	const char *name;
 	const struct prefix *allowed_ips; /* everything the peer may send from */
 	size_t n_allowed_ips;
+	/* A peer from the mesh's netmap: its exit offer comes and goes (an
+	 * approval withdrawn, the node offline), so as use_exit_node.peer
+	 * without one it drops internet traffic instead of failing the plan. */
+	bool mesh;
 };
 
 /* Facts about the host the plan depends on, gathered by the caller. */

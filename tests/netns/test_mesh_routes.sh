@@ -1,0 +1,127 @@
+#!/bin/bash
+# shellcheck source-path=SCRIPTDIR
+# Routes through the mesh: home, the coordinator, advertises its LAN and an
+# exit offer; both stay pending (no auto_approve) until approved with
+# `meshgate routes`; approving and unapproving the LAN takes effect on the
+# laptop within seconds; an approved exit node carries the laptop's internet
+# traffic. Advertisements changed by a reload reach the coordinator (an
+# `update` from a node, a re-read config on the coordinator).
+#
+#  laptop ── veth ── inet ── veth ── home ── veth ── switch
+#
+#  laptop  up0  198.51.100.2/24   default via inet; accept_routes
+#  inet    lap0 198.51.100.1/24  home0 203.0.113.1/24
+#          lo   192.0.2.80/32     the "internet" host (whoami, port 7777)
+#  home    wan0 203.0.113.2/24    coordinator, prefix 100.64.0.0/10;
+#          lan0 192.168.77.1/24   subnet router for 192.168.77.0/24 (snat), exit node
+#  switch  eth0 192.168.77.2/24   no VPN software, default via home
+set -eu
+# shellcheck source=lib.sh
+. "$(dirname "$(readlink -f "$0")")/lib.sh"
+# shellcheck source=meshgate.sh
+. "$(dirname "$(readlink -f "$0")")/meshgate.sh"
+# shellcheck source=topology.sh
+. "$(dirname "$(readlink -f "$0")")/topology.sh"
+# shellcheck source=meshnet.sh
+. "$(dirname "$(readlink -f "$0")")/meshnet.sh"
+
+require_root
+require_cmd ip ping nft python3 timeout
+root_state_snapshot
+
+setup() {
+	ns_create laptop inet home switch
+	ns_exec inet sysctl -qw net.ipv4.ip_forward=1
+	veth_pair laptop up0 inet lap0
+	veth_pair inet home0 home wan0
+	veth_pair home lan0 switch eth0
+	ns_ip laptop addr add 198.51.100.2/24 dev up0
+	ns_ip inet addr add 198.51.100.1/24 dev lap0
+	ns_ip inet addr add 203.0.113.1/24 dev home0
+	ns_ip inet addr add 192.0.2.80/32 dev lo
+	ns_ip home addr add 203.0.113.2/24 dev wan0
+	ns_ip home addr add 192.168.77.1/24 dev lan0
+	ns_ip switch addr add 192.168.77.2/24 dev eth0
+	ns_ip laptop route add default via 198.51.100.1
+	ns_ip home route add default via 203.0.113.1
+	ns_ip switch route add default via 192.168.77.1
+}
+
+HOME_COORD='coordinator = { enabled = true; prefix4 = "100.64.0.0/10"; prefix6 = "fd7a:6d67:7465::/48"; };
+exit_node = { enabled = true; };'
+home_conf() { # ROUTES (libconfig list items)
+	mesh_conf home "$HOME_COORD
+subnet_router = { routes = [ $1 ]; snat = true; };"
+}
+
+routes() { # NAME ACTION PREFIX...
+	local name=$1 action=$2
+	shift 2
+	mg_cli home home routes "$action" "$name" "$@" >/dev/null
+}
+
+setup
+home_conf '"192.168.77.0/24"'
+mesh_conf laptop 'accept_routes = true;'
+mesh_start home
+mesh_start laptop
+topo_whoami_start inet 192.0.2.80
+topo_whoami_start switch 192.168.77.2
+
+check "laptop joins" mesh_join laptop
+HOME_MESH=$(mesh_addr home)
+check "laptop reaches home" wait_for 50 0.2 mesh_ping laptop "$HOME_MESH"
+
+# Pending until approved: the coordinator's own routes too.
+check "home's LAN is pending" mesh_has home routes_pending 192.168.77.0/24
+check "home's exit offer is pending" mesh_has home routes_pending 0.0.0.0/0
+check "nothing of home's is approved" [ "$(mesh_node home routes_approved)" = "[]" ]
+check "laptop cannot reach the switch (route pending)" not wait_for 3 0.5 mesh_ping laptop 192.168.77.2
+
+routes home approve 192.168.77.0/24
+check "approved: laptop reaches the switch within seconds" wait_for 25 0.2 mesh_ping laptop 192.168.77.2
+check "the switch sees home's LAN address (snat)" sees laptop 192.168.77.1 192.168.77.2
+check "the LAN is no longer pending" not mesh_has home routes_pending 192.168.77.0/24
+routes home unapprove 192.168.77.0/24
+check "unapproved: the switch is unreachable again" wait_for 25 0.2 not mesh_ping laptop 192.168.77.2
+check "the LAN is pending again" mesh_has home routes_pending 192.168.77.0/24
+
+# A reload that changes the advertised routes: the coordinator follows.
+mesh_conf laptop 'accept_routes = true;
+subnet_router = { routes = [ "192.168.88.0/24" ]; snat = true; };'
+mesh_reload laptop
+check "laptop's new route reaches the coordinator (update)" \
+	wait_for 25 0.2 mesh_has laptop routes_advertised 192.168.88.0/24
+check "and is pending there" mesh_has laptop routes_pending 192.168.88.0/24
+mesh_conf laptop 'accept_routes = true;'
+mesh_reload laptop
+check "a withdrawn route leaves the coordinator" \
+	wait_for 25 0.2 not mesh_has laptop routes_advertised 192.168.88.0/24
+home_conf '"192.168.77.0/24", "192.168.79.0/24"'
+mesh_reload home
+check "home's reloaded config adds its new route" \
+	wait_for 25 0.2 mesh_has home routes_advertised 192.168.79.0/24
+
+# The exit node through the mesh.
+check "without an exit node, the internet host sees laptop itself" \
+	sees laptop 198.51.100.2 192.0.2.80
+routes home approve 0.0.0.0/0 ::/0
+check "home's exit offer is approved" mesh_has home routes_approved 0.0.0.0/0
+mesh_conf laptop 'accept_routes = true;
+use_exit_node = { peer = "home"; };'
+mesh_reload laptop
+check "through the exit node, the internet host sees home" \
+	wait_for 25 0.2 sees laptop 203.0.113.2 192.0.2.80
+check "the mesh still works" mesh_ping laptop "$HOME_MESH"
+# Withdrawn, the exit node carries nothing and nothing leaks out directly;
+# the rest of the netmap still applies.
+routes home unapprove 0.0.0.0/0 ::/0
+check "an unapproved exit node carries nothing, nothing leaks" \
+	wait_for 25 0.2 not whoami laptop 192.0.2.80
+check "the mesh still works without the exit offer" mesh_ping laptop "$HOME_MESH"
+mesh_conf laptop 'accept_routes = true;'
+mesh_reload laptop
+check "without use_exit_node, laptop goes out directly again" \
+	wait_for 25 0.2 sees laptop 198.51.100.2 192.0.2.80
+
+pass
