@@ -19,12 +19,14 @@
 #include "log.h"
 #include "loop.h"
 #include "node.h"
+#include "preflight.h"
 
 struct options {
 	const char *config_path; /* NULL: the default path, if it exists */
 	bool foreground;
 	bool check;
 	bool cleanup;
+	bool preflight;
 	bool verbose;
 };
 
@@ -34,6 +36,7 @@ static void usage(FILE *out)
 		"Usage: meshgated [-c FILE] [-f] [-v]\n"
 		"       meshgated --check [-c FILE]\n"
 		"       meshgated --cleanup [-c FILE]\n"
+		"       meshgated --preflight [-c FILE]\n"
 		"\n"
 		"The meshgate daemon: a WireGuard-compatible mesh VPN node.\n"
 		"\n"
@@ -44,6 +47,8 @@ static void usage(FILE *out)
 		"      --check        validate the configuration and exit (0 = valid)\n"
 		"      --cleanup      remove everything meshgate may have left in the\n"
 		"                     kernel and the file system, then exit\n"
+		"      --preflight    check that this host can run the node (TUN,\n"
+		"                     forwarding, nftables, MTU, clock) and exit\n"
 		"  -h, --help         show this help\n"
 		"      --version      show the version\n"
 		"\n"
@@ -53,13 +58,14 @@ static void usage(FILE *out)
 /* 0 to go on, or an exit status + 1 for main to return. */
 static int parse_options(int argc, char **argv, struct options *opt)
 {
-	enum { OPT_CHECK = 256, OPT_CLEANUP, OPT_VERSION };
+	enum { OPT_CHECK = 256, OPT_CLEANUP, OPT_PREFLIGHT, OPT_VERSION };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "check", no_argument, NULL, OPT_CHECK },
 		{ "cleanup", no_argument, NULL, OPT_CLEANUP },
+		{ "preflight", no_argument, NULL, OPT_PREFLIGHT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ 0 },
@@ -82,6 +88,9 @@ static int parse_options(int argc, char **argv, struct options *opt)
 			break;
 		case OPT_CLEANUP:
 			opt->cleanup = true;
+			break;
+		case OPT_PREFLIGHT:
+			opt->preflight = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -247,6 +256,28 @@ out:
 	return 1;
 }
 
+/* `meshgated --preflight`: every check, its fix when it failed; 1 if any did. */
+static int preflight_print(FILE *out, const struct mg_config *cfg)
+{
+	static const char *const marks[] = { "FAIL", "ok", "?" };
+	struct preflight_result r[PREFLIGHT_CHECKS];
+	struct preflight_facts f;
+	int failed = 0;
+
+	preflight_gather_host(cfg, &f);
+	preflight_evaluate(&f, r);
+	for (int i = 0; i < PREFLIGHT_CHECKS; i++) {
+		fprintf(out, "%-4s %s: %s\n", marks[r[i].state], r[i].check, r[i].message);
+		for (const char *p = r[i].fix; *p;) {
+			int n = (int)strcspn(p, "\n");
+			fprintf(out, "     fix: %.*s\n", n, p);
+			p += n + (p[n] == '\n');
+		}
+		failed |= r[i].state == PREFLIGHT_FAIL;
+	}
+	return failed;
+}
+
 int main(int argc, char **argv)
 {
 	struct options opt = { 0 };
@@ -264,6 +295,11 @@ int main(int argc, char **argv)
 		printf("%s: configuration is valid\n", path ? path : "built-in defaults");
 		config_free(&cfg);
 		return 0;
+	}
+	if (opt.preflight) {
+		ret = preflight_print(stdout, &cfg);
+		config_free(&cfg);
+		return ret;
 	}
 	if (opt.cleanup) {
 		ret = cleanup_run(&cfg);

@@ -197,7 +197,7 @@ static void check_udp_port(const struct preflight_facts *f, struct preflight_res
 	if (f->role == PREFLIGHT_STATIC) {
 		set(r, "udp_port", PREFLIGHT_OK);
 		snprintf(r->message, sizeof(r->message),
-			 "listening on UDP %u (static peers: no coordinator to test it)", f->port);
+			 "UDP port %u (static peers: no coordinator to test it)", f->port);
 	} else if (f->port_reachable == 1) {
 		set(r, "udp_port", PREFLIGHT_OK);
 		snprintf(r->message, sizeof(r->message), "UDP %u is reachable by the coordinator",
@@ -328,6 +328,32 @@ static void gather_common(const struct mg_config *cfg, struct preflight_facts *f
 	uplink(f);
 }
 
+static void add_sysctl(struct preflight_facts *f, const char *path, const char *want)
+{
+	struct preflight_sysctl *s = &f->sysctls[f->n_sysctls++];
+	char have[SYSCTL_VALUE_MAX];
+
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	snprintf(s->want, sizeof(s->want), "%s", want);
+	s->err = sysctl_read(s->path, have, sizeof(have));
+	snprintf(s->have, sizeof(s->have), "%.15s", s->err ? "" : have);
+}
+
+/* Without a plan: the forwarding sysctls the config's roles will need. */
+static void config_sysctls(const struct mg_config *cfg, struct preflight_facts *f)
+{
+	bool v4 = cfg->exit_node.enabled, v6 = cfg->exit_node.enabled;
+
+	for (size_t i = 0; i < cfg->subnet_router.routes.n; i++) {
+		v4 |= cfg->subnet_router.routes.v[i].family == AF_INET;
+		v6 |= cfg->subnet_router.routes.v[i].family == AF_INET6;
+	}
+	if (v4)
+		add_sysctl(f, "net/ipv4/ip_forward", "1");
+	if (v6)
+		add_sysctl(f, "net/ipv6/conf/all/forwarding", "1");
+}
+
 void preflight_gather_host(const struct mg_config *cfg, struct preflight_facts *f)
 {
 	int fd;
@@ -347,6 +373,7 @@ void preflight_gather_host(const struct mg_config *cfg, struct preflight_facts *
 	f->port_reachable = -1;
 	f->mss_clamp = f->nft_netlink;
 	f->nft_needed = false;
+	config_sysctls(cfg, f);
 }
 
 static bool peers_serve_routes(const struct node *node)
@@ -371,14 +398,8 @@ void preflight_gather(const struct node *node, struct preflight_facts *f)
 	snprintf(f->tun_name, sizeof(f->tun_name), "%s", node->dp.tun.name);
 	gather_common(&node->cfg, f);
 	f->tun_open = node->dp.tun.fd >= 0;
-	for (size_t i = 0; i < plan->n_sysctls && f->n_sysctls < PREFLIGHT_MAX_SYSCTLS; i++) {
-		struct preflight_sysctl *s = &f->sysctls[f->n_sysctls++];
-		char have[SYSCTL_VALUE_MAX];
-		snprintf(s->path, sizeof(s->path), "%s", plan->sysctls[i].path);
-		snprintf(s->want, sizeof(s->want), "%s", plan->sysctls[i].value);
-		s->err = sysctl_read(s->path, have, sizeof(have));
-		snprintf(s->have, sizeof(s->have), "%.15s", s->err ? "" : have);
-	}
+	for (size_t i = 0; i < plan->n_sysctls && f->n_sysctls < PREFLIGHT_MAX_SYSCTLS; i++)
+		add_sysctl(f, plan->sysctls[i].path, plan->sysctls[i].value);
 	f->peer_routes_unused = !node->cfg.accept_routes && peers_serve_routes(node);
 	f->nft_needed = plan->nft.present;
 	f->nft_present = node->router.nft_present;

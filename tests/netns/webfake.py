@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""Serves the status page's assets from the source tree with a hostile
+status document, to show the page renders every string as text.
+
+Usage: webfake.py ASSETS_DIR PORT
+"""
+import http.server
+import json
+import sys
+
+HOSTILE = '<img src=x onerror=alert(1)>'
+DOC = {
+    "self": {"name": HOSTILE, "public_key": HOSTILE, "addresses": [HOSTILE],
+             "listen_port": 1, "coordinator": True, "advertised_routes": [HOSTILE],
+             "exit_node_offered": False, "exit_node_in_use": HOSTILE},
+    "peers": [{"name": HOSTILE, "public_key": HOSTILE, "addresses": [HOSTILE],
+               "endpoint": HOSTILE, "path": HOSTILE, "last_handshake": HOSTILE,
+               "rx_bytes": HOSTILE, "tx_bytes": 1, "routes": [HOSTILE],
+               "exit_node": HOSTILE, "online": True}],
+    "preflight": [{"check": HOSTILE, "ok": False, "message": HOSTILE, "fix": HOSTILE}],
+    "coordinator": {"nodes": [{"name": HOSTILE, "addresses": [HOSTILE],
+                               "routes_advertised": [HOSTILE, "10.0.0.0/8"],
+                               "routes_approved": ["10.0.0.0/8"], "online": True}]},
+}
+FILES = {"/": ("index.html", "text/html"), "/app.js": ("app.js", "text/javascript"),
+         "/style.css": ("style.css", "text/css")}
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/api/status":
+            body, ctype = json.dumps(DOC).encode(), "application/json"
+        elif self.path in FILES:
+            name, ctype = FILES[self.path]
+            with open(f"{sys.argv[1]}/{name}", "rb") as f:
+                body = f.read()
+        else:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[2])), Handler).serve_forever()
