@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "keys.h"
+#include "mesh/coordinator.h"
 #include "netaddr.h"
 #include "node.h"
 #include "preflight.h"
@@ -143,6 +144,19 @@ static json_t *daemon_json(const struct node *node)
 			 (json_int_t)node->plan.n_routes);
 }
 
+/* On the coordinator: every node of the mesh with its routes, approved and
+ * pending (the status page shows them). NULL elsewhere: the key is left out. */
+static json_t *coordinator_json(const struct node *node)
+{
+	const char *error = NULL;
+	json_t *nodes;
+
+	if (!node->coordinator)
+		return NULL;
+	nodes = coordinator_nodes(node->coordinator, &error);
+	return nodes ? json_pack("{s:o}", "nodes", nodes) : NULL;
+}
+
 json_t *status_snapshot(const struct node *node)
 {
 	json_t *peers = json_array();
@@ -152,6 +166,7 @@ json_t *status_snapshot(const struct node *node)
 	{
 		json_array_append_new(peers, peer_json(peer, now));
 	}
-	return json_pack("{s:o, s:o, s:o, s:o*}", "self", self_json(node), "peers", peers, "daemon",
-			 daemon_json(node), "preflight", preflight_status(node));
+	return json_pack("{s:o, s:o, s:o, s:o*, s:o*}", "self", self_json(node), "peers", peers,
+			 "daemon", daemon_json(node), "preflight", preflight_status(node),
+			 "coordinator", coordinator_json(node));
 }

@@ -85,6 +85,14 @@ check "home reaches laptop" mesh_ping home 100.64.0.2
 check "laptop is online on the coordinator" wait_for 50 0.2 \
 	sh -c "'$MESHGATE' --socket '$dir/home.sock' nodes --json | grep -q '\"online\": true'"
 mg_cli home home nodes
+coordinator_lists_laptop() {
+	"$MESHGATE" --socket "$dir/home.sock" status --json | python3 -c '
+import json, sys
+doc = json.load(sys.stdin)
+names = [n["name"] for n in doc["coordinator"]["nodes"]]
+sys.exit(0 if "laptop" in names and "home" in names else 1)'
+}
+check "the coordinator's status document lists the mesh's nodes" coordinator_lists_laptop
 
 # A used single-use code: a clear error. A damaged one: no answer.
 conf phone ''
