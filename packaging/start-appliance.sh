@@ -16,6 +16,7 @@ echo
 "$build/meshgate" --socket "$sock" status || true
 cat <<MSG
 
+Status page: http://127.0.0.1:8080/        (and on the node's mesh addresses, port 8080)
 Status:      $build/meshgate status        (add --json for the full document)
 WireGuard:   wg show meshgate0              (stock wg tools work against it)
 Config:      /etc/meshgate/meshgate.conf    (example: packaging/meshgate.conf.example;
