@@ -20,6 +20,7 @@
 #include "loop.h"
 #include "node.h"
 #include "preflight.h"
+#include "sdnotify.h"
 
 struct options {
 	const char *config_path; /* NULL: the default path, if it exists */
@@ -207,11 +208,14 @@ static void on_signal(void *ctx, int signo)
 
 	if (signo == SIGHUP) {
 		log_info("SIGHUP: reloading the configuration");
+		sdnotify_reloading();
 		node_reload(&d->node);
 		dataplane_flush(&d->node.dp);
+		sdnotify_send("READY=1");
 		return;
 	}
 	log_info("%s: stopping", strsignal(signo));
+	sdnotify_send("STOPPING=1");
 	loop_stop(d->loop);
 }
 
@@ -246,6 +250,8 @@ static int run(const struct options *opt, struct mg_config *cfg, const char *pat
 	}
 	err[0] = '\0';
 	report_ready(&ready_fd, NULL);
+	/* Under systemd (Type=notify): the TUN, routes and control socket are up. */
+	sdnotify_send("READY=1");
 	ret = loop_run(d.loop);
 	node_stop(&d.node);
 	loop_free(d.loop);
