@@ -444,10 +444,16 @@ static void path_tick(struct mesh_client *mc, struct path *path, uint64_t now)
 	fresh = p->last_handshake.tv_sec && wall - p->last_handshake.tv_sec < REJECT_AFTER_TIME;
 	if (p->has_endpoint && wg_endpoint_is_relay(&p->endpoint)) {
 		/* Copies of this initiation go to the direct candidates: one
-		 * that answers takes over through roaming. */
+		 * that answers takes over through roaming. The engine sends
+		 * none within REKEY_TIMEOUT of its last handshake message, a
+		 * response to the peer's own probe included: then the probe
+		 * is due again at the next tick, or two peers probing at the
+		 * same pace could silence one side for good. */
 		if (now - path->last_probe > (uint64_t)MESH_RELAY_PROBE_S * NS) {
-			path->last_probe = now;
+			uint64_t before = p->last_sent_handshake;
 			wg_peer_send_handshake(p, mc->node->dp.udp_out);
+			if (p->last_sent_handshake != before)
+				path->last_probe = now;
 		}
 		return;
 	}

@@ -140,7 +140,7 @@ nat_forget pnat out0 198.51.101.2/24 198.51.101.1
 check "home sees phone at its NAT's preserved port" \
 	wait_for 60 0.5 sh -c "'$MESHGATE' --socket '$dir/home.sock' status --json | grep -q '198.51.101.2:41641'"
 start=$(date +%s)
-check "laptop -> phone becomes direct" wait_for 120 0.5 path_is laptop phone direct
+check "laptop -> phone becomes direct within a few probe periods" wait_for 80 0.5 path_is laptop phone direct
 log "direct after $(($(date +%s) - start)) s"
 check "phone -> laptop becomes direct" wait_for 40 0.5 path_is phone laptop direct
 check "laptop reaches phone directly" ping_pattern laptop "$PHONE"
