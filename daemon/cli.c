@@ -141,10 +141,10 @@ static int cmd_pubkey(const struct cli *cli, int argc, char **argv)
 
 /* ---- daemon commands ---- */
 
-/* Asks the daemon for its status document; NULL after printing why. */
-static json_t *fetch_status(const struct cli *cli)
+/* Sends request (consumed) and returns the result, or NULL after printing. */
+static json_t *ask(const struct cli *cli, json_t *request)
 {
-	json_t *request = json_pack("{s:s}", "cmd", "status"), *result = NULL;
+	json_t *result = NULL;
 	char err[512];
 
 	if (!request) {
@@ -157,6 +157,12 @@ static json_t *fetch_status(const struct cli *cli)
 	}
 	json_decref(request);
 	return result;
+}
+
+/* Asks the daemon for its status document; NULL after printing why. */
+static json_t *fetch_status(const struct cli *cli)
+{
+	return ask(cli, json_pack("{s:s}", "cmd", "status"));
 }
 
 static int cmd_status(const struct cli *cli, int argc, char **argv)
@@ -321,24 +327,6 @@ static int cmd_ping(const struct cli *cli, int argc, char **argv)
 }
 
 /* ---- mesh commands ---- */
-
-/* Sends request (consumed) and returns the result, or NULL after printing. */
-static json_t *ask(const struct cli *cli, json_t *request)
-{
-	json_t *result = NULL;
-	char err[512];
-
-	if (!request) {
-		fail("out of memory");
-		return NULL;
-	}
-	if (control_request(cli->socket, request, &result, err, sizeof(err)) < 0) {
-		fail("%s", err);
-		result = NULL;
-	}
-	json_decref(request);
-	return result;
-}
 
 /* "90", "90s", "30m", "12h", "7d" in seconds; -1 when it is none of these. */
 static long long parse_duration(const char *text)
