@@ -1,25 +1,32 @@
 #!/bin/sh
-# Starts meshgated from a build directory on this host, on its configuration
-# file if there is one (/etc/meshgate/meshgate.conf), else on the built-in
-# defaults, and says how to look at it. Usage: start-appliance.sh BUILD_DIR
+# Starts meshgated from a build directory on this host and says how to look
+# at it. The configuration is /etc/meshgate/meshgate.conf when there is one,
+# else the one the package ships (packaging/meshgate.conf: a standalone
+# coordinator, its status page on 127.0.0.1:8080 and its mesh address).
+# Usage: start-appliance.sh BUILD_DIR
 set -eu
 build=${1:-build}
+src=$(cd "$(dirname "$0")/.." && pwd)
 sock=/run/meshgate/meshgated.sock
+conf=/etc/meshgate/meshgate.conf
+[ -f "$conf" ] || conf="$src/packaging/meshgate.conf"
 
 if "$build/meshgate" --socket "$sock" status >/dev/null 2>&1; then
 	echo "meshgated is already running."
 else
-	"$build/meshgated"
-	echo "meshgated started (logs: journalctl -t meshgated, or syslog)."
+	"$build/meshgated" --check -c "$conf"
+	"$build/meshgated" -c "$conf"
+	echo "meshgated started on $conf (logs: journalctl -t meshgated, or syslog)."
 fi
 echo
 "$build/meshgate" --socket "$sock" status || true
 cat <<MSG
 
-Status page: http://127.0.0.1:8080/        (and on the node's mesh addresses, port 8080)
+Status page: http://127.0.0.1:8080/        (and port 8080 on the mesh addresses above)
 Status:      $build/meshgate status        (add --json for the full document)
+Add a device: $build/meshgate invite       (then on the device: meshgate join CODE)
 WireGuard:   wg show meshgate0              (stock wg tools work against it)
-Config:      /etc/meshgate/meshgate.conf    (example: packaging/meshgate.conf.example;
-             reload with: kill -HUP \$(pidof meshgated))
+Config:      $conf
+             (every key: packaging/meshgate.conf.example; reload with: kill -HUP \$(pidof meshgated))
 Stop:        kill \$(pidof meshgated)        (removes everything it installed)
 MSG
