@@ -22,11 +22,12 @@ echo
 "$build/meshgate" --socket "$sock" status || true
 cat <<MSG
 
-Status page: http://127.0.0.1:8080/        (and port 8080 on the mesh addresses above)
-Status:      $build/meshgate status        (add --json for the full document)
-Add a device: $build/meshgate invite       (then on the device: meshgate join CODE)
-WireGuard:   wg show meshgate0              (stock wg tools work against it)
-Config:      $conf
-             (every key: packaging/meshgate.conf.example; reload with: kill -HUP \$(pidof meshgated))
-Stop:        kill \$(pidof meshgated)        (removes everything it installed)
+Status page:  http://127.0.0.1:8080/  (and port 8080 on the mesh addresses above)
+Status:       $build/meshgate status  (add --json for the full document)
+Add a device: $build/meshgate invite  (then on the device: meshgate join CODE)
+WireGuard:    wg show meshgate0  (stock wg tools work against it)
+Config:       $conf
+              (every key: packaging/meshgate.conf.example;
+              reload with: kill -HUP \$(pidof meshgated))
+Stop:         kill \$(pidof meshgated)  (removes everything it installed)
 MSG
