@@ -350,7 +350,10 @@ static int compute_plan(struct node *node, const struct mg_config *cfg,
 				   .connected = info.connected,
 				   .n_connected = info.n_connected,
 				   .local_addrs = info.local_addrs,
-				   .n_local_addrs = info.n_local_addrs };
+				   .n_local_addrs = info.n_local_addrs,
+				   .mesh_member = node->coordinator || node->mesh_client ||
+						  cfg->coordinator.enabled || cfg->join ||
+						  mesh_client_wanted(node) };
 	memcpy(host.wan_ifname, info.wan_ifname, sizeof(host.wan_ifname));
 	ret = route_plan_compute(&effective, peers, cfg->n_peers + n_mesh, &host, plan, errbuf,
 				 errlen);

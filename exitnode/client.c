@@ -7,7 +7,10 @@
  * Exit node in use (use_exit_node.peer)
  *  - Matched by name first, then by a mesh address when the value is an IP
  *    address. Unknown, or without a default in its allowed IPs: -EINVAL,
- *    the configuration cannot be served.
+ *    the configuration cannot be served. On a mesh member (plan_host's
+ *    mesh_member) both only warn: a netmap peer's exit offer comes and
+ *    goes, and the peer itself may not be in the netmap yet (or any more);
+ *    the routes and kill switch below stay, so nothing leaks meanwhile.
  *  - Default routes through the TUN for both families, plus unreachable
  *    defaults at ROUTE_METRIC_KILL_SWITCH: a family the exit does not offer
  *    still goes into the TUN, where the engine drops it (with a warning),
@@ -70,9 +73,15 @@ int exit_client_choose_peer(struct planner *pl)
 	long i;
 
 	pl->p.exit_peer = -1;
+	pl->p.exit_wanted = want[0] != '\0';
 	if (!want[0])
 		return 0;
 	i = find_peer(pl, want);
+	if (i < 0 && pl->host->mesh_member)
+		return planner_warn(pl,
+				    "exit node '%s' is not in the mesh's netmap (yet); internet "
+				    "traffic is dropped rather than sent outside the mesh",
+				    want);
 	if (i < 0)
 		return planner_fail(pl,
 				    "use_exit_node.peer '%s' is not a known peer: no peer has that "
@@ -107,7 +116,7 @@ int exit_client_choose_peer(struct planner *pl)
 
 bool exit_client_allows_lan(const struct planner *pl)
 {
-	return pl->p.exit_peer < 0 || pl->cfg->use_exit_node.allow_lan_access;
+	return !pl->p.exit_wanted || pl->cfg->use_exit_node.allow_lan_access;
 }
 
 int exit_client_routes(struct planner *pl)
@@ -115,7 +124,7 @@ int exit_client_routes(struct planner *pl)
 	static const struct prefix defaults[] = { { .family = AF_INET }, { .family = AF_INET6 } };
 	int ret = 0;
 
-	if (pl->p.exit_peer < 0)
+	if (!pl->p.exit_wanted)
 		return 0;
 	for (size_t i = 0; i < 2 && !ret; i++)
 		ret = planner_route_add(pl, &defaults[i], PLAN_ROUTE_TUN, ROUTE_METRIC_TUN);

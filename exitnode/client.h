@@ -12,9 +12,10 @@
 struct planner;
 
 /*
- * Sets the plan's exit_peer from use_exit_node.peer, -1 when it is empty.
- * Returns 0, -EINVAL with the reason in the planner's errbuf (no such peer,
- * or one that is not exit-capable), or -ENOMEM.
+ * Sets the plan's exit_peer from use_exit_node.peer (-1 when it is empty or,
+ * on a mesh member, names no peer yet) and exit_wanted. Returns 0, -EINVAL
+ * with the reason in the planner's errbuf (no such static peer, or one that
+ * is not exit-capable), or -ENOMEM.
  */
 int exit_client_choose_peer(struct planner *pl) __attribute__((warn_unused_result));
 

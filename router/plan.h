@@ -77,6 +77,11 @@ struct plan_host {
 	/* The host's own addresses on other links (host prefixes). */
 	const struct prefix *local_addrs;
 	size_t n_local_addrs;
+	/* The node belongs to a mesh (coordinator, joined or joining): its
+	 * netmap peers come and go, so a use_exit_node.peer that is not among
+	 * them yet (no netmap before the first, a node removed or renamed)
+	 * drops internet traffic instead of failing the plan. */
+	bool mesh_member;
 };
 
 /* What the plan wants configured; the config keys behind each are in
@@ -145,6 +150,9 @@ struct route_plan {
 	size_t n_peers;
 	/* The exit node in use (index into the peers), or -1. */
 	long exit_peer;
+	/* use_exit_node is set: default routes into the TUN and the kill
+	 * switch, even while no peer (exit_peer -1) carries the exit. */
+	bool exit_wanted;
 	/* Human-readable notes on what was left out and why (a route that
 	 * conflicts with a local one, an exit peer that is not exit-capable). */
 	char **warnings;

@@ -60,6 +60,7 @@ struct host_facts {
 	const char *wan;
 	const char *connected[6];
 	const char *local[6];
+	bool mesh; /* a mesh member: the peers are netmap peers */
 };
 
 /* A laptop on a home LAN. */
@@ -67,6 +68,12 @@ struct host_facts {
 	{                                                                                          \
 		.wan = "wlan0", .connected = { "192.168.1.0/24", "fe80::/64" },                    \
 		.local = { "192.168.1.23", "fe80::23" },                                           \
+	}
+/* The same laptop, joined to a mesh. */
+#define HOST_MESH_LAPTOP                                                                           \
+	{                                                                                          \
+		.wan = "wlan0", .connected = { "192.168.1.0/24", "fe80::/64" },                    \
+		.local = { "192.168.1.23", "fe80::23" }, .mesh = true,                             \
 	}
 /* An appliance with a public uplink (eth0) and a LAN (eth1). */
 #define HOST_APPLIANCE                                                                             \
@@ -293,6 +300,51 @@ static const struct plan_case cases[] = {
 		       "0.0.0.0/0 or ::/0",
 	},
 	{
+		.name = "mesh: exit node not in the netmap (yet): routes and kill switch stay, warned",
+		.conf = NODE "use_exit_node = { peer = \"home\"; };\n" PEERS(LAPTOP),
+		.host = HOST_MESH_LAPTOP,
+		.want = {
+			EXIT_ROUTES,
+			RULES("ipv4"),
+			RULES("ipv6"),
+			VALID_MARK,
+			NFT_CLIENT,
+			"peer 0 " LAPTOP_ALLOWED,
+			"warning exit node 'home' is not in the mesh's netmap (yet); internet traffic "
+			"is dropped rather than sent outside the mesh",
+		},
+	},
+	{
+		.name = "mesh: before the first netmap, no peers at all, no LAN access",
+		.conf = NODE "use_exit_node = { peer = \"home\"; allow_lan_access = false; };\n",
+		.host = HOST_MESH_LAPTOP,
+		.want = {
+			EXIT_ROUTES,
+			MESH_RULE("ipv4"),
+			MESH_RULE("ipv6"),
+			VALID_MARK,
+			NFT_CLIENT,
+			"warning exit node 'home' is not in the mesh's netmap (yet); internet traffic "
+			"is dropped rather than sent outside the mesh",
+		},
+	},
+	{
+		.name = "mesh: exit node without an exit offer (unapproved, offline): traffic dropped",
+		.conf = NODE "use_exit_node = { peer = \"home\"; };\n"
+			PEERS(PEER("home", KEY_C, "\"100.64.0.4/32\", \"fd7a:6d67:7465::4/128\"")),
+		.host = HOST_MESH_LAPTOP,
+		.want = {
+			EXIT_ROUTES,
+			RULES("ipv4"),
+			RULES("ipv6"),
+			VALID_MARK,
+			NFT_CLIENT,
+			"peer 0 exit " HOME_MESH,
+			"warning exit node 'home' offers no exit now (not approved, or offline); "
+			"internet traffic is dropped rather than sent outside the mesh",
+		},
+	},
+	{
 		.name = "subnet router with snat",
 		.conf = NODE "subnet_router = { routes = [ \"192.168.1.0/24\" ]; };\n" PEERS(LAPTOP),
 		.host = HOST_APPLIANCE,
@@ -488,6 +540,9 @@ static bool fixture_init(struct fixture *f, const char *conf, const struct host_
 	f->host.n_connected = parse_list(facts->connected, 6, f->connected);
 	f->host.local_addrs = f->local;
 	f->host.n_local_addrs = parse_list(facts->local, 6, f->local);
+	f->host.mesh_member = facts->mesh;
+	for (size_t i = 0; f->peers && i < f->cfg.n_peers; i++)
+		f->peers[i].mesh = facts->mesh;
 	return f->peers != NULL;
 }
 
