@@ -456,3 +456,32 @@ int udp_send_batch(struct udp *udp, struct pkt_batch *batch)
 	batch->count = 0;
 	return err ? err : (int)sent;
 }
+
+/* ---- one datagram from a fresh socket ---- */
+
+int udp_send_once(const struct sockaddr *to, socklen_t tolen, const void *data, size_t len,
+		  uint32_t fwmark)
+{
+	socklen_t anylen =
+	    to->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	union udp_name any;
+	int fd, err = 0;
+
+	if (to->sa_family != AF_INET && to->sa_family != AF_INET6)
+		return -EAFNOSUPPORT;
+	memset(&any, 0, sizeof(any));
+	any.sa.sa_family = to->sa_family;
+	fd = socket(to->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* The mark first: the route lookup of the send must see it, so exit-
+	 * node routing through the mesh cannot capture the datagram. */
+	if (fwmark)
+		err = setsockopt_int(fd, SOL_SOCKET, SO_MARK, (int)fwmark);
+	if (!err && bind(fd, &any.sa, anylen) < 0)
+		err = -errno;
+	if (!err && sendto(fd, data, len, 0, to, tolen) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}

@@ -72,4 +72,11 @@ int udp_recv_batch(struct udp *udp, struct pkt_batch *batch);
  * -errno only when the socket itself is unusable. */
 int udp_send_batch(struct udp *udp, struct pkt_batch *batch);
 
+/* Sends one datagram to `to` from a socket bound for it alone (wildcard
+ * address, an ephemeral port the kernel picks), with SO_MARK fwmark when it
+ * is nonzero, and closes the socket: the datagram comes from a source the
+ * peer never talked to. Control traffic, not the data path. 0 or -errno. */
+int udp_send_once(const struct sockaddr *to, socklen_t tolen, const void *data, size_t len,
+		  uint32_t fwmark) __attribute__((warn_unused_result));
+
 #endif

@@ -1,7 +1,9 @@
 /*
  * Packet I/O against the real kernel: UDP batches over loopback (IPv4 and
- * IPv6, pktinfo, sticky sources, truncation, unreachable destinations) and a
- * TUN device (write a packet in, read a routed packet out, removal on close).
+ * IPv6, pktinfo, sticky sources, truncation, unreachable destinations), one
+ * datagram from a socket of its own (udp_send_once: a new source port, the
+ * fwmark, nothing left open) and a TUN device (write a packet in, read a
+ * routed packet out, removal on close).
  *
  * Needs root; everything happens in a private network namespace created by
  * unshare(CLONE_NEWNET), so the host's interfaces and routes are untouched
@@ -406,6 +408,88 @@ static uint32_t udp4_build(uint8_t *p, const char *src, uint16_t sport, const ch
 	return len;
 }
 
+static int open_fds(void)
+{
+	int n = 0;
+
+	for (int fd = 0; fd < 1024; fd++)
+		n += fcntl(fd, F_GETFD) >= 0;
+	return n;
+}
+
+/* The mark a datagram arrived with (SO_RCVMARK), -1 when not reported. */
+static long recv_mark(int fd, uint8_t *buf, size_t cap, ssize_t *len, struct sockaddr_in6 *from)
+{
+	union {
+		struct cmsghdr align;
+		uint8_t buf[CMSG_SPACE(sizeof(uint32_t))];
+	} cbuf;
+	struct iovec iov = { .iov_base = buf, .iov_len = cap };
+	struct msghdr hdr = { .msg_name = from,
+			      .msg_namelen = sizeof(*from),
+			      .msg_iov = &iov,
+			      .msg_iovlen = 1,
+			      .msg_control = cbuf.buf,
+			      .msg_controllen = sizeof(cbuf.buf) };
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	uint32_t mark;
+
+	*len = -1;
+	if (poll(&pfd, 1, 2000) <= 0 || (*len = recvmsg(fd, &hdr, MSG_DONTWAIT)) < 0)
+		return -1;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&hdr); c; c = CMSG_NXTHDR(&hdr, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_MARK) {
+			memcpy(&mark, CMSG_DATA(c), sizeof(mark));
+			return mark;
+		}
+	return -1;
+}
+
+/* One datagram from a socket of its own: it arrives, from a port that is
+ * not the receiver's, carries the mark, and no descriptor stays open. */
+static void test_udp_send_once(void)
+{
+	static const uint8_t msg[20] = { 0x84, 0, 0, 0, 1, 2, 3 };
+	struct sockaddr_in to = { .sin_family = AF_INET };
+	struct sockaddr_in6 to6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	struct sockaddr_in6 from;
+	uint8_t buf[64];
+	ssize_t len;
+	struct udp b;
+	int fds, on = 1;
+	bool marks;
+
+	CHECK_EQ_INT(udp_open(&b, 0, 0), 0);
+	marks = setsockopt(b.fd, SOL_SOCKET, SO_RCVMARK, &on, sizeof(on)) == 0;
+	to.sin_port = htons(b.port);
+	inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+	fds = open_fds();
+	CHECK_EQ_INT(udp_send_once((struct sockaddr *)&to, sizeof(to), msg, sizeof(msg), 0x1234),
+		     0);
+	CHECK_EQ_INT(open_fds(), fds);
+	long mark = recv_mark(b.fd, buf, sizeof(buf), &len, &from);
+	CHECK_EQ_INT(len, sizeof(msg));
+	CHECK(len == sizeof(msg) && !memcmp(buf, msg, sizeof(msg)));
+	CHECK(from.sin6_port != 0 && ntohs(from.sin6_port) != b.port);
+	if (marks)
+		CHECK_EQ_INT(mark, 0x1234);
+	if (have_ipv6) {
+		to6.sin6_port = htons(b.port);
+		CHECK_EQ_INT(
+		    udp_send_once((struct sockaddr *)&to6, sizeof(to6), msg, sizeof(msg), 0), 0);
+		mark = recv_mark(b.fd, buf, sizeof(buf), &len, &from);
+		CHECK_EQ_INT(len, sizeof(msg));
+		CHECK(IN6_IS_ADDR_LOOPBACK(&from.sin6_addr));
+		if (marks)
+			CHECK(mark <= 0);
+	}
+	CHECK_EQ_INT(open_fds(), fds);
+	CHECK_EQ_INT(udp_send_once((struct sockaddr *)&(struct sockaddr){ .sa_family = AF_UNIX },
+				   sizeof(struct sockaddr), msg, sizeof(msg), 0),
+		     -EAFNOSUPPORT);
+	udp_close(&b);
+}
+
 static void test_tun_open_close(void)
 {
 	struct tun tun;
@@ -535,6 +619,7 @@ int main(void)
 	RUN(test_udp_batch64);
 	RUN(test_udp_batch_over_max);
 	RUN(test_udp_unreachable);
+	RUN(test_udp_send_once);
 	RUN(test_tun_open_close);
 	RUN(test_tun_data);
 	return test_summary();
