@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "mesh/client.h"
+#include "mesh/coordinator.h"
 #include "node.h"
 #include "sysctl.h"
 
@@ -198,14 +200,23 @@ static void check_udp_port(const struct preflight_facts *f, struct preflight_res
 		set(r, "udp_port", PREFLIGHT_OK);
 		snprintf(r->message, sizeof(r->message),
 			 "UDP port %u (static peers: no coordinator to test it)", f->port);
+	} else if (f->port_reachable == 1 && f->role == PREFLIGHT_COORDINATOR) {
+		set(r, "udp_port", PREFLIGHT_OK);
+		snprintf(r->message, sizeof(r->message), "UDP %u is reached by %u node%s", f->port,
+			 f->port_reached_by, f->port_reached_by == 1 ? "" : "s");
 	} else if (f->port_reachable == 1) {
 		set(r, "udp_port", PREFLIGHT_OK);
-		snprintf(r->message, sizeof(r->message), "UDP %u is reachable by the coordinator",
-			 f->port);
+		snprintf(r->message, sizeof(r->message),
+			 "UDP %u is reachable by the coordinator%s%s%s", f->port,
+			 f->port_seen_as[0] ? " (seen as " : "", f->port_seen_as,
+			 f->port_seen_as[0] ? ")" : "");
 	} else if (f->port_reachable == 0) {
 		set(r, "udp_port", PREFLIGHT_FAIL);
 		snprintf(r->message, sizeof(r->message),
-			 "the coordinator cannot reach UDP %u; peers will use the relay", f->port);
+			 "the coordinator cannot reach UDP %u%s%s%s; peers use direct paths "
+			 "only where NAT traversal works, else the relay",
+			 f->port, f->port_seen_as[0] ? " (seen as " : "", f->port_seen_as,
+			 f->port_seen_as[0] ? ")" : "");
 		snprintf(r->fix, sizeof(r->fix),
 			 "forward UDP %u to this node on the router in front of it", f->port);
 	} else {
@@ -409,6 +420,13 @@ void preflight_gather(const struct node *node, struct preflight_facts *f)
 				      : PREFLIGHT_STATIC;
 	f->port = node->dp.udp.port;
 	f->port_reachable = -1;
+	if (node->mesh_client) {
+		mesh_client_port_probe(node->mesh_client, &f->port_reachable, f->port_seen_as,
+				       sizeof(f->port_seen_as));
+	} else if (node->coordinator) {
+		f->port_reached_by = coordinator_port_reached(node->coordinator);
+		f->port_reachable = f->port_reached_by ? 1 : -1;
+	}
 }
 
 json_t *preflight_json(const struct preflight_result *r, size_t n)

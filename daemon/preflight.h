@@ -10,7 +10,9 @@
  *   rp_filter   reverse-path filtering lets mesh traffic in
  *   nftables    the owned table is in place when the plan needs one
  *   mtu         TUN MTU fits the uplink; TCP MSS clamped when forwarding
- *   udp_port    the UDP port is bound and, in a mesh, reachable
+ *   udp_port    the UDP port is bound and, in a mesh, reachable: a client's
+ *               from the coordinator's probe (mesh/portprobe.h), the
+ *               coordinator's from the nodes whose traffic reaches it
  *   clock       the wall clock is plausible (handshake timestamps need it)
  */
 #ifndef MESHGATE_PREFLIGHT_H
@@ -65,6 +67,11 @@ struct preflight_facts {
 	enum preflight_role role;
 	uint16_t port;      /* bound UDP port, 0 none */
 	int port_reachable; /* 1 yes, 0 no, -1 not known */
+	/* A mesh client: its public endpoint as the coordinator observes it
+	 * ("ip:port", "" not known). The coordinator: how many nodes reach
+	 * its port from outside the host. */
+	char port_seen_as[64];
+	unsigned port_reached_by;
 
 	time_t now;
 };

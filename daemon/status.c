@@ -117,12 +117,16 @@ static json_t *peer_json(const struct wg_peer *peer, time_t now)
 			 sort.exit_node, "online", online);
 }
 
-static json_t *drops_json(const struct wg_device *dev)
+/* The engine's drops by reason, then the mesh code's. */
+static json_t *drops_json(const struct node *node)
 {
 	json_t *obj = json_object();
 	for (int r = 0; obj && r < DROP_REASON_COUNT; r++)
 		json_object_set_new(obj, wg_drop_reason_name(r),
-				    json_integer((json_int_t)dev->stats.drops[r]));
+				    json_integer((json_int_t)node->dev->stats.drops[r]));
+	if (obj)
+		json_object_set_new(obj, "mesh_probe",
+				    json_integer((json_int_t)node->dp.mesh.rx_probe_dropped));
 	return obj;
 }
 
@@ -133,7 +137,7 @@ static json_t *daemon_json(const struct node *node)
 
 	return json_pack("{s:s, s:s, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "version",
 			 MESHGATE_VERSION, "interface", node->dp.tun.name, "started_at",
-			 (json_int_t)node->started_at, "drops", drops_json(node->dev),
+			 (json_int_t)node->started_at, "drops", drops_json(node),
 			 "handshake_initiations_rx", (json_int_t)s->handshake_initiations_rx,
 			 "handshake_initiations_tx", (json_int_t)s->handshake_initiations_tx,
 			 "handshake_responses_rx", (json_int_t)s->handshake_responses_rx,

@@ -26,6 +26,7 @@
 #include "mesh/invite.h"
 #include "mesh/join.h"
 #include "mesh/netmap.h"
+#include "mesh/portprobe.h"
 #include "mesh/relay.h"
 #include "node.h"
 
@@ -72,6 +73,7 @@ struct mesh_client {
 	char *hello_sent; /* what the coordinator last heard from us (JSON text) */
 	uint64_t next_connect, connect_started;
 	unsigned backoff;
+	struct portprobe probe; /* whether the coordinator reaches our UDP port */
 	/* Paths. */
 	struct path *paths;
 	size_t n_paths;
@@ -322,6 +324,38 @@ static void load_cache(struct mesh_client *mc)
 
 /* ---- control channel ---- */
 
+static void port_probe_reply(struct mesh_client *mc, const json_t *msg)
+{
+	struct portprobe_reply r;
+
+	if (portprobe_reply_parse(msg, &r) < 0 || portprobe_reply(&mc->probe, &r) < 0)
+		return;
+	if (!r.sent)
+		log_info("mesh: the coordinator did not probe UDP %u: %s", mc->probe.port,
+			 r.error[0] ? r.error : "no reason given");
+}
+
+static void observed_take(struct mesh_client *mc, const json_t *msg)
+{
+	char observed[SOCKADDR_STR_LEN];
+
+	if (portprobe_observed_parse(msg, observed) == 0)
+		portprobe_observed(&mc->probe, observed);
+}
+
+/* Asks the coordinator to probe our UDP port with a fresh nonce. */
+static void port_probe_ask(struct mesh_client *mc, uint16_t port)
+{
+	uint8_t nonce[MESH_PORT_PROBE_NONCE_LEN];
+	json_t *msg;
+
+	randombytes_buf(nonce, sizeof(nonce));
+	msg = portprobe_request_create(nonce, port);
+	if (msg && channel_send(mc->ch, msg) == 0)
+		portprobe_asked(&mc->probe, nonce, port, now_ns());
+	json_decref(msg);
+}
+
 static bool on_msg(void *ctx, struct channel *ch, const json_t *msg)
 {
 	struct mesh_client *mc = ctx;
@@ -330,7 +364,11 @@ static bool on_msg(void *ctx, struct channel *ch, const json_t *msg)
 	mc->backoff = 0;
 	if (type && !strcmp(type, "netmap"))
 		return netmap_take(mc, msg, false);
-	return true;
+	if (type && !strcmp(type, "port_probe_reply"))
+		port_probe_reply(mc, msg);
+	else if (type && !strcmp(type, "observed"))
+		observed_take(mc, msg);
+	return true; /* other types: from a newer coordinator, ignored */
 }
 
 static void on_closed(void *ctx, struct channel *ch)
@@ -339,6 +377,7 @@ static void on_closed(void *ctx, struct channel *ch)
 
 	channel_free(ch);
 	mc->ch = NULL;
+	portprobe_lost(&mc->probe);
 	mc->backoff =
 	    mc->backoff ? (mc->backoff * 2 > MAX_BACKOFF_S ? MAX_BACKOFF_S : mc->backoff * 2) : 1;
 	mc->next_connect = now_ns() + (uint64_t)mc->backoff * NS;
@@ -402,6 +441,7 @@ static void connect_control(struct mesh_client *mc)
 		return;
 	mc->connect_started = now_ns();
 	send_hello(mc, "hello");
+	portprobe_want(&mc->probe);
 }
 
 static void control_tick(struct mesh_client *mc)
@@ -413,10 +453,14 @@ static void control_tick(struct mesh_client *mc)
 		on_closed(mc, mc->ch);
 		return;
 	}
+	portprobe_tick(&mc->probe, now_ns());
 	if (!mc->ch && now_ns() >= mc->next_connect)
 		connect_control(mc);
-	else if (mc->ch && mc->ch->connected)
+	else if (mc->ch && mc->ch->connected) {
 		send_hello(mc, "update");
+		if (portprobe_due(&mc->probe, node_listen_port(mc->node), now_ns()))
+			port_probe_ask(mc, node_listen_port(mc->node));
+	}
 }
 
 /* ---- paths ---- */
@@ -625,6 +669,11 @@ static enum demux client_rx(void *ctx, struct pkt *pkt, struct pkt_batch *udp_ou
 	if (type == MESH_RELAY && mc->joined)
 		return relay_receive(pkt, mc->self_id, node_relay_key, mc) == 0 ? DEMUX_ENGINE
 										: DEMUX_CONSUMED;
+	if (type == MESH_PORT_PROBE) {
+		if (portprobe_receive(&mc->probe, pkt->data, pkt->len) < 0)
+			mc->node->dp.mesh.rx_probe_dropped++;
+		return DEMUX_CONSUMED;
+	}
 	if (type != MESH_JOIN_RESPONSE || mc->join != JOIN_RUNNING || mc->join_result)
 		return DEMUX_CONSUMED;
 	if (join_response_open(pkt->data, pkt->len, mc->node->dev->identity.static_private,
@@ -691,6 +740,12 @@ int mesh_client_join(struct mesh_client *mc, const char *code, char *errbuf, siz
 	return 0;
 }
 
+void mesh_client_port_probe(const struct mesh_client *mc, int *reachable, char *seen_as, size_t len)
+{
+	*reachable = mc->probe.reachable;
+	snprintf(seen_as, len, "%s", mc->probe.observed);
+}
+
 json_t *mesh_client_join_status(const struct mesh_client *mc)
 {
 	static const char *names[] = { "idle", "joining", "joined", "failed" };
@@ -728,6 +783,7 @@ int mesh_client_start(struct mesh_client **out, struct node *node, char *errbuf,
 	if (!mc)
 		return -ENOMEM;
 	mc->node = node;
+	portprobe_init(&mc->probe);
 	mc->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	mc->timer_src =
 	    mc->timer_fd >= 0 ? loop_add_fd(node->loop, mc->timer_fd, EPOLLIN, on_timer, mc) : NULL;

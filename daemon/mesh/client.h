@@ -42,6 +42,12 @@ void mesh_client_stop(struct mesh_client *mc);
 int mesh_client_join(struct mesh_client *mc, const char *code, char *errbuf, size_t errlen)
     __attribute__((warn_unused_result));
 
+/* Whether the coordinator reaches this node's UDP port (portprobe.h): 1
+ * yes, 0 no, -1 not known; seen_as gets the public endpoint the coordinator
+ * observes ("ip:port"), "" when not known. */
+void mesh_client_port_probe(const struct mesh_client *mc, int *reachable, char *seen_as,
+			    size_t len);
+
 /* {"state": "joining"|"joined"|"failed"|"idle", "error", "name", "addresses"} */
 json_t *mesh_client_join_status(const struct mesh_client *mc);
 

@@ -30,6 +30,7 @@
 #include "mesh/invite.h"
 #include "mesh/join.h"
 #include "mesh/netmap_build.h"
+#include "mesh/portprobe.h"
 #include "mesh/registry.h"
 #include "mesh/relay.h"
 #include "node.h"
@@ -41,7 +42,8 @@ struct conn {
 	struct conn *next;
 	struct channel *ch;
 	uint32_t node_id;
-	char *last_view; /* the netmap last pushed, without version */
+	char *last_view;                      /* the netmap last pushed, without version */
+	char last_observed[SOCKADDR_STR_LEN]; /* the "observed" endpoint last sent */
 };
 
 struct relay_key {
@@ -64,7 +66,8 @@ struct coordinator {
 	struct relay_key *relay;
 	size_t n_relay;
 	char *self_view;
-	char *own_routes; /* this node's advertisement last recorded (JSON text) */
+	char *own_routes;              /* this node's advertisement last recorded (JSON text) */
+	struct portprobe_limit probes; /* nodes probed within the last interval */
 	bool dirty;
 	unsigned ticks;
 	char err[256];
@@ -241,6 +244,27 @@ static void apply_self(struct coordinator *c, const struct netmap *nm)
 	mesh_apply_free(peers, n);
 }
 
+/* Tells k the public endpoint its WireGuard packets come from, when that
+ * changed (the node probes its port again then). */
+static void push_observed(struct conn *k, const struct live *lv)
+{
+	char text[SOCKADDR_STR_LEN];
+	json_t *msg;
+
+	for (size_t i = 0; i < lv->n_observed; i++) {
+		if (lv->observed[i].node_id != k->node_id)
+			continue;
+		sockaddr_format(&lv->observed[i].endpoint.addr, text, sizeof(text));
+		if (!strcmp(text, k->last_observed))
+			return;
+		msg = portprobe_observed_create(&lv->observed[i].endpoint);
+		if (msg && channel_send(k->ch, msg) == 0)
+			snprintf(k->last_observed, sizeof(k->last_observed), "%s", text);
+		json_decref(msg);
+		return;
+	}
+}
+
 /* Pushes nm to k when it differs from what k has. */
 static void push_view(struct coordinator *c, struct conn *k, struct netmap *nm)
 {
@@ -299,6 +323,7 @@ static void rebuild(struct coordinator *c)
 			continue;
 		}
 		push_view(c, k, &nm);
+		push_observed(k, &lv);
 		netmap_free(&nm);
 	}
 	if (netmap_build(&in, c->self_id, &nm) == 0)
@@ -526,12 +551,114 @@ static enum demux coordinator_rx(void *ctx, struct pkt *pkt, struct pkt_batch *u
 		on_join(c, pkt, udp_out);
 	else if (type == MESH_RELAY)
 		on_relay(c, pkt, udp_out);
+	else if (type == MESH_PORT_PROBE)
+		c->node->dp.mesh.rx_probe_dropped++; /* the coordinator asks for none */
 	return DEMUX_CONSUMED;
 }
 
 static const struct dataplane_mesh_ops coordinator_ops = { .rx = coordinator_rx };
 
 /* ---- control channel ---- */
+
+/* The engine's direct endpoint for node id: where its packets come from. */
+static bool node_observed(const struct coordinator *c, uint32_t id, struct endpoint *out)
+{
+	struct wg_peer *peer = NULL;
+
+	for (size_t i = 0; i < c->n_relay && !peer; i++)
+		if (c->relay[i].id == id)
+			peer = wg_device_find_peer(c->node->dev, c->relay[i].public_key);
+	if (!peer || !peer->has_endpoint || wg_endpoint_is_relay(&peer->endpoint))
+		return false;
+	mesh_endpoint_from_wg(&peer->endpoint, out);
+	return out->numeric;
+}
+
+/* Loopback, or an address of one of this host's interfaces. */
+static bool own_address(const struct endpoint *own, size_t n, const union sockaddr_inet *sa)
+{
+	const uint8_t *ip = sa->sa.sa_family == AF_INET ? (const uint8_t *)&sa->in.sin_addr
+							: (const uint8_t *)&sa->in6.sin6_addr;
+
+	if (sa->sa.sa_family == AF_INET ? ip[0] == 127 : IN6_IS_ADDR_LOOPBACK(&sa->in6.sin6_addr))
+		return true;
+	for (size_t i = 0; i < n; i++) {
+		const union sockaddr_inet *o = &own[i].addr;
+		const void *oip = o->sa.sa_family == AF_INET ? (const void *)&o->in.sin_addr
+							     : (const void *)&o->in6.sin6_addr;
+		if (o->sa.sa_family == sa->sa.sa_family &&
+		    !memcmp(oip, ip, addr_len(sa->sa.sa_family)))
+			return true;
+	}
+	return false;
+}
+
+/* The coordinator cannot probe itself. Its nodes send first (a join, the
+ * handshake that carries the control channel), so a node whose WireGuard
+ * packets arrive from an address that is not this host's shows that
+ * traffic nobody here asked for reaches the port. */
+unsigned coordinator_port_reached(const struct coordinator *c)
+{
+	struct endpoint own[64], seen;
+	size_t n_own = mesh_local_endpoints(c->node->dp.tun.name, 1, own, 64);
+	unsigned count = 0;
+
+	for (size_t i = 0; i < c->n_relay; i++)
+		if (node_observed(c, c->relay[i].id, &seen) && !own_address(own, n_own, &seen.addr))
+			count++;
+	return count;
+}
+
+/* Sends the PORT_PROBE datagram to the observed IP at port; NULL or why not. */
+static const char *port_probe_send(struct coordinator *c, const struct endpoint *observed,
+				   uint16_t port, const uint8_t nonce[MESH_PORT_PROBE_NONCE_LEN])
+{
+	union sockaddr_inet to = observed->addr;
+	uint8_t dgram[MESH_PORT_PROBE_LEN];
+	char text[SOCKADDR_STR_LEN];
+	size_t len;
+	int ret;
+
+	if (to.sa.sa_family == AF_INET)
+		to.in.sin_port = htons(port);
+	else
+		to.in6.sin6_port = htons(port);
+	ret = portprobe_datagram_create(dgram, sizeof(dgram), &len, nonce);
+	if (ret == 0)
+		ret = udp_send_once(&to.sa, sockaddr_len(&to), dgram, len, node_fwmark(c->node));
+	if (ret == 0)
+		return NULL;
+	sockaddr_format(&to, text, sizeof(text));
+	log_warn("mesh: port probe to %s: %s", text, strerror(-ret));
+	return "cannot send";
+}
+
+/* A node asks whether its UDP port is reachable: one datagram from a fresh
+ * socket, only to the IP its WireGuard packets come from, at most once per
+ * node per interval; the reply says whether it went out. */
+static void on_port_probe(struct coordinator *c, struct conn *k, const json_t *msg)
+{
+	uint8_t nonce[MESH_PORT_PROBE_NONCE_LEN];
+	struct endpoint observed = { 0 };
+	const char *error = NULL;
+	uint16_t port;
+	json_t *reply;
+	bool seen;
+
+	if (portprobe_request_parse(msg, nonce, &port) < 0)
+		return;
+	seen = node_observed(c, k->node_id, &observed);
+	if (!seen)
+		error = "no observed endpoint";
+	else if (!portprobe_limit_allow(&c->probes, k->node_id, loop_now()))
+		error = "rate limited";
+	else
+		error = port_probe_send(c, &observed, port, nonce);
+	reply = portprobe_reply_create(nonce, !error, seen ? &observed : NULL, error);
+	if (!reply || channel_send(k->ch, reply) < 0)
+		log_warn("mesh: cannot answer the port probe request of node %u", k->node_id);
+	json_decref(reply);
+}
 
 static bool on_conn_msg(void *ctx, struct channel *ch, const json_t *msg)
 {
@@ -540,6 +667,10 @@ static bool on_conn_msg(void *ctx, struct channel *ch, const json_t *msg)
 	const char *type = json_string_value(json_object_get(msg, "type"));
 	struct mesh_hello hello;
 
+	if (type && !strcmp(type, "port_probe")) {
+		on_port_probe(c, k, msg);
+		return true;
+	}
 	if (!type || (strcmp(type, "hello") && strcmp(type, "update")))
 		return true; /* newer messages: ignored */
 	if (mesh_hello_parse(msg, &hello) < 0) {
@@ -766,6 +897,7 @@ void coordinator_stop(struct coordinator *c)
 	free(c->relay);
 	free(c->self_view);
 	free(c->own_routes);
+	portprobe_limit_free(&c->probes);
 	free(c);
 }
 

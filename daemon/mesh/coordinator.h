@@ -38,6 +38,10 @@ json_t *coordinator_node_remove(struct coordinator *c, const char *node, const c
 json_t *coordinator_routes_set(struct coordinator *c, const char *node, const json_t *prefixes,
 			       bool approved, const char **error);
 
+/* How many nodes' WireGuard packets arrive from addresses that are not this
+ * host's: the port is reached from outside when that is not 0 (preflight). */
+unsigned coordinator_port_reached(const struct coordinator *c);
+
 /* Whether node_id has a control connection now (status). */
 bool coordinator_node_online(const struct coordinator *c, uint32_t node_id);
 

@@ -16,6 +16,9 @@
  *       RELAY          type | source node id (4) | destination node id (4) |
  *                      MAC (16) | a WireGuard datagram, end-to-end encrypted
  *                      between the two nodes
+ *       PORT_PROBE     type | nonce (16), coordinator -> node, from a fresh
+ *                      ephemeral socket to the node's listen port at the IP
+ *                      the coordinator observes for it (portprobe.h)
  *
  *     crypto_box is X25519 + XSalsa20-Poly1305 (libsodium) with the nodes'
  *     WireGuard static keys: only the holder of the invite's coordinator key
@@ -28,7 +31,11 @@
  *     coordinator knows the node by its tunnel source address). Messages are
  *     JSON objects, one per line, with a "type": the node sends "hello" and
  *     "update" (its advertised routes, exit offer and local endpoints), the
- *     coordinator pushes "netmap" (the signed, versioned netmap).
+ *     coordinator pushes "netmap" (the signed, versioned netmap). A node
+ *     asks for a PORT_PROBE datagram with "port_probe"; the coordinator
+ *     answers "port_probe_reply" and tells a node the public endpoint it
+ *     observes for it with "observed" (portprobe.h). Either side ignores
+ *     message types it does not know, so older nodes and coordinators mix.
  */
 #ifndef MESHGATE_MESH_PROTOCOL_H
 #define MESHGATE_MESH_PROTOCOL_H
@@ -39,6 +46,7 @@ enum mesh_message_type {
 	MESH_JOIN_REQUEST = 0x81,
 	MESH_JOIN_RESPONSE = 0x82,
 	MESH_RELAY = 0x83,
+	MESH_PORT_PROBE = 0x84,
 };
 
 enum mesh_limits {
@@ -58,6 +66,19 @@ enum mesh_limits {
 	MESH_CONTROL_KEEPALIVE_IDLE = 10,
 	MESH_CONTROL_KEEPALIVE_INTERVAL = 2,
 	MESH_CONTROL_KEEPALIVE_COUNT = 3,
+	/* The reachability probe of a node's UDP port. The coordinator sends
+	 * at most one per node per MIN_INTERVAL; a node asks when its control
+	 * channel comes up, its observed endpoint or listen port changes, and
+	 * every PERIOD, and takes TIMEOUT without the datagram as "not
+	 * reachable". */
+	MESH_PORT_PROBE_NONCE_LEN = 16,
+	MESH_PORT_PROBE_LEN = 4 + MESH_PORT_PROBE_NONCE_LEN,
+	MESH_PORT_PROBE_TIMEOUT_S = 5,
+	MESH_PORT_PROBE_MIN_INTERVAL_S = 10,
+	/* A node spaces its requests a little wider than the coordinator's
+	 * limit, so delays on the channel never make a request look early. */
+	MESH_PORT_PROBE_SPACING_S = MESH_PORT_PROBE_MIN_INTERVAL_S + 2,
+	MESH_PORT_PROBE_PERIOD_S = 300,
 };
 
 #define MESH_INVITE_PREFIX "mg1-"

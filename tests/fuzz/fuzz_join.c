@@ -1,24 +1,29 @@
 /*
- * Fuzz harness for the join datagrams and invite codes, with fixed keys and
- * a fixed clock. The first input byte picks the target, the rest is its
- * input:
+ * Fuzz harness for the mesh datagrams (join, port probe), invite codes and
+ * the port probe's control messages, with fixed keys and a fixed clock. The
+ * first input byte picks the target, the rest is its input:
  *   0  a datagram to join_request_open() (the coordinator)
  *   1  a datagram to join_response_open() (the joiner)
  *   2  a request's plaintext, sealed here with the fixed keys and opened:
  *      reaches the timestamp and hello parsing behind the MAC
  *   3  a response's plaintext, sealed here and opened
  *   4  text to invite_decode()
+ *   5  a datagram to portprobe_receive() (a node waiting for a fixed nonce)
+ *   6  a control channel line to the port probe's message parsers
  *
  * Invariants beyond memory safety: an opened request has an object hello
  * and a fresh timestamp (a refused one leaves nothing behind); an opened
  * response has a boolean "ok"; a decoded invite encodes and decodes to the
- * same invite.
+ * same invite; a probe datagram is taken exactly when it is the 20 bytes
+ * of the awaited one, and only then is the port reachable; an accepted
+ * port_probe, port_probe_reply or observed message, written again, parses
+ * to the same values.
  *
  * Built with -DFUZZ_JOIN_WRITE_SEEDS and a main of its own, it writes valid
  * inputs of each kind for these keys into a directory (the seed corpus):
  *   cc -Wno-unused-parameter -DFUZZ_JOIN_WRITE_SEEDS -Idaemon -Itests \
  *     tests/fuzz/fuzz_join.c daemon/mesh/join.c daemon/mesh/invite.c \
- *     daemon/netaddr.c -lsodium -ljansson
+ *     daemon/mesh/portprobe.c daemon/netaddr.c -lsodium -ljansson
  *   ./a.out tests/fuzz/seeds/fuzz_join
  */
 #include <endian.h>
@@ -31,10 +36,23 @@
 
 #include "mesh/invite.h"
 #include "mesh/join.h"
+#include "mesh/portprobe.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-enum target { OPEN_REQUEST, OPEN_RESPONSE, SEALED_REQUEST, SEALED_RESPONSE, INVITE };
+enum target {
+	OPEN_REQUEST,
+	OPEN_RESPONSE,
+	SEALED_REQUEST,
+	SEALED_RESPONSE,
+	INVITE,
+	PROBE_DATAGRAM,
+	PROBE_MESSAGE,
+	TARGETS
+};
+
+/* The nonce the node of the PROBE_DATAGRAM target waits for. */
+static const uint8_t probe_nonce[MESH_PORT_PROBE_NONCE_LEN] = { 0x70, 0x72, 0x6f, 0x62, 0x65 };
 
 static const int64_t now = 1795300000;
 
@@ -145,12 +163,104 @@ static void decode_invite(const uint8_t *data, size_t size)
 	free(text);
 }
 
+static void probe_datagram(const uint8_t *data, size_t size)
+{
+	uint8_t genuine[MESH_PORT_PROBE_LEN];
+	struct portprobe pp;
+	size_t len;
+	int ret;
+
+	portprobe_init(&pp);
+	portprobe_want(&pp);
+	portprobe_asked(&pp, probe_nonce, 41641, 1);
+	if (portprobe_datagram_create(genuine, sizeof(genuine), &len, probe_nonce) != 0)
+		abort();
+	ret = portprobe_receive(&pp, data, size);
+	if ((ret == 0) != (size == len && !memcmp(data, genuine, len)) ||
+	    (ret == 0) != (pp.reachable == 1) || (ret != 0 && ret != -EINVAL && ret != -ENOENT))
+		abort();
+	/* Whatever it was, a second copy answers nothing. */
+	if (portprobe_receive(&pp, data, size) == 0)
+		abort();
+}
+
+static void probe_request_again(const json_t *msg)
+{
+	uint8_t nonce[MESH_PORT_PROBE_NONCE_LEN], again[MESH_PORT_PROBE_NONCE_LEN];
+	uint16_t port, port2;
+	json_t *copy;
+
+	if (portprobe_request_parse(msg, nonce, &port) != 0)
+		return;
+	copy = portprobe_request_create(nonce, port);
+	if (!copy || portprobe_request_parse(copy, again, &port2) != 0 || port2 != port ||
+	    port == 0 || memcmp(nonce, again, sizeof(nonce)))
+		abort();
+	json_decref(copy);
+}
+
+static void probe_reply_again(const json_t *msg)
+{
+	struct portprobe_reply r, again;
+	struct endpoint ep;
+	struct portprobe pp;
+	json_t *copy;
+
+	if (portprobe_reply_parse(msg, &r) != 0)
+		return;
+	if (r.observed[0] && (endpoint_parse(&ep, r.observed) != 0 || !ep.numeric))
+		abort();
+	copy = portprobe_reply_create(r.nonce, r.sent, r.observed[0] ? &ep : NULL,
+				      r.error[0] ? r.error : NULL);
+	if (!copy || portprobe_reply_parse(copy, &again) != 0 || memcmp(&r, &again, sizeof(r)))
+		abort();
+	json_decref(copy);
+	/* Fed to a node waiting for that nonce: no conclusion before the
+	 * timeout, and none but "not reachable" after it when it was sent. */
+	portprobe_init(&pp);
+	portprobe_asked(&pp, r.nonce, 41641, 1);
+	if (portprobe_reply(&pp, &r) != 0 || pp.reachable != -1)
+		abort();
+	portprobe_tick(&pp, 1 + (uint64_t)MESH_PORT_PROBE_TIMEOUT_S * 1000000000ULL);
+	if (pp.reachable != (r.sent ? 0 : -1))
+		abort();
+}
+
+static void probe_observed_again(const json_t *msg)
+{
+	char text[SOCKADDR_STR_LEN], again[SOCKADDR_STR_LEN];
+	struct endpoint ep;
+	json_t *copy;
+
+	if (portprobe_observed_parse(msg, text) != 0)
+		return;
+	if (endpoint_parse(&ep, text) != 0 || !ep.numeric)
+		abort();
+	copy = portprobe_observed_create(&ep);
+	if (!copy || portprobe_observed_parse(copy, again) != 0 || strcmp(text, again))
+		abort();
+	json_decref(copy);
+}
+
+/* As the channel reads a line: one JSON object, no duplicate keys. */
+static void probe_message(const uint8_t *data, size_t size)
+{
+	json_t *msg = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
+
+	if (json_is_object(msg)) {
+		probe_request_again(msg);
+		probe_reply_again(msg);
+		probe_observed_again(msg);
+	}
+	json_decref(msg);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	setup();
 	if (size < 1)
 		return 0;
-	switch (data[0] % 5) {
+	switch (data[0] % TARGETS) {
 	case OPEN_REQUEST:
 		open_request(data + 1, size - 1);
 		break;
@@ -165,6 +275,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case INVITE:
 		decode_invite(data + 1, size - 1);
+		break;
+	case PROBE_DATAGRAM:
+		probe_datagram(data + 1, size - 1);
+		break;
+	case PROBE_MESSAGE:
+		probe_message(data + 1, size - 1);
 		break;
 	}
 	return 0;
@@ -270,6 +386,39 @@ static void write_invites(const char *dir)
 	}
 }
 
+static void write_json_seed(const char *dir, const char *name, json_t *msg)
+{
+	char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+
+	if (!text)
+		abort();
+	write_seed(dir, name, PROBE_MESSAGE, text, strlen(text));
+	free(text);
+	json_decref(msg);
+}
+
+static void write_probes(const char *dir)
+{
+	uint8_t buf[MESH_PORT_PROBE_LEN], other[MESH_PORT_PROBE_NONCE_LEN] = { 1 };
+	struct endpoint v4, v6;
+	size_t len;
+
+	if (portprobe_datagram_create(buf, sizeof(buf), &len, probe_nonce) != 0 ||
+	    endpoint_parse(&v4, "203.0.113.2:41641") != 0 ||
+	    endpoint_parse(&v6, "[2001:db8::2]:41641") != 0)
+		abort();
+	write_seed(dir, "probe", PROBE_DATAGRAM, buf, len);
+	if (portprobe_datagram_create(buf, sizeof(buf), &len, other) != 0)
+		abort();
+	write_seed(dir, "probe-other-nonce", PROBE_DATAGRAM, buf, len);
+	write_json_seed(dir, "probe-request", portprobe_request_create(probe_nonce, 41641));
+	write_json_seed(dir, "probe-reply-sent",
+			portprobe_reply_create(probe_nonce, true, &v4, NULL));
+	write_json_seed(dir, "probe-reply-refused",
+			portprobe_reply_create(probe_nonce, false, &v6, "rate limited"));
+	write_json_seed(dir, "probe-observed", portprobe_observed_create(&v4));
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2)
@@ -278,6 +427,7 @@ int main(int argc, char **argv)
 	write_requests(argv[1]);
 	write_responses(argv[1]);
 	write_invites(argv[1]);
+	write_probes(argv[1]);
 	return 0;
 }
 #endif

@@ -166,6 +166,51 @@ static void test_udp_port(void)
 	CHECK(find(&f, "udp_port")->state == PREFLIGHT_FAIL);
 }
 
+/* A mesh client's verdict from the coordinator's probe names the endpoint
+ * the coordinator sees; the coordinator's counts the nodes reaching it. */
+static void test_udp_port_mesh(void)
+{
+	struct preflight_facts f = healthy();
+	const struct preflight_result *t;
+
+	f.role = PREFLIGHT_MESH_CLIENT;
+	f.port_reachable = 1;
+	snprintf(f.port_seen_as, sizeof(f.port_seen_as), "203.0.113.2:41641");
+	t = find(&f, "udp_port");
+	CHECK(t->state == PREFLIGHT_OK);
+	CHECK(!strcmp(t->message,
+		      "UDP 41641 is reachable by the coordinator (seen as 203.0.113.2:41641)"));
+	CHECK(t->fix[0] == '\0');
+	f.port_seen_as[0] = '\0';
+	CHECK(!strcmp(find(&f, "udp_port")->message, "UDP 41641 is reachable by the coordinator"));
+
+	f.port_reachable = 0;
+	snprintf(f.port_seen_as, sizeof(f.port_seen_as), "198.51.100.2:41641");
+	t = find(&f, "udp_port");
+	CHECK(t->state == PREFLIGHT_FAIL);
+	CHECK(strstr(t->message, "cannot reach UDP 41641 (seen as 198.51.100.2:41641)") != NULL);
+	CHECK(strstr(t->message, "NAT traversal") != NULL && strstr(t->message, "relay") != NULL);
+	CHECK(!strcmp(t->fix, "forward UDP 41641 to this node on the router in front of it"));
+
+	f = healthy();
+	f.role = PREFLIGHT_COORDINATOR;
+	t = find(&f, "udp_port");
+	CHECK(t->state == PREFLIGHT_UNKNOWN);
+	CHECK(strstr(t->message, "rest of the mesh") != NULL);
+	f.port_reachable = 1;
+	f.port_reached_by = 2;
+	t = find(&f, "udp_port");
+	CHECK(t->state == PREFLIGHT_OK);
+	CHECK(!strcmp(t->message, "UDP 41641 is reached by 2 nodes"));
+	f.port_reached_by = 1;
+	CHECK(!strcmp(find(&f, "udp_port")->message, "UDP 41641 is reached by 1 node"));
+
+	/* Static peers: no coordinator, whatever the facts say. */
+	f.role = PREFLIGHT_STATIC;
+	f.port_reachable = 0;
+	CHECK(find(&f, "udp_port")->state == PREFLIGHT_OK);
+}
+
 static void test_clock(void)
 {
 	struct preflight_facts f = healthy();
@@ -221,6 +266,7 @@ int main(void)
 	RUN(test_rp_filter);
 	RUN(test_nftables_and_mtu);
 	RUN(test_udp_port);
+	RUN(test_udp_port_mesh);
 	RUN(test_clock);
 	RUN(test_json_and_human);
 	return test_summary();
