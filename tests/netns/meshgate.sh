@@ -9,6 +9,11 @@
 #   mg_pid NAME                     its pid
 #   mg_log NAME                     print its log
 #   mg_cli NS NAME ARGS...          run the meshgate CLI against that daemon
+#   mg_preflight NS NAME CHECK FIELD
+#                                   a field of one preflight check in its status
+#                                   (--json); ok prints true, false or null
+#   mg_preflight_is NS NAME CHECK OK
+#                                   that check's ok is OK (true, false, null)
 #   wggo_start NS IFNAME            start Debian's wireguard-go in NS, wait for its socket
 #
 # Every daemon's files live under the scratch directory: key, state, control
@@ -71,6 +76,18 @@ mg_cli() {
 	local ns=$1 name=$2
 	shift 2
 	ns_exec "$ns" "$MESHGATE" --socket "${MG_DAEMON_SOCK[$name]}" "$@"
+}
+
+mg_preflight() {
+	mg_cli "$1" "$2" status --json | python3 -c 'import json,sys
+for c in json.load(sys.stdin)["preflight"]:
+    if c["check"] == sys.argv[1]:
+        v = c[sys.argv[2]]
+        print(v if isinstance(v, str) else json.dumps(v))' "$3" "$4"
+}
+
+mg_preflight_is() {
+	[ "$(mg_preflight "$1" "$2" "$3" ok)" = "$4" ]
 }
 
 wggo_start() {

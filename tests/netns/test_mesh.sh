@@ -3,7 +3,10 @@
 # The mesh control plane: home runs the coordinator; laptop and phone join
 # with invite codes (`meshgate join` and `join =` in the config), receive
 # their addresses and netmaps, and reach home and each other through the
-# mesh. A bad code gets no answer, a used one a clear error.
+# mesh. A bad code gets no answer, a used one a clear error. Nothing stands
+# between laptop and home, so home's port probe reaches laptop's UDP port
+# and laptop's traffic reaches home's: both udp_port checks pass; a forged
+# probe is dropped and counted.
 #
 #  laptop ── veth ── inet ── veth ── home
 #  phone  ── veth ──/
@@ -93,6 +96,33 @@ names = [n["name"] for n in doc["coordinator"]["nodes"]]
 sys.exit(0 if "laptop" in names and "home" in names else 1)'
 }
 check "the coordinator's status document lists the mesh's nodes" coordinator_lists_laptop
+
+# The port probe: home sends one datagram from a fresh socket to the IP it
+# sees laptop at, and it arrives.
+check "laptop's udp_port check passes (the coordinator's probe arrived)" \
+	wait_for 50 0.2 mg_preflight_is laptop laptop udp_port true
+msg=$(mg_preflight laptop laptop udp_port message)
+log "laptop: udp_port: $msg"
+check "it names the endpoint home sees" grep -qF "(seen as 198.51.100.2:41641)" <<<"$msg"
+check "home's udp_port check passes (laptop reaches it)" \
+	wait_for 50 0.2 mg_preflight_is home home udp_port true
+msg=$(mg_preflight home home udp_port message)
+log "home: udp_port: $msg"
+check "home counts the nodes that reach it" grep -qx "UDP 41641 is reached by 1 node" <<<"$msg"
+mesh_probe_drops() { # NAME
+	mg_cli "$1" "$1" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["daemon"]["drops"]["mesh_probe"])'
+}
+check "no probe dropped so far" [ "$(mesh_probe_drops laptop)" -eq 0 ]
+# A PORT_PROBE datagram (0x84) with a nonce laptop never asked for.
+ns_exec inet python3 -c 'import os, socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(b"\x84\0\0\0" + os.urandom(16), ("198.51.100.2", 41641))
+s.sendto(b"\x84\0\0\0" + os.urandom(3), ("198.51.100.2", 41641))'
+probe_drops_reach() { # NAME COUNT
+	[ "$(mesh_probe_drops "$1")" -ge "$2" ]
+}
+check "forged probes are dropped and counted as mesh_probe" wait_for 20 0.1 probe_drops_reach laptop 2
+check "laptop's udp_port check still passes" mg_preflight_is laptop laptop udp_port true
 
 # A used single-use code: a clear error. A damaged one: no answer.
 conf phone ''

@@ -5,6 +5,9 @@
 # laptop <-> home is direct through laptop's NAT; laptop <-> phone cannot be
 # direct and goes through home's relay, end-to-end encrypted; when phone's
 # NAT becomes endpoint-independent, the path turns direct by itself.
+# Neither NAT lets anything new in, so home's port probe (a datagram from a
+# socket laptop and phone never talked to) reaches neither: their udp_port
+# checks fail, while home's passes (their traffic reaches it).
 #
 #  laptop ── lnat ──┐
 #                   inet ── home
@@ -95,6 +98,23 @@ HOME_MESH=$(mesh_addr home)
 log "laptop $LAPTOP, phone $PHONE, home $HOME_MESH"
 check "laptop reaches home" wait_for 50 0.2 mesh_ping laptop "$HOME_MESH"
 check "phone reaches home" wait_for 50 0.2 mesh_ping phone "$HOME_MESH"
+
+# The port probe through the NATs' firewalls.
+check "laptop's udp_port check fails: nothing new gets through its NAT" \
+	wait_for 60 0.5 mg_preflight_is laptop laptop udp_port false
+msg=$(mg_preflight laptop laptop udp_port message)
+log "laptop: udp_port: $msg"
+check "it names the NAT's address home sees" grep -qF "(seen as 198.51.100.2:" <<<"$msg"
+check "it says how peers get through" grep -qF "where NAT traversal works, else the relay" <<<"$msg"
+fix=$(mg_preflight laptop laptop udp_port fix)
+check "the fix: forward the port" [ "$fix" = "forward UDP 41641 to this node on the router in front of it" ]
+check "phone's udp_port check fails behind the symmetric NAT" \
+	wait_for 60 0.5 mg_preflight_is phone phone udp_port false
+check "home's udp_port check passes: both nodes reach it" \
+	wait_for 30 0.5 mg_preflight_is home home udp_port true
+msg=$(mg_preflight home home udp_port message)
+log "home: udp_port: $msg"
+check "home counts both" grep -qx "UDP 41641 is reached by 2 nodes" <<<"$msg"
 check "laptop's status lists its mesh address" \
 	sh -c "'$MESHGATE' --socket '$dir/laptop.sock' status --json | grep -q '\"$LAPTOP/'"
 

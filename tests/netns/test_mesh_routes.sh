@@ -5,7 +5,8 @@
 # `meshgate routes`; approving and unapproving the LAN takes effect on the
 # laptop within seconds; an approved exit node carries the laptop's internet
 # traffic. Advertisements changed by a reload reach the coordinator (an
-# `update` from a node, a re-read config on the coordinator).
+# `update` from a node, a re-read config on the coordinator); a reload that
+# moves laptop's UDP port has the coordinator probe the new one.
 #
 #  laptop ── veth ── inet ── veth ── home ── veth ── switch
 #
@@ -97,6 +98,22 @@ mesh_conf laptop 'accept_routes = true;'
 mesh_reload laptop
 check "a withdrawn route leaves the coordinator" \
 	wait_for 25 0.2 not mesh_has laptop routes_advertised 192.168.88.0/24
+# A new listen_port: laptop asks for a probe of it at once (the
+# coordinator may make it wait out its limit), then of the old one again.
+udp_port_says() { # NAME MESSAGE
+	[ "$(mg_preflight "$1" "$1" udp_port message)" = "$2" ]
+}
+check "laptop's UDP port is reachable" \
+	wait_for 50 0.2 udp_port_says laptop "UDP 41641 is reachable by the coordinator (seen as 198.51.100.2:41641)"
+sed -i 's/^listen_port = 41641;$/listen_port = 41700;/' "$MESH_DIR/laptop.conf"
+mesh_reload laptop
+check "after a reload to port 41700 the coordinator probes that port" \
+	wait_for 100 0.2 udp_port_says laptop "UDP 41700 is reachable by the coordinator (seen as 198.51.100.2:41700)"
+sed -i 's/^listen_port = 41700;$/listen_port = 41641;/' "$MESH_DIR/laptop.conf"
+mesh_reload laptop
+check "and the old port again after the next reload" \
+	wait_for 100 0.2 udp_port_says laptop "UDP 41641 is reachable by the coordinator (seen as 198.51.100.2:41641)"
+check "the mesh still works on the old port" wait_for 25 0.2 mesh_ping laptop "$HOME_MESH"
 home_conf '"192.168.77.0/24", "192.168.79.0/24"'
 mesh_reload home
 check "home's reloaded config adds its new route" \
