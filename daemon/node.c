@@ -400,7 +400,17 @@ static void describe_open_error(int err, const struct mg_config *cfg, char *errb
 			 strerror(-err));
 	else if (err == -EADDRINUSE)
 		snprintf(errbuf, errlen, "UDP port %u is in use (listen_port)", cfg->listen_port);
-	else if (err == -EPERM || err == -EACCES)
+	else if (err == -EACCES)
+		snprintf(
+		    errbuf, errlen,
+		    "cannot open /dev/net/tun: %s.\n"
+		    "In an LXC container, allow the device: pct set <ID> -dev0 /dev/net/tun, or\n"
+		    "  lxc.cgroup2.devices.allow: c 10:200 rwm\n"
+		    "in /etc/pve/lxc/<ID>.conf; an unprivileged container also needs the\n"
+		    "host's /dev/net/tun to be mode 0666, as udev makes it (chmod 0666 on the "
+		    "host)",
+		    strerror(-err));
+	else if (err == -EPERM)
 		snprintf(errbuf, errlen,
 			 "cannot create %s: %s (meshgated needs CAP_NET_ADMIN; run as root)",
 			 cfg->interface, strerror(-err));

@@ -51,9 +51,13 @@ static void check_tun(const struct preflight_facts *f, struct preflight_result *
 	} else if (f->tun_err == -EPERM || f->tun_err == -EACCES) {
 		snprintf(r->message, sizeof(r->message), "cannot open /dev/net/tun: %s",
 			 strerror(-f->tun_err));
+		/* EPERM: a device cgroup; EACCES: the file's mode. */
 		snprintf(r->fix, sizeof(r->fix),
-			 "run meshgated as root (it needs CAP_NET_ADMIN); in an LXC container "
-			 "also allow the device: lxc.cgroup2.devices.allow: c 10:200 rwm");
+			 "run meshgated as root (it needs CAP_NET_ADMIN). In an LXC container, "
+			 "allow the device (pct set <ID> -dev0 /dev/net/tun, or "
+			 "lxc.cgroup2.devices.allow: c 10:200 rwm); an unprivileged container "
+			 "also needs the host's /dev/net/tun at mode 0666, as udev makes it "
+			 "(on the host: chmod 0666 /dev/net/tun)");
 	} else {
 		snprintf(r->message, sizeof(r->message), "the TUN device is not open%s%s",
 			 f->tun_err ? ": " : "", f->tun_err ? strerror(-f->tun_err) : "");

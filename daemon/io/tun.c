@@ -33,7 +33,11 @@ int tun_open(struct tun *tun, const char *name)
 	fd = open(tun_path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		err = errno;
-		return err == ENOENT || err == ENODEV ? -ENODEV : -err;
+		if (err == ENOENT || err == ENODEV)
+			return -ENODEV;
+		/* A device cgroup says EPERM, the file mode EACCES: both mean
+		 * the node is there but not ours to open. */
+		return err == EPERM ? -EACCES : -err;
 	}
 	/* IFF_VNET_HDR (+ TUNSETOFFLOAD, TUNSETVNETHDRSZ) would be requested here
 	 * to receive TSO super-packets and write GRO-coalesced ones. */

@@ -21,7 +21,9 @@ struct tun {
 
 /* Creates (or attaches to) TUN device `name`, non-blocking and close-on-exec.
  * Returns 0, -ENODEV when /dev/net/tun is missing (the caller explains how to
- * pass the device into an LXC container), or another -errno. */
+ * pass the device into an LXC container), -EACCES when it may not be opened
+ * (file mode, or a device cgroup), -EPERM when the device may not be created
+ * (no CAP_NET_ADMIN), or another -errno. */
 int tun_open(struct tun *tun, const char *name) __attribute__((warn_unused_result));
 
 /* Closes the descriptor; the kernel then removes the device. Safe to call on

@@ -130,6 +130,14 @@ mesh_reload laptop
 check "through the exit node, the internet host sees home" \
 	wait_for 25 0.2 sees laptop 203.0.113.2 192.0.2.80
 check "the mesh still works" mesh_ping laptop "$HOME_MESH"
+# A restart: the plan at start-up has no netmap peers yet; the exit named
+# in the config waits for them (warned) instead of stopping the daemon.
+mg_stop laptop
+mesh_start laptop
+check "laptop restarts with use_exit_node set" \
+	grep -q "exit node 'home' is not in the mesh's netmap (yet)" "$MESH_DIR/laptop.log"
+check "after the restart the exit node carries laptop's traffic again" \
+	wait_for 50 0.2 sees laptop 203.0.113.2 192.0.2.80
 # Withdrawn, the exit node carries nothing and nothing leaks out directly;
 # the rest of the netmap still applies.
 routes home unapprove 0.0.0.0/0 ::/0

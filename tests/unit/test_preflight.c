@@ -83,6 +83,13 @@ static void test_tun(void)
 	f.tun_err = -EPERM;
 	t = find(&f, "tun");
 	CHECK(t->state == PREFLIGHT_FAIL && strstr(t->fix, "CAP_NET_ADMIN") != NULL);
+	CHECK(strstr(t->fix, "lxc.cgroup2.devices.allow: c 10:200 rwm") != NULL);
+
+	/* An unprivileged container opens the host's device as "other". */
+	f.tun_err = -EACCES;
+	t = find(&f, "tun");
+	CHECK(t->state == PREFLIGHT_FAIL && strstr(t->message, "Permission denied") != NULL);
+	CHECK(strstr(t->fix, "mode 0666") != NULL);
 }
 
 static void test_forwarding(void)
