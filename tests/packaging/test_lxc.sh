@@ -9,7 +9,8 @@
 # through the tunnel; reload, package removal (service stopped, kernel
 # objects gone), reinstall and purge on the container's real systemd. A
 # second container without the TUN device lines fails with the message that
-# names the fix.
+# names the fix; a third, given a device node it may not open (mode 0600),
+# says the host's device must be mode 0666.
 #
 #   appliance (LXC, unprivileged, uid 0 = host 100000)      laptop (namespace)
 #     eth0 192.0.2.2/24 ─────── veth ─────────────────────── up0 192.0.2.1/24
@@ -27,6 +28,8 @@ build=$(readlink -f "$2")
 . "$src/tests/netns/lib.sh"
 # shellcheck source=../netns/meshgate.sh
 . "$src/tests/netns/meshgate.sh"
+# shellcheck source=../netns/meshnet.sh
+. "$src/tests/netns/meshnet.sh"
 
 require_root
 require_cmd lxc-start lxc-attach lxc-stop lxc-info mmdebstrap zstd dpkg-deb cmake \
@@ -116,7 +119,7 @@ else
 	devices_key=lxc.cgroup2.devices.allow
 fi
 
-# container_create NAME IFNAME TUN(yes|no): unpack the template as `pct
+# container_create NAME IFNAME TUN(yes|no|DEVICE_NODE): unpack the template as `pct
 # create` does for an unprivileged container (ids shifted by 100000), write
 # the settings Proxmox writes (host name, static eth0) and an lxc config.
 container_create() {
@@ -151,10 +154,11 @@ lxc.console.logfile = $dir/console.log
 lxc.log.file = $dir/lxc.log
 lxc.log.level = INFO
 EOF
-	if [ "$tun" = yes ]; then
+	[ "$tun" != yes ] || tun=$tun_dev
+	if [ "$tun" != no ]; then
 		cat >>"$dir/config" <<EOF
 $devices_key = c 10:200 rwm
-lxc.mount.entry = $tun_dev dev/net/tun none bind,create=file
+lxc.mount.entry = $tun dev/net/tun none bind,create=file
 EOF
 	fi
 	CONTAINERS+=("$name")
@@ -236,19 +240,8 @@ check "the status page serves the page inside the container" page_inside applian
 
 # ---- a laptop joins the appliance's mesh ----
 
-laptop_key="$work/laptop.key"
-cat >"$work/laptop.conf" <<CONF
-interface = "mgl${MG_PID}l";
-listen_port = 41641;
-private_key_file = "$laptop_key";
-state_dir = "$work/state-laptop";
-control_socket = "$work/laptop.sock";
-hostname = "laptop";
-addresses = [];
-web = { enabled = false; };
-CONF
-MG_EXTRA_CLEANUP+=("rm -f /var/run/wireguard/mgl${MG_PID}l.sock")
-mg_start laptop laptop "$work/laptop.conf"
+mesh_conf laptop
+mesh_start laptop
 code=$(inside appliance meshgate invite)
 check "the laptop joins with the appliance's invite" mg_cli laptop laptop join "$code"
 
@@ -367,5 +360,29 @@ preflight_names_fix() {
 }
 check "meshgated --preflight fails on the TUN check and names the fix" preflight_names_fix
 lxc-stop -P "$lxcdir" -n bare -k
+
+# ---- a TUN device the container may not open (mode 0600 on the host) ----
+
+mknod -m 0600 "$lxcdir/tun-0600" c 10 200
+ns_create locked
+container_create locked "mgk$MG_PID" "$lxcdir/tun-0600"
+container_start locked "mgk$MG_PID" locked
+mode_fix_logged() {
+	inside locked journalctl -u meshgated --no-pager >"$work/locked-journal.log" 2>&1
+	grep -q 'cannot open /dev/net/tun: Permission denied' "$work/locked-journal.log" &&
+		grep -q 'mode 0666' "$work/locked-journal.log"
+}
+if ! wait_for 60 0.5 mode_fix_logged; then
+	cat "$work/locked-journal.log"
+fi
+check "a 0600 device: the journal says the host's /dev/net/tun must be mode 0666" \
+	mode_fix_logged
+preflight_names_mode() {
+	! inside locked meshgated --preflight >"$work/locked-preflight" 2>&1 &&
+		grep -q '^FAIL tun: cannot open /dev/net/tun' "$work/locked-preflight" &&
+		grep -q 'chmod 0666 /dev/net/tun' "$work/locked-preflight"
+}
+check "a 0600 device: meshgated --preflight names the mode fix" preflight_names_mode
+lxc-stop -P "$lxcdir" -n locked -k
 
 pass
