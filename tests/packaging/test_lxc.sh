@@ -268,6 +268,11 @@ assert [p for p in d["peers"] if p["name"] == "laptop" and p["path"] == "direct"
 check "the appliance's status page answers the laptop on its mesh address" \
 	wait_for 25 0.2 laptop_sees_page
 
+check "the appliance's udp_port check passes: the laptop reached its port" \
+	wait_for 50 0.2 preflight_ok appliance udp_port
+check "the laptop's udp_port check passes: the appliance's probe reached it" \
+	wait_for 100 0.2 mg_preflight_is laptop laptop udp_port true
+
 # The appliance's two jobs, as its user would turn them on: more kernel
 # objects (the nftables table, forwarding sysctls) for the removal to clean.
 inside appliance sh -c 'cat >>/etc/meshgate/meshgate.conf' <<'CONF'
