@@ -340,54 +340,54 @@ check "nothing of meshgate stays in the container's kernel state" no_kernel_obje
 mg_stop laptop
 lxc-stop -P "$lxcdir" -n appliance -t 30 || fail "lxc-stop appliance"
 
-# ---- no TUN device: the service fails and says how to fix it ----
+# ---- no usable TUN device: the service fails and says how to fix it ----
+
+output_has() { # FILE PATTERN...: FILE holds every PATTERN (fixed strings)
+	local file=$1 pattern
+	shift
+	for pattern in "$@"; do
+		grep -qF -- "$pattern" "$file" || return 1
+	done
+}
+journal_says() { # NAME PATTERN...: meshgated's journal in container NAME
+	inside "$1" journalctl -u meshgated --no-pager >"$work/$1-journal.log" 2>&1
+	output_has "$work/$1-journal.log" "${@:2}"
+}
+preflight_says() { # NAME PATTERN...: meshgated --preflight in NAME fails, saying these
+	! inside "$1" meshgated --preflight >"$work/$1-preflight.log" 2>&1 &&
+		output_has "$work/$1-preflight.log" "${@:2}"
+}
+# expect_tun_failure NAME DESC JOURNAL_PATTERN PREFLIGHT_PATTERN: in the
+# booted container NAME the service is down, and both say the fix.
+expect_tun_failure() {
+	local name=$1 desc=$2 journal=$3 preflight=$4
+	wait_for 60 0.5 journal_says "$name" "$journal" || cat "$work/$name-journal.log"
+	check "$desc: the journal names the fix" journal_says "$name" "$journal"
+	check "$desc: meshgated.service is not active" \
+		not inside "$name" systemctl is-active --quiet meshgated
+	check "$desc: meshgated --preflight fails on tun and names the fix" \
+		preflight_says "$name" "FAIL tun:" "$preflight"
+}
 
 ns_create bare
 container_create bare "mgb$MG_PID" no
 container_start bare "mgb$MG_PID" bare
-fix_logged() {
-	inside bare journalctl -u meshgated --no-pager >"$work/bare-journal.log" 2>&1
-	grep -q 'pct set <ID> -dev0 /dev/net/tun' "$work/bare-journal.log" &&
-		grep -q 'lxc.mount.entry: /dev/net/tun dev/net/tun none bind,create=file' \
-			"$work/bare-journal.log"
-}
-if ! wait_for 60 0.5 fix_logged; then
-	cat "$work/bare-journal.log"
-fi
-check "without the TUN lines the journal names the fix (pct set ... -dev0, lxc.mount.entry)" \
-	fix_logged
-check "without the TUN lines meshgated.service is not active" \
-	not inside bare systemctl is-active --quiet meshgated
-preflight_names_fix() {
-	! inside bare meshgated --preflight >"$work/bare-preflight" 2>&1 &&
-		grep -q '^FAIL tun:' "$work/bare-preflight" &&
-		grep -q 'fix: *pct set <ID> -dev0 /dev/net/tun' "$work/bare-preflight"
-}
-check "meshgated --preflight fails on the TUN check and names the fix" preflight_names_fix
+expect_tun_failure bare "without the TUN lines" \
+	"lxc.mount.entry: /dev/net/tun dev/net/tun none bind,create=file" \
+	"pct set <ID> -dev0 /dev/net/tun"
+check "without the TUN lines the journal also names pct set ... -dev0" \
+	journal_says bare "pct set <ID> -dev0 /dev/net/tun"
 lxc-stop -P "$lxcdir" -n bare -k
 
-# ---- a TUN device the container may not open (mode 0600 on the host) ----
-
+# A device node the container may not open: mode 0600 on the host.
 mknod -m 0600 "$lxcdir/tun-0600" c 10 200
 ns_create locked
 container_create locked "mgk$MG_PID" "$lxcdir/tun-0600"
 container_start locked "mgk$MG_PID" locked
-mode_fix_logged() {
-	inside locked journalctl -u meshgated --no-pager >"$work/locked-journal.log" 2>&1
-	grep -q 'cannot open /dev/net/tun: Permission denied' "$work/locked-journal.log" &&
-		grep -q 'mode 0666' "$work/locked-journal.log"
-}
-if ! wait_for 60 0.5 mode_fix_logged; then
-	cat "$work/locked-journal.log"
-fi
-check "a 0600 device: the journal says the host's /dev/net/tun must be mode 0666" \
-	mode_fix_logged
-preflight_names_mode() {
-	! inside locked meshgated --preflight >"$work/locked-preflight" 2>&1 &&
-		grep -q '^FAIL tun: cannot open /dev/net/tun' "$work/locked-preflight" &&
-		grep -q 'chmod 0666 /dev/net/tun' "$work/locked-preflight"
-}
-check "a 0600 device: meshgated --preflight names the mode fix" preflight_names_mode
+expect_tun_failure locked "a 0600 device node" \
+	"mode 0666, as udev makes it" "chmod 0666 /dev/net/tun"
+check "a 0600 device node: the journal says the open was refused" \
+	journal_says locked "cannot open /dev/net/tun: Permission denied"
 lxc-stop -P "$lxcdir" -n locked -k
 
 pass
