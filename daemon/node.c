@@ -22,6 +22,7 @@
 #include "mesh/client.h"
 #include "mesh/coordinator.h"
 #include "node_web.h"
+#include "preflight.h"
 #include "uapi.h"
 
 static uint64_t env_now(void *ctx)
@@ -389,27 +390,11 @@ static int apply_link(struct node *node, const struct mg_config *cfg)
 
 static void describe_open_error(int err, const struct mg_config *cfg, char *errbuf, size_t errlen)
 {
-	if (err == -ENODEV || err == -ENOENT)
-		snprintf(errbuf, errlen,
-			 "cannot open /dev/net/tun: %s.\n"
-			 "In an LXC container, give it the TUN device. On Proxmox:\n"
-			 "  pct set <ID> -dev0 /dev/net/tun\n"
-			 "or add these two lines to /etc/pve/lxc/<ID>.conf and restart it:\n"
-			 "  lxc.cgroup2.devices.allow: c 10:200 rwm\n"
-			 "  lxc.mount.entry: /dev/net/tun dev/net/tun none bind,create=file",
-			 strerror(-err));
+	if (err == -ENODEV || err == -ENOENT || err == -EACCES)
+		snprintf(errbuf, errlen, "cannot open /dev/net/tun: %s.\n%s", strerror(-err),
+			 preflight_tun_fix(err));
 	else if (err == -EADDRINUSE)
 		snprintf(errbuf, errlen, "UDP port %u is in use (listen_port)", cfg->listen_port);
-	else if (err == -EACCES)
-		snprintf(
-		    errbuf, errlen,
-		    "cannot open /dev/net/tun: %s.\n"
-		    "In an LXC container, allow the device: pct set <ID> -dev0 /dev/net/tun, or\n"
-		    "  lxc.cgroup2.devices.allow: c 10:200 rwm\n"
-		    "in /etc/pve/lxc/<ID>.conf; an unprivileged container also needs the\n"
-		    "host's /dev/net/tun to be mode 0666, as udev makes it (chmod 0666 on the "
-		    "host)",
-		    strerror(-err));
 	else if (err == -EPERM)
 		snprintf(errbuf, errlen,
 			 "cannot create %s: %s (meshgated needs CAP_NET_ADMIN; run as root)",

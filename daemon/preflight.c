@@ -28,6 +28,20 @@ static const char lxc_tun_fix[] =
     "  lxc.mount.entry: /dev/net/tun dev/net/tun none bind,create=file\n"
     "On a plain host: modprobe tun";
 
+/* EPERM: a device cgroup refuses it; EACCES: the file's mode does. */
+static const char tun_access_fix[] =
+    "In an LXC container, allow the device. On Proxmox:\n"
+    "  pct set <ID> -dev0 /dev/net/tun\n"
+    "or add this line to /etc/pve/lxc/<ID>.conf and restart it:\n"
+    "  lxc.cgroup2.devices.allow: c 10:200 rwm\n"
+    "An unprivileged container also needs the host's /dev/net/tun at mode 0666, "
+    "as udev makes it (on the host: chmod 0666 /dev/net/tun)";
+
+const char *preflight_tun_fix(int err)
+{
+	return err == -EPERM || err == -EACCES ? tun_access_fix : lxc_tun_fix;
+}
+
 static void set(struct preflight_result *r, const char *check, enum preflight_state state)
 {
 	memset(r, 0, sizeof(*r));
@@ -51,13 +65,9 @@ static void check_tun(const struct preflight_facts *f, struct preflight_result *
 	} else if (f->tun_err == -EPERM || f->tun_err == -EACCES) {
 		snprintf(r->message, sizeof(r->message), "cannot open /dev/net/tun: %s",
 			 strerror(-f->tun_err));
-		/* EPERM: a device cgroup; EACCES: the file's mode. */
 		snprintf(r->fix, sizeof(r->fix),
-			 "run meshgated as root (it needs CAP_NET_ADMIN). In an LXC container, "
-			 "allow the device (pct set <ID> -dev0 /dev/net/tun, or "
-			 "lxc.cgroup2.devices.allow: c 10:200 rwm); an unprivileged container "
-			 "also needs the host's /dev/net/tun at mode 0666, as udev makes it "
-			 "(on the host: chmod 0666 /dev/net/tun)");
+			 "run meshgated as root (it needs CAP_NET_ADMIN).\n%s",
+			 preflight_tun_fix(f->tun_err));
 	} else {
 		snprintf(r->message, sizeof(r->message), "the TUN device is not open%s%s",
 			 f->tun_err ? ": " : "", f->tun_err ? strerror(-f->tun_err) : "");

@@ -96,6 +96,11 @@ void preflight_gather_host(const struct mg_config *cfg, struct preflight_facts *
 /* [{check, ok: true|false|null, message, fix}]; a new reference or NULL. */
 json_t *preflight_json(const struct preflight_result *r, size_t n);
 
+/* The fix for a TUN device that cannot be opened with -err (-ENODEV: it is
+ * missing; -EACCES, -EPERM: it may not be opened), for the check and for
+ * the daemon's start-up error alike. Static storage. */
+const char *preflight_tun_fix(int err);
+
 /* Gathers, evaluates and returns preflight_json() for a running node. */
 json_t *preflight_status(const struct node *node);
 
