@@ -697,6 +697,16 @@ static int client_tx_relay(void *ctx, struct pkt *pkt)
 	return relay_wrap(pkt, mc->self_id, pkt->ep.relay_via, mc->relay_key);
 }
 
+/* The engine's relay path check: a peer's messages come relayed with its
+ * own node id as the source, whichever member put them on the relay. The
+ * coordinator has no path: it is never relayed. */
+static bool client_relay_check(void *ctx, const struct wg_peer *peer, uint32_t relay_via)
+{
+	struct path *path = path_find(ctx, peer->public_key);
+
+	return path && path->id == relay_via;
+}
+
 static const struct dataplane_mesh_ops client_ops = { .rx = client_rx,
 						      .tx_relay = client_tx_relay };
 
@@ -794,6 +804,7 @@ int mesh_client_start(struct mesh_client **out, struct node *node, char *errbuf,
 	}
 	timerfd_settime(mc->timer_fd, 0, &its, NULL);
 	dataplane_set_mesh_ops(&node->dp, &client_ops, mc);
+	wg_device_set_relay_check(node->dev, client_relay_check, mc);
 	start_from_state(mc);
 	if (node->cfg.join) {
 		struct invite inv;
@@ -818,6 +829,8 @@ void mesh_client_stop(struct mesh_client *mc)
 		return;
 	if (mc->node->dp.mesh.ctx == mc)
 		dataplane_set_mesh_ops(&mc->node->dp, NULL, NULL);
+	if (mc->node->dev->relay_check_ctx == mc)
+		wg_device_set_relay_check(mc->node->dev, NULL, NULL);
 	channel_free(mc->ch);
 	if (mc->timer_src)
 		loop_del_fd(mc->node->loop, mc->timer_src);

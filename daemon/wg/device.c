@@ -23,6 +23,7 @@ static const char *const drop_reason_names[DROP_REASON_COUNT] = {
 	[DROP_RX_REPLAY] = "rx_replay",
 	[DROP_RX_BAD_INNER] = "rx_bad_inner",
 	[DROP_RX_SOURCE_NOT_ALLOWED] = "rx_source_not_allowed",
+	[DROP_RX_RELAY_PATH] = "rx_relay_path",
 	[DROP_TX_NO_ROUTE] = "tx_no_route",
 	[DROP_TX_NO_ENDPOINT] = "tx_no_endpoint",
 	[DROP_TX_MALFORMED] = "tx_malformed",
@@ -212,6 +213,12 @@ struct wg_peer *wg_device_find_peer(const struct wg_device *dev,
 			return peer;
 	}
 	return NULL;
+}
+
+void wg_device_set_relay_check(struct wg_device *dev, wg_relay_check_fn fn, void *ctx)
+{
+	dev->relay_check = fn;
+	dev->relay_check_ctx = fn ? ctx : NULL;
 }
 
 void wg_peer_set_name(struct wg_peer *peer, const char *name)

@@ -45,6 +45,7 @@ enum wg_drop_reason {
 	DROP_RX_REPLAY,             /* counter seen or too old */
 	DROP_RX_BAD_INNER,          /* decrypted packet is not IPv4/IPv6 */
 	DROP_RX_SOURCE_NOT_ALLOWED, /* inner source outside the peer's allowed IPs */
+	DROP_RX_RELAY_PATH,         /* relayed, but not on the peer's own relay path */
 	DROP_TX_NO_ROUTE,           /* destination in no peer's allowed IPs */
 	DROP_TX_NO_ENDPOINT,        /* peer has no known endpoint */
 	DROP_TX_MALFORMED,          /* not an IP packet, or larger than the MTU */
@@ -68,6 +69,16 @@ struct wg_device_stats {
 	uint64_t sessions_established;
 };
 
+/*
+ * Whether a message relayed for peer (its endpoint's relay_via, nonzero) came
+ * through the peer's own relay path: the engine knows relay endpoints only as
+ * ids, their owner knows which id is whose. Asked before the message may
+ * change any state of the peer but an initiation's handshake, whose peer is
+ * known only after it is consumed; a refused message is dropped
+ * (DROP_RX_RELAY_PATH), so the peer's endpoint never roams to it.
+ */
+typedef bool (*wg_relay_check_fn)(void *ctx, const struct wg_peer *peer, uint32_t relay_via);
+
 struct wg_device {
 	struct wg_env env;
 	struct noise_static_identity identity;
@@ -86,6 +97,9 @@ struct wg_device {
 	unsigned load_window_count;
 	uint64_t last_under_load; /* 0 = not under load */
 	unsigned under_load_threshold;
+
+	wg_relay_check_fn relay_check; /* NULL: relay endpoints are taken as any */
+	void *relay_check_ctx;
 
 	struct wg_device_stats stats;
 };
@@ -113,6 +127,9 @@ void wg_device_remove_peer(struct wg_device *dev, struct wg_peer *peer);
 void wg_device_remove_all_peers(struct wg_device *dev);
 struct wg_peer *wg_device_find_peer(const struct wg_device *dev,
 				    const uint8_t public_key[NOISE_PUBLIC_KEY_LEN]);
+
+/* Installs (or with NULL removes) the relay path check; see wg_relay_check_fn. */
+void wg_device_set_relay_check(struct wg_device *dev, wg_relay_check_fn fn, void *ctx);
 
 void wg_peer_set_name(struct wg_peer *peer, const char *name);
 void wg_peer_set_endpoint(struct wg_peer *peer, const struct wg_endpoint *ep);

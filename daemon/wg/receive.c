@@ -45,6 +45,18 @@ static void update_endpoint(struct wg_peer *peer, const struct pkt *pkt)
 	peer->has_endpoint = true;
 }
 
+/* A relayed message must come through its peer's own relay path; else it
+ * is dropped before it can move the endpoint or any other state. */
+static bool relay_path_allowed(struct wg_device *dev, const struct wg_peer *peer,
+			       const struct pkt *pkt)
+{
+	if (!pkt->ep.relay_via || !dev->relay_check ||
+	    dev->relay_check(dev->relay_check_ctx, peer, pkt->ep.relay_via))
+		return true;
+	dev_drop(dev, DROP_RX_RELAY_PATH);
+	return false;
+}
+
 /* Counts a handshake message against the one-second window and says whether
  * the device is under load (and stays so for UNDER_LOAD_AFTER_TIME). */
 static bool under_load(struct wg_device *dev, uint64_t now)
@@ -199,6 +211,8 @@ static void receive_initiation(struct wg_device *dev, const struct pkt *pkt,
 		return;
 	}
 	peer = peer_of_handshake(hs);
+	if (!relay_path_allowed(dev, peer, pkt))
+		return;
 	dev->stats.handshake_initiations_rx++;
 	update_endpoint(peer, pkt);
 	send_response(peer, udp_out, now);
@@ -221,6 +235,8 @@ static void receive_response(struct wg_device *dev, const struct pkt *pkt,
 		return;
 	}
 	peer = e->peer;
+	if (!relay_path_allowed(dev, peer, pkt))
+		return;
 	if (noise_consume_response(msg, &peer->handshake) < 0) {
 		dev_drop(dev, DROP_RX_HANDSHAKE_INVALID);
 		return;
@@ -332,6 +348,8 @@ static void receive_data(struct wg_device *dev, const struct pkt *pkt, struct pk
 	}
 	peer = e->peer;
 	kp = e->keypair;
+	if (!relay_path_allowed(dev, peer, pkt))
+		return;
 	if (!keypair_is_usable(kp, now, false)) {
 		dev_drop(dev, DROP_RX_KEY_EXPIRED);
 		return;

@@ -3,7 +3,9 @@
  * hole punching through NATs that filter by address), the relay through a
  * third node C that only forwards (A and B keep their WireGuard session end
  * to end), refusal of forged relay datagrams, the upgrade from relay to a
- * direct path, and the data plane's demultiplexing of mesh datagrams.
+ * direct path, a member X that relays A's messages as its own (B's engine
+ * keeps A on A's own relay path), and the data plane's demultiplexing of
+ * mesh datagrams.
  *
  *        A 192.0.2.1 ──── direct (filtered) ──── B 192.0.2.2
  *             \                                   /
@@ -17,9 +19,11 @@
 #include "harness.h"
 #include "mesh/relay.h"
 
-enum { ID_A = 101, ID_B = 102, ID_STRANGER = 999 };
+enum { ID_A = 101, ID_B = 102, ID_X = 103, ID_STRANGER = 999 };
 
-/* The mesh side of A or B: it accepts relayed datagrams from its one peer. */
+/* The mesh side of A or B. As a mesh client, it accepts relayed datagrams
+ * from every member (its peer and X), and its engine asks it whether the
+ * relay path of a message is the peer's own. */
 struct node_side {
 	uint32_t id, peer_id;
 	uint8_t key[RELAY_KEY_LEN]; /* shared with C */
@@ -30,7 +34,7 @@ struct node_side {
 /* C's side: the forwarding step, with the keys and addresses of A and B. */
 struct relay_side {
 	struct harness *h;
-	uint8_t key_a[RELAY_KEY_LEN], key_b[RELAY_KEY_LEN];
+	uint8_t key_a[RELAY_KEY_LEN], key_b[RELAY_KEY_LEN], key_x[RELAY_KEY_LEN];
 	unsigned forwarded, refused;
 	struct dataplane_mesh mesh;
 };
@@ -41,12 +45,19 @@ struct world {
 	struct node_side a, b;
 	struct relay_side relay;
 	bool block_direct;
+	bool drop_from_a; /* X on A's path: A's datagrams stop there */
 };
 
 static const uint8_t *node_key(void *ctx, uint32_t node_id)
 {
 	struct node_side *s = ctx;
-	return node_id == s->peer_id ? s->key : NULL;
+	return node_id == s->peer_id || node_id == ID_X ? s->key : NULL;
+}
+
+static bool node_relay_check(void *ctx, const struct wg_peer *peer, uint32_t relay_via)
+{
+	struct node_side *s = ctx;
+	return relay_via == s->peer_id;
 }
 
 static enum demux node_rx(void *ctx, struct pkt *pkt, struct pkt_batch *udp_out)
@@ -73,6 +84,8 @@ static const uint8_t *relay_key(void *ctx, uint32_t node_id)
 
 	if (node_id == ID_A)
 		return r->key_a;
+	if (node_id == ID_X)
+		return r->key_x;
 	return node_id == ID_B ? r->key_b : NULL;
 }
 
@@ -107,6 +120,9 @@ static bool is_direct(const struct harness *h, const struct h_datagram *dg)
 static enum h_verdict direct_filter(void *ctx, const struct h_datagram *dg)
 {
 	struct world *w = ctx;
+
+	if (w->drop_from_a && dg->from == &w->h->a)
+		return H_DROP;
 	return w->block_direct && is_direct(w->h, dg) ? H_DROP : H_DELIVER;
 }
 
@@ -147,8 +163,11 @@ static struct world *world_new(uint64_t seed)
 	if (relay_key_derive(w->relay.key_a, w->c.private_key, w->h->a.public_key) < 0 ||
 	    relay_key_derive(w->relay.key_b, w->c.private_key, w->h->b.public_key) < 0)
 		abort();
+	memset(w->relay.key_x, 0x58, RELAY_KEY_LEN);
 	w->h->a.mesh = &w->a.mesh;
 	w->h->b.mesh = &w->b.mesh;
+	wg_device_set_relay_check(w->h->a.dev, node_relay_check, &w->a);
+	wg_device_set_relay_check(w->h->b.dev, node_relay_check, &w->b);
 	w->c.mesh = &w->relay.mesh;
 	w->h->relay = &w->c;
 	w->h->filter = direct_filter;
@@ -284,6 +303,88 @@ static void test_relay_refuses_forgeries(void)
 	CHECK_EQ_INT(w->relay.forwarded, forwarded + 1);
 	CHECK_EQ_INT(h_drops(&h->b, DROP_RX_REPLAY), 1);
 	CHECK_EQ_INT(h->b.rx_packets, b_rx);
+	world_free(w);
+}
+
+/* The last datagram A put on the wire, its relay header stripped. */
+static void last_from_a(const struct harness *h, struct pkt *pkt)
+{
+	const struct h_datagram *dg = NULL;
+
+	for (unsigned i = 0; i < h->captured_count; i++)
+		if (h->captured[i].from == &h->a)
+			dg = &h->captured[i];
+	if (!dg || dg->len <= MESH_RELAY_HEADER)
+		abort();
+	pkt_reset(pkt);
+	pkt->len = dg->len - MESH_RELAY_HEADER;
+	memcpy(pkt->data, dg->data + MESH_RELAY_HEADER, pkt->len);
+}
+
+/* X relays a message of A's to B as its own: C forwards it (X is a member),
+ * the message authenticates as A's, and B drops it instead of moving A's
+ * endpoint to X's relay path. */
+static void x_relays_as_own(struct world *w, struct pkt *pkt)
+{
+	struct wg_endpoint x_addr = h_endpoint4(192, 0, 2, 4, 51820);
+	unsigned forwarded = w->relay.forwarded;
+
+	CHECK_EQ_INT(relay_wrap(pkt, ID_X, ID_B, w->relay.key_x), 0);
+	h_udp_input(&w->c, pkt->data, pkt->len, &x_addr);
+	h_pump(w->h);
+	CHECK_EQ_INT(w->relay.forwarded, forwarded + 1);
+	CHECK_EQ_INT(w->b.refused, 0);
+}
+
+static void test_relay_path_is_the_peers_own(void)
+{
+	struct world *w = world_new(64);
+	struct harness *h = w->h;
+	uint8_t slot[H_SLOT_SIZE];
+	struct pkt pkt = { .buf = slot, .cap = sizeof(slot) };
+	uint64_t responses;
+	unsigned b_rx;
+
+	CHECK(h_connect(h));
+	h->capture_types = 1u;
+	w->drop_from_a = true;
+
+	/* A data packet. */
+	h_send(&h->a, AF_INET, 1, 100);
+	h_pump(h);
+	b_rx = h->b.rx_packets;
+	last_from_a(h, &pkt);
+	x_relays_as_own(w, &pkt);
+	CHECK_EQ_INT(h_drops(&h->b, DROP_RX_RELAY_PATH), 1);
+	CHECK_EQ_INT(h->b.peer->endpoint.relay_via, ID_A);
+	CHECK_EQ_INT(h->b.rx_packets, b_rx);
+
+	/* The genuine copy through A's own path still counts: the refused one
+	 * moved no replay window. */
+	last_from_a(h, &pkt);
+	CHECK_EQ_INT(relay_wrap(&pkt, ID_A, ID_B, w->a.key), 0);
+	h_udp_input(&w->c, pkt.data, pkt.len, &h->a.addr);
+	h_pump(h);
+	CHECK_EQ_INT(h->b.rx_packets, b_rx + 1);
+	CHECK_EQ_INT(h_rx_once(&h->b, 1, 1), 1);
+
+	/* An initiation: B answers nothing, and A's endpoint stays. */
+	h_advance(h, 6 * H_SEC);
+	wg_peer_send_handshake(h->a.peer, h->a.udp_out);
+	h_pump(h);
+	responses = h->b.dev->stats.handshake_responses_tx;
+	last_from_a(h, &pkt);
+	CHECK_EQ_INT(le32toh(*(const uint32_t *)pkt.data), MESSAGE_HANDSHAKE_INITIATION);
+	x_relays_as_own(w, &pkt);
+	CHECK_EQ_INT(h_drops(&h->b, DROP_RX_RELAY_PATH), 2);
+	CHECK_EQ_INT(h->b.dev->stats.handshake_responses_tx, responses);
+	CHECK_EQ_INT(h->b.peer->endpoint.relay_via, ID_A);
+
+	/* A's own path works on: the session stands. */
+	w->drop_from_a = false;
+	h_send(&h->a, AF_INET, 2, 100);
+	h_pump(h);
+	CHECK_EQ_INT(h_rx_once(&h->b, 2, 2), 1);
 	world_free(w);
 }
 
@@ -582,6 +683,7 @@ int main(void)
 	RUN(test_relay_carries_session);
 	RUN(test_relay_refuses_forgeries);
 	RUN(test_relay_upgrades_to_direct);
+	RUN(test_relay_path_is_the_peers_own);
 	RUN(test_candidates_working_one_wins);
 	RUN(test_candidates_validation);
 	RUN(test_hole_punching);
