@@ -59,18 +59,19 @@ static void endpoint_append(struct netmap_node *out, const struct endpoint *ep)
 	out->endpoints[out->n_endpoints++] = *ep;
 }
 
-/* Reported endpoints first, then the observed one. */
+/* The observed endpoint first, then the reported ones: peers keep only the
+ * first few as candidates, and the observed one is the path through NATs. */
 static int copy_endpoints(const struct netmap_build_input *in, const struct registry_node *rn,
 			  struct netmap_node *out)
 {
 	out->endpoints = calloc(rn->n_endpoints + in->n_observed + 1, sizeof(*out->endpoints));
 	if (!out->endpoints)
 		return -ENOMEM;
-	for (size_t i = 0; i < rn->n_endpoints; i++)
-		endpoint_append(out, &rn->endpoints[i]);
 	for (size_t i = 0; i < in->n_observed; i++)
 		if (in->observed[i].node_id == rn->id)
 			endpoint_append(out, &in->observed[i].endpoint);
+	for (size_t i = 0; i < rn->n_endpoints; i++)
+		endpoint_append(out, &rn->endpoints[i]);
 	return 0;
 }
 

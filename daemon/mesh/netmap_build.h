@@ -6,8 +6,9 @@
  * Rules:
  *  - every registered node but the one the netmap is for is a peer, online
  *    or not; the coordinator is always online;
- *  - a peer's candidate endpoints are the ones it reported, then the one the
- *    coordinator observes (duplicates once);
+ *  - a peer's candidate endpoints are the one the coordinator observes, then
+ *    the ones it reported (duplicates once): nodes take only the first few,
+ *    and the observed one is the path that crosses NATs;
  *  - a prefix approved for several nodes is carried by one of them, the
  *    primary: the online approver with the lowest id. Offline nodes carry no
  *    routes; when the primary goes offline the next one takes over, and it

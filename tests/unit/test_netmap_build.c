@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "mesh/apply.h"
 #include "mesh/netmap_build.h"
 #include "testlib.h"
 
@@ -108,7 +109,8 @@ static void test_peers_and_candidates(void)
 	if (!laptop || !home)
 		goto out;
 	CHECK_EQ_INT(laptop->n_endpoints, 2);
-	CHECK(!strcmp(laptop->endpoints[1].host, "203.0.113.9"));
+	CHECK(!strcmp(laptop->endpoints[0].host, "203.0.113.9"));
+	CHECK(!strcmp(laptop->endpoints[1].host, "192.168.2.2"));
 	CHECK_EQ_INT(laptop->n_addresses, 2);
 	CHECK(home->coordinator && home->online);
 	CHECK(!laptop->coordinator && laptop->online);
@@ -120,6 +122,51 @@ static void test_peers_and_candidates(void)
 out:
 	netmap_free(&nm);
 	CHECK_EQ_INT(netmap_build(&w.in, 99, &nm), -ENOENT);
+}
+
+/* A node with many local addresses (bridges, IPv6) reports more than a peer
+ * takes as candidates: the observed endpoint, the one that works across
+ * NATs, comes first and is never cut. */
+static void test_observed_first_with_many_addresses(void)
+{
+	struct endpoint many[12];
+	struct world w;
+	struct netmap nm;
+	struct mesh_peer *peers = NULL;
+	const struct netmap_node *laptop;
+	char text[ENDPOINT_HOST_MAX + 16];
+	size_t n = 0;
+
+	world_init(&w);
+	for (int i = 0; i < 12; i++) {
+		snprintf(text, sizeof(text), i % 2 ? "172.%d.0.1:41641" : "[2001:db8:%d::1]:41641",
+			 17 + i);
+		CHECK_EQ_INT(endpoint_parse(&many[i], text), 0);
+	}
+	w.nodes[1].endpoints = many;
+	w.nodes[1].n_endpoints = 12;
+	CHECK_EQ_INT(netmap_build(&w.in, 3, &nm), 0);
+	laptop = peer_by_id(&nm, 2);
+	CHECK(laptop != NULL);
+	if (!laptop)
+		goto out;
+	CHECK_EQ_INT(laptop->n_endpoints, 13);
+	CHECK(!strcmp(laptop->endpoints[0].host, "203.0.113.9"));
+	CHECK_EQ_INT(laptop->endpoints[0].port, 40000);
+	CHECK(!strcmp(laptop->endpoints[1].host, "2001:db8:17::1"));
+
+	/* What the engine gets: the first eight, the observed one first. */
+	CHECK_EQ_INT(mesh_apply_peers(&nm, &peers, &n), 0);
+	for (size_t i = 0; i < n; i++) {
+		if (memcmp(peers[i].public_key, laptop->public_key, KEY_LEN))
+			continue;
+		CHECK_EQ_INT(peers[i].n_candidates, 8);
+		CHECK(sockaddr_equal((const union sockaddr_inet *)&peers[i].candidates[0].addr,
+				     &w.observed[0].endpoint.addr));
+	}
+	mesh_apply_free(peers, n);
+out:
+	netmap_free(&nm);
 }
 
 static void test_primary_and_failover(void)
@@ -189,6 +236,7 @@ static void test_self_and_round_trip(void)
 int main(void)
 {
 	RUN(test_peers_and_candidates);
+	RUN(test_observed_first_with_many_addresses);
 	RUN(test_primary_and_failover);
 	RUN(test_self_and_round_trip);
 	return test_summary();
