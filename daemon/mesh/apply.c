@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mesh/hello.h"
+
 bool mesh_endpoint_to_wg(const struct endpoint *ep, struct wg_endpoint *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -34,7 +36,8 @@ void mesh_apply_free(struct mesh_peer *peers, size_t n)
 	free(peers);
 }
 
-static int peer_from_node(const struct netmap_node *nn, struct mesh_peer *mp)
+static int peer_from_node(const struct netmap_node *nn, const struct prefix *mesh, size_t n_mesh,
+			  struct mesh_peer *mp)
 {
 	size_t n = nn->n_addresses + nn->n_routes + 2;
 
@@ -55,13 +58,15 @@ static int peer_from_node(const struct netmap_node *nn, struct mesh_peer *mp)
 	for (size_t i = 0; i < nn->n_endpoints; i++) {
 		size_t max = sizeof(mp->candidates) / sizeof(mp->candidates[0]);
 		if (mp->n_candidates < max &&
+		    mesh_endpoint_usable(&nn->endpoints[i], mesh, n_mesh) &&
 		    mesh_endpoint_to_wg(&nn->endpoints[i], &mp->candidates[mp->n_candidates]))
 			mp->n_candidates++;
 	}
 	return 0;
 }
 
-int mesh_apply_peers(const struct netmap *nm, struct mesh_peer **out, size_t *n)
+int mesh_apply_peers(const struct netmap *nm, const struct prefix *mesh, size_t n_mesh,
+		     struct mesh_peer **out, size_t *n)
 {
 	struct mesh_peer *v = calloc(nm->n_peers + 1, sizeof(*v));
 
@@ -70,7 +75,7 @@ int mesh_apply_peers(const struct netmap *nm, struct mesh_peer **out, size_t *n)
 	if (!v)
 		return -ENOMEM;
 	for (size_t i = 0; i < nm->n_peers; i++) {
-		if (peer_from_node(&nm->peers[i], &v[i]) < 0) {
+		if (peer_from_node(&nm->peers[i], mesh, n_mesh, &v[i]) < 0) {
 			mesh_apply_free(v, i);
 			return -ENOMEM;
 		}

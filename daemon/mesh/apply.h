@@ -13,9 +13,12 @@
 #include "mesh/netmap.h"
 #include "node.h"
 
-/* A new array in *out (free with mesh_apply_free()); -ENOMEM. */
-int mesh_apply_peers(const struct netmap *nm, struct mesh_peer **out, size_t *n)
-    __attribute__((warn_unused_result));
+/* A new array in *out (free with mesh_apply_free()); -ENOMEM. Candidate
+ * endpoints that mesh_endpoint_usable() refuses with the mesh prefixes
+ * (this node's addresses with the prefix lengths) are left out: a netmap
+ * is signed, but what it says of endpoints comes from the members. */
+int mesh_apply_peers(const struct netmap *nm, const struct prefix *mesh, size_t n_mesh,
+		     struct mesh_peer **out, size_t *n) __attribute__((warn_unused_result));
 void mesh_apply_free(struct mesh_peer *peers, size_t n);
 
 /* A numeric endpoint as the engine's endpoint (direct); false otherwise. */

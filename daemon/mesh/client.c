@@ -256,7 +256,7 @@ static void apply_view(struct mesh_client *mc)
 	size_t n = 0, coord = SIZE_MAX;
 	char err[512];
 
-	if (mc->have_nm && mesh_apply_peers(&mc->nm, &peers, &n) < 0)
+	if (mc->have_nm && mesh_apply_peers(&mc->nm, mc->addrs, mc->n_addrs, &peers, &n) < 0)
 		return;
 	for (size_t i = 0; i < n; i++)
 		if (!memcmp(peers[i].public_key, mc->coord_key, KEY_LEN))

@@ -230,7 +230,7 @@ static void apply_self(struct coordinator *c, const struct netmap *nm)
 		free(text);
 		return;
 	}
-	if (mesh_apply_peers(nm, &peers, &n) < 0) {
+	if (mesh_apply_peers(nm, c->addrs, c->n_addrs, &peers, &n) < 0) {
 		free(text);
 		return;
 	}
@@ -314,6 +314,8 @@ static void rebuild(struct coordinator *c)
 					 .n_online = lv.n_online,
 					 .observed = lv.observed,
 					 .n_observed = lv.n_observed,
+					 .mesh = c->addrs,
+					 .n_mesh = c->n_addrs,
 					 .coordinator_id = c->self_id };
 	memcpy(in.coordinator_key, c->node->public_key, KEY_LEN);
 	for (struct conn *k = c->conns, *next; k; k = next) {

@@ -43,9 +43,53 @@ static int parse_endpoints(const json_t *arr, struct mesh_hello *out)
 		if (!json_is_string(v) || endpoint_parse(&ep, json_string_value(v)) < 0 ||
 		    !ep.numeric)
 			return -EINVAL;
-		out->endpoints[out->n_endpoints++] = ep;
+		if (mesh_endpoint_usable(&ep, NULL, 0))
+			out->endpoints[out->n_endpoints++] = ep;
 	}
 	return 0;
+}
+
+static bool ipv4_usable(const uint8_t *a)
+{
+	return a[0] != 0 && a[0] != 127 && (a[0] & 0xf0) != 224 && !(a[0] == 169 && a[1] == 254) &&
+	       !(a[0] == 255 && a[1] == 255 && a[2] == 255 && a[3] == 255);
+}
+
+static bool ipv6_usable(const struct in6_addr *a)
+{
+	if (IN6_IS_ADDR_V4MAPPED(a))
+		return ipv4_usable(&a->s6_addr[12]);
+	return !IN6_IS_ADDR_UNSPECIFIED(a) && !IN6_IS_ADDR_LOOPBACK(a) &&
+	       !IN6_IS_ADDR_MULTICAST(a) && !IN6_IS_ADDR_LINKLOCAL(a);
+}
+
+bool mesh_endpoint_usable(const struct endpoint *ep, const struct prefix *mesh, size_t n_mesh)
+{
+	const union sockaddr_inet *sa = &ep->addr;
+	int family = sa->sa.sa_family;
+	const uint8_t *ip;
+
+	if (!ep->numeric || ep->port == 0)
+		return false;
+	if (family == AF_INET) {
+		ip = (const uint8_t *)&sa->in.sin_addr;
+		if (!ipv4_usable(ip))
+			return false;
+	} else if (family == AF_INET6) {
+		ip = sa->in6.sin6_addr.s6_addr;
+		if (!ipv6_usable(&sa->in6.sin6_addr))
+			return false;
+		if (IN6_IS_ADDR_V4MAPPED(&sa->in6.sin6_addr)) {
+			family = AF_INET;
+			ip += 12;
+		}
+	} else {
+		return false;
+	}
+	for (size_t i = 0; i < n_mesh; i++)
+		if (prefix_contains_addr(&mesh[i], family, ip))
+			return false;
+	return true;
 }
 
 static void add_exit_offer(struct mesh_hello *out)
@@ -90,12 +134,7 @@ static bool usable_address(const struct ifaddrs *ifa, const char *skip_ifname)
 		return false;
 	if ((ifa->ifa_flags & IFF_LOOPBACK) || !(ifa->ifa_flags & IFF_UP))
 		return false;
-	if (skip_ifname && !strcmp(ifa->ifa_name, skip_ifname))
-		return false;
-	if (sa->sa_family == AF_INET6 &&
-	    IN6_IS_ADDR_LINKLOCAL(&((const struct sockaddr_in6 *)sa)->sin6_addr))
-		return false;
-	return true;
+	return !skip_ifname || strcmp(ifa->ifa_name, skip_ifname);
 }
 
 size_t mesh_local_endpoints(const char *skip_ifname, uint16_t port, struct endpoint *out,
@@ -118,7 +157,7 @@ size_t mesh_local_endpoints(const char *skip_ifname, uint16_t port, struct endpo
 		else
 			sa.in6.sin6_port = htons(port);
 		sockaddr_format(&sa, text, sizeof(text));
-		if (endpoint_parse(&out[n], text) == 0)
+		if (endpoint_parse(&out[n], text) == 0 && mesh_endpoint_usable(&out[n], NULL, 0))
 			n++;
 	}
 	freeifaddrs(list);

@@ -33,17 +33,31 @@ struct mesh_hello {
 
 /* Reads a hello (untrusted input). -EINVAL for a member of the wrong type,
  * a route that is not a network, an endpoint that is not numeric, or more
- * than the limits; out is zeroed first. */
+ * than the limits; out is zeroed first. Endpoints no peer could use
+ * (mesh_endpoint_usable() without mesh prefixes) are left out. */
 int mesh_hello_parse(const json_t *obj, struct mesh_hello *out) __attribute__((warn_unused_result));
 
 /*
  * This node's hello from its config: host name, subnet_router.routes,
- * exit_node.enabled, and endpoints: each non-loopback, non-link-local
- * address of the host (except on the interface skip_ifname) with port.
+ * exit_node.enabled, and endpoints: each address of the host's interfaces
+ * that are up (but skip_ifname) that mesh_endpoint_usable() accepts, with
+ * port.
  * A new reference, or NULL.
  */
 json_t *mesh_hello_create(const struct mg_config *cfg, const char *type, const char *skip_ifname,
 			  uint16_t port);
+
+/*
+ * Whether ep may stand for a node on the wire, for its peers to send
+ * handshakes to: numeric, a nonzero port, and an address of another host:
+ * not unspecified or "this network" (0.0.0.0/8, ::), loopback, multicast,
+ * the IPv4 broadcast address, or link-local (169.254.0.0/16, which also
+ * holds cloud metadata services, and fe80::/10, which means nothing without
+ * the reporting host's interface scope), nor inside one of the mesh prefixes
+ * (their addresses are reached through the mesh itself). An IPv4-mapped
+ * IPv6 address is judged as its IPv4 address. mesh may be NULL (n_mesh 0).
+ */
+bool mesh_endpoint_usable(const struct endpoint *ep, const struct prefix *mesh, size_t n_mesh);
 
 /* The host's usable addresses with port, as above; returns how many (<= max). */
 size_t mesh_local_endpoints(const char *skip_ifname, uint16_t port, struct endpoint *out,

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mesh/hello.h"
+
 bool netmap_build_is_online(const struct netmap_build_input *in, uint32_t node_id)
 {
 	if (node_id == in->coordinator_id)
@@ -51,9 +53,11 @@ static bool endpoint_listed(const struct endpoint *v, size_t n, const struct end
 	return false;
 }
 
-static void endpoint_append(struct netmap_node *out, const struct endpoint *ep)
+static void endpoint_append(const struct netmap_build_input *in, struct netmap_node *out,
+			    const struct endpoint *ep)
 {
-	if (!ep->numeric || out->n_endpoints >= NETMAP_MAX_ENDPOINTS ||
+	if (!mesh_endpoint_usable(ep, in->mesh, in->n_mesh) ||
+	    out->n_endpoints >= NETMAP_MAX_ENDPOINTS ||
 	    endpoint_listed(out->endpoints, out->n_endpoints, ep))
 		return;
 	out->endpoints[out->n_endpoints++] = *ep;
@@ -69,9 +73,9 @@ static int copy_endpoints(const struct netmap_build_input *in, const struct regi
 		return -ENOMEM;
 	for (size_t i = 0; i < in->n_observed; i++)
 		if (in->observed[i].node_id == rn->id)
-			endpoint_append(out, &in->observed[i].endpoint);
+			endpoint_append(in, out, &in->observed[i].endpoint);
 	for (size_t i = 0; i < rn->n_endpoints; i++)
-		endpoint_append(out, &rn->endpoints[i]);
+		endpoint_append(in, out, &rn->endpoints[i]);
 	return 0;
 }
 

@@ -8,7 +8,9 @@
  *    or not; the coordinator is always online;
  *  - a peer's candidate endpoints are the one the coordinator observes, then
  *    the ones it reported (duplicates once): nodes take only the first few,
- *    and the observed one is the path that crosses NATs;
+ *    and the observed one is the path that crosses NATs; endpoints that
+ *    mesh_endpoint_usable() refuses (loopback, link-local, inside the mesh
+ *    prefixes, ...) are left out, whatever the registry holds;
  *  - a prefix approved for several nodes is carried by one of them, the
  *    primary: the online approver with the lowest id. Offline nodes carry no
  *    routes; when the primary goes offline the next one takes over, and it
@@ -42,6 +44,8 @@ struct netmap_build_input {
 	size_t n_online;
 	const struct netmap_observed *observed;
 	size_t n_observed;
+	const struct prefix *mesh; /* the mesh prefixes: no endpoint lies inside */
+	size_t n_mesh;
 	uint32_t coordinator_id; /* the coordinator's own node id */
 	uint8_t coordinator_key[KEY_LEN];
 	uint64_t version;

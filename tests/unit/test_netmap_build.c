@@ -156,7 +156,7 @@ static void test_observed_first_with_many_addresses(void)
 	CHECK(!strcmp(laptop->endpoints[1].host, "2001:db8:17::1"));
 
 	/* What the engine gets: the first eight, the observed one first. */
-	CHECK_EQ_INT(mesh_apply_peers(&nm, &peers, &n), 0);
+	CHECK_EQ_INT(mesh_apply_peers(&nm, NULL, 0, &peers, &n), 0);
 	for (size_t i = 0; i < n; i++) {
 		if (memcmp(peers[i].public_key, laptop->public_key, KEY_LEN))
 			continue;
@@ -164,6 +164,72 @@ static void test_observed_first_with_many_addresses(void)
 		CHECK(sockaddr_equal((const union sockaddr_inet *)&peers[i].candidates[0].addr,
 				     &w.observed[0].endpoint.addr));
 	}
+	mesh_apply_free(peers, n);
+out:
+	netmap_free(&nm);
+}
+
+/* Endpoints a member reported that no peer could use never reach a netmap:
+ * loopback, link-local, inside the mesh prefixes. */
+static void test_unusable_endpoints_left_out(void)
+{
+	struct endpoint eps[5];
+	struct prefix mesh = pfx("100.64.0.0/10");
+	struct world w;
+	struct netmap nm;
+	const struct netmap_node *laptop;
+
+	world_init(&w);
+	CHECK_EQ_INT(endpoint_parse(&eps[0], "127.0.0.1:22"), 0);
+	CHECK_EQ_INT(endpoint_parse(&eps[1], "100.64.0.3:22"), 0);
+	CHECK_EQ_INT(endpoint_parse(&eps[2], "169.254.169.254:80"), 0);
+	CHECK_EQ_INT(endpoint_parse(&eps[3], "[fe80::1]:41641"), 0);
+	CHECK_EQ_INT(endpoint_parse(&eps[4], "192.0.2.20:41641"), 0);
+	w.nodes[1].endpoints = eps;
+	w.nodes[1].n_endpoints = 5;
+	w.in.mesh = &mesh;
+	w.in.n_mesh = 1;
+	CHECK_EQ_INT(netmap_build(&w.in, 3, &nm), 0);
+	laptop = peer_by_id(&nm, 2);
+	CHECK(laptop != NULL);
+	if (laptop) {
+		CHECK_EQ_INT(laptop->n_endpoints, 2);
+		CHECK(!strcmp(laptop->endpoints[0].host, "203.0.113.9"));
+		CHECK(!strcmp(laptop->endpoints[1].host, "192.0.2.20"));
+	}
+	netmap_free(&nm);
+}
+
+/* A node does not take them from a netmap either (defence in depth: what a
+ * netmap says of endpoints comes from the members). */
+static void test_apply_leaves_out(void)
+{
+	struct prefix mesh = pfx("100.64.0.2/10");
+	struct world w;
+	struct netmap nm;
+	struct mesh_peer *peers = NULL;
+	struct netmap_node *laptop;
+	size_t n = 0;
+
+	world_init(&w);
+	CHECK_EQ_INT(netmap_build(&w.in, 3, &nm), 0);
+	laptop = (struct netmap_node *)peer_by_id(&nm, 2);
+	CHECK(laptop && laptop->n_endpoints == 2);
+	if (!laptop || laptop->n_endpoints != 2)
+		goto out;
+	CHECK_EQ_INT(endpoint_parse(&laptop->endpoints[0], "127.0.0.1:22"), 0);
+	CHECK_EQ_INT(endpoint_parse(&laptop->endpoints[1], "100.64.0.9:41641"), 0);
+	CHECK_EQ_INT(mesh_apply_peers(&nm, &mesh, 1, &peers, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		if (!memcmp(peers[i].public_key, laptop->public_key, KEY_LEN))
+			CHECK_EQ_INT(peers[i].n_candidates, 0);
+	mesh_apply_free(peers, n);
+	peers = NULL;
+	/* Without the mesh prefix the mesh address would pass. */
+	CHECK_EQ_INT(mesh_apply_peers(&nm, NULL, 0, &peers, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		if (!memcmp(peers[i].public_key, laptop->public_key, KEY_LEN))
+			CHECK_EQ_INT(peers[i].n_candidates, 1);
 	mesh_apply_free(peers, n);
 out:
 	netmap_free(&nm);
@@ -237,6 +303,8 @@ int main(void)
 {
 	RUN(test_peers_and_candidates);
 	RUN(test_observed_first_with_many_addresses);
+	RUN(test_unusable_endpoints_left_out);
+	RUN(test_apply_leaves_out);
 	RUN(test_primary_and_failover);
 	RUN(test_self_and_round_trip);
 	return test_summary();
