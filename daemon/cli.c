@@ -454,10 +454,11 @@ static int cmd_nodes(const struct cli *cli, int argc, char **argv)
 		if (!strcmp(argv[i], "--json"))
 			json = true;
 		else if (is_help(argv[i]))
-			return printf(
-				   "usage: meshgate nodes [--json]\n"
-				   "       meshgate nodes remove NODE\n"
-				   "List the mesh's nodes (on the coordinator), or remove one.\n"),
+			return printf("usage: meshgate nodes [--json]\n"
+				      "       meshgate nodes remove NODE\n"
+				      "List the mesh's nodes (on the coordinator), or remove one.\n"
+				      "NODE is a name or an id (digits alone: an id; no name is "
+				      "digits and dots alone).\n"),
 			       EXIT_OK;
 		else
 			return usage_error("nodes: unexpected argument '%s'", argv[i]);
@@ -482,7 +483,9 @@ static int cmd_routes(const struct cli *cli, int argc, char **argv)
 
 	if (argc >= 2 && is_help(argv[1]))
 		return printf("usage: meshgate routes approve|unapprove NODE PREFIX...\n"
-			      "Approve (or withdraw the approval of) routes NODE advertises.\n"),
+			      "Approve (or withdraw the approval of) routes NODE advertises.\n"
+			      "NODE is a name or an id (digits alone: an id; no name is digits and "
+			      "dots alone).\n"),
 		       EXIT_OK;
 	if (argc < 4 || (strcmp(argv[1], "approve") && strcmp(argv[1], "unapprove")))
 		return usage_error("routes: approve|unapprove NODE PREFIX...");

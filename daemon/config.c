@@ -207,13 +207,16 @@ static void parse_ifname(const struct field *f)
 	strcpy(f->dst, text);
 }
 
+/* Digits and dots alone would read as a node id or an IPv4 address where
+ * names, ids and addresses share an argument (CLI, use_exit_node.peer). */
 static bool name_valid(const char *name)
 {
 	size_t n = strlen(name);
 
 	return n >= 1 && n <= CONFIG_NAME_MAX &&
 	       strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			    "0123456789-_.") == n;
+			    "0123456789-_.") == n &&
+	       strspn(name, "0123456789.") < n;
 }
 
 static void parse_name(const struct field *f)
@@ -224,7 +227,8 @@ static void parse_name(const struct field *f)
 		return;
 	if (!name_valid(text)) {
 		error_at(f->p, f->s,
-			 "%s: '%s' is not a valid name (1 to %d letters, digits, '-', '_' or '.')",
+			 "%s: '%s' is not a valid name (1 to %d letters, digits, '-', '_' or '.', "
+			 "not digits and dots alone)",
 			 f->what, text, CONFIG_NAME_MAX);
 		return;
 	}
@@ -777,7 +781,10 @@ int config_defaults(struct mg_config *cfg)
 	strcpy(cfg->interface, "meshgate0");
 	cfg->listen_port = CONFIG_DEFAULT_LISTEN_PORT;
 	cfg->mtu = CONFIG_DEFAULT_MTU;
-	snprintf(cfg->hostname, sizeof(cfg->hostname), "%s", default_hostname(host, sizeof(host)));
+	/* name_valid() bounds the name to CONFIG_NAME_MAX; the precision says
+	 * so to the compiler. */
+	snprintf(cfg->hostname, sizeof(cfg->hostname), "%.*s", CONFIG_NAME_MAX,
+		 default_hostname(host, sizeof(host)));
 	cfg->accept_routes = true;
 	cfg->subnet_router.snat = true;
 	cfg->use_exit_node.allow_lan_access = true;

@@ -100,15 +100,25 @@ static bool name_char(char c)
 	       c == '-' || c == '_' || c == '.';
 }
 
+bool alloc_name_numeric(const char *name)
+{
+	return name[strspn(name, "0123456789.")] == '\0';
+}
+
 static void sanitise_name(const char *wanted, char out[ALLOC_NAME_MAX + 1])
 {
+	char text[ALLOC_NAME_MAX + 1];
 	size_t n = 0;
 
 	for (; wanted && wanted[n] && n < ALLOC_NAME_MAX; n++)
-		out[n] = name_char(wanted[n]) ? wanted[n] : '-';
-	out[n] = '\0';
+		text[n] = name_char(wanted[n]) ? wanted[n] : '-';
+	text[n] = '\0';
 	if (n == 0)
 		strcpy(out, "node");
+	else if (alloc_name_numeric(text))
+		snprintf(out, ALLOC_NAME_MAX + 1, "node-%.*s", ALLOC_NAME_MAX - 5, text);
+	else
+		strcpy(out, text);
 }
 
 void alloc_unique_name(const char *wanted, bool (*taken)(void *ctx, const char *name), void *ctx,

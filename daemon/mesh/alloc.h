@@ -25,10 +25,16 @@ enum { ALLOC_NAME_MAX = 63 };
 int alloc_host_address(const struct prefix *net, const struct prefix *used, size_t n_used,
 		       struct prefix *out) __attribute__((warn_unused_result));
 
+/* Whether name is made of digits and dots alone, so that it reads as a node
+ * id ("3") or an IPv4 address: no node gets such a name, as names, ids and
+ * addresses share the node arguments of the CLI and the config. */
+bool alloc_name_numeric(const char *name);
+
 /*
  * A node name from wanted, following the config's rules for names (1 to 63
- * letters, digits, '-', '_' or '.'): any other character becomes '-', an
- * empty or NULL name becomes "node", a longer one is cut. Then the first of
+ * letters, digits, '-', '_' or '.', not digits and dots alone): any other
+ * character becomes '-', an empty or NULL name becomes "node", a numeric
+ * one gets the prefix "node-" ("3" is "node-3"), a longer one is cut. Then the first of
  * "name", "name-2", "name-3", ... for which taken() is false; the base is
  * shortened so that the suffix fits in 63 characters. taken() must be false
  * for some name, which holds for any finite set.

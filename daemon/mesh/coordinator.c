@@ -1018,17 +1018,10 @@ json_t *coordinator_nodes(struct coordinator *c, const char **error)
 	return arr;
 }
 
-/* A node by name or id. */
+/* A node by id (digits) or name. */
 static int find_node(struct coordinator *c, const char *name, struct registry_node *out)
 {
-	char *end;
-	unsigned long id = strtoul(name, &end, 10);
-
-	if (registry_node_by_name(c->reg, name, out) == 0)
-		return 0;
-	if (*name && !*end && id > 0 && id <= UINT32_MAX)
-		return registry_node_by_id(c->reg, (uint32_t)id, out);
-	return -ENOENT;
+	return registry_node_find(c->reg, name, out) == 0 ? 0 : -ENOENT;
 }
 
 json_t *coordinator_node_remove(struct coordinator *c, const char *name, const char **error)

@@ -611,6 +611,16 @@ int registry_node_by_id(struct registry *reg, uint32_t id, struct registry_node 
 	return node_fetch(reg, st, out);
 }
 
+int registry_node_find(struct registry *reg, const char *ref, struct registry_node *out)
+{
+	bool digits = *ref && ref[strspn(ref, "0123456789")] == '\0';
+	unsigned long id = digits ? strtoul(ref, NULL, 10) : 0;
+
+	if (id > 0 && id <= UINT32_MAX && registry_node_by_id(reg, (uint32_t)id, out) == 0)
+		return 0;
+	return registry_node_by_name(reg, ref, out);
+}
+
 int registry_nodes(struct registry *reg, struct registry_node **out, size_t *n)
 {
 	sqlite3_stmt *st = stmt(reg, NODES_ALL);

@@ -113,6 +113,11 @@ int registry_node_by_name(struct registry *reg, const char *name, struct registr
     __attribute__((warn_unused_result));
 int registry_node_by_id(struct registry *reg, uint32_t id, struct registry_node *out)
     __attribute__((warn_unused_result));
+/* A node as an admin names it: digits alone are an id (no node is named so,
+ * see alloc_name_numeric(); a name of digits kept from an older registry is
+ * found by it when no node has that id), anything else a name. */
+int registry_node_find(struct registry *reg, const char *ref, struct registry_node *out)
+    __attribute__((warn_unused_result));
 
 /* Forgets a node and its routes; invites it used stay used. -ENOENT. */
 int registry_node_remove(struct registry *reg, uint32_t id) __attribute__((warn_unused_result));

@@ -167,6 +167,29 @@ static void test_names(void)
 	check_name("", nodes, 1, "node-2");
 }
 
+/* A name of digits and dots would shadow a node id or read as an address
+ * in `meshgate nodes remove` and `routes approve`: it gets a prefix. */
+static void test_numeric_names(void)
+{
+	const char *const taken[] = { "node-3" };
+	char digits[80];
+
+	check_name("3", NULL, 0, "node-3");
+	check_name("3", taken, 1, "node-3-2");
+	check_name("10.0.0.1", NULL, 0, "node-10.0.0.1");
+	check_name("..", NULL, 0, "node-..");
+	check_name("3com", NULL, 0, "3com");
+	check_name("1.2.3a", NULL, 0, "1.2.3a");
+	check_name("3 4", NULL, 0, "3-4");
+	memset(digits, '7', sizeof(digits) - 1);
+	digits[sizeof(digits) - 1] = '\0';
+	check_name(digits, NULL, 0,
+		   "node-7777777777777777777777777777777777777777777777777777777777");
+	CHECK(alloc_name_numeric("42"));
+	CHECK(alloc_name_numeric("192.168.1.1"));
+	CHECK(!alloc_name_numeric("node-42"));
+}
+
 static void test_name_length(void)
 {
 	char long_name[100], names[10][64];
@@ -200,6 +223,7 @@ int main(void)
 	RUN(test_ipv6);
 	RUN(test_bad_family);
 	RUN(test_names);
+	RUN(test_numeric_names);
 	RUN(test_name_length);
 	return test_summary();
 }

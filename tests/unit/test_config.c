@@ -332,7 +332,16 @@ static void test_bad_values(void)
 		    "(1 to 15 characters, no '/', ':' or spaces)");
 	check_error("hostname = \"my host\";\n",
 		    "FILE:1: hostname: 'my host' is not a valid name (1 to 63 letters, digits, "
-		    "'-', '_' or '.')");
+		    "'-', '_' or '.', not digits and dots alone)");
+	/* A name that reads as node id 3 or as an address is refused. */
+	check_error("hostname = \"3\";\n",
+		    "FILE:1: hostname: '3' is not a valid name (1 to 63 letters, digits, "
+		    "'-', '_' or '.', not digits and dots alone)");
+	check_error("peers = ( { name = \"10.0.0.1\"; public_key = \"" KEY_A "\"; } );\n",
+		    "FILE:1: peers[0].name: '10.0.0.1' is not a valid name (1 to 63 letters, "
+		    "digits, '-', '_' or '.', not digits and dots alone)");
+	check_error("use_exit_node = { peer = \"12\"; };\n",
+		    "FILE:1: use_exit_node.peer: '12' is neither a peer name nor an IP address");
 	check_error("private_key_file = \"\";\n",
 		    "FILE:1: private_key_file must be a path of 1 to 4095 characters");
 	check_error(

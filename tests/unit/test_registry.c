@@ -182,6 +182,36 @@ static void test_upsert(void)
  * Removal forgets the node and its routes. Ids are never reused; addresses
  * and names are: the next new key takes the lowest free address.
  */
+/* A joiner that asks for the name "1" cannot shadow node 1: it is named
+ * "node-1", and digits always find a node by id. */
+static void test_numeric_names(void)
+{
+	struct registry *reg = open_fresh();
+	struct registry_node n;
+	uint32_t home, two, one;
+
+	if (!reg)
+		return;
+	home = upsert(reg, 1, "home", NULL);
+	two = upsert(reg, 2, "laptop", NULL);
+	one = upsert(reg, 3, "1", NULL);
+	CHECK_EQ_INT(registry_node_by_id(reg, one, &n), 0);
+	CHECK(!strcmp(n.name, "node-1"));
+	registry_node_clear(&n);
+	CHECK_EQ_INT(registry_node_find(reg, "1", &n), 0);
+	CHECK_EQ_INT(n.id, home);
+	registry_node_clear(&n);
+	CHECK_EQ_INT(registry_node_find(reg, "node-1", &n), 0);
+	CHECK_EQ_INT(n.id, one);
+	registry_node_clear(&n);
+	CHECK_EQ_INT(registry_node_find(reg, "LAPTOP", &n), 0);
+	CHECK_EQ_INT(n.id, two);
+	registry_node_clear(&n);
+	CHECK_EQ_INT(registry_node_find(reg, "99", &n), -ENOENT);
+	CHECK_EQ_INT(registry_node_find(reg, "", &n), -ENOENT);
+	registry_close(reg);
+}
+
 static void test_remove_and_rejoin(void)
 {
 	struct registry *reg = open_fresh();
@@ -733,6 +763,7 @@ int main(void)
 	prefix6 = pfx("fd7a:6d67:7465::/48");
 
 	RUN(test_upsert);
+	RUN(test_numeric_names);
 	RUN(test_remove_and_rejoin);
 	RUN(test_seen_and_persistence);
 	RUN(test_routes);
