@@ -51,9 +51,17 @@ static void set(struct preflight_result *r, const char *check, enum preflight_st
 
 static void check_tun(const struct preflight_facts *f, struct preflight_result *r)
 {
-	if (f->tun_open) {
+	if (f->tun_open && f->daemon_running) {
 		set(r, "tun", PREFLIGHT_OK);
 		snprintf(r->message, sizeof(r->message), "%s is up", f->tun_name);
+		return;
+	}
+	if (f->tun_open) {
+		set(r, "tun", PREFLIGHT_OK);
+		snprintf(r->message, sizeof(r->message),
+			 "/dev/net/tun opens; meshgated creates %s when it starts (checked "
+			 "without the daemon)",
+			 f->tun_name);
 		return;
 	}
 	set(r, "tun", PREFLIGHT_FAIL);
@@ -84,9 +92,38 @@ static void dotted(char *out, size_t len, const char *path)
 			*p = '.';
 }
 
+/* Whether meshgated, about to start, will set s itself. */
+static bool set_at_start(const struct preflight_facts *f, const struct preflight_sysctl *s)
+{
+	return !f->daemon_running && !s->err && s->settable;
+}
+
+static void forwarding_fix(const struct preflight_facts *f, struct preflight_result *r,
+			   bool read_only)
+{
+	size_t n = 0;
+
+	/* No sysctl -w: meshgated sets these itself, at start and on reload. */
+	if (f->daemon_running)
+		n = (size_t)snprintf(r->fix, sizeof(r->fix),
+				     "meshgated set these when it started, and something changed "
+				     "them since (a sysctl.d file, another network tool): stop "
+				     "that, then reload meshgated (systemctl reload meshgated)\n");
+	if (read_only && n < sizeof(r->fix))
+		snprintf(r->fix + n, sizeof(r->fix) - n,
+			 "/proc/sys is read-only here: in an LXC container add "
+			 "lxc.sysctl.<name> = <value> lines to /etc/pve/lxc/<ID>.conf and "
+			 "restart it");
+	else if (n < sizeof(r->fix))
+		snprintf(r->fix + n, sizeof(r->fix) - n,
+			 "(in a container with a read-only /proc/sys, add lxc.sysctl.<name> = "
+			 "<value> lines to /etc/pve/lxc/<ID>.conf)");
+}
+
 static void check_forwarding(const struct preflight_facts *f, struct preflight_result *r)
 {
-	size_t used = 0, fixed = 0;
+	size_t used = 0, later = 0;
+	bool read_only = false;
 
 	set(r, "forwarding", PREFLIGHT_OK);
 	if (f->n_sysctls == 0) {
@@ -97,28 +134,27 @@ static void check_forwarding(const struct preflight_facts *f, struct preflight_r
 	for (size_t i = 0; i < f->n_sysctls; i++) {
 		const struct preflight_sysctl *s = &f->sysctls[i];
 		char name[sizeof(s->path)];
+		bool mine = set_at_start(f, s);
 		if (!s->err && !strcmp(s->have, s->want))
 			continue;
 		dotted(name, sizeof(name), s->path);
-		r->state = PREFLIGHT_FAIL;
+		later += mine;
+		read_only |= !f->daemon_running && !mine;
+		if (!mine)
+			r->state = PREFLIGHT_FAIL;
 		if (used < sizeof(r->message))
 			used += (size_t)snprintf(r->message + used, sizeof(r->message) - used,
-						 "%s%s is %s, needs %s", used ? "; " : "", name,
-						 s->err ? "unreadable" : s->have, s->want);
-		if (fixed < sizeof(r->fix))
-			fixed +=
-			    (size_t)snprintf(r->fix + fixed, sizeof(r->fix) - fixed,
-					     "%ssysctl -w %s=%s", fixed ? "\n" : "", name, s->want);
+						 "%s%s is %s, %s %s", used ? "; " : "", name,
+						 s->err ? "unreadable" : s->have,
+						 mine ? "meshgated sets it to" : "needs", s->want);
 	}
-	if (r->state == PREFLIGHT_OK) {
+	if (r->state == PREFLIGHT_FAIL)
+		forwarding_fix(f, r, read_only);
+	else if (!later)
 		snprintf(r->message, sizeof(r->message), "%zu sysctl(s) as the route plan needs",
 			 f->n_sysctls);
-		return;
-	}
-	if (fixed < sizeof(r->fix))
-		snprintf(r->fix + fixed, sizeof(r->fix) - fixed,
-			 "\n(in a container with a read-only /proc/sys, add lxc.sysctl.<name> = "
-			 "<value> lines to /etc/pve/lxc/<ID>.conf)");
+	else if (used < sizeof(r->message))
+		snprintf(r->message + used, sizeof(r->message) - used, " when it starts");
 }
 
 static void check_rp_filter(const struct preflight_facts *f, struct preflight_result *r)
@@ -204,6 +240,18 @@ static void check_mtu(const struct preflight_facts *f, struct preflight_result *
 
 static void check_udp_port(const struct preflight_facts *f, struct preflight_result *r)
 {
+	if (!f->daemon_running) {
+		set(r, "udp_port", PREFLIGHT_UNKNOWN);
+		if (f->port)
+			snprintf(r->message, sizeof(r->message),
+				 "listen_port %u: neither bound nor tested (checked without the "
+				 "daemon)",
+				 f->port);
+		else
+			snprintf(r->message, sizeof(r->message),
+				 "listen_port 0: meshgated binds a random port when it starts");
+		return;
+	}
 	if (f->port == 0) {
 		set(r, "udp_port", PREFLIGHT_FAIL);
 		snprintf(r->message, sizeof(r->message), "no UDP port bound");
@@ -356,12 +404,14 @@ static void gather_common(const struct mg_config *cfg, struct preflight_facts *f
 static void add_sysctl(struct preflight_facts *f, const char *path, const char *want)
 {
 	struct preflight_sysctl *s = &f->sysctls[f->n_sysctls++];
-	char have[SYSCTL_VALUE_MAX];
+	char have[SYSCTL_VALUE_MAX], file[sizeof(s->path) + 16];
 
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	snprintf(s->want, sizeof(s->want), "%s", want);
 	s->err = sysctl_read(s->path, have, sizeof(have));
 	snprintf(s->have, sizeof(s->have), "%.15s", s->err ? "" : have);
+	snprintf(file, sizeof(file), "/proc/sys/%s", s->path);
+	s->settable = access(file, W_OK) == 0;
 }
 
 /* Without a plan: the forwarding sysctls the config's roles will need. */
@@ -420,6 +470,7 @@ void preflight_gather(const struct node *node, struct preflight_facts *f)
 	const struct route_plan *plan = &node->plan;
 
 	memset(f, 0, sizeof(*f));
+	f->daemon_running = true;
 	snprintf(f->tun_name, sizeof(f->tun_name), "%s", node->dp.tun.name);
 	gather_common(&node->cfg, f);
 	f->tun_open = node->dp.tun.fd >= 0;

@@ -5,12 +5,15 @@
  * fixes are unit-tested without a host. A check whose answer cannot be known
  * yet says "unknown" rather than guess.
  *
- *   tun         /dev/net/tun present and the TUN device open
- *   forwarding  the route plan's sysctls hold the values it needs
+ *   tun         /dev/net/tun present and the TUN device open (without the
+ *               daemon: that /dev/net/tun opens)
+ *   forwarding  the route plan's sysctls hold the values it needs (without
+ *               the daemon, which sets them when it starts: that it can)
  *   rp_filter   reverse-path filtering lets mesh traffic in
  *   nftables    the owned table is in place when the plan needs one
  *   mtu         TUN MTU fits the uplink; TCP MSS clamped when forwarding
- *   udp_port    the UDP port is bound and, in a mesh, reachable: a client's
+ *   udp_port    the UDP port is bound (without the daemon: not known) and,
+ *               in a mesh, reachable: a client's
  *               from the coordinator's probe (mesh/portprobe.h), the
  *               coordinator's from the nodes whose traffic reaches it
  *   clock       the wall clock is plausible (handshake timestamps need it)
@@ -38,13 +41,18 @@ struct preflight_sysctl {
 	char path[96]; /* under /proc/sys, "net/ipv4/ip_forward" */
 	char want[16];
 	char have[16];
-	int err; /* reading it: 0 or -errno */
+	int err;       /* reading it: 0 or -errno */
+	bool settable; /* it may be written (a read-only /proc/sys: no) */
 };
 
 struct preflight_facts {
+	/* Gathered from a running node (preflight_gather), or from the host
+	 * alone (preflight_gather_host): then there is no TUN device, no bound
+	 * port, and the node has not set its sysctls yet. */
+	bool daemon_running;
 	char tun_name[IFNAMSIZ];
 	int dev_tun;   /* 0: /dev/net/tun is the TUN character device; else -errno */
-	bool tun_open; /* the node holds its TUN device */
+	bool tun_open; /* the node holds its TUN device (host: /dev/net/tun opens) */
 	int tun_err;   /* why opening it failed (0: not tried) */
 
 	struct preflight_sysctl sysctls[PREFLIGHT_MAX_SYSCTLS];

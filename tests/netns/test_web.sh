@@ -5,7 +5,8 @@
 # check, methods, cross-site refusals and security headers; no private key in
 # any response; the page rendered in headless Chromium (the peer's row, a
 # phone-sized screenshot, hostile strings rendered as text); preflight
-# reporting disabled forwarding and a missing /dev/net/tun.
+# reporting disabled forwarding, what `meshgated --preflight` checks while
+# the daemon is stopped, and a missing /dev/net/tun.
 #
 #   a: meshgated, web on 127.0.0.1:8080 + 10.10.0.1:8080     b: wireguard-go + wg
 #   mga<pid> 10.10.0.1/24                                     wgb<pid> 10.10.0.2/24
@@ -185,13 +186,13 @@ done
 
 # ---- preflight: forwarding turned off behind the daemon's back ----
 ns_exec a sh -c 'echo 0 > /proc/sys/net/ipv4/ip_forward'
-check "preflight reports ip_forward off with the fix" \
+check "preflight reports ip_forward off; the fix is a reload, not sysctl -w" \
 	sh -c "ip netns exec $(ns_name a) curl -s http://127.0.0.1:8080/api/status |
-	       python3 -c 'import json,sys; c={x[\"check\"]:x for x in json.load(sys.stdin)[\"preflight\"]}[\"forwarding\"]; sys.exit(not (c[\"ok\"] is False and \"sysctl -w net.ipv4.ip_forward=1\" in c[\"fix\"]))'"
+	       python3 -c 'import json,sys; c={x[\"check\"]:x for x in json.load(sys.stdin)[\"preflight\"]}[\"forwarding\"]; sys.exit(not (c[\"ok\"] is False and \"systemctl reload meshgated\" in c[\"fix\"] and \"sysctl -w\" not in c[\"fix\"]))'"
 check "meshgate status prints the failed check and its fix" \
 	sh -c "$(printf '%q ' ip netns exec "$(ns_name a)" "$MESHGATE" --socket "$dir/$mga.sock" status) >$dir/status.txt &&
 	       grep -q '^preflight: forwarding: net.ipv4.ip_forward is 0, needs 1' $dir/status.txt &&
-	       grep -q '^  fix: sysctl -w net.ipv4.ip_forward=1' $dir/status.txt"
+	       grep -q '^  fix: meshgated set these when it started, and something changed them since' $dir/status.txt"
 check "metrics show the failed check" \
 	sh -c "ip netns exec $(ns_name a) curl -s http://127.0.0.1:8080/metrics | grep -qx 'meshgate_preflight_ok{check=\"forwarding\"} 0'"
 ns_exec a sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'
@@ -240,6 +241,23 @@ mg_start a a2 "$dir/a.conf"
 check "web.enabled = false: nothing listens" \
 	not ns_exec a curl -s --max-time 2 -o /dev/null http://127.0.0.1:8080/healthz
 check "meshgated stops again" mg_stop a2 TERM
+
+# ---- meshgated --preflight while the daemon is stopped ----
+# It opens /dev/net/tun and reads the sysctls; it creates no interface and
+# binds no port, and says so; forwarding off is the daemon's to turn on.
+ns_exec a sh -c 'echo 0 > /proc/sys/net/ipv4/ip_forward'
+check "meshgated --preflight passes without the daemon" \
+	sh -c "ip netns exec $(ns_name a) $(printf '%q' "$MESHGATED") --preflight -c $dir/a.conf >$dir/stopped.txt 2>&1"
+log "$(cat "$dir/stopped.txt")"
+check "tun: says what it checked, not that $mga is up" \
+	sh -c "grep -qx 'ok   tun: /dev/net/tun opens; meshgated creates $mga when it starts (checked without the daemon)' $dir/stopped.txt &&
+	       ! grep -q 'is up' $dir/stopped.txt"
+check "udp_port: not bound, not tested, and it says so" \
+	grep -qx '?    udp_port: listen_port 51820: neither bound nor tested (checked without the daemon)' "$dir/stopped.txt"
+check "forwarding: off now, and meshgated sets it when it starts (no sysctl -w fix)" \
+	sh -c "grep -qx 'ok   forwarding: net.ipv4.ip_forward is 0, meshgated sets it to 1 when it starts' $dir/stopped.txt &&
+	       ! grep -q 'sysctl -w' $dir/stopped.txt"
+check "no interface was left behind" not ns_exec a ip link show "$mga"
 
 # ---- no /dev/net/tun (a container without the device) ----
 hide_tun() {

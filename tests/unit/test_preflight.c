@@ -14,10 +14,11 @@
 static struct preflight_facts healthy(void)
 {
 	struct preflight_facts f = {
+		.daemon_running = true,
 		.tun_name = "mg0",
 		.tun_open = true,
 		.n_sysctls = 1,
-		.sysctls = { { "net/ipv4/ip_forward", "1", "1", 0 } },
+		.sysctls = { { "net/ipv4/ip_forward", "1", "1", 0, true } },
 		.forwards = true,
 		.rp_filter_all = 0,
 		.rp_filter_tun = 0,
@@ -99,19 +100,64 @@ static void test_forwarding(void)
 
 	strcpy(f.sysctls[0].have, "0");
 	f.sysctls[1] =
-	    (struct preflight_sysctl){ "net/ipv6/conf/all/forwarding", "1", "", -EACCES };
+	    (struct preflight_sysctl){ "net/ipv6/conf/all/forwarding", "1", "", -EACCES, false };
 	f.n_sysctls = 2;
 	t = find(&f, "forwarding");
 	CHECK(t->state == PREFLIGHT_FAIL);
 	CHECK(strstr(t->message, "net.ipv4.ip_forward is 0, needs 1") != NULL);
 	CHECK(strstr(t->message, "net.ipv6.conf.all.forwarding is unreadable") != NULL);
-	CHECK(strstr(t->fix, "sysctl -w net.ipv4.ip_forward=1\n") != NULL);
-	CHECK(strstr(t->fix, "sysctl -w net.ipv6.conf.all.forwarding=1") != NULL);
+	/* The daemon sets them itself: the fix is to stop what changed them
+	 * and reload, not a sysctl -w that the next change undoes. */
+	CHECK(strstr(t->fix, "sysctl -w") == NULL);
+	CHECK(strstr(t->fix, "systemctl reload meshgated") != NULL);
 	CHECK(strstr(t->fix, "lxc.sysctl.") != NULL);
 
 	f.n_sysctls = 0;
 	t = find(&f, "forwarding");
 	CHECK(t->state == PREFLIGHT_OK && strstr(t->message, "not needed") != NULL);
+}
+
+/* meshgated --preflight, with no daemon: it says what it checked, and
+ * counts on the daemon for what the daemon does itself. */
+static void test_without_daemon(void)
+{
+	struct preflight_facts f = healthy();
+	const struct preflight_result *t;
+
+	f.daemon_running = false;
+	t = find(&f, "tun");
+	CHECK(t->state == PREFLIGHT_OK);
+	CHECK(strstr(t->message, "is up") == NULL);
+	CHECK(!strcmp(t->message, "/dev/net/tun opens; meshgated creates mg0 when it starts "
+				  "(checked without the daemon)"));
+
+	t = find(&f, "udp_port");
+	CHECK(t->state == PREFLIGHT_UNKNOWN);
+	CHECK(!strcmp(t->message,
+		      "listen_port 41641: neither bound nor tested (checked without the daemon)"));
+	f.port = 0;
+	t = find(&f, "udp_port");
+	CHECK(t->state == PREFLIGHT_UNKNOWN && strstr(t->message, "random port") != NULL);
+
+	/* Forwarding off: fine, the daemon turns it on. */
+	t = find(&f, "forwarding");
+	CHECK(t->state == PREFLIGHT_OK && strstr(t->message, "as the route plan needs"));
+	strcpy(f.sysctls[0].have, "0");
+	t = find(&f, "forwarding");
+	CHECK(t->state == PREFLIGHT_OK);
+	CHECK(!strcmp(t->message, "net.ipv4.ip_forward is 0, meshgated sets it to 1 when it "
+				  "starts"));
+	CHECK(t->fix[0] == '\0');
+
+	/* Unless it cannot: a read-only /proc/sys. */
+	f.sysctls[0].settable = false;
+	t = find(&f, "forwarding");
+	CHECK(t->state == PREFLIGHT_FAIL);
+	CHECK(!strcmp(t->message, "net.ipv4.ip_forward is 0, needs 1"));
+	CHECK(strstr(t->fix, "sysctl -w") == NULL);
+	CHECK(strstr(t->fix, "/proc/sys is read-only here") != NULL);
+	CHECK(strstr(t->fix, "lxc.sysctl.<name> = <value>") != NULL);
+	CHECK(strstr(t->fix, "reload") == NULL);
 }
 
 static void test_rp_filter(void)
@@ -270,6 +316,7 @@ int main(void)
 	RUN(test_healthy);
 	RUN(test_tun);
 	RUN(test_forwarding);
+	RUN(test_without_daemon);
 	RUN(test_rp_filter);
 	RUN(test_nftables_and_mtu);
 	RUN(test_udp_port);
