@@ -16,6 +16,9 @@ enum {
 	 * our own MTU: the peer's MTU decides their size. Slots are only touched
 	 * as far as packets fill them. */
 	RX_SLOT_SIZE = PKT_HEADROOM + 65536,
+	/* Outgoing datagrams too: besides our own packets (bounded by our MTU),
+	 * the relay forwards whatever a node sent, sized by that node's MTU. */
+	UDP_TX_SLOT_SIZE = RX_SLOT_SIZE,
 };
 
 static void swap_slots(struct pkt *a, struct pkt *b)
@@ -167,7 +170,7 @@ static int alloc_batches(struct dataplane *dp)
 	uint32_t tx_slot = PKT_HEADROOM + dp->dev->mtu + MESSAGE_DATA_OVERHEAD + 64;
 
 	dp->tun_in = pkt_batch_new(BATCH_SIZE, tx_slot);
-	dp->udp_out = pkt_batch_new(BATCH_SIZE, tx_slot);
+	dp->udp_out = pkt_batch_new(BATCH_SIZE, UDP_TX_SLOT_SIZE);
 	dp->udp_in = pkt_batch_new(BATCH_SIZE, RX_SLOT_SIZE);
 	dp->tun_out = pkt_batch_new(BATCH_SIZE, RX_SLOT_SIZE);
 	if (!dp->tun_in || !dp->udp_out || !dp->udp_in || !dp->tun_out)

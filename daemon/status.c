@@ -124,9 +124,12 @@ static json_t *drops_json(const struct node *node)
 	for (int r = 0; obj && r < DROP_REASON_COUNT; r++)
 		json_object_set_new(obj, wg_drop_reason_name(r),
 				    json_integer((json_int_t)node->dev->stats.drops[r]));
-	if (obj)
+	if (obj) {
 		json_object_set_new(obj, "mesh_probe",
 				    json_integer((json_int_t)node->dp.mesh.rx_probe_dropped));
+		json_object_set_new(obj, "mesh_relay",
+				    json_integer((json_int_t)node->dp.mesh.relay_dropped));
+	}
 	return obj;
 }
 

@@ -517,29 +517,39 @@ static void on_join(struct coordinator *c, struct pkt *pkt, struct pkt_batch *ud
 
 /* ---- relay ---- */
 
-static void on_relay(struct coordinator *c, struct pkt *pkt, struct pkt_batch *udp_out)
+/* Forwards an authentic RELAY datagram to its destination's endpoint; false
+ * when it cannot be. udp_out's slots hold any datagram received (the data
+ * plane sizes them so), whatever this node's own MTU. */
+static bool relay_sent(struct coordinator *c, struct pkt *pkt, struct pkt_batch *udp_out)
 {
 	uint32_t src, dst;
 	struct wg_peer *peer = NULL;
 	struct pkt *out;
 
 	if (relay_forward(pkt, &src, &dst, relay_key_for, c) < 0)
-		return;
+		return false;
 	for (size_t i = 0; i < c->n_relay && !peer; i++)
 		if (c->relay[i].id == dst)
 			peer = wg_device_find_peer(c->node->dev, c->relay[i].public_key);
 	if (!peer || !peer->has_endpoint || wg_endpoint_is_relay(&peer->endpoint))
-		return;
+		return false;
 	out = pkt_batch_add(udp_out);
 	if (!out)
-		return;
+		return false;
 	if (pkt->len > pkt_tailroom(out)) {
 		udp_out->count--;
-		return;
+		return false;
 	}
 	memcpy(out->data, pkt->data, pkt->len);
 	out->len = pkt->len;
 	out->ep = peer->endpoint;
+	return true;
+}
+
+static void on_relay(struct coordinator *c, struct pkt *pkt, struct pkt_batch *udp_out)
+{
+	if (!relay_sent(c, pkt, udp_out))
+		c->node->dp.mesh.relay_dropped++;
 }
 
 static enum demux coordinator_rx(void *ctx, struct pkt *pkt, struct pkt_batch *udp_out)

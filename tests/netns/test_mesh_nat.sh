@@ -4,7 +4,9 @@
 # behind a symmetric one. Both join home's coordinator through their NATs;
 # laptop <-> home is direct through laptop's NAT; laptop <-> phone cannot be
 # direct and goes through home's relay, end-to-end encrypted; when phone's
-# NAT becomes endpoint-independent, the path turns direct by itself.
+# NAT becomes endpoint-independent, the path turns direct by itself. laptop
+# and phone run MTU 1420 behind home's 1280: their largest packets still
+# cross the relay.
 # Neither NAT lets anything new in, so home's port probe (a datagram from a
 # socket laptop and phone never talked to) reaches neither: their udp_port
 # checks fail, while home's passes (their traffic reaches it).
@@ -19,7 +21,8 @@
 #  pnat    in0  10.2.0.1/24   out0 198.51.101.2/24   masquerade random,fully-random
 #                                                    (symmetric), no new flows in
 #  inet    lap0 198.51.100.1/24  pho0 198.51.101.1/24  home0 203.0.113.1/24
-#  home    wan0 203.0.113.2/24    coordinator, prefix 100.64.0.0/10, UDP 41641
+#  home    wan0 203.0.113.2/24    coordinator, prefix 100.64.0.0/10, UDP 41641,
+#                                 MTU 1280 (laptop and phone: 1420)
 set -eu
 # shellcheck source=lib.sh
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
@@ -77,14 +80,19 @@ ping_pattern() { # NS ADDR
 	ns_exec "$1" ping -c 3 -i 0.3 -W 2 -p "$PATTERN" "$2" >/dev/null 2>&1
 }
 
+relay_drops() { # NAME: RELAY datagrams NAME did not forward
+	mg_cli "$1" "$1" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["daemon"]["drops"]["mesh_relay"])'
+}
+
 path_is() { # NAME PEER PATH
 	[ "$(mesh_peer "$1" "$2" path)" = "$3" ]
 }
 
 setup
-mesh_conf home 'coordinator = { enabled = true; prefix4 = "100.64.0.0/10"; prefix6 = "fd7a:6d67:7465::/48"; };'
-mesh_conf laptop
-mesh_conf phone
+mesh_conf home 'mtu = 1280;
+coordinator = { enabled = true; prefix4 = "100.64.0.0/10"; prefix6 = "fd7a:6d67:7465::/48"; };'
+mesh_conf laptop 'mtu = 1420;'
+mesh_conf phone 'mtu = 1420;'
 mesh_start home
 mesh_start laptop
 mesh_start phone
@@ -139,6 +147,14 @@ check "laptop -> phone is relayed" wait_for 30 0.5 path_is laptop phone relay
 check "phone -> laptop is relayed" wait_for 30 0.5 path_is phone laptop relay
 check "ping through the relay" ping_pattern laptop "$PHONE"
 check "ping back through the relay" ping_pattern phone "$LAPTOP"
+# 1400 bytes, as MTU 1420 allows: a 1496-byte RELAY datagram, more than
+# home's own MTU would size a datagram for.
+check "a 1400-byte packet crosses the relay (MTU 1420 nodes, 1280 coordinator)" \
+	ns_exec laptop ping -c 3 -i 0.3 -W 2 -s 1372 -Mdo "$PHONE"
+check "and back" ns_exec phone ping -c 3 -i 0.3 -W 2 -s 1372 -Mdo "$LAPTOP"
+drops=$(relay_drops home)
+log "RELAY datagrams home dropped: $drops"
+check "home dropped no RELAY datagram" [ "$drops" -eq 0 ]
 sleep 0.5
 for c in wan lnat.out0 pnat.out0 phone.up0; do
 	capture_stop "$c"
