@@ -127,7 +127,7 @@ wait_for 600 0.1 not kill -0 "$storm" || fail "the storm client did not finish"
 wait "$storm" || fail "the storm client failed"
 log "storm: $(cat "$MESH_DIR/storm.json") in $((SECONDS - start)) s; pings from phone through home: $answered of $sent answered"
 check "the storm sent every line" grep -q "\"lines\": $LINES" "$MESH_DIR/storm.json"
-check "home answered most pings during the storm" [ $((answered * 10)) -ge $((sent * 8)) ]
+check "home answered at least half the pings during the storm" [ $((answered * 2)) -ge "$sent" ]
 check "meshgate nodes answered during the storm" [ "$nodes_ok" = 1 ]
 sleep 3 # what was deferred to the next rebuild goes out
 v1=$(phone_version)
