@@ -133,22 +133,43 @@ static json_t *drops_json(const struct node *node)
 	return obj;
 }
 
-/* The engine's handshake and cookie counters, next to its drops. */
+/* On the coordinator: what the control channel's per-node limits did. */
+static json_t *mesh_control_json(const struct node *node)
+{
+	struct coordinator_stats st;
+
+	if (!node->coordinator)
+		return NULL;
+	coordinator_stats(node->coordinator, &st);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "updates_deferred",
+			 (json_int_t)st.updates_deferred, "endpoints_debounced",
+			 (json_int_t)st.endpoints_debounced, "reconnects_refused",
+			 (json_int_t)st.reconnects_refused, "writes_skipped",
+			 (json_int_t)st.writes_skipped, "rebuilds", (json_int_t)st.rebuilds,
+			 "netmaps_pushed", (json_int_t)st.netmaps_pushed, "lines_ignored",
+			 (json_int_t)st.lines_ignored);
+}
+
+/* The engine's handshake and cookie counters, next to its drops; on the
+ * coordinator, the control channel's counters. */
 static json_t *daemon_json(const struct node *node)
 {
 	const struct wg_device_stats *s = &node->dev->stats;
+	json_t *doc = json_pack(
+	    "{s:s, s:s, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "version",
+	    MESHGATE_VERSION, "interface", node->dp.tun.name, "started_at",
+	    (json_int_t)node->started_at, "drops", drops_json(node), "handshake_initiations_rx",
+	    (json_int_t)s->handshake_initiations_rx, "handshake_initiations_tx",
+	    (json_int_t)s->handshake_initiations_tx, "handshake_responses_rx",
+	    (json_int_t)s->handshake_responses_rx, "handshake_responses_tx",
+	    (json_int_t)s->handshake_responses_tx, "cookie_replies_rx",
+	    (json_int_t)s->cookie_replies_rx, "cookie_replies_tx", (json_int_t)s->cookie_replies_tx,
+	    "sessions_established", (json_int_t)s->sessions_established, "routes_installed",
+	    (json_int_t)node->plan.n_routes);
 
-	return json_pack("{s:s, s:s, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "version",
-			 MESHGATE_VERSION, "interface", node->dp.tun.name, "started_at",
-			 (json_int_t)node->started_at, "drops", drops_json(node),
-			 "handshake_initiations_rx", (json_int_t)s->handshake_initiations_rx,
-			 "handshake_initiations_tx", (json_int_t)s->handshake_initiations_tx,
-			 "handshake_responses_rx", (json_int_t)s->handshake_responses_rx,
-			 "handshake_responses_tx", (json_int_t)s->handshake_responses_tx,
-			 "cookie_replies_rx", (json_int_t)s->cookie_replies_rx, "cookie_replies_tx",
-			 (json_int_t)s->cookie_replies_tx, "sessions_established",
-			 (json_int_t)s->sessions_established, "routes_installed",
-			 (json_int_t)node->plan.n_routes);
+	if (doc && node->coordinator)
+		json_object_set_new(doc, "mesh_control", mesh_control_json(node));
+	return doc;
 }
 
 /* On the coordinator: every node of the mesh with its routes, approved and

@@ -138,6 +138,26 @@ static void counters(FILE *f, const json_t *d, const char *name, const struct co
 	}
 }
 
+/* The coordinator's control-channel counters (status "mesh_control"). */
+static void mesh_control_metrics(FILE *f, const json_t *mc)
+{
+	const char *event;
+	json_t *v;
+
+	if (!json_is_object(mc))
+		return;
+	family(f, "meshgate_mesh_control_total", "counter",
+	       "Coordinator: control channel events (updates deferred, endpoint changes "
+	       "debounced, reconnects refused, writes skipped, rebuilds, netmaps pushed, "
+	       "lines ignored).");
+	json_object_foreach((json_t *)mc, event, v)
+	{
+		fputs("meshgate_mesh_control_total{event=\"", f);
+		put_label(f, event);
+		fprintf(f, "\"} %lld\n", (long long)json_integer_value(v));
+	}
+}
+
 static void daemon_metrics(FILE *f, const json_t *self, const json_t *d)
 {
 	static const struct counter_map hs[] = {
@@ -180,6 +200,7 @@ static void daemon_metrics(FILE *f, const json_t *self, const json_t *d)
 	family(f, "meshgate_cookie_replies_total", "counter", "Cookie replies, by direction.");
 	counters(f, d, "meshgate_cookie_replies_total", cookies,
 		 sizeof(cookies) / sizeof(cookies[0]));
+	mesh_control_metrics(f, json_object_get(d, "mesh_control"));
 	if (json_is_integer(json_object_get(d, "sessions_established"))) {
 		family(f, "meshgate_sessions_established_total", "counter",
 		       "Sessions (keypairs) established.");

@@ -40,45 +40,97 @@ static bool flush_out(struct channel *ch)
 	return true;
 }
 
-/* Hands every complete line to on_msg; false to close. */
+static bool blank(const char *line, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r')
+			return false;
+	return true;
+}
+
+/* One complete line (without its '\n'); false to close. */
+static bool take_line(struct channel *ch, const char *line, size_t len)
+{
+	json_t *msg = blank(line, len) ? NULL : json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
+	bool keep = true;
+
+	ch->stats.lines++;
+	if (json_is_object(msg))
+		keep = ch->on_msg(ch->ctx, ch, msg);
+	else
+		ch->stats.ignored++;
+	json_decref(msg);
+	return keep;
+}
+
+/* Hands every complete line to on_msg, searching only the bytes not
+ * searched before; false to close. The partial line left is moved to the
+ * front once: it lies within the bytes just read when a line ended there. */
 static bool take_lines(struct channel *ch)
 {
+	size_t start = 0;
 	char *nl;
 
-	while ((nl = memchr(ch->in, '\n', ch->in_len))) {
-		size_t line = (size_t)(nl - ch->in);
-		json_t *msg = json_loadb(ch->in, line, JSON_REJECT_DUPLICATES, NULL);
-		bool keep = json_is_object(msg) && ch->on_msg(ch->ctx, ch, msg);
+	while ((nl = memchr(ch->in + ch->in_scanned, '\n', ch->in_len - ch->in_scanned))) {
+		size_t end = (size_t)(nl - ch->in);
 
-		json_decref(msg);
-		if (!keep)
+		ch->stats.scanned += end + 1 - ch->in_scanned;
+		ch->in_scanned = end + 1;
+		if (!take_line(ch, ch->in + start, end - start))
 			return false;
-		memmove(ch->in, nl + 1, ch->in_len - line - 1);
-		ch->in_len -= line + 1;
+		start = end + 1;
+	}
+	ch->stats.scanned += ch->in_len - ch->in_scanned;
+	ch->in_len -= start;
+	if (start && ch->in_len)
+		memmove(ch->in, ch->in + start, ch->in_len);
+	ch->in_scanned = ch->in_len;
+	if (ch->in_len == 0 && ch->in_cap > CHANNEL_IN_KEEP) {
+		free(ch->in);
+		ch->in = NULL;
+		ch->in_cap = 0;
 	}
 	return ch->in_len < MESH_CONTROL_LINE_MAX;
 }
 
+/* Room to read into: doubles the buffer, up to MESH_CONTROL_LINE_MAX. */
+static bool in_reserve(struct channel *ch)
+{
+	size_t cap = ch->in_cap ? ch->in_cap * 2 : CHANNEL_IN_MIN;
+	char *grown;
+
+	if (ch->in_cap - ch->in_len >= CHANNEL_IN_MIN || ch->in_cap >= MESH_CONTROL_LINE_MAX)
+		return ch->in_len < ch->in_cap;
+	if (cap > MESH_CONTROL_LINE_MAX)
+		cap = MESH_CONTROL_LINE_MAX;
+	grown = realloc(ch->in, cap);
+	if (!grown)
+		return false;
+	ch->in = grown;
+	ch->in_cap = cap;
+	return true;
+}
+
 static bool read_in(struct channel *ch)
 {
-	char buf[16384];
+	for (size_t budget = CHANNEL_READ_BUDGET; budget;) {
+		size_t room;
+		ssize_t n;
 
-	for (;;) {
-		ssize_t n = recv(ch->fd, buf, sizeof(buf), 0);
-		char *grown;
+		if (!in_reserve(ch))
+			return false;
+		room = ch->in_cap - ch->in_len;
+		n = recv(ch->fd, ch->in + ch->in_len, room < budget ? room : budget, 0);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return true;
 		if (n <= 0)
 			return false;
-		grown = realloc(ch->in, ch->in_len + (size_t)n);
-		if (!grown)
-			return false;
-		ch->in = grown;
-		memcpy(ch->in + ch->in_len, buf, (size_t)n);
 		ch->in_len += (size_t)n;
+		budget -= (size_t)n;
 		if (!take_lines(ch))
 			return false;
 	}
+	return true; /* more waits: the loop calls again */
 }
 
 static bool finish_connect(struct channel *ch)

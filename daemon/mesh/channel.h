@@ -3,6 +3,21 @@
  * loop carrying JSON objects, one per line (protocol.h). Both roles use it:
  * the coordinator for each connected node, a node for its connection to the
  * coordinator.
+ *
+ * Receiving:
+ *  - a line that is blank, not JSON, or JSON but not an object is ignored
+ *    and counted (stats.ignored), as the protocol ignores what it does not
+ *    know. Not JSON is ignored too, not closed on: lines are framed by '\n',
+ *    so a bad line cannot desynchronise the next one, and closing would only
+ *    make the peer reconnect, which costs the coordinator more (a registry
+ *    look-up, a full netmap) than parsing a line;
+ *  - a partial line of MESH_CONTROL_LINE_MAX bytes or more closes the
+ *    channel;
+ *  - each byte is scanned for '\n' once (the scan resumes where it
+ *    stopped), the buffer grows by doubling up to MESH_CONTROL_LINE_MAX and
+ *    is released when it is empty and large, and one wake-up reads at most
+ *    CHANNEL_READ_BUDGET bytes, so a peer that streams cannot hold the
+ *    event loop.
  */
 #ifndef MESHGATE_MESH_CHANNEL_H
 #define MESHGATE_MESH_CHANNEL_H
@@ -10,6 +25,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct loop;
 struct loop_source;
@@ -22,6 +38,18 @@ typedef bool (*channel_msg_fn)(void *ctx, struct channel *ch, const json_t *msg)
  * whether it ever was established. */
 typedef void (*channel_closed_fn)(void *ctx, struct channel *ch);
 
+enum {
+	CHANNEL_IN_MIN = 4096,            /* the receive buffer's first size */
+	CHANNEL_IN_KEEP = 64 * 1024,      /* an empty buffer above this is released */
+	CHANNEL_READ_BUDGET = 256 * 1024, /* bytes read per wake-up */
+};
+
+struct channel_stats {
+	uint64_t lines;   /* complete lines taken, ignored ones included */
+	uint64_t ignored; /* blank, not JSON, or JSON but not an object */
+	uint64_t scanned; /* bytes searched for '\n' */
+};
+
 struct channel {
 	struct loop *loop;
 	struct loop_source *src;
@@ -29,7 +57,9 @@ struct channel {
 	bool connecting; /* a non-blocking connect() in progress */
 	bool connected;
 	char *in, *out;
-	size_t in_len, out_len, out_cap;
+	size_t in_len, in_cap, out_len, out_cap;
+	size_t in_scanned; /* in[0..in_scanned) holds no '\n' */
+	struct channel_stats stats;
 	channel_msg_fn on_msg;
 	channel_closed_fn on_closed;
 	void *ctx;

@@ -4,7 +4,10 @@
  * admin command) mark the state dirty; a rebuild then computes every view
  * from the registry and pushes the netmaps that differ from the last one
  * sent on each connection. The timer also rebuilds every few seconds, so
- * endpoints the engine learns by roaming reach the netmaps.
+ * endpoints the engine learns by roaming reach the netmaps. What a node
+ * sends on its channel is held to the limits of throttle.h: at most one
+ * rebuild per THROTTLE_REBUILD_INTERVAL_MS, and only for a change the
+ * registry did not have.
  */
 #include "mesh/coordinator.h"
 
@@ -33,9 +36,13 @@
 #include "mesh/portprobe.h"
 #include "mesh/registry.h"
 #include "mesh/relay.h"
+#include "mesh/throttle.h"
 #include "node.h"
 
-enum { TICK_MS = 1000, REBUILD_EVERY_TICKS = 3 };
+#define MS 1000000ULL
+#define NS 1000000000ULL
+
+enum { TICK_MS = 1000, REBUILD_EVERY_MS = 3000, SCHEDULE_DELAY_MS = 5 };
 
 struct conn {
 	struct coordinator *c;
@@ -68,8 +75,11 @@ struct coordinator {
 	char *self_view;
 	char *own_routes;              /* this node's advertisement last recorded (JSON text) */
 	struct portprobe_limit probes; /* nodes probed within the last interval */
+	struct throttle throttle;      /* per-node limits of the control channel */
+	struct coordinator_stats stats;
 	bool dirty;
-	unsigned ticks;
+	uint64_t last_rebuild; /* monotonic ns */
+	uint64_t timer_due;    /* when the timer fires next; 0: not armed */
 	char err[256];
 };
 
@@ -175,6 +185,7 @@ static void conn_close(struct conn *k)
 			*pp = k->next;
 			break;
 		}
+	c->stats.lines_ignored += k->ch->stats.ignored;
 	channel_free(k->ch);
 	free(k->last_view);
 	free(k);
@@ -285,6 +296,7 @@ static void push_view(struct coordinator *c, struct conn *k, struct netmap *nm)
 		free(k->last_view);
 		k->last_view = text;
 		text = NULL;
+		c->stats.netmaps_pushed++;
 		log_info("mesh: netmap %llu for %s", (unsigned long long)nm->version,
 			 nm->self.name);
 	}
@@ -301,6 +313,8 @@ static void rebuild(struct coordinator *c)
 	struct netmap nm;
 
 	c->dirty = false;
+	c->last_rebuild = loop_now();
+	c->stats.rebuilds++;
 	if (registry_nodes(c->reg, &nodes, &n_nodes) < 0 ||
 	    registry_routes(c->reg, &routes, &n_routes) < 0)
 		goto out;
@@ -338,44 +352,83 @@ out:
 	free(routes);
 }
 
-/* Rebuilds soon, from the timer (never inside a packet handler). */
+/* Arms the timer for due (monotonic ns) unless it fires sooner already. */
+static void arm(struct coordinator *c, uint64_t due)
+{
+	struct itimerspec its = { .it_value = { (time_t)(due / NS), (long)(due % NS) } };
+
+	if (c->timer_due && c->timer_due <= due)
+		return;
+	if (timerfd_settime(c->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+		c->timer_due = due;
+}
+
+/* The earliest time the next rebuild may run. */
+static uint64_t rebuild_due(const struct coordinator *c, uint64_t now)
+{
+	uint64_t soon = now + SCHEDULE_DELAY_MS * MS,
+		 spaced = c->last_rebuild + THROTTLE_REBUILD_INTERVAL_MS * MS;
+
+	return c->last_rebuild && spaced > soon ? spaced : soon;
+}
+
+/* Rebuilds soon, from the timer (never inside a packet handler), and never
+ * sooner than THROTTLE_REBUILD_INTERVAL_MS after the last rebuild. */
 static void schedule(struct coordinator *c)
 {
-	struct itimerspec its = { .it_value = { 0, 5 * 1000 * 1000 },
-				  .it_interval = { TICK_MS / 1000, 0 } };
-
 	c->dirty = true;
-	timerfd_settime(c->timer_fd, 0, &its, NULL);
+	if (c->timer_fd >= 0)
+		arm(c, rebuild_due(c, loop_now()));
 }
 
 static int advertise_own(struct coordinator *c);
+static void pending_tick(struct coordinator *c, uint64_t now);
+
+/* Whether a rebuild is due at now: a change waits out the spacing; without
+ * one, the periodic rebuild picks up endpoints learnt by roaming. */
+static bool rebuild_now(const struct coordinator *c, uint64_t now)
+{
+	if (c->dirty)
+		return now >= c->last_rebuild + THROTTLE_REBUILD_INTERVAL_MS * MS;
+	return now >= c->last_rebuild + REBUILD_EVERY_MS * MS;
+}
 
 static void on_timer(void *ctx, uint32_t events)
 {
 	struct coordinator *c = ctx;
-	uint64_t expirations;
+	uint64_t expirations, now = loop_now(), next = now + TICK_MS * MS;
 
 	if (read(c->timer_fd, &expirations, sizeof(expirations)) < 0)
 		return;
+	c->timer_due = 0;
 	if (advertise_own(c) < 0)
 		log_warn("mesh: cannot record this node's routes");
-	if (c->dirty || ++c->ticks % REBUILD_EVERY_TICKS == 0)
+	pending_tick(c, now);
+	if (rebuild_now(c, now))
 		rebuild(c);
+	if (c->dirty && rebuild_due(c, now) < next)
+		next = rebuild_due(c, now);
+	for (size_t i = 0; i < c->throttle.n; i++) {
+		const struct throttle_node *tn = &c->throttle.v[i];
+		if (tn->pending && tn->pending_due < next)
+			next = tn->pending_due > now ? tn->pending_due : now + MS;
+	}
+	arm(c, next);
 }
 
 /* ---- routes ---- */
 
 /* Records what a node advertises; auto_approve decides what is approved at
  * once, for the coordinator's own routes as for any node's. */
-static int advertise(struct coordinator *c, uint32_t id, const struct prefix *routes, size_t n)
+static int advertise(struct coordinator *c, uint32_t id, const struct prefix *routes, size_t n,
+		     bool *changed)
 {
 	const struct mg_config *cfg = &c->node->cfg;
-	bool changed = false;
 
 	return registry_routes_advertise(c->reg, id, routes, n,
 					 cfg->coordinator.auto_approve.routes.v,
 					 cfg->coordinator.auto_approve.routes.n,
-					 cfg->coordinator.auto_approve.exit_node, &changed);
+					 cfg->coordinator.auto_approve.exit_node, changed);
 }
 
 /* ---- joins ---- */
@@ -427,7 +480,7 @@ static json_t *join_register(struct coordinator *c, const struct join_request *r
 				 &cfg->coordinator.prefix4, &cfg->coordinator.prefix6, now, &n,
 				 NULL) < 0)
 		return result_error("the coordinator cannot register this node (mesh full?)");
-	if (advertise(c, n.id, hello.routes, hello.n_routes) < 0 ||
+	if (advertise(c, n.id, hello.routes, hello.n_routes, NULL) < 0 ||
 	    registry_node_seen(c->reg, n.id, now, hello.endpoints, hello.n_endpoints) < 0 ||
 	    (use_invite && registry_invite_use(c->reg, req->invite_id, n.id, now) < 0))
 		result = result_error("the coordinator cannot register this node");
@@ -672,6 +725,102 @@ static void on_port_probe(struct coordinator *c, struct conn *k, const json_t *m
 	json_decref(reply);
 }
 
+/* Records the endpoints of a hello, or only last_seen; true when the
+ * netmaps change. An endpoint change sooner than the node's interval waits
+ * as its pending message (the routes went in already). */
+static bool endpoints_apply(struct coordinator *c, struct throttle_node *tn,
+			    const struct mesh_hello *hello, uint64_t now)
+{
+	bool differ = false;
+	int ret = registry_node_endpoints_differ(c->reg, tn->node_id, hello->endpoints,
+						 hello->n_endpoints, &differ);
+
+	if (ret == 0 && differ && !throttle_endpoints_allowed(tn, now)) {
+		c->stats.endpoints_debounced++;
+		if (throttle_defer(tn, hello,
+				   tn->endpoints_at + THROTTLE_ENDPOINT_INTERVAL_S * NS) < 0)
+			log_warn("mesh: cannot keep the update of node %u", tn->node_id);
+		differ = false;
+	} else if (ret == 0 && differ) {
+		ret = registry_node_seen(c->reg, tn->node_id, now_s(), hello->endpoints,
+					 hello->n_endpoints);
+		tn->endpoints_at = tn->seen_at = now;
+	} else if (ret == 0 &&
+		   (!tn->seen_at || now - tn->seen_at >= THROTTLE_SEEN_INTERVAL_S * NS)) {
+		ret = registry_node_seen(c->reg, tn->node_id, now_s(), NULL, 0);
+		tn->seen_at = now;
+	} else if (ret == 0) {
+		c->stats.writes_skipped++;
+	}
+	if (ret < 0)
+		log_warn("mesh: cannot record the endpoints of node %u", tn->node_id);
+	return ret == 0 && differ;
+}
+
+/* Records what hello says that the registry does not have yet, and
+ * rebuilds only then. */
+static void hello_apply(struct coordinator *c, struct throttle_node *tn,
+			const struct mesh_hello *hello, uint64_t now)
+{
+	bool changed = false;
+
+	if (advertise(c, tn->node_id, hello->routes, hello->n_routes, &changed) < 0)
+		log_warn("mesh: cannot record the routes of node %u", tn->node_id);
+	else if (!changed)
+		c->stats.writes_skipped++;
+	if (endpoints_apply(c, tn, hello, now) || changed)
+		schedule(c);
+}
+
+/* A hello or update: applied when the node's bucket has a token, else kept
+ * as its pending message (the latest wins) for when it has one. */
+static void hello_take(struct coordinator *c, uint32_t id, const struct mesh_hello *hello)
+{
+	uint64_t now = loop_now(), interval = THROTTLE_MSG_INTERVAL_S * NS;
+	struct throttle_node *tn = throttle_node(&c->throttle, id);
+
+	if (!tn) {
+		log_warn("mesh: cannot record the update of node %u", id);
+		return;
+	}
+	if (!throttle_bucket_take(&tn->msgs, now, interval, THROTTLE_MSG_BURST)) {
+		c->stats.updates_deferred++;
+		if (throttle_defer(
+			tn, hello,
+			throttle_bucket_ready(&tn->msgs, now, interval, THROTTLE_MSG_BURST)) < 0)
+			log_warn("mesh: cannot keep the update of node %u", id);
+		else
+			arm(c, tn->pending_due);
+		return;
+	}
+	throttle_clear(tn);
+	hello_apply(c, tn, hello, now);
+	if (tn->pending)
+		arm(c, tn->pending_due);
+}
+
+/* Applies the pending messages that are due, as their buckets allow. */
+static void pending_tick(struct coordinator *c, uint64_t now)
+{
+	uint64_t interval = THROTTLE_MSG_INTERVAL_S * NS;
+
+	for (size_t i = 0; i < c->throttle.n; i++) {
+		struct throttle_node *tn = &c->throttle.v[i];
+		struct mesh_hello *hello = tn->pending;
+
+		if (!hello || tn->pending_due > now)
+			continue;
+		if (!throttle_bucket_take(&tn->msgs, now, interval, THROTTLE_MSG_BURST)) {
+			tn->pending_due =
+			    throttle_bucket_ready(&tn->msgs, now, interval, THROTTLE_MSG_BURST);
+			continue;
+		}
+		tn->pending = NULL; /* applying may defer it again */
+		hello_apply(c, tn, hello, now);
+		free(hello);
+	}
+}
+
 static bool on_conn_msg(void *ctx, struct channel *ch, const json_t *msg)
 {
 	struct conn *k = ctx;
@@ -689,10 +838,7 @@ static bool on_conn_msg(void *ctx, struct channel *ch, const json_t *msg)
 		log_warn("mesh: node %u sent a malformed %s", k->node_id, type);
 		return false;
 	}
-	if (advertise(c, k->node_id, hello.routes, hello.n_routes) < 0 ||
-	    registry_node_seen(c->reg, k->node_id, now_s(), hello.endpoints, hello.n_endpoints) < 0)
-		log_warn("mesh: cannot record the %s of node %u", type, k->node_id);
-	schedule(c);
+	hello_take(c, k->node_id, &hello);
 	return true;
 }
 
@@ -727,6 +873,18 @@ static uint32_t node_by_source(struct coordinator *c, const union sockaddr_inet 
 	return id;
 }
 
+/* A node's connection within its reconnect budget; counts the others. */
+static bool connect_allowed(struct coordinator *c, uint32_t id)
+{
+	struct throttle_node *tn = throttle_node(&c->throttle, id);
+
+	if (tn && throttle_bucket_take(&tn->connects, loop_now(), THROTTLE_CONNECT_INTERVAL_S * NS,
+				       THROTTLE_CONNECT_BURST))
+		return true;
+	c->stats.reconnects_refused++;
+	return false;
+}
+
 static void on_accept(void *ctx, uint32_t events)
 {
 	struct coordinator *c = ctx;
@@ -739,6 +897,10 @@ static void on_accept(void *ctx, uint32_t events)
 	if (fd < 0)
 		return;
 	id = node_by_source(c, &sa);
+	if (id && !connect_allowed(c, id)) {
+		close(fd);
+		return;
+	}
 	k = id ? calloc(1, sizeof(*k)) : NULL;
 	if (!k) {
 		close(fd);
@@ -807,7 +969,7 @@ static int advertise_own(struct coordinator *c)
 		free(text);
 		return 0;
 	}
-	ret = advertise(c, c->self_id, own, n_own);
+	ret = advertise(c, c->self_id, own, n_own, NULL);
 	if (ret == 0) {
 		free(c->own_routes);
 		c->own_routes = text;
@@ -910,7 +1072,15 @@ void coordinator_stop(struct coordinator *c)
 	free(c->self_view);
 	free(c->own_routes);
 	portprobe_limit_free(&c->probes);
+	throttle_free(&c->throttle);
 	free(c);
+}
+
+void coordinator_stats(const struct coordinator *c, struct coordinator_stats *out)
+{
+	*out = c->stats;
+	for (const struct conn *k = c->conns; k; k = k->next)
+		out->lines_ignored += k->ch->stats.ignored;
 }
 
 /* ---- admin commands ---- */
@@ -1050,6 +1220,7 @@ json_t *coordinator_node_remove(struct coordinator *c, const char *name, const c
 		return fail(c, error, "cannot remove '%s'", name);
 	}
 	log_info("mesh: node %s (id %u) removed", n.name, n.id);
+	throttle_forget(&c->throttle, n.id);
 	k = conn_by_node(c, n.id);
 	if (k)
 		conn_close(k);

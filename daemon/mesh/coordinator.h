@@ -42,6 +42,20 @@ json_t *coordinator_routes_set(struct coordinator *c, const char *node, const js
  * host's: the port is reached from outside when that is not 0 (preflight). */
 unsigned coordinator_port_reached(const struct coordinator *c);
 
+/* What the control channel's limits did, since start (status "daemon"
+ * object, "mesh_control"; /metrics). */
+struct coordinator_stats {
+	uint64_t updates_deferred;    /* hello/update over the node's rate: kept, applied later */
+	uint64_t endpoints_debounced; /* endpoint changes held to the node's interval */
+	uint64_t reconnects_refused;  /* connections over the node's reconnect rate, closed */
+	uint64_t writes_skipped;      /* registry writes left out: nothing changed */
+	uint64_t rebuilds;            /* netmap rebuilds (each compares every node's view) */
+	uint64_t netmaps_pushed;      /* signed netmaps sent, one per changed view */
+	uint64_t lines_ignored;       /* blank, non-JSON or non-object lines from nodes */
+};
+
+void coordinator_stats(const struct coordinator *c, struct coordinator_stats *out);
+
 /* Whether node_id has a control connection now (status). */
 bool coordinator_node_online(const struct coordinator *c, uint32_t node_id);
 

@@ -862,6 +862,25 @@ int registry_node_seen(struct registry *reg, uint32_t id, int64_t now, const str
 	return ret;
 }
 
+int registry_node_endpoints_differ(struct registry *reg, uint32_t id, const struct endpoint *eps,
+				   size_t n, bool *differ)
+{
+	struct registry_node node;
+	char *stored = NULL, *text = endpoints_encode(eps, n);
+	int ret = text ? registry_node_by_id(reg, id, &node) : -ENOMEM;
+
+	if (ret == 0) {
+		stored = endpoints_encode(node.endpoints, node.n_endpoints);
+		ret = stored ? 0 : -ENOMEM;
+		registry_node_clear(&node);
+	}
+	if (ret == 0)
+		*differ = strcmp(stored, text) != 0;
+	free(stored);
+	free(text);
+	return ret;
+}
+
 /* ---- routes ---- */
 
 bool registry_route_is_exit(const struct prefix *p)
@@ -970,16 +989,49 @@ static int route_insert(struct registry *reg, uint32_t node_id, const struct pre
 	return ret;
 }
 
+/* Whether the node advertises exactly routes already (reads only). */
+static int routes_same(struct registry *reg, uint32_t node_id, const struct prefix *routes,
+		       size_t n, bool *same)
+{
+	char(*stored)[PREFIX_STR_LEN] = NULL;
+	size_t n_stored = 0;
+	struct prefix p;
+	int ret = node_exists(reg, node_id);
+
+	if (ret == 0)
+		ret = load_route_texts(reg, node_id, &stored, &n_stored);
+	*same = ret == 0;
+	for (size_t i = 0; *same && i < n_stored; i++)
+		*same = prefix_parse(&p, stored[i]) == 0 && route_listed(&p, routes, n);
+	for (size_t i = 0; *same && i < n; i++) {
+		char text[PREFIX_STR_LEN];
+		bool found = false;
+
+		prefix_format(&routes[i], text, sizeof(text));
+		for (size_t j = 0; j < n_stored && !found; j++)
+			found = !strcmp(text, stored[j]);
+		*same = found;
+	}
+	free(stored);
+	return ret;
+}
+
 int registry_routes_advertise(struct registry *reg, uint32_t node_id, const struct prefix *routes,
 			      size_t n, const struct prefix *auto_routes, size_t n_auto,
 			      bool auto_exit, bool *changed)
 {
-	bool any = false;
+	bool any = false, same;
 	int ret;
 
 	for (size_t i = 0; i < n; i++)
 		if (!addr_len(routes[i].family) || !prefix_is_network(&routes[i]))
 			return -EINVAL;
+	ret = routes_same(reg, node_id, routes, n, &same);
+	if (ret < 0 || same) {
+		if (ret == 0 && changed)
+			*changed = false;
+		return ret;
+	}
 	ret = op_begin(reg);
 	if (ret < 0)
 		return ret;

@@ -129,6 +129,11 @@ int registry_node_remove(struct registry *reg, uint32_t id) __attribute__((warn_
 int registry_node_seen(struct registry *reg, uint32_t id, int64_t now, const struct endpoint *eps,
 		       size_t n) __attribute__((warn_unused_result));
 
+/* Whether eps[0..n) differ from the node's stored endpoints (order
+ * counts); reads only. -ENOENT. */
+int registry_node_endpoints_differ(struct registry *reg, uint32_t id, const struct endpoint *eps,
+				   size_t n, bool *differ) __attribute__((warn_unused_result));
+
 /* All nodes, ordered by id, in a new array (*out NULL when there are none);
  * free with registry_nodes_free(). */
 int registry_nodes(struct registry *reg, struct registry_node **out, size_t *n)
@@ -140,7 +145,8 @@ int registry_nodes(struct registry *reg, struct registry_node **out, size_t *n)
  * with their approval; prefixes still advertised keep theirs; new ones are
  * approved at once when inside one of auto_routes, or, for the exit offers
  * 0.0.0.0/0 and ::/0, when auto_exit is set (auto_routes never approve an
- * exit offer). *changed (may be NULL) tells whether anything changed.
+ * exit offer). *changed (may be NULL) tells whether anything changed;
+ * when the node already advertises exactly routes, nothing is written.
  * -ENOENT for an unknown node.
  */
 int registry_routes_advertise(struct registry *reg, uint32_t node_id, const struct prefix *routes,

@@ -26,7 +26,8 @@ static const char doc_text[] =
     "  \"handshake_initiations_rx\": 3, \"handshake_initiations_tx\": 4,"
     "  \"handshake_responses_rx\": 5, \"handshake_responses_tx\": 6,"
     "  \"cookie_replies_rx\": 0, \"cookie_replies_tx\": 1, \"sessions_established\": 9,"
-    "  \"routes_installed\": 3},"
+    "  \"routes_installed\": 3, \"mesh_control\": {\"updates_deferred\": 1995,"
+    "  \"reconnects_refused\": 46, \"rebuilds\": 14}},"
     " \"preflight\": [{\"check\": \"tun\", \"ok\": true}, {\"check\": \"forwarding\","
     "  \"ok\": false}, {\"check\": \"udp_port\", \"ok\": null}]}";
 
@@ -125,6 +126,10 @@ static void test_series(void)
 	CHECK(has(text, "meshgate_handshakes_total{type=\"response\",direction=\"tx\"} 6"));
 	CHECK(has(text, "meshgate_cookie_replies_total{direction=\"tx\"} 1"));
 	CHECK(has(text, "meshgate_sessions_established_total 9"));
+	CHECK(has(text, "meshgate_mesh_control_total{event=\"updates_deferred\"} 1995"));
+	CHECK(has(text, "meshgate_mesh_control_total{event=\"reconnects_refused\"} 46"));
+	CHECK(has(text, "meshgate_mesh_control_total{event=\"rebuilds\"} 14"));
+	CHECK(has(text, "# TYPE meshgate_mesh_control_total counter"));
 	CHECK(has(text, "meshgate_routes{kind=\"advertised\"} 1"));
 	CHECK(has(text, "meshgate_routes{kind=\"peers\"} 2"));
 	CHECK(has(text, "meshgate_routes{kind=\"installed\"} 3"));
@@ -142,6 +147,7 @@ static void test_empty_document(void)
 	CHECK(text != NULL);
 	CHECK(text && has(text, "meshgate_peers 0"));
 	CHECK(text && !strstr(text, "meshgate_sessions_established_total "));
+	CHECK(text && !strstr(text, "meshgate_mesh_control_total"));
 	free(text);
 	json_decref(doc);
 }

@@ -395,6 +395,60 @@ static void test_routes(void)
 }
 
 /* registry_routes() order: node id, IPv4 first, address, length. */
+static struct endpoint ep(const char *text)
+{
+	struct endpoint e;
+
+	if (endpoint_parse(&e, text) < 0)
+		abort();
+	return e;
+}
+
+/* What a node reports again unchanged is read, not written: it goes
+ * through while another connection holds the write lock. */
+static void test_unchanged_writes_nothing(void)
+{
+	struct registry *reg = open_fresh();
+	struct prefix adv[] = { pfx("192.168.1.0/24"), pfx("0.0.0.0/0") },
+		      same[] = { pfx("0.0.0.0/0"), pfx("192.168.1.0/24"), pfx("0.0.0.0/0") },
+		      more[] = { pfx("192.168.1.0/24"), pfx("0.0.0.0/0"), pfx("10.1.0.0/16") };
+	struct endpoint eps[] = { ep("198.51.100.2:41641"), ep("192.168.1.20:41641") },
+			swapped[] = { eps[1], eps[0] };
+	bool changed = true, differ = true;
+	sqlite3 *db = NULL;
+
+	if (!reg)
+		return;
+	upsert(reg, 1, "home", NULL);
+	CHECK_EQ_INT(registry_routes_advertise(reg, 1, adv, 2, NULL, 0, false, &changed), 0);
+	CHECK(changed);
+	CHECK_EQ_INT(registry_node_seen(reg, 1, 5000, eps, 2), 0);
+	CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+	CHECK_EQ_INT(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+
+	CHECK_EQ_INT(registry_routes_advertise(reg, 1, same, 3, NULL, 0, false, &changed), 0);
+	CHECK(!changed);
+	CHECK_EQ_INT(registry_node_endpoints_differ(reg, 1, eps, 2, &differ), 0);
+	CHECK(!differ);
+	CHECK_EQ_INT(registry_node_endpoints_differ(reg, 1, swapped, 2, &differ), 0);
+	CHECK(differ); /* the order is the node's preference */
+	CHECK_EQ_INT(registry_node_endpoints_differ(reg, 1, eps, 1, &differ), 0);
+	CHECK(differ);
+	CHECK_EQ_INT(registry_node_endpoints_differ(reg, 9, eps, 2, &differ), -ENOENT);
+	CHECK_EQ_INT(registry_routes_advertise(reg, 9, NULL, 0, NULL, 0, false, NULL), -ENOENT);
+
+	CHECK_EQ_INT(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	CHECK_EQ_INT(registry_routes_advertise(reg, 1, more, 3, NULL, 0, false, &changed), 0);
+	CHECK(changed);
+	CHECK_EQ_INT(approval(reg, 1, "10.1.0.0/16"), 0);
+	CHECK_EQ_INT(registry_routes_advertise(reg, 1, NULL, 0, NULL, 0, false, &changed), 0);
+	CHECK(changed);
+	CHECK_EQ_INT(registry_routes_advertise(reg, 1, NULL, 0, NULL, 0, false, &changed), 0);
+	CHECK(!changed);
+	registry_close(reg);
+}
+
 static void test_routes_order(void)
 {
 	struct registry *reg = open_fresh();
@@ -768,6 +822,7 @@ int main(void)
 	RUN(test_seen_and_persistence);
 	RUN(test_routes);
 	RUN(test_routes_order);
+	RUN(test_unchanged_writes_nothing);
 	RUN(test_invites);
 	RUN(test_versions);
 	RUN(test_transactions);
