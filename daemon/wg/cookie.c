@@ -2,7 +2,9 @@
  * MAC1/MAC2 of handshake messages and cookie replies (see cookie.h).
  *
  * mac1 covers the message up to mac1; mac2 covers it up to mac2 (mac1
- * included). Both are 16-byte keyed BLAKE2s.
+ * included). Both are 16-byte keyed BLAKE2s. The macs are the last
+ * COOKIE_MACS_LEN bytes of any message; WireGuard's own entry points accept
+ * only initiations and responses, the *_macs ones any length.
  */
 #include "wg/cookie.h"
 
@@ -22,6 +24,12 @@ static const uint64_t nsec_per_sec = 1000000000ull;
 
 _Static_assert(sizeof(((struct cookie *)0)->cookie) == COOKIE_LEN, "cookie size");
 _Static_assert(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES == COOKIE_NONCE_LEN, "XChaCha nonce");
+_Static_assert(sizeof(struct message_macs) == COOKIE_MACS_LEN, "macs at the end");
+_Static_assert(sizeof(((struct message_handshake_cookie *)0)->encrypted_cookie) ==
+		   COOKIE_ENCRYPTED_LEN,
+	       "encrypted cookie");
+
+const struct cookie_labels cookie_labels_wireguard = { label_mac1, label_cookie };
 
 /* key = HASH(label || public key). */
 static void precompute_key(uint8_t key[NOISE_SYMMETRIC_KEY_LEN],
@@ -44,7 +52,7 @@ static bool is_handshake_len(size_t len)
 
 static size_t mac1_offset(size_t len)
 {
-	return len - sizeof(struct message_macs);
+	return len - COOKIE_MACS_LEN;
 }
 
 static size_t mac2_offset(size_t len)
@@ -84,10 +92,16 @@ static void make_cookie(uint8_t cookie[COOKIE_LEN], struct cookie_checker *c, co
 	blake2s_mac(cookie, COOKIE_LEN, c->secret, sizeof(c->secret), src, src_len);
 }
 
+void cookie_checker_init_labels(struct cookie_checker *c, const uint8_t local_public[32],
+				const struct cookie_labels *labels)
+{
+	precompute_key(c->cookie_encryption_key, local_public, labels->cookie);
+	precompute_key(c->message_mac1_key, local_public, labels->mac1);
+}
+
 void cookie_checker_init(struct cookie_checker *c, const uint8_t local_public[32])
 {
-	precompute_key(c->cookie_encryption_key, local_public, label_cookie);
-	precompute_key(c->message_mac1_key, local_public, label_mac1);
+	cookie_checker_init_labels(c, local_public, &cookie_labels_wireguard);
 }
 
 void cookie_checker_wipe(struct cookie_checker *c)
@@ -123,10 +137,19 @@ enum cookie_mac_state cookie_validate_packet(struct cookie_checker *c, const uin
 					     bool check_cookie, uint64_t now_ns,
 					     const uint8_t random_secret[32])
 {
+	if (!is_handshake_len(len))
+		return COOKIE_MAC_INVALID;
+	return cookie_validate_macs(c, msg, len, src, src_len, check_cookie, now_ns, random_secret);
+}
+
+enum cookie_mac_state cookie_validate_macs(struct cookie_checker *c, const uint8_t *msg, size_t len,
+					   const uint8_t *src, size_t src_len, bool check_cookie,
+					   uint64_t now_ns, const uint8_t random_secret[32])
+{
 	enum cookie_mac_state state = COOKIE_MAC_INVALID;
 	uint8_t computed[COOKIE_LEN], cookie[COOKIE_LEN];
 
-	if (!is_handshake_len(len))
+	if (len < COOKIE_MACS_LEN)
 		return COOKIE_MAC_INVALID;
 	compute_mac1(computed, msg, len, c->message_mac1_key);
 	if (sodium_memcmp(computed, msg + mac1_offset(len), COOKIE_LEN) != 0)
@@ -149,36 +172,58 @@ int cookie_message_create(struct message_handshake_cookie *dst, const uint8_t *m
 			  struct cookie_checker *c, uint64_t now_ns,
 			  const uint8_t nonce[COOKIE_NONCE_LEN], const uint8_t random_secret[32])
 {
-	uint8_t cookie[COOKIE_LEN];
-
 	if (!is_handshake_len(len))
 		return -EINVAL;
 	memset(dst, 0, sizeof(*dst));
 	dst->header.type = htole32(MESSAGE_HANDSHAKE_COOKIE);
 	dst->receiver_index = htole32(sender_index);
 	memcpy(dst->nonce, nonce, COOKIE_NONCE_LEN);
+	return cookie_reply_seal(dst->encrypted_cookie, msg, len, src, src_len, c, now_ns, nonce,
+				 random_secret);
+}
+
+int cookie_reply_seal(uint8_t encrypted[COOKIE_ENCRYPTED_LEN], const uint8_t *msg, size_t len,
+		      const uint8_t *src, size_t src_len, struct cookie_checker *c, uint64_t now_ns,
+		      const uint8_t nonce[COOKIE_NONCE_LEN], const uint8_t random_secret[32])
+{
+	uint8_t cookie[COOKIE_LEN];
+
+	if (len < COOKIE_MACS_LEN)
+		return -EINVAL;
 	make_cookie(cookie, c, src, src_len, now_ns, random_secret);
 	/* msg.cookie = XAEAD(HASH("cookie--" || Spub_m), nonce, cookie, mac1 of msg) */
-	crypto_aead_xchacha20poly1305_ietf_encrypt(dst->encrypted_cookie, NULL, cookie, COOKIE_LEN,
-						   msg + mac1_offset(len), COOKIE_LEN, NULL,
-						   dst->nonce, c->cookie_encryption_key);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(encrypted, NULL, cookie, COOKIE_LEN,
+						   msg + mac1_offset(len), COOKIE_LEN, NULL, nonce,
+						   c->cookie_encryption_key);
 	sodium_memzero(cookie, sizeof(cookie));
 	return 0;
 }
 
-void cookie_init(struct cookie *ck, const uint8_t remote_public[32])
+void cookie_init_labels(struct cookie *ck, const uint8_t remote_public[32],
+			const struct cookie_labels *labels)
 {
 	sodium_memzero(ck, sizeof(*ck));
-	precompute_key(ck->cookie_decryption_key, remote_public, label_cookie);
-	precompute_key(ck->message_mac1_key, remote_public, label_mac1);
+	precompute_key(ck->cookie_decryption_key, remote_public, labels->cookie);
+	precompute_key(ck->message_mac1_key, remote_public, labels->mac1);
+}
+
+void cookie_init(struct cookie *ck, const uint8_t remote_public[32])
+{
+	cookie_init_labels(ck, remote_public, &cookie_labels_wireguard);
 }
 
 void cookie_add_mac_to_packet(void *msg, size_t len, struct cookie *ck, uint64_t now_ns)
 {
+	if (is_handshake_len(len))
+		cookie_add_macs(msg, len, ck, now_ns);
+}
+
+void cookie_add_macs(void *msg, size_t len, struct cookie *ck, uint64_t now_ns)
+{
 	uint8_t *m = msg;
 	uint8_t *mac1, *mac2;
 
-	if (!is_handshake_len(len))
+	if (len < COOKIE_MACS_LEN)
 		return;
 	mac1 = m + mac1_offset(len);
 	mac2 = m + mac2_offset(len);
@@ -198,13 +243,20 @@ void cookie_add_mac_to_packet(void *msg, size_t len, struct cookie *ck, uint64_t
 int cookie_message_consume(const struct message_handshake_cookie *src, struct cookie *ck,
 			   uint64_t now_ns)
 {
+	return cookie_reply_open(src->nonce, src->encrypted_cookie, ck, now_ns);
+}
+
+int cookie_reply_open(const uint8_t nonce[COOKIE_NONCE_LEN],
+		      const uint8_t encrypted[COOKIE_ENCRYPTED_LEN], struct cookie *ck,
+		      uint64_t now_ns)
+{
 	uint8_t cookie[COOKIE_LEN];
 
 	if (!ck->have_sent_mac1)
 		return -EINVAL;
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-		cookie, NULL, NULL, src->encrypted_cookie, sizeof(src->encrypted_cookie),
-		ck->last_mac1_sent, COOKIE_LEN, src->nonce, ck->cookie_decryption_key) != 0)
+		cookie, NULL, NULL, encrypted, COOKIE_ENCRYPTED_LEN, ck->last_mac1_sent, COOKIE_LEN,
+		nonce, ck->cookie_decryption_key) != 0)
 		return -EBADMSG;
 	memcpy(ck->cookie, cookie, COOKIE_LEN);
 	ck->birthdate = now_ns;

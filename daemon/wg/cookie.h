@@ -10,6 +10,12 @@
  *
  * Pure: the caller passes the monotonic clock and the random bytes. Indices
  * are host byte order in this API.
+ *
+ * The same mechanism serves other datagrams (the mesh's join requests):
+ * the *_labels initialisers take the two 8-byte key labels (one pair per
+ * message family, for domain separation), and the *_macs / cookie_reply_*
+ * functions take any message whose last COOKIE_MACS_LEN bytes are mac1 and
+ * mac2. The WireGuard entry points below accept only handshake sizes.
  */
 #ifndef MESHGATE_WG_COOKIE_H
 #define MESHGATE_WG_COOKIE_H
@@ -28,7 +34,21 @@ enum cookie_mac_state {
 };
 
 /* IPv6 address (16) + port (2): the most source bytes a cookie covers. */
-enum { COOKIE_SOURCE_MAX_LEN = 18 };
+enum {
+	COOKIE_SOURCE_MAX_LEN = 18,
+	COOKIE_MACS_LEN = 2 * COOKIE_LEN,               /* mac1 | mac2, ending a message */
+	COOKIE_ENCRYPTED_LEN = COOKIE_LEN + COOKIE_LEN, /* XAEAD(cookie): 16 + tag 16 */
+};
+
+/* Key labels (8 bytes each, no NUL on the wire): mac1 key = HASH(mac1 ||
+ * Spub), cookie key = HASH(cookie || Spub). */
+struct cookie_labels {
+	const char *mac1;
+	const char *cookie;
+};
+
+/* WireGuard's "mac1----" and "cookie--". */
+extern const struct cookie_labels cookie_labels_wireguard;
 
 /* Responder side, one per device. */
 struct cookie_checker {
@@ -43,6 +63,9 @@ struct cookie_checker {
  * LABEL_COOKIE "cookie--"). Call again when the identity changes; the secret
  * is kept. */
 void cookie_checker_init(struct cookie_checker *c, const uint8_t local_public[32]);
+/* The same with another message family's labels. */
+void cookie_checker_init_labels(struct cookie_checker *c, const uint8_t local_public[32],
+				const struct cookie_labels *labels);
 /* Wipes the checker (keys and secret). */
 void cookie_checker_wipe(struct cookie_checker *c);
 
@@ -89,6 +112,21 @@ cookie_message_create(struct message_handshake_cookie *dst, const uint8_t *msg, 
 		      struct cookie_checker *c, uint64_t now_ns,
 		      const uint8_t nonce[COOKIE_NONCE_LEN], const uint8_t random_secret[32]);
 
+/* cookie_validate_packet for a message of any length ending in the macs
+ * (COOKIE_MAC_INVALID when shorter than COOKIE_MACS_LEN). */
+enum cookie_mac_state __attribute__((warn_unused_result))
+cookie_validate_macs(struct cookie_checker *c, const uint8_t *msg, size_t len, const uint8_t *src,
+		     size_t src_len, bool check_cookie, uint64_t now_ns,
+		     const uint8_t random_secret[32]);
+
+/* The encrypted cookie for msg (any length ending in the macs; mac1 is the
+ * AD): encrypted = XAEAD(cookie key, nonce, cookie for src, mac1). -EINVAL
+ * when msg is shorter than COOKIE_MACS_LEN. */
+int __attribute__((warn_unused_result))
+cookie_reply_seal(uint8_t encrypted[COOKIE_ENCRYPTED_LEN], const uint8_t *msg, size_t len,
+		  const uint8_t *src, size_t src_len, struct cookie_checker *c, uint64_t now_ns,
+		  const uint8_t nonce[COOKIE_NONCE_LEN], const uint8_t random_secret[32]);
+
 /* Initiator side, one per peer. */
 struct cookie {
 	uint64_t birthdate;
@@ -102,6 +140,9 @@ struct cookie {
 
 /* Derives the peer's MAC1 and cookie keys from its public key; no cookie. */
 void cookie_init(struct cookie *ck, const uint8_t remote_public[32]);
+/* The same with another message family's labels. */
+void cookie_init_labels(struct cookie *ck, const uint8_t remote_public[32],
+			const struct cookie_labels *labels);
 
 /*
  * Fills in mac1 and (with a cookie younger than COOKIE_SECRET_MAX_AGE -
@@ -110,6 +151,9 @@ void cookie_init(struct cookie *ck, const uint8_t remote_public[32]);
  * cookie reply. Call last, after every other byte of msg is final.
  */
 void cookie_add_mac_to_packet(void *msg, size_t len, struct cookie *ck, uint64_t now_ns);
+/* The same for a message of any length ending in the macs (no-op when
+ * shorter than COOKIE_MACS_LEN). */
+void cookie_add_macs(void *msg, size_t len, struct cookie *ck, uint64_t now_ns);
 
 /* Consumes a cookie reply for this peer (the caller finds the peer by
  * receiver_index): decrypts with last_mac1_sent as AD; -EINVAL without a
@@ -118,5 +162,10 @@ void cookie_add_mac_to_packet(void *msg, size_t len, struct cookie *ck, uint64_t
 int __attribute__((warn_unused_result))
 cookie_message_consume(const struct message_handshake_cookie *src, struct cookie *ck,
 		       uint64_t now_ns);
+/* The same from the nonce and encrypted cookie of any cookie reply. */
+int __attribute__((warn_unused_result))
+cookie_reply_open(const uint8_t nonce[COOKIE_NONCE_LEN],
+		  const uint8_t encrypted[COOKIE_ENCRYPTED_LEN], struct cookie *ck,
+		  uint64_t now_ns);
 
 #endif
