@@ -355,17 +355,105 @@ static long long parse_duration(const char *text)
 	return *end && end[1] ? -1 : v;
 }
 
+static void time_text(char *buf, size_t len, json_int_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t <= 0 || !gmtime_r(&tt, &tm) || !strftime(buf, len, "%Y-%m-%d %H:%M UTC", &tm))
+		snprintf(buf, len, "-");
+}
+
+/* One line per invite: id, created, expires, kind, last use, live. */
+static void invites_human(const json_t *invites)
+{
+	char created[32], expires[32], used[32];
+	size_t i;
+	json_t *v;
+
+	printf("%-5s %-20s %-20s %-8s %-32s %s\n", "ID", "CREATED", "EXPIRES", "KIND", "USED",
+	       "LIVE");
+	json_array_foreach(invites, i, v)
+	{
+		const char *by = json_string_value(json_object_get(v, "used_by"));
+		json_int_t exp = json_integer_value(json_object_get(v, "expires_at"));
+		char use[64];
+
+		time_text(created, sizeof(created),
+			  json_integer_value(json_object_get(v, "created_at")));
+		time_text(expires, sizeof(expires), exp);
+		time_text(used, sizeof(used), json_integer_value(json_object_get(v, "used_at")));
+		snprintf(use, sizeof(use), "%s%s%s", used, by ? " by " : "", by ? by : "");
+		printf("%-5lld %-20s %-20s %-8s %-32s %s\n",
+		       (long long)json_integer_value(json_object_get(v, "id")), created,
+		       exp ? expires : "never",
+		       json_is_true(json_object_get(v, "reusable")) ? "reusable" : "once", use,
+		       json_is_true(json_object_get(v, "live")) ? "yes" : "no");
+	}
+}
+
+static int invite_list(const struct cli *cli, int argc, char **argv)
+{
+	bool json = false;
+	json_t *result;
+
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else
+			return usage_error("invite list: unexpected argument '%s'", argv[i]);
+	}
+	result = ask(cli, json_pack("{s:s}", "cmd", "invite_list"));
+	if (!result)
+		return EXIT_FAIL;
+	if (json) {
+		json_dumpf(result, stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else {
+		invites_human(result);
+	}
+	json_decref(result);
+	return EXIT_OK;
+}
+
+static int invite_revoke(const struct cli *cli, int argc, char **argv)
+{
+	char *end;
+	unsigned long long id;
+	json_t *result;
+
+	if (argc != 3)
+		return usage_error("invite revoke: which invite id? (see meshgate invite list)");
+	errno = 0;
+	id = strtoull(argv[2], &end, 10);
+	if (errno || !*argv[2] || *end || id < 1 || id > INT64_MAX)
+		return usage_error("invite revoke: '%s' is not an invite id", argv[2]);
+	result = ask(cli, json_pack("{s:s, s:I}", "cmd", "invite_revoke", "id", (json_int_t)id));
+	if (!result)
+		return EXIT_FAIL;
+	printf("revoked invite %llu: its code no longer joins\n", id);
+	json_decref(result);
+	return EXIT_OK;
+}
+
 static int cmd_invite(const struct cli *cli, int argc, char **argv)
 {
 	long long ttl = 24 * 3600;
 	bool reusable = false;
 	json_t *result;
 
+	if (argc >= 2 && !strcmp(argv[1], "list"))
+		return invite_list(cli, argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "revoke"))
+		return invite_revoke(cli, argc, argv);
 	for (int i = 1; i < argc; i++) {
 		if (is_help(argv[i]))
 			return printf("usage: meshgate invite [--reusable] [--ttl DURATION]\n"
+				      "       meshgate invite list [--json]\n"
+				      "       meshgate invite revoke ID\n"
 				      "Print an invite code (valid 24h unless --ttl, e.g. 30m, "
-				      "7d, 0 for never; single use unless --reusable).\n"),
+				      "7d, 0 for never; single use unless --reusable), list the "
+				      "invites (never their secrets) or revoke one.\n"),
 			       EXIT_OK;
 		if (!strcmp(argv[i], "--reusable"))
 			reusable = true;
@@ -435,6 +523,24 @@ static void nodes_human(const json_t *nodes)
 	}
 }
 
+/* Whether the removed node could come back by itself. */
+static void nodes_removed_note(const json_t *ids)
+{
+	size_t i;
+	json_t *v;
+
+	if (!json_is_array(ids))
+		return;
+	if (!json_array_size(ids)) {
+		printf("no live reusable invite: it needs a new invite to join again\n");
+		return;
+	}
+	printf("live reusable invite%s ", json_array_size(ids) > 1 ? "s" : "");
+	json_array_foreach(ids, i, v)
+	    printf("%s%lld", i ? ", " : "", (long long)json_integer_value(v));
+	printf(" could bring it back (meshgate invite revoke ID)\n");
+}
+
 static int cmd_nodes(const struct cli *cli, int argc, char **argv)
 {
 	bool json = false;
@@ -447,6 +553,7 @@ static int cmd_nodes(const struct cli *cli, int argc, char **argv)
 		if (!result)
 			return EXIT_FAIL;
 		printf("removed %s\n", argv[2]);
+		nodes_removed_note(json_object_get(result, "live_reusable_invites"));
 		json_decref(result);
 		return EXIT_OK;
 	}
@@ -547,7 +654,8 @@ static const struct command commands[] = {
 	{ "ping", "[-c N] PEER", "Probe PEER through the mesh: path and round-trip time.",
 	  cmd_ping },
 	{ "join", "CODE", "Join a mesh with an invite code.", cmd_join },
-	{ "invite", "[--reusable] [--ttl D]", "Coordinator: print an invite code.", cmd_invite },
+	{ "invite", "[--reusable] [--ttl D] | list | revoke ID",
+	  "Coordinator: print, list or revoke invite codes.", cmd_invite },
 	{ "nodes", "[--json] | remove NODE", "Coordinator: list or remove nodes.", cmd_nodes },
 	{ "routes", "approve|unapprove NODE PREFIX...", "Coordinator: route approvals.",
 	  cmd_routes },

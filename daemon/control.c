@@ -70,6 +70,27 @@ static json_t *cmd_invite(struct node *node, const json_t *req, const char **err
 	return coordinator_invite(c, ttl, json_is_true(json_object_get(req, "reusable")), error);
 }
 
+static json_t *cmd_invite_list(struct node *node, const json_t *req, const char **error)
+{
+	struct coordinator *c = need_coordinator(node, error);
+
+	return c ? coordinator_invites(c, error) : NULL;
+}
+
+static json_t *cmd_invite_revoke(struct node *node, const json_t *req, const char **error)
+{
+	struct coordinator *c = need_coordinator(node, error);
+	json_int_t id = json_integer_value(json_object_get(req, "id"));
+
+	if (!c)
+		return NULL;
+	if (id < 1) {
+		*error = "invite revoke: which invite id? (see meshgate invite list)";
+		return NULL;
+	}
+	return coordinator_invite_revoke(c, (uint64_t)id, error);
+}
+
 static json_t *cmd_nodes(struct node *node, const json_t *req, const char **error)
 {
 	struct coordinator *c = need_coordinator(node, error);
@@ -138,6 +159,8 @@ static const struct {
 } commands[] = {
 	{ "status", cmd_status },
 	{ "invite", cmd_invite },
+	{ "invite_list", cmd_invite_list },
+	{ "invite_revoke", cmd_invite_revoke },
 	{ "nodes", cmd_nodes },
 	{ "nodes_remove", cmd_nodes_remove },
 	{ "routes_approve", cmd_routes_approve },

@@ -129,6 +129,7 @@ static json_t *drops_json(const struct node *node)
 				    json_integer((json_int_t)node->dp.mesh.rx_probe_dropped));
 		json_object_set_new(obj, "mesh_relay",
 				    json_integer((json_int_t)node->dp.mesh.relay_dropped));
+		coordinator_drops_json(node->coordinator, obj);
 	}
 	return obj;
 }

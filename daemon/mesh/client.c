@@ -65,7 +65,8 @@ struct mesh_client {
 	enum join_state join;
 	struct invite inv;
 	uint64_t join_deadline;
-	json_t *join_result; /* received, not yet handled */
+	json_t *join_result;       /* received, not yet handled */
+	struct cookie join_cookie; /* the coordinator's cookie under load (join.h) */
 	union sockaddr_inet join_from;
 	char join_error[256];
 	/* Control channel. */
@@ -528,10 +529,13 @@ static void join_fail(struct mesh_client *mc, const char *why)
 	log_err("mesh: join failed: %s", why);
 }
 
-static void join_send(struct mesh_client *mc)
+/* Builds this attempt's request (one nonce for every endpoint; mac2 from
+ * the coordinator's cookie, if it sent one). */
+static int join_request_build(struct mesh_client *mc, uint8_t *msg, size_t *len)
 {
 	struct join_request req = { 0 };
 	uint8_t nonce[MESH_NONCE_LEN];
+	int ret = -ENOMEM;
 
 	memcpy(req.joiner_key, mc->node->public_key, KEY_LEN);
 	req.invite_id = mc->inv.id;
@@ -539,28 +543,43 @@ static void join_send(struct mesh_client *mc)
 	req.timestamp = (int64_t)time(NULL);
 	req.hello = mesh_hello_create(&mc->node->cfg, NULL, mc->node->dp.tun.name,
 				      node_listen_port(mc->node));
-	for (size_t i = 0; req.hello && i < mc->inv.n_endpoints; i++) {
+	randombytes_buf(nonce, sizeof(nonce));
+	if (req.hello)
+		ret = join_request_create(msg, MESH_JOIN_MAX, len, &req,
+					  mc->node->dev->identity.static_private,
+					  mc->inv.coordinator_key, nonce);
+	if (ret == 0)
+		cookie_add_macs(msg, *len, &mc->join_cookie, now_ns());
+	join_request_clear(&req);
+	return ret;
+}
+
+static void join_send(struct mesh_client *mc)
+{
+	uint8_t msg[MESH_JOIN_MAX];
+	size_t len;
+
+	if (join_request_build(mc, msg, &len) < 0)
+		return;
+	for (size_t i = 0; i < mc->inv.n_endpoints; i++) {
 		union sockaddr_inet sa;
 		struct pkt *pkt;
-		size_t len;
 		if (endpoint_resolve(&mc->inv.endpoints[i], AF_UNSPEC, &sa) < 0)
 			continue;
 		pkt = pkt_batch_add(mc->node->dp.udp_out);
 		if (!pkt)
 			break;
-		randombytes_buf(nonce, sizeof(nonce));
-		if (join_request_create(pkt->data, pkt_tailroom(pkt), &len, &req,
-					mc->node->dev->identity.static_private,
-					mc->inv.coordinator_key, nonce) < 0) {
+		if (len > pkt_tailroom(pkt)) {
 			mc->node->dp.udp_out->count--;
-			continue;
+			break;
 		}
+		memcpy(pkt->data, msg, len);
 		pkt->len = (uint32_t)len;
 		memset(&pkt->ep, 0, sizeof(pkt->ep));
 		memcpy(&pkt->ep.addr, &sa, sockaddr_len(&sa));
 	}
 	dataplane_flush(&mc->node->dp);
-	join_request_clear(&req);
+	sodium_memzero(msg, sizeof(msg));
 }
 
 static int result_parse(struct mesh_client *mc, const json_t *r)
@@ -639,8 +658,9 @@ static void join_tick(struct mesh_client *mc)
 		return;
 	}
 	if (now_ns() > mc->join_deadline) {
-		join_fail(mc, "no answer from the coordinator (is the invite for this mesh, "
-			      "and its endpoint reachable?)");
+		join_fail(mc, "no answer from the coordinator: the invite may have been revoked, "
+			      "used up or expired, or be for another mesh, or its endpoint is "
+			      "unreachable");
 		return;
 	}
 	join_send(mc);
@@ -672,6 +692,15 @@ static enum demux client_rx(void *ctx, struct pkt *pkt, struct pkt_batch *udp_ou
 	if (type == MESH_PORT_PROBE) {
 		if (portprobe_receive(&mc->probe, pkt->data, pkt->len) < 0)
 			mc->node->dp.mesh.rx_probe_dropped++;
+		return DEMUX_CONSUMED;
+	}
+	if (type == MESH_JOIN_COOKIE && mc->join == JOIN_RUNNING && !mc->join_result) {
+		/* Busy coordinator: ask again at once, with mac2. */
+		if (join_cookie_consume(pkt->data, pkt->len, &mc->join_cookie, now_ns()) == 0)
+			timerfd_settime(mc->timer_fd, 0,
+					&(struct itimerspec){ .it_value = { 0, 1000000 },
+							      .it_interval = { 1, 0 } },
+					NULL);
 		return DEMUX_CONSUMED;
 	}
 	if (type != MESH_JOIN_RESPONSE || mc->join != JOIN_RUNNING || mc->join_result)
@@ -741,6 +770,7 @@ int mesh_client_join(struct mesh_client *mc, const char *code, char *errbuf, siz
 		return ret;
 	invite_clear(&mc->inv);
 	mc->inv = inv;
+	cookie_init_labels(&mc->join_cookie, inv.coordinator_key, &join_cookie_labels);
 	json_decref(mc->join_result);
 	mc->join_result = NULL;
 	mc->join_error[0] = '\0';

@@ -32,6 +32,7 @@
 #include "mesh/hello.h"
 #include "mesh/invite.h"
 #include "mesh/join.h"
+#include "mesh/joingate.h"
 #include "mesh/netmap_build.h"
 #include "mesh/portprobe.h"
 #include "mesh/registry.h"
@@ -42,7 +43,7 @@
 #define MS 1000000ULL
 #define NS 1000000000ULL
 
-enum { TICK_MS = 1000, REBUILD_EVERY_MS = 3000, SCHEDULE_DELAY_MS = 5 };
+enum { TICK_MS = 1000, REBUILD_EVERY_MS = 3000, SCHEDULE_DELAY_MS = 5, PRUNE_EVERY_S = 60 };
 
 struct conn {
 	struct coordinator *c;
@@ -77,6 +78,8 @@ struct coordinator {
 	struct portprobe_limit probes; /* nodes probed within the last interval */
 	struct throttle throttle;      /* per-node limits of the control channel */
 	struct coordinator_stats stats;
+	struct joingate gate; /* what a join request passes first */
+	int64_t next_prune;   /* wall-clock s: prune the invites then */
 	bool dirty;
 	uint64_t last_rebuild; /* monotonic ns */
 	uint64_t timer_due;    /* when the timer fires next; 0: not armed */
@@ -393,6 +396,49 @@ static bool rebuild_now(const struct coordinator *c, uint64_t now)
 	return now >= c->last_rebuild + REBUILD_EVERY_MS * MS;
 }
 
+/* Opens the join gate until the last live invite ends (closes it when none
+ * is live). On a registry error the gate keeps its state. */
+static void gate_refresh(struct coordinator *c)
+{
+	struct registry_invite *inv = NULL;
+	int64_t now = now_s(), until = 0, end;
+	size_t n = 0;
+
+	if (registry_invites(c->reg, &inv, &n) < 0) {
+		log_warn("mesh: cannot read the invites");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		end = joingate_invite_end(&(struct joingate_invite){
+		    .expires_at = inv[i].expires_at,
+		    .reusable = inv[i].reusable,
+		    .used_at = inv[i].used ? inv[i].used_at : 0,
+		});
+		if (end > now && end > until)
+			until = end;
+	}
+	free(inv);
+	joingate_set_live(&c->gate, until);
+}
+
+/* Prunes expired and used-up invites now and then, and closes the gate
+ * when the last live invite ends. */
+static void invites_tick(struct coordinator *c)
+{
+	int64_t now = now_s();
+	bool ended = c->gate.live_until && !joingate_open(&c->gate, now);
+	bool prune = now >= c->next_prune;
+
+	if (prune) {
+		c->next_prune = now + PRUNE_EVERY_S;
+		if (registry_invites_prune(c->reg, now, JOINGATE_USED_GRACE_S) < 0)
+			log_warn("mesh: cannot prune the invites");
+	}
+	if (ended || prune)
+		gate_refresh(c);
+	joingate_tick(&c->gate, loop_now());
+}
+
 static void on_timer(void *ctx, uint32_t events)
 {
 	struct coordinator *c = ctx;
@@ -401,6 +447,7 @@ static void on_timer(void *ctx, uint32_t events)
 	if (read(c->timer_fd, &expirations, sizeof(expirations)) < 0)
 		return;
 	c->timer_due = 0;
+	invites_tick(c);
 	if (advertise_own(c) < 0)
 		log_warn("mesh: cannot record this node's routes");
 	pending_tick(c, now);
@@ -539,16 +586,51 @@ static void join_answer(struct coordinator *c, const struct pkt *pkt, const uint
 	out->ep.relay_via = 0;
 }
 
+static void join_cookie_send(struct coordinator *c, const struct pkt *pkt, uint64_t now_ns,
+			     struct pkt_batch *udp_out)
+{
+	struct pkt *out = pkt_batch_add(udp_out);
+	size_t len;
+
+	if (!out)
+		return;
+	if (joingate_cookie_create(&c->gate, out->data, pkt_tailroom(out), &len, pkt->data,
+				   pkt->len, &pkt->ep.addr.sa, now_ns) < 0) {
+		udp_out->count--;
+		return;
+	}
+	out->len = (uint32_t)len;
+	out->ep = pkt->ep;
+	out->ep.relay_via = 0;
+}
+
+/* The join gate first (joingate.h): only a request that passes it costs an
+ * X25519, and only one whose nonce is new costs a registry transaction. */
 static void on_join(struct coordinator *c, struct pkt *pkt, struct pkt_batch *udp_out)
 {
 	struct join_request req;
 	json_t *result;
-	int ret = join_request_open(pkt->data, pkt->len, c->node->dev->identity.static_private,
-				    now_s(), &req);
+	uint64_t now_ns = loop_now();
+	int64_t now = now_s();
+	int ret;
 
-	if (ret < 0 && ret != -ESTALE)
+	switch (joingate_check(&c->gate, pkt->data, pkt->len, &pkt->ep.addr.sa, now_ns, now)) {
+	case JOINGATE_SEND_COOKIE:
+		join_cookie_send(c, pkt, now_ns, udp_out);
 		return;
-	if (registry_begin(c->reg) < 0) {
+	case JOINGATE_DROP:
+		return;
+	case JOINGATE_PASS:
+		break;
+	}
+	ret = join_request_open(pkt->data, pkt->len, c->node->dev->identity.static_private, now,
+				&req);
+	if (ret < 0 && ret != -ESTALE) {
+		joingate_box_failed(&c->gate);
+		return;
+	}
+	if (joingate_remember(&c->gate, join_request_nonce(pkt->data), req.timestamp, now) < 0 ||
+	    registry_begin(c->reg) < 0) {
 		join_request_clear(&req);
 		return;
 	}
@@ -558,6 +640,7 @@ static void on_join(struct coordinator *c, struct pkt *pkt, struct pkt_batch *ud
 			json_decref(result);
 			result = result_error("the coordinator cannot store this node");
 		}
+		gate_refresh(c); /* a single-use invite is used now */
 		schedule(c);
 	} else {
 		registry_rollback(c->reg);
@@ -1017,6 +1100,9 @@ int coordinator_start(struct coordinator **out, struct node *node, char *errbuf,
 	*c = (struct coordinator){ .node = node, .listen_fd = -1, .timer_fd = -1 };
 	snprintf(path, sizeof(path), "%s/%s", node->cfg.state_dir, REGISTRY_FILE);
 	ret = registry_open(&c->reg, path, errbuf, errlen);
+	if (ret == 0 && (ret = joingate_init(&c->gate, node->public_key)) < 0)
+		snprintf(errbuf, errlen, "coordinator: cannot set up the join gate: %s",
+			 strerror(-ret));
 	if (ret == 0)
 		ret = load_sign_key(c, errbuf, errlen);
 	if (ret == 0)
@@ -1024,6 +1110,7 @@ int coordinator_start(struct coordinator **out, struct node *node, char *errbuf,
 	if (ret < 0)
 		goto err;
 	rebuild(c); /* own addresses and the known nodes as peers */
+	gate_refresh(c);
 	ret = listen_control(c);
 	if (ret < 0) {
 		snprintf(errbuf, errlen, "coordinator: cannot listen on TCP port %d: %s",
@@ -1073,6 +1160,7 @@ void coordinator_stop(struct coordinator *c)
 	free(c->own_routes);
 	portprobe_limit_free(&c->probes);
 	throttle_free(&c->throttle);
+	joingate_deinit(&c->gate);
 	free(c);
 }
 
@@ -1124,11 +1212,94 @@ json_t *coordinator_invite(struct coordinator *c, int64_t ttl, bool reusable, co
 	    invite_encode(&inv, code, sizeof(code)) < 0)
 		fail(c, error, "cannot store the invite%s", "");
 	else
-		result = json_pack("{s:s, s:I, s:b}", "code", code, "expires_at",
-				   (json_int_t)expires, "reusable", reusable);
+		result = json_pack("{s:s, s:I, s:I, s:b}", "code", code, "id", (json_int_t)inv.id,
+				   "expires_at", (json_int_t)expires, "reusable", reusable);
+	gate_refresh(c);
 	invite_clear(&inv);
 	sodium_memzero(code, sizeof(code));
 	return result;
+}
+
+/* Whether an invite admits joins at now (the gate's rule). */
+static bool invite_live(const struct registry_invite *inv, int64_t now)
+{
+	return joingate_invite_end(&(struct joingate_invite){
+		   .expires_at = inv->expires_at,
+		   .reusable = inv->reusable,
+		   .used_at = inv->used ? inv->used_at : 0,
+	       }) > now;
+}
+
+static json_t *invite_json(struct coordinator *c, const struct registry_invite *inv, int64_t now)
+{
+	struct registry_node n;
+	json_t *doc = json_pack(
+	    "{s:I, s:I, s:I, s:b, s:b, s:o, s:o}", "id", (json_int_t)inv->id, "created_at",
+	    (json_int_t)inv->created_at, "expires_at", (json_int_t)inv->expires_at, "reusable",
+	    inv->reusable, "live", invite_live(inv, now), "used_at",
+	    inv->used ? json_integer(inv->used_at) : json_null(), "used_by", json_null());
+
+	if (doc && inv->used_by && registry_node_by_id(c->reg, inv->used_by, &n) == 0) {
+		json_object_set_new(doc, "used_by", json_string(n.name));
+		registry_node_clear(&n);
+	}
+	return doc;
+}
+
+json_t *coordinator_invites(struct coordinator *c, const char **error)
+{
+	struct registry_invite *inv = NULL;
+	size_t n = 0;
+	json_t *arr;
+
+	if (registry_invites(c->reg, &inv, &n) < 0)
+		return fail(c, error, "cannot read the registry%s", "");
+	arr = json_array();
+	for (size_t i = 0; arr && i < n; i++)
+		json_array_append_new(arr, invite_json(c, &inv[i], now_s()));
+	free(inv);
+	return arr;
+}
+
+json_t *coordinator_invite_revoke(struct coordinator *c, uint64_t id, const char **error)
+{
+	char text[24];
+	int ret = registry_invite_remove(c->reg, id);
+
+	snprintf(text, sizeof(text), "%llu", (unsigned long long)id);
+	if (ret == -ENOENT)
+		return fail(c, error, "no invite %s (see meshgate invite list)", text);
+	if (ret < 0)
+		return fail(c, error, "cannot remove invite %s", text);
+	log_info("mesh: invite %s revoked", text);
+	gate_refresh(c);
+	return json_pack("{s:I}", "revoked", (json_int_t)id);
+}
+
+/* The ids of the live reusable invites: any of them brings a removed node
+ * back if it still holds the code. */
+static json_t *live_reusable_invites(struct coordinator *c)
+{
+	struct registry_invite *inv = NULL;
+	size_t n = 0;
+	json_t *arr = json_array();
+
+	if (registry_invites(c->reg, &inv, &n) < 0) {
+		json_decref(arr);
+		return json_null();
+	}
+	for (size_t i = 0; arr && i < n; i++)
+		if (inv[i].reusable && invite_live(&inv[i], now_s()))
+			json_array_append_new(arr, json_integer((json_int_t)inv[i].id));
+	free(inv);
+	return arr;
+}
+
+void coordinator_drops_json(const struct coordinator *c, json_t *drops)
+{
+	for (int r = 0; r < JOINGATE_DROP_COUNT; r++)
+		json_object_set_new(drops, joingate_drop_name(r),
+				    json_integer(c ? (json_int_t)c->gate.drops[r] : 0));
 }
 
 enum route_filter { ROUTES_ALL, ROUTES_APPROVED, ROUTES_PENDING };
@@ -1226,7 +1397,8 @@ json_t *coordinator_node_remove(struct coordinator *c, const char *name, const c
 		conn_close(k);
 	registry_node_clear(&n);
 	rebuild(c);
-	return json_pack("{s:s}", "removed", name);
+	return json_pack("{s:s, s:o}", "removed", name, "live_reusable_invites",
+			 live_reusable_invites(c));
 }
 
 json_t *coordinator_routes_set(struct coordinator *c, const char *name, const json_t *prefixes,

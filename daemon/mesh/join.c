@@ -31,6 +31,9 @@ _Static_assert(MESH_NONCE_LEN == crypto_box_NONCEBYTES, "nonce length");
 _Static_assert(MESH_BOX_OVERHEAD == crypto_box_MACBYTES, "box overhead");
 _Static_assert(KEY_LEN == crypto_box_PUBLICKEYBYTES, "X25519 key length");
 _Static_assert(JOIN_HELLO_MAX > 0 && JOIN_RESULT_MAX > 0, "join datagrams have room");
+_Static_assert(JOIN_NONCE_AT + MESH_NONCE_LEN == REQUEST_BOX_AT, "nonce before the box");
+
+const struct cookie_labels join_cookie_labels = { "mgjoin1-", "mgjcook-" };
 
 static void put_header(uint8_t *buf, uint32_t type)
 {
@@ -126,6 +129,7 @@ int join_request_create(uint8_t *buf, size_t cap, size_t *len, const struct join
 			const uint8_t nonce[MESH_NONCE_LEN])
 {
 	uint8_t plain[REQUEST_PLAIN_FIXED + JOIN_HELLO_MAX];
+	struct cookie ck;
 	char *hello;
 	size_t hello_len, n;
 	int ret;
@@ -146,7 +150,11 @@ int join_request_create(uint8_t *buf, size_t cap, size_t *len, const struct join
 	memcpy(buf + JOIN_HEADER_LEN, req->joiner_key, KEY_LEN);
 	memcpy(buf + JOIN_HEADER_LEN + KEY_LEN, nonce, MESH_NONCE_LEN);
 	ret = seal(buf + REQUEST_BOX_AT, plain, n, nonce, coordinator_pub, joiner_priv);
-	*len = ret == 0 ? REQUEST_BOX_AT + n + MESH_BOX_OVERHEAD : 0;
+	*len = ret == 0 ? REQUEST_BOX_AT + n + MESH_BOX_OVERHEAD + JOIN_MACS_LEN : 0;
+	if (ret == 0) {
+		cookie_init_labels(&ck, coordinator_pub, &join_cookie_labels);
+		cookie_add_macs(buf, *len, &ck, 0);
+	}
 	sodium_memzero(plain, sizeof(plain));
 	return ret;
 }
@@ -185,10 +193,10 @@ int join_request_open(const uint8_t *msg, size_t len, const uint8_t coordinator_
 		return -EBADMSG;
 	joiner = msg + JOIN_HEADER_LEN;
 	nonce = joiner + KEY_LEN;
-	n = len - REQUEST_BOX_AT - MESH_BOX_OVERHEAD;
+	n = len - REQUEST_BOX_AT - MESH_BOX_OVERHEAD - JOIN_MACS_LEN;
 	if (!key_canonical(joiner))
 		return -EBADMSG;
-	if (unseal(plain, msg + REQUEST_BOX_AT, len - REQUEST_BOX_AT, nonce, joiner,
+	if (unseal(plain, msg + REQUEST_BOX_AT, len - REQUEST_BOX_AT - JOIN_MACS_LEN, nonce, joiner,
 		   coordinator_priv) < 0)
 		goto out;
 	out->hello = load_object(plain + REQUEST_PLAIN_FIXED, n - REQUEST_PLAIN_FIXED);
@@ -210,6 +218,35 @@ void join_request_clear(struct join_request *req)
 		return;
 	json_decref(req->hello);
 	sodium_memzero(req, sizeof(*req));
+}
+
+/* ---- Cookie ------------------------------------------------------------ */
+
+int join_cookie_create(uint8_t *buf, size_t cap, size_t *len, const uint8_t *msg, size_t msg_len,
+		       const uint8_t *src, size_t src_len, struct cookie_checker *checker,
+		       uint64_t now_ns, const uint8_t nonce[COOKIE_NONCE_LEN],
+		       const uint8_t random_secret[32])
+{
+	*len = 0;
+	if (msg_len < JOIN_REQUEST_FIXED)
+		return -EINVAL;
+	if (cap < JOIN_COOKIE_LEN)
+		return -EMSGSIZE;
+	put_header(buf, MESH_JOIN_COOKIE);
+	memcpy(buf + JOIN_HEADER_LEN, nonce, COOKIE_NONCE_LEN);
+	if (cookie_reply_seal(buf + JOIN_HEADER_LEN + COOKIE_NONCE_LEN, msg, msg_len, src, src_len,
+			      checker, now_ns, nonce, random_secret) < 0)
+		return -EINVAL;
+	*len = JOIN_COOKIE_LEN;
+	return 0;
+}
+
+int join_cookie_consume(const uint8_t *msg, size_t len, struct cookie *ck, uint64_t now_ns)
+{
+	if (len != JOIN_COOKIE_LEN || !has_header(msg, len, MESH_JOIN_COOKIE))
+		return -EBADMSG;
+	return cookie_reply_open(msg + JOIN_HEADER_LEN, msg + JOIN_HEADER_LEN + COOKIE_NONCE_LEN,
+				 ck, now_ns);
 }
 
 /* ---- Response ---------------------------------------------------------- */

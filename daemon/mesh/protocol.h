@@ -10,9 +10,12 @@
  *     malformed:
  *
  *       JOIN_REQUEST   type | joiner public key (32) | nonce (24) |
- *                      crypto_box(joiner -> coordinator) of the join payload
+ *                      crypto_box(joiner -> coordinator) of the join payload |
+ *                      mac1 (16) | mac2 (16)
  *       JOIN_RESPONSE  type | nonce (24) |
  *                      crypto_box(coordinator -> joiner) of the result
+ *       JOIN_COOKIE    type | nonce (24) | encrypted cookie (32), the
+ *                      coordinator's answer under load (join.h)
  *       RELAY          type | source node id (4) | destination node id (4) |
  *                      MAC (16) | a WireGuard datagram, end-to-end encrypted
  *                      between the two nodes
@@ -24,7 +27,10 @@
  *     WireGuard static keys: only the holder of the invite's coordinator key
  *     can read a request, and only the joiner can read the answer. Anything
  *     that does not decrypt, or does not carry a valid invite secret, gets
- *     no reply at all.
+ *     no reply at all. A request costs the coordinator a public-key
+ *     operation only behind its join gate (joingate.h): a live invite, a
+ *     valid mac1, a per-source rate limit, a cookie under load and a nonce
+ *     not seen before.
  *
  *  2. After joining, a TCP connection from the node to the coordinator's mesh
  *     address, port MESH_CONTROL_PORT, inside the WireGuard tunnel (so the
@@ -49,6 +55,7 @@ enum mesh_message_type {
 	MESH_JOIN_RESPONSE = 0x82,
 	MESH_RELAY = 0x83,
 	MESH_PORT_PROBE = 0x84,
+	MESH_JOIN_COOKIE = 0x85,
 };
 
 enum mesh_limits {

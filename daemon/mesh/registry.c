@@ -92,6 +92,8 @@ enum stmt {
 	INVITE_USE,
 	INVITE_EXISTS,
 	INVITES_PRUNE,
+	INVITES_ALL,
+	INVITE_DELETE,
 	VERSION_BUMP,
 	VERSION_GET,
 	STMT_COUNT
@@ -126,8 +128,15 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[INVITE_USE] = "UPDATE invites SET used_at = ?2, used_by = ?3 "
 		       "WHERE id = ?1 AND (reusable OR used_at IS NULL)",
 	[INVITE_EXISTS] = "SELECT 1 FROM invites WHERE id = ?1",
-	[INVITES_PRUNE] = "DELETE FROM invites WHERE (expires_at != 0 AND expires_at <= ?1) "
-			  "OR (NOT reusable AND used_at IS NOT NULL)",
+	/* A used single-use invite outlives its expiry by the grace ?2 (its
+	 * joiner may ask again), and is gone after it. */
+	[INVITES_PRUNE] = "DELETE FROM invites WHERE "
+			  "(NOT reusable AND used_at IS NOT NULL AND used_at + ?2 <= ?1) OR "
+			  "(expires_at != 0 AND expires_at <= ?1 AND "
+			  " (reusable OR used_at IS NULL OR used_at + ?2 <= ?1))",
+	[INVITES_ALL] = "SELECT id, created_at, expires_at, reusable, used_at, used_by "
+			"FROM invites ORDER BY id",
+	[INVITE_DELETE] = "DELETE FROM invites WHERE id = ?1",
 	[VERSION_BUMP] = "UPDATE meta SET value = value + 1 WHERE key = 'netmap_version'",
 	[VERSION_GET] = "SELECT value FROM meta WHERE key = 'netmap_version'",
 };
@@ -1188,12 +1197,70 @@ int registry_invite_use(struct registry *reg, uint64_t id, uint32_t node_id, int
 	return ret < 0 ? ret : ret ? -EALREADY : -ENOENT;
 }
 
-int registry_invites_prune(struct registry *reg, int64_t now)
+int registry_invites_prune(struct registry *reg, int64_t now, int64_t used_grace)
 {
 	sqlite3_stmt *st = stmt(reg, INVITES_PRUNE);
 
+	if (used_grace < 0)
+		return -EINVAL;
 	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, used_grace);
 	return step_done(reg, st);
+}
+
+static int row_to_invite(struct registry *reg, sqlite3_stmt *st, struct registry_invite *inv)
+{
+	int64_t id = sqlite3_column_int64(st, 0), by = sqlite3_column_int64(st, 5);
+
+	if (id < 1 || by < 0 || by > UINT32_MAX)
+		return bad_data(reg, "an invite");
+	*inv = (struct registry_invite){
+		.id = (uint64_t)id,
+		.created_at = sqlite3_column_int64(st, 1),
+		.expires_at = sqlite3_column_int64(st, 2),
+		.reusable = sqlite3_column_int(st, 3) != 0,
+		.used = sqlite3_column_type(st, 4) != SQLITE_NULL,
+		.used_at = sqlite3_column_int64(st, 4),
+		.used_by = (uint32_t)by,
+	};
+	return 0;
+}
+
+int registry_invites(struct registry *reg, struct registry_invite **out, size_t *n)
+{
+	sqlite3_stmt *st = stmt(reg, INVITES_ALL);
+	struct registry_invite *list = NULL;
+	size_t count = 0, cap = 0;
+	int ret = 0, rc = SQLITE_DONE;
+
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		ret = grow(&list, &cap, count, sizeof(*list));
+		if (ret == 0)
+			ret = row_to_invite(reg, st, &list[count]);
+		count += ret == 0;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = sql_fail(reg, rc, "listing invites");
+	sqlite3_reset(st);
+	if (ret < 0) {
+		free(list);
+		return ret;
+	}
+	*out = list;
+	*n = count;
+	return 0;
+}
+
+int registry_invite_remove(struct registry *reg, uint64_t id)
+{
+	sqlite3_stmt *st = stmt(reg, INVITE_DELETE);
+	int ret;
+
+	if (id < 1 || id > INT64_MAX)
+		return -ENOENT;
+	sqlite3_bind_int64(st, 1, (int64_t)id);
+	ret = step_done(reg, st);
+	return ret < 0 ? ret : sqlite3_changes(reg->db) > 0 ? 0 : -ENOENT;
 }
 
 /* ---- netmap versions ---- */

@@ -64,6 +64,17 @@ struct registry_route {
 
 enum invite_state { INVITE_VALID, INVITE_EXPIRED, INVITE_USED, INVITE_UNKNOWN };
 
+/* An invite as listed (never its secret or hash). */
+struct registry_invite {
+	uint64_t id;
+	int64_t created_at;
+	int64_t expires_at; /* 0: never */
+	bool reusable;
+	bool used;
+	int64_t used_at;  /* the last use, when used */
+	uint32_t used_by; /* 0: not used, or that node was removed */
+};
+
 /*
  * Opens (creating it, mode 0600, if missing) the registry at path, checks
  * it and brings its schema up to date. On error errbuf holds one line:
@@ -196,8 +207,18 @@ int registry_invite_use(struct registry *reg, uint64_t id, uint32_t node_id, int
     __attribute__((warn_unused_result));
 
 /* Removes the invites expired at now (as registry_invite_check() sees them)
- * and the used-up single-use ones. */
-int registry_invites_prune(struct registry *reg, int64_t now) __attribute__((warn_unused_result));
+ * and the used-up single-use ones, except that a used single-use invite
+ * stays until used_grace seconds after its use (its joiner may ask again). */
+int registry_invites_prune(struct registry *reg, int64_t now, int64_t used_grace)
+    __attribute__((warn_unused_result));
+
+/* Every invite, by id; a new array (*out NULL when there are none), release
+ * with free(). */
+int registry_invites(struct registry *reg, struct registry_invite **out, size_t *n)
+    __attribute__((warn_unused_result));
+
+/* Forgets an invite: its code no longer joins. -ENOENT. */
+int registry_invite_remove(struct registry *reg, uint64_t id) __attribute__((warn_unused_result));
 
 /* Takes the next netmap version: persisted, strictly greater than any
  * version returned before (the first is 1). */

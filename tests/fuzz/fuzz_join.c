@@ -10,6 +10,10 @@
  *   4  text to invite_decode()
  *   5  a datagram to portprobe_receive() (a node waiting for a fixed nonce)
  *   6  a control channel line to the port probe's message parsers
+ *   7  a datagram to the coordinator's join gate (an invite live), then,
+ *      if it passes, to join_request_open() and the gate again
+ *   8  a datagram to join_cookie_consume() (a joiner that sent the seed
+ *      request)
  *
  * Invariants beyond memory safety: an opened request has an object hello
  * and a fresh timestamp (a refused one leaves nothing behind); an opened
@@ -17,17 +21,21 @@
  * same invite; a probe datagram is taken exactly when it is the 20 bytes
  * of the awaited one, and only then is the port reachable; an accepted
  * port_probe, port_probe_reply or observed message, written again, parses
- * to the same values.
+ * to the same values; the gate passes only a request with the right mac1,
+ * and never the same nonce twice once its box opened.
  *
  * Built with -DFUZZ_JOIN_WRITE_SEEDS and a main of its own, it writes valid
  * inputs of each kind for these keys into a directory (the seed corpus):
  *   cc -Wno-unused-parameter -DFUZZ_JOIN_WRITE_SEEDS -Idaemon -Itests \
- *     tests/fuzz/fuzz_join.c daemon/mesh/join.c daemon/mesh/invite.c \
- *     daemon/mesh/portprobe.c daemon/netaddr.c -lsodium -ljansson
+ *     tests/fuzz/fuzz_join.c daemon/mesh/join.c daemon/mesh/joingate.c \
+ *     daemon/mesh/invite.c daemon/mesh/portprobe.c daemon/netaddr.c \
+ *     daemon/wg/cookie.c daemon/wg/crypto.c daemon/wg/ratelimiter.c \
+ *     -lsodium -ljansson -lb2
  *   ./a.out tests/fuzz/seeds/fuzz_join
  */
 #include <endian.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,6 +44,7 @@
 
 #include "mesh/invite.h"
 #include "mesh/join.h"
+#include "mesh/joingate.h"
 #include "mesh/portprobe.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -48,6 +57,8 @@ enum target {
 	INVITE,
 	PROBE_DATAGRAM,
 	PROBE_MESSAGE,
+	GATE,
+	COOKIE,
 	TARGETS
 };
 
@@ -109,19 +120,20 @@ static void open_response(const uint8_t *msg, size_t len)
 /* header | [joiner key] | nonce | box(plain) with the fixed shared key. */
 static void seal_and_open(const uint8_t *plain, size_t n, bool request)
 {
-	uint8_t msg[MESH_JOIN_MAX + 64];
+	uint8_t msg[MESH_JOIN_MAX + 96];
 	size_t at = request ? 4 + 32 + 24 : 4 + 24;
 	uint32_t type = htole32(request ? MESH_JOIN_REQUEST : MESH_JOIN_RESPONSE);
 
-	if (n > sizeof(msg) - at - crypto_box_MACBYTES)
+	if (n > sizeof(msg) - at - crypto_box_MACBYTES - JOIN_MACS_LEN)
 		return;
 	memcpy(msg, &type, 4);
 	if (request)
 		memcpy(msg + 4, fx.joiner_pub, 32);
 	memset(msg + at - 24, 0x24, 24);
 	crypto_box_easy_afternm(msg + at, plain, n, msg + at - 24, fx.shared);
+	memset(msg + at + n + crypto_box_MACBYTES, 0, JOIN_MACS_LEN);
 	if (request)
-		open_request(msg, at + n + crypto_box_MACBYTES);
+		open_request(msg, at + n + crypto_box_MACBYTES + JOIN_MACS_LEN);
 	else
 		open_response(msg, at + n + crypto_box_MACBYTES);
 }
@@ -255,6 +267,66 @@ static void probe_message(const uint8_t *data, size_t size)
 	json_decref(msg);
 }
 
+/* The request the COOKIE target's joiner sent (the seed "request"). */
+static size_t seed_request(uint8_t *buf)
+{
+	struct join_request req = { .invite_id = 1, .timestamp = now };
+	uint8_t nonce[24] = { 1 };
+	size_t len = 0;
+
+	memcpy(req.joiner_key, fx.joiner_pub, 32);
+	memset(req.secret, 0x5a, sizeof(req.secret));
+	req.hello = json_pack("{s:s, s:[s], s:b, s:[s]}", "hostname", "laptop", "routes",
+			      "192.168.1.0/24", "exit_node", 0, "endpoints", "192.168.1.20:41641");
+	if (join_request_create(buf, MESH_JOIN_MAX, &len, &req, fx.joiner_priv, fx.coord_pub,
+				nonce) != 0)
+		abort();
+	join_request_clear(&req);
+	return len;
+}
+
+static void gate_datagram(const uint8_t *msg, size_t len)
+{
+	static const struct sockaddr_in src = { .sin_family = AF_INET, .sin_port = 0x6922 };
+	const struct sockaddr *sa = (const struct sockaddr *)&src;
+	struct cookie_checker mac;
+	struct join_request req;
+	struct joingate g;
+	uint8_t zero[32] = { 0 };
+	int ret;
+
+	if (joingate_init(&g, fx.coord_pub) != 0)
+		abort();
+	joingate_set_live(&g, now + 1);
+	cookie_checker_init_labels(&mac, fx.coord_pub, &join_cookie_labels);
+	if (joingate_check(&g, msg, len, sa, 1, now) == JOINGATE_PASS) {
+		if (cookie_validate_macs(&mac, msg, len, NULL, 0, false, 0, zero) ==
+		    COOKIE_MAC_INVALID)
+			abort();
+		ret = join_request_open(msg, len, fx.coord_priv, now, &req);
+		if ((ret == 0 || ret == -ESTALE) &&
+		    (joingate_remember(&g, join_request_nonce(msg), req.timestamp, now) != 0 ||
+		     joingate_check(&g, msg, len, sa, 2, now) != JOINGATE_DROP))
+			abort();
+		join_request_clear(&req);
+	}
+	joingate_deinit(&g);
+}
+
+static void cookie_datagram(const uint8_t *msg, size_t len)
+{
+	uint8_t request[MESH_JOIN_MAX];
+	struct cookie ck;
+	size_t n = seed_request(request);
+	int ret;
+
+	cookie_init_labels(&ck, fx.coord_pub, &join_cookie_labels);
+	cookie_add_macs(request, n, &ck, 1);
+	ret = join_cookie_consume(msg, len, &ck, 2);
+	if (ret == 0 ? !ck.is_valid || len != JOIN_COOKIE_LEN : ret != -EBADMSG || ck.is_valid)
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	setup();
@@ -281,6 +353,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case PROBE_MESSAGE:
 		probe_message(data + 1, size - 1);
+		break;
+	case GATE:
+		gate_datagram(data + 1, size - 1);
+		break;
+	case COOKIE:
+		cookie_datagram(data + 1, size - 1);
 		break;
 	}
 	return 0;
@@ -320,6 +398,7 @@ static void write_requests(const char *dir)
 	if (join_request_create(buf, sizeof(buf), &len, &req, fx.joiner_priv, fx.coord_pub, nonce))
 		abort();
 	write_seed(dir, "request", OPEN_REQUEST, buf, len);
+	write_seed(dir, "gate-request", GATE, buf, len);
 	/* Its plaintext, for the sealed target. */
 	char *hello = json_dumps(req.hello, JSON_COMPACT | JSON_SORT_KEYS);
 	uint64_t id = htole64(1), ts = htole64((uint64_t)now);
@@ -339,6 +418,20 @@ static void write_requests(const char *dir)
 		abort();
 	write_seed(dir, "request-stale", OPEN_REQUEST, buf, len);
 	join_request_clear(&req);
+}
+
+static void write_cookie(const char *dir)
+{
+	uint8_t request[MESH_JOIN_MAX], buf[JOIN_COOKIE_LEN], nonce[24] = { 3 }, secret[32] = { 4 };
+	uint8_t src[6] = { 192, 0, 2, 1, 0xa2, 0x69 };
+	struct cookie_checker c;
+	size_t n = seed_request(request), len;
+
+	cookie_checker_init_labels(&c, fx.coord_pub, &join_cookie_labels);
+	if (join_cookie_create(buf, sizeof(buf), &len, request, n, src, sizeof(src), &c, 1, nonce,
+			       secret) != 0)
+		abort();
+	write_seed(dir, "cookie", COOKIE, buf, len);
 }
 
 static void write_responses(const char *dir)
@@ -426,6 +519,7 @@ int main(int argc, char **argv)
 	setup();
 	write_requests(argv[1]);
 	write_responses(argv[1]);
+	write_cookie(argv[1]);
 	write_invites(argv[1]);
 	write_probes(argv[1]);
 	return 0;

@@ -95,8 +95,9 @@ static void test_request_refused(void)
 	/* Another coordinator's key. */
 	CHECK_EQ_INT(join_request_open(buf, len, k.other_priv, now, &got), -EBADMSG);
 	CHECK(got.hello == NULL);
-	/* Every bit of every byte. */
-	for (size_t i = 0; i < len; i++) {
+	/* Every bit of every byte before the macs (the join gate checks those,
+	 * joingate.h). */
+	for (size_t i = 0; i < len - JOIN_MACS_LEN; i++) {
 		for (unsigned bit = 0; bit < 8; bit++) {
 			memcpy(copy, buf, len);
 			copy[i] ^= (uint8_t)(1u << bit);
@@ -131,7 +132,8 @@ static size_t seal_request(uint8_t *buf, const uint8_t joiner[32], const uint8_t
 	memcpy(buf + 4, joiner, 32);
 	memcpy(buf + 36, nonce, 24);
 	crypto_box_easy_afternm(buf + 60, plain, n, nonce, key);
-	return 60 + n + 16;
+	memset(buf + 60 + n + 16, 0, JOIN_MACS_LEN); /* the gate's, not checked here */
+	return 60 + n + 16 + JOIN_MACS_LEN;
 }
 
 static void plain_request(uint8_t *plain, int64_t ts, const char *hello)
@@ -145,6 +147,89 @@ static void plain_request(uint8_t *plain, int64_t ts, const char *hello)
 }
 
 /* Keys X25519 reads as another key: refused even though they decrypt. */
+/* mac1 is keyed with the join's own label and the coordinator's key; mac2
+ * is zero without a cookie. */
+static void test_request_macs(void)
+{
+	struct cookie_checker coord, other, wg;
+	struct join_request req;
+	uint8_t buf[MESH_JOIN_MAX], zero[32] = { 0 };
+	size_t len;
+
+	sample_request(&req);
+	len = make_request(buf, &req);
+	join_request_clear(&req);
+	cookie_checker_init_labels(&coord, k.coord_pub, &join_cookie_labels);
+	cookie_checker_init_labels(&other, k.other_pub, &join_cookie_labels);
+	cookie_checker_init(&wg, k.coord_pub);
+	CHECK_EQ_INT(cookie_validate_macs(&coord, buf, len, NULL, 0, false, 0, zero),
+		     COOKIE_MAC_VALID_NO_COOKIE);
+	CHECK_EQ_INT(cookie_validate_macs(&other, buf, len, NULL, 0, false, 0, zero),
+		     COOKIE_MAC_INVALID);
+	CHECK_EQ_INT(cookie_validate_macs(&wg, buf, len, NULL, 0, false, 0, zero),
+		     COOKIE_MAC_INVALID);
+	CHECK(sodium_is_zero(buf + len - 16, 16));
+	buf[10] ^= 1;
+	CHECK_EQ_INT(cookie_validate_macs(&coord, buf, len, NULL, 0, false, 0, zero),
+		     COOKIE_MAC_INVALID);
+}
+
+/* A busy coordinator's cookie reaches the joiner, whose next request then
+ * carries a mac2 valid for its own source only. */
+static void test_cookie_round_trip(void)
+{
+	struct cookie_checker coord;
+	struct cookie joiner;
+	struct join_request req;
+	uint8_t buf[MESH_JOIN_MAX], reply[JOIN_COOKIE_LEN + 8], nonce[24] = { 7 };
+	uint8_t secret[32], src[6] = { 192, 0, 2, 1, 0xa2, 0x69 }, src2[6] = { 192, 0, 2, 2 };
+	const uint64_t t = 1000000000ull;
+	size_t len, rlen;
+
+	memset(secret, 0x42, sizeof(secret));
+	cookie_checker_init_labels(&coord, k.coord_pub, &join_cookie_labels);
+	cookie_init_labels(&joiner, k.coord_pub, &join_cookie_labels);
+	sample_request(&req);
+	len = make_request(buf, &req);
+	cookie_add_macs(buf, len, &joiner, t);
+	CHECK_EQ_INT(cookie_validate_macs(&coord, buf, len, src, 6, true, t, secret),
+		     COOKIE_MAC_VALID_NO_COOKIE);
+	CHECK_EQ_INT(join_cookie_create(reply, sizeof(reply), &rlen, buf, len, src, 6, &coord, t,
+					nonce, secret),
+		     0);
+	CHECK_EQ_INT(rlen, JOIN_COOKIE_LEN);
+	CHECK_EQ_INT(rlen, 60);
+	/* Wrong size or type: refused without touching the cookie. */
+	CHECK_EQ_INT(join_cookie_consume(reply, rlen - 1, &joiner, t), -EBADMSG);
+	reply[0] ^= 1;
+	CHECK_EQ_INT(join_cookie_consume(reply, rlen, &joiner, t), -EBADMSG);
+	reply[0] ^= 1;
+	CHECK_EQ_INT(join_cookie_consume(reply, rlen, &joiner, t), 0);
+	CHECK_EQ_INT(join_cookie_consume(reply, rlen, &joiner, t), -EINVAL); /* one per send */
+
+	len = make_request(buf, &req);
+	cookie_add_macs(buf, len, &joiner, t + 1);
+	CHECK_EQ_INT(cookie_validate_macs(&coord, buf, len, src, 6, true, t + 2, secret),
+		     COOKIE_MAC_VALID_WITH_COOKIE);
+	CHECK_EQ_INT(cookie_validate_macs(&coord, buf, len, src2, 6, true, t + 2, secret),
+		     COOKIE_MAC_VALID_NO_COOKIE);
+	/* A cookie reply for another request's mac1 does not open. */
+	CHECK_EQ_INT(join_cookie_create(reply, sizeof(reply), &rlen, buf, len, src, 6, &coord, t,
+					nonce, secret),
+		     0);
+	req.timestamp++; /* another request, another mac1 */
+	len = make_request(buf, &req);
+	cookie_add_macs(buf, len, &joiner, t + 3);
+	CHECK_EQ_INT(join_cookie_consume(reply, rlen, &joiner, t), -EBADMSG);
+	CHECK_EQ_INT(join_cookie_create(reply, sizeof(reply), &rlen, buf, 10, src, 6, &coord, t,
+					nonce, secret),
+		     -EINVAL);
+	CHECK_EQ_INT(join_cookie_create(reply, JOIN_COOKIE_LEN - 1, &rlen, buf, len, src, 6, &coord,
+					t, nonce, secret),
+		     -EMSGSIZE);
+	join_request_clear(&req);
+}
+
 static void test_request_noncanonical_key(void)
 {
 	uint8_t key[32], plain[64], buf[MESH_JOIN_MAX], alias[32];
@@ -255,7 +340,7 @@ static void test_request_size(void)
 	uint8_t buf[MESH_JOIN_MAX + 64], nonce[24] = { 0 };
 	size_t len = 0;
 
-	CHECK_EQ_INT(JOIN_HELLO_MAX, MESH_JOIN_MAX - 124);
+	CHECK_EQ_INT(JOIN_HELLO_MAX, MESH_JOIN_MAX - 156);
 	sample_request(&req);
 	json_decref(req.hello);
 	req.hello = hello_of_size(JOIN_HELLO_MAX);
@@ -466,6 +551,8 @@ int main(void)
 	keys_setup();
 	RUN(test_request_round_trip);
 	RUN(test_request_refused);
+	RUN(test_request_macs);
+	RUN(test_cookie_round_trip);
 	RUN(test_request_noncanonical_key);
 	RUN(test_request_bad_plaintext);
 	RUN(test_request_stale);

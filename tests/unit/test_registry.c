@@ -521,12 +521,64 @@ static void test_invites(void)
 	CHECK_EQ_INT(registry_invite_check(reg, timed, hash, 150), INVITE_VALID);
 
 	/* Pruning drops the used and the expired ones; ids are not reused. */
-	CHECK_EQ_INT(registry_invites_prune(reg, 300), 0);
+	CHECK_EQ_INT(registry_invites_prune(reg, 300, 60), 0);
 	CHECK_EQ_INT(registry_invite_check(reg, once, hash, 300), INVITE_UNKNOWN);
 	CHECK_EQ_INT(registry_invite_check(reg, timed, hash, 150), INVITE_UNKNOWN);
 	CHECK_EQ_INT(registry_invite_check(reg, multi, hash, 300), INVITE_VALID);
 	CHECK_EQ_INT(registry_invite_add(reg, hash, 300, 0, false, &extra), 0);
 	CHECK(extra > multi);
+	registry_close(reg);
+}
+
+/* Listing shows every invite without its secret; removing one makes its
+ * code unknown; a used single-use invite survives pruning for the grace. */
+static void test_invite_list_remove(void)
+{
+	struct registry *reg = open_fresh();
+	struct registry_invite *list = NULL;
+	uint8_t hash[REGISTRY_HASH_LEN];
+	uint64_t once, multi, timed;
+	size_t n = 0;
+
+	if (!reg)
+		return;
+	memset(hash, 0x5c, sizeof(hash));
+	upsert(reg, 1, "home", NULL);
+	upsert(reg, 2, "laptop", NULL);
+	CHECK_EQ_INT(registry_invites(reg, &list, &n), 0);
+	CHECK(n == 0 && list == NULL);
+	CHECK_EQ_INT(registry_invite_add(reg, hash, 100, 0, false, &once), 0);
+	CHECK_EQ_INT(registry_invite_add(reg, hash, 110, 0, true, &multi), 0);
+	CHECK_EQ_INT(registry_invite_add(reg, hash, 120, 500, false, &timed), 0);
+	CHECK_EQ_INT(registry_invite_use(reg, once, 2, 150), 0);
+	CHECK_EQ_INT(registry_invite_use(reg, multi, 1, 160), 0);
+
+	CHECK_EQ_INT(registry_invites(reg, &list, &n), 0);
+	CHECK_EQ_INT(n, 3);
+	if (n == 3) {
+		CHECK(list[0].id == once && list[0].created_at == 100 && !list[0].reusable);
+		CHECK(list[0].used && list[0].used_at == 150 && list[0].used_by == 2);
+		CHECK(list[1].id == multi && list[1].reusable && list[1].used_by == 1);
+		CHECK(list[2].id == timed && list[2].expires_at == 500 && !list[2].used);
+		CHECK_EQ_INT(list[2].used_by, 0);
+	}
+	free(list);
+
+	/* Within the grace the used invite stays (its joiner may ask again). */
+	CHECK_EQ_INT(registry_invites_prune(reg, 200, 60), 0);
+	CHECK_EQ_INT(registry_invite_check(reg, once, hash, 200), INVITE_USED);
+	CHECK_EQ_INT(registry_invites_prune(reg, 210, 60), 0);
+	CHECK_EQ_INT(registry_invite_check(reg, once, hash, 210), INVITE_UNKNOWN);
+	CHECK_EQ_INT(registry_invites_prune(reg, 210, -1), -EINVAL);
+
+	CHECK_EQ_INT(registry_invite_remove(reg, multi), 0);
+	CHECK_EQ_INT(registry_invite_check(reg, multi, hash, 220), INVITE_UNKNOWN);
+	CHECK_EQ_INT(registry_invite_remove(reg, multi), -ENOENT);
+	CHECK_EQ_INT(registry_invite_remove(reg, 0), -ENOENT);
+	CHECK_EQ_INT(registry_invite_remove(reg, UINT64_MAX), -ENOENT);
+	CHECK_EQ_INT(registry_invites(reg, &list, &n), 0);
+	CHECK(n == 1 && list && list[0].id == timed);
+	free(list);
 	registry_close(reg);
 }
 
@@ -824,6 +876,7 @@ int main(void)
 	RUN(test_routes_order);
 	RUN(test_unchanged_writes_nothing);
 	RUN(test_invites);
+	RUN(test_invite_list_remove);
 	RUN(test_versions);
 	RUN(test_transactions);
 	RUN(test_prefix_change);
