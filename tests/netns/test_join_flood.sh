@@ -142,8 +142,7 @@ PY
 
 setup
 for n in home laptop phone; do
-	mg_genkey >"$dir/$n.key"
-	chmod 600 "$dir/$n.key"
+	(umask 077 && mg_genkey >"$dir/$n.key")
 done
 home_pub=$(mg_pubkey "$(cat "$dir/home.key")")
 conf home 'coordinator = { enabled = true; prefix4 = "100.64.0.0/10"; prefix6 = "fd7a:6d67:7465::/48"; };'
@@ -223,9 +222,5 @@ mg_cli home home invite --reusable --ttl 1h >/dev/null
 out=$(mg_cli home home nodes remove laptop)
 log "$out"
 check "nodes remove names the live reusable invite" grep -q "could bring it back" <<<"$out"
-mg_cli home home invite revoke "$(last_invite_id)" >/dev/null
-mg_cli home home invite --ttl 1h >/dev/null
-out=$(mg_cli home home nodes remove phone 2>&1 || true)
-log "$out"
 
 pass
