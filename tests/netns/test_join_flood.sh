@@ -7,7 +7,8 @@
 # public key, which every invite carries) and a random box. Meanwhile laptop
 # pings home's mesh address 5 times a second through the tunnel: under 5%
 # loss and under 50 ms average RTT (without the gate, every datagram cost
-# home an X25519). A join captured on home's wire and replayed is refused
+# home an X25519). tab joins during the second flood: home, under load,
+# answers with a cookie and tab's retry with mac2 gets in. A join captured on home's wire and replayed is refused
 # (counted, the invite's last use unchanged); `invite list` shows the
 # invites without secrets; `invite revoke` makes a code fail with an error
 # that says so; with no invite live, join datagrams are dropped before any
@@ -15,14 +16,16 @@
 # bring the node back.
 #
 #  laptop ── veth ── inet ── veth ── home
-#  atk    ── veth ──/ |
-#  phone  ── veth ────/
+#  atk    ── veth ──/ | |
+#  phone  ── veth ────/  |
+#  tab    ── veth ──────/
 #
 #  laptop  up0  198.51.100.2/24   default via inet
 #  atk     up0  198.51.102.2/24   default via inet (joinflood)
 #  phone   up0  198.51.101.2/24   default via inet (tries a revoked code)
+#  tab     up0  198.51.103.2/24   default via inet (joins under load)
 #  inet    lap0 198.51.100.1/24  atk0 198.51.102.1/24  pho0 198.51.101.1/24
-#          home0 203.0.113.1/24
+#          tab0 198.51.103.1/24  home0 203.0.113.1/24
 #  home    wan0 203.0.113.2/24    coordinator, prefix 100.64.0.0/10, UDP 41641
 set -eu
 # shellcheck source=lib.sh
@@ -41,23 +44,27 @@ rate=50000
 seconds=8
 
 setup() {
-	ns_create laptop atk phone inet home
+	ns_create laptop atk phone tab inet home
 	ns_exec inet sysctl -qw net.ipv4.ip_forward=1
 	veth_pair laptop up0 inet lap0
 	veth_pair atk up0 inet atk0
 	veth_pair phone up0 inet pho0
+	veth_pair tab up0 inet tab0
 	veth_pair inet home0 home wan0
 	ns_ip laptop addr add 198.51.100.2/24 dev up0
 	ns_ip atk addr add 198.51.102.2/24 dev up0
 	ns_ip phone addr add 198.51.101.2/24 dev up0
+	ns_ip tab addr add 198.51.103.2/24 dev up0
 	ns_ip inet addr add 198.51.100.1/24 dev lap0
 	ns_ip inet addr add 198.51.102.1/24 dev atk0
 	ns_ip inet addr add 198.51.101.1/24 dev pho0
+	ns_ip inet addr add 198.51.103.1/24 dev tab0
 	ns_ip inet addr add 203.0.113.1/24 dev home0
 	ns_ip home addr add 203.0.113.2/24 dev wan0
 	ns_ip laptop route add default via 198.51.100.1
 	ns_ip atk route add default via 198.51.102.1
 	ns_ip phone route add default via 198.51.101.1
+	ns_ip tab route add default via 198.51.103.1
 	ns_ip home route add default via 203.0.113.1
 }
 
@@ -141,16 +148,18 @@ PY
 }
 
 setup
-for n in home laptop phone; do
+for n in home laptop phone tab; do
 	(umask 077 && mg_genkey >"$dir/$n.key")
 done
 home_pub=$(mg_pubkey "$(cat "$dir/home.key")")
 conf home 'coordinator = { enabled = true; prefix4 = "100.64.0.0/10"; prefix6 = "fd7a:6d67:7465::/48"; };'
 conf laptop ''
 conf phone ''
+conf tab ''
 mg_start home home "$dir/home.conf"
 mg_start laptop laptop "$dir/laptop.conf"
 mg_start phone phone "$dir/phone.conf"
+mg_start tab tab "$dir/tab.conf"
 
 # Joins that reach home's wire, for the replay.
 ns_bg home tcpdump -n -U --immediate-mode -i wan0 -w "$dir/joins.pcap" \
@@ -178,7 +187,20 @@ sent=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["sent"])'
 check "junk flood: most of it dropped at mac1" test "$(($(drop join_mac) * 2))" -ge "$sent"
 check "junk flood: nothing reached a box" test "$(drop join_box)" -eq 0
 
+# tab joins a second into the flood; cookies that reach it are captured.
+ns_bg tab tcpdump -n -U --immediate-mode -i up0 -w "$dir/tab-cookies.pcap" \
+	"udp and src port 41641 and udp[8] = 0x85" >/dev/null 2>"$dir/tab-cookies.log"
+wait_for 50 0.1 grep -q "listening on" "$dir/tab-cookies.log" || fail "tcpdump did not start"
+code_tab=$(mg_cli home home invite)
+tab_invite=$(last_invite_id)
+(sleep 1 && mg_cli tab tab join "$code_tab" >"$dir/tab-join.out" 2>&1) &
+track_pid "$!"
+tab_join=$!
 flood_with_ping mac1 mac1 "$home_pub"
+check "tab joined during the valid-mac1 flood" wait "$tab_join"
+log "tab: $(cat "$dir/tab-join.out")"
+check "home answered tab with a cookie first" \
+	test "$(tcpdump -n -r "$dir/tab-cookies.pcap" 2>/dev/null | wc -l)" -ge 1
 read -r loss avg max < <(ping_stats "$dir/mac1.ping")
 check "valid-mac1 flood: laptop's ping loses under 5%" below "$loss" 5
 check "valid-mac1 flood: laptop's ping RTT averages under 50 ms" below "$avg" 50
@@ -206,6 +228,8 @@ check "invite list shows the new single-use invite live" \
 	test "$(invite_field "$single" live)/$(invite_field "$single" reusable)" = "true/false"
 check "invite revoke" mg_cli home home invite revoke "$single"
 check "invite revoke of the reusable one" mg_cli home home invite revoke "$reusable"
+# tab's invite, used: it would keep the gate open for the grace.
+check "invite revoke of a used one" mg_cli home home invite revoke "$tab_invite"
 check "invite list no longer shows them" test -z "$(invite_field "$single" id)$(invite_field "$reusable" id)"
 check "revoking it again is an error" not mg_cli home home invite revoke "$single"
 no_invite=$(drop join_no_invite)
