@@ -585,8 +585,9 @@ static int cmd_nodes(const struct cli *cli, int argc, char **argv)
 
 static int cmd_routes(const struct cli *cli, int argc, char **argv)
 {
-	json_t *prefixes, *result;
+	json_t *prefixes, *result, *v;
 	bool approve;
+	size_t k;
 
 	if (argc >= 2 && is_help(argv[1]))
 		return printf("usage: meshgate routes approve|unapprove NODE PREFIX...\n"
@@ -609,6 +610,8 @@ static int cmd_routes(const struct cli *cli, int argc, char **argv)
 	for (int i = 3; i < argc; i++)
 		printf(" %s", argv[i]);
 	putchar('\n');
+	json_array_foreach(json_object_get(result, "warnings"), k, v)
+	    printf("warning: %s\n", json_string_value(v));
 	json_decref(result);
 	return EXIT_OK;
 }

@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -1401,6 +1402,39 @@ json_t *coordinator_node_remove(struct coordinator *c, const char *name, const c
 			 live_reusable_invites(c));
 }
 
+/* Notes for the admin on approved prefixes that overlap another node's
+ * approved route (auto_approve leaves those pending; approving them by
+ * hand is allowed, but said). */
+static json_t *overlap_warnings(struct coordinator *c, uint32_t id, const json_t *prefixes)
+{
+	json_t *warnings = json_array(), *v;
+	size_t i;
+
+	json_array_foreach(prefixes, i, v)
+	{
+		struct registry_route other;
+		struct registry_node on = { 0 };
+		char text[PREFIX_STR_LEN];
+		struct prefix p;
+
+		if (!warnings || prefix_parse(&p, json_string_value(v)) < 0 ||
+		    registry_route_is_exit(&p) ||
+		    registry_route_overlap(c->reg, id, &p, &other) <= 0)
+			continue;
+		prefix_format(&other.prefix, text, sizeof(text));
+		if (registry_node_by_id(c->reg, other.node_id, &on) < 0)
+			snprintf(on.name, sizeof(on.name), "%" PRIu32, other.node_id);
+		json_array_append_new(
+		    warnings, json_sprintf("%s overlaps %s, approved for %s: the more specific "
+					   "prefix takes the traffic they share",
+					   json_string_value(v), text, on.name));
+		log_warn("routes: approved %s overlaps %s, approved for %s", json_string_value(v),
+			 text, on.name);
+		registry_node_clear(&on);
+	}
+	return warnings;
+}
+
 json_t *coordinator_routes_set(struct coordinator *c, const char *name, const json_t *prefixes,
 			       bool approved, const char **error)
 {
@@ -1441,6 +1475,7 @@ json_t *coordinator_routes_set(struct coordinator *c, const char *name, const js
 	if (registry_commit(c->reg) < 0)
 		return fail(c, error, "cannot write the registry%s", "");
 	rebuild(c);
-	return json_pack("{s:s, s:O, s:b}", "node", name, "prefixes", prefixes, "approved",
-			 approved);
+	return json_pack("{s:s, s:O, s:b, s:o}", "node", name, "prefixes", prefixes, "approved",
+			 approved, "warnings",
+			 approved ? overlap_warnings(c, id, prefixes) : json_array());
 }

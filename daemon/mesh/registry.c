@@ -87,6 +87,7 @@ enum stmt {
 	ROUTE_DELETE,
 	ROUTE_APPROVE,
 	ROUTES_ALL,
+	ROUTES_APPROVED_OTHERS,
 	INVITE_INSERT,
 	INVITE_GET,
 	INVITE_USE,
@@ -121,6 +122,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[ROUTE_DELETE] = "DELETE FROM routes WHERE node_id = ?1 AND prefix = ?2",
 	[ROUTE_APPROVE] = "UPDATE routes SET approved = ?3 WHERE node_id = ?1 AND prefix = ?2",
 	[ROUTES_ALL] = "SELECT node_id, prefix, approved FROM routes",
+	[ROUTES_APPROVED_OTHERS] = "SELECT node_id, prefix, approved FROM routes "
+				   "WHERE node_id != ?1 AND approved = 1",
 	[INVITE_INSERT] = "INSERT INTO invites (secret_hash, created_at, expires_at, reusable) "
 			  "VALUES (?1, ?2, ?3, ?4)",
 	[INVITE_GET] = "SELECT secret_hash, expires_at, reusable, used_at FROM invites "
@@ -1047,9 +1050,22 @@ int registry_routes_advertise(struct registry *reg, uint32_t node_id, const stru
 	ret = node_exists(reg, node_id);
 	if (ret == 0)
 		ret = forget_routes(reg, node_id, routes, n, &any);
-	for (size_t i = 0; ret == 0 && i < n; i++)
-		ret = route_insert(reg, node_id, &routes[i],
-				   auto_approved(&routes[i], auto_routes, n_auto, auto_exit), &any);
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		bool approve = auto_approved(&routes[i], auto_routes, n_auto, auto_exit);
+		struct registry_route other;
+
+		/* A prefix inside another node's approved route wins by longest
+		 * match at once, one around it catches what that route does not:
+		 * taking over (part of) its traffic is the admin's decision. An
+		 * equal prefix is a standby router (netmap_build.c: the lowest
+		 * id online is primary). */
+		if (approve && !registry_route_is_exit(&routes[i]))
+			ret = registry_route_overlap(reg, node_id, &routes[i], &other);
+		if (ret > 0)
+			approve = false;
+		if (ret >= 0)
+			ret = route_insert(reg, node_id, &routes[i], approve, &any);
+	}
 	ret = op_end(reg, ret);
 	if (ret == 0 && changed)
 		*changed = any;
@@ -1094,6 +1110,25 @@ static int row_to_route(struct registry *reg, sqlite3_stmt *st, struct registry_
 	r->node_id = (uint32_t)id;
 	r->approved = sqlite3_column_int(st, 2) != 0;
 	return 0;
+}
+
+int registry_route_overlap(struct registry *reg, uint32_t node_id, const struct prefix *p,
+			   struct registry_route *other)
+{
+	sqlite3_stmt *st = stmt(reg, ROUTES_APPROVED_OTHERS);
+	int ret = 0, rc;
+
+	sqlite3_bind_int64(st, 1, node_id);
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		ret = row_to_route(reg, st, other);
+		if (ret == 0 && !registry_route_is_exit(&other->prefix) &&
+		    prefix_overlaps(&other->prefix, p) && !prefix_equal(&other->prefix, p))
+			ret = 1;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = sql_fail(reg, rc, "listing routes");
+	sqlite3_reset(st);
+	return ret;
 }
 
 int registry_routes(struct registry *reg, struct registry_route **out, size_t *n)

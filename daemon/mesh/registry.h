@@ -154,11 +154,15 @@ int registry_nodes(struct registry *reg, struct registry_node **out, size_t *n)
  * Replaces what a node advertises with routes[0..n) (networks; -EINVAL for
  * a prefix with host bits set). Prefixes no longer advertised are forgotten
  * with their approval; prefixes still advertised keep theirs; new ones are
- * approved at once when inside one of auto_routes, or, for the exit offers
+ * approved at once when inside one of auto_routes and overlapping no other
+ * node's approved route (neither containing nor inside one: a /32 inside
+ * another node's LAN would take over that host; an equal prefix is a
+ * standby router for it and is approved), or, for the exit offers
  * 0.0.0.0/0 and ::/0, when auto_exit is set (auto_routes never approve an
- * exit offer). *changed (may be NULL) tells whether anything changed;
- * when the node already advertises exactly routes, nothing is written.
- * -ENOENT for an unknown node.
+ * exit offer). What auto_approve leaves pending waits for the admin.
+ * *changed (may be NULL) tells whether anything changed; when the node
+ * already advertises exactly routes, nothing is written. -ENOENT for an
+ * unknown node.
  */
 int registry_routes_advertise(struct registry *reg, uint32_t node_id, const struct prefix *routes,
 			      size_t n, const struct prefix *auto_routes, size_t n_auto,
@@ -168,6 +172,12 @@ int registry_routes_advertise(struct registry *reg, uint32_t node_id, const stru
  * not advertise p. */
 int registry_route_set_approved(struct registry *reg, uint32_t node_id, const struct prefix *p,
 				bool approved) __attribute__((warn_unused_result));
+
+/* Whether p overlaps an approved route of a node other than node_id (is
+ * wider or narrower than it; equal prefixes are standbys), exit offers
+ * aside: 1 with the first such route in *other, 0 when none, or -errno. */
+int registry_route_overlap(struct registry *reg, uint32_t node_id, const struct prefix *p,
+			   struct registry_route *other) __attribute__((warn_unused_result));
 
 /* Whether p is an exit offer (0.0.0.0/0 or ::/0). */
 bool registry_route_is_exit(const struct prefix *p);

@@ -394,6 +394,56 @@ static void test_routes(void)
 	registry_close(reg);
 }
 
+/* auto_approve never approves a prefix overlapping another node's approved
+ * route: a /32 inside the NAS's LAN would become primary for the NAS. */
+static void test_auto_approve_overlap(void)
+{
+	struct registry *reg = open_fresh();
+	struct prefix autos[] = { pfx("192.168.0.0/16"), pfx("10.0.0.0/8") };
+	struct prefix nas[] = { pfx("192.168.1.0/24") };
+	struct prefix own[] = { pfx("10.1.0.0/16"), pfx("10.1.1.0/24") };
+	struct prefix intruder[] = { pfx("192.168.1.10/32"), pfx("192.168.0.0/17"),
+				     pfx("192.168.2.0/24"), pfx("0.0.0.0/0"), pfx("10.0.0.0/8") };
+	struct prefix third[] = { pfx("10.1.0.0/16") };
+	struct prefix standby[] = { pfx("192.168.1.0/24") };
+	struct registry_route other;
+	char text[PREFIX_STR_LEN];
+
+	if (!reg)
+		return;
+	upsert(reg, 1, "nas-router", NULL);
+	upsert(reg, 2, "intruder", NULL);
+	upsert(reg, 3, "third", NULL);
+	CHECK_EQ_INT(registry_routes_advertise(reg, 1, nas, 1, autos, 1, false, NULL), 0);
+	CHECK_EQ_INT(approval(reg, 1, "192.168.1.0/24"), 1);
+	/* Inside, around, beside it; an exit offer is not a LAN prefix. */
+	CHECK_EQ_INT(registry_routes_advertise(reg, 2, intruder, 4, autos, 1, true, NULL), 0);
+	CHECK_EQ_INT(approval(reg, 2, "192.168.1.10/32"), 0);
+	CHECK_EQ_INT(approval(reg, 2, "192.168.0.0/17"), 0);
+	CHECK_EQ_INT(approval(reg, 2, "192.168.2.0/24"), 1);
+	CHECK_EQ_INT(approval(reg, 2, "0.0.0.0/0"), 1);
+	/* The same prefix is a second router for that LAN (failover). */
+	upsert(reg, 4, "standby", NULL);
+	CHECK_EQ_INT(registry_routes_advertise(reg, 4, standby, 1, autos, 1, false, NULL), 0);
+	CHECK_EQ_INT(approval(reg, 4, "192.168.1.0/24"), 1);
+	/* Another node's pending route does not either. */
+	CHECK_EQ_INT(registry_routes_advertise(reg, 2, intruder, 5, NULL, 0, false, NULL), 0);
+	CHECK_EQ_INT(approval(reg, 2, "10.0.0.0/8"), 0);
+	CHECK_EQ_INT(registry_routes_advertise(reg, 3, third, 1, autos, 2, false, NULL), 0);
+	CHECK_EQ_INT(approval(reg, 3, "10.1.0.0/16"), 1);
+	/* A node's own approved routes do not hold back its new ones. */
+	CHECK_EQ_INT(registry_routes_advertise(reg, 3, own, 2, autos, 2, false, NULL), 0);
+	CHECK_EQ_INT(approval(reg, 3, "10.1.1.0/24"), 1);
+	/* What overlaps, and whose; the admin may still approve it. */
+	CHECK_EQ_INT(registry_route_overlap(reg, 2, &intruder[0], &other), 1);
+	prefix_format(&other.prefix, text, sizeof(text));
+	CHECK((other.node_id == 1 || other.node_id == 4) && !strcmp(text, "192.168.1.0/24"));
+	CHECK_EQ_INT(registry_route_overlap(reg, 1, &nas[0], &other), 0);
+	CHECK_EQ_INT(registry_route_set_approved(reg, 2, &intruder[0], true), 0);
+	CHECK_EQ_INT(approval(reg, 2, "192.168.1.10/32"), 1);
+	registry_close(reg);
+}
+
 /* registry_routes() order: node id, IPv4 first, address, length. */
 static struct endpoint ep(const char *text)
 {
@@ -873,6 +923,7 @@ int main(void)
 	RUN(test_remove_and_rejoin);
 	RUN(test_seen_and_persistence);
 	RUN(test_routes);
+	RUN(test_auto_approve_overlap);
 	RUN(test_routes_order);
 	RUN(test_unchanged_writes_nothing);
 	RUN(test_invites);
