@@ -320,7 +320,8 @@ static int merged_addresses(const struct mg_config *cfg, const struct prefix *me
 static int compute_plan(struct node *node, const struct mg_config *cfg,
 			const struct mesh_peer *mesh, size_t n_mesh,
 			const struct prefix *mesh_addrs, size_t n_mesh_addrs,
-			struct route_plan *plan, char *errbuf, size_t errlen)
+			const struct mesh_approved *approved, struct route_plan *plan, char *errbuf,
+			size_t errlen)
 {
 	struct plan_peer *peers = calloc(cfg->n_peers + n_mesh + 1, sizeof(*peers));
 	struct mg_config effective = *cfg;
@@ -354,7 +355,10 @@ static int compute_plan(struct node *node, const struct mg_config *cfg,
 				   .n_local_addrs = info.n_local_addrs,
 				   .mesh_member = node->coordinator || node->mesh_client ||
 						  cfg->coordinator.enabled || cfg->join ||
-						  mesh_client_wanted(node) };
+						  mesh_client_wanted(node),
+				   .approved_routes = approved ? approved->routes : NULL,
+				   .n_approved_routes = approved ? approved->n_routes : 0,
+				   .exit_approved = approved && approved->exit_node };
 	memcpy(host.wan_ifname, info.wan_ifname, sizeof(host.wan_ifname));
 	ret = route_plan_compute(&effective, peers, cfg->n_peers + n_mesh, &host, plan, errbuf,
 				 errlen);
@@ -481,7 +485,7 @@ int node_start(struct node *node, struct loop *loop, struct mg_config *cfg, cons
 		goto err;
 	}
 	router_init(&node->router, node->rtnl, loop, node->dp.tun.ifindex, node->cfg.state_dir);
-	ret = compute_plan(node, &node->cfg, NULL, 0, NULL, 0, &node->plan, errbuf, errlen);
+	ret = compute_plan(node, &node->cfg, NULL, 0, NULL, 0, NULL, &node->plan, errbuf, errlen);
 	if (ret == 0)
 		ret = router_apply(&node->router, &node->plan, errbuf, errlen);
 	if (ret < 0)
@@ -530,9 +534,11 @@ void node_stop(struct node *node)
 	node->config_path = NULL;
 	mesh_peers_free(node->mesh_peers, node->n_mesh_peers);
 	free(node->mesh_addresses);
+	free(node->approved_routes);
 	node->mesh_peers = NULL;
 	node->mesh_addresses = NULL;
-	node->n_mesh_peers = node->n_mesh_addresses = 0;
+	node->approved_routes = NULL;
+	node->n_mesh_peers = node->n_mesh_addresses = node->n_approved_routes = 0;
 }
 
 static void mesh_peers_free(struct mesh_peer *peers, size_t n)
@@ -574,24 +580,40 @@ err:
 	return -ENOMEM;
 }
 
-int node_set_mesh(struct node *node, const struct mesh_peer *peers, size_t n_peers,
-		  const struct prefix *addresses, size_t n_addresses, char *errbuf, size_t errlen)
+/* The node's stored approvals as the plan takes them. */
+static struct mesh_approved node_approved(const struct node *node)
 {
-	struct mesh_peer *new_peers;
-	struct prefix *new_addrs;
-	struct route_plan plan;
-	int ret = mesh_copy(peers, n_peers, addresses, n_addresses, &new_peers, &new_addrs);
+	return (struct mesh_approved){ .routes = node->approved_routes,
+				       .n_routes = node->n_approved_routes,
+				       .exit_node = node->approved_exit };
+}
+
+int node_set_mesh(struct node *node, const struct mesh_peer *peers, size_t n_peers,
+		  const struct prefix *addresses, size_t n_addresses,
+		  const struct mesh_approved *approved, char *errbuf, size_t errlen)
+{
+	size_t n_approved = approved ? approved->n_routes : 0;
+	struct prefix *new_approved = calloc(n_approved + 1, sizeof(*new_approved));
+	struct mesh_peer *new_peers = NULL;
+	struct prefix *new_addrs = NULL;
+	struct route_plan plan = { 0 };
+	int ret = new_approved
+		      ? mesh_copy(peers, n_peers, addresses, n_addresses, &new_peers, &new_addrs)
+		      : -ENOMEM;
 
 	if (ret < 0) {
 		snprintf(errbuf, errlen, "out of memory");
-		return ret;
+	} else {
+		if (n_approved)
+			memcpy(new_approved, approved->routes, n_approved * sizeof(*new_approved));
+		ret = compute_plan(node, &node->cfg, new_peers, n_peers, new_addrs, n_addresses,
+				   approved, &plan, errbuf, errlen);
 	}
-	ret = compute_plan(node, &node->cfg, new_peers, n_peers, new_addrs, n_addresses, &plan,
-			   errbuf, errlen);
 	if (ret < 0) {
 		route_plan_free(&plan);
 		mesh_peers_free(new_peers, n_peers);
 		free(new_addrs);
+		free(new_approved);
 		return ret;
 	}
 	ret = set_addresses(node, &node->cfg, new_addrs, n_addresses);
@@ -608,6 +630,10 @@ int node_set_mesh(struct node *node, const struct mesh_peer *peers, size_t n_pee
 	node->n_mesh_peers = n_peers;
 	node->mesh_addresses = new_addrs;
 	node->n_mesh_addresses = n_addresses;
+	free(node->approved_routes);
+	node->approved_routes = new_approved;
+	node->n_approved_routes = n_approved;
+	node->approved_exit = approved && approved->exit_node;
 	node_web_sync(node);
 	return 0;
 }
@@ -635,6 +661,7 @@ static int reload_interface(struct node *node, const struct mg_config *cfg)
 
 int node_reload(struct node *node)
 {
+	struct mesh_approved approved;
 	struct route_plan plan;
 	struct mg_config cfg;
 	char err[4096];
@@ -659,8 +686,9 @@ int node_reload(struct node *node)
 		config_free(&cfg);
 		return -EINVAL;
 	}
+	approved = node_approved(node);
 	ret = compute_plan(node, &cfg, node->mesh_peers, node->n_mesh_peers, node->mesh_addresses,
-			   node->n_mesh_addresses, &plan, err, sizeof(err));
+			   node->n_mesh_addresses, &approved, &plan, err, sizeof(err));
 	if (ret < 0) {
 		log_err("reload failed, keeping the running configuration: %s", err);
 		route_plan_free(&plan);

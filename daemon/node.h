@@ -37,6 +37,15 @@ struct mesh_peer {
 	bool set_endpoint;
 	struct wg_endpoint endpoint;
 };
+/* What the coordinator approved of this node's own offer (its netmap's
+ * self): the routes (exit offers may be among them, they are ignored) and
+ * whether the exit offer is approved. The plan serves config ∩ this. */
+struct mesh_approved {
+	const struct prefix *routes;
+	size_t n_routes;
+	bool exit_node;
+};
+
 struct uapi_server;
 struct web_server;
 struct nl_sock;
@@ -61,6 +70,9 @@ struct node {
 	size_t n_mesh_peers;
 	struct prefix *mesh_addresses; /* with the mesh prefix's length */
 	size_t n_mesh_addresses;
+	struct prefix *approved_routes; /* struct mesh_approved, owned */
+	size_t n_approved_routes;
+	bool approved_exit;
 
 	/* The control plane's roles: at most one runs (NULL: none). */
 	struct coordinator *coordinator;
@@ -90,15 +102,17 @@ int node_reload(struct node *node);
 void node_stop(struct node *node);
 
 /*
- * Replaces what the mesh control plane gives the node: its peers and its
- * mesh addresses (added to the config's). The TUN addresses, the route plan
- * (routes, rules, nftables, sysctls) and the engine's peers follow, through
- * the same machinery as static peers; sessions of peers that stay are kept.
- * On a plan error (say an exit node that is no longer offered) the previous
- * mesh state stays and errbuf says why.
+ * Replaces what the mesh control plane gives the node: its peers, its mesh
+ * addresses (added to the config's) and what it may serve (approved; NULL:
+ * nothing). The TUN addresses, the route plan (routes, rules, nftables,
+ * sysctls) and the engine's peers follow, through the same machinery as
+ * static peers; sessions of peers that stay are kept. On a plan error (say
+ * an exit node that is no longer offered) the previous mesh state stays and
+ * errbuf says why.
  */
 int node_set_mesh(struct node *node, const struct mesh_peer *peers, size_t n_peers,
-		  const struct prefix *addresses, size_t n_addresses, char *errbuf, size_t errlen)
+		  const struct prefix *addresses, size_t n_addresses,
+		  const struct mesh_approved *approved, char *errbuf, size_t errlen)
     __attribute__((warn_unused_result));
 
 /* Runtime changes (UAPI `wg set`): applied to the engine and the data plane. */

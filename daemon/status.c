@@ -79,17 +79,33 @@ static json_t *self_addresses_json(const struct node *node)
 	return arr;
 }
 
+/* What the node forwards for: its configured routes, on a mesh member only
+ * those the coordinator approved (the plan's nftables facts). */
+static json_t *served_routes_json(const struct node *node)
+{
+	const struct plan_prefixes *lan = &node->plan.nft.lan_routes;
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr && i < lan->n; i++)
+		json_array_append_new(arr, prefix_json(&lan->v[i]));
+	return arr;
+}
+
+/* "advertised_routes" and "exit_node_offered" are the config; "served_routes"
+ * and "exit_node_served" what the node forwards (config ∩ approved). */
 static json_t *self_json(const struct node *node)
 {
 	const struct mg_config *cfg = &node->cfg;
 
 	return json_pack(
-	    "{s:s, s:o, s:o, s:i, s:b, s:o, s:b, s:o}", "name", cfg->hostname, "public_key",
-	    key_json(node->public_key), "addresses", self_addresses_json(node), "listen_port",
-	    (int)node_listen_port(node), "coordinator", cfg->coordinator.enabled,
+	    "{s:s, s:o, s:o, s:i, s:b, s:o, s:b, s:o, s:o, s:b}", "name", cfg->hostname,
+	    "public_key", key_json(node->public_key), "addresses", self_addresses_json(node),
+	    "listen_port", (int)node_listen_port(node), "coordinator", cfg->coordinator.enabled,
 	    "advertised_routes", prefix_list_json(&cfg->subnet_router.routes), "exit_node_offered",
 	    cfg->exit_node.enabled, "exit_node_in_use",
-	    cfg->use_exit_node.peer[0] ? json_string(cfg->use_exit_node.peer) : json_null());
+	    cfg->use_exit_node.peer[0] ? json_string(cfg->use_exit_node.peer) : json_null(),
+	    "served_routes", served_routes_json(node), "exit_node_served",
+	    node->plan.nft.exit_node);
 }
 
 /* "direct" or "relay" for a peer with a live session, else "none". */

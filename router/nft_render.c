@@ -49,22 +49,24 @@ struct family {
 	uint32_t addr_len;
 	uint32_t saddr_off, daddr_off;
 	uint32_t key_type;
-	const char *lan_set, *guard_set;
-	uint32_t lan_id, guard_id; /* set ids within the batch */
+	const char *lan_set, *guard_set, *self_set;
+	uint32_t lan_id, guard_id, self_id; /* set ids within the batch */
 };
 
 static const struct family families[] = {
 	{ AF_INET, NFPROTO_IPV4, 4, offsetof(struct ip, ip_src), offsetof(struct ip, ip_dst),
-	  NFT_TYPE_IPADDR, "lan4", "guarded4", 1, 3 },
+	  NFT_TYPE_IPADDR, "lan4", "guarded4", "self4", 1, 3, 5 },
 	{ AF_INET6, NFPROTO_IPV6, 16, offsetof(struct ip6_hdr, ip6_src),
-	  offsetof(struct ip6_hdr, ip6_dst), NFT_TYPE_IP6ADDR, "lan6", "guarded6", 2, 4 },
+	  offsetof(struct ip6_hdr, ip6_dst), NFT_TYPE_IP6ADDR, "lan6", "guarded6", "self6", 2, 4,
+	  6 },
 };
 
 /* Which sets the table has (a family without prefixes gets no set and no rule). */
 struct content {
 	const struct plan_nft *plan;
-	bool lan[2], guard[2];
-	bool guard_input; /* exit node without allow_private: the input chain */
+	bool lan[2], guard[2], self[2];
+	bool guard_input; /* exit node without allow_private */
+	bool input;       /* the input chain: own addresses or the guard */
 };
 
 /* ---- intervals: prefixes as the range elements of an interval set ---- */
@@ -653,15 +655,21 @@ static void rules_forward(struct nft_batch *b, const struct content *c)
 	stmt_verdict(&rb, NF_ACCEPT);
 	rule_end(b, &rb);
 
+	/* With snat the mesh reaches the LAN under the router's address and
+	 * the LAN has no route back: only the replies above enter the mesh.
+	 * Without it the LAN routes the mesh prefix back through the router
+	 * on purpose, and its hosts may open connections into the mesh. */
 	for (int i = 0; i < 2; i++) {
 		const struct family *f = &families[i];
 
 		if (!c->lan[i])
 			continue;
-		rule_begin(&rb, "forward", "served LANs into the mesh");
+		rule_begin(&rb, "forward",
+			   p->snat ? "served LANs: only replies into the mesh (snat)"
+				   : "served LANs into the mesh");
 		match_ifname(&rb, NFT_META_OIFNAME, NFT_CMP_EQ, p->tun);
 		match_addr_in(&rb, f, false, f->lan_set, f->lan_id);
-		stmt_verdict(&rb, NF_ACCEPT);
+		stmt_verdict(&rb, p->snat ? NF_DROP : NF_ACCEPT);
 		rule_end(b, &rb);
 	}
 }
@@ -737,8 +745,28 @@ static void rules_from_mesh(struct nft_batch *b, const struct content *c)
 	rule_end(b, &rb);
 }
 
+/* Linux delivers a packet for a local address whatever link it came in
+ * on: without this a LAN host routing the mesh prefix via this node would
+ * reach the status page and the metrics on the mesh address. */
+static void rules_input_self(struct nft_batch *b, const struct content *c)
+{
+	for (int i = 0; i < 2; i++) {
+		const struct family *f = &families[i];
+		struct rule rb;
+
+		if (!c->self[i])
+			continue;
+		rule_begin(&rb, "input", "mesh addresses: only through the mesh or loopback");
+		match_ifname(&rb, NFT_META_IIFNAME, NFT_CMP_NEQ, c->plan->tun);
+		match_ifname(&rb, NFT_META_IIFNAME, NFT_CMP_NEQ, "lo");
+		match_addr_in(&rb, f, true, f->self_set, f->self_id);
+		stmt_verdict(&rb, NF_DROP);
+		rule_end(b, &rb);
+	}
+}
+
 /* The exit-node guard for the host's own addresses (delivered, not forwarded). */
-static void rules_input(struct nft_batch *b, const struct content *c)
+static void rules_input_guard(struct nft_batch *b, const struct content *c)
 {
 	const char *tun = c->plan->tun;
 	struct rule rb;
@@ -852,12 +880,16 @@ static void render_sets(struct nft_batch *b, struct content *c)
 
 		c->lan[i] = family_has(&p->lan_routes, f);
 		c->guard[i] = p->exit_node && !p->allow_private && family_has(&p->guarded, f);
+		c->self[i] = family_has(&p->self, f);
+		if (c->self[i])
+			render_set(b, f->self_set, f->self_id, f, &p->self);
 		if (c->lan[i])
 			render_set(b, f->lan_set, f->lan_id, f, &p->lan_routes);
 		if (c->guard[i])
 			render_set(b, f->guard_set, f->guard_id, f, &p->guarded);
 	}
 	c->guard_input = c->guard[0] || c->guard[1];
+	c->input = c->guard_input || c->self[0] || c->self[1];
 }
 
 static void render_chains(struct nft_batch *b, const struct content *c)
@@ -866,7 +898,7 @@ static void render_chains(struct nft_batch *b, const struct content *c)
 
 	base_chain(b, "forward", "filter", NF_INET_FORWARD, PRIO_FILTER);
 	regular_chain(b, "from_mesh");
-	if (c->guard_input)
+	if (c->input)
 		base_chain(b, "input", "filter", NF_INET_LOCAL_IN, PRIO_FILTER);
 	if (p->snat || p->exit_node)
 		base_chain(b, "postrouting", "nat", NF_INET_POST_ROUTING, PRIO_SRCNAT);
@@ -882,8 +914,9 @@ static void render_rules(struct nft_batch *b, const struct content *c)
 
 	rules_forward(b, c);
 	rules_from_mesh(b, c);
+	rules_input_self(b, c);
 	if (c->guard_input)
-		rules_input(b, c);
+		rules_input_guard(b, c);
 	if (p->snat || p->exit_node)
 		rules_postrouting(b);
 	if (p->connmark)

@@ -4,6 +4,7 @@
  * socket is touched. The content, in nft syntax (TUN, WAN from the plan;
  * rules appear only when the plan asks for them):
  *
+ *   set self4/self6     { flags interval }  plan->self
  *   set lan4/lan6       { flags interval }  plan->lan_routes
  *   set guarded4/6      { flags interval }  plan->guarded
  *   chain forward       hook forward, filter, policy accept
@@ -11,14 +12,17 @@
  *     iifname TUN tcp flags & (syn|rst) == syn tcp option maxseg size set rt mtu
  *     iifname TUN jump from_mesh
  *     oifname TUN ct state established,related accept
- *     oifname TUN ip saddr @lan4 accept          (and ip6 @lan6)
+ *     oifname TUN ip saddr @lan4 accept          (and ip6 @lan6; drop with snat:
+ *                                                  then only the replies above)
  *   chain from_mesh
  *     ct state invalid,untracked drop             (snat or exit node)
  *     ip daddr @lan4 [meta mark set mark & ~MASK | MESH_SNAT] accept   (v6 too)
  *     ip daddr @guarded4 drop                     (exit node, v6 too)
  *     oifname WAN meta mark set mark & ~MASK | MESH_SNAT accept
- *     drop
- *   chain input         hook input, filter (exit node without allow_private)
+ *     drop                                       (TUN ingress ends here, always)
+ *   chain input         hook input, filter
+ *     iifname != TUN iifname != lo ip daddr @self4 drop   (v6 too: no page for LANs)
+ *     (exit node without allow_private:)
  *     iifname TUN fib daddr . iif type local accept
  *     iifname TUN ip daddr @lan4 accept ; iifname TUN ip daddr @guarded4 drop
  *   chain postrouting   nat, hook postrouting, srcnat

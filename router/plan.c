@@ -41,11 +41,26 @@
  *  - subnet_router.routes may not hold a default (that is exit_node) nor
  *    overlap a mesh network.
  *
- * nftables facts, present when forwarding (subnet router, exit node) or
- * when ROUTE_TABLE has routes
- *  - lan_routes: subnet_router.routes; snat only with lan_routes.
+ * What this node serves (config and approval)
+ *  - A static node serves its subnet_router.routes and exit_node as
+ *    configured: the admin's config is the authority.
+ *  - A mesh member (coordinator, joined or joining) serves only what the
+ *    coordinator approved as well: the configured routes its netmap's self
+ *    lists as approved, the exit node when configured and approved. Before
+ *    the first netmap nothing is approved, so nothing is forwarded. A route
+ *    or exit that is not served is neither forwarded, masqueraded nor
+ *    given a forwarding sysctl: a peer that routes it into this node's TUN
+ *    anyway (allowed IPs, a route of its own) hits the drop below.
+ *
+ * nftables facts: the table is always present, so TUN-ingress forwarding
+ * ends in from_mesh's drop even on a host that forwards by itself
+ * (ip_forward=1) and the node's mesh addresses answer only through the TUN
+ * and loopback
+ *  - self: the node's addresses as host prefixes.
+ *  - lan_routes: the served routes; snat only with lan_routes.
  *  - exit_node, wan, allow_private and guarded: exit_server_nft()
- *    (exitnode/server.c); a missing WAN is an error there.
+ *    (exitnode/server.c), only when the exit is served; a missing WAN is an
+ *    error there.
  *  - Prefix lists are canonical: sorted (family, address, length), with
  *    every entry inside another one dropped (nftables interval sets refuse
  *    overlaps), so plan_nft_equal() compares them element by element.
@@ -247,6 +262,34 @@ static int check_subnet_routes(struct planner *pl)
 	return 0;
 }
 
+/* ---- what this node serves ---- */
+
+static bool approved(const struct plan_host *host, const struct prefix *p)
+{
+	for (size_t i = 0; i < host->n_approved_routes; i++)
+		if (prefix_equal(&host->approved_routes[i], p))
+			return true;
+	return false;
+}
+
+static int collect_served(struct planner *pl)
+{
+	const struct prefix_list *routes = &pl->cfg->subnet_router.routes;
+	const struct plan_host *host = pl->host;
+
+	for (size_t i = 0; i < routes->n; i++) {
+		struct prefix net = routes->v[i];
+		prefix_mask(&net);
+		if (host->mesh_member && !approved(host, &net))
+			continue;
+		if (planner_prefixes_add(&pl->served, &net) < 0)
+			return -ENOMEM;
+	}
+	planner_prefixes_canonicalize(&pl->served);
+	pl->exit_served = pl->cfg->exit_node.enabled && (!host->mesh_member || host->exit_approved);
+	return 0;
+}
+
 /* ---- engine allowed IPs ---- */
 
 static int engine_allowed_ips(struct planner *pl)
@@ -402,27 +445,39 @@ static int rules_family(struct planner *pl, int family)
 
 /* ---- nftables facts ---- */
 
+static int nft_self(struct planner *pl, struct plan_prefixes *self)
+{
+	const struct prefix_list *addrs = &pl->cfg->addresses;
+
+	for (size_t i = 0; i < addrs->n; i++) {
+		struct prefix p = addrs->v[i];
+		p.len = (uint8_t)(addr_len(p.family) * 8);
+		if (planner_prefixes_add(self, &p) < 0)
+			return -ENOMEM;
+	}
+	planner_prefixes_canonicalize(self);
+	return 0;
+}
+
 static int nft_facts(struct planner *pl)
 {
 	const struct mg_config *cfg = pl->cfg;
 	struct plan_nft *nft = &pl->p.nft;
-	const struct prefix_list *lan = &cfg->subnet_router.routes;
-	bool forwarding = lan->n > 0 || cfg->exit_node.enabled;
+	const struct plan_prefixes *lan = &pl->served;
 	int ret;
 
+	nft->present = true;
 	nft->connmark = pl->p.n_routes > 0;
-	nft->clamp_mss = forwarding;
-	nft->present = forwarding || nft->connmark;
-	if (!nft->present)
-		return 0;
+	nft->clamp_mss = lan->n > 0 || pl->exit_served;
 	snprintf(nft->tun, sizeof(nft->tun), "%s", pl->tun);
 	nft->mtu = pl->host->mtu ? pl->host->mtu : cfg->mtu;
+	if ((ret = nft_self(pl, &nft->self)) < 0)
+		return ret;
 	for (size_t i = 0; i < lan->n; i++)
 		if (planner_prefixes_add(&nft->lan_routes, &lan->v[i]) < 0)
 			return -ENOMEM;
-	planner_prefixes_canonicalize(&nft->lan_routes);
 	nft->snat = lan->n > 0 && cfg->subnet_router.snat;
-	if (cfg->exit_node.enabled && (ret = exit_server_nft(pl, nft)) < 0)
+	if (pl->exit_served && (ret = exit_server_nft(pl, nft)) < 0)
 		return ret;
 	return 0;
 }
@@ -431,9 +486,8 @@ static int nft_facts(struct planner *pl)
 
 static int sysctls(struct planner *pl)
 {
-	const struct mg_config *cfg = pl->cfg;
-	const struct prefix_list *lan = &cfg->subnet_router.routes;
-	bool exit_node = cfg->exit_node.enabled;
+	const struct plan_prefixes *lan = &pl->served;
+	bool exit_node = pl->exit_served;
 	const struct {
 		const char *path;
 		bool wanted;
@@ -465,7 +519,7 @@ static int compute(struct planner *pl)
 	int ret;
 
 	if ((ret = collect_mesh_networks(pl)) < 0 || (ret = check_subnet_routes(pl)) < 0 ||
-	    (ret = exit_client_choose_peer(pl)) < 0)
+	    (ret = collect_served(pl)) < 0 || (ret = exit_client_choose_peer(pl)) < 0)
 		return ret;
 	pl->lan_rule = exit_client_allows_lan(pl);
 	if ((ret = engine_allowed_ips(pl)) < 0 || (ret = routes_served(pl)) < 0 ||
@@ -497,6 +551,7 @@ int route_plan_compute(const struct mg_config *cfg, const struct plan_peer *peer
 		errbuf[0] = '\0';
 	ret = compute(&pl);
 	prefixes_free(&pl.mesh);
+	prefixes_free(&pl.served);
 	if (ret == -ENOMEM)
 		snprintf(errbuf, errlen, "out of memory computing the route plan");
 	if (ret < 0) {
@@ -516,6 +571,7 @@ void route_plan_free(struct route_plan *plan)
 	free(plan->routes);
 	free(plan->rules);
 	free(plan->sysctls);
+	prefixes_free(&plan->nft.self);
 	prefixes_free(&plan->nft.lan_routes);
 	prefixes_free(&plan->nft.guarded);
 	for (size_t i = 0; i < plan->n_peers && plan->engine_allowed_ips; i++)
@@ -544,7 +600,7 @@ bool plan_nft_equal(const struct plan_nft *a, const struct plan_nft *b)
 		return false;
 	if (!a->present)
 		return true;
-	return !strcmp(a->tun, b->tun) && a->mtu == b->mtu &&
+	return !strcmp(a->tun, b->tun) && a->mtu == b->mtu && prefixes_equal(&a->self, &b->self) &&
 	       prefixes_equal(&a->lan_routes, &b->lan_routes) && a->snat == b->snat &&
 	       a->exit_node == b->exit_node && !strcmp(a->wan, b->wan) &&
 	       a->allow_private == b->allow_private && prefixes_equal(&a->guarded, &b->guarded) &&
@@ -604,6 +660,11 @@ static void put_nft(struct textbuf *t, const struct plan_nft *nft)
 		return;
 	put(t, "nft tun %s mtu %u%s%s\n", nft->tun, nft->mtu, nft->connmark ? " connmark" : "",
 	    nft->clamp_mss ? " clamp_mss" : "");
+	if (nft->self.n) {
+		put(t, "nft self");
+		put_prefixes(t, &nft->self);
+		put(t, "\n");
+	}
 	if (nft->lan_routes.n) {
 		put(t, "nft lan");
 		put_prefixes(t, &nft->lan_routes);

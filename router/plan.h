@@ -82,6 +82,14 @@ struct plan_host {
 	 * them yet (no netmap before the first, a node removed or renamed)
 	 * drops internet traffic instead of failing the plan. */
 	bool mesh_member;
+	/* On a mesh member, what the coordinator approved of this node's
+	 * offer: the plan serves the subnet_router.routes listed here and
+	 * the exit node only with exit_approved (config and approval both).
+	 * Unused without mesh_member: a static node's config is the
+	 * authority. */
+	const struct prefix *approved_routes;
+	size_t n_approved_routes;
+	bool exit_approved;
 };
 
 /* What the plan wants configured; the config keys behind each are in
@@ -116,10 +124,15 @@ struct plan_sysctl {
 
 /* Content of the nftables table, as facts the renderer turns into rules. */
 struct plan_nft {
-	bool present; /* false: no table at all */
+	bool present; /* false: no table at all (a computed plan always has one) */
 	char tun[IFNAMSIZ];
 	uint32_t mtu;
-	/* Subnet router: forward mesh <-> these prefixes, masquerade if snat. */
+	/* The node's own mesh addresses (host prefixes): delivered only when
+	 * they arrive through the TUN or loopback. */
+	struct plan_prefixes self;
+	/* Subnet router: forward mesh <-> these prefixes (served: configured,
+	 * and approved on a mesh member), masquerade if snat. With snat only
+	 * replies enter the mesh from them; without it, new connections too. */
 	struct plan_prefixes lan_routes;
 	bool snat;
 	/* Exit node: forward mesh -> wan, masquerade; refuse private ranges,

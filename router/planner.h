@@ -23,7 +23,11 @@ struct planner {
 	const struct plan_host *host;
 	const char *tun;
 	struct plan_prefixes mesh; /* the mesh networks */
-	bool lan_rule;             /* RULE_PRIORITY_LAN is wanted */
+	/* What this node serves: subnet_router.routes and exit_node.enabled,
+	 * on a mesh member only as far as the coordinator approved them. */
+	struct plan_prefixes served;
+	bool exit_served;
+	bool lan_rule; /* RULE_PRIORITY_LAN is wanted */
 	struct route_plan p;
 	char *errbuf;
 	size_t errlen;

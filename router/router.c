@@ -28,6 +28,7 @@ void router_init(struct router *r, struct nl_sock *rtnl, struct loop *loop, unsi
 
 static void plan_nft_copy_free(struct plan_nft *nft)
 {
+	free(nft->self.v);
 	free(nft->lan_routes.v);
 	free(nft->guarded.v);
 	*nft = (struct plan_nft){ 0 };
@@ -51,9 +52,11 @@ static int plan_nft_copy(struct plan_nft *dst, const struct plan_nft *src)
 {
 	plan_nft_copy_free(dst);
 	*dst = *src;
+	dst->self = (struct plan_prefixes){ 0 };
 	dst->lan_routes = (struct plan_prefixes){ 0 };
 	dst->guarded = (struct plan_prefixes){ 0 };
-	if (prefixes_copy(&dst->lan_routes, &src->lan_routes) < 0 ||
+	if (prefixes_copy(&dst->self, &src->self) < 0 ||
+	    prefixes_copy(&dst->lan_routes, &src->lan_routes) < 0 ||
 	    prefixes_copy(&dst->guarded, &src->guarded) < 0) {
 		plan_nft_copy_free(dst);
 		return -ENOMEM;

@@ -84,3 +84,10 @@ int mesh_apply_peers(const struct netmap *nm, const struct prefix *mesh, size_t 
 	*n = nm->n_peers;
 	return 0;
 }
+
+void mesh_apply_approved(const struct netmap *nm, struct mesh_approved *out)
+{
+	*out = (struct mesh_approved){ .routes = nm->self.routes,
+				       .n_routes = nm->self.n_routes,
+				       .exit_node = nm->self.exit_node };
+}

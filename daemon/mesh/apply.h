@@ -21,6 +21,9 @@ int mesh_apply_peers(const struct netmap *nm, const struct prefix *mesh, size_t 
 		     struct mesh_peer **out, size_t *n) __attribute__((warn_unused_result));
 void mesh_apply_free(struct mesh_peer *peers, size_t n);
 
+/* What nm approves of the node's own offer; points into nm. */
+void mesh_apply_approved(const struct netmap *nm, struct mesh_approved *out);
+
 /* A numeric endpoint as the engine's endpoint (direct); false otherwise. */
 bool mesh_endpoint_to_wg(const struct endpoint *ep, struct wg_endpoint *out);
 /* The engine's (direct) endpoint as text "ip:port" into an endpoint. */

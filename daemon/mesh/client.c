@@ -253,6 +253,7 @@ static void paths_update(struct mesh_client *mc)
 
 static void apply_view(struct mesh_client *mc)
 {
+	struct mesh_approved approved;
 	struct mesh_peer *peers = NULL;
 	size_t n = 0, coord = SIZE_MAX;
 	char err[512];
@@ -274,7 +275,11 @@ static void apply_view(struct mesh_client *mc)
 	} else {
 		coordinator_peer(mc, &peers[coord], &mc->nm.peers[coord]);
 	}
-	if (node_set_mesh(mc->node, peers, n, mc->addrs, mc->n_addrs, err, sizeof(err)) < 0)
+	if (mc->have_nm)
+		mesh_apply_approved(&mc->nm, &approved);
+	/* Before the first netmap nothing of this node's offer is approved. */
+	if (node_set_mesh(mc->node, peers, n, mc->addrs, mc->n_addrs,
+			  mc->have_nm ? &approved : NULL, err, sizeof(err)) < 0)
 		log_err("mesh: %s", err);
 	mesh_apply_free(peers, n);
 	paths_update(mc);

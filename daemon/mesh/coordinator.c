@@ -234,8 +234,11 @@ static char *view_text(const struct netmap *nm)
 	return text;
 }
 
+/* The coordinator's own node takes its view, approvals included, from its
+ * registry like any member. */
 static void apply_self(struct coordinator *c, const struct netmap *nm)
 {
+	struct mesh_approved approved;
 	struct mesh_peer *peers;
 	size_t n;
 	char *text = view_text(nm);
@@ -249,7 +252,9 @@ static void apply_self(struct coordinator *c, const struct netmap *nm)
 		free(text);
 		return;
 	}
-	if (node_set_mesh(c->node, peers, n, c->addrs, c->n_addrs, err, sizeof(err)) < 0) {
+	mesh_apply_approved(nm, &approved);
+	if (node_set_mesh(c->node, peers, n, c->addrs, c->n_addrs, &approved, err, sizeof(err)) <
+	    0) {
 		log_err("mesh: %s", err);
 		free(text);
 	} else {

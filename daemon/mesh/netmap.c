@@ -123,10 +123,11 @@ static json_t *endpoints_to_json(const struct endpoint *ep, size_t n)
 static json_t *self_to_json(const struct netmap *nm)
 {
 	return json_pack(
-	    "{s:I, s:s, s:o, s:o, s:o}", "id", (json_int_t)nm->self.id, "name", nm->self.name,
+	    "{s:I, s:s, s:o, s:o, s:o, s:b}", "id", (json_int_t)nm->self.id, "name", nm->self.name,
 	    "addresses", prefixes_to_json(nm->self.addresses, nm->self.n_addresses),
 	    "routes_advertised", prefixes_to_json(nm->routes_advertised, nm->n_routes_advertised),
-	    "routes_approved", prefixes_to_json(nm->self.routes, nm->self.n_routes));
+	    "routes_approved", prefixes_to_json(nm->self.routes, nm->self.n_routes), "exit_node",
+	    nm->self.exit_node);
 }
 
 static json_t *peer_to_json(const struct netmap_node *node)
@@ -348,6 +349,18 @@ static int parse_addresses(struct parse *ps, const json_t *obj, const char *wher
 	return ret;
 }
 
+/* Self's "exit_node"; a coordinator that predates it says the same with
+ * an approved default in routes_approved. */
+static int parse_self_exit(struct parse *ps, const json_t *self, struct netmap *nm)
+{
+	if (json_object_get(self, "exit_node"))
+		return parse_bool(ps, self, "self.", "exit_node", &nm->self.exit_node);
+	for (size_t i = 0; i < nm->self.n_routes; i++)
+		if (nm->self.routes[i].len == 0)
+			nm->self.exit_node = true;
+	return 0;
+}
+
 static int parse_self(struct parse *ps, const json_t *doc, struct netmap *nm)
 {
 	const json_t *self = member(ps, doc, "", "self", JSON_OBJECT, "an object");
@@ -360,7 +373,8 @@ static int parse_self(struct parse *ps, const json_t *doc, struct netmap *nm)
 	    parse_texts(ps, self, w, "routes_advertised", &network_kind, NETMAP_MAX_ROUTES,
 			(void **)&nm->routes_advertised, &nm->n_routes_advertised) < 0 ||
 	    parse_texts(ps, self, w, "routes_approved", &network_kind, NETMAP_MAX_ROUTES,
-			(void **)&nm->self.routes, &nm->self.n_routes) < 0)
+			(void **)&nm->self.routes, &nm->self.n_routes) < 0 ||
+	    parse_self_exit(ps, self, nm) < 0)
 		return -EINVAL;
 	return 0;
 }

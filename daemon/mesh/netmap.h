@@ -15,7 +15,8 @@
  *   {"version": 17, "issued_at": 1795300000,
  *    "coordinator": "<WireGuard public key, base64>",
  *    "self": {"id": 3, "name": "laptop", "addresses": ["100.64.0.3/32", ...],
- *             "routes_advertised": [...], "routes_approved": [...]},
+ *             "routes_advertised": [...], "routes_approved": [...],
+ *             "exit_node": false},
  *    "peers": [{"id": 1, "name": "home", "public_key": "...",
  *               "addresses": ["100.64.0.1/32", "fd7a:6d67:7465::1/128"],
  *               "endpoints": ["203.0.113.2:41641", "192.168.77.1:41641"],
@@ -24,15 +25,17 @@
  *
  * "routes" of a peer are its approved routes for which it is the primary
  * router (when several nodes serve one prefix, the coordinator names one);
- * "exit_node" is true when its exit offer is approved.
+ * "exit_node" is true when its exit offer is approved. Self's
+ * "routes_approved" and "exit_node" are what the node may serve: it forwards
+ * only those (config and approval, router/plan.c).
  *
- * Every member above is required. Ids are 1..2^32-1 and unique (self
- * included), public keys unique among peers, each address on one node
- * only; version >= 1, issued_at >= 0;
- * names follow the config's rules; addresses are host prefixes (at least
- * one), routes networks (no host bits), endpoints numeric. Members not
- * listed here are ignored, so a newer coordinator may add some. Self's
- * public_key, endpoints and flags are not part of the document.
+ * Every member above is required, except self's "exit_node": without it
+ * (an older coordinator) an approved default in routes_approved says it. Ids are 1..2^32-1 and
+ * unique (self included), public keys unique among peers, each address on one node only; version >=
+ * 1, issued_at >= 0; names follow the config's rules; addresses are host prefixes (at least one),
+ * routes networks (no host bits), endpoints numeric. Members not listed here are ignored, so a
+ * newer coordinator may add some. Self's public_key, endpoints, online and coordinator are not part
+ * of the document.
  *
  * Not checked here, the caller's job: that a netmap's version is newer than
  * the one in use (keep the highest; an older or equal one is a replay or a
@@ -78,7 +81,8 @@ struct netmap {
 	uint64_t version;
 	int64_t issued_at;
 	uint8_t coordinator_key[KEY_LEN];
-	struct netmap_node self;          /* endpoints unused; routes = approved */
+	struct netmap_node self;          /* endpoints unused; routes = approved,
+					   * exit_node = its exit offer approved */
 	struct prefix *routes_advertised; /* of self, approved or not */
 	size_t n_routes_advertised;
 	struct netmap_node *peers;

@@ -119,7 +119,8 @@ static int build_peer(const struct netmap_build_input *in, const struct registry
 	return ret;
 }
 
-/* Self: approved routes (exit offers included) and all advertised ones. */
+/* Self: approved routes (exit offers included, and flagged) and all
+ * advertised ones. */
 static int build_self(const struct netmap_build_input *in, const struct registry_node *rn,
 		      struct netmap *nm)
 {
@@ -145,6 +146,8 @@ static int build_self(const struct netmap_build_input *in, const struct registry
 		nm->routes_advertised[nm->n_routes_advertised++] = r->prefix;
 		if (r->approved)
 			self->routes[self->n_routes++] = r->prefix;
+		if (r->approved && registry_route_is_exit(&r->prefix))
+			self->exit_node = true;
 	}
 	return 0;
 }

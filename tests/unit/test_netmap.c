@@ -16,7 +16,7 @@ static const char base_doc[] =
     " \"self\": {\"id\": 3, \"name\": \"laptop\","
     "   \"addresses\": [\"100.64.0.3/32\", \"fd7a:6d67:7465::3/128\"],"
     "   \"routes_advertised\": [\"10.1.0.0/16\", \"0.0.0.0/0\"],"
-    "   \"routes_approved\": [\"10.1.0.0/16\"]},"
+    "   \"routes_approved\": [\"10.1.0.0/16\"], \"exit_node\": false},"
     " \"peers\": ["
     "  {\"id\": 1, \"name\": \"home\","
     "   \"public_key\": \"AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=\","
@@ -163,6 +163,7 @@ static const struct bad_case bad_cases[] = {
 	  "self.routes_advertised[0]: '10.1.2.3/16' is not a network" },
 	{ "self.routes_approved", "\"10.1.0.0/16\"", "self.routes_approved: must be an array" },
 	{ "self.routes_approved", NULL, "self.routes_approved: missing" },
+	{ "self.exit_node", "1", "self.exit_node: must be true or false" },
 	{ "peers", "{}", "peers: must be an array" },
 	{ "peers.0", "5", "peers[0]: must be an object" },
 	{ "peers.0.id", "-1", "peers[0].id: -1 is out of range" },
@@ -203,6 +204,38 @@ static void test_malformed(void)
 		if (!CHECK_EQ_INT(ret, -EINVAL) || !CHECK(strstr(err, c->message) != NULL))
 			fprintf(stderr, "  %s = %s: got \"%s\"\n", c->path, c->value, err);
 		CHECK(nm.peers == NULL && nm.n_peers == 0 && nm.self.addresses == NULL);
+		json_decref(doc);
+	}
+}
+
+/* Self's exit approval: the flag, or from an older coordinator (no flag)
+ * an approved default among routes_approved. */
+static void test_self_exit(void)
+{
+	static const struct {
+		const char *flag;     /* JSON text; NULL: no member */
+		const char *approved; /* routes_approved */
+		bool want;
+	} cases[] = {
+		{ "false", "[\"10.1.0.0/16\"]", false },
+		{ "true", "[\"10.1.0.0/16\", \"0.0.0.0/0\"]", true },
+		{ "false", "[\"0.0.0.0/0\"]", false }, /* the flag wins */
+		{ NULL, "[\"10.1.0.0/16\"]", false },
+		{ NULL, "[\"10.1.0.0/16\", \"::/0\"]", true },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *doc = base();
+		struct netmap nm;
+		char err[256] = "";
+
+		mutate(doc, "self.exit_node",
+		       cases[i].flag ? json_loads(cases[i].flag, JSON_DECODE_ANY, NULL) : NULL);
+		mutate(doc, "self.routes_approved", json_loads(cases[i].approved, 0, NULL));
+		if (CHECK_EQ_INT(netmap_from_json(doc, &nm, err, sizeof(err)), 0) &&
+		    !CHECK(nm.self.exit_node == cases[i].want))
+			fprintf(stderr, "  case %zu\n", i);
+		netmap_free(&nm);
 		json_decref(doc);
 	}
 }
@@ -549,6 +582,7 @@ int main(void)
 	RUN(test_decode_fields);
 	RUN(test_round_trip);
 	RUN(test_malformed);
+	RUN(test_self_exit);
 	RUN(test_not_an_object);
 	RUN(test_limits);
 	RUN(test_sign_verify);

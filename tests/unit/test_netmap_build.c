@@ -296,6 +296,26 @@ static void test_self_and_round_trip(void)
 	w.routes[2].approved = true;
 	CHECK_EQ_INT(netmap_build(&w.in, 2, &nm), 0);
 	CHECK_EQ_INT(nm.self.n_routes, 1);
+	CHECK(!nm.self.exit_node);
+	netmap_free(&nm);
+
+	/* Self's exit flag: home's approved offer, router2's pending one; it
+	 * survives the JSON round trip. */
+	CHECK_EQ_INT(netmap_build(&w.in, 1, &nm), 0);
+	CHECK(nm.self.exit_node);
+	doc = netmap_to_json(&nm);
+	CHECK(json_is_true(json_object_get(json_object_get(doc, "self"), "exit_node")));
+	CHECK_EQ_INT(netmap_from_json(doc, &back, err, sizeof(err)), 0);
+	CHECK(back.self.exit_node);
+	json_decref(doc);
+	netmap_free(&back);
+	netmap_free(&nm);
+	CHECK_EQ_INT(netmap_build(&w.in, 4, &nm), 0);
+	CHECK(!nm.self.exit_node);
+	netmap_free(&nm);
+	w.routes[4].approved = true;
+	CHECK_EQ_INT(netmap_build(&w.in, 4, &nm), 0);
+	CHECK(nm.self.exit_node);
 	netmap_free(&nm);
 }
 

@@ -219,8 +219,9 @@ static void test_router_exit_content(void)
 	CHECK(has(out, "iifname \"meshgate0\" jump from_mesh"));
 	CHECK(has(out, "ct state invalid,untracked drop"));
 	CHECK(has(out, "oifname \"meshgate0\" ct state established,related accept"));
-	CHECK(has(out, "oifname \"meshgate0\" ip saddr @lan4 accept"));
-	CHECK(has(out, "oifname \"meshgate0\" ip6 saddr @lan6 accept"));
+	/* snat: only the replies above enter the mesh from the LAN. */
+	CHECK(has(out, "oifname \"meshgate0\" ip saddr @lan4 drop"));
+	CHECK(has(out, "oifname \"meshgate0\" ip6 saddr @lan6 drop"));
 	CHECK(has(out, "ip daddr @lan4 meta mark set meta mark & 0xff4effff | 0x004e0000 accept"));
 	CHECK(has(out, "ip6 daddr @lan6 meta mark set meta mark & 0xff4effff | 0x004e0000 accept"));
 	CHECK(has(out, "ip daddr @guarded4 drop"));
@@ -282,9 +283,44 @@ static void test_allow_private(void)
 	CHECK(lacks(out, "guarded"));
 	CHECK(lacks(out, "chain input"));
 	CHECK(has(out, "ip daddr @lan4 accept"));
+	/* Without snat the LAN routes the mesh back: new connections enter. */
+	CHECK(has(out, "oifname \"meshgate0\" ip saddr @lan4 accept"));
+	CHECK(lacks(out, "saddr @lan4 drop"));
 	CHECK(has(out, "oifname != \"meshgate0\" meta mark set meta mark & 0xff4effff | "
 		       "0x004e0000 accept"));
 	CHECK(has(out, "masquerade"));
+	free(out);
+	nft_close(ctx);
+}
+
+/* Nothing configured: the table is still there; TUN ingress forwarding
+ * ends in a drop and the node's addresses answer only on the TUN and lo. */
+static void test_bare_node(void)
+{
+	struct nft_ctx *ctx = NULL;
+	char *out;
+
+	plan_base(&tp);
+	tp.nft.self.v = tp.guard;
+	add_prefix(&tp.nft.self, tp.guard, "100.64.0.1/32");
+	add_prefix(&tp.nft.self, tp.guard, "fd7a:6d67:7465::1/128");
+	if (!CHECK(nft_open(&ctx) == 0))
+		return;
+	CHECK_EQ_INT(nft_apply(ctx, &tp.nft), 0);
+	out = list_table();
+	if (getenv("MG_TEST_VERBOSE") && out)
+		printf("%s", out);
+	CHECK(has(out, "type filter hook forward priority filter; policy accept;"));
+	CHECK(has(out, "iifname \"meshgate0\" jump from_mesh"));
+	CHECK(has(out, "chain from_mesh {\n\t\tdrop comment \"not a served prefix nor exit "
+		       "traffic\"\n\t}"));
+	CHECK(has(out, "type filter hook input priority filter; policy accept;"));
+	CHECK(has(out, "iifname != \"meshgate0\" iifname != \"lo\" ip daddr @self4 drop"));
+	CHECK(has(out, "iifname != \"meshgate0\" iifname != \"lo\" ip6 daddr @self6 drop"));
+	CHECK(has(out, "elements = { 100.64.0.1 }"));
+	CHECK(lacks(out, "lan4"));
+	CHECK(lacks(out, "masquerade"));
+	CHECK(lacks(out, "fib daddr"));
 	free(out);
 	nft_close(ctx);
 }
@@ -507,6 +543,7 @@ int main(void)
 	RUN(test_router_exit_content);
 	RUN(test_client_content);
 	RUN(test_allow_private);
+	RUN(test_bare_node);
 	RUN(test_intervals);
 	RUN(test_reapply_atomic);
 	RUN(test_remove);

@@ -45,8 +45,11 @@
 #define VALID_MARK "sysctl net/ipv4/conf/all/src_valid_mark=1"
 #define FORWARD4   "sysctl net/ipv4/ip_forward=1"
 #define FORWARD6   "sysctl net/ipv6/conf/all/forwarding=1"
-#define NFT_CLIENT "nft tun meshgate0 mtu 1280 connmark"
-#define NFT_ROUTER "nft tun meshgate0 mtu 1280 clamp_mss"
+/* The table is always there; its input chain guards the node's addresses. */
+#define NFT_SELF   "nft self 100.64.0.1/32 fd7a:6d67:7465::1/128"
+#define NFT_PLAIN  "nft tun meshgate0 mtu 1280", NFT_SELF
+#define NFT_CLIENT "nft tun meshgate0 mtu 1280 connmark", NFT_SELF
+#define NFT_ROUTER "nft tun meshgate0 mtu 1280 clamp_mss", NFT_SELF
 
 /* The private ranges merged with the appliance's public network and LAN
  * (its addresses lie inside those networks). */
@@ -61,6 +64,9 @@ struct host_facts {
 	const char *connected[6];
 	const char *local[6];
 	bool mesh; /* a mesh member: the peers are netmap peers */
+	/* What the coordinator approved of this node's offer (mesh only). */
+	const char *approved[6];
+	bool exit_approved;
 };
 
 /* A laptop on a home LAN. */
@@ -84,6 +90,19 @@ struct host_facts {
 		.local = { "198.51.100.7", "192.168.1.1", "2001:db8:1::1", "fe80::1" },            \
 	}
 
+/* The appliance joined to a mesh, with approvals. */
+#define HOST_MESH_APPLIANCE(...)                                                                   \
+	{                                                                                          \
+		.wan = "eth0",                                                                     \
+		.connected = { "198.51.100.0/24", "192.168.1.0/24", "2001:db8:1::/64",             \
+			       "fe80::/64" },                                                      \
+		.local = { "198.51.100.7", "192.168.1.1", "2001:db8:1::1", "fe80::1" },            \
+		.mesh = true, __VA_ARGS__                                                          \
+	}
+#define APPLIANCE_OFFER                                                                            \
+	"exit_node = { enabled = true; };\n"                                                       \
+	"subnet_router = { routes = [ \"192.168.1.0/24\", \"2001:db8:1::/64\" ]; };\n"
+
 enum { MAX_LINES = 16 };
 
 struct plan_case {
@@ -99,7 +118,7 @@ static const struct plan_case cases[] = {
 		.name = "plain static node: nothing but the engine's allowed IPs",
 		.conf = NODE PEERS(LAPTOP),
 		.host = HOST_LAPTOP,
-		.want = { "peer 0 " LAPTOP_ALLOWED },
+		.want = { NFT_PLAIN, "peer 0 " LAPTOP_ALLOWED },
 	},
 	{
 		.name = "client of a subnet router: routes, two rules per family, connmark",
@@ -120,7 +139,7 @@ static const struct plan_case cases[] = {
 		.name = "accept_routes = false: the engine keeps the prefixes, the kernel gets none",
 		.conf = NODE "accept_routes = false;\n" PEERS(OFFICE),
 		.host = HOST_LAPTOP,
-		.want = { "peer 0 " OFFICE_ALLOWED },
+		.want = { NFT_PLAIN, "peer 0 " OFFICE_ALLOWED },
 	},
 	{
 		.name = "served prefix inside the host's LAN: reached directly; a wider one routed",
@@ -142,6 +161,7 @@ static const struct plan_case cases[] = {
 		.conf = NODE PEERS(PEER("office", KEY_B, "\"100.64.0.3/32\", \"192.168.1.0/24\"")),
 		.host = HOST_LAPTOP,
 		.want = {
+			NFT_PLAIN,
 			"peer 0 100.64.0.3/32 192.168.1.0/24",
 			"warning peer 'office' serves 192.168.1.0/24 inside this host's LAN "
 			"192.168.1.0/24; reaching it directly",
@@ -479,6 +499,56 @@ static const struct plan_case cases[] = {
 			GUARDED,
 		},
 	},
+	{
+		.name = "mesh: nothing approved (before the first netmap): nothing forwarded",
+		.conf = NODE APPLIANCE_OFFER PEERS(LAPTOP),
+		.host = HOST_MESH_APPLIANCE(),
+		.want = { NFT_PLAIN, "peer 0 " LAPTOP_ALLOWED },
+	},
+	{
+		.name = "mesh: config and approval: the approved LAN, not one only approved",
+		.conf = NODE APPLIANCE_OFFER PEERS(LAPTOP),
+		.host = HOST_MESH_APPLIANCE(.approved = { "192.168.1.0/24", "10.9.0.0/16",
+							  "0.0.0.0/0" }),
+		.want = {
+			FORWARD4,
+			NFT_ROUTER,
+			"nft lan 192.168.1.0/24 snat",
+			"peer 0 " LAPTOP_ALLOWED,
+		},
+	},
+	{
+		.name = "mesh: the exit approved, no LAN",
+		.conf = NODE APPLIANCE_OFFER PEERS(LAPTOP),
+		.host = HOST_MESH_APPLIANCE(.exit_approved = true),
+		.want = {
+			FORWARD4,
+			FORWARD6,
+			NFT_ROUTER,
+			"nft exit wan eth0",
+			GUARDED,
+			"peer 0 " LAPTOP_ALLOWED,
+		},
+	},
+	{
+		.name = "mesh: an exit approved but not configured is not served",
+		.conf = NODE "subnet_router = { routes = [ \"2001:db8:1::/64\" ]; snat = false; };\n",
+		.host = HOST_MESH_APPLIANCE(.approved = { "2001:db8:1::/64" }, .exit_approved = true),
+		.want = { FORWARD6, NFT_ROUTER, "nft lan 2001:db8:1::/64" },
+	},
+	{
+		.name = "static node: the config alone, approvals unused",
+		.conf = NODE APPLIANCE_OFFER,
+		.host = HOST_APPLIANCE,
+		.want = {
+			FORWARD4,
+			FORWARD6,
+			NFT_ROUTER,
+			"nft lan 192.168.1.0/24 2001:db8:1::/64 snat",
+			"nft exit wan eth0",
+			GUARDED,
+		},
+	},
 };
 
 /* The expected lines joined as route_plan_format() writes them. */
@@ -519,7 +589,7 @@ static struct plan_peer *peers_of(const struct mg_config *cfg)
 struct fixture {
 	struct mg_config cfg;
 	struct plan_peer *peers;
-	struct prefix connected[6], local[6];
+	struct prefix connected[6], local[6], approved[6];
 	struct plan_host host;
 };
 
@@ -541,6 +611,9 @@ static bool fixture_init(struct fixture *f, const char *conf, const struct host_
 	f->host.local_addrs = f->local;
 	f->host.n_local_addrs = parse_list(facts->local, 6, f->local);
 	f->host.mesh_member = facts->mesh;
+	f->host.approved_routes = f->approved;
+	f->host.n_approved_routes = parse_list(facts->approved, 6, f->approved);
+	f->host.exit_approved = facts->exit_approved;
 	for (size_t i = 0; f->peers && i < f->cfg.n_peers; i++)
 		f->peers[i].mesh = facts->mesh;
 	return f->peers != NULL;
