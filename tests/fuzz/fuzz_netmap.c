@@ -185,6 +185,11 @@ int main(int argc, char **argv)
 	msg = netmap_sign(&nm, sign_secret);
 	write_json(argv[1], "signed-no-peers", msg);
 	json_decref(msg);
+	/* The document above has no self.exit_node (an older coordinator's). */
+	json_object_set_new(json_object_get(doc, "self"), "exit_node", json_true());
+	json_array_append_new(json_object_get(json_object_get(doc, "self"), "routes_approved"),
+			      json_string("0.0.0.0/0"));
+	write_json(argv[1], "document-self-exit", doc);
 	json_object_set_new(json_object_get(doc, "self"), "id", json_integer(0));
 	write_json(argv[1], "document-bad-id", doc);
 	write_seed(argv[1], "signed-not-json",
