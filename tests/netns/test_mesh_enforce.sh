@@ -94,6 +94,10 @@ claim() {
 	ns_exec "$ns" wg set "$(tun "$ns")" peer "$key" allowed-ips "$allowed"
 }
 
+has_chain() { # NS CHAIN: the owned table has it
+	ns_exec "$1" nft list chain inet meshgate "$2" >/dev/null 2>&1
+}
+
 page() { # NS URL
 	ns_exec "$1" curl -sf -m 3 -o /dev/null "$2"
 }
@@ -124,8 +128,7 @@ check "office's status says what it offers" \
 
 # A node serving nothing on a host that forwards: its TUN forwards nothing.
 claim office laptop "$LAPTOP_MESH" 198.51.100.1/32
-check "the table is there on laptop, serving nothing" \
-	ns_exec laptop nft list chain inet meshgate from_mesh >/dev/null
+check "the table is there on laptop, serving nothing" has_chain laptop from_mesh
 check "office cannot use laptop's host as a router (ip_forward=1)" \
 	not wait_for 3 0.5 mesh_ping office 198.51.100.1
 ns_ip office route del 198.51.100.1/32
@@ -164,5 +167,9 @@ check "approved: office serves its exit" wait_for 25 0.2 served_is office exit_n
 claim laptop office "$OFFICE_MESH" 192.168.77.0/24 192.0.2.80/32
 check "approved: office carries laptop's internet traffic" \
 	wait_for 25 0.2 sees laptop 198.18.0.2 192.0.2.80
+
+# The table that is always there goes with the daemon.
+mg_stop laptop
+check "a stopped laptop leaves no table" not has_chain laptop forward
 
 pass
