@@ -128,7 +128,8 @@ static void check_forwarding(const struct preflight_facts *f, struct preflight_r
 	set(r, "forwarding", PREFLIGHT_OK);
 	if (f->n_sysctls == 0) {
 		snprintf(r->message, sizeof(r->message),
-			 "not needed (no subnet routes, exit node or exit-node use)");
+			 "not needed: nothing to forward (no subnet routes or exit node served, "
+			 "none used; in a mesh they are served once approved)");
 		return;
 	}
 	for (size_t i = 0; i < f->n_sysctls; i++) {
