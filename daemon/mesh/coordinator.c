@@ -1430,9 +1430,14 @@ static json_t *overlap_warnings(struct coordinator *c, uint32_t id, const json_t
 		if (registry_node_by_id(c->reg, other.node_id, &on) < 0)
 			snprintf(on.name, sizeof(on.name), "%" PRIu32, other.node_id);
 		json_array_append_new(
-		    warnings, json_sprintf("%s overlaps %s, approved for %s: the more specific "
-					   "prefix takes the traffic they share",
-					   json_string_value(v), text, on.name));
+		    warnings,
+		    prefix_equal(&other.prefix, &p)
+			? json_sprintf("%s is also approved for %s: the online router with the "
+				       "lowest id carries it, the other stands by",
+				       json_string_value(v), on.name)
+			: json_sprintf("%s overlaps %s, approved for %s: the more specific "
+				       "prefix takes the traffic they share",
+				       json_string_value(v), text, on.name));
 		log_warn("routes: approved %s overlaps %s, approved for %s", json_string_value(v),
 			 text, on.name);
 		registry_node_clear(&on);

@@ -1055,10 +1055,10 @@ int registry_routes_advertise(struct registry *reg, uint32_t node_id, const stru
 		struct registry_route other;
 
 		/* A prefix inside another node's approved route wins by longest
-		 * match at once, one around it catches what that route does not:
-		 * taking over (part of) its traffic is the admin's decision. An
-		 * equal prefix is a standby router (netmap_build.c: the lowest
-		 * id online is primary). */
+		 * match at once, one around it catches what that route does not,
+		 * and an equal one makes a standby router that is primary
+		 * whenever its id is lower (netmap_build.c): taking over (part
+		 * of) another node's traffic is the admin's decision. */
 		if (approve && !registry_route_is_exit(&routes[i]))
 			ret = registry_route_overlap(reg, node_id, &routes[i], &other);
 		if (ret > 0)
@@ -1122,7 +1122,7 @@ int registry_route_overlap(struct registry *reg, uint32_t node_id, const struct 
 	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		ret = row_to_route(reg, st, other);
 		if (ret == 0 && !registry_route_is_exit(&other->prefix) &&
-		    prefix_overlaps(&other->prefix, p) && !prefix_equal(&other->prefix, p))
+		    prefix_overlaps(&other->prefix, p))
 			ret = 1;
 	}
 	if (ret == 0 && rc != SQLITE_DONE)

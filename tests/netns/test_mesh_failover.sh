@@ -1,7 +1,9 @@
 #!/bin/bash
 # shellcheck source-path=SCRIPTDIR
-# Two routers serve one LAN: router1 is approved by hand, router2 at once by
-# auto_approve when it joins. The online one with the lowest node id carries
+# Two routers serve one LAN: router1 is approved by hand; router2 stays
+# pending although auto_approve covers its prefix (it is router1's: a node
+# of lower id would take it over at once) until it is approved by hand too.
+# The online one with the lowest node id carries
 # the prefix; when its daemon stops, the coordinator notices within seconds
 # and pushes netmaps that move the prefix to router2; when it comes back, the
 # prefix moves back.
@@ -94,11 +96,16 @@ check "laptop cannot reach the LAN yet" not wait_for 3 0.5 via 192.168.77.11
 mg_cli home home routes approve router1 "$LAN" >/dev/null
 check "approved: laptop reaches the LAN through router1" wait_for 50 0.2 via 192.168.77.11
 
-# auto_approve covering the prefix: approved at once for a new advertiser.
+# auto_approve covering the prefix leaves another node's approved prefix
+# pending: the admin decides who stands by for router1.
 mesh_conf home "$COORD; auto_approve = { routes = [ \"192.168.0.0/16\" ]; }; };"
 mesh_reload home
 check "router2 joins" mesh_join router2
-check "router2's LAN is approved at once" wait_for 25 0.2 mesh_has router2 routes_approved "$LAN"
+check "router2's LAN (router1's) stays pending under auto_approve" \
+	wait_for 25 0.2 mesh_has router2 routes_pending "$LAN"
+check "approving it by hand warns that router1 serves it" \
+	sh -c "'$MESHGATE' --socket '$MESH_DIR/home.sock' routes approve router2 '$LAN' 2>&1 | grep -q 'also approved for router1'"
+check "router2's LAN is approved" wait_for 25 0.2 mesh_has router2 routes_approved "$LAN"
 check "router2's LAN is not pending" not mesh_has router2 routes_pending "$LAN"
 id1=$(mesh_node router1 id)
 id2=$(mesh_node router2 id)
