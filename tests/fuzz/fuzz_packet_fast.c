@@ -13,9 +13,10 @@
  *   mode odd:          the bytes are XORed into a copy of the (mode/2)-th
  *                      datagram captured on the wire (length 0: the copy as
  *                      it is), delivered to B from A's address
- *   mode even < 0x80:  the bytes are a datagram to B, as they are
+ *   mode even < 0x80:  the bytes are a datagram to B, as they are (up to
+ *                      what a batch slot holds)
  *   mode even >= 0x80: no bytes; the clock moves by length * 10 ms (keys
- *                      age, the load window moves on)
+ *                      age and expire)
  * The captures leave out the initiations and B's timers do not run, and
  * what B sends is dropped: each initiation B took would cost public-key work
  * worth more than a thousand data packets (fuzz_packet and fuzz_handshake
