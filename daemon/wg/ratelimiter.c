@@ -160,9 +160,11 @@ bool ratelimiter_allow(struct ratelimiter *rl, int family, const uint8_t *addr, 
 	return entry_add(rl, bucket, (uint8_t)family, key, now_ns);
 }
 
+/* The sweep ends once no entry is left: run every timer tick, it costs
+ * nothing while the device is not under load. */
 void ratelimiter_gc(struct ratelimiter *rl, uint64_t now_ns)
 {
-	for (uint32_t b = 0; rl->buckets && b <= rl->bucket_mask; b++) {
+	for (uint32_t b = 0; rl->count && rl->buckets && b <= rl->bucket_mask; b++) {
 		uint32_t *link = &rl->buckets[b];
 		while (*link != RATELIMITER_NONE) {
 			if (entry_idle(&rl->entries[*link], now_ns))

@@ -57,8 +57,10 @@ static bool relay_path_allowed(struct wg_device *dev, const struct wg_peer *peer
 	return false;
 }
 
-/* Counts a handshake message against the one-second window and says whether
- * the device is under load (and stays so for UNDER_LOAD_AFTER_TIME). */
+/* Counts a handshake message with a valid MAC1 against the one-second window
+ * and says whether the device is under load (and stays so for
+ * UNDER_LOAD_AFTER_TIME). Messages with a wrong MAC1 cost one BLAKE2s and do
+ * not count, as only MAC1-valid ones reach Linux's handshake queue. */
 static bool under_load(struct wg_device *dev, uint64_t now)
 {
 	if (now - dev->load_window_start >= NSEC_PER_SEC) {
@@ -107,27 +109,29 @@ static void send_cookie_reply(struct wg_device *dev, const struct pkt *pkt, cons
 static bool handshake_admitted(struct wg_device *dev, const struct pkt *pkt,
 			       struct pkt_batch *udp_out, uint64_t now)
 {
-	bool loaded = under_load(dev, now);
+	static const uint8_t no_secret[32];
 	uint8_t src[COOKIE_SOURCE_MAX_LEN], secret[32];
 	size_t src_len = 0;
-	enum cookie_mac_state state;
+	bool admitted = false;
 
 	if (cookie_source_from_sockaddr(&pkt->ep.addr.sa, src, &src_len) < 0) {
 		dev_drop(dev, DROP_RX_MALFORMED);
 		return false;
 	}
-	random_secret(dev, secret, now);
-	state = cookie_validate_packet(&dev->cookie_checker, pkt->data, pkt->len, src, src_len,
-				       loaded, now, secret);
-	if (state == COOKIE_MAC_INVALID) {
+	/* MAC1 alone (the secret is not read without the cookie check). */
+	if (cookie_validate_packet(&dev->cookie_checker, pkt->data, pkt->len, src, src_len, false,
+				   now, no_secret) == COOKIE_MAC_INVALID) {
 		dev_drop(dev, DROP_RX_BAD_MAC);
 		return false;
 	}
-	if (!loaded)
+	if (!under_load(dev, now))
 		return true;
-	if (state == COOKIE_MAC_VALID_NO_COOKIE) {
+	/* MAC1 again and MAC2: one more BLAKE2s, under load only. */
+	random_secret(dev, secret, now);
+	if (cookie_validate_packet(&dev->cookie_checker, pkt->data, pkt->len, src, src_len, true,
+				   now, secret) != COOKIE_MAC_VALID_WITH_COOKIE) {
 		send_cookie_reply(dev, pkt, src, src_len, secret, udp_out, now);
-		return false;
+		goto out;
 	}
 	/* Proven source address, but each source still gets a fair share. */
 	if (!ratelimiter_allow(&dev->ratelimiter, pkt->ep.addr.sa.sa_family,
@@ -136,9 +140,12 @@ static bool handshake_admitted(struct wg_device *dev, const struct pkt *pkt,
 				   : (const uint8_t *)&pkt->ep.addr.in6.sin6_addr,
 			       now)) {
 		dev_drop(dev, DROP_RX_RATELIMITED);
-		return false;
+		goto out;
 	}
-	return true;
+	admitted = true;
+out:
+	sodium_memzero(secret, sizeof(secret));
+	return admitted;
 }
 
 static void handshake_received(struct wg_peer *peer, const struct pkt *pkt, uint64_t now)

@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void feed(struct harness *h, const uint8_t *data, size_t size)
 {
-	uint8_t dg[H_SLOT_SIZE];
+	uint8_t dg[H_SLOT_SIZE - PKT_HEADROOM]; /* what a batch slot holds */
 
 	while (size >= 3) {
 		uint8_t mode = data[0];

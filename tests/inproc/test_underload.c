@@ -158,9 +158,45 @@ static void test_cookie_reply_rules(void)
 	h_free(h);
 }
 
+/* Handshake messages whose MAC1 is wrong (not for us, or forged without our
+ * public key) are dropped before they count as load: far past the threshold
+ * they leave B answering A's first initiation with a response, not a cookie
+ * reply. */
+static void test_junk_is_not_load(void)
+{
+	struct harness *h = h_new(22);
+	uint8_t junk[sizeof(struct message_handshake_initiation)];
+	struct test_rng rng = { .state = 22 };
+
+	h->b.dev->under_load_threshold = 4;
+	for (unsigned i = 0; i < 500; i++) {
+		struct wg_endpoint src =
+		    h_endpoint4(198, 51, 100, (uint8_t)(i % 250 + 1), (uint16_t)(1024 + i));
+		test_rng_bytes(&rng, junk, sizeof(junk));
+		junk[0] = MESSAGE_HANDSHAKE_INITIATION;
+		junk[1] = junk[2] = junk[3] = 0;
+		h_udp_input(&h->b, junk, sizeof(junk), &src);
+		if (i % 100 == 99)
+			h_advance(h, 100 * H_MSEC);
+	}
+	CHECK_EQ_INT(h_drops(&h->b, DROP_RX_BAD_MAC), 500);
+	CHECK_EQ_INT(h->b.udp_out->count, 0);
+
+	h_send(&h->a, AF_INET, 1, 100);
+	h_pump(h);
+	CHECK_EQ_INT(h->b.sent[MESSAGE_HANDSHAKE_COOKIE], 0);
+	CHECK_EQ_INT(h->a.dev->stats.cookie_replies_rx, 0);
+	CHECK_EQ_INT(h->b.dev->stats.handshake_initiations_rx, 1);
+	CHECK_EQ_INT(h->a.sent[MESSAGE_HANDSHAKE_INITIATION], 1);
+	CHECK(wg_peer_has_session(h->a.peer));
+	CHECK_EQ_INT(h->b.rx_seq[1], 1);
+	h_free(h);
+}
+
 int main(void)
 {
 	RUN(test_cookie_under_load);
 	RUN(test_cookie_reply_rules);
+	RUN(test_junk_is_not_load);
 	return test_summary();
 }

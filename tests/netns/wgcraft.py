@@ -23,11 +23,14 @@ Subcommands (HOST PORT is the target; --bind ADDR the attacker's source):
                                (libsodium through ctypes) and every later
                                initiation carries a valid MAC2: the source
                                is proven, and only the rate limiter stands
-                               in the way; such initiations get no reply
+                               in the way; such initiations get no reply.
+                               With --junk, MAC1 is random too (not for
+                               the target): none may get a reply
   list PCAP                    one line per WireGuard message in a pcap file
 
 Prints one JSON summary line. Exit status: 0 when the outcome is the
-expected one (silence; for flood, at least one cookie reply), 1 otherwise.
+expected one (silence; for flood, at least one cookie reply; for flood
+--junk, none), 1 otherwise.
 """
 
 import argparse
@@ -61,11 +64,12 @@ def mac1(key, msg_before_mac1):
 
 
 def random_initiation(key, cookie=None):
-    """A 148-byte initiation with random fields, a valid MAC1 and, given the
-    cookie, a valid MAC2 (else zeros). Returns (message, sender_index, mac1)."""
+    """A 148-byte initiation with random fields, a valid MAC1 (a random one
+    without key) and, given the cookie, a valid MAC2 (else zeros). Returns
+    (message, sender_index, mac1)."""
     sender = struct.unpack("<I", os.urandom(4))[0]
     body = struct.pack("<II", MSG_INITIATION, sender) + os.urandom(32 + 48 + 28)
-    m1 = mac1(key, body)
+    m1 = mac1(key, body) if key else os.urandom(16)
     m2 = hashlib.blake2s(body + m1, digest_size=16, key=cookie).digest() if cookie else bytes(16)
     return body + m1 + m2, sender, m1
 
@@ -264,7 +268,7 @@ def cmd_replay(args):
 
 def cmd_flood(args):
     public_key = base64.b64decode(args.pubkey)
-    key = mac1_key(public_key)
+    key = None if args.junk else mac1_key(public_key)
     atk = Attacker(args.host, args.port, args.bind)
     mac1_of = {}       # sender index -> MAC1, for messages without MAC2
     with_mac2 = set()  # sender indices of messages with a valid MAC2
@@ -302,6 +306,8 @@ def cmd_flood(args):
     summary = atk.summary(cookies=len(cookies), other=len(atk.replies) - len(cookies),
                           seconds=round(time.monotonic() - start, 2))
     ok = bool(cookies) and summary["other"] == 0
+    if args.junk:
+        ok = not atk.replies
     if args.mac2:
         summary.update(cookie_opened=cookie is not None, sent_with_mac2=len(with_mac2),
                        replies_to_mac2=sum(answers(r) in with_mac2 for r in atk.replies))
@@ -342,6 +348,8 @@ def main():
     p.add_argument("--seconds", type=float, default=5.0)
     p.add_argument("--mac2", action="store_true",
                    help="open the first cookie reply and send valid MAC2s from then on")
+    p.add_argument("--junk", action="store_true",
+                   help="random MAC1s: initiations that are not for the target")
     p = sub.add_parser("list")
     p.add_argument("pcap")
     args = ap.parse_args()
