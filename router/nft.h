@@ -18,7 +18,7 @@
 
 #include <stdbool.h>
 
-#include "plan.h"
+#include "plan_types.h"
 
 struct nft_ctx;
 

@@ -4,11 +4,12 @@
  * system calls and no state beyond const tables, so every rule below has a
  * case in tests/unit/test_plan.c.
  *
- * The exit node's two sides live in exitnode/: client.c (use_exit_node: the
- * exit in use, its default routes and kill switch, LAN access) and server.c
- * (exit_node: the WAN and the private-range guard). They work on the same
- * struct planner as this file, through router/planner.h, which declares the
- * planner_* helpers defined here.
+ * The exit node's two sides live in exitnode/: exit_client.c (use_exit_node:
+ * the exit in use, its default routes and kill switch, LAN access) and
+ * exit_server.c (exit_node: the WAN and the private-range guard). This file
+ * calls them; they call back nothing of it. All three work on one struct
+ * planner through the helpers of router/planner.h (planner.c), which sit
+ * below them: one direction only, no file circle.
  *
  * Prefixes
  *  - Mesh networks are the networks of the node's own `addresses` (the TUN's
@@ -19,7 +20,7 @@
  *    be unreachable).
  *  - 0.0.0.0/0 or ::/0 in a peer's allowed IPs make it exit-capable; they
  *    are never routed nor given to the engine unless that peer is the exit
- *    node in use (exitnode/client.c).
+ *    node in use (exitnode/exit_client.c).
  *
  * Served prefixes (accept_routes)
  *  - Routed through the TUN (PLAN_ROUTE_TUN, ROUTE_METRIC_TUN), once each.
@@ -59,7 +60,7 @@
  *  - self: the node's addresses as host prefixes.
  *  - lan_routes: the served routes; snat only with lan_routes.
  *  - exit_node, wan, allow_private and guarded: exit_server_nft()
- *    (exitnode/server.c), only when the exit is served; a missing WAN is an
+ *    (exitnode/exit_server.c), only when the exit is served; a missing WAN is an
  *    error there.
  *  - Prefix lists are canonical: sorted (family, address, length), with
  *    every entry inside another one dropped (nftables interval sets refuse
@@ -85,34 +86,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client.h"
 #include "config.h"
+#include "exit_client.h"
+#include "exit_server.h"
 #include "planner.h"
-#include "server.h"
 
-/* ---- small helpers (the planner_* ones are declared in planner.h) ---- */
-
-void *planner_append(void *vp, size_t *n, size_t size)
-{
-	void **v = vp;
-	char *grown = realloc(*v, (*n + 1) * size);
-
-	if (!grown)
-		return NULL;
-	*v = grown;
-	memset(grown + *n * size, 0, size);
-	return grown + (*n)++ * size;
-}
-
-int planner_prefixes_add(struct plan_prefixes *list, const struct prefix *p)
-{
-	struct prefix *slot = planner_append(&list->v, &list->n, sizeof(*slot));
-
-	if (!slot)
-		return -ENOMEM;
-	*slot = *p;
-	return 0;
-}
+/* ---- small helpers (the planner_* ones are in planner.c) ---- */
 
 static bool prefixes_have(const struct plan_prefixes *list, const struct prefix *p)
 {
@@ -148,67 +127,11 @@ static bool has_family(const struct prefix *v, size_t n, int family)
 	return false;
 }
 
-static int prefix_cmp(const void *a, const void *b)
-{
-	const struct prefix *x = a, *y = b;
-	int c;
-
-	if (x->family != y->family)
-		return x->family < y->family ? -1 : 1;
-	c = memcmp(x->addr, y->addr, addr_len(x->family));
-	return c ? c : (int)x->len - (int)y->len;
-}
-
-void planner_prefixes_canonicalize(struct plan_prefixes *list)
-{
-	size_t kept = 0;
-
-	if (list->n == 0)
-		return;
-	qsort(list->v, list->n, sizeof(*list->v), prefix_cmp);
-	/* After sorting, an entry inside another follows it (or an entry
-	 * inside that one) directly. */
-	for (size_t i = 0; i < list->n; i++) {
-		if (kept && prefix_contains(&list->v[kept - 1], &list->v[i]))
-			continue;
-		list->v[kept++] = list->v[i];
-	}
-	list->n = kept;
-}
-
 static void prefixes_free(struct plan_prefixes *list)
 {
 	free(list->v);
 	list->v = NULL;
 	list->n = 0;
-}
-
-int planner_fail(struct planner *pl, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(pl->errbuf, pl->errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
-int planner_warn(struct planner *pl, const char *fmt, ...)
-{
-	char **slot = planner_append(&pl->p.warnings, &pl->p.n_warnings, sizeof(*slot));
-	va_list ap;
-	int ret;
-
-	if (!slot)
-		return -ENOMEM;
-	va_start(ap, fmt);
-	ret = vasprintf(slot, fmt, ap);
-	va_end(ap);
-	if (ret < 0) {
-		*slot = NULL;
-		return -ENOMEM;
-	}
-	return 0;
 }
 
 static const char *fmt_prefix(const struct prefix *p, char buf[PREFIX_STR_LEN])
@@ -230,11 +153,6 @@ static int collect_mesh_networks(struct planner *pl)
 			return -ENOMEM;
 	}
 	return 0;
-}
-
-bool planner_is_mesh_address(const struct planner *pl, const struct prefix *p)
-{
-	return inside_of(pl->mesh.v, pl->mesh.n, p) != NULL;
 }
 
 /* ---- checks of what this node serves ---- */
@@ -315,19 +233,6 @@ static int engine_allowed_ips(struct planner *pl)
 }
 
 /* ---- routes ---- */
-
-int planner_route_add(struct planner *pl, const struct prefix *dst, enum plan_route_type type,
-		      uint32_t metric)
-{
-	struct plan_route *r = planner_append(&pl->p.routes, &pl->p.n_routes, sizeof(*r));
-
-	if (!r)
-		return -ENOMEM;
-	r->dst = *dst;
-	r->type = type;
-	r->metric = metric;
-	return 0;
-}
 
 static bool route_have(const struct planner *pl, const struct prefix *dst,
 		       enum plan_route_type type)

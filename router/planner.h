@@ -1,7 +1,9 @@
 /*
  * The state of one route plan computation and the helpers its parts share:
- * router/plan.c (the plan as a whole, where these are defined),
- * exitnode/client.c and exitnode/server.c (the exit node's two sides).
+ * router/plan.c (the plan as a whole) and exitnode/exit_client.c and
+ * exit_server.c (the exit node's two sides), which plan.c calls. Defined in
+ * planner.c, which calls none of them: the helpers are the bottom of the
+ * planning unit (above only plan_types.h), so no call goes back up.
  * Internal to mg_router: nothing outside those files includes it.
  */
 #ifndef MESHGATE_ROUTER_PLANNER_H
@@ -12,7 +14,9 @@
 #include <stdint.h>
 
 #include "netaddr.h"
-#include "plan.h"
+#include "plan_types.h"
+
+struct mg_config;
 
 /* The state of one computation; the plan is built in p and handed over
  * only on success. */

@@ -1,6 +1,6 @@
 /*
  * Routes and policy rules: reconciles the kernel to the plan over
- * rtnetlink. What is ours is found by its tags (plan.h): routes in
+ * rtnetlink. What is ours is found by its tags (plan_types.h): routes in
  * ROUTE_TABLE with protocol ROUTE_PROTOCOL, rules with a priority in
  * RULE_PRIORITY_FIRST .. RULE_PRIORITY_LAST. Everything else is left alone.
  *
@@ -15,7 +15,7 @@
 
 #include <stddef.h>
 
-#include "plan.h"
+#include "plan_types.h"
 
 struct nl_sock;
 

@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "plan.h"
+#include "plan_types.h"
 
 enum { SYSCTL_VALUE_MAX = 256 };
 

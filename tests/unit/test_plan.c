@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "exit_server.h"
 #include "plan.h"
 #include "testlib.h"
 
@@ -747,8 +748,9 @@ static void test_private_ranges(void)
 	struct prefix p[32], probe;
 	size_t n = 0;
 
-	for (; plan_private_ranges[n]; n++) {
-		if (!CHECK(n < 32) || !CHECK(prefix_parse(&p[n], plan_private_ranges[n]) == 0))
+	for (; exit_server_private_ranges[n]; n++) {
+		if (!CHECK(n < 32) ||
+		    !CHECK(prefix_parse(&p[n], exit_server_private_ranges[n]) == 0))
 			return;
 		CHECK(prefix_is_network(&p[n]));
 	}

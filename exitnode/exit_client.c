@@ -1,7 +1,7 @@
 /*
- * Exit-node client (client.h): the exit in use, its default routes and kill
- * switch, and whether the host's LANs stay direct. Pure, like the rest of
- * the route plan (router/plan.c); every rule below has a case in
+ * Exit-node client (exit_client.h): the exit in use, its default routes
+ * and kill switch, and whether the host's LANs stay direct. Pure, like the
+ * rest of the route plan (router/plan.c); every rule below has a case in
  * tests/unit/test_plan.c.
  *
  * Exit node in use (use_exit_node.peer)
@@ -20,7 +20,7 @@
  *    without it the host's LANs too take ROUTE_TABLE, and served prefixes
  *    inside them are routed through the mesh.
  */
-#include "client.h"
+#include "exit_client.h"
 
 #include <string.h>
 #include <sys/socket.h>

@@ -1,11 +1,11 @@
 /*
  * Exit-node server: the part of the route plan (router/plan.h) for a node
  * that offers its uplink to the mesh (exit_node). Called by
- * route_plan_compute() on its struct planner (router/planner.h); the list of
- * guarded ranges, plan_private_ranges, is declared in plan.h.
+ * route_plan_compute() on its struct planner (router/planner.h); it uses the
+ * planner_* helpers and calls nothing of router/plan.c.
  */
-#ifndef MESHGATE_EXITNODE_SERVER_H
-#define MESHGATE_EXITNODE_SERVER_H
+#ifndef MESHGATE_EXITNODE_EXIT_SERVER_H
+#define MESHGATE_EXITNODE_EXIT_SERVER_H
 
 #include <net/if.h>
 
@@ -25,5 +25,10 @@ int exit_server_wan(struct planner *pl, char wan[IFNAMSIZ]) __attribute__((warn_
  * -EINVAL (no usable WAN, see exit_server_wan()) or -ENOMEM.
  */
 int exit_server_nft(struct planner *pl, struct plan_nft *nft) __attribute__((warn_unused_result));
+
+/* Private and special-purpose ranges exit traffic may not reach by default
+ * (RFC 1918, RFC 6598, loopback, link-local, ULA, multicast, ...); NULL
+ * ends the list. What is in and out, and why, is beside the definition. */
+extern const char *const exit_server_private_ranges[];
 
 #endif

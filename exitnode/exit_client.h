@@ -2,10 +2,11 @@
  * Exit-node client: the part of the route plan (router/plan.h) for a node
  * that sends its internet traffic through a peer (use_exit_node). Called by
  * route_plan_compute() on its struct planner (router/planner.h), in the
- * order declared here.
+ * order declared here; it uses the planner_* helpers and calls nothing of
+ * router/plan.c.
  */
-#ifndef MESHGATE_EXITNODE_CLIENT_H
-#define MESHGATE_EXITNODE_CLIENT_H
+#ifndef MESHGATE_EXITNODE_EXIT_CLIENT_H
+#define MESHGATE_EXITNODE_EXIT_CLIENT_H
 
 #include <stdbool.h>
 

@@ -1,19 +1,19 @@
 /*
- * Exit-node server (server.h): the WAN interface and the nftables facts of
- * a node that offers its uplink to the mesh; router/nft_render.c turns the
- * facts into the forward, masquerade and guard rules. Pure, like the rest of
- * the route plan (router/plan.c); every rule below has a case in
- * tests/unit/test_plan.c.
+ * Exit-node server (exit_server.h): the WAN interface and the nftables
+ * facts of a node that offers its uplink to the mesh; router/nft_render.c
+ * turns the facts into the forward, masquerade and guard rules. Pure, like
+ * the rest of the route plan (router/plan.c); every rule below has a case
+ * in tests/unit/test_plan.c.
  *
  *  - exit_node.enabled needs a WAN: exit_node.wan_interface, else the
  *    host's default-route interface; never the TUN itself (-EINVAL).
- *  - guarded = plan_private_ranges + the host's connected prefixes + its
- *    local addresses, canonical (planner_prefixes_canonicalize()), and
- *    empty with allow_private; the renderer accepts lan_routes before it
+ *  - guarded = exit_server_private_ranges + the host's connected prefixes
+ *    + its local addresses, canonical (planner_prefixes_canonicalize()),
+ *    and empty with allow_private; the renderer accepts lan_routes before it
  *    drops guarded, so a subnet router's own LANs stay reachable.
  *  - The forwarding sysctls an exit node needs are set by plan.c.
  */
-#include "server.h"
+#include "exit_server.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -36,7 +36,7 @@
  * an IPv6-only uplink reaches IPv4; Teredo 2001::/32; 6to4 2002::/16 and
  * 192.88.99/24).
  */
-const char *const plan_private_ranges[] = {
+const char *const exit_server_private_ranges[] = {
 	"0.0.0.0/8",    "10.0.0.0/8",     "100.64.0.0/10",
 	"127.0.0.0/8",  "169.254.0.0/16", "172.16.0.0/12",
 	"192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15",
@@ -76,8 +76,8 @@ static int guarded_fill(struct planner *pl, struct plan_prefixes *guarded)
 	const struct plan_host *host = pl->host;
 	struct prefix p;
 
-	for (size_t i = 0; plan_private_ranges[i]; i++) {
-		if (prefix_parse(&p, plan_private_ranges[i]) < 0)
+	for (size_t i = 0; exit_server_private_ranges[i]; i++) {
+		if (prefix_parse(&p, exit_server_private_ranges[i]) < 0)
 			return -EINVAL;
 		if (planner_prefixes_add(guarded, &p) < 0)
 			return -ENOMEM;
