@@ -14,7 +14,7 @@
 #include "mesh/coordinator.h"
 #include "loop.h"
 #include "node.h"
-#include "status.h"
+#include "node_status.h"
 #include "unixsock.h"
 
 enum { REQUEST_MAX = 64 * 1024 };
@@ -45,7 +45,10 @@ typedef json_t *(*control_fn)(struct node *node, const json_t *req, const char *
 
 static json_t *cmd_status(struct node *node, const json_t *req, const char **error)
 {
-	json_t *doc = status_snapshot(node);
+	json_t *doc;
+
+	node_status_refresh(node);
+	doc = node_status_current(node);
 	if (!doc)
 		*error = "out of memory";
 	return doc;

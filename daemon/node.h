@@ -48,6 +48,7 @@ struct mesh_approved {
 
 struct uapi_server;
 struct web_server;
+struct node_status;
 struct nl_sock;
 
 struct node {
@@ -61,7 +62,8 @@ struct node {
 	struct router router;
 	struct control_server *control;
 	struct uapi_server *uapi;
-	struct web_server *web; /* the status page (node_web.h); NULL: off */
+	struct web_server *web;     /* the status page (node_web.h); NULL: off */
+	struct node_status *status; /* the published status (node_status.h) */
 	uint8_t public_key[NOISE_PUBLIC_KEY_LEN];
 	uint64_t started_at; /* wall clock, unix seconds */
 

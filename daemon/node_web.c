@@ -7,15 +7,22 @@
 
 #include "log.h"
 #include "node.h"
-#include "status.h"
+#include "node_status.h"
 #include "webui/server.h"
 
+/* Per request: the published document, nothing built. */
 static json_t *web_status(void *ctx)
 {
-	return status_snapshot(ctx);
+	return node_status_current(ctx);
 }
 
 static const struct web_ops node_web_ops = { .status = web_status };
+
+static void stop_server(struct node *node)
+{
+	web_server_stop(node->web);
+	node->web = NULL;
+}
 
 static void host_sockaddr(const struct prefix *p, union sockaddr_inet *sa)
 {
@@ -57,8 +64,9 @@ void node_web_sync(struct node *node)
 	char err[256];
 	size_t n;
 
+	node_status_changed(node);
 	if (!node->cfg.web.enabled) {
-		node_web_stop(node);
+		stop_server(node);
 		return;
 	}
 	if (!node->web)
@@ -73,6 +81,6 @@ void node_web_sync(struct node *node)
 
 void node_web_stop(struct node *node)
 {
-	web_server_stop(node->web);
-	node->web = NULL;
+	stop_server(node);
+	node_status_stop(node);
 }

@@ -13,10 +13,10 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "mesh/client.h"
-#include "mesh/coordinator.h"
-#include "node.h"
+#include "plan.h"
 #include "sysctl.h"
+
+unsigned long preflight_system_runs;
 
 enum { TUN_MAJOR = 10, TUN_MINOR = 200, WG_OVERHEAD_V6 = 80, MIN_YEAR = 2024, MAX_YEAR = 2100 };
 
@@ -452,47 +452,31 @@ void preflight_gather_host(const struct mg_config *cfg, struct preflight_facts *
 	config_sysctls(cfg, f);
 }
 
-static bool peers_serve_routes(const struct node *node)
+void preflight_gather_system(const struct mg_config *cfg, const char *tun_name,
+			     const struct plan_sysctl *sysctls, size_t n, struct preflight_facts *f)
 {
-	for (size_t i = 0; i < node->cfg.n_peers; i++)
-		for (size_t j = 0; j < node->cfg.peers[i].allowed_ips.n; j++) {
-			const struct prefix *p = &node->cfg.peers[i].allowed_ips.v[j];
-			if (p->len != (p->family == AF_INET ? 32 : 128))
-				return true;
-		}
-	for (size_t i = 0; i < node->n_mesh_peers; i++)
-		if (node->mesh_peers[i].n_allowed_ips > 2)
-			return true;
-	return false;
-}
-
-void preflight_gather(const struct node *node, struct preflight_facts *f)
-{
-	const struct route_plan *plan = &node->plan;
-
 	memset(f, 0, sizeof(*f));
 	f->daemon_running = true;
-	snprintf(f->tun_name, sizeof(f->tun_name), "%s", node->dp.tun.name);
-	gather_common(&node->cfg, f);
-	f->tun_open = node->dp.tun.fd >= 0;
-	for (size_t i = 0; i < plan->n_sysctls && f->n_sysctls < PREFLIGHT_MAX_SYSCTLS; i++)
-		add_sysctl(f, plan->sysctls[i].path, plan->sysctls[i].value);
-	f->peer_routes_unused = !node->cfg.accept_routes && peers_serve_routes(node);
-	f->nft_needed = plan->nft.present;
-	f->nft_present = node->router.nft_present;
-	f->mss_clamp = plan->nft.clamp_mss && node->router.nft_present;
-	f->role = node->coordinator   ? PREFLIGHT_COORDINATOR
-		  : node->mesh_client ? PREFLIGHT_MESH_CLIENT
-				      : PREFLIGHT_STATIC;
-	f->port = node->dp.udp.port;
+	snprintf(f->tun_name, sizeof(f->tun_name), "%s", tun_name);
+	gather_common(cfg, f);
+	for (size_t i = 0; i < n && f->n_sysctls < PREFLIGHT_MAX_SYSCTLS; i++)
+		add_sysctl(f, sysctls[i].path, sysctls[i].value);
 	f->port_reachable = -1;
-	if (node->mesh_client) {
-		mesh_client_port_probe(node->mesh_client, &f->port_reachable, f->port_seen_as,
-				       sizeof(f->port_seen_as));
-	} else if (node->coordinator) {
-		f->port_reached_by = coordinator_port_reached(node->coordinator);
-		f->port_reachable = f->port_reached_by ? 1 : -1;
-	}
+	preflight_system_runs++;
+}
+
+void preflight_set_node(struct preflight_facts *f, const struct preflight_node *n)
+{
+	f->tun_open = n->tun_open;
+	f->peer_routes_unused = n->peer_routes_unused;
+	f->nft_needed = n->nft_needed;
+	f->nft_present = n->nft_present;
+	f->mss_clamp = n->mss_clamp;
+	f->role = n->role;
+	f->port = n->port;
+	f->port_reachable = n->port_reachable;
+	snprintf(f->port_seen_as, sizeof(f->port_seen_as), "%s", n->port_seen_as);
+	f->port_reached_by = n->port_reached_by;
 }
 
 json_t *preflight_json(const struct preflight_result *r, size_t n)
@@ -508,19 +492,4 @@ json_t *preflight_json(const struct preflight_result *r, size_t n)
 						ok, "message", r[i].message, "fix", r[i].fix));
 	}
 	return arr;
-}
-
-json_t *preflight_status(const struct node *node)
-{
-	struct preflight_result r[PREFLIGHT_CHECKS];
-	struct preflight_facts *f = calloc(1, sizeof(*f));
-	json_t *doc;
-
-	if (!f)
-		return NULL;
-	preflight_gather(node, f);
-	preflight_evaluate(f, r);
-	doc = preflight_json(r, PREFLIGHT_CHECKS);
-	free(f);
-	return doc;
 }

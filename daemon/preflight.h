@@ -1,9 +1,16 @@
 /*
  * Preflight: is this host fit to run the node? Each check is a pure function
- * of facts gathered beforehand (preflight_gather() on a running node,
- * preflight_gather_host() before one exists), so the verdicts and their
- * fixes are unit-tested without a host. A check whose answer cannot be known
- * yet says "unknown" rather than guess.
+ * of facts gathered beforehand, so the verdicts and their fixes are
+ * unit-tested without a host. A check whose answer cannot be known yet says
+ * "unknown" rather than guess.
+ *
+ * On a running node the facts come in two parts: what only the system knows
+ * (preflight_gather_system(): /proc, /sys, a netlink socket, /dev/net/tun),
+ * gathered when the node applies a change and on a slow timer, never per
+ * request; and what the node knows of itself (struct preflight_node), which
+ * the node pushes in (preflight_set_node()) each time it publishes its
+ * status. Preflight never calls into the node or its mesh role. Before a
+ * node exists, preflight_gather_host() gathers everything from the config.
  *
  *   tun         /dev/net/tun present and the TUN device open (without the
  *               daemon: that /dev/net/tun opens)
@@ -28,8 +35,8 @@
 #include <stdint.h>
 #include <time.h>
 
-struct node;
 struct mg_config;
+struct plan_sysctl;
 
 enum { PREFLIGHT_CHECKS = 7, PREFLIGHT_MAX_SYSCTLS = 8 };
 
@@ -46,7 +53,7 @@ struct preflight_sysctl {
 };
 
 struct preflight_facts {
-	/* Gathered from a running node (preflight_gather), or from the host
+	/* Gathered for a running node (preflight_gather_system), or from the host
 	 * alone (preflight_gather_host): then there is no TUN device, no bound
 	 * port, and the node has not set its sysctls yet. */
 	bool daemon_running;
@@ -95,8 +102,34 @@ struct preflight_result {
 void preflight_evaluate(const struct preflight_facts *f,
 			struct preflight_result out[PREFLIGHT_CHECKS]);
 
-/* Facts about a running node and its host. */
-void preflight_gather(const struct node *node, struct preflight_facts *f);
+/* What a running node knows of itself: its TUN, its plan's table, its UDP
+ * port and, from its mesh role, whether the port is reached. */
+struct preflight_node {
+	bool tun_open;
+	bool peer_routes_unused;
+	bool nft_needed;
+	bool nft_present;
+	bool mss_clamp;
+	enum preflight_role role;
+	uint16_t port;
+	int port_reachable;    /* 1 yes, 0 no, -1 not known */
+	char port_seen_as[64]; /* a mesh client's endpoint as the coordinator sees it */
+	unsigned port_reached_by;
+};
+
+/* The system's facts for a running node: the TUN's name, the sysctls its
+ * route plan needs, rp_filter, nf_tables, the uplink, the clock. The node's
+ * own facts are left for preflight_set_node(). */
+void preflight_gather_system(const struct mg_config *cfg, const char *tun_name,
+			     const struct plan_sysctl *sysctls, size_t n,
+			     struct preflight_facts *f);
+
+/* Overwrites the node's own facts in f; no system access. */
+void preflight_set_node(struct preflight_facts *f, const struct preflight_node *n);
+
+/* How many times preflight_gather_system() ran (its cost is what the status
+ * snapshot keeps off the request path; tests count it). */
+extern unsigned long preflight_system_runs;
 
 /* Facts about the host for cfg, before (or instead of) starting a node. */
 void preflight_gather_host(const struct mg_config *cfg, struct preflight_facts *f);
@@ -108,8 +141,5 @@ json_t *preflight_json(const struct preflight_result *r, size_t n);
  * missing; -EACCES, -EPERM: it may not be opened), for the check and for
  * the daemon's start-up error alike. Static storage. */
 const char *preflight_tun_fix(int err);
-
-/* Gathers, evaluates and returns preflight_json() for a running node. */
-json_t *preflight_status(const struct node *node);
 
 #endif
