@@ -186,15 +186,16 @@ done
 
 # ---- preflight: forwarding turned off behind the daemon's back ----
 ns_exec a sh -c 'echo 0 > /proc/sys/net/ipv4/ip_forward'
+# The system checks rerun every 10 s (node_status.h): wait for the next run.
 check "preflight reports ip_forward off; the fix is a reload, not sysctl -w" \
-	sh -c "ip netns exec $(ns_name a) curl -s http://127.0.0.1:8080/api/status |
+	wait_for 60 0.5 sh -c "ip netns exec $(ns_name a) curl -s http://127.0.0.1:8080/api/status |
 	       python3 -c 'import json,sys; c={x[\"check\"]:x for x in json.load(sys.stdin)[\"preflight\"]}[\"forwarding\"]; sys.exit(not (c[\"ok\"] is False and \"systemctl reload meshgated\" in c[\"fix\"] and \"sysctl -w\" not in c[\"fix\"]))'"
 check "meshgate status prints the failed check and its fix" \
-	sh -c "$(printf '%q ' ip netns exec "$(ns_name a)" "$MESHGATE" --socket "$dir/$mga.sock" status) >$dir/status.txt &&
+	wait_for 60 0.5 sh -c "$(printf '%q ' ip netns exec "$(ns_name a)" "$MESHGATE" --socket "$dir/$mga.sock" status) >$dir/status.txt &&
 	       grep -q '^preflight: forwarding: net.ipv4.ip_forward is 0, needs 1' $dir/status.txt &&
 	       grep -q '^  fix: meshgated set these when it started, and something changed them since' $dir/status.txt"
 check "metrics show the failed check" \
-	sh -c "ip netns exec $(ns_name a) curl -s http://127.0.0.1:8080/metrics | grep -qx 'meshgate_preflight_ok{check=\"forwarding\"} 0'"
+	wait_for 60 0.5 sh -c "ip netns exec $(ns_name a) curl -s http://127.0.0.1:8080/metrics | grep -qx 'meshgate_preflight_ok{check=\"forwarding\"} 0'"
 ns_exec a sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'
 
 # ---- the page in headless Chromium ----
