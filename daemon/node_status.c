@@ -220,7 +220,8 @@ static json_t *coordinator_json(const struct node *node)
 	return nodes ? json_pack("{s:o}", "nodes", nodes) : NULL;
 }
 
-/* A mesh peer with more than its two host addresses serves routes. */
+/* Whether a peer serves more than its own addresses: a static peer's
+ * prefix wider than a host, a mesh peer's entries beyond its two. */
 static bool peers_serve_routes(const struct node *node)
 {
 	for (size_t i = 0; i < node->cfg.n_peers; i++)

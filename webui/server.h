@@ -8,6 +8,12 @@
  * Read-only: GET and HEAD only, Host and cross-site checks on every request
  * (policy.h), strict security headers on every response. The server sees
  * only the status document the owner hands it, which holds no secrets.
+ *
+ * The snapshot rule: the document is one the owner published beforehand
+ * (daemon/status.h); a request takes a reference to it and renders JSON or
+ * metrics from it, and never reaches the engine, the router, netlink, /proc
+ * or a database. How fresh it is is the owner's business (the node
+ * republishes on each change and every second).
  */
 #ifndef MESHGATE_WEBUI_SERVER_H
 #define MESHGATE_WEBUI_SERVER_H
@@ -21,7 +27,9 @@ struct loop;
 struct web_server;
 
 struct web_ops {
-	/* The status document; a new reference, or NULL (answered with 500). */
+	/* The published status document: a new reference, or NULL (answered
+	 * with 500). Called per request: it hands out a snapshot and does no
+	 * work of its own. */
 	json_t *(*status)(void *ctx);
 };
 

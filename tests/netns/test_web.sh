@@ -63,6 +63,13 @@ ns_ip b link set "$wgb" up
 mg_start a a "$dir/a.conf"
 check "a -> b ping (a handshake to show)" wait_for 30 0.5 ns_exec a ping -c1 -W1 10.10.0.2
 check "the page answers on 127.0.0.1:8080" wait_for 50 0.1 ns_exec a curl -sf http://127.0.0.1:8080/healthz
+# The page serves the document the node publishes every second: wait for
+# the one that has the handshake.
+handshake_shown() {
+	ns_exec a curl -sf http://127.0.0.1:8080/api/status |
+		python3 -c 'import json,sys; sys.exit(not all(p["last_handshake"] > 0 for p in json.load(sys.stdin)["peers"]))'
+}
+check "the published status shows the handshake" wait_for 50 0.2 handshake_shown
 
 # curl inside a: prints "<status>" and keeps headers and body in files.
 get() {
@@ -186,10 +193,12 @@ done
 
 # ---- preflight: forwarding turned off behind the daemon's back ----
 ns_exec a sh -c 'echo 0 > /proc/sys/net/ipv4/ip_forward'
+forwarding_off_at=$SECONDS
 # The system checks rerun every 10 s (node_status.h): wait for the next run.
 check "preflight reports ip_forward off; the fix is a reload, not sysctl -w" \
 	wait_for 60 0.5 sh -c "ip netns exec $(ns_name a) curl -s http://127.0.0.1:8080/api/status |
 	       python3 -c 'import json,sys; c={x[\"check\"]:x for x in json.load(sys.stdin)[\"preflight\"]}[\"forwarding\"]; sys.exit(not (c[\"ok\"] is False and \"systemctl reload meshgated\" in c[\"fix\"] and \"sysctl -w\" not in c[\"fix\"]))'"
+log "preflight showed it after $((SECONDS - forwarding_off_at)) s"
 check "meshgate status prints the failed check and its fix" \
 	wait_for 60 0.5 sh -c "$(printf '%q ' ip netns exec "$(ns_name a)" "$MESHGATE" --socket "$dir/$mga.sock" status) >$dir/status.txt &&
 	       grep -q '^preflight: forwarding: net.ipv4.ip_forward is 0, needs 1' $dir/status.txt &&
