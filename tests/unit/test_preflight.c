@@ -264,6 +264,42 @@ static void test_udp_port_mesh(void)
 	CHECK(find(&f, "udp_port")->state == PREFLIGHT_OK);
 }
 
+/* The node's facts pushed over the system's: they decide tun, nftables,
+ * the MSS clamp and udp_port; the system's sysctls stay. */
+static void test_node_facts(void)
+{
+	struct preflight_facts f = healthy();
+	struct preflight_node n = {
+		.tun_open = true,
+		.nft_needed = true,
+		.nft_present = false,
+		.role = PREFLIGHT_MESH_CLIENT,
+		.port = 41700,
+		.port_reachable = 1,
+		.port_seen_as = "198.51.100.2:41700",
+	};
+	const struct preflight_result *t;
+
+	preflight_set_node(&f, &n);
+	CHECK(find(&f, "tun")->state == PREFLIGHT_OK);
+	CHECK(find(&f, "nftables")->state == PREFLIGHT_FAIL);
+	CHECK(find(&f, "mtu")->state == PREFLIGHT_FAIL); /* forwards, not clamped */
+	CHECK(find(&f, "forwarding")->state == PREFLIGHT_OK);
+	t = find(&f, "udp_port");
+	CHECK(t->state == PREFLIGHT_OK);
+	CHECK(!strcmp(t->message,
+		      "UDP 41700 is reachable by the coordinator (seen as 198.51.100.2:41700)"));
+
+	n.role = PREFLIGHT_COORDINATOR;
+	n.port_reachable = 1;
+	n.port_reached_by = 3;
+	n.port_seen_as[0] = '\0';
+	n.tun_open = false;
+	preflight_set_node(&f, &n);
+	CHECK(!strcmp(find(&f, "udp_port")->message, "UDP 41700 is reached by 3 nodes"));
+	CHECK(find(&f, "tun")->state == PREFLIGHT_FAIL);
+}
+
 static void test_clock(void)
 {
 	struct preflight_facts f = healthy();
@@ -321,6 +357,7 @@ int main(void)
 	RUN(test_nftables_and_mtu);
 	RUN(test_udp_port);
 	RUN(test_udp_port_mesh);
+	RUN(test_node_facts);
 	RUN(test_clock);
 	RUN(test_json_and_human);
 	return test_summary();
