@@ -10,7 +10,8 @@
 #   start-up  a random delay of 0 to 1.5 s after the process starts;
 #   reload    right after a SIGHUP that changes the config (0 to 0.3 s later);
 #   traffic   during a fast ping from laptop through home to the switch.
-# MG_KILLS sets the number of kills (default 20; the soak label runs 200),
+# MG_KILLS sets the number of kills (default 12: each daemon at each moment
+# twice; the soak label runs 200),
 # MG_SEED the random seed (printed, for a rerun of the same moments).
 #
 #  laptop ── veth ── inet ── veth ── home ── veth ── switch
@@ -29,7 +30,7 @@ require_root
 require_cmd ip ping wg nft sysctl
 root_state_snapshot
 
-kills=${MG_KILLS:-20}
+kills=${MG_KILLS:-12}
 seed=${MG_SEED:-$$}
 RANDOM=$seed
 dir=$(mg_workdir)
