@@ -539,10 +539,18 @@ static json_t *join_register(struct coordinator *c, const struct join_request *r
 		result = result_error("the coordinator cannot register this node");
 	else
 		result = result_ok(c, &n);
-	if (result && json_is_true(json_object_get(result, "ok")))
-		log_info("mesh: node %s (id %u) joined", n.name, n.id);
 	registry_node_clear(&n);
 	return result;
+}
+
+/* The answer to a join that the registry could not commit (err). */
+static json_t *store_error(const struct coordinator *c, int err)
+{
+	if (err != -ENOSPC)
+		return result_error("the coordinator cannot store this node");
+	log_err("mesh: a join failed: the disk of state_dir %s is full", c->node->cfg.state_dir);
+	return result_error("the coordinator's disk is full: it cannot store this node until "
+			    "space is freed in its state_dir");
 }
 
 /* The result for a request whose envelope opened; NULL: stay silent. */
@@ -642,9 +650,14 @@ static void on_join(struct coordinator *c, struct pkt *pkt, struct pkt_batch *ud
 	}
 	result = join_decide(c, &req, ret == -ESTALE);
 	if (result && json_is_true(json_object_get(result, "ok"))) {
-		if (registry_commit(c->reg) < 0) {
+		ret = registry_commit(c->reg);
+		if (ret < 0) {
 			json_decref(result);
-			result = result_error("the coordinator cannot store this node");
+			result = store_error(c, ret);
+		} else {
+			log_info("mesh: node %s (id %" JSON_INTEGER_FORMAT ") joined",
+				 json_string_value(json_object_get(result, "name")),
+				 json_integer_value(json_object_get(result, "id")));
 		}
 		gate_refresh(c); /* a single-use invite is used now */
 		schedule(c);
