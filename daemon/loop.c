@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "timeutil.h"
+
 struct loop_source {
 	int fd;
 	loop_fd_fn fn;
@@ -60,7 +62,7 @@ uint64_t loop_now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
 struct loop *loop_new(void)
@@ -220,8 +222,8 @@ static void timers_sync(struct loop *loop)
 		return;
 	if (want != UINT64_MAX) {
 		uint64_t at = want ? want : 1; /* zero would disarm: fire at once instead */
-		its.it_value.tv_sec = (time_t)(at / 1000000000ULL);
-		its.it_value.tv_nsec = (long)(at % 1000000000ULL);
+		its.it_value.tv_sec = (time_t)(at / NSEC_PER_SEC);
+		its.it_value.tv_nsec = (long)(at % NSEC_PER_SEC);
 	}
 	if (timerfd_settime(loop->timerfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
 		loop->programmed = want;

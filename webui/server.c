@@ -14,6 +14,7 @@
 #include "loop.h"
 #include "metrics.h"
 #include "policy.h"
+#include "timeutil.h"
 
 struct web_listener {
 	struct web_server *srv;
@@ -199,7 +200,7 @@ static void arm_timer(struct web_server *srv)
 			best = ms;
 	}
 	if (best != UINT64_MAX)
-		best = loop_now() + best * 1000000ULL;
+		best = loop_now() + best * NSEC_PER_MSEC;
 	loop_timer_set(srv->loop, srv->timer, best);
 }
 
