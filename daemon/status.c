@@ -184,6 +184,10 @@ static json_t *daemon_json(const struct node *node)
 	    "sessions_established", (json_int_t)s->sessions_established, "routes_installed",
 	    (json_int_t)node->plan.n_routes);
 
+	if (doc)
+		json_object_set_new(doc, "last_apply_error",
+				    node->apply_error[0] ? json_string(node->apply_error)
+							 : json_null());
 	if (doc && node->coordinator)
 		json_object_set_new(doc, "mesh_control", mesh_control_json(node));
 	return doc;
