@@ -2,42 +2,25 @@
 #include "control.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include "log.h"
+#include "lineserver.h"
 #include "mesh/client.h"
 #include "mesh/coordinator.h"
 #include "loop.h"
 #include "node.h"
 #include "node_status.h"
-#include "unixsock.h"
 
-enum { REQUEST_MAX = 64 * 1024 };
-
-struct control_client {
-	struct control_server *srv;
-	struct control_client *next;
-	int fd;
-	struct loop_source *src;
-	char *in;
-	size_t in_len;
-	char *out; /* the response, once computed */
-	size_t out_len, out_sent;
+enum {
+	REQUEST_MAX = 64 * 1024,
+	/* Concurrent connections; more are accepted and closed. */
+	CONTROL_MAX_CLIENTS = 32,
 };
 
 struct control_server {
-	struct loop *loop;
 	struct node *node;
-	int fd;
-	struct loop_source *src;
-	char path[108]; /* sizeof(sockaddr_un.sun_path) */
-	struct unixsock_id id;
-	struct control_client *clients;
+	struct lineserver *lines;
 };
 
 /* Commands: each takes the request and returns the result or sets *error. */
@@ -196,150 +179,42 @@ json_t *control_handle(struct node *node, const json_t *request)
 	return error_doc("unknown command");
 }
 
-static void client_free(struct control_client *c)
-{
-	struct control_server *srv = c->srv;
-
-	for (struct control_client **pp = &srv->clients; *pp; pp = &(*pp)->next) {
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
-	}
-	loop_del_fd(srv->loop, c->src);
-	close(c->fd);
-	free(c->in);
-	free(c->out);
-	free(c);
-}
-
-static void client_respond(struct control_client *c)
-{
-	json_error_t jerr;
-	json_t *req = json_loadb(c->in, c->in_len, JSON_REJECT_DUPLICATES, &jerr);
-	json_t *resp = req ? control_handle(c->srv->node, req) : error_doc("request is not JSON");
-
-	c->out = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
-	c->out_len = c->out ? strlen(c->out) : 0;
-	json_decref(req);
-	json_decref(resp);
-	if (!c->out) {
-		client_free(c);
-		return;
-	}
-	loop_mod_fd(c->srv->loop, c->src, EPOLLOUT);
-}
-
-static void client_write(struct control_client *c)
-{
-	while (c->out_sent < c->out_len) {
-		ssize_t n = write(c->fd, c->out + c->out_sent, c->out_len - c->out_sent);
-		if (n < 0 && errno == EAGAIN)
-			return;
-		if (n <= 0)
-			break;
-		c->out_sent += (size_t)n;
-	}
-	client_free(c);
-}
-
-static void client_read(struct control_client *c)
-{
-	char buf[4096];
-	ssize_t n = read(c->fd, buf, sizeof(buf));
-
-	if (n < 0 && errno == EAGAIN)
-		return;
-	if (n < 0 || c->in_len + (size_t)n > REQUEST_MAX) {
-		client_free(c);
-		return;
-	}
-	if (n > 0) {
-		char *grown = realloc(c->in, c->in_len + (size_t)n + 1);
-		if (!grown) {
-			client_free(c);
-			return;
-		}
-		c->in = grown;
-		memcpy(c->in + c->in_len, buf, (size_t)n);
-		c->in_len += (size_t)n;
-		c->in[c->in_len] = '\0';
-	}
-	/* A request ends at the first newline or when the client shuts down
-	 * its side. */
-	if (n == 0 || memchr(buf, '\n', (size_t)n)) {
-		if (c->in_len == 0) {
-			client_free(c);
-			return;
-		}
-		client_respond(c);
-	}
-}
-
-static void on_client(void *ctx, uint32_t events)
-{
-	struct control_client *c = ctx;
-
-	if (c->out)
-		client_write(c);
-	else if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-		client_read(c);
-}
-
-static void on_accept(void *ctx, uint32_t events)
+/* One request per connection: the reply, then the connection closes. */
+static bool on_request(void *ctx, const char *req, size_t len, char **reply, size_t *reply_len)
 {
 	struct control_server *srv = ctx;
-	struct control_client *c;
-	int fd = accept4(srv->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	json_error_t jerr;
+	json_t *doc = json_loadb(req, len, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *resp = doc ? control_handle(srv->node, doc) : error_doc("request is not JSON");
 
-	if (fd < 0)
-		return;
-	if (!unixsock_peer_allowed(fd)) {
-		close(fd);
-		return;
-	}
-	c = calloc(1, sizeof(*c));
-	if (!c) {
-		close(fd);
-		return;
-	}
-	*c = (struct control_client){ .srv = srv, .fd = fd };
-	c->src = loop_add_fd(srv->loop, fd, EPOLLIN, on_client, c);
-	if (!c->src) {
-		close(fd);
-		free(c);
-		return;
-	}
-	c->next = srv->clients;
-	srv->clients = c;
+	*reply = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
+	*reply_len = *reply ? strlen(*reply) : 0;
+	json_decref(doc);
+	json_decref(resp);
+	return false;
 }
+
+static const struct lineserver_ops control_lines = {
+	.name = "control",
+	.framing = LINESERVER_LINE,
+	.max_request = REQUEST_MAX,
+	.max_clients = CONTROL_MAX_CLIENTS,
+	.handle = on_request,
+};
 
 int control_server_start(struct control_server **out, struct loop *loop, struct node *node,
 			 const char *path)
 {
-	struct control_server *srv;
-	int fd;
+	struct control_server *srv = calloc(1, sizeof(*srv));
+	int ret;
 
-	if (strlen(path) >= sizeof(srv->path))
-		return -ENAMETOOLONG;
-	srv = calloc(1, sizeof(*srv));
 	if (!srv)
 		return -ENOMEM;
-	*srv = (struct control_server){ .loop = loop, .node = node };
-	strcpy(srv->path, path);
-	fd = unixsock_listen(path, &srv->id);
-	if (fd < 0) {
+	srv->node = node;
+	ret = lineserver_start(&srv->lines, loop, path, &control_lines, srv);
+	if (ret < 0) {
 		free(srv);
-		return fd;
-	}
-	srv->fd = fd;
-	srv->src = loop_add_fd(loop, fd, EPOLLIN, on_accept, srv);
-	if (!srv->src) {
-		fd = -errno;
-		close(srv->fd);
-		unixsock_unlink(path, &srv->id);
-		free(srv);
-		return fd;
+		return ret;
 	}
 	*out = srv;
 	return 0;
@@ -349,10 +224,6 @@ void control_server_stop(struct control_server *srv)
 {
 	if (!srv)
 		return;
-	while (srv->clients)
-		client_free(srv->clients);
-	loop_del_fd(srv->loop, srv->src);
-	close(srv->fd);
-	unixsock_unlink(srv->path, &srv->id);
+	lineserver_stop(srv->lines);
 	free(srv);
 }

@@ -3,7 +3,8 @@
  * CLI asks the daemon things. One request per connection: the client sends
  * one line of JSON ({"cmd": "status", ...}) and the daemon answers with one
  * JSON document, {"ok": true, "result": ...} or {"ok": false, "error": "..."},
- * then closes the connection.
+ * then closes the connection. The socket is the line server (lineserver.h):
+ * at most 32 connections, a request of at most 64 KiB.
  */
 #ifndef MESHGATE_CONTROL_H
 #define MESHGATE_CONTROL_H

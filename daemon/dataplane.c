@@ -156,7 +156,7 @@ static void on_timer(void *ctx)
 static void on_idle(void *ctx)
 {
 	struct dataplane *dp = ctx;
-	loop_set_deadline(dp->loop, wg_device_next_deadline(dp->dev), on_timer, dp);
+	loop_timer_set(dp->loop, dp->timer, wg_device_next_deadline(dp->dev));
 }
 
 void dataplane_flush(struct dataplane *dp)
@@ -208,7 +208,8 @@ int dataplane_open(struct dataplane *dp, struct loop *loop, struct wg_device *de
 		goto err_udp;
 	dp->tun_src = loop_add_fd(loop, dp->tun.fd, EPOLLIN, on_tun, dp);
 	dp->udp_src = loop_add_fd(loop, dp->udp.fd, EPOLLIN, on_udp, dp);
-	if (!dp->tun_src || !dp->udp_src) {
+	dp->timer = loop_timer_add(loop, UINT64_MAX, on_timer, dp);
+	if (!dp->tun_src || !dp->udp_src || !dp->timer) {
 		ret = -errno;
 		goto err_loop;
 	}
@@ -216,6 +217,7 @@ int dataplane_open(struct dataplane *dp, struct loop *loop, struct wg_device *de
 	return 0;
 
 err_loop:
+	loop_timer_del(loop, dp->timer);
 	loop_del_fd(loop, dp->tun_src);
 	loop_del_fd(loop, dp->udp_src);
 	udp_close(&dp->udp);
@@ -231,7 +233,8 @@ void dataplane_close(struct dataplane *dp)
 	if (!dp->loop)
 		return;
 	loop_set_idle(dp->loop, NULL, NULL);
-	loop_set_deadline(dp->loop, UINT64_MAX, NULL, NULL);
+	loop_timer_del(dp->loop, dp->timer);
+	dp->timer = NULL;
 	loop_del_fd(dp->loop, dp->tun_src);
 	loop_del_fd(dp->loop, dp->udp_src);
 	udp_close(&dp->udp);

@@ -71,6 +71,7 @@ struct dataplane {
 	struct tun tun;
 	struct udp udp;
 	struct loop_source *tun_src, *udp_src;
+	struct loop_timer *timer; /* the engine's next deadline */
 	struct pkt_batch *tun_in, *udp_in, *tun_out, *udp_out;
 	struct dataplane_mesh mesh;
 };

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomicfile.h"
 #include "wg/crypto.h"
 
 void key_to_base64(char out[KEY_B64_LEN + 1], const uint8_t key[KEY_LEN])
@@ -72,22 +73,15 @@ static int mkdir_parent(const char *path)
 static int key_file_create(const char *path, uint8_t key[KEY_LEN])
 {
 	char text[KEY_B64_LEN + 2];
-	int fd, ret = mkdir_parent(path);
+	int ret = mkdir_parent(path);
 
 	if (ret < 0)
 		return ret;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
 	key_generate_private(key);
 	key_to_base64(text, key);
 	text[KEY_B64_LEN] = '\n';
-	if (write(fd, text, KEY_B64_LEN + 1) != KEY_B64_LEN + 1 || fsync(fd) < 0)
-		ret = errno ? -errno : -EIO;
-	close(fd);
+	ret = atomicfile_write(path, text, KEY_B64_LEN + 1, 0600, ATOMICFILE_NOREPLACE);
 	sodium_memzero(text, sizeof(text));
-	if (ret < 0)
-		unlink(path);
 	return ret;
 }
 

@@ -1,6 +1,7 @@
 /*
- * The daemon's one event loop: epoll over file descriptors, one deadline
- * timer (a timerfd), and signals through a signalfd. Everything the daemon
+ * The daemon's one event loop: epoll over file descriptors, any number of
+ * timers on one timerfd (a min-heap of absolute CLOCK_MONOTONIC deadlines,
+ * as sd-event's sd_event_add_time), and signals through a signalfd. Everything the daemon
  * does runs from callbacks of this loop, on one thread, so daemon state needs
  * no locks.
  */
@@ -18,6 +19,7 @@ typedef void (*loop_timer_fn)(void *ctx);
 typedef void (*loop_signal_fn)(void *ctx, int signo);
 
 struct loop_source; /* one registered fd */
+struct loop_timer;  /* one timer */
 
 /* Returns a new loop; free with loop_free(). NULL on failure (errno set). */
 struct loop *loop_new(void);
@@ -31,8 +33,22 @@ int loop_mod_fd(struct loop *loop, struct loop_source *src, uint32_t events);
 /* Unregisters and frees the handle (safe from inside its own callback). */
 void loop_del_fd(struct loop *loop, struct loop_source *src);
 
-/* One deadline on CLOCK_MONOTONIC (ns); UINT64_MAX disarms it. */
-int loop_set_deadline(struct loop *loop, uint64_t deadline_ns, loop_timer_fn fn, void *ctx);
+/*
+ * A timer fires once, at or after its absolute CLOCK_MONOTONIC deadline (ns),
+ * and is then disarmed until set again; UINT64_MAX leaves it disarmed. Due
+ * timers fire in deadline order (equal deadlines in the order they were set).
+ * A timer set again from a callback to a deadline already passed fires in
+ * the next round, never in the same one.
+ */
+struct loop_timer *loop_timer_add(struct loop *loop, uint64_t deadline_ns, loop_timer_fn fn,
+				  void *ctx);
+/* Re-arms (or with UINT64_MAX disarms) the timer; a due one not yet called
+ * in this round is not called. */
+void loop_timer_set(struct loop *loop, struct loop_timer *t, uint64_t deadline_ns);
+/* UINT64_MAX when disarmed. */
+uint64_t loop_timer_deadline(const struct loop_timer *t);
+/* Cancels and frees the timer (safe from any callback, its own included). */
+void loop_timer_del(struct loop *loop, struct loop_timer *t);
 
 /* Blocks these signals and delivers them to fn from the loop. */
 int loop_watch_signals(struct loop *loop, const int *signals, int count, loop_signal_fn fn,

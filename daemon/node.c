@@ -213,8 +213,10 @@ static const struct mesh_peer *mesh_peer_find(const struct mesh_peer *peers, siz
 	return NULL;
 }
 
+/* The engine's peer with this key, added if new; NULL with *err set when
+ * the engine refuses it (say a low-order key). */
 static struct wg_peer *peer_get(struct node *node, const uint8_t key[NOISE_PUBLIC_KEY_LEN],
-				const char *name, bool *added)
+				const char *name, bool *added, int *err)
 {
 	struct wg_peer *peer = wg_device_find_peer(node->dev, key);
 	int ret;
@@ -225,6 +227,7 @@ static struct wg_peer *peer_get(struct node *node, const uint8_t key[NOISE_PUBLI
 	ret = wg_device_add_peer(node->dev, key, &peer);
 	if (ret < 0) {
 		log_err("peer %s: cannot add: %s", name, strerror(-ret));
+		*err = ret;
 		return NULL;
 	}
 	log_info("peer %s added", name);
@@ -269,11 +272,9 @@ static int apply_peers(struct node *node, const struct mg_config *old, const str
 		const struct config_peer *cp = &cfg->peers[i];
 		const struct config_peer *was = old ? config_peer_find(old, cp->public_key) : NULL;
 
-		peer = peer_get(node, cp->public_key, cp->name, &added);
-		if (!peer) {
-			failed = -ENOMEM;
+		peer = peer_get(node, cp->public_key, cp->name, &added, &failed);
+		if (!peer)
 			continue;
-		}
 		wg_peer_set_name(peer, cp->name);
 		if (added || !was || !config_peer_equal(was, cp))
 			failed = configure_peer(node, peer, cp) ?: failed;
@@ -282,11 +283,9 @@ static int apply_peers(struct node *node, const struct mg_config *old, const str
 	for (size_t i = 0; i < n_mesh; i++) {
 		if (config_peer_find(cfg, mesh[i].public_key))
 			continue;
-		peer = peer_get(node, mesh[i].public_key, mesh[i].name, &added);
-		if (!peer) {
-			failed = -ENOMEM;
+		peer = peer_get(node, mesh[i].public_key, mesh[i].name, &added, &failed);
+		if (!peer)
 			continue;
-		}
 		wg_peer_set_name(peer, mesh[i].name);
 		failed = configure_mesh_peer(peer, &mesh[i]) ?: failed;
 		failed =
@@ -294,6 +293,33 @@ static int apply_peers(struct node *node, const struct mg_config *old, const str
 	}
 	dataplane_flush(&node->dp);
 	return failed;
+}
+
+/*
+ * Applies a plan: the router (routes, rules, nftables, sysctls), then the
+ * engine's peers, the peers also when the router failed. Returns the first
+ * error with errbuf saying why; the outcome is kept in node->apply_error
+ * ("what: why") for the status document, empty after a success.
+ */
+static int apply_plan(struct node *node, const char *what, const struct mg_config *old,
+		      const struct mg_config *cfg, const struct mesh_peer *mesh, size_t n_mesh,
+		      const struct route_plan *plan, char *errbuf, size_t errlen)
+{
+	char why[sizeof(node->apply_error) - 64];
+	int ret = router_apply(&node->router, plan, why, sizeof(why)), peers;
+
+	peers = apply_peers(node, old, cfg, mesh, n_mesh, plan);
+	if (ret == 0 && peers < 0) {
+		ret = peers;
+		snprintf(why, sizeof(why), "engine peers: %s", strerror(-peers));
+	}
+	if (ret == 0) {
+		node->apply_error[0] = '\0';
+		return 0;
+	}
+	snprintf(node->apply_error, sizeof(node->apply_error), "%s: %s", what, why);
+	snprintf(errbuf, errlen, "%s", why);
+	return ret;
 }
 
 /* The config's addresses followed by the mesh's; free v afterwards. */
@@ -493,7 +519,13 @@ int node_start(struct node *node, struct loop *loop, struct mg_config *cfg, cons
 	ret = start_control(node, errbuf, errlen);
 	if (ret < 0)
 		goto err;
-	apply_peers(node, NULL, &node->cfg, NULL, 0, &node->plan);
+	/* A peer the engine refuses does not stop the node: the status says so. */
+	ret = apply_peers(node, NULL, &node->cfg, NULL, 0, &node->plan);
+	if (ret < 0) {
+		snprintf(node->apply_error, sizeof(node->apply_error), "start: engine peers: %s",
+			 strerror(-ret));
+		log_err("%s", node->apply_error);
+	}
 	ret = start_mesh(node, errbuf, errlen);
 	if (ret < 0)
 		goto err;
@@ -597,9 +629,9 @@ int node_set_mesh(struct node *node, const struct mesh_peer *peers, size_t n_pee
 	struct mesh_peer *new_peers = NULL;
 	struct prefix *new_addrs = NULL;
 	struct route_plan plan = { 0 };
-	int ret = new_approved
-		      ? mesh_copy(peers, n_peers, addresses, n_addresses, &new_peers, &new_addrs)
-		      : -ENOMEM;
+	int addr_ret, ret = new_approved ? mesh_copy(peers, n_peers, addresses, n_addresses,
+						     &new_peers, &new_addrs)
+					 : -ENOMEM;
 
 	if (ret < 0) {
 		snprintf(errbuf, errlen, "out of memory");
@@ -616,12 +648,18 @@ int node_set_mesh(struct node *node, const struct mesh_peer *peers, size_t n_pee
 		free(new_approved);
 		return ret;
 	}
-	ret = set_addresses(node, &node->cfg, new_addrs, n_addresses);
-	if (ret < 0)
-		log_err("mesh addresses: %s", strerror(-ret));
-	if (router_apply(&node->router, &plan, errbuf, errlen) < 0)
-		log_err("mesh: %s", errbuf);
-	apply_peers(node, &node->cfg, &node->cfg, new_peers, n_peers, &plan);
+	addr_ret = set_addresses(node, &node->cfg, new_addrs, n_addresses);
+	ret = apply_plan(node, "mesh", &node->cfg, &node->cfg, new_peers, n_peers, &plan, errbuf,
+			 errlen);
+	if (addr_ret < 0) {
+		log_err("mesh addresses: %s", strerror(-addr_ret));
+		if (ret == 0) {
+			snprintf(errbuf, errlen, "addresses: %s", strerror(-addr_ret));
+			snprintf(node->apply_error, sizeof(node->apply_error), "mesh: %s", errbuf);
+			ret = addr_ret;
+		}
+	}
+	/* Kept also after a failure: the next change is applied from it. */
 	route_plan_free(&node->plan);
 	node->plan = plan;
 	mesh_peers_free(node->mesh_peers, node->n_mesh_peers);
@@ -635,7 +673,7 @@ int node_set_mesh(struct node *node, const struct mesh_peer *peers, size_t n_pee
 	node->n_approved_routes = n_approved;
 	node->approved_exit = approved && approved->exit_node;
 	node_web_sync(node);
-	return 0;
+	return ret;
 }
 
 static int reload_interface(struct node *node, const struct mg_config *cfg)
@@ -696,16 +734,17 @@ int node_reload(struct node *node)
 		return ret;
 	}
 	reload_interface(node, &cfg);
-	if (router_apply(&node->router, &plan, err, sizeof(err)) < 0)
+	ret = apply_plan(node, "reload", &node->cfg, &cfg, node->mesh_peers, node->n_mesh_peers,
+			 &plan, err, sizeof(err));
+	if (ret < 0)
 		log_err("reload: %s", err);
-	apply_peers(node, &node->cfg, &cfg, node->mesh_peers, node->n_mesh_peers, &plan);
 	route_plan_free(&node->plan);
 	node->plan = plan;
 	config_free(&node->cfg);
 	node->cfg = cfg;
 	node_web_sync(node);
 	log_info("configuration reloaded: %zu peer(s)", node->cfg.n_peers);
-	return 0;
+	return ret;
 }
 
 int node_set_private_key(struct node *node, const uint8_t key[NOISE_PUBLIC_KEY_LEN])

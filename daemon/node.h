@@ -80,6 +80,10 @@ struct node {
 	struct coordinator *coordinator;
 	struct mesh_client *mesh_client;
 	char mesh_error[256]; /* the last failed join's reason, for the control socket */
+	/* Why the last apply of a plan (router, engine peers, mesh addresses)
+	 * failed; empty after a success. The status document's
+	 * daemon.last_apply_error. */
+	char apply_error[512];
 };
 
 /* Starts the client role on demand (`meshgate join` on a node without mesh
@@ -97,7 +101,9 @@ int node_start(struct node *node, struct loop *loop, struct mg_config *cfg, cons
 	       char *errbuf, size_t errlen) __attribute__((warn_unused_result));
 
 /* Re-reads the config file and applies the difference; on a bad file the
- * running configuration stays and the error is logged. */
+ * running configuration stays and the error is logged. A failed apply
+ * (router, engine peers) is logged, kept in apply_error and returned; the
+ * new configuration is in place all the same. */
 int node_reload(struct node *node);
 
 /* Tears everything down; the kernel is left as it was before node_start(). */
@@ -110,7 +116,10 @@ void node_stop(struct node *node);
  * sysctls) and the engine's peers follow, through the same machinery as
  * static peers; sessions of peers that stay are kept. On a plan error (say
  * an exit node that is no longer offered) the previous mesh state stays and
- * errbuf says why.
+ * errbuf says why. When applying the plan fails (the router, the engine's
+ * peers, the addresses) the new state is kept all the same, so the next
+ * change is applied from it, and the error is returned with errbuf set and
+ * kept in apply_error for the status document.
  */
 int node_set_mesh(struct node *node, const struct mesh_peer *peers, size_t n_peers,
 		  const struct prefix *addresses, size_t n_addresses,

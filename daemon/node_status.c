@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +17,7 @@
 #include "node.h"
 #include "preflight.h"
 #include "status.h"
+#include "timeutil.h"
 #include "wg/device.h"
 #include "wg/messages.h"
 
@@ -25,8 +25,7 @@ struct node_status {
 	struct node *node;
 	struct status_board board;
 	struct preflight_facts system; /* the last system checks' facts */
-	int timer_fd;
-	struct loop_source *src;
+	struct loop_timer *timer;
 	unsigned ticks;
 };
 
@@ -202,6 +201,10 @@ static json_t *daemon_json(const struct node *node)
 	    "sessions_established", (json_int_t)s->sessions_established, "routes_installed",
 	    (json_int_t)node->plan.n_routes);
 
+	if (doc)
+		json_object_set_new(doc, "last_apply_error",
+				    node->apply_error[0] ? json_string(node->apply_error)
+							 : json_null());
 	if (doc && node->coordinator)
 		json_object_set_new(doc, "mesh_control", mesh_control_json(node));
 	return doc;
@@ -302,14 +305,11 @@ static void system_checks(struct node_status *st)
 				node->plan.n_sysctls, &st->system);
 }
 
-static void on_timer(void *ctx, uint32_t events)
+static void on_timer(void *ctx)
 {
 	struct node_status *st = ctx;
-	uint64_t expirations;
 
-	(void)events;
-	if (read(st->timer_fd, &expirations, sizeof(expirations)) != sizeof(expirations))
-		return;
+	loop_timer_set(st->node->loop, st->timer, loop_now() + NODE_STATUS_PERIOD_S * NSEC_PER_SEC);
 	st->ticks++;
 	if (st->ticks % (NODE_STATUS_CHECK_PERIOD_S / NODE_STATUS_PERIOD_S) == 0)
 		system_checks(st);
@@ -318,14 +318,9 @@ static void on_timer(void *ctx, uint32_t events)
 
 static int start_timer(struct node_status *st)
 {
-	struct itimerspec its = { .it_interval = { NODE_STATUS_PERIOD_S, 0 },
-				  .it_value = { NODE_STATUS_PERIOD_S, 0 } };
-
-	st->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (st->timer_fd < 0 || timerfd_settime(st->timer_fd, 0, &its, NULL) < 0)
-		return -errno;
-	st->src = loop_add_fd(st->node->loop, st->timer_fd, EPOLLIN, on_timer, st);
-	return st->src ? 0 : -errno;
+	st->timer = loop_timer_add(st->node->loop, loop_now() + NODE_STATUS_PERIOD_S * NSEC_PER_SEC,
+				   on_timer, st);
+	return st->timer ? 0 : -ENOMEM;
 }
 
 static struct node_status *publisher(struct node *node)
@@ -341,7 +336,6 @@ static struct node_status *publisher(struct node *node)
 		return NULL;
 	}
 	st->node = node;
-	st->timer_fd = -1;
 	node->status = st;
 	ret = start_timer(st);
 	if (ret < 0)
@@ -379,10 +373,8 @@ void node_status_stop(struct node *node)
 
 	if (!st)
 		return;
-	if (st->src)
-		loop_del_fd(node->loop, st->src);
-	if (st->timer_fd >= 0)
-		close(st->timer_fd);
+	if (st->timer)
+		loop_timer_del(node->loop, st->timer);
 	status_board_clear(&st->board);
 	free(st);
 	node->status = NULL;

@@ -190,17 +190,6 @@ static void kroute_format(const struct kroute *k, char *out, size_t len)
 		 k->type == RTN_UNICAST ? "" : " (not unicast)");
 }
 
-void route_format(const struct plan_route *r, unsigned tun_ifindex, char *out, size_t len)
-{
-	struct kroute k;
-
-	if (kroute_from_plan(&k, r, tun_ifindex == 0 ? UINT32_MAX : tun_ifindex) < 0) {
-		snprintf(out, len, "(invalid route)");
-		return;
-	}
-	kroute_format(&k, out, len);
-}
-
 /* ---- routes: dump ---- */
 
 static uint32_t attr_u32(struct nlattr *a, uint32_t dflt)

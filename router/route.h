@@ -46,9 +46,6 @@ int rule_reconcile(struct nl_sock *sk, const struct plan_rule *rules, size_t n, 
 int route_remove_all(struct nl_sock *sk) __attribute__((warn_unused_result));
 int rule_remove_all(struct nl_sock *sk) __attribute__((warn_unused_result));
 
-/* Writes "10.1.0.0/16 unreachable metric 2147483647" or "... dev #5". */
-void route_format(const struct plan_route *r, unsigned tun_ifindex, char *out, size_t len);
-
 /* Writes the rule in `ip rule` terms: "5310: not fwmark 0x4d0000/0xff0000
  * lookup 41641" (with "inet6" for IPv6). */
 void rule_format(const struct plan_rule *r, char *out, size_t len);

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "atomicfile.h"
+
 #define SYSCTL_ROOT "/proc/sys/"
 
 enum { SYSCTL_PATH_MAX = 256 };
@@ -177,25 +179,17 @@ static int saved_load(const char *file, struct saved_list *l)
 /* Replaces the record atomically: a crash leaves the old or the new one. */
 static int saved_store(const char *file, const struct saved_list *l)
 {
-	char tmp[PATH_MAX];
-	FILE *f;
-	int ret = 0;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	int ret;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", file) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	f = fopen(tmp, "we");
 	if (!f)
 		return -errno;
 	for (size_t i = 0; i < l->n; i++)
 		fprintf(f, "%s=%s\n", l->v[i].path, l->v[i].value);
-	if (fflush(f) != 0 || fsync(fileno(f)) < 0)
-		ret = -errno;
-	if (fclose(f) != 0 && ret == 0)
-		ret = -errno;
-	if (ret == 0 && rename(tmp, file) < 0)
-		ret = -errno;
-	if (ret < 0)
-		unlink(tmp);
+	ret = fclose(f) == 0 ? atomicfile_write(file, text, len, 0644, 0) : -ENOMEM;
+	free(text);
 	return ret;
 }
 

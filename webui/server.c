@@ -8,15 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/timerfd.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "assets.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
 #include "policy.h"
+#include "timeutil.h"
 
 struct web_listener {
 	struct web_server *srv;
@@ -33,8 +31,7 @@ struct web_server {
 	size_t n_listeners;
 	union sockaddr_inet *listen; /* what the Host check accepts */
 	size_t n_listen;
-	int timerfd; /* MHD's next timeout across all listeners */
-	struct loop_source *timer_src;
+	struct loop_timer *timer; /* MHD's next timeout across all listeners */
 };
 
 /* Sent with every response, refusals included. */
@@ -196,20 +193,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 static void arm_timer(struct web_server *srv)
 {
 	uint64_t best = UINT64_MAX;
-	struct itimerspec its = { 0 };
 
 	for (size_t i = 0; i < srv->n_listeners; i++) {
 		MHD_UNSIGNED_LONG_LONG ms;
 		if (MHD_get_timeout(srv->listeners[i]->mhd, &ms) == MHD_YES && ms < best)
 			best = ms;
 	}
-	if (best != UINT64_MAX) {
-		its.it_value.tv_sec = (time_t)(best / 1000);
-		its.it_value.tv_nsec = (long)(best % 1000) * 1000000L;
-		if (best == 0)
-			its.it_value.tv_nsec = 1; /* zero would disarm */
-	}
-	timerfd_settime(srv->timerfd, 0, &its, NULL);
+	if (best != UINT64_MAX)
+		best = loop_now() + best * NSEC_PER_MSEC;
+	loop_timer_set(srv->loop, srv->timer, best);
 }
 
 static void on_mhd(void *ctx, uint32_t events)
@@ -220,13 +212,10 @@ static void on_mhd(void *ctx, uint32_t events)
 	arm_timer(l->srv);
 }
 
-static void on_timer(void *ctx, uint32_t events)
+static void on_timer(void *ctx)
 {
 	struct web_server *srv = ctx;
-	uint64_t expirations;
 
-	if (read(srv->timerfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
-		log_debug("web: timerfd: %s", strerror(errno));
 	for (size_t i = 0; i < srv->n_listeners; i++)
 		MHD_run(srv->listeners[i]->mhd);
 	arm_timer(srv);
@@ -293,10 +282,8 @@ struct web_server *web_server_new(struct loop *loop, const struct web_ops *ops, 
 	if (!srv)
 		return NULL;
 	*srv = (struct web_server){ .loop = loop, .ops = ops, .ctx = ctx };
-	srv->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (srv->timerfd >= 0)
-		srv->timer_src = loop_add_fd(loop, srv->timerfd, EPOLLIN, on_timer, srv);
-	if (!srv->timer_src) {
+	srv->timer = loop_timer_add(loop, UINT64_MAX, on_timer, srv);
+	if (!srv->timer) {
 		web_server_stop(srv);
 		return NULL;
 	}
@@ -371,9 +358,6 @@ void web_server_stop(struct web_server *srv)
 		listener_free(srv->listeners[i]);
 	free(srv->listeners);
 	free(srv->listen);
-	if (srv->timer_src)
-		loop_del_fd(srv->loop, srv->timer_src);
-	if (srv->timerfd >= 0)
-		close(srv->timerfd);
+	loop_timer_del(srv->loop, srv->timer);
 	free(srv);
 }

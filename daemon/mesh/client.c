@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atomicfile.h"
 #include "log.h"
 #include "mesh/apply.h"
 #include "mesh/channel.h"
@@ -104,9 +105,9 @@ static json_t *key_json(const uint8_t *key)
 
 static int state_save(struct mesh_client *mc)
 {
-	char path[4096], tmp[4200], relay[SOCKADDR_STR_LEN];
+	char path[4096], relay[SOCKADDR_STR_LEN], *text;
 	json_t *doc;
-	int ret = 0;
+	int ret;
 
 	sockaddr_format(&mc->relay_addr, relay, sizeof(relay));
 	doc = json_pack("{s:o, s:o, s:I, s:s, s:o, s:o, s:o, s:s}", "coordinator_key",
@@ -117,16 +118,12 @@ static int state_save(struct mesh_client *mc)
 			"coordinator_endpoints",
 			mesh_endpoints_json(mc->coord_eps, mc->n_coord_eps), "relay", relay);
 	state_path(mc, MESH_STATE_FILE, path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (!doc)
-		return -ENOMEM;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || json_dumpfd(doc, fd, JSON_INDENT(2)) < 0 || fsync(fd) < 0 ||
-	    rename(tmp, path) < 0)
-		ret = -EIO;
-	if (fd >= 0)
-		close(fd);
+	text = doc ? json_dumps(doc, JSON_INDENT(2)) : NULL;
 	json_decref(doc);
+	if (!text)
+		return -ENOMEM;
+	ret = atomicfile_write(path, text, strlen(text), 0600, 0);
+	free(text);
 	return ret;
 }
 

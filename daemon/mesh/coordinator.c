@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atomicfile.h"
 #include "log.h"
 #include "mesh/apply.h"
 #include "mesh/channel.h"
@@ -108,13 +109,8 @@ static int load_sign_key(struct coordinator *c, char *errbuf, size_t errlen)
 		close(fd);
 	} else if (errno == ENOENT) {
 		randombytes_buf(seed, sizeof(seed));
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd >= 0) {
-			n = write(fd, seed, sizeof(seed));
-			if (fsync(fd) < 0)
-				n = -1;
-			close(fd);
-		}
+		if (atomicfile_write(path, seed, sizeof(seed), 0600, ATOMICFILE_NOREPLACE) == 0)
+			n = sizeof(seed);
 	}
 	if (n != (ssize_t)sizeof(seed)) {
 		snprintf(errbuf, errlen, "%s: cannot read or create the netmap signing key", path);

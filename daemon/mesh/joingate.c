@@ -15,8 +15,9 @@
 #include <string.h>
 
 #include "mesh/join.h"
+#include "timeutil.h"
 
-enum { NSEC_PER_SEC = 1000000000, UNDER_LOAD_AFTER_NS = NSEC_PER_SEC };
+enum { UNDER_LOAD_AFTER_NS = NSEC_PER_SEC };
 
 static const char *const drop_names[JOINGATE_DROP_COUNT] = {
 	[JOINGATE_DROP_NO_INVITE] = "join_no_invite",

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomicfile.h"
 #include "mesh/netmap.h"
 #include "mesh/protocol.h"
 
@@ -615,72 +616,23 @@ int netmap_verify(const json_t *msg, const uint8_t sign_public[NETMAP_SIGN_PUBLI
 
 /* ---- Cache ------------------------------------------------------------- */
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Makes a rename in path's directory durable. */
-static void sync_dir(const char *path)
-{
-	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	int fd;
-
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash == path ? 1 : slash - path), path);
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-}
-
 int netmap_cache_save(const char *path, const json_t *msg)
 {
-	char tmp[PATH_MAX];
-	char *text = json_dumps(msg, JSON_COMPACT);
-	int fd = -1, ret;
+	char *text = json_dumps(msg, JSON_COMPACT), *line;
+	size_t len;
+	int ret;
 
 	if (!text)
 		return -ENOMEM;
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp)) {
-		ret = -ENAMETOOLONG;
-		goto out;
+	len = strlen(text);
+	line = realloc(text, len + 2);
+	if (!line) {
+		free(text);
+		return -ENOMEM;
 	}
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		goto out;
-	}
-	ret = fchmod(fd, 0600) < 0 ? -errno : 0;
-	if (ret == 0)
-		ret = write_all(fd, text, strlen(text));
-	if (ret == 0)
-		ret = write_all(fd, "\n", 1);
-	if (ret == 0 && fsync(fd) < 0)
-		ret = -errno;
-	if (close(fd) < 0 && ret == 0)
-		ret = -errno;
-	if (ret == 0 && rename(tmp, path) < 0)
-		ret = -errno;
-	if (ret < 0)
-		unlink(tmp);
-	else
-		sync_dir(path);
-out:
-	free(text);
+	memcpy(line + len, "\n", 2);
+	ret = atomicfile_write(path, line, len + 1, 0600, 0);
+	free(line);
 	return ret;
 }
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NS 1000000000ULL
+#include "timeutil.h"
 
 enum {
 	NONCE_B64_LEN =
@@ -176,9 +176,10 @@ bool portprobe_due(struct portprobe *pp, uint16_t port, uint64_t now)
 		return false;
 	if (!pp->asked)
 		return pp->wanted;
-	if (now - pp->asked_at >= (uint64_t)MESH_PORT_PROBE_PERIOD_S * NS)
+	if (now - pp->asked_at >= (uint64_t)MESH_PORT_PROBE_PERIOD_S * NSEC_PER_SEC)
 		return true;
-	return pp->wanted && now - pp->asked_at >= (uint64_t)MESH_PORT_PROBE_SPACING_S * NS;
+	return pp->wanted &&
+	       now - pp->asked_at >= (uint64_t)MESH_PORT_PROBE_SPACING_S * NSEC_PER_SEC;
 }
 
 void portprobe_asked(struct portprobe *pp, const uint8_t nonce[MESH_PORT_PROBE_NONCE_LEN],
@@ -234,7 +235,8 @@ int portprobe_receive(struct portprobe *pp, const uint8_t *data, size_t len)
 
 void portprobe_tick(struct portprobe *pp, uint64_t now)
 {
-	if (!pp->outstanding || now - pp->asked_at < (uint64_t)MESH_PORT_PROBE_TIMEOUT_S * NS)
+	if (!pp->outstanding ||
+	    now - pp->asked_at < (uint64_t)MESH_PORT_PROBE_TIMEOUT_S * NSEC_PER_SEC)
 		return;
 	pp->outstanding = false;
 	if (pp->sent)
@@ -250,7 +252,7 @@ void portprobe_lost(struct portprobe *pp)
 
 bool portprobe_limit_allow(struct portprobe_limit *l, uint32_t node_id, uint64_t now)
 {
-	const uint64_t interval = (uint64_t)MESH_PORT_PROBE_MIN_INTERVAL_S * NS;
+	const uint64_t interval = (uint64_t)MESH_PORT_PROBE_MIN_INTERVAL_S * NSEC_PER_SEC;
 	size_t kept = 0;
 
 	for (size_t i = 0; i < l->n; i++)

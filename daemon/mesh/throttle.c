@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NS 1000000000ULL
+#include "timeutil.h"
 
 /* Brings the credit up to now; a first use starts full. now > 0. */
 static void refill(struct throttle_bucket *b, uint64_t now, uint64_t interval, unsigned burst)
@@ -79,7 +79,8 @@ void throttle_clear(struct throttle_node *tn)
 
 bool throttle_endpoints_allowed(const struct throttle_node *tn, uint64_t now)
 {
-	return !tn->endpoints_at || now - tn->endpoints_at >= THROTTLE_ENDPOINT_INTERVAL_S * NS;
+	return !tn->endpoints_at ||
+	       now - tn->endpoints_at >= THROTTLE_ENDPOINT_INTERVAL_S * NSEC_PER_SEC;
 }
 
 void throttle_forget(struct throttle *t, uint32_t node_id)

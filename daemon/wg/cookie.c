@@ -14,13 +14,12 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "timeutil.h"
 #include "wg/crypto.h"
 
 enum { COOKIE_KEY_LABEL_LEN = 8 };
 static const char label_mac1[COOKIE_KEY_LABEL_LEN + 1] = "mac1----";
 static const char label_cookie[COOKIE_KEY_LABEL_LEN + 1] = "cookie--";
-
-static const uint64_t nsec_per_sec = 1000000000ull;
 
 _Static_assert(sizeof(((struct cookie *)0)->cookie) == COOKIE_LEN, "cookie size");
 _Static_assert(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES == COOKIE_NONCE_LEN, "XChaCha nonce");
@@ -36,11 +35,6 @@ static void precompute_key(uint8_t key[NOISE_SYMMETRIC_KEY_LEN],
 			   const uint8_t pub[NOISE_PUBLIC_KEY_LEN], const char *label)
 {
 	blake2s_hash2(key, label, COOKIE_KEY_LABEL_LEN, pub, NOISE_PUBLIC_KEY_LEN);
-}
-
-static bool has_expired(uint64_t birthdate, uint64_t seconds, uint64_t now_ns)
-{
-	return birthdate + seconds * nsec_per_sec <= now_ns;
 }
 
 /* Only initiations and responses carry MACs. */
@@ -78,7 +72,7 @@ static void compute_mac2(uint8_t mac2[COOKIE_LEN], const uint8_t *msg, size_t le
  * COOKIE_SECRET_MAX_AGE seconds. */
 bool cookie_checker_needs_secret(const struct cookie_checker *c, uint64_t now_ns)
 {
-	return !c->has_secret || has_expired(c->secret_birthdate, COOKIE_SECRET_MAX_AGE, now_ns);
+	return !c->has_secret || time_elapsed(c->secret_birthdate, COOKIE_SECRET_MAX_AGE, now_ns);
 }
 
 static void make_cookie(uint8_t cookie[COOKIE_LEN], struct cookie_checker *c, const uint8_t *src,
@@ -234,7 +228,7 @@ void cookie_add_macs(void *msg, size_t len, struct cookie *ck, uint64_t now_ns)
 	/* A cookie is used only while the responder surely still has its
 	 * secret: COOKIE_SECRET_LATENCY short of its maximum age. */
 	if (ck->is_valid &&
-	    !has_expired(ck->birthdate, COOKIE_SECRET_MAX_AGE - COOKIE_SECRET_LATENCY, now_ns))
+	    !time_elapsed(ck->birthdate, COOKIE_SECRET_MAX_AGE - COOKIE_SECRET_LATENCY, now_ns))
 		compute_mac2(mac2, m, len, ck->cookie);
 	else
 		memset(mac2, 0, COOKIE_LEN);

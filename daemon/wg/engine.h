@@ -5,10 +5,8 @@
 #ifndef MESHGATE_WG_ENGINE_H
 #define MESHGATE_WG_ENGINE_H
 
+#include "timeutil.h"
 #include "wg/device.h"
-
-#define NSEC_PER_SEC  1000000000ULL
-#define NSEC_PER_MSEC 1000000ULL
 
 static inline uint64_t dev_now(const struct wg_device *dev)
 {
@@ -23,12 +21,6 @@ static inline void dev_random(const struct wg_device *dev, void *buf, size_t len
 static inline void dev_drop(struct wg_device *dev, enum wg_drop_reason reason)
 {
 	dev->stats.drops[reason]++;
-}
-
-/* True when `seconds` have passed since `birthdate` (both ns; 0 = never). */
-static inline bool has_expired(uint64_t birthdate, uint64_t seconds, uint64_t now)
-{
-	return birthdate == 0 || now >= birthdate + seconds * NSEC_PER_SEC;
 }
 
 /* A random delay in [0, REKEY_TIMEOUT_JITTER_MAX_MS) ms, in ns. */

@@ -18,14 +18,13 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "timeutil.h"
 #include "wg/crypto.h"
 #include "wg/noise_internal.h"
 
 /* The protocol name is longer than HASHLEN, so InitializeSymmetric hashes it. */
 static const char noise_construction[] = "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s";
 static const char wg_identifier[] = "WireGuard v1 zx2c4 Jason@zx2c4.com";
-
-enum { NSEC_PER_SEC = 1000000000 };
 
 /* Read-only once noise_init() has run. */
 static struct noise_ik_params wg_params;

@@ -21,19 +21,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "timeutil.h"
+
 enum ratelimiter_values {
 	RATELIMITER_PACKETS_PER_SECOND = 20,
 	RATELIMITER_PACKETS_BURST = 5,
 	RATELIMITER_SECRET_LEN = 16 /* crypto_shorthash_KEYBYTES */
 };
 
-#define RATELIMITER_NSEC_PER_SEC 1000000000ULL
 /* Tokens are nanoseconds of credit: one packet costs 1/PACKETS_PER_SECOND s. */
-#define RATELIMITER_PACKET_COST (RATELIMITER_NSEC_PER_SEC / RATELIMITER_PACKETS_PER_SECOND)
+#define RATELIMITER_PACKET_COST (NSEC_PER_SEC / RATELIMITER_PACKETS_PER_SECOND)
 #define RATELIMITER_TOKEN_MAX   (RATELIMITER_PACKET_COST * RATELIMITER_PACKETS_BURST)
 /* An entry this long without a packet is idle and may be collected; by then
  * its bucket would be full again, so forgetting it changes no decision. */
-#define RATELIMITER_IDLE_NS RATELIMITER_NSEC_PER_SEC
+#define RATELIMITER_IDLE_NS NSEC_PER_SEC
 
 struct ratelimiter_entry;
 

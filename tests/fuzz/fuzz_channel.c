@@ -108,6 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct loop *loop;
 	struct rig r = { 0 };
+	struct loop_timer *bound;
 	unsigned lines, objects;
 	uint32_t cut = size ? data[0] : 0;
 	size_t off = 0;
@@ -123,6 +124,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!r.want || !r.ch)
 		abort();
 	loop_set_idle(loop, idle, &r);
+	bound = loop_timer_add(loop, UINT64_MAX, stop, loop);
+	if (!bound)
+		abort();
 	while (off < size && !r.closed) {
 		size_t piece = 1 + cut % 61;
 		ssize_t n;
@@ -132,10 +136,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (n < 0 && errno != EAGAIN)
 			abort();
 		off += n > 0 ? (size_t)n : 0;
-		loop_set_deadline(loop, loop_now() + 1000000000ULL, stop, loop);
+		loop_timer_set(loop, bound, loop_now() + 1000000000ULL);
 		loop_run(loop);
 	}
-	loop_set_deadline(loop, UINT64_MAX, stop, loop);
+	loop_timer_del(loop, bound);
 	if (r.closed || r.msgs != objects || r.ch->stats.lines != lines ||
 	    r.ch->stats.ignored != lines - objects || r.ch->stats.scanned != size)
 		abort();

@@ -233,6 +233,27 @@ check "b's keepalive still 17 s" test "$(field_of persistent-keepalive "$pub_b")
 check "a -> b ping after the failed reload" quiet_ping a -c1 -W1 10.10.0.2
 check "b's session still the same" test "$(counter a4 sessions_established)" = "$sessions"
 
+# ---- a reload the engine refuses part of is reported, not swallowed ----
+# apply_error_is TEXT: the status document's daemon.last_apply_error (None: null).
+apply_error_is() {
+	test "$(counter a4 last_apply_error)" = "$1"
+}
+check "no apply error before" apply_error_is None
+# A low-order public key parses but the engine refuses the peer.
+peer_z="{ name = \"z\"; public_key = \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\";
+	  allowed_ips = [\"10.10.0.9/32\"]; }"
+mg_config "$conf" "$mga" 51820 "$dir/a.key" '"10.10.0.1/24"' "$(peer_b 17), $peer_d, $peer_z"
+kill -HUP "$(mg_pid a4)"
+check "the reload is applied" wait_for 50 0.1 reloads a4 2
+check "the refused peer is logged" grep -q "reload: engine peers: Invalid argument" "$dir/a4.log"
+check "and kept in the status" apply_error_is "reload: engine peers: Invalid argument"
+check "the other peers are in place" sh -c "$(printf '%q ' ip netns exec "$(ns_name a)" wg show "$mga" peers) | grep -qF '$pub_d'"
+mg_config "$conf" "$mga" 51820 "$dir/a.key" '"10.10.0.1/24"' "$(peer_b 17), $peer_d"
+kill -HUP "$(mg_pid a4)"
+check "the next reload is applied" wait_for 50 0.1 reloads a4 3
+check "and clears the error" apply_error_is None
+check "a -> b ping after the reloads" quiet_ping a -c1 -W1 10.10.0.2
+
 # ---- --check names FILE:LINE of an unknown key ----
 unknown=$dir/unknown.conf
 mg_config "$unknown" "$mga" 51820 "$dir/a.key" '"10.10.0.1/24"' "$(peer_b)"

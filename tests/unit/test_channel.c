@@ -93,9 +93,10 @@ static void idle(void *ctx)
  * a deadline bounds it. */
 static void drain(struct rig *r)
 {
-	loop_set_deadline(r->loop, loop_now() + 2000000000ULL, stop, r->loop);
+	struct loop_timer *t = loop_timer_add(r->loop, loop_now() + 2000000000ULL, stop, r->loop);
+
 	loop_run(r->loop);
-	loop_set_deadline(r->loop, UINT64_MAX, stop, r->loop);
+	loop_timer_del(r->loop, t);
 }
 
 static void rig_open(struct rig *r)

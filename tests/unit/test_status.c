@@ -168,9 +168,10 @@ static void test_republished(void)
 	node.dev->stats.sessions_established = 8;
 	for (int i = 0; i < 20 && sessions(next) != 8; i++) {
 		json_decref(next);
-		loop_set_deadline(node.loop, loop_now() + 500 * 1000 * 1000ULL, stop_loop,
-				  node.loop);
+		struct loop_timer *t = loop_timer_add(node.loop, loop_now() + 500 * 1000 * 1000ULL,
+						      stop_loop, node.loop);
 		loop_run(node.loop);
+		loop_timer_del(node.loop, t);
 		next = node_status_current(&node);
 	}
 	CHECK_EQ_INT(sessions(next), 8);

@@ -732,6 +732,8 @@ static int connect_to(const char *path)
  * responses or EOF arrived, or two seconds passed. */
 static void exchange(struct server_test *t, const char *text, size_t len, size_t want)
 {
+	struct loop_timer *bound;
+
 	t->got_len = 0;
 	t->got[0] = '\0';
 	t->eof = false;
@@ -740,8 +742,9 @@ static void exchange(struct server_test *t, const char *text, size_t len, size_t
 	t->pending_len = len;
 	t->sent = 0;
 	on_idle(t);
-	loop_set_deadline(t->loop, loop_now() + 2000000000ULL, on_deadline, t);
+	bound = loop_timer_add(t->loop, loop_now() + 2000000000ULL, on_deadline, t);
 	loop_run(t->loop);
+	loop_timer_del(t->loop, bound);
 }
 
 static void test_server(void)
