@@ -481,16 +481,16 @@ void preflight_gather(const struct node *node, struct preflight_facts *f)
 	f->nft_needed = plan->nft.present;
 	f->nft_present = node->router.nft_present;
 	f->mss_clamp = plan->nft.clamp_mss && node->router.nft_present;
-	f->role = node->coordinator   ? PREFLIGHT_COORDINATOR
-		  : node->mesh_client ? PREFLIGHT_MESH_CLIENT
-				      : PREFLIGHT_STATIC;
+	f->role = node->roles.coordinator ? PREFLIGHT_COORDINATOR
+		  : node->roles.client    ? PREFLIGHT_MESH_CLIENT
+					  : PREFLIGHT_STATIC;
 	f->port = node->dp.udp.port;
 	f->port_reachable = -1;
-	if (node->mesh_client) {
-		mesh_client_port_probe(node->mesh_client, &f->port_reachable, f->port_seen_as,
+	if (node->roles.client) {
+		mesh_client_port_probe(node->roles.client, &f->port_reachable, f->port_seen_as,
 				       sizeof(f->port_seen_as));
-	} else if (node->coordinator) {
-		f->port_reached_by = coordinator_port_reached(node->coordinator);
+	} else if (node->roles.coordinator) {
+		f->port_reached_by = coordinator_port_reached(node->roles.coordinator);
 		f->port_reachable = f->port_reached_by ? 1 : -1;
 	}
 }

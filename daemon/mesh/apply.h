@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 #include "mesh/netmap.h"
-#include "node.h"
+#include "mesh/host.h"
 
 /* A new array in *out (free with mesh_apply_free()); -ENOMEM. Candidate
  * endpoints that mesh_endpoint_usable() refuses with the mesh prefixes

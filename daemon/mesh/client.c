@@ -29,7 +29,6 @@
 #include "mesh/netmap.h"
 #include "mesh/portprobe.h"
 #include "mesh/relay.h"
-#include "node.h"
 
 enum { NS = 1000000000, MAX_BACKOFF_S = 8, CONNECT_TIMEOUT_S = 10 };
 
@@ -44,7 +43,7 @@ struct path {
 };
 
 struct mesh_client {
-	struct node *node;
+	struct mesh_host host;
 	/* Saved state (mesh.json). */
 	bool joined;
 	uint8_t coord_key[KEY_LEN];
@@ -88,9 +87,14 @@ static uint64_t now_ns(void)
 	return loop_now();
 }
 
+static uint16_t listen_port(const struct mesh_client *mc)
+{
+	return mc->host.ops->listen_port(mc->host.ctx);
+}
+
 static void state_path(const struct mesh_client *mc, const char *file, char *out, size_t len)
 {
-	snprintf(out, len, "%s/%s", mc->node->cfg.state_dir, file);
+	snprintf(out, len, "%s/%s", mc->host.cfg->state_dir, file);
 }
 
 /* ---- saved state ---- */
@@ -195,7 +199,8 @@ static struct path *path_find(struct mesh_client *mc, const uint8_t *key)
 static void coordinator_peer(struct mesh_client *mc, struct mesh_peer *mp,
 			     const struct netmap_node *nn)
 {
-	struct wg_peer *existing = wg_device_find_peer(mc->node->dev, mc->coord_key);
+	struct mesh_peer_facts existing;
+	bool known = mc->host.ops->peer_facts(mc->host.ctx, mc->coord_key, &existing);
 
 	if (!nn) {
 		memset(mp, 0, sizeof(*mp));
@@ -211,14 +216,15 @@ static void coordinator_peer(struct mesh_client *mc, struct mesh_peer *mp,
 	for (size_t i = 0; i < mc->n_coord_eps && mp->n_candidates < 8; i++)
 		if (mesh_endpoint_to_wg(&mc->coord_eps[i], &mp->candidates[mp->n_candidates]))
 			mp->n_candidates++;
-	if (!existing || !existing->has_endpoint) {
+	if (!known || !existing.has_endpoint) {
 		mp->set_endpoint = true;
 		memset(&mp->endpoint, 0, sizeof(mp->endpoint));
 		memcpy(&mp->endpoint.addr, &mc->relay_addr, sockaddr_len(&mc->relay_addr));
 	}
 }
 
-/* Keeps one path per non-coordinator peer; new ones start a handshake. */
+/* Keeps one path per non-coordinator peer; a new one that is online and
+ * has no session yet starts a handshake. */
 static void paths_update(struct mesh_client *mc)
 {
 	struct path *next = calloc(mc->nm.n_peers + 1, sizeof(*next));
@@ -229,7 +235,8 @@ static void paths_update(struct mesh_client *mc)
 	for (size_t i = 0; mc->have_nm && i < mc->nm.n_peers; i++) {
 		const struct netmap_node *nn = &mc->nm.peers[i];
 		struct path *old = path_find(mc, nn->public_key);
-		struct wg_peer *p = wg_device_find_peer(mc->node->dev, nn->public_key);
+		struct mesh_peer_facts f;
+		bool known = mc->host.ops->peer_facts(mc->host.ctx, nn->public_key, &f);
 		if (nn->coordinator)
 			continue;
 		next[k] = old ? *old : (struct path){ .since = now_ns() };
@@ -238,19 +245,20 @@ static void paths_update(struct mesh_client *mc)
 		next[k].last_probe = 0;
 		memcpy(next[k].key, nn->public_key, KEY_LEN);
 		next[k].id = nn->id;
-		if (!old && p && nn->online)
-			wg_peer_send_handshake(p, mc->node->dp.udp_out);
+		if (!old && known && !f.session && nn->online)
+			mc->host.ops->peer_kick(mc->host.ctx, nn->public_key);
 		k++;
 	}
 	free(mc->paths);
 	mc->paths = next;
 	mc->n_paths = k;
-	dataplane_flush(&mc->node->dp);
+	mc->host.ops->flush(mc->host.ctx);
 }
 
 static void apply_view(struct mesh_client *mc)
 {
 	struct mesh_approved approved;
+	struct mesh_view view;
 	struct mesh_peer *peers = NULL;
 	size_t n = 0, coord = SIZE_MAX;
 	char err[512];
@@ -275,8 +283,9 @@ static void apply_view(struct mesh_client *mc)
 	if (mc->have_nm)
 		mesh_apply_approved(&mc->nm, &approved);
 	/* Before the first netmap nothing of this node's offer is approved. */
-	if (node_set_mesh(mc->node, peers, n, mc->addrs, mc->n_addrs,
-			  mc->have_nm ? &approved : NULL, err, sizeof(err)) < 0)
+	view =
+	    (struct mesh_view){ peers, n, mc->addrs, mc->n_addrs, mc->have_nm ? &approved : NULL };
+	if (mc->host.ops->reconfigure(mc->host.ctx, &view, err, sizeof(err)) < 0)
 		log_err("mesh: %s", err);
 	mesh_apply_free(peers, n);
 	paths_update(mc);
@@ -390,8 +399,7 @@ static void on_closed(void *ctx, struct channel *ch)
 /* Our hello as it stands (config, local endpoints), as compact text. */
 static char *hello_text(struct mesh_client *mc)
 {
-	json_t *hello = mesh_hello_create(&mc->node->cfg, NULL, mc->node->dp.tun.name,
-					  node_listen_port(mc->node));
+	json_t *hello = mesh_hello_create(mc->host.cfg, NULL, mc->host.tun_name, listen_port(mc));
 	char *text = hello ? json_dumps(hello, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 
 	json_decref(hello);
@@ -439,7 +447,7 @@ static void connect_control(struct mesh_client *mc)
 		mc->next_connect = now_ns() + NS;
 		return;
 	}
-	mc->ch = channel_new(mc->node->loop, fd, true, on_msg, on_closed, mc);
+	mc->ch = channel_new(mc->host.loop, fd, true, on_msg, on_closed, mc);
 	if (!mc->ch)
 		return;
 	mc->connect_started = now_ns();
@@ -461,55 +469,52 @@ static void control_tick(struct mesh_client *mc)
 		connect_control(mc);
 	else if (mc->ch && mc->ch->connected) {
 		send_hello(mc, "update");
-		if (portprobe_due(&mc->probe, node_listen_port(mc->node), now_ns()))
-			port_probe_ask(mc, node_listen_port(mc->node));
+		if (portprobe_due(&mc->probe, listen_port(mc), now_ns()))
+			port_probe_ask(mc, listen_port(mc));
 	}
 }
 
 /* ---- paths ---- */
 
-static void to_relay(struct mesh_client *mc, struct wg_peer *p, struct path *path)
+static void to_relay(struct mesh_client *mc, const struct mesh_peer_facts *f, struct path *path)
 {
 	struct wg_endpoint ep = { 0 };
 
 	memcpy(&ep.addr, &mc->relay_addr, sockaddr_len(&mc->relay_addr));
 	ep.relay_via = path->id;
-	wg_peer_set_endpoint(p, &ep);
-	log_info("mesh: peer %s: no direct path answered; relaying", p->name);
-	wg_peer_send_handshake(p, mc->node->dp.udp_out);
+	mc->host.ops->peer_set_endpoint(mc->host.ctx, path->key, &ep);
+	log_info("mesh: peer %s: no direct path answered; relaying", f->name);
+	mc->host.ops->peer_kick(mc->host.ctx, path->key);
 	path->last_probe = now_ns();
 }
 
 static void path_tick(struct mesh_client *mc, struct path *path, uint64_t now)
 {
-	struct wg_peer *p = wg_device_find_peer(mc->node->dev, path->key);
+	struct mesh_peer_facts f;
 	time_t wall = time(NULL);
 	bool fresh;
 
-	if (!p)
+	if (!mc->host.ops->peer_facts(mc->host.ctx, path->key, &f))
 		return;
-	fresh = p->last_handshake.tv_sec && wall - p->last_handshake.tv_sec < REJECT_AFTER_TIME;
-	if (p->has_endpoint && wg_endpoint_is_relay(&p->endpoint)) {
+	fresh = f.last_handshake && wall - f.last_handshake < REJECT_AFTER_TIME;
+	if (f.has_endpoint && wg_endpoint_is_relay(&f.endpoint)) {
 		/* Copies of this initiation go to the direct candidates: one
 		 * that answers takes over through roaming. The engine sends
 		 * none within REKEY_TIMEOUT of its last handshake message, a
 		 * response to the peer's own probe included: then the probe
 		 * is due again at the next tick, or two peers probing at the
 		 * same pace could silence one side for good. */
-		if (now - path->last_probe > (uint64_t)MESH_RELAY_PROBE_S * NS) {
-			uint64_t before = p->last_sent_handshake;
-			wg_peer_send_handshake(p, mc->node->dp.udp_out);
-			if (p->last_sent_handshake != before)
-				path->last_probe = now;
-		}
+		if (now - path->last_probe > (uint64_t)MESH_RELAY_PROBE_S * NS &&
+		    mc->host.ops->peer_kick(mc->host.ctx, path->key))
+			path->last_probe = now;
 		return;
 	}
-	if (fresh && wg_peer_has_session(p)) {
+	if (fresh && f.session) {
 		path->since = now;
 		return;
 	}
 	if (now - path->since > (uint64_t)MESH_DIRECT_TIMEOUT_S * NS)
-		to_relay(mc, p, path);
+		to_relay(mc, &f, path);
 }
 
 static void paths_tick(struct mesh_client *mc)
@@ -518,7 +523,7 @@ static void paths_tick(struct mesh_client *mc)
 
 	for (size_t i = 0; mc->joined && i < mc->n_paths; i++)
 		path_tick(mc, &mc->paths[i], now);
-	dataplane_flush(&mc->node->dp);
+	mc->host.ops->flush(mc->host.ctx);
 }
 
 /* ---- joining ---- */
@@ -539,16 +544,16 @@ static int join_request_build(struct mesh_client *mc, uint8_t *msg, size_t *len)
 	uint8_t nonce[MESH_NONCE_LEN];
 	int ret = -ENOMEM;
 
-	memcpy(req.joiner_key, mc->node->public_key, KEY_LEN);
+	struct mesh_dh dh = mesh_host_dh(&mc->host);
+
+	memcpy(req.joiner_key, mc->host.public_key, KEY_LEN);
 	req.invite_id = mc->inv.id;
 	memcpy(req.secret, mc->inv.secret, MESH_SECRET_LEN);
 	req.timestamp = (int64_t)time(NULL);
-	req.hello = mesh_hello_create(&mc->node->cfg, NULL, mc->node->dp.tun.name,
-				      node_listen_port(mc->node));
+	req.hello = mesh_hello_create(mc->host.cfg, NULL, mc->host.tun_name, listen_port(mc));
 	randombytes_buf(nonce, sizeof(nonce));
 	if (req.hello)
-		ret = join_request_create(msg, MESH_JOIN_MAX, len, &req,
-					  mc->node->dev->identity.static_private,
+		ret = join_request_create(msg, MESH_JOIN_MAX, len, &req, &dh,
 					  mc->inv.coordinator_key, nonce);
 	if (ret == 0)
 		cookie_add_macs(msg, *len, &mc->join_cookie, now_ns());
@@ -558,6 +563,7 @@ static int join_request_build(struct mesh_client *mc, uint8_t *msg, size_t *len)
 
 static void join_send(struct mesh_client *mc)
 {
+	struct pkt_batch *udp_out = mc->host.ops->udp_out(mc->host.ctx);
 	uint8_t msg[MESH_JOIN_MAX];
 	size_t len;
 
@@ -568,11 +574,11 @@ static void join_send(struct mesh_client *mc)
 		struct pkt *pkt;
 		if (endpoint_resolve(&mc->inv.endpoints[i], AF_UNSPEC, &sa) < 0)
 			continue;
-		pkt = pkt_batch_add(mc->node->dp.udp_out);
+		pkt = pkt_batch_add(udp_out);
 		if (!pkt)
 			break;
 		if (len > pkt_tailroom(pkt)) {
-			mc->node->dp.udp_out->count--;
+			udp_out->count--;
 			break;
 		}
 		memcpy(pkt->data, msg, len);
@@ -580,7 +586,7 @@ static void join_send(struct mesh_client *mc)
 		memset(&pkt->ep, 0, sizeof(pkt->ep));
 		memcpy(&pkt->ep.addr, &sa, sockaddr_len(&sa));
 	}
-	dataplane_flush(&mc->node->dp);
+	mc->host.ops->flush(mc->host.ctx);
 	sodium_memzero(msg, sizeof(msg));
 }
 
@@ -611,6 +617,7 @@ static int result_parse(struct mesh_client *mc, const json_t *r)
 
 static void join_finish(struct mesh_client *mc)
 {
+	struct mesh_dh dh = mesh_host_dh(&mc->host);
 	json_t *r = mc->join_result;
 	bool same = mc->joined && !memcmp(mc->coord_key, mc->inv.coordinator_key, KEY_LEN);
 
@@ -635,9 +642,7 @@ static void join_finish(struct mesh_client *mc)
 	mc->n_coord_eps = mc->inv.n_endpoints;
 	mc->relay_addr = mc->join_from;
 	invite_clear(&mc->inv);
-	if (relay_key_derive(mc->relay_key, mc->node->dev->identity.static_private, mc->coord_key) <
-		0 ||
-	    state_save(mc) < 0) {
+	if (relay_key_derive(mc->relay_key, &dh, mc->coord_key) < 0 || state_save(mc) < 0) {
 		join_fail(mc, "cannot save the mesh state in state_dir");
 		return;
 	}
@@ -683,6 +688,7 @@ static const uint8_t *node_relay_key(void *ctx, uint32_t node_id)
 static enum demux client_rx(void *ctx, struct pkt *pkt, struct pkt_batch *udp_out)
 {
 	struct mesh_client *mc = ctx;
+	struct mesh_dh dh = mesh_host_dh(&mc->host);
 	uint32_t type;
 	json_t *result;
 
@@ -693,7 +699,7 @@ static enum demux client_rx(void *ctx, struct pkt *pkt, struct pkt_batch *udp_ou
 										: DEMUX_CONSUMED;
 	if (type == MESH_PORT_PROBE) {
 		if (portprobe_receive(&mc->probe, pkt->data, pkt->len) < 0)
-			mc->node->dp.mesh.rx_probe_dropped++;
+			mc->host.counters->rx_probe_dropped++;
 		return DEMUX_CONSUMED;
 	}
 	if (type == MESH_JOIN_COOKIE && mc->join == JOIN_RUNNING && !mc->join_result) {
@@ -707,8 +713,7 @@ static enum demux client_rx(void *ctx, struct pkt *pkt, struct pkt_batch *udp_ou
 	}
 	if (type != MESH_JOIN_RESPONSE || mc->join != JOIN_RUNNING || mc->join_result)
 		return DEMUX_CONSUMED;
-	if (join_response_open(pkt->data, pkt->len, mc->node->dev->identity.static_private,
-			       mc->inv.coordinator_key, &result) < 0)
+	if (join_response_open(pkt->data, pkt->len, &dh, mc->inv.coordinator_key, &result) < 0)
 		return DEMUX_CONSUMED;
 	mc->join_result = result;
 	memset(&mc->join_from, 0, sizeof(mc->join_from));
@@ -731,9 +736,9 @@ static int client_tx_relay(void *ctx, struct pkt *pkt)
 /* The engine's relay path check: a peer's messages come relayed with its
  * own node id as the source, whichever member put them on the relay. The
  * coordinator has no path: it is never relayed. */
-static bool client_relay_check(void *ctx, const struct wg_peer *peer, uint32_t relay_via)
+static bool client_relay_check(void *ctx, const uint8_t key[32], uint32_t relay_via)
 {
-	struct path *path = path_find(ctx, peer->public_key);
+	struct path *path = path_find(ctx, key);
 
 	return path && path->id == relay_via;
 }
@@ -755,12 +760,12 @@ static void on_timer(void *ctx, uint32_t events)
 	paths_tick(mc);
 }
 
-bool mesh_client_wanted(const struct node *node)
+bool mesh_client_wanted(const struct mg_config *cfg)
 {
 	char path[4096];
 
-	snprintf(path, sizeof(path), "%s/%s", node->cfg.state_dir, MESH_STATE_FILE);
-	return node->cfg.join || access(path, F_OK) == 0;
+	snprintf(path, sizeof(path), "%s/%s", cfg->state_dir, MESH_STATE_FILE);
+	return cfg->join || access(path, F_OK) == 0;
 }
 
 int mesh_client_join(struct mesh_client *mc, const char *code, char *errbuf, size_t errlen)
@@ -804,10 +809,9 @@ json_t *mesh_client_join_status(const struct mesh_client *mc)
 
 static void start_from_state(struct mesh_client *mc)
 {
-	if (state_load(mc) < 0)
-		return;
-	if (relay_key_derive(mc->relay_key, mc->node->dev->identity.static_private, mc->coord_key) <
-	    0)
+	struct mesh_dh dh = mesh_host_dh(&mc->host);
+
+	if (state_load(mc) < 0 || relay_key_derive(mc->relay_key, &dh, mc->coord_key) < 0)
 		return;
 	mc->joined = true;
 	load_cache(mc);
@@ -817,37 +821,37 @@ static void start_from_state(struct mesh_client *mc)
 		 mc->have_nm ? ", from the cached netmap" : "");
 }
 
-int mesh_client_start(struct mesh_client **out, struct node *node, char *errbuf, size_t errlen)
+int mesh_client_start(struct mesh_client **out, const struct mesh_host *host, char *errbuf,
+		      size_t errlen)
 {
 	struct mesh_client *mc = calloc(1, sizeof(*mc));
 	struct itimerspec its = { .it_value = { 0, 1000000 }, .it_interval = { 1, 0 } };
 
 	if (!mc)
 		return -ENOMEM;
-	mc->node = node;
+	mc->host = *host;
 	portprobe_init(&mc->probe);
 	mc->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	mc->timer_src =
-	    mc->timer_fd >= 0 ? loop_add_fd(node->loop, mc->timer_fd, EPOLLIN, on_timer, mc) : NULL;
+	    mc->timer_fd >= 0 ? loop_add_fd(host->loop, mc->timer_fd, EPOLLIN, on_timer, mc) : NULL;
 	if (!mc->timer_src) {
 		snprintf(errbuf, errlen, "mesh: cannot create a timer");
 		mesh_client_stop(mc);
 		return -ENOMEM;
 	}
 	timerfd_settime(mc->timer_fd, 0, &its, NULL);
-	dataplane_set_mesh_ops(&node->dp, &client_ops, mc);
-	wg_device_set_relay_check(node->dev, client_relay_check, mc);
+	host->ops->set_hooks(host->ctx, &client_ops, client_relay_check, mc);
 	start_from_state(mc);
-	if (node->cfg.join) {
+	if (host->cfg->join) {
 		struct invite inv;
 		char err[256];
-		if (invite_decode(node->cfg.join, &inv, err, sizeof(err)) < 0) {
+		if (invite_decode(host->cfg->join, &inv, err, sizeof(err)) < 0) {
 			snprintf(errbuf, errlen, "join: %s", err);
 			mesh_client_stop(mc);
 			return -EINVAL;
 		}
 		if (!mc->joined || memcmp(inv.coordinator_key, mc->coord_key, KEY_LEN))
-			if (mesh_client_join(mc, node->cfg.join, errbuf, errlen) < 0)
+			if (mesh_client_join(mc, host->cfg->join, errbuf, errlen) < 0)
 				log_err("mesh: join: %s", errbuf);
 		invite_clear(&inv);
 	}
@@ -859,13 +863,10 @@ void mesh_client_stop(struct mesh_client *mc)
 {
 	if (!mc)
 		return;
-	if (mc->node->dp.mesh.ctx == mc)
-		dataplane_set_mesh_ops(&mc->node->dp, NULL, NULL);
-	if (mc->node->dev->relay_check_ctx == mc)
-		wg_device_set_relay_check(mc->node->dev, NULL, NULL);
+	mc->host.ops->set_hooks(mc->host.ctx, NULL, NULL, mc);
 	channel_free(mc->ch);
 	if (mc->timer_src)
-		loop_del_fd(mc->node->loop, mc->timer_src);
+		loop_del_fd(mc->host.loop, mc->timer_src);
 	if (mc->timer_fd >= 0)
 		close(mc->timer_fd);
 	invite_clear(&mc->inv);

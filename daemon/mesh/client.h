@@ -10,7 +10,8 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-struct node;
+#include "mesh/host.h"
+
 struct mesh_client;
 
 #define MESH_STATE_FILE  "mesh.json"
@@ -27,14 +28,14 @@ enum {
 };
 
 /* Whether the node has saved mesh state or a join code: then the role runs. */
-bool mesh_client_wanted(const struct node *node);
+bool mesh_client_wanted(const struct mg_config *cfg);
 
 /*
  * Starts the role: with saved state, applies the cached netmap and connects
  * to the coordinator; with cfg.join for another (or no) coordinator, joins.
  */
-int mesh_client_start(struct mesh_client **out, struct node *node, char *errbuf, size_t errlen)
-    __attribute__((warn_unused_result));
+int mesh_client_start(struct mesh_client **out, const struct mesh_host *host, char *errbuf,
+		      size_t errlen) __attribute__((warn_unused_result));
 void mesh_client_stop(struct mesh_client *mc);
 
 /* Starts joining with code; the outcome comes from mesh_client_join_status().

@@ -40,7 +40,6 @@
 #include "mesh/registry.h"
 #include "mesh/relay.h"
 #include "mesh/throttle.h"
-#include "node.h"
 
 #define MS 1000000ULL
 #define NS 1000000000ULL
@@ -63,7 +62,7 @@ struct relay_key {
 };
 
 struct coordinator {
-	struct node *node;
+	struct mesh_host host;
 	struct registry *reg;
 	uint8_t sign_secret[crypto_sign_SECRETKEYBYTES];
 	uint8_t sign_public[crypto_sign_PUBLICKEYBYTES];
@@ -102,7 +101,7 @@ static int load_sign_key(struct coordinator *c, char *errbuf, size_t errlen)
 	ssize_t n = 0;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", c->node->cfg.state_dir, COORDINATOR_SIGN_KEY_FILE);
+	snprintf(path, sizeof(path), "%s/%s", c->host.cfg->state_dir, COORDINATOR_SIGN_KEY_FILE);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		n = read(fd, seed, sizeof(seed));
@@ -138,6 +137,7 @@ static const uint8_t *relay_key_for(void *ctx, uint32_t node_id)
 static void relay_keys_update(struct coordinator *c, const struct registry_node *nodes, size_t n)
 {
 	struct relay_key *next = calloc(n + 1, sizeof(*next));
+	struct mesh_dh dh = mesh_host_dh(&c->host);
 	size_t k = 0;
 
 	if (!next)
@@ -150,8 +150,7 @@ static void relay_keys_update(struct coordinator *c, const struct registry_node 
 		memcpy(next[k].public_key, nodes[i].public_key, KEY_LEN);
 		if (old)
 			memcpy(next[k].key, old, RELAY_KEY_LEN);
-		else if (relay_key_derive(next[k].key, c->node->dev->identity.static_private,
-					  nodes[i].public_key) < 0)
+		else if (relay_key_derive(next[k].key, &dh, nodes[i].public_key) < 0)
 			continue;
 		k++;
 	}
@@ -169,6 +168,23 @@ static struct conn *conn_by_node(struct coordinator *c, uint32_t id)
 		if (k->node_id == id)
 			return k;
 	return NULL;
+}
+
+/* The engine's facts of the peer with key, when it has a direct endpoint. */
+static bool direct_endpoint(const struct coordinator *c, const uint8_t *key,
+			    struct mesh_peer_facts *f)
+{
+	return c->host.ops->peer_facts(c->host.ctx, key, f) && f->has_endpoint &&
+	       !wg_endpoint_is_relay(&f->endpoint);
+}
+
+/* The same for node id (one with a relay key: any but this node). */
+static bool node_direct(const struct coordinator *c, uint32_t id, struct mesh_peer_facts *f)
+{
+	for (size_t i = 0; i < c->n_relay; i++)
+		if (c->relay[i].id == id)
+			return direct_endpoint(c, c->relay[i].public_key, f);
+	return false;
 }
 
 bool coordinator_node_online(const struct coordinator *c, uint32_t node_id)
@@ -208,13 +224,13 @@ static void live_collect(struct coordinator *c, const struct registry_node *node
 	if (!lv->online || !lv->observed)
 		return;
 	for (size_t i = 0; i < n; i++) {
-		struct wg_peer *p = wg_device_find_peer(c->node->dev, nodes[i].public_key);
+		struct mesh_peer_facts f;
 		if (conn_by_node(c, nodes[i].id))
 			lv->online[lv->n_online++] = nodes[i].id;
-		if (!p || !p->has_endpoint || wg_endpoint_is_relay(&p->endpoint))
+		if (!direct_endpoint(c, nodes[i].public_key, &f))
 			continue;
 		lv->observed[lv->n_observed].node_id = nodes[i].id;
-		mesh_endpoint_from_wg(&p->endpoint, &lv->observed[lv->n_observed].endpoint);
+		mesh_endpoint_from_wg(&f.endpoint, &lv->observed[lv->n_observed].endpoint);
 		if (lv->observed[lv->n_observed].endpoint.numeric)
 			lv->n_observed++;
 	}
@@ -235,6 +251,7 @@ static char *view_text(const struct netmap *nm)
 static void apply_self(struct coordinator *c, const struct netmap *nm)
 {
 	struct mesh_approved approved;
+	struct mesh_view view;
 	struct mesh_peer *peers;
 	size_t n;
 	char *text = view_text(nm);
@@ -249,8 +266,8 @@ static void apply_self(struct coordinator *c, const struct netmap *nm)
 		return;
 	}
 	mesh_apply_approved(nm, &approved);
-	if (node_set_mesh(c->node, peers, n, c->addrs, c->n_addrs, &approved, err, sizeof(err)) <
-	    0) {
+	view = (struct mesh_view){ peers, n, c->addrs, c->n_addrs, &approved };
+	if (c->host.ops->reconfigure(c->host.ctx, &view, err, sizeof(err)) < 0) {
 		log_err("mesh: %s", err);
 		free(text);
 	} else {
@@ -336,7 +353,7 @@ static void rebuild(struct coordinator *c)
 					 .mesh = c->addrs,
 					 .n_mesh = c->n_addrs,
 					 .coordinator_id = c->self_id };
-	memcpy(in.coordinator_key, c->node->public_key, KEY_LEN);
+	memcpy(in.coordinator_key, c->host.public_key, KEY_LEN);
 	for (struct conn *k = c->conns, *next; k; k = next) {
 		next = k->next;
 		if (netmap_build(&in, k->node_id, &nm) == -ENOENT) {
@@ -472,7 +489,7 @@ static void on_timer(void *ctx, uint32_t events)
 static int advertise(struct coordinator *c, uint32_t id, const struct prefix *routes, size_t n,
 		     bool *changed)
 {
-	const struct mg_config *cfg = &c->node->cfg;
+	const struct mg_config *cfg = c->host.cfg;
 
 	return registry_routes_advertise(c->reg, id, routes, n,
 					 cfg->coordinator.auto_approve.routes.v,
@@ -504,20 +521,20 @@ static json_t *result_ok(struct coordinator *c, const struct registry_node *n)
 
 	host[0].len = 32;
 	host[1].len = 128;
-	key_to_base64(key, c->node->public_key);
+	key_to_base64(key, c->host.public_key);
 	sodium_bin2base64(sign, sizeof(sign), c->sign_public, sizeof(c->sign_public),
 			  sodium_base64_VARIANT_ORIGINAL);
 	return json_pack("{s:b, s:s, s:I, s:o, s:{s:s, s:I, s:s, s:o, s:s}}", "ok", 1, "name",
 			 n->name, "id", (json_int_t)n->id, "addresses",
-			 addresses_json(n, &c->node->cfg), "coordinator", "public_key", key, "id",
-			 (json_int_t)c->self_id, "name", c->node->cfg.hostname, "addresses",
+			 addresses_json(n, c->host.cfg), "coordinator", "public_key", key, "id",
+			 (json_int_t)c->self_id, "name", c->host.cfg->hostname, "addresses",
 			 mesh_prefixes_json(host, c->n_addrs), "sign_key", sign);
 }
 
 /* Registers the joiner (in the open transaction); the result to send. */
 static json_t *join_register(struct coordinator *c, const struct join_request *req, bool use_invite)
 {
-	const struct mg_config *cfg = &c->node->cfg;
+	const struct mg_config *cfg = c->host.cfg;
 	struct registry_node n = { 0 };
 	struct mesh_hello hello;
 	int64_t now = now_s();
@@ -573,13 +590,13 @@ static void join_answer(struct coordinator *c, const struct pkt *pkt, const uint
 {
 	uint8_t nonce[MESH_NONCE_LEN];
 	struct pkt *out = pkt_batch_add(udp_out);
+	struct mesh_dh dh = mesh_host_dh(&c->host);
 	size_t len;
 
 	if (!out)
 		return;
 	randombytes_buf(nonce, sizeof(nonce));
-	if (join_response_create(out->data, pkt_tailroom(out), &len, result,
-				 c->node->dev->identity.static_private, key, nonce) < 0) {
+	if (join_response_create(out->data, pkt_tailroom(out), &len, result, &dh, key, nonce) < 0) {
 		udp_out->count--;
 		return;
 	}
@@ -610,6 +627,7 @@ static void join_cookie_send(struct coordinator *c, const struct pkt *pkt, uint6
  * X25519, and only one whose nonce is new costs a registry transaction. */
 static void on_join(struct coordinator *c, struct pkt *pkt, struct pkt_batch *udp_out)
 {
+	struct mesh_dh dh = mesh_host_dh(&c->host);
 	struct join_request req;
 	json_t *result;
 	uint64_t now_ns = loop_now();
@@ -625,8 +643,7 @@ static void on_join(struct coordinator *c, struct pkt *pkt, struct pkt_batch *ud
 	case JOINGATE_PASS:
 		break;
 	}
-	ret = join_request_open(pkt->data, pkt->len, c->node->dev->identity.static_private, now,
-				&req);
+	ret = join_request_open(pkt->data, pkt->len, &dh, now, &req);
 	if (ret < 0 && ret != -ESTALE) {
 		joingate_box_failed(&c->gate);
 		return;
@@ -660,16 +677,13 @@ static void on_join(struct coordinator *c, struct pkt *pkt, struct pkt_batch *ud
  * plane sizes them so), whatever this node's own MTU. */
 static bool relay_sent(struct coordinator *c, struct pkt *pkt, struct pkt_batch *udp_out)
 {
+	struct mesh_peer_facts f;
 	uint32_t src, dst;
-	struct wg_peer *peer = NULL;
 	struct pkt *out;
 
 	if (relay_forward(pkt, &src, &dst, relay_key_for, c) < 0)
 		return false;
-	for (size_t i = 0; i < c->n_relay && !peer; i++)
-		if (c->relay[i].id == dst)
-			peer = wg_device_find_peer(c->node->dev, c->relay[i].public_key);
-	if (!peer || !peer->has_endpoint || wg_endpoint_is_relay(&peer->endpoint))
+	if (!node_direct(c, dst, &f))
 		return false;
 	out = pkt_batch_add(udp_out);
 	if (!out)
@@ -680,14 +694,14 @@ static bool relay_sent(struct coordinator *c, struct pkt *pkt, struct pkt_batch 
 	}
 	memcpy(out->data, pkt->data, pkt->len);
 	out->len = pkt->len;
-	out->ep = peer->endpoint;
+	out->ep = f.endpoint;
 	return true;
 }
 
 static void on_relay(struct coordinator *c, struct pkt *pkt, struct pkt_batch *udp_out)
 {
 	if (!relay_sent(c, pkt, udp_out))
-		c->node->dp.mesh.relay_dropped++;
+		c->host.counters->relay_dropped++;
 }
 
 static enum demux coordinator_rx(void *ctx, struct pkt *pkt, struct pkt_batch *udp_out)
@@ -702,7 +716,7 @@ static enum demux coordinator_rx(void *ctx, struct pkt *pkt, struct pkt_batch *u
 	else if (type == MESH_RELAY)
 		on_relay(c, pkt, udp_out);
 	else if (type == MESH_PORT_PROBE)
-		c->node->dp.mesh.rx_probe_dropped++; /* the coordinator asks for none */
+		c->host.counters->rx_probe_dropped++; /* the coordinator asks for none */
 	return DEMUX_CONSUMED;
 }
 
@@ -713,14 +727,11 @@ static const struct dataplane_mesh_ops coordinator_ops = { .rx = coordinator_rx 
 /* The engine's direct endpoint for node id: where its packets come from. */
 static bool node_observed(const struct coordinator *c, uint32_t id, struct endpoint *out)
 {
-	struct wg_peer *peer = NULL;
+	struct mesh_peer_facts f;
 
-	for (size_t i = 0; i < c->n_relay && !peer; i++)
-		if (c->relay[i].id == id)
-			peer = wg_device_find_peer(c->node->dev, c->relay[i].public_key);
-	if (!peer || !peer->has_endpoint || wg_endpoint_is_relay(&peer->endpoint))
+	if (!node_direct(c, id, &f))
 		return false;
-	mesh_endpoint_from_wg(&peer->endpoint, out);
+	mesh_endpoint_from_wg(&f.endpoint, out);
 	return out->numeric;
 }
 
@@ -750,7 +761,7 @@ static bool own_address(const struct endpoint *own, size_t n, const union sockad
 unsigned coordinator_port_reached(const struct coordinator *c)
 {
 	struct endpoint own[64], seen;
-	size_t n_own = mesh_local_endpoints(c->node->dp.tun.name, 1, own, 64);
+	size_t n_own = mesh_local_endpoints(c->host.tun_name, 1, own, 64);
 	unsigned count = 0;
 
 	for (size_t i = 0; i < c->n_relay; i++)
@@ -775,7 +786,8 @@ static const char *port_probe_send(struct coordinator *c, const struct endpoint 
 		to.in6.sin6_port = htons(port);
 	ret = portprobe_datagram_create(dgram, sizeof(dgram), &len, nonce);
 	if (ret == 0)
-		ret = udp_send_once(&to.sa, sockaddr_len(&to), dgram, len, node_fwmark(c->node));
+		ret = udp_send_once(&to.sa, sockaddr_len(&to), dgram, len,
+				    c->host.ops->fwmark(c->host.ctx));
 	if (ret == 0)
 		return NULL;
 	sockaddr_format(&to, text, sizeof(text));
@@ -995,7 +1007,7 @@ static void on_accept(void *ctx, uint32_t events)
 	if (old)
 		conn_close(old);
 	*k = (struct conn){ .c = c, .node_id = id };
-	k->ch = channel_new(c->node->loop, fd, false, on_conn_msg, on_conn_closed, k);
+	k->ch = channel_new(c->host.loop, fd, false, on_conn_msg, on_conn_closed, k);
 	if (!k->ch) {
 		free(k);
 		return;
@@ -1022,7 +1034,7 @@ static int listen_control(struct coordinator *c)
 		return ret;
 	}
 	c->listen_fd = fd;
-	c->listen_src = loop_add_fd(c->node->loop, fd, EPOLLIN, on_accept, c);
+	c->listen_src = loop_add_fd(c->host.loop, fd, EPOLLIN, on_accept, c);
 	return c->listen_src ? 0 : -ENOMEM;
 }
 
@@ -1032,7 +1044,7 @@ static int listen_control(struct coordinator *c)
  * differ from the last ones (at start, and after a reload). */
 static int advertise_own(struct coordinator *c)
 {
-	const struct mg_config *cfg = &c->node->cfg;
+	const struct mg_config *cfg = c->host.cfg;
 	struct prefix own[HELLO_MAX_ROUTES + 2];
 	size_t n_own = 0;
 	json_t *doc;
@@ -1067,9 +1079,9 @@ static int advertise_own(struct coordinator *c)
 
 static int register_self(struct coordinator *c, char *errbuf, size_t errlen)
 {
-	const struct mg_config *cfg = &c->node->cfg;
+	const struct mg_config *cfg = c->host.cfg;
 	struct registry_node n;
-	int ret = registry_node_upsert(c->reg, c->node->public_key, cfg->hostname,
+	int ret = registry_node_upsert(c->reg, c->host.public_key, cfg->hostname,
 				       &cfg->coordinator.prefix4, &cfg->coordinator.prefix6,
 				       now_s(), &n, NULL);
 
@@ -1091,7 +1103,8 @@ static int register_self(struct coordinator *c, char *errbuf, size_t errlen)
 	return ret;
 }
 
-int coordinator_start(struct coordinator **out, struct node *node, char *errbuf, size_t errlen)
+int coordinator_start(struct coordinator **out, const struct mesh_host *host, char *errbuf,
+		      size_t errlen)
 {
 	struct coordinator *c = calloc(1, sizeof(*c));
 	char path[4096];
@@ -1099,10 +1112,10 @@ int coordinator_start(struct coordinator **out, struct node *node, char *errbuf,
 
 	if (!c)
 		return -ENOMEM;
-	*c = (struct coordinator){ .node = node, .listen_fd = -1, .timer_fd = -1 };
-	snprintf(path, sizeof(path), "%s/%s", node->cfg.state_dir, REGISTRY_FILE);
+	*c = (struct coordinator){ .host = *host, .listen_fd = -1, .timer_fd = -1 };
+	snprintf(path, sizeof(path), "%s/%s", host->cfg->state_dir, REGISTRY_FILE);
 	ret = registry_open(&c->reg, path, errbuf, errlen);
-	if (ret == 0 && (ret = joingate_init(&c->gate, node->public_key)) < 0)
+	if (ret == 0 && (ret = joingate_init(&c->gate, host->public_key)) < 0)
 		snprintf(errbuf, errlen, "coordinator: cannot set up the join gate: %s",
 			 strerror(-ret));
 	if (ret == 0)
@@ -1121,14 +1134,14 @@ int coordinator_start(struct coordinator **out, struct node *node, char *errbuf,
 	}
 	c->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	c->timer_src =
-	    c->timer_fd >= 0 ? loop_add_fd(node->loop, c->timer_fd, EPOLLIN, on_timer, c) : NULL;
+	    c->timer_fd >= 0 ? loop_add_fd(host->loop, c->timer_fd, EPOLLIN, on_timer, c) : NULL;
 	if (!c->timer_src) {
 		ret = -ENOMEM;
 		snprintf(errbuf, errlen, "coordinator: cannot create a timer");
 		goto err;
 	}
 	schedule(c);
-	dataplane_set_mesh_ops(&node->dp, &coordinator_ops, c);
+	host->ops->set_hooks(host->ctx, &coordinator_ops, NULL, c);
 	log_info("mesh: coordinator up, node id %u", c->self_id);
 	*out = c;
 	return 0;
@@ -1141,16 +1154,15 @@ void coordinator_stop(struct coordinator *c)
 {
 	if (!c)
 		return;
-	if (c->node->dp.mesh.ctx == c)
-		dataplane_set_mesh_ops(&c->node->dp, NULL, NULL);
+	c->host.ops->set_hooks(c->host.ctx, NULL, NULL, c);
 	while (c->conns)
 		conn_close(c->conns);
 	if (c->listen_src)
-		loop_del_fd(c->node->loop, c->listen_src);
+		loop_del_fd(c->host.loop, c->listen_src);
 	if (c->listen_fd >= 0)
 		close(c->listen_fd);
 	if (c->timer_src)
-		loop_del_fd(c->node->loop, c->timer_src);
+		loop_del_fd(c->host.loop, c->timer_src);
 	if (c->timer_fd >= 0)
 		close(c->timer_fd);
 	registry_close(c->reg);
@@ -1185,13 +1197,13 @@ static json_t *fail(struct coordinator *c, const char **error, const char *fmt, 
 /* The invite's endpoints: coordinator.endpoints first, then the host's. */
 static size_t invite_endpoints(struct coordinator *c, struct endpoint *out)
 {
-	const struct mg_config *cfg = &c->node->cfg;
+	const struct mg_config *cfg = c->host.cfg;
 	size_t n = 0;
 
 	for (size_t i = 0; i < cfg->coordinator.endpoints.n && n < INVITE_MAX_ENDPOINTS; i++)
 		out[n++] = cfg->coordinator.endpoints.v[i];
-	return n + mesh_local_endpoints(c->node->dp.tun.name, node_listen_port(c->node), out + n,
-					INVITE_MAX_ENDPOINTS - n);
+	return n + mesh_local_endpoints(c->host.tun_name, c->host.ops->listen_port(c->host.ctx),
+					out + n, INVITE_MAX_ENDPOINTS - n);
 }
 
 json_t *coordinator_invite(struct coordinator *c, int64_t ttl, bool reusable, const char **error)
@@ -1207,7 +1219,7 @@ json_t *coordinator_invite(struct coordinator *c, int64_t ttl, bool reusable, co
 	if (n == 0)
 		return fail(c, error,
 			    "no endpoint to put in the invite%s (set coordinator.endpoints)", "");
-	if (invite_generate(&inv, c->node->public_key, eps, n) < 0)
+	if (invite_generate(&inv, c->host.public_key, eps, n) < 0)
 		return fail(c, error, "cannot create an invite%s", "");
 	invite_secret_hash(inv.secret, hash);
 	if (registry_invite_add(c->reg, hash, now, expires, reusable, &inv.id) < 0 ||
@@ -1327,7 +1339,7 @@ static json_t *node_json(struct coordinator *c, const struct registry_node *n,
 {
 	struct prefix a[2] = { n->addr4, n->addr6 };
 	char key[KEY_B64_LEN + 1];
-	struct wg_peer *peer = wg_device_find_peer(c->node->dev, n->public_key);
+	struct mesh_peer_facts f;
 	struct endpoint seen = { 0 };
 	json_t *doc;
 
@@ -1345,8 +1357,8 @@ static json_t *node_json(struct coordinator *c, const struct registry_node *n,
 	json_object_set_new(doc, "routes_pending",
 			    node_routes_json(routes, n_routes, n->id, ROUTES_PENDING));
 	/* The public address this node's traffic comes from, as seen here. */
-	if (peer && peer->has_endpoint && !wg_endpoint_is_relay(&peer->endpoint))
-		mesh_endpoint_from_wg(&peer->endpoint, &seen);
+	if (direct_endpoint(c, n->public_key, &f))
+		mesh_endpoint_from_wg(&f.endpoint, &seen);
 	json_object_set_new(doc, "endpoint_observed",
 			    mesh_endpoints_json(&seen, seen.numeric ? 1 : 0));
 	return doc;

@@ -11,7 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct node;
+#include "mesh/host.h"
+
 struct coordinator;
 
 /* Name of the Ed25519 netmap signing key's seed file under state_dir. */
@@ -23,8 +24,8 @@ struct coordinator;
  * gives it its mesh addresses, installs the data plane hooks and listens on
  * MESH_CONTROL_PORT. errbuf says what failed.
  */
-int coordinator_start(struct coordinator **out, struct node *node, char *errbuf, size_t errlen)
-    __attribute__((warn_unused_result));
+int coordinator_start(struct coordinator **out, const struct mesh_host *host, char *errbuf,
+		      size_t errlen) __attribute__((warn_unused_result));
 
 /* Stops the role (closes connections and the registry); NULL-safe. */
 void coordinator_stop(struct coordinator *c);
