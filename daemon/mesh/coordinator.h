@@ -30,22 +30,6 @@ int coordinator_start(struct coordinator **out, const struct mesh_host *host, ch
 /* Stops the role (closes connections and the registry); NULL-safe. */
 void coordinator_stop(struct coordinator *c);
 
-/* The admin commands; each returns a new reference or NULL with *error set
- * (valid until the next call). */
-json_t *coordinator_invite(struct coordinator *c, int64_t ttl_seconds, bool reusable,
-			   const char **error);
-/* Every invite: id, created_at, expires_at (0: never), reusable, live,
- * used_at and used_by (the node's name; null when unused or removed). */
-json_t *coordinator_invites(struct coordinator *c, const char **error);
-/* Forgets an invite: its code no longer joins. */
-json_t *coordinator_invite_revoke(struct coordinator *c, uint64_t id, const char **error);
-json_t *coordinator_nodes(struct coordinator *c, const char **error);
-/* {"removed": NODE, "live_reusable_invites": [ids]}: a node holding one of
- * these codes can join again. */
-json_t *coordinator_node_remove(struct coordinator *c, const char *node, const char **error);
-json_t *coordinator_routes_set(struct coordinator *c, const char *node, const json_t *prefixes,
-			       bool approved, const char **error);
-
 /* How many nodes' WireGuard packets arrive from addresses that are not this
  * host's: the port is reached from outside when that is not 0 (preflight). */
 unsigned coordinator_port_reached(const struct coordinator *c);
@@ -70,5 +54,8 @@ void coordinator_drops_json(const struct coordinator *c, json_t *drops);
 
 /* Whether node_id has a control connection now (status). */
 bool coordinator_node_online(const struct coordinator *c, uint32_t node_id);
+
+/* The admin commands behind the control socket. */
+#include "mesh/admin.h"
 
 #endif
