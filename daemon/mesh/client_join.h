@@ -1,0 +1,22 @@
+/*
+ * Joining with an invite (client role): JOIN_REQUEST datagrams to the
+ * invite's endpoints once a second until the answer or MESH_JOIN_TIMEOUT_S,
+ * a cookie under load, and the saved state once joined.
+ */
+#ifndef MESHGATE_MESH_CLIENT_JOIN_H
+#define MESHGATE_MESH_CLIENT_JOIN_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct mesh_client;
+struct prefix;
+struct mesh_peer_facts;
+struct path;
+
+void client_join_send(struct mesh_client *mc);
+void client_join_tick(struct mesh_client *mc);
+
+#endif

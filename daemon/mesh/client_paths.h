@@ -1,0 +1,25 @@
+/*
+ * The path to each peer, for the client role: a peer without a session on its
+ * direct path for MESH_DIRECT_TIMEOUT_S goes through the coordinator's relay;
+ * while relayed, the direct candidates are probed every MESH_RELAY_PROBE_S
+ * and roaming takes a direct path back. Engine facts and handshakes go
+ * through the host.
+ */
+#ifndef MESHGATE_MESH_CLIENT_PATHS_H
+#define MESHGATE_MESH_CLIENT_PATHS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct mesh_client;
+struct prefix;
+struct mesh_peer_facts;
+struct path;
+
+void client_paths_update(struct mesh_client *mc);
+struct path *client_path_find(struct mesh_client *mc, const uint8_t *key);
+void client_paths_tick(struct mesh_client *mc);
+
+#endif

@@ -1,0 +1,23 @@
+/*
+ * The client role's saved state: state_dir/MESH_STATE_FILE holds the coordinator's keys,
+ * addresses and endpoints, this node's id, name and addresses, and the relay
+ * address; written with fsync and rename.
+ */
+#ifndef MESHGATE_MESH_CLIENT_STATE_H
+#define MESHGATE_MESH_CLIENT_STATE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct mesh_client;
+struct prefix;
+struct mesh_peer_facts;
+struct path;
+
+int client_prefixes_load(const json_t *arr, struct prefix *out, size_t max, size_t *n);
+int client_state_save(struct mesh_client *mc);
+int client_state_load(struct mesh_client *mc);
+
+#endif
