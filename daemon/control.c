@@ -65,9 +65,9 @@ void control_server_register(struct control_server *srv, const struct mesh_comma
 	srv->roles = roles;
 }
 
-json_t *control_handle(struct node *node, const json_t *request)
+/* The node's commands, then those the roles registered. */
+static json_t *dispatch(struct node *node, const struct control_server *srv, const json_t *request)
 {
-	const struct control_server *srv = node->control;
 	const char *cmd = json_string_value(json_object_get(request, "cmd"));
 	const char *error = NULL;
 
@@ -82,13 +82,18 @@ json_t *control_handle(struct node *node, const json_t *request)
 	return error_doc("unknown command");
 }
 
+json_t *control_handle(struct node *node, const json_t *request)
+{
+	return dispatch(node, node->control, request);
+}
+
 /* One request per connection: the reply, then the connection closes. */
 static bool on_request(void *ctx, const char *req, size_t len, char **reply, size_t *reply_len)
 {
 	struct control_server *srv = ctx;
 	json_error_t jerr;
 	json_t *doc = json_loadb(req, len, JSON_REJECT_DUPLICATES, &jerr);
-	json_t *resp = doc ? control_handle(srv->node, doc) : error_doc("request is not JSON");
+	json_t *resp = doc ? dispatch(srv->node, srv, doc) : error_doc("request is not JSON");
 
 	*reply = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
 	*reply_len = *reply ? strlen(*reply) : 0;
