@@ -1,5 +1,5 @@
 /*
- * The client role; see client.h. One timer (a timerfd on the node's loop,
+ * The client role; see client.h. One timer (a loop timer on the node's loop,
  * once a second) drives join retries, reconnects and path choice; packet
  * hooks only record what arrived and leave the work to the timer.
  */
@@ -15,7 +15,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -142,6 +141,12 @@ static void load_cache(struct mesh_client *mc)
 
 /* ---- packet hooks ---- */
 
+/* The packet hooks leave the work to the timer: it fires at once. */
+static void tick_soon(struct mesh_client *mc)
+{
+	loop_timer_set(mc->host.loop, mc->timer, loop_now() + SOON_NS);
+}
+
 static const uint8_t *node_relay_key(void *ctx, uint32_t node_id)
 {
 	struct mesh_client *mc = ctx;
@@ -172,10 +177,7 @@ static enum demux client_rx(void *ctx, struct pkt *pkt, struct pkt_batch *udp_ou
 	if (type == MESH_JOIN_COOKIE && mc->join == JOIN_RUNNING && !mc->join_result) {
 		/* Busy coordinator: ask again at once, with mac2. */
 		if (join_cookie_consume(pkt->data, pkt->len, &mc->join_cookie, now_ns()) == 0)
-			timerfd_settime(mc->timer_fd, 0,
-					&(struct itimerspec){ .it_value = { 0, 1000000 },
-							      .it_interval = { 1, 0 } },
-					NULL);
+			tick_soon(mc);
 		return DEMUX_CONSUMED;
 	}
 	if (type != MESH_JOIN_RESPONSE || mc->join != JOIN_RUNNING || mc->join_result)
@@ -185,9 +187,7 @@ static enum demux client_rx(void *ctx, struct pkt *pkt, struct pkt_batch *udp_ou
 	mc->join_result = result;
 	memset(&mc->join_from, 0, sizeof(mc->join_from));
 	memcpy(&mc->join_from, &pkt->ep.addr, sizeof(mc->join_from));
-	timerfd_settime(mc->timer_fd, 0,
-			&(struct itimerspec){ .it_value = { 0, 1000000 }, .it_interval = { 1, 0 } },
-			NULL);
+	tick_soon(mc);
 	return DEMUX_CONSUMED;
 }
 
@@ -215,13 +215,11 @@ static const struct dataplane_mesh_ops client_ops = { .rx = client_rx,
 
 /* ---- timer, start, stop ---- */
 
-static void on_timer(void *ctx, uint32_t events)
+static void on_timer(void *ctx)
 {
 	struct mesh_client *mc = ctx;
-	uint64_t expirations;
 
-	if (read(mc->timer_fd, &expirations, sizeof(expirations)) < 0)
-		return;
+	loop_timer_set(mc->host.loop, mc->timer, loop_now() + TICK_NS);
 	client_join_tick(mc);
 	client_control_tick(mc);
 	client_paths_tick(mc);
@@ -292,21 +290,17 @@ int mesh_client_start(struct mesh_client **out, const struct mesh_host *host, ch
 		      size_t errlen)
 {
 	struct mesh_client *mc = calloc(1, sizeof(*mc));
-	struct itimerspec its = { .it_value = { 0, 1000000 }, .it_interval = { 1, 0 } };
 
 	if (!mc)
 		return -ENOMEM;
 	mc->host = *host;
 	portprobe_init(&mc->probe);
-	mc->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	mc->timer_src =
-	    mc->timer_fd >= 0 ? loop_add_fd(host->loop, mc->timer_fd, EPOLLIN, on_timer, mc) : NULL;
-	if (!mc->timer_src) {
+	mc->timer = loop_timer_add(host->loop, loop_now() + SOON_NS, on_timer, mc);
+	if (!mc->timer) {
 		snprintf(errbuf, errlen, "mesh: cannot create a timer");
 		mesh_client_stop(mc);
 		return -ENOMEM;
 	}
-	timerfd_settime(mc->timer_fd, 0, &its, NULL);
 	host->ops->set_hooks(host->ctx, &client_ops, client_relay_check, mc);
 	start_from_state(mc);
 	if (host->cfg->join) {
@@ -332,10 +326,8 @@ void mesh_client_stop(struct mesh_client *mc)
 		return;
 	mc->host.ops->set_hooks(mc->host.ctx, NULL, NULL, mc);
 	channel_free(mc->ch);
-	if (mc->timer_src)
-		loop_del_fd(mc->host.loop, mc->timer_src);
-	if (mc->timer_fd >= 0)
-		close(mc->timer_fd);
+	if (mc->timer)
+		loop_timer_del(mc->host.loop, mc->timer);
 	invite_clear(&mc->inv);
 	json_decref(mc->join_result);
 	netmap_free(&mc->nm);

@@ -22,6 +22,7 @@
 #include "mesh/relay.h"
 
 enum { NS = 1000000000, MAX_BACKOFF_S = 8, CONNECT_TIMEOUT_S = 10 };
+enum { TICK_NS = 1000000000, SOON_NS = 1000000 };
 
 enum join_state { JOIN_IDLE, JOIN_RUNNING, JOIN_DONE, JOIN_FAILED };
 
@@ -69,8 +70,7 @@ struct mesh_client {
 	/* Paths. */
 	struct path *paths;
 	size_t n_paths;
-	int timer_fd;
-	struct loop_source *timer_src;
+	struct loop_timer *timer; /* every TICK_NS, SOON_NS after a packet hook asks */
 };
 
 static inline uint64_t now_ns(void)

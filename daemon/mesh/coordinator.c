@@ -23,7 +23,6 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -299,12 +298,10 @@ out:
 /* Arms the timer for due (monotonic ns) unless it fires sooner already. */
 void coord_arm(struct coordinator *c, uint64_t due)
 {
-	struct itimerspec its = { .it_value = { (time_t)(due / NS), (long)(due % NS) } };
-
 	if (c->timer_due && c->timer_due <= due)
 		return;
-	if (timerfd_settime(c->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
-		c->timer_due = due;
+	loop_timer_set(c->host.loop, c->timer, due);
+	c->timer_due = due;
 }
 
 /* The earliest time the next coord_rebuild may run. */
@@ -321,7 +318,7 @@ static uint64_t rebuild_due(const struct coordinator *c, uint64_t now)
 void coord_schedule(struct coordinator *c)
 {
 	c->dirty = true;
-	if (c->timer_fd >= 0)
+	if (c->timer)
 		coord_arm(c, rebuild_due(c, loop_now()));
 }
 
@@ -379,13 +376,11 @@ static void invites_tick(struct coordinator *c)
 	joingate_tick(&c->gate, loop_now());
 }
 
-static void on_timer(void *ctx, uint32_t events)
+static void on_timer(void *ctx)
 {
 	struct coordinator *c = ctx;
-	uint64_t expirations, now = loop_now(), next = now + TICK_MS * MS;
+	uint64_t now = loop_now(), next = now + TICK_MS * MS;
 
-	if (read(c->timer_fd, &expirations, sizeof(expirations)) < 0)
-		return;
 	c->timer_due = 0;
 	invites_tick(c);
 	if (advertise_own(c) < 0)
@@ -544,7 +539,7 @@ int coordinator_start(struct coordinator **out, const struct mesh_host *host, ch
 
 	if (!c)
 		return -ENOMEM;
-	*c = (struct coordinator){ .host = *host, .listen_fd = -1, .timer_fd = -1 };
+	*c = (struct coordinator){ .host = *host, .listen_fd = -1 };
 	snprintf(path, sizeof(path), "%s/%s", host->cfg->state_dir, REGISTRY_FILE);
 	ret = registry_open(&c->reg, path, errbuf, errlen);
 	if (ret == 0 && (ret = joingate_init(&c->gate, host->public_key)) < 0)
@@ -565,10 +560,8 @@ int coordinator_start(struct coordinator **out, const struct mesh_host *host, ch
 			 MESH_CONTROL_PORT, strerror(-ret));
 		goto err;
 	}
-	c->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	c->timer_src =
-	    c->timer_fd >= 0 ? loop_add_fd(host->loop, c->timer_fd, EPOLLIN, on_timer, c) : NULL;
-	if (!c->timer_src) {
+	c->timer = loop_timer_add(host->loop, UINT64_MAX, on_timer, c);
+	if (!c->timer) {
 		ret = -ENOMEM;
 		snprintf(errbuf, errlen, "coordinator: cannot create a timer");
 		goto err;
@@ -594,10 +587,8 @@ void coordinator_stop(struct coordinator *c)
 		loop_del_fd(c->host.loop, c->listen_src);
 	if (c->listen_fd >= 0)
 		close(c->listen_fd);
-	if (c->timer_src)
-		loop_del_fd(c->host.loop, c->timer_src);
-	if (c->timer_fd >= 0)
-		close(c->timer_fd);
+	if (c->timer)
+		loop_timer_del(c->host.loop, c->timer);
 	registry_close(c->reg);
 	sodium_memzero(c->sign_secret, sizeof(c->sign_secret));
 	if (c->relay)

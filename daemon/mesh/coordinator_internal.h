@@ -51,8 +51,9 @@ struct coordinator {
 	uint32_t self_id;
 	struct prefix addrs[2]; /* with the prefixes' lengths */
 	size_t n_addrs;
-	int listen_fd, timer_fd;
-	struct loop_source *listen_src, *timer_src;
+	int listen_fd;
+	struct loop_source *listen_src;
+	struct loop_timer *timer; /* rebuilds, pending hellos, invites; see coord_arm() */
 	struct conn *conns;
 	struct relay_key *relay;
 	size_t n_relay;
