@@ -29,6 +29,7 @@
 #include "mesh/relay.h"
 #include "mesh/throttle.h"
 #include "mesh/coordinator_internal.h"
+#include "mesh/views.h"
 
 /* ---- admin commands ---- */
 
@@ -191,11 +192,11 @@ static json_t *node_json(struct coordinator *c, const struct registry_node *n,
 	key_to_base64(key, n->public_key);
 	doc = json_pack("{s:s, s:I, s:s, s:o, s:b, s:b, s:I, s:o, s:o, s:o}", "name", n->name, "id",
 			(json_int_t)n->id, "public_key", key, "addresses", mesh_prefixes_json(a, 2),
-			"online", coordinator_node_online(c, n->id), "coordinator",
-			n->id == c->self_id, "last_seen",
-			(json_int_t)(n->id == c->self_id ? now_s() : n->last_seen), "endpoints",
-			mesh_endpoints_json(n->endpoints, n->n_endpoints), "routes_advertised",
-			node_routes_json(routes, n_routes, n->id, ROUTES_ALL), "routes_approved",
+			"online", coord_node_online(c, n->id), "coordinator", n->id == c->self_id,
+			"last_seen", (json_int_t)(n->id == c->self_id ? now_s() : n->last_seen),
+			"endpoints", mesh_endpoints_json(n->endpoints, n->n_endpoints),
+			"routes_advertised", node_routes_json(routes, n_routes, n->id, ROUTES_ALL),
+			"routes_approved",
 			node_routes_json(routes, n_routes, n->id, ROUTES_APPROVED));
 	if (!doc)
 		return NULL;

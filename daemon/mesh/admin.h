@@ -28,4 +28,8 @@ json_t *coordinator_node_remove(struct coordinator *c, const char *node, const c
 json_t *coordinator_routes_set(struct coordinator *c, const char *node, const json_t *prefixes,
 			       bool approved, const char **error);
 
+/* Adds the join gate's drop counters to the status document's drops object
+ * (zero when c is NULL, so every node lists the same reasons). */
+void coordinator_drops_json(const struct coordinator *c, json_t *drops);
+
 #endif

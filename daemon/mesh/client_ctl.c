@@ -24,6 +24,7 @@
 #include "mesh/portprobe.h"
 #include "mesh/relay.h"
 #include "mesh/client_internal.h"
+#include "mesh/client_view.h"
 
 /* ---- control channel ---- */
 

@@ -13,7 +13,6 @@
 
 #include "loop.h"
 #include "mesh/channel.h"
-#include "mesh/client.h"
 #include "mesh/host.h"
 #include "mesh/invite.h"
 #include "mesh/join.h"
@@ -87,14 +86,5 @@ static inline void state_path(const struct mesh_client *mc, const char *file, ch
 {
 	snprintf(out, len, "%s/%s", mc->host.cfg->state_dir, file);
 }
-
-/* client.c */
-bool client_netmap_take(struct mesh_client *mc, const json_t *msg, bool from_cache);
-void client_apply_view(struct mesh_client *mc);
-
-#include "mesh/client_state.h"
-#include "mesh/client_paths.h"
-#include "mesh/client_ctl.h"
-#include "mesh/client_join.h"
 
 #endif

@@ -24,6 +24,9 @@
 #include "mesh/portprobe.h"
 #include "mesh/relay.h"
 #include "mesh/client_internal.h"
+#include "mesh/client_ctl.h"
+#include "mesh/client_state.h"
+#include "mesh/client_view.h"
 
 /* ---- joining ---- */
 

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+enum { MESH_JOIN_TIMEOUT_S = 15 };
+
 struct mesh_client;
 struct prefix;
 struct mesh_peer_facts;

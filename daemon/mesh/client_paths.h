@@ -13,6 +13,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+enum {
+	MESH_DIRECT_TIMEOUT_S = 10, /* no session on a direct path: relay */
+	/* While relayed, try the direct paths again (and at once on a new
+	 * netmap). Below a third of the 30 s a NAT such as Linux's keeps an
+	 * unanswered UDP mapping: both sides probe, and one side's mapping must
+	 * still be open when the other's probe arrives, even after a lost one. */
+	MESH_RELAY_PROBE_S = 10,
+};
+
 struct mesh_client;
 struct prefix;
 struct mesh_peer_facts;

@@ -11,6 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define MESH_STATE_FILE  "mesh.json"
+#define MESH_NETMAP_FILE "netmap.json"
+
 struct mesh_client;
 struct prefix;
 struct mesh_peer_facts;

@@ -1,7 +1,8 @@
 /*
- * What the coordinator's files share (coordinator.c, joinsvc.c,
- * ctlserver.c, admin.c): the role's state and the calls between them. Not
- * for use outside those files; the role's interface is coordinator.h.
+ * The coordinator role's state, shared by its files (coordinator.c, views.c,
+ * joinsvc.c, ctlserver.c, admin.c). Not for use outside them; the role's
+ * interface is coordinator.h. The files call one way: coordinator.c (start,
+ * stop, timer, packet demux) -> joinsvc.c, ctlserver.c -> views.c.
  */
 #ifndef MESHGATE_MESH_COORDINATOR_INTERNAL_H
 #define MESHGATE_MESH_COORDINATOR_INTERNAL_H
@@ -13,11 +14,9 @@
 #include <time.h>
 
 #include "mesh/channel.h"
-#include "mesh/coordinator.h"
-#include "mesh/ctlserver.h"
+#include "mesh/coordinator_stats.h"
 #include "mesh/host.h"
 #include "mesh/joingate.h"
-#include "mesh/joinsvc.h"
 #include "mesh/portprobe.h"
 #include "mesh/registry.h"
 #include "mesh/relay.h"
@@ -74,18 +73,5 @@ static inline int64_t now_s(void)
 {
 	return (int64_t)time(NULL);
 }
-
-/* coordinator.c: the state, its views and the timer. */
-void coord_schedule(struct coordinator *c);
-void coord_arm(struct coordinator *c, uint64_t due);
-void coord_rebuild(struct coordinator *c);
-int coord_advertise(struct coordinator *c, uint32_t id, const struct prefix *routes, size_t n,
-		    bool *changed);
-struct conn *coord_conn_by_node(struct coordinator *c, uint32_t id);
-void coord_conn_close(struct conn *k);
-void coord_gate_refresh(struct coordinator *c);
-bool coord_direct_endpoint(const struct coordinator *c, const uint8_t *key,
-			   struct mesh_peer_facts *f);
-bool coord_node_direct(const struct coordinator *c, uint32_t id, struct mesh_peer_facts *f);
 
 #endif

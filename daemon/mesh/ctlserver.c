@@ -29,6 +29,7 @@
 #include "mesh/relay.h"
 #include "mesh/throttle.h"
 #include "mesh/coordinator_internal.h"
+#include "mesh/views.h"
 
 /* ---- control channel ---- */
 

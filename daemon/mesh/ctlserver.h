@@ -17,4 +17,8 @@ int coord_listen_control(struct coordinator *c);
 /* Applies the hellos and updates held back by the limits that are due. */
 void coord_pending_tick(struct coordinator *c, uint64_t now);
 
+/* How many nodes' WireGuard packets arrive from addresses that are not this
+ * host's: the port is reached from outside when that is not 0 (preflight). */
+unsigned coordinator_port_reached(const struct coordinator *c);
+
 #endif

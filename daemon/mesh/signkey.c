@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include "atomicfile.h"
-#include "mesh/coordinator.h"
 
 int signkey_load(const char *state_dir, uint8_t sign_public[32], uint8_t sign_secret[64],
 		 char *errbuf, size_t errlen)
