@@ -88,6 +88,8 @@ void node_stop(struct node *node);
  * peers, the addresses) the new state is kept all the same, so the next
  * change is applied from it, and the error is returned with errbuf set and
  * kept in apply_error for the status document.
+ * The roles reach it as their host's reconfigure (node_mesh.c), one call
+ * per view.
  */
 int node_set_mesh(struct node *node, const struct mesh_peer *peers, size_t n_peers,
 		  const struct prefix *addresses, size_t n_addresses,

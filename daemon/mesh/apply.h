@@ -1,6 +1,6 @@
 /*
- * A netmap turned into what node_set_mesh() takes: one mesh peer per netmap
- * peer, with allowed IPs = its mesh addresses + the routes it is primary for
+ * A netmap turned into the peers of a view (mesh/host.h): one mesh peer per
+ * netmap peer, with allowed IPs = its mesh addresses + the routes it is primary for
  * + the defaults when it is an approved exit node (the route plan keeps the
  * defaults only for the exit node use_exit_node names), and its candidate
  * endpoints. Both roles apply their views through this.
