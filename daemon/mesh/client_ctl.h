@@ -17,7 +17,10 @@ struct prefix;
 struct mesh_peer_facts;
 struct path;
 
+/* The channel closed (or gave up connecting): reconnect after a backoff. */
 void client_on_closed(void *ctx, struct channel *ch);
+/* Once a second: connects, sends an update that changed, asks for a port
+ * probe when one is due. */
 void client_control_tick(struct mesh_client *mc);
 
 #endif

@@ -18,7 +18,10 @@ struct prefix;
 struct mesh_peer_facts;
 struct path;
 
+/* Sends one request to every endpoint of the invite. */
 void client_join_send(struct mesh_client *mc);
+/* Once a second while joining: takes an answer, gives up after
+ * MESH_JOIN_TIMEOUT_S, or asks again. */
 void client_join_tick(struct mesh_client *mc);
 
 #endif

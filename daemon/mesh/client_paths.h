@@ -27,8 +27,13 @@ struct prefix;
 struct mesh_peer_facts;
 struct path;
 
+/* One path per non-coordinator peer of the netmap in use; a new one that
+ * is online and has no session yet gets a handshake. */
 void client_paths_update(struct mesh_client *mc);
+/* The path to the peer with key; NULL: none (the coordinator has none). */
 struct path *client_path_find(struct mesh_client *mc, const uint8_t *key);
+/* Once a second: relays a peer silent on its direct path, probes the
+ * direct candidates of a relayed one. */
 void client_paths_tick(struct mesh_client *mc);
 
 #endif

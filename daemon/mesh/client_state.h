@@ -19,8 +19,11 @@ struct prefix;
 struct mesh_peer_facts;
 struct path;
 
+/* Between 1 and max prefixes from a JSON array of strings; -EINVAL. */
 int client_prefixes_load(const json_t *arr, struct prefix *out, size_t max, size_t *n);
+/* Writes mc's saved state (atomically); -errno. */
 int client_state_save(struct mesh_client *mc);
+/* Reads the saved state into mc; -ENOENT without one, -EINVAL if bad. */
 int client_state_load(struct mesh_client *mc);
 
 #endif
