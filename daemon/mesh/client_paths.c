@@ -15,14 +15,6 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "mesh/apply.h"
-#include "mesh/channel.h"
-#include "mesh/hello.h"
-#include "mesh/invite.h"
-#include "mesh/join.h"
-#include "mesh/netmap.h"
-#include "mesh/portprobe.h"
-#include "mesh/relay.h"
 #include "mesh/client_internal.h"
 
 struct path *client_path_find(struct mesh_client *mc, const uint8_t *key)

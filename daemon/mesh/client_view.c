@@ -16,13 +16,6 @@
 
 #include "log.h"
 #include "mesh/apply.h"
-#include "mesh/channel.h"
-#include "mesh/hello.h"
-#include "mesh/invite.h"
-#include "mesh/join.h"
-#include "mesh/netmap.h"
-#include "mesh/portprobe.h"
-#include "mesh/relay.h"
 #include "mesh/client_internal.h"
 #include "mesh/client_paths.h"
 #include "mesh/client_state.h"

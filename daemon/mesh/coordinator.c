@@ -27,20 +27,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "mesh/apply.h"
-#include "mesh/channel.h"
-#include "mesh/hello.h"
-#include "mesh/invite.h"
-#include "mesh/join.h"
-#include "mesh/joingate.h"
-#include "mesh/netmap_build.h"
-#include "mesh/portprobe.h"
-#include "mesh/registry.h"
-#include "mesh/relay.h"
-#include "mesh/signkey.h"
-#include "mesh/throttle.h"
 #include "mesh/coordinator_internal.h"
-#include "mesh/ctlserver.h"
 #include "mesh/joinsvc.h"
 #include "mesh/views.h"
 
