@@ -28,4 +28,11 @@ void control_server_stop(struct control_server *srv);
  */
 json_t *control_handle(struct node *node, const json_t *request);
 
+/* Serves the commands of v (mesh/roles.h) with roles, next to the node's
+ * own ("status"). The mesh roles register theirs when the node starts. */
+struct mesh_command;
+struct mesh_roles;
+void control_server_register(struct control_server *srv, const struct mesh_command *v, size_t n,
+			     struct mesh_roles *roles);
+
 #endif

@@ -48,13 +48,6 @@ struct dataplane_mesh {
 	const struct dataplane_mesh_ops *ops; /* NULL: no mesh code */
 	void *ctx;
 	uint64_t tx_relay_dropped; /* relay packets without a hook, or refused by it */
-	/* PORT_PROBE datagrams the mesh code dropped: malformed, or answering
-	 * no request of this node (status: drops "mesh_probe"). */
-	uint64_t rx_probe_dropped;
-	/* RELAY datagrams the coordinator did not forward: not authentic, for
-	 * no known node, or no way to send them on (status: drops
-	 * "mesh_relay"). */
-	uint64_t relay_dropped;
 };
 
 /* Hands the datagrams of `in` that are meant for the mesh code to ops->rx and

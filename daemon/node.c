@@ -19,8 +19,7 @@
 #include "keys.h"
 #include "link.h"
 #include "log.h"
-#include "mesh/client.h"
-#include "mesh/coordinator.h"
+#include "node_mesh.h"
 #include "node_web.h"
 #include "preflight.h"
 #include "uapi.h"
@@ -379,9 +378,7 @@ static int compute_plan(struct node *node, const struct mg_config *cfg,
 				   .n_connected = info.n_connected,
 				   .local_addrs = info.local_addrs,
 				   .n_local_addrs = info.n_local_addrs,
-				   .mesh_member = node->coordinator || node->mesh_client ||
-						  cfg->coordinator.enabled || cfg->join ||
-						  mesh_client_wanted(node),
+				   .mesh_member = mesh_roles_member(&node->roles, cfg),
 				   .approved_routes = approved ? approved->routes : NULL,
 				   .n_approved_routes = approved ? approved->n_routes : 0,
 				   .exit_approved = approved && approved->exit_node };
@@ -454,25 +451,15 @@ static int start_control(struct node *node, char *errbuf, size_t errlen)
 	return 0;
 }
 
-/* The control plane's role, when the config or saved state asks for one. */
+/* The control plane's role, when the config or saved state asks for one;
+ * its commands go to the control socket. */
 static int start_mesh(struct node *node, char *errbuf, size_t errlen)
 {
-	if (node->cfg.coordinator.enabled)
-		return coordinator_start(&node->coordinator, node, errbuf, errlen);
-	if (mesh_client_wanted(node))
-		return mesh_client_start(&node->mesh_client, node, errbuf, errlen);
-	return 0;
-}
+	struct mesh_host host;
 
-int node_mesh_client(struct node *node, char *errbuf, size_t errlen)
-{
-	if (node->coordinator) {
-		snprintf(errbuf, errlen, "this node is the coordinator");
-		return -EEXIST;
-	}
-	if (node->mesh_client)
-		return 0;
-	return mesh_client_start(&node->mesh_client, node, errbuf, errlen);
+	node_mesh_host(node, &host);
+	control_server_register(node->control, mesh_commands, mesh_n_commands, &node->roles);
+	return mesh_roles_start(&node->roles, &host, errbuf, errlen);
 }
 
 int node_start(struct node *node, struct loop *loop, struct mg_config *cfg, const char *config_path,
@@ -542,10 +529,7 @@ static void mesh_peers_free(struct mesh_peer *peers, size_t n);
 
 void node_stop(struct node *node)
 {
-	coordinator_stop(node->coordinator);
-	node->coordinator = NULL;
-	mesh_client_stop(node->mesh_client);
-	node->mesh_client = NULL;
+	mesh_roles_stop(&node->roles);
 	node_web_stop(node);
 	uapi_server_stop(node->uapi);
 	node->uapi = NULL;

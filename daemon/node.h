@@ -12,40 +12,12 @@
 #include "config.h"
 #include "dataplane.h"
 #include "loop.h"
+#include "mesh/roles.h"
 #include "plan.h"
 #include "router.h"
 #include "wg/device.h"
 
 struct control_server;
-struct coordinator;
-struct mesh_client;
-
-/*
- * A peer the mesh control plane gives the node (from a netmap), next to the
- * config's static peers. allowed_ips: its mesh addresses, the routes it is
- * primary for and, for an approved exit node, the defaults. candidates: the
- * endpoints to try at once. When set_endpoint is true the peer is pointed
- * at endpoint (a direct address or a relay endpoint) even if it has one.
- */
-struct mesh_peer {
-	char name[64];
-	uint8_t public_key[NOISE_PUBLIC_KEY_LEN];
-	struct prefix *allowed_ips;
-	size_t n_allowed_ips;
-	struct wg_endpoint candidates[8];
-	size_t n_candidates;
-	bool set_endpoint;
-	struct wg_endpoint endpoint;
-};
-/* What the coordinator approved of this node's own offer (its netmap's
- * self): the routes (exit offers may be among them, they are ignored) and
- * whether the exit offer is approved. The plan serves config ∩ this. */
-struct mesh_approved {
-	const struct prefix *routes;
-	size_t n_routes;
-	bool exit_node;
-};
-
 struct uapi_server;
 struct web_server;
 struct node_status;
@@ -76,20 +48,18 @@ struct node {
 	size_t n_approved_routes;
 	bool approved_exit;
 
-	/* The control plane's roles: at most one runs (NULL: none). */
-	struct coordinator *coordinator;
-	struct mesh_client *mesh_client;
-	char mesh_error[256]; /* the last failed join's reason, for the control socket */
+	/* The control plane's roles: at most one runs. They see the node
+	 * only through the host node_mesh.c gives them (mesh/host.h). */
+	struct mesh_roles roles;
+	struct mesh_counters mesh_counters; /* bumped by the roles */
+	/* The running role's relay path check (host set_hooks); NULL: none. */
+	bool (*mesh_relay_check)(void *role, const uint8_t key[32], uint32_t relay_via);
+	void *mesh_relay_role;
 	/* Why the last apply of a plan (router, engine peers, mesh addresses)
 	 * failed; empty after a success. The status document's
 	 * daemon.last_apply_error. */
 	char apply_error[512];
 };
-
-/* Starts the client role on demand (`meshgate join` on a node without mesh
- * state). 0 when it runs; -EEXIST on a coordinator. */
-int node_mesh_client(struct node *node, char *errbuf, size_t errlen)
-    __attribute__((warn_unused_result));
 
 /*
  * Brings the node up from cfg (ownership of cfg moves into the node, even on
@@ -120,6 +90,8 @@ void node_stop(struct node *node);
  * peers, the addresses) the new state is kept all the same, so the next
  * change is applied from it, and the error is returned with errbuf set and
  * kept in apply_error for the status document.
+ * The roles reach it as their host's reconfigure (node_mesh.c), one call
+ * per view.
  */
 int node_set_mesh(struct node *node, const struct mesh_peer *peers, size_t n_peers,
 		  const struct prefix *addresses, size_t n_addresses,

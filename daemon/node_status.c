@@ -159,10 +159,10 @@ static json_t *drops_json(const struct node *node)
 				    json_integer((json_int_t)node->dev->stats.drops[r]));
 	if (obj) {
 		json_object_set_new(obj, "mesh_probe",
-				    json_integer((json_int_t)node->dp.mesh.rx_probe_dropped));
+				    json_integer((json_int_t)node->mesh_counters.rx_probe_dropped));
 		json_object_set_new(obj, "mesh_relay",
-				    json_integer((json_int_t)node->dp.mesh.relay_dropped));
-		coordinator_drops_json(node->coordinator, obj);
+				    json_integer((json_int_t)node->mesh_counters.relay_dropped));
+		coordinator_drops_json(node->roles.coordinator, obj);
 	}
 	return obj;
 }
@@ -172,9 +172,9 @@ static json_t *mesh_control_json(const struct node *node)
 {
 	struct coordinator_stats st;
 
-	if (!node->coordinator)
+	if (!node->roles.coordinator)
 		return NULL;
-	coordinator_stats(node->coordinator, &st);
+	coordinator_stats(node->roles.coordinator, &st);
 	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "updates_deferred",
 			 (json_int_t)st.updates_deferred, "endpoints_debounced",
 			 (json_int_t)st.endpoints_debounced, "reconnects_refused",
@@ -205,7 +205,7 @@ static json_t *daemon_json(const struct node *node)
 		json_object_set_new(doc, "last_apply_error",
 				    node->apply_error[0] ? json_string(node->apply_error)
 							 : json_null());
-	if (doc && node->coordinator)
+	if (doc && node->roles.coordinator)
 		json_object_set_new(doc, "mesh_control", mesh_control_json(node));
 	return doc;
 }
@@ -217,9 +217,9 @@ static json_t *coordinator_json(const struct node *node)
 	const char *error = NULL;
 	json_t *nodes;
 
-	if (!node->coordinator)
+	if (!node->roles.coordinator)
 		return NULL;
-	nodes = coordinator_nodes(node->coordinator, &error);
+	nodes = coordinator_nodes(node->roles.coordinator, &error);
 	return nodes ? json_pack("{s:o}", "nodes", nodes) : NULL;
 }
 
@@ -250,16 +250,16 @@ static void preflight_node_facts(const struct node *node, struct preflight_node 
 	n->nft_needed = plan->nft.present;
 	n->nft_present = node->router.nft_present;
 	n->mss_clamp = plan->nft.clamp_mss && node->router.nft_present;
-	n->role = node->coordinator   ? PREFLIGHT_COORDINATOR
-		  : node->mesh_client ? PREFLIGHT_MESH_CLIENT
-				      : PREFLIGHT_STATIC;
+	n->role = node->roles.coordinator ? PREFLIGHT_COORDINATOR
+		  : node->roles.client    ? PREFLIGHT_MESH_CLIENT
+					  : PREFLIGHT_STATIC;
 	n->port = node->dp.udp.port;
 	n->port_reachable = -1;
-	if (node->mesh_client) {
-		mesh_client_port_probe(node->mesh_client, &n->port_reachable, n->port_seen_as,
+	if (node->roles.client) {
+		mesh_client_port_probe(node->roles.client, &n->port_reachable, n->port_seen_as,
 				       sizeof(n->port_seen_as));
-	} else if (node->coordinator) {
-		n->port_reached_by = coordinator_port_reached(node->coordinator);
+	} else if (node->roles.coordinator) {
+		n->port_reached_by = coordinator_port_reached(node->roles.coordinator);
 		n->port_reachable = n->port_reached_by ? 1 : -1;
 	}
 }

@@ -1,6 +1,6 @@
 /*
- * A netmap turned into what node_set_mesh() takes: one mesh peer per netmap
- * peer, with allowed IPs = its mesh addresses + the routes it is primary for
+ * A netmap turned into the peers of a view (mesh/host.h): one mesh peer per
+ * netmap peer, with allowed IPs = its mesh addresses + the routes it is primary for
  * + the defaults when it is an approved exit node (the route plan keeps the
  * defaults only for the exit node use_exit_node names), and its candidate
  * endpoints. Both roles apply their views through this.
@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 #include "mesh/netmap.h"
-#include "node.h"
+#include "mesh/host.h"
 
 /* A new array in *out (free with mesh_apply_free()); -ENOMEM. Candidate
  * endpoints that mesh_endpoint_usable() refuses with the mesh prefixes

@@ -10,31 +10,22 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-struct node;
+#include "mesh/client_join.h"
+#include "mesh/client_paths.h"
+#include "mesh/client_state.h"
+#include "mesh/host.h"
+
 struct mesh_client;
 
-#define MESH_STATE_FILE  "mesh.json"
-#define MESH_NETMAP_FILE "netmap.json"
-
-enum {
-	MESH_JOIN_TIMEOUT_S = 15,
-	MESH_DIRECT_TIMEOUT_S = 10, /* no session on a direct path: relay */
-	/* While relayed, try the direct paths again (and at once on a new
-	 * netmap). Below a third of the 30 s a NAT such as Linux's keeps an
-	 * unanswered UDP mapping: both sides probe, and one side's mapping must
-	 * still be open when the other's probe arrives, even after a lost one. */
-	MESH_RELAY_PROBE_S = 10,
-};
-
 /* Whether the node has saved mesh state or a join code: then the role runs. */
-bool mesh_client_wanted(const struct node *node);
+bool mesh_client_wanted(const struct mg_config *cfg);
 
 /*
  * Starts the role: with saved state, applies the cached netmap and connects
  * to the coordinator; with cfg.join for another (or no) coordinator, joins.
  */
-int mesh_client_start(struct mesh_client **out, struct node *node, char *errbuf, size_t errlen)
-    __attribute__((warn_unused_result));
+int mesh_client_start(struct mesh_client **out, const struct mesh_host *host, char *errbuf,
+		      size_t errlen) __attribute__((warn_unused_result));
 void mesh_client_stop(struct mesh_client *mc);
 
 /* Starts joining with code; the outcome comes from mesh_client_join_status().

@@ -11,11 +11,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct node;
-struct coordinator;
+#include "mesh/coordinator_stats.h"
+#include "mesh/ctlserver.h"
+#include "mesh/host.h"
+#include "mesh/signkey.h"
 
-/* Name of the Ed25519 netmap signing key's seed file under state_dir. */
-#define COORDINATOR_SIGN_KEY_FILE "coordinator.key"
+struct coordinator;
 
 /*
  * Starts the role on a running node (after its data plane is up): opens the
@@ -23,51 +24,18 @@ struct coordinator;
  * gives it its mesh addresses, installs the data plane hooks and listens on
  * MESH_CONTROL_PORT. errbuf says what failed.
  */
-int coordinator_start(struct coordinator **out, struct node *node, char *errbuf, size_t errlen)
-    __attribute__((warn_unused_result));
+int coordinator_start(struct coordinator **out, const struct mesh_host *host, char *errbuf,
+		      size_t errlen) __attribute__((warn_unused_result));
 
 /* Stops the role (closes connections and the registry); NULL-safe. */
 void coordinator_stop(struct coordinator *c);
 
-/* The admin commands; each returns a new reference or NULL with *error set
- * (valid until the next call). */
-json_t *coordinator_invite(struct coordinator *c, int64_t ttl_seconds, bool reusable,
-			   const char **error);
-/* Every invite: id, created_at, expires_at (0: never), reusable, live,
- * used_at and used_by (the node's name; null when unused or removed). */
-json_t *coordinator_invites(struct coordinator *c, const char **error);
-/* Forgets an invite: its code no longer joins. */
-json_t *coordinator_invite_revoke(struct coordinator *c, uint64_t id, const char **error);
-json_t *coordinator_nodes(struct coordinator *c, const char **error);
-/* {"removed": NODE, "live_reusable_invites": [ids]}: a node holding one of
- * these codes can join again. */
-json_t *coordinator_node_remove(struct coordinator *c, const char *node, const char **error);
-json_t *coordinator_routes_set(struct coordinator *c, const char *node, const json_t *prefixes,
-			       bool approved, const char **error);
-
-/* How many nodes' WireGuard packets arrive from addresses that are not this
- * host's: the port is reached from outside when that is not 0 (preflight). */
-unsigned coordinator_port_reached(const struct coordinator *c);
-
-/* What the control channel's limits did, since start (status "daemon"
- * object, "mesh_control"; /metrics). */
-struct coordinator_stats {
-	uint64_t updates_deferred;    /* hello/update over the node's rate: kept, applied later */
-	uint64_t endpoints_debounced; /* endpoint changes held to the node's interval */
-	uint64_t reconnects_refused;  /* connections over the node's reconnect rate, closed */
-	uint64_t writes_skipped;      /* registry writes left out: nothing changed */
-	uint64_t rebuilds;            /* netmap rebuilds (each compares every node's view) */
-	uint64_t netmaps_pushed;      /* signed netmaps sent, one per changed view */
-	uint64_t lines_ignored;       /* blank, non-JSON or non-object lines from nodes */
-};
-
 void coordinator_stats(const struct coordinator *c, struct coordinator_stats *out);
-
-/* Adds the join gate's drop counters to the status document's drops object
- * (zero when c is NULL, so every node lists the same reasons). */
-void coordinator_drops_json(const struct coordinator *c, json_t *drops);
 
 /* Whether node_id has a control connection now (status). */
 bool coordinator_node_online(const struct coordinator *c, uint32_t node_id);
+
+/* The admin commands behind the control socket. */
+#include "mesh/admin.h"
 
 #endif

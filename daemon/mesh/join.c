@@ -52,14 +52,26 @@ static bool has_header(const uint8_t *msg, size_t len, uint32_t type)
 	return le32toh(le) == type;
 }
 
+int mesh_dh_box_key(const struct mesh_dh *dh, const uint8_t pub[32], uint8_t k[32])
+{
+	static const uint8_t zero[16];
+	uint8_t shared[32];
+	int ret = -EINVAL;
+
+	if (dh->fn(dh->ctx, shared, pub) && crypto_core_hsalsa20(k, zero, shared, NULL) == 0)
+		ret = 0;
+	sodium_memzero(shared, sizeof(shared));
+	return ret;
+}
+
 /* Seals plain[0..n) into out (n + MESH_BOX_OVERHEAD bytes). */
 static int seal(uint8_t *out, const uint8_t *plain, size_t n, const uint8_t nonce[MESH_NONCE_LEN],
-		const uint8_t pub[KEY_LEN], const uint8_t priv[KEY_LEN])
+		const uint8_t pub[KEY_LEN], const struct mesh_dh *dh)
 {
 	uint8_t k[crypto_box_BEFORENMBYTES];
 	int ret = 0;
 
-	if (crypto_box_beforenm(k, pub, priv) != 0)
+	if (mesh_dh_box_key(dh, pub, k) < 0)
 		ret = -EINVAL;
 	else
 		crypto_box_easy_afternm(out, plain, n, nonce, k);
@@ -69,12 +81,12 @@ static int seal(uint8_t *out, const uint8_t *plain, size_t n, const uint8_t nonc
 
 /* Opens box[0..n) into plain (n - MESH_BOX_OVERHEAD bytes); -EBADMSG. */
 static int unseal(uint8_t *plain, const uint8_t *box, size_t n, const uint8_t nonce[MESH_NONCE_LEN],
-		  const uint8_t pub[KEY_LEN], const uint8_t priv[KEY_LEN])
+		  const uint8_t pub[KEY_LEN], const struct mesh_dh *dh)
 {
 	uint8_t k[crypto_box_BEFORENMBYTES];
 	int ret = -EBADMSG;
 
-	if (n >= MESH_BOX_OVERHEAD && crypto_box_beforenm(k, pub, priv) == 0 &&
+	if (n >= MESH_BOX_OVERHEAD && mesh_dh_box_key(dh, pub, k) == 0 &&
 	    crypto_box_open_easy_afternm(plain, box, n, nonce, k) == 0)
 		ret = 0;
 	sodium_memzero(k, sizeof(k));
@@ -125,7 +137,7 @@ static size_t request_plain(uint8_t *plain, const struct join_request *req, cons
 }
 
 int join_request_create(uint8_t *buf, size_t cap, size_t *len, const struct join_request *req,
-			const uint8_t joiner_priv[KEY_LEN], const uint8_t coordinator_pub[KEY_LEN],
+			const struct mesh_dh *joiner_dh, const uint8_t coordinator_pub[KEY_LEN],
 			const uint8_t nonce[MESH_NONCE_LEN])
 {
 	uint8_t plain[REQUEST_PLAIN_FIXED + JOIN_HELLO_MAX];
@@ -149,7 +161,7 @@ int join_request_create(uint8_t *buf, size_t cap, size_t *len, const struct join
 	put_header(buf, MESH_JOIN_REQUEST);
 	memcpy(buf + JOIN_HEADER_LEN, req->joiner_key, KEY_LEN);
 	memcpy(buf + JOIN_HEADER_LEN + KEY_LEN, nonce, MESH_NONCE_LEN);
-	ret = seal(buf + REQUEST_BOX_AT, plain, n, nonce, coordinator_pub, joiner_priv);
+	ret = seal(buf + REQUEST_BOX_AT, plain, n, nonce, coordinator_pub, joiner_dh);
 	*len = ret == 0 ? REQUEST_BOX_AT + n + MESH_BOX_OVERHEAD + JOIN_MACS_LEN : 0;
 	if (ret == 0) {
 		cookie_init_labels(&ck, coordinator_pub, &join_cookie_labels);
@@ -179,7 +191,7 @@ static void request_fields(struct join_request *out, const uint8_t *plain)
 	out->timestamp = (int64_t)le64toh(ts);
 }
 
-int join_request_open(const uint8_t *msg, size_t len, const uint8_t coordinator_priv[KEY_LEN],
+int join_request_open(const uint8_t *msg, size_t len, const struct mesh_dh *coordinator_dh,
 		      int64_t now, struct join_request *out)
 {
 	uint8_t plain[MESH_JOIN_MAX];
@@ -197,7 +209,7 @@ int join_request_open(const uint8_t *msg, size_t len, const uint8_t coordinator_
 	if (!key_canonical(joiner))
 		return -EBADMSG;
 	if (unseal(plain, msg + REQUEST_BOX_AT, len - REQUEST_BOX_AT - JOIN_MACS_LEN, nonce, joiner,
-		   coordinator_priv) < 0)
+		   coordinator_dh) < 0)
 		goto out;
 	out->hello = load_object(plain + REQUEST_PLAIN_FIXED, n - REQUEST_PLAIN_FIXED);
 	if (!out->hello)
@@ -280,7 +292,7 @@ static char *result_text(const json_t *result, size_t room, bool *too_big)
 }
 
 int join_response_create(uint8_t *buf, size_t cap, size_t *len, const json_t *result,
-			 const uint8_t coordinator_priv[KEY_LEN], const uint8_t joiner_pub[KEY_LEN],
+			 const struct mesh_dh *coordinator_dh, const uint8_t joiner_pub[KEY_LEN],
 			 const uint8_t nonce[MESH_NONCE_LEN])
 {
 	size_t room = cap < MESH_JOIN_MAX ? cap : MESH_JOIN_MAX, n;
@@ -300,7 +312,7 @@ int join_response_create(uint8_t *buf, size_t cap, size_t *len, const json_t *re
 	put_header(buf, MESH_JOIN_RESPONSE);
 	memcpy(buf + JOIN_HEADER_LEN, nonce, MESH_NONCE_LEN);
 	ret = seal(buf + RESPONSE_BOX_AT, (const uint8_t *)text, n, nonce, joiner_pub,
-		   coordinator_priv);
+		   coordinator_dh);
 	if (ret == 0)
 		*len = JOIN_RESPONSE_FIXED + n;
 	sodium_memzero(text, n);
@@ -308,7 +320,7 @@ int join_response_create(uint8_t *buf, size_t cap, size_t *len, const json_t *re
 	return ret;
 }
 
-int join_response_open(const uint8_t *msg, size_t len, const uint8_t joiner_priv[KEY_LEN],
+int join_response_open(const uint8_t *msg, size_t len, const struct mesh_dh *joiner_dh,
 		       const uint8_t coordinator_pub[KEY_LEN], json_t **result)
 {
 	uint8_t plain[MESH_JOIN_MAX];
@@ -319,7 +331,7 @@ int join_response_open(const uint8_t *msg, size_t len, const uint8_t joiner_priv
 	    !has_header(msg, len, MESH_JOIN_RESPONSE))
 		return -EBADMSG;
 	if (unseal(plain, msg + RESPONSE_BOX_AT, len - RESPONSE_BOX_AT, msg + JOIN_HEADER_LEN,
-		   coordinator_pub, joiner_priv) == 0)
+		   coordinator_pub, joiner_dh) == 0)
 		obj = load_object(plain, len - JOIN_RESPONSE_FIXED);
 	sodium_memzero(plain, sizeof(plain));
 	if (!obj || !json_is_boolean(json_object_get(obj, "ok"))) {

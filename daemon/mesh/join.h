@@ -49,6 +49,7 @@
 #include <stdint.h>
 
 #include "keys.h"
+#include "mesh/dh.h"
 #include "mesh/protocol.h"
 #include "wg/cookie.h"
 
@@ -83,7 +84,7 @@ extern const struct cookie_labels join_cookie_labels;
  * coordinator key).
  */
 int join_request_create(uint8_t *buf, size_t cap, size_t *len, const struct join_request *req,
-			const uint8_t joiner_priv[KEY_LEN], const uint8_t coordinator_pub[KEY_LEN],
+			const struct mesh_dh *joiner_dh, const uint8_t coordinator_pub[KEY_LEN],
 			const uint8_t nonce[MESH_NONCE_LEN]) __attribute__((warn_unused_result));
 
 /*
@@ -96,7 +97,7 @@ int join_request_create(uint8_t *buf, size_t cap, size_t *len, const struct join
  * differ. Otherwise out is left zeroed on error. Release out with
  * join_request_clear() after 0 and -ESTALE.
  */
-int join_request_open(const uint8_t *msg, size_t len, const uint8_t coordinator_priv[KEY_LEN],
+int join_request_open(const uint8_t *msg, size_t len, const struct mesh_dh *coordinator_dh,
 		      int64_t now, struct join_request *out) __attribute__((warn_unused_result));
 
 /* The nonce of a datagram of at least JOIN_REQUEST_FIXED bytes. */
@@ -137,14 +138,14 @@ void join_request_clear(struct join_request *req);
  * low-order joiner key.
  */
 int join_response_create(uint8_t *buf, size_t cap, size_t *len, const json_t *result,
-			 const uint8_t coordinator_priv[KEY_LEN], const uint8_t joiner_pub[KEY_LEN],
+			 const struct mesh_dh *coordinator_dh, const uint8_t joiner_pub[KEY_LEN],
 			 const uint8_t nonce[MESH_NONCE_LEN]) __attribute__((warn_unused_result));
 
 /*
  * Opens a JOIN_RESPONSE on the joiner: *result is a new reference to an
  * object with a boolean "ok". -EBADMSG for anything else.
  */
-int join_response_open(const uint8_t *msg, size_t len, const uint8_t joiner_priv[KEY_LEN],
+int join_response_open(const uint8_t *msg, size_t len, const struct mesh_dh *joiner_dh,
 		       const uint8_t coordinator_pub[KEY_LEN], json_t **result)
     __attribute__((warn_unused_result));
 

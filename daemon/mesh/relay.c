@@ -39,14 +39,14 @@ static void relay_mac(uint8_t out[RELAY_MAC_LEN], const uint8_t key[RELAY_KEY_LE
 	sodium_memzero(&state, sizeof(state));
 }
 
-int relay_key_derive(uint8_t out[RELAY_KEY_LEN], const uint8_t own_private[32],
+int relay_key_derive(uint8_t out[RELAY_KEY_LEN], const struct mesh_dh *own,
 		     const uint8_t other_public[32])
 {
 	static const char label[] = RELAY_KEY_LABEL;
 	uint8_t shared[32];
 	int ret = -EINVAL;
 
-	if (!x25519_dh(shared, own_private, other_public))
+	if (!own->fn(own->ctx, shared, other_public))
 		goto out;
 	blake2s_mac(out, RELAY_KEY_LEN, shared, sizeof(shared), label, sizeof(label) - 1);
 	ret = 0;

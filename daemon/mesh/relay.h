@@ -24,6 +24,7 @@
 
 #include <stdint.h>
 
+#include "mesh/dh.h"
 #include "mesh/protocol.h"
 #include "wg/packet.h"
 
@@ -41,9 +42,10 @@ _Static_assert((int)PKT_HEADROOM >= (int)MESH_RELAY_HEADER,
 #define RELAY_KEY_LABEL "meshgate relay v1"
 
 /* The relay key of a node and the coordinator: BLAKE2s-256 keyed with
- * X25519(own_private, other_public), over RELAY_KEY_LABEL. Both ends derive
+ * X25519(own static key, other_public) as own computes it (mesh/dh.h), over
+ * RELAY_KEY_LABEL. Both ends derive
  * the same key. -EINVAL when the DH result is zero (a low-order key). */
-int relay_key_derive(uint8_t out[RELAY_KEY_LEN], const uint8_t own_private[32],
+int relay_key_derive(uint8_t out[RELAY_KEY_LEN], const struct mesh_dh *own,
 		     const uint8_t other_public[32]) __attribute__((warn_unused_result));
 
 /*

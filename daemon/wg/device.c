@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wg/crypto.h"
+
 static const char *const drop_reason_names[DROP_REASON_COUNT] = {
 	[DROP_RX_MALFORMED] = "rx_malformed",
 	[DROP_RX_BAD_MAC] = "rx_bad_mac",
@@ -213,6 +215,16 @@ struct wg_peer *wg_device_find_peer(const struct wg_device *dev,
 			return peer;
 	}
 	return NULL;
+}
+
+bool wg_device_static_dh(const struct wg_device *dev, uint8_t out[NOISE_PUBLIC_KEY_LEN],
+			 const uint8_t pub[NOISE_PUBLIC_KEY_LEN])
+{
+	if (!dev->identity.has_identity) {
+		memset(out, 0, NOISE_PUBLIC_KEY_LEN);
+		return false;
+	}
+	return x25519_dh(out, dev->identity.static_private, pub);
 }
 
 void wg_device_set_relay_check(struct wg_device *dev, wg_relay_check_fn fn, void *ctx)

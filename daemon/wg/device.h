@@ -128,6 +128,13 @@ void wg_device_remove_all_peers(struct wg_device *dev);
 struct wg_peer *wg_device_find_peer(const struct wg_device *dev,
 				    const uint8_t public_key[NOISE_PUBLIC_KEY_LEN]);
 
+/* out = X25519(our static private key, pub): the DH the mesh's join boxes
+ * and relay keys take, done here so that the key never leaves the engine.
+ * false without a private key or for a low-order pub (out is zeroed). */
+bool wg_device_static_dh(const struct wg_device *dev, uint8_t out[NOISE_PUBLIC_KEY_LEN],
+			 const uint8_t pub[NOISE_PUBLIC_KEY_LEN])
+    __attribute__((warn_unused_result));
+
 /* Installs (or with NULL removes) the relay path check; see wg_relay_check_fn. */
 void wg_device_set_relay_check(struct wg_device *dev, wg_relay_check_fn fn, void *ctx);
 

@@ -45,6 +45,7 @@
 #include "mesh/invite.h"
 #include "mesh/join.h"
 #include "mesh/joingate.h"
+#include "test_dh.h"
 #include "mesh/portprobe.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -92,7 +93,7 @@ static void setup(void)
 static void open_request(const uint8_t *msg, size_t len)
 {
 	struct join_request req;
-	int ret = join_request_open(msg, len, fx.coord_priv, now, &req);
+	int ret = join_request_open(msg, len, DH_OF(fx.coord_priv), now, &req);
 
 	if (ret == 0 || ret == -ESTALE) {
 		if (!json_is_object(req.hello))
@@ -109,7 +110,7 @@ static void open_request(const uint8_t *msg, size_t len)
 static void open_response(const uint8_t *msg, size_t len)
 {
 	json_t *result = NULL;
-	int ret = join_response_open(msg, len, fx.joiner_priv, fx.coord_pub, &result);
+	int ret = join_response_open(msg, len, DH_OF(fx.joiner_priv), fx.coord_pub, &result);
 
 	if (ret == 0 ? !json_is_boolean(json_object_get(result, "ok"))
 		     : ret != -EBADMSG || result != NULL)
@@ -278,7 +279,7 @@ static size_t seed_request(uint8_t *buf)
 	memset(req.secret, 0x5a, sizeof(req.secret));
 	req.hello = json_pack("{s:s, s:[s], s:b, s:[s]}", "hostname", "laptop", "routes",
 			      "192.168.1.0/24", "exit_node", 0, "endpoints", "192.168.1.20:41641");
-	if (join_request_create(buf, MESH_JOIN_MAX, &len, &req, fx.joiner_priv, fx.coord_pub,
+	if (join_request_create(buf, MESH_JOIN_MAX, &len, &req, DH_OF(fx.joiner_priv), fx.coord_pub,
 				nonce) != 0)
 		abort();
 	join_request_clear(&req);
@@ -303,7 +304,7 @@ static void gate_datagram(const uint8_t *msg, size_t len)
 		if (cookie_validate_macs(&mac, msg, len, NULL, 0, false, 0, zero) ==
 		    COOKIE_MAC_INVALID)
 			abort();
-		ret = join_request_open(msg, len, fx.coord_priv, now, &req);
+		ret = join_request_open(msg, len, DH_OF(fx.coord_priv), now, &req);
 		if ((ret == 0 || ret == -ESTALE) &&
 		    (joingate_remember(&g, join_request_nonce(msg), req.timestamp, now) != 0 ||
 		     joingate_check(&g, msg, len, sa, 2, now) != JOINGATE_DROP))
@@ -395,7 +396,8 @@ static void write_requests(const char *dir)
 	size_t len;
 
 	sample_request(&req, now);
-	if (join_request_create(buf, sizeof(buf), &len, &req, fx.joiner_priv, fx.coord_pub, nonce))
+	if (join_request_create(buf, sizeof(buf), &len, &req, DH_OF(fx.joiner_priv), fx.coord_pub,
+				nonce))
 		abort();
 	write_seed(dir, "request", OPEN_REQUEST, buf, len);
 	write_seed(dir, "gate-request", GATE, buf, len);
@@ -414,7 +416,8 @@ static void write_requests(const char *dir)
 	free(hello);
 	join_request_clear(&req);
 	sample_request(&req, now - 3600);
-	if (join_request_create(buf, sizeof(buf), &len, &req, fx.joiner_priv, fx.coord_pub, nonce))
+	if (join_request_create(buf, sizeof(buf), &len, &req, DH_OF(fx.joiner_priv), fx.coord_pub,
+				nonce))
 		abort();
 	write_seed(dir, "request-stale", OPEN_REQUEST, buf, len);
 	join_request_clear(&req);
@@ -445,11 +448,12 @@ static void write_responses(const char *dir)
 	char *text = json_dumps(ok, JSON_COMPACT);
 	size_t len;
 
-	if (join_response_create(buf, sizeof(buf), &len, ok, fx.coord_priv, fx.joiner_pub, nonce))
+	if (join_response_create(buf, sizeof(buf), &len, ok, DH_OF(fx.coord_priv), fx.joiner_pub,
+				 nonce))
 		abort();
 	write_seed(dir, "response", OPEN_RESPONSE, buf, len);
-	if (join_response_create(buf, sizeof(buf), &len, refusal, fx.coord_priv, fx.joiner_pub,
-				 nonce))
+	if (join_response_create(buf, sizeof(buf), &len, refusal, DH_OF(fx.coord_priv),
+				 fx.joiner_pub, nonce))
 		abort();
 	write_seed(dir, "response-refusal", OPEN_RESPONSE, buf, len);
 	write_seed(dir, "response-plain", SEALED_RESPONSE, text, strlen(text));

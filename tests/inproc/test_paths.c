@@ -18,6 +18,7 @@
 
 #include "harness.h"
 #include "mesh/relay.h"
+#include "test_dh.h"
 
 enum { ID_A = 101, ID_B = 102, ID_X = 103, ID_STRANGER = 999 };
 
@@ -140,7 +141,7 @@ static void side_init(struct node_side *s, uint32_t id, uint32_t peer_id, const 
 	s->id = id;
 	s->peer_id = peer_id;
 	s->mesh = (struct dataplane_mesh){ .ops = &node_ops, .ctx = s };
-	if (relay_key_derive(s->key, n->private_key, c->public_key) < 0)
+	if (relay_key_derive(s->key, DH_OF(n->private_key), c->public_key) < 0)
 		abort();
 }
 
@@ -160,8 +161,8 @@ static struct world *world_new(uint64_t seed)
 	side_init(&w->b, ID_B, ID_A, &w->h->b, &w->c);
 	w->relay.h = w->h;
 	w->relay.mesh = (struct dataplane_mesh){ .ops = &relay_ops, .ctx = &w->relay };
-	if (relay_key_derive(w->relay.key_a, w->c.private_key, w->h->a.public_key) < 0 ||
-	    relay_key_derive(w->relay.key_b, w->c.private_key, w->h->b.public_key) < 0)
+	if (relay_key_derive(w->relay.key_a, DH_OF(w->c.private_key), w->h->a.public_key) < 0 ||
+	    relay_key_derive(w->relay.key_b, DH_OF(w->c.private_key), w->h->b.public_key) < 0)
 		abort();
 	memset(w->relay.key_x, 0x58, RELAY_KEY_LEN);
 	w->h->a.mesh = &w->a.mesh;

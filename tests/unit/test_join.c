@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "mesh/join.h"
+#include "test_dh.h"
 #include "testlib.h"
 
 static const int64_t now = 1795300000;
@@ -57,7 +58,8 @@ static size_t make_request(uint8_t *buf, const struct join_request *req)
 	uint8_t nonce[24] = { 1, 2, 3 };
 	size_t len = 0;
 
-	if (join_request_create(buf, MESH_JOIN_MAX, &len, req, k.joiner_priv, k.coord_pub, nonce))
+	if (join_request_create(buf, MESH_JOIN_MAX, &len, req, DH_OF(k.joiner_priv), k.coord_pub,
+				nonce))
 		abort();
 	return len;
 }
@@ -72,7 +74,7 @@ static void test_request_round_trip(void)
 	len = make_request(buf, &req);
 	CHECK(buf[0] == MESH_JOIN_REQUEST && buf[1] == 0 && buf[2] == 0 && buf[3] == 0);
 	CHECK_MEM(buf + 4, k.joiner_pub, 32);
-	if (CHECK_EQ_INT(join_request_open(buf, len, k.coord_priv, now, &got), 0)) {
+	if (CHECK_EQ_INT(join_request_open(buf, len, DH_OF(k.coord_priv), now, &got), 0)) {
 		CHECK_MEM(got.joiner_key, k.joiner_pub, 32);
 		CHECK(got.invite_id == 42 && got.timestamp == now);
 		CHECK_MEM(got.secret, req.secret, 32);
@@ -93,7 +95,7 @@ static void test_request_refused(void)
 	sample_request(&req);
 	len = make_request(buf, &req);
 	/* Another coordinator's key. */
-	CHECK_EQ_INT(join_request_open(buf, len, k.other_priv, now, &got), -EBADMSG);
+	CHECK_EQ_INT(join_request_open(buf, len, DH_OF(k.other_priv), now, &got), -EBADMSG);
 	CHECK(got.hello == NULL);
 	/* Every bit of every byte before the macs (the join gate checks those,
 	 * joingate.h). */
@@ -101,22 +103,24 @@ static void test_request_refused(void)
 		for (unsigned bit = 0; bit < 8; bit++) {
 			memcpy(copy, buf, len);
 			copy[i] ^= (uint8_t)(1u << bit);
-			if (!CHECK_EQ_INT(join_request_open(copy, len, k.coord_priv, now, &got),
-					  -EBADMSG))
+			if (!CHECK_EQ_INT(
+				join_request_open(copy, len, DH_OF(k.coord_priv), now, &got),
+				-EBADMSG))
 				join_request_clear(&got);
 		}
 	}
 	/* Every shorter length, and one byte more. */
 	for (size_t n = 0; n < len; n++)
-		CHECK_EQ_INT(join_request_open(buf, n, k.coord_priv, now, &got), -EBADMSG);
-	CHECK_EQ_INT(join_request_open(buf, len + 1, k.coord_priv, now, &got), -EBADMSG);
+		CHECK_EQ_INT(join_request_open(buf, n, DH_OF(k.coord_priv), now, &got), -EBADMSG);
+	CHECK_EQ_INT(join_request_open(buf, len + 1, DH_OF(k.coord_priv), now, &got), -EBADMSG);
 	/* A response is no request. */
 	memcpy(copy, buf, len);
 	copy[0] = MESH_JOIN_RESPONSE;
-	CHECK_EQ_INT(join_request_open(copy, len, k.coord_priv, now, &got), -EBADMSG);
+	CHECK_EQ_INT(join_request_open(copy, len, DH_OF(k.coord_priv), now, &got), -EBADMSG);
 	memset(copy, 0, sizeof(copy));
 	copy[0] = MESH_JOIN_REQUEST;
-	CHECK_EQ_INT(join_request_open(copy, MESH_JOIN_MAX + 1, k.coord_priv, now, &got), -EBADMSG);
+	CHECK_EQ_INT(join_request_open(copy, MESH_JOIN_MAX + 1, DH_OF(k.coord_priv), now, &got),
+		     -EBADMSG);
 	join_request_clear(&req);
 }
 
@@ -242,7 +246,7 @@ static void test_request_noncanonical_key(void)
 	memcpy(alias, k.joiner_pub, 32);
 	alias[31] |= 0x80;
 	len = seal_request(buf, alias, plain, 50, key);
-	CHECK_EQ_INT(join_request_open(buf, len, k.coord_priv, now, &got), -EBADMSG);
+	CHECK_EQ_INT(join_request_open(buf, len, DH_OF(k.coord_priv), now, &got), -EBADMSG);
 	/* p + 9 is the base point, 9, in a second spelling. */
 	memset(alias, 0xff, 32);
 	alias[0] = 0xed + 9;
@@ -250,13 +254,13 @@ static void test_request_noncanonical_key(void)
 	if (crypto_box_beforenm(key, alias, k.coord_priv) != 0)
 		abort();
 	len = seal_request(buf, alias, plain, 50, key);
-	CHECK_EQ_INT(join_request_open(buf, len, k.coord_priv, now, &got), -EBADMSG);
+	CHECK_EQ_INT(join_request_open(buf, len, DH_OF(k.coord_priv), now, &got), -EBADMSG);
 	/* p - 2 is canonical (p - 1 is of low order). */
 	alias[0] = 0xeb;
 	if (!CHECK_EQ_INT(crypto_box_beforenm(key, alias, k.coord_priv), 0))
 		return;
 	len = seal_request(buf, alias, plain, 50, key);
-	CHECK_EQ_INT(join_request_open(buf, len, k.coord_priv, now, &got), 0);
+	CHECK_EQ_INT(join_request_open(buf, len, DH_OF(k.coord_priv), now, &got), 0);
 	join_request_clear(&got);
 	sodium_memzero(key, sizeof(key));
 }
@@ -273,13 +277,13 @@ static void test_request_bad_plaintext(void)
 		abort();
 	plain_request(plain, now, "{}");
 	CHECK_EQ_INT(join_request_open(buf, seal_request(buf, k.joiner_pub, plain, 50, key),
-				       k.coord_priv, now, &got),
+				       DH_OF(k.coord_priv), now, &got),
 		     0);
 	join_request_clear(&got);
 	for (size_t i = 0; i < sizeof(hellos) / sizeof(hellos[0]); i++) {
 		plain_request(plain, now, hellos[i]);
 		size_t len = seal_request(buf, k.joiner_pub, plain, 48 + strlen(hellos[i]), key);
-		CHECK_EQ_INT(join_request_open(buf, len, k.coord_priv, now, &got), -EBADMSG);
+		CHECK_EQ_INT(join_request_open(buf, len, DH_OF(k.coord_priv), now, &got), -EBADMSG);
 		CHECK(got.hello == NULL);
 	}
 	sodium_memzero(key, sizeof(key));
@@ -297,11 +301,12 @@ static void test_request_stale(void)
 	sample_request(&req);
 	len = make_request(buf, &req);
 	for (size_t i = 0; i < sizeof(offsets) / sizeof(offsets[0]); i++) {
-		CHECK_EQ_INT(join_request_open(buf, len, k.coord_priv, now + offsets[i], &got), 0);
+		CHECK_EQ_INT(
+		    join_request_open(buf, len, DH_OF(k.coord_priv), now + offsets[i], &got), 0);
 		join_request_clear(&got);
 	}
 	for (size_t i = 0; i < sizeof(stale) / sizeof(stale[0]); i++) {
-		CHECK_EQ_INT(join_request_open(buf, len, k.coord_priv, now + stale[i], &got),
+		CHECK_EQ_INT(join_request_open(buf, len, DH_OF(k.coord_priv), now + stale[i], &got),
 			     -ESTALE);
 		/* Filled, so the coordinator can check the invite and explain. */
 		CHECK(got.invite_id == 42 && got.hello != NULL);
@@ -310,13 +315,13 @@ static void test_request_stale(void)
 	/* The extremes of both clocks: no overflow. */
 	req.timestamp = INT64_MIN;
 	len = make_request(buf, &req);
-	CHECK_EQ_INT(join_request_open(buf, len, k.coord_priv, INT64_MAX, &got), -ESTALE);
+	CHECK_EQ_INT(join_request_open(buf, len, DH_OF(k.coord_priv), INT64_MAX, &got), -ESTALE);
 	join_request_clear(&got);
 	req.timestamp = INT64_MAX;
 	len = make_request(buf, &req);
-	CHECK_EQ_INT(join_request_open(buf, len, k.coord_priv, INT64_MIN, &got), -ESTALE);
+	CHECK_EQ_INT(join_request_open(buf, len, DH_OF(k.coord_priv), INT64_MIN, &got), -ESTALE);
 	join_request_clear(&got);
-	CHECK_EQ_INT(join_request_open(buf, len, k.coord_priv, INT64_MAX, &got), 0);
+	CHECK_EQ_INT(join_request_open(buf, len, DH_OF(k.coord_priv), INT64_MAX, &got), 0);
 	join_request_clear(&got);
 	join_request_clear(&req);
 }
@@ -344,29 +349,29 @@ static void test_request_size(void)
 	sample_request(&req);
 	json_decref(req.hello);
 	req.hello = hello_of_size(JOIN_HELLO_MAX);
-	CHECK_EQ_INT(
-	    join_request_create(buf, sizeof(buf), &len, &req, k.joiner_priv, k.coord_pub, nonce),
-	    0);
+	CHECK_EQ_INT(join_request_create(buf, sizeof(buf), &len, &req, DH_OF(k.joiner_priv),
+					 k.coord_pub, nonce),
+		     0);
 	CHECK_EQ_INT(len, MESH_JOIN_MAX);
 	/* The same in a buffer one byte short. */
-	CHECK_EQ_INT(join_request_create(buf, MESH_JOIN_MAX - 1, &len, &req, k.joiner_priv,
+	CHECK_EQ_INT(join_request_create(buf, MESH_JOIN_MAX - 1, &len, &req, DH_OF(k.joiner_priv),
 					 k.coord_pub, nonce),
 		     -EMSGSIZE);
 	json_decref(req.hello);
 	req.hello = hello_of_size(JOIN_HELLO_MAX + 1);
-	CHECK_EQ_INT(
-	    join_request_create(buf, sizeof(buf), &len, &req, k.joiner_priv, k.coord_pub, nonce),
-	    -EMSGSIZE);
+	CHECK_EQ_INT(join_request_create(buf, sizeof(buf), &len, &req, DH_OF(k.joiner_priv),
+					 k.coord_pub, nonce),
+		     -EMSGSIZE);
 	json_decref(req.hello);
 	req.hello = json_array();
-	CHECK_EQ_INT(
-	    join_request_create(buf, sizeof(buf), &len, &req, k.joiner_priv, k.coord_pub, nonce),
-	    -EINVAL);
+	CHECK_EQ_INT(join_request_create(buf, sizeof(buf), &len, &req, DH_OF(k.joiner_priv),
+					 k.coord_pub, nonce),
+		     -EINVAL);
 	json_decref(req.hello);
 	req.hello = NULL;
-	CHECK_EQ_INT(
-	    join_request_create(buf, sizeof(buf), &len, &req, k.joiner_priv, k.coord_pub, nonce),
-	    -EINVAL);
+	CHECK_EQ_INT(join_request_create(buf, sizeof(buf), &len, &req, DH_OF(k.joiner_priv),
+					 k.coord_pub, nonce),
+		     -EINVAL);
 	join_request_clear(&req);
 }
 
@@ -388,25 +393,26 @@ static void test_low_order(void)
 		if (test_unhex(low_order_hex[i], point, 32) != 32)
 			abort();
 		/* Sealing to a low-order coordinator key is refused. */
-		CHECK_EQ_INT(
-		    join_request_create(buf, sizeof(buf), &len, &req, k.joiner_priv, point, nonce),
-		    -EINVAL);
-		CHECK_EQ_INT(join_response_create(buf, sizeof(buf), &len, result, k.coord_priv,
-						  point, nonce),
+		CHECK_EQ_INT(join_request_create(buf, sizeof(buf), &len, &req, DH_OF(k.joiner_priv),
+						 point, nonce),
+			     -EINVAL);
+		CHECK_EQ_INT(join_response_create(buf, sizeof(buf), &len, result,
+						  DH_OF(k.coord_priv), point, nonce),
 			     -EINVAL);
 		/* A request from a low-order "joiner" sealed with the key
 		 * anyone can compute: never opened. */
 		plain_request(plain, now, "{}");
 		len = seal_request(buf, point, plain, 50, zero_key);
-		CHECK_EQ_INT(join_request_open(buf, len, k.coord_priv, now, &got), -EBADMSG);
+		CHECK_EQ_INT(join_request_open(buf, len, DH_OF(k.coord_priv), now, &got), -EBADMSG);
 		/* Likewise a response claiming a low-order coordinator. */
 		uint32_t type = htole32(MESH_JOIN_RESPONSE);
 		memcpy(buf, &type, 4);
 		memset(buf + 4, 0, 24);
 		crypto_box_easy_afternm(buf + 28, (const uint8_t *)"{\"ok\":true}", 11, buf + 4,
 					zero_key);
-		CHECK_EQ_INT(join_response_open(buf, 28 + 11 + 16, k.joiner_priv, point, &opened),
-			     -EBADMSG);
+		CHECK_EQ_INT(
+		    join_response_open(buf, 28 + 11 + 16, DH_OF(k.joiner_priv), point, &opened),
+		    -EBADMSG);
 		CHECK(opened == NULL);
 	}
 	json_decref(result);
@@ -428,8 +434,8 @@ static size_t make_response(uint8_t *buf, const json_t *result)
 	uint8_t nonce[24] = { 7, 7 };
 	size_t len = 0;
 
-	if (join_response_create(buf, MESH_JOIN_MAX, &len, result, k.coord_priv, k.joiner_pub,
-				 nonce))
+	if (join_response_create(buf, MESH_JOIN_MAX, &len, result, DH_OF(k.coord_priv),
+				 k.joiner_pub, nonce))
 		abort();
 	return len;
 }
@@ -442,11 +448,11 @@ static void test_response_round_trip(void)
 	size_t len = make_response(buf, result);
 
 	CHECK(buf[0] == MESH_JOIN_RESPONSE && buf[3] == 0);
-	CHECK_EQ_INT(join_response_open(buf, len, k.joiner_priv, k.coord_pub, &got), 0);
+	CHECK_EQ_INT(join_response_open(buf, len, DH_OF(k.joiner_priv), k.coord_pub, &got), 0);
 	CHECK(json_equal(got, result));
 	json_decref(got);
 	len = make_response(buf, refusal);
-	CHECK_EQ_INT(join_response_open(buf, len, k.joiner_priv, k.coord_pub, &got), 0);
+	CHECK_EQ_INT(join_response_open(buf, len, DH_OF(k.joiner_priv), k.coord_pub, &got), 0);
 	CHECK(json_equal(got, refusal));
 	json_decref(got);
 	json_decref(result);
@@ -460,16 +466,18 @@ static void test_response_refused(void)
 	struct join_request req;
 	size_t len = make_response(buf, result), req_len;
 
-	CHECK_EQ_INT(join_response_open(buf, len, k.joiner_priv, k.other_pub, &got), -EBADMSG);
-	CHECK_EQ_INT(join_response_open(buf, len, k.other_priv, k.coord_pub, &got), -EBADMSG);
+	CHECK_EQ_INT(join_response_open(buf, len, DH_OF(k.joiner_priv), k.other_pub, &got),
+		     -EBADMSG);
+	CHECK_EQ_INT(join_response_open(buf, len, DH_OF(k.other_priv), k.coord_pub, &got),
+		     -EBADMSG);
 	for (size_t i = 0; i < len; i++) {
 		memcpy(copy, buf, len);
 		copy[i] ^= 0x80;
-		CHECK_EQ_INT(join_response_open(copy, len, k.joiner_priv, k.coord_pub, &got),
+		CHECK_EQ_INT(join_response_open(copy, len, DH_OF(k.joiner_priv), k.coord_pub, &got),
 			     -EBADMSG);
 	}
 	for (size_t n = 0; n < len; n++)
-		CHECK_EQ_INT(join_response_open(buf, n, k.joiner_priv, k.coord_pub, &got),
+		CHECK_EQ_INT(join_response_open(buf, n, DH_OF(k.joiner_priv), k.coord_pub, &got),
 			     -EBADMSG);
 	CHECK(got == NULL);
 	/* A request reflected as a response (same shared key): not JSON. */
@@ -478,8 +486,9 @@ static void test_response_refused(void)
 	memcpy(copy, req_buf, 4);
 	copy[0] = MESH_JOIN_RESPONSE;
 	memcpy(copy + 4, req_buf + 36, req_len - 36);
-	CHECK_EQ_INT(join_response_open(copy, req_len - 32, k.joiner_priv, k.coord_pub, &got),
-		     -EBADMSG);
+	CHECK_EQ_INT(
+	    join_response_open(copy, req_len - 32, DH_OF(k.joiner_priv), k.coord_pub, &got),
+	    -EBADMSG);
 	join_request_clear(&req);
 	json_decref(result);
 }
@@ -499,13 +508,13 @@ static void test_response_without_ok(void)
 		memset(buf + 4, (int)i, 24);
 		crypto_box_easy_afternm(buf + 28, (const uint8_t *)texts[i], strlen(texts[i]),
 					buf + 4, key);
-		CHECK_EQ_INT(join_response_open(buf, 28 + strlen(texts[i]) + 16, k.joiner_priv,
-						k.coord_pub, &got),
+		CHECK_EQ_INT(join_response_open(buf, 28 + strlen(texts[i]) + 16,
+						DH_OF(k.joiner_priv), k.coord_pub, &got),
 			     -EBADMSG);
 	}
-	CHECK_EQ_INT(
-	    join_response_create(buf, sizeof(buf), &len, bad, k.coord_priv, k.joiner_pub, buf),
-	    -EINVAL);
+	CHECK_EQ_INT(join_response_create(buf, sizeof(buf), &len, bad, DH_OF(k.coord_priv),
+					  k.joiner_pub, buf),
+		     -EINVAL);
 	json_decref(bad);
 	sodium_memzero(key, sizeof(key));
 }
@@ -521,11 +530,11 @@ static void test_response_drops_netmap(void)
 	memset(big, 'n', 3999);
 	big[3999] = '\0';
 	result = sample_result(big);
-	CHECK_EQ_INT(
-	    join_response_create(buf, sizeof(buf), &len, result, k.coord_priv, k.joiner_pub, nonce),
-	    0);
+	CHECK_EQ_INT(join_response_create(buf, sizeof(buf), &len, result, DH_OF(k.coord_priv),
+					  k.joiner_pub, nonce),
+		     0);
 	CHECK(len <= MESH_JOIN_MAX);
-	CHECK_EQ_INT(join_response_open(buf, len, k.joiner_priv, k.coord_pub, &got), 0);
+	CHECK_EQ_INT(join_response_open(buf, len, DH_OF(k.joiner_priv), k.coord_pub, &got), 0);
 	CHECK(json_object_get(got, "netmap") == NULL);
 	CHECK(json_is_string(json_object_get(got, "name")));
 	/* The caller's result is untouched. */
@@ -535,11 +544,12 @@ static void test_response_drops_netmap(void)
 
 	/* Too large even without a netmap. */
 	result = json_pack("{s:b, s:s}", "ok", 0, "error", big);
-	CHECK_EQ_INT(
-	    join_response_create(buf, sizeof(buf), &len, result, k.coord_priv, k.joiner_pub, nonce),
-	    -EMSGSIZE);
-	CHECK_EQ_INT(join_response_create(buf, 10, &len, result, k.coord_priv, k.joiner_pub, nonce),
+	CHECK_EQ_INT(join_response_create(buf, sizeof(buf), &len, result, DH_OF(k.coord_priv),
+					  k.joiner_pub, nonce),
 		     -EMSGSIZE);
+	CHECK_EQ_INT(
+	    join_response_create(buf, 10, &len, result, DH_OF(k.coord_priv), k.joiner_pub, nonce),
+	    -EMSGSIZE);
 	json_decref(result);
 	free(big);
 }

@@ -13,6 +13,7 @@
 
 #include "mesh/join.h"
 #include "mesh/joingate.h"
+#include "test_dh.h"
 #include "testlib.h"
 
 #define SEC 1000000000ull
@@ -51,7 +52,7 @@ static size_t request(uint8_t *buf, uint8_t nonce_byte, struct cookie *ck, uint6
 	memcpy(req.joiner_key, k.joiner_pub, 32);
 	memset(req.secret, 0x5a, sizeof(req.secret));
 	req.hello = json_pack("{s:s}", "hostname", "laptop");
-	if (join_request_create(buf, MESH_JOIN_MAX, &len, &req, k.joiner_priv, k.coord_pub,
+	if (join_request_create(buf, MESH_JOIN_MAX, &len, &req, DH_OF(k.joiner_priv), k.coord_pub,
 				nonce) != 0)
 		len = 0;
 	if (ck)
@@ -110,7 +111,8 @@ static void test_mac1_first(void)
 		return;
 	buf[len - 32] ^= 1; /* mac1 */
 	CHECK_EQ_INT(check(&g, buf, len, 1, t0), JOINGATE_DROP);
-	CHECK_EQ_INT(join_request_open(buf, len, k.coord_priv, now, &out), 0); /* box is fine */
+	CHECK_EQ_INT(join_request_open(buf, len, DH_OF(k.coord_priv), now, &out),
+		     0); /* box is fine */
 	join_request_clear(&out);
 	randombytes_buf(junk, sizeof(junk));
 	memcpy(junk, "\x81\0\0\0", 4);

@@ -1,0 +1,336 @@
+/* The coordinator's admin commands; see admin.h. */
+#include "mesh/admin.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mesh/apply.h"
+#include "mesh/invite.h"
+#include "mesh/coordinator_internal.h"
+#include "mesh/views.h"
+
+/* ---- admin commands ---- */
+
+static json_t *fail(struct coordinator *c, const char **error, const char *fmt, const char *arg)
+{
+	snprintf(c->err, sizeof(c->err), fmt, arg);
+	*error = c->err;
+	return NULL;
+}
+
+/* The invite's endpoints: coordinator.endpoints first, then the host's. */
+static size_t invite_endpoints(struct coordinator *c, struct endpoint *out)
+{
+	const struct mg_config *cfg = c->host.cfg;
+	size_t n = 0;
+
+	for (size_t i = 0; i < cfg->coordinator.endpoints.n && n < INVITE_MAX_ENDPOINTS; i++)
+		out[n++] = cfg->coordinator.endpoints.v[i];
+	return n + mesh_local_endpoints(c->host.tun_name, c->host.ops->listen_port(c->host.ctx),
+					out + n, INVITE_MAX_ENDPOINTS - n);
+}
+
+json_t *coordinator_invite(struct coordinator *c, int64_t ttl, bool reusable, const char **error)
+{
+	struct endpoint eps[INVITE_MAX_ENDPOINTS];
+	size_t n = invite_endpoints(c, eps);
+	uint8_t hash[INVITE_HASH_LEN];
+	char code[INVITE_CODE_MAX];
+	struct invite inv;
+	int64_t now = now_s(), expires = ttl > 0 ? now + ttl : 0;
+	json_t *result = NULL;
+
+	if (n == 0)
+		return fail(c, error,
+			    "no endpoint to put in the invite%s (set coordinator.endpoints)", "");
+	if (invite_generate(&inv, c->host.public_key, eps, n) < 0)
+		return fail(c, error, "cannot create an invite%s", "");
+	invite_secret_hash(inv.secret, hash);
+	if (registry_invite_add(c->reg, hash, now, expires, reusable, &inv.id) < 0 ||
+	    invite_encode(&inv, code, sizeof(code)) < 0)
+		fail(c, error, "cannot store the invite%s", "");
+	else
+		result = json_pack("{s:s, s:I, s:I, s:b}", "code", code, "id", (json_int_t)inv.id,
+				   "expires_at", (json_int_t)expires, "reusable", reusable);
+	coord_gate_refresh(c);
+	invite_clear(&inv);
+	sodium_memzero(code, sizeof(code));
+	return result;
+}
+
+/* Whether an invite admits joins at now (the gate's rule). */
+static bool invite_live(const struct registry_invite *inv, int64_t now)
+{
+	return joingate_invite_end(&(struct joingate_invite){
+		   .expires_at = inv->expires_at,
+		   .reusable = inv->reusable,
+		   .used_at = inv->used ? inv->used_at : 0,
+	       }) > now;
+}
+
+static json_t *invite_json(struct coordinator *c, const struct registry_invite *inv, int64_t now)
+{
+	struct registry_node n;
+	json_t *doc = json_pack(
+	    "{s:I, s:I, s:I, s:b, s:b, s:o, s:o}", "id", (json_int_t)inv->id, "created_at",
+	    (json_int_t)inv->created_at, "expires_at", (json_int_t)inv->expires_at, "reusable",
+	    inv->reusable, "live", invite_live(inv, now), "used_at",
+	    inv->used ? json_integer(inv->used_at) : json_null(), "used_by", json_null());
+
+	if (doc && inv->used_by && registry_node_by_id(c->reg, inv->used_by, &n) == 0) {
+		json_object_set_new(doc, "used_by", json_string(n.name));
+		registry_node_clear(&n);
+	}
+	return doc;
+}
+
+json_t *coordinator_invites(struct coordinator *c, const char **error)
+{
+	struct registry_invite *inv = NULL;
+	size_t n = 0;
+	json_t *arr;
+
+	if (registry_invites(c->reg, &inv, &n) < 0)
+		return fail(c, error, "cannot read the registry%s", "");
+	arr = json_array();
+	for (size_t i = 0; arr && i < n; i++)
+		json_array_append_new(arr, invite_json(c, &inv[i], now_s()));
+	free(inv);
+	return arr;
+}
+
+json_t *coordinator_invite_revoke(struct coordinator *c, uint64_t id, const char **error)
+{
+	char text[24];
+	int ret = registry_invite_remove(c->reg, id);
+
+	snprintf(text, sizeof(text), "%llu", (unsigned long long)id);
+	if (ret == -ENOENT)
+		return fail(c, error, "no invite %s (see meshgate invite list)", text);
+	if (ret < 0)
+		return fail(c, error, "cannot remove invite %s", text);
+	log_info("mesh: invite %s revoked", text);
+	coord_gate_refresh(c);
+	return json_pack("{s:I}", "revoked", (json_int_t)id);
+}
+
+/* The ids of the live reusable invites: any of them brings a removed node
+ * back if it still holds the code. */
+static json_t *live_reusable_invites(struct coordinator *c)
+{
+	struct registry_invite *inv = NULL;
+	size_t n = 0;
+	json_t *arr = json_array();
+
+	if (registry_invites(c->reg, &inv, &n) < 0) {
+		json_decref(arr);
+		return json_null();
+	}
+	for (size_t i = 0; arr && i < n; i++)
+		if (inv[i].reusable && invite_live(&inv[i], now_s()))
+			json_array_append_new(arr, json_integer((json_int_t)inv[i].id));
+	free(inv);
+	return arr;
+}
+
+void coordinator_drops_json(const struct coordinator *c, json_t *drops)
+{
+	for (int r = 0; r < JOINGATE_DROP_COUNT; r++)
+		json_object_set_new(drops, joingate_drop_name(r),
+				    json_integer(c ? (json_int_t)c->gate.drops[r] : 0));
+}
+
+enum route_filter { ROUTES_ALL, ROUTES_APPROVED, ROUTES_PENDING };
+
+static json_t *node_routes_json(const struct registry_route *routes, size_t n, uint32_t id,
+				enum route_filter which)
+{
+	json_t *arr = json_array();
+	char text[PREFIX_STR_LEN];
+
+	for (size_t i = 0; arr && i < n; i++) {
+		if (routes[i].node_id != id || (which == ROUTES_APPROVED && !routes[i].approved) ||
+		    (which == ROUTES_PENDING && routes[i].approved))
+			continue;
+		prefix_format(&routes[i].prefix, text, sizeof(text));
+		json_array_append_new(arr, json_string(text));
+	}
+	return arr;
+}
+
+static json_t *node_json(struct coordinator *c, const struct registry_node *n,
+			 const struct registry_route *routes, size_t n_routes)
+{
+	struct prefix a[2] = { n->addr4, n->addr6 };
+	char key[KEY_B64_LEN + 1];
+	struct mesh_peer_facts f;
+	struct endpoint seen = { 0 };
+	json_t *doc;
+
+	key_to_base64(key, n->public_key);
+	doc = json_pack("{s:s, s:I, s:s, s:o, s:b, s:b, s:I, s:o, s:o, s:o}", "name", n->name, "id",
+			(json_int_t)n->id, "public_key", key, "addresses", mesh_prefixes_json(a, 2),
+			"online", coord_node_online(c, n->id), "coordinator", n->id == c->self_id,
+			"last_seen", (json_int_t)(n->id == c->self_id ? now_s() : n->last_seen),
+			"endpoints", mesh_endpoints_json(n->endpoints, n->n_endpoints),
+			"routes_advertised", node_routes_json(routes, n_routes, n->id, ROUTES_ALL),
+			"routes_approved",
+			node_routes_json(routes, n_routes, n->id, ROUTES_APPROVED));
+	if (!doc)
+		return NULL;
+	json_object_set_new(doc, "routes_pending",
+			    node_routes_json(routes, n_routes, n->id, ROUTES_PENDING));
+	/* The public address this node's traffic comes from, as seen here. */
+	if (coord_direct_endpoint(c, n->public_key, &f))
+		mesh_endpoint_from_wg(&f.endpoint, &seen);
+	json_object_set_new(doc, "endpoint_observed",
+			    mesh_endpoints_json(&seen, seen.numeric ? 1 : 0));
+	return doc;
+}
+
+json_t *coordinator_nodes(struct coordinator *c, const char **error)
+{
+	struct registry_node *nodes = NULL;
+	struct registry_route *routes = NULL;
+	size_t n = 0, n_routes = 0;
+	json_t *arr = NULL;
+
+	if (registry_nodes(c->reg, &nodes, &n) < 0 ||
+	    registry_routes(c->reg, &routes, &n_routes) < 0)
+		fail(c, error, "cannot read the registry%s", "");
+	else
+		arr = json_array();
+	for (size_t i = 0; arr && i < n; i++)
+		json_array_append_new(arr, node_json(c, &nodes[i], routes, n_routes));
+	registry_nodes_free(nodes, n);
+	free(routes);
+	return arr;
+}
+
+/* A node by id (digits) or name. */
+static int find_node(struct coordinator *c, const char *name, struct registry_node *out)
+{
+	return registry_node_find(c->reg, name, out) == 0 ? 0 : -ENOENT;
+}
+
+json_t *coordinator_node_remove(struct coordinator *c, const char *name, const char **error)
+{
+	struct registry_node n;
+	struct conn *k;
+
+	if (!name || find_node(c, name, &n) < 0)
+		return fail(c, error, "no node '%s'", name ? name : "");
+	if (n.id == c->self_id) {
+		registry_node_clear(&n);
+		return fail(c, error, "'%s' is the coordinator itself", name);
+	}
+	if (registry_node_remove(c->reg, n.id) < 0) {
+		registry_node_clear(&n);
+		return fail(c, error, "cannot remove '%s'", name);
+	}
+	log_info("mesh: node %s (id %u) removed", n.name, n.id);
+	throttle_forget(&c->throttle, n.id);
+	k = coord_conn_by_node(c, n.id);
+	if (k)
+		coord_conn_close(k);
+	registry_node_clear(&n);
+	coord_rebuild(c);
+	return json_pack("{s:s, s:o}", "removed", name, "live_reusable_invites",
+			 live_reusable_invites(c));
+}
+
+/* Notes for the admin on approved prefixes that overlap another node's
+ * approved route (auto_approve leaves those pending; approving them by
+ * hand is allowed, but said). */
+static json_t *overlap_warnings(struct coordinator *c, uint32_t id, const json_t *prefixes)
+{
+	json_t *warnings = json_array(), *v;
+	size_t i;
+
+	json_array_foreach(prefixes, i, v)
+	{
+		struct registry_route other;
+		struct registry_node on = { 0 };
+		char text[PREFIX_STR_LEN];
+		struct prefix p;
+
+		if (!warnings || prefix_parse(&p, json_string_value(v)) < 0 ||
+		    registry_route_is_exit(&p) ||
+		    registry_route_overlap(c->reg, id, &p, &other) <= 0)
+			continue;
+		prefix_format(&other.prefix, text, sizeof(text));
+		if (registry_node_by_id(c->reg, other.node_id, &on) < 0)
+			snprintf(on.name, sizeof(on.name), "%" PRIu32, other.node_id);
+		json_array_append_new(
+		    warnings,
+		    prefix_equal(&other.prefix, &p)
+			? json_sprintf("%s is also approved for %s: the online router with the "
+				       "lowest id carries it, the other stands by",
+				       json_string_value(v), on.name)
+			: json_sprintf("%s overlaps %s, approved for %s: the more specific "
+				       "prefix takes the traffic they share",
+				       json_string_value(v), text, on.name));
+		log_warn("routes: approved %s overlaps %s, approved for %s", json_string_value(v),
+			 text, on.name);
+		registry_node_clear(&on);
+	}
+	return warnings;
+}
+
+json_t *coordinator_routes_set(struct coordinator *c, const char *name, const json_t *prefixes,
+			       bool approved, const char **error)
+{
+	struct registry_node n;
+	size_t i;
+	json_t *v;
+
+	uint32_t id;
+
+	if (!name || find_node(c, name, &n) < 0)
+		return fail(c, error, "no node '%s'", name ? name : "");
+	id = n.id;
+	registry_node_clear(&n);
+	if (!json_is_array(prefixes) || json_array_size(prefixes) == 0)
+		return fail(c, error, "which prefixes?%s", "");
+	json_array_foreach(prefixes, i, v)
+	{
+		struct prefix p;
+		if (!json_is_string(v) || prefix_parse(&p, json_string_value(v)) < 0 ||
+		    !prefix_is_network(&p))
+			return fail(c, error, "'%s' is not a network prefix",
+				    json_is_string(v) ? json_string_value(v) : "?");
+	}
+	if (registry_begin(c->reg) < 0)
+		return fail(c, error, "cannot write the registry%s", "");
+	json_array_foreach(prefixes, i, v)
+	{
+		struct prefix p;
+		if (prefix_parse(&p, json_string_value(v)) == 0 &&
+		    registry_route_set_approved(c->reg, id, &p, approved) < 0) {
+			registry_rollback(c->reg);
+			snprintf(c->err, sizeof(c->err), "%s does not coord_advertise %s", name,
+				 json_string_value(v));
+			*error = c->err;
+			return NULL;
+		}
+	}
+	if (registry_commit(c->reg) < 0)
+		return fail(c, error, "cannot write the registry%s", "");
+	coord_rebuild(c);
+	return json_pack("{s:s, s:O, s:b, s:o}", "node", name, "prefixes", prefixes, "approved",
+			 approved, "warnings",
+			 approved ? overlap_warnings(c, id, prefixes) : json_array());
+}

@@ -1,0 +1,35 @@
+/*
+ * The coordinator's admin commands (invites, nodes, routes): what
+ * `meshgate invite|nodes|routes` reach through the control socket
+ * (roles.c), as JSON documents.
+ */
+#ifndef MESHGATE_MESH_ADMIN_H
+#define MESHGATE_MESH_ADMIN_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct coordinator;
+
+/* The admin commands; each returns a new reference or NULL with *error set
+ * (valid until the next call). */
+json_t *coordinator_invite(struct coordinator *c, int64_t ttl_seconds, bool reusable,
+			   const char **error);
+/* Every invite: id, created_at, expires_at (0: never), reusable, live,
+ * used_at and used_by (the node's name; null when unused or removed). */
+json_t *coordinator_invites(struct coordinator *c, const char **error);
+/* Forgets an invite: its code no longer joins. */
+json_t *coordinator_invite_revoke(struct coordinator *c, uint64_t id, const char **error);
+json_t *coordinator_nodes(struct coordinator *c, const char **error);
+/* {"removed": NODE, "live_reusable_invites": [ids]}: a node holding one of
+ * these codes can join again. */
+json_t *coordinator_node_remove(struct coordinator *c, const char *node, const char **error);
+json_t *coordinator_routes_set(struct coordinator *c, const char *node, const json_t *prefixes,
+			       bool approved, const char **error);
+
+/* Adds the join gate's drop counters to the status document's drops object
+ * (zero when c is NULL, so every node lists the same reasons). */
+void coordinator_drops_json(const struct coordinator *c, json_t *drops);
+
+#endif

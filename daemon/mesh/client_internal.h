@@ -1,0 +1,90 @@
+/*
+ * What the client role's files share (client.c, client_state.c,
+ * client_paths.c, client_ctl.c, client_join.c): the role's state and the
+ * calls between them. The role's interface is client.h.
+ */
+#ifndef MESHGATE_MESH_CLIENT_INTERNAL_H
+#define MESHGATE_MESH_CLIENT_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "loop.h"
+#include "mesh/channel.h"
+#include "mesh/host.h"
+#include "mesh/invite.h"
+#include "mesh/join.h"
+#include "mesh/netmap.h"
+#include "mesh/portprobe.h"
+#include "mesh/relay.h"
+
+enum { NS = 1000000000, MAX_BACKOFF_S = 8, CONNECT_TIMEOUT_S = 10 };
+enum { TICK_NS = 1000000000, SOON_NS = 1000000 };
+
+enum join_state { JOIN_IDLE, JOIN_RUNNING, JOIN_DONE, JOIN_FAILED };
+
+/* How a peer is reached, for the path choice. */
+struct path {
+	uint8_t key[KEY_LEN];
+	uint32_t id;
+	uint64_t since; /* monotonic ns: last time it was fine, or added */
+	uint64_t last_probe;
+};
+
+struct mesh_client {
+	struct mesh_host host;
+	/* Saved state (mesh.json). */
+	bool joined;
+	uint8_t coord_key[KEY_LEN];
+	uint8_t sign_key[NETMAP_SIGN_PUBLIC_LEN];
+	uint32_t self_id;
+	char name[64];
+	struct prefix addrs[2];
+	size_t n_addrs;
+	struct prefix coord_addrs[2];
+	size_t n_coord_addrs;
+	struct endpoint coord_eps[INVITE_MAX_ENDPOINTS];
+	size_t n_coord_eps;
+	union sockaddr_inet relay_addr; /* the coordinator's UDP address */
+	uint8_t relay_key[RELAY_KEY_LEN];
+	/* The netmap in use. */
+	struct netmap nm;
+	bool have_nm;
+	/* Joining. */
+	enum join_state join;
+	struct invite inv;
+	uint64_t join_deadline;
+	json_t *join_result;       /* received, not yet handled */
+	struct cookie join_cookie; /* the coordinator's cookie under load (join.h) */
+	union sockaddr_inet join_from;
+	char join_error[256];
+	/* Control channel. */
+	struct channel *ch;
+	char *hello_sent; /* what the coordinator last heard from us (JSON text) */
+	uint64_t next_connect, connect_started;
+	unsigned backoff;
+	struct portprobe probe; /* whether the coordinator reaches our UDP port */
+	/* Paths. */
+	struct path *paths;
+	size_t n_paths;
+	struct loop_timer *timer; /* every TICK_NS, SOON_NS after a packet hook asks */
+};
+
+static inline uint64_t now_ns(void)
+{
+	return loop_now();
+}
+
+static inline uint16_t listen_port(const struct mesh_client *mc)
+{
+	return mc->host.ops->listen_port(mc->host.ctx);
+}
+
+static inline void state_path(const struct mesh_client *mc, const char *file, char *out, size_t len)
+{
+	snprintf(out, len, "%s/%s", mc->host.cfg->state_dir, file);
+}
+
+#endif

@@ -1,0 +1,77 @@
+/*
+ * The coordinator role's state, shared by its files (coordinator.c, views.c,
+ * joinsvc.c, ctlserver.c, admin.c). Not for use outside them; the role's
+ * interface is coordinator.h. The files call one way: coordinator.c (start,
+ * stop, timer, packet demux) -> joinsvc.c, ctlserver.c -> views.c.
+ */
+#ifndef MESHGATE_MESH_COORDINATOR_INTERNAL_H
+#define MESHGATE_MESH_COORDINATOR_INTERNAL_H
+
+#include <jansson.h>
+#include <sodium.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "mesh/channel.h"
+#include "mesh/coordinator_stats.h"
+#include "mesh/host.h"
+#include "mesh/joingate.h"
+#include "mesh/portprobe.h"
+#include "mesh/registry.h"
+#include "mesh/relay.h"
+#include "mesh/throttle.h"
+
+#define MS 1000000ULL
+#define NS 1000000000ULL
+
+enum { TICK_MS = 1000, REBUILD_EVERY_MS = 3000, SCHEDULE_DELAY_MS = 5, PRUNE_EVERY_S = 60 };
+
+struct conn {
+	struct coordinator *c;
+	struct conn *next;
+	struct channel *ch;
+	uint32_t node_id;
+	char *last_view;                      /* the netmap last pushed, without version */
+	char last_observed[SOCKADDR_STR_LEN]; /* the "observed" endpoint last sent */
+};
+
+struct relay_key {
+	uint32_t id;
+	uint8_t public_key[KEY_LEN];
+	uint8_t key[RELAY_KEY_LEN];
+};
+
+struct coordinator {
+	struct mesh_host host;
+	struct registry *reg;
+	uint8_t sign_secret[crypto_sign_SECRETKEYBYTES];
+	uint8_t sign_public[crypto_sign_PUBLICKEYBYTES];
+	uint32_t self_id;
+	struct prefix addrs[2]; /* with the prefixes' lengths */
+	size_t n_addrs;
+	int listen_fd;
+	struct loop_source *listen_src;
+	struct loop_timer *timer; /* rebuilds, pending hellos, invites; see coord_arm() */
+	struct conn *conns;
+	struct relay_key *relay;
+	size_t n_relay;
+	char *self_view;
+	char *own_routes;              /* this node's advertisement last recorded (JSON text) */
+	struct portprobe_limit probes; /* nodes probed within the last interval */
+	struct throttle throttle;      /* per-node limits of the control channel */
+	struct coordinator_stats stats;
+	struct joingate gate; /* what a join request passes first */
+	int64_t next_prune;   /* wall-clock s: prune the invites then */
+	bool dirty;
+	uint64_t last_rebuild; /* monotonic ns */
+	uint64_t timer_due;    /* when the timer fires next; 0: not armed */
+	char err[256];
+};
+
+static inline int64_t now_s(void)
+{
+	return (int64_t)time(NULL);
+}
+
+#endif

@@ -1,0 +1,338 @@
+/* The coordinator's control channel server; see ctlserver.h. */
+#include "mesh/ctlserver.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mesh/apply.h"
+#include "mesh/coordinator_internal.h"
+#include "mesh/views.h"
+
+/* ---- control channel ---- */
+
+/* The engine's direct endpoint for node id: where its packets come from. */
+static bool node_observed(const struct coordinator *c, uint32_t id, struct endpoint *out)
+{
+	struct mesh_peer_facts f;
+
+	if (!coord_node_direct(c, id, &f))
+		return false;
+	mesh_endpoint_from_wg(&f.endpoint, out);
+	return out->numeric;
+}
+
+/* Loopback, or an address of one of this host's interfaces. */
+static bool own_address(const struct endpoint *own, size_t n, const union sockaddr_inet *sa)
+{
+	const uint8_t *ip = sa->sa.sa_family == AF_INET ? (const uint8_t *)&sa->in.sin_addr
+							: (const uint8_t *)&sa->in6.sin6_addr;
+
+	if (sa->sa.sa_family == AF_INET ? ip[0] == 127 : IN6_IS_ADDR_LOOPBACK(&sa->in6.sin6_addr))
+		return true;
+	for (size_t i = 0; i < n; i++) {
+		const union sockaddr_inet *o = &own[i].addr;
+		const void *oip = o->sa.sa_family == AF_INET ? (const void *)&o->in.sin_addr
+							     : (const void *)&o->in6.sin6_addr;
+		if (o->sa.sa_family == sa->sa.sa_family &&
+		    !memcmp(oip, ip, addr_len(sa->sa.sa_family)))
+			return true;
+	}
+	return false;
+}
+
+/* The coordinator cannot probe itself. Its nodes send first (a join, the
+ * handshake that carries the control channel), so a node whose WireGuard
+ * packets arrive from an address that is not this host's shows that
+ * traffic nobody here asked for reaches the port. */
+unsigned coordinator_port_reached(const struct coordinator *c)
+{
+	struct endpoint own[64], seen;
+	size_t n_own = mesh_local_endpoints(c->host.tun_name, 1, own, 64);
+	unsigned count = 0;
+
+	for (size_t i = 0; i < c->n_relay; i++)
+		if (node_observed(c, c->relay[i].id, &seen) && !own_address(own, n_own, &seen.addr))
+			count++;
+	return count;
+}
+
+/* Sends the PORT_PROBE datagram to the observed IP at port; NULL or why not. */
+static const char *port_probe_send(struct coordinator *c, const struct endpoint *observed,
+				   uint16_t port, const uint8_t nonce[MESH_PORT_PROBE_NONCE_LEN])
+{
+	union sockaddr_inet to = observed->addr;
+	uint8_t dgram[MESH_PORT_PROBE_LEN];
+	char text[SOCKADDR_STR_LEN];
+	size_t len;
+	int ret;
+
+	if (to.sa.sa_family == AF_INET)
+		to.in.sin_port = htons(port);
+	else
+		to.in6.sin6_port = htons(port);
+	ret = portprobe_datagram_create(dgram, sizeof(dgram), &len, nonce);
+	if (ret == 0)
+		ret = udp_send_once(&to.sa, sockaddr_len(&to), dgram, len,
+				    c->host.ops->fwmark(c->host.ctx));
+	if (ret == 0)
+		return NULL;
+	sockaddr_format(&to, text, sizeof(text));
+	log_warn("mesh: port probe to %s: %s", text, strerror(-ret));
+	return "cannot send";
+}
+
+/* A node asks whether its UDP port is reachable: one datagram from a fresh
+ * socket, only to the IP its WireGuard packets come from, at most once per
+ * node per interval; the reply says whether it went out. */
+static void on_port_probe(struct coordinator *c, struct conn *k, const json_t *msg)
+{
+	uint8_t nonce[MESH_PORT_PROBE_NONCE_LEN];
+	struct endpoint observed = { 0 };
+	const char *error = NULL;
+	uint16_t port;
+	json_t *reply;
+	bool seen;
+
+	if (portprobe_request_parse(msg, nonce, &port) < 0)
+		return;
+	seen = node_observed(c, k->node_id, &observed);
+	if (!seen)
+		error = "no observed endpoint";
+	else if (!portprobe_limit_allow(&c->probes, k->node_id, loop_now()))
+		error = "rate limited";
+	else
+		error = port_probe_send(c, &observed, port, nonce);
+	reply = portprobe_reply_create(nonce, !error, seen ? &observed : NULL, error);
+	if (!reply || channel_send(k->ch, reply) < 0)
+		log_warn("mesh: cannot answer the port probe request of node %u", k->node_id);
+	json_decref(reply);
+}
+
+/* Records the endpoints of a hello, or only last_seen; true when the
+ * netmaps change. An endpoint change sooner than the node's interval waits
+ * as its pending message (the routes went in already). */
+static bool endpoints_apply(struct coordinator *c, struct throttle_node *tn,
+			    const struct mesh_hello *hello, uint64_t now)
+{
+	bool differ = false;
+	int ret = registry_node_endpoints_differ(c->reg, tn->node_id, hello->endpoints,
+						 hello->n_endpoints, &differ);
+
+	if (ret == 0 && differ && !throttle_endpoints_allowed(tn, now)) {
+		c->stats.endpoints_debounced++;
+		if (throttle_defer(tn, hello,
+				   tn->endpoints_at + THROTTLE_ENDPOINT_INTERVAL_S * NS) < 0)
+			log_warn("mesh: cannot keep the update of node %u", tn->node_id);
+		differ = false;
+	} else if (ret == 0 && differ) {
+		ret = registry_node_seen(c->reg, tn->node_id, now_s(), hello->endpoints,
+					 hello->n_endpoints);
+		tn->endpoints_at = tn->seen_at = now;
+	} else if (ret == 0 &&
+		   (!tn->seen_at || now - tn->seen_at >= THROTTLE_SEEN_INTERVAL_S * NS)) {
+		ret = registry_node_seen(c->reg, tn->node_id, now_s(), NULL, 0);
+		tn->seen_at = now;
+	} else if (ret == 0) {
+		c->stats.writes_skipped++;
+	}
+	if (ret < 0)
+		log_warn("mesh: cannot record the endpoints of node %u", tn->node_id);
+	return ret == 0 && differ;
+}
+
+/* Records what hello says that the registry does not have yet, and
+ * rebuilds only then. */
+static void hello_apply(struct coordinator *c, struct throttle_node *tn,
+			const struct mesh_hello *hello, uint64_t now)
+{
+	bool changed = false;
+
+	if (coord_advertise(c, tn->node_id, hello->routes, hello->n_routes, &changed) < 0)
+		log_warn("mesh: cannot record the routes of node %u", tn->node_id);
+	else if (!changed)
+		c->stats.writes_skipped++;
+	if (endpoints_apply(c, tn, hello, now) || changed)
+		coord_schedule(c);
+}
+
+/* A hello or update: applied when the node's bucket has a token, else kept
+ * as its pending message (the latest wins) for when it has one. */
+static void hello_take(struct coordinator *c, uint32_t id, const struct mesh_hello *hello)
+{
+	uint64_t now = loop_now(), interval = THROTTLE_MSG_INTERVAL_S * NS;
+	struct throttle_node *tn = throttle_node(&c->throttle, id);
+
+	if (!tn) {
+		log_warn("mesh: cannot record the update of node %u", id);
+		return;
+	}
+	if (!throttle_bucket_take(&tn->msgs, now, interval, THROTTLE_MSG_BURST)) {
+		c->stats.updates_deferred++;
+		if (throttle_defer(
+			tn, hello,
+			throttle_bucket_ready(&tn->msgs, now, interval, THROTTLE_MSG_BURST)) < 0)
+			log_warn("mesh: cannot keep the update of node %u", id);
+		else
+			coord_arm(c, tn->pending_due);
+		return;
+	}
+	throttle_clear(tn);
+	hello_apply(c, tn, hello, now);
+	if (tn->pending)
+		coord_arm(c, tn->pending_due);
+}
+
+/* Applies the pending messages that are due, as their buckets allow. */
+void coord_pending_tick(struct coordinator *c, uint64_t now)
+{
+	uint64_t interval = THROTTLE_MSG_INTERVAL_S * NS;
+
+	for (size_t i = 0; i < c->throttle.n; i++) {
+		struct throttle_node *tn = &c->throttle.v[i];
+		struct mesh_hello *hello = tn->pending;
+
+		if (!hello || tn->pending_due > now)
+			continue;
+		if (!throttle_bucket_take(&tn->msgs, now, interval, THROTTLE_MSG_BURST)) {
+			tn->pending_due =
+			    throttle_bucket_ready(&tn->msgs, now, interval, THROTTLE_MSG_BURST);
+			continue;
+		}
+		tn->pending = NULL; /* applying may defer it again */
+		hello_apply(c, tn, hello, now);
+		free(hello);
+	}
+}
+
+static bool on_conn_msg(void *ctx, struct channel *ch, const json_t *msg)
+{
+	struct conn *k = ctx;
+	struct coordinator *c = k->c;
+	const char *type = json_string_value(json_object_get(msg, "type"));
+	struct mesh_hello hello;
+
+	if (type && !strcmp(type, "port_probe")) {
+		on_port_probe(c, k, msg);
+		return true;
+	}
+	if (!type || (strcmp(type, "hello") && strcmp(type, "update")))
+		return true; /* newer messages: ignored */
+	if (mesh_hello_parse(msg, &hello) < 0) {
+		log_warn("mesh: node %u sent a malformed %s", k->node_id, type);
+		return false;
+	}
+	hello_take(c, k->node_id, &hello);
+	return true;
+}
+
+static void on_conn_closed(void *ctx, struct channel *ch)
+{
+	struct conn *k = ctx;
+
+	log_info("mesh: node %u disconnected", k->node_id);
+	coord_schedule(k->c);
+	coord_conn_close(k);
+}
+
+/* The node whose mesh address is the connection's source; 0 if none. */
+static uint32_t node_by_source(struct coordinator *c, const union sockaddr_inet *sa)
+{
+	struct registry_node *nodes = NULL;
+	size_t n = 0;
+	uint32_t id = 0;
+
+	if (registry_nodes(c->reg, &nodes, &n) < 0)
+		return 0;
+	for (size_t i = 0; i < n && !id; i++) {
+		const struct prefix *a =
+		    sa->sa.sa_family == AF_INET ? &nodes[i].addr4 : &nodes[i].addr6;
+		const void *ip = sa->sa.sa_family == AF_INET ? (const void *)&sa->in.sin_addr
+							     : (const void *)&sa->in6.sin6_addr;
+		if (a->family == sa->sa.sa_family && !memcmp(a->addr, ip, addr_len(a->family)) &&
+		    nodes[i].id != c->self_id)
+			id = nodes[i].id;
+	}
+	registry_nodes_free(nodes, n);
+	return id;
+}
+
+/* A node's connection within its reconnect budget; counts the others. */
+static bool connect_allowed(struct coordinator *c, uint32_t id)
+{
+	struct throttle_node *tn = throttle_node(&c->throttle, id);
+
+	if (tn && throttle_bucket_take(&tn->connects, loop_now(), THROTTLE_CONNECT_INTERVAL_S * NS,
+				       THROTTLE_CONNECT_BURST))
+		return true;
+	c->stats.reconnects_refused++;
+	return false;
+}
+
+static void on_accept(void *ctx, uint32_t events)
+{
+	struct coordinator *c = ctx;
+	union sockaddr_inet sa;
+	socklen_t len = sizeof(sa);
+	int fd = accept4(c->listen_fd, &sa.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	struct conn *k, *old;
+	uint32_t id;
+
+	if (fd < 0)
+		return;
+	id = node_by_source(c, &sa);
+	if (id && !connect_allowed(c, id)) {
+		close(fd);
+		return;
+	}
+	k = id ? calloc(1, sizeof(*k)) : NULL;
+	if (!k) {
+		close(fd);
+		return;
+	}
+	old = coord_conn_by_node(c, id);
+	if (old)
+		coord_conn_close(old);
+	*k = (struct conn){ .c = c, .node_id = id };
+	k->ch = channel_new(c->host.loop, fd, false, on_conn_msg, on_conn_closed, k);
+	if (!k->ch) {
+		free(k);
+		return;
+	}
+	k->next = c->conns;
+	c->conns = k;
+	log_info("mesh: node %u connected", id);
+	coord_schedule(c);
+}
+
+int coord_listen_control(struct coordinator *c)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(MESH_CONTROL_PORT) };
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	memcpy(&sin.sin_addr, c->addrs[0].addr, 4);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, 64) < 0) {
+		int ret = -errno;
+		close(fd);
+		return ret;
+	}
+	c->listen_fd = fd;
+	c->listen_src = loop_add_fd(c->host.loop, fd, EPOLLIN, on_accept, c);
+	return c->listen_src ? 0 : -ENOMEM;
+}

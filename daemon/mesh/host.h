@@ -1,0 +1,124 @@
+/*
+ * The seam between the node and the mesh roles (coordinator, client): all
+ * a role knows of the node is a struct mesh_host it is given at start. The
+ * roles never touch the engine, the data plane or the kernel themselves:
+ * they hand the node a view (reconfigure, as the control client hands a
+ * netmap to the engine), ask it for peer facts, to kick a peer or to send
+ * datagrams, and bump their own counters, which the node reads. The static
+ * key stays in the engine: static_dh does the DH there.
+ */
+#ifndef MESHGATE_MESH_HOST_H
+#define MESHGATE_MESH_HOST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "config.h"
+#include "dataplane.h"
+#include "mesh/dh.h"
+
+/*
+ * A peer the mesh gives the node (from a netmap), next to the config's
+ * static peers. allowed_ips: its mesh addresses, the routes it is primary
+ * for and, for an approved exit node, the defaults. candidates: the
+ * endpoints to try at once. When set_endpoint is true the peer is pointed
+ * at endpoint (a direct address or a relay endpoint) even if it has one.
+ */
+struct mesh_peer {
+	char name[64];
+	uint8_t public_key[32];
+	struct prefix *allowed_ips;
+	size_t n_allowed_ips;
+	struct wg_endpoint candidates[8];
+	size_t n_candidates;
+	bool set_endpoint;
+	struct wg_endpoint endpoint;
+};
+
+/* What the coordinator approved of this node's own offer (its netmap's
+ * self): the routes (exit offers may be among them, they are ignored) and
+ * whether the exit offer is approved. The plan serves config ∩ this. */
+struct mesh_approved {
+	const struct prefix *routes;
+	size_t n_routes;
+	bool exit_node;
+};
+
+/* One reconfigure: everything the node takes from the mesh. approved NULL:
+ * nothing of the node's offer is approved (before the first netmap). */
+struct mesh_view {
+	const struct mesh_peer *peers;
+	size_t n_peers;
+	const struct prefix *addresses; /* with the mesh prefix's length */
+	size_t n_addresses;
+	const struct mesh_approved *approved;
+};
+
+/* What the engine knows of a peer (peer_facts). */
+struct mesh_peer_facts {
+	char name[64];
+	bool has_endpoint;
+	struct wg_endpoint endpoint;
+	bool session;          /* a current session to send with */
+	time_t last_handshake; /* wall clock s; 0: never */
+};
+
+/* Counters the roles bump and the node reports (status drops). */
+struct mesh_counters {
+	/* PORT_PROBE datagrams dropped: malformed, or answering no request
+	 * of this node ("mesh_probe"). */
+	uint64_t rx_probe_dropped;
+	/* RELAY datagrams the coordinator did not forward: not authentic,
+	 * for no known node, or no way to send them on ("mesh_relay"). */
+	uint64_t relay_dropped;
+};
+
+struct mesh_host_ops {
+	/* Replaces the node's mesh state with view: TUN addresses, route
+	 * plan and engine peers follow (sessions of peers that stay are
+	 * kept). On an error the previous state stays and errbuf says why. */
+	int (*reconfigure)(void *ctx, const struct mesh_view *view, char *errbuf, size_t errlen);
+	uint16_t (*listen_port)(void *ctx);
+	uint32_t (*fwmark)(void *ctx);
+	/* out = X25519(static private key, pub); see mesh/dh.h. */
+	bool (*static_dh)(void *ctx, uint8_t out[32], const uint8_t pub[32]);
+	/* false: no engine peer with this key. */
+	bool (*peer_facts)(void *ctx, const uint8_t key[32], struct mesh_peer_facts *out);
+	/* Starts a handshake with the peer; true when an initiation was
+	 * queued (the engine sends none within REKEY_TIMEOUT of its last). */
+	bool (*peer_kick)(void *ctx, const uint8_t key[32]);
+	/* Points the peer at ep (a relay endpoint when ep->relay_via). */
+	void (*peer_set_endpoint)(void *ctx, const uint8_t key[32], const struct wg_endpoint *ep);
+	/* Installs the role's data plane hooks and the engine's relay path
+	 * check (NULL: none); with NULL ops removes them if role's are in. */
+	void (*set_hooks)(void *ctx, const struct dataplane_mesh_ops *ops,
+			  bool (*relay_check)(void *role, const uint8_t key[32],
+					      uint32_t relay_via),
+			  void *role);
+	/* The outgoing UDP batch, for datagrams sent outside the packet
+	 * hooks; flush sends what is queued (handshakes, join requests). */
+	struct pkt_batch *(*udp_out)(void *ctx);
+	void (*flush)(void *ctx);
+};
+
+/* The node as a role sees it. cfg, tun_name and counters belong to the node
+ * and outlive the role; cfg changes on reload. */
+struct mesh_host {
+	const struct mesh_host_ops *ops;
+	void *ctx;
+	struct loop *loop;
+	const struct mg_config *cfg; /* state_dir, hostname, join, coordinator.*, offers */
+	const char *tun_name;
+	const uint8_t *public_key; /* 32 bytes; follows a change of the node's key */
+	struct mesh_counters *counters;
+};
+
+/* The host's static_dh as what join.h and relay.h take. */
+static inline struct mesh_dh mesh_host_dh(const struct mesh_host *host)
+{
+	return (struct mesh_dh){ host->ops->static_dh, host->ctx };
+}
+
+#endif

@@ -1,0 +1,352 @@
+/* The coordinator's views of its nodes; see views.h. */
+#include "mesh/views.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mesh/apply.h"
+#include "mesh/netmap_build.h"
+#include "mesh/coordinator_internal.h"
+
+/* ---- relay keys ---- */
+
+const uint8_t *coord_relay_key_for(void *ctx, uint32_t node_id)
+{
+	struct coordinator *c = ctx;
+
+	for (size_t i = 0; i < c->n_relay; i++)
+		if (c->relay[i].id == node_id)
+			return c->relay[i].key;
+	return NULL;
+}
+
+/* One relay key per registered node but this one; reuses computed keys. */
+static void relay_keys_update(struct coordinator *c, const struct registry_node *nodes, size_t n)
+{
+	struct relay_key *next = calloc(n + 1, sizeof(*next));
+	struct mesh_dh dh = mesh_host_dh(&c->host);
+	size_t k = 0;
+
+	if (!next)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *old = coord_relay_key_for(c, nodes[i].id);
+		if (nodes[i].id == c->self_id)
+			continue;
+		next[k].id = nodes[i].id;
+		memcpy(next[k].public_key, nodes[i].public_key, KEY_LEN);
+		if (old)
+			memcpy(next[k].key, old, RELAY_KEY_LEN);
+		else if (relay_key_derive(next[k].key, &dh, nodes[i].public_key) < 0)
+			continue;
+		k++;
+	}
+	sodium_memzero(c->relay, c->n_relay * sizeof(*c->relay));
+	free(c->relay);
+	c->relay = next;
+	c->n_relay = k;
+}
+
+/* ---- views ---- */
+
+struct conn *coord_conn_by_node(struct coordinator *c, uint32_t id)
+{
+	for (struct conn *k = c->conns; k; k = k->next)
+		if (k->node_id == id)
+			return k;
+	return NULL;
+}
+
+/* The engine's facts of the peer with key, when it has a direct endpoint. */
+bool coord_direct_endpoint(const struct coordinator *c, const uint8_t *key,
+			   struct mesh_peer_facts *f)
+{
+	return c->host.ops->peer_facts(c->host.ctx, key, f) && f->has_endpoint &&
+	       !wg_endpoint_is_relay(&f->endpoint);
+}
+
+/* The same for node id (one with a relay key: any but this node). */
+bool coord_node_direct(const struct coordinator *c, uint32_t id, struct mesh_peer_facts *f)
+{
+	for (size_t i = 0; i < c->n_relay; i++)
+		if (c->relay[i].id == id)
+			return coord_direct_endpoint(c, c->relay[i].public_key, f);
+	return false;
+}
+
+bool coord_node_online(const struct coordinator *c, uint32_t node_id)
+{
+	return node_id == c->self_id ||
+	       coord_conn_by_node((struct coordinator *)c, node_id) != NULL;
+}
+
+void coord_conn_close(struct conn *k)
+{
+	struct coordinator *c = k->c;
+
+	for (struct conn **pp = &c->conns; *pp; pp = &(*pp)->next)
+		if (*pp == k) {
+			*pp = k->next;
+			break;
+		}
+	c->stats.lines_ignored += k->ch->stats.ignored;
+	channel_free(k->ch);
+	free(k->last_view);
+	free(k);
+	c->dirty = true;
+}
+
+/* The live state that goes into netmap_build next to the registry. */
+struct live {
+	uint32_t *online;
+	size_t n_online;
+	struct netmap_observed *observed;
+	size_t n_observed;
+};
+
+static void live_collect(struct coordinator *c, const struct registry_node *nodes, size_t n,
+			 struct live *lv)
+{
+	lv->online = calloc(n + 1, sizeof(*lv->online));
+	lv->observed = calloc(n + 1, sizeof(*lv->observed));
+	if (!lv->online || !lv->observed)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct mesh_peer_facts f;
+		if (coord_conn_by_node(c, nodes[i].id))
+			lv->online[lv->n_online++] = nodes[i].id;
+		if (!coord_direct_endpoint(c, nodes[i].public_key, &f))
+			continue;
+		lv->observed[lv->n_observed].node_id = nodes[i].id;
+		mesh_endpoint_from_wg(&f.endpoint, &lv->observed[lv->n_observed].endpoint);
+		if (lv->observed[lv->n_observed].endpoint.numeric)
+			lv->n_observed++;
+	}
+}
+
+/* The netmap of id as unversioned JSON text (for comparing views). */
+static char *view_text(const struct netmap *nm)
+{
+	json_t *doc = netmap_to_json(nm);
+	char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+	json_decref(doc);
+	return text;
+}
+
+/* The coordinator's own node takes its view, approvals included, from its
+ * registry like any member. */
+static void apply_self(struct coordinator *c, const struct netmap *nm)
+{
+	struct mesh_approved approved;
+	struct mesh_view view;
+	struct mesh_peer *peers;
+	size_t n;
+	char *text = view_text(nm);
+	char err[512];
+
+	if (!text || (c->self_view && !strcmp(text, c->self_view))) {
+		free(text);
+		return;
+	}
+	if (mesh_apply_peers(nm, c->addrs, c->n_addrs, &peers, &n) < 0) {
+		free(text);
+		return;
+	}
+	mesh_apply_approved(nm, &approved);
+	view = (struct mesh_view){ peers, n, c->addrs, c->n_addrs, &approved };
+	if (c->host.ops->reconfigure(c->host.ctx, &view, err, sizeof(err)) < 0) {
+		log_err("mesh: %s", err);
+		free(text);
+	} else {
+		free(c->self_view);
+		c->self_view = text;
+	}
+	mesh_apply_free(peers, n);
+}
+
+/* Tells k the public endpoint its WireGuard packets come from, when that
+ * changed (the node probes its port again then). */
+static void push_observed(struct conn *k, const struct live *lv)
+{
+	char text[SOCKADDR_STR_LEN];
+	json_t *msg;
+
+	for (size_t i = 0; i < lv->n_observed; i++) {
+		if (lv->observed[i].node_id != k->node_id)
+			continue;
+		sockaddr_format(&lv->observed[i].endpoint.addr, text, sizeof(text));
+		if (!strcmp(text, k->last_observed))
+			return;
+		msg = portprobe_observed_create(&lv->observed[i].endpoint);
+		if (msg && channel_send(k->ch, msg) == 0)
+			snprintf(k->last_observed, sizeof(k->last_observed), "%s", text);
+		json_decref(msg);
+		return;
+	}
+}
+
+/* Pushes nm to k when it differs from what k has. */
+static void push_view(struct coordinator *c, struct conn *k, struct netmap *nm)
+{
+	char *text = view_text(nm);
+	json_t *msg;
+
+	if (!text || (k->last_view && !strcmp(text, k->last_view))) {
+		free(text);
+		return;
+	}
+	if (registry_next_version(c->reg, &nm->version) < 0) {
+		free(text);
+		return;
+	}
+	nm->issued_at = now_s();
+	msg = netmap_sign(nm, c->sign_secret);
+	if (msg && channel_send(k->ch, msg) == 0) {
+		free(k->last_view);
+		k->last_view = text;
+		text = NULL;
+		c->stats.netmaps_pushed++;
+		log_info("mesh: netmap %llu for %s", (unsigned long long)nm->version,
+			 nm->self.name);
+	}
+	json_decref(msg);
+	free(text);
+}
+
+void coord_rebuild(struct coordinator *c)
+{
+	struct registry_node *nodes = NULL;
+	struct registry_route *routes = NULL;
+	size_t n_nodes = 0, n_routes = 0;
+	struct live lv = { 0 };
+	struct netmap nm;
+
+	c->dirty = false;
+	c->last_rebuild = loop_now();
+	c->stats.rebuilds++;
+	if (registry_nodes(c->reg, &nodes, &n_nodes) < 0 ||
+	    registry_routes(c->reg, &routes, &n_routes) < 0)
+		goto out;
+	relay_keys_update(c, nodes, n_nodes);
+	live_collect(c, nodes, n_nodes, &lv);
+	struct netmap_build_input in = { .nodes = nodes,
+					 .n_nodes = n_nodes,
+					 .routes = routes,
+					 .n_routes = n_routes,
+					 .online = lv.online,
+					 .n_online = lv.n_online,
+					 .observed = lv.observed,
+					 .n_observed = lv.n_observed,
+					 .mesh = c->addrs,
+					 .n_mesh = c->n_addrs,
+					 .coordinator_id = c->self_id };
+	memcpy(in.coordinator_key, c->host.public_key, KEY_LEN);
+	for (struct conn *k = c->conns, *next; k; k = next) {
+		next = k->next;
+		if (netmap_build(&in, k->node_id, &nm) == -ENOENT) {
+			coord_conn_close(k); /* removed */
+			continue;
+		}
+		push_view(c, k, &nm);
+		push_observed(k, &lv);
+		netmap_free(&nm);
+	}
+	if (netmap_build(&in, c->self_id, &nm) == 0)
+		apply_self(c, &nm);
+	netmap_free(&nm);
+out:
+	free(lv.online);
+	free(lv.observed);
+	registry_nodes_free(nodes, n_nodes);
+	free(routes);
+}
+
+/* Arms the timer for due (monotonic ns) unless it fires sooner already. */
+void coord_arm(struct coordinator *c, uint64_t due)
+{
+	if (c->timer_due && c->timer_due <= due)
+		return;
+	loop_timer_set(c->host.loop, c->timer, due);
+	c->timer_due = due;
+}
+
+/* The earliest time the next rebuild may run. */
+uint64_t coord_rebuild_due(const struct coordinator *c, uint64_t now)
+{
+	uint64_t soon = now + SCHEDULE_DELAY_MS * MS,
+		 spaced = c->last_rebuild + THROTTLE_REBUILD_INTERVAL_MS * MS;
+
+	return c->last_rebuild && spaced > soon ? spaced : soon;
+}
+
+/* Rebuilds soon, from the timer (never inside a packet handler), and never
+ * sooner than THROTTLE_REBUILD_INTERVAL_MS after the last rebuild. */
+void coord_schedule(struct coordinator *c)
+{
+	c->dirty = true;
+	if (c->timer)
+		coord_arm(c, coord_rebuild_due(c, loop_now()));
+}
+
+/* Whether a rebuild is due at now: a change waits out the spacing; without
+ * one, the periodic rebuild picks up endpoints learnt by roaming. */
+bool coord_rebuild_now(const struct coordinator *c, uint64_t now)
+{
+	if (c->dirty)
+		return now >= c->last_rebuild + THROTTLE_REBUILD_INTERVAL_MS * MS;
+	return now >= c->last_rebuild + REBUILD_EVERY_MS * MS;
+}
+
+/* Opens the join gate until the last live invite ends (closes it when none
+ * is live). On a registry error the gate keeps its state. */
+void coord_gate_refresh(struct coordinator *c)
+{
+	struct registry_invite *inv = NULL;
+	int64_t now = now_s(), until = 0, end;
+	size_t n = 0;
+
+	if (registry_invites(c->reg, &inv, &n) < 0) {
+		log_warn("mesh: cannot read the invites");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		end = joingate_invite_end(&(struct joingate_invite){
+		    .expires_at = inv[i].expires_at,
+		    .reusable = inv[i].reusable,
+		    .used_at = inv[i].used ? inv[i].used_at : 0,
+		});
+		if (end > now && end > until)
+			until = end;
+	}
+	free(inv);
+	joingate_set_live(&c->gate, until);
+}
+
+/* ---- routes ---- */
+
+/* Records what a node advertises; auto_approve decides what is approved at
+ * once, for the coordinator's own routes as for any node's. */
+int coord_advertise(struct coordinator *c, uint32_t id, const struct prefix *routes, size_t n,
+		    bool *changed)
+{
+	const struct mg_config *cfg = c->host.cfg;
+
+	return registry_routes_advertise(c->reg, id, routes, n,
+					 cfg->coordinator.auto_approve.routes.v,
+					 cfg->coordinator.auto_approve.routes.n,
+					 cfg->coordinator.auto_approve.exit_node, changed);
+}

@@ -1,0 +1,61 @@
+/*
+ * The coordinator's views: every node's netmap built from the registry and
+ * the live state (connections, endpoints the engine observes), pushed when
+ * it changed; the coordinator's own view handed to its host; the relay keys,
+ * the join gate's window and the timer that drives rebuilds. Called by the
+ * coordinator's other files; calls none of them.
+ */
+#ifndef MESHGATE_MESH_VIEWS_H
+#define MESHGATE_MESH_VIEWS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct conn;
+struct coordinator;
+struct mesh_peer_facts;
+struct prefix;
+
+/* The relay key shared with node_id (relay_forward() takes it); NULL: none. */
+const uint8_t *coord_relay_key_for(void *ctx, uint32_t node_id);
+
+/* The control connection of node id; NULL: offline. */
+struct conn *coord_conn_by_node(struct coordinator *c, uint32_t id);
+
+/* The engine's facts of the peer with key, when it has a direct endpoint. */
+bool coord_direct_endpoint(const struct coordinator *c, const uint8_t *key,
+			   struct mesh_peer_facts *f);
+
+/* The same for node id (one with a relay key: any but this node). */
+bool coord_node_direct(const struct coordinator *c, uint32_t id, struct mesh_peer_facts *f);
+
+/* Closes a control connection; the views change. */
+void coord_conn_close(struct conn *k);
+
+/* Computes every view from the registry; pushes those that changed. */
+void coord_rebuild(struct coordinator *c);
+
+/* Arms the timer for due (monotonic ns) unless it fires sooner already. */
+void coord_arm(struct coordinator *c, uint64_t due);
+
+/* The earliest time the next rebuild may run. */
+uint64_t coord_rebuild_due(const struct coordinator *c, uint64_t now);
+
+/* Rebuilds soon, from the timer (never inside a packet handler). */
+void coord_schedule(struct coordinator *c);
+
+/* Whether a rebuild is due at now. */
+bool coord_rebuild_now(const struct coordinator *c, uint64_t now);
+
+/* Opens the join gate until the last live invite ends. */
+void coord_gate_refresh(struct coordinator *c);
+
+/* Records what a node advertises; auto_approve applies. */
+int coord_advertise(struct coordinator *c, uint32_t id, const struct prefix *routes, size_t n,
+		    bool *changed);
+
+/* Whether node_id is this node or has a control connection. */
+bool coord_node_online(const struct coordinator *c, uint32_t node_id);
+
+#endif
