@@ -85,9 +85,9 @@ static json_t *dispatch(struct node *node, const struct control_server *srv, con
 	return error_doc("unknown command");
 }
 
-json_t *control_handle(struct node *node, const json_t *request)
+json_t *control_handle(struct control_server *srv, const json_t *request)
 {
-	return dispatch(node, node->control, request);
+	return dispatch(srv->node, srv, request);
 }
 
 /* One request per connection: the reply, then the connection closes. */

@@ -26,7 +26,7 @@ void control_server_stop(struct control_server *srv);
  * Answers one request document: the dispatch table behind the socket, also
  * used by tests. Returns a new reference to the response document.
  */
-json_t *control_handle(struct node *node, const json_t *request);
+json_t *control_handle(struct control_server *srv, const json_t *request);
 
 /* Serves the commands of v (mesh/roles.h) with roles, next to the node's
  * own ("status"). The mesh roles register theirs when the node starts. */

@@ -19,8 +19,10 @@
 #include "log.h"
 #include "loop.h"
 #include "node.h"
+#include "node_mesh.h"
 #include "preflight.h"
 #include "sdnotify.h"
+#include "frontend.h"
 
 struct options {
 	const char *config_path; /* NULL: the default path, if it exists */
@@ -202,6 +204,7 @@ static void report_ready(int *ready_fd, const char *error)
 struct daemon {
 	struct loop *loop;
 	struct node node;
+	struct frontend frontend; /* control socket and status page */
 };
 
 static void on_signal(void *ctx, int signo)
@@ -246,6 +249,9 @@ static int run(const struct options *opt, struct mg_config *cfg, const char *pat
 	if (!path)
 		log_info("no configuration file: running on built-in defaults");
 	ret = node_start(&d.node, d.loop, cfg, path, err, sizeof(err));
+	if (ret == 0 && ((ret = node_mesh_start(&d.node, err, sizeof(err))) < 0 ||
+			 (ret = frontend_start(&d.frontend, &d.node, err, sizeof(err))) < 0))
+		node_stop(&d.node);
 	if (ret < 0) {
 		log_err("%s", err);
 		goto out;
@@ -255,6 +261,7 @@ static int run(const struct options *opt, struct mg_config *cfg, const char *pat
 	/* Under systemd (Type=notify): the TUN, routes and control socket are up. */
 	sdnotify_send("READY=1");
 	ret = loop_run(d.loop);
+	frontend_stop(&d.frontend);
 	node_stop(&d.node);
 	loop_free(d.loop);
 	return ret < 0 ? 1 : 0;

@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -14,13 +13,11 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "control.h"
+#include "dirs.h"
 #include "hostinfo.h"
 #include "keys.h"
 #include "link.h"
 #include "log.h"
-#include "node_mesh.h"
-#include "node_web.h"
 #include "preflight.h"
 #include "uapi.h"
 
@@ -97,36 +94,17 @@ static const struct uapi_ops node_uapi_ops = {
 	.changed = ops_changed,
 };
 
-/* Creates dir (and its parents) with mode; an existing directory is fine. */
-static int make_dirs(const char *dir, mode_t mode)
+/* Tells the observer (the views) that what the node shows changed. */
+static void node_changed(struct node *node)
 {
-	char path[PATH_MAX];
-	size_t len = strlen(dir);
-
-	if (len == 0 || len >= sizeof(path))
-		return -ENAMETOOLONG;
-	memcpy(path, dir, len + 1);
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(path, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
+	if (node->observer)
+		node->observer(node, node->observer_ctx);
 }
 
-static int parent_dir(const char *file, mode_t mode)
+void node_set_observer(struct node *node, void (*fn)(struct node *node, void *ctx), void *ctx)
 {
-	char copy[PATH_MAX];
-
-	if (strlen(file) >= sizeof(copy))
-		return -ENAMETOOLONG;
-	strcpy(copy, file);
-	return make_dirs(dirname(copy), mode);
+	node->observer = fn;
+	node->observer_ctx = ctx;
 }
 
 static int load_private_key(struct node *node, const struct mg_config *cfg, char *errbuf,
@@ -136,7 +114,7 @@ static int load_private_key(struct node *node, const struct mg_config *cfg, char
 	const char *why = NULL;
 	int ret;
 
-	ret = parent_dir(cfg->private_key_file, 0700);
+	ret = dirs_make_parent(cfg->private_key_file, 0700);
 	if (ret == 0)
 		ret = key_file_load(cfg->private_key_file, key, true, &why);
 	if (ret < 0) {
@@ -430,36 +408,16 @@ static void describe_open_error(int err, const struct mg_config *cfg, char *errb
 		snprintf(errbuf, errlen, "cannot create %s: %s", cfg->interface, strerror(-err));
 }
 
-static int start_control(struct node *node, char *errbuf, size_t errlen)
+static int start_uapi(struct node *node, char *errbuf, size_t errlen)
 {
-	int ret = parent_dir(node->cfg.control_socket, 0755);
-
-	if (ret == 0)
-		ret = control_server_start(&node->control, node->loop, node,
-					   node->cfg.control_socket);
-	if (ret < 0) {
-		snprintf(errbuf, errlen, "control socket %s: %s", node->cfg.control_socket,
-			 strerror(-ret));
-		return ret;
-	}
-	ret = uapi_server_start(&node->uapi, node->loop, &node_uapi_ops, node, node->cfg.interface);
+	int ret =
+	    uapi_server_start(&node->uapi, node->loop, &node_uapi_ops, node, node->cfg.interface);
 	if (ret < 0) {
 		snprintf(errbuf, errlen, "UAPI socket for %s: %s", node->cfg.interface,
 			 strerror(-ret));
 		return ret;
 	}
 	return 0;
-}
-
-/* The control plane's role, when the config or saved state asks for one;
- * its commands go to the control socket. */
-static int start_mesh(struct node *node, char *errbuf, size_t errlen)
-{
-	struct mesh_host host;
-
-	node_mesh_host(node, &host);
-	control_server_register(node->control, mesh_commands, mesh_n_commands, &node->roles);
-	return mesh_roles_start(&node->roles, &host, errbuf, errlen);
 }
 
 int node_start(struct node *node, struct loop *loop, struct mg_config *cfg, const char *config_path,
@@ -471,7 +429,7 @@ int node_start(struct node *node, struct loop *loop, struct mg_config *cfg, cons
 	*cfg = (struct mg_config){ 0 };
 	node->config_path = config_path ? strdup(config_path) : NULL;
 
-	ret = make_dirs(node->cfg.state_dir, 0700);
+	ret = dirs_make(node->cfg.state_dir, 0700);
 	if (ret < 0) {
 		snprintf(errbuf, errlen, "state_dir %s: %s", node->cfg.state_dir, strerror(-ret));
 		goto err;
@@ -503,7 +461,7 @@ int node_start(struct node *node, struct loop *loop, struct mg_config *cfg, cons
 		ret = router_apply(&node->router, &node->plan, errbuf, errlen);
 	if (ret < 0)
 		goto err;
-	ret = start_control(node, errbuf, errlen);
+	ret = start_uapi(node, errbuf, errlen);
 	if (ret < 0)
 		goto err;
 	/* A peer the engine refuses does not stop the node: the status says so. */
@@ -513,10 +471,6 @@ int node_start(struct node *node, struct loop *loop, struct mg_config *cfg, cons
 			 strerror(-ret));
 		log_err("%s", node->apply_error);
 	}
-	ret = start_mesh(node, errbuf, errlen);
-	if (ret < 0)
-		goto err;
-	node_web_sync(node);
 	log_info("%s up: listening on UDP port %u, %zu peer(s)", node->dp.tun.name,
 		 node->dp.udp.port, node->cfg.n_peers);
 	return 0;
@@ -530,11 +484,8 @@ static void mesh_peers_free(struct mesh_peer *peers, size_t n);
 void node_stop(struct node *node)
 {
 	mesh_roles_stop(&node->roles);
-	node_web_stop(node);
 	uapi_server_stop(node->uapi);
 	node->uapi = NULL;
-	control_server_stop(node->control);
-	node->control = NULL;
 	if (node->dev)
 		wg_device_remove_all_peers(node->dev);
 	if (node->router.rtnl)
@@ -656,7 +607,7 @@ int node_set_mesh(struct node *node, const struct mesh_peer *peers, size_t n_pee
 	node->approved_routes = new_approved;
 	node->n_approved_routes = n_approved;
 	node->approved_exit = approved && approved->exit_node;
-	node_web_sync(node);
+	node_changed(node);
 	return ret;
 }
 
@@ -726,7 +677,7 @@ int node_reload(struct node *node)
 	node->plan = plan;
 	config_free(&node->cfg);
 	node->cfg = cfg;
-	node_web_sync(node);
+	node_changed(node);
 	log_info("configuration reloaded: %zu peer(s)", node->cfg.n_peers);
 	return ret;
 }

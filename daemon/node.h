@@ -1,6 +1,7 @@
 /*
  * The running node: configuration applied to the engine, the data plane and
- * the kernel, plus the local control interfaces (control socket, UAPI).
+ * the kernel, plus the WireGuard UAPI. Its views (control socket, status
+ * page: frontend.h) watch it through an observer; the node never calls them.
  * One node per daemon; it lives in the event loop's thread.
  */
 #ifndef MESHGATE_NODE_H
@@ -17,7 +18,6 @@
 #include "router.h"
 #include "wg/device.h"
 
-struct control_server;
 struct uapi_server;
 struct web_server;
 struct node_status;
@@ -32,7 +32,6 @@ struct node {
 	struct nl_sock *rtnl;
 	struct route_plan plan; /* what the kernel holds for this config */
 	struct router router;
-	struct control_server *control;
 	struct uapi_server *uapi;
 	struct web_server *web;     /* the status page (node_web.h); NULL: off */
 	struct node_status *status; /* the published status (node_status.h) */
@@ -59,13 +58,20 @@ struct node {
 	 * failed; empty after a success. The status document's
 	 * daemon.last_apply_error. */
 	char apply_error[512];
+	/* Called after every change the node applies (start, reload, a
+	 * netmap); NULL: nobody watches. */
+	void (*observer)(struct node *node, void *ctx);
+	void *observer_ctx;
 };
+
+/* Sets (or with NULL clears) the node's observer. */
+void node_set_observer(struct node *node, void (*fn)(struct node *node, void *ctx), void *ctx);
 
 /*
  * Brings the node up from cfg (ownership of cfg moves into the node, even on
- * failure): private key, TUN, UDP socket, addresses, peers, control socket
- * and UAPI. On failure everything already set up is torn down again and
- * errbuf says what went wrong and, where there is one, how to fix it.
+ * failure): private key, TUN, UDP socket, addresses, peers and
+ * UAPI (the front end starts after it: frontend.h). On failure everything already set up is torn
+ * down again and errbuf says what went wrong and, where there is one, how to fix it.
  */
 int node_start(struct node *node, struct loop *loop, struct mg_config *cfg, const char *config_path,
 	       char *errbuf, size_t errlen) __attribute__((warn_unused_result));

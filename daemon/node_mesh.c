@@ -137,3 +137,11 @@ void node_mesh_host(struct node *node, struct mesh_host *out)
 				   .public_key = node->public_key,
 				   .counters = &node->mesh_counters };
 }
+
+int node_mesh_start(struct node *node, char *errbuf, size_t errlen)
+{
+	struct mesh_host host;
+
+	node_mesh_host(node, &host);
+	return mesh_roles_start(&node->roles, &host, errbuf, errlen);
+}

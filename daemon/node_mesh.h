@@ -13,4 +13,11 @@ struct node;
 /* The host for node's roles; valid while the node runs. */
 void node_mesh_host(struct node *node, struct mesh_host *out);
 
+/* Starts the control plane's role when the config or saved state asks for
+ * one (else nothing): call after node_start(); node_stop() stops it. Its
+ * commands reach the control socket through frontend.c. 0 or -errno with
+ * errbuf saying why. */
+int node_mesh_start(struct node *node, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
+
 #endif
