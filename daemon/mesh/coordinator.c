@@ -47,7 +47,7 @@ static void invites_tick(struct coordinator *c)
 
 	if (prune) {
 		c->next_prune = now + PRUNE_EVERY_S;
-		if (registry_invites_prune(c->reg, now, JOINGATE_USED_GRACE_S) < 0)
+		if (registry_invites_prune(c->reg, now, INVITE_KEEP_USED_S) < 0)
 			log_warn("mesh: cannot prune the invites");
 	}
 	if (ended || prune)

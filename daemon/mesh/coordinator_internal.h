@@ -26,6 +26,9 @@
 #define NS 1000000000ULL
 
 enum { TICK_MS = 1000, REBUILD_EVERY_MS = 3000, SCHEDULE_DELAY_MS = 5, PRUNE_EVERY_S = 60 };
+/* A used single-use invite stays listed (`invite list`: who used it, when)
+ * for a day; the join gate closes for it long before (JOINGATE_USED_GRACE_S). */
+enum { INVITE_KEEP_USED_S = 24 * 3600 };
 
 struct conn {
 	struct coordinator *c;

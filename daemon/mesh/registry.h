@@ -218,7 +218,8 @@ int registry_invite_use(struct registry *reg, uint64_t id, uint32_t node_id, int
 
 /* Removes the invites expired at now (as registry_invite_check() sees them)
  * and the used-up single-use ones, except that a used single-use invite
- * stays until used_grace seconds after its use (its joiner may ask again). */
+ * stays until used_grace seconds after its use (for `invite list`; the join
+ * gate has a grace of its own). */
 int registry_invites_prune(struct registry *reg, int64_t now, int64_t used_grace)
     __attribute__((warn_unused_result));
 
