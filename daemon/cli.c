@@ -365,6 +365,22 @@ static void time_text(char *buf, size_t len, json_int_t t)
 }
 
 /* One line per invite: id, created, expires, kind, last use, live. */
+/* Prints a command's result (released here): as JSON with --json, else as
+ * human(); EXIT_FAIL when there is none (ask() said why). */
+static int print_result(json_t *result, bool json, void (*human)(const json_t *result))
+{
+	if (!result)
+		return EXIT_FAIL;
+	if (json) {
+		json_dumpf(result, stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else {
+		human(result);
+	}
+	json_decref(result);
+	return EXIT_OK;
+}
+
 static void invites_human(const json_t *invites)
 {
 	char created[32], expires[32], used[32];
@@ -395,7 +411,6 @@ static void invites_human(const json_t *invites)
 static int invite_list(const struct cli *cli, int argc, char **argv)
 {
 	bool json = false;
-	json_t *result;
 
 	for (int i = 2; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
@@ -403,17 +418,8 @@ static int invite_list(const struct cli *cli, int argc, char **argv)
 		else
 			return usage_error("invite list: unexpected argument '%s'", argv[i]);
 	}
-	result = ask(cli, json_pack("{s:s}", "cmd", "invite_list"));
-	if (!result)
-		return EXIT_FAIL;
-	if (json) {
-		json_dumpf(result, stdout, JSON_INDENT(2));
-		putchar('\n');
-	} else {
-		invites_human(result);
-	}
-	json_decref(result);
-	return EXIT_OK;
+	return print_result(ask(cli, json_pack("{s:s}", "cmd", "invite_list")), json,
+			    invites_human);
 }
 
 static int invite_revoke(const struct cli *cli, int argc, char **argv)
@@ -570,17 +576,7 @@ static int cmd_nodes(const struct cli *cli, int argc, char **argv)
 		else
 			return usage_error("nodes: unexpected argument '%s'", argv[i]);
 	}
-	result = ask(cli, json_pack("{s:s}", "cmd", "nodes"));
-	if (!result)
-		return EXIT_FAIL;
-	if (json) {
-		json_dumpf(result, stdout, JSON_INDENT(2));
-		putchar('\n');
-	} else {
-		nodes_human(result);
-	}
-	json_decref(result);
-	return EXIT_OK;
+	return print_result(ask(cli, json_pack("{s:s}", "cmd", "nodes")), json, nodes_human);
 }
 
 static int cmd_routes(const struct cli *cli, int argc, char **argv)
