@@ -18,137 +18,8 @@
 #include "mesh/client.h"
 #include "mesh/netmap.h"
 #include "mesh/protocol.h"
+#include "mesh_fake_host.h"
 #include "testlib.h"
-
-enum { MAX_CALLS = 8 };
-
-struct fake_peer {
-	const char *name;
-	uint8_t key[32];
-	bool session;
-};
-
-struct fake_host {
-	uint8_t priv[32], pub[32];
-	struct fake_peer peers[4];
-	size_t n_peers;
-	/* What the role did. */
-	unsigned reconfigures, dh_calls, flushes;
-	size_t view_peers;
-	char view_names[MAX_CALLS][64];
-	size_t view_addresses;
-	unsigned view_address_len;
-	bool view_approved;
-	uint8_t kicked[MAX_CALLS][32];
-	unsigned kicks;
-	const struct dataplane_mesh_ops *hooks;
-	void *hooks_role;
-	bool relay_check;
-};
-
-static struct fake_peer *fake_find(struct fake_host *h, const uint8_t key[32])
-{
-	for (size_t i = 0; i < h->n_peers; i++)
-		if (!memcmp(h->peers[i].key, key, 32))
-			return &h->peers[i];
-	return NULL;
-}
-
-static int fake_reconfigure(void *ctx, const struct mesh_view *v, char *errbuf, size_t errlen)
-{
-	struct fake_host *h = ctx;
-
-	h->reconfigures++;
-	h->view_peers = v->n_peers;
-	for (size_t i = 0; i < v->n_peers && i < MAX_CALLS; i++)
-		snprintf(h->view_names[i], sizeof(h->view_names[i]), "%s", v->peers[i].name);
-	h->view_addresses = v->n_addresses;
-	h->view_address_len = v->n_addresses ? v->addresses[0].len : 0;
-	h->view_approved = v->approved != NULL;
-	return 0;
-}
-
-static uint16_t fake_listen_port(void *ctx)
-{
-	return 41641;
-}
-
-static uint32_t fake_fwmark(void *ctx)
-{
-	return 0;
-}
-
-static bool fake_static_dh(void *ctx, uint8_t out[32], const uint8_t pub[32])
-{
-	struct fake_host *h = ctx;
-
-	h->dh_calls++;
-	return crypto_scalarmult(out, h->priv, pub) == 0;
-}
-
-static bool fake_peer_facts(void *ctx, const uint8_t key[32], struct mesh_peer_facts *out)
-{
-	struct fake_peer *p = fake_find(ctx, key);
-
-	if (!p)
-		return false;
-	*out = (struct mesh_peer_facts){ .session = p->session };
-	snprintf(out->name, sizeof(out->name), "%s", p->name);
-	return true;
-}
-
-static bool fake_peer_kick(void *ctx, const uint8_t key[32])
-{
-	struct fake_host *h = ctx;
-
-	if (h->kicks < MAX_CALLS)
-		memcpy(h->kicked[h->kicks], key, 32);
-	h->kicks++;
-	return true;
-}
-
-static void fake_peer_set_endpoint(void *ctx, const uint8_t key[32], const struct wg_endpoint *ep)
-{
-}
-
-static void fake_set_hooks(void *ctx, const struct dataplane_mesh_ops *ops,
-			   bool (*relay_check)(void *role, const uint8_t key[32],
-					       uint32_t relay_via),
-			   void *role)
-{
-	struct fake_host *h = ctx;
-
-	if (!ops && h->hooks_role != role)
-		return;
-	h->hooks = ops;
-	h->hooks_role = ops ? role : NULL;
-	h->relay_check = relay_check != NULL;
-}
-
-static struct pkt_batch *fake_udp_out(void *ctx)
-{
-	return NULL; /* joins are not exercised here */
-}
-
-static void fake_flush(void *ctx)
-{
-	struct fake_host *h = ctx;
-
-	h->flushes++;
-}
-
-static const struct mesh_host_ops fake_ops = {
-	.reconfigure = fake_reconfigure,
-	.listen_port = fake_listen_port,
-	.fwmark = fake_fwmark,
-	.static_dh = fake_static_dh,
-	.peer_facts = fake_peer_facts,
-	.peer_kick = fake_peer_kick,
-	.peer_set_endpoint = fake_peer_set_endpoint,
-	.set_hooks = fake_set_hooks,
-	.udp_out = fake_udp_out,
-	.flush = fake_flush,
-};
 
 /* ---- a mesh: coordinator "home" (1), this node "laptop" (3), "tab" (2)
  * and "nas" (4) ---- */
@@ -267,7 +138,7 @@ static void fixture_free(struct mesh_fixture *f)
 
 static struct mesh_host fixture_host(struct mesh_fixture *f)
 {
-	return (struct mesh_host){ .ops = &fake_ops,
+	return (struct mesh_host){ .ops = &fake_host_ops,
 				   .ctx = &f->host,
 				   .loop = f->loop,
 				   .cfg = &f->cfg,

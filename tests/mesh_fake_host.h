@@ -1,0 +1,50 @@
+/*
+ * A fake node for the mesh roles (mesh/host.h): ops that record what a role
+ * asks of the node, with no engine, data plane or kernel behind them. Used
+ * by test_mesh_host (the client) and fuzz_mesh_dispatch (both roles).
+ */
+#ifndef MESHGATE_TEST_MESH_FAKE_HOST_H
+#define MESHGATE_TEST_MESH_FAKE_HOST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "mesh/host.h"
+
+enum { FAKE_HOST_MAX_CALLS = 8, FAKE_HOST_MAX_PEERS = 4 };
+
+/* An engine peer: peer_facts answers from it. */
+struct fake_peer {
+	char name[64];
+	uint8_t key[32];
+	bool session;
+	time_t last_handshake;
+	bool has_endpoint;
+	struct wg_endpoint endpoint;
+};
+
+struct fake_host {
+	uint8_t priv[32], pub[32]; /* the static key static_dh uses */
+	struct fake_peer peers[FAKE_HOST_MAX_PEERS];
+	size_t n_peers;
+	struct pkt_batch *udp_out; /* what udp_out returns (NULL: none); flush empties it */
+	/* What the role did. */
+	unsigned reconfigures, dh_calls, flushes;
+	size_t view_peers;
+	char view_names[FAKE_HOST_MAX_CALLS][64];
+	size_t view_addresses;
+	unsigned view_address_len;
+	bool view_approved;
+	uint8_t kicked[FAKE_HOST_MAX_CALLS][32];
+	unsigned kicks;
+	const struct dataplane_mesh_ops *hooks;
+	void *hooks_role;
+	bool relay_check;
+};
+
+/* The ops; their ctx is a struct fake_host. */
+extern const struct mesh_host_ops fake_host_ops;
+
+#endif
