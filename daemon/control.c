@@ -73,15 +73,22 @@ static json_t *dispatch(struct node *node, const struct control_server *srv, con
 {
 	const char *cmd = json_string_value(json_object_get(request, "cmd"));
 	const char *error = NULL;
+	json_t *result;
 
 	if (!cmd)
 		return error_doc("request has no \"cmd\"");
+	/* The command runs before result_doc() reads error: as arguments of
+	 * one call, their order would be unspecified. */
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(commands[i].name, cmd) == 0)
-			return result_doc(commands[i].fn(node, request, &error), error);
+		if (strcmp(commands[i].name, cmd) == 0) {
+			result = commands[i].fn(node, request, &error);
+			return result_doc(result, error);
+		}
 	for (size_t i = 0; srv && i < srv->n_mesh; i++)
-		if (strcmp(srv->mesh[i].name, cmd) == 0)
-			return result_doc(srv->mesh[i].fn(srv->roles, request, &error), error);
+		if (strcmp(srv->mesh[i].name, cmd) == 0) {
+			result = srv->mesh[i].fn(srv->roles, request, &error);
+			return result_doc(result, error);
+		}
 	return error_doc("unknown command");
 }
 

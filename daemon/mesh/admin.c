@@ -321,7 +321,7 @@ json_t *coordinator_routes_set(struct coordinator *c, const char *name, const js
 		if (prefix_parse(&p, json_string_value(v)) == 0 &&
 		    registry_route_set_approved(c->reg, id, &p, approved) < 0) {
 			registry_rollback(c->reg);
-			snprintf(c->err, sizeof(c->err), "%s does not coord_advertise %s", name,
+			snprintf(c->err, sizeof(c->err), "%s does not advertise %s", name,
 				 json_string_value(v));
 			*error = c->err;
 			return NULL;

@@ -286,6 +286,11 @@ check "the tunnel works after the reload" wait_for 50 0.2 ns_exec laptop ping -c
 sysctl_is() { # NAME KEY VALUE
 	test "$(inside "$1" sysctl -n "$2")" = "$3"
 }
+# In a mesh the coordinator's own routes and exit are served once approved
+# (it records them within a second of the reload).
+check "the appliance approves its own LAN and exit" \
+	wait_for 25 0.2 inside appliance meshgate routes approve appliance 192.168.77.0/24 \
+	0.0.0.0/0 ::/0
 check "after the reload the node forwards (subnet router, exit node)" \
 	wait_for 50 0.1 sysctl_is appliance net.ipv4.ip_forward 1
 check "after the reload the node has its nftables table" \
