@@ -3,6 +3,8 @@
 # meshgate.sh. Every node listens on UDP 41641, keeps its files in the
 # scratch directory and is named after its namespace.
 #
+#   mesh_topology_flat            laptop, phone and home, each on a link of its
+#                                 own to the router inet (no NAT)
 #   mesh_conf NAME EXTRA          write NAME's config (EXTRA: more libconfig lines)
 #   mesh_start NAME               start meshgated in namespace NAME
 #   mesh_reload NAME              SIGHUP, wait until the reload is logged
@@ -21,6 +23,26 @@
 
 MESH_DIR=$(mg_workdir)
 declare -A MESH_RELOADS=()
+
+#   laptop 198.51.100.2 ── lap0 ┐
+#                               inet (forwards) ── home0 203.0.113.1 ── home 203.0.113.2
+#   phone  198.51.101.2 ── pho0 ┘
+mesh_topology_flat() {
+	ns_create laptop phone inet home
+	ns_exec inet sysctl -qw net.ipv4.ip_forward=1
+	veth_pair laptop up0 inet lap0
+	veth_pair phone up0 inet pho0
+	veth_pair inet home0 home wan0
+	ns_ip laptop addr add 198.51.100.2/24 dev up0
+	ns_ip phone addr add 198.51.101.2/24 dev up0
+	ns_ip inet addr add 198.51.100.1/24 dev lap0
+	ns_ip inet addr add 198.51.101.1/24 dev pho0
+	ns_ip inet addr add 203.0.113.1/24 dev home0
+	ns_ip home addr add 203.0.113.2/24 dev wan0
+	ns_ip laptop route add default via 198.51.100.1
+	ns_ip phone route add default via 198.51.101.1
+	ns_ip home route add default via 203.0.113.1
+}
 
 mesh_conf() {
 	local name=$1 extra=${2:-}

@@ -20,29 +20,14 @@ set -eu
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
 # shellcheck source=meshgate.sh
 . "$(dirname "$(readlink -f "$0")")/meshgate.sh"
+# shellcheck source=meshnet.sh
+. "$(dirname "$(readlink -f "$0")")/meshnet.sh"
 
 require_root
 require_cmd ip ping wg nft python3 timeout
 root_state_snapshot
 
 dir=$(mg_workdir)
-
-setup() {
-	ns_create laptop phone inet home
-	ns_exec inet sysctl -qw net.ipv4.ip_forward=1
-	veth_pair laptop up0 inet lap0
-	veth_pair phone up0 inet pho0
-	veth_pair inet home0 home wan0
-	ns_ip laptop addr add 198.51.100.2/24 dev up0
-	ns_ip phone addr add 198.51.101.2/24 dev up0
-	ns_ip inet addr add 198.51.100.1/24 dev lap0
-	ns_ip inet addr add 198.51.101.1/24 dev pho0
-	ns_ip inet addr add 203.0.113.1/24 dev home0
-	ns_ip home addr add 203.0.113.2/24 dev wan0
-	ns_ip laptop route add default via 198.51.100.1
-	ns_ip phone route add default via 198.51.101.1
-	ns_ip home route add default via 203.0.113.1
-}
 
 # conf NAME EXTRA: a mesh node's config.
 conf() {
@@ -60,17 +45,7 @@ $extra
 CONF
 }
 
-mesh_ping() { # NS ADDR
-	ns_exec "$1" ping -c 1 -W 2 "$2" >/dev/null 2>&1
-}
-
-mesh_addr() { # NS NAME: the node's mesh IPv4 address, from the coordinator
-	mg_cli home home nodes --json | python3 -c 'import json,sys
-for n in json.load(sys.stdin):
-    if n["name"] == sys.argv[1]: print(n["addresses"][0].split("/")[0])' "$1"
-}
-
-setup
+mesh_topology_flat
 conf home 'coordinator = { enabled = true; prefix4 = "100.64.0.0/10"; prefix6 = "fd7a:6d67:7465::/48"; };'
 conf laptop ''
 mg_start home home "$dir/home.conf"

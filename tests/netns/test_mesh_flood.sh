@@ -37,23 +37,6 @@ LINES=2000
 RECONNECTS=50
 MAX_VERSIONS=40 # phone's netmap version may grow by this much over the storm
 
-setup() {
-	ns_create laptop phone inet home
-	ns_exec inet sysctl -qw net.ipv4.ip_forward=1
-	veth_pair laptop up0 inet lap0
-	veth_pair phone up0 inet pho0
-	veth_pair inet home0 home wan0
-	ns_ip laptop addr add 198.51.100.2/24 dev up0
-	ns_ip phone addr add 198.51.101.2/24 dev up0
-	ns_ip inet addr add 198.51.100.1/24 dev lap0
-	ns_ip inet addr add 198.51.101.1/24 dev pho0
-	ns_ip inet addr add 203.0.113.1/24 dev home0
-	ns_ip home addr add 203.0.113.2/24 dev wan0
-	ns_ip laptop route add default via 198.51.100.1
-	ns_ip phone route add default via 198.51.101.1
-	ns_ip home route add default via 203.0.113.1
-}
-
 # The newest netmap version phone took (its log), 0 before any.
 phone_version() {
 	sed -n 's/.*mesh: netmap \([0-9]*\):.*/\1/p' "$MESH_DIR/phone.log" | tail -n 1 | grep . || echo 0
@@ -95,7 +78,7 @@ ping_during() { # SECONDS
 	echo "$ok $sent"
 }
 
-setup
+mesh_topology_flat
 mesh_conf home 'coordinator = { enabled = true; prefix4 = "100.64.0.0/10"; prefix6 = "fd7a:6d67:7465::/48";
 	auto_approve = { routes = [ "10.77.0.0/16" ]; }; };'
 mesh_conf laptop ''
