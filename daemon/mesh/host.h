@@ -35,6 +35,26 @@ struct mesh_peer {
 	size_t n_candidates;
 	bool set_endpoint;
 	struct wg_endpoint endpoint;
+	bool exit_offered; /* its exit offer is approved (status: exit_node_offered) */
+};
+
+/*
+ * A stock WireGuard device (mesh/netmap.h) in the mesh. attached: this node
+ * is its hub, holds it as an engine peer (public_key, allowed IPs = its
+ * addresses, no endpoint: the device dials in) and forwards for it: to the
+ * mesh, to other nodes' subnet routes through the mesh, to its own served
+ * routes, and to the internet through its own served exit when exit_node.
+ * Devices of other hubs are listed for names and status; their addresses
+ * are already in the hub peer's allowed IPs.
+ */
+struct mesh_device {
+	char name[64];
+	char hub[64]; /* the hub's node name */
+	bool attached;
+	uint8_t public_key[32]; /* attached only */
+	struct prefix addresses[2];
+	size_t n_addresses;
+	bool exit_node;
 };
 
 /* What the coordinator approved of this node's own offer (its netmap's
@@ -54,6 +74,8 @@ struct mesh_view {
 	const struct prefix *addresses; /* with the mesh prefix's length */
 	size_t n_addresses;
 	const struct mesh_approved *approved;
+	const struct mesh_device *devices; /* every device in the mesh */
+	size_t n_devices;
 };
 
 /* What the engine knows of a peer (peer_facts). */

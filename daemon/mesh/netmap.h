@@ -21,7 +21,18 @@
  *               "addresses": ["100.64.0.1/32", "fd7a:6d67:7465::1/128"],
  *               "endpoints": ["203.0.113.2:41641", "192.168.77.1:41641"],
  *               "routes": ["192.168.77.0/24"], "exit_node": true,
- *               "online": true, "coordinator": true}, ...]}
+ *               "online": true, "coordinator": true,
+ *               "devices": [{"name": "phone", "exit_node": true,
+ *                            "addresses": ["100.64.0.7/32", "fd7a:6d67:7465::7/128"]}]},
+ *              ...]}
+ *
+ * Devices are stock WireGuard clients (a phone) attached to one node, their
+ * hub: the hub holds each as a WireGuard peer and forwards for it. A peer's
+ * "devices" are the devices it hubs (their addresses are reached through
+ * it); self's "devices" (same form plus "public_key") are the ones this
+ * node hubs. "exit_node" of a device: it may use its hub's exit. "devices"
+ * is optional (an older coordinator sends none); device names are unique
+ * among nodes and devices, device addresses are host prefixes on no node.
  *
  * "routes" of a peer are its approved routes for which it is the primary
  * router (when several nodes serve one prefix, the coordinator names one);
@@ -60,6 +71,17 @@ enum {
 	NETMAP_MAX_ADDRESSES = 16,
 	NETMAP_MAX_ENDPOINTS = 64,
 	NETMAP_MAX_ROUTES = 1024,
+	NETMAP_MAX_DEVICES = 1024, /* per hub */
+};
+
+/* A stock WireGuard device attached to a node (its hub). */
+struct netmap_device {
+	char name[NETMAP_NAME_MAX + 1];
+	bool has_key;               /* self's devices: the hub holds the key */
+	uint8_t public_key[KEY_LEN];
+	struct prefix addresses[2]; /* v4 /32, v6 /128 */
+	size_t n_addresses;
+	bool exit_node; /* may use the hub's exit */
 };
 
 struct netmap_node {
@@ -75,6 +97,8 @@ struct netmap_node {
 	bool exit_node;
 	bool online;
 	bool coordinator;
+	struct netmap_device *devices; /* the devices this node hubs */
+	size_t n_devices;
 };
 
 struct netmap {
