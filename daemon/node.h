@@ -46,6 +46,10 @@ struct node {
 	struct prefix *approved_routes; /* struct mesh_approved, owned */
 	size_t n_approved_routes;
 	bool approved_exit;
+	/* Every device in the mesh (mesh_view.devices), owned copy; the
+	 * attached ones are engine peers of this node. */
+	struct mesh_device *mesh_devices;
+	size_t n_mesh_devices;
 
 	/* The control plane's roles: at most one runs. They see the node
 	 * only through the host node_mesh.c gives them (mesh/host.h). */
