@@ -79,8 +79,8 @@ void client_apply_view(struct mesh_client *mc)
 	if (mc->have_nm)
 		mesh_apply_approved(&mc->nm, &approved);
 	/* Before the first netmap nothing of this node's offer is approved. */
-	view =
-	    (struct mesh_view){ peers, n, mc->addrs, mc->n_addrs, mc->have_nm ? &approved : NULL };
+	view = (struct mesh_view){ peers, n, mc->addrs, mc->n_addrs, mc->have_nm ? &approved : NULL,
+				   NULL,  0 };
 	if (mc->host.ops->reconfigure(mc->host.ctx, &view, err, sizeof(err)) < 0)
 		log_err("mesh: %s", err);
 	mesh_apply_free(peers, n);

@@ -167,7 +167,7 @@ static void apply_self(struct coordinator *c, const struct netmap *nm)
 		return;
 	}
 	mesh_apply_approved(nm, &approved);
-	view = (struct mesh_view){ peers, n, c->addrs, c->n_addrs, &approved };
+	view = (struct mesh_view){ peers, n, c->addrs, c->n_addrs, &approved, NULL, 0 };
 	if (c->host.ops->reconfigure(c->host.ctx, &view, err, sizeof(err)) < 0) {
 		log_err("mesh: %s", err);
 		free(text);
