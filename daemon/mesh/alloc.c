@@ -105,6 +105,18 @@ bool alloc_name_numeric(const char *name)
 	return name[strspn(name, "0123456789.")] == '\0';
 }
 
+bool alloc_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n < 1 || n > ALLOC_NAME_MAX || alloc_name_numeric(name))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!name_char(name[i]))
+			return false;
+	return true;
+}
+
 static void sanitise_name(const char *wanted, char out[ALLOC_NAME_MAX + 1])
 {
 	char text[ALLOC_NAME_MAX + 1];

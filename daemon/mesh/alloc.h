@@ -30,6 +30,10 @@ int alloc_host_address(const struct prefix *net, const struct prefix *used, size
  * addresses share the node arguments of the CLI and the config. */
 bool alloc_name_numeric(const char *name);
 
+/* Whether name may be a node's or a device's as it stands: 1 to 63
+ * letters, digits, '-', '_' or '.', and not alloc_name_numeric(). */
+bool alloc_name_valid(const char *name);
+
 /*
  * A node name from wanted, following the config's rules for names (1 to 63
  * letters, digits, '-', '_' or '.', not digits and dots alone): any other

@@ -1,7 +1,7 @@
 /*
  * The coordinator's registry in SQLite; see registry.h.
  *
- * Layout (schema version 1; meta holds "schema_version" and the netmap
+ * Layout (schema version 2; meta holds "schema_version" and the netmap
  * version "netmap_version"):
  *   nodes   (id, name, hostname, public_key, addr4, addr6, created_at,
  *            last_seen, endpoints)  addresses as text ("100.64.0.2"),
@@ -9,6 +9,14 @@
  *   routes  (node_id -> nodes ON DELETE CASCADE, prefix, approved)
  *   invites (id, secret_hash, created_at, expires_at, reusable, used_at,
  *            used_by -> nodes ON DELETE SET NULL)
+ *   devices (id, name, public_key, hub_id -> nodes ON DELETE CASCADE,
+ *            addr4, addr6, exit_node, created_at)  (version 2)
+ *   revoked_keys (public_key, name, revoked_at): filled by the trigger
+ *            devices_revoke whenever a device row goes, also when its hub
+ *            does (version 2)
+ * Names and addresses are unique within a table by its constraints, and
+ * across nodes and devices by the code that inserts them (the allocator
+ * and the name checks read both tables).
  * Migrations: migrations[v] takes the schema from version v to v + 1; open
  * applies the missing ones in one transaction.
  *
@@ -61,7 +69,30 @@ static const char *const migrations[REGISTRY_SCHEMA_VERSION] = {
 	" used_by INTEGER REFERENCES nodes(id) ON DELETE SET NULL);"
 	"CREATE INDEX invites_used_by ON invites(used_by);"
 	"INSERT INTO meta(key, value) VALUES ('netmap_version', 0);",
+	/* 1 -> 2: stock WireGuard devices */
+	"CREATE TABLE devices ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" name TEXT NOT NULL COLLATE NOCASE UNIQUE,"
+	" public_key BLOB NOT NULL UNIQUE CHECK (length(public_key) = 32),"
+	" hub_id INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,"
+	" addr4 TEXT NOT NULL UNIQUE,"
+	" addr6 TEXT NOT NULL UNIQUE,"
+	" exit_node INTEGER NOT NULL DEFAULT 0 CHECK (exit_node IN (0, 1)),"
+	" created_at INTEGER NOT NULL);"
+	"CREATE INDEX devices_hub ON devices(hub_id);"
+	"CREATE TABLE revoked_keys ("
+	" public_key BLOB PRIMARY KEY CHECK (length(public_key) = 32),"
+	" name TEXT NOT NULL,"
+	" revoked_at INTEGER NOT NULL) WITHOUT ROWID;"
+	/* A cascade from the hub's row fires it too. */
+	"CREATE TRIGGER devices_revoke AFTER DELETE ON devices BEGIN"
+	" INSERT OR REPLACE INTO revoked_keys (public_key, name, revoked_at)"
+	" VALUES (old.public_key, old.name, CAST(strftime('%s', 'now') AS INTEGER));"
+	" END;",
 };
+
+#define DEVICE_COLUMNS                                                                             \
+	"SELECT id, name, public_key, hub_id, addr4, addr6, exit_node, created_at FROM devices "
 
 #define NODE_COLUMNS                                                                               \
 	"SELECT id, name, hostname, public_key, addr4, addr6, created_at, last_seen, endpoints "   \
@@ -97,6 +128,12 @@ enum stmt {
 	INVITE_DELETE,
 	VERSION_BUMP,
 	VERSION_GET,
+	DEVICE_BY_NAME,
+	DEVICE_BY_KEY,
+	DEVICES_ALL,
+	DEVICE_INSERT,
+	DEVICE_DELETE,
+	REVOKED_BY_KEY,
 	STMT_COUNT
 };
 
@@ -105,9 +142,9 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[NODE_BY_NAME] = NODE_COLUMNS "WHERE name = ?1",
 	[NODE_BY_ID] = NODE_COLUMNS "WHERE id = ?1",
 	[NODES_ALL] = NODE_COLUMNS "ORDER BY id",
-	[NODE_NAMES] = "SELECT name FROM nodes",
-	[NODE_ADDRS4] = "SELECT addr4 FROM nodes",
-	[NODE_ADDRS6] = "SELECT addr6 FROM nodes",
+	[NODE_NAMES] = "SELECT name FROM nodes UNION ALL SELECT name FROM devices",
+	[NODE_ADDRS4] = "SELECT addr4 FROM nodes UNION ALL SELECT addr4 FROM devices",
+	[NODE_ADDRS6] = "SELECT addr6 FROM nodes UNION ALL SELECT addr6 FROM devices",
 	[NODE_INSERT] = "INSERT INTO nodes (name, hostname, public_key, addr4, addr6, created_at) "
 			"VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[NODE_SET_ADDR4] = "UPDATE nodes SET addr4 = ?2 WHERE id = ?1",
@@ -142,6 +179,13 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[INVITE_DELETE] = "DELETE FROM invites WHERE id = ?1",
 	[VERSION_BUMP] = "UPDATE meta SET value = value + 1 WHERE key = 'netmap_version'",
 	[VERSION_GET] = "SELECT value FROM meta WHERE key = 'netmap_version'",
+	[DEVICE_BY_NAME] = DEVICE_COLUMNS "WHERE name = ?1",
+	[DEVICE_BY_KEY] = DEVICE_COLUMNS "WHERE public_key = ?1",
+	[DEVICES_ALL] = DEVICE_COLUMNS "ORDER BY id",
+	[DEVICE_INSERT] = "INSERT INTO devices (name, public_key, hub_id, addr4, addr6, exit_node, "
+			  "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[DEVICE_DELETE] = "DELETE FROM devices WHERE id = ?1",
+	[REVOKED_BY_KEY] = "SELECT name FROM revoked_keys WHERE public_key = ?1",
 };
 
 struct registry {
@@ -674,7 +718,7 @@ static int load_addresses(struct registry *reg, enum stmt which, int family, str
 		if (ret < 0)
 			break;
 		if (parse_host(&list[count++], sqlite3_column_text(st, 0), family) < 0)
-			ret = bad_data(reg, "a node's address");
+			ret = bad_data(reg, "an address");
 	}
 	if (ret == 0 && rc != SQLITE_DONE)
 		ret = sql_fail(reg, rc, "listing addresses");
@@ -761,8 +805,11 @@ static int node_insert(struct registry *reg, const uint8_t key[KEY_LEN], const c
 	char a4[PREFIX_STR_LEN], a6[PREFIX_STR_LEN];
 	struct prefix addr;
 	sqlite3_stmt *st;
-	int ret = unique_name(reg, wanted, name);
+	int ret = registry_device_by_key(reg, key, NULL);
 
+	if (ret == 0)
+		return -EKEYREJECTED; /* a device's: one engine peer per key */
+	ret = ret == -ENOENT ? unique_name(reg, wanted, name) : ret;
 	if (ret == 0)
 		ret = allocate(reg, prefix4, a4, &addr);
 	if (ret == 0)
@@ -1296,6 +1343,180 @@ int registry_invite_remove(struct registry *reg, uint64_t id)
 	sqlite3_bind_int64(st, 1, (int64_t)id);
 	ret = step_done(reg, st);
 	return ret < 0 ? ret : sqlite3_changes(reg->db) > 0 ? 0 : -ENOENT;
+}
+
+/* ---- devices ---- */
+
+static int row_to_device(struct registry *reg, sqlite3_stmt *st, struct registry_device *out)
+{
+	struct registry_device d = { 0 };
+	int64_t id = sqlite3_column_int64(st, 0), hub = sqlite3_column_int64(st, 3);
+
+	if (id < 1 || id > UINT32_MAX || hub < 1 || hub > UINT32_MAX ||
+	    sqlite3_column_bytes(st, 2) != KEY_LEN)
+		return bad_data(reg, "a device's id, key or hub");
+	d.id = (uint32_t)id;
+	copy_text(d.name, sizeof(d.name), sqlite3_column_text(st, 1));
+	memcpy(d.public_key, sqlite3_column_blob(st, 2), KEY_LEN);
+	d.hub_id = (uint32_t)hub;
+	if (parse_host(&d.addr4, sqlite3_column_text(st, 4), AF_INET) < 0 ||
+	    parse_host(&d.addr6, sqlite3_column_text(st, 5), AF_INET6) < 0)
+		return bad_data(reg, "a device's address");
+	d.exit_node = sqlite3_column_int(st, 6) != 0;
+	d.created_at = sqlite3_column_int64(st, 7);
+	*out = d;
+	return 0;
+}
+
+/* Runs a bound DEVICE_BY_* statement: 0 and the device in out (may be
+ * NULL), or -ENOENT. */
+static int device_fetch(struct registry *reg, sqlite3_stmt *st, struct registry_device *out)
+{
+	struct registry_device tmp;
+	int ret = step_row(reg, st);
+
+	if (ret <= 0)
+		return ret == 0 ? -ENOENT : ret;
+	ret = row_to_device(reg, st, out ? out : &tmp);
+	sqlite3_reset(st);
+	return ret;
+}
+
+int registry_device_by_name(struct registry *reg, const char *name, struct registry_device *out)
+{
+	sqlite3_stmt *st = stmt(reg, DEVICE_BY_NAME);
+
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	return device_fetch(reg, st, out);
+}
+
+int registry_device_by_key(struct registry *reg, const uint8_t key[KEY_LEN],
+			   struct registry_device *out)
+{
+	sqlite3_stmt *st = stmt(reg, DEVICE_BY_KEY);
+
+	sqlite3_bind_blob(st, 1, key, KEY_LEN, SQLITE_STATIC);
+	return device_fetch(reg, st, out);
+}
+
+int registry_key_revoked(struct registry *reg, const uint8_t key[KEY_LEN],
+			 char name[ALLOC_NAME_MAX + 1])
+{
+	sqlite3_stmt *st = stmt(reg, REVOKED_BY_KEY);
+	int ret;
+
+	sqlite3_bind_blob(st, 1, key, KEY_LEN, SQLITE_STATIC);
+	ret = step_row(reg, st);
+	if (ret == 1 && name)
+		copy_text(name, ALLOC_NAME_MAX + 1, sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	return ret;
+}
+
+/* 0 when none of the refusals of registry_device_add() applies. */
+static int device_admissible(struct registry *reg, const char *name, const uint8_t key[KEY_LEN],
+			     uint32_t hub_id)
+{
+	int ret = node_exists(reg, hub_id);
+
+	if (ret < 0)
+		return ret;
+	ret = registry_node_by_name(reg, name, NULL);
+	if (ret == -ENOENT)
+		ret = registry_device_by_name(reg, name, NULL);
+	if (ret != -ENOENT)
+		return ret == 0 ? -EEXIST : ret;
+	ret = registry_key_revoked(reg, key, NULL);
+	if (ret != 0)
+		return ret > 0 ? -EKEYREVOKED : ret;
+	ret = registry_node_by_key(reg, key, NULL);
+	if (ret == -ENOENT)
+		ret = registry_device_by_key(reg, key, NULL);
+	return ret == 0 ? -EKEYREJECTED : ret == -ENOENT ? 0 : ret;
+}
+
+static int device_insert(struct registry *reg, const char *name, const uint8_t key[KEY_LEN],
+			 uint32_t hub_id, bool exit_node, const struct prefix *prefix4,
+			 const struct prefix *prefix6, int64_t now, struct registry_device *out)
+{
+	char a4[PREFIX_STR_LEN], a6[PREFIX_STR_LEN];
+	struct prefix addr;
+	sqlite3_stmt *st;
+	int ret = device_admissible(reg, name, key, hub_id);
+
+	if (ret == 0)
+		ret = allocate(reg, prefix4, a4, &addr);
+	if (ret == 0)
+		ret = allocate(reg, prefix6, a6, &addr);
+	if (ret < 0)
+		return ret;
+	st = stmt(reg, DEVICE_INSERT);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, key, KEY_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, hub_id);
+	sqlite3_bind_text(st, 4, a4, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, a6, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 6, exit_node);
+	sqlite3_bind_int64(st, 7, now);
+	ret = step_done(reg, st);
+	if (ret == 0)
+		ret = registry_device_by_key(reg, key, out);
+	return ret;
+}
+
+int registry_device_add(struct registry *reg, const char *name, const uint8_t key[KEY_LEN],
+			uint32_t hub_id, bool exit_node, const struct prefix *prefix4,
+			const struct prefix *prefix6, int64_t now, struct registry_device *out)
+{
+	struct registry_device d;
+	int ret;
+
+	if (!name || !alloc_name_valid(name) || prefix4->family != AF_INET ||
+	    prefix6->family != AF_INET6)
+		return -EINVAL;
+	ret = op_begin(reg);
+	if (ret < 0)
+		return ret;
+	ret = op_end(reg,
+		     device_insert(reg, name, key, hub_id, exit_node, prefix4, prefix6, now, &d));
+	if (ret == 0 && out)
+		*out = d;
+	return ret;
+}
+
+int registry_device_remove(struct registry *reg, uint32_t id)
+{
+	sqlite3_stmt *st = stmt(reg, DEVICE_DELETE);
+	int ret;
+
+	sqlite3_bind_int64(st, 1, id);
+	ret = step_done(reg, st);
+	return ret < 0 ? ret : sqlite3_changes(reg->db) > 0 ? 0 : -ENOENT;
+}
+
+int registry_devices(struct registry *reg, struct registry_device **out, size_t *n)
+{
+	sqlite3_stmt *st = stmt(reg, DEVICES_ALL);
+	struct registry_device *list = NULL;
+	size_t count = 0, cap = 0;
+	int ret = 0, rc = SQLITE_DONE;
+
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		ret = grow(&list, &cap, count, sizeof(*list));
+		if (ret == 0)
+			ret = row_to_device(reg, st, &list[count]);
+		count += ret == 0;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = sql_fail(reg, rc, "listing devices");
+	sqlite3_reset(st);
+	if (ret < 0) {
+		free(list);
+		return ret;
+	}
+	*out = list;
+	*n = count;
+	return 0;
 }
 
 /* ---- netmap versions ---- */

@@ -1,6 +1,7 @@
 /*
  * The coordinator's registry: nodes, their advertised and approved routes,
- * and invites, in one SQLite file (state_dir/registry.sqlite).
+ * invites, and the stock WireGuard devices attached to nodes, in one SQLite
+ * file (state_dir/registry.sqlite).
  *
  * The file is opened in WAL mode with synchronous=FULL: a change that
  * returned 0 survives a crash or power loss, one that did not is absent
@@ -14,8 +15,13 @@
  *    reused, even after the node is removed; addresses are: a removed node's
  *    addresses go back to the pool and the next new key may get them (its
  *    key differs, so no peer can mistake one node for the other);
- *  - names are unique, compared without regard to case ("laptop",
- *    "laptop-2", ...);
+ *  - names are unique among nodes and devices together, compared without
+ *    regard to case ("laptop", "laptop-2", ...); mesh addresses too: the
+ *    allocator never hands out a device's address to a node, nor the other
+ *    way round;
+ *  - a device belongs to one node, its hub; removing the hub removes its
+ *    devices. A removed device's key is revoked: no device is added with
+ *    it again;
  *  - exit offers are the routes 0.0.0.0/0 and ::/0, approved like any other
  *    route (one approval each);
  *  - the netmap version only ever grows, across restarts too.
@@ -39,7 +45,7 @@
 
 #define REGISTRY_FILE "registry.sqlite"
 
-enum { REGISTRY_SCHEMA_VERSION = 1, REGISTRY_HASH_LEN = 32 };
+enum { REGISTRY_SCHEMA_VERSION = 2, REGISTRY_HASH_LEN = 32 };
 
 struct registry;
 
@@ -60,6 +66,18 @@ struct registry_route {
 	uint32_t node_id;
 	struct prefix prefix; /* a network; 0.0.0.0/0 and ::/0 are exit offers */
 	bool approved;
+};
+
+/* A stock WireGuard device (a phone) attached to node hub_id. */
+struct registry_device {
+	uint32_t id; /* >= 1, never reused */
+	char name[ALLOC_NAME_MAX + 1];
+	uint8_t public_key[KEY_LEN];
+	uint32_t hub_id;
+	struct prefix addr4; /* host prefixes (/32, /128) */
+	struct prefix addr6;
+	bool exit_node; /* may use its hub's exit */
+	int64_t created_at;
 };
 
 enum invite_state { INVITE_VALID, INVITE_EXPIRED, INVITE_USED, INVITE_UNKNOWN };
@@ -130,7 +148,8 @@ int registry_node_by_id(struct registry *reg, uint32_t id, struct registry_node 
 int registry_node_find(struct registry *reg, const char *ref, struct registry_node *out)
     __attribute__((warn_unused_result));
 
-/* Forgets a node and its routes; invites it used stay used. -ENOENT. */
+/* Forgets a node, its routes and the devices it hubs (their keys are
+ * revoked); invites it used stay used. -ENOENT. */
 int registry_node_remove(struct registry *reg, uint32_t id) __attribute__((warn_unused_result));
 
 /*
@@ -230,6 +249,42 @@ int registry_invites(struct registry *reg, struct registry_invite **out, size_t 
 
 /* Forgets an invite: its code no longer joins. -ENOENT. */
 int registry_invite_remove(struct registry *reg, uint64_t id) __attribute__((warn_unused_result));
+
+/*
+ * Registers device name with key, attached to node hub_id, with the lowest
+ * free host address of prefix4 and of prefix6 (as registry_node_upsert()).
+ * One transaction; on a refusal nothing is written. Refusals, in this
+ * order: -EINVAL a name that is not alloc_name_valid() (or prefixes of the
+ * wrong families), -ENOENT no node hub_id, -EEXIST the name is a node's or
+ * a device's (without regard to case), -EKEYREVOKED the key belonged to a
+ * removed device, -EKEYREJECTED the key is a node's or a device's, -ENOSPC
+ * a prefix is full. out (may be NULL) receives the device.
+ */
+int registry_device_add(struct registry *reg, const char *name, const uint8_t key[KEY_LEN],
+			uint32_t hub_id, bool exit_node, const struct prefix *prefix4,
+			const struct prefix *prefix6, int64_t now, struct registry_device *out)
+    __attribute__((warn_unused_result));
+
+/* Look-ups: 0 and the device in out (may be NULL), or -ENOENT. Names match
+ * without regard to case. */
+int registry_device_by_name(struct registry *reg, const char *name, struct registry_device *out)
+    __attribute__((warn_unused_result));
+int registry_device_by_key(struct registry *reg, const uint8_t key[KEY_LEN],
+			   struct registry_device *out) __attribute__((warn_unused_result));
+
+/* Forgets a device and revokes its key; its addresses go back to the pool.
+ * -ENOENT. */
+int registry_device_remove(struct registry *reg, uint32_t id) __attribute__((warn_unused_result));
+
+/* All devices, ordered by id, in a new array (*out NULL when there are
+ * none); release with free(). */
+int registry_devices(struct registry *reg, struct registry_device **out, size_t *n)
+    __attribute__((warn_unused_result));
+
+/* Whether key belonged to a removed device: 1 with that device's name in
+ * name (may be NULL), 0 when not, or -errno. */
+int registry_key_revoked(struct registry *reg, const uint8_t key[KEY_LEN],
+			 char name[ALLOC_NAME_MAX + 1]) __attribute__((warn_unused_result));
 
 /* Takes the next netmap version: persisted, strictly greater than any
  * version returned before (the first is 1). */

@@ -188,6 +188,19 @@ static void test_numeric_names(void)
 	CHECK(alloc_name_numeric("42"));
 	CHECK(alloc_name_numeric("192.168.1.1"));
 	CHECK(!alloc_name_numeric("node-42"));
+	/* A device's name is taken as given or refused. */
+	CHECK(alloc_name_valid("phone"));
+	CHECK(alloc_name_valid("My_Phone.2"));
+	CHECK(!alloc_name_valid("42"));
+	CHECK(!alloc_name_valid("10.0.0.1"));
+	CHECK(!alloc_name_valid(""));
+	CHECK(!alloc_name_valid("my phone"));
+	CHECK(!alloc_name_valid("caf\xc3\xa9"));
+	memset(digits, 'a', 64);
+	digits[64] = '\0';
+	CHECK(!alloc_name_valid(digits));
+	digits[63] = '\0';
+	CHECK(alloc_name_valid(digits));
 }
 
 static void test_name_length(void)

@@ -1,6 +1,7 @@
 /*
  * The coordinator's registry (daemon/mesh/registry.c): nodes, addresses and
- * names, routes and approvals, invites, netmap versions, persistence across
+ * names, routes and approvals, invites, devices and revoked keys, the
+ * migration from schema 1, netmap versions, persistence across
  * reopening, damaged files, and crashes in the middle of a change (forked
  * children that exit or are killed before or after committing).
  */
@@ -760,6 +761,222 @@ static void test_damaged(void)
 	registry_close(reg);
 }
 
+static size_t count_devices(struct registry *reg)
+{
+	struct registry_device *devs = NULL;
+	size_t n = 0;
+
+	if (!CHECK_EQ_INT(registry_devices(reg, &devs, &n), 0))
+		return (size_t)-1;
+	free(devs);
+	return n;
+}
+
+static int add_device(struct registry *reg, const char *name, unsigned k, uint32_t hub,
+		      struct registry_device *out)
+{
+	uint8_t key[KEY_LEN];
+
+	key_of(key, k);
+	return registry_device_add(reg, name, key, hub, false, &prefix4, &prefix6, 2000 + k, out);
+}
+
+/* Devices take addresses from the nodes' pool and names from the nodes'
+ * namespace, and give both back when removed. */
+static void test_devices(void)
+{
+	struct registry *reg = open_fresh();
+	struct registry_device d, again, *list = NULL;
+	struct registry_node n;
+	uint8_t key[KEY_LEN];
+	uint32_t home, laptop;
+	char name[ALLOC_NAME_MAX + 1] = "";
+	size_t count = 0;
+
+	if (!reg)
+		return;
+	home = upsert(reg, 1, "home", NULL);
+	key_of(key, 100);
+	CHECK_EQ_INT(
+	    registry_device_add(reg, "phone", key, home, true, &prefix4, &prefix6, 500, &d), 0);
+	CHECK(d.id == 1 && d.hub_id == home && d.exit_node && d.created_at == 500);
+	CHECK(strcmp(d.name, "phone") == 0);
+	CHECK_MEM(d.public_key, key, KEY_LEN);
+	CHECK(addr_is(&d.addr4, "100.64.0.2/32"));
+	CHECK(addr_is(&d.addr6, "fd7a:6d67:7465::2/128"));
+	/* The next node skips the device's addresses. */
+	laptop = upsert(reg, 2, "laptop", NULL);
+	CHECK_EQ_INT(registry_node_by_id(reg, laptop, &n), 0);
+	CHECK(addr_is(&n.addr4, "100.64.0.3/32"));
+	CHECK(addr_is(&n.addr6, "fd7a:6d67:7465::3/128"));
+	registry_node_clear(&n);
+	CHECK_EQ_INT(registry_device_by_name(reg, "PHONE", &again), 0);
+	CHECK(again.id == d.id && prefix_equal(&again.addr4, &d.addr4));
+	CHECK_EQ_INT(registry_device_by_key(reg, key, NULL), 0);
+	CHECK_EQ_INT(add_device(reg, "tablet", 101, laptop, NULL), 0);
+	CHECK_EQ_INT(registry_devices(reg, &list, &count), 0);
+	CHECK(count == 2 && list && list[0].id == 1 && list[1].hub_id == laptop &&
+	      !list[1].exit_node);
+	free(list);
+
+	/* Removed: the key is revoked, the name and addresses are free. */
+	CHECK_EQ_INT(registry_device_remove(reg, d.id), 0);
+	CHECK_EQ_INT(registry_device_remove(reg, d.id), -ENOENT);
+	CHECK_EQ_INT(registry_device_by_name(reg, "phone", NULL), -ENOENT);
+	CHECK_EQ_INT(registry_key_revoked(reg, key, name), 1);
+	CHECK(strcmp(name, "phone") == 0);
+	CHECK_EQ_INT(
+	    registry_device_add(reg, "phone", key, home, false, &prefix4, &prefix6, 600, NULL),
+	    -EKEYREVOKED);
+	CHECK_EQ_INT(
+	    registry_device_add(reg, "other", key, home, false, &prefix4, &prefix6, 600, NULL),
+	    -EKEYREVOKED);
+	CHECK_EQ_INT(add_device(reg, "phone", 102, home, &d), 0);
+	CHECK(d.id == 3); /* ids are never reused */
+	CHECK(addr_is(&d.addr4, "100.64.0.2/32"));
+	key_of(key, 102);
+	CHECK_EQ_INT(registry_key_revoked(reg, key, NULL), 0);
+
+	/* Kept across reopening. */
+	reg = reopen(reg);
+	if (!reg)
+		return;
+	CHECK_EQ_INT(count_devices(reg), 2);
+	CHECK_EQ_INT(registry_device_by_name(reg, "tablet", &d), 0);
+	CHECK(d.hub_id == laptop);
+	registry_close(reg);
+}
+
+/* Every refusal of registry_device_add(), and no row left by any. */
+static void test_device_refusals(void)
+{
+	struct registry *reg = open_fresh();
+	struct prefix small4 = pfx("100.64.0.0/30");
+	struct registry_node n;
+	uint8_t key[KEY_LEN];
+	uint32_t home;
+	bool created;
+
+	if (!reg)
+		return;
+	home = upsert(reg, 1, "home", NULL);
+	upsert(reg, 2, "laptop", NULL);
+	CHECK_EQ_INT(add_device(reg, "phone", 100, home, NULL), 0);
+	static const char *const bad[] = { "",
+					   "bad name",
+					   "3",
+					   "10.0.0.1",
+					   "caf\xc3\xa9",
+					   "a1234567890123456789012345678901234567890123456789"
+					   "01234567890123" }; /* 64 */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (!CHECK_EQ_INT(add_device(reg, bad[i], 200 + (unsigned)i, home, NULL), -EINVAL))
+			fprintf(stderr, "  name '%s'\n", bad[i]);
+	CHECK_EQ_INT(add_device(reg, NULL, 210, home, NULL), -EINVAL);
+	CHECK_EQ_INT(add_device(reg, "watch", 211, 99, NULL), -ENOENT);
+	/* Names: a node's or a device's, in any case. */
+	CHECK_EQ_INT(add_device(reg, "Laptop", 212, home, NULL), -EEXIST);
+	CHECK_EQ_INT(add_device(reg, "HOME", 213, home, NULL), -EEXIST);
+	CHECK_EQ_INT(add_device(reg, "Phone", 214, home, NULL), -EEXIST);
+	/* Keys: a node's or a device's. */
+	CHECK_EQ_INT(add_device(reg, "watch", 2, home, NULL), -EKEYREJECTED);
+	CHECK_EQ_INT(add_device(reg, "watch", 100, home, NULL), -EKEYREJECTED);
+	CHECK_EQ_INT(count_devices(reg), 1);
+
+	/* A joining node neither takes a device's name nor its key. */
+	key_of(key, 3);
+	CHECK_EQ_INT(registry_node_upsert(reg, key, "phone", &prefix4, &prefix6, 5, &n, &created),
+		     0);
+	CHECK(created && strcmp(n.name, "phone-2") == 0);
+	registry_node_clear(&n);
+	key_of(key, 100);
+	CHECK_EQ_INT(registry_node_upsert(reg, key, "thief", &prefix4, &prefix6, 5, NULL, NULL),
+		     -EKEYREJECTED);
+	CHECK_EQ_INT(registry_node_by_name(reg, "thief", NULL), -ENOENT);
+
+	/* A full prefix: the transaction leaves nothing behind, inside a
+	 * caller's transaction too. */
+	CHECK_EQ_INT(registry_node_remove(reg, 3), 0);
+	key_of(key, 300);
+	CHECK_EQ_INT(
+	    registry_device_add(reg, "watch", key, home, false, &small4, &prefix6, 1, NULL),
+	    -ENOSPC);
+	CHECK_EQ_INT(registry_begin(reg), 0);
+	CHECK_EQ_INT(
+	    registry_device_add(reg, "watch", key, home, false, &small4, &prefix6, 1, NULL),
+	    -ENOSPC);
+	CHECK_EQ_INT(add_device(reg, "watch2", 301, home, NULL), 0);
+	registry_rollback(reg);
+	CHECK_EQ_INT(count_devices(reg), 1);
+	CHECK_EQ_INT(registry_device_by_name(reg, "watch", NULL), -ENOENT);
+	CHECK_EQ_INT(registry_key_revoked(reg, key, NULL), 0);
+	registry_close(reg);
+}
+
+/* Removing a hub removes its devices and revokes their keys. */
+static void test_device_cascade(void)
+{
+	struct registry *reg = open_fresh();
+	struct registry_device *list = NULL;
+	uint8_t key[KEY_LEN];
+	char name[ALLOC_NAME_MAX + 1] = "";
+	uint32_t home, laptop;
+	size_t n = 0;
+
+	if (!reg)
+		return;
+	home = upsert(reg, 1, "home", NULL);
+	laptop = upsert(reg, 2, "laptop", NULL);
+	CHECK_EQ_INT(add_device(reg, "phone", 100, laptop, NULL), 0);
+	CHECK_EQ_INT(add_device(reg, "tablet", 101, laptop, NULL), 0);
+	CHECK_EQ_INT(add_device(reg, "watch", 102, home, NULL), 0);
+	CHECK_EQ_INT(registry_node_remove(reg, laptop), 0);
+	CHECK_EQ_INT(registry_devices(reg, &list, &n), 0);
+	CHECK(n == 1 && list && strcmp(list[0].name, "watch") == 0);
+	free(list);
+	key_of(key, 101);
+	CHECK_EQ_INT(registry_key_revoked(reg, key, name), 1);
+	CHECK(strcmp(name, "tablet") == 0);
+	CHECK_EQ_INT(add_device(reg, "tablet", 101, home, NULL), -EKEYREVOKED);
+	/* Their addresses are free again: the next device takes the lowest. */
+	CHECK_EQ_INT(add_device(reg, "tablet", 103, home, NULL), 0);
+	CHECK_EQ_INT(registry_device_by_name(reg, "tablet", &(struct registry_device){ 0 }), 0);
+	registry_close(reg);
+}
+
+/* A registry of schema 1 (before devices) is brought to schema 2 and
+ * keeps its nodes. */
+static void test_device_migration(void)
+{
+	struct registry *reg = open_fresh();
+	struct registry_node n;
+	sqlite3 *db;
+	uint32_t home;
+
+	if (!reg)
+		return;
+	home = upsert(reg, 1, "home", NULL);
+	registry_close(reg);
+	CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+	CHECK_EQ_INT(sqlite3_exec(db,
+				  "DROP TRIGGER devices_revoke; DROP TABLE devices; "
+				  "DROP TABLE revoked_keys; "
+				  "UPDATE meta SET value = 1 WHERE key = 'schema_version'",
+				  NULL, NULL, NULL),
+		     SQLITE_OK);
+	sqlite3_close(db);
+	reg = reopen(NULL);
+	if (!reg)
+		return;
+	CHECK_EQ_INT(registry_node_by_id(reg, home, &n), 0);
+	CHECK(strcmp(n.name, "home") == 0);
+	registry_node_clear(&n);
+	CHECK_EQ_INT(add_device(reg, "phone", 100, home, NULL), 0);
+	CHECK_EQ_INT(registry_device_remove(reg, 1), 0);
+	CHECK_EQ_INT(add_device(reg, "phone", 100, home, NULL), -EKEYREVOKED);
+	registry_close(reg);
+}
+
 /* A schema newer than this program is refused, not clobbered. */
 static void test_newer_schema(void)
 {
@@ -934,6 +1151,10 @@ int main(void)
 	RUN(test_prefix_change);
 	RUN(test_damaged);
 	RUN(test_newer_schema);
+	RUN(test_devices);
+	RUN(test_device_refusals);
+	RUN(test_device_cascade);
+	RUN(test_device_migration);
 	RUN(test_crash_mid_transaction);
 	RUN(test_crash_killed);
 
