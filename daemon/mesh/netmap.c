@@ -9,7 +9,9 @@
  * netmap_from_json() trusts nothing: every member it uses must be present
  * with its type and range, keys are 44-character base64, addresses host
  * prefixes, routes networks, endpoints numeric, names as in the config;
- * counts are bounded (NETMAP_MAX_*). Members it does not know are ignored,
+ * counts are bounded (NETMAP_MAX_*). Devices (optional) are checked as
+ * nodes are, and their names and addresses against every node's and
+ * device's; self's carry keys that no peer has. Members it does not know are ignored,
  * so a newer coordinator may add some. Which of two netmaps is newer
  * (version) is the caller's decision, as is checking "coordinator" against
  * the key learnt at join.
@@ -22,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -74,6 +77,7 @@ static void node_free(struct netmap_node *node)
 	free(node->addresses);
 	free(node->endpoints);
 	free(node->routes);
+	free(node->devices);
 	memset(node, 0, sizeof(*node));
 }
 
@@ -121,14 +125,53 @@ static json_t *endpoints_to_json(const struct endpoint *ep, size_t n)
 	return arr;
 }
 
+static json_t *device_to_json(const struct netmap_device *d, bool with_key)
+{
+	char key[KEY_B64_LEN + 1];
+	json_t *doc =
+	    json_pack("{s:s, s:o, s:b}", "name", d->name, "addresses",
+		      prefixes_to_json(d->addresses, d->n_addresses), "exit_node", d->exit_node);
+
+	if (doc && with_key) {
+		key_to_base64(key, d->public_key);
+		if (json_object_set_new(doc, "public_key", json_string(key)) < 0) {
+			json_decref(doc);
+			return NULL;
+		}
+	}
+	return doc;
+}
+
+/* Adds "devices" to a node's object (steals it) when it hubs any: a mesh
+ * without devices keeps the netmaps of before. NULL on failure. */
+static json_t *with_devices(json_t *obj, const struct netmap_node *node, bool with_keys)
+{
+	json_t *arr = obj && node->n_devices ? json_array() : NULL;
+
+	if (!obj || !node->n_devices)
+		return obj;
+	for (size_t i = 0; arr && i < node->n_devices; i++)
+		if (json_array_append_new(arr, device_to_json(&node->devices[i], with_keys)) < 0)
+			break;
+	if (!arr || json_array_size(arr) != node->n_devices ||
+	    json_object_set_new(obj, "devices", arr) < 0) {
+		json_decref(obj);
+		return NULL;
+	}
+	return obj;
+}
+
 static json_t *self_to_json(const struct netmap *nm)
 {
-	return json_pack(
-	    "{s:I, s:s, s:o, s:o, s:o, s:b}", "id", (json_int_t)nm->self.id, "name", nm->self.name,
-	    "addresses", prefixes_to_json(nm->self.addresses, nm->self.n_addresses),
-	    "routes_advertised", prefixes_to_json(nm->routes_advertised, nm->n_routes_advertised),
-	    "routes_approved", prefixes_to_json(nm->self.routes, nm->self.n_routes), "exit_node",
-	    nm->self.exit_node);
+	return with_devices(
+	    json_pack("{s:I, s:s, s:o, s:o, s:o, s:b}", "id", (json_int_t)nm->self.id, "name",
+		      nm->self.name, "addresses",
+		      prefixes_to_json(nm->self.addresses, nm->self.n_addresses),
+		      "routes_advertised",
+		      prefixes_to_json(nm->routes_advertised, nm->n_routes_advertised),
+		      "routes_approved", prefixes_to_json(nm->self.routes, nm->self.n_routes),
+		      "exit_node", nm->self.exit_node),
+	    &nm->self, true);
 }
 
 static json_t *peer_to_json(const struct netmap_node *node)
@@ -136,12 +179,14 @@ static json_t *peer_to_json(const struct netmap_node *node)
 	char key[KEY_B64_LEN + 1];
 
 	key_to_base64(key, node->public_key);
-	return json_pack("{s:I, s:s, s:s, s:o, s:o, s:o, s:b, s:b, s:b}", "id",
-			 (json_int_t)node->id, "name", node->name, "public_key", key, "addresses",
-			 prefixes_to_json(node->addresses, node->n_addresses), "endpoints",
-			 endpoints_to_json(node->endpoints, node->n_endpoints), "routes",
-			 prefixes_to_json(node->routes, node->n_routes), "exit_node",
-			 node->exit_node, "online", node->online, "coordinator", node->coordinator);
+	return with_devices(
+	    json_pack("{s:I, s:s, s:s, s:o, s:o, s:o, s:b, s:b, s:b}", "id", (json_int_t)node->id,
+		      "name", node->name, "public_key", key, "addresses",
+		      prefixes_to_json(node->addresses, node->n_addresses), "endpoints",
+		      endpoints_to_json(node->endpoints, node->n_endpoints), "routes",
+		      prefixes_to_json(node->routes, node->n_routes), "exit_node", node->exit_node,
+		      "online", node->online, "coordinator", node->coordinator),
+	    node, false);
 }
 
 static json_t *peers_to_json(const struct netmap *nm)
@@ -350,6 +395,69 @@ static int parse_addresses(struct parse *ps, const json_t *obj, const char *wher
 	return ret;
 }
 
+/* A device's addresses: one or two host prefixes, at most one per family. */
+static int parse_device_addresses(struct parse *ps, const json_t *obj, const char *where,
+				  struct netmap_device *d)
+{
+	struct prefix *list = NULL;
+	size_t n = 0;
+	int ret = parse_texts(ps, obj, where, "addresses", &host_kind, 2, (void **)&list, &n);
+
+	if (ret == 0 && n == 0)
+		ret = fail(ps, "%saddresses: a device needs at least one", where);
+	if (ret == 0 && n == 2 && list[0].family == list[1].family)
+		ret = fail(ps, "%saddresses: one IPv4 and one IPv6 address at most", where);
+	if (ret == 0) {
+		memcpy(d->addresses, list, n * sizeof(*list));
+		d->n_addresses = n;
+	}
+	free(list);
+	return ret;
+}
+
+static int parse_device(struct parse *ps, const json_t *v, const char *where, bool with_key,
+			struct netmap_device *d)
+{
+	if (parse_name(ps, v, where, d->name) < 0 || parse_device_addresses(ps, v, where, d) < 0 ||
+	    parse_bool(ps, v, where, "exit_node", &d->exit_node) < 0)
+		return -EINVAL;
+	if (!with_key)
+		return 0;
+	d->has_key = true;
+	return parse_key(ps, v, where, "public_key", d->public_key);
+}
+
+/* A node's optional "devices"; self's carry their public keys. */
+static int parse_devices(struct parse *ps, const json_t *obj, const char *where, bool with_keys,
+			 struct netmap_node *node)
+{
+	const json_t *arr = json_object_get(obj, "devices");
+	size_t count = json_array_size(arr);
+	char w[64];
+
+	if (!arr)
+		return 0;
+	if (!json_is_array(arr))
+		return fail(ps, "%sdevices: must be an array", where);
+	if (count > NETMAP_MAX_DEVICES)
+		return fail(ps, "%sdevices: %zu entries, at most %d allowed", where, count,
+			    NETMAP_MAX_DEVICES);
+	if (count == 0)
+		return 0;
+	node->devices = calloc(count, sizeof(*node->devices));
+	if (!node->devices)
+		return fail(ps, "%sdevices: out of memory", where);
+	for (size_t i = 0; i < count; i++) {
+		if (!json_is_object(json_array_get(arr, i)))
+			return fail(ps, "%sdevices[%zu]: must be an object", where, i);
+		snprintf(w, sizeof(w), "%sdevices[%zu].", where, i);
+		if (parse_device(ps, json_array_get(arr, i), w, with_keys, &node->devices[i]) < 0)
+			return -EINVAL;
+		node->n_devices = i + 1;
+	}
+	return 0;
+}
+
 /* Self's "exit_node"; a coordinator that predates it says the same with
  * an approved default in routes_approved. */
 static int parse_self_exit(struct parse *ps, const json_t *self, struct netmap *nm)
@@ -375,7 +483,7 @@ static int parse_self(struct parse *ps, const json_t *doc, struct netmap *nm)
 			(void **)&nm->routes_advertised, &nm->n_routes_advertised) < 0 ||
 	    parse_texts(ps, self, w, "routes_approved", &network_kind, NETMAP_MAX_ROUTES,
 			(void **)&nm->self.routes, &nm->self.n_routes) < 0 ||
-	    parse_self_exit(ps, self, nm) < 0)
+	    parse_self_exit(ps, self, nm) < 0 || parse_devices(ps, self, w, true, &nm->self) < 0)
 		return -EINVAL;
 	return 0;
 }
@@ -396,7 +504,8 @@ static int parse_peer(struct parse *ps, const json_t *v, size_t i, struct netmap
 			(void **)&node->routes, &node->n_routes) < 0 ||
 	    parse_bool(ps, v, w, "exit_node", &node->exit_node) < 0 ||
 	    parse_bool(ps, v, w, "online", &node->online) < 0 ||
-	    parse_bool(ps, v, w, "coordinator", &node->coordinator) < 0)
+	    parse_bool(ps, v, w, "coordinator", &node->coordinator) < 0 ||
+	    parse_devices(ps, v, w, false, node) < 0)
 		return -EINVAL;
 	return 0;
 }
@@ -455,31 +564,126 @@ static int cmp_prefix(const void *a, const void *b)
 	return memcmp(x->addr, y->addr, sizeof(x->addr));
 }
 
-/* A mesh address belongs to one node: self's and the peers' differ. */
+static size_t node_address_count(const struct netmap_node *node)
+{
+	size_t n = node->n_addresses;
+
+	for (size_t i = 0; i < node->n_devices; i++)
+		n += node->devices[i].n_addresses;
+	return n;
+}
+
+static void node_addresses_copy(const struct netmap_node *node, struct prefix *all, size_t *k)
+{
+	for (size_t i = 0; i < node->n_addresses; i++)
+		all[(*k)++] = node->addresses[i];
+	for (size_t i = 0; i < node->n_devices; i++)
+		for (size_t j = 0; j < node->devices[i].n_addresses; j++)
+			all[(*k)++] = node->devices[i].addresses[j];
+}
+
+/* A mesh address belongs to one node or device: self's, the peers' and
+ * their devices' differ. */
 static int check_addresses(struct parse *ps, const struct netmap *nm)
 {
-	size_t n = nm->self.n_addresses, k = 0;
+	size_t n = node_address_count(&nm->self), k = 0;
 	char text[PREFIX_STR_LEN];
 	struct prefix *all;
 	int ret = 0;
 
 	for (size_t i = 0; i < nm->n_peers; i++)
-		n += nm->peers[i].n_addresses;
+		n += node_address_count(&nm->peers[i]);
 	all = calloc(n, sizeof(*all));
 	if (!all)
 		return fail(ps, "addresses: out of memory");
-	for (size_t i = 0; i < nm->self.n_addresses; i++)
-		all[k++] = nm->self.addresses[i];
+	node_addresses_copy(&nm->self, all, &k);
 	for (size_t i = 0; i < nm->n_peers; i++)
-		for (size_t j = 0; j < nm->peers[i].n_addresses; j++)
-			all[k++] = nm->peers[i].addresses[j];
+		node_addresses_copy(&nm->peers[i], all, &k);
 	qsort(all, n, sizeof(*all), cmp_prefix);
 	for (size_t i = 1; i < n && ret == 0; i++) {
 		if (cmp_prefix(&all[i], &all[i - 1]) == 0) {
 			prefix_format(&all[i], text, sizeof(text));
-			ret = fail(ps, "address %s belongs to two nodes", text);
+			ret = fail(ps, "address %s belongs to two nodes or devices", text);
 		}
 	}
+	free(all);
+	return ret;
+}
+
+/* A name of the netmap: a node's, or a device's (device set). */
+struct name_ref {
+	const char *name;
+	bool device;
+};
+
+static int cmp_name_ref(const void *a, const void *b)
+{
+	const struct name_ref *x = a, *y = b;
+
+	return strcasecmp(x->name, y->name);
+}
+
+static void names_copy(const struct netmap_node *node, struct name_ref *all, size_t *k)
+{
+	all[(*k)++] = (struct name_ref){ node->name, false };
+	for (size_t i = 0; i < node->n_devices; i++)
+		all[(*k)++] = (struct name_ref){ node->devices[i].name, true };
+}
+
+/* A device's name is no other device's nor any node's, without regard to
+ * case (node names alone are not checked: older netmaps may repeat one). */
+static int check_device_names(struct parse *ps, const struct netmap *nm)
+{
+	size_t n = 1 + nm->self.n_devices, k = 0, n_devices = nm->self.n_devices;
+	struct name_ref *all;
+	int ret = 0;
+
+	for (size_t i = 0; i < nm->n_peers; i++) {
+		n += 1 + nm->peers[i].n_devices;
+		n_devices += nm->peers[i].n_devices;
+	}
+	if (n_devices == 0)
+		return 0;
+	all = calloc(n, sizeof(*all));
+	if (!all)
+		return fail(ps, "devices: out of memory");
+	names_copy(&nm->self, all, &k);
+	for (size_t i = 0; i < nm->n_peers; i++)
+		names_copy(&nm->peers[i], all, &k);
+	qsort(all, n, sizeof(*all), cmp_name_ref);
+	for (size_t i = 1; i < n && ret == 0; i++)
+		if ((all[i].device || all[i - 1].device) && cmp_name_ref(&all[i], &all[i - 1]) == 0)
+			ret = fail(ps, "devices: the name %s is taken twice", all[i].name);
+	free(all);
+	return ret;
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+	return memcmp(*(const uint8_t *const *)a, *(const uint8_t *const *)b, KEY_LEN);
+}
+
+/* The keys of self's devices (the engine peers it adds) are unique and no
+ * peer's. Peers' keys are unique already (check_unique). */
+static int check_device_keys(struct parse *ps, const struct netmap *nm)
+{
+	size_t n = nm->n_peers + nm->self.n_devices, k = 0;
+	const uint8_t **all;
+	int ret = 0;
+
+	if (nm->self.n_devices == 0)
+		return 0;
+	all = calloc(n, sizeof(*all));
+	if (!all)
+		return fail(ps, "devices: out of memory");
+	for (size_t i = 0; i < nm->n_peers; i++)
+		all[k++] = nm->peers[i].public_key;
+	for (size_t i = 0; i < nm->self.n_devices; i++)
+		all[k++] = nm->self.devices[i].public_key;
+	qsort(all, n, sizeof(*all), cmp_key);
+	for (size_t i = 1; i < n && ret == 0; i++)
+		if (cmp_key(&all[i], &all[i - 1]) == 0)
+			ret = fail(ps, "self.devices: a public key appears twice");
 	free(all);
 	return ret;
 }
@@ -519,9 +723,10 @@ static int parse_document(struct parse *ps, const json_t *doc, struct netmap *nm
 		return -EINVAL;
 	nm->issued_at = v;
 	if (parse_key(ps, doc, "", "coordinator", nm->coordinator_key) < 0 ||
-	    parse_self(ps, doc, nm) < 0 || parse_peers(ps, doc, nm) < 0)
+	    parse_self(ps, doc, nm) < 0 || parse_peers(ps, doc, nm) < 0 ||
+	    check_addresses(ps, nm) < 0 || check_device_names(ps, nm) < 0)
 		return -EINVAL;
-	return check_addresses(ps, nm);
+	return check_device_keys(ps, nm);
 }
 
 int netmap_from_json(const json_t *doc, struct netmap *nm, char *errbuf, size_t errlen)

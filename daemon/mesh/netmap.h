@@ -16,7 +16,9 @@
  *    "coordinator": "<WireGuard public key, base64>",
  *    "self": {"id": 3, "name": "laptop", "addresses": ["100.64.0.3/32", ...],
  *             "routes_advertised": [...], "routes_approved": [...],
- *             "exit_node": false},
+ *             "exit_node": false,
+ *             "devices": [{"name": "tablet", "public_key": "...", "exit_node": false,
+ *                          "addresses": ["100.64.0.9/32", "fd7a:6d67:7465::9/128"]}]},
  *    "peers": [{"id": 1, "name": "home", "public_key": "...",
  *               "addresses": ["100.64.0.1/32", "fd7a:6d67:7465::1/128"],
  *               "endpoints": ["203.0.113.2:41641", "192.168.77.1:41641"],
@@ -40,11 +42,14 @@
  * "routes_approved" and "exit_node" are what the node may serve: it forwards
  * only those (config and approval, router/plan.c).
  *
- * Every member above is required, except self's "exit_node": without it
+ * Every member above is required, except "devices" and self's "exit_node": without it
  * (an older coordinator) an approved default in routes_approved says it. Ids are 1..2^32-1 and
  * unique (self included), public keys unique among peers, each address on one node only; version >=
  * 1, issued_at >= 0; names follow the config's rules; addresses are host prefixes (at least one),
- * routes networks (no host bits), endpoints numeric. Members not listed here are ignored, so a
+ * routes networks (no host bits), endpoints numeric. A device has one or two host addresses (at
+ * most one per family) on no other node or device, a name no other device or node has (without
+ * regard to case), at most NETMAP_MAX_DEVICES per node; self's devices have keys, unique and no
+ * peer's (a peer's device "public_key" is ignored). Members not listed here are ignored, so a
  * newer coordinator may add some. Self's public_key, endpoints, online and coordinator are not part
  * of the document.
  *
@@ -77,7 +82,7 @@ enum {
 /* A stock WireGuard device attached to a node (its hub). */
 struct netmap_device {
 	char name[NETMAP_NAME_MAX + 1];
-	bool has_key;               /* self's devices: the hub holds the key */
+	bool has_key; /* self's devices: the hub holds the key */
 	uint8_t public_key[KEY_LEN];
 	struct prefix addresses[2]; /* v4 /32, v6 /128 */
 	size_t n_addresses;

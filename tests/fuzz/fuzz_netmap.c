@@ -10,11 +10,11 @@
  * fails its signature check; a failure leaves the netmap empty.
  *
  * Built with -DFUZZ_NETMAP_WRITE_SEEDS and a main of its own, it writes the
- * seed corpus (valid documents and messages for the fixed key, and some
- * near misses) into a directory:
- *   cc -Wno-unused-parameter -DFUZZ_NETMAP_WRITE_SEEDS -Idaemon -Itests \
+ * seed corpus (valid documents and messages for the fixed key, with and
+ * without devices, and some near misses) into a directory:
+ *   cc -Wno-unused-parameter -D_GNU_SOURCE -DFUZZ_NETMAP_WRITE_SEEDS -Idaemon -Itests \
  *     tests/fuzz/fuzz_netmap.c daemon/mesh/netmap.c daemon/netaddr.c \
- *     daemon/keys.c daemon/wg/crypto.c -lsodium -ljansson -lb2
+ *     daemon/keys.c daemon/wg/crypto.c daemon/atomicfile.c -lsodium -ljansson -lb2
  *   ./a.out tests/fuzz/seeds/fuzz_netmap
  */
 #include <errno.h>
@@ -164,6 +164,39 @@ static const char document[] =
     "   \"addresses\": [\"100.64.0.7/32\"], \"endpoints\": [], \"routes\": [],"
     "   \"exit_node\": false, \"online\": false, \"coordinator\": false}]}";
 
+/* Self hubs a device (with its key), home two (without). */
+static const char devices_self[] =
+    "[{\"name\": \"tablet\", \"exit_node\": false,"
+    "  \"public_key\": \"MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=\","
+    "  \"addresses\": [\"100.64.0.9/32\", \"fd7a:6d67:7465::9/128\"]}]";
+static const char devices_home[] =
+    "[{\"name\": \"pixel\", \"exit_node\": true,"
+    "  \"addresses\": [\"100.64.0.5/32\", \"fd7a:6d67:7465::5/128\"]},"
+    " {\"name\": \"watch\", \"exit_node\": false, \"addresses\": [\"fd7a:6d67:7465::6/128\"]}]";
+
+static void write_devices(const char *dir, json_t *doc)
+{
+	json_t *home = json_array_get(json_object_get(doc, "peers"), 0), *msg;
+	struct netmap nm;
+
+	json_object_set_new(json_object_get(doc, "self"), "devices",
+			    json_loads(devices_self, 0, NULL));
+	json_object_set_new(home, "devices", json_loads(devices_home, 0, NULL));
+	if (netmap_from_json(doc, &nm, NULL, 0) != 0)
+		abort();
+	write_json(dir, "document-devices", doc);
+	msg = netmap_sign(&nm, sign_secret);
+	write_json(dir, "signed-devices", msg);
+	json_decref(msg);
+	netmap_free(&nm);
+	/* A device on a node's address. */
+	json_object_set_new(json_array_get(json_object_get(home, "devices"), 1), "addresses",
+			    json_pack("[s]", "100.64.0.7/32"));
+	write_json(dir, "document-devices-clash", doc);
+	json_object_del(json_object_get(doc, "self"), "devices");
+	json_object_del(home, "devices");
+}
+
 int main(int argc, char **argv)
 {
 	json_t *doc, *msg;
@@ -176,6 +209,7 @@ int main(int argc, char **argv)
 	if (!doc || netmap_from_json(doc, &nm, NULL, 0) != 0)
 		return 1;
 	write_json(argv[1], "document", doc);
+	write_devices(argv[1], doc);
 	msg = netmap_sign(&nm, sign_secret);
 	write_json(argv[1], "signed", msg);
 	json_object_set_new(msg, "signature", json_string("AAAA"));

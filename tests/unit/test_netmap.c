@@ -339,6 +339,181 @@ static void test_limits(void)
 	json_decref(doc);
 }
 
+/* base_doc with devices: self hubs "tablet" (with its key), home hubs
+ * "phone" and "Watch" (without). */
+static json_t *with_devices(void)
+{
+	json_t *doc = base(), *self_dev, *home_dev;
+
+	self_dev = json_loads("[{\"name\": \"tablet\", \"exit_node\": false,"
+			      " \"public_key\": \"MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=\","
+			      " \"addresses\": [\"100.64.0.9/32\", \"fd7a:6d67:7465::9/128\"]}]",
+			      0, NULL);
+	home_dev = json_loads("[{\"name\": \"phone\", \"exit_node\": true,"
+			      " \"addresses\": [\"100.64.0.5/32\", \"fd7a:6d67:7465::5/128\"]},"
+			      " {\"name\": \"Watch\", \"exit_node\": false,"
+			      " \"addresses\": [\"fd7a:6d67:7465::6/128\"]}]",
+			      0, NULL);
+	if (!self_dev || !home_dev)
+		abort();
+	mutate(doc, "self.devices", self_dev);
+	mutate(doc, "peers.0.devices", home_dev);
+	return doc;
+}
+
+static void test_devices(void)
+{
+	json_t *doc = with_devices(), *again;
+	struct netmap nm, nm2;
+	const struct netmap_device *d;
+	char err[256] = "", text[PREFIX_STR_LEN];
+
+	if (!CHECK_EQ_INT(netmap_from_json(doc, &nm, err, sizeof(err)), 0)) {
+		fprintf(stderr, "  %s\n", err);
+		json_decref(doc);
+		return;
+	}
+	CHECK_EQ_INT(nm.self.n_devices, 1);
+	CHECK_EQ_INT(nm.peers[0].n_devices, 2);
+	CHECK_EQ_INT(nm.peers[1].n_devices, 0);
+	CHECK(nm.peers[1].devices == NULL);
+	d = &nm.self.devices[0];
+	CHECK(strcmp(d->name, "tablet") == 0 && d->has_key && !d->exit_node);
+	CHECK(d->public_key[0] == '0' && d->public_key[31] == '1');
+	CHECK_EQ_INT(d->n_addresses, 2);
+	prefix_format(&d->addresses[1], text, sizeof(text));
+	CHECK(strcmp(text, "fd7a:6d67:7465::9/128") == 0);
+	d = &nm.peers[0].devices[0];
+	CHECK(strcmp(d->name, "phone") == 0 && !d->has_key && d->exit_node && d->n_addresses == 2);
+	d = &nm.peers[0].devices[1];
+	CHECK(strcmp(d->name, "Watch") == 0 && d->n_addresses == 1 &&
+	      d->addresses[0].family == AF_INET6);
+	/* Round trip: the same document, self's keys included. */
+	again = netmap_to_json(&nm);
+	CHECK(json_equal(json_object_get(again, "self"), json_object_get(doc, "self")));
+	CHECK(json_equal(
+	    json_object_get(json_array_get(json_object_get(again, "peers"), 0), "devices"),
+	    json_object_get(json_array_get(json_object_get(doc, "peers"), 0), "devices")));
+	/* No "devices" member for a node without devices. */
+	CHECK(json_object_get(json_array_get(json_object_get(again, "peers"), 1), "devices") ==
+	      NULL);
+	CHECK_EQ_INT(netmap_from_json(again, &nm2, err, sizeof(err)), 0);
+	CHECK_EQ_INT(nm2.self.n_devices, 1);
+	netmap_free(&nm2);
+	json_decref(again);
+	netmap_free(&nm);
+	CHECK(nm.self.devices == NULL && nm.self.n_devices == 0);
+	/* A peer's device key is not the netmap's business: ignored. */
+	mutate(doc, "peers.0.devices.0.public_key",
+	       json_string("MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE="));
+	CHECK_EQ_INT(netmap_from_json(doc, &nm, err, sizeof(err)), 0);
+	CHECK(nm.n_peers && nm.peers[0].n_devices && !nm.peers[0].devices[0].has_key);
+	netmap_free(&nm);
+	json_decref(doc);
+}
+
+static const struct bad_case bad_device_cases[] = {
+	{ "self.devices", "{}", "self.devices: must be an array" },
+	{ "peers.0.devices", "7", "peers[0].devices: must be an array" },
+	{ "peers.0.devices.1", "\"x\"", "peers[0].devices[1]: must be an object" },
+	{ "peers.0.devices.0.name", NULL, "peers[0].devices[0].name: missing" },
+	{ "peers.0.devices.0.name", "\"a phone\"", "peers[0].devices[0].name: 'a phone' is not" },
+	{ "peers.0.devices.0.exit_node", NULL, "peers[0].devices[0].exit_node: missing" },
+	{ "peers.0.devices.0.exit_node", "0", "peers[0].devices[0].exit_node: must be true" },
+	{ "peers.0.devices.0.addresses", NULL, "peers[0].devices[0].addresses: missing" },
+	{ "peers.0.devices.0.addresses", "[]", "peers[0].devices[0].addresses: a device needs" },
+	{ "peers.0.devices.0.addresses", "[\"100.64.0.0/24\"]",
+	  "peers[0].devices[0].addresses[0]: '100.64.0.0/24' is not a host prefix" },
+	{ "peers.0.devices.0.addresses", "[\"100.64.0.5/32\", \"100.64.0.8/32\"]",
+	  "peers[0].devices[0].addresses: one IPv4 and one IPv6 address at most" },
+	{ "peers.0.devices.0.addresses",
+	  "[\"100.64.0.5/32\", \"fd7a:6d67:7465::5/128\", \"100.64.0.8/32\"]",
+	  "peers[0].devices[0].addresses: 3 entries, at most 2" },
+	{ "self.devices.0.public_key", NULL, "self.devices[0].public_key: missing" },
+	{ "self.devices.0.public_key", "\"AQID\"", "self.devices[0].public_key: not a key" },
+	/* Names: no device's twice, none a node's, whatever the case. */
+	{ "peers.0.devices.1.name", "\"Phone\"", "devices: the name" },
+	{ "self.devices.0.name", "\"watch\"", "devices: the name" },
+	{ "self.devices.0.name", "\"HOME\"", "devices: the name" },
+	{ "peers.0.devices.0.name", "\"laptop\"", "devices: the name" },
+	/* Addresses: no node's, no other device's. */
+	{ "peers.0.devices.0.addresses", "[\"100.64.0.7/32\"]",
+	  "address 100.64.0.7/32 belongs to two nodes or devices" },
+	{ "self.devices.0.addresses", "[\"fd7a:6d67:7465::5/128\"]",
+	  "address fd7a:6d67:7465::5/128 belongs to two nodes or devices" },
+	{ "self.devices.0.addresses", "[\"100.64.0.3/32\"]", "belongs to two nodes or devices" },
+	/* Self's device keys: no peer's. */
+	{ "self.devices.0.public_key", "\"ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=\"",
+	  "self.devices: a public key appears twice" },
+};
+
+static void test_devices_malformed(void)
+{
+	for (size_t i = 0; i < sizeof(bad_device_cases) / sizeof(bad_device_cases[0]); i++) {
+		const struct bad_case *c = &bad_device_cases[i];
+		json_t *doc = with_devices();
+		struct netmap nm;
+		char err[256] = "";
+		int ret;
+
+		mutate(doc, c->path, c->value ? json_loads(c->value, JSON_DECODE_ANY, NULL) : NULL);
+		ret = netmap_from_json(doc, &nm, err, sizeof(err));
+		if (!CHECK_EQ_INT(ret, -EINVAL) || !CHECK(strstr(err, c->message) != NULL))
+			fprintf(stderr, "  %s = %s: got \"%s\"\n", c->path, c->value, err);
+		CHECK(nm.peers == NULL && nm.self.devices == NULL && nm.self.addresses == NULL);
+		json_decref(doc);
+	}
+}
+
+/* Two devices of self with one key: the hub could not hold both. */
+static void test_devices_key_twice(void)
+{
+	json_t *doc = with_devices(),
+	       *arr = json_object_get(json_object_get(doc, "self"), "devices");
+	json_t *twin = json_deep_copy(json_array_get(arr, 0));
+	struct netmap nm;
+	char err[256] = "";
+
+	json_object_set_new(twin, "name", json_string("tablet2"));
+	json_object_set_new(twin, "addresses", json_pack("[s]", "100.64.0.10/32"));
+	json_array_append_new(arr, twin);
+	CHECK_EQ_INT(netmap_from_json(doc, &nm, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "self.devices: a public key appears twice") != NULL);
+	json_decref(doc);
+}
+
+static json_t *many_devices(size_t n)
+{
+	json_t *arr = json_array();
+	char name[32], addr[32];
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "d%zu", i);
+		snprintf(addr, sizeof(addr), "100.66.%u.%u/32", (unsigned)(i >> 8),
+			 (unsigned)(i & 0xff));
+		json_array_append_new(arr, json_pack("{s:s, s:[s], s:b}", "name", name, "addresses",
+						     addr, "exit_node", 0));
+	}
+	return arr;
+}
+
+static void test_devices_limit(void)
+{
+	struct netmap nm;
+	char err[256] = "";
+	json_t *doc = base();
+
+	mutate(doc, "peers.1.devices", many_devices(NETMAP_MAX_DEVICES));
+	if (!CHECK_EQ_INT(netmap_from_json(doc, &nm, err, sizeof(err)), 0))
+		fprintf(stderr, "  %s\n", err);
+	CHECK_EQ_INT(nm.peers[1].n_devices, NETMAP_MAX_DEVICES);
+	netmap_free(&nm);
+	mutate(doc, "peers.1.devices", many_devices(NETMAP_MAX_DEVICES + 1));
+	CHECK_EQ_INT(netmap_from_json(doc, &nm, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "peers[1].devices: 1025 entries, at most 1024") != NULL);
+	json_decref(doc);
+}
+
 static json_t *signed_base(const uint8_t sk[64])
 {
 	json_t *doc = base(), *msg;
@@ -585,6 +760,10 @@ int main(void)
 	RUN(test_self_exit);
 	RUN(test_not_an_object);
 	RUN(test_limits);
+	RUN(test_devices);
+	RUN(test_devices_malformed);
+	RUN(test_devices_key_twice);
+	RUN(test_devices_limit);
 	RUN(test_sign_verify);
 	RUN(test_tampered);
 	RUN(test_signed_bad_document);
