@@ -101,6 +101,38 @@ static int copy_peer_routes(const struct netmap_build_input *in, uint32_t id,
 	return 0;
 }
 
+/* The devices node hubs (at most NETMAP_MAX_DEVICES), with their keys for
+ * the node's own netmap. */
+static int copy_devices(const struct netmap_build_input *in, uint32_t hub_id, bool with_keys,
+			struct netmap_node *out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < in->n_devices; i++)
+		n += in->devices[i].hub_id == hub_id;
+	if (n == 0)
+		return 0;
+	out->devices = calloc(n, sizeof(*out->devices));
+	if (!out->devices)
+		return -ENOMEM;
+	for (size_t i = 0; i < in->n_devices && out->n_devices < NETMAP_MAX_DEVICES; i++) {
+		const struct registry_device *rd = &in->devices[i];
+		struct netmap_device *d = &out->devices[out->n_devices];
+		if (rd->hub_id != hub_id)
+			continue;
+		memcpy(d->name, rd->name, sizeof(d->name) - 1);
+		d->has_key = with_keys;
+		if (with_keys)
+			memcpy(d->public_key, rd->public_key, KEY_LEN);
+		d->addresses[0] = rd->addr4;
+		d->addresses[1] = rd->addr6;
+		d->n_addresses = 2;
+		d->exit_node = rd->exit_node;
+		out->n_devices++;
+	}
+	return 0;
+}
+
 static int build_peer(const struct netmap_build_input *in, const struct registry_node *rn,
 		      struct netmap_node *out)
 {
@@ -116,6 +148,8 @@ static int build_peer(const struct netmap_build_input *in, const struct registry
 		ret = copy_endpoints(in, rn, out);
 	if (ret == 0)
 		ret = copy_peer_routes(in, rn->id, out);
+	if (ret == 0)
+		ret = copy_devices(in, rn->id, false, out);
 	return ret;
 }
 
@@ -133,6 +167,8 @@ static int build_self(const struct netmap_build_input *in, const struct registry
 	self->online = true;
 	self->coordinator = rn->id == in->coordinator_id;
 	ret = copy_addresses(rn, self);
+	if (ret == 0)
+		ret = copy_devices(in, rn->id, true, self);
 	if (ret < 0)
 		return ret;
 	self->routes = calloc(in->n_routes + 1, sizeof(*self->routes));

@@ -17,7 +17,10 @@
  *    gets the prefix back when it returns;
  *  - a peer is an exit node when one of its exit offers (0.0.0.0/0, ::/0) is
  *    approved and it is online;
- *  - self lists its own approved routes and everything it advertises.
+ *  - self lists its own approved routes and everything it advertises;
+ *  - devices are listed under their hub, online or not (their addresses are
+ *    reached through it): self's with their public keys (the hub holds
+ *    them as engine peers), peers' without.
  */
 #ifndef MESHGATE_MESH_NETMAP_BUILD_H
 #define MESHGATE_MESH_NETMAP_BUILD_H
@@ -40,6 +43,8 @@ struct netmap_build_input {
 	size_t n_nodes;
 	const struct registry_route *routes; /* registry_routes() */
 	size_t n_routes;
+	const struct registry_device *devices; /* registry_devices() */
+	size_t n_devices;
 	const uint32_t *online; /* ids of the nodes connected now */
 	size_t n_online;
 	const struct netmap_observed *observed;

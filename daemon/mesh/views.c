@@ -227,52 +227,99 @@ static void push_view(struct coordinator *c, struct conn *k, struct netmap *nm)
 	free(text);
 }
 
+/* What netmap_build() takes: the registry's rows and the live state. */
+struct build_state {
+	struct registry_node *nodes;
+	size_t n_nodes;
+	struct registry_route *routes;
+	size_t n_routes;
+	struct registry_device *devices;
+	size_t n_devices;
+	struct live lv;
+	struct netmap_build_input in;
+};
+
+static void build_state_free(struct build_state *bs)
+{
+	free(bs->lv.online);
+	free(bs->lv.observed);
+	registry_nodes_free(bs->nodes, bs->n_nodes);
+	free(bs->routes);
+	free(bs->devices);
+	memset(bs, 0, sizeof(*bs));
+}
+
+static int build_state_load(struct coordinator *c, struct build_state *bs)
+{
+	int ret;
+
+	memset(bs, 0, sizeof(*bs));
+	ret = registry_nodes(c->reg, &bs->nodes, &bs->n_nodes);
+	if (ret == 0)
+		ret = registry_routes(c->reg, &bs->routes, &bs->n_routes);
+	if (ret == 0)
+		ret = registry_devices(c->reg, &bs->devices, &bs->n_devices);
+	if (ret < 0) {
+		build_state_free(bs);
+		return ret;
+	}
+	live_collect(c, bs->nodes, bs->n_nodes, &bs->lv);
+	bs->in = (struct netmap_build_input){ .nodes = bs->nodes,
+					      .n_nodes = bs->n_nodes,
+					      .routes = bs->routes,
+					      .n_routes = bs->n_routes,
+					      .devices = bs->devices,
+					      .n_devices = bs->n_devices,
+					      .online = bs->lv.online,
+					      .n_online = bs->lv.n_online,
+					      .observed = bs->lv.observed,
+					      .n_observed = bs->lv.n_observed,
+					      .mesh = c->addrs,
+					      .n_mesh = c->n_addrs,
+					      .coordinator_id = c->self_id };
+	memcpy(bs->in.coordinator_key, c->host.public_key, KEY_LEN);
+	return 0;
+}
+
+int coord_self_netmap(struct coordinator *c, struct netmap *out)
+{
+	struct build_state bs;
+	int ret = build_state_load(c, &bs);
+
+	if (ret < 0) {
+		memset(out, 0, sizeof(*out));
+		return ret;
+	}
+	ret = netmap_build(&bs.in, c->self_id, out);
+	build_state_free(&bs);
+	return ret;
+}
+
 void coord_rebuild(struct coordinator *c)
 {
-	struct registry_node *nodes = NULL;
-	struct registry_route *routes = NULL;
-	size_t n_nodes = 0, n_routes = 0;
-	struct live lv = { 0 };
+	struct build_state bs;
 	struct netmap nm;
 
 	c->dirty = false;
 	c->last_rebuild = loop_now();
 	c->stats.rebuilds++;
-	if (registry_nodes(c->reg, &nodes, &n_nodes) < 0 ||
-	    registry_routes(c->reg, &routes, &n_routes) < 0)
-		goto out;
-	relay_keys_update(c, nodes, n_nodes);
-	live_collect(c, nodes, n_nodes, &lv);
-	struct netmap_build_input in = { .nodes = nodes,
-					 .n_nodes = n_nodes,
-					 .routes = routes,
-					 .n_routes = n_routes,
-					 .online = lv.online,
-					 .n_online = lv.n_online,
-					 .observed = lv.observed,
-					 .n_observed = lv.n_observed,
-					 .mesh = c->addrs,
-					 .n_mesh = c->n_addrs,
-					 .coordinator_id = c->self_id };
-	memcpy(in.coordinator_key, c->host.public_key, KEY_LEN);
+	if (build_state_load(c, &bs) < 0)
+		return;
+	relay_keys_update(c, bs.nodes, bs.n_nodes);
 	for (struct conn *k = c->conns, *next; k; k = next) {
 		next = k->next;
-		if (netmap_build(&in, k->node_id, &nm) == -ENOENT) {
+		if (netmap_build(&bs.in, k->node_id, &nm) == -ENOENT) {
 			coord_conn_close(k); /* removed */
 			continue;
 		}
 		push_view(c, k, &nm);
-		push_observed(k, &lv);
+		push_observed(k, &bs.lv);
 		netmap_free(&nm);
 	}
-	if (netmap_build(&in, c->self_id, &nm) == 0)
+	if (netmap_build(&bs.in, c->self_id, &nm) == 0)
 		apply_self(c, &nm);
 	netmap_free(&nm);
-out:
-	free(lv.online);
-	free(lv.observed);
-	registry_nodes_free(nodes, n_nodes);
-	free(routes);
+	build_state_free(&bs);
 }
 
 /* Arms the timer for due (monotonic ns) unless it fires sooner already. */

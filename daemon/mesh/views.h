@@ -14,6 +14,7 @@
 
 struct conn;
 struct coordinator;
+struct netmap;
 struct mesh_peer_facts;
 struct prefix;
 
@@ -35,6 +36,11 @@ void coord_conn_close(struct conn *k);
 
 /* Computes every view from the registry; pushes those that changed. */
 void coord_rebuild(struct coordinator *c);
+
+/* The coordinator's own netmap as a rebuild makes it now (its view), for
+ * what the node serves and reaches; release with netmap_free(). -errno. */
+int coord_self_netmap(struct coordinator *c, struct netmap *out)
+    __attribute__((warn_unused_result));
 
 /* Arms the timer for due (monotonic ns) unless it fires sooner already. */
 void coord_arm(struct coordinator *c, uint64_t due);

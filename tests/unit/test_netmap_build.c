@@ -1,7 +1,8 @@
 /*
  * Per-node netmaps: who is a peer, candidates (reported + observed), primary
- * routers and failover, exit offers, the self section, and that the result
- * survives the JSON round trip netmap_from_json() checks.
+ * routers and failover, exit offers, the self section, devices under their
+ * hubs, and that the result survives the JSON round trip netmap_from_json()
+ * checks.
  */
 #include <errno.h>
 #include <string.h>
@@ -319,6 +320,78 @@ static void test_self_and_round_trip(void)
 	netmap_free(&nm);
 }
 
+/* "pixel" (exit) on home, "tablet" on router2, offline from laptop's view:
+ * each hub's own netmap has its devices with keys, the others see them
+ * under the hub without. */
+static void test_devices(void)
+{
+	struct registry_device devs[2] = {
+		{ .id = 1, .name = "pixel", .hub_id = 1, .exit_node = true, .created_at = 5 },
+		{ .id = 2, .name = "tablet", .hub_id = 4 },
+	};
+	const struct netmap_node *home, *router2;
+	struct netmap nm, back;
+	struct world w;
+	char err[256] = "";
+	json_t *doc;
+
+	world_init(&w);
+	memset(devs[0].public_key, 0xd1, KEY_LEN);
+	memset(devs[1].public_key, 0xd2, KEY_LEN);
+	devs[0].addr4 = pfx("100.64.0.5/32");
+	devs[0].addr6 = pfx("fd7a:6d67:7465::5/128");
+	devs[1].addr4 = pfx("100.64.0.6/32");
+	devs[1].addr6 = pfx("fd7a:6d67:7465::6/128");
+	w.in.devices = devs;
+	w.in.n_devices = 2;
+	w.in.n_online = 1; /* router2 offline */
+
+	CHECK_EQ_INT(netmap_build(&w.in, 1, &nm), 0);
+	CHECK_EQ_INT(nm.self.n_devices, 1);
+	if (nm.self.n_devices == 1) {
+		CHECK(strcmp(nm.self.devices[0].name, "pixel") == 0);
+		CHECK(nm.self.devices[0].has_key && nm.self.devices[0].exit_node);
+		CHECK_MEM(nm.self.devices[0].public_key, devs[0].public_key, KEY_LEN);
+		CHECK_EQ_INT(nm.self.devices[0].n_addresses, 2);
+		CHECK(prefix_equal(&nm.self.devices[0].addresses[1], &devs[0].addr6));
+	}
+	router2 = peer_by_id(&nm, 4);
+	CHECK(router2 && !router2->online && router2->n_devices == 1);
+	if (router2 && router2->n_devices == 1)
+		CHECK(!router2->devices[0].has_key &&
+		      strcmp(router2->devices[0].name, "tablet") == 0);
+	CHECK_EQ_INT(peer_by_id(&nm, 2)->n_devices, 0);
+	/* The JSON: self's device has its key, router2's has none. */
+	doc = netmap_to_json(&nm);
+	CHECK(json_object_get(
+		  json_array_get(json_object_get(json_object_get(doc, "self"), "devices"), 0),
+		  "public_key") != NULL);
+	CHECK_EQ_INT(netmap_from_json(doc, &back, err, sizeof(err)), 0);
+	CHECK_EQ_INT(back.self.n_devices, 1);
+	json_decref(doc);
+	netmap_free(&back);
+	netmap_free(&nm);
+
+	/* laptop sees both, under their hubs, and no key. */
+	CHECK_EQ_INT(netmap_build(&w.in, 2, &nm), 0);
+	CHECK_EQ_INT(nm.self.n_devices, 0);
+	home = peer_by_id(&nm, 1);
+	CHECK(home && home->n_devices == 1 && !home->devices[0].has_key &&
+	      home->devices[0].exit_node);
+	doc = netmap_to_json(&nm);
+	for (size_t i = 0; i < json_array_size(json_object_get(doc, "peers")); i++) {
+		json_t *devices =
+		    json_object_get(json_array_get(json_object_get(doc, "peers"), i), "devices");
+		for (size_t j = 0; j < json_array_size(devices); j++)
+			CHECK(json_object_get(json_array_get(devices, j), "public_key") == NULL);
+	}
+	if (!CHECK_EQ_INT(netmap_from_json(doc, &back, err, sizeof(err)), 0))
+		fprintf(stderr, "  %s\n", err);
+	json_decref(doc);
+	netmap_free(&back);
+	netmap_free(&nm);
+}
+
 int main(void)
 {
 	RUN(test_peers_and_candidates);
@@ -327,5 +400,6 @@ int main(void)
 	RUN(test_apply_leaves_out);
 	RUN(test_primary_and_failover);
 	RUN(test_self_and_round_trip);
+	RUN(test_devices);
 	return test_summary();
 }
