@@ -490,7 +490,32 @@ static void print_list(const json_t *arr)
 	json_array_foreach(arr, i, v) printf("%s%s", i ? "," : "", json_string_value(v));
 }
 
-/* One line per node, as `tailscale status`: address, name, state, routes. */
+/* The devices of every node, one line each, after the nodes. */
+static void node_devices_human(const json_t *nodes)
+{
+	bool header = false;
+	size_t i, j;
+	json_t *n, *d;
+
+	json_array_foreach(nodes, i, n)
+	{
+		json_array_foreach(json_object_get(n, "devices"), j, d)
+		{
+			if (!header)
+				printf("\n%-20s %-16s %-20s %s\n", "DEVICE", "ADDRESS", "HUB",
+				       "EXIT");
+			header = true;
+			printf(
+			    "%-20s %-16s %-20s %s\n", json_string_value(json_object_get(d, "name")),
+			    json_string_value(json_array_get(json_object_get(d, "addresses"), 0)),
+			    json_string_value(json_object_get(d, "hub")),
+			    json_is_true(json_object_get(d, "exit_node")) ? "yes" : "no");
+		}
+	}
+}
+
+/* One line per node, as `tailscale status`: address, name, state, routes;
+ * then the devices. */
 static void nodes_human(const json_t *nodes)
 {
 	size_t i;
@@ -527,6 +552,20 @@ static void nodes_human(const json_t *nodes)
 		putchar('\n');
 		json_decref(pending);
 	}
+	node_devices_human(nodes);
+}
+
+/* The devices that went with a removed hub. */
+static void devices_removed_note(const json_t *names)
+{
+	size_t i;
+	json_t *v;
+
+	if (!json_array_size(names))
+		return;
+	printf("its device%s went with it (keys revoked): ", json_array_size(names) > 1 ? "s" : "");
+	json_array_foreach(names, i, v) printf("%s%s", i ? ", " : "", json_string_value(v));
+	putchar('\n');
 }
 
 /* Whether the removed node could come back by itself. */
@@ -559,6 +598,7 @@ static int cmd_nodes(const struct cli *cli, int argc, char **argv)
 		if (!result)
 			return EXIT_FAIL;
 		printf("removed %s\n", argv[2]);
+		devices_removed_note(json_object_get(result, "devices_removed"));
 		nodes_removed_note(json_object_get(result, "live_reusable_invites"));
 		json_decref(result);
 		return EXIT_OK;
@@ -569,7 +609,8 @@ static int cmd_nodes(const struct cli *cli, int argc, char **argv)
 		else if (is_help(argv[i]))
 			return printf("usage: meshgate nodes [--json]\n"
 				      "       meshgate nodes remove NODE\n"
-				      "List the mesh's nodes (on the coordinator), or remove one.\n"
+				      "List the mesh's nodes and their devices (on the "
+				      "coordinator), or remove a node (its devices go with it).\n"
 				      "NODE is a name or an id (digits alone: an id; no name is "
 				      "digits and dots alone).\n"),
 			       EXIT_OK;

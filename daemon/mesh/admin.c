@@ -18,8 +18,9 @@
 
 #include "log.h"
 #include "mesh/apply.h"
-#include "mesh/invite.h"
 #include "mesh/coordinator_internal.h"
+#include "mesh/devices.h"
+#include "mesh/invite.h"
 #include "mesh/views.h"
 
 /* ---- admin commands ---- */
@@ -171,6 +172,23 @@ static json_t *node_routes_json(const struct registry_route *routes, size_t n, u
 	return arr;
 }
 
+/* The devices node n hubs: DEVICE and created_at. */
+static json_t *node_devices_json(const struct registry_node *n,
+				 const struct registry_device *devices, size_t n_devices)
+{
+	json_t *arr = json_array(), *d;
+
+	for (size_t i = 0; arr && i < n_devices; i++) {
+		if (devices[i].hub_id != n->id)
+			continue;
+		d = coord_device_json(&devices[i], n->name);
+		if (d)
+			json_object_set_new(d, "created_at", json_integer(devices[i].created_at));
+		json_array_append_new(arr, d);
+	}
+	return arr;
+}
+
 static json_t *node_json(struct coordinator *c, const struct registry_node *n,
 			 const struct registry_route *routes, size_t n_routes)
 {
@@ -205,18 +223,44 @@ json_t *coordinator_nodes(struct coordinator *c, const char **error)
 {
 	struct registry_node *nodes = NULL;
 	struct registry_route *routes = NULL;
-	size_t n = 0, n_routes = 0;
-	json_t *arr = NULL;
+	struct registry_device *devices = NULL;
+	size_t n = 0, n_routes = 0, n_devices = 0;
+	json_t *arr = NULL, *doc;
 
 	if (registry_nodes(c->reg, &nodes, &n) < 0 ||
-	    registry_routes(c->reg, &routes, &n_routes) < 0)
+	    registry_routes(c->reg, &routes, &n_routes) < 0 ||
+	    registry_devices(c->reg, &devices, &n_devices) < 0)
 		fail(c, error, "cannot read the registry%s", "");
 	else
 		arr = json_array();
-	for (size_t i = 0; arr && i < n; i++)
-		json_array_append_new(arr, node_json(c, &nodes[i], routes, n_routes));
+	for (size_t i = 0; arr && i < n; i++) {
+		doc = node_json(c, &nodes[i], routes, n_routes);
+		if (doc)
+			json_object_set_new(doc, "devices",
+					    node_devices_json(&nodes[i], devices, n_devices));
+		json_array_append_new(arr, doc);
+	}
 	registry_nodes_free(nodes, n);
 	free(routes);
+	free(devices);
+	return arr;
+}
+
+/* The names of the devices hub_id hubs (they go with it). */
+static json_t *hub_device_names(struct coordinator *c, uint32_t hub_id)
+{
+	struct registry_device *devices = NULL;
+	size_t n = 0;
+	json_t *arr = json_array();
+
+	if (registry_devices(c->reg, &devices, &n) < 0) {
+		json_decref(arr);
+		return NULL;
+	}
+	for (size_t i = 0; arr && i < n; i++)
+		if (devices[i].hub_id == hub_id)
+			json_array_append_new(arr, json_string(devices[i].name));
+	free(devices);
 	return arr;
 }
 
@@ -230,26 +274,32 @@ json_t *coordinator_node_remove(struct coordinator *c, const char *name, const c
 {
 	struct registry_node n;
 	struct conn *k;
+	json_t *devices;
 
+	if (name && find_node(c, name, &n) < 0 && registry_device_by_name(c->reg, name, NULL) == 0)
+		return fail(c, error, "%s is a device: meshgate device remove", name);
 	if (!name || find_node(c, name, &n) < 0)
 		return fail(c, error, "no node '%s'", name ? name : "");
 	if (n.id == c->self_id) {
 		registry_node_clear(&n);
 		return fail(c, error, "'%s' is the coordinator itself", name);
 	}
-	if (registry_node_remove(c->reg, n.id) < 0) {
+	devices = hub_device_names(c, n.id);
+	if (!devices || registry_node_remove(c->reg, n.id) < 0) {
+		json_decref(devices);
 		registry_node_clear(&n);
 		return fail(c, error, "cannot remove '%s'", name);
 	}
-	log_info("mesh: node %s (id %u) removed", n.name, n.id);
+	log_info("mesh: node %s (id %u) removed, and its %zu device(s)", n.name, n.id,
+		 json_array_size(devices));
 	throttle_forget(&c->throttle, n.id);
 	k = coord_conn_by_node(c, n.id);
 	if (k)
 		coord_conn_close(k);
 	registry_node_clear(&n);
 	coord_rebuild(c);
-	return json_pack("{s:s, s:o}", "removed", name, "live_reusable_invites",
-			 live_reusable_invites(c));
+	return json_pack("{s:s, s:o, s:o}", "removed", name, "live_reusable_invites",
+			 live_reusable_invites(c), "devices_removed", devices);
 }
 
 /* Notes for the admin on approved prefixes that overlap another node's

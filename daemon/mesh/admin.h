@@ -21,9 +21,12 @@ json_t *coordinator_invite(struct coordinator *c, int64_t ttl_seconds, bool reus
 json_t *coordinator_invites(struct coordinator *c, const char **error);
 /* Forgets an invite: its code no longer joins. */
 json_t *coordinator_invite_revoke(struct coordinator *c, uint64_t id, const char **error);
+/* Every node, each with "devices": the devices it hubs (DEVICE of
+ * mesh/devices.h and created_at). */
 json_t *coordinator_nodes(struct coordinator *c, const char **error);
-/* {"removed": NODE, "live_reusable_invites": [ids]}: a node holding one of
- * these codes can join again. */
+/* {"removed": NODE, "live_reusable_invites": [ids], "devices_removed":
+ * [names]}: a node holding one of these codes can join again; its devices
+ * went with it (their keys revoked). */
 json_t *coordinator_node_remove(struct coordinator *c, const char *node, const char **error);
 json_t *coordinator_routes_set(struct coordinator *c, const char *node, const json_t *prefixes,
 			       bool approved, const char **error);

@@ -4,8 +4,10 @@
 #include <errno.h>
 #include <stdio.h>
 
+#include "keys.h"
 #include "mesh/client.h"
 #include "mesh/coordinator.h"
+#include "mesh/devices.h"
 
 int mesh_roles_start(struct mesh_roles *r, const struct mesh_host *host, char *errbuf,
 		     size_t errlen)
@@ -119,6 +121,72 @@ static json_t *cmd_routes_unapprove(struct mesh_roles *r, const json_t *req, con
 	return routes_set(r, req, false, error);
 }
 
+/* ---- devices: stock WireGuard clients attached to this node ---- */
+
+/* device_add and device_remove on a member: the request goes to the
+ * coordinator over the control channel (not wired yet). */
+static json_t *member_device_add(struct mesh_roles *r, const char *name, const uint8_t key[32],
+				 bool exit_node, const char **error)
+{
+	*error = r->client ? "device commands on a member are not wired yet"
+			   : "this node is in no mesh (meshgate join, or coordinator.enabled)";
+	return NULL;
+}
+
+static json_t *member_device_remove(struct mesh_roles *r, const char *name, const char **error)
+{
+	return member_device_add(r, name, NULL, false, error);
+}
+
+/* {"cmd": "device_add", "name", "public_key": base64, "exit": bool}: the
+ * key pair is made by the CLI; the daemon never sees the private key. */
+static json_t *cmd_device_add(struct mesh_roles *r, const json_t *req, const char **error)
+{
+	const json_t *name = json_object_get(req, "name"),
+		     *key = json_object_get(req, "public_key");
+	const json_t *exit_node = json_object_get(req, "exit");
+	uint8_t pub[KEY_LEN];
+	json_t *result;
+
+	if (!json_is_string(name)) {
+		*error = "device add: which name?";
+		return NULL;
+	}
+	if (!json_is_string(key) || json_string_length(key) != KEY_B64_LEN ||
+	    !key_from_base64(pub, json_string_value(key))) {
+		*error = "device add: public_key is not a WireGuard key (44 characters of base64)";
+		return NULL;
+	}
+	if (exit_node && !json_is_boolean(exit_node)) {
+		*error = "device add: exit must be true or false";
+		return NULL;
+	}
+	if (!r->coordinator)
+		return member_device_add(r, json_string_value(name), pub, json_is_true(exit_node),
+					 error);
+	result = coordinator_device_add(r->coordinator, json_string_value(name), pub,
+					json_is_true(exit_node), r->error, sizeof(r->error));
+	*error = r->error;
+	return result;
+}
+
+/* {"cmd": "device_remove", "name"} */
+static json_t *cmd_device_remove(struct mesh_roles *r, const json_t *req, const char **error)
+{
+	const char *name = json_string_value(json_object_get(req, "name"));
+	json_t *result;
+
+	if (!name) {
+		*error = "device remove: which device?";
+		return NULL;
+	}
+	if (!r->coordinator)
+		return member_device_remove(r, name, error);
+	result = coordinator_device_remove(r->coordinator, name, r->error, sizeof(r->error));
+	*error = r->error;
+	return result;
+}
+
 /* ---- joining (any node but the coordinator) ---- */
 
 static json_t *cmd_join(struct mesh_roles *r, const json_t *req, const char **error)
@@ -152,6 +220,8 @@ const struct mesh_command mesh_commands[] = {
 	{ "nodes_remove", cmd_nodes_remove },
 	{ "routes_approve", cmd_routes_approve },
 	{ "routes_unapprove", cmd_routes_unapprove },
+	{ "device_add", cmd_device_add },
+	{ "device_remove", cmd_device_remove },
 	{ "join", cmd_join },
 	{ "join_status", cmd_join_status },
 };

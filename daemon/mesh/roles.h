@@ -47,7 +47,7 @@ struct mesh_command {
 };
 
 /* invite, invite_list, invite_revoke, nodes, nodes_remove, routes_approve,
- * routes_unapprove, join, join_status. */
+ * routes_unapprove, device_add, device_remove, join, join_status. */
 extern const struct mesh_command mesh_commands[];
 extern const size_t mesh_n_commands;
 

@@ -1,0 +1,369 @@
+/*
+ * The coordinator's device service (daemon/mesh/devices.c) and its control
+ * commands (roles.c), on a coordinator running on a fake host
+ * (mesh_fake_host.h) in a temporary state_dir: device_add answers DEVICE,
+ * CONFIG and warnings, and the view is applied again at once; every
+ * refusal is one line and adds nothing; device_remove revokes the key; the
+ * exit check; a member's removal limited to its own devices; `nodes` and
+ * `nodes remove` with devices.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "keys.h"
+#include "loop.h"
+#include "mesh/coordinator.h"
+#include "mesh/coordinator_internal.h"
+#include "mesh/devices.h"
+#include "mesh/roles.h"
+#include "mesh_fake_host.h"
+#include "testlib.h"
+
+static struct {
+	char dir[64];
+	struct mg_config cfg;
+	struct loop *loop;
+	struct fake_host host;
+	struct mesh_counters counters;
+	struct mesh_roles roles;
+	struct coordinator *c;
+	uint32_t laptop; /* a member's node id */
+} fx;
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+/* Runs the control command named cmd; *error is set on an error. */
+static json_t *command(json_t *req, const char **error)
+{
+	const char *name = json_string_value(json_object_get(req, "cmd"));
+	json_t *result = NULL;
+
+	*error = NULL;
+	for (size_t i = 0; i < mesh_n_commands; i++)
+		if (!strcmp(mesh_commands[i].name, name))
+			result = mesh_commands[i].fn(&fx.roles, req, error);
+	json_decref(req);
+	return result;
+}
+
+static json_t *device_add_key(const char *name, const uint8_t key[KEY_LEN], bool exit_node,
+			      const char **error)
+{
+	char b64[KEY_B64_LEN + 1];
+
+	key_to_base64(b64, key);
+	return command(json_pack("{s:s, s:s, s:s, s:b}", "cmd", "device_add", "name", name,
+				 "public_key", b64, "exit", exit_node),
+		       error);
+}
+
+static json_t *device_add(const char *name, unsigned key_byte, bool exit_node, const char **error)
+{
+	uint8_t key[KEY_LEN];
+
+	memset(key, (int)key_byte, sizeof(key));
+	return device_add_key(name, key, exit_node, error);
+}
+
+/* The error of a device_add that must fail, which must contain want. */
+static void add_refused(const char *name, unsigned key_byte, bool exit_node, const char *want)
+{
+	const char *error;
+	json_t *result = device_add(name, key_byte, exit_node, &error);
+
+	if (!CHECK(result == NULL) || !CHECK(error && strstr(error, want)))
+		fprintf(stderr, "  %s: got \"%s\", want \"%s\"\n", name, error ? error : "(none)",
+			want);
+	json_decref(result);
+}
+
+static bool has_string(const json_t *arr, const char *want)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(arr, i, v) if (json_is_string(v) &&
+					  !strcmp(json_string_value(v), want)) return true;
+	return false;
+}
+
+static int setup(void)
+{
+	struct mesh_host host;
+	uint8_t laptop_key[KEY_LEN];
+	struct registry_node n;
+	char err[256] = "";
+
+	snprintf(fx.dir, sizeof(fx.dir), "/tmp/mg-devices-XXXXXX");
+	if (!mkdtemp(fx.dir) || config_defaults(&fx.cfg) < 0 || !(fx.loop = loop_new()))
+		return -1;
+	free(fx.cfg.state_dir);
+	fx.cfg.state_dir = strdup(fx.dir);
+	snprintf(fx.cfg.hostname, sizeof(fx.cfg.hostname), "home");
+	fx.cfg.coordinator.enabled = true;
+	fx.cfg.exit_node.enabled = true; /* offered, not auto-approved */
+	fx.cfg.coordinator.endpoints.v = calloc(1, sizeof(struct endpoint));
+	fx.cfg.coordinator.endpoints.n = 1;
+	/* A random /24: the control listener binds to its first address. */
+	{
+		uint8_t r[2];
+		char text[32];
+
+		randombytes_buf(r, sizeof(r));
+		snprintf(text, sizeof(text), "10.%u.%u.0/24", r[0], r[1]);
+		if (!fx.cfg.coordinator.endpoints.v ||
+		    prefix_parse(&fx.cfg.coordinator.prefix4, text) < 0 ||
+		    endpoint_parse(fx.cfg.coordinator.endpoints.v, "vpn.example.net:41641") < 0)
+			return -1;
+	}
+	memset(fx.host.priv, 0x22, 32);
+	crypto_scalarmult_base(fx.host.pub, fx.host.priv);
+	host = (struct mesh_host){ .ops = &fake_host_ops,
+				   .ctx = &fx.host,
+				   .loop = fx.loop,
+				   .cfg = &fx.cfg,
+				   .tun_name = "mg0",
+				   .public_key = fx.host.pub,
+				   .counters = &fx.counters };
+	if (mesh_roles_start(&fx.roles, &host, err, sizeof(err)) < 0) {
+		fprintf(stderr, "coordinator: %s\n", err);
+		return -1;
+	}
+	fx.c = fx.roles.coordinator;
+	/* A member, laptop, that offers nothing. */
+	memset(laptop_key, 0x44, sizeof(laptop_key));
+	if (registry_node_upsert(fx.c->reg, laptop_key, "laptop", &fx.cfg.coordinator.prefix4,
+				 &fx.cfg.coordinator.prefix6, 1, &n, NULL) < 0)
+		return -1;
+	fx.laptop = n.id;
+	registry_node_clear(&n);
+	return 0;
+}
+
+static void teardown(void)
+{
+	mesh_roles_stop(&fx.roles);
+	loop_free(fx.loop);
+	config_free(&fx.cfg);
+	nftw(fx.dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static void test_add(void)
+{
+	unsigned before = fx.host.reconfigures;
+	const char *error;
+	json_t *r = device_add("phone", 0x61, false, &error), *dev, *conf;
+	char net4[PREFIX_STR_LEN], hub_key[KEY_B64_LEN + 1];
+	struct prefix p;
+
+	if (!CHECK(r != NULL)) {
+		fprintf(stderr, "  %s\n", error);
+		return;
+	}
+	dev = json_object_get(r, "device");
+	conf = json_object_get(r, "config");
+	CHECK(strcmp(json_string_value(json_object_get(r, "state")), "done") == 0);
+	CHECK(strcmp(json_string_value(json_object_get(dev, "name")), "phone") == 0);
+	CHECK(strcmp(json_string_value(json_object_get(dev, "hub")), "home") == 0);
+	CHECK(json_is_false(json_object_get(dev, "exit_node")));
+	CHECK_EQ_INT(json_array_size(json_object_get(dev, "addresses")), 2);
+	CHECK(prefix_parse(&p, json_string_value(
+				   json_array_get(json_object_get(dev, "addresses"), 0))) == 0 &&
+	      p.len == 32 && prefix_contains(&fx.cfg.coordinator.prefix4, &p));
+	CHECK(json_object_get(dev, "public_key") == NULL);
+	/* CONFIG from the coordinator's own view. */
+	key_to_base64(hub_key, fx.host.pub);
+	CHECK(strcmp(json_string_value(json_object_get(conf, "hub_public_key")), hub_key) == 0);
+	CHECK(strcmp(json_string_value(json_object_get(conf, "endpoint")),
+		     "vpn.example.net:41641") == 0);
+	prefix_format(&fx.cfg.coordinator.prefix4, net4, sizeof(net4));
+	CHECK(has_string(json_object_get(conf, "allowed_ips"), net4));
+	CHECK(has_string(json_object_get(conf, "allowed_ips"), "fd7a:6d67:7465::/48"));
+	CHECK(!has_string(json_object_get(conf, "allowed_ips"), "0.0.0.0/0"));
+	CHECK_EQ_INT(json_integer_value(json_object_get(conf, "mtu")), 1280);
+	CHECK_EQ_INT(json_array_size(json_object_get(r, "warnings")), 0);
+	/* The hub's view carries the device at once. */
+	CHECK(fx.host.reconfigures > before);
+	json_decref(r);
+}
+
+static void test_refusals(void)
+{
+	add_refused("3", 0x62, false, "'3' is not a valid device name");
+	add_refused("my phone", 0x62, false, "'my?phone' is not a valid device name");
+	add_refused("PHONE", 0x62, false, "the name PHONE is taken by a device");
+	add_refused("Laptop", 0x62, false, "the name Laptop is taken by a node");
+	add_refused("home", 0x62, false, "the name home is taken by a node");
+	add_refused("tablet", 0x61, false, "this public key is device phone's already");
+	add_refused("tablet", 0x44, false, "this public key is node laptop's");
+	{
+		const char *error;
+		json_t *r = device_add_key("tablet", fx.host.pub, false, &error);
+		CHECK(!r && error && strcmp(error, "this public key is node home's") == 0);
+		r = command(json_pack("{s:s, s:s, s:s}", "cmd", "device_add", "name", "tablet",
+				      "public_key", "AQID"),
+			    &error);
+		CHECK(!r && error && strstr(error, "public_key is not a WireGuard key"));
+		r = command(json_pack("{s:s}", "cmd", "device_add"), &error);
+		CHECK(!r && error && strstr(error, "which name?"));
+	}
+	/* Nothing was written by any of them. */
+	struct registry_device *list = NULL;
+	size_t n = 0;
+	CHECK_EQ_INT(registry_devices(fx.c->reg, &list, &n), 0);
+	CHECK_EQ_INT(n, 1);
+	free(list);
+}
+
+/* --exit: the hub must offer an exit; a pending offer is a warning. */
+static void test_exit(void)
+{
+	const char *error;
+	json_t *r = device_add("tablet", 0x63, true, &error), *dev = NULL, *warnings;
+	char err[256] = "";
+	uint8_t key[KEY_LEN];
+	struct prefix any4 = { .family = AF_INET };
+
+	if (!CHECK(r != NULL)) {
+		fprintf(stderr, "  %s\n", error);
+		return;
+	}
+	warnings = json_object_get(r, "warnings");
+	CHECK(json_array_size(warnings) == 1 &&
+	      strcmp(json_string_value(json_array_get(warnings, 0)),
+		     "the exit of home is not approved yet: meshgate routes approve home "
+		     "0.0.0.0/0 ::/0") == 0);
+	CHECK(json_is_true(json_object_get(json_object_get(r, "device"), "exit_node")));
+	CHECK(json_is_true(json_object_get(json_object_get(r, "config"), "exit_node")));
+	json_decref(r);
+
+	/* Approved: no warning. */
+	CHECK_EQ_INT(registry_route_set_approved(fx.c->reg, fx.c->self_id, &any4, true), 0);
+	warnings = json_array();
+	memset(key, 0x64, sizeof(key));
+	CHECK_EQ_INT(coord_device_add(fx.c, fx.c->self_id, "watch", key, true, &dev, warnings, err,
+				      sizeof(err)),
+		     0);
+	CHECK_EQ_INT(json_array_size(warnings), 0);
+	json_decref(dev);
+
+	/* laptop offers none. */
+	memset(key, 0x65, sizeof(key));
+	CHECK_EQ_INT(
+	    coord_device_add(fx.c, fx.laptop, "pad", key, true, &dev, warnings, err, sizeof(err)),
+	    -EOPNOTSUPP);
+	CHECK(strcmp(err, "laptop offers no exit node (exit_node.enabled = false)") == 0);
+	CHECK(dev == NULL);
+	CHECK_EQ_INT(
+	    coord_device_add(fx.c, 999, "pad", key, false, &dev, warnings, err, sizeof(err)),
+	    -ENOENT);
+	CHECK(strstr(err, "no node 999") != NULL);
+	CHECK_EQ_INT(registry_device_by_name(fx.c->reg, "pad", NULL), -ENOENT);
+	/* Without --exit laptop hubs it. */
+	CHECK_EQ_INT(
+	    coord_device_add(fx.c, fx.laptop, "pad", key, false, &dev, warnings, err, sizeof(err)),
+	    0);
+	CHECK(strcmp(json_string_value(json_object_get(dev, "hub")), "laptop") == 0);
+	json_decref(dev);
+	json_decref(warnings);
+}
+
+static void test_remove(void)
+{
+	char err[256] = "";
+	const char *error;
+	json_t *r;
+
+	/* A member removes its own devices only. */
+	CHECK_EQ_INT(coord_device_remove(fx.c, fx.laptop, "phone", err, sizeof(err)), -EPERM);
+	CHECK(strstr(err, "device phone is attached to another node") != NULL);
+	r = command(json_pack("{s:s, s:s}", "cmd", "device_remove", "name", "phone"), &error);
+	CHECK(r && strcmp(json_string_value(json_object_get(r, "removed")), "phone") == 0);
+	json_decref(r);
+	r = command(json_pack("{s:s, s:s}", "cmd", "device_remove", "name", "phone"), &error);
+	CHECK(!r && error && strcmp(error, "no device named phone") == 0);
+	/* Its key is revoked, its name free. */
+	add_refused("phone", 0x61, false,
+		    "this key belonged to removed device phone; generate a new key");
+	add_refused("other", 0x61, false, "this key belonged to removed device phone");
+	r = device_add("phone", 0x66, false, &error);
+	CHECK(r != NULL);
+	json_decref(r);
+}
+
+/* `nodes` lists each node's devices; removing a hub removes them. */
+static void test_nodes(void)
+{
+	const char *error;
+	json_t *nodes = command(json_pack("{s:s}", "cmd", "nodes"), &error), *n, *r;
+	size_t i;
+	uint8_t key[KEY_LEN];
+
+	json_array_foreach(nodes, i, n)
+	{
+		const json_t *devs = json_object_get(n, "devices");
+		const char *name = json_string_value(json_object_get(n, "name"));
+		if (!strcmp(name, "laptop")) {
+			CHECK_EQ_INT(json_array_size(devs), 1);
+			CHECK(strcmp(json_string_value(
+					 json_object_get(json_array_get(devs, 0), "hub")),
+				     "laptop") == 0);
+			CHECK(json_is_integer(
+			    json_object_get(json_array_get(devs, 0), "created_at")));
+		} else {
+			CHECK_EQ_INT(json_array_size(devs), 3); /* tablet, watch, phone */
+		}
+	}
+	CHECK_EQ_INT(json_array_size(nodes), 2);
+	json_decref(nodes);
+
+	r = command(json_pack("{s:s, s:s}", "cmd", "nodes_remove", "node", "tablet"), &error);
+	CHECK(!r && error && strstr(error, "tablet is a device: meshgate device remove"));
+	r = command(json_pack("{s:s, s:s}", "cmd", "nodes_remove", "node", "laptop"), &error);
+	if (CHECK(r != NULL))
+		CHECK(has_string(json_object_get(r, "devices_removed"), "pad") &&
+		      json_array_size(json_object_get(r, "devices_removed")) == 1);
+	json_decref(r);
+	memset(key, 0x65, sizeof(key));
+	CHECK_EQ_INT(registry_key_revoked(fx.c->reg, key, NULL), 1);
+	CHECK_EQ_INT(registry_device_by_name(fx.c->reg, "pad", NULL), -ENOENT);
+}
+
+/* Without the coordinator role the commands answer at once. */
+static void test_not_coordinator(void)
+{
+	struct coordinator *c = fx.roles.coordinator;
+	const char *error;
+	json_t *r;
+
+	fx.roles.coordinator = NULL;
+	r = device_add("ghost", 0x70, false, &error);
+	CHECK(!r && error && strstr(error, "this node is in no mesh"));
+	r = command(json_pack("{s:s, s:s}", "cmd", "device_remove", "name", "tablet"), &error);
+	CHECK(!r && error && strstr(error, "this node is in no mesh"));
+	fx.roles.coordinator = c;
+}
+
+int main(void)
+{
+	if (sodium_init() < 0 || setup() < 0) {
+		fprintf(stderr, "setup failed\n");
+		return 1;
+	}
+	RUN(test_add);
+	RUN(test_refusals);
+	RUN(test_exit);
+	RUN(test_remove);
+	RUN(test_nodes);
+	RUN(test_not_coordinator);
+	teardown();
+	return test_summary();
+}
