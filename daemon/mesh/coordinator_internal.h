@@ -1,8 +1,9 @@
 /*
  * The coordinator role's state, shared by its files (coordinator.c, views.c,
- * joinsvc.c, ctlserver.c, admin.c). Not for use outside them; the role's
- * interface is coordinator.h. The files call one way: coordinator.c (start,
- * stop, timer, packet demux) -> joinsvc.c, ctlserver.c -> views.c.
+ * joinsvc.c, ctlserver.c, admin.c, devices.c). Not for use outside them; the
+ * role's interface is coordinator.h (and devices.h for devices). The files
+ * call one way: coordinator.c (start, stop, timer, packet demux) ->
+ * joinsvc.c, ctlserver.c, admin.c -> devices.c -> views.c.
  */
 #ifndef MESHGATE_MESH_COORDINATOR_INTERNAL_H
 #define MESHGATE_MESH_COORDINATOR_INTERNAL_H

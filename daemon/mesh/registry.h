@@ -126,8 +126,8 @@ void registry_nodes_free(struct registry_node *nodes, size_t n);
  * except that an address no longer inside the prefix (the config changed)
  * is replaced by a new one. *created (may be NULL) says which. out (may be
  * NULL) receives the node; clear it with registry_node_clear(). -ENOSPC when
- * a prefix is full (nothing changes then), -EINVAL unless prefix4 is IPv4
- * and prefix6 IPv6.
+ * a prefix is full (nothing changes then), -EKEYREJECTED when the key is a
+ * device's, -EINVAL unless prefix4 is IPv4 and prefix6 IPv6.
  */
 int registry_node_upsert(struct registry *reg, const uint8_t key[KEY_LEN], const char *wanted_name,
 			 const struct prefix *prefix4, const struct prefix *prefix6, int64_t now,
