@@ -97,22 +97,28 @@ static int add_refused(struct coordinator *c, int err, const char *name, const u
 	}
 }
 
-/* The hub (its name in hub), and its exit when the device is to use it:
- * -ENOENT, -EOPNOTSUPP, or 0 with a warning for an exit not approved yet. */
-static int check_hub(struct coordinator *c, int64_t hub_id, bool exit_node, json_t *warnings,
-		     struct registry_node *hub, char *errbuf, size_t errlen)
+/* How many devices hub_id hubs: a netmap carries NETMAP_MAX_DEVICES. */
+static int hub_devices(struct coordinator *c, uint32_t hub_id, size_t *count)
+{
+	struct registry_device *devices = NULL;
+	size_t n = 0;
+	int ret = registry_devices(c->reg, &devices, &n);
+
+	*count = 0;
+	for (size_t i = 0; ret == 0 && i < n; i++)
+		*count += devices[i].hub_id == hub_id;
+	free(devices);
+	return ret;
+}
+
+/* Whether the hub offers the exit a device is to use: -EOPNOTSUPP when
+ * not, 0 with a warning when the offer is not approved yet. */
+static int check_exit(struct coordinator *c, const struct registry_node *hub, json_t *warnings,
+		      char *errbuf, size_t errlen)
 {
 	bool offered, approved;
-	int ret;
+	int ret = hub_exit(c, hub->id, &offered, &approved);
 
-	if (hub_id < 1 || hub_id > UINT32_MAX ||
-	    registry_node_by_id(c->reg, (uint32_t)hub_id, hub) < 0) {
-		snprintf(errbuf, errlen, "no node %lld to attach the device to", (long long)hub_id);
-		return -ENOENT;
-	}
-	if (!exit_node)
-		return 0;
-	ret = hub_exit(c, hub->id, &offered, &approved);
 	if (ret < 0) {
 		snprintf(errbuf, errlen, "cannot read the registry: %s", strerror(-ret));
 		return ret;
@@ -128,6 +134,32 @@ static int check_hub(struct coordinator *c, int64_t hub_id, bool exit_node, json
 						   "routes approve %s 0.0.0.0/0 ::/0",
 						   hub->name, hub->name));
 	return 0;
+}
+
+/* The hub (its name in hub) with room for one more device, and its exit
+ * when the device is to use it: -ENOENT, -ENOSPC, -EOPNOTSUPP. */
+static int check_hub(struct coordinator *c, int64_t hub_id, bool exit_node, json_t *warnings,
+		     struct registry_node *hub, char *errbuf, size_t errlen)
+{
+	size_t count;
+	int ret;
+
+	if (hub_id < 1 || hub_id > UINT32_MAX ||
+	    registry_node_by_id(c->reg, (uint32_t)hub_id, hub) < 0) {
+		snprintf(errbuf, errlen, "no node %lld to attach the device to", (long long)hub_id);
+		return -ENOENT;
+	}
+	ret = hub_devices(c, hub->id, &count);
+	if (ret < 0) {
+		snprintf(errbuf, errlen, "cannot read the registry: %s", strerror(-ret));
+		return ret;
+	}
+	if (count >= NETMAP_MAX_DEVICES) {
+		snprintf(errbuf, errlen, "%s hubs %d devices already, the most a node may",
+			 hub->name, NETMAP_MAX_DEVICES);
+		return -ENOSPC;
+	}
+	return exit_node ? check_exit(c, hub, warnings, errbuf, errlen) : 0;
 }
 
 int coord_device_add(struct coordinator *c, int64_t hub_id, const char *name, const uint8_t key[32],

@@ -29,7 +29,8 @@ struct registry_device;
  * each with a one-line errbuf and nothing written: -EINVAL a bad name,
  * -ENOENT no such hub, -EOPNOTSUPP exit_node when the hub offers no exit,
  * -EEXIST the name is a node's or a device's, or the key is, -EPERM a
- * revoked key (a removed device's), -ENOSPC no free address, another
+ * revoked key (a removed device's), -ENOSPC no free address or the hub
+ * has NETMAP_MAX_DEVICES already, another
  * -errno when the registry fails.
  */
 int coord_device_add(struct coordinator *c, int64_t hub_id, const char *name, const uint8_t key[32],

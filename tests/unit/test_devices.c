@@ -20,6 +20,7 @@
 #include "mesh/coordinator.h"
 #include "mesh/coordinator_internal.h"
 #include "mesh/devices.h"
+#include "mesh/netmap.h"
 #include "mesh/roles.h"
 #include "mesh_fake_host.h"
 #include "testlib.h"
@@ -112,13 +113,14 @@ static int setup(void)
 	fx.cfg.exit_node.enabled = true; /* offered, not auto-approved */
 	fx.cfg.coordinator.endpoints.v = calloc(1, sizeof(struct endpoint));
 	fx.cfg.coordinator.endpoints.n = 1;
-	/* A random /24: the control listener binds to its first address. */
+	/* A random /21 (room for a hub's most devices): the control listener
+	 * binds to its first address. */
 	{
 		uint8_t r[2];
 		char text[32];
 
 		randombytes_buf(r, sizeof(r));
-		snprintf(text, sizeof(text), "10.%u.%u.0/24", r[0], r[1]);
+		snprintf(text, sizeof(text), "10.%u.%u.0/21", r[0], r[1] & 0xf8);
 		if (!fx.cfg.coordinator.endpoints.v ||
 		    prefix_parse(&fx.cfg.coordinator.prefix4, text) < 0 ||
 		    endpoint_parse(fx.cfg.coordinator.endpoints.v, "vpn.example.net:41641") < 0)
@@ -352,6 +354,37 @@ static void test_not_coordinator(void)
 	fx.roles.coordinator = c;
 }
 
+/* A hub holds at most NETMAP_MAX_DEVICES: a netmap carries no more. */
+static void test_hub_full(void)
+{
+	char err[256] = "", name[32];
+	uint8_t key[KEY_LEN] = { 0x77 };
+	json_t *dev = NULL;
+	size_t n = 0;
+	struct registry_device *list = NULL;
+	int ret = 0;
+
+	CHECK_EQ_INT(registry_devices(fx.c->reg, &list, &n), 0);
+	free(list);
+	CHECK_EQ_INT(registry_begin(fx.c->reg), 0);
+	for (size_t i = n; ret == 0 && i < NETMAP_MAX_DEVICES; i++) {
+		snprintf(name, sizeof(name), "d%zu", i);
+		key[1] = (uint8_t)i;
+		key[2] = (uint8_t)(i >> 8);
+		ret = registry_device_add(fx.c->reg, name, key, fx.c->self_id, false,
+					  &fx.cfg.coordinator.prefix4, &fx.cfg.coordinator.prefix6,
+					  1, NULL);
+	}
+	CHECK_EQ_INT(ret, 0);
+	CHECK_EQ_INT(registry_commit(fx.c->reg), 0);
+	key[3] = 1;
+	CHECK_EQ_INT(coord_device_add(fx.c, fx.c->self_id, "one-more", key, false, &dev, NULL, err,
+				      sizeof(err)),
+		     -ENOSPC);
+	CHECK(strcmp(err, "home hubs 1024 devices already, the most a node may") == 0);
+	CHECK(dev == NULL);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0 || setup() < 0) {
@@ -364,6 +397,7 @@ int main(void)
 	RUN(test_remove);
 	RUN(test_nodes);
 	RUN(test_not_coordinator);
+	RUN(test_hub_full);
 	teardown();
 	return test_summary();
 }
