@@ -1,4 +1,4 @@
-/* Netmap peers to mesh peers; see apply.h. */
+/* Netmap peers and devices to mesh peers and devices; see apply.h. */
 #include "mesh/apply.h"
 
 #include <errno.h>
@@ -36,10 +36,19 @@ void mesh_apply_free(struct mesh_peer *peers, size_t n)
 	free(peers);
 }
 
+static size_t device_addresses(const struct netmap_node *nn)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < nn->n_devices; i++)
+		n += nn->devices[i].n_addresses;
+	return n;
+}
+
 static int peer_from_node(const struct netmap_node *nn, const struct prefix *mesh, size_t n_mesh,
 			  struct mesh_peer *mp)
 {
-	size_t n = nn->n_addresses + nn->n_routes + 2;
+	size_t n = nn->n_addresses + nn->n_routes + device_addresses(nn) + 2;
 
 	memset(mp, 0, sizeof(*mp));
 	snprintf(mp->name, sizeof(mp->name), "%s", nn->name);
@@ -51,6 +60,11 @@ static int peer_from_node(const struct netmap_node *nn, const struct prefix *mes
 		mp->allowed_ips[mp->n_allowed_ips++] = nn->addresses[i];
 	for (size_t i = 0; i < nn->n_routes; i++)
 		mp->allowed_ips[mp->n_allowed_ips++] = nn->routes[i];
+	/* Its devices are reached through it and send through it. */
+	for (size_t i = 0; i < nn->n_devices; i++)
+		for (size_t j = 0; j < nn->devices[i].n_addresses; j++)
+			mp->allowed_ips[mp->n_allowed_ips++] = nn->devices[i].addresses[j];
+	mp->exit_offered = nn->exit_node;
 	if (nn->exit_node) {
 		mp->allowed_ips[mp->n_allowed_ips++] = (struct prefix){ .family = AF_INET };
 		mp->allowed_ips[mp->n_allowed_ips++] = (struct prefix){ .family = AF_INET6 };
@@ -82,6 +96,43 @@ int mesh_apply_peers(const struct netmap *nm, const struct prefix *mesh, size_t 
 	}
 	*out = v;
 	*n = nm->n_peers;
+	return 0;
+}
+
+static void device_from_netmap(const struct netmap_device *nd, const char *hub, bool attached,
+			       struct mesh_device *md)
+{
+	memset(md, 0, sizeof(*md));
+	snprintf(md->name, sizeof(md->name), "%s", nd->name);
+	snprintf(md->hub, sizeof(md->hub), "%s", hub);
+	md->attached = attached;
+	if (attached && nd->has_key)
+		memcpy(md->public_key, nd->public_key, sizeof(md->public_key));
+	md->n_addresses = nd->n_addresses < 2 ? nd->n_addresses : 2;
+	memcpy(md->addresses, nd->addresses, md->n_addresses * sizeof(md->addresses[0]));
+	md->exit_node = nd->exit_node;
+}
+
+int mesh_apply_devices(const struct netmap *nm, struct mesh_device **out, size_t *n)
+{
+	size_t total = nm->self.n_devices, k = 0;
+	struct mesh_device *v;
+
+	for (size_t i = 0; i < nm->n_peers; i++)
+		total += nm->peers[i].n_devices;
+	*out = NULL;
+	*n = 0;
+	v = calloc(total + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < nm->self.n_devices; i++)
+		device_from_netmap(&nm->self.devices[i], nm->self.name, true, &v[k++]);
+	for (size_t i = 0; i < nm->n_peers; i++)
+		for (size_t j = 0; j < nm->peers[i].n_devices; j++)
+			device_from_netmap(&nm->peers[i].devices[j], nm->peers[i].name, false,
+					   &v[k++]);
+	*out = v;
+	*n = total;
 	return 0;
 }
 

@@ -1,9 +1,12 @@
 /*
- * A netmap turned into the peers of a view (mesh/host.h): one mesh peer per
- * netmap peer, with allowed IPs = its mesh addresses + the routes it is primary for
- * + the defaults when it is an approved exit node (the route plan keeps the
- * defaults only for the exit node use_exit_node names), and its candidate
- * endpoints. Both roles apply their views through this.
+ * A netmap turned into the peers and devices of a view (mesh/host.h): one
+ * mesh peer per netmap peer, with allowed IPs = its mesh addresses + the
+ * routes it is primary for + the addresses of the devices it hubs (a device
+ * is reached through its hub, and its packets reach other nodes from the
+ * hub) + the defaults when it is an approved exit node (the route plan
+ * keeps the defaults only for the exit node use_exit_node names), and its
+ * candidate endpoints; and one mesh device per device of the netmap. Both
+ * roles apply their views through this.
  */
 #ifndef MESHGATE_MESH_APPLY_H
 #define MESHGATE_MESH_APPLY_H
@@ -20,6 +23,13 @@
 int mesh_apply_peers(const struct netmap *nm, const struct prefix *mesh, size_t n_mesh,
 		     struct mesh_peer **out, size_t *n) __attribute__((warn_unused_result));
 void mesh_apply_free(struct mesh_peer *peers, size_t n);
+
+/* Every device of nm as a new array in *out (free with free(); never NULL
+ * on success, *n may be 0); -ENOMEM. Self's devices are attached (this
+ * node is their hub) with their keys, hub = self's name; peers' devices
+ * are not and have no key, hub = the peer's name. */
+int mesh_apply_devices(const struct netmap *nm, struct mesh_device **out, size_t *n)
+    __attribute__((warn_unused_result));
 
 /* What nm approves of the node's own offer; points into nm. */
 void mesh_apply_approved(const struct netmap *nm, struct mesh_approved *out);

@@ -56,11 +56,16 @@ void client_apply_view(struct mesh_client *mc)
 	struct mesh_approved approved;
 	struct mesh_view view;
 	struct mesh_peer *peers = NULL;
-	size_t n = 0, coord = SIZE_MAX;
+	struct mesh_device *devices = NULL;
+	size_t n = 0, n_devices = 0, coord = SIZE_MAX;
 	char err[512];
 
 	if (mc->have_nm && mesh_apply_peers(&mc->nm, mc->addrs, mc->n_addrs, &peers, &n) < 0)
 		return;
+	if (mc->have_nm && mesh_apply_devices(&mc->nm, &devices, &n_devices) < 0) {
+		mesh_apply_free(peers, n);
+		return;
+	}
 	for (size_t i = 0; i < n; i++)
 		if (!memcmp(peers[i].public_key, mc->coord_key, KEY_LEN))
 			coord = i;
@@ -68,6 +73,7 @@ void client_apply_view(struct mesh_client *mc)
 		struct mesh_peer *grown = realloc(peers, (n + 1) * sizeof(*peers));
 		if (!grown) {
 			mesh_apply_free(peers, n);
+			free(devices);
 			return;
 		}
 		peers = grown;
@@ -79,11 +85,17 @@ void client_apply_view(struct mesh_client *mc)
 	if (mc->have_nm)
 		mesh_apply_approved(&mc->nm, &approved);
 	/* Before the first netmap nothing of this node's offer is approved. */
-	view = (struct mesh_view){ peers, n, mc->addrs, mc->n_addrs, mc->have_nm ? &approved : NULL,
-				   NULL,  0 };
+	view = (struct mesh_view){ .peers = peers,
+				   .n_peers = n,
+				   .addresses = mc->addrs,
+				   .n_addresses = mc->n_addrs,
+				   .approved = mc->have_nm ? &approved : NULL,
+				   .devices = devices,
+				   .n_devices = n_devices };
 	if (mc->host.ops->reconfigure(mc->host.ctx, &view, err, sizeof(err)) < 0)
 		log_err("mesh: %s", err);
 	mesh_apply_free(peers, n);
+	free(devices);
 	client_paths_update(mc);
 }
 

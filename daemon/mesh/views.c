@@ -154,7 +154,8 @@ static void apply_self(struct coordinator *c, const struct netmap *nm)
 	struct mesh_approved approved;
 	struct mesh_view view;
 	struct mesh_peer *peers;
-	size_t n;
+	struct mesh_device *devices;
+	size_t n, n_devices;
 	char *text = view_text(nm);
 	char err[512];
 
@@ -166,8 +167,19 @@ static void apply_self(struct coordinator *c, const struct netmap *nm)
 		free(text);
 		return;
 	}
+	if (mesh_apply_devices(nm, &devices, &n_devices) < 0) {
+		mesh_apply_free(peers, n);
+		free(text);
+		return;
+	}
 	mesh_apply_approved(nm, &approved);
-	view = (struct mesh_view){ peers, n, c->addrs, c->n_addrs, &approved, NULL, 0 };
+	view = (struct mesh_view){ .peers = peers,
+				   .n_peers = n,
+				   .addresses = c->addrs,
+				   .n_addresses = c->n_addrs,
+				   .approved = &approved,
+				   .devices = devices,
+				   .n_devices = n_devices };
 	if (c->host.ops->reconfigure(c->host.ctx, &view, err, sizeof(err)) < 0) {
 		log_err("mesh: %s", err);
 		free(text);
@@ -176,6 +188,7 @@ static void apply_self(struct coordinator *c, const struct netmap *nm)
 		c->self_view = text;
 	}
 	mesh_apply_free(peers, n);
+	free(devices);
 }
 
 /* Tells k the public endpoint its WireGuard packets come from, when that

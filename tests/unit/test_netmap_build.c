@@ -5,6 +5,8 @@
  * checks.
  */
 #include <errno.h>
+#include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mesh/apply.h"
@@ -236,6 +238,88 @@ out:
 	netmap_free(&nm);
 }
 
+/* Devices in a view: a hub peer's allowed IPs carry its devices' addresses
+ * (after its own and its routes), its exit offer is exit_offered; self's
+ * devices are attached with their keys, the others name their hub. */
+static void test_apply_devices(void)
+{
+	struct netmap_device pixel = { .name = "pixel", .n_addresses = 2, .exit_node = true };
+	struct netmap_device ipad = { .name = "ipad", .has_key = true, .n_addresses = 1 };
+	struct netmap_node *home, *router2;
+	struct mesh_device *devices = NULL;
+	struct mesh_peer *peers = NULL;
+	struct world w;
+	struct netmap nm;
+	size_t n = 0, n_devices = 0;
+
+	world_init(&w);
+	pixel.addresses[0] = pfx("100.64.0.7/32");
+	pixel.addresses[1] = pfx("fd7a:6d67:7465::7/128");
+	ipad.addresses[0] = pfx("100.64.0.8/32");
+	memset(ipad.public_key, 0x42, KEY_LEN);
+	CHECK_EQ_INT(netmap_build(&w.in, 2, &nm), 0);
+	home = (struct netmap_node *)peer_by_id(&nm, 1);
+	router2 = (struct netmap_node *)peer_by_id(&nm, 4);
+	if (!CHECK(home && router2 && home->exit_node && !router2->exit_node))
+		goto out;
+	home->devices = &pixel;
+	home->n_devices = 1;
+	nm.self.devices = &ipad;
+	nm.self.n_devices = 1;
+
+	CHECK_EQ_INT(mesh_apply_peers(&nm, NULL, 0, &peers, &n), 0);
+	for (size_t i = 0; i < n; i++) {
+		const struct mesh_peer *mp = &peers[i];
+		bool is_home = !memcmp(mp->public_key, home->public_key, KEY_LEN);
+		char a[PREFIX_STR_LEN];
+
+		CHECK(mp->exit_offered == is_home);
+		for (size_t j = 0; j < mp->n_allowed_ips; j++) {
+			prefix_format(&mp->allowed_ips[j], a, sizeof(a));
+			/* Only the hub carries its device; nobody carries self's. */
+			CHECK(strcmp(a, "100.64.0.7/32") || is_home);
+			CHECK(strcmp(a, "100.64.0.8/32") != 0);
+		}
+		if (!is_home)
+			continue;
+		/* 2 addresses, 1 route, 2 device addresses, the defaults. */
+		CHECK_EQ_INT(mp->n_allowed_ips, 7);
+		CHECK(prefix_equal(&mp->allowed_ips[3], &pixel.addresses[0]));
+		CHECK(prefix_equal(&mp->allowed_ips[4], &pixel.addresses[1]));
+	}
+
+	CHECK_EQ_INT(mesh_apply_devices(&nm, &devices, &n_devices), 0);
+	CHECK_EQ_INT(n_devices, 2);
+	if (devices && n_devices == 2) {
+		CHECK(!strcmp(devices[0].name, "ipad") && !strcmp(devices[0].hub, "laptop"));
+		CHECK(devices[0].attached && !devices[0].exit_node);
+		CHECK_EQ_INT(devices[0].n_addresses, 1);
+		CHECK(devices[0].public_key[0] == 0x42 && devices[0].public_key[31] == 0x42);
+		CHECK(!strcmp(devices[1].name, "pixel") && !strcmp(devices[1].hub, "home"));
+		CHECK(!devices[1].attached && devices[1].exit_node);
+		CHECK_EQ_INT(devices[1].n_addresses, 2);
+		CHECK(prefix_equal(&devices[1].addresses[1], &pixel.addresses[1]));
+		CHECK(sodium_is_zero(devices[1].public_key, KEY_LEN));
+	}
+	free(devices);
+
+	/* No devices anywhere: an empty list, still to be freed. */
+	home->n_devices = nm.self.n_devices = 0;
+	CHECK_EQ_INT(mesh_apply_devices(&nm, &devices, &n_devices), 0);
+	CHECK(devices != NULL && n_devices == 0);
+	free(devices);
+out:
+	mesh_apply_free(peers, n);
+	/* The devices are on the stack. */
+	if (home) {
+		home->devices = NULL;
+		home->n_devices = 0;
+	}
+	nm.self.devices = NULL;
+	nm.self.n_devices = 0;
+	netmap_free(&nm);
+}
+
 static void test_primary_and_failover(void)
 {
 	struct world w;
@@ -398,6 +482,7 @@ int main(void)
 	RUN(test_observed_first_with_many_addresses);
 	RUN(test_unusable_endpoints_left_out);
 	RUN(test_apply_leaves_out);
+	RUN(test_apply_devices);
 	RUN(test_primary_and_failover);
 	RUN(test_self_and_round_trip);
 	RUN(test_devices);
