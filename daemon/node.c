@@ -222,25 +222,77 @@ static int configure_mesh_peer(struct wg_peer *peer, const struct mesh_peer *mp)
 	return ret;
 }
 
+/* The attached device with this key, or NULL. */
+static const struct mesh_device *attached_find(const struct mesh_view *view,
+					       const uint8_t key[NOISE_PUBLIC_KEY_LEN])
+{
+	for (size_t i = 0; i < view->n_devices; i++)
+		if (view->devices[i].attached &&
+		    !memcmp(view->devices[i].public_key, key, NOISE_PUBLIC_KEY_LEN))
+			return &view->devices[i];
+	return NULL;
+}
+
+/* True if the engine peer with this key belongs to cfg or the view. */
+static bool peer_wanted(const struct mg_config *cfg, const struct mesh_view *view,
+			const uint8_t key[NOISE_PUBLIC_KEY_LEN])
+{
+	return config_peer_find(cfg, key) || mesh_peer_find(view->peers, view->n_peers, key) ||
+	       attached_find(view, key);
+}
+
+/* The attached devices as engine peers: no endpoint (the device dials in)
+ * and no keepalive; allowed IPs from the plan, whose peers after the
+ * config's and the mesh's are the attached devices in view order. */
+static int apply_devices(struct node *node, const struct mg_config *cfg,
+			 const struct mesh_view *view, const struct route_plan *plan)
+{
+	size_t k = cfg->n_peers + view->n_peers;
+	struct wg_peer *peer;
+	bool added;
+	int failed = 0;
+
+	for (size_t i = 0; i < view->n_devices; i++) {
+		const struct mesh_device *d = &view->devices[i];
+		size_t idx = k;
+
+		if (!d->attached)
+			continue;
+		k++;
+		if (config_peer_find(cfg, d->public_key) ||
+		    mesh_peer_find(view->peers, view->n_peers, d->public_key))
+			continue;
+		peer = peer_get(node, d->public_key, d->name, &added, &failed);
+		if (!peer)
+			continue;
+		wg_peer_set_name(peer, d->name);
+		failed = set_allowed_ips(peer, &plan->engine_allowed_ips[idx]) ?: failed;
+	}
+	return failed;
+}
+
 /*
- * Makes the engine's peers those of `cfg` plus the mesh's: removes peers
- * neither has any more, adds new ones, reconfigures changed ones. Unchanged
- * config peers (compared with `old`) keep their sessions untouched; changed
- * ones keep them too, as wg does, since a new endpoint or allowed IP does
- * not invalidate keys. A static peer wins over a mesh peer with its key.
- * plan->engine_allowed_ips holds the config peers first, then the mesh's.
+ * Makes the engine's peers those of `cfg` plus the view's (mesh peers and
+ * attached devices): removes peers none has any more (a device that left
+ * the view loses its access at once), adds new ones, reconfigures changed
+ * ones. Unchanged config peers (compared with `old`) keep their sessions
+ * untouched; changed ones keep them too, as wg does, since a new endpoint
+ * or allowed IP does not invalidate keys. A static peer wins over a mesh
+ * peer or device with its key. plan->engine_allowed_ips holds the config
+ * peers first, then the mesh's, then the attached devices.
  */
 static int apply_peers(struct node *node, const struct mg_config *old, const struct mg_config *cfg,
-		       const struct mesh_peer *mesh, size_t n_mesh, const struct route_plan *plan)
+		       const struct mesh_view *view, const struct route_plan *plan)
 {
+	const struct mesh_peer *mesh = view->peers;
+	size_t n_mesh = view->n_peers;
 	struct wg_peer *peer;
 	bool added;
 	int failed = 0;
 
 	for (struct wg_peer *p = node->dev->peers, *next; p; p = next) {
 		next = p->next_peer;
-		if (!config_peer_find(cfg, p->public_key) &&
-		    !mesh_peer_find(mesh, n_mesh, p->public_key)) {
+		if (!peer_wanted(cfg, view, p->public_key)) {
 			log_info("peer %s removed", p->name);
 			wg_device_remove_peer(node->dev, p);
 		}
@@ -268,6 +320,7 @@ static int apply_peers(struct node *node, const struct mg_config *old, const str
 		failed =
 		    set_allowed_ips(peer, &plan->engine_allowed_ips[cfg->n_peers + i]) ?: failed;
 	}
+	failed = apply_devices(node, cfg, view, plan) ?: failed;
 	dataplane_flush(&node->dp);
 	return failed;
 }
@@ -279,13 +332,13 @@ static int apply_peers(struct node *node, const struct mg_config *old, const str
  * ("what: why") for the status document, empty after a success.
  */
 static int apply_plan(struct node *node, const char *what, const struct mg_config *old,
-		      const struct mg_config *cfg, const struct mesh_peer *mesh, size_t n_mesh,
+		      const struct mg_config *cfg, const struct mesh_view *view,
 		      const struct route_plan *plan, char *errbuf, size_t errlen)
 {
 	char why[sizeof(node->apply_error) - 64];
 	int ret = router_apply(&node->router, plan, why, sizeof(why)), peers;
 
-	peers = apply_peers(node, old, cfg, mesh, n_mesh, plan);
+	peers = apply_peers(node, old, cfg, view, plan);
 	if (ret == 0 && peers < 0) {
 		ret = peers;
 		snprintf(why, sizeof(why), "engine peers: %s", strerror(-peers));
@@ -315,18 +368,52 @@ static int merged_addresses(const struct mg_config *cfg, const struct prefix *me
 	return 0;
 }
 
+/* The plan's peers: the config's, the mesh's, then the attached devices
+ * (pointing into cfg and view); *n of them. */
+static struct plan_peer *plan_peers(const struct mg_config *cfg, const struct mesh_view *view,
+				    size_t *n)
+{
+	struct plan_peer *peers =
+	    calloc(cfg->n_peers + view->n_peers + view->n_devices + 1, sizeof(*peers));
+
+	*n = 0;
+	if (!peers)
+		return NULL;
+	for (size_t i = 0; i < cfg->n_peers; i++)
+		peers[(*n)++] = (struct plan_peer){ .name = cfg->peers[i].name,
+						    .allowed_ips = cfg->peers[i].allowed_ips.v,
+						    .n_allowed_ips = cfg->peers[i].allowed_ips.n };
+	for (size_t i = 0; i < view->n_peers; i++)
+		peers[(*n)++] = (struct plan_peer){ .name = view->peers[i].name,
+						    .allowed_ips = view->peers[i].allowed_ips,
+						    .n_allowed_ips = view->peers[i].n_allowed_ips,
+						    .mesh = true };
+	for (size_t i = 0; i < view->n_devices; i++) {
+		const struct mesh_device *d = &view->devices[i];
+		if (d->attached)
+			peers[(*n)++] = (struct plan_peer){ .name = d->name,
+							    .allowed_ips = d->addresses,
+							    .n_allowed_ips = d->n_addresses,
+							    .mesh = true,
+							    .device = true,
+							    .device_exit = d->exit_node };
+	}
+	return peers;
+}
+
 /*
- * The route plan for cfg plus the mesh state on this host: the peers'
+ * The route plan for cfg plus the mesh's view on this host: the peers'
  * allowed IPs and the host's links go in, routes, rules, the nftables table
- * and sysctls come out. Peers: the config's, then the mesh's.
+ * and sysctls come out. Peers: the config's, the mesh's, the attached
+ * devices.
  */
 static int compute_plan(struct node *node, const struct mg_config *cfg,
-			const struct mesh_peer *mesh, size_t n_mesh,
-			const struct prefix *mesh_addrs, size_t n_mesh_addrs,
-			const struct mesh_approved *approved, struct route_plan *plan, char *errbuf,
+			const struct mesh_view *view, struct route_plan *plan, char *errbuf,
 			size_t errlen)
 {
-	struct plan_peer *peers = calloc(cfg->n_peers + n_mesh + 1, sizeof(*peers));
+	const struct mesh_approved *approved = view->approved;
+	size_t n_peers;
+	struct plan_peer *peers = plan_peers(cfg, view, &n_peers);
 	struct mg_config effective = *cfg;
 	struct hostinfo info = { 0 };
 	struct plan_host host;
@@ -334,16 +421,11 @@ static int compute_plan(struct node *node, const struct mg_config *cfg,
 
 	*plan = (struct route_plan){ 0 };
 	effective.addresses = (struct prefix_list){ 0 };
-	if (!peers || merged_addresses(cfg, mesh_addrs, n_mesh_addrs, &effective.addresses) < 0) {
+	if (!peers ||
+	    merged_addresses(cfg, view->addresses, view->n_addresses, &effective.addresses) < 0) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < cfg->n_peers; i++)
-		peers[i] = (struct plan_peer){ cfg->peers[i].name, cfg->peers[i].allowed_ips.v,
-					       cfg->peers[i].allowed_ips.n, false };
-	for (size_t i = 0; i < n_mesh; i++)
-		peers[cfg->n_peers + i] = (struct plan_peer){ mesh[i].name, mesh[i].allowed_ips,
-							      mesh[i].n_allowed_ips, true };
 	ret = hostinfo_read(node->rtnl, node->dp.tun.ifindex, &info);
 	if (ret < 0) {
 		snprintf(errbuf, errlen, "cannot read the host's links and routes: %s",
@@ -361,8 +443,7 @@ static int compute_plan(struct node *node, const struct mg_config *cfg,
 				   .n_approved_routes = approved ? approved->n_routes : 0,
 				   .exit_approved = approved && approved->exit_node };
 	memcpy(host.wan_ifname, info.wan_ifname, sizeof(host.wan_ifname));
-	ret = route_plan_compute(&effective, peers, cfg->n_peers + n_mesh, &host, plan, errbuf,
-				 errlen);
+	ret = route_plan_compute(&effective, peers, n_peers, &host, plan, errbuf, errlen);
 	for (size_t i = 0; ret == 0 && i < plan->n_warnings; i++)
 		log_warn("%s", plan->warnings[i]);
 out:
@@ -423,6 +504,7 @@ static int start_uapi(struct node *node, char *errbuf, size_t errlen)
 int node_start(struct node *node, struct loop *loop, struct mg_config *cfg, const char *config_path,
 	       char *errbuf, size_t errlen)
 {
+	static const struct mesh_view no_view = { 0 };
 	int ret;
 
 	*node = (struct node){ .cfg = *cfg, .loop = loop, .started_at = (uint64_t)time(NULL) };
@@ -456,7 +538,7 @@ int node_start(struct node *node, struct loop *loop, struct mg_config *cfg, cons
 		goto err;
 	}
 	router_init(&node->router, node->rtnl, loop, node->dp.tun.ifindex, node->cfg.state_dir);
-	ret = compute_plan(node, &node->cfg, NULL, 0, NULL, 0, NULL, &node->plan, errbuf, errlen);
+	ret = compute_plan(node, &node->cfg, &no_view, &node->plan, errbuf, errlen);
 	if (ret == 0)
 		ret = router_apply(&node->router, &node->plan, errbuf, errlen);
 	if (ret < 0)
@@ -465,7 +547,7 @@ int node_start(struct node *node, struct loop *loop, struct mg_config *cfg, cons
 	if (ret < 0)
 		goto err;
 	/* A peer the engine refuses does not stop the node: the status says so. */
-	ret = apply_peers(node, NULL, &node->cfg, NULL, 0, &node->plan);
+	ret = apply_peers(node, NULL, &node->cfg, &no_view, &node->plan);
 	if (ret < 0) {
 		snprintf(node->apply_error, sizeof(node->apply_error), "start: engine peers: %s",
 			 strerror(-ret));
@@ -502,10 +584,13 @@ void node_stop(struct node *node)
 	mesh_peers_free(node->mesh_peers, node->n_mesh_peers);
 	free(node->mesh_addresses);
 	free(node->approved_routes);
+	free(node->mesh_devices);
 	node->mesh_peers = NULL;
 	node->mesh_addresses = NULL;
 	node->approved_routes = NULL;
+	node->mesh_devices = NULL;
 	node->n_mesh_peers = node->n_mesh_addresses = node->n_approved_routes = 0;
+	node->n_mesh_devices = 0;
 }
 
 static void mesh_peers_free(struct mesh_peer *peers, size_t n)
@@ -515,77 +600,134 @@ static void mesh_peers_free(struct mesh_peer *peers, size_t n)
 	free(peers);
 }
 
-/* Deep copies of the mesh state handed to node_set_mesh(). */
-static int mesh_copy(const struct mesh_peer *peers, size_t n, const struct prefix *addrs,
-		     size_t n_addrs, struct mesh_peer **peers_out, struct prefix **addrs_out)
+/* A copy of n elements of size bytes, never NULL when it succeeds. */
+static void *array_dup(const void *v, size_t n, size_t size)
+{
+	void *out = calloc(n + 1, size);
+
+	/* memcpy() from NULL is undefined even for zero bytes. */
+	if (out && n)
+		memcpy(out, v, n * size);
+	return out;
+}
+
+static struct mesh_peer *mesh_peers_copy(const struct mesh_peer *peers, size_t n)
 {
 	struct mesh_peer *p = calloc(n + 1, sizeof(*p));
-	struct prefix *a = calloc(n_addrs + 1, sizeof(*a));
 
-	if (!p || !a)
-		goto err;
-	if (n_addrs)
-		memcpy(a, addrs, n_addrs * sizeof(*a));
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; p && i < n; i++) {
 		p[i] = peers[i];
-		p[i].allowed_ips = calloc(peers[i].n_allowed_ips + 1, sizeof(struct prefix));
+		p[i].allowed_ips =
+		    array_dup(peers[i].allowed_ips, peers[i].n_allowed_ips, sizeof(struct prefix));
 		if (!p[i].allowed_ips) {
 			mesh_peers_free(p, i);
-			p = NULL;
-			goto err;
+			return NULL;
 		}
-		if (peers[i].n_allowed_ips)
-			memcpy(p[i].allowed_ips, peers[i].allowed_ips,
-			       peers[i].n_allowed_ips * sizeof(struct prefix));
 	}
-	*peers_out = p;
-	*addrs_out = a;
+	return p;
+}
+
+/* Owned copies of a view's arrays; the counts are the view's. */
+struct view_copy {
+	struct mesh_peer *peers;
+	struct prefix *addresses;
+	struct prefix *approved;
+	struct mesh_device *devices;
+};
+
+static void view_copy_free(struct view_copy *c, const struct mesh_view *v)
+{
+	mesh_peers_free(c->peers, v->n_peers);
+	free(c->addresses);
+	free(c->approved);
+	free(c->devices);
+	*c = (struct view_copy){ 0 };
+}
+
+/* Deep copies of the view handed to node_set_mesh(): *out is the same view
+ * over the copies (its approved points to *approved). */
+static int view_copy(const struct mesh_view *v, struct view_copy *c, struct mesh_approved *approved,
+		     struct mesh_view *out)
+{
+	const struct mesh_approved *a = v->approved;
+	size_t n_approved = a ? a->n_routes : 0;
+
+	*c = (struct view_copy){
+		.peers = mesh_peers_copy(v->peers, v->n_peers),
+		.addresses = array_dup(v->addresses, v->n_addresses, sizeof(struct prefix)),
+		.approved = array_dup(a ? a->routes : NULL, n_approved, sizeof(struct prefix)),
+		.devices = array_dup(v->devices, v->n_devices, sizeof(struct mesh_device)),
+	};
+	if (!c->peers || !c->addresses || !c->approved || !c->devices) {
+		view_copy_free(c, v);
+		return -ENOMEM;
+	}
+	*approved = (struct mesh_approved){ .routes = c->approved,
+					    .n_routes = n_approved,
+					    .exit_node = a && a->exit_node };
+	*out = (struct mesh_view){ .peers = c->peers,
+				   .n_peers = v->n_peers,
+				   .addresses = c->addresses,
+				   .n_addresses = v->n_addresses,
+				   .approved = a ? approved : NULL,
+				   .devices = c->devices,
+				   .n_devices = v->n_devices };
 	return 0;
-err:
-	free(p);
-	free(a);
-	return -ENOMEM;
 }
 
-/* The node's stored approvals as the plan takes them. */
-static struct mesh_approved node_approved(const struct node *node)
+/* The node's stored mesh state as a view; its approved points to *approved. */
+static struct mesh_view node_view(const struct node *node, struct mesh_approved *approved)
 {
-	return (struct mesh_approved){ .routes = node->approved_routes,
-				       .n_routes = node->n_approved_routes,
-				       .exit_node = node->approved_exit };
+	*approved = (struct mesh_approved){ .routes = node->approved_routes,
+					    .n_routes = node->n_approved_routes,
+					    .exit_node = node->approved_exit };
+	return (struct mesh_view){ .peers = node->mesh_peers,
+				   .n_peers = node->n_mesh_peers,
+				   .addresses = node->mesh_addresses,
+				   .n_addresses = node->n_mesh_addresses,
+				   .approved = approved,
+				   .devices = node->mesh_devices,
+				   .n_devices = node->n_mesh_devices };
 }
 
-int node_set_mesh(struct node *node, const struct mesh_peer *peers, size_t n_peers,
-		  const struct prefix *addresses, size_t n_addresses,
-		  const struct mesh_approved *approved, char *errbuf, size_t errlen)
+/* Makes v (over the copies in c, now the node's) the node's mesh state. */
+static void node_keep_view(struct node *node, struct view_copy *c, const struct mesh_view *v)
 {
-	size_t n_approved = approved ? approved->n_routes : 0;
-	struct prefix *new_approved = calloc(n_approved + 1, sizeof(*new_approved));
-	struct mesh_peer *new_peers = NULL;
-	struct prefix *new_addrs = NULL;
+	mesh_peers_free(node->mesh_peers, node->n_mesh_peers);
+	free(node->mesh_addresses);
+	free(node->approved_routes);
+	free(node->mesh_devices);
+	node->mesh_peers = c->peers;
+	node->n_mesh_peers = v->n_peers;
+	node->mesh_addresses = c->addresses;
+	node->n_mesh_addresses = v->n_addresses;
+	node->approved_routes = c->approved;
+	node->n_approved_routes = v->approved ? v->approved->n_routes : 0;
+	node->approved_exit = v->approved && v->approved->exit_node;
+	node->mesh_devices = c->devices;
+	node->n_mesh_devices = v->n_devices;
+	*c = (struct view_copy){ 0 };
+}
+
+int node_set_mesh(struct node *node, const struct mesh_view *view, char *errbuf, size_t errlen)
+{
+	struct mesh_approved approved;
 	struct route_plan plan = { 0 };
-	int addr_ret, ret = new_approved ? mesh_copy(peers, n_peers, addresses, n_addresses,
-						     &new_peers, &new_addrs)
-					 : -ENOMEM;
+	struct view_copy c;
+	struct mesh_view v;
+	int addr_ret, ret = view_copy(view, &c, &approved, &v);
 
-	if (ret < 0) {
+	if (ret < 0)
 		snprintf(errbuf, errlen, "out of memory");
-	} else {
-		if (n_approved)
-			memcpy(new_approved, approved->routes, n_approved * sizeof(*new_approved));
-		ret = compute_plan(node, &node->cfg, new_peers, n_peers, new_addrs, n_addresses,
-				   approved, &plan, errbuf, errlen);
-	}
+	else
+		ret = compute_plan(node, &node->cfg, &v, &plan, errbuf, errlen);
 	if (ret < 0) {
 		route_plan_free(&plan);
-		mesh_peers_free(new_peers, n_peers);
-		free(new_addrs);
-		free(new_approved);
+		view_copy_free(&c, view);
 		return ret;
 	}
-	addr_ret = set_addresses(node, &node->cfg, new_addrs, n_addresses);
-	ret = apply_plan(node, "mesh", &node->cfg, &node->cfg, new_peers, n_peers, &plan, errbuf,
-			 errlen);
+	addr_ret = set_addresses(node, &node->cfg, v.addresses, v.n_addresses);
+	ret = apply_plan(node, "mesh", &node->cfg, &node->cfg, &v, &plan, errbuf, errlen);
 	if (addr_ret < 0) {
 		log_err("mesh addresses: %s", strerror(-addr_ret));
 		if (ret == 0) {
@@ -597,16 +739,7 @@ int node_set_mesh(struct node *node, const struct mesh_peer *peers, size_t n_pee
 	/* Kept also after a failure: the next change is applied from it. */
 	route_plan_free(&node->plan);
 	node->plan = plan;
-	mesh_peers_free(node->mesh_peers, node->n_mesh_peers);
-	free(node->mesh_addresses);
-	node->mesh_peers = new_peers;
-	node->n_mesh_peers = n_peers;
-	node->mesh_addresses = new_addrs;
-	node->n_mesh_addresses = n_addresses;
-	free(node->approved_routes);
-	node->approved_routes = new_approved;
-	node->n_approved_routes = n_approved;
-	node->approved_exit = approved && approved->exit_node;
+	node_keep_view(node, &c, &v);
 	node_changed(node);
 	return ret;
 }
@@ -635,6 +768,7 @@ static int reload_interface(struct node *node, const struct mg_config *cfg)
 int node_reload(struct node *node)
 {
 	struct mesh_approved approved;
+	struct mesh_view view = node_view(node, &approved);
 	struct route_plan plan;
 	struct mg_config cfg;
 	char err[4096];
@@ -659,9 +793,7 @@ int node_reload(struct node *node)
 		config_free(&cfg);
 		return -EINVAL;
 	}
-	approved = node_approved(node);
-	ret = compute_plan(node, &cfg, node->mesh_peers, node->n_mesh_peers, node->mesh_addresses,
-			   node->n_mesh_addresses, &approved, &plan, err, sizeof(err));
+	ret = compute_plan(node, &cfg, &view, &plan, err, sizeof(err));
 	if (ret < 0) {
 		log_err("reload failed, keeping the running configuration: %s", err);
 		route_plan_free(&plan);
@@ -669,8 +801,7 @@ int node_reload(struct node *node)
 		return ret;
 	}
 	reload_interface(node, &cfg);
-	ret = apply_plan(node, "reload", &node->cfg, &cfg, node->mesh_peers, node->n_mesh_peers,
-			 &plan, err, sizeof(err));
+	ret = apply_plan(node, "reload", &node->cfg, &cfg, &view, &plan, err, sizeof(err));
 	if (ret < 0)
 		log_err("reload: %s", err);
 	route_plan_free(&node->plan);

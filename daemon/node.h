@@ -90,11 +90,15 @@ int node_reload(struct node *node);
 void node_stop(struct node *node);
 
 /*
- * Replaces what the mesh control plane gives the node: its peers, its mesh
- * addresses (added to the config's) and what it may serve (approved; NULL:
- * nothing). The TUN addresses, the route plan (routes, rules, nftables,
- * sysctls) and the engine's peers follow, through the same machinery as
- * static peers; sessions of peers that stay are kept. On a plan error (say
+ * Replaces what the mesh control plane gives the node (the view, deep
+ * copied): its peers, its mesh addresses (added to the config's), what it
+ * may serve (view->approved; NULL: nothing) and the mesh's devices, of
+ * which the attached ones become engine peers (their addresses as allowed
+ * IPs, no endpoint) that the node forwards for. The TUN addresses, the
+ * route plan (routes, rules, nftables, sysctls) and the engine's peers
+ * follow, through the same machinery as static peers; sessions of peers
+ * and devices that stay are kept, a device that left loses its engine
+ * peer at once. On a plan error (say
  * an exit node that is no longer offered) the previous mesh state stays and
  * errbuf says why. When applying the plan fails (the router, the engine's
  * peers, the addresses) the new state is kept all the same, so the next
@@ -103,9 +107,7 @@ void node_stop(struct node *node);
  * The roles reach it as their host's reconfigure (node_mesh.c), one call
  * per view.
  */
-int node_set_mesh(struct node *node, const struct mesh_peer *peers, size_t n_peers,
-		  const struct prefix *addresses, size_t n_addresses,
-		  const struct mesh_approved *approved, char *errbuf, size_t errlen)
+int node_set_mesh(struct node *node, const struct mesh_view *view, char *errbuf, size_t errlen)
     __attribute__((warn_unused_result));
 
 /* Runtime changes (UAPI `wg set`): applied to the engine and the data plane. */

@@ -8,8 +8,7 @@
 
 static int host_reconfigure(void *ctx, const struct mesh_view *v, char *errbuf, size_t errlen)
 {
-	return node_set_mesh(ctx, v->peers, v->n_peers, v->addresses, v->n_addresses, v->approved,
-			     errbuf, errlen);
+	return node_set_mesh(ctx, v, errbuf, errlen);
 }
 
 static uint16_t host_listen_port(void *ctx)

@@ -49,22 +49,22 @@ struct family {
 	uint32_t addr_len;
 	uint32_t saddr_off, daddr_off;
 	uint32_t key_type;
-	const char *lan_set, *guard_set, *self_set;
-	uint32_t lan_id, guard_id, self_id; /* set ids within the batch */
+	const char *lan_set, *guard_set, *self_set, *dev_set, *devexit_set;
+	uint32_t lan_id, guard_id, self_id, dev_id, devexit_id; /* set ids within the batch */
 };
 
 static const struct family families[] = {
 	{ AF_INET, NFPROTO_IPV4, 4, offsetof(struct ip, ip_src), offsetof(struct ip, ip_dst),
-	  NFT_TYPE_IPADDR, "lan4", "guarded4", "self4", 1, 3, 5 },
+	  NFT_TYPE_IPADDR, "lan4", "guarded4", "self4", "dev4", "devexit4", 1, 3, 5, 7, 9 },
 	{ AF_INET6, NFPROTO_IPV6, 16, offsetof(struct ip6_hdr, ip6_src),
-	  offsetof(struct ip6_hdr, ip6_dst), NFT_TYPE_IP6ADDR, "lan6", "guarded6", "self6", 2, 4,
-	  6 },
+	  offsetof(struct ip6_hdr, ip6_dst), NFT_TYPE_IP6ADDR, "lan6", "guarded6", "self6", "dev6",
+	  "devexit6", 2, 4, 6, 8, 10 },
 };
 
 /* Which sets the table has (a family without prefixes gets no set and no rule). */
 struct content {
 	const struct plan_nft *plan;
-	bool lan[2], guard[2], self[2];
+	bool lan[2], guard[2], self[2], dev[2], devexit[2];
 	bool guard_input; /* exit node without allow_private */
 	bool input;       /* the input chain: own addresses or the guard */
 };
@@ -691,6 +691,64 @@ static void rules_from_mesh_lan(struct nft_batch *b, const struct content *c)
 	}
 }
 
+/* TUN -> TUN only from or to an attached device: the engine lets no mesh
+ * node send from a device's address, so mesh nodes never transit here. */
+static void rules_from_mesh_devices(struct nft_batch *b, const struct content *c)
+{
+	for (int i = 0; i < 2; i++) {
+		const struct family *f = &families[i];
+		struct rule rb;
+
+		if (!c->dev[i])
+			continue;
+		rule_begin(&rb, "from_mesh", "devices: to the mesh and its subnet routes");
+		match_ifname(&rb, NFT_META_OIFNAME, NFT_CMP_EQ, c->plan->tun);
+		match_addr_in(&rb, f, false, f->dev_set, f->dev_id);
+		stmt_verdict(&rb, NF_ACCEPT);
+		rule_end(b, &rb);
+
+		rule_begin(&rb, "from_mesh", "devices: from the mesh");
+		match_ifname(&rb, NFT_META_OIFNAME, NFT_CMP_EQ, c->plan->tun);
+		match_addr_in(&rb, f, true, f->dev_set, f->dev_id);
+		stmt_verdict(&rb, NF_ACCEPT);
+		rule_end(b, &rb);
+	}
+}
+
+/* oifname WAN (oifname != TUN with allow_private): the internet side. */
+static void match_exit_out(struct rule *rb, const struct plan_nft *p)
+{
+	if (p->allow_private)
+		match_ifname(rb, NFT_META_OIFNAME, NFT_CMP_NEQ, p->tun);
+	else
+		match_ifname(rb, NFT_META_OIFNAME, NFT_CMP_EQ, p->wan);
+}
+
+/* Devices with the exit out as mesh exit clients are; the others no
+ * further (their mesh and LAN traffic was accepted above). */
+static void rules_from_mesh_device_exit(struct nft_batch *b, const struct content *c)
+{
+	for (int i = 0; i < 2; i++) {
+		const struct family *f = &families[i];
+		struct rule rb;
+
+		if (c->devexit[i]) {
+			rule_begin(&rb, "from_mesh", "devices with the exit: out to the internet");
+			match_addr_in(&rb, f, false, f->devexit_set, f->devexit_id);
+			match_exit_out(&rb, c->plan);
+			stmt_mark_set(&rb, false, FWMARK_MESH_SNAT);
+			stmt_verdict(&rb, NF_ACCEPT);
+			rule_end(b, &rb);
+		}
+		if (c->dev[i]) {
+			rule_begin(&rb, "from_mesh", "devices without the exit: no internet");
+			match_addr_in(&rb, f, false, f->dev_set, f->dev_id);
+			stmt_verdict(&rb, NF_DROP);
+			rule_end(b, &rb);
+		}
+	}
+}
+
 static void rules_from_mesh_exit(struct nft_batch *b, const struct content *c)
 {
 	const struct plan_nft *p = c->plan;
@@ -707,12 +765,10 @@ static void rules_from_mesh_exit(struct nft_batch *b, const struct content *c)
 		stmt_verdict(&rb, NF_DROP);
 		rule_end(b, &rb);
 	}
+	rules_from_mesh_device_exit(b, c);
 	/* With allow_private the host's other links are allowed as well. */
 	rule_begin(&rb, "from_mesh", "exit node: out to the internet");
-	if (p->allow_private)
-		match_ifname(&rb, NFT_META_OIFNAME, NFT_CMP_NEQ, p->tun);
-	else
-		match_ifname(&rb, NFT_META_OIFNAME, NFT_CMP_EQ, p->wan);
+	match_exit_out(&rb, p);
 	stmt_mark_set(&rb, false, FWMARK_MESH_SNAT);
 	stmt_verdict(&rb, NF_ACCEPT);
 	rule_end(b, &rb);
@@ -737,6 +793,7 @@ static void rules_from_mesh(struct nft_batch *b, const struct content *c)
 
 	if (c->plan->snat || c->plan->exit_node)
 		rule_from_mesh_unmasqueradable(b);
+	rules_from_mesh_devices(b, c);
 	rules_from_mesh_lan(b, c);
 	if (c->plan->exit_node)
 		rules_from_mesh_exit(b, c);
@@ -881,12 +938,18 @@ static void render_sets(struct nft_batch *b, struct content *c)
 		c->lan[i] = family_has(&p->lan_routes, f);
 		c->guard[i] = p->exit_node && !p->allow_private && family_has(&p->guarded, f);
 		c->self[i] = family_has(&p->self, f);
+		c->dev[i] = family_has(&p->devices, f);
+		c->devexit[i] = p->exit_node && family_has(&p->devices_exit, f);
 		if (c->self[i])
 			render_set(b, f->self_set, f->self_id, f, &p->self);
 		if (c->lan[i])
 			render_set(b, f->lan_set, f->lan_id, f, &p->lan_routes);
 		if (c->guard[i])
 			render_set(b, f->guard_set, f->guard_id, f, &p->guarded);
+		if (c->dev[i])
+			render_set(b, f->dev_set, f->dev_id, f, &p->devices);
+		if (c->devexit[i])
+			render_set(b, f->devexit_set, f->devexit_id, f, &p->devices_exit);
 	}
 	c->guard_input = c->guard[0] || c->guard[1];
 	c->input = c->guard_input || c->self[0] || c->self[1];

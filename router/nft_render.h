@@ -7,6 +7,8 @@
  *   set self4/self6     { flags interval }  plan->self
  *   set lan4/lan6       { flags interval }  plan->lan_routes
  *   set guarded4/6      { flags interval }  plan->guarded
+ *   set dev4/dev6       { flags interval }  plan->devices (attached devices)
+ *   set devexit4/6      { flags interval }  plan->devices_exit (exit node only)
  *   chain forward       hook forward, filter, policy accept
  *     oifname TUN tcp flags & (syn|rst) == syn tcp option maxseg size set rt mtu
  *     iifname TUN tcp flags & (syn|rst) == syn tcp option maxseg size set rt mtu
@@ -16,8 +18,12 @@
  *                                                  then only the replies above)
  *   chain from_mesh
  *     ct state invalid,untracked drop             (snat or exit node)
+ *     oifname TUN ip saddr @dev4 accept           (devices, v6 too: TUN -> TUN
+ *     oifname TUN ip daddr @dev4 accept            only from or to a device)
  *     ip daddr @lan4 [meta mark set mark & ~MASK | MESH_SNAT] accept   (v6 too)
  *     ip daddr @guarded4 drop                     (exit node, v6 too)
+ *     ip saddr @devexit4 oifname WAN meta mark set ... MESH_SNAT accept  (exit node)
+ *     ip saddr @dev4 drop                         (exit node: other devices' WAN)
  *     oifname WAN meta mark set mark & ~MASK | MESH_SNAT accept
  *     drop                                       (TUN ingress ends here, always)
  *   chain input         hook input, filter

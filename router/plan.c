@@ -65,12 +65,25 @@
  *  - Prefix lists are canonical: sorted (family, address, length), with
  *    every entry inside another one dropped (nftables interval sets refuse
  *    overlaps), so plan_nft_equal() compares them element by element.
+ *  - devices: the addresses of the attached devices (device peers);
+ *    devices_exit: those of the devices with device_exit, only when the
+ *    exit is served.
  *  - connmark whenever ROUTE_TABLE has routes (the mark-based rule exists);
- *    clamp_mss whenever the node forwards.
+ *    clamp_mss whenever the node forwards (served LANs, exit, devices).
+ *
+ * Devices (stock WireGuard clients this node hubs: plan peers with device)
+ *  - Their addresses lie in the mesh networks: no route of ours on any
+ *    node. The TUN's connected route takes them to the engine, whose
+ *    allowed IPs pick the hub (on other nodes) or the device's peer (here).
+ *  - The engine authenticates sources: a device's peer sends only from the
+ *    device's addresses, a mesh node never from one, so the renderer's
+ *    "source is a device" is sound.
  *
  * Sysctls (only ever set to 1; the reconciler puts them back on stop)
- *  - net/ipv4/ip_forward: exit node, or IPv4 subnet routes.
- *  - net/ipv6/conf/all/forwarding: exit node, or IPv6 subnet routes.
+ *  - net/ipv4/ip_forward: exit node, IPv4 subnet routes, or a device with
+ *    an IPv4 address.
+ *  - net/ipv6/conf/all/forwarding: exit node, IPv6 subnet routes, or a
+ *    device with an IPv6 address.
  *  - net/ipv4/conf/all/src_valid_mark: connmark with IPv4 routes (IPv6 has
  *    no reverse-path sysctl that needs it), as wg-quick does.
  *
@@ -364,6 +377,26 @@ static int nft_self(struct planner *pl, struct plan_prefixes *self)
 	return 0;
 }
 
+/* The attached devices' addresses; with the exit served, also those that
+ * may use it. */
+static int nft_devices(struct planner *pl, struct plan_nft *nft)
+{
+	for (size_t i = 0; i < pl->n_peers; i++) {
+		const struct plan_peer *peer = &pl->peers[i];
+		bool exit = pl->exit_served && peer->device_exit;
+
+		for (size_t j = 0; peer->device && j < peer->n_allowed_ips; j++) {
+			const struct prefix *p = &peer->allowed_ips[j];
+			if (planner_prefixes_add(&nft->devices, p) < 0 ||
+			    (exit && planner_prefixes_add(&nft->devices_exit, p) < 0))
+				return -ENOMEM;
+		}
+	}
+	planner_prefixes_canonicalize(&nft->devices);
+	planner_prefixes_canonicalize(&nft->devices_exit);
+	return 0;
+}
+
 static int nft_facts(struct planner *pl)
 {
 	const struct mg_config *cfg = pl->cfg;
@@ -373,11 +406,11 @@ static int nft_facts(struct planner *pl)
 
 	nft->present = true;
 	nft->connmark = pl->p.n_routes > 0;
-	nft->clamp_mss = lan->n > 0 || pl->exit_served;
 	snprintf(nft->tun, sizeof(nft->tun), "%s", pl->tun);
 	nft->mtu = pl->host->mtu ? pl->host->mtu : cfg->mtu;
-	if ((ret = nft_self(pl, &nft->self)) < 0)
+	if ((ret = nft_self(pl, &nft->self)) < 0 || (ret = nft_devices(pl, nft)) < 0)
 		return ret;
+	nft->clamp_mss = lan->n > 0 || pl->exit_served || nft->devices.n > 0;
 	for (size_t i = 0; i < lan->n; i++)
 		if (planner_prefixes_add(&nft->lan_routes, &lan->v[i]) < 0)
 			return -ENOMEM;
@@ -391,15 +424,17 @@ static int nft_facts(struct planner *pl)
 
 static int sysctls(struct planner *pl)
 {
-	const struct plan_prefixes *lan = &pl->served;
+	const struct plan_prefixes *lan = &pl->served, *dev = &pl->p.nft.devices;
 	bool exit_node = pl->exit_served;
 	const struct {
 		const char *path;
 		bool wanted;
 	} table[] = {
-		{ "net/ipv4/ip_forward", exit_node || has_family(lan->v, lan->n, AF_INET) },
-		{ "net/ipv6/conf/all/forwarding",
-		  exit_node || has_family(lan->v, lan->n, AF_INET6) },
+		{ "net/ipv4/ip_forward", exit_node || has_family(lan->v, lan->n, AF_INET) ||
+					     has_family(dev->v, dev->n, AF_INET) },
+		{ "net/ipv6/conf/all/forwarding", exit_node ||
+						      has_family(lan->v, lan->n, AF_INET6) ||
+						      has_family(dev->v, dev->n, AF_INET6) },
 		{ "net/ipv4/conf/all/src_valid_mark",
 		  pl->p.nft.connmark && routes_have_family(&pl->p, AF_INET) },
 	};
@@ -479,6 +514,8 @@ void route_plan_free(struct route_plan *plan)
 	prefixes_free(&plan->nft.self);
 	prefixes_free(&plan->nft.lan_routes);
 	prefixes_free(&plan->nft.guarded);
+	prefixes_free(&plan->nft.devices);
+	prefixes_free(&plan->nft.devices_exit);
 	for (size_t i = 0; i < plan->n_peers && plan->engine_allowed_ips; i++)
 		prefixes_free(&plan->engine_allowed_ips[i]);
 	free(plan->engine_allowed_ips);
@@ -509,7 +546,9 @@ bool plan_nft_equal(const struct plan_nft *a, const struct plan_nft *b)
 	       prefixes_equal(&a->lan_routes, &b->lan_routes) && a->snat == b->snat &&
 	       a->exit_node == b->exit_node && !strcmp(a->wan, b->wan) &&
 	       a->allow_private == b->allow_private && prefixes_equal(&a->guarded, &b->guarded) &&
-	       a->connmark == b->connmark && a->clamp_mss == b->clamp_mss;
+	       prefixes_equal(&a->devices, &b->devices) &&
+	       prefixes_equal(&a->devices_exit, &b->devices_exit) && a->connmark == b->connmark &&
+	       a->clamp_mss == b->clamp_mss;
 }
 
 /* ---- text form ---- */
@@ -580,6 +619,16 @@ static void put_nft(struct textbuf *t, const struct plan_nft *nft)
 	if (nft->guarded.n) {
 		put(t, "nft guarded");
 		put_prefixes(t, &nft->guarded);
+		put(t, "\n");
+	}
+	if (nft->devices.n) {
+		put(t, "nft dev");
+		put_prefixes(t, &nft->devices);
+		put(t, "\n");
+	}
+	if (nft->devices_exit.n) {
+		put(t, "nft devexit");
+		put_prefixes(t, &nft->devices_exit);
 		put(t, "\n");
 	}
 }

@@ -48,6 +48,11 @@ struct plan_peer {
 	 * approval withdrawn, the node offline), so as use_exit_node.peer
 	 * without one it drops internet traffic instead of failing the plan. */
 	bool mesh;
+	/* A stock WireGuard device attached to this node (its hub): its
+	 * allowed IPs are its addresses, which the node forwards for
+	 * (plan_nft.devices); device_exit: it may use this node's exit. */
+	bool device;
+	bool device_exit;
 };
 
 /* Facts about the host the plan depends on, gathered by the caller. */
@@ -126,6 +131,12 @@ struct plan_nft {
 	char wan[IFNAMSIZ];
 	bool allow_private;
 	struct plan_prefixes guarded; /* what exit traffic may not reach */
+	/* Attached devices' addresses (host prefixes): forwarded TUN -> TUN
+	 * from and to them (never between two mesh nodes), and to the served
+	 * LANs. devices_exit: those that may use the exit, filled only when
+	 * exit_node; other device traffic to the WAN is dropped. */
+	struct plan_prefixes devices;
+	struct plan_prefixes devices_exit;
 	/* Exit-node client: restore the bypass mark on replies (ct mark) so
 	 * strict rp_filter accepts the daemon's own traffic. */
 	bool connmark;

@@ -29,6 +29,7 @@ struct test_plan {
 	struct plan_nft nft;
 	struct prefix lan[MAX_PREFIXES];
 	struct prefix guard[32];
+	struct prefix dev[8], devexit[8];
 };
 
 static const char *const guarded_ranges[] = {
@@ -53,6 +54,21 @@ static void plan_base(struct test_plan *tp)
 	tp->nft.mtu = 1280;
 	tp->nft.lan_routes.v = tp->lan;
 	tp->nft.guarded.v = tp->guard;
+	tp->nft.devices.v = tp->dev;
+	tp->nft.devices_exit.v = tp->devexit;
+}
+
+/* A hub: the phone (with the exit) and the tablet (without). */
+static void add_devices(struct test_plan *tp, bool exit)
+{
+	add_prefix(&tp->nft.devices, tp->dev, "100.64.0.7/32");
+	add_prefix(&tp->nft.devices, tp->dev, "100.64.0.9/32");
+	add_prefix(&tp->nft.devices, tp->dev, "fd7a:6d67:7465::7/128");
+	add_prefix(&tp->nft.devices, tp->dev, "fd7a:6d67:7465::9/128");
+	if (!exit)
+		return;
+	add_prefix(&tp->nft.devices_exit, tp->devexit, "100.64.0.7/32");
+	add_prefix(&tp->nft.devices_exit, tp->devexit, "fd7a:6d67:7465::7/128");
 }
 
 /* Subnet router for a LAN (v4 and v6) with snat, plus exit node via eth9. */
@@ -321,6 +337,93 @@ static void test_bare_node(void)
 	CHECK(lacks(out, "lan4"));
 	CHECK(lacks(out, "masquerade"));
 	CHECK(lacks(out, "fib daddr"));
+	CHECK(lacks(out, "dev4"));
+	CHECK(lacks(out, "dev6"));
+	free(out);
+	nft_close(ctx);
+}
+
+/* Where needle starts in text (after from), or -1; reported when missing. */
+static long pos(const char *text, const char *needle, long from)
+{
+	const char *at = text && from >= 0 ? strstr(text + from, needle) : NULL;
+
+	if (!at)
+		fprintf(stderr, "  missing (in order): %s\n", needle);
+	return at ? at - text : -1;
+}
+
+/* A hub that serves a LAN and the exit: TUN -> TUN only from or to a
+ * device, before the LAN and the guard; devices with the exit out to the
+ * WAN, the others stopped before the mesh's exit rule. */
+static void test_devices_content(void)
+{
+	static const char *const order[] = {
+		"ct state invalid,untracked drop",
+		"oifname \"meshgate0\" ip saddr @dev4 accept",
+		"oifname \"meshgate0\" ip daddr @dev4 accept",
+		"oifname \"meshgate0\" ip6 saddr @dev6 accept",
+		"oifname \"meshgate0\" ip6 daddr @dev6 accept",
+		"ip daddr @lan4 meta mark set",
+		"ip daddr @guarded4 drop",
+		"ip6 daddr @guarded6 drop",
+		"ip saddr @devexit4 oifname \"eth9\" meta mark set meta mark & 0xff4effff | "
+		"0x004e0000 accept",
+		"ip saddr @dev4 drop",
+		"ip6 saddr @devexit6 oifname \"eth9\" meta mark set meta mark & 0xff4effff | "
+		"0x004e0000 accept",
+		"ip6 saddr @dev6 drop",
+		"oifname \"eth9\" meta mark set meta mark & 0xff4effff | 0x004e0000 accept",
+		"drop comment \"not a served prefix nor exit traffic\"",
+		NULL,
+	};
+	struct nft_ctx *ctx = NULL;
+	char *out;
+	long at;
+
+	plan_router_exit(&tp);
+	add_devices(&tp, true);
+	if (!CHECK(nft_open(&ctx) == 0))
+		return;
+	CHECK_EQ_INT(nft_apply(ctx, &tp.nft), 0);
+	out = list_table();
+	if (getenv("MG_TEST_VERBOSE") && out)
+		printf("%s", out);
+	CHECK(has(out, "set dev4 {"));
+	CHECK(has(out, "elements = { 100.64.0.7, 100.64.0.9 }"));
+	CHECK(has(out, "set dev6 {"));
+	CHECK(has(out, "elements = { fd7a:6d67:7465::7,"));
+	CHECK(has(out, "fd7a:6d67:7465::9 }"));
+	CHECK(has(out, "set devexit4 {"));
+	CHECK(has(out, "elements = { 100.64.0.7 }"));
+	CHECK(has(out, "elements = { fd7a:6d67:7465::7 }"));
+	at = pos(out, "chain from_mesh {", 0);
+	for (int i = 0; order[i]; i++)
+		CHECK((at = pos(out, order[i], at)) >= 0);
+	free(out);
+	nft_close(ctx);
+}
+
+/* Devices on a hub with no exit served: no devexit sets; their traffic to
+ * anything but the mesh and the served LANs meets the final drop. */
+static void test_devices_no_exit(void)
+{
+	struct nft_ctx *ctx = NULL;
+	char *out;
+
+	plan_base(&tp);
+	add_devices(&tp, false);
+	tp.nft.clamp_mss = true;
+	if (!CHECK(nft_open(&ctx) == 0))
+		return;
+	CHECK_EQ_INT(nft_apply(ctx, &tp.nft), 0);
+	out = list_table();
+	CHECK(has(out, "oifname \"meshgate0\" ip saddr @dev4 accept"));
+	CHECK(has(out, "oifname \"meshgate0\" ip6 daddr @dev6 accept"));
+	CHECK(has(out, "chain from_mesh {"));
+	CHECK(lacks(out, "devexit"));
+	CHECK(lacks(out, "saddr @dev4 drop"));
+	CHECK(lacks(out, "masquerade"));
 	free(out);
 	nft_close(ctx);
 }
@@ -544,6 +647,8 @@ int main(void)
 	RUN(test_client_content);
 	RUN(test_allow_private);
 	RUN(test_bare_node);
+	RUN(test_devices_content);
+	RUN(test_devices_no_exit);
 	RUN(test_intervals);
 	RUN(test_reapply_atomic);
 	RUN(test_remove);

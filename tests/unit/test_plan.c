@@ -104,12 +104,32 @@ struct host_facts {
 	"exit_node = { enabled = true; };\n"                                                       \
 	"subnet_router = { routes = [ \"192.168.1.0/24\", \"2001:db8:1::/64\" ]; };\n"
 
-enum { MAX_LINES = 16 };
+enum { MAX_LINES = 16, MAX_DEVICES = 4 };
+
+/* A stock WireGuard device attached to the node: a plan peer after the
+ * config's. */
+struct device_facts {
+	const char *name;
+	const char *addresses[3];
+	bool exit;
+};
+
+/* The phone with the exit and the tablet without, both families. */
+#define PHONE                                                                                      \
+	{                                                                                          \
+		"phone", { "100.64.0.7/32", "fd7a:6d67:7465::7/128" }, true                        \
+	}
+#define TABLET                                                                                     \
+	{                                                                                          \
+		"tablet", { "100.64.0.8/32", "fd7a:6d67:7465::8/128" }, false                      \
+	}
+#define NFT_DEV "nft dev 100.64.0.7/32 100.64.0.8/32 fd7a:6d67:7465::7/128 fd7a:6d67:7465::8/128"
 
 struct plan_case {
 	const char *name;
 	const char *conf;
 	struct host_facts host;
+	struct device_facts devices[MAX_DEVICES];
 	const char *want[MAX_LINES]; /* the plan's text, line by line */
 	const char *err;             /* or the error route_plan_compute() gives */
 };
@@ -538,6 +558,66 @@ static const struct plan_case cases[] = {
 		.want = { FORWARD6, NFT_ROUTER, "nft lan 2001:db8:1::/64" },
 	},
 	{
+		.name = "hub: devices forwarded (both families), the exit for its devices",
+		.conf = NODE APPLIANCE_OFFER PEERS(LAPTOP),
+		.host = HOST_MESH_APPLIANCE(.exit_approved = true),
+		.devices = { PHONE, TABLET },
+		.want = {
+			FORWARD4,
+			FORWARD6,
+			NFT_ROUTER,
+			"nft exit wan eth0",
+			GUARDED,
+			NFT_DEV,
+			"nft devexit 100.64.0.7/32 fd7a:6d67:7465::7/128",
+			"peer 0 " LAPTOP_ALLOWED,
+			"peer 1 100.64.0.7/32 fd7a:6d67:7465::7/128",
+			"peer 2 100.64.0.8/32 fd7a:6d67:7465::8/128",
+		},
+	},
+	{
+		.name = "hub: the exit not approved: devices forwarded, none to the internet",
+		.conf = NODE APPLIANCE_OFFER PEERS(LAPTOP),
+		.host = HOST_MESH_APPLIANCE(),
+		.devices = { PHONE, TABLET },
+		.want = {
+			FORWARD4,
+			FORWARD6,
+			NFT_ROUTER,
+			NFT_DEV,
+			"peer 0 " LAPTOP_ALLOWED,
+			"peer 1 100.64.0.7/32 fd7a:6d67:7465::7/128",
+			"peer 2 100.64.0.8/32 fd7a:6d67:7465::8/128",
+		},
+	},
+	{
+		.name = "hub without any offer: an IPv4-only device, IPv4 forwarding only",
+		.conf = NODE PEERS(LAPTOP),
+		.host = HOST_MESH_LAPTOP,
+		.devices = { { "phone", { "100.64.0.7/32" }, true } },
+		.want = {
+			FORWARD4,
+			NFT_ROUTER,
+			"nft dev 100.64.0.7/32",
+			"peer 0 " LAPTOP_ALLOWED,
+			"peer 1 100.64.0.7/32",
+		},
+	},
+	{
+		.name = "hub: a served LAN and devices without the exit",
+		.conf = NODE APPLIANCE_OFFER,
+		.host = HOST_MESH_APPLIANCE(.approved = { "192.168.1.0/24" }),
+		.devices = { TABLET },
+		.want = {
+			FORWARD4,
+			FORWARD6,
+			NFT_ROUTER,
+			"nft lan 192.168.1.0/24 snat",
+			"nft dev 100.64.0.8/32 fd7a:6d67:7465::8/128",
+			"peer 0 100.64.0.8/32 fd7a:6d67:7465::8/128",
+		},
+	},
+	{
 		.name = "static node: the config alone, approvals unused",
 		.conf = NODE APPLIANCE_OFFER,
 		.host = HOST_APPLIANCE,
@@ -577,7 +657,7 @@ static size_t parse_list(const char *const *texts, size_t max, struct prefix *ou
 /* The node's static peers as plan peers (pointing into cfg). */
 static struct plan_peer *peers_of(const struct mg_config *cfg)
 {
-	struct plan_peer *peers = calloc(cfg->n_peers + 1, sizeof(*peers));
+	struct plan_peer *peers = calloc(cfg->n_peers + MAX_DEVICES + 1, sizeof(*peers));
 
 	for (size_t i = 0; peers && i < cfg->n_peers; i++) {
 		peers[i].name = cfg->peers[i].name;
@@ -590,9 +670,26 @@ static struct plan_peer *peers_of(const struct mg_config *cfg)
 struct fixture {
 	struct mg_config cfg;
 	struct plan_peer *peers;
+	size_t n_peers;
 	struct prefix connected[6], local[6], approved[6];
+	struct prefix device_addrs[MAX_DEVICES][2];
 	struct plan_host host;
 };
+
+/* The devices as plan peers after the config's (peers has room). */
+static void add_devices(struct fixture *f, const struct device_facts *devices)
+{
+	for (size_t i = 0; i < MAX_DEVICES && devices[i].name; i++) {
+		struct plan_peer *p = &f->peers[f->n_peers++];
+		*p = (struct plan_peer){ .name = devices[i].name,
+					 .allowed_ips = f->device_addrs[i],
+					 .n_allowed_ips = parse_list(devices[i].addresses, 2,
+								     f->device_addrs[i]),
+					 .mesh = true,
+					 .device = true,
+					 .device_exit = devices[i].exit };
+	}
+}
 
 static bool fixture_init(struct fixture *f, const char *conf, const struct host_facts *facts)
 {
@@ -604,6 +701,7 @@ static bool fixture_init(struct fixture *f, const char *conf, const struct host_
 		return false;
 	}
 	f->peers = peers_of(&f->cfg);
+	f->n_peers = f->cfg.n_peers;
 	f->host.tun_name = f->cfg.interface;
 	f->host.mtu = f->cfg.mtu;
 	snprintf(f->host.wan_ifname, sizeof(f->host.wan_ifname), "%s", facts->wan);
@@ -628,7 +726,7 @@ static void fixture_deinit(struct fixture *f)
 
 static int compute(struct fixture *f, struct route_plan *plan, char *err, size_t errlen)
 {
-	return route_plan_compute(&f->cfg, f->peers, f->cfg.n_peers, &f->host, plan, err, errlen);
+	return route_plan_compute(&f->cfg, f->peers, f->n_peers, &f->host, plan, err, errlen);
 }
 
 static void run_case(const struct plan_case *c)
@@ -643,6 +741,7 @@ static void run_case(const struct plan_case *c)
 		fixture_deinit(&f);
 		return;
 	}
+	add_devices(&f, c->devices);
 	ret = compute(&f, &plan, err, sizeof(err));
 	route_plan_format(&plan, text, sizeof(text));
 	join_lines(c->want, want, sizeof(want));
@@ -743,6 +842,35 @@ static void test_nft_equal(void)
 		route_plan_free(&plans[i]);
 }
 
+/* Devices are part of the table: another device, or another one with the
+ * exit, is another table. */
+static void test_nft_equal_devices(void)
+{
+	static const struct host_facts facts = HOST_MESH_APPLIANCE(.exit_approved = true);
+	static const struct device_facts sets[][MAX_DEVICES] = {
+		{ PHONE },    { PHONE },
+		{ TABLET },   { { "phone", { "100.64.0.7/32", "fd7a:6d67:7465::7/128" }, false } },
+		{ { NULL } },
+	};
+	enum { N = sizeof(sets) / sizeof(sets[0]) };
+	struct route_plan plans[N];
+	struct fixture f;
+	char err[256];
+
+	for (size_t i = 0; i < N; i++) {
+		CHECK(fixture_init(&f, NODE APPLIANCE_OFFER, &facts));
+		add_devices(&f, sets[i]);
+		CHECK_EQ_INT(compute(&f, &plans[i], err, sizeof(err)), 0);
+		fixture_deinit(&f);
+	}
+	CHECK(plan_nft_equal(&plans[0].nft, &plans[1].nft));
+	CHECK(!plan_nft_equal(&plans[1].nft, &plans[2].nft)); /* another device */
+	CHECK(!plan_nft_equal(&plans[1].nft, &plans[3].nft)); /* the exit taken away */
+	CHECK(!plan_nft_equal(&plans[3].nft, &plans[4].nft)); /* no device */
+	for (size_t i = 0; i < N; i++)
+		route_plan_free(&plans[i]);
+}
+
 static void test_private_ranges(void)
 {
 	struct prefix p[32], probe;
@@ -791,6 +919,7 @@ int main(void)
 	RUN(test_cases);
 	RUN(test_fields);
 	RUN(test_nft_equal);
+	RUN(test_nft_equal_devices);
 	RUN(test_private_ranges);
 	RUN(test_format);
 	return test_summary();
