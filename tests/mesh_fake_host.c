@@ -19,8 +19,14 @@ static int fake_reconfigure(void *ctx, const struct mesh_view *v, char *errbuf, 
 
 	h->reconfigures++;
 	h->view_peers = v->n_peers;
-	for (size_t i = 0; i < v->n_peers && i < FAKE_HOST_MAX_CALLS; i++)
+	for (size_t i = 0; i < v->n_peers && i < FAKE_HOST_MAX_CALLS; i++) {
 		snprintf(h->view_names[i], sizeof(h->view_names[i]), "%s", v->peers[i].name);
+		h->view_allowed_ips[i] = v->peers[i].n_allowed_ips;
+		h->view_exit_offered[i] = v->peers[i].exit_offered;
+	}
+	h->view_devices = v->n_devices;
+	for (size_t i = 0; i < v->n_devices && i < FAKE_HOST_MAX_CALLS; i++)
+		h->view_device[i] = v->devices[i];
 	h->view_addresses = v->n_addresses;
 	h->view_address_len = v->n_addresses ? v->addresses[0].len : 0;
 	h->view_approved = v->approved != NULL;

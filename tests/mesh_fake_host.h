@@ -34,6 +34,10 @@ struct fake_host {
 	unsigned reconfigures, dh_calls, flushes;
 	size_t view_peers;
 	char view_names[FAKE_HOST_MAX_CALLS][64];
+	size_t view_allowed_ips[FAKE_HOST_MAX_CALLS];
+	bool view_exit_offered[FAKE_HOST_MAX_CALLS];
+	size_t view_devices;
+	struct mesh_device view_device[FAKE_HOST_MAX_CALLS];
 	size_t view_addresses;
 	unsigned view_address_len;
 	bool view_approved;
