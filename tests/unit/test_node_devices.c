@@ -1,0 +1,268 @@
+/*
+ * The hub's side of stock WireGuard devices, through the node itself
+ * (node_set_mesh) in a private network namespace: an attached device
+ * becomes an engine peer whose allowed IPs are its addresses, with no
+ * endpoint and no keepalive; a device of another hub does not; the owned
+ * nftables table gains the dev and devexit sets and IPv4/IPv6 forwarding is
+ * on; a device that leaves the view loses its engine peer at once while
+ * the one that stays keeps its peer (and so its session).
+ *
+ * Needs root; everything happens in a namespace made by unshare() before
+ * the node opens anything. The UAPI socket is named after the interface,
+ * which carries the PID, and goes with node_stop().
+ */
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "node.h"
+#include "nft.h"
+#include "testlib.h"
+
+struct hub {
+	char dir[64];
+	struct loop *loop;
+	struct node node;
+	uint8_t home[32], phone[32], tablet[32], pixel[32];
+	struct prefix addrs[2];
+	struct prefix home_ips[2];
+	struct mesh_peer peers[1];
+	struct mesh_device devices[3];
+};
+
+static struct prefix pfx(const char *text)
+{
+	struct prefix p;
+
+	if (prefix_parse(&p, text) < 0)
+		abort();
+	return p;
+}
+
+static void random_public(uint8_t pub[32])
+{
+	uint8_t priv[32];
+
+	randombytes_buf(priv, sizeof(priv));
+	crypto_scalarmult_base(pub, priv);
+}
+
+static struct mesh_device device(const char *name, const char *hub, bool attached,
+				 const uint8_t key[32], const char *a4, const char *a6, bool exit)
+{
+	struct mesh_device d = { .attached = attached, .exit_node = exit };
+
+	snprintf(d.name, sizeof(d.name), "%s", name);
+	snprintf(d.hub, sizeof(d.hub), "%s", hub);
+	if (attached)
+		memcpy(d.public_key, key, 32);
+	d.addresses[d.n_addresses++] = pfx(a4);
+	if (a6)
+		d.addresses[d.n_addresses++] = pfx(a6);
+	return d;
+}
+
+/* "hub": serves its exit (wan eth9, a name only); home is a mesh peer that
+ * hubs pixel; this node hubs phone (with the exit) and tablet. */
+static bool hub_start(struct hub *h)
+{
+	char conf[1024], err[1024];
+	struct mg_config cfg;
+
+	memset(h, 0, sizeof(*h));
+	snprintf(h->dir, sizeof(h->dir), "/tmp/mg-node-dev-XXXXXX");
+	if (!mkdtemp(h->dir))
+		return false;
+	snprintf(
+	    conf, sizeof(conf),
+	    "interface = \"mgdev%u\";\nlisten_port = 0;\nprivate_key_file = \"%s/key\";\n"
+	    "state_dir = \"%s\";\nexit_node = { enabled = true; wan_interface = \"eth9\"; };\n",
+	    (unsigned)getpid() % 100000, h->dir, h->dir);
+	if (!CHECK_EQ_INT(config_load_string(conf, "hub.conf", &cfg, err, sizeof(err)), 0)) {
+		fprintf(stderr, "  config: %s\n", err);
+		return false;
+	}
+	h->loop = loop_new();
+	if (!CHECK_EQ_INT(node_start(&h->node, h->loop, &cfg, NULL, err, sizeof(err)), 0)) {
+		fprintf(stderr, "  node_start: %s\n", err);
+		return false;
+	}
+	random_public(h->home);
+	random_public(h->phone);
+	random_public(h->tablet);
+	random_public(h->pixel);
+	h->addrs[0] = pfx("100.64.0.3/10");
+	h->addrs[1] = pfx("fd7a:6d67:7465::3/48");
+	h->home_ips[0] = pfx("100.64.0.1/32");
+	h->home_ips[1] = pfx("100.64.0.20/32"); /* pixel, reached through home */
+	snprintf(h->peers[0].name, sizeof(h->peers[0].name), "home");
+	memcpy(h->peers[0].public_key, h->home, 32);
+	h->peers[0].allowed_ips = h->home_ips;
+	h->peers[0].n_allowed_ips = 2;
+	h->devices[0] =
+	    device("phone", "hub", true, h->phone, "100.64.0.7/32", "fd7a:6d67:7465::7/128", true);
+	h->devices[1] = device("tablet", "hub", true, h->tablet, "100.64.0.10/32",
+			       "fd7a:6d67:7465::a/128", false);
+	h->devices[2] = device("pixel", "home", false, NULL, "100.64.0.20/32", NULL, true);
+	return true;
+}
+
+static int hub_view(struct hub *h, const struct mesh_device *devices, size_t n)
+{
+	const struct mesh_approved approved = { .exit_node = true };
+	const struct mesh_view view = { .peers = h->peers,
+					.n_peers = 1,
+					.addresses = h->addrs,
+					.n_addresses = 2,
+					.approved = &approved,
+					.devices = devices,
+					.n_devices = n };
+	char err[512] = "";
+	int ret = node_set_mesh(&h->node, &view, err, sizeof(err));
+
+	if (ret < 0)
+		fprintf(stderr, "  node_set_mesh: %s\n", err);
+	return ret;
+}
+
+static void hub_stop(struct hub *h)
+{
+	char path[128];
+
+	node_stop(&h->node);
+	if (h->loop)
+		loop_free(h->loop);
+	snprintf(path, sizeof(path), "%s/key", h->dir);
+	unlink(path);
+	/* Whatever else the node kept there (sysctl state). */
+	snprintf(path, sizeof(path), "rm -rf '%s'", h->dir);
+	if (system(path) != 0)
+		fprintf(stderr, "  cannot remove %s\n", h->dir);
+}
+
+static struct wg_peer *lookup(const struct hub *h, const char *addr)
+{
+	struct prefix p = pfx(addr);
+
+	return allowedips_lookup(&h->node.dev->allowedips, p.family, p.addr);
+}
+
+static char *run(const char *cmd)
+{
+	FILE *f = popen(cmd, "r");
+	char *out = calloc(1, 1 << 16);
+	size_t n = 0;
+
+	if (f && out)
+		n = fread(out, 1, (1 << 16) - 1, f);
+	if (out)
+		out[n] = '\0';
+	if (f)
+		pclose(f);
+	return out;
+}
+
+static bool has(const char *text, const char *needle)
+{
+	bool ok = text && strstr(text, needle);
+
+	if (!ok)
+		fprintf(stderr, "  missing: %s\n", needle);
+	return ok;
+}
+
+static bool lacks(const char *text, const char *needle)
+{
+	bool ok = text && !strstr(text, needle);
+
+	if (!ok)
+		fprintf(stderr, "  unexpected: %s\n", needle);
+	return ok;
+}
+
+static void test_devices_on_the_hub(void)
+{
+	struct wg_peer *phone, *tablet;
+	struct hub h;
+	char *out;
+
+	if (!hub_start(&h))
+		goto out;
+	CHECK_EQ_INT(hub_view(&h, h.devices, 3), 0);
+	CHECK(h.node.apply_error[0] == '\0');
+	CHECK_EQ_INT(h.node.n_mesh_devices, 3);
+	phone = wg_device_find_peer(h.node.dev, h.phone);
+	tablet = wg_device_find_peer(h.node.dev, h.tablet);
+	if (!CHECK(phone && tablet))
+		goto out;
+	CHECK(!strcmp(phone->name, "phone") && !strcmp(tablet->name, "tablet"));
+	CHECK(!phone->has_endpoint && phone->candidate_count == 0);
+	CHECK_EQ_INT(phone->persistent_keepalive_interval, 0);
+	CHECK(lookup(&h, "100.64.0.7") == phone);
+	CHECK(lookup(&h, "fd7a:6d67:7465::7") == phone);
+	CHECK(lookup(&h, "100.64.0.10") == tablet);
+	CHECK(lookup(&h, "100.64.0.20") == wg_device_find_peer(h.node.dev, h.home));
+	CHECK(lookup(&h, "100.64.0.8") == NULL);
+	CHECK(wg_device_find_peer(h.node.dev, h.pixel) == NULL);
+
+	out = run("nft list table inet meshgate 2>&1");
+	if (getenv("MG_TEST_VERBOSE") && out)
+		printf("%s", out);
+	CHECK(has(out, "set dev4 {"));
+	CHECK(has(out, "elements = { 100.64.0.7, 100.64.0.10 }"));
+	CHECK(has(out, "set devexit6 {"));
+	CHECK(has(out, "elements = { fd7a:6d67:7465::7 }"));
+	CHECK(has(out, "ip saddr @dev4 accept"));
+	CHECK(has(out, "ip saddr @devexit4 oifname \"eth9\""));
+	CHECK(lacks(out, "100.64.0.20"));
+	free(out);
+	out = run("cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv6/conf/all/forwarding");
+	CHECK(out && !strcmp(out, "1\n1\n"));
+	free(out);
+
+	/* tablet removed: its peer goes at once; phone's peer is the same. */
+	phone->last_handshake.tv_sec = 4242;
+	h.devices[1] = h.devices[2];
+	CHECK_EQ_INT(hub_view(&h, h.devices, 2), 0);
+	CHECK(wg_device_find_peer(h.node.dev, h.tablet) == NULL);
+	CHECK(lookup(&h, "100.64.0.10") == NULL);
+	CHECK(wg_device_find_peer(h.node.dev, h.phone) == phone);
+	CHECK_EQ_INT(phone->last_handshake.tv_sec, 4242);
+	out = run("nft list set inet meshgate dev4 2>&1");
+	CHECK(has(out, "elements = { 100.64.0.7 }"));
+	free(out);
+
+	/* No device at all: no engine peer but home, no device sets. */
+	CHECK_EQ_INT(hub_view(&h, NULL, 0), 0);
+	CHECK(wg_device_find_peer(h.node.dev, h.phone) == NULL);
+	CHECK_EQ_INT(h.node.dev->peer_count, 1);
+	out = run("nft list table inet meshgate 2>&1");
+	CHECK(lacks(out, "dev4"));
+	CHECK(lacks(out, "devexit"));
+	free(out);
+out:
+	hub_stop(&h);
+}
+
+int main(void)
+{
+	int skip;
+
+	if (sodium_init() < 0)
+		return 1;
+	skip = test_enter_private_netns();
+	if (skip)
+		return skip;
+	if (nft_cleanup_table() == -EPROTONOSUPPORT) {
+		printf("skipped: no nftables in this kernel\n");
+		return 77;
+	}
+	log_init(LOG_TO_STDERR, LOG_WARNING);
+	RUN(test_devices_on_the_hub);
+	return test_summary();
+}
