@@ -49,22 +49,24 @@ struct family {
 	uint32_t addr_len;
 	uint32_t saddr_off, daddr_off;
 	uint32_t key_type;
-	const char *lan_set, *guard_set, *self_set, *dev_set, *devexit_set;
-	uint32_t lan_id, guard_id, self_id, dev_id, devexit_id; /* set ids within the batch */
+	const char *lan_set, *guard_set, *self_set, *dev_set, *devexit_set, *meshnet_set;
+	/* set ids within the batch */
+	uint32_t lan_id, guard_id, self_id, dev_id, devexit_id, meshnet_id;
 };
 
 static const struct family families[] = {
 	{ AF_INET, NFPROTO_IPV4, 4, offsetof(struct ip, ip_src), offsetof(struct ip, ip_dst),
-	  NFT_TYPE_IPADDR, "lan4", "guarded4", "self4", "dev4", "devexit4", 1, 3, 5, 7, 9 },
+	  NFT_TYPE_IPADDR, "lan4", "guarded4", "self4", "dev4", "devexit4", "meshnet4", 1, 3, 5, 7,
+	  9, 11 },
 	{ AF_INET6, NFPROTO_IPV6, 16, offsetof(struct ip6_hdr, ip6_src),
 	  offsetof(struct ip6_hdr, ip6_dst), NFT_TYPE_IP6ADDR, "lan6", "guarded6", "self6", "dev6",
-	  "devexit6", 2, 4, 6, 8, 10 },
+	  "devexit6", "meshnet6", 2, 4, 6, 8, 10, 12 },
 };
 
 /* Which sets the table has (a family without prefixes gets no set and no rule). */
 struct content {
 	const struct plan_nft *plan;
-	bool lan[2], guard[2], self[2], dev[2], devexit[2];
+	bool lan[2], guard[2], self[2], dev[2], devexit[2], meshnet[2];
 	bool guard_input; /* exit node without allow_private */
 	bool input;       /* the input chain: own addresses or the guard */
 };
@@ -691,24 +693,28 @@ static void rules_from_mesh_lan(struct nft_batch *b, const struct content *c)
 	}
 }
 
-/* TUN -> TUN only from or to an attached device: the engine lets no mesh
- * node send from a device's address, so mesh nodes never transit here. */
+/* TUN -> TUN only between an attached device and the mesh (its networks,
+ * its routed prefixes): the engine lets no mesh node send from a device's
+ * address, so mesh nodes never transit here, and a default route into
+ * the TUN (an exit node in use) is no way out for a device. */
 static void rules_from_mesh_devices(struct nft_batch *b, const struct content *c)
 {
 	for (int i = 0; i < 2; i++) {
 		const struct family *f = &families[i];
 		struct rule rb;
 
-		if (!c->dev[i])
+		if (!c->dev[i] || !c->meshnet[i])
 			continue;
 		rule_begin(&rb, "from_mesh", "devices: to the mesh and its subnet routes");
 		match_ifname(&rb, NFT_META_OIFNAME, NFT_CMP_EQ, c->plan->tun);
 		match_addr_in(&rb, f, false, f->dev_set, f->dev_id);
+		match_addr_in(&rb, f, true, f->meshnet_set, f->meshnet_id);
 		stmt_verdict(&rb, NF_ACCEPT);
 		rule_end(b, &rb);
 
 		rule_begin(&rb, "from_mesh", "devices: from the mesh");
 		match_ifname(&rb, NFT_META_OIFNAME, NFT_CMP_EQ, c->plan->tun);
+		match_addr_in(&rb, f, false, f->meshnet_set, f->meshnet_id);
 		match_addr_in(&rb, f, true, f->dev_set, f->dev_id);
 		stmt_verdict(&rb, NF_ACCEPT);
 		rule_end(b, &rb);
@@ -940,6 +946,7 @@ static void render_sets(struct nft_batch *b, struct content *c)
 		c->self[i] = family_has(&p->self, f);
 		c->dev[i] = family_has(&p->devices, f);
 		c->devexit[i] = p->exit_node && family_has(&p->devices_exit, f);
+		c->meshnet[i] = c->dev[i] && family_has(&p->mesh_routes, f);
 		if (c->self[i])
 			render_set(b, f->self_set, f->self_id, f, &p->self);
 		if (c->lan[i])
@@ -950,6 +957,8 @@ static void render_sets(struct nft_batch *b, struct content *c)
 			render_set(b, f->dev_set, f->dev_id, f, &p->devices);
 		if (c->devexit[i])
 			render_set(b, f->devexit_set, f->devexit_id, f, &p->devices_exit);
+		if (c->meshnet[i])
+			render_set(b, f->meshnet_set, f->meshnet_id, f, &p->mesh_routes);
 	}
 	c->guard_input = c->guard[0] || c->guard[1];
 	c->input = c->guard_input || c->self[0] || c->self[1];

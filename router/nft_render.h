@@ -9,6 +9,7 @@
  *   set guarded4/6      { flags interval }  plan->guarded
  *   set dev4/dev6       { flags interval }  plan->devices (attached devices)
  *   set devexit4/6      { flags interval }  plan->devices_exit (exit node only)
+ *   set meshnet4/6      { flags interval }  plan->mesh_routes (with devices)
  *   chain forward       hook forward, filter, policy accept
  *     oifname TUN tcp flags & (syn|rst) == syn tcp option maxseg size set rt mtu
  *     iifname TUN tcp flags & (syn|rst) == syn tcp option maxseg size set rt mtu
@@ -18,8 +19,9 @@
  *                                                  then only the replies above)
  *   chain from_mesh
  *     ct state invalid,untracked drop             (snat or exit node)
- *     oifname TUN ip saddr @dev4 accept           (devices, v6 too: TUN -> TUN
- *     oifname TUN ip daddr @dev4 accept            only from or to a device)
+ *     oifname TUN ip saddr @dev4 ip daddr @meshnet4 accept   (devices, v6 too:
+ *     oifname TUN ip saddr @meshnet4 ip daddr @dev4 accept    TUN -> TUN only
+ *                                                  between a device and the mesh)
  *     ip daddr @lan4 [meta mark set mark & ~MASK | MESH_SNAT] accept   (v6 too)
  *     ip daddr @guarded4 drop                     (exit node, v6 too)
  *     ip saddr @devexit4 oifname WAN meta mark set ... MESH_SNAT accept  (exit node)

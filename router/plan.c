@@ -67,7 +67,10 @@
  *    overlaps), so plan_nft_equal() compares them element by element.
  *  - devices: the addresses of the attached devices (device peers);
  *    devices_exit: those of the devices with device_exit, only when the
- *    exit is served.
+ *    exit is served; mesh_routes, with devices only: the mesh networks and
+ *    the prefixes routed into the TUN except defaults, what devices may
+ *    reach through the TUN (not the internet through an exit node this
+ *    node uses).
  *  - connmark whenever ROUTE_TABLE has routes (the mark-based rule exists);
  *    clamp_mss whenever the node forwards (served LANs, exit, devices).
  *
@@ -377,8 +380,25 @@ static int nft_self(struct planner *pl, struct plan_prefixes *self)
 	return 0;
 }
 
+/* Where devices may go through the TUN: the mesh networks and the routed
+ * prefixes, no default. */
+static int nft_mesh_routes(struct planner *pl, struct plan_nft *nft)
+{
+	for (size_t i = 0; i < pl->mesh.n; i++)
+		if (planner_prefixes_add(&nft->mesh_routes, &pl->mesh.v[i]) < 0)
+			return -ENOMEM;
+	for (size_t i = 0; i < pl->p.n_routes; i++) {
+		const struct plan_route *r = &pl->p.routes[i];
+		if (r->type == PLAN_ROUTE_TUN && !planner_is_default(&r->dst) &&
+		    planner_prefixes_add(&nft->mesh_routes, &r->dst) < 0)
+			return -ENOMEM;
+	}
+	planner_prefixes_canonicalize(&nft->mesh_routes);
+	return 0;
+}
+
 /* The attached devices' addresses; with the exit served, also those that
- * may use it. */
+ * may use it; with any, where they may go through the TUN. */
 static int nft_devices(struct planner *pl, struct plan_nft *nft)
 {
 	for (size_t i = 0; i < pl->n_peers; i++) {
@@ -394,7 +414,7 @@ static int nft_devices(struct planner *pl, struct plan_nft *nft)
 	}
 	planner_prefixes_canonicalize(&nft->devices);
 	planner_prefixes_canonicalize(&nft->devices_exit);
-	return 0;
+	return nft->devices.n ? nft_mesh_routes(pl, nft) : 0;
 }
 
 static int nft_facts(struct planner *pl)
@@ -516,6 +536,7 @@ void route_plan_free(struct route_plan *plan)
 	prefixes_free(&plan->nft.guarded);
 	prefixes_free(&plan->nft.devices);
 	prefixes_free(&plan->nft.devices_exit);
+	prefixes_free(&plan->nft.mesh_routes);
 	for (size_t i = 0; i < plan->n_peers && plan->engine_allowed_ips; i++)
 		prefixes_free(&plan->engine_allowed_ips[i]);
 	free(plan->engine_allowed_ips);
@@ -547,7 +568,8 @@ bool plan_nft_equal(const struct plan_nft *a, const struct plan_nft *b)
 	       a->exit_node == b->exit_node && !strcmp(a->wan, b->wan) &&
 	       a->allow_private == b->allow_private && prefixes_equal(&a->guarded, &b->guarded) &&
 	       prefixes_equal(&a->devices, &b->devices) &&
-	       prefixes_equal(&a->devices_exit, &b->devices_exit) && a->connmark == b->connmark &&
+	       prefixes_equal(&a->devices_exit, &b->devices_exit) &&
+	       prefixes_equal(&a->mesh_routes, &b->mesh_routes) && a->connmark == b->connmark &&
 	       a->clamp_mss == b->clamp_mss;
 }
 
@@ -629,6 +651,11 @@ static void put_nft(struct textbuf *t, const struct plan_nft *nft)
 	if (nft->devices_exit.n) {
 		put(t, "nft devexit");
 		put_prefixes(t, &nft->devices_exit);
+		put(t, "\n");
+	}
+	if (nft->mesh_routes.n) {
+		put(t, "nft meshnet");
+		put_prefixes(t, &nft->mesh_routes);
 		put(t, "\n");
 	}
 }

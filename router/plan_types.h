@@ -132,11 +132,15 @@ struct plan_nft {
 	bool allow_private;
 	struct plan_prefixes guarded; /* what exit traffic may not reach */
 	/* Attached devices' addresses (host prefixes): forwarded TUN -> TUN
-	 * from and to them (never between two mesh nodes), and to the served
-	 * LANs. devices_exit: those that may use the exit, filled only when
-	 * exit_node; other device traffic to the WAN is dropped. */
+	 * between them and mesh_routes (never between two mesh nodes), and
+	 * to the served LANs. devices_exit: those that may use the exit,
+	 * filled only when exit_node; other device traffic to the WAN is
+	 * dropped. mesh_routes, only with devices: the mesh networks and the
+	 * prefixes routed into the TUN, defaults never (a device does not
+	 * reach the internet through this node's own exit node). */
 	struct plan_prefixes devices;
 	struct plan_prefixes devices_exit;
+	struct plan_prefixes mesh_routes;
 	/* Exit-node client: restore the bypass mark on replies (ct mark) so
 	 * strict rp_filter accepts the daemon's own traffic. */
 	bool connmark;

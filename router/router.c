@@ -33,6 +33,7 @@ static void plan_nft_copy_free(struct plan_nft *nft)
 	free(nft->guarded.v);
 	free(nft->devices.v);
 	free(nft->devices_exit.v);
+	free(nft->mesh_routes.v);
 	*nft = (struct plan_nft){ 0 };
 }
 
@@ -59,11 +60,13 @@ static int plan_nft_copy(struct plan_nft *dst, const struct plan_nft *src)
 	dst->guarded = (struct plan_prefixes){ 0 };
 	dst->devices = (struct plan_prefixes){ 0 };
 	dst->devices_exit = (struct plan_prefixes){ 0 };
+	dst->mesh_routes = (struct plan_prefixes){ 0 };
 	if (prefixes_copy(&dst->self, &src->self) < 0 ||
 	    prefixes_copy(&dst->lan_routes, &src->lan_routes) < 0 ||
 	    prefixes_copy(&dst->guarded, &src->guarded) < 0 ||
 	    prefixes_copy(&dst->devices, &src->devices) < 0 ||
-	    prefixes_copy(&dst->devices_exit, &src->devices_exit) < 0) {
+	    prefixes_copy(&dst->devices_exit, &src->devices_exit) < 0 ||
+	    prefixes_copy(&dst->mesh_routes, &src->mesh_routes) < 0) {
 		plan_nft_copy_free(dst);
 		return -ENOMEM;
 	}

@@ -29,7 +29,7 @@ struct test_plan {
 	struct plan_nft nft;
 	struct prefix lan[MAX_PREFIXES];
 	struct prefix guard[32];
-	struct prefix dev[8], devexit[8];
+	struct prefix dev[8], devexit[8], meshnet[8];
 };
 
 static const char *const guarded_ranges[] = {
@@ -56,6 +56,7 @@ static void plan_base(struct test_plan *tp)
 	tp->nft.guarded.v = tp->guard;
 	tp->nft.devices.v = tp->dev;
 	tp->nft.devices_exit.v = tp->devexit;
+	tp->nft.mesh_routes.v = tp->meshnet;
 }
 
 /* A hub: the phone (with the exit) and the tablet (without). */
@@ -65,6 +66,9 @@ static void add_devices(struct test_plan *tp, bool exit)
 	add_prefix(&tp->nft.devices, tp->dev, "100.64.0.9/32");
 	add_prefix(&tp->nft.devices, tp->dev, "fd7a:6d67:7465::7/128");
 	add_prefix(&tp->nft.devices, tp->dev, "fd7a:6d67:7465::9/128");
+	add_prefix(&tp->nft.mesh_routes, tp->meshnet, "100.64.0.0/10");
+	add_prefix(&tp->nft.mesh_routes, tp->meshnet, "10.20.0.0/16");
+	add_prefix(&tp->nft.mesh_routes, tp->meshnet, "fd7a:6d67:7465::/48");
 	if (!exit)
 		return;
 	add_prefix(&tp->nft.devices_exit, tp->devexit, "100.64.0.7/32");
@@ -360,10 +364,10 @@ static void test_devices_content(void)
 {
 	static const char *const order[] = {
 		"ct state invalid,untracked drop",
-		"oifname \"meshgate0\" ip saddr @dev4 accept",
-		"oifname \"meshgate0\" ip daddr @dev4 accept",
-		"oifname \"meshgate0\" ip6 saddr @dev6 accept",
-		"oifname \"meshgate0\" ip6 daddr @dev6 accept",
+		"oifname \"meshgate0\" ip saddr @dev4 ip daddr @meshnet4 accept",
+		"oifname \"meshgate0\" ip saddr @meshnet4 ip daddr @dev4 accept",
+		"oifname \"meshgate0\" ip6 saddr @dev6 ip6 daddr @meshnet6 accept",
+		"oifname \"meshgate0\" ip6 saddr @meshnet6 ip6 daddr @dev6 accept",
 		"ip daddr @lan4 meta mark set",
 		"ip daddr @guarded4 drop",
 		"ip6 daddr @guarded6 drop",
@@ -397,6 +401,9 @@ static void test_devices_content(void)
 	CHECK(has(out, "set devexit4 {"));
 	CHECK(has(out, "elements = { 100.64.0.7 }"));
 	CHECK(has(out, "elements = { fd7a:6d67:7465::7 }"));
+	CHECK(has(out, "set meshnet4 {"));
+	CHECK(has(out, "elements = { 10.20.0.0/16, 100.64.0.0/10 }"));
+	CHECK(has(out, "elements = { fd7a:6d67:7465::/48 }"));
 	at = pos(out, "chain from_mesh {", 0);
 	for (int i = 0; order[i]; i++)
 		CHECK((at = pos(out, order[i], at)) >= 0);
@@ -418,8 +425,8 @@ static void test_devices_no_exit(void)
 		return;
 	CHECK_EQ_INT(nft_apply(ctx, &tp.nft), 0);
 	out = list_table();
-	CHECK(has(out, "oifname \"meshgate0\" ip saddr @dev4 accept"));
-	CHECK(has(out, "oifname \"meshgate0\" ip6 daddr @dev6 accept"));
+	CHECK(has(out, "oifname \"meshgate0\" ip saddr @dev4 ip daddr @meshnet4 accept"));
+	CHECK(has(out, "oifname \"meshgate0\" ip6 saddr @meshnet6 ip6 daddr @dev6 accept"));
 	CHECK(has(out, "chain from_mesh {"));
 	CHECK(lacks(out, "devexit"));
 	CHECK(lacks(out, "saddr @dev4 drop"));

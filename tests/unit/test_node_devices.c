@@ -217,7 +217,8 @@ static void test_devices_on_the_hub(void)
 	CHECK(has(out, "elements = { 100.64.0.7, 100.64.0.10 }"));
 	CHECK(has(out, "set devexit6 {"));
 	CHECK(has(out, "elements = { fd7a:6d67:7465::7 }"));
-	CHECK(has(out, "ip saddr @dev4 accept"));
+	CHECK(has(out, "ip saddr @dev4 ip daddr @meshnet4 accept"));
+	CHECK(has(out, "elements = { 100.64.0.0/10 }"));
 	CHECK(has(out, "ip saddr @devexit4 oifname \"eth9\""));
 	CHECK(lacks(out, "100.64.0.20"));
 	free(out);

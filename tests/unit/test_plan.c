@@ -104,7 +104,7 @@ struct host_facts {
 	"exit_node = { enabled = true; };\n"                                                       \
 	"subnet_router = { routes = [ \"192.168.1.0/24\", \"2001:db8:1::/64\" ]; };\n"
 
-enum { MAX_LINES = 16, MAX_DEVICES = 4 };
+enum { MAX_LINES = 24, MAX_DEVICES = 4 };
 
 /* A stock WireGuard device attached to the node: a plan peer after the
  * config's. */
@@ -124,6 +124,8 @@ struct device_facts {
 		"tablet", { "100.64.0.8/32", "fd7a:6d67:7465::8/128" }, false                      \
 	}
 #define NFT_DEV "nft dev 100.64.0.7/32 100.64.0.8/32 fd7a:6d67:7465::7/128 fd7a:6d67:7465::8/128"
+/* Where devices may go through the TUN: the mesh networks (and routes). */
+#define NFT_MESHNET "nft meshnet 100.64.0.0/24 fd7a:6d67:7465::/64"
 
 struct plan_case {
 	const char *name;
@@ -570,6 +572,7 @@ static const struct plan_case cases[] = {
 			GUARDED,
 			NFT_DEV,
 			"nft devexit 100.64.0.7/32 fd7a:6d67:7465::7/128",
+			NFT_MESHNET,
 			"peer 0 " LAPTOP_ALLOWED,
 			"peer 1 100.64.0.7/32 fd7a:6d67:7465::7/128",
 			"peer 2 100.64.0.8/32 fd7a:6d67:7465::8/128",
@@ -585,6 +588,7 @@ static const struct plan_case cases[] = {
 			FORWARD6,
 			NFT_ROUTER,
 			NFT_DEV,
+			NFT_MESHNET,
 			"peer 0 " LAPTOP_ALLOWED,
 			"peer 1 100.64.0.7/32 fd7a:6d67:7465::7/128",
 			"peer 2 100.64.0.8/32 fd7a:6d67:7465::8/128",
@@ -599,6 +603,7 @@ static const struct plan_case cases[] = {
 			FORWARD4,
 			NFT_ROUTER,
 			"nft dev 100.64.0.7/32",
+			NFT_MESHNET,
 			"peer 0 " LAPTOP_ALLOWED,
 			"peer 1 100.64.0.7/32",
 		},
@@ -614,7 +619,31 @@ static const struct plan_case cases[] = {
 			NFT_ROUTER,
 			"nft lan 192.168.1.0/24 snat",
 			"nft dev 100.64.0.8/32 fd7a:6d67:7465::8/128",
+			NFT_MESHNET,
 			"peer 0 100.64.0.8/32 fd7a:6d67:7465::8/128",
+		},
+	},
+	{
+		.name = "hub using an exit node: devices reach other nodes' routes, never its defaults",
+		.conf = NODE "use_exit_node = { peer = \"home\"; };\n" PEERS(OFFICE ",\n" HOME),
+		.host = HOST_MESH_LAPTOP,
+		.devices = { PHONE },
+		.want = {
+			"route tun 192.168.77.0/24 metric 0",
+			"route tun fd77::/64 metric 0",
+			EXIT_ROUTES,
+			RULES("ipv4"),
+			RULES("ipv6"),
+			FORWARD4,
+			FORWARD6,
+			VALID_MARK,
+			"nft tun meshgate0 mtu 1280 connmark clamp_mss",
+			NFT_SELF,
+			"nft dev 100.64.0.7/32 fd7a:6d67:7465::7/128",
+			"nft meshnet 100.64.0.0/24 192.168.77.0/24 fd77::/64 fd7a:6d67:7465::/64",
+			"peer 0 " OFFICE_ALLOWED,
+			"peer 1 exit " HOME_MESH " 0.0.0.0/0 ::/0",
+			"peer 2 100.64.0.7/32 fd7a:6d67:7465::7/128",
 		},
 	},
 	{
