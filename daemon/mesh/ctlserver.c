@@ -19,6 +19,8 @@
 #include "log.h"
 #include "mesh/apply.h"
 #include "mesh/coordinator_internal.h"
+#include "mesh/devices.h"
+#include "mesh/devmsg.h"
 #include "mesh/views.h"
 
 /* ---- control channel ---- */
@@ -217,6 +219,52 @@ void coord_pending_tick(struct coordinator *c, uint64_t now)
 	}
 }
 
+/* A device request within the node's bucket; the others are refused. */
+static bool device_allowed(struct coordinator *c, uint32_t id)
+{
+	struct throttle_node *tn = throttle_node(&c->throttle, id);
+
+	return tn && throttle_bucket_take(&tn->devices, loop_now(), THROTTLE_DEVICE_INTERVAL_S * NS,
+					  THROTTLE_DEVICE_BURST);
+}
+
+/* Registers or removes a device for the node on the connection, its hub,
+ * and answers device_reply; a request without a usable req goes
+ * unanswered. */
+static void on_device_request(struct coordinator *c, struct conn *k, const json_t *msg)
+{
+	json_t *device = NULL, *warnings = json_array(), *reply = NULL;
+	struct devmsg_request r;
+	char err[DEVMSG_ERROR_MAX + 1] = "";
+	int ret = devmsg_request_parse(msg, &r, err, sizeof(err));
+
+	if (ret < 0 && !r.req) {
+		log_warn("mesh: node %u sent a device request without a req: %s", k->node_id, err);
+		goto out;
+	}
+	if (ret == 0 && !device_allowed(c, k->node_id)) {
+		snprintf(err, sizeof(err), "too many device requests; try again in a few seconds");
+		ret = -EAGAIN;
+	}
+	if (ret == 0 && r.kind == DEVMSG_ADD)
+		ret = coord_device_add(c, k->node_id, r.name, r.public_key, r.exit_node, &device,
+				       warnings, err, sizeof(err));
+	else if (ret == 0)
+		ret = coord_device_remove(c, k->node_id, r.name, err, sizeof(err));
+	if (ret < 0 && !err[0])
+		snprintf(err, sizeof(err), "%s", strerror(-ret));
+	if (ret == 0)
+		log_info("mesh: node %u %s device %s", k->node_id,
+			 r.kind == DEVMSG_ADD ? "added" : "removed", r.name);
+	reply = devmsg_reply_create(r.req, ret < 0 ? err : NULL, device, warnings);
+	if (!reply || channel_send(k->ch, reply) < 0)
+		log_warn("mesh: cannot answer the device request of node %u", k->node_id);
+out:
+	json_decref(reply);
+	json_decref(device);
+	json_decref(warnings);
+}
+
 static bool on_conn_msg(void *ctx, struct channel *ch, const json_t *msg)
 {
 	struct conn *k = ctx;
@@ -226,6 +274,10 @@ static bool on_conn_msg(void *ctx, struct channel *ch, const json_t *msg)
 
 	if (type && !strcmp(type, "port_probe")) {
 		on_port_probe(c, k, msg);
+		return true;
+	}
+	if (type && (!strcmp(type, "device_add") || !strcmp(type, "device_remove"))) {
+		on_device_request(c, k, msg);
 		return true;
 	}
 	if (!type || (strcmp(type, "hello") && strcmp(type, "update")))

@@ -40,10 +40,13 @@
  *     coordinator pushes "netmap" (the signed, versioned netmap). A node
  *     asks for a PORT_PROBE datagram with "port_probe"; the coordinator
  *     answers "port_probe_reply" and tells a node the public endpoint it
- *     observes for it with "observed" (portprobe.h). Either side ignores
- *     message types it does not know, so older nodes and coordinators mix,
- *     and lines that are not a JSON object (channel.h). The coordinator
- *     holds each node to the limits of throttle.h.
+ *     observes for it with "observed" (portprobe.h). A node that hubs
+ *     stock WireGuard devices registers and removes them with
+ *     "device_add"/"device_remove", answered "device_reply" (devmsg.h).
+ *     Either side ignores message types it does not know, so older nodes
+ *     and coordinators mix, and lines that are not a JSON object
+ *     (channel.h). The coordinator holds each node to the limits of
+ *     throttle.h.
  */
 #ifndef MESHGATE_MESH_PROTOCOL_H
 #define MESHGATE_MESH_PROTOCOL_H

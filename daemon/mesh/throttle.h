@@ -17,6 +17,9 @@
  *  - reconnects: a bucket of CONNECT_BURST, one per CONNECT_INTERVAL_S;
  *    a connection over the limit is closed at once, and the node's backoff
  *    brings it back;
+ *  - device requests (devmsg.h: each a registry transaction and a
+ *    rebuild): a bucket of DEVICE_BURST, one per DEVICE_INTERVAL_S; one
+ *    over the limit is refused ("try again"), not kept;
  *  - last_seen alone is written at most once per SEEN_INTERVAL_S;
  *  - the coordinator rebuilds at most once per REBUILD_INTERVAL_MS, so a
  *    burst of changes becomes one signed netmap per node.
@@ -39,6 +42,8 @@ enum {
 	THROTTLE_CONNECT_BURST = 5,
 	THROTTLE_CONNECT_INTERVAL_S = 10,
 	THROTTLE_SEEN_INTERVAL_S = 60,
+	THROTTLE_DEVICE_BURST = 10,
+	THROTTLE_DEVICE_INTERVAL_S = 6,
 	THROTTLE_REBUILD_INTERVAL_MS = 1000,
 };
 
@@ -58,7 +63,7 @@ uint64_t throttle_bucket_ready(const struct throttle_bucket *b, uint64_t now, ui
 
 struct throttle_node {
 	uint32_t node_id;
-	struct throttle_bucket msgs, connects;
+	struct throttle_bucket msgs, connects, devices;
 	struct mesh_hello *pending; /* the latest message not yet applied; owned */
 	uint64_t pending_due;       /* when to try it again */
 	uint64_t endpoints_at;      /* when its endpoints last took effect; 0: never */
