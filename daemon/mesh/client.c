@@ -180,6 +180,7 @@ int mesh_client_start(struct mesh_client **out, const struct mesh_host *host, ch
 		return -ENOMEM;
 	mc->host = *host;
 	portprobe_init(&mc->probe);
+	devreq_init(&mc->devreqs, randombytes_uniform(UINT32_MAX));
 	mc->timer = loop_timer_add(host->loop, loop_now() + SOON_NS, on_timer, mc);
 	if (!mc->timer) {
 		snprintf(errbuf, errlen, "mesh: cannot create a timer");
@@ -215,6 +216,7 @@ void mesh_client_stop(struct mesh_client *mc)
 		loop_timer_del(mc->host.loop, mc->timer);
 	invite_clear(&mc->inv);
 	json_decref(mc->join_result);
+	devreq_free(&mc->devreqs);
 	netmap_free(&mc->nm);
 	sodium_memzero(mc->relay_key, sizeof(mc->relay_key));
 	free(mc->paths);

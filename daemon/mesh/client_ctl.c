@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "mesh/hello.h"
+#include "mesh/client_devices.h"
 #include "mesh/client_internal.h"
 #include "mesh/client_view.h"
 
@@ -53,7 +54,7 @@ static void port_probe_ask(struct mesh_client *mc, uint16_t port)
 	json_decref(msg);
 }
 
-static bool on_msg(void *ctx, struct channel *ch, const json_t *msg)
+bool client_on_msg(void *ctx, struct channel *ch, const json_t *msg)
 {
 	struct mesh_client *mc = ctx;
 	const char *type = json_string_value(json_object_get(msg, "type"));
@@ -65,6 +66,8 @@ static bool on_msg(void *ctx, struct channel *ch, const json_t *msg)
 		port_probe_reply(mc, msg);
 	else if (type && !strcmp(type, "observed"))
 		observed_take(mc, msg);
+	else if (type && !strcmp(type, "device_reply"))
+		client_devices_reply(mc, msg);
 	return true; /* other types: from a newer coordinator, ignored */
 }
 
@@ -75,6 +78,7 @@ void client_on_closed(void *ctx, struct channel *ch)
 	channel_free(ch);
 	mc->ch = NULL;
 	portprobe_lost(&mc->probe);
+	client_devices_lost(mc);
 	mc->backoff =
 	    mc->backoff ? (mc->backoff * 2 > MAX_BACKOFF_S ? MAX_BACKOFF_S : mc->backoff * 2) : 1;
 	mc->next_connect = now_ns() + (uint64_t)mc->backoff * NS;
@@ -132,7 +136,7 @@ static void connect_control(struct mesh_client *mc)
 		mc->next_connect = now_ns() + NS;
 		return;
 	}
-	mc->ch = channel_new(mc->host.loop, fd, true, on_msg, client_on_closed, mc);
+	mc->ch = channel_new(mc->host.loop, fd, true, client_on_msg, client_on_closed, mc);
 	if (!mc->ch)
 		return;
 	mc->connect_started = now_ns();

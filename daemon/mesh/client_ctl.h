@@ -17,6 +17,9 @@ struct prefix;
 struct mesh_peer_facts;
 struct path;
 
+/* A message from the coordinator (netmap, port probe reply, observed,
+ * device reply); false closes the channel. */
+bool client_on_msg(void *ctx, struct channel *ch, const json_t *msg);
 /* The channel closed (or gave up connecting): reconnect after a backoff. */
 void client_on_closed(void *ctx, struct channel *ch);
 /* Once a second: connects, sends an update that changed, asks for a port

@@ -13,6 +13,7 @@
 
 #include "loop.h"
 #include "mesh/channel.h"
+#include "mesh/devreq.h"
 #include "mesh/host.h"
 #include "mesh/invite.h"
 #include "mesh/join.h"
@@ -65,7 +66,8 @@ struct mesh_client {
 	char *hello_sent; /* what the coordinator last heard from us (JSON text) */
 	uint64_t next_connect, connect_started;
 	unsigned backoff;
-	struct portprobe probe; /* whether the coordinator reaches our UDP port */
+	struct portprobe probe;      /* whether the coordinator reaches our UDP port */
+	struct devreq_table devreqs; /* device requests sent to the coordinator */
 	/* Paths. */
 	struct path *paths;
 	size_t n_paths;

@@ -4,18 +4,25 @@
  * the expected view out; a handshake kicked only for a peer the host says
  * has no session; hooks installed at start and removed at stop; the static
  * key's DH asked of the host; a dropped probe counted in the host's
- * counters.
+ * counters. Device requests of a member: refused at once without a control
+ * connection; over a socketpair standing for the connection, the request
+ * on the wire, a reply for an unknown req ignored, the outcome polled with
+ * its CONFIG, a refusal, a closed connection.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "keys.h"
 #include "loop.h"
 #include "mesh/client.h"
+#include "mesh/client_ctl.h"
+#include "mesh/client_internal.h"
 #include "mesh/netmap.h"
 #include "mesh/protocol.h"
 #include "mesh_fake_host.h"
@@ -47,7 +54,8 @@ static void random_public(uint8_t pub[32])
 	crypto_scalarmult_base(pub, priv);
 }
 
-static void write_state(struct mesh_fixture *f)
+/* coord_addr IPv6: the client never dials the control channel itself. */
+static void write_state_at(struct mesh_fixture *f, const char *coord_addr)
 {
 	char path[128], ck[KEY_B64_LEN + 1], sk[KEY_B64_LEN + 1];
 	json_t *doc;
@@ -56,11 +64,16 @@ static void write_state(struct mesh_fixture *f)
 	key_b64(f->sign_pk, sk);
 	doc = json_pack("{s:s, s:s, s:i, s:s, s:[s], s:[s], s:[s], s:s}", "coordinator_key", ck,
 			"sign_key", sk, "node_id", 3, "name", "laptop", "addresses",
-			"100.64.0.3/10", "coordinator_addresses", "100.64.0.1/10",
+			"100.64.0.3/10", "coordinator_addresses", coord_addr,
 			"coordinator_endpoints", "192.0.2.1:41641", "relay", "192.0.2.1:41641");
 	snprintf(path, sizeof(path), "%s/%s", f->dir, MESH_STATE_FILE);
 	CHECK_EQ_INT(json_dump_file(doc, path, 0), 0);
 	json_decref(doc);
+}
+
+static void write_state(struct mesh_fixture *f)
+{
+	write_state_at(f, "100.64.0.1/10");
 }
 
 static json_t *peer_json(const char *name, int id, const uint8_t key[32], const char *addr,
@@ -339,6 +352,257 @@ static void test_probe_drop_counted(void)
 	fixture_free(&f);
 }
 
+/* ---- device requests of a member ---- */
+
+static void stop_loop(void *ctx)
+{
+	loop_stop(ctx);
+}
+
+/* Runs the loop for about 10 ms. */
+static void pump(struct loop *loop)
+{
+	struct loop_timer *t = loop_timer_add(loop, loop_now() + 10000000, stop_loop, loop);
+
+	if (t) {
+		loop_run(loop);
+		loop_timer_del(loop, t);
+	}
+}
+
+/* The next message of type from the coordinator's end (other messages,
+ * hello and probes, are skipped); NULL after a generous bound. */
+static json_t *coord_read(struct loop *loop, int fd, const char *type)
+{
+	static char buf[65536];
+	static size_t len;
+
+	for (int round = 0; round < 500; round++) {
+		ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		char *nl;
+
+		if (n > 0)
+			len += (size_t)n;
+		while ((nl = memchr(buf, '\n', len))) {
+			json_t *msg = json_loadb(buf, (size_t)(nl - buf), 0, NULL);
+			const char *t = json_string_value(json_object_get(msg, "type"));
+
+			len -= (size_t)(nl + 1 - buf);
+			memmove(buf, nl + 1, len);
+			if (t && !strcmp(t, type))
+				return msg;
+			json_decref(msg);
+		}
+		pump(loop);
+	}
+	return NULL;
+}
+
+static void coord_send(int fd, json_t *msg)
+{
+	char *text = json_dumps(msg, JSON_COMPACT);
+	size_t n = text ? strlen(text) : 0;
+
+	if (!CHECK(text) || !CHECK(write(fd, text, n) == (ssize_t)n) ||
+	    !CHECK(write(fd, "\n", 1) == 1))
+		abort();
+	free(text);
+	json_decref(msg);
+}
+
+/* Polls device_status until it is no longer pending (a generous bound). */
+static json_t *poll_status(struct mesh_fixture *f, struct mesh_client *mc, const char *id,
+			   char *err, size_t len)
+{
+	for (int round = 0; round < 500; round++) {
+		json_t *st = mesh_client_device_status(mc, id, err, len);
+		const char *state = json_string_value(json_object_get(st, "state"));
+
+		if (!st || strcmp(state, "pending"))
+			return st;
+		json_decref(st);
+		pump(f->loop);
+	}
+	return NULL;
+}
+
+struct member {
+	struct mesh_fixture f;
+	struct mesh_client *mc;
+	int fd; /* the coordinator's end */
+};
+
+/* A joined member whose control channel is a socketpair. */
+static bool member_start(struct member *m)
+{
+	struct mesh_host host;
+	char err[256] = "";
+	int sv[2];
+
+	fixture_init(&m->f);
+	host = fixture_host(&m->f);
+	write_state_at(&m->f, "fd7a:6d67:7465::1/48");
+	write_netmap(&m->f, 3);
+	if (!CHECK_EQ_INT(mesh_client_start(&m->mc, &host, err, sizeof(err)), 0))
+		return false;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+		abort();
+	m->mc->ch = channel_new(m->f.loop, sv[0], false, client_on_msg, client_on_closed, m->mc);
+	m->fd = sv[1];
+	return CHECK(m->mc->ch);
+}
+
+static void member_stop(struct member *m)
+{
+	mesh_client_stop(m->mc);
+	if (m->fd >= 0)
+		close(m->fd);
+	fixture_free(&m->f);
+}
+
+static void test_device_not_connected(void)
+{
+	struct mesh_fixture f;
+	struct mesh_client *mc = NULL;
+	struct mesh_host host;
+	uint8_t key[32] = { 1 };
+	char err[256] = "";
+
+	fixture_init(&f);
+	host = fixture_host(&f);
+	write_state_at(&f, "fd7a:6d67:7465::1/48");
+	if (CHECK_EQ_INT(mesh_client_start(&mc, &host, err, sizeof(err)), 0)) {
+		CHECK(!mesh_client_device_add(mc, "phone", key, false, err, sizeof(err)));
+		CHECK(strstr(err, "not connected to the coordinator"));
+		CHECK(!mesh_client_device_remove(mc, "phone", err, sizeof(err)));
+		CHECK(strstr(err, "not connected to the coordinator"));
+		CHECK(!mesh_client_device_status(mc, "1", err, sizeof(err)));
+		CHECK(strstr(err, "no device request 1"));
+		mesh_client_stop(mc);
+	}
+	fixture_free(&f);
+}
+
+static void test_device_add_answered(void)
+{
+	struct member m = { .fd = -1 };
+	uint8_t key[32];
+	char err[256] = "", b64[KEY_B64_LEN + 1], id[16], hub[KEY_B64_LEN + 1];
+	json_t *pending, *wire, *st, *device;
+	json_int_t req;
+
+	randombytes_buf(key, sizeof(key));
+	if (!member_start(&m)) {
+		member_stop(&m);
+		return;
+	}
+	CHECK(!mesh_client_device_add(m.mc, "10.0.0.7", key, false, err, sizeof(err)));
+	CHECK(strstr(err, "not a valid device name"));
+	CHECK(!mesh_client_device_remove(
+	    m.mc, "a123456789012345678901234567890123456789012345678901234567890123", err,
+	    sizeof(err)));
+	CHECK(strstr(err, "'a1234") && strstr(err, "not a valid device name"));
+	pending = mesh_client_device_add(m.mc, "phone", key, true, err, sizeof(err));
+	wire = coord_read(m.f.loop, m.fd, "device_add");
+	if (!CHECK(pending && wire)) {
+		json_decref(pending);
+		json_decref(wire);
+		member_stop(&m);
+		return;
+	}
+	CHECK(!strcmp(json_string_value(json_object_get(pending, "state")), "pending"));
+	snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(pending, "request")));
+	req = json_integer_value(json_object_get(wire, "req"));
+	CHECK(req >= 1 && (unsigned long)req == strtoul(id, NULL, 10));
+	key_b64(key, b64);
+	CHECK(!strcmp(json_string_value(json_object_get(wire, "public_key")), b64));
+	CHECK(!strcmp(json_string_value(json_object_get(wire, "name")), "phone"));
+	CHECK(json_is_true(json_object_get(wire, "exit_node")));
+	/* A reply for another req: ignored, still pending. */
+	device =
+	    json_pack("{s:s, s:[s, s], s:s, s:b}", "name", "phone", "addresses", "100.64.0.7/32",
+		      "fd7a:6d67:7465::7/128", "hub", "laptop", "exit_node", 1);
+	coord_send(m.fd, json_pack("{s:s, s:I, s:n, s:O}", "type", "device_reply", "req", req + 1,
+				   "error", "device", device));
+	for (int i = 0; i < 5; i++)
+		pump(m.f.loop);
+	st = mesh_client_device_status(m.mc, id, err, sizeof(err));
+	CHECK(st && !strcmp(json_string_value(json_object_get(st, "state")), "pending"));
+	json_decref(st);
+	/* The answer: done, with the device, the hub's CONFIG and the warnings. */
+	coord_send(m.fd,
+		   json_pack("{s:s, s:I, s:n, s:O, s:[s]}", "type", "device_reply", "req", req,
+			     "error", "device", device, "warnings", "exit not approved"));
+	st = poll_status(&m.f, m.mc, id, err, sizeof(err));
+	if (CHECK(st)) {
+		json_t *config = json_object_get(st, "config");
+
+		CHECK(!strcmp(json_string_value(json_object_get(st, "state")), "done"));
+		CHECK(json_equal(json_object_get(st, "device"), device));
+		CHECK_EQ_INT(json_array_size(json_object_get(st, "warnings")), 1);
+		key_b64(m.f.host.pub, hub);
+		CHECK(!strcmp(json_string_value(json_object_get(config, "hub")), "laptop"));
+		CHECK(!strcmp(json_string_value(json_object_get(config, "hub_public_key")), hub));
+		CHECK(json_is_true(json_object_get(config, "exit_node")));
+		/* No private key anywhere: the member never had one. */
+		CHECK(!json_object_get(st, "private_key"));
+	} else {
+		fprintf(stderr, "  device_status: %s\n", err);
+	}
+	json_decref(st);
+	/* A second answer for it changes nothing. */
+	coord_send(m.fd, json_pack("{s:s, s:I, s:s}", "type", "device_reply", "req", req, "error",
+				   "late"));
+	pump(m.f.loop);
+	st = mesh_client_device_status(m.mc, id, err, sizeof(err));
+	CHECK(st && !strcmp(json_string_value(json_object_get(st, "state")), "done"));
+	json_decref(st);
+	json_decref(device);
+	json_decref(pending);
+	json_decref(wire);
+	member_stop(&m);
+}
+
+static void test_device_remove_refused_and_lost(void)
+{
+	struct member m = { .fd = -1 };
+	char err[256] = "", id[16];
+	json_t *pending, *wire, *st;
+
+	if (!member_start(&m)) {
+		member_stop(&m);
+		return;
+	}
+	pending = mesh_client_device_remove(m.mc, "phone", err, sizeof(err));
+	wire = coord_read(m.f.loop, m.fd, "device_remove");
+	if (CHECK(pending && wire)) {
+		snprintf(id, sizeof(id), "%s",
+			 json_string_value(json_object_get(pending, "request")));
+		coord_send(m.fd, json_pack("{s:s, s:O, s:s}", "type", "device_reply", "req",
+					   json_object_get(wire, "req"), "error",
+					   "no device named phone"));
+		st = poll_status(&m.f, m.mc, id, err, sizeof(err));
+		CHECK(!st && !strcmp(err, "no device named phone"));
+		json_decref(st);
+	}
+	json_decref(pending);
+	json_decref(wire);
+	/* A request waiting when the connection closes fails at once. */
+	pending = mesh_client_device_remove(m.mc, "tablet", err, sizeof(err));
+	if (CHECK(pending)) {
+		snprintf(id, sizeof(id), "%s",
+			 json_string_value(json_object_get(pending, "request")));
+		close(m.fd);
+		m.fd = -1;
+		st = poll_status(&m.f, m.mc, id, err, sizeof(err));
+		CHECK(!st && strstr(err, "closed before it answered"));
+		json_decref(st);
+		CHECK(!m.mc->ch);
+	}
+	json_decref(pending);
+	member_stop(&m);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -348,5 +612,8 @@ int main(void)
 	RUN(test_state_without_netmap);
 	RUN(test_devices_in_view);
 	RUN(test_probe_drop_counted);
+	RUN(test_device_not_connected);
+	RUN(test_device_add_answered);
+	RUN(test_device_remove_refused_and_lost);
 	return test_summary();
 }
