@@ -124,13 +124,23 @@ static json_t *cmd_routes_unapprove(struct mesh_roles *r, const json_t *req, con
 /* ---- devices: stock WireGuard clients attached to this node ---- */
 
 /* device_add and device_remove on a member: the request goes to the
- * coordinator over the control channel (not wired yet). */
+ * coordinator over the control channel; the answer is
+ * {"state": "pending", "request": ID}, then polled with device_status. */
 static json_t *member_device_add(struct mesh_roles *r, const char *name, const uint8_t key[32],
 				 bool exit_node, const char **error)
 {
-	*error = r->client ? "device commands on a member are not wired yet"
-			   : "this node is in no mesh (meshgate join, or coordinator.enabled)";
-	return NULL;
+	json_t *out;
+
+	if (!r->client) {
+		*error = "this node is in no mesh (meshgate join, or coordinator.enabled)";
+		return NULL;
+	}
+	out = key ? mesh_client_device_add(r->client, name, key, exit_node, r->error,
+					   sizeof(r->error))
+		  : mesh_client_device_remove(r->client, name, r->error, sizeof(r->error));
+	if (!out)
+		*error = r->error;
+	return out;
 }
 
 static json_t *member_device_remove(struct mesh_roles *r, const char *name, const char **error)
@@ -187,6 +197,34 @@ static json_t *cmd_device_remove(struct mesh_roles *r, const json_t *req, const 
 	return result;
 }
 
+/* {"cmd": "device_status", "request": ID}: a member's request pending,
+ * done, or its error. The coordinator answers its own at once: it has
+ * none. */
+static json_t *cmd_device_status(struct mesh_roles *r, const json_t *req, const char **error)
+{
+	const json_t *v = json_object_get(req, "request");
+	char id[24];
+	json_t *out;
+
+	if (json_is_integer(v))
+		snprintf(id, sizeof(id), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	else
+		snprintf(id, sizeof(id), "%s", json_is_string(v) ? json_string_value(v) : "");
+	if (!id[0]) {
+		*error = "device status: which request?";
+		return NULL;
+	}
+	if (!r->client) {
+		snprintf(r->error, sizeof(r->error), "no device request %s", id);
+		*error = r->error;
+		return NULL;
+	}
+	out = mesh_client_device_status(r->client, id, r->error, sizeof(r->error));
+	if (!out)
+		*error = r->error;
+	return out;
+}
+
 /* ---- joining (any node but the coordinator) ---- */
 
 static json_t *cmd_join(struct mesh_roles *r, const json_t *req, const char **error)
@@ -222,6 +260,7 @@ const struct mesh_command mesh_commands[] = {
 	{ "routes_unapprove", cmd_routes_unapprove },
 	{ "device_add", cmd_device_add },
 	{ "device_remove", cmd_device_remove },
+	{ "device_status", cmd_device_status },
 	{ "join", cmd_join },
 	{ "join_status", cmd_join_status },
 };

@@ -20,7 +20,7 @@ struct mesh_roles {
 	struct mesh_host host;
 	struct coordinator *coordinator; /* NULL: not running */
 	struct mesh_client *client;      /* NULL: not running */
-	char error[256];                 /* the last failed join's reason */
+	char error[256];                 /* the last failed command's reason */
 };
 
 /* Starts the role the config or saved state asks for (coordinator.enabled;
@@ -47,7 +47,8 @@ struct mesh_command {
 };
 
 /* invite, invite_list, invite_revoke, nodes, nodes_remove, routes_approve,
- * routes_unapprove, device_add, device_remove, join, join_status. */
+ * routes_unapprove, device_add, device_remove, device_status, join,
+ * join_status. */
 extern const struct mesh_command mesh_commands[];
 extern const size_t mesh_n_commands;
 
