@@ -238,10 +238,8 @@ static void on_device_request(struct coordinator *c, struct conn *k, const json_
 	char err[DEVMSG_ERROR_MAX + 1] = "";
 	int ret = devmsg_request_parse(msg, &r, err, sizeof(err));
 
-	if (ret < 0 && !r.req) {
-		log_warn("mesh: node %u sent a device request without a req: %s", k->node_id, err);
-		goto out;
-	}
+	if (ret < 0 && !r.req)
+		goto out; /* nothing to answer to; ignored as unknown lines are */
 	if (ret == 0 && !device_allowed(c, k->node_id)) {
 		snprintf(err, sizeof(err), "too many device requests; try again in a few seconds");
 		ret = -EAGAIN;
@@ -333,40 +331,46 @@ static bool connect_allowed(struct coordinator *c, uint32_t id)
 	return false;
 }
 
+int coord_conn_open(struct coordinator *c, int fd, uint32_t node_id)
+{
+	struct conn *k = calloc(1, sizeof(*k)), *old;
+
+	if (!k) {
+		close(fd);
+		return -ENOMEM;
+	}
+	old = coord_conn_by_node(c, node_id);
+	if (old)
+		coord_conn_close(old);
+	*k = (struct conn){ .c = c, .node_id = node_id };
+	k->ch = channel_new(c->host.loop, fd, false, on_conn_msg, on_conn_closed, k);
+	if (!k->ch) {
+		free(k);
+		return -ENOMEM;
+	}
+	k->next = c->conns;
+	c->conns = k;
+	coord_schedule(c);
+	return 0;
+}
+
 static void on_accept(void *ctx, uint32_t events)
 {
 	struct coordinator *c = ctx;
 	union sockaddr_inet sa;
 	socklen_t len = sizeof(sa);
 	int fd = accept4(c->listen_fd, &sa.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	struct conn *k, *old;
 	uint32_t id;
 
 	if (fd < 0)
 		return;
 	id = node_by_source(c, &sa);
-	if (id && !connect_allowed(c, id)) {
+	if (!id || !connect_allowed(c, id)) {
 		close(fd);
 		return;
 	}
-	k = id ? calloc(1, sizeof(*k)) : NULL;
-	if (!k) {
-		close(fd);
-		return;
-	}
-	old = coord_conn_by_node(c, id);
-	if (old)
-		coord_conn_close(old);
-	*k = (struct conn){ .c = c, .node_id = id };
-	k->ch = channel_new(c->host.loop, fd, false, on_conn_msg, on_conn_closed, k);
-	if (!k->ch) {
-		free(k);
-		return;
-	}
-	k->next = c->conns;
-	c->conns = k;
-	log_info("mesh: node %u connected", id);
-	coord_schedule(c);
+	if (coord_conn_open(c, fd, id) == 0)
+		log_info("mesh: node %u connected", id);
 }
 
 int coord_listen_control(struct coordinator *c)

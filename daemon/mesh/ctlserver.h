@@ -14,6 +14,12 @@ struct coordinator;
 /* Listens on MESH_CONTROL_PORT; 0 or -errno. */
 int coord_listen_control(struct coordinator *c);
 
+/* Serves fd (a connected, non-blocking stream) as node_id's control
+ * channel, in place of any it had; on_accept's for a known source, and a
+ * test's. 0, or -ENOMEM with fd closed. */
+int coord_conn_open(struct coordinator *c, int fd, uint32_t node_id)
+    __attribute__((warn_unused_result));
+
 /* Applies the hellos and updates held back by the limits that are due. */
 void coord_pending_tick(struct coordinator *c, uint64_t now);
 
