@@ -4,11 +4,11 @@
 # socket (the JSON commands device_add and device_remove, as the CLI sends
 # them): home, the coordinator, registers a device it hubs and answers its
 # address and configuration; laptop's signed netmap lists the device under
-# home without a key; `nodes` lists it; a member is told the member path
-# is not there yet; a duplicate name is refused; removing the device takes
-# it out of laptop's netmap and revokes its key; devices outlive a restart
-# of the coordinator; the private key made for the device is nowhere in
-# home's state directory or logs.
+# home without a key; `nodes` lists it; a member's request goes to the
+# coordinator (pending, then its answer); a duplicate name is refused;
+# removing the device takes it out of laptop's netmap and revokes its key;
+# devices outlive a restart of the coordinator; the private key made for
+# the device is nowhere in home's state directory or logs.
 #
 #  laptop ── veth ── inet ── veth ── home
 #  phone  ── veth ──/                 (phone unused)
@@ -100,9 +100,15 @@ check "a duplicate name is refused" \
 ans=$(ctl home "{\"cmd\": \"device_add\", \"name\": \"tab\", \"public_key\": \"$pub\", \"exit\": true}")
 check "--exit on a hub without an exit offer is refused" \
 	[ "$(field "$ans" 'd["error"]')" = "home offers no exit node (exit_node.enabled = false)" ]
-ans=$(ctl laptop "{\"cmd\": \"device_add\", \"name\": \"pad\", \"public_key\": \"$(wg genkey | wg pubkey)\"}")
-check "a member answers that its path is not wired yet" \
-	[ "$(field "$ans" 'd["error"]')" = "device commands on a member are not wired yet" ]
+ans=$(ctl laptop "{\"cmd\": \"device_add\", \"name\": \"pad\", \"public_key\": \"$(wg genkey | wg pubkey)\", \"exit\": true}")
+check "a member's request goes to the coordinator: pending" \
+	[ "$(field "$ans" 'd["result"]["state"]')" = pending ]
+req=$(field "$ans" 'd["result"]["request"]')
+member_refused() {
+	[ "$(field "$(ctl laptop "{\"cmd\": \"device_status\", \"request\": \"$req\"}")" \
+		'd.get("error")')" = "laptop offers no exit node (exit_node.enabled = false)" ]
+}
+check "... then the coordinator's refusal" wait_for 75 0.2 member_refused
 
 ans=$(ctl home '{"cmd": "device_remove", "name": "phone"}')
 check "device_remove is done at once" [ "$(field "$ans" 'd["result"]["removed"]')" = phone ]
