@@ -66,12 +66,119 @@ static json_t *endpoint_json(const struct wg_peer *peer)
 	return json_string(text);
 }
 
+/* Orders prefixes by family, address, length (for bsearch). */
+static int prefix_order(const void *a, const void *b)
+{
+	const struct prefix *x = a, *y = b;
+	int c;
+
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	c = memcmp(x->addr, y->addr, addr_len(x->family));
+	return c ? c : (int)x->len - (int)y->len;
+}
+
+static int peer_order(const void *a, const void *b)
+{
+	return memcmp((*(const struct mesh_peer *const *)a)->public_key,
+		      (*(const struct mesh_peer *const *)b)->public_key, KEY_LEN);
+}
+
+static int peer_key_order(const void *key, const void *elem)
+{
+	return memcmp(key, (*(const struct mesh_peer *const *)elem)->public_key, KEY_LEN);
+}
+
+static int device_order(const void *a, const void *b)
+{
+	return memcmp((*(const struct mesh_device *const *)a)->public_key,
+		      (*(const struct mesh_device *const *)b)->public_key, KEY_LEN);
+}
+
+static int device_key_order(const void *key, const void *elem)
+{
+	return memcmp(key, (*(const struct mesh_device *const *)elem)->public_key, KEY_LEN);
+}
+
+/*
+ * The mesh's facts one build matches engine peers against, each sorted for
+ * bsearch (a hub may hold a thousand devices; the engine's peer walk stays
+ * linear). It points into the node's own copies (mesh_peers, mesh_devices).
+ */
+struct mesh_index {
+	const struct mesh_peer **peers;     /* by key */
+	const struct mesh_device **devices; /* the attached ones, by key */
+	size_t n_peers, n_devices;
+	struct prefix *device_addrs; /* every device's addresses */
+	size_t n_device_addrs;
+	/* Per node->mesh_devices entry: its engine peer; NULL: none. */
+	const struct wg_peer **device_peer;
+};
+
+static void mesh_index_free(struct mesh_index *ix)
+{
+	free(ix->peers);
+	free(ix->devices);
+	free(ix->device_addrs);
+	free(ix->device_peer);
+}
+
+static int mesh_index_init(struct mesh_index *ix, const struct node *node)
+{
+	size_t n_dev = node->n_mesh_devices;
+
+	memset(ix, 0, sizeof(*ix));
+	ix->peers = calloc(node->n_mesh_peers + 1, sizeof(*ix->peers));
+	ix->devices = calloc(n_dev + 1, sizeof(*ix->devices));
+	ix->device_addrs = calloc(2 * n_dev + 1, sizeof(*ix->device_addrs));
+	ix->device_peer = calloc(n_dev + 1, sizeof(*ix->device_peer));
+	if (!ix->peers || !ix->devices || !ix->device_addrs || !ix->device_peer) {
+		mesh_index_free(ix);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < node->n_mesh_peers; i++)
+		ix->peers[ix->n_peers++] = &node->mesh_peers[i];
+	for (size_t i = 0; i < n_dev; i++) {
+		const struct mesh_device *d = &node->mesh_devices[i];
+		if (d->attached)
+			ix->devices[ix->n_devices++] = d;
+		for (size_t j = 0; j < d->n_addresses && j < 2; j++)
+			ix->device_addrs[ix->n_device_addrs++] = d->addresses[j];
+	}
+	qsort(ix->peers, ix->n_peers, sizeof(*ix->peers), peer_order);
+	qsort(ix->devices, ix->n_devices, sizeof(*ix->devices), device_order);
+	qsort(ix->device_addrs, ix->n_device_addrs, sizeof(*ix->device_addrs), prefix_order);
+	return 0;
+}
+
+/* The attached device (index into node->mesh_devices) with this key, or -1. */
+static ssize_t attached_device(const struct mesh_index *ix, const struct node *node,
+			       const uint8_t key[KEY_LEN])
+{
+	const struct mesh_device **hit =
+	    bsearch(key, ix->devices, ix->n_devices, sizeof(*ix->devices), device_key_order);
+
+	return hit ? *hit - node->mesh_devices : -1;
+}
+
+/* The mesh peer with this key (a static peer has none), or NULL. */
+static const struct mesh_peer *mesh_peer_of(const struct mesh_index *ix, const uint8_t key[KEY_LEN])
+{
+	const struct mesh_peer **hit =
+	    bsearch(key, ix->peers, ix->n_peers, sizeof(*ix->peers), peer_key_order);
+
+	return hit ? *hit : NULL;
+}
+
 struct prefix_sort {
+	const struct mesh_index *ix;
 	json_t *addresses; /* host prefixes: the peer's own addresses */
 	json_t *routes;    /* everything else it serves */
 	bool exit_node;
 };
 
+/* A hub peer's allowed IPs hold its devices' addresses too: those are the
+ * devices' (status devices[]), not the peer's. */
 static int sort_allowed_ip(void *ctx, int family, const uint8_t *ip, uint8_t cidr)
 {
 	struct prefix_sort *sort = ctx;
@@ -81,6 +188,9 @@ static int sort_allowed_ip(void *ctx, int family, const uint8_t *ip, uint8_t cid
 	memcpy(p.addr, ip, addr_len(family));
 	if (cidr == 0)
 		sort->exit_node = true;
+	else if (host && bsearch(&p, sort->ix->device_addrs, sort->ix->n_device_addrs, sizeof(p),
+				 prefix_order))
+		return 0;
 	else
 		json_array_append_new(host ? sort->addresses : sort->routes, prefix_json(&p));
 	return 0;
@@ -133,21 +243,76 @@ static const char *path_name(const struct wg_peer *peer, bool session)
 	return wg_endpoint_is_relay(&peer->endpoint) ? "relay" : "direct";
 }
 
-static json_t *peer_json(const struct wg_peer *peer, time_t now)
+static bool peer_online(const struct wg_peer *peer, time_t now)
 {
-	struct prefix_sort sort = { json_array(), json_array(), false };
 	time_t last = peer->last_handshake.tv_sec;
-	bool online = last && now - last < ONLINE_WINDOW;
+
+	return last && now - last < ONLINE_WINDOW;
+}
+
+/* "exit_node": its defaults are in the allowed IPs (the exit in use);
+ * "exit_node_offered": a mesh peer whose exit offer is approved. */
+static json_t *peer_json(const struct wg_peer *peer, const struct mesh_index *ix, time_t now)
+{
+	struct prefix_sort sort = { ix, json_array(), json_array(), false };
+	const struct mesh_peer *mp = mesh_peer_of(ix, peer->public_key);
+	bool online = peer_online(peer, now);
 	bool session = online && peer->current;
 
 	allowedips_walk_by_peer(&peer->device->allowedips, (void *)peer, sort_allowed_ip, &sort);
-	return json_pack("{s:s, s:o, s:o, s:o, s:s, s:I, s:I, s:I, s:o, s:b, s:b}", "name",
-			 peer->name, "public_key", key_json(peer->public_key), "addresses",
-			 sort.addresses, "endpoint", endpoint_json(peer), "path",
-			 path_name(peer, session), "last_handshake", (json_int_t)last, "rx_bytes",
-			 (json_int_t)peer->stats.rx_bytes, "tx_bytes",
-			 (json_int_t)peer->stats.tx_bytes, "routes", sort.routes, "exit_node",
-			 sort.exit_node, "online", online);
+	return json_pack(
+	    "{s:s, s:o, s:o, s:o, s:s, s:I, s:I, s:I, s:o, s:b, s:b, s:b}", "name", peer->name,
+	    "public_key", key_json(peer->public_key), "addresses", sort.addresses, "endpoint",
+	    endpoint_json(peer), "path", path_name(peer, session), "last_handshake",
+	    (json_int_t)peer->last_handshake.tv_sec, "rx_bytes", (json_int_t)peer->stats.rx_bytes,
+	    "tx_bytes", (json_int_t)peer->stats.tx_bytes, "routes", sort.routes, "exit_node",
+	    sort.exit_node, "exit_node_offered", mp && mp->exit_offered, "online", online);
+}
+
+/* The engine's peers but the attached devices, whose engine peers the
+ * index records for devices_json. */
+static json_t *peers_json(const struct node *node, struct mesh_index *ix, time_t now)
+{
+	json_t *arr = json_array();
+
+	wg_device_for_each_peer(node->dev, peer)
+	{
+		ssize_t d = attached_device(ix, node, peer->public_key);
+		if (d >= 0)
+			ix->device_peer[d] = peer;
+		else if (arr)
+			json_array_append_new(arr, peer_json(peer, ix, now));
+	}
+	return arr;
+}
+
+/* A device never shows its key. Engine facts only for an attached device
+ * (this node is its hub); zero and null for the others. */
+static json_t *device_json(const struct mesh_device *d, const struct wg_peer *peer, time_t now)
+{
+	json_t *addrs = json_array();
+
+	for (size_t i = 0; addrs && i < d->n_addresses && i < 2; i++)
+		json_array_append_new(addrs, prefix_json(&d->addresses[i]));
+	return json_pack(
+	    "{s:s, s:o, s:s, s:b, s:b, s:I, s:I, s:I, s:b, s:o}", "name", d->name, "addresses",
+	    addrs, "hub", d->hub, "attached", d->attached, "exit_node", d->exit_node,
+	    "last_handshake", (json_int_t)(peer ? peer->last_handshake.tv_sec : 0), "rx_bytes",
+	    (json_int_t)(peer ? peer->stats.rx_bytes : 0), "tx_bytes",
+	    (json_int_t)(peer ? peer->stats.tx_bytes : 0), "online", peer && peer_online(peer, now),
+	    "endpoint", peer ? endpoint_json(peer) : json_null());
+}
+
+static json_t *devices_json(const struct node *node, const struct mesh_index *ix, time_t now)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr && i < node->n_mesh_devices; i++) {
+		const struct mesh_device *d = &node->mesh_devices[i];
+		json_array_append_new(arr,
+				      device_json(d, d->attached ? ix->device_peer[i] : NULL, now));
+	}
+	return arr;
 }
 
 /* The engine's drops by reason, then the mesh code's. */
@@ -223,24 +388,30 @@ static json_t *coordinator_json(const struct node *node)
 	return nodes ? json_pack("{s:o}", "nodes", nodes) : NULL;
 }
 
-/* Whether a peer serves more than its own addresses: a static peer's
- * prefix wider than a host, a mesh peer's entries beyond its two. */
-static bool peers_serve_routes(const struct node *node)
+static bool any_wider_than_host(const struct prefix *v, size_t n)
 {
-	for (size_t i = 0; i < node->cfg.n_peers; i++)
-		for (size_t j = 0; j < node->cfg.peers[i].allowed_ips.n; j++) {
-			const struct prefix *p = &node->cfg.peers[i].allowed_ips.v[j];
-			if (p->len != (p->family == AF_INET ? 32 : 128))
-				return true;
-		}
-	for (size_t i = 0; i < node->n_mesh_peers; i++)
-		if (node->mesh_peers[i].n_allowed_ips > 2)
+	for (size_t i = 0; i < n; i++)
+		if (v[i].len != (v[i].family == AF_INET ? 32 : 128))
 			return true;
 	return false;
 }
 
-/* The facts preflight takes from the node and its mesh role. */
-static void preflight_node_facts(const struct node *node, struct preflight_node *n)
+/* Whether a peer serves more than host addresses: its own, and a hub's
+ * devices' (inside the mesh prefix, which the node routes anyway). */
+static bool peers_serve_routes(const struct node *node)
+{
+	for (size_t i = 0; i < node->cfg.n_peers; i++)
+		if (any_wider_than_host(node->cfg.peers[i].allowed_ips.v,
+					node->cfg.peers[i].allowed_ips.n))
+			return true;
+	for (size_t i = 0; i < node->n_mesh_peers; i++)
+		if (any_wider_than_host(node->mesh_peers[i].allowed_ips,
+					node->mesh_peers[i].n_allowed_ips))
+			return true;
+	return false;
+}
+
+void node_status_preflight_facts(const struct node *node, struct preflight_node *n)
 {
 	const struct route_plan *plan = &node->plan;
 
@@ -274,7 +445,7 @@ static json_t *preflight_doc(const struct node_status *st)
 	if (!f)
 		return NULL;
 	*f = st->system;
-	preflight_node_facts(st->node, &n);
+	node_status_preflight_facts(st->node, &n);
 	preflight_set_node(f, &n);
 	preflight_evaluate(f, r);
 	doc = preflight_json(r, PREFLIGHT_CHECKS);
@@ -282,19 +453,22 @@ static json_t *preflight_doc(const struct node_status *st)
 	return doc;
 }
 
+/* NULL out of memory: the board keeps the last document. */
 static json_t *build(const struct node_status *st)
 {
 	const struct node *node = st->node;
-	json_t *peers = json_array();
 	time_t now = time(NULL);
+	struct mesh_index ix;
+	json_t *peers, *doc;
 
-	wg_device_for_each_peer(node->dev, peer)
-	{
-		json_array_append_new(peers, peer_json(peer, now));
-	}
-	return json_pack("{s:o, s:o, s:o, s:o*, s:o*}", "self", self_json(node), "peers", peers,
-			 "daemon", daemon_json(node), "preflight", preflight_doc(st), "coordinator",
-			 coordinator_json(node));
+	if (mesh_index_init(&ix, node) < 0)
+		return NULL;
+	peers = peers_json(node, &ix, now);
+	doc = json_pack("{s:o, s:o, s:o, s:o, s:o*, s:o*}", "self", self_json(node), "peers", peers,
+			"devices", devices_json(node, &ix, now), "daemon", daemon_json(node),
+			"preflight", preflight_doc(st), "coordinator", coordinator_json(node));
+	mesh_index_free(&ix);
+	return doc;
 }
 
 static void system_checks(struct node_status *st)

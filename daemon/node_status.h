@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 struct node;
+struct preflight_node;
 
 enum { NODE_STATUS_PERIOD_S = 1, NODE_STATUS_CHECK_PERIOD_S = 10 };
 
@@ -36,6 +37,10 @@ void node_status_refresh(struct node *node);
 /* The published document: a new reference, NULL before the first. Does no
  * work beyond that: views call it per request. */
 json_t *node_status_current(const struct node *node);
+
+/* The facts preflight takes from the node and its mesh role (what the
+ * published checks see of it). */
+void node_status_preflight_facts(const struct node *node, struct preflight_node *out);
 
 /* Stops the timer and drops the document; NULL-safe on a node without one. */
 void node_status_stop(struct node *node);

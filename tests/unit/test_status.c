@@ -3,12 +3,16 @@
  * published document and do no work of their own (no engine walk, and no
  * preflight system checks, which open a netlink socket and read /proc); the
  * node republishes after a change, on its timer, and for the control socket.
+ * The document's devices (no key ever), the peers' exit offers, and what
+ * preflight takes from the mesh peers.
  */
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "keys.h"
+#include "mesh/apply.h"
 #include "node.h"
 #include "node_status.h"
 #include "node_web.h"
@@ -179,10 +183,211 @@ static void test_republished(void)
 	node_fini(&node);
 }
 
+/* ---- devices and exit offers ---- */
+
+static struct wg_peer *engine_peer(struct node *node, const char *name, uint8_t key[KEY_LEN],
+				   const char *const *allowed, size_t n)
+{
+	struct wg_peer *peer = NULL;
+
+	fake_random(NULL, key, KEY_LEN);
+	CHECK(wg_device_add_peer(node->dev, key, &peer) == 0);
+	wg_peer_set_name(peer, name);
+	for (size_t i = 0; i < n; i++) {
+		struct prefix p;
+		CHECK(prefix_parse(&p, allowed[i]) == 0);
+		CHECK(allowedips_insert(&node->dev->allowedips, p.family, p.addr, p.len, peer) ==
+		      0);
+	}
+	return peer;
+}
+
+static struct prefix *prefixes(const char *const *text, size_t n)
+{
+	struct prefix *v = calloc(n, sizeof(*v));
+
+	for (size_t i = 0; v && i < n; i++)
+		CHECK(prefix_parse(&v[i], text[i]) == 0);
+	return v;
+}
+
+static void set_device(struct mesh_device *d, const char *name, const char *hub, const char *v4,
+		       const char *v6)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	snprintf(d->hub, sizeof(d->hub), "%s", hub);
+	CHECK(prefix_parse(&d->addresses[0], v4) == 0 && prefix_parse(&d->addresses[1], v6) == 0);
+	d->n_addresses = 2;
+}
+
+static bool str_is(const json_t *obj, const char *key, const char *want)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+	return s && !strcmp(s, want);
+}
+
+static const json_t *by_name(const json_t *arr, const char *name)
+{
+	size_t i;
+	json_t *x;
+
+	json_array_foreach(arr, i, x)
+	{
+		if (str_is(x, "name", name))
+			return x;
+	}
+	return NULL;
+}
+
+static bool strings_are(const json_t *arr, const char *const *want, size_t n)
+{
+	if (json_array_size(arr) != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		bool found = false;
+		for (size_t j = 0; j < n; j++)
+			found |= json_is_string(json_array_get(arr, j)) &&
+				 !strcmp(json_string_value(json_array_get(arr, j)), want[i]);
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/* A hub "home" (exit offer approved, one device "tablet" of its own), a
+ * static peer and this node's attached device "phone": the phone is in
+ * devices[] with its engine facts and never in peers[]; no device key
+ * anywhere; home's addresses are its own; exit offers by peer. */
+static void test_devices(void)
+{
+	static const char *const home_ips[] = { "100.64.0.1/32", "fd7a:6d67:7465::1/128",
+						"100.64.0.9/32", "fd7a:6d67:7465::9/128",
+						"0.0.0.0/0",     "::/0" };
+	static const char *const phone_ips[] = { "100.64.0.7/32", "fd7a:6d67:7465::7/128" };
+	static const char *const static_ips[] = { "10.10.0.2/32" };
+	uint8_t home_key[KEY_LEN], phone_key[KEY_LEN], static_key[KEY_LEN];
+	char phone_b64[KEY_B64_LEN + 1], *text;
+	struct wg_endpoint ep = { 0 };
+	struct node node;
+	struct wg_peer *phone;
+	const json_t *peers, *devices, *d;
+	json_t *doc;
+
+	node_init(&node);
+	engine_peer(&node, "home", home_key, home_ips, 6);
+	engine_peer(&node, "static", static_key, static_ips, 1);
+	phone = engine_peer(&node, "phone", phone_key, phone_ips, 2);
+	phone->stats.rx_bytes = 1234;
+	phone->stats.tx_bytes = 5678;
+	phone->last_handshake.tv_sec = time(NULL) - 5;
+	ep.addr.in4.sin_family = AF_INET;
+	ep.addr.in4.sin_port = htons(4500);
+	ep.addr.in4.sin_addr.s_addr = htonl(0xc6336407); /* 198.51.100.7 */
+	wg_peer_set_endpoint(phone, &ep);
+
+	node.mesh_peers = calloc(1, sizeof(*node.mesh_peers));
+	node.n_mesh_peers = 1;
+	snprintf(node.mesh_peers[0].name, sizeof(node.mesh_peers[0].name), "home");
+	memcpy(node.mesh_peers[0].public_key, home_key, KEY_LEN);
+	node.mesh_peers[0].allowed_ips = prefixes(home_ips, 6);
+	node.mesh_peers[0].n_allowed_ips = 6;
+	node.mesh_peers[0].exit_offered = true;
+	node.mesh_devices = calloc(2, sizeof(*node.mesh_devices));
+	node.n_mesh_devices = 2;
+	set_device(&node.mesh_devices[0], "phone", "unit", "100.64.0.7/32",
+		   "fd7a:6d67:7465::7/128");
+	node.mesh_devices[0].attached = true;
+	node.mesh_devices[0].exit_node = true;
+	memcpy(node.mesh_devices[0].public_key, phone_key, KEY_LEN);
+	set_device(&node.mesh_devices[1], "tablet", "home", "100.64.0.9/32",
+		   "fd7a:6d67:7465::9/128");
+
+	node_web_sync(&node);
+	doc = node_status_current(&node);
+	peers = json_object_get(doc, "peers");
+	devices = json_object_get(doc, "devices");
+
+	CHECK_EQ_INT(json_array_size(peers), 2);
+	CHECK(by_name(peers, "phone") == NULL);
+	d = by_name(peers, "home");
+	CHECK(d && json_is_true(json_object_get(d, "exit_node_offered")));
+	CHECK(d && json_is_true(json_object_get(d, "exit_node")));
+	CHECK(d &&
+	      strings_are(json_object_get(d, "addresses"),
+			  (const char *const[]){ "100.64.0.1/32", "fd7a:6d67:7465::1/128" }, 2));
+	d = by_name(peers, "static");
+	CHECK(d && json_is_false(json_object_get(d, "exit_node_offered")));
+
+	CHECK_EQ_INT(json_array_size(devices), 2);
+	d = by_name(devices, "phone");
+	CHECK(d && strings_are(json_object_get(d, "addresses"), phone_ips, 2));
+	CHECK(d && str_is(d, "hub", "unit"));
+	CHECK(d && json_is_true(json_object_get(d, "attached")));
+	CHECK(d && json_is_true(json_object_get(d, "exit_node")));
+	CHECK(d && json_is_true(json_object_get(d, "online")));
+	CHECK(d && json_integer_value(json_object_get(d, "last_handshake")) ==
+		       phone->last_handshake.tv_sec);
+	CHECK(d && json_integer_value(json_object_get(d, "rx_bytes")) == 1234);
+	CHECK(d && json_integer_value(json_object_get(d, "tx_bytes")) == 5678);
+	CHECK(d && str_is(d, "endpoint", "198.51.100.7:4500"));
+	d = by_name(devices, "tablet");
+	CHECK(d && str_is(d, "hub", "home"));
+	CHECK(d && json_is_false(json_object_get(d, "attached")));
+	CHECK(d && json_is_false(json_object_get(d, "online")));
+	CHECK(d && json_integer_value(json_object_get(d, "last_handshake")) == 0);
+	CHECK(d && json_integer_value(json_object_get(d, "rx_bytes")) == 0);
+	CHECK(d && json_is_null(json_object_get(d, "endpoint")));
+
+	key_to_base64(phone_b64, phone_key);
+	text = json_dumps(doc, 0);
+	CHECK(text && !strstr(text, phone_b64));
+	for (size_t i = 0; i < json_array_size(devices); i++)
+		CHECK(!json_object_get(json_array_get(devices, i), "public_key"));
+	free(text);
+	json_decref(doc);
+
+	mesh_apply_free(node.mesh_peers, node.n_mesh_peers);
+	free(node.mesh_devices);
+	node_fini(&node);
+}
+
+/* Preflight's rp_filter check asks whether peers serve routes the node may
+ * not install: a hub's devices are host addresses in the mesh prefix, not
+ * routes; a peer with one address and one route serves a route. */
+static void test_preflight_peer_routes(void)
+{
+	static const char *const hub_ips[] = { "100.64.0.1/32", "fd7a:6d67:7465::1/128",
+					       "100.64.0.9/32", "fd7a:6d67:7465::9/128" };
+	static const char *const lan_ips[] = { "100.64.0.2/32", "192.168.77.0/24" };
+	struct preflight_node facts;
+	struct node node;
+
+	node_init(&node);
+	node.cfg.accept_routes = false;
+	node.mesh_peers = calloc(1, sizeof(*node.mesh_peers));
+	node.n_mesh_peers = 1;
+	node.mesh_peers[0].allowed_ips = prefixes(hub_ips, 4);
+	node.mesh_peers[0].n_allowed_ips = 4;
+	node_status_preflight_facts(&node, &facts);
+	CHECK(!facts.peer_routes_unused);
+
+	free(node.mesh_peers[0].allowed_ips);
+	node.mesh_peers[0].allowed_ips = prefixes(lan_ips, 2);
+	node.mesh_peers[0].n_allowed_ips = 2;
+	node_status_preflight_facts(&node, &facts);
+	CHECK(facts.peer_routes_unused);
+
+	mesh_apply_free(node.mesh_peers, node.n_mesh_peers);
+	node_fini(&node);
+}
+
 int main(void)
 {
 	RUN(test_board);
 	RUN(test_requests_do_no_work);
 	RUN(test_republished);
+	RUN(test_devices);
+	RUN(test_preflight_peer_routes);
 	return test_summary();
 }
