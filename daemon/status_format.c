@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { CELL_LEN = 128, PEER_COLUMNS = 7 };
+enum { CELL_LEN = 128, PEER_COLUMNS = 7, DEVICE_COLUMNS = 8, MAX_COLUMNS = 8 };
 
 void status_format_age(char *out, size_t len, time_t then, time_t now)
 {
@@ -113,36 +113,58 @@ static void print_self(FILE *out, const json_t *self)
 }
 
 struct row {
-	char cell[PEER_COLUMNS][CELL_LEN * 2];
+	char cell[MAX_COLUMNS][CELL_LEN * 2];
 };
 
-/* Address, name, path, handshake, rx, tx, notes. */
+/* Appends "; note" (or "note" to an empty cell). */
+static void add_note(char *notes, size_t len, const char *note)
+{
+	size_t used = strlen(notes);
+	snprintf(notes + used, len - used, "%s%s", used ? "; " : "", note);
+}
+
+/* The first address without its length, or "-". */
+static void first_address(char *out, size_t len, const json_t *obj)
+{
+	const char *first = json_string_value(json_array_get(json_object_get(obj, "addresses"), 0));
+
+	first = first && first[0] ? first : "-";
+	snprintf(out, len, "%.*s", (int)strcspn(first, "/"), first);
+}
+
+static void traffic_cells(struct row *r, int col, const json_t *obj, time_t now)
+{
+	char size[32];
+
+	status_format_age(r->cell[col], sizeof(r->cell[col]),
+			  (time_t)get_uint(obj, "last_handshake"), now);
+	status_format_bytes(size, sizeof(size), get_uint(obj, "rx_bytes"));
+	snprintf(r->cell[col + 1], sizeof(r->cell[col + 1]), "rx %s", size);
+	status_format_bytes(size, sizeof(size), get_uint(obj, "tx_bytes"));
+	snprintf(r->cell[col + 2], sizeof(r->cell[col + 2]), "tx %s", size);
+}
+
+/* Address, name, path, handshake, rx, tx, notes: "exit node" for the exit
+ * in use, "offers exit node" for one this node could pick. */
 static void peer_row(struct row *r, const json_t *peer, time_t now)
 {
-	const char *first =
-	    json_string_value(json_array_get(json_object_get(peer, "addresses"), 0));
-	char notes[CELL_LEN * 2] = "", size[32];
+	char notes[CELL_LEN * 2] = "";
 
 	memset(r, 0, sizeof(*r));
-	first = first && first[0] ? first : "-";
-	snprintf(r->cell[0], sizeof(r->cell[0]), "%.*s", (int)strcspn(first, "/"), first);
+	first_address(r->cell[0], sizeof(r->cell[0]), peer);
 	snprintf(r->cell[1], sizeof(r->cell[1]), "%s", get_str(peer, "name"));
 	if (json_is_string(json_object_get(peer, "endpoint")))
 		snprintf(r->cell[2], sizeof(r->cell[2]), "%s %s", get_str(peer, "path"),
 			 get_str(peer, "endpoint"));
 	else
 		snprintf(r->cell[2], sizeof(r->cell[2]), "%s", get_str(peer, "path"));
-	status_format_age(r->cell[3], sizeof(r->cell[3]), (time_t)get_uint(peer, "last_handshake"),
-			  now);
-	status_format_bytes(size, sizeof(size), get_uint(peer, "rx_bytes"));
-	snprintf(r->cell[4], sizeof(r->cell[4]), "rx %s", size);
-	status_format_bytes(size, sizeof(size), get_uint(peer, "tx_bytes"));
-	snprintf(r->cell[5], sizeof(r->cell[5]), "tx %s", size);
+	traffic_cells(r, 3, peer, now);
 	if (!get_bool(peer, "online"))
-		strcpy(notes, "offline");
+		add_note(notes, sizeof(notes), "offline");
 	if (get_bool(peer, "exit_node"))
-		snprintf(notes + strlen(notes), sizeof(notes) - strlen(notes), "%sexit node",
-			 notes[0] ? "; " : "");
+		add_note(notes, sizeof(notes), "exit node");
+	else if (get_bool(peer, "exit_node_offered"))
+		add_note(notes, sizeof(notes), "offers exit node");
 	if (json_array_size(json_object_get(peer, "routes"))) {
 		char routes[CELL_LEN * 2 - 16] = "";
 		join_list(routes, sizeof(routes), json_object_get(peer, "routes"), false);
@@ -150,6 +172,28 @@ static void peer_row(struct row *r, const json_t *peer, time_t now)
 			 notes[0] ? "; " : "", routes);
 	}
 	snprintf(r->cell[6], sizeof(r->cell[6]), "%s", notes);
+}
+
+/* Address, name, hub, then for a device this node hubs: endpoint,
+ * handshake, rx, tx; notes. */
+static void device_row(struct row *r, const json_t *dev, time_t now)
+{
+	char notes[CELL_LEN * 2] = "";
+	bool attached = get_bool(dev, "attached");
+
+	memset(r, 0, sizeof(*r));
+	first_address(r->cell[0], sizeof(r->cell[0]), dev);
+	snprintf(r->cell[1], sizeof(r->cell[1]), "%s", get_str(dev, "name"));
+	snprintf(r->cell[2], sizeof(r->cell[2]), "hub %s", get_str(dev, "hub"));
+	if (attached) {
+		snprintf(r->cell[3], sizeof(r->cell[3]), "%s", get_str(dev, "endpoint"));
+		traffic_cells(r, 4, dev, now);
+		if (!get_bool(dev, "online"))
+			add_note(notes, sizeof(notes), "offline");
+	}
+	if (get_bool(dev, "exit_node"))
+		add_note(notes, sizeof(notes), "exit allowed");
+	snprintf(r->cell[7], sizeof(r->cell[7]), "%s", notes);
 }
 
 /* Display width: UTF-8 continuation bytes take no column. */
@@ -161,9 +205,9 @@ static size_t text_width(const char *s)
 	return n;
 }
 
-static void print_row(FILE *out, const struct row *r, const size_t width[PEER_COLUMNS])
+static void print_row(FILE *out, const struct row *r, const size_t *width, int columns)
 {
-	int last = PEER_COLUMNS - 1;
+	int last = columns - 1;
 
 	while (last > 0 && !r->cell[last][0])
 		last--;
@@ -175,6 +219,27 @@ static void print_row(FILE *out, const struct row *r, const size_t width[PEER_CO
 			fputc(' ', out);
 	}
 	fputc('\n', out);
+}
+
+/* One aligned row per element of arr; false out of memory. */
+static bool print_table(FILE *out, const json_t *arr, int columns,
+			void (*fill)(struct row *r, const json_t *item, time_t now), time_t now)
+{
+	size_t n = json_array_size(arr), width[MAX_COLUMNS] = { 0 };
+	struct row *rows = calloc(n, sizeof(*rows));
+
+	if (!rows)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		fill(&rows[i], json_array_get(arr, i), now);
+		for (int c = 0; c < columns; c++)
+			if (text_width(rows[i].cell[c]) > width[c])
+				width[c] = text_width(rows[i].cell[c]);
+	}
+	for (size_t i = 0; i < n; i++)
+		print_row(out, &rows[i], width, columns);
+	free(rows);
+	return true;
 }
 
 /* A line per failed preflight check, with its fix indented below. */
@@ -200,23 +265,17 @@ static void print_preflight(FILE *out, const json_t *checks)
 void status_format_human(FILE *out, const json_t *doc, time_t now)
 {
 	const json_t *peers = json_object_get(doc, "peers");
-	size_t n = json_array_size(peers), width[PEER_COLUMNS] = { 0 };
-	struct row *rows = n ? calloc(n, sizeof(*rows)) : NULL;
+	const json_t *devices = json_object_get(doc, "devices");
 
 	print_self(out, json_object_get(doc, "self"));
 	print_preflight(out, json_object_get(doc, "preflight"));
-	if (n == 0 || !rows) {
-		fprintf(out, n ? "(out of memory)\n" : "no peers\n");
-		free(rows);
+	if (json_array_size(peers) == 0)
+		fprintf(out, "no peers\n");
+	else if (!print_table(out, peers, PEER_COLUMNS, peer_row, now))
+		fprintf(out, "(out of memory)\n");
+	if (json_array_size(devices) == 0)
 		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		peer_row(&rows[i], json_array_get(peers, i), now);
-		for (int c = 0; c < PEER_COLUMNS; c++)
-			if (text_width(rows[i].cell[c]) > width[c])
-				width[c] = text_width(rows[i].cell[c]);
-	}
-	for (size_t i = 0; i < n; i++)
-		print_row(out, &rows[i], width);
-	free(rows);
+	fprintf(out, "devices:\n");
+	if (!print_table(out, devices, DEVICE_COLUMNS, device_row, now))
+		fprintf(out, "(out of memory)\n");
 }

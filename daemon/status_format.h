@@ -1,7 +1,7 @@
 /*
  * The human form of the status document (DESIGN.md "Status JSON") that
  * `meshgate status` prints: a line about this node, then one aligned row per
- * peer, in the spirit of `tailscale status`.
+ * peer, in the spirit of `tailscale status`, then the mesh's devices.
  */
 #ifndef MESHGATE_STATUS_FORMAT_H
 #define MESHGATE_STATUS_FORMAT_H
@@ -13,8 +13,11 @@
 
 /*
  * Writes doc for people, ages relative to now: this node, a line per failed
- * preflight check with its fix, the peers. Missing or mistyped fields print
- * as "-", never fail.
+ * preflight check with its fix, the peers ("exit node": the exit in use,
+ * "offers exit node": one to pick), and when there are any a "devices:"
+ * table (address, name, hub; for a device this node hubs also endpoint,
+ * handshake, rx, tx; "exit allowed"). Missing or mistyped fields print as
+ * "-", never fail.
  */
 void status_format_human(FILE *out, const json_t *doc, time_t now);
 

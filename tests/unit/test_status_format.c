@@ -1,0 +1,145 @@
+/*
+ * `meshgate status` for people (daemon/status_format.h): peers that offer
+ * an exit are marked apart from the exit in use, and the mesh's devices
+ * follow the peers in a "devices:" table, with engine facts for those this
+ * node hubs. Exact text, known answers.
+ */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "status_format.h"
+#include "testlib.h"
+
+static char *format(const char *doc_text, time_t now)
+{
+	json_error_t jerr;
+	json_t *doc = json_loads(doc_text, 0, &jerr);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+
+	if (!CHECK(doc != NULL && out != NULL)) {
+		if (!doc)
+			fprintf(stderr, "  json: %s\n", jerr.text);
+		return strdup("");
+	}
+	status_format_human(out, doc, now);
+	fclose(out);
+	json_decref(doc);
+	return buf;
+}
+
+static void check_format(const char *doc_text, time_t now, const char *want)
+{
+	char *got = format(doc_text, now);
+
+	if (!CHECK(strcmp(got, want) == 0))
+		fprintf(stderr, "  got:\n%s  want:\n%s", got, want);
+	free(got);
+}
+
+static const char self_json[] =
+    "\"self\": {\"name\": \"home\", \"addresses\": [\"100.64.0.1/10\"], \"public_key\": "
+    "\"hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=\", \"exit_node_offered\": true}";
+static const char self_line[] = "home (this node)  100.64.0.1  key hSDwCYkw\xe2\x80\xa6  "
+				"offers exit node\n";
+
+/* "exit node" is the exit in use; "offers exit node" one the node could
+ * pick; a peer whose offer is not approved has neither. */
+static void test_exit_offers(void)
+{
+	static const char doc[] =
+	    "{%s, \"peers\": ["
+	    "{\"name\": \"office\", \"addresses\": [\"100.64.0.2/32\"], \"path\": \"direct\", "
+	    "\"endpoint\": \"192.0.2.2:41641\", \"last_handshake\": 990, \"online\": true, "
+	    "\"exit_node\": false, \"exit_node_offered\": true},"
+	    "{\"name\": \"cloud\", \"addresses\": [\"100.64.0.3/32\"], \"path\": \"relay\", "
+	    "\"endpoint\": \"192.0.2.3:41641\", \"last_handshake\": 995, \"online\": true, "
+	    "\"exit_node\": true, \"exit_node_offered\": true},"
+	    "{\"name\": \"lap\", \"addresses\": [\"100.64.0.4/32\"], \"path\": \"none\", "
+	    "\"endpoint\": null, \"last_handshake\": 0, \"online\": false, "
+	    "\"exit_node\": false, \"exit_node_offered\": false}]}";
+	char text[2048];
+
+	snprintf(text, sizeof(text), doc, self_json);
+	check_format(text, 1000,
+		     "home (this node)  100.64.0.1  key hSDwCYkw\xe2\x80\xa6  "
+		     "offers exit node\n"
+		     "100.64.0.2  office  direct 192.0.2.2:41641  10s ago  rx 0 B  "
+		     "tx 0 B  offers exit node\n"
+		     "100.64.0.3  cloud   relay 192.0.2.3:41641   5s ago   rx 0 B  "
+		     "tx 0 B  exit node\n"
+		     "100.64.0.4  lap     none                    never    rx 0 B  "
+		     "tx 0 B  offline\n");
+}
+
+static const char devices_json[] =
+    "\"devices\": ["
+    "{\"name\": \"phone\", \"addresses\": [\"100.64.0.7/32\", \"fd7a:6d67:7465::7/128\"], "
+    "\"hub\": \"home\", \"attached\": true, \"exit_node\": true, \"last_handshake\": 995, "
+    "\"rx_bytes\": 1536, \"tx_bytes\": 20, \"online\": true, \"endpoint\": "
+    "\"198.51.100.7:4500\"},"
+    "{\"name\": \"win-laptop\", \"addresses\": [\"100.64.0.8/32\"], \"hub\": \"home\", "
+    "\"attached\": true, \"exit_node\": false, \"last_handshake\": 0, \"rx_bytes\": 0, "
+    "\"tx_bytes\": 0, \"online\": false, \"endpoint\": null},"
+    "{\"name\": \"tablet\", \"addresses\": [\"100.64.0.9/32\"], \"hub\": \"office\", "
+    "\"attached\": false, \"exit_node\": false, \"last_handshake\": 0, \"rx_bytes\": 0, "
+    "\"tx_bytes\": 0, \"online\": false, \"endpoint\": null}]";
+
+static const char devices_text[] =
+    "devices:\n"
+    "100.64.0.7  phone       hub home    198.51.100.7:4500  5s ago  rx 1.5 KiB  tx 20 B  "
+    "exit allowed\n"
+    "100.64.0.8  win-laptop  hub home    -                  never   rx 0 B      tx 0 B   "
+    "offline\n"
+    "100.64.0.9  tablet      hub office\n";
+
+/* Devices after the peers: the attached ones with endpoint, handshake and
+ * traffic, the others with their hub alone. */
+static void test_devices(void)
+{
+	char text[4096], want[2048];
+
+	snprintf(
+	    text, sizeof(text),
+	    "{%s, \"peers\": [{\"name\": \"office\", \"addresses\": [\"100.64.0.2/32\"], "
+	    "\"path\": \"direct\", \"endpoint\": \"192.0.2.2:41641\", \"last_handshake\": 990, "
+	    "\"online\": true}], %s}",
+	    self_json, devices_json);
+	snprintf(want, sizeof(want),
+		 "%s100.64.0.2  office  direct 192.0.2.2:41641  10s ago  rx 0 B  tx 0 B\n%s",
+		 self_line, devices_text);
+	check_format(text, 1000, want);
+
+	/* No peers: the devices all the same. */
+	snprintf(text, sizeof(text), "{%s, \"peers\": [], %s}", self_json, devices_json);
+	snprintf(want, sizeof(want), "%sno peers\n%s", self_line, devices_text);
+	check_format(text, 1000, want);
+
+	/* No devices, or an empty list: no section (older daemons have none). */
+	snprintf(text, sizeof(text), "{%s, \"peers\": [], \"devices\": []}", self_json);
+	snprintf(want, sizeof(want), "%sno peers\n", self_line);
+	check_format(text, 1000, want);
+}
+
+/* Wrong types print as "-" or zero, never crash. */
+static void test_devices_mistyped(void)
+{
+	check_format("{\"devices\": [1, {\"name\": 5, \"addresses\": \"x\", \"attached\": true, "
+		     "\"rx_bytes\": -5, \"endpoint\": 7}]}",
+		     0,
+		     "- (this node)  -  key -\n"
+		     "no peers\n"
+		     "devices:\n"
+		     "-  -  hub -\n"
+		     "-  -  hub -  -  never  rx 0 B  tx 0 B  offline\n");
+}
+
+int main(void)
+{
+	RUN(test_exit_offers);
+	RUN(test_devices);
+	RUN(test_devices_mistyped);
+	return test_summary();
+}
