@@ -120,6 +120,63 @@ static void peers_metrics(FILE *f, const json_t *peers, time_t now)
 		peer_labels(f, "meshgate_peer_routes", p);
 		fprintf(f, "} %zu\n", json_array_size(json_object_get(p, "routes")));
 	}
+	family(f, "meshgate_peer_exit_node_offered", "gauge",
+	       "1 when the peer's exit offer is approved (it could be picked).");
+	json_array_foreach(peers, i, p)
+	{
+		peer_labels(f, "meshgate_peer_exit_node_offered", p);
+		fprintf(f, "} %d\n", json_is_true(json_object_get(p, "exit_node_offered")));
+	}
+}
+
+/* name{device=".."} value for every device this node hubs (the others'
+ * facts are their hubs'); a device is labelled by name alone, never a key.
+ * A boolean field counts as 0 or 1. */
+static void device_series(FILE *f, const json_t *devices, const char *name, const char *field)
+{
+	size_t i;
+	json_t *d;
+
+	json_array_foreach(devices, i, d)
+	{
+		const json_t *v = json_object_get(d, field);
+		if (!json_is_true(json_object_get(d, "attached")) ||
+		    !(json_is_integer(v) || json_is_boolean(v)))
+			continue;
+		fprintf(f, "%s{device=\"", name);
+		put_label(f, str(d, "name"));
+		fprintf(f, "\"} %lld\n",
+			json_is_boolean(v) ? json_is_true(v) : json_integer_value(v));
+	}
+}
+
+static void devices_metrics(FILE *f, const json_t *devices)
+{
+	size_t i, attached = 0, online = 0;
+	json_t *d;
+
+	json_array_foreach(devices, i, d)
+	{
+		bool here = json_is_true(json_object_get(d, "attached"));
+		attached += here;
+		online += here && json_is_true(json_object_get(d, "online"));
+	}
+	family(f, "meshgate_devices", "gauge", "Stock WireGuard devices in the mesh.");
+	fprintf(f, "meshgate_devices %zu\n", json_array_size(devices));
+	family(f, "meshgate_devices_attached", "gauge", "Devices this node is the hub of.");
+	fprintf(f, "meshgate_devices_attached %zu\n", attached);
+	family(f, "meshgate_devices_online", "gauge",
+	       "Devices this node hubs with a recent handshake.");
+	fprintf(f, "meshgate_devices_online %zu\n", online);
+	family(f, "meshgate_device_rx_bytes_total", "counter", "Bytes received from the device.");
+	device_series(f, devices, "meshgate_device_rx_bytes_total", "rx_bytes");
+	family(f, "meshgate_device_tx_bytes_total", "counter", "Bytes sent to the device.");
+	device_series(f, devices, "meshgate_device_tx_bytes_total", "tx_bytes");
+	family(f, "meshgate_device_last_handshake_seconds", "gauge",
+	       "Unix time of the device's last handshake (0: never).");
+	device_series(f, devices, "meshgate_device_last_handshake_seconds", "last_handshake");
+	family(f, "meshgate_device_online", "gauge", "1 when the device had a recent handshake.");
+	device_series(f, devices, "meshgate_device_online", "online");
 }
 
 /* One counter per (label value, document field). */
@@ -263,6 +320,7 @@ char *metrics_render(const json_t *status, time_t now)
 		return NULL;
 	daemon_metrics(f, json_object_get(status, "self"), json_object_get(status, "daemon"));
 	peers_metrics(f, json_object_get(status, "peers"), now);
+	devices_metrics(f, json_object_get(status, "devices"));
 	route_metrics(f, status);
 	preflight_metrics(f, json_object_get(status, "preflight"));
 	if (fclose(f) != 0) {

@@ -1,7 +1,7 @@
 /*
  * Prometheus text from the status document (webui/metrics.h): every line a
  * comment or "name{labels} value", label values escaped, the per-peer and
- * daemon series present, missing fields left out.
+ * daemon series present, missing fields left out; devices by name alone.
  */
 #include <ctype.h>
 #include <jansson.h>
@@ -20,7 +20,14 @@ static const char doc_text[] =
     "   \"routes\": [\"10.1.0.0/16\", \"10.2.0.0/16\"], \"online\": true},"
     "  {\"name\": \"phone\", \"public_key\": \"CCCC\", \"path\": \"none\","
     "   \"last_handshake\": 0, \"rx_bytes\": 0, \"tx_bytes\": 0, \"routes\": [],"
-    "   \"online\": false}],"
+    "   \"online\": false, \"exit_node_offered\": true}],"
+    " \"devices\": ["
+    "  {\"name\": \"pix\\\"el\", \"addresses\": [\"100.64.0.7/32\"], \"hub\": \"home\","
+    "   \"attached\": true, \"exit_node\": true, \"last_handshake\": 1020, \"rx_bytes\": 77,"
+    "   \"tx_bytes\": 88, \"online\": true, \"endpoint\": \"198.51.100.7:4500\"},"
+    "  {\"name\": \"tablet\", \"addresses\": [\"100.64.0.9/32\"], \"hub\": \"office\","
+    "   \"attached\": false, \"exit_node\": false, \"last_handshake\": 0, \"rx_bytes\": 0,"
+    "   \"tx_bytes\": 0, \"online\": false, \"endpoint\": null}],"
     " \"daemon\": {\"version\": \"0.1.0\", \"interface\": \"mg0\", \"started_at\": 900,"
     "  \"drops\": {\"rx_bad_mac\": 7, \"rx_replay\": 2},"
     "  \"handshake_initiations_rx\": 3, \"handshake_initiations_tx\": 4,"
@@ -136,6 +143,27 @@ static void test_series(void)
 	CHECK(has(text, "meshgate_preflight_ok{check=\"forwarding\"} 0"));
 	CHECK(!strstr(text, "check=\"udp_port\""));
 	CHECK(has(text, "# TYPE meshgate_peer_rx_bytes_total counter"));
+	CHECK(has(text, "meshgate_peer_exit_node_offered{peer=\"phone\",public_key=\"CCCC\"} 1"));
+	CHECK(has(text, "meshgate_peer_exit_node_offered{peer=\"lap\\\"top\\\\\\n\","
+			"public_key=\"BBBB\"} 0"));
+	free(text);
+}
+
+/* Devices by name, never a key; per-device series only for the devices
+ * this node hubs. */
+static void test_devices(void)
+{
+	char *text = render();
+
+	CHECK(has(text, "meshgate_devices 2"));
+	CHECK(has(text, "meshgate_devices_attached 1"));
+	CHECK(has(text, "meshgate_devices_online 1"));
+	CHECK(has(text, "# TYPE meshgate_device_rx_bytes_total counter"));
+	CHECK(has(text, "meshgate_device_rx_bytes_total{device=\"pix\\\"el\"} 77"));
+	CHECK(has(text, "meshgate_device_tx_bytes_total{device=\"pix\\\"el\"} 88"));
+	CHECK(has(text, "meshgate_device_last_handshake_seconds{device=\"pix\\\"el\"} 1020"));
+	CHECK(has(text, "meshgate_device_online{device=\"pix\\\"el\"} 1"));
+	CHECK(!strstr(text, "device=\"tablet\""));
 	free(text);
 }
 
@@ -148,6 +176,7 @@ static void test_empty_document(void)
 	CHECK(text && has(text, "meshgate_peers 0"));
 	CHECK(text && !strstr(text, "meshgate_sessions_established_total "));
 	CHECK(text && !strstr(text, "meshgate_mesh_control_total"));
+	CHECK(text && has(text, "meshgate_devices 0"));
 	free(text);
 	json_decref(doc);
 }
@@ -156,6 +185,7 @@ int main(void)
 {
 	RUN(test_lines_parse);
 	RUN(test_series);
+	RUN(test_devices);
 	RUN(test_empty_document);
 	return test_summary();
 }
