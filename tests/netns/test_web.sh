@@ -4,7 +4,8 @@
 # --json`), /metrics and /healthz on 127.0.0.1 and the mesh address; the Host
 # check, methods, cross-site refusals and security headers; no private key in
 # any response; the page rendered in headless Chromium (the peer's row, a
-# phone-sized screenshot, hostile strings rendered as text); preflight
+# phone-sized screenshot, hostile strings rendered as text, a peer's exit
+# offer and the devices table fed by a stand-in status document); preflight
 # reporting disabled forwarding, what `meshgated --preflight` checks while
 # the daemon is stopped, and a missing /dev/net/tun.
 #
@@ -157,11 +158,13 @@ assert keys(cli) == keys(web), keys(cli) ^ keys(web)
 need_self = {"name", "public_key", "addresses", "listen_port", "coordinator",
              "advertised_routes", "exit_node_offered", "exit_node_in_use"}
 need_peer = {"name", "public_key", "addresses", "endpoint", "path", "last_handshake",
-             "rx_bytes", "tx_bytes", "routes", "exit_node", "online"}
+             "rx_bytes", "tx_bytes", "routes", "exit_node", "exit_node_offered", "online"}
 assert need_self <= set(web["self"]), need_self - set(web["self"])
 assert web["peers"] and need_peer <= set(web["peers"][0])
 p = web["peers"][0]
 assert p["name"] == "wggo-peer" and p["online"] is True and p["path"] == "direct", p
+assert p["exit_node_offered"] is False, p  # a static peer offers none
+assert web["devices"] == [] and cli["devices"] == [], web["devices"]
 checks = {c["check"]: c for c in web["preflight"]}
 assert set(checks) == {"tun", "forwarding", "rp_filter", "nftables", "mtu", "udp_port", "clock"}, checks
 for c in checks.values():
@@ -181,7 +184,8 @@ text = "\n".join(lines)
 for want in ('meshgate_peer_rx_bytes_total{peer="wggo-peer"', 'meshgate_peer_handshake_age_seconds{peer="wggo-peer"',
              'meshgate_peer_path{peer="wggo-peer"', 'meshgate_dropped_packets_total{reason=',
              'meshgate_handshakes_total{type="initiation"', 'meshgate_sessions_established_total ',
-             'meshgate_routes{kind="advertised"} 1', 'meshgate_info{'):
+             'meshgate_routes{kind="advertised"} 1', 'meshgate_info{', 'meshgate_devices 0',
+             'meshgate_peer_exit_node_offered{peer="wggo-peer"'):
     assert want in text, want
 PY
 
@@ -224,6 +228,8 @@ if [ -n "$chromium_bin" ]; then
 	check "Chromium: this node's facts" grep -q '<dd>10.10.0.1/24</dd>' "$dir/dom.html"
 	check "Chromium: the preflight list" grep -q '<strong>clock</strong>' "$dir/dom.html"
 	check "Chromium: no error state" not grep -q 'cannot reach the daemon' "$dir/dom.html"
+	check "Chromium: no devices, no devices table" \
+		grep -q '<section id="devices" aria-labelledby="devices-h" hidden="">' "$dir/dom.html"
 	(cd "$dir" && chrome a --virtual-time-budget=5000 --hide-scrollbars --window-size=420,900 \
 		--screenshot="$dir/phone.png" http://127.0.0.1:8080/ >/dev/null) || true
 	check "Chromium: a phone-sized screenshot" \
@@ -240,6 +246,27 @@ if [ -n "$chromium_bin" ]; then
 	check "hostile: the coordinator's nodes and pending routes" \
 		sh -c "grep -q '<section id=\"coordinator\" aria-labelledby=\"coord-h\">' $dir/hostile.html &&
 		       grep -q 'class=\"unknown\">&lt;img src=x onerror=alert(1)&gt;</span>' $dir/hostile.html"
+	check "a peer's approved exit offer" \
+		grep -q '<td data-label="Exit"><span class="ok">offered</span></td><td data-label="Online">' "$dir/hostile.html"
+	check "the devices table: shown, one row per device" \
+		sh -c "grep -q '<section id=\"devices\" aria-labelledby=\"devices-h\">' $dir/hostile.html &&
+		       [ \"\$(grep -o '<tr class=\"device\">' $dir/hostile.html | wc -l)\" = 3 ]"
+	check "a device this node hubs: its row with endpoint, traffic, exit allowed" \
+		python3 - "$dir/hostile.html" <<'PY'
+import re, sys
+html = open(sys.argv[1]).read()
+rows = re.findall(r'<tr class="device">(.*?)</tr>', html)
+cells = [dict(re.findall(r'<td[^>]*data-label="([^"]+)"[^>]*>(.*?)</td>', r)) for r in rows]
+phone = next(c for c in cells if c["Name"] == "phone")
+assert phone["Addresses"] == "100.64.0.7, fd7a:6d67:7465::7", phone
+assert phone["Hub"] == "home (this node)" and phone["Endpoint"] == "198.51.100.7:4500", phone
+assert phone["Rx"] == "1.5 KiB" and phone["Handshake"] == "never", phone
+assert "allowed" in phone["Exit"] and ">online<" in phone["Online"], phone
+tablet = next(c for c in cells if c["Name"] == "tablet")
+assert tablet["Hub"] == "office" and tablet["Endpoint"] == "-" and "via hub" in tablet["Online"], tablet
+hostile = next(c for c in cells if c["Name"].startswith("&lt;img"))
+assert hostile["Hub"].startswith("&lt;img") and "<img" not in "".join(hostile.values()), hostile
+PY
 else
 	log "no chromium: the page is not rendered (packaging/install-deps.sh installs it)"
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Serves the status page's assets from the source tree with a hostile
-status document, to show the page renders every string as text.
+status document, to show the page renders every string as text; it also
+has a peer offering an exit and the devices of two hubs.
 
 Usage: webfake.py ASSETS_DIR PORT
 """
@@ -16,7 +17,21 @@ DOC = {
     "peers": [{"name": HOSTILE, "public_key": HOSTILE, "addresses": [HOSTILE],
                "endpoint": HOSTILE, "path": HOSTILE, "last_handshake": HOSTILE,
                "rx_bytes": HOSTILE, "tx_bytes": 1, "routes": [HOSTILE],
-               "exit_node": HOSTILE, "online": True}],
+               "exit_node": HOSTILE, "exit_node_offered": HOSTILE, "online": True},
+              {"name": "office", "public_key": "AAAA", "addresses": ["100.64.0.2/32"],
+               "endpoint": "192.0.2.2:41641", "path": "direct", "last_handshake": 0,
+               "rx_bytes": 0, "tx_bytes": 0, "routes": [], "exit_node": False,
+               "exit_node_offered": True, "online": True}],
+    "devices": [{"name": HOSTILE, "addresses": [HOSTILE], "hub": HOSTILE, "attached": True,
+                 "exit_node": HOSTILE, "last_handshake": HOSTILE, "rx_bytes": HOSTILE,
+                 "tx_bytes": HOSTILE, "online": HOSTILE, "endpoint": HOSTILE},
+                {"name": "phone", "addresses": ["100.64.0.7/32", "fd7a:6d67:7465::7/128"],
+                 "hub": "home", "attached": True, "exit_node": True, "last_handshake": 0,
+                 "rx_bytes": 1536, "tx_bytes": 20, "online": True,
+                 "endpoint": "198.51.100.7:4500"},
+                {"name": "tablet", "addresses": ["100.64.0.9/32"], "hub": "office",
+                 "attached": False, "exit_node": False, "last_handshake": 0, "rx_bytes": 0,
+                 "tx_bytes": 0, "online": False, "endpoint": None}],
     "preflight": [{"check": HOSTILE, "ok": False, "message": HOSTILE, "fix": HOSTILE}],
     "coordinator": {"nodes": [{"name": HOSTILE, "addresses": [HOSTILE],
                                "routes_advertised": [HOSTILE, "10.0.0.0/8"],

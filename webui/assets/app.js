@@ -94,6 +94,14 @@ function cell(tr, label, value, cls) {
   return td;
 }
 
+// "in use": this node sends its internet traffic there; "offered": an
+// approved exit it could pick (exit_node_offered).
+function exitState(p) {
+  if (p.exit_node === true) return el("span", "in use", "ok");
+  if (p.exit_node_offered === true) return el("span", "offered", "ok");
+  return el("span", "-", "muted");
+}
+
 function renderPeers(peers) {
   const body = $("peer-table").tBodies[0];
   body.replaceChildren();
@@ -118,8 +126,39 @@ function renderPeers(peers) {
     cell(tr, "Rx", bytes(p.rx_bytes));
     cell(tr, "Tx", bytes(p.tx_bytes));
     cell(tr, "Routes", list(p.routes).join(", ") || "-", "wrap");
-    cell(tr, "Exit", yesno(p.exit_node === true, "offered", "-"));
+    cell(tr, "Exit", exitState(p));
     cell(tr, "Online", yesno(p.online === true, "online", "offline"));
+    body.appendChild(tr);
+  }
+}
+
+// Stock WireGuard devices (phones, laptops with the official app). Engine
+// facts only for the devices this node is the hub of; the others show
+// their hub. The document never has a device's key.
+function renderDevices(devices) {
+  $("devices").hidden = devices.length === 0;
+  const body = $("device-table").tBodies[0];
+  body.replaceChildren();
+  const here = devices.filter((d) => d && d.attached === true);
+  const online = here.filter((d) => d.online === true).length;
+  const elsewhere = devices.length - here.length;
+  $("device-count").textContent = "(" + here.length + " on this node, " + online + " online" +
+    (elsewhere ? "; " + elsewhere + " on other hubs)" : ")");
+  for (const d of devices) {
+    if (!d || typeof d !== "object") continue;
+    const attached = d.attached === true;
+    const tr = el("tr");
+    tr.className = "device";
+    cell(tr, "Name", str(d.name), "device-name");
+    cell(tr, "Addresses", list(d.addresses).map(bare).join(", ") || "-", "wrap");
+    cell(tr, "Hub", attached ? str(d.hub) + " (this node)" : str(d.hub));
+    cell(tr, "Endpoint", attached ? str(d.endpoint) : "-");
+    cell(tr, "Handshake", attached ? age(d.last_handshake) : "-");
+    cell(tr, "Rx", attached ? bytes(d.rx_bytes) : "-");
+    cell(tr, "Tx", attached ? bytes(d.tx_bytes) : "-");
+    cell(tr, "Exit", yesno(d.exit_node === true, "allowed", "-"));
+    cell(tr, "Online", attached ? yesno(d.online === true, "online", "offline")
+      : el("span", "via hub", "muted"));
     body.appendChild(tr);
   }
 }
@@ -174,6 +213,7 @@ async function refresh() {
     const doc = await resp.json();
     renderSelf(doc.self || {}, doc.daemon);
     renderPeers(list(doc.peers));
+    renderDevices(list(doc.devices));
     renderPreflight(doc.preflight);
     renderCoordinator(doc.coordinator);
     $("state").textContent = "updated " + new Date().toLocaleTimeString();
