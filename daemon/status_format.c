@@ -212,6 +212,8 @@ static void print_row(FILE *out, const struct row *r, const size_t *width, int c
 	while (last > 0 && !r->cell[last][0])
 		last--;
 	for (int c = 0; c <= last; c++) {
+		if (width[c] == 0 && c < last)
+			continue; /* a column empty in every row */
 		fputs(r->cell[c], out);
 		if (c == last)
 			break;

@@ -117,6 +117,17 @@ static void test_devices(void)
 	snprintf(want, sizeof(want), "%sno peers\n%s", self_line, devices_text);
 	check_format(text, 1000, want);
 
+	/* Devices of other hubs alone: no empty columns for the engine's facts. */
+	check_format("{\"peers\": [], \"devices\": [{\"name\": \"tablet\", \"addresses\": "
+		     "[\"100.64.0.9/32\"], \"hub\": \"office\", \"exit_node\": true}, {\"name\": "
+		     "\"pad\", \"addresses\": [\"100.64.0.10/32\"], \"hub\": \"office\"}]}",
+		     0,
+		     "- (this node)  -  key -\n"
+		     "no peers\n"
+		     "devices:\n"
+		     "100.64.0.9   tablet  hub office  exit allowed\n"
+		     "100.64.0.10  pad     hub office\n");
+
 	/* No devices, or an empty list: no section (older daemons have none). */
 	snprintf(text, sizeof(text), "{%s, \"peers\": [], \"devices\": []}", self_json);
 	snprintf(want, sizeof(want), "%sno peers\n", self_line);
