@@ -9,7 +9,9 @@
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -31,6 +33,8 @@ struct fake_daemon {
 	const char *answers[4]; /* written to the clients in turn */
 	int clients;            /* connections to serve before the thread ends */
 	char request[1024];     /* the last request read */
+	int served;             /* connections answered */
+	atomic_bool stopping;   /* no more clients are coming */
 	pthread_t thread;
 };
 
@@ -48,16 +52,28 @@ static void serve_one(struct fake_daemon *d, int fd, const char *answer)
 		perror("fake daemon write");
 }
 
+/* Waits for a client while the test has not stopped the daemon. */
+static int fake_daemon_accept(struct fake_daemon *d)
+{
+	struct pollfd pfd = { .fd = d->listen_fd, .events = POLLIN };
+
+	while (!atomic_load(&d->stopping))
+		if (poll(&pfd, 1, 100) == 1)
+			return accept(d->listen_fd, NULL, NULL);
+	return -1;
+}
+
 static void *fake_daemon_run(void *arg)
 {
 	struct fake_daemon *d = arg;
 
 	for (int i = 0; i < d->clients; i++) {
-		int fd = accept(d->listen_fd, NULL, NULL);
+		int fd = fake_daemon_accept(d);
 		if (fd < 0)
 			break;
 		serve_one(d, fd, d->answers[i]);
 		close(fd);
+		d->served++;
 	}
 	return NULL;
 }
@@ -68,6 +84,7 @@ static bool fake_daemon_start(struct fake_daemon *d, const char *const *answers,
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 
 	memset(d, 0, sizeof(*d));
+	atomic_init(&d->stopping, false);
 	strcpy(d->dir, "/tmp/meshgate-cli-XXXXXX");
 	if (!CHECK(mkdtemp(d->dir) != NULL))
 		return false;
@@ -84,9 +101,12 @@ static bool fake_daemon_start(struct fake_daemon *d, const char *const *answers,
 	return CHECK(pthread_create(&d->thread, NULL, fake_daemon_run, d) == 0);
 }
 
+/* Ends the daemon; a client that never came is a failure, not a hang. */
 static void fake_daemon_stop(struct fake_daemon *d)
 {
+	atomic_store(&d->stopping, true);
 	pthread_join(d->thread, NULL);
+	CHECK_EQ_INT(d->served, d->clients);
 	close(d->listen_fd);
 	unlink(d->path);
 	rmdir(d->dir);
