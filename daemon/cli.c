@@ -848,20 +848,22 @@ static json_t *device_call(const struct cli *cli, const char *what, json_t *requ
 	return NULL;
 }
 
-/* The strings of a JSON array, pointing into it; -EINVAL if not all strings. */
-static int string_array(const json_t *arr, const char ***out, size_t *n)
+/* The strings of a JSON array, pointing into it (free() the array only);
+ * -EINVAL if not all are strings. */
+static int string_array(const json_t *arr, const char *const **out, size_t *n)
 {
+	const char **v;
 	size_t i;
-	json_t *v;
+	json_t *item;
 
 	*n = json_array_size(arr);
-	*out = calloc(*n ? *n : 1, sizeof(**out));
-	if (!*out)
+	*out = v = calloc(*n ? *n : 1, sizeof(*v));
+	if (!v)
 		return -ENOMEM;
-	json_array_foreach(arr, i, v)
+	json_array_foreach(arr, i, item)
 	{
-		(*out)[i] = json_string_value(v);
-		if (!(*out)[i])
+		v[i] = json_string_value(item);
+		if (!v[i])
 			return -EINVAL;
 	}
 	return 0;
@@ -902,14 +904,13 @@ static char *device_config_text(const struct device_add_args *a, const char *pri
 		.exit_node = json_is_true(json_object_get(cfg, "exit_node")),
 	};
 	char *text = NULL;
-	int ret = string_array(json_object_get(dev, "addresses"), (const char ***)&c.address,
-			       &c.n_address);
+	int ret = string_array(json_object_get(dev, "addresses"), &c.address, &c.n_address);
 
 	if (ret == 0)
-		ret = string_array(json_object_get(cfg, "dns"), (const char ***)&c.dns, &c.n_dns);
+		ret = string_array(json_object_get(cfg, "dns"), &c.dns, &c.n_dns);
 	if (ret == 0)
-		ret = string_array(json_object_get(cfg, "allowed_ips"),
-				   (const char ***)&c.allowed_ips, &c.n_allowed_ips);
+		ret = string_array(json_object_get(cfg, "allowed_ips"), &c.allowed_ips,
+				   &c.n_allowed_ips);
 	if (ret == 0)
 		ret = wgquick_format(&c, &text);
 	if (ret < 0)
@@ -919,6 +920,11 @@ static char *device_config_text(const struct device_add_args *a, const char *pri
 	else if (!a->endpoint)
 		endpoint_warn(c.hub, c.endpoint,
 			      json_is_true(json_object_get(cfg, "endpoint_private")));
+	/* The WireGuard apps refuse to import a tunnel without its key. */
+	if (ret == 0 && !private_key)
+		fputs("meshgate: warning: the config has no PrivateKey line: put in the key made "
+		      "on the device before importing it\n",
+		      stderr);
 	free((void *)c.address);
 	free((void *)c.dns);
 	free((void *)c.allowed_ips);

@@ -550,9 +550,11 @@ static void test_cli_device_endpoints(void)
 	      strcmp(value, "192.168.1.2:41641") == 0);
 	CHECK(config_value(out, "AllowedIPs", value, sizeof(value)) &&
 	      strcmp(value, "100.64.0.0/10, fd7a:6d67:7465::/48, 192.168.77.0/24") == 0);
-	CHECK(one_line(err, "warning: the endpoint 192.168.1.2:41641 is a LAN address: a device "
-			    "outside the LAN needs --endpoint HOST:PORT (or coordinator.endpoints) "
-			    "and a UDP port forward"));
+	CHECK(strcmp(err, "meshgate: warning: the endpoint 192.168.1.2:41641 is a LAN address: a "
+			  "device outside the LAN needs --endpoint HOST:PORT (or "
+			  "coordinator.endpoints) and a UDP port forward to it\n"
+			  "meshgate: warning: the config has no PrivateKey line: put in the key "
+			  "made on the device before importing it\n") == 0);
 
 	snprintf(args, sizeof(args), "--socket %s device add phone", d.path);
 	CHECK_EQ_INT(run_cli(args, NULL, out, sizeof(out), err, sizeof(err)), 0);
