@@ -116,6 +116,17 @@ check "the warning is one line" [ "$(cat "$MESH_DIR/tab.err")" = \
 check "tab routes everything through home" [ "$(value tab.conf AllowedIPs)" = \
 	"100.64.0.0/10, 192.168.77.0/24, fd7a:6d67:7465::/48, 0.0.0.0/0, ::/0" ]
 
+# On a terminal the QR code follows the text unasked: the text's last line,
+# a blank line, then lines of half blocks (script(1) gives it a terminal).
+on_terminal() {
+	ns_exec home script -qec "$MESHGATE --socket $MESH_DIR/home.sock device add term" \
+		/dev/null >"$MESH_DIR/tty.out"
+}
+check "device add on a terminal" on_terminal
+qr_after_text() {
+	grep -A2 '^PersistentKeepalive = 25' "$MESH_DIR/tty.out" | grep -q '^██'
+}
+check "draws the QR code after the text" qr_after_text
 check "a name taken by a device is refused" refused "the name Phone is taken by a device" \
 	device add Phone
 check "a name taken by a node is refused" refused "the name home is taken by a node" \
