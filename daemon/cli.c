@@ -89,12 +89,18 @@ static int no_arguments(const struct command *cmd, int argc, char **argv, bool *
 
 /* ---- key commands ---- */
 
-/* Warns, as `wg genkey` does, when the key lands in a file others can read. */
-static void warn_world_readable(void)
+/* Whether stdout is a file others can read (a printed key would be theirs). */
+static bool stdout_world_readable(void)
 {
 	struct stat st;
 
-	if (fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & S_IRWXO))
+	return fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & S_IRWXO);
+}
+
+/* Warns, as `wg genkey` does, when the key lands in a file others can read. */
+static void warn_world_readable(void)
+{
+	if (stdout_world_readable())
 		fputs("Warning: writing to world accessible file.\n"
 		      "Consider setting the umask to 077 and trying again.\n",
 		      stderr);
@@ -965,6 +971,10 @@ static int device_add_print(const struct device_add_args *a, const char *private
 		return EXIT_FAIL;
 	json_array_foreach(json_object_get(result, "warnings"), i, v)
 	    fprintf(stderr, "meshgate: warning: %s\n", json_string_value(v));
+	if (private_key && stdout_world_readable())
+		fputs("meshgate: warning: the device's private key goes to a file others can read "
+		      "(umask 077 first)\n",
+		      stderr);
 	fputs(text, stdout);
 	if (a->qr || a->png)
 		ret = device_qr(a, text);
@@ -998,7 +1008,6 @@ static int device_add(const struct cli *cli, int argc, char **argv)
 		}
 		key_to_base64(priv_text, priv);
 		sodium_memzero(priv, sizeof(priv));
-		warn_world_readable();
 	}
 	key_to_base64(pub_text, pub);
 	result = device_call(cli, "device add",

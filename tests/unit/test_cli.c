@@ -494,17 +494,16 @@ static void test_cli_device_add(void)
 	    "AllowedIPs = 100.64.0.0/10, fd7a:6d67:7465::/48, 192.168.77.0/24, 0.0.0.0/0, ::/0\n"
 	    "PersistentKeepalive = 25\n";
 	struct fake_daemon d;
-	char answer[2048], args[512], out[4096], err[1024];
+	char answer[2048], args[512], out[4096], err[1024], cmd[PATH_MAX + 512];
 	json_t *req;
 
 	if (!find_cli())
 		return;
 	device_answer(answer, sizeof(answer), "\"203.0.113.2:41641\"", false, true);
-	if (!fake_daemon_start(&d, (const char *[]){ answer }, 1))
+	if (!fake_daemon_start(&d, (const char *[]){ answer, answer }, 2))
 		return;
 	snprintf(args, sizeof(args), "--socket %s device add phone --exit", d.path);
 	CHECK_EQ_INT(run_cli(args, NULL, out, sizeof(out), err, sizeof(err)), 0);
-	fake_daemon_stop(&d);
 	CHECK(strncmp(out, "# meshgate device phone, hub home\n[Interface]\nPrivateKey = ", 59) ==
 	      0);
 	CHECK(strlen(out) > strlen(want_tail) &&
@@ -519,6 +518,23 @@ static void test_cli_device_add(void)
 	CHECK(strcmp(err, "meshgate: warning: the exit of home is not approved yet: meshgate "
 			  "routes approve home 0.0.0.0/0 ::/0\n") == 0);
 	CHECK(!strstr(out, "\xe2\x96"));
+	/* The key printed into a file others can read: one more warning. */
+	snprintf(cmd, sizeof(cmd),
+		 "umask 022; %s --socket %s device add phone --exit >%s.conf 2>%s.err", cli_path,
+		 d.path, d.path, d.path);
+	if (CHECK(system(cmd) == 0)) {
+		char *world;
+		snprintf(args, sizeof(args), "%s.err", d.path);
+		world = test_read_file(args, NULL);
+		CHECK(world &&
+		      strstr(world, "meshgate: warning: the device's private key goes to a "
+				    "file others can read (umask 077 first)\n"));
+		free(world);
+		unlink(args);
+		snprintf(args, sizeof(args), "%s.conf", d.path);
+		unlink(args);
+	}
+	fake_daemon_stop(&d);
 }
 
 /* A key made on the device; endpoints: a LAN one, none, one given. */
