@@ -10,8 +10,7 @@
 # home's state directory or log.
 #
 #  laptop ── veth ── inet ── veth ── home
-#  phone  ── veth ──/                 (laptop and phone unused: the phone's
-#                                      own stock client is test_device_*)
+#  phone  ── veth ──/                 (laptop and phone unused here)
 #
 #  home    wan0 203.0.113.2/24    coordinator, prefix 100.64.0.0/10, serves
 #                                 192.168.77.0/24 (auto-approved), offers an
