@@ -7,10 +7,13 @@
 # --exit passes the coordinator's warning on while the exit is not approved;
 # refusals are one line on stderr and exit 1; remove revokes the key (an add
 # with --public-key of it is refused); the printed private key is nowhere in
-# home's state directory or log.
+# home's state directory or log. On laptop, a member, the CLI waits through
+# "pending" for the coordinator and prints the file with laptop as the hub.
 #
 #  laptop ── veth ── inet ── veth ── home
-#  phone  ── veth ──/                 (laptop and phone unused here)
+#  phone  ── veth ──/                 (phone unused here)
+#
+#  laptop  up0  198.51.100.2/24   member
 #
 #  home    wan0 203.0.113.2/24    coordinator, prefix 100.64.0.0/10, serves
 #                                 192.168.77.0/24 (auto-approved), offers an
@@ -142,5 +145,30 @@ check "phone's key is refused after its removal" \
 	device add phone --public-key "$(echo "$priv" | wg pubkey)"
 check "the private key is nowhere in home's state or log" \
 	not grep -rqF "$priv" "$MESH_DIR/state-home" "$MESH_DIR/home.log"
+
+# A member: the request is pending until the coordinator answers.
+mesh_conf laptop ''
+mesh_start laptop
+check "laptop joins" mesh_join laptop
+check "laptop reaches home through the mesh" wait_for 50 0.2 mesh_ping laptop 100.64.0.1
+member() {
+	local status=0
+	(
+		umask 077
+		mg_cli laptop laptop "$@" >"$MESH_DIR/member.out" 2>"$MESH_DIR/member.err"
+	) || status=$?
+	log "meshgate $* on laptop: exit $status $(cat "$MESH_DIR/member.err")"
+	return "$status"
+}
+check "device add on a member waits for the coordinator" member device add pad
+check "pad's hub is laptop" \
+	[ "$(head -1 "$MESH_DIR/member.out")" = "# meshgate device pad, hub laptop" ]
+check "with laptop's key" \
+	[ "$(value member.out PublicKey)" = "$(wg pubkey <"$MESH_DIR/laptop.key")" ]
+check "and an address of the mesh" grep -q '^Address = 100\.64\.' "$MESH_DIR/member.out"
+check "laptop's address is the endpoint" \
+	[ "$(value member.out Endpoint)" = "198.51.100.2:41641" ]
+check "device remove on a member" member device remove pad
+check "says so" grep -q '^removed pad' "$MESH_DIR/member.out"
 
 pass
