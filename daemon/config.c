@@ -209,7 +209,7 @@ static void parse_ifname(const struct field *f)
 
 /* Digits and dots alone would read as a node id or an IPv4 address where
  * names, ids and addresses share an argument (CLI, use_exit_node.peer). */
-static bool name_valid(const char *name)
+bool config_name_valid(const char *name)
 {
 	size_t n = strlen(name);
 
@@ -225,7 +225,7 @@ static void parse_name(const struct field *f)
 
 	if (!text)
 		return;
-	if (!name_valid(text)) {
+	if (!config_name_valid(text)) {
 		error_at(f->p, f->s,
 			 "%s: '%s' is not a valid name (1 to %d letters, digits, '-', '_' or '.', "
 			 "not digits and dots alone)",
@@ -243,7 +243,7 @@ static void parse_node(const struct field *f)
 
 	if (!text)
 		return;
-	if (!name_valid(text) && (strchr(text, '/') || prefix_parse(&addr, text) < 0)) {
+	if (!config_name_valid(text) && (strchr(text, '/') || prefix_parse(&addr, text) < 0)) {
 		error_at(f->p, f->s, "%s: '%s' is neither a peer name nor an IP address", f->what,
 			 text);
 		return;
@@ -770,7 +770,7 @@ static const char *default_hostname(char *buf, size_t len)
 		return "meshgate";
 	buf[len - 1] = '\0';
 	buf[strcspn(buf, ".")] = '\0';
-	return name_valid(buf) ? buf : "meshgate";
+	return config_name_valid(buf) ? buf : "meshgate";
 }
 
 int config_defaults(struct mg_config *cfg)
@@ -781,7 +781,7 @@ int config_defaults(struct mg_config *cfg)
 	strcpy(cfg->interface, "meshgate0");
 	cfg->listen_port = CONFIG_DEFAULT_LISTEN_PORT;
 	cfg->mtu = CONFIG_DEFAULT_MTU;
-	/* name_valid() bounds the name to CONFIG_NAME_MAX; the precision says
+	/* config_name_valid() bounds the name to CONFIG_NAME_MAX; the precision says
 	 * so to the compiler. */
 	snprintf(cfg->hostname, sizeof(cfg->hostname), "%.*s", CONFIG_NAME_MAX,
 		 default_hostname(host, sizeof(host)));

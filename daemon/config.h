@@ -138,6 +138,10 @@ int config_load_string(const char *text, const char *name, struct mg_config *cfg
 /* Releases what cfg owns and zeroes it; NULL-safe. */
 void config_free(struct mg_config *cfg);
 
+/* Whether name is a valid host, peer or device name: 1 to CONFIG_NAME_MAX
+ * letters, digits, '-', '_' or '.', and not digits and dots alone. */
+bool config_name_valid(const char *name);
+
 /*
  * Checks the peers against this node's own public key (known only after the
  * private key file is read). Returns 0 or -EINVAL with "FILE:LINE: ..."

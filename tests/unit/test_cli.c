@@ -2,12 +2,16 @@
  * The CLI's pieces: control_request() against an in-test daemon stand-in
  * (a thread answering canned documents on a Unix socket), the human status
  * format, and the built `meshgate` binary itself when it sits next to the
- * tests (genkey/pubkey known answers, exit codes, --socket placement).
+ * tests (genkey/pubkey known answers, exit codes, --socket placement; the
+ * device commands: the config, key pair and QR codes they make of the
+ * daemon's answers, polling while a member waits, one-line errors).
  */
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -17,6 +21,7 @@
 #include <unistd.h>
 
 #include "control_client.h"
+#include "keys.h"
 #include "status_format.h"
 #include "testlib.h"
 
@@ -28,6 +33,8 @@ struct fake_daemon {
 	const char *answers[4]; /* written to the clients in turn */
 	int clients;            /* connections to serve before the thread ends */
 	char request[1024];     /* the last request read */
+	int served;             /* connections answered */
+	atomic_bool stopping;   /* no more clients are coming */
 	pthread_t thread;
 };
 
@@ -45,16 +52,28 @@ static void serve_one(struct fake_daemon *d, int fd, const char *answer)
 		perror("fake daemon write");
 }
 
+/* Waits for a client while the test has not stopped the daemon. */
+static int fake_daemon_accept(struct fake_daemon *d)
+{
+	struct pollfd pfd = { .fd = d->listen_fd, .events = POLLIN };
+
+	while (!atomic_load(&d->stopping))
+		if (poll(&pfd, 1, 100) == 1)
+			return accept(d->listen_fd, NULL, NULL);
+	return -1;
+}
+
 static void *fake_daemon_run(void *arg)
 {
 	struct fake_daemon *d = arg;
 
 	for (int i = 0; i < d->clients; i++) {
-		int fd = accept(d->listen_fd, NULL, NULL);
+		int fd = fake_daemon_accept(d);
 		if (fd < 0)
 			break;
 		serve_one(d, fd, d->answers[i]);
 		close(fd);
+		d->served++;
 	}
 	return NULL;
 }
@@ -65,6 +84,7 @@ static bool fake_daemon_start(struct fake_daemon *d, const char *const *answers,
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 
 	memset(d, 0, sizeof(*d));
+	atomic_init(&d->stopping, false);
 	strcpy(d->dir, "/tmp/meshgate-cli-XXXXXX");
 	if (!CHECK(mkdtemp(d->dir) != NULL))
 		return false;
@@ -81,9 +101,12 @@ static bool fake_daemon_start(struct fake_daemon *d, const char *const *answers,
 	return CHECK(pthread_create(&d->thread, NULL, fake_daemon_run, d) == 0);
 }
 
+/* Ends the daemon; a client that never came is a failure, not a hang. */
 static void fake_daemon_stop(struct fake_daemon *d)
 {
+	atomic_store(&d->stopping, true);
 	pthread_join(d->thread, NULL);
+	CHECK_EQ_INT(d->served, d->clients);
 	close(d->listen_fd);
 	unlink(d->path);
 	rmdir(d->dir);
@@ -287,7 +310,8 @@ static bool find_cli(void)
 	return false;
 }
 
-/* Runs "meshgate ARGS" through the shell; stdout/stderr into out/err. */
+/* Runs "meshgate ARGS" through the shell; stdout/stderr into out/err, files
+ * only the owner reads (or a printed private key would be warned about). */
 static int run_cli(const char *args, const char *input, char *out, size_t outlen, char *err,
 		   size_t errlen)
 {
@@ -297,8 +321,8 @@ static int run_cli(const char *args, const char *input, char *out, size_t outlen
 
 	snprintf(out_path, sizeof(out_path), "/tmp/meshgate-cli-%d.out", (int)getpid());
 	snprintf(err_path, sizeof(err_path), "/tmp/meshgate-cli-%d.err", (int)getpid());
-	snprintf(cmd, sizeof(cmd), "printf '%%s' '%s' | %s %s >%s 2>%s", input ? input : "",
-		 cli_path, args, out_path, err_path);
+	snprintf(cmd, sizeof(cmd), "umask 077; printf '%%s' '%s' | %s %s >%s 2>%s",
+		 input ? input : "", cli_path, args, out_path, err_path);
 	status = system(cmd);
 	text = test_read_file(out_path, NULL);
 	snprintf(out, outlen, "%s", text ? text : "");
@@ -391,6 +415,383 @@ static void test_cli_status(void)
 	fake_daemon_stop(&d);
 }
 
+/* ---- meshgate device ---- */
+
+#define HUB_KEY "3p7bfXt9wbTTW2HC7OQ1Nz+DQ8hbeGdNrfx+FG+IK08="
+
+/* A device_add answer: done at once (the coordinator is the hub). */
+static void device_answer(char *out, size_t len, const char *endpoint, bool endpoint_private,
+			  bool exit_node)
+{
+	snprintf(out, len,
+		 "{\"ok\": true, \"result\": {\"state\": \"done\", \"device\": {\"name\": "
+		 "\"phone\", \"addresses\": [\"100.64.0.7/32\", \"fd7a:6d67:7465::7/128\"], "
+		 "\"hub\": \"home\", \"exit_node\": %s}, \"config\": {\"hub\": \"home\", "
+		 "\"hub_public_key\": \"" HUB_KEY "\", \"endpoint\": %s, \"endpoint_private\": "
+		 "%s, \"allowed_ips\": [\"100.64.0.0/10\", \"fd7a:6d67:7465::/48\", "
+		 "\"192.168.77.0/24\"], \"exit_node\": %s, \"mtu\": 1280, \"dns\": []}, "
+		 "\"warnings\": [%s]}}",
+		 exit_node ? "true" : "false", endpoint ? endpoint : "null",
+		 endpoint_private ? "true" : "false", exit_node ? "true" : "false",
+		 exit_node ? "\"the exit of home is not approved yet: meshgate routes approve home "
+			     "0.0.0.0/0 ::/0\""
+			   : "");
+}
+
+/* Whether err is exactly one line "meshgate: " + want... */
+static bool one_line(const char *err, const char *want)
+{
+	char prefix[256];
+
+	snprintf(prefix, sizeof(prefix), "meshgate: %s", want);
+	if (strncmp(err, prefix, strlen(prefix)) == 0 && strchr(err, '\n') == err + strlen(err) - 1)
+		return true;
+	fprintf(stderr, "  stderr: %s  want: %s...\n", err, prefix);
+	return false;
+}
+
+/* The value of "KEY = value" in a wg-quick text, into out. */
+static bool config_value(const char *text, const char *key, char *out, size_t len)
+{
+	char pattern[64];
+	const char *p;
+
+	snprintf(pattern, sizeof(pattern), "\n%s = ", key);
+	p = strstr(text, pattern);
+	if (!p)
+		return false;
+	p += strlen(pattern);
+	snprintf(out, len, "%.*s", (int)strcspn(p, "\n"), p);
+	return true;
+}
+
+/* The key pair is made here: the daemon gets the public half only, and the
+ * printed private key is its other half. */
+static void check_device_keys(const char *out, const char *request)
+{
+	char priv_text[64] = "", pub_text[KEY_B64_LEN + 1];
+	uint8_t priv[KEY_LEN], pub[KEY_LEN];
+	json_t *req = json_loads(request, 0, NULL);
+
+	CHECK(config_value(out, "PrivateKey", priv_text, sizeof(priv_text)));
+	if (!CHECK(key_from_base64(priv, priv_text) && key_public_from_private(pub, priv)))
+		return;
+	key_to_base64(pub_text, pub);
+	CHECK(req && strcmp(json_string_value(json_object_get(req, "public_key")), pub_text) == 0);
+	CHECK(strstr(request, priv_text) == NULL);
+	json_decref(req);
+}
+
+static void test_cli_device_add(void)
+{
+	static const char want_tail[] =
+	    "Address = 100.64.0.7/32, fd7a:6d67:7465::7/128\n"
+	    "MTU = 1280\n"
+	    "\n"
+	    "[Peer]\n"
+	    "PublicKey = " HUB_KEY "\n"
+	    "Endpoint = 203.0.113.2:41641\n"
+	    "AllowedIPs = 100.64.0.0/10, fd7a:6d67:7465::/48, 192.168.77.0/24, 0.0.0.0/0, ::/0\n"
+	    "PersistentKeepalive = 25\n";
+	struct fake_daemon d;
+	char answer[2048], args[512], out[4096], err[1024], cmd[PATH_MAX + 512];
+	json_t *req;
+
+	if (!find_cli())
+		return;
+	device_answer(answer, sizeof(answer), "\"203.0.113.2:41641\"", false, true);
+	if (!fake_daemon_start(&d, (const char *[]){ answer, answer }, 2))
+		return;
+	snprintf(args, sizeof(args), "--socket %s device add phone --exit", d.path);
+	CHECK_EQ_INT(run_cli(args, NULL, out, sizeof(out), err, sizeof(err)), 0);
+	CHECK(strncmp(out, "# meshgate device phone, hub home\n[Interface]\nPrivateKey = ", 59) ==
+	      0);
+	CHECK(strlen(out) > strlen(want_tail) &&
+	      strcmp(out + strlen(out) - strlen(want_tail), want_tail) == 0);
+	check_device_keys(out, d.request);
+	req = json_loads(d.request, 0, NULL);
+	CHECK(req && strcmp(json_string_value(json_object_get(req, "cmd")), "device_add") == 0 &&
+	      strcmp(json_string_value(json_object_get(req, "name")), "phone") == 0 &&
+	      json_is_true(json_object_get(req, "exit")));
+	json_decref(req);
+	/* The daemon's warning; stdout is no terminal, so no QR code. */
+	CHECK(strcmp(err, "meshgate: warning: the exit of home is not approved yet: meshgate "
+			  "routes approve home 0.0.0.0/0 ::/0\n") == 0);
+	CHECK(!strstr(out, "\xe2\x96"));
+	/* The key printed into a file others can read: one more warning. */
+	snprintf(cmd, sizeof(cmd),
+		 "umask 022; %s --socket %s device add phone --exit >%s.conf 2>%s.err", cli_path,
+		 d.path, d.path, d.path);
+	if (CHECK(system(cmd) == 0)) {
+		char *world;
+		snprintf(args, sizeof(args), "%s.err", d.path);
+		world = test_read_file(args, NULL);
+		CHECK(world &&
+		      strstr(world, "meshgate: warning: the device's private key goes to a "
+				    "file others can read (umask 077 first)\n"));
+		free(world);
+		unlink(args);
+		snprintf(args, sizeof(args), "%s.conf", d.path);
+		unlink(args);
+	}
+	fake_daemon_stop(&d);
+}
+
+/* A key made on the device; endpoints: a LAN one, none, one given. */
+static void test_cli_device_endpoints(void)
+{
+	struct fake_daemon d;
+	char answers[3][2048], args[512], out[4096], err[1024], value[128];
+	json_t *req;
+
+	if (!find_cli())
+		return;
+	device_answer(answers[0], sizeof(answers[0]), "\"192.168.1.2:41641\"", true, false);
+	device_answer(answers[1], sizeof(answers[1]), NULL, false, false);
+	device_answer(answers[2], sizeof(answers[2]), "\"192.168.1.2:41641\"", true, false);
+	if (!fake_daemon_start(&d, (const char *[]){ answers[0], answers[1], answers[2] }, 3))
+		return;
+	snprintf(args, sizeof(args), "--socket %s device add phone --public-key %s", d.path,
+		 "gW3oaPhdYuG3A4TOpSNTJKToAsJEE/7YiWRMx5VBYHM=");
+	CHECK_EQ_INT(run_cli(args, NULL, out, sizeof(out), err, sizeof(err)), 0);
+	CHECK(strstr(out, "\n# PrivateKey = (the key made on the device)\n") &&
+	      !strstr(out, "\nPrivateKey"));
+	req = json_loads(d.request, 0, NULL);
+	CHECK(req &&
+	      strcmp(json_string_value(json_object_get(req, "public_key")),
+		     "gW3oaPhdYuG3A4TOpSNTJKToAsJEE/7YiWRMx5VBYHM=") == 0 &&
+	      json_is_false(json_object_get(req, "exit")));
+	json_decref(req);
+	CHECK(config_value(out, "Endpoint", value, sizeof(value)) &&
+	      strcmp(value, "192.168.1.2:41641") == 0);
+	CHECK(config_value(out, "AllowedIPs", value, sizeof(value)) &&
+	      strcmp(value, "100.64.0.0/10, fd7a:6d67:7465::/48, 192.168.77.0/24") == 0);
+	CHECK(strcmp(err, "meshgate: warning: the endpoint 192.168.1.2:41641 is a LAN address: a "
+			  "device outside the LAN needs --endpoint HOST:PORT (or "
+			  "coordinator.endpoints) and a UDP port forward to it\n"
+			  "meshgate: warning: the config has no PrivateKey line: put in the key "
+			  "made on the device before importing it\n") == 0);
+
+	snprintf(args, sizeof(args), "--socket %s device add phone", d.path);
+	CHECK_EQ_INT(run_cli(args, NULL, out, sizeof(out), err, sizeof(err)), 0);
+	CHECK(!strstr(out, "Endpoint"));
+	CHECK(one_line(err, "warning: no endpoint is known for home"));
+	CHECK(strstr(err, "--endpoint"));
+
+	snprintf(args, sizeof(args),
+		 "--socket %s device add phone --endpoint=vpn.example.org:51820", d.path);
+	CHECK_EQ_INT(run_cli(args, NULL, out, sizeof(out), err, sizeof(err)), 0);
+	CHECK(config_value(out, "Endpoint", value, sizeof(value)) &&
+	      strcmp(value, "vpn.example.org:51820") == 0);
+	CHECK(strcmp(err, "") == 0);
+	fake_daemon_stop(&d);
+}
+
+/* --qr after the text; --qr-png a file of mode 0600 that decodes (zbarimg,
+ * when installed) to exactly the text printed. */
+static void test_cli_device_qr(void)
+{
+	struct fake_daemon d;
+	char answer[2048], args[512], err[1024], dir[] = "/tmp/meshgate-qr-XXXXXX", png[64];
+	char *out = malloc(65536), *text_end, *decoded;
+	struct stat st;
+	int lines = 0, width = -1;
+
+	if (!CHECK(out != NULL) || !find_cli() || !CHECK(mkdtemp(dir) != NULL)) {
+		free(out);
+		return;
+	}
+	snprintf(png, sizeof(png), "%s/phone.png", dir);
+	device_answer(answer, sizeof(answer), "\"203.0.113.2:41641\"", false, false);
+	if (!fake_daemon_start(&d, (const char *[]){ answer }, 1))
+		return;
+	snprintf(args, sizeof(args), "--socket %s device add phone --qr --qr-png %s", d.path, png);
+	CHECK_EQ_INT(run_cli(args, NULL, out, 65536, err, sizeof(err)), 0);
+	fake_daemon_stop(&d);
+	text_end = strstr(out, "PersistentKeepalive = 25\n");
+	if (!CHECK(text_end != NULL))
+		goto out;
+	text_end += strlen("PersistentKeepalive = 25\n");
+	/* A blank line, then lines of equal width (in characters) made of blocks. */
+	CHECK(*text_end == '\n');
+	for (char *p = text_end + 1; *p; lines++) {
+		int n = 0;
+		while (*p && *p != '\n') {
+			n++;
+			p += (unsigned char)*p >= 0x80 ? 3 : 1;
+		}
+		CHECK(width < 0 || n == width);
+		width = n;
+		p += *p == '\n';
+	}
+	/* width = size + 4 (quiet zone 2), lines = (width + 1) / 2. */
+	CHECK(width >= 25 && lines == (width + 1) / 2);
+	CHECK(stat(png, &st) == 0 && (st.st_mode & 0777) == 0600);
+	if (system("command -v zbarimg >/dev/null 2>&1") != 0) {
+		printf("skip: zbarimg not installed (zbar-tools)\n");
+		goto out;
+	}
+	*text_end = '\0';
+	snprintf(args, sizeof(args), "zbarimg --raw -q %s >%s/decoded 2>/dev/null", png, dir);
+	CHECK(system(args) == 0);
+	snprintf(args, sizeof(args), "%s/decoded", dir);
+	decoded = test_read_file(args, NULL);
+	/* zbarimg adds a newline of its own. */
+	CHECK(decoded && strlen(decoded) == strlen(out) + 1 &&
+	      strncmp(decoded, out, strlen(out)) == 0);
+	free(decoded);
+	unlink(args);
+out:
+	unlink(png);
+	rmdir(dir);
+	free(out);
+}
+
+/* A member: "pending", then device_status until "done". */
+static void test_cli_device_pending(void)
+{
+	struct fake_daemon d;
+	char answer[2048], args[512], out[4096], err[1024];
+	const char *pending = "{\"ok\": true, \"result\": {\"state\": \"pending\", \"request\": "
+			      "\"r7\"}}";
+
+	if (!find_cli())
+		return;
+	device_answer(answer, sizeof(answer), "\"203.0.113.2:41641\"", false, false);
+	if (!fake_daemon_start(&d, (const char *[]){ pending, pending, answer }, 3))
+		return;
+	snprintf(args, sizeof(args), "--socket %s device add laptop", d.path);
+	CHECK_EQ_INT(run_cli(args, NULL, out, sizeof(out), err, sizeof(err)), 0);
+	fake_daemon_stop(&d);
+	CHECK(strcmp(d.request, "{\"cmd\":\"device_status\",\"request\":\"r7\"}\n") == 0);
+	CHECK(strstr(out, "\nPrivateKey = ") && strcmp(err, "") == 0);
+
+	/* The coordinator refuses while pending: its reason, one line. */
+	if (!fake_daemon_start(&d,
+			       (const char *[]){ pending, "{\"ok\": false, \"error\": \"the name "
+							  "laptop is taken by a node\"}" },
+			       2))
+		return;
+	snprintf(args, sizeof(args), "--socket %s device add laptop", d.path);
+	CHECK_EQ_INT(run_cli(args, NULL, out, sizeof(out), err, sizeof(err)), 1);
+	fake_daemon_stop(&d);
+	CHECK(strcmp(err, "meshgate: the name laptop is taken by a node\n") == 0);
+	CHECK(strcmp(out, "") == 0);
+}
+
+static void check_device_error(const char *args, const char *want)
+{
+	char out[1024], err[1024];
+
+	CHECK_EQ_INT(run_cli(args, NULL, out, sizeof(out), err, sizeof(err)), 1);
+	if (!CHECK(one_line(err, want)))
+		fprintf(stderr, "  for: meshgate %s\n", args);
+	CHECK(strcmp(out, "") == 0);
+}
+
+/* Bad arguments: one line, exit 1, and nothing sent (no daemon listens). */
+static void test_cli_device_errors(void)
+{
+	struct fake_daemon d;
+	char args[512];
+
+	if (!find_cli())
+		return;
+#define NOSOCK "--socket /nonexistent/x.sock "
+	check_device_error(NOSOCK "device", "device: add, list or remove?");
+	check_device_error(NOSOCK "device frob", "device: unknown subcommand 'frob'");
+	check_device_error(NOSOCK "device add", "device add: which device?");
+	check_device_error(NOSOCK "device add 10.1",
+			   "device add: '10.1' is not a valid device name");
+	check_device_error(NOSOCK "device add ph/one", "device add: 'ph/one' is not a valid");
+	check_device_error(NOSOCK "device add phone laptop", "device add: one name, please");
+	check_device_error(NOSOCK "device add phone --frob", "device add: unknown option '--frob'");
+	check_device_error(NOSOCK "device add phone --endpoint",
+			   "device add: --endpoint needs a value");
+	check_device_error(NOSOCK "device add phone --endpoint host",
+			   "device add: --endpoint 'host' is not HOST:PORT or [IPV6]:PORT");
+	check_device_error(NOSOCK "device add phone --endpoint 203.0.113.2:0",
+			   "device add: --endpoint '203.0.113.2:0' is not");
+	check_device_error(NOSOCK "device add phone --endpoint [2001:db8::1]:65536",
+			   "device add: --endpoint '[2001:db8::1]:65536' is not");
+	check_device_error(NOSOCK "device add phone --endpoint 2001:db8::1:41641",
+			   "device add: --endpoint '2001:db8::1:41641' is not");
+	check_device_error(NOSOCK "device add phone --public-key abc",
+			   "device add: --public-key 'abc' is not a WireGuard public key");
+	check_device_error(NOSOCK "device add phone --public-key=" HUB_KEY "AA",
+			   "device add: --public-key '" HUB_KEY "AA' is not");
+	/* An unwritable PNG is refused before the device is added. */
+	check_device_error(NOSOCK "device add phone --qr-png /nonexistent/dir/phone.png",
+			   "device add: cannot write /nonexistent/dir/phone.png: ");
+	check_device_error(NOSOCK "device add phone --qr-png /tmp",
+			   "device add: cannot write /tmp: ");
+	check_device_error(NOSOCK "device list --frob", "device list: unexpected argument");
+	check_device_error(NOSOCK "device remove", "device remove: which device?");
+	check_device_error(NOSOCK "device remove a b", "device remove: one name, please");
+	check_device_error(NOSOCK "device add phone", "cannot reach meshgated at /nonexistent");
+#undef NOSOCK
+	/* The daemon's refusal, as it says it. */
+	if (!fake_daemon_start(
+		&d,
+		(const char *[]){ "{\"ok\": false, \"error\": \"home offers no exit "
+				  "node (exit_node.enabled = false)\"}",
+				  "{\"ok\": true, \"result\": {\"state\": \"odd\"}}" },
+		2))
+		return;
+	snprintf(args, sizeof(args), "--socket %s device add phone --exit", d.path);
+	check_device_error(args, "home offers no exit node (exit_node.enabled = false)");
+	check_device_error(args, "device add: unexpected answer from meshgated");
+	fake_daemon_stop(&d);
+}
+
+static void test_cli_device_list_remove(void)
+{
+	static const char status[] =
+	    "{\"ok\": true, \"result\": {\"self\": {\"name\": \"home\"}, \"peers\": [], "
+	    "\"devices\": [{\"name\": \"phone\", \"addresses\": [\"100.64.0.7/32\", "
+	    "\"fd7a:6d67:7465::7/128\"], \"hub\": \"home\", \"attached\": true, \"exit_node\": "
+	    "true, \"last_handshake\": 0, \"rx_bytes\": 1536, \"tx_bytes\": 0, \"online\": false, "
+	    "\"endpoint\": null}, {\"name\": \"tablet\", \"addresses\": [\"100.64.0.9/32\"], "
+	    "\"hub\": \"laptop\", \"attached\": false, \"exit_node\": false, \"last_handshake\": "
+	    "0, \"rx_bytes\": 0, \"tx_bytes\": 0, \"online\": false, \"endpoint\": null}]}}";
+	struct fake_daemon d;
+	char args[512], out[4096], err[1024];
+	json_t *list;
+
+	if (!find_cli())
+		return;
+	if (!fake_daemon_start(&d,
+			       (const char *[]){ status, status, "{\"ok\": true, \"result\": {}}",
+						 "{\"ok\": true, \"result\": {\"state\": \"done\", "
+						 "\"removed\": \"phone\"}}" },
+			       4))
+		return;
+	snprintf(args, sizeof(args), "--socket %s device list", d.path);
+	CHECK_EQ_INT(run_cli(args, NULL, out, sizeof(out), err, sizeof(err)), 0);
+	CHECK(strcmp(out, "NAME                 ADDRESS          HUB                  EXIT  "
+			  "HANDSHAKE  RX         TX\n"
+			  "phone                100.64.0.7       home                 yes   never "
+			  "     1.5 KiB    0 B\n"
+			  "tablet               100.64.0.9       laptop               no    -     "
+			  "     -          -\n") == 0);
+	snprintf(args, sizeof(args), "--socket %s device list --json", d.path);
+	CHECK_EQ_INT(run_cli(args, NULL, out, sizeof(out), err, sizeof(err)), 0);
+	list = json_loads(out, 0, NULL);
+	CHECK(json_is_array(list) && json_array_size(list) == 2 &&
+	      strcmp(json_string_value(json_object_get(json_array_get(list, 1), "name")),
+		     "tablet") == 0);
+	json_decref(list);
+	/* A daemon without devices in its status: none. */
+	snprintf(args, sizeof(args), "--socket %s device list", d.path);
+	CHECK_EQ_INT(run_cli(args, NULL, out, sizeof(out), err, sizeof(err)), 0);
+	CHECK(strcmp(out, "no devices\n") == 0);
+	snprintf(args, sizeof(args), "--socket %s device remove phone", d.path);
+	CHECK_EQ_INT(run_cli(args, NULL, out, sizeof(out), err, sizeof(err)), 0);
+	CHECK(strcmp(d.request, "{\"cmd\":\"device_remove\",\"name\":\"phone\"}\n") == 0);
+	CHECK(strncmp(out, "removed phone", 13) == 0);
+	fake_daemon_stop(&d);
+}
+
 int main(void)
 {
 	RUN(test_request_ok);
@@ -401,5 +802,11 @@ int main(void)
 	RUN(test_cli_keys);
 	RUN(test_cli_usage);
 	RUN(test_cli_status);
+	RUN(test_cli_device_add);
+	RUN(test_cli_device_endpoints);
+	RUN(test_cli_device_qr);
+	RUN(test_cli_device_pending);
+	RUN(test_cli_device_errors);
+	RUN(test_cli_device_list_remove);
 	return test_summary();
 }
