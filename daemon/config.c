@@ -11,13 +11,16 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libconfig.h>
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "mesh/invite.h"
 enum {
 	MAX_ERRORS = 20, /* then "too many errors" */
 	PATH_MAX_LEN = 4095,
@@ -107,6 +110,22 @@ error_line(struct parse *p, unsigned line, const char *fmt, ...)
 	va_start(ap, fmt);
 	report(p, p->source, line, fmt, ap);
 	va_end(ap);
+}
+
+/* Keeps where a setting is, for config_line(). */
+static void remember_line(struct parse *p, const char *what, const config_setting_t *s)
+{
+	struct mg_config *cfg = p->cfg;
+	struct config_line *v;
+
+	v = realloc(cfg->lines, (cfg->n_lines + 1) * sizeof(*v));
+	if (!v) {
+		error_at(p, s, "out of memory");
+		return;
+	}
+	cfg->lines = v;
+	snprintf(v[cfg->n_lines].setting, sizeof(v->setting), "%s", what);
+	v[cfg->n_lines++].line = config_setting_source_line(s);
 }
 
 /* ---- scalar parsers ---- */
@@ -313,16 +332,18 @@ static void parse_prefix(const struct field *f)
 static void parse_join(const struct field *f)
 {
 	const char *text = string_value(f);
-	char **dst = f->dst;
+	char **dst = f->dst, why[256];
+	struct invite inv;
 
 	if (!text)
 		return;
-	if (strncmp(text, "mg1-", 4) != 0 || strlen(text) > 4096 ||
-	    strcspn(text, " \t\r\n") != strlen(text)) {
-		error_at(f->p, f->s, "%s: not an invite code (mg1-..., from `meshgate invite`)",
-			 f->what);
+	/* What start-up decodes (the client role), decoded here. */
+	if (invite_decode(text, &inv, why, sizeof(why)) < 0) {
+		error_at(f->p, f->s, "%s: not an invite code: %s (`meshgate invite` prints one)",
+			 f->what, why);
 		return;
 	}
+	invite_clear(&inv);
 	free(*dst);
 	*dst = dup_or_report(f, text);
 }
@@ -517,6 +538,7 @@ static void walk_group(struct parse *p, const config_setting_t *s, const char *p
 			continue;
 		}
 		snprintf(what, sizeof(what), "%s%s%s", path, path[0] ? "." : "", k->name);
+		remember_line(p, what, m);
 		k->parse(&(struct field){ .p = p,
 					  .s = m,
 					  .key = k,
@@ -755,11 +777,51 @@ static void check_exit_node(struct parse *p, const config_t *lc, const struct mg
 			   "(an exit node cannot send its own traffic through another)");
 }
 
+/* The coordinator role starts instead of the client: its join would go
+ * unread. */
+static void check_join(struct parse *p, const config_t *lc, const struct mg_config *cfg)
+{
+	if (cfg->coordinator.enabled && cfg->join)
+		error_line(p, line_of(lc, "join"),
+			   "join: this node is the coordinator (coordinator.enabled), which joins "
+			   "no other mesh; remove join, or set coordinator.enabled = false to join "
+			   "the invite's mesh");
+}
+
+/* The coordinator gives members addresses from its pool; a static peer's
+ * allowed IP in there would take some of their traffic. */
+static void check_pool(struct parse *p, const struct mg_config *cfg)
+{
+	const struct prefix *pools[] = { &cfg->coordinator.prefix4, &cfg->coordinator.prefix6 };
+	static const char *const names[] = { "coordinator.prefix4", "coordinator.prefix6" };
+	char a[PREFIX_STR_LEN], b[PREFIX_STR_LEN], what[WHAT_LEN];
+
+	for (size_t i = 0; cfg->coordinator.enabled && i < cfg->n_peers; i++) {
+		const struct prefix_list *ips = &cfg->peers[i].allowed_ips;
+		for (size_t j = 0; j < ips->n; j++) {
+			for (size_t k = 0; k < 2; k++) {
+				if (!prefix_contains(pools[k], &ips->v[j]))
+					continue;
+				snprintf(what, sizeof(what), "peers[%zu].allowed_ips", i);
+				prefix_format(&ips->v[j], a, sizeof(a));
+				prefix_format(pools[k], b, sizeof(b));
+				error_line(p, config_line(cfg, what),
+					   "%s: %s is inside the mesh's address pool %s (%s), "
+					   "where the coordinator gives members their addresses; "
+					   "give peer '%s' addresses outside it",
+					   what, a, b, names[k], cfg->peers[i].name);
+			}
+		}
+	}
+}
+
 static void check_all(struct parse *p, const config_t *lc, struct mg_config *cfg)
 {
 	check_peers(p, cfg);
 	check_mtu(p, lc, cfg);
 	check_exit_node(p, lc, cfg);
+	check_join(p, lc, cfg);
+	check_pool(p, cfg);
 }
 
 /* ---- loading ---- */
@@ -822,6 +884,7 @@ void config_free(struct mg_config *cfg)
 	free(cfg->coordinator.endpoints.v);
 	free(cfg->coordinator.auto_approve.routes.v);
 	free(cfg->join);
+	free(cfg->lines);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -865,13 +928,42 @@ static int config_build(const config_t *lc, const char *name, struct mg_config *
 	return -EINVAL;
 }
 
-static int syntax_error(const config_t *lc, const char *name, char *errbuf, size_t errlen)
+/* The line of the first "[Interface]" or "[Peer]" of a wg-quick file, or 0. */
+static unsigned wgquick_line(FILE *in)
+{
+	char line[256];
+	unsigned n = 0;
+
+	while (in && n < 10000 && fgets(line, sizeof(line), in)) {
+		char *start = line, *end;
+		n++;
+		while (isspace((unsigned char)*start))
+			start++;
+		end = start + strlen(start);
+		while (end > start && isspace((unsigned char)end[-1]))
+			*--end = '\0';
+		if (!strcasecmp(start, "[Interface]") || !strcasecmp(start, "[Peer]"))
+			return n;
+	}
+	return 0;
+}
+
+/* in: the text again, to tell a wg-quick file from a broken one; may be NULL. */
+static int syntax_error(const config_t *lc, const char *name, FILE *in, char *errbuf, size_t errlen)
 {
 	const char *file = config_error_file(lc) ? config_error_file(lc) : name;
 	const char *text = config_error_text(lc) ? config_error_text(lc) : "cannot parse";
+	unsigned wg_line;
 
 	if (config_error_type(lc) == CONFIG_ERR_FILE_IO && config_error_line(lc) == 0)
 		return error_first(errbuf, errlen, -EIO, "%s: %s", file, text);
+	wg_line = wgquick_line(in);
+	if (wg_line)
+		return error_first(errbuf, errlen, -EINVAL,
+				   "%s:%u: this is a wg-quick config, not a meshgate config: see "
+				   "meshgate.conf(5) (peers = ( { public_key = ...; allowed_ips = "
+				   "[...]; endpoint = ...; } ))",
+				   name, wg_line);
 	return error_first(errbuf, errlen, -EINVAL, "%s:%d: %s", file, config_error_line(lc), text);
 }
 
@@ -885,9 +977,12 @@ int config_load(const char *path, struct mg_config *cfg, char *errbuf, size_t er
 	if (access(path, R_OK) < 0)
 		return error_first(errbuf, errlen, -errno, "%s: %s", path, strerror(errno));
 	config_init(&lc);
-	if (config_read_file(&lc, path) != CONFIG_TRUE)
-		ret = syntax_error(&lc, path, errbuf, errlen);
-	else
+	if (config_read_file(&lc, path) != CONFIG_TRUE) {
+		FILE *in = fopen(path, "re");
+		ret = syntax_error(&lc, path, in, errbuf, errlen);
+		if (in)
+			fclose(in);
+	} else
 		ret = config_build(&lc, path, cfg, errbuf, errlen);
 	config_destroy(&lc);
 	return ret;
@@ -918,9 +1013,12 @@ int config_load_string(const char *text, const char *name, struct mg_config *cfg
 		return error_first(errbuf, errlen, -EINVAL, "%s:%u: @include is not allowed here",
 				   name, line);
 	config_init(&lc);
-	if (config_read_string(&lc, text) != CONFIG_TRUE)
-		ret = syntax_error(&lc, name, errbuf, errlen);
-	else
+	if (config_read_string(&lc, text) != CONFIG_TRUE) {
+		FILE *in = fmemopen((void *)text, strlen(text), "r");
+		ret = syntax_error(&lc, name, in, errbuf, errlen);
+		if (in)
+			fclose(in);
+	} else
 		ret = config_build(&lc, name, cfg, errbuf, errlen);
 	config_destroy(&lc);
 	return ret;
@@ -938,6 +1036,14 @@ int config_check_own_key(const struct mg_config *cfg, const uint8_t public_key[K
 	return error_first(errbuf, errlen, -EINVAL,
 			   "%s:%u: peer '%s' has this node's own public key",
 			   cfg->source ? cfg->source : "(config)", peer->line, peer->name);
+}
+
+unsigned config_line(const struct mg_config *cfg, const char *setting)
+{
+	for (size_t i = 0; i < cfg->n_lines; i++)
+		if (!strcmp(cfg->lines[i].setting, setting))
+			return cfg->lines[i].line;
+	return 0;
 }
 
 const struct config_peer *config_peer_find(const struct mg_config *cfg,

@@ -57,6 +57,11 @@ struct config_peer {
 	unsigned line;                  /* where the peer starts, for messages */
 };
 
+struct config_line {
+	char setting[96];
+	unsigned line;
+};
+
 struct mg_config {
 	char *source; /* the file name errors are reported against */
 
@@ -110,6 +115,11 @@ struct mg_config {
 	} coordinator;
 
 	char *join; /* invite code "mg1-..."; NULL: none */
+
+	/* Where each setting of the file was ("subnet_router.routes",
+	 * "peers[1].allowed_ips"), for checks made after loading. */
+	struct config_line *lines;
+	size_t n_lines;
 };
 
 /*
@@ -149,6 +159,9 @@ bool config_name_valid(const char *name);
  */
 int config_check_own_key(const struct mg_config *cfg, const uint8_t public_key[KEY_LEN],
 			 char *errbuf, size_t errlen) __attribute__((warn_unused_result));
+
+/* The line of setting in the file (as named in messages), or 0. */
+unsigned config_line(const struct mg_config *cfg, const char *setting);
 
 /* The peer with this public key, or NULL. */
 const struct config_peer *config_peer_find(const struct mg_config *cfg,

@@ -9,6 +9,10 @@
 
 #define KEY_A "I5/h/qsGhhR+WdJLQ0f4JHAGceyiqDT6tc1rBIPX5k4="
 #define KEY_B "gW3oaPhdYuG3A4TOpSNTJKToAsJEE/7YiWRMx5VBYHM="
+/* A well-formed invite: key 01..20, id 7, endpoint 198.51.100.1:41641. */
+#define CODE                                                                                       \
+	"mg1-AQECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gBwAAAAAAAABCQkJCQkJCQkJCQkJCQkJCQkJCQkJ"  \
+	"CQkJCQkJCQkJCQgESMTk4LjUxLjEwMC4xOjQxNjQx"
 
 static char tmp_path[64];
 
@@ -160,10 +164,10 @@ static const char full_config[] =
     "exit_node = { enabled = false; wan_interface = \"eth1\"; allow_private = true; };\n"
     "use_exit_node = { peer = \"100.64.0.2\"; allow_lan_access = false; };\n"
     "web = { enabled = false; listen = [\"0.0.0.0:80\", \"[::]:8443\"]; };\n"
-    "coordinator = { enabled = true; prefix4 = \"10.99.0.0/16\"; prefix6 = \"fd00:1::/64\";\n"
+    "coordinator = { enabled = false; prefix4 = \"10.99.0.0/16\"; prefix6 = \"fd00:1::/64\";\n"
     "  endpoints = [\"198.51.100.1:41641\", \"mesh.example.org:443\"];\n"
     "  auto_approve = { routes = [\"192.168.0.0/16\"]; exit_node = true; }; };\n"
-    "join = \"mg1-abcdef0123\";\n";
+    "join = \"" CODE "\";\n";
 
 static void test_full(void)
 {
@@ -216,7 +220,7 @@ static void test_full(void)
 	CHECK(!cfg.web.enabled && cfg.web.listen.n == 2);
 	CHECK(sockaddr_is(&cfg.web.listen.v[0], "0.0.0.0:80"));
 	CHECK(sockaddr_is(&cfg.web.listen.v[1], "[::]:8443"));
-	CHECK(cfg.coordinator.enabled);
+	CHECK(!cfg.coordinator.enabled);
 	CHECK(prefix_is(&cfg.coordinator.prefix4, "10.99.0.0/16"));
 	CHECK(prefix_is(&cfg.coordinator.prefix6, "fd00:1::/64"));
 	CHECK_EQ_INT(cfg.coordinator.endpoints.n, 2);
@@ -225,7 +229,13 @@ static void test_full(void)
 	CHECK_EQ_INT(cfg.coordinator.auto_approve.routes.n, 1);
 	CHECK(prefix_is(&cfg.coordinator.auto_approve.routes.v[0], "192.168.0.0/16"));
 	CHECK(cfg.coordinator.auto_approve.exit_node);
-	CHECK(cfg.join && strcmp(cfg.join, "mg1-abcdef0123") == 0);
+	CHECK(cfg.join && strcmp(cfg.join, CODE) == 0);
+	/* Where each setting is, for the checks after loading. */
+	CHECK_EQ_INT(config_line(&cfg, "mtu"), 7);
+	CHECK_EQ_INT(config_line(&cfg, "peers[0].allowed_ips"), 11);
+	CHECK_EQ_INT(config_line(&cfg, "coordinator.auto_approve.routes"), 22);
+	CHECK_EQ_INT(config_line(&cfg, "use_exit_node.peer"), 18);
+	CHECK_EQ_INT(config_line(&cfg, "nonexistent"), 0);
 	config_free(&cfg);
 }
 
@@ -375,7 +385,63 @@ static void test_bad_values(void)
 		    "FILE:1: use_exit_node.peer: '10.0.0.0/8' is neither a peer name nor an IP "
 		    "address");
 	check_error("join = \"abc\";\n",
-		    "FILE:1: join: not an invite code (mg1-..., from `meshgate invite`)");
+		    "FILE:1: join: not an invite code: not a meshgate invite code (it starts with "
+		    "mg1-) (`meshgate invite` prints one)");
+}
+
+/* What start-up would refuse, refused when loading: the join code is
+ * decoded, a coordinator joins nothing, the pool is the coordinator's. */
+static void test_mesh_errors(void)
+{
+	check_error("\njoin = \"mg1-abcdef0123\";\n",
+		    "FILE:2: join: not an invite code: invite code is damaged (copy it whole) "
+		    "(`meshgate invite` prints one)");
+	check_error("coordinator = { enabled = true; };\njoin = \"" CODE "\";\n",
+		    "FILE:2: join: this node is the coordinator (coordinator.enabled), which "
+		    "joins no other mesh; remove join, or set coordinator.enabled = false to join "
+		    "the invite's mesh");
+	check_error("coordinator = { enabled = true; };\n"
+		    "peers = ( { name = \"nas\"; public_key = \"" KEY_A "\";\n"
+		    "  allowed_ips = [\"10.0.0.0/8\", \"fd7a:6d67:7465::5/128\"]; } );\n",
+		    "FILE:3: peers[0].allowed_ips: fd7a:6d67:7465::5/128 is inside the mesh's "
+		    "address pool fd7a:6d67:7465::/48 (coordinator.prefix6), where the coordinator "
+		    "gives members their addresses; give peer 'nas' addresses outside it");
+	check_error("coordinator = { enabled = true; prefix4 = \"10.99.0.0/16\"; };\n"
+		    "peers = ( { public_key = \"" KEY_A "\";\n"
+		    "  allowed_ips = [\"10.99.4.0/24\"]; } );\n",
+		    "FILE:3: peers[0].allowed_ips: 10.99.4.0/24 is inside the mesh's address pool "
+		    "10.99.0.0/16 (coordinator.prefix4), where the coordinator gives members their "
+		    "addresses; give peer 'peer-I5_h_qsG' addresses outside it");
+
+	struct mg_config cfg;
+	/* A prefix holding the pool is no member's: the members' addresses are
+	 * more specific. Without the coordinator role the pool means nothing. */
+	if (load_ok("coordinator = { enabled = true; prefix4 = \"10.99.0.0/16\"; };\n"
+		    "peers = ( { public_key = \"" KEY_A "\"; allowed_ips = [\"10.0.0.0/8\", "
+		    "\"0.0.0.0/0\"]; } );\n",
+		    &cfg))
+		config_free(&cfg);
+	if (load_ok("peers = ( { public_key = \"" KEY_A "\"; allowed_ips = [\"100.64.0.2/32\"]; } "
+		    ");\njoin = \"" CODE "\";\n",
+		    &cfg))
+		config_free(&cfg);
+}
+
+/* A wg-quick file is named as one, at its first section. */
+static void test_wgquick_file(void)
+{
+	check_error(
+	    "# from the WireGuard app\n\n[Interface]\nPrivateKey = "
+	    "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=\n\n[Peer]\nPublicKey = " KEY_A
+	    "\nAllowedIPs = 0.0.0.0/0\n",
+	    "FILE:3: this is a wg-quick config, not a meshgate config: see meshgate.conf(5) "
+	    "(peers = ( { public_key = ...; allowed_ips = [...]; endpoint = ...; } ))");
+	check_error(
+	    "  [peer]  \nEndpoint = 192.0.2.1:51820\n",
+	    "FILE:1: this is a wg-quick config, not a meshgate config: see meshgate.conf(5) "
+	    "(peers = ( { public_key = ...; allowed_ips = [...]; endpoint = ...; } ))");
+	/* Only a section line makes it one. */
+	check_error("mtu = 1280;\n[Interfaces]\n", "FILE:2: syntax error");
 }
 
 static void test_peer_errors(void)
@@ -476,6 +542,8 @@ int main(void)
 	RUN(test_ranges);
 	RUN(test_bad_values);
 	RUN(test_peer_errors);
+	RUN(test_mesh_errors);
+	RUN(test_wgquick_file);
 	RUN(test_many_errors);
 	RUN(test_own_key);
 	RUN(test_peer_equal);
