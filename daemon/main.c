@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "confcheck.h"
 #include "config.h"
 #include "log.h"
 #include "loop.h"
@@ -47,7 +48,9 @@ static void usage(FILE *out)
 		"                     without one, built-in defaults are used)\n"
 		"  -f, --foreground   stay in the foreground and log to stderr\n"
 		"  -v, --verbose      log debug messages too\n"
-		"      --check        validate the configuration and exit (0 = valid)\n"
+		"      --check        validate the configuration and exit (0 = valid): every\n"
+		"                     check start-up makes without the kernel (the route\n"
+		"                     plan, the invite code, key files, state_dir)\n"
 		"      --cleanup      remove everything meshgate may have left in the\n"
 		"                     kernel and the file system, then exit\n"
 		"      --preflight    check that this host can run the node (TUN,\n"
@@ -293,6 +296,24 @@ static int preflight_print(FILE *out, const struct mg_config *cfg)
 	return failed;
 }
 
+/* `meshgated --check` past the parser: errors and warnings on stderr, the
+ * verdict on stdout; 1 if start-up would refuse the configuration. */
+static int check_print(const struct mg_config *cfg, const char *path)
+{
+	static char err[8192], warn[4096];
+	struct confcheck_out out = { err, sizeof(err), warn, sizeof(warn) };
+	int ret = confcheck_run(cfg, &out);
+
+	if (warn[0])
+		fprintf(stderr, "%s\n", warn);
+	if (ret < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	printf("%s: configuration is valid\n", path ? path : "built-in defaults");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct options opt = { 0 };
@@ -307,9 +328,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (opt.check) {
-		printf("%s: configuration is valid\n", path ? path : "built-in defaults");
+		ret = check_print(&cfg, path);
 		config_free(&cfg);
-		return 0;
+		return ret;
 	}
 	if (opt.preflight) {
 		ret = preflight_print(stdout, &cfg);
