@@ -280,6 +280,7 @@ static int preflight_print(FILE *out, const struct mg_config *cfg)
 	static const char *const marks[] = { "FAIL", "ok", "?" };
 	struct preflight_result r[PREFLIGHT_CHECKS];
 	struct preflight_facts f;
+	char unchecked[1024];
 	int failed = 0;
 
 	preflight_gather_host(cfg, &f);
@@ -292,6 +293,12 @@ static int preflight_print(FILE *out, const struct mg_config *cfg)
 			p += n + (p[n] == '\n');
 		}
 		failed |= r[i].state == PREFLIGHT_FAIL;
+	}
+	preflight_not_checked(&f, unchecked, sizeof(unchecked));
+	for (const char *p = unchecked; *p;) {
+		int n = (int)strcspn(p, "\n");
+		fprintf(out, "-    %.*s\n", n, p);
+		p += n + (p[n] == '\n');
 	}
 	return failed;
 }

@@ -204,6 +204,12 @@ static void check_nftables(const struct preflight_facts *f, struct preflight_res
 		snprintf(r->message, sizeof(r->message),
 			 "nf_tables does not answer (needed for subnet routes and exit nodes)");
 		snprintf(r->fix, sizeof(r->fix), "%s", fix);
+	} else if (!f->daemon_running) {
+		/* The plan always has the table; only the daemon makes it. */
+		set(r, "nftables", PREFLIGHT_OK);
+		snprintf(r->message, sizeof(r->message),
+			 "nf_tables answers; meshgated creates table inet meshgate when it starts "
+			 "(checked without the daemon)");
 	} else {
 		set(r, "nftables", PREFLIGHT_OK);
 		snprintf(r->message, sizeof(r->message), "usable (no table needed)");
@@ -212,6 +218,8 @@ static void check_nftables(const struct preflight_facts *f, struct preflight_res
 
 static void check_mtu(const struct preflight_facts *f, struct preflight_result *r)
 {
+	const char *clamp;
+
 	set(r, "mtu", PREFLIGHT_OK);
 	if (f->uplink_mtu && f->tun_mtu + WG_OVERHEAD_V6 > f->uplink_mtu) {
 		r->state = PREFLIGHT_FAIL;
@@ -230,13 +238,15 @@ static void check_mtu(const struct preflight_facts *f, struct preflight_result *
 		snprintf(r->fix, sizeof(r->fix), "make nftables usable (see the nftables check)");
 		return;
 	}
+	clamp = !f->forwards        ? ""
+		: f->daemon_running ? "; TCP MSS clamped"
+				    : "; meshgated clamps TCP MSS when it starts";
 	if (f->uplink_mtu)
 		snprintf(r->message, sizeof(r->message), "TUN MTU %u fits %s (MTU %u)%s",
-			 f->tun_mtu, f->uplink, f->uplink_mtu,
-			 f->forwards ? "; TCP MSS clamped" : "");
+			 f->tun_mtu, f->uplink, f->uplink_mtu, clamp);
 	else
 		snprintf(r->message, sizeof(r->message), "TUN MTU %u (no default route)%s",
-			 f->tun_mtu, f->forwards ? "; TCP MSS clamped" : "");
+			 f->tun_mtu, clamp);
 }
 
 static void check_udp_port(const struct preflight_facts *f, struct preflight_result *r)
@@ -319,6 +329,28 @@ void preflight_evaluate(const struct preflight_facts *f,
 	check_mtu(f, &out[4]);
 	check_udp_port(f, &out[5]);
 	check_clock(f, &out[6]);
+}
+
+size_t preflight_not_checked(const struct preflight_facts *f, char *buf, size_t len)
+{
+	static const char why[] = "not checked, the daemon is not running";
+	int n;
+
+	if (len)
+		buf[0] = '\0';
+	if (f->daemon_running)
+		return 0;
+	n = snprintf(buf, len,
+		     "interface: %s (meshgated creates %s, its addresses and routes when it "
+		     "starts)\n"
+		     "nftables: %s (table inet meshgate and its rules are made when it starts)\n"
+		     "%s",
+		     why, f->tun_name, why,
+		     f->role == PREFLIGHT_STATIC
+			 ? ""
+			 : "mesh: not checked, the daemon is not running (what the coordinator "
+			   "approves decides what this node forwards)\n");
+	return n > 0 ? (size_t)n : 0;
 }
 
 /* ---- gathering ---- */

@@ -18,7 +18,9 @@
  *               the daemon, which sets them when it starts: that it can)
  *   rp_filter   reverse-path filtering lets mesh traffic in
  *   nftables    the owned table is in place when the plan needs one
+ *               (without the daemon, which makes it: that nf_tables answers)
  *   mtu         TUN MTU fits the uplink; TCP MSS clamped when forwarding
+ *               (without the daemon: that it can be)
  *   udp_port    the UDP port is bound (without the daemon: not known) and,
  *               in a mesh, reachable: a client's
  *               from the coordinator's probe (mesh/portprobe.h), the
@@ -101,6 +103,14 @@ struct preflight_result {
 /* The verdicts, in the order above. Pure. */
 void preflight_evaluate(const struct preflight_facts *f,
 			struct preflight_result out[PREFLIGHT_CHECKS]);
+
+/*
+ * Without the daemon (f->daemon_running false): what the verdicts above
+ * could not look at, one "what: not checked, the daemon is not running
+ * (...)" line each, every line ending in a newline; "" with the daemon.
+ * Returns the length, as snprintf() does. Pure.
+ */
+size_t preflight_not_checked(const struct preflight_facts *f, char *buf, size_t len);
 
 /* What a running node knows of itself: its TUN, its plan's table, its UDP
  * port and, from its mesh role, whether the port is reached. */

@@ -160,6 +160,51 @@ static void test_without_daemon(void)
 	CHECK(strstr(t->fix, "reload") == NULL);
 }
 
+/* Without the daemon nothing is in place yet: the table and the MSS clamp
+ * are what it will make, and what could not be looked at is listed. */
+static void test_without_daemon_unchecked(void)
+{
+	struct preflight_facts f = healthy();
+	const struct preflight_result *t;
+	char text[1024];
+
+	f.daemon_running = false;
+	f.nft_needed = false; /* the host's facts hold no plan */
+	f.nft_present = false;
+	t = find(&f, "nftables");
+	CHECK(t->state == PREFLIGHT_OK);
+	CHECK(!strcmp(t->message, "nf_tables answers; meshgated creates table inet meshgate when "
+				  "it starts (checked without the daemon)"));
+	f.nft_netlink = false;
+	CHECK(find(&f, "nftables")->state == PREFLIGHT_FAIL);
+	f.nft_netlink = true;
+
+	t = find(&f, "mtu");
+	CHECK(t->state == PREFLIGHT_OK);
+	CHECK(
+	    !strcmp(t->message,
+		    "TUN MTU 1280 fits eth0 (MTU 1500); meshgated clamps TCP MSS when it starts"));
+	CHECK(strstr(t->message, "TCP MSS clamped") == NULL);
+
+	preflight_not_checked(&f, text, sizeof(text));
+	CHECK(!strcmp(text,
+		      "interface: not checked, the daemon is not running (meshgated creates mg0, "
+		      "its addresses and routes when it starts)\n"
+		      "nftables: not checked, the daemon is not running (table inet meshgate and "
+		      "its rules are made when it starts)\n"));
+	f.role = PREFLIGHT_MESH_CLIENT;
+	preflight_not_checked(&f, text, sizeof(text));
+	CHECK(strstr(text, "\nmesh: not checked, the daemon is not running (what the coordinator "
+			   "approves decides what this node forwards)\n") != NULL);
+
+	/* A running daemon's checks cover all of it. */
+	f = healthy();
+	CHECK_EQ_INT(preflight_not_checked(&f, text, sizeof(text)), 0);
+	CHECK(text[0] == '\0');
+	CHECK(!strcmp(find(&f, "mtu")->message,
+		      "TUN MTU 1280 fits eth0 (MTU 1500); TCP MSS clamped"));
+}
+
 static void test_rp_filter(void)
 {
 	struct preflight_facts f = healthy();
@@ -353,6 +398,7 @@ int main(void)
 	RUN(test_tun);
 	RUN(test_forwarding);
 	RUN(test_without_daemon);
+	RUN(test_without_daemon_unchecked);
 	RUN(test_rp_filter);
 	RUN(test_nftables_and_mtu);
 	RUN(test_udp_port);
