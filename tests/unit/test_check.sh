@@ -35,7 +35,8 @@ expect() {
 	file="$work/$1.conf"
 	want=$(printf '%s' "$3" | sed "s|FILE|$file|g")
 	status=0
-	"$meshgated" --check -c "$file" >"$work/out" 2>"$work/err" || status=$?
+	# shellcheck disable=SC2086 # $meshgated may carry a setpriv prefix
+	$meshgated --check -c "$file" >"$work/out" 2>"$work/err" || status=$?
 	got=$(cat "$work/err")
 	if [ "$status" != "$2" ] || [ "$got" != "$want" ]; then
 		echo "FAIL: $1: exit $status (want $2)"
@@ -82,6 +83,15 @@ expect missing_psk 1 "FILE:4: peers[0].preshared_key_file $work/missing.psk: No 
 conf key_under_file "$work/a-file/keys/private.key" </dev/null
 expect key_under_file 1 "FILE:2: private_key_file $work/a-file/keys/private.key: cannot be created: a parent is not a directory"
 
+# The node's own key among its peers: start-up reads the key and refuses.
+mkdir -p "$work/own_key/state"
+(umask 077 && wg genkey >"$work/own_key/state/private.key")
+conf own_key <<E
+peers = ( { name = "me";
+            public_key = "$(wg pubkey <"$work/own_key/state/private.key")"; } );
+E
+expect own_key 1 "FILE:3: peer 'me' has this node's own public key"
+
 conf peer_in_pool <<E
 coordinator = { enabled = true; };
 peers = ( { name = "nas"; public_key = "$KEY";
@@ -123,6 +133,21 @@ grep -qx "$work/good.conf: configuration is valid" "$work/out" || {
 	echo "FAIL: good: stdout is $(cat "$work/out")"
 	fail=1
 }
+
+# Not root: what this user may not read is not judged, and says so.
+if [ "$(id -u)" = 0 ]; then
+	conf unreadable <<'E'
+E
+	mkdir -p "$work/unreadable/state"
+	(umask 077 && wg genkey >"$work/unreadable/state/private.key")
+	chmod 0700 "$work/unreadable/state"
+	chmod 0755 "$work" "$work/unreadable"
+	chmod 0644 "$work/unreadable.conf"
+	meshgated_root=$meshgated
+	meshgated="setpriv --reuid=nobody --regid=nogroup --clear-groups $meshgated_root"
+	expect unreadable 0 "FILE:2: warning: private_key_file $work/unreadable/state/private.key: not checked: Permission denied (meshgated runs as root)"
+	meshgated=$meshgated_root
+fi
 
 echo "$n files checked"
 exit "$fail"
