@@ -815,6 +815,29 @@ static void check_pool(struct parse *p, const struct mg_config *cfg)
 	}
 }
 
+/* The pool is a mesh network of the coordinator (its own address is
+ * there): a LAN route into it would fail the plan once the role is up. */
+static void check_pool_routes(struct parse *p, const config_t *lc, const struct mg_config *cfg)
+{
+	const struct prefix *pools[] = { &cfg->coordinator.prefix4, &cfg->coordinator.prefix6 };
+	static const char *const names[] = { "coordinator.prefix4", "coordinator.prefix6" };
+	const struct prefix_list *routes = &cfg->subnet_router.routes;
+	char a[PREFIX_STR_LEN], b[PREFIX_STR_LEN];
+
+	for (size_t i = 0; cfg->coordinator.enabled && i < routes->n; i++) {
+		for (size_t k = 0; k < 2; k++) {
+			if (!prefix_overlaps(pools[k], &routes->v[i]))
+				continue;
+			prefix_format(&routes->v[i], a, sizeof(a));
+			prefix_format(pools[k], b, sizeof(b));
+			error_line(p, line_of(lc, "subnet_router.routes"),
+				   "subnet_router.routes: %s overlaps the mesh's address pool %s "
+				   "(%s); advertise only LAN prefixes",
+				   a, b, names[k]);
+		}
+	}
+}
+
 static void check_all(struct parse *p, const config_t *lc, struct mg_config *cfg)
 {
 	check_peers(p, cfg);
@@ -822,6 +845,7 @@ static void check_all(struct parse *p, const config_t *lc, struct mg_config *cfg
 	check_exit_node(p, lc, cfg);
 	check_join(p, lc, cfg);
 	check_pool(p, cfg);
+	check_pool_routes(p, lc, cfg);
 }
 
 /* ---- loading ---- */

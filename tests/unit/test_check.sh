@@ -59,7 +59,15 @@ conf pool_route <<'E'
 coordinator = { enabled = true; };
 subnet_router = { routes = [ "100.64.7.0/24" ]; };
 E
-expect pool_route 1 "FILE:4: subnet_router.routes: 100.64.7.0/24 overlaps the mesh network 100.64.0.0/10 (addresses); advertise only LAN prefixes"
+expect pool_route 1 "FILE:4: subnet_router.routes: 100.64.7.0/24 overlaps the mesh's address pool 100.64.0.0/10 (coordinator.prefix4); advertise only LAN prefixes"
+
+conf mesh_route <<'E'
+addresses = [ "10.0.0.1/24" ];
+subnet_router = {
+  routes = [ "192.168.1.0/24", "10.0.0.0/16" ];
+};
+E
+expect mesh_route 1 "FILE:5: subnet_router.routes: 10.0.0.0/16 overlaps the mesh network 10.0.0.0/24 (addresses); advertise only LAN prefixes"
 
 conf bad_join <<'E'
 

@@ -413,6 +413,11 @@ static void test_mesh_errors(void)
 		    "10.99.0.0/16 (coordinator.prefix4), where the coordinator gives members their "
 		    "addresses; give peer 'peer-I5_h_qsG' addresses outside it");
 
+	check_error("coordinator = { enabled = true; };\n"
+		    "subnet_router = { routes = [\"192.168.1.0/24\",\n \"fd7a:6d67::/32\"]; };\n",
+		    "FILE:2: subnet_router.routes: fd7a:6d67::/32 overlaps the mesh's address pool "
+		    "fd7a:6d67:7465::/48 (coordinator.prefix6); advertise only LAN prefixes");
+
 	struct mg_config cfg;
 	/* A prefix holding the pool is no member's: the members' addresses are
 	 * more specific. Without the coordinator role the pool means nothing. */
