@@ -23,12 +23,16 @@ static void on_node_changed(struct node *node, void *ctx)
  * group, or when it cannot be given the socket, it stays root's. */
 static void share_control(struct control_server *srv, const char *name)
 {
-	struct group *gr = *name ? getgrnam(name) : NULL;
+	struct group *gr;
 	int ret;
 
+	if (!*name) {
+		log_info("control socket: root only (control_group \"\")");
+		return;
+	}
+	gr = getgrnam(name);
 	if (!gr) {
-		log_info("control socket: root only (%s)",
-			 *name ? "no operator group" : "control_group \"\"");
+		log_info("control socket: root only (no group %s)", name);
 		return;
 	}
 	ret = control_server_share(srv, gr->gr_gid);

@@ -117,8 +117,10 @@ stop
 
 # No operator group.
 conf 'control_group = "";'
+: >"$dir/a.log"
 start
 check "control_group \"\": the socket is 0600 and root's" mode_is 600 root
+check "... the log says the socket is root's" grep -qF 'control socket: root only (control_group "")' "$dir/a.log"
 check "a member of $grp is refused" not as -u nobody -g "$grp" -- status
 check "... told only root may use it" \
 	err_says "permission denied on $sock: only root may use it (the daemon has no operator group: control_group in meshgate.conf(5))"
