@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
 #include <libconfig.h>
 #include <ctype.h>
 #include <stdarg.h>
@@ -221,6 +222,29 @@ static void parse_ifname(const struct field *f)
 			 "%s: '%s' is not a valid interface name (1 to %d characters, "
 			 "no '/', ':' or spaces)",
 			 f->what, text, IFNAMSIZ - 1);
+		return;
+	}
+	strcpy(f->dst, text);
+}
+
+/* An operator group named here must exist: a misspelt one would leave the
+ * socket to root without a word. "" asks for no group. */
+static void parse_group_name(const struct field *f)
+{
+	const char *text = string_value(f);
+
+	if (!text)
+		return;
+	if (strlen(text) > CONFIG_GROUP_MAX) {
+		error_at(f->p, f->s, "%s: a group name has at most %d characters", f->what,
+			 CONFIG_GROUP_MAX);
+		return;
+	}
+	if (*text && !getgrnam(text)) {
+		error_at(f->p, f->s,
+			 "%s: no group '%s' on this host (create it with groupadd --system %s, "
+			 "or write \"\" to keep the socket to root)",
+			 f->what, text, text);
 		return;
 	}
 	strcpy(f->dst, text);
@@ -696,6 +720,7 @@ static const struct key top_keys[] = {
 	  CFG(control_socket),
 	  .min = 0,
 	  .max = SOCKET_PATH_MAX },
+	{ .name = "control_group", .parse = parse_group_name, CFG(control_group) },
 	{ .name = "addresses", .parse = parse_prefixes, CFG(addresses) },
 	{ .name = "mtu",
 	  .parse = parse_uint,
@@ -883,6 +908,7 @@ int config_defaults(struct mg_config *cfg)
 	cfg->private_key_file = strdup("/var/lib/meshgate/private.key");
 	cfg->state_dir = strdup("/var/lib/meshgate");
 	cfg->control_socket = strdup(CONFIG_DEFAULT_CONTROL_SOCKET);
+	strcpy(cfg->control_group, CONFIG_DEFAULT_CONTROL_GROUP);
 	cfg->source = strdup("(defaults)");
 	if (!cfg->web.listen.v || !cfg->private_key_file || !cfg->state_dir ||
 	    !cfg->control_socket || !cfg->source)

@@ -19,6 +19,8 @@
 
 #define CONFIG_DEFAULT_PATH           "/etc/meshgate/meshgate.conf"
 #define CONFIG_DEFAULT_CONTROL_SOCKET "/run/meshgate/meshgated.sock"
+/* The control socket's operator group: its members may use every command. */
+#define CONFIG_DEFAULT_CONTROL_GROUP "meshgate"
 
 enum {
 	CONFIG_DEFAULT_LISTEN_PORT = 41641,
@@ -28,6 +30,7 @@ enum {
 	CONFIG_MTU_MAX = 65535,
 	/* Host and peer names: letters, digits, '-', '_' and '.', 1..63. */
 	CONFIG_NAME_MAX = 63,
+	CONFIG_GROUP_MAX = 32, /* a group name, as useradd(8) allows */
 };
 
 /* Lists hold no duplicates: a repeated entry is dropped on loading. */
@@ -70,6 +73,9 @@ struct mg_config {
 	char *private_key_file;
 	char *state_dir;
 	char *control_socket;
+	/* Group given the control socket (mode 0660) when it exists; "": none,
+	 * mode 0600. An explicit name must exist when the file is read. */
+	char control_group[CONFIG_GROUP_MAX + 1];
 	struct prefix_list addresses; /* host addresses with their prefix length */
 	uint32_t mtu;
 	char hostname[CONFIG_NAME_MAX + 1];

@@ -138,6 +138,11 @@ int control_server_start(struct control_server **out, struct loop *loop, struct 
 	return 0;
 }
 
+int control_server_share(struct control_server *srv, gid_t group)
+{
+	return lineserver_share(srv->lines, group);
+}
+
 void control_server_stop(struct control_server *srv)
 {
 	if (!srv)

@@ -1,15 +1,16 @@
 /*
- * The control socket: a Unix stream socket (mode 0600) where the `meshgate`
- * CLI asks the daemon things. One request per connection: the client sends
- * one line of JSON ({"cmd": "status", ...}) and the daemon answers with one
- * JSON document, {"ok": true, "result": ...} or {"ok": false, "error": "..."},
- * then closes the connection. The socket is the line server (lineserver.h):
- * at most 32 connections, a request of at most 64 KiB.
+ * The control socket: a Unix stream socket (mode 0600, or 0660 with its
+ * operator group) where the `meshgate` CLI asks the daemon things. One request per connection: the
+ * client sends one line of JSON ({"cmd": "status", ...}) and the daemon answers with one JSON
+ * document, {"ok": true, "result": ...} or {"ok": false, "error": "..."}, then closes the
+ * connection. The socket is the line server (lineserver.h): at most 32 connections, a request of at
+ * most 64 KiB.
  */
 #ifndef MESHGATE_CONTROL_H
 #define MESHGATE_CONTROL_H
 
 #include <jansson.h>
+#include <sys/types.h>
 
 struct control_server;
 struct loop;
@@ -19,6 +20,11 @@ struct node;
  * -EADDRINUSE). 0 or -errno. */
 int control_server_start(struct control_server **out, struct loop *loop, struct node *node,
 			 const char *path) __attribute__((warn_unused_result));
+/* Opens the socket to an operator group: mode 0660, its members may use
+ * every command (lineserver_share()). 0 or -errno; the socket stays 0600
+ * on failure. */
+int control_server_share(struct control_server *srv, gid_t group)
+    __attribute__((warn_unused_result));
 /* Closes every client and removes the socket file; NULL-safe. */
 void control_server_stop(struct control_server *srv);
 

@@ -2,12 +2,14 @@
 #include "control_client.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -26,6 +28,23 @@ static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
 	return ret;
 }
 
+/* Refused by the socket's mode: who may use it, from the file itself. */
+static int denied(const char *path, int ret, char *err, size_t errlen)
+{
+	struct group *gr;
+	struct stat st;
+
+	if (stat(path, &st) == 0 && (st.st_mode & 0060) == 0060 && (gr = getgrgid(st.st_gid)))
+		return fail(err, errlen, ret,
+			    "permission denied on %s: add yourself to group %s "
+			    "(adduser USER %s, then log in again), or run as root",
+			    path, gr->gr_name, gr->gr_name);
+	return fail(err, errlen, ret,
+		    "permission denied on %s: only root may use it (the daemon has no operator "
+		    "group: control_group in meshgate.conf(5))",
+		    path);
+}
+
 static int control_connect(const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
@@ -42,6 +61,8 @@ static int control_connect(const char *path, char *err, size_t errlen)
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		ret = -errno;
 		close(fd);
+		if (ret == -EACCES || ret == -EPERM)
+			return denied(path, ret, err, errlen);
 		return fail(err, errlen, ret, "cannot reach meshgated at %s: %s (is it running?)",
 			    path, strerror(-ret));
 	}

@@ -20,6 +20,8 @@ enum {
  * answer's "result" (json null when it has none). Otherwise returns -errno
  * and puts a one-line reason in err:
  *   connect failed:   "cannot reach meshgated at PATH: <strerror> (is it running?)"
+ *   refused by the socket's mode: "permission denied on PATH: add yourself to
+ *                     group G ..." (0660 with group G), or "... only root ..."
  *   {"ok": false}:    the daemon's "error" text, -EREMOTEIO
  *   a bad answer:     "invalid answer from meshgated: ...", -EPROTO
  *   no answer in time: -ETIMEDOUT

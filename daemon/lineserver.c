@@ -35,6 +35,7 @@ struct lineserver {
 	struct loop_source *src;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct unixsock_id id; /* our socket file, so stop unlinks only it */
+	gid_t group;           /* operator group, or UNIXSOCK_NO_GROUP */
 	struct client *clients;
 	unsigned n_clients;
 };
@@ -234,8 +235,8 @@ static void on_accept(void *ctx, uint32_t events)
 				log_warn("%s: accept: %s", srv->ops->name, strerror(errno));
 			return;
 		}
-		if (srv->n_clients >= srv->ops->max_clients || !unixsock_peer_allowed(fd) ||
-		    !(c = calloc(1, sizeof(*c)))) {
+		if (srv->n_clients >= srv->ops->max_clients ||
+		    !unixsock_peer_allowed(fd, srv->group) || !(c = calloc(1, sizeof(*c)))) {
 			close(fd);
 			continue;
 		}
@@ -265,7 +266,8 @@ int lineserver_start(struct lineserver **out, struct loop *loop, const char *pat
 	srv = calloc(1, sizeof(*srv));
 	if (!srv)
 		return -ENOMEM;
-	*srv = (struct lineserver){ .loop = loop, .ops = ops, .ctx = ctx };
+	*srv =
+	    (struct lineserver){ .loop = loop, .ops = ops, .ctx = ctx, .group = UNIXSOCK_NO_GROUP };
 	strcpy(srv->path, path);
 	srv->fd = unixsock_listen(path, &srv->id);
 	if (srv->fd < 0) {
@@ -285,6 +287,16 @@ err_loop:
 	unixsock_unlink(path, &srv->id);
 err_listen:
 	free(srv);
+	return ret;
+}
+
+int lineserver_share(struct lineserver *srv, gid_t group)
+{
+	int ret = unixsock_share(srv->path, &srv->id, group);
+
+	/* On failure the mode is still 0600: the group alone opens nothing. */
+	if (ret == 0)
+		srv->group = group;
 	return ret;
 }
 

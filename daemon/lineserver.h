@@ -3,7 +3,8 @@
  * the event loop, with the same limits for every user (the control socket
  * and the WireGuard UAPI socket): at most max_clients connections (more are
  * accepted and closed), a request at most max_request bytes, callers other
- * than root or the daemon's own user refused, EINTR retried. Nothing blocks:
+ * than root, the daemon's own user or its operator group (if shared)
+ * refused, EINTR retried. Nothing blocks:
  * a reply that does not fit the socket waits for EPOLLOUT, and no further
  * request is read until the previous reply is out. Buffers are wiped when
  * freed (a UAPI get reply holds the private key).
@@ -13,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 struct loop;
 struct lineserver;
@@ -49,6 +51,13 @@ struct lineserver_ops {
 int lineserver_start(struct lineserver **out, struct loop *loop, const char *path,
 		     const struct lineserver_ops *ops, void *ctx)
     __attribute__((warn_unused_result));
+
+/*
+ * Gives the socket to an operator group (see unixsock_share(): mode 0660)
+ * and lets its members in. On failure the socket stays root's, 0600.
+ * 0 or -errno.
+ */
+int lineserver_share(struct lineserver *srv, gid_t group) __attribute__((warn_unused_result));
 
 /* Closes every client and the socket, and unlinks the socket file if it is
  * still ours. NULL-safe. */

@@ -756,6 +756,9 @@ static int reload_interface(struct node *node, const struct mg_config *cfg)
 		if (ret < 0)
 			log_err("listen_port %u: %s", cfg->listen_port, strerror(-ret));
 	}
+	if (strcmp(cfg->control_group, node->cfg.control_group) != 0)
+		log_warn("control_group '%s' -> '%s': takes effect on restart",
+			 node->cfg.control_group, cfg->control_group);
 	if (cfg->mtu != node->cfg.mtu)
 		log_warn("mtu %u -> %u: a new MTU takes effect on restart", node->cfg.mtu,
 			 cfg->mtu);

@@ -21,18 +21,20 @@ unsigned long preflight_system_runs;
 enum { TUN_MAJOR = 10, TUN_MINOR = 200, WG_OVERHEAD_V6 = 80, MIN_YEAR = 2024, MAX_YEAR = 2100 };
 
 static const char lxc_tun_fix[] =
-    "In an LXC container, give it the TUN device. On Proxmox:\n"
+    "In an LXC container, give it the TUN device. On Proxmox 8.1 and later:\n"
     "  pct set <ID> -dev0 /dev/net/tun\n"
-    "or add these two lines to /etc/pve/lxc/<ID>.conf and restart it:\n"
+    "or (any version, and Proxmox 7 and 8.0) add these two lines to "
+    "/etc/pve/lxc/<ID>.conf and restart it:\n"
     "  lxc.cgroup2.devices.allow: c 10:200 rwm\n"
     "  lxc.mount.entry: /dev/net/tun dev/net/tun none bind,create=file\n"
     "On a plain host: modprobe tun";
 
 /* EPERM: a device cgroup refuses it; EACCES: the file's mode does. */
 static const char tun_access_fix[] =
-    "In an LXC container, allow the device. On Proxmox:\n"
+    "In an LXC container, allow the device. On Proxmox 8.1 and later:\n"
     "  pct set <ID> -dev0 /dev/net/tun\n"
-    "or add this line to /etc/pve/lxc/<ID>.conf and restart it:\n"
+    "or (any version, and Proxmox 7 and 8.0) add this line to /etc/pve/lxc/<ID>.conf "
+    "and restart it:\n"
     "  lxc.cgroup2.devices.allow: c 10:200 rwm\n"
     "An unprivileged container also needs the host's /dev/net/tun at mode 0666, "
     "as udev makes it (on the host: chmod 0666 /dev/net/tun)";

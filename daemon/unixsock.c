@@ -2,6 +2,7 @@
 #include "unixsock.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -93,12 +94,47 @@ void unixsock_unlink(const char *path, const struct unixsock_id *id)
 		unlink(path);
 }
 
-bool unixsock_peer_allowed(int fd)
+int unixsock_share(const char *path, const struct unixsock_id *id, gid_t group)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return -errno;
+	if (st.st_dev != id->dev || st.st_ino != id->ino)
+		return -ESTALE;
+	if (chown(path, (uid_t)-1, group) < 0 || chmod(path, 0660) < 0)
+		return -errno;
+	return 0;
+}
+
+/* The peer's supplementary groups as they were at connect(). */
+static bool peer_in_group(int fd, gid_t group)
+{
+	gid_t small[64], *v = small;
+	socklen_t len = sizeof(small);
+	bool found = false;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, v, &len) < 0) {
+		if (errno != ERANGE || !(v = malloc(len)))
+			return false;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, v, &len) < 0)
+			len = 0;
+	}
+	for (size_t i = 0; i < len / sizeof(*v) && !found; i++)
+		found = v[i] == group;
+	if (v != small)
+		free(v);
+	return found;
+}
+
+bool unixsock_peer_allowed(int fd, gid_t group)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return false;
-	return cred.uid == 0 || cred.uid == geteuid();
+	if (cred.uid == 0 || cred.uid == geteuid())
+		return true;
+	return group != UNIXSOCK_NO_GROUP && (cred.gid == group || peer_in_group(fd, group));
 }

@@ -71,6 +71,8 @@ done
 grep -q 'systemctl enable' "$work/control/postinst" || bad "postinst does not enable the unit"
 grep -q 'meshgated --cleanup' "$work/control/prerm" || bad "prerm does not clean up"
 grep -q 'rm -rf /var/lib/meshgate' "$work/control/postrm" || bad "postrm purge keeps the state"
+grep -q 'addgroup --system --quiet meshgate' "$work/control/postinst" ||
+	bad "postinst does not create the group meshgate"
 
 # Control fields.
 [ "$(dpkg-deb -f "$deb" Package)" = meshgate ] || bad "Package field"
@@ -105,7 +107,8 @@ unit="$work/root/lib/systemd/system/meshgated.service"
 for key in Type=notify 'ExecReload=/bin/kill -HUP $MAINPID' Restart=on-failure \
 	'ExecStopPost=/usr/sbin/meshgated --cleanup' StateDirectory=meshgate \
 	RuntimeDirectory=meshgate CapabilityBoundingSet=CAP_NET_ADMIN NoNewPrivileges=yes \
-	ProtectSystem=strict 'DeviceAllow=/dev/net/tun rw' ProtectHome=yes PrivateTmp=yes; do
+	ProtectSystem=strict 'DeviceAllow=/dev/net/tun rw' ProtectHome=yes PrivateTmp=yes \
+	SupplementaryGroups=meshgate; do
 	grep -qF "$key" "$unit" || bad "unit lacks $key"
 done
 grep -q '^PrivateDevices=yes' "$unit" && bad "PrivateDevices=yes hides /dev/net/tun"

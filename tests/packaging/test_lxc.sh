@@ -4,7 +4,8 @@
 # unprivileged container with Debian's lxc-start (what `pct start` runs):
 # systemd reaches "running" with meshgated.service active on the shipped
 # configuration (a standalone coordinator), the first boot made the node's
-# key, the status page answers inside; a laptop in a namespace on the host
+# key, the status page answers inside, the control socket is 0660 and the
+# group meshgate's, whose members run `meshgate status`; a laptop in a namespace on the host
 # side joins with an invite and reaches the appliance and its status page
 # through the tunnel; reload, package removal (service stopped, kernel
 # objects gone), reinstall and purge on the container's real systemd. A
@@ -218,6 +219,15 @@ is_coordinator_named() { # NAME
 assert s["coordinator"] is True and s["name"] == sys.argv[1], s' "$1"
 }
 check "the node runs as a coordinator, named after the container" is_coordinator_named appliance
+
+# The operator group: the unit's daemon (no CAP_CHOWN, in the group by
+# SupplementaryGroups=) gives it the control socket.
+check "the control socket is 0660 and the group meshgate's" \
+	test "$(inside appliance stat -c '%a %G' /run/meshgate/meshgated.sock)" = "660 meshgate"
+check "a user in the group meshgate runs meshgate status" \
+	inside appliance runuser -u nobody -g nogroup -G meshgate -- meshgate status
+check "a user outside it is told to join the group" not \
+	inside appliance runuser -u nobody -g nogroup -- meshgate status
 
 preflight_ok() { # NAME CHECK: that preflight check passed, per the status document
 	status_json "$1" | python3 -c 'import json,sys

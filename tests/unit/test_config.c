@@ -113,6 +113,7 @@ static void test_defaults(void)
 	CHECK(strcmp(cfg.private_key_file, "/var/lib/meshgate/private.key") == 0);
 	CHECK(strcmp(cfg.state_dir, "/var/lib/meshgate") == 0);
 	CHECK(strcmp(cfg.control_socket, "/run/meshgate/meshgated.sock") == 0);
+	CHECK(strcmp(cfg.control_group, "meshgate") == 0);
 	CHECK_EQ_INT(cfg.addresses.n, 0);
 	CHECK_EQ_INT(cfg.mtu, 1280);
 	CHECK(gethostname(host, sizeof(host)) == 0);
@@ -449,6 +450,26 @@ static void test_wgquick_file(void)
 	check_error("mtu = 1280;\n[Interfaces]\n", "FILE:2: syntax error");
 }
 
+/* An operator group named in the file must exist; "" is none. The group
+ * "root" exists on every host. */
+static void test_control_group(void)
+{
+	struct mg_config cfg;
+
+	if (load_ok("control_group = \"root\";\n", &cfg))
+		CHECK(strcmp(cfg.control_group, "root") == 0);
+	config_free(&cfg);
+	if (load_ok("control_group = \"\";\n", &cfg))
+		CHECK(cfg.control_group[0] == '\0');
+	config_free(&cfg);
+	check_error("\ncontrol_group = \"no-such-group-here\";\n",
+		    "FILE:2: control_group: no group 'no-such-group-here' on this host (create it "
+		    "with groupadd --system no-such-group-here, or write \"\" to keep the socket "
+		    "to root)");
+	check_error("control_group = \"a-group-name-longer-than-32-chars\";\n",
+		    "FILE:1: control_group: a group name has at most 32 characters");
+}
+
 static void test_peer_errors(void)
 {
 	check_error("peers = ( { public_key = \"not-a-key\"; } );\n",
@@ -546,6 +567,7 @@ int main(void)
 	RUN(test_wrong_types);
 	RUN(test_ranges);
 	RUN(test_bad_values);
+	RUN(test_control_group);
 	RUN(test_peer_errors);
 	RUN(test_mesh_errors);
 	RUN(test_wgquick_file);

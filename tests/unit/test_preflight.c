@@ -75,6 +75,9 @@ static void test_tun(void)
 	CHECK(strstr(t->fix, "lxc.cgroup2.devices.allow: c 10:200 rwm") != NULL);
 	CHECK(strstr(t->fix, "lxc.mount.entry: /dev/net/tun dev/net/tun none bind,create=file"));
 	CHECK(strstr(t->fix, "pct set <ID> -dev0 /dev/net/tun") != NULL);
+	/* dev0 came with Proxmox 8.1; older hosts need the lines. */
+	CHECK(strstr(t->fix, "On Proxmox 8.1 and later:\n  pct set <ID> -dev0") != NULL);
+	CHECK(strstr(t->fix, "Proxmox 7 and 8.0) add these two lines") != NULL);
 
 	f.dev_tun = -ENODEV;
 	t = find(&f, "tun");
@@ -91,6 +94,8 @@ static void test_tun(void)
 	t = find(&f, "tun");
 	CHECK(t->state == PREFLIGHT_FAIL && strstr(t->message, "Permission denied") != NULL);
 	CHECK(strstr(t->fix, "mode 0666") != NULL);
+	CHECK(strstr(t->fix, "On Proxmox 8.1 and later:\n  pct set <ID> -dev0") != NULL);
+	CHECK(strstr(t->fix, "Proxmox 7 and 8.0) add this line") != NULL);
 }
 
 static void test_forwarding(void)
