@@ -25,8 +25,8 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# Options named where they are not ours: PAGE OPTION.
-allowed='meshgated.8 -u'
+# Options named where they are not ours (journalctl -u, sysctl -w): PAGE OPTION.
+allowed='meshgated.8 -u meshgated.8 -w'
 
 # Options in a man page source: \-x and \-\-long\-name, fonts stripped.
 page_options() {
