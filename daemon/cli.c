@@ -663,18 +663,56 @@ static int cmd_routes(const struct cli *cli, int argc, char **argv)
 	return EXIT_OK;
 }
 
+static int cmd_init(const struct cli *cli, int argc, char **argv)
+{
+	json_t *result;
+
+	if (argc == 2 && is_help(argv[1]))
+		return printf("usage: meshgate init\n"
+			      "Make this node the coordinator of a new mesh (kept in state_dir, "
+			      "over coordinator.enabled);\nthen `meshgate invite` makes codes for "
+			      "the other nodes.\n"),
+		       EXIT_OK;
+	if (argc != 1)
+		return usage_error("init: unexpected argument '%s'", argv[1]);
+	result = ask(cli, json_pack("{s:s}", "cmd", "init"));
+	if (!result)
+		return EXIT_FAIL;
+	if (json_is_true(json_object_get(result, "changed")))
+		printf("this node is now a coordinator; `meshgate invite` makes a code for the "
+		       "next node\n");
+	else
+		printf("this node is already a coordinator (%s)\n",
+		       json_string_value(json_object_get(result, "origin")));
+	json_decref(result);
+	return EXIT_OK;
+}
+
 static int cmd_join(const struct cli *cli, int argc, char **argv)
 {
 	json_t *result;
-	const char *state;
+	const char *state, *code = NULL;
+	bool force = false;
 
 	if (argc == 2 && is_help(argv[1]))
-		return printf("usage: meshgate join CODE\n"
-			      "Join the mesh with an invite code from `meshgate invite`.\n"),
+		return printf("usage: meshgate join [--force] CODE\n"
+			      "Join the mesh with an invite code from `meshgate invite`. On a "
+			      "coordinator without\nother nodes or devices, this makes it a member "
+			      "(its registry is set aside, not deleted);\n--force does so even "
+			      "when it has some, which strands them.\n"),
 		       EXIT_OK;
-	if (argc != 2)
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--force") == 0)
+			force = true;
+		else if (!code && argv[i][0] != '-')
+			code = argv[i];
+		else
+			return usage_error("join: unexpected argument '%s'", argv[i]);
+	}
+	if (!code)
 		return usage_error("join: one invite code, please");
-	result = ask(cli, json_pack("{s:s, s:s}", "cmd", "join", "code", argv[1]));
+	result =
+	    ask(cli, json_pack("{s:s, s:s, s:b}", "cmd", "join", "code", code, "force", force));
 	for (int i = 0; result && i < 40; i++) {
 		state = json_string_value(json_object_get(result, "state"));
 		if (!state || strcmp(state, "joining"))
@@ -1121,7 +1159,8 @@ static const struct command commands[] = {
 	{ "status", "[--json]", "Show this node and its peers.", cmd_status },
 	{ "ping", "[-c N] PEER", "Probe PEER through the mesh: path and round-trip time.",
 	  cmd_ping },
-	{ "join", "CODE", "Join a mesh with an invite code.", cmd_join },
+	{ "init", "", "Make this node the coordinator of a new mesh.", cmd_init },
+	{ "join", "[--force] CODE", "Join a mesh with an invite code.", cmd_join },
 	{ "invite", "[--reusable] [--ttl D] | list | revoke ID",
 	  "Coordinator: print, list or revoke invite codes.", cmd_invite },
 	{ "nodes", "[--json] | remove NODE", "Coordinator: list or remove nodes.", cmd_nodes },

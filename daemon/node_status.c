@@ -218,21 +218,30 @@ static json_t *served_routes_json(const struct node *node)
 	return arr;
 }
 
+/* "coordinator", "member" (the client role runs) or "none"; "role_origin"
+ * says whether the config or a command (init, join) chose it. */
+static const char *role_name(const struct node *node)
+{
+	return node->roles.coordinator ? "coordinator" : node->roles.client ? "member" : "none";
+}
+
 /* "advertised_routes" and "exit_node_offered" are the config; "served_routes"
  * and "exit_node_served" what the node forwards (config ∩ approved). */
 static json_t *self_json(const struct node *node)
 {
 	const struct mg_config *cfg = &node->cfg;
 
-	return json_pack(
-	    "{s:s, s:o, s:o, s:i, s:b, s:o, s:b, s:o, s:o, s:b}", "name", cfg->hostname,
-	    "public_key", key_json(node->public_key), "addresses", self_addresses_json(node),
-	    "listen_port", (int)node_listen_port(node), "coordinator", cfg->coordinator.enabled,
-	    "advertised_routes", prefix_list_json(&cfg->subnet_router.routes), "exit_node_offered",
-	    cfg->exit_node.enabled, "exit_node_in_use",
-	    cfg->use_exit_node.peer[0] ? json_string(cfg->use_exit_node.peer) : json_null(),
-	    "served_routes", served_routes_json(node), "exit_node_served",
-	    node->plan.nft.exit_node);
+	return json_pack("{s:s, s:o, s:o, s:i, s:b, s:s, s:s, s:o, s:b, s:o, s:o, s:b}", "name",
+			 cfg->hostname, "public_key", key_json(node->public_key), "addresses",
+			 self_addresses_json(node), "listen_port", (int)node_listen_port(node),
+			 "coordinator", node->roles.coordinator != NULL, "role", role_name(node),
+			 "role_origin", mesh_roles_origin_name(node->roles.origin),
+			 "advertised_routes", prefix_list_json(&cfg->subnet_router.routes),
+			 "exit_node_offered", cfg->exit_node.enabled, "exit_node_in_use",
+			 cfg->use_exit_node.peer[0] ? json_string(cfg->use_exit_node.peer)
+						    : json_null(),
+			 "served_routes", served_routes_json(node), "exit_node_served",
+			 node->plan.nft.exit_node);
 }
 
 /* "direct" or "relay" for a peer with a live session, else "none". */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "mesh/roles.h"
 #include "plan.h"
 #include "sysctl.h"
 
@@ -476,9 +477,9 @@ void preflight_gather_host(const struct mg_config *cfg, struct preflight_facts *
 	f->tun_err = fd < 0 ? -errno : 0;
 	if (fd >= 0)
 		close(fd);
-	f->role = cfg->coordinator.enabled ? PREFLIGHT_COORDINATOR
-		  : cfg->join              ? PREFLIGHT_MESH_CLIENT
-					   : PREFLIGHT_STATIC;
+	f->role = mesh_roles_coordinator_wanted(cfg, NULL) ? PREFLIGHT_COORDINATOR
+		  : cfg->join                              ? PREFLIGHT_MESH_CLIENT
+							   : PREFLIGHT_STATIC;
 	f->port = cfg->listen_port;
 	f->port_reachable = -1;
 	f->mss_clamp = f->nft_netlink;

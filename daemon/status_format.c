@@ -102,6 +102,8 @@ static void print_self(FILE *out, const json_t *self)
 		fprintf(out, "  port %lld", (long long)json_integer_value(port));
 	if (get_bool(self, "coordinator"))
 		fprintf(out, "  coordinator");
+	if (get_bool(self, "coordinator") && json_is_string(json_object_get(self, "role_origin")))
+		fprintf(out, " (%s)", get_str(self, "role_origin"));
 	if (get_bool(self, "exit_node_offered"))
 		fprintf(out, "  offers exit node");
 	if (exit_peer)

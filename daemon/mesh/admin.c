@@ -246,6 +246,23 @@ json_t *coordinator_nodes(struct coordinator *c, const char **error)
 	return arr;
 }
 
+int coordinator_members(struct coordinator *c, size_t *nodes, size_t *devices)
+{
+	struct registry_node *all = NULL;
+	struct registry_device *devs = NULL;
+	size_t n = 0;
+	int ret = registry_nodes(c->reg, &all, &n);
+
+	*nodes = *devices = 0;
+	if (ret == 0)
+		ret = registry_devices(c->reg, &devs, devices);
+	for (size_t i = 0; ret == 0 && i < n; i++)
+		*nodes += all[i].id != c->self_id;
+	registry_nodes_free(all, n);
+	free(devs);
+	return ret;
+}
+
 /* The names of the devices hub_id hubs (they go with it). */
 static json_t *hub_device_names(struct coordinator *c, uint32_t hub_id)
 {

@@ -30,6 +30,10 @@ json_t *coordinator_nodes(struct coordinator *c, const char **error);
 json_t *coordinator_node_remove(struct coordinator *c, const char *node, const char **error);
 json_t *coordinator_routes_set(struct coordinator *c, const char *node, const json_t *prefixes,
 			       bool approved, const char **error);
+/* How many other nodes and how many devices the registry holds (a
+ * coordinator that leaves strands them). */
+int coordinator_members(struct coordinator *c, size_t *nodes, size_t *devices)
+    __attribute__((warn_unused_result));
 
 /* Adds the join gate's drop counters to the status document's drops object
  * (zero when c is NULL, so every node lists the same reasons). */

@@ -3,18 +3,81 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
+#include <time.h>
 
+#include "atomicfile.h"
 #include "keys.h"
+#include "log.h"
 #include "mesh/client.h"
+#include "mesh/client_state.h"
 #include "mesh/coordinator.h"
 #include "mesh/devices.h"
+#include "mesh/invite.h"
+#include "mesh/registry.h"
+
+/* ---- the role file ---- */
+
+static void role_path(const struct mg_config *cfg, const char *file, char *out, size_t len)
+{
+	snprintf(out, len, "%s/%s", cfg->state_dir, file);
+}
+
+bool mesh_roles_coordinator_wanted(const struct mg_config *cfg, enum mesh_role_origin *origin)
+{
+	char path[4096];
+	json_t *doc;
+	const char *role;
+	bool coordinator = cfg->coordinator.enabled;
+	enum mesh_role_origin from = MESH_ROLE_CONFIG;
+
+	role_path(cfg, MESH_ROLE_FILE, path, sizeof(path));
+	doc = json_load_file(path, 0, NULL);
+	role = json_string_value(json_object_get(doc, "role"));
+	if (role && strcmp(role, "coordinator") == 0) {
+		coordinator = true;
+		from = MESH_ROLE_INIT;
+	} else if (role && strcmp(role, "member") == 0) {
+		coordinator = false;
+		from = MESH_ROLE_JOIN;
+	}
+	json_decref(doc);
+	if (origin)
+		*origin = from;
+	return coordinator;
+}
+
+const char *mesh_roles_origin_name(enum mesh_role_origin origin)
+{
+	return origin == MESH_ROLE_INIT   ? "meshgate init"
+	       : origin == MESH_ROLE_JOIN ? "meshgate join"
+					  : "config";
+}
+
+static int role_write(const struct mg_config *cfg, const char *role, char *errbuf, size_t errlen)
+{
+	char path[4096], text[64];
+	int ret, n = snprintf(text, sizeof(text), "{\"role\": \"%s\"}\n", role);
+
+	role_path(cfg, MESH_ROLE_FILE, path, sizeof(path));
+	ret = atomicfile_write(path, text, (size_t)n, 0600, 0);
+	if (ret < 0)
+		snprintf(errbuf, errlen, "cannot write %.200s: %s", path, strerror(-ret));
+	return ret;
+}
 
 int mesh_roles_start(struct mesh_roles *r, const struct mesh_host *host, char *errbuf,
 		     size_t errlen)
 {
+	int ret;
+
 	r->host = *host;
-	if (host->cfg->coordinator.enabled)
-		return coordinator_start(&r->coordinator, &r->host, errbuf, errlen);
+	if (mesh_roles_coordinator_wanted(host->cfg, &r->origin)) {
+		r->coordinator_starting = true;
+		ret = coordinator_start(&r->coordinator, &r->host, errbuf, errlen);
+		r->coordinator_starting = false;
+		return ret;
+	}
 	if (mesh_client_wanted(host->cfg))
 		return mesh_client_start(&r->client, &r->host, errbuf, errlen);
 	return 0;
@@ -41,8 +104,105 @@ void mesh_roles_stop(struct mesh_roles *r)
 
 bool mesh_roles_member(const struct mesh_roles *r, const struct mg_config *cfg)
 {
-	return r->coordinator || r->client || cfg->coordinator.enabled || cfg->join ||
-	       mesh_client_wanted(cfg);
+	return r->coordinator || r->client || r->coordinator_starting ||
+	       mesh_roles_coordinator_wanted(cfg, NULL) || cfg->join || mesh_client_wanted(cfg);
+}
+
+/* ---- changing roles at run time ---- */
+
+/* Moves state_dir/REGISTRY_FILE (and SQLite's -wal and -shm, if any) to
+ * REGISTRY_FILE.<unix time>: set aside, never deleted. */
+static int registry_set_aside(const struct mg_config *cfg, char *errbuf, size_t errlen)
+{
+	static const char *const suffixes[] = { "", "-wal", "-shm" };
+	char from[4096], to[4200];
+	long long now = (long long)time(NULL);
+
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		snprintf(from, sizeof(from), "%s/%s%s", cfg->state_dir, REGISTRY_FILE, suffixes[i]);
+		snprintf(to, sizeof(to), "%s/%s.%lld%s", cfg->state_dir, REGISTRY_FILE, now,
+			 suffixes[i]);
+		if (rename(from, to) < 0 && errno != ENOENT) {
+			int err = errno;
+			snprintf(errbuf, errlen, "cannot set %.200s aside: %s", from,
+				 strerror(err));
+			return -err;
+		}
+		if (i == 0)
+			log_info("mesh: the coordinator's registry is kept as %s", to);
+	}
+	return 0;
+}
+
+/* Stops the coordinator and takes its mesh off the node: the node's mesh
+ * addresses and peers go, its registry is set aside. */
+static int coordinator_leave(struct mesh_roles *r, char *errbuf, size_t errlen)
+{
+	static const struct mesh_view no_view = { 0 };
+	int ret;
+
+	coordinator_stop(r->coordinator);
+	r->coordinator = NULL;
+	ret = r->host.ops->reconfigure(r->host.ctx, &no_view, errbuf, errlen);
+	if (ret == 0)
+		ret = registry_set_aside(r->host.cfg, errbuf, errlen);
+	if (ret == 0)
+		ret = role_write(r->host.cfg, "member", errbuf, errlen);
+	if (ret == 0)
+		r->origin = MESH_ROLE_JOIN;
+	return ret;
+}
+
+/* Refuses to leave a coordinator with members unless force; the error
+ * names how many would be stranded. */
+static int coordinator_may_leave(struct mesh_roles *r, bool force, char *errbuf, size_t errlen)
+{
+	size_t nodes, devices;
+
+	if (coordinator_members(r->coordinator, &nodes, &devices) < 0) {
+		snprintf(errbuf, errlen, "cannot read the registry");
+		return -EIO;
+	}
+	if (force || nodes + devices == 0)
+		return 0;
+	snprintf(errbuf, errlen,
+		 "this node is the coordinator of a mesh with %zu other node(s) and %zu "
+		 "device(s), which joining another mesh would strand; meshgate join --force "
+		 "CODE does it anyway (the registry is set aside, not deleted)",
+		 nodes, devices);
+	return -EBUSY;
+}
+
+/* Makes this node a coordinator (`meshgate init`): kept in the role file. A
+ * member of a mesh stays one. */
+static int roles_init(struct mesh_roles *r, char *errbuf, size_t errlen)
+{
+	int ret;
+
+	if (r->coordinator)
+		return 0;
+	if (r->client && mesh_client_wanted(r->host.cfg)) {
+		snprintf(
+		    errbuf, errlen,
+		    "this node is a member of a mesh (%.150s/%s); it cannot be a coordinator too",
+		    r->host.cfg->state_dir, MESH_STATE_FILE);
+		return -EEXIST;
+	}
+	mesh_client_stop(r->client);
+	r->client = NULL;
+	r->coordinator_starting = true;
+	ret = coordinator_start(&r->coordinator, &r->host, errbuf, errlen);
+	r->coordinator_starting = false;
+	if (ret == 0)
+		ret = role_write(r->host.cfg, "coordinator", errbuf, errlen);
+	if (ret == 0) {
+		r->origin = MESH_ROLE_INIT;
+		log_info("mesh: this node is now a coordinator (meshgate init)");
+	} else if (r->coordinator) {
+		coordinator_stop(r->coordinator);
+		r->coordinator = NULL;
+	}
+	return ret;
 }
 
 /* ---- the coordinator's admin commands ---- */
@@ -50,7 +210,7 @@ bool mesh_roles_member(const struct mesh_roles *r, const struct mg_config *cfg)
 static struct coordinator *need_coordinator(struct mesh_roles *r, const char **error)
 {
 	if (!r->coordinator)
-		*error = "this node is not the coordinator (coordinator.enabled)";
+		*error = "this node is not a coordinator (meshgate init makes it one)";
 	return r->coordinator;
 }
 
@@ -132,7 +292,7 @@ static json_t *member_device_add(struct mesh_roles *r, const char *name, const u
 	json_t *out;
 
 	if (!r->client) {
-		*error = "this node is in no mesh (meshgate join, or coordinator.enabled)";
+		*error = "this node is in no mesh (meshgate join CODE, or meshgate init)";
 		return NULL;
 	}
 	out = key ? mesh_client_device_add(r->client, name, key, exit_node, r->error,
@@ -225,14 +385,56 @@ static json_t *cmd_device_status(struct mesh_roles *r, const json_t *req, const 
 	return out;
 }
 
-/* ---- joining (any node but the coordinator) ---- */
+/* ---- init and join ---- */
 
+/* {"cmd": "init"}: {"role": "coordinator", "origin", "changed": bool}. */
+static json_t *cmd_init(struct mesh_roles *r, const json_t *req, const char **error)
+{
+	bool was = r->coordinator != NULL;
+
+	if (roles_init(r, r->error, sizeof(r->error)) < 0) {
+		*error = r->error;
+		return NULL;
+	}
+	return json_pack("{s:s, s:s, s:b}", "role", "coordinator", "origin",
+			 mesh_roles_origin_name(r->origin), "changed", !was);
+}
+
+/* On a coordinator: leaves its mesh for the invite's (see
+ * coordinator_may_leave), unless the code is not one or is its own. */
+static int join_from_coordinator(struct mesh_roles *r, const char *code, bool force, char *errbuf,
+				 size_t errlen)
+{
+	struct invite inv;
+	int ret = invite_decode(code, &inv, errbuf, errlen);
+
+	if (ret < 0)
+		return ret;
+	if (memcmp(inv.coordinator_key, r->host.public_key, KEY_LEN) == 0) {
+		snprintf(errbuf, errlen, "this invite is this node's own: it joins other nodes");
+		ret = -EINVAL;
+	}
+	invite_clear(&inv);
+	if (ret == 0)
+		ret = coordinator_may_leave(r, force, errbuf, errlen);
+	if (ret == 0)
+		ret = coordinator_leave(r, errbuf, errlen);
+	return ret;
+}
+
+/* {"cmd": "join", "code", "force": bool} */
 static json_t *cmd_join(struct mesh_roles *r, const json_t *req, const char **error)
 {
 	const char *code = json_string_value(json_object_get(req, "code"));
 
 	if (!code) {
 		*error = "join: which code?";
+		return NULL;
+	}
+	if (r->coordinator &&
+	    join_from_coordinator(r, code, json_is_true(json_object_get(req, "force")), r->error,
+				  sizeof(r->error)) < 0) {
+		*error = r->error;
 		return NULL;
 	}
 	if (mesh_roles_client(r, r->error, sizeof(r->error)) < 0 ||
@@ -251,6 +453,7 @@ static json_t *cmd_join_status(struct mesh_roles *r, const json_t *req, const ch
 }
 
 const struct mesh_command mesh_commands[] = {
+	{ "init", cmd_init },
 	{ "invite", cmd_invite },
 	{ "invite_list", cmd_invite_list },
 	{ "invite_revoke", cmd_invite_revoke },

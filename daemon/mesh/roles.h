@@ -16,14 +16,34 @@
 struct coordinator;
 struct mesh_client;
 
+/* state_dir/MESH_ROLE_FILE: {"role": "coordinator"} after `meshgate init`,
+ * {"role": "member"} after `meshgate join` left a coordinator; it wins over
+ * coordinator.enabled. Without it the config decides. */
+#define MESH_ROLE_FILE "role.json"
+
+enum mesh_role_origin {
+	MESH_ROLE_CONFIG, /* coordinator.enabled, join, or mesh state */
+	MESH_ROLE_INIT,   /* coordinator by `meshgate init` */
+	MESH_ROLE_JOIN,   /* member by `meshgate join` on a former coordinator */
+};
+
 struct mesh_roles {
 	struct mesh_host host;
 	struct coordinator *coordinator; /* NULL: not running */
 	struct mesh_client *client;      /* NULL: not running */
-	char error[256];                 /* the last failed command's reason */
+	enum mesh_role_origin origin;
+	bool coordinator_starting; /* coordinator_start runs (plan: a member) */
+	char error[256];           /* the last failed command's reason */
 };
 
-/* Starts the role the config or saved state asks for (coordinator.enabled;
+/* Whether cfg and the role file make this node the coordinator; *origin
+ * (may be NULL) says which of them decided. */
+bool mesh_roles_coordinator_wanted(const struct mg_config *cfg, enum mesh_role_origin *origin);
+
+/* "config", "meshgate init" or "meshgate join": for status. */
+const char *mesh_roles_origin_name(enum mesh_role_origin origin);
+
+/* Starts the role the config or saved state asks for (the coordinator;
  * mesh state or a join code: the client), or none. errbuf says what failed. */
 int mesh_roles_start(struct mesh_roles *r, const struct mesh_host *host, char *errbuf,
 		     size_t errlen) __attribute__((warn_unused_result));
@@ -46,9 +66,9 @@ struct mesh_command {
 	json_t *(*fn)(struct mesh_roles *r, const json_t *req, const char **error);
 };
 
-/* invite, invite_list, invite_revoke, nodes, nodes_remove, routes_approve,
- * routes_unapprove, device_add, device_remove, device_status, join,
- * join_status. */
+/* init, invite, invite_list, invite_revoke, nodes, nodes_remove,
+ * routes_approve, routes_unapprove, device_add, device_remove,
+ * device_status, join, join_status. */
 extern const struct mesh_command mesh_commands[];
 extern const size_t mesh_n_commands;
 

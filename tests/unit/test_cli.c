@@ -116,6 +116,7 @@ static const char status_doc[] =
     "{\"self\": {\"name\": \"home\", \"public_key\": "
     "\"hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=\", \"addresses\": [\"100.64.0.1/10\", "
     "\"fd7a:6d67:7465::1/48\"], \"listen_port\": 41641, \"coordinator\": true, "
+    "\"role\": \"coordinator\", \"role_origin\": \"meshgate init\", "
     "\"advertised_routes\": [\"192.168.1.0/24\"], \"exit_node_offered\": true, "
     "\"exit_node_in_use\": null},\n"
     " \"peers\": [{\"name\": \"laptop\", \"public_key\": "
@@ -130,7 +131,7 @@ static const char status_doc[] =
 
 static const char status_human[] =
     "home (this node)  100.64.0.1, fd7a:6d67:7465::1  key hSDwCYkw\xe2\x80\xa6  port 41641  "
-    "coordinator  offers exit node  routes: 192.168.1.0/24\n"
+    "coordinator (meshgate init)  offers exit node  routes: 192.168.1.0/24\n"
     "100.64.0.2   laptop  direct 203.0.113.7:41641  12s ago  rx 1.2 MiB  tx 340.0 KiB\n"
     "100.64.0.30  phone   none                      never    rx 0 B      tx 0 B        "
     "offline; exit node; routes: 10.20.0.0/16\n";
