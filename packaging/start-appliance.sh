@@ -1,8 +1,9 @@
 #!/bin/sh
 # Starts meshgated from a build directory on this host and says how to look
 # at it. The configuration is /etc/meshgate/meshgate.conf when there is one,
-# else the one the package ships (packaging/meshgate.conf: a standalone
-# coordinator, its status page on 127.0.0.1:8080 and its mesh address).
+# else the one the package ships (packaging/meshgate.conf: in no mesh, its
+# status page on 127.0.0.1:8080 and its mesh address); `meshgate init` then
+# makes the node a coordinator unless it is already in a mesh.
 # Usage: start-appliance.sh BUILD_DIR
 set -eu
 build=${1:-build}
@@ -18,6 +19,11 @@ else
 	"$build/meshgated" -c "$conf"
 	echo "meshgated started on $conf (logs: journalctl -t meshgated, or syslog)."
 fi
+in_mesh() {
+	"$build/meshgate" --socket "$sock" status --json |
+		grep -q '"role": *"\(coordinator\|member\)"'
+}
+in_mesh || "$build/meshgate" --socket "$sock" init
 echo
 "$build/meshgate" --socket "$sock" status || true
 cat <<MSG

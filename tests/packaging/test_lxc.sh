@@ -3,9 +3,10 @@
 # The Proxmox LXC template, built from the release package and booted as an
 # unprivileged container with Debian's lxc-start (what `pct start` runs):
 # systemd reaches "running" with meshgated.service active on the shipped
-# configuration (a standalone coordinator), the first boot made the node's
-# key, the status page answers inside, the control socket is 0660 and the
-# group meshgate's, whose members run `meshgate status`; a laptop in a namespace on the host
+# configuration (in no mesh by itself), the first boot made the node's key
+# and made it a coordinator as `meshgate init` does, the status page answers
+# inside, the control socket is 0660 and the group meshgate's, whose members
+# run `meshgate status`; a laptop in a namespace on the host
 # side joins with an invite and reaches the appliance and its status page
 # through the tunnel; reload, package removal (service stopped, kernel
 # objects gone), reinstall and purge on the container's real systemd. A
@@ -216,7 +217,8 @@ status_json() { # NAME: the node's status document
 }
 is_coordinator_named() { # NAME
 	status_json "$1" | python3 -c 'import json,sys; s=json.load(sys.stdin)["self"]
-assert s["coordinator"] is True and s["name"] == sys.argv[1], s' "$1"
+assert s["coordinator"] is True and s["name"] == sys.argv[1], s
+assert s["role_origin"] == "meshgate init", s' "$1"
 }
 check "the node runs as a coordinator, named after the container" is_coordinator_named appliance
 
