@@ -1,5 +1,5 @@
 #!/bin/bash
-# shellcheck source-path=SCRIPTDIR disable=SC2317 # functions run through check
+# shellcheck source-path=SCRIPTDIR disable=SC2317,SC2119 # functions run through check
 # A plain install's first hour: every node runs the packaged configuration
 # (packaging/meshgate.conf, its paths moved into the scratch directory) and
 # so starts in no mesh. `meshgate init` makes home a coordinator that makes
@@ -7,7 +7,8 @@
 # of its own by `meshgate init`, has no members and joins home's mesh with
 # `join`: its registry is set aside (kept, not deleted) and it stays a
 # member after a restart. home, with members, refuses `join` without
-# --force and names how many nodes it would strand.
+# --force and names how many nodes it would strand; with --force it leaves
+# (its registry set aside).
 #
 #  laptop ── veth ── inet ── veth ── home
 #  phone  ── veth ──/
@@ -53,6 +54,10 @@ print(v if isinstance(v, str) else json.dumps(v))' "$2"
 
 is_role() { # NAME ROLE ORIGIN
 	[ "$(self_field "$1" role)" = "$2" ] && [ "$(self_field "$1" role_origin)" = "$3" ]
+}
+
+set_aside() { # NAME: its registry renamed to registry.sqlite.TIME
+	compgen -G "$dir/state-$1/registry.sqlite.[0-9]*" >/dev/null
 }
 
 mesh_topology_flat
@@ -108,8 +113,7 @@ out=$(mg_cli phone phone join "$code" 2>&1) || {
 log "$out"
 check "the member-less coordinator phone joined home's mesh" grep -q "joined as phone" <<<"$out"
 check "phone is a member by meshgate join" is_role phone member "meshgate join"
-check "phone's registry is set aside, not deleted" \
-	compgen -G "$dir/state-phone/registry.sqlite.[0-9]*" >/dev/null
+check "phone's registry is set aside, not deleted" set_aside phone
 check "phone's live registry is gone" not test -e "$dir/state-phone/registry.sqlite"
 check "phone reaches home through home's mesh" wait_for 50 0.2 mesh_ping phone 100.64.0.1
 check "phone reaches laptop" wait_for 50 0.2 mesh_ping phone 100.64.0.2
@@ -128,5 +132,18 @@ check "the refusal names --force" grep -q -- "--force" <<<"$out"
 check "home is still the coordinator" is_role home coordinator "meshgate init"
 check "home's registry is in place" test -e "$dir/state-home/registry.sqlite"
 check "laptop still reaches home" wait_for 50 0.2 mesh_ping laptop 100.64.0.1
+
+# --force leaves anyway: phone's old mesh is gone, so the join itself gets
+# no answer, but home has stopped being a coordinator and kept its registry.
+out=$(mg_cli home home join --force "$phone_code" 2>&1) && fail "join to a gone mesh: $out"
+log "home join --force: $out"
+check "--force passes the refusal" not grep -q "would strand" <<<"$out"
+check "home is a member by meshgate join now" [ "$(self_field home role_origin)" = "meshgate join" ]
+check "home's registry is set aside, not deleted" set_aside home
+
+for n in home laptop phone; do
+	mg_stop "$n" || fail "$n did not stop"
+	check "$n: no sanitizer report" not grep -q "Sanitizer\|runtime error" "$dir/$n.log"
+done
 
 pass
