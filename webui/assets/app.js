@@ -78,7 +78,9 @@ function renderSelf(self, daemon) {
   k.title = key;
   fact(dl, "Key", k);
   if (typeof self.listen_port === "number") fact(dl, "UDP port", self.listen_port);
-  fact(dl, "Coordinator", yesno(self.coordinator === true));
+  // role_origin: "config", "meshgate init" or "meshgate join".
+  const origin = typeof self.role_origin === "string" ? " (" + self.role_origin + ")" : "";
+  fact(dl, "Coordinator", yesno(self.coordinator === true, "yes" + origin));
   fact(dl, "Routes", routeStates(self));
   fact(dl, "Exit node offered", yesno(self.exit_node_offered === true));
   fact(dl, "Exit node in use", str(self.exit_node_in_use, "none"));
