@@ -30,7 +30,9 @@ cat <<MSG
 
 Status page:  http://127.0.0.1:8080/  (and port 8080 on the mesh addresses above)
 Status:       $build/meshgate status  (add --json for the full document)
-Add a device: $build/meshgate invite  (then on the device: meshgate join CODE)
+Add a node:   $build/meshgate invite  (then on the node: meshgate join CODE)
+Add a phone:  $build/meshgate device add phone --endpoint HOST:41641
+              (scan the QR code in the WireGuard app; README "Add a phone")
 WireGuard:    wg show meshgate0  (stock wg tools work against it)
 Config:       $conf
               (every key: packaging/meshgate.conf.example;
