@@ -105,10 +105,12 @@ struct plan_rule {
 	int suppress_prefixlen;  /* -1: none */
 };
 
-/* A sysctl under /proc/sys/, e.g. "net/ipv4/ip_forward". */
+/* A sysctl under /proc/sys/, e.g. "net/ipv4/ip_forward"; one holding
+ * unless (NULL: none) is left alone, as the admin's choice. */
 struct plan_sysctl {
-	const char *path;
+	char path[64];
 	const char *value;
+	const char *unless;
 };
 
 /* Content of the nftables table, as facts the renderer turns into rules. */
