@@ -453,7 +453,8 @@ static void gather_common(const struct mg_config *cfg, struct preflight_facts *f
 	uplink(f);
 }
 
-/* A sysctl holding unless (may be NULL) is left as it is: wanted as it is. */
+/* A sysctl holding unless (may be NULL), or absent while unless is set, is
+ * left as it is: wanted as it is. */
 static void add_sysctl(struct preflight_facts *f, const char *path, const char *want,
 		       const char *unless)
 {
@@ -464,8 +465,10 @@ static void add_sysctl(struct preflight_facts *f, const char *path, const char *
 	snprintf(s->want, sizeof(s->want), "%s", want);
 	s->err = sysctl_read(s->path, have, sizeof(have));
 	snprintf(s->have, sizeof(s->have), "%.15s", s->err ? "" : have);
-	if (!s->err && unless && !strcmp(s->have, unless))
-		snprintf(s->want, sizeof(s->want), "%s", unless);
+	if (unless && s->err == -ENOENT) /* its interface is not there */
+		s->err = 0, snprintf(s->have, sizeof(s->have), "-");
+	if (!s->err && unless && (!strcmp(s->have, unless) || !strcmp(s->have, "-")))
+		memcpy(s->want, s->have, sizeof(s->want));
 	snprintf(file, sizeof(file), "/proc/sys/%s", s->path);
 	s->settable = access(file, W_OK) == 0;
 }

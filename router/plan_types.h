@@ -105,8 +105,9 @@ struct plan_rule {
 	int suppress_prefixlen;  /* -1: none */
 };
 
-/* A sysctl under /proc/sys/, e.g. "net/ipv4/ip_forward"; one holding
- * unless (NULL: none) is left alone, as the admin's choice. */
+/* A sysctl under /proc/sys/, e.g. "net/ipv4/ip_forward". With unless set
+ * it is conditional: left alone while it holds unless (the admin's choice)
+ * or does not exist (its interface is not there). */
 struct plan_sysctl {
 	char path[64];
 	const char *value;

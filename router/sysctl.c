@@ -113,10 +113,12 @@ static bool value_equal(const char *a, const char *b)
 static int sysctl_set(const char *path, const char *value, const char *unless)
 {
 	char cur[SYSCTL_VALUE_MAX];
+	int ret = sysctl_read(path, cur, sizeof(cur));
 
-	if (sysctl_read(path, cur, sizeof(cur)) == 0 &&
-	    (value_equal(cur, value) || (unless && value_equal(cur, unless))))
+	if (ret == 0 && (value_equal(cur, value) || (unless && value_equal(cur, unless))))
 		return 0;
+	if (ret == -ENOENT && unless)
+		return 0; /* conditional, and its interface is not there */
 	return sysctl_write(path, value);
 }
 
@@ -235,6 +237,8 @@ static int record_originals(const struct plan_sysctl *s, size_t n, struct saved_
 			continue;
 		if (ret == 0)
 			ret = sysctl_read(s[i].path, cur, sizeof(cur));
+		if (ret == -ENOENT && s[i].unless)
+			continue; /* its interface is not there: nothing to set */
 		if (ret == 0 && (value_equal(cur, s[i].value) ||
 				 (s[i].unless && value_equal(cur, s[i].unless))))
 			continue; /* nothing to change, nothing to undo */

@@ -129,10 +129,12 @@ static void test_errors(void)
 }
 
 /* A value with unless: set from another value and restored, left alone
- * (and not recorded) while it holds unless, as accept_ra 0 on a WAN. */
+ * (and not recorded) while it holds unless, as accept_ra 0 on a WAN, or
+ * while it does not exist. */
 static void test_unless(void)
 {
 	const struct plan_sysctl want[] = { { "net/ipv6/conf/lo/accept_ra", "2", "0" } };
+	const struct plan_sysctl absent[] = { { "net/ipv6/conf/eth9/accept_ra", "2", "0" } };
 
 	set(want[0].path, "1");
 	CHECK_EQ_INT(sysctl_apply(want, 1, state, errbuf, sizeof(errbuf)), 0);
@@ -145,6 +147,9 @@ static void test_unless(void)
 	CHECK(value_is(want[0].path, "0"));
 	CHECK(access(state, F_OK) < 0);
 	set(want[0].path, "1");
+	/* Its interface is not there: nothing to do, no error. */
+	CHECK_EQ_INT(sysctl_apply(absent, 1, state, errbuf, sizeof(errbuf)), 0);
+	CHECK(access(state, F_OK) < 0);
 }
 
 /* A container's read-only /proc/sys (a read-only bind mount in a private
