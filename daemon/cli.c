@@ -639,6 +639,7 @@ static int cmd_routes(const struct cli *cli, int argc, char **argv)
 	if (argc >= 2 && is_help(argv[1]))
 		return printf("usage: meshgate routes approve|unapprove NODE PREFIX...\n"
 			      "Approve (or withdraw the approval of) routes NODE advertises.\n"
+			      "The coordinator's own routes and exit are approved by its config.\n"
 			      "NODE is a name or an id (digits alone: an id; no name is digits and "
 			      "dots alone).\n"),
 		       EXIT_OK;

@@ -123,6 +123,18 @@ static void forwarding_fix(const struct preflight_facts *f, struct preflight_res
 			 "<value> lines to /etc/pve/lxc/<ID>.conf)");
 }
 
+/* Whether the WAN's accept_ra is set to 2 for forwarding (not left at 0). */
+static bool ra_note(const struct preflight_facts *f)
+{
+	for (size_t i = 0; i < f->n_sysctls; i++) {
+		size_t len = strlen(f->sysctls[i].path);
+		if (len > 10 && !strcmp(f->sysctls[i].path + len - 10, "/accept_ra") &&
+		    !strcmp(f->sysctls[i].want, "2"))
+			return true;
+	}
+	return false;
+}
+
 static void check_forwarding(const struct preflight_facts *f, struct preflight_result *r)
 {
 	size_t used = 0, later = 0;
@@ -155,10 +167,15 @@ static void check_forwarding(const struct preflight_facts *f, struct preflight_r
 	if (r->state == PREFLIGHT_FAIL)
 		forwarding_fix(f, r, read_only);
 	else if (!later)
-		snprintf(r->message, sizeof(r->message), "%zu sysctl(s) as the route plan needs",
-			 f->n_sysctls);
+		used = (size_t)snprintf(r->message, sizeof(r->message),
+					"%zu sysctl(s) as the route plan needs", f->n_sysctls);
 	else if (used < sizeof(r->message))
-		snprintf(r->message + used, sizeof(r->message) - used, " when it starts");
+		used += (size_t)snprintf(r->message + used, sizeof(r->message) - used,
+					 " when it starts");
+	if (r->state != PREFLIGHT_FAIL && ra_note(f) && used < sizeof(r->message))
+		snprintf(r->message + used, sizeof(r->message) - used,
+			 " (accept_ra 2 on the WAN: a forwarding host takes router "
+			 "advertisements only then, so an IPv6 default route from SLAAC stays)");
 }
 
 static void check_rp_filter(const struct preflight_facts *f, struct preflight_result *r)
@@ -437,7 +454,10 @@ static void gather_common(const struct mg_config *cfg, struct preflight_facts *f
 	uplink(f);
 }
 
-static void add_sysctl(struct preflight_facts *f, const char *path, const char *want)
+/* A sysctl holding unless (may be NULL), or absent while unless is set, is
+ * left as it is: wanted as it is. */
+static void add_sysctl(struct preflight_facts *f, const char *path, const char *want,
+		       const char *unless)
 {
 	struct preflight_sysctl *s = &f->sysctls[f->n_sysctls++];
 	char have[SYSCTL_VALUE_MAX], file[sizeof(s->path) + 16];
@@ -446,6 +466,10 @@ static void add_sysctl(struct preflight_facts *f, const char *path, const char *
 	snprintf(s->want, sizeof(s->want), "%s", want);
 	s->err = sysctl_read(s->path, have, sizeof(have));
 	snprintf(s->have, sizeof(s->have), "%.15s", s->err ? "" : have);
+	if (unless && s->err == -ENOENT) /* its interface is not there */
+		s->err = 0, snprintf(s->have, sizeof(s->have), "-");
+	if (!s->err && unless && (!strcmp(s->have, unless) || !strcmp(s->have, "-")))
+		memcpy(s->want, s->have, sizeof(s->want));
 	snprintf(file, sizeof(file), "/proc/sys/%s", s->path);
 	s->settable = access(file, W_OK) == 0;
 }
@@ -459,10 +483,18 @@ static void config_sysctls(const struct mg_config *cfg, struct preflight_facts *
 		v4 |= cfg->subnet_router.routes.v[i].family == AF_INET;
 		v6 |= cfg->subnet_router.routes.v[i].family == AF_INET6;
 	}
+	char ra[64];
+	const char *wan =
+	    cfg->exit_node.wan_interface[0] ? cfg->exit_node.wan_interface : f->uplink;
+
 	if (v4)
-		add_sysctl(f, "net/ipv4/ip_forward", "1");
+		add_sysctl(f, "net/ipv4/ip_forward", "1", NULL);
 	if (v6)
-		add_sysctl(f, "net/ipv6/conf/all/forwarding", "1");
+		add_sysctl(f, "net/ipv6/conf/all/forwarding", "1", NULL);
+	/* As the route plan: the WAN keeps taking router advertisements. */
+	snprintf(ra, sizeof(ra), "net/ipv6/conf/%s/accept_ra", wan);
+	if (v6 && wan[0])
+		add_sysctl(f, ra, "2", "0");
 }
 
 void preflight_gather_host(const struct mg_config *cfg, struct preflight_facts *f)
@@ -495,7 +527,7 @@ void preflight_gather_system(const struct mg_config *cfg, const char *tun_name,
 	snprintf(f->tun_name, sizeof(f->tun_name), "%s", tun_name);
 	gather_common(cfg, f);
 	for (size_t i = 0; i < n && f->n_sysctls < PREFLIGHT_MAX_SYSCTLS; i++)
-		add_sysctl(f, sysctls[i].path, sysctls[i].value);
+		add_sysctl(f, sysctls[i].path, sysctls[i].value, sysctls[i].unless);
 	f->port_reachable = -1;
 	preflight_system_runs++;
 }

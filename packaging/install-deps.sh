@@ -11,7 +11,7 @@ BUILD="build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
 # insists on /etc/subuid ranges for root, which the LXC test does not add.
 RUN="iproute2 nftables procps ca-certificates"
 TEST="wireguard-go wireguard-tools iperf3 tcpdump python3 curl iputils-ping chromium
-      systemd groff-base shellcheck lxc mmdebstrap zstd zbar-tools"
+      systemd groff-base shellcheck lxc mmdebstrap zstd zbar-tools radvd"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps.sh: run as root (it calls apt-get)" >&2

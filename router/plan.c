@@ -459,15 +459,29 @@ static int sysctls(struct planner *pl)
 		  pl->p.nft.connmark && routes_have_family(&pl->p, AF_INET) },
 	};
 
+	const char *wan = exit_node ? pl->p.nft.wan : pl->host->wan_ifname;
+	struct plan_sysctl *s;
+
+	/* A forwarding host ignores router advertisements unless accept_ra is
+	 * 2, and turning forwarding on drops the default routes they gave
+	 * unless it is 2 already: set first, a WAN's SLAAC default route
+	 * stays. 0 (RAs turned off) stays too. */
+	if (table[1].wanted && wan[0] && strcmp(wan, pl->tun)) {
+		s = planner_append(&pl->p.sysctls, &pl->p.n_sysctls, sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		snprintf(s->path, sizeof(s->path), "net/ipv6/conf/%s/accept_ra", wan);
+		s->value = "2";
+		s->unless = "0";
+	}
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
-		struct plan_sysctl *s;
 		if (!table[i].wanted)
 			continue;
 		s = planner_append(&pl->p.sysctls, &pl->p.n_sysctls, sizeof(*s));
 		if (!s)
 			return -ENOMEM;
-		s->path = table[i].path; /* string literals: static storage */
-		s->value = "1";
+		snprintf(s->path, sizeof(s->path), "%s", table[i].path);
+		s->value = "1"; /* string literals: static storage */
 	}
 	return 0;
 }
@@ -676,7 +690,9 @@ size_t route_plan_format(const struct route_plan *plan, char *buf, size_t len)
 	for (size_t i = 0; i < plan->n_rules; i++)
 		put_rule(&t, &plan->rules[i]);
 	for (size_t i = 0; i < plan->n_sysctls; i++)
-		put(&t, "sysctl %s=%s\n", plan->sysctls[i].path, plan->sysctls[i].value);
+		put(&t, "sysctl %s=%s%s%s\n", plan->sysctls[i].path, plan->sysctls[i].value,
+		    plan->sysctls[i].unless ? " unless " : "",
+		    plan->sysctls[i].unless ? plan->sysctls[i].unless : "");
 	put_nft(&t, &plan->nft);
 	for (size_t i = 0; i < plan->n_peers; i++) {
 		put(&t, "peer %zu%s", i, (long)i == plan->exit_peer ? " exit" : "");

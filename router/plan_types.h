@@ -105,10 +105,13 @@ struct plan_rule {
 	int suppress_prefixlen;  /* -1: none */
 };
 
-/* A sysctl under /proc/sys/, e.g. "net/ipv4/ip_forward". */
+/* A sysctl under /proc/sys/, e.g. "net/ipv4/ip_forward". With unless set
+ * it is conditional: left alone while it holds unless (the admin's choice)
+ * or does not exist (its interface is not there). */
 struct plan_sysctl {
-	const char *path;
+	char path[64];
 	const char *value;
+	const char *unless;
 };
 
 /* Content of the nftables table, as facts the renderer turns into rules. */

@@ -109,13 +109,16 @@ static bool value_equal(const char *a, const char *b)
 }
 
 /* Sets path to value unless it holds it already (a read-only /proc/sys
- * already set from outside is then no error). */
-static int sysctl_set(const char *path, const char *value)
+ * already set from outside is then no error) or holds unless (may be NULL). */
+static int sysctl_set(const char *path, const char *value, const char *unless)
 {
 	char cur[SYSCTL_VALUE_MAX];
+	int ret = sysctl_read(path, cur, sizeof(cur));
 
-	if (sysctl_read(path, cur, sizeof(cur)) == 0 && value_equal(cur, value))
+	if (ret == 0 && (value_equal(cur, value) || (unless && value_equal(cur, unless))))
 		return 0;
+	if (ret == -ENOENT && unless)
+		return 0; /* conditional, and its interface is not there */
 	return sysctl_write(path, value);
 }
 
@@ -234,7 +237,10 @@ static int record_originals(const struct plan_sysctl *s, size_t n, struct saved_
 			continue;
 		if (ret == 0)
 			ret = sysctl_read(s[i].path, cur, sizeof(cur));
-		if (ret == 0 && value_equal(cur, s[i].value))
+		if (ret == -ENOENT && s[i].unless)
+			continue; /* its interface is not there: nothing to set */
+		if (ret == 0 && (value_equal(cur, s[i].value) ||
+				 (s[i].unless && value_equal(cur, s[i].unless))))
 			continue; /* nothing to change, nothing to undo */
 		if (ret == 0)
 			ret = saved_add(l, s[i].path, cur);
@@ -263,7 +269,7 @@ int sysctl_apply(const struct plan_sysctl *s, size_t n, const char *state_file, 
 		snprintf(errbuf, errlen, "cannot record sysctl values in %s: %s", state_file,
 			 strerror(-ret));
 	for (size_t i = 0; ret == 0 && i < n; i++) {
-		ret = sysctl_set(s[i].path, s[i].value);
+		ret = sysctl_set(s[i].path, s[i].value, s[i].unless);
 		if (ret < 0)
 			set_error(s[i].path, s[i].value, ret, errbuf, errlen);
 	}
@@ -282,7 +288,7 @@ int sysctl_restore(const char *state_file, char *errbuf, size_t errlen)
 		return ret;
 	}
 	for (size_t i = 0; i < l.n; i++) {
-		int r = sysctl_set(l.v[i].path, l.v[i].value);
+		int r = sysctl_set(l.v[i].path, l.v[i].value, NULL);
 		if (r < 0 && r != -ENOENT && ret == 0) {
 			ret = r;
 			snprintf(errbuf, errlen, "cannot restore %s to %s: %s", l.v[i].path,

@@ -17,9 +17,9 @@
 enum { SYSCTL_VALUE_MAX = 256 };
 
 /*
- * Sets each sysctl (path relative to /proc/sys), recording the previous
- * values in state_file first. 0 or -errno with errbuf saying which sysctl
- * and, for a read-only /proc/sys (a container), how to set it from outside.
+ * Sets each sysctl (path relative to /proc/sys) that does not hold its
+ * unless value, recording the previous values in state_file first. 0 or -errno with errbuf saying
+ * which sysctl and, for a read-only /proc/sys (a container), how to set it from outside.
  */
 int sysctl_apply(const struct plan_sysctl *s, size_t n, const char *state_file, char *errbuf,
 		 size_t errlen) __attribute__((warn_unused_result));

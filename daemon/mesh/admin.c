@@ -319,10 +319,7 @@ json_t *coordinator_node_remove(struct coordinator *c, const char *name, const c
 			 live_reusable_invites(c), "devices_removed", devices);
 }
 
-/* Notes for the admin on approved prefixes that overlap another node's
- * approved route (auto_approve leaves those pending; approving them by
- * hand is allowed, but said). */
-static json_t *overlap_warnings(struct coordinator *c, uint32_t id, const json_t *prefixes)
+json_t *coordinator_overlap_warnings(struct coordinator *c, uint32_t id, const json_t *prefixes)
 {
 	json_t *warnings = json_array(), *v;
 	size_t i;
@@ -370,6 +367,11 @@ json_t *coordinator_routes_set(struct coordinator *c, const char *name, const js
 		return fail(c, error, "no node '%s'", name ? name : "");
 	id = n.id;
 	registry_node_clear(&n);
+	if (id == c->self_id && !approved)
+		return fail(c, error,
+			    "%s's routes follow its own config (it is the coordinator): "
+			    "remove them there",
+			    name);
 	if (!json_is_array(prefixes) || json_array_size(prefixes) == 0)
 		return fail(c, error, "which prefixes?%s", "");
 	json_array_foreach(prefixes, i, v)
@@ -399,5 +401,5 @@ json_t *coordinator_routes_set(struct coordinator *c, const char *name, const js
 	coord_rebuild(c);
 	return json_pack("{s:s, s:O, s:b, s:o}", "node", name, "prefixes", prefixes, "approved",
 			 approved, "warnings",
-			 approved ? overlap_warnings(c, id, prefixes) : json_array());
+			 approved ? coordinator_overlap_warnings(c, id, prefixes) : json_array());
 }

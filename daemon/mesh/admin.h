@@ -28,12 +28,20 @@ json_t *coordinator_nodes(struct coordinator *c, const char **error);
  * [names]}: a node holding one of these codes can join again; its devices
  * went with it (their keys revoked). */
 json_t *coordinator_node_remove(struct coordinator *c, const char *node, const char **error);
+/* Approves or unapproves a node's prefixes; the coordinator's own are
+ * approved by its config, and unapproving them is refused. */
 json_t *coordinator_routes_set(struct coordinator *c, const char *node, const json_t *prefixes,
 			       bool approved, const char **error);
 /* How many other nodes and how many devices the registry holds (a
  * coordinator that leaves strands them). */
 int coordinator_members(struct coordinator *c, size_t *nodes, size_t *devices)
     __attribute__((warn_unused_result));
+
+/* Notes for the admin on approved prefixes of node id that overlap another
+ * node's approved route (auto_approve leaves those pending; approving them
+ * by hand or in the coordinator's own config is allowed, but said), each
+ * also logged; a new array. */
+json_t *coordinator_overlap_warnings(struct coordinator *c, uint32_t id, const json_t *prefixes);
 
 /* Adds the join gate's drop counters to the status document's drops object
  * (zero when c is NULL, so every node lists the same reasons). */

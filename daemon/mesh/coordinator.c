@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "mesh/admin.h"
 #include "mesh/coordinator_internal.h"
 #include "mesh/joinsvc.h"
 #include "mesh/views.h"
@@ -131,8 +132,9 @@ static const struct dataplane_mesh_ops coordinator_ops = { .rx = coordinator_rx 
 
 /* ---- start and stop ---- */
 
-/* This node's routes and exit offer from its config, recorded when they
- * differ from the last ones (at start, and after a reload). */
+/* This node's routes and exit offer from its config, recorded approved
+ * when they differ from the last ones (at start, and after a reload); an
+ * overlap with another node's approved route is logged. */
 static int advertise_own(struct coordinator *c)
 {
 	const struct mg_config *cfg = c->host.cfg;
@@ -150,21 +152,23 @@ static int advertise_own(struct coordinator *c)
 	}
 	doc = mesh_prefixes_json(own, n_own);
 	text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	if (!text) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (c->own_routes && !strcmp(text, c->own_routes))
+		goto out;
+	ret = registry_routes_own(c->reg, c->self_id, own, n_own, NULL);
+	if (ret < 0)
+		goto out;
+	json_decref(coordinator_overlap_warnings(c, c->self_id, doc));
+	free(c->own_routes);
+	c->own_routes = text;
+	text = NULL;
+	c->dirty = true;
+out:
+	free(text);
 	json_decref(doc);
-	if (!text)
-		return -ENOMEM;
-	if (c->own_routes && !strcmp(text, c->own_routes)) {
-		free(text);
-		return 0;
-	}
-	ret = coord_advertise(c, c->self_id, own, n_own, NULL);
-	if (ret == 0) {
-		free(c->own_routes);
-		c->own_routes = text;
-		c->dirty = true;
-	} else {
-		free(text);
-	}
 	return ret;
 }
 

@@ -117,6 +117,7 @@ enum stmt {
 	ROUTE_INSERT,
 	ROUTE_DELETE,
 	ROUTE_APPROVE,
+	ROUTE_OWN,
 	ROUTES_ALL,
 	ROUTES_APPROVED_OTHERS,
 	INVITE_INSERT,
@@ -158,6 +159,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
 			 "VALUES (?1, ?2, ?3)",
 	[ROUTE_DELETE] = "DELETE FROM routes WHERE node_id = ?1 AND prefix = ?2",
 	[ROUTE_APPROVE] = "UPDATE routes SET approved = ?3 WHERE node_id = ?1 AND prefix = ?2",
+	[ROUTE_OWN] = "INSERT INTO routes (node_id, prefix, approved) VALUES (?1, ?2, 1) "
+		      "ON CONFLICT (node_id, prefix) DO UPDATE SET approved = 1 WHERE approved = 0",
 	[ROUTES_ALL] = "SELECT node_id, prefix, approved FROM routes",
 	[ROUTES_APPROVED_OTHERS] = "SELECT node_id, prefix, approved FROM routes "
 				   "WHERE node_id != ?1 AND approved = 1",
@@ -1113,6 +1116,44 @@ int registry_routes_advertise(struct registry *reg, uint32_t node_id, const stru
 		if (ret >= 0)
 			ret = route_insert(reg, node_id, &routes[i], approve, &any);
 	}
+	ret = op_end(reg, ret);
+	if (ret == 0 && changed)
+		*changed = any;
+	return ret;
+}
+
+static int route_own(struct registry *reg, uint32_t node_id, const struct prefix *p, bool *changed)
+{
+	sqlite3_stmt *st = stmt(reg, ROUTE_OWN);
+	char text[PREFIX_STR_LEN];
+	int ret;
+
+	prefix_format(p, text, sizeof(text));
+	sqlite3_bind_int64(st, 1, node_id);
+	sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+	ret = step_done(reg, st);
+	if (ret == 0 && sqlite3_changes(reg->db) > 0)
+		*changed = true;
+	return ret;
+}
+
+int registry_routes_own(struct registry *reg, uint32_t node_id, const struct prefix *routes,
+			size_t n, bool *changed)
+{
+	bool any = false;
+	int ret;
+
+	for (size_t i = 0; i < n; i++)
+		if (!addr_len(routes[i].family) || !prefix_is_network(&routes[i]))
+			return -EINVAL;
+	ret = op_begin(reg);
+	if (ret < 0)
+		return ret;
+	ret = node_exists(reg, node_id);
+	if (ret == 0)
+		ret = forget_routes(reg, node_id, routes, n, &any);
+	for (size_t i = 0; ret == 0 && i < n; i++)
+		ret = route_own(reg, node_id, &routes[i], &any);
 	ret = op_end(reg, ret);
 	if (ret == 0 && changed)
 		*changed = any;

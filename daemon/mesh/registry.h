@@ -187,6 +187,16 @@ int registry_routes_advertise(struct registry *reg, uint32_t node_id, const stru
 			      size_t n, const struct prefix *auto_routes, size_t n_auto,
 			      bool auto_exit, bool *changed) __attribute__((warn_unused_result));
 
+/*
+ * Replaces what the coordinator's own node advertises with routes[0..n):
+ * its config is the admin's word, so every route is approved at once (one
+ * stored as pending is approved too) whatever it overlaps; prefixes no
+ * longer listed are forgotten. *changed, -EINVAL and -ENOENT as for
+ * registry_routes_advertise().
+ */
+int registry_routes_own(struct registry *reg, uint32_t node_id, const struct prefix *routes,
+			size_t n, bool *changed) __attribute__((warn_unused_result));
+
 /* Approves or unapproves one advertised route; -ENOENT when the node does
  * not advertise p. */
 int registry_route_set_approved(struct registry *reg, uint32_t node_id, const struct prefix *p,

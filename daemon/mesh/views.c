@@ -398,8 +398,9 @@ void coord_gate_refresh(struct coordinator *c)
 
 /* ---- routes ---- */
 
-/* Records what a node advertises; auto_approve decides what is approved at
- * once, for the coordinator's own routes as for any node's. */
+/* Records what a member advertises; auto_approve decides what is approved
+ * at once (the coordinator's own routes are approved by its config:
+ * registry_routes_own()). */
 int coord_advertise(struct coordinator *c, uint32_t id, const struct prefix *routes, size_t n,
 		    bool *changed)
 {

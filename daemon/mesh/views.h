@@ -57,7 +57,7 @@ bool coord_rebuild_now(const struct coordinator *c, uint64_t now);
 /* Opens the join gate until the last live invite ends. */
 void coord_gate_refresh(struct coordinator *c);
 
-/* Records what a node advertises; auto_approve applies. */
+/* Records what a member advertises; auto_approve applies. */
 int coord_advertise(struct coordinator *c, uint32_t id, const struct prefix *routes, size_t n,
 		    bool *changed);
 

@@ -7,7 +7,7 @@
 # `wg-quick up` (Debian's wireguard-go underneath) and reaches home, office
 # and the laptop (and back), the switch behind office's approved subnet
 # route, and the internet host through home's exit, which sees home's WAN
-# address and not the cafe's, only while that exit is approved; a
+# address and not the cafe's, only while home offers it; a
 # private-range target through the exit is refused. `device list` shows the phone's handshake and traffic; no key of
 # the phone appears in any status document, /api/status or the page. Bad
 # input gets a one-line error and creates nothing. `device remove` cuts the
@@ -237,7 +237,6 @@ topo_whoami_start switch 192.168.77.2
 
 check "office joins" mesh_join office
 check "laptop joins" mesh_join laptop
-mg_cli home home routes approve home 0.0.0.0/0 ::/0 >/dev/null
 mg_cli home home routes approve office 192.168.77.0/24 >/dev/null
 HOME_MESH=$(mesh_addr home)
 LAPTOP_MESH=$(mesh_addr laptop)
@@ -277,12 +276,15 @@ check "the internet host sees home's 203.0.113.2 (TCP), not the cafe" sees phone
 check "the internet host sees home's 203.0.113.2 (UDP)" sees phone 203.0.113.2 --udp 192.0.2.80
 check "a private-range target through the exit is refused (10.99.0.80)" unreachable phone 10.99.0.80
 check "no ping to 10.99.0.80 either" not mesh_ping phone 10.99.0.80
-mg_cli home home routes unapprove home 0.0.0.0/0 ::/0 >/dev/null
-check "home's exit unapproved: the phone's internet traffic stops" \
+sed -i 's/^exit_node = .*/exit_node = { enabled = false; };/' "$MESH_DIR/home.conf"
+mesh_reload home
+check "home's exit withdrawn: the phone's internet traffic stops" \
 	wait_for 25 0.2 unreachable phone 192.0.2.80
 check "the mesh still works for it" mesh_ping phone "$LAPTOP_MESH"
-mg_cli home home routes approve home 0.0.0.0/0 ::/0 >/dev/null
-check "approved again: out through home" wait_for 25 0.2 sees phone 203.0.113.2 192.0.2.80
+sed -i 's/^exit_node = .*/exit_node = { enabled = true; };/' "$MESH_DIR/home.conf"
+mesh_reload home
+check "offered again (approved by home's config): out through home" \
+	wait_for 25 0.2 sees phone 203.0.113.2 192.0.2.80
 
 # ---- what the hub and the others show ----
 check "device list on home: the phone, attached to home" device_has home phone hub 'v == "home"'

@@ -1,12 +1,14 @@
 #!/bin/bash
 # shellcheck source-path=SCRIPTDIR
 # Routes through the mesh: home, the coordinator, advertises its LAN and an
-# exit offer; both stay pending (no auto_approve) until approved with
-# `meshgate routes`; approving and unapproving the LAN takes effect on the
-# laptop within seconds; an approved exit node carries the laptop's internet
-# traffic. Advertisements changed by a reload reach the coordinator (an
-# `update` from a node, a re-read config on the coordinator); a reload that
-# moves laptop's UDP port has the coordinator probe the new one.
+# exit offer, approved by being in its own config (no command, no
+# auto_approve); `routes unapprove` of them is refused; a route taken out of
+# home's config stops being served within seconds, and is approved again when
+# put back. A member's route stays pending until approved with `meshgate
+# routes`. The exit node carries the laptop's internet traffic, and nothing
+# once home no longer offers it. Advertisements changed by a reload reach the
+# coordinator (an `update` from a node, a re-read config on the coordinator);
+# a reload that moves laptop's UDP port has the coordinator probe the new one.
 #
 #  laptop ── veth ── inet ── veth ── home ── veth ── switch
 #
@@ -73,19 +75,30 @@ check "laptop joins" mesh_join laptop
 HOME_MESH=$(mesh_addr home)
 check "laptop reaches home" wait_for 50 0.2 mesh_ping laptop "$HOME_MESH"
 
-# Pending until approved: the coordinator's own routes too.
-check "home's LAN is pending" mesh_has home routes_pending 192.168.77.0/24
-check "home's exit offer is pending" mesh_has home routes_pending 0.0.0.0/0
-check "nothing of home's is approved" [ "$(mesh_node home routes_approved)" = "[]" ]
-check "laptop cannot reach the switch (route pending)" not wait_for 3 0.5 mesh_ping laptop 192.168.77.2
-
-routes home approve 192.168.77.0/24
-check "approved: laptop reaches the switch within seconds" wait_for 25 0.2 mesh_ping laptop 192.168.77.2
+# Approved by home's own config, without a command.
+check "home's LAN is approved" wait_for 25 0.2 mesh_has home routes_approved 192.168.77.0/24
+check "home's exit offer is approved" mesh_has home routes_approved 0.0.0.0/0
+check "and its IPv6 one" mesh_has home routes_approved ::/0
+check "nothing of home's is pending" [ "$(mesh_node home routes_pending)" = "[]" ]
+check "laptop reaches the switch" wait_for 25 0.2 mesh_ping laptop 192.168.77.2
 check "the switch sees home's LAN address (snat)" sees laptop 192.168.77.1 192.168.77.2
-check "the LAN is no longer pending" not mesh_has home routes_pending 192.168.77.0/24
-routes home unapprove 192.168.77.0/24
-check "unapproved: the switch is unreachable again" wait_for 25 0.2 not mesh_ping laptop 192.168.77.2
-check "the LAN is pending again" mesh_has home routes_pending 192.168.77.0/24
+unapprove_refused() {
+	local err
+	err=$(mg_cli home home routes unapprove home 192.168.77.0/24 2>&1) && return 1
+	[ "$err" = "meshgate: home's routes follow its own config (it is the coordinator): remove them there" ]
+}
+check "unapproving home's own route is refused, in one line" unapprove_refused
+check "the LAN stays approved" mesh_has home routes_approved 192.168.77.0/24
+# Out of the config, out of the mesh; back in, approved again.
+home_conf ''
+mesh_reload home
+check "a route taken out of home's config leaves the coordinator" \
+	wait_for 25 0.2 not mesh_has home routes_advertised 192.168.77.0/24
+check "and the switch is unreachable" wait_for 25 0.2 not mesh_ping laptop 192.168.77.2
+home_conf '"192.168.77.0/24"'
+mesh_reload home
+check "put back, it is approved again" wait_for 25 0.2 mesh_has home routes_approved 192.168.77.0/24
+check "and laptop reaches the switch again" wait_for 25 0.2 mesh_ping laptop 192.168.77.2
 
 # A reload that changes the advertised routes: the coordinator follows.
 mesh_conf laptop 'accept_routes = true;
@@ -94,6 +107,11 @@ mesh_reload laptop
 check "laptop's new route reaches the coordinator (update)" \
 	wait_for 25 0.2 mesh_has laptop routes_advertised 192.168.88.0/24
 check "and is pending there" mesh_has laptop routes_pending 192.168.88.0/24
+routes laptop approve 192.168.88.0/24
+check "a member's route is approved by the admin" \
+	wait_for 25 0.2 mesh_has laptop routes_approved 192.168.88.0/24
+routes laptop unapprove 192.168.88.0/24
+check "and unapproved" wait_for 25 0.2 mesh_has laptop routes_pending 192.168.88.0/24
 mesh_conf laptop 'accept_routes = true;'
 mesh_reload laptop
 check "a withdrawn route leaves the coordinator" \
@@ -116,14 +134,12 @@ check "and the old port again after the next reload" \
 check "the mesh still works on the old port" wait_for 25 0.2 mesh_ping laptop "$HOME_MESH"
 home_conf '"192.168.77.0/24", "192.168.79.0/24"'
 mesh_reload home
-check "home's reloaded config adds its new route" \
-	wait_for 25 0.2 mesh_has home routes_advertised 192.168.79.0/24
+check "home's reloaded config adds its new route, approved" \
+	wait_for 25 0.2 mesh_has home routes_approved 192.168.79.0/24
 
 # The exit node through the mesh.
 check "without an exit node, the internet host sees laptop itself" \
 	sees laptop 198.51.100.2 192.0.2.80
-routes home approve 0.0.0.0/0 ::/0
-check "home's exit offer is approved" mesh_has home routes_approved 0.0.0.0/0
 mesh_conf laptop 'accept_routes = true;
 use_exit_node = { peer = "home"; };'
 mesh_reload laptop
@@ -138,10 +154,14 @@ check "laptop restarts with use_exit_node set" \
 	grep -q "exit node 'home' is not in the mesh's netmap (yet)" "$MESH_DIR/laptop.log"
 check "after the restart the exit node carries laptop's traffic again" \
 	wait_for 50 0.2 sees laptop 203.0.113.2 192.0.2.80
-# Withdrawn, the exit node carries nothing and nothing leaks out directly;
-# the rest of the netmap still applies.
-routes home unapprove 0.0.0.0/0 ::/0
-check "an unapproved exit node carries nothing, nothing leaks" \
+# Withdrawn from home's config, the exit node carries nothing and nothing
+# leaks out directly; the rest of the netmap still applies.
+mesh_conf home "coordinator = { enabled = true; prefix4 = \"100.64.0.0/10\"; prefix6 = \"fd7a:6d67:7465::/48\"; };
+subnet_router = { routes = [ \"192.168.77.0/24\", \"192.168.79.0/24\" ]; snat = true; };"
+mesh_reload home
+check "home's exit offer leaves the coordinator" \
+	wait_for 25 0.2 not mesh_has home routes_advertised 0.0.0.0/0
+check "a withdrawn exit node carries nothing, nothing leaks" \
 	wait_for 25 0.2 not whoami laptop 192.0.2.80
 check "the mesh still works without the exit offer" mesh_ping laptop "$HOME_MESH"
 mesh_conf laptop 'accept_routes = true;'

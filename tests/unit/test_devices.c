@@ -225,30 +225,45 @@ static void test_refusals(void)
 	free(list);
 }
 
-/* --exit: the hub must offer an exit; a pending offer is a warning. */
+/* --exit: the hub must offer an exit; a pending offer is a warning. home's
+ * own exit is approved by its config from the start. */
 static void test_exit(void)
 {
 	const char *error;
 	json_t *r = device_add("tablet", 0x63, true, &error), *dev = NULL, *warnings;
 	char err[256] = "";
 	uint8_t key[KEY_LEN];
-	struct prefix any4 = { .family = AF_INET };
+	struct prefix exits[] = { { .family = AF_INET }, { .family = AF_INET6 } };
 
 	if (!CHECK(r != NULL)) {
 		fprintf(stderr, "  %s\n", error);
 		return;
 	}
-	warnings = json_object_get(r, "warnings");
-	CHECK(json_array_size(warnings) == 1 &&
-	      strcmp(json_string_value(json_array_get(warnings, 0)),
-		     "the exit of home is not approved yet: meshgate routes approve home "
-		     "0.0.0.0/0 ::/0") == 0);
+	CHECK_EQ_INT(json_array_size(json_object_get(r, "warnings")), 0);
 	CHECK(json_is_true(json_object_get(json_object_get(r, "device"), "exit_node")));
 	CHECK(json_is_true(json_object_get(json_object_get(r, "config"), "exit_node")));
 	json_decref(r);
 
-	/* Approved: no warning. */
-	CHECK_EQ_INT(registry_route_set_approved(fx.c->reg, fx.c->self_id, &any4, true), 0);
+	/* A member's exit offer waits for the admin: a warning. */
+	CHECK_EQ_INT(
+	    registry_routes_advertise(fx.c->reg, fx.laptop, exits, 2, NULL, 0, false, NULL), 0);
+	warnings = json_array();
+	memset(key, 0x6a, sizeof(key));
+	CHECK_EQ_INT(
+	    coord_device_add(fx.c, fx.laptop, "clock", key, true, &dev, warnings, err, sizeof(err)),
+	    0);
+	CHECK(json_array_size(warnings) == 1 &&
+	      strcmp(json_string_value(json_array_get(warnings, 0)),
+		     "the exit of laptop is not approved yet: meshgate routes approve laptop "
+		     "0.0.0.0/0 ::/0") == 0);
+	json_decref(dev);
+	dev = NULL;
+	CHECK_EQ_INT(coord_device_remove(fx.c, fx.laptop, "clock", err, sizeof(err)), 0);
+	CHECK_EQ_INT(registry_routes_advertise(fx.c->reg, fx.laptop, NULL, 0, NULL, 0, false, NULL),
+		     0);
+	json_decref(warnings);
+
+	/* home's own: no warning. */
 	warnings = json_array();
 	memset(key, 0x64, sizeof(key));
 	CHECK_EQ_INT(coord_device_add(fx.c, fx.c->self_id, "watch", key, true, &dev, warnings, err,

@@ -43,9 +43,10 @@
 	"route tun 0.0.0.0/0 metric 0", "route tun ::/0 metric 0",                                 \
 	    "route unreachable 0.0.0.0/0 metric 2147483647",                                       \
 	    "route unreachable ::/0 metric 2147483647"
-#define VALID_MARK "sysctl net/ipv4/conf/all/src_valid_mark=1"
-#define FORWARD4   "sysctl net/ipv4/ip_forward=1"
-#define FORWARD6   "sysctl net/ipv6/conf/all/forwarding=1"
+#define VALID_MARK     "sysctl net/ipv4/conf/all/src_valid_mark=1"
+#define FORWARD4       "sysctl net/ipv4/ip_forward=1"
+#define FORWARD6       "sysctl net/ipv6/conf/all/forwarding=1"
+#define ACCEPT_RA(wan) "sysctl net/ipv6/conf/" wan "/accept_ra=2 unless 0"
 /* The table is always there; its input chain guards the node's addresses. */
 #define NFT_SELF   "nft self 100.64.0.1/32 fd7a:6d67:7465::1/128"
 #define NFT_PLAIN  "nft tun meshgate0 mtu 1280", NFT_SELF
@@ -404,6 +405,7 @@ static const struct plan_case cases[] = {
 			     " snat = false; };\n" PEERS(LAPTOP),
 		.host = HOST_APPLIANCE,
 		.want = {
+			ACCEPT_RA("eth0"),
 			FORWARD4,
 			FORWARD6,
 			NFT_ROUTER,
@@ -416,6 +418,7 @@ static const struct plan_case cases[] = {
 		.conf = NODE "subnet_router = { routes = [ \"2001:db8:1::/64\" ]; };\n" PEERS(LAPTOP),
 		.host = HOST_APPLIANCE,
 		.want = {
+			ACCEPT_RA("eth0"),
 			FORWARD6,
 			NFT_ROUTER,
 			"nft lan 2001:db8:1::/64 snat",
@@ -428,6 +431,7 @@ static const struct plan_case cases[] = {
 			     "\"192.168.0.0/16\" ]; };\n",
 		.host = HOST_APPLIANCE,
 		.want = {
+			ACCEPT_RA("eth0"),
 			FORWARD4,
 			FORWARD6,
 			NFT_ROUTER,
@@ -467,6 +471,7 @@ static const struct plan_case cases[] = {
 		.conf = NODE "exit_node = { enabled = true; };\n" PEERS(LAPTOP),
 		.host = HOST_APPLIANCE,
 		.want = {
+			ACCEPT_RA("eth0"),
 			FORWARD4,
 			FORWARD6,
 			NFT_ROUTER,
@@ -479,7 +484,7 @@ static const struct plan_case cases[] = {
 		.name = "exit node, WAN from the config",
 		.conf = NODE "exit_node = { enabled = true; wan_interface = \"ppp0\"; };\n",
 		.host = HOST_APPLIANCE,
-		.want = { FORWARD4, FORWARD6, NFT_ROUTER, "nft exit wan ppp0", GUARDED },
+		.want = { ACCEPT_RA("ppp0"), FORWARD4, FORWARD6, NFT_ROUTER, "nft exit wan ppp0", GUARDED },
 	},
 	{
 		.name = "exit node without any WAN",
@@ -506,7 +511,7 @@ static const struct plan_case cases[] = {
 		.name = "exit node with allow_private: nothing guarded",
 		.conf = NODE "exit_node = { enabled = true; allow_private = true; };\n",
 		.host = HOST_APPLIANCE,
-		.want = { FORWARD4, FORWARD6, NFT_ROUTER, "nft exit wan eth0 allow_private" },
+		.want = { ACCEPT_RA("eth0"), FORWARD4, FORWARD6, NFT_ROUTER, "nft exit wan eth0 allow_private" },
 	},
 	{
 		.name = "exit node and subnet router: the LAN is forwarded, the rest guarded",
@@ -514,6 +519,7 @@ static const struct plan_case cases[] = {
 			     "subnet_router = { routes = [ \"192.168.1.0/24\" ]; };\n",
 		.host = HOST_APPLIANCE,
 		.want = {
+			ACCEPT_RA("eth0"),
 			FORWARD4,
 			FORWARD6,
 			NFT_ROUTER,
@@ -545,6 +551,7 @@ static const struct plan_case cases[] = {
 		.conf = NODE APPLIANCE_OFFER PEERS(LAPTOP),
 		.host = HOST_MESH_APPLIANCE(.exit_approved = true),
 		.want = {
+			ACCEPT_RA("eth0"),
 			FORWARD4,
 			FORWARD6,
 			NFT_ROUTER,
@@ -557,7 +564,7 @@ static const struct plan_case cases[] = {
 		.name = "mesh: an exit approved but not configured is not served",
 		.conf = NODE "subnet_router = { routes = [ \"2001:db8:1::/64\" ]; snat = false; };\n",
 		.host = HOST_MESH_APPLIANCE(.approved = { "2001:db8:1::/64" }, .exit_approved = true),
-		.want = { FORWARD6, NFT_ROUTER, "nft lan 2001:db8:1::/64" },
+		.want = { ACCEPT_RA("eth0"), FORWARD6, NFT_ROUTER, "nft lan 2001:db8:1::/64" },
 	},
 	{
 		.name = "hub: devices forwarded (both families), the exit for its devices",
@@ -565,6 +572,7 @@ static const struct plan_case cases[] = {
 		.host = HOST_MESH_APPLIANCE(.exit_approved = true),
 		.devices = { PHONE, TABLET },
 		.want = {
+			ACCEPT_RA("eth0"),
 			FORWARD4,
 			FORWARD6,
 			NFT_ROUTER,
@@ -584,6 +592,7 @@ static const struct plan_case cases[] = {
 		.host = HOST_MESH_APPLIANCE(),
 		.devices = { PHONE, TABLET },
 		.want = {
+			ACCEPT_RA("eth0"),
 			FORWARD4,
 			FORWARD6,
 			NFT_ROUTER,
@@ -614,6 +623,7 @@ static const struct plan_case cases[] = {
 		.host = HOST_MESH_APPLIANCE(.approved = { "192.168.1.0/24" }),
 		.devices = { TABLET },
 		.want = {
+			ACCEPT_RA("eth0"),
 			FORWARD4,
 			FORWARD6,
 			NFT_ROUTER,
@@ -634,6 +644,7 @@ static const struct plan_case cases[] = {
 			EXIT_ROUTES,
 			RULES("ipv4"),
 			RULES("ipv6"),
+			ACCEPT_RA("wlan0"),
 			FORWARD4,
 			FORWARD6,
 			VALID_MARK,
@@ -651,6 +662,7 @@ static const struct plan_case cases[] = {
 		.conf = NODE APPLIANCE_OFFER,
 		.host = HOST_APPLIANCE,
 		.want = {
+			ACCEPT_RA("eth0"),
 			FORWARD4,
 			FORWARD6,
 			NFT_ROUTER,

@@ -117,6 +117,19 @@ static void test_forwarding(void)
 	CHECK(strstr(t->fix, "systemctl reload meshgated") != NULL);
 	CHECK(strstr(t->fix, "lxc.sysctl.") != NULL);
 
+	/* accept_ra 2 on the WAN, said; an admin's 0 left alone, not said. */
+	strcpy(f.sysctls[0].have, "1");
+	f.sysctls[1] =
+	    (struct preflight_sysctl){ "net/ipv6/conf/eth0/accept_ra", "2", "2", 0, true };
+	t = find(&f, "forwarding");
+	CHECK(t->state == PREFLIGHT_OK);
+	CHECK(strstr(t->message, "2 sysctl(s) as the route plan needs (accept_ra 2 on the WAN") ==
+	      t->message);
+	f.sysctls[1] =
+	    (struct preflight_sysctl){ "net/ipv6/conf/eth0/accept_ra", "0", "0", 0, true };
+	t = find(&f, "forwarding");
+	CHECK(t->state == PREFLIGHT_OK && strstr(t->message, "accept_ra") == NULL);
+
 	f.n_sysctls = 0;
 	t = find(&f, "forwarding");
 	CHECK(t->state == PREFLIGHT_OK && strstr(t->message, "not needed") != NULL);

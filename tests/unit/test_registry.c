@@ -395,6 +395,54 @@ static void test_routes(void)
 	registry_close(reg);
 }
 
+/* The coordinator's own routes are approved by its config: at once, whatever
+ * they overlap, one stored as pending too (a registry of an older version);
+ * what leaves the config is forgotten. */
+static void test_routes_own(void)
+{
+	struct registry *reg = open_fresh();
+	struct prefix lan = pfx("192.168.77.0/24"), nas = pfx("192.168.77.0/25"),
+		      inside = pfx("192.168.77.0/26"), host = pfx("192.168.1.1/24");
+	struct prefix own[] = { pfx("192.168.77.0/25"), pfx("192.168.79.0/24"), pfx("0.0.0.0/0"),
+				pfx("::/0") };
+	bool changed = false;
+
+	if (!reg)
+		return;
+	upsert(reg, 1, "home", NULL);
+	upsert(reg, 2, "office", NULL);
+	CHECK_EQ_INT(registry_routes_advertise(reg, 2, &lan, 1, NULL, 0, false, NULL), 0);
+	CHECK_EQ_INT(registry_route_set_approved(reg, 2, &lan, true), 0);
+	CHECK_EQ_INT(registry_routes_advertise(reg, 1, &own[1], 1, NULL, 0, false, NULL), 0);
+	CHECK_EQ_INT(approval(reg, 1, "192.168.79.0/24"), 0);
+
+	CHECK_EQ_INT(registry_routes_own(reg, 1, own, 4, &changed), 0);
+	CHECK(changed);
+	CHECK_EQ_INT(approval(reg, 1, "192.168.77.0/25"), 1); /* inside office's */
+	CHECK_EQ_INT(approval(reg, 1, "192.168.79.0/24"), 1); /* was pending */
+	CHECK_EQ_INT(approval(reg, 1, "0.0.0.0/0"), 1);
+	CHECK_EQ_INT(approval(reg, 1, "::/0"), 1);
+	CHECK_EQ_INT(approval(reg, 2, "192.168.77.0/24"), 1);
+	CHECK_EQ_INT(registry_routes_own(reg, 1, own, 4, &changed), 0);
+	CHECK(!changed);
+
+	/* Out of the config, out of the registry. */
+	CHECK_EQ_INT(registry_routes_own(reg, 1, own + 1, 1, &changed), 0);
+	CHECK(changed);
+	CHECK_EQ_INT(approval(reg, 1, "192.168.77.0/25"), -1);
+	CHECK_EQ_INT(approval(reg, 1, "0.0.0.0/0"), -1);
+	CHECK_EQ_INT(approval(reg, 1, "192.168.79.0/24"), 1);
+	/* A member's prefix inside the coordinator's waits for the admin. */
+	CHECK_EQ_INT(registry_routes_own(reg, 1, &nas, 1, NULL), 0);
+	CHECK_EQ_INT(registry_routes_advertise(reg, 2, &inside, 1, &lan, 1, false, NULL), 0);
+	CHECK_EQ_INT(approval(reg, 2, "192.168.77.0/26"), 0);
+
+	CHECK_EQ_INT(registry_routes_own(reg, 9, own, 1, NULL), -ENOENT);
+	CHECK_EQ_INT(registry_routes_own(reg, 1, &host, 1, NULL), -EINVAL);
+	CHECK_EQ_INT(approval(reg, 1, "192.168.77.0/25"), 1);
+	registry_close(reg);
+}
+
 /* auto_approve never approves a prefix overlapping another node's approved
  * route: a /32 inside the NAS's LAN would become primary for the NAS. */
 static void test_auto_approve_overlap(void)
@@ -1141,6 +1189,7 @@ int main(void)
 	RUN(test_remove_and_rejoin);
 	RUN(test_seen_and_persistence);
 	RUN(test_routes);
+	RUN(test_routes_own);
 	RUN(test_auto_approve_overlap);
 	RUN(test_routes_order);
 	RUN(test_unchanged_writes_nothing);

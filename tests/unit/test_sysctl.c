@@ -56,7 +56,7 @@ static void test_read(void)
 
 static void test_apply_restore(void)
 {
-	const struct plan_sysctl want[] = { { FORWARD, "1" }, { VALID_MARK, "1" } };
+	const struct plan_sysctl want[] = { { FORWARD, "1", NULL }, { VALID_MARK, "1", NULL } };
 	char *text;
 
 	set(FORWARD, "0");
@@ -87,7 +87,7 @@ static void test_apply_restore(void)
 /* A value that is already right is neither written nor recorded. */
 static void test_already_set(void)
 {
-	const struct plan_sysctl want[] = { { FORWARD, "1" } };
+	const struct plan_sysctl want[] = { { FORWARD, "1", NULL } };
 
 	set(FORWARD, "1");
 	CHECK_EQ_INT(sysctl_apply(want, 1, state, errbuf, sizeof(errbuf)), 0);
@@ -99,8 +99,9 @@ static void test_already_set(void)
 
 static void test_errors(void)
 {
-	const struct plan_sysctl missing[] = { { FORWARD, "1" }, { "net/ipv4/no_such", "1" } };
-	const struct plan_sysctl bad[] = { { FORWARD, "yes" } };
+	const struct plan_sysctl missing[] = { { FORWARD, "1", NULL },
+					       { "net/ipv4/no_such", "1", NULL } };
+	const struct plan_sysctl bad[] = { { FORWARD, "yes", NULL } };
 	char *text;
 
 	/* Nothing changes when a path cannot even be read. */
@@ -127,11 +128,35 @@ static void test_errors(void)
 	CHECK(access(state, F_OK) < 0);
 }
 
+/* A value with unless: set from another value and restored, left alone
+ * (and not recorded) while it holds unless, as accept_ra 0 on a WAN, or
+ * while it does not exist. */
+static void test_unless(void)
+{
+	const struct plan_sysctl want[] = { { "net/ipv6/conf/lo/accept_ra", "2", "0" } };
+	const struct plan_sysctl absent[] = { { "net/ipv6/conf/eth9/accept_ra", "2", "0" } };
+
+	set(want[0].path, "1");
+	CHECK_EQ_INT(sysctl_apply(want, 1, state, errbuf, sizeof(errbuf)), 0);
+	CHECK(value_is(want[0].path, "2"));
+	CHECK_EQ_INT(sysctl_apply(want, 1, state, errbuf, sizeof(errbuf)), 0);
+	CHECK_EQ_INT(sysctl_restore(state, errbuf, sizeof(errbuf)), 0);
+	CHECK(value_is(want[0].path, "1"));
+	set(want[0].path, "0");
+	CHECK_EQ_INT(sysctl_apply(want, 1, state, errbuf, sizeof(errbuf)), 0);
+	CHECK(value_is(want[0].path, "0"));
+	CHECK(access(state, F_OK) < 0);
+	set(want[0].path, "1");
+	/* Its interface is not there: nothing to do, no error. */
+	CHECK_EQ_INT(sysctl_apply(absent, 1, state, errbuf, sizeof(errbuf)), 0);
+	CHECK(access(state, F_OK) < 0);
+}
+
 /* A container's read-only /proc/sys (a read-only bind mount in a private
  * mount namespace): the message says where to set the value instead. */
 static void test_read_only(void)
 {
-	const struct plan_sysctl want[] = { { FORWARD, "1" } };
+	const struct plan_sysctl want[] = { { FORWARD, "1", NULL } };
 
 	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("/proc/sys", "/proc/sys", NULL, MS_BIND, NULL) < 0 ||
@@ -165,6 +190,7 @@ int main(void)
 	RUN(test_apply_restore);
 	RUN(test_already_set);
 	RUN(test_errors);
+	RUN(test_unless);
 	RUN(test_read_only);
 	unlink(state);
 	rmdir(dir);
