@@ -144,3 +144,52 @@ int test_enter_private_netns(void)
 	}
 	return 0;
 }
+
+char *test_run(const char *cmd, int *status)
+{
+	FILE *f = popen(cmd, "r");
+	size_t len = 0, cap = 1 << 16;
+	char *out = calloc(1, cap);
+	size_t n;
+
+	if (!f || !out) {
+		if (f)
+			pclose(f);
+		free(out);
+		return NULL;
+	}
+	while ((n = fread(out + len, 1, cap - len - 1, f)) > 0) {
+		len += n;
+		if (len + 1 == cap) {
+			char *bigger = realloc(out, cap * 2);
+
+			if (!bigger)
+				break;
+			out = bigger;
+			cap *= 2;
+		}
+	}
+	out[len] = 0;
+	int st = pclose(f);
+	if (status)
+		*status = st;
+	return out;
+}
+
+bool test_has(const char *text, const char *needle)
+{
+	bool ok = text && strstr(text, needle);
+
+	if (!ok)
+		fprintf(stderr, "  missing: %s\n", needle);
+	return ok;
+}
+
+bool test_lacks(const char *text, const char *needle)
+{
+	bool ok = text && !strstr(text, needle);
+
+	if (!ok)
+		fprintf(stderr, "  unexpected: %s\n", needle);
+	return ok;
+}

@@ -47,6 +47,16 @@ int test_unhex(const char *hex, uint8_t *out, size_t cap);
 /* Reads a whole file into a NUL-terminated buffer (free() it); NULL on error. */
 char *test_read_file(const char *path, size_t *len);
 
+/* The standard output of `sh -c cmd`, whole and NUL-terminated (free() it),
+ * or NULL when it cannot run; its wait status in *status when not NULL. */
+char *test_run(const char *cmd, int *status);
+
+/* Whether text (may be NULL) holds needle; if not, says so on stderr. */
+bool test_has(const char *text, const char *needle);
+
+/* Whether text (not NULL) lacks needle; if not, says so on stderr. */
+bool test_lacks(const char *text, const char *needle);
+
 /* A deterministic pseudo-random generator for randomized tests (xorshift). */
 struct test_rng {
 	uint64_t state;
