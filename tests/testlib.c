@@ -2,11 +2,14 @@
 #include "testlib.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "status_format.h"
 
 struct test_counts test_counts;
 
@@ -192,4 +195,30 @@ bool test_lacks(const char *text, const char *needle)
 	if (!ok)
 		fprintf(stderr, "  unexpected: %s\n", needle);
 	return ok;
+}
+
+bool test_check_status_text(const char *doc_text, time_t now, const char *want, const char *file,
+			    int line)
+{
+	json_error_t jerr;
+	json_t *doc = json_loads(doc_text, 0, &jerr);
+	char *got = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&got, &len);
+	bool ok = doc && out;
+
+	if (!doc)
+		fprintf(stderr, "  json: %s\n", jerr.text);
+	if (ok) {
+		status_format_human(out, doc, now);
+		fclose(out);
+		ok = !strcmp(got, want);
+		if (!ok)
+			fprintf(stderr, "  got:\n%s  want:\n%s", got, want);
+	} else if (out) {
+		fclose(out);
+	}
+	json_decref(doc);
+	free(got);
+	return test_check(ok, "status text", file, line);
 }

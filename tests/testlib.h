@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 struct test_counts {
 	unsigned passed;
@@ -29,6 +30,14 @@ bool test_check_mem(const void *got, const void *want, size_t len, const char *e
 	test_check_int((long long)(a), (long long)(b), #a " == " #b, __FILE__, __LINE__)
 
 bool test_check_int(long long got, long long want, const char *expr, const char *file, int line);
+
+/* status_format_human() of the status document doc_text at time now is
+ * exactly want; both texts go to stderr when not. */
+#define CHECK_STATUS_TEXT(doc_text, now, want)                                                     \
+	test_check_status_text((doc_text), (now), (want), __FILE__, __LINE__)
+
+bool test_check_status_text(const char *doc_text, time_t now, const char *want, const char *file,
+			    int line);
 
 /* Runs one named test function and reports it. */
 #define RUN(fn)                                                                                    \
