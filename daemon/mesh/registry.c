@@ -568,6 +568,19 @@ static int list_rows(struct registry *reg, enum stmt which, size_t size, row_rea
 	return 0;
 }
 
+/* Runs a bound statement for one row, read by row into out: 0, or -ENOENT
+ * when there is none. */
+static int fetch_row(struct registry *reg, sqlite3_stmt *st, row_reader *row, void *out)
+{
+	int ret = step_row(reg, st);
+
+	if (ret <= 0)
+		return ret == 0 ? -ENOENT : ret;
+	ret = row(reg, st, out);
+	sqlite3_reset(st);
+	return ret;
+}
+
 /* ---- nodes ---- */
 
 void registry_node_clear(struct registry_node *n)
@@ -667,12 +680,8 @@ static int row_to_node(struct registry *reg, sqlite3_stmt *st, void *out)
 static int node_fetch(struct registry *reg, sqlite3_stmt *st, struct registry_node *out)
 {
 	struct registry_node tmp;
-	int ret = step_row(reg, st);
+	int ret = fetch_row(reg, st, row_to_node, out ? out : &tmp);
 
-	if (ret <= 0)
-		return ret == 0 ? -ENOENT : ret;
-	ret = row_to_node(reg, st, out ? out : &tmp);
-	sqlite3_reset(st);
 	if (ret == 0 && !out)
 		registry_node_clear(&tmp);
 	return ret;
@@ -1373,13 +1382,8 @@ static int row_to_device(struct registry *reg, sqlite3_stmt *st, void *out)
 static int device_fetch(struct registry *reg, sqlite3_stmt *st, struct registry_device *out)
 {
 	struct registry_device tmp;
-	int ret = step_row(reg, st);
 
-	if (ret <= 0)
-		return ret == 0 ? -ENOENT : ret;
-	ret = row_to_device(reg, st, out ? out : &tmp);
-	sqlite3_reset(st);
-	return ret;
+	return fetch_row(reg, st, row_to_device, out ? out : &tmp);
 }
 
 int registry_device_by_name(struct registry *reg, const char *name, struct registry_device *out)
