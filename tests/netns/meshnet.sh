@@ -135,9 +135,10 @@ mesh_has() {
 	mesh_node "$1" "$2" | grep -qF "\"$3\""
 }
 
-# The server answers one line and closes; the loop stops at either.
+# The server answers one line and closes; the loop stops at either. The
+# socket is a file: no need to enter NAME's namespace.
 mesh_ctl() {
-	ns_exec "$1" timeout 10 python3 -c 'import socket, sys
+	timeout 10 python3 -c 'import socket, sys
 s = socket.socket(socket.AF_UNIX)
 s.connect(sys.argv[1])
 s.sendall(sys.argv[2].encode() + b"\n")
