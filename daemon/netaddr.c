@@ -101,6 +101,17 @@ bool prefix_equal(const struct prefix *a, const struct prefix *b)
 	       memcmp(a->addr, b->addr, addr_len(a->family)) == 0;
 }
 
+int prefix_cmp(const void *a, const void *b)
+{
+	const struct prefix *x = a, *y = b;
+	int c;
+
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	c = memcmp(x->addr, y->addr, addr_len(x->family));
+	return c ? c : (int)x->len - (int)y->len;
+}
+
 /* True if the first bits bits of a and b agree. */
 static bool bits_equal(const uint8_t *a, const uint8_t *b, unsigned bits)
 {

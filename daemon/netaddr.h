@@ -69,6 +69,10 @@ bool prefix_is_network(const struct prefix *p);
 
 bool prefix_equal(const struct prefix *a, const struct prefix *b);
 
+/* Orders struct prefix by family, address, then length: a qsort() and
+ * bsearch() comparator. */
+int prefix_cmp(const void *a, const void *b);
+
 /* True if inner lies entirely within outer (same family, at least as long). */
 bool prefix_contains(const struct prefix *outer, const struct prefix *inner);
 

@@ -66,18 +66,6 @@ static json_t *endpoint_json(const struct wg_peer *peer)
 	return json_string(text);
 }
 
-/* Orders prefixes by family, address, length (for bsearch). */
-static int prefix_order(const void *a, const void *b)
-{
-	const struct prefix *x = a, *y = b;
-	int c;
-
-	if (x->family != y->family)
-		return x->family < y->family ? -1 : 1;
-	c = memcmp(x->addr, y->addr, addr_len(x->family));
-	return c ? c : (int)x->len - (int)y->len;
-}
-
 static int peer_order(const void *a, const void *b)
 {
 	return memcmp((*(const struct mesh_peer *const *)a)->public_key,
@@ -147,7 +135,7 @@ static int mesh_index_init(struct mesh_index *ix, const struct node *node)
 	}
 	qsort(ix->peers, ix->n_peers, sizeof(*ix->peers), peer_order);
 	qsort(ix->devices, ix->n_devices, sizeof(*ix->devices), device_order);
-	qsort(ix->device_addrs, ix->n_device_addrs, sizeof(*ix->device_addrs), prefix_order);
+	qsort(ix->device_addrs, ix->n_device_addrs, sizeof(*ix->device_addrs), prefix_cmp);
 	return 0;
 }
 
@@ -189,7 +177,7 @@ static int sort_allowed_ip(void *ctx, int family, const uint8_t *ip, uint8_t cid
 	if (cidr == 0)
 		sort->exit_node = true;
 	else if (host && bsearch(&p, sort->ix->device_addrs, sort->ix->n_device_addrs, sizeof(p),
-				 prefix_order))
+				 prefix_cmp))
 		return 0;
 	else
 		json_array_append_new(host ? sort->addresses : sort->routes, prefix_json(&p));

@@ -33,17 +33,6 @@ int planner_prefixes_add(struct plan_prefixes *list, const struct prefix *p)
 	return 0;
 }
 
-static int prefix_cmp(const void *a, const void *b)
-{
-	const struct prefix *x = a, *y = b;
-	int c;
-
-	if (x->family != y->family)
-		return x->family < y->family ? -1 : 1;
-	c = memcmp(x->addr, y->addr, addr_len(x->family));
-	return c ? c : (int)x->len - (int)y->len;
-}
-
 void planner_prefixes_canonicalize(struct plan_prefixes *list)
 {
 	size_t kept = 0;

@@ -1,9 +1,15 @@
 /* The fake node of mesh_fake_host.h. */
 #include "mesh_fake_host.h"
 
+#include <ftw.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "keys.h"
+#include "mesh/coordinator.h"
+#include "mesh/coordinator_internal.h"
 
 static struct fake_peer *fake_find(struct fake_host *h, const uint8_t key[32])
 {
@@ -121,3 +127,58 @@ const struct mesh_host_ops fake_host_ops = {
 	.udp_out = fake_udp_out,
 	.flush = fake_flush,
 };
+
+int fake_coordinator_init(struct fake_coordinator *fc, const char *name)
+{
+	snprintf(fc->dir, sizeof(fc->dir), "/tmp/mg-%s-XXXXXX", name);
+	if (!mkdtemp(fc->dir) || config_defaults(&fc->cfg) < 0 || !(fc->loop = loop_new()))
+		return -1;
+	free(fc->cfg.state_dir);
+	fc->cfg.state_dir = strdup(fc->dir);
+	snprintf(fc->cfg.hostname, sizeof(fc->cfg.hostname), "home");
+	fc->cfg.coordinator.enabled = true;
+	return fc->cfg.state_dir ? 0 : -1;
+}
+
+int fake_coordinator_start(struct fake_coordinator *fc)
+{
+	struct mesh_host host;
+	uint8_t laptop_key[KEY_LEN];
+	struct registry_node n;
+	char err[256] = "";
+
+	memset(fc->host.priv, 0x22, 32);
+	crypto_scalarmult_base(fc->host.pub, fc->host.priv);
+	host = (struct mesh_host){ .ops = &fake_host_ops,
+				   .ctx = &fc->host,
+				   .loop = fc->loop,
+				   .cfg = &fc->cfg,
+				   .tun_name = "mg0",
+				   .public_key = fc->host.pub,
+				   .counters = &fc->counters };
+	if (mesh_roles_start(&fc->roles, &host, err, sizeof(err)) < 0) {
+		fprintf(stderr, "coordinator: %s\n", err);
+		return -1;
+	}
+	fc->c = fc->roles.coordinator;
+	memset(laptop_key, 0x44, sizeof(laptop_key));
+	if (registry_node_upsert(fc->c->reg, laptop_key, "laptop", &fc->cfg.coordinator.prefix4,
+				 &fc->cfg.coordinator.prefix6, 1, &n, NULL) < 0)
+		return -1;
+	fc->laptop = n.id;
+	registry_node_clear(&n);
+	return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+void fake_coordinator_stop(struct fake_coordinator *fc)
+{
+	mesh_roles_stop(&fc->roles);
+	loop_free(fc->loop);
+	config_free(&fc->cfg);
+	nftw(fc->dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}

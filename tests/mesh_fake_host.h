@@ -1,7 +1,8 @@
 /*
  * A fake node for the mesh roles (mesh/host.h): ops that record what a role
  * asks of the node, with no engine, data plane or kernel behind them. Used
- * by test_mesh_host (the client) and fuzz_mesh_dispatch (both roles).
+ * by test_mesh_host (the client) and fuzz_mesh_dispatch (both roles); a
+ * coordinator on one, with a member, for test_devices and test_ctlserver.
  */
 #ifndef MESHGATE_TEST_MESH_FAKE_HOST_H
 #define MESHGATE_TEST_MESH_FAKE_HOST_H
@@ -11,7 +12,10 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "config.h"
+#include "loop.h"
 #include "mesh/host.h"
+#include "mesh/roles.h"
 
 enum { FAKE_HOST_MAX_CALLS = 8, FAKE_HOST_MAX_PEERS = 4 };
 
@@ -50,5 +54,28 @@ struct fake_host {
 
 /* The ops; their ctx is a struct fake_host. */
 extern const struct mesh_host_ops fake_host_ops;
+
+/* A coordinator named home (static key 0x22...) on a fake host, its state in
+ * a temporary directory, with one member, laptop (key 0x44..., no offers). */
+struct fake_coordinator {
+	char dir[64];
+	struct mg_config cfg;
+	struct loop *loop;
+	struct fake_host host;
+	struct mesh_counters counters;
+	struct mesh_roles roles;
+	struct coordinator *c;
+	uint32_t laptop; /* the member's node id */
+};
+
+/* Makes the directory (/tmp/mg-NAME-XXXXXX), the loop and the config of a
+ * coordinator, for the caller to adjust before fake_coordinator_start(). */
+int fake_coordinator_init(struct fake_coordinator *fc, const char *name);
+
+/* Starts the roles on the config and registers laptop. */
+int fake_coordinator_start(struct fake_coordinator *fc);
+
+/* Stops the roles, frees what init made and removes the directory. */
+void fake_coordinator_stop(struct fake_coordinator *fc);
 
 #endif

@@ -2,11 +2,14 @@
 #include "testlib.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "status_format.h"
 
 struct test_counts test_counts;
 
@@ -143,4 +146,79 @@ int test_enter_private_netns(void)
 		return 77;
 	}
 	return 0;
+}
+
+char *test_run(const char *cmd, int *status)
+{
+	FILE *f = popen(cmd, "r");
+	size_t len = 0, cap = 1 << 16;
+	char *out = calloc(1, cap);
+	size_t n;
+
+	if (!f || !out) {
+		if (f)
+			pclose(f);
+		free(out);
+		return NULL;
+	}
+	while ((n = fread(out + len, 1, cap - len - 1, f)) > 0) {
+		len += n;
+		if (len + 1 == cap) {
+			char *bigger = realloc(out, cap * 2);
+
+			if (!bigger)
+				break;
+			out = bigger;
+			cap *= 2;
+		}
+	}
+	out[len] = 0;
+	int st = pclose(f);
+	if (status)
+		*status = st;
+	return out;
+}
+
+bool test_has(const char *text, const char *needle)
+{
+	bool ok = text && strstr(text, needle);
+
+	if (!ok)
+		fprintf(stderr, "  missing: %s\n", needle);
+	return ok;
+}
+
+bool test_lacks(const char *text, const char *needle)
+{
+	bool ok = text && !strstr(text, needle);
+
+	if (!ok)
+		fprintf(stderr, "  unexpected: %s\n", needle);
+	return ok;
+}
+
+bool test_check_status_text(const char *doc_text, time_t now, const char *want, const char *file,
+			    int line)
+{
+	json_error_t jerr;
+	json_t *doc = json_loads(doc_text, 0, &jerr);
+	char *got = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&got, &len);
+	bool ok = doc && out;
+
+	if (!doc)
+		fprintf(stderr, "  json: %s\n", jerr.text);
+	if (ok) {
+		status_format_human(out, doc, now);
+		fclose(out);
+		ok = !strcmp(got, want);
+		if (!ok)
+			fprintf(stderr, "  got:\n%s  want:\n%s", got, want);
+	} else if (out) {
+		fclose(out);
+	}
+	json_decref(doc);
+	free(got);
+	return test_check(ok, "status text", file, line);
 }

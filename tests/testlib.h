@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 struct test_counts {
 	unsigned passed;
@@ -30,6 +31,14 @@ bool test_check_mem(const void *got, const void *want, size_t len, const char *e
 
 bool test_check_int(long long got, long long want, const char *expr, const char *file, int line);
 
+/* status_format_human() of the status document doc_text at time now is
+ * exactly want; both texts go to stderr when not. */
+#define CHECK_STATUS_TEXT(doc_text, now, want)                                                     \
+	test_check_status_text((doc_text), (now), (want), __FILE__, __LINE__)
+
+bool test_check_status_text(const char *doc_text, time_t now, const char *want, const char *file,
+			    int line);
+
 /* Runs one named test function and reports it. */
 #define RUN(fn)                                                                                    \
 	do {                                                                                       \
@@ -46,6 +55,16 @@ int test_unhex(const char *hex, uint8_t *out, size_t cap);
 
 /* Reads a whole file into a NUL-terminated buffer (free() it); NULL on error. */
 char *test_read_file(const char *path, size_t *len);
+
+/* The standard output of `sh -c cmd`, whole and NUL-terminated (free() it),
+ * or NULL when it cannot run; its wait status in *status when not NULL. */
+char *test_run(const char *cmd, int *status);
+
+/* Whether text (may be NULL) holds needle; if not, says so on stderr. */
+bool test_has(const char *text, const char *needle);
+
+/* Whether text (not NULL) lacks needle; if not, says so on stderr. */
+bool test_lacks(const char *text, const char *needle);
 
 /* A deterministic pseudo-random generator for randomized tests (xorshift). */
 struct test_rng {

@@ -535,6 +535,55 @@ static int grow(void *array, size_t *cap, size_t count, size_t size)
 	return 0;
 }
 
+/* Reads one row of a statement into out, an element of a listing. */
+typedef int row_reader(struct registry *reg, sqlite3_stmt *st, void *out);
+
+/* Every row of statement which, each read by row into an element of size
+ * bytes: *out is a new array of *n elements. On failure nothing is returned
+ * and the rows read so far go to release (free() when NULL). what says what
+ * was being listed. */
+static int list_rows(struct registry *reg, enum stmt which, size_t size, row_reader *row,
+		     void (*release)(void *list, size_t n), const char *what, void **out, size_t *n)
+{
+	sqlite3_stmt *st = stmt(reg, which);
+	void *list = NULL;
+	size_t count = 0, cap = 0;
+	int ret = 0, rc = SQLITE_DONE;
+
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		ret = grow(&list, &cap, count, size);
+		if (ret == 0)
+			ret = row(reg, st, (char *)list + count * size);
+		count += ret == 0;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = sql_fail(reg, rc, what);
+	sqlite3_reset(st);
+	if (ret < 0) {
+		if (release)
+			release(list, count);
+		else
+			free(list);
+		return ret;
+	}
+	*out = list;
+	*n = count;
+	return 0;
+}
+
+/* Runs a bound statement for one row, read by row into out: 0, or -ENOENT
+ * when there is none. */
+static int fetch_row(struct registry *reg, sqlite3_stmt *st, row_reader *row, void *out)
+{
+	int ret = step_row(reg, st);
+
+	if (ret <= 0)
+		return ret == 0 ? -ENOENT : ret;
+	ret = row(reg, st, out);
+	sqlite3_reset(st);
+	return ret;
+}
+
 /* ---- nodes ---- */
 
 void registry_node_clear(struct registry_node *n)
@@ -603,7 +652,7 @@ out:
 }
 
 /* Fills out from a row of NODE_COLUMNS. */
-static int row_to_node(struct registry *reg, sqlite3_stmt *st, struct registry_node *out)
+static int row_to_node(struct registry *reg, sqlite3_stmt *st, void *out)
 {
 	struct registry_node n = { 0 };
 	int64_t id = sqlite3_column_int64(st, 0);
@@ -625,7 +674,7 @@ static int row_to_node(struct registry *reg, sqlite3_stmt *st, struct registry_n
 		registry_node_clear(&n);
 		return ret == -ENOMEM ? ret : bad_data(reg, "a node's endpoints");
 	}
-	*out = n;
+	*(struct registry_node *)out = n;
 	return 0;
 }
 
@@ -634,12 +683,8 @@ static int row_to_node(struct registry *reg, sqlite3_stmt *st, struct registry_n
 static int node_fetch(struct registry *reg, sqlite3_stmt *st, struct registry_node *out)
 {
 	struct registry_node tmp;
-	int ret = step_row(reg, st);
+	int ret = fetch_row(reg, st, row_to_node, out ? out : &tmp);
 
-	if (ret <= 0)
-		return ret == 0 ? -ENOENT : ret;
-	ret = row_to_node(reg, st, out ? out : &tmp);
-	sqlite3_reset(st);
 	if (ret == 0 && !out)
 		registry_node_clear(&tmp);
 	return ret;
@@ -680,30 +725,20 @@ int registry_node_find(struct registry *reg, const char *ref, struct registry_no
 	return registry_node_by_name(reg, ref, out);
 }
 
+static void nodes_release(void *nodes, size_t n)
+{
+	registry_nodes_free(nodes, n);
+}
+
 int registry_nodes(struct registry *reg, struct registry_node **out, size_t *n)
 {
-	sqlite3_stmt *st = stmt(reg, NODES_ALL);
-	struct registry_node *nodes = NULL;
-	size_t count = 0, cap = 0;
-	int ret = 0, rc;
+	void *list;
+	int ret = list_rows(reg, NODES_ALL, sizeof(**out), row_to_node, nodes_release,
+			    "listing nodes", &list, n);
 
-	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		ret = grow(&nodes, &cap, count, sizeof(*nodes));
-		if (ret < 0)
-			break;
-		ret = row_to_node(reg, st, &nodes[count]);
-		count += ret == 0;
-	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = sql_fail(reg, rc, "listing nodes");
-	sqlite3_reset(st);
-	if (ret < 0) {
-		registry_nodes_free(nodes, count);
-		return ret;
-	}
-	*out = nodes;
-	*n = count;
-	return 0;
+	if (ret == 0)
+		*out = list;
+	return ret;
 }
 
 /* The text column of every row of a one-column statement, parsed as host
@@ -1188,8 +1223,9 @@ static int route_cmp(const void *a, const void *b)
 	return c ? c : (int)x->prefix.len - (int)y->prefix.len;
 }
 
-static int row_to_route(struct registry *reg, sqlite3_stmt *st, struct registry_route *r)
+static int row_to_route(struct registry *reg, sqlite3_stmt *st, void *out)
 {
+	struct registry_route *r = out;
 	const unsigned char *text = sqlite3_column_text(st, 1);
 	int64_t id = sqlite3_column_int64(st, 0);
 
@@ -1221,29 +1257,15 @@ int registry_route_overlap(struct registry *reg, uint32_t node_id, const struct 
 
 int registry_routes(struct registry *reg, struct registry_route **out, size_t *n)
 {
-	sqlite3_stmt *st = stmt(reg, ROUTES_ALL);
-	struct registry_route *list = NULL;
-	size_t count = 0, cap = 0;
-	int ret = 0, rc;
+	void *list;
+	int ret = list_rows(reg, ROUTES_ALL, sizeof(**out), row_to_route, NULL, "listing routes",
+			    &list, n);
 
-	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		ret = grow(&list, &cap, count, sizeof(*list));
-		if (ret < 0)
-			break;
-		ret = row_to_route(reg, st, &list[count]);
-		count += ret == 0;
-	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = sql_fail(reg, rc, "listing routes");
-	sqlite3_reset(st);
-	if (ret < 0) {
-		free(list);
+	if (ret < 0)
 		return ret;
-	}
-	if (count)
-		qsort(list, count, sizeof(*list), route_cmp);
+	if (*n)
+		qsort(list, *n, sizeof(**out), route_cmp);
 	*out = list;
-	*n = count;
 	return 0;
 }
 
@@ -1331,8 +1353,9 @@ int registry_invites_prune(struct registry *reg, int64_t now, int64_t used_grace
 	return step_done(reg, st);
 }
 
-static int row_to_invite(struct registry *reg, sqlite3_stmt *st, struct registry_invite *inv)
+static int row_to_invite(struct registry *reg, sqlite3_stmt *st, void *out)
 {
+	struct registry_invite *inv = out;
 	int64_t id = sqlite3_column_int64(st, 0), by = sqlite3_column_int64(st, 5);
 
 	if (id < 1 || by < 0 || by > UINT32_MAX)
@@ -1351,27 +1374,13 @@ static int row_to_invite(struct registry *reg, sqlite3_stmt *st, struct registry
 
 int registry_invites(struct registry *reg, struct registry_invite **out, size_t *n)
 {
-	sqlite3_stmt *st = stmt(reg, INVITES_ALL);
-	struct registry_invite *list = NULL;
-	size_t count = 0, cap = 0;
-	int ret = 0, rc = SQLITE_DONE;
+	void *list;
+	int ret = list_rows(reg, INVITES_ALL, sizeof(**out), row_to_invite, NULL, "listing invites",
+			    &list, n);
 
-	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		ret = grow(&list, &cap, count, sizeof(*list));
-		if (ret == 0)
-			ret = row_to_invite(reg, st, &list[count]);
-		count += ret == 0;
-	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = sql_fail(reg, rc, "listing invites");
-	sqlite3_reset(st);
-	if (ret < 0) {
-		free(list);
-		return ret;
-	}
-	*out = list;
-	*n = count;
-	return 0;
+	if (ret == 0)
+		*out = list;
+	return ret;
 }
 
 int registry_invite_remove(struct registry *reg, uint64_t id)
@@ -1388,7 +1397,7 @@ int registry_invite_remove(struct registry *reg, uint64_t id)
 
 /* ---- devices ---- */
 
-static int row_to_device(struct registry *reg, sqlite3_stmt *st, struct registry_device *out)
+static int row_to_device(struct registry *reg, sqlite3_stmt *st, void *out)
 {
 	struct registry_device d = { 0 };
 	int64_t id = sqlite3_column_int64(st, 0), hub = sqlite3_column_int64(st, 3);
@@ -1405,7 +1414,7 @@ static int row_to_device(struct registry *reg, sqlite3_stmt *st, struct registry
 		return bad_data(reg, "a device's address");
 	d.exit_node = sqlite3_column_int(st, 6) != 0;
 	d.created_at = sqlite3_column_int64(st, 7);
-	*out = d;
+	*(struct registry_device *)out = d;
 	return 0;
 }
 
@@ -1414,13 +1423,8 @@ static int row_to_device(struct registry *reg, sqlite3_stmt *st, struct registry
 static int device_fetch(struct registry *reg, sqlite3_stmt *st, struct registry_device *out)
 {
 	struct registry_device tmp;
-	int ret = step_row(reg, st);
 
-	if (ret <= 0)
-		return ret == 0 ? -ENOENT : ret;
-	ret = row_to_device(reg, st, out ? out : &tmp);
-	sqlite3_reset(st);
-	return ret;
+	return fetch_row(reg, st, row_to_device, out ? out : &tmp);
 }
 
 int registry_device_by_name(struct registry *reg, const char *name, struct registry_device *out)
@@ -1537,27 +1541,13 @@ int registry_device_remove(struct registry *reg, uint32_t id)
 
 int registry_devices(struct registry *reg, struct registry_device **out, size_t *n)
 {
-	sqlite3_stmt *st = stmt(reg, DEVICES_ALL);
-	struct registry_device *list = NULL;
-	size_t count = 0, cap = 0;
-	int ret = 0, rc = SQLITE_DONE;
+	void *list;
+	int ret = list_rows(reg, DEVICES_ALL, sizeof(**out), row_to_device, NULL, "listing devices",
+			    &list, n);
 
-	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		ret = grow(&list, &cap, count, sizeof(*list));
-		if (ret == 0)
-			ret = row_to_device(reg, st, &list[count]);
-		count += ret == 0;
-	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = sql_fail(reg, rc, "listing devices");
-	sqlite3_reset(st);
-	if (ret < 0) {
-		free(list);
-		return ret;
-	}
-	*out = list;
-	*n = count;
-	return 0;
+	if (ret == 0)
+		*out = list;
+	return ret;
 }
 
 /* ---- netmap versions ---- */

@@ -5,7 +5,14 @@
 #
 #   mesh_topology_flat            laptop, phone and home, each on a link of its
 #                                 own to the router inet (no NAT)
+#   mesh_uplink NS IF UP UPIF NET a veth NS:IF ── UP:UPIF on NET.0/24 (NET: three
+#                                 octets); UP is NET.1, NS is NET.2 and routes
+#                                 by default via UP
+#   mesh_forwarding NS...         IPv4 forwarding on in each NS
 #   mesh_conf NAME EXTRA          write NAME's config (EXTRA: more libconfig lines)
+#   mesh_conf_coordinator NAME ITEMS EXTRA
+#                                 the same for a coordinator of 100.64.0.0/10 and
+#                                 fd7a:6d67:7465::/48 (ITEMS: more of its settings)
 #   mesh_start NAME               start meshgated in namespace NAME
 #   mesh_reload NAME              SIGHUP, wait until the reload is logged
 #   mesh_join NAME                join home's mesh with a fresh invite
@@ -14,6 +21,9 @@
 #   mesh_peer NAME PEER FIELD     a field of PEER in NAME's status (--json)
 #   mesh_node NAME FIELD          a field of NAME in the coordinator's node list
 #   mesh_has NAME FIELD VALUE     that list field holds VALUE
+#   mesh_ctl NAME JSON            one request on NAME's control socket; prints
+#                                 the answer
+#   mesh_json JSON PYEXPR         PYEXPR evaluated on the parsed JSON "d"
 #   nat_eim NS OUT                nft: masquerade out of OUT, endpoint-independent
 #                                 mapping, and a home router's firewall (nothing
 #                                 new comes in from OUT)
@@ -29,19 +39,24 @@ declare -A MESH_RELOADS=()
 #   phone  198.51.101.2 ── pho0 ┘
 mesh_topology_flat() {
 	ns_create laptop phone inet home
-	ns_exec inet sysctl -qw net.ipv4.ip_forward=1
-	veth_pair laptop up0 inet lap0
-	veth_pair phone up0 inet pho0
-	veth_pair inet home0 home wan0
-	ns_ip laptop addr add 198.51.100.2/24 dev up0
-	ns_ip phone addr add 198.51.101.2/24 dev up0
-	ns_ip inet addr add 198.51.100.1/24 dev lap0
-	ns_ip inet addr add 198.51.101.1/24 dev pho0
-	ns_ip inet addr add 203.0.113.1/24 dev home0
-	ns_ip home addr add 203.0.113.2/24 dev wan0
-	ns_ip laptop route add default via 198.51.100.1
-	ns_ip phone route add default via 198.51.101.1
-	ns_ip home route add default via 203.0.113.1
+	mesh_forwarding inet
+	mesh_uplink laptop up0 inet lap0 198.51.100
+	mesh_uplink phone up0 inet pho0 198.51.101
+	mesh_uplink home wan0 inet home0 203.0.113
+}
+
+mesh_uplink() {
+	veth_pair "$1" "$2" "$3" "$4"
+	ns_ip "$3" addr add "$5.1/24" dev "$4"
+	ns_ip "$1" addr add "$5.2/24" dev "$2"
+	ns_ip "$1" route add default via "$5.1"
+}
+
+mesh_forwarding() {
+	local ns
+	for ns in "$@"; do
+		ns_exec "$ns" sysctl -qw net.ipv4.ip_forward=1
+	done
 }
 
 mesh_conf() {
@@ -58,6 +73,12 @@ web = { enabled = false; };
 $extra
 CONF
 	MG_EXTRA_CLEANUP+=("rm -f /var/run/wireguard/mg${name:0:1}${name: -3}$MG_PID.sock")
+}
+
+mesh_conf_coordinator() {
+	mesh_conf "$1" "coordinator = { enabled = true; prefix4 = \"100.64.0.0/10\";
+	prefix6 = \"fd7a:6d67:7465::/48\"; ${2:-} };
+${3:-}"
 }
 
 mesh_start() {
@@ -112,6 +133,28 @@ for n in json.load(sys.stdin):
 
 mesh_has() {
 	mesh_node "$1" "$2" | grep -qF "\"$3\""
+}
+
+# The server answers one line and closes; the loop stops at either. The
+# socket is a file: no need to enter NAME's namespace.
+mesh_ctl() {
+	timeout 10 python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n")
+data = b""
+while not data.endswith(b"\n"):
+    b = s.recv(65536)
+    if not b:
+        break
+    data += b
+print(data.decode().strip())' "$MESH_DIR/$1.sock" "$2"
+}
+
+mesh_json() {
+	python3 -c 'import json, sys
+d = json.loads(sys.argv[1])
+print(eval(sys.argv[2]))' "$1" "$2"
 }
 
 _nat() { # NS OUT MASQUERADE

@@ -55,34 +55,15 @@ PHONE_CONF=$dir/$PHONE_IF.conf
 
 setup() {
 	ns_create phone cafe laptop inet home office switch
-	ns_exec inet sysctl -qw net.ipv4.ip_forward=1
-	ns_exec cafe sysctl -qw net.ipv4.ip_forward=1
-	veth_pair phone up0 cafe lan0
-	veth_pair cafe out0 inet pho0
-	veth_pair laptop up0 inet lap0
-	veth_pair inet home0 home wan0
-	veth_pair inet off0 office wan0
-	veth_pair office lan0 switch eth0
-	ns_ip phone addr add 192.168.1.2/24 dev up0
-	ns_ip cafe addr add 192.168.1.1/24 dev lan0
-	ns_ip cafe addr add 198.51.101.2/24 dev out0
-	ns_ip laptop addr add 198.51.100.2/24 dev up0
-	ns_ip inet addr add 198.51.101.1/24 dev pho0
-	ns_ip inet addr add 198.51.100.1/24 dev lap0
-	ns_ip inet addr add 203.0.113.1/24 dev home0
-	ns_ip inet addr add 198.18.0.1/24 dev off0
+	mesh_forwarding inet cafe
+	mesh_uplink phone up0 cafe lan0 192.168.1
+	mesh_uplink cafe out0 inet pho0 198.51.101
+	mesh_uplink laptop up0 inet lap0 198.51.100
+	mesh_uplink home wan0 inet home0 203.0.113
+	mesh_uplink office wan0 inet off0 198.18.0
+	mesh_uplink switch eth0 office lan0 192.168.77
 	ns_ip inet addr add 192.0.2.80/32 dev lo
 	ns_ip inet addr add 10.99.0.80/32 dev lo
-	ns_ip home addr add 203.0.113.2/24 dev wan0
-	ns_ip office addr add 198.18.0.2/24 dev wan0
-	ns_ip office addr add 192.168.77.1/24 dev lan0
-	ns_ip switch addr add 192.168.77.2/24 dev eth0
-	ns_ip phone route add default via 192.168.1.1
-	ns_ip cafe route add default via 198.51.101.1
-	ns_ip laptop route add default via 198.51.100.1
-	ns_ip home route add default via 203.0.113.1
-	ns_ip office route add default via 198.18.0.1
-	ns_ip switch route add default via 192.168.77.1
 	nat_eim cafe out0
 }
 
@@ -224,8 +205,7 @@ printf '#!/bin/sh\ncat >/dev/null\n' >"$dir/bin/resolvconf"
 chmod 755 "$dir/bin/resolvconf"
 MG_EXTRA_CLEANUP+=("rm -f /var/run/wireguard/$PHONE_IF.sock")
 
-mesh_conf home 'coordinator = { enabled = true; prefix4 = "100.64.0.0/10"; prefix6 = "fd7a:6d67:7465::/48"; };
-exit_node = { enabled = true; };'
+mesh_conf_coordinator home '' 'exit_node = { enabled = true; };'
 sed -i 's/^web = .*/web = { enabled = true; };/' "$MESH_DIR/home.conf"
 mesh_conf office 'subnet_router = { routes = [ "192.168.77.0/24" ]; snat = true; };'
 mesh_conf laptop ''

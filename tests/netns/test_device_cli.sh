@@ -63,9 +63,8 @@ wgquick_reads() {
 }
 
 mesh_topology_flat
-mesh_conf home 'coordinator = { enabled = true; prefix4 = "100.64.0.0/10";
-	prefix6 = "fd7a:6d67:7465::/48"; auto_approve = { routes = ["192.168.77.0/24"]; }; };
-subnet_router = { routes = ["192.168.77.0/24"]; };
+mesh_conf_coordinator home 'auto_approve = { routes = ["192.168.77.0/24"]; };' \
+	'subnet_router = { routes = ["192.168.77.0/24"]; };
 exit_node = { enabled = true; };'
 mesh_start home
 

@@ -44,54 +44,14 @@ root_state_snapshot
 
 setup() {
 	ns_create phone tablet laptop nas inet home switch
-	ns_exec inet sysctl -qw net.ipv4.ip_forward=1
-	veth_pair laptop up0 inet lap0
-	veth_pair phone up0 inet pho0
-	veth_pair tablet up0 inet tab0
-	veth_pair nas up0 inet nas0
-	veth_pair inet home0 home wan0
-	veth_pair home lan0 switch eth0
-	ns_ip laptop addr add 198.51.100.2/24 dev up0
-	ns_ip phone addr add 198.51.101.2/24 dev up0
-	ns_ip tablet addr add 198.51.102.2/24 dev up0
-	ns_ip nas addr add 198.51.103.2/24 dev up0
-	ns_ip inet addr add 198.51.100.1/24 dev lap0
-	ns_ip inet addr add 198.51.101.1/24 dev pho0
-	ns_ip inet addr add 198.51.102.1/24 dev tab0
-	ns_ip inet addr add 198.51.103.1/24 dev nas0
-	ns_ip inet addr add 203.0.113.1/24 dev home0
+	mesh_forwarding inet
+	mesh_uplink laptop up0 inet lap0 198.51.100
+	mesh_uplink phone up0 inet pho0 198.51.101
+	mesh_uplink tablet up0 inet tab0 198.51.102
+	mesh_uplink nas up0 inet nas0 198.51.103
+	mesh_uplink home wan0 inet home0 203.0.113
+	mesh_uplink switch eth0 home lan0 192.168.77
 	ns_ip inet addr add 192.0.2.80/32 dev lo
-	ns_ip home addr add 203.0.113.2/24 dev wan0
-	ns_ip home addr add 192.168.77.1/24 dev lan0
-	ns_ip switch addr add 192.168.77.2/24 dev eth0
-	ns_ip laptop route add default via 198.51.100.1
-	ns_ip phone route add default via 198.51.101.1
-	ns_ip tablet route add default via 198.51.102.1
-	ns_ip nas route add default via 198.51.103.1
-	ns_ip home route add default via 203.0.113.1
-	ns_ip switch route add default via 192.168.77.1
-}
-
-# ctl NAME JSON: one request on NAME's control socket; prints the answer.
-ctl() {
-	ns_exec "$1" timeout 10 python3 -c 'import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.sendall(sys.argv[2].encode() + b"\n")
-data = b""
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    data += b
-sys.stdout.write(data.decode())' "$MESH_DIR/$1.sock" "$2"
-}
-
-# field JSON PYEXPR: evaluates PYEXPR on the answer "d".
-field() {
-	python3 -c 'import json, sys
-d = json.loads(sys.argv[1])
-print(eval(sys.argv[2]))' "$1" "$2"
 }
 
 HOME_IF=mghome$MG_PID # mesh_conf's interface names
@@ -100,7 +60,7 @@ NAS_IF=mgnnas$MG_PID
 
 # device_add NAME EXIT(true|false) PUBKEY: registers NAME on home, its hub.
 device_add() {
-	ctl home "{\"cmd\": \"device_add\", \"name\": \"$1\", \"public_key\": \"$3\", \"exit\": $2}"
+	mesh_ctl home "{\"cmd\": \"device_add\", \"name\": \"$1\", \"public_key\": \"$3\", \"exit\": $2}"
 }
 
 # device_up NS IFNAME PRIVKEY ANSWER: the stock client in NS with the
@@ -110,11 +70,11 @@ device_up() {
 	cat >"$conf" <<CONF
 [Interface]
 PrivateKey = $3
-Address = $(field "$4" '", ".join(d["result"]["device"]["addresses"])')
+Address = $(mesh_json "$4" '", ".join(d["result"]["device"]["addresses"])')
 MTU = 1280
 
 [Peer]
-PublicKey = $(field "$4" 'd["result"]["config"]["hub_public_key"]')
+PublicKey = $(mesh_json "$4" 'd["result"]["config"]["hub_public_key"]')
 Endpoint = 203.0.113.2:41641
 AllowedIPs = 0.0.0.0/0, ::/0
 PersistentKeepalive = 25
@@ -157,10 +117,8 @@ via_home() {
 }
 
 setup
-mesh_conf home 'coordinator = { enabled = true; prefix4 = "100.64.0.0/10";
-	prefix6 = "fd7a:6d67:7465::/48";
-	auto_approve = { routes = ["192.168.77.0/24"]; exit_node = true; }; };
-subnet_router = { routes = ["192.168.77.0/24"]; };
+mesh_conf_coordinator home 'auto_approve = { routes = ["192.168.77.0/24"]; exit_node = true; };' \
+	'subnet_router = { routes = ["192.168.77.0/24"]; };
 exit_node = { enabled = true; wan_interface = "wan0"; };'
 mesh_conf laptop ''
 mesh_conf nas ''
@@ -181,12 +139,12 @@ phone_ans=$(device_add phone true "$phone_pub")
 tablet_ans=$(device_add tablet false "$tablet_pub")
 log "phone: $phone_ans"
 check "phone is added with the exit" \
-	[ "$(field "$phone_ans" 'd["result"]["device"]["exit_node"]')" = True ]
-check "tablet is added" [ "$(field "$tablet_ans" 'd["result"]["state"]')" = "done" ]
-HOME_PUB=$(field "$phone_ans" 'd["result"]["config"]["hub_public_key"]')
-PHONE=$(field "$phone_ans" 'd["result"]["device"]["addresses"][0].split("/")[0]')
-PHONE6=$(field "$phone_ans" 'd["result"]["device"]["addresses"][1].split("/")[0]')
-TABLET=$(field "$tablet_ans" 'd["result"]["device"]["addresses"][0].split("/")[0]')
+	[ "$(mesh_json "$phone_ans" 'd["result"]["device"]["exit_node"]')" = True ]
+check "tablet is added" [ "$(mesh_json "$tablet_ans" 'd["result"]["state"]')" = "done" ]
+HOME_PUB=$(mesh_json "$phone_ans" 'd["result"]["config"]["hub_public_key"]')
+PHONE=$(mesh_json "$phone_ans" 'd["result"]["device"]["addresses"][0].split("/")[0]')
+PHONE6=$(mesh_json "$phone_ans" 'd["result"]["device"]["addresses"][1].split("/")[0]')
+TABLET=$(mesh_json "$tablet_ans" 'd["result"]["device"]["addresses"][0].split("/")[0]')
 log "phone $PHONE $PHONE6, tablet $TABLET"
 
 # ---- home's kernel and engine state ----
@@ -206,7 +164,7 @@ check "home forwards IPv4 and IPv6" \
 		tr -d '\n')" = 11 ]
 check "tablet is an engine peer of home with its addresses" \
 	[ "$(home_peer_ips "$tablet_pub" | tr ' ' '\n' | sort | tr -s '\n' ' ' | sed 's/^ //')" = \
-		"$(field "$tablet_ans" '" ".join(sorted(d["result"]["device"]["addresses"]))') " ]
+		"$(mesh_json "$tablet_ans" '" ".join(sorted(d["result"]["device"]["addresses"]))') " ]
 
 # ---- traffic ----
 check "phone: wg-quick up" device_up phone "mgp$MG_PID" "$phone_priv" "$phone_ans"
@@ -234,8 +192,8 @@ check "nor nas laptop" not mesh_ping nas "$LAPTOP"
 
 # ---- removal ----
 phone_hs=$(home_handshake "$phone_pub")
-ans=$(ctl home '{"cmd": "device_remove", "name": "tablet"}')
-check "tablet is removed" [ "$(field "$ans" 'd["result"]["removed"]')" = tablet ]
+ans=$(mesh_ctl home '{"cmd": "device_remove", "name": "tablet"}')
+check "tablet is removed" [ "$(mesh_json "$ans" 'd["result"]["removed"]')" = tablet ]
 check "home drops tablet's engine peer at once" wait_for 20 0.1 not home_has_peer "$tablet_pub"
 check "and its address from dev4" not in_set dev4 "$TABLET"
 check "phone's stays" in_set dev4 "$PHONE"

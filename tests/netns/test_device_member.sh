@@ -37,23 +37,6 @@ require_root
 require_cmd ip ping wg wg-quick wireguard-go nft python3 timeout
 root_state_snapshot
 
-# ctl NAME JSON: one request on NAME's control socket; prints the reply.
-ctl() {
-	python3 - "$MESH_DIR/$1.sock" "$2" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.sendall(sys.argv[2].encode() + b"\n")
-buf = b""
-while not buf.endswith(b"\n"):
-    d = s.recv(65536)
-    if not d:
-        break
-    buf += d
-print(buf.decode().strip())
-PY
-}
-
 # field JSON KEY...: a member of a reply (an index for a list); strings
 # bare, anything else as JSON.
 field() {
@@ -68,14 +51,14 @@ print(v if isinstance(v, str) else json.dumps(v))' "$@"
 # is pending (15 s at most, as the CLI polls). Prints the last reply.
 device() {
 	local reply id i
-	reply=$(ctl "$1" "$2")
+	reply=$(mesh_ctl "$1" "$2")
 	[ "$(field "$reply" result state)" = pending ] || {
 		echo "$reply"
 		return 0
 	}
 	id=$(field "$reply" result request)
 	for ((i = 0; i < 75; i++)); do
-		reply=$(ctl "$1" "{\"cmd\":\"device_status\",\"request\":\"$id\"}")
+		reply=$(mesh_ctl "$1" "{\"cmd\":\"device_status\",\"request\":\"$id\"}")
 		[ "$(field "$reply" result state)" = pending ] || break
 		sleep 0.2
 	done
@@ -131,7 +114,7 @@ PY
 }
 
 mesh_topology_flat
-mesh_conf home 'coordinator = { enabled = true; prefix4 = "100.64.0.0/10"; prefix6 = "fd7a:6d67:7465::/48"; };'
+mesh_conf_coordinator home
 mesh_conf laptop ''
 mesh_start home
 mesh_start laptop
@@ -143,13 +126,13 @@ priv=$(wg genkey)
 pub=$(echo "$priv" | wg pubkey)
 
 # ---- a device added on a member: laptop is its hub ----
-reply=$(ctl laptop "$(add_req tab "$pub" false)")
+reply=$(mesh_ctl laptop "$(add_req tab "$pub" false)")
 log "device_add: $reply"
 check "device_add on a member answers pending with a request" \
 	[ "$(field "$reply" result state)" = pending ]
 id=$(field "$reply" result request)
 for ((i = 0; i < 75; i++)); do
-	reply=$(ctl laptop "{\"cmd\":\"device_status\",\"request\":\"$id\"}")
+	reply=$(mesh_ctl laptop "{\"cmd\":\"device_status\",\"request\":\"$id\"}")
 	[ "$(field "$reply" result state)" = pending ] || break
 	sleep 0.2
 done
@@ -170,9 +153,9 @@ hubs_tab() {
 }
 check "laptop's netmap gives it tab to hub" wait_for 25 0.2 hubs_tab
 check "the status request is kept for polling" \
-	done_ok "$(ctl laptop "{\"cmd\":\"device_status\",\"request\":\"$id\"}")"
+	done_ok "$(mesh_ctl laptop "{\"cmd\":\"device_status\",\"request\":\"$id\"}")"
 check "an unknown request is an error" \
-	refused_with "$(ctl laptop '{"cmd":"device_status","request":"1"}')" "no device request 1"
+	refused_with "$(mesh_ctl laptop '{"cmd":"device_status","request":"1"}')" "no device request 1"
 tab4=$(field "$added" result device addresses 0)
 tab4=${tab4%/32}
 
@@ -182,9 +165,9 @@ check "a taken device name is refused" refused_with "$(device laptop "$(add_req 
 check "an exit on a hub without an exit offer is refused" \
 	refused_with "$(device laptop "$(add_req pad "$(new_pub)" true)")" "laptop offers no exit node"
 check "a name of digits and dots is refused at once" \
-	refused_with "$(ctl laptop "$(add_req 10.1.2.3 "$(new_pub)" false)")" "not a valid device name"
+	refused_with "$(mesh_ctl laptop "$(add_req 10.1.2.3 "$(new_pub)" false)")" "not a valid device name"
 check "a bad key is refused at once" \
-	refused_with "$(ctl laptop "$(add_req pad AAAA false)")" "not a WireGuard key"
+	refused_with "$(mesh_ctl laptop "$(add_req pad AAAA false)")" "not a WireGuard key"
 check "home hubs a device of its own" done_ok "$(device home "$(add_req nasdev "$(new_pub)" false)")"
 check "laptop cannot remove home's device" \
 	refused_with "$(device laptop "$(remove_req nasdev)")" nasdev

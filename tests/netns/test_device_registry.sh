@@ -29,28 +29,6 @@ require_root
 require_cmd ip wg python3 timeout
 root_state_snapshot
 
-# ctl NAME JSON: one request on NAME's control socket; prints the answer.
-ctl() {
-	ns_exec "$1" timeout 10 python3 -c 'import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.sendall(sys.argv[2].encode() + b"\n")
-data = b""
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    data += b
-sys.stdout.write(data.decode())' "$MESH_DIR/$1.sock" "$2"
-}
-
-# field JSON PYEXPR: evaluates PYEXPR on the answer "d".
-field() {
-	python3 -c 'import json, sys
-d = json.loads(sys.argv[1])
-print(eval(sys.argv[2]))' "$1" "$2"
-}
-
 # The devices laptop's cached netmap lists under its peer home, as JSON.
 laptop_sees() {
 	python3 -c 'import json, sys
@@ -65,9 +43,8 @@ laptop_sees_phone() {
 }
 
 mesh_topology_flat
-mesh_conf home 'coordinator = { enabled = true; prefix4 = "100.64.0.0/10";
-	prefix6 = "fd7a:6d67:7465::/48"; auto_approve = { routes = ["192.168.77.0/24"]; }; };
-subnet_router = { routes = ["192.168.77.0/24"]; };'
+mesh_conf_coordinator home 'auto_approve = { routes = ["192.168.77.0/24"]; };' \
+	'subnet_router = { routes = ["192.168.77.0/24"]; };'
 mesh_conf laptop ''
 mesh_start home
 mesh_start laptop
@@ -75,51 +52,51 @@ check "laptop joins" mesh_join laptop
 
 priv=$(wg genkey)
 pub=$(echo "$priv" | wg pubkey)
-ans=$(ctl home "{\"cmd\": \"device_add\", \"name\": \"phone\", \"public_key\": \"$pub\"}")
+ans=$(mesh_ctl home "{\"cmd\": \"device_add\", \"name\": \"phone\", \"public_key\": \"$pub\"}")
 log "device_add: $ans"
 check "device_add on the coordinator is done at once" \
-	[ "$(field "$ans" 'd["ok"] and d["result"]["state"]')" = "done" ]
+	[ "$(mesh_json "$ans" 'd["ok"] and d["result"]["state"]')" = "done" ]
 check "phone gets the next mesh addresses" \
-	[ "$(field "$ans" '",".join(d["result"]["device"]["addresses"])')" = \
+	[ "$(mesh_json "$ans" '",".join(d["result"]["device"]["addresses"])')" = \
 		"100.64.0.3/32,fd7a:6d67:7465::3/128" ]
-check "its hub is home" [ "$(field "$ans" 'd["result"]["device"]["hub"]')" = home ]
+check "its hub is home" [ "$(mesh_json "$ans" 'd["result"]["device"]["hub"]')" = home ]
 check "the config reaches the mesh and the approved LAN, no default" \
-	[ "$(field "$ans" '",".join(d["result"]["config"]["allowed_ips"])')" = \
+	[ "$(mesh_json "$ans" '",".join(d["result"]["config"]["allowed_ips"])')" = \
 		"100.64.0.0/10,192.168.77.0/24,fd7a:6d67:7465::/48" ]
 check "the config's endpoint is home's WAN address" \
-	[ "$(field "$ans" 'd["result"]["config"]["endpoint"]')" = "203.0.113.2:41641" ]
+	[ "$(mesh_json "$ans" 'd["result"]["config"]["endpoint"]')" = "203.0.113.2:41641" ]
 check "no key in the answer" not grep -q "$pub" <<<"$ans"
 
 check "laptop's netmap lists phone under home" wait_for 50 0.2 laptop_sees_phone
 check "without its key" not grep -q public_key <<<"$(laptop_sees)"
 check "nodes lists phone under home" mesh_has home devices phone
 
-ans=$(ctl home "{\"cmd\": \"device_add\", \"name\": \"Phone\", \"public_key\": \"$(wg genkey | wg pubkey)\"}")
+ans=$(mesh_ctl home "{\"cmd\": \"device_add\", \"name\": \"Phone\", \"public_key\": \"$(wg genkey | wg pubkey)\"}")
 check "a duplicate name is refused" \
-	[ "$(field "$ans" 'd["error"]')" = "the name Phone is taken by a device" ]
-ans=$(ctl home "{\"cmd\": \"device_add\", \"name\": \"tab\", \"public_key\": \"$pub\", \"exit\": true}")
+	[ "$(mesh_json "$ans" 'd["error"]')" = "the name Phone is taken by a device" ]
+ans=$(mesh_ctl home "{\"cmd\": \"device_add\", \"name\": \"tab\", \"public_key\": \"$pub\", \"exit\": true}")
 check "--exit on a hub without an exit offer is refused" \
-	[ "$(field "$ans" 'd["error"]')" = "home offers no exit node (exit_node.enabled = false)" ]
-ans=$(ctl laptop "{\"cmd\": \"device_add\", \"name\": \"pad\", \"public_key\": \"$(wg genkey | wg pubkey)\", \"exit\": true}")
+	[ "$(mesh_json "$ans" 'd["error"]')" = "home offers no exit node (exit_node.enabled = false)" ]
+ans=$(mesh_ctl laptop "{\"cmd\": \"device_add\", \"name\": \"pad\", \"public_key\": \"$(wg genkey | wg pubkey)\", \"exit\": true}")
 check "a member's request goes to the coordinator: pending" \
-	[ "$(field "$ans" 'd["result"]["state"]')" = pending ]
-req=$(field "$ans" 'd["result"]["request"]')
+	[ "$(mesh_json "$ans" 'd["result"]["state"]')" = pending ]
+req=$(mesh_json "$ans" 'd["result"]["request"]')
 member_refused() {
-	[ "$(field "$(ctl laptop "{\"cmd\": \"device_status\", \"request\": \"$req\"}")" \
+	[ "$(mesh_json "$(mesh_ctl laptop "{\"cmd\": \"device_status\", \"request\": \"$req\"}")" \
 		'd.get("error")')" = "laptop offers no exit node (exit_node.enabled = false)" ]
 }
 check "... then the coordinator's refusal" wait_for 75 0.2 member_refused
 
-ans=$(ctl home '{"cmd": "device_remove", "name": "phone"}')
-check "device_remove is done at once" [ "$(field "$ans" 'd["result"]["removed"]')" = phone ]
+ans=$(mesh_ctl home '{"cmd": "device_remove", "name": "phone"}')
+check "device_remove is done at once" [ "$(mesh_json "$ans" 'd["result"]["removed"]')" = phone ]
 check "phone leaves laptop's netmap" wait_for 50 0.2 not laptop_sees_phone
-ans=$(ctl home "{\"cmd\": \"device_add\", \"name\": \"phone\", \"public_key\": \"$pub\"}")
+ans=$(mesh_ctl home "{\"cmd\": \"device_add\", \"name\": \"phone\", \"public_key\": \"$pub\"}")
 check "the removed device's key is refused" \
-	[ "$(field "$ans" 'd["error"]')" = "this key belonged to removed device phone; generate a new key" ]
+	[ "$(mesh_json "$ans" 'd["error"]')" = "this key belonged to removed device phone; generate a new key" ]
 
-ans=$(ctl home "{\"cmd\": \"device_add\", \"name\": \"tablet\", \"public_key\": \"$(wg genkey | wg pubkey)\"}")
+ans=$(mesh_ctl home "{\"cmd\": \"device_add\", \"name\": \"tablet\", \"public_key\": \"$(wg genkey | wg pubkey)\"}")
 check "tablet takes the address phone left" \
-	[ "$(field "$ans" 'd["result"]["device"]["addresses"][0]')" = "100.64.0.3/32" ]
+	[ "$(mesh_json "$ans" 'd["result"]["device"]["addresses"][0]')" = "100.64.0.3/32" ]
 mg_stop home
 mesh_start home
 check "tablet outlives a restart of the coordinator" mesh_has home devices tablet

@@ -32,21 +32,6 @@ root_state_snapshot
 
 wgp=wgp$MG_PID
 
-# ctl NAME JSON: one request on NAME's control socket; prints the answer.
-ctl() {
-	ns_exec "$1" timeout 10 python3 -c 'import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.sendall(sys.argv[2].encode() + b"\n")
-data = b""
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    data += b
-sys.stdout.write(data.decode())' "$MESH_DIR/$1.sock" "$2"
-}
-
 # status_is NAME PYEXPR: PYEXPR holds on NAME's status --json ("d").
 status_is() {
 	mg_cli "$1" "$1" status --json >"$MESH_DIR/$1.status.json" || return 1
@@ -58,9 +43,8 @@ sys.exit(not eval("(" + sys.argv[2] + ")"))' "$MESH_DIR/$1.status.json" "$2"
 }
 
 mesh_topology_flat
-mesh_conf home 'coordinator = { enabled = true; prefix4 = "100.64.0.0/10";
-	prefix6 = "fd7a:6d67:7465::/48"; auto_approve = { exit_node = true; }; };
-exit_node = { enabled = true; };'
+mesh_conf_coordinator home 'auto_approve = { exit_node = true; };' \
+	'exit_node = { enabled = true; };'
 sed -i 's|^web = .*|web = { listen = ["127.0.0.1:8080"]; };|' "$MESH_DIR/home.conf"
 mesh_conf laptop ''
 mesh_start home
@@ -74,7 +58,7 @@ check "meshgate status marks it" \
 
 priv=$(wg genkey)
 pub=$(echo "$priv" | wg pubkey)
-ans=$(ctl home "{\"cmd\": \"device_add\", \"name\": \"phone\", \"public_key\": \"$pub\", \"exit\": true}")
+ans=$(mesh_ctl home "{\"cmd\": \"device_add\", \"name\": \"phone\", \"public_key\": \"$pub\", \"exit\": true}")
 log "device_add: $ans"
 read -r addr4 addr6 hub_key endpoint < <(python3 -c 'import json, sys
 r = json.loads(sys.argv[1])["result"]
@@ -147,7 +131,7 @@ check "the device's keys are in no status, page or metrics" \
 	"$MESH_DIR/laptop.status.json" "$MESH_DIR/home.status.txt" "$MESH_DIR/laptop.status.txt" \
 	"$MESH_DIR/api.json" "$MESH_DIR/metrics.txt" "$MESH_DIR/dom.html"
 
-ans=$(ctl home '{"cmd": "device_remove", "name": "phone"}')
+ans=$(mesh_ctl home '{"cmd": "device_remove", "name": "phone"}')
 log "device_remove: $ans"
 check "after device_remove, phone is gone from home's devices and peers" \
 	wait_for 25 0.2 status_is home '"phone" not in dev and list(peer) == ["laptop"]'

@@ -40,25 +40,12 @@ root_state_snapshot
 
 setup() {
 	ns_create laptop inet home office switch
-	ns_exec inet sysctl -qw net.ipv4.ip_forward=1
-	ns_exec laptop sysctl -qw net.ipv4.ip_forward=1
-	veth_pair laptop up0 inet lap0
-	veth_pair inet home0 home wan0
-	veth_pair inet off0 office wan0
-	veth_pair office lan0 switch eth0
-	ns_ip laptop addr add 198.51.100.2/24 dev up0
-	ns_ip inet addr add 198.51.100.1/24 dev lap0
-	ns_ip inet addr add 203.0.113.1/24 dev home0
-	ns_ip inet addr add 198.18.0.1/24 dev off0
+	mesh_forwarding inet laptop
+	mesh_uplink laptop up0 inet lap0 198.51.100
+	mesh_uplink home wan0 inet home0 203.0.113
+	mesh_uplink office wan0 inet off0 198.18.0
+	mesh_uplink switch eth0 office lan0 192.168.77
 	ns_ip inet addr add 192.0.2.80/32 dev lo
-	ns_ip home addr add 203.0.113.2/24 dev wan0
-	ns_ip office addr add 198.18.0.2/24 dev wan0
-	ns_ip office addr add 192.168.77.1/24 dev lan0
-	ns_ip switch addr add 192.168.77.2/24 dev eth0
-	ns_ip laptop route add default via 198.51.100.1
-	ns_ip home route add default via 203.0.113.1
-	ns_ip office route add default via 198.18.0.1
-	ns_ip switch route add default via 192.168.77.1
 	ns_ip inet route add 100.64.0.0/10 via 198.51.100.2
 }
 
@@ -103,7 +90,7 @@ page() { # NS URL
 }
 
 setup
-mesh_conf home 'coordinator = { enabled = true; prefix4 = "100.64.0.0/10"; prefix6 = "fd7a:6d67:7465::/48"; };'
+mesh_conf_coordinator home
 mesh_conf laptop 'accept_routes = true;'
 mesh_conf office 'exit_node = { enabled = true; };
 subnet_router = { routes = [ "192.168.77.0/24" ]; snat = true; };'

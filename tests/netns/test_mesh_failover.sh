@@ -37,35 +37,22 @@ LAN=192.168.77.0/24
 
 setup() {
 	ns_create laptop inet home router1 router2 switch
-	ns_exec inet sysctl -qw net.ipv4.ip_forward=1
-	veth_pair laptop up0 inet lap0
-	veth_pair inet home0 home wan0
-	veth_pair inet r1 router1 wan0
-	veth_pair inet r2 router2 wan0
+	mesh_forwarding inet
+	mesh_uplink laptop up0 inet lap0 198.51.100
+	mesh_uplink home wan0 inet home0 203.0.113
+	mesh_uplink router1 wan0 inet r1 198.51.102
+	mesh_uplink router2 wan0 inet r2 198.51.103
 	veth_pair router1 lan0 switch eth1
 	veth_pair router2 lan0 switch eth2
 	ns_ip switch link add br0 type bridge
 	ns_ip switch link set eth1 master br0
 	ns_ip switch link set eth2 master br0
 	ns_ip switch link set br0 up
-	ns_ip laptop addr add 198.51.100.2/24 dev up0
-	ns_ip inet addr add 198.51.100.1/24 dev lap0
-	ns_ip inet addr add 203.0.113.1/24 dev home0
-	ns_ip inet addr add 198.51.102.1/24 dev r1
-	ns_ip inet addr add 198.51.103.1/24 dev r2
-	ns_ip home addr add 203.0.113.2/24 dev wan0
-	ns_ip router1 addr add 198.51.102.2/24 dev wan0
 	ns_ip router1 addr add 192.168.77.11/24 dev lan0
-	ns_ip router2 addr add 198.51.103.2/24 dev wan0
 	ns_ip router2 addr add 192.168.77.12/24 dev lan0
 	ns_ip switch addr add 192.168.77.2/24 dev br0
-	ns_ip laptop route add default via 198.51.100.1
-	ns_ip home route add default via 203.0.113.1
-	ns_ip router1 route add default via 198.51.102.1
-	ns_ip router2 route add default via 198.51.103.1
 }
 
-COORD='coordinator = { enabled = true; prefix4 = "100.64.0.0/10"; prefix6 = "fd7a:6d67:7465::/48"'
 ROUTER="subnet_router = { routes = [ \"$LAN\" ]; snat = true; };"
 
 # via ADDR: laptop reaches the switch, which sees ADDR (the router's LAN side).
@@ -79,7 +66,7 @@ carries() {
 }
 
 setup
-mesh_conf home "$COORD; };"
+mesh_conf_coordinator home
 mesh_conf laptop 'accept_routes = true;'
 mesh_conf router1 "$ROUTER"
 mesh_conf router2 "$ROUTER"
@@ -98,7 +85,7 @@ check "approved: laptop reaches the LAN through router1" wait_for 50 0.2 via 192
 
 # auto_approve covering the prefix leaves another node's approved prefix
 # pending: the admin decides who stands by for router1.
-mesh_conf home "$COORD; auto_approve = { routes = [ \"192.168.0.0/16\" ]; }; };"
+mesh_conf_coordinator home 'auto_approve = { routes = [ "192.168.0.0/16" ]; };'
 mesh_reload home
 check "router2 joins" mesh_join router2
 check "router2's LAN (router1's) stays pending under auto_approve" \

@@ -42,29 +42,12 @@ PATTERN=6d67706c61696e21 # "mgplain!", the inner ICMP payload
 
 setup() {
 	ns_create laptop lnat phone pnat inet home
-	ns_exec inet sysctl -qw net.ipv4.ip_forward=1
-	ns_exec lnat sysctl -qw net.ipv4.ip_forward=1
-	ns_exec pnat sysctl -qw net.ipv4.ip_forward=1
-	veth_pair laptop up0 lnat in0
-	veth_pair lnat out0 inet lap0
-	veth_pair phone up0 pnat in0
-	veth_pair pnat out0 inet pho0
-	veth_pair inet home0 home wan0
-	ns_ip laptop addr add 10.1.0.2/24 dev up0
-	ns_ip lnat addr add 10.1.0.1/24 dev in0
-	ns_ip lnat addr add 198.51.100.2/24 dev out0
-	ns_ip phone addr add 10.2.0.2/24 dev up0
-	ns_ip pnat addr add 10.2.0.1/24 dev in0
-	ns_ip pnat addr add 198.51.101.2/24 dev out0
-	ns_ip inet addr add 198.51.100.1/24 dev lap0
-	ns_ip inet addr add 198.51.101.1/24 dev pho0
-	ns_ip inet addr add 203.0.113.1/24 dev home0
-	ns_ip home addr add 203.0.113.2/24 dev wan0
-	ns_ip laptop route add default via 10.1.0.1
-	ns_ip lnat route add default via 198.51.100.1
-	ns_ip phone route add default via 10.2.0.1
-	ns_ip pnat route add default via 198.51.101.1
-	ns_ip home route add default via 203.0.113.1
+	mesh_forwarding inet lnat pnat
+	mesh_uplink laptop up0 lnat in0 10.1.0
+	mesh_uplink lnat out0 inet lap0 198.51.100
+	mesh_uplink phone up0 pnat in0 10.2.0
+	mesh_uplink pnat out0 inet pho0 198.51.101
+	mesh_uplink home wan0 inet home0 203.0.113
 	nat_eim lnat out0
 	nat_symmetric pnat out0
 }
@@ -89,8 +72,7 @@ path_is() { # NAME PEER PATH
 }
 
 setup
-mesh_conf home 'mtu = 1280;
-coordinator = { enabled = true; prefix4 = "100.64.0.0/10"; prefix6 = "fd7a:6d67:7465::/48"; };'
+mesh_conf_coordinator home '' 'mtu = 1280;'
 mesh_conf laptop 'mtu = 1420;'
 mesh_conf phone 'mtu = 1420;'
 mesh_start home

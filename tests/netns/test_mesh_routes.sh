@@ -34,26 +34,15 @@ root_state_snapshot
 
 setup() {
 	ns_create laptop inet home switch
-	ns_exec inet sysctl -qw net.ipv4.ip_forward=1
-	veth_pair laptop up0 inet lap0
-	veth_pair inet home0 home wan0
-	veth_pair home lan0 switch eth0
-	ns_ip laptop addr add 198.51.100.2/24 dev up0
-	ns_ip inet addr add 198.51.100.1/24 dev lap0
-	ns_ip inet addr add 203.0.113.1/24 dev home0
+	mesh_forwarding inet
+	mesh_uplink laptop up0 inet lap0 198.51.100
+	mesh_uplink home wan0 inet home0 203.0.113
+	mesh_uplink switch eth0 home lan0 192.168.77
 	ns_ip inet addr add 192.0.2.80/32 dev lo
-	ns_ip home addr add 203.0.113.2/24 dev wan0
-	ns_ip home addr add 192.168.77.1/24 dev lan0
-	ns_ip switch addr add 192.168.77.2/24 dev eth0
-	ns_ip laptop route add default via 198.51.100.1
-	ns_ip home route add default via 203.0.113.1
-	ns_ip switch route add default via 192.168.77.1
 }
 
-HOME_COORD='coordinator = { enabled = true; prefix4 = "100.64.0.0/10"; prefix6 = "fd7a:6d67:7465::/48"; };
-exit_node = { enabled = true; };'
 home_conf() { # ROUTES (libconfig list items)
-	mesh_conf home "$HOME_COORD
+	mesh_conf_coordinator home '' "exit_node = { enabled = true; };
 subnet_router = { routes = [ $1 ]; snat = true; };"
 }
 

@@ -212,44 +212,20 @@ static void test_request_no_result(void)
 
 /* ---- human format ---- */
 
-static char *format(const char *doc_text, time_t now)
-{
-	json_error_t jerr;
-	json_t *doc = json_loads(doc_text, 0, &jerr);
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *out = open_memstream(&buf, &len);
-
-	if (!CHECK(doc != NULL && out != NULL))
-		return strdup("");
-	status_format_human(out, doc, now);
-	fclose(out);
-	json_decref(doc);
-	return buf;
-}
-
-static void check_format(const char *doc_text, time_t now, const char *want)
-{
-	char *got = format(doc_text, now);
-
-	if (!CHECK(strcmp(got, want) == 0))
-		fprintf(stderr, "  got:\n%s  want:\n%s", got, want);
-	free(got);
-}
-
 static void test_format_human(void)
 {
-	check_format(status_doc, 1000, status_human);
-	check_format("{}", 0, "- (this node)  -  key -\nno peers\n");
+	CHECK_STATUS_TEXT(status_doc, 1000, status_human);
+	CHECK_STATUS_TEXT("{}", 0, "- (this node)  -  key -\nno peers\n");
 	/* Wrong types print as "-" or zero, never crash. */
-	check_format("{\"self\": [], \"peers\": [1, {\"name\": 5, \"addresses\": \"x\", "
-		     "\"rx_bytes\": -5, \"online\": true}]}",
-		     0,
-		     "- (this node)  -  key -\n"
-		     "-  -  -  never  rx 0 B  tx 0 B  offline\n"
-		     "-  -  -  never  rx 0 B  tx 0 B\n");
-	check_format("{\"self\": {\"name\": \"n\", \"exit_node_in_use\": \"home\"}, \"peers\": []}",
-		     0, "n (this node)  -  key -  exit node: home\nno peers\n");
+	CHECK_STATUS_TEXT("{\"self\": [], \"peers\": [1, {\"name\": 5, \"addresses\": \"x\", "
+			  "\"rx_bytes\": -5, \"online\": true}]}",
+			  0,
+			  "- (this node)  -  key -\n"
+			  "-  -  -  never  rx 0 B  tx 0 B  offline\n"
+			  "-  -  -  never  rx 0 B  tx 0 B\n");
+	CHECK_STATUS_TEXT(
+	    "{\"self\": {\"name\": \"n\", \"exit_node_in_use\": \"home\"}, \"peers\": []}", 0,
+	    "n (this node)  -  key -  exit node: home\nno peers\n");
 }
 
 static void check_age(time_t then, time_t now, const char *want)

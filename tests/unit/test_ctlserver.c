@@ -9,7 +9,6 @@
  * and a burst runs out of the member's device bucket.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,80 +26,39 @@
 #include "mesh_fake_host.h"
 #include "testlib.h"
 
+static struct fake_coordinator fx;
+
+/* laptop's end of its control channel, and what came in on it. */
 static struct {
-	char dir[64];
-	struct mg_config cfg;
-	struct loop *loop;
-	struct fake_host host;
-	struct mesh_counters counters;
-	struct mesh_roles roles;
-	struct coordinator *c;
-	uint32_t laptop; /* the member's node id */
-	int fd;          /* the member's end of its control channel */
+	int fd;
 	char in[1 << 20];
 	size_t in_len;
-} fx;
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
+} member;
 
 static int setup(void)
 {
-	struct mesh_host host;
-	uint8_t laptop_key[KEY_LEN];
-	struct registry_node n;
-	char err[256] = "", text[32];
+	char text[32];
 	uint8_t r[2];
 	int sv[2];
 
-	snprintf(fx.dir, sizeof(fx.dir), "/tmp/mg-ctlserver-XXXXXX");
-	if (!mkdtemp(fx.dir) || config_defaults(&fx.cfg) < 0 || !(fx.loop = loop_new()))
+	if (fake_coordinator_init(&fx, "ctlserver") < 0)
 		return -1;
-	free(fx.cfg.state_dir);
-	fx.cfg.state_dir = strdup(fx.dir);
-	snprintf(fx.cfg.hostname, sizeof(fx.cfg.hostname), "home");
-	fx.cfg.coordinator.enabled = true;
 	/* A random prefix: the control listener binds to its first address. */
 	randombytes_buf(r, sizeof(r));
 	snprintf(text, sizeof(text), "10.%u.%u.0/24", r[0], r[1]);
-	if (prefix_parse(&fx.cfg.coordinator.prefix4, text) < 0)
+	if (prefix_parse(&fx.cfg.coordinator.prefix4, text) < 0 || fake_coordinator_start(&fx) < 0)
 		return -1;
-	memset(fx.host.priv, 0x22, 32);
-	crypto_scalarmult_base(fx.host.pub, fx.host.priv);
-	host = (struct mesh_host){ .ops = &fake_host_ops,
-				   .ctx = &fx.host,
-				   .loop = fx.loop,
-				   .cfg = &fx.cfg,
-				   .tun_name = "mg0",
-				   .public_key = fx.host.pub,
-				   .counters = &fx.counters };
-	if (mesh_roles_start(&fx.roles, &host, err, sizeof(err)) < 0) {
-		fprintf(stderr, "coordinator: %s\n", err);
-		return -1;
-	}
-	fx.c = fx.roles.coordinator;
-	memset(laptop_key, 0x44, sizeof(laptop_key));
-	if (registry_node_upsert(fx.c->reg, laptop_key, "laptop", &fx.cfg.coordinator.prefix4,
-				 &fx.cfg.coordinator.prefix6, 1, &n, NULL) < 0)
-		return -1;
-	fx.laptop = n.id;
-	registry_node_clear(&n);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0 ||
 	    coord_conn_open(fx.c, sv[0], fx.laptop) < 0)
 		return -1;
-	fx.fd = sv[1];
+	member.fd = sv[1];
 	return 0;
 }
 
 static void teardown(void)
 {
-	mesh_roles_stop(&fx.roles);
-	close(fx.fd);
-	loop_free(fx.loop);
-	config_free(&fx.cfg);
-	nftw(fx.dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+	fake_coordinator_stop(&fx);
+	close(member.fd);
 }
 
 static void stop_loop(void *ctx)
@@ -123,7 +81,7 @@ static void send_line(const char *line)
 {
 	size_t n = strlen(line);
 
-	if (write(fx.fd, line, n) != (ssize_t)n || write(fx.fd, "\n", 1) != 1)
+	if (write(member.fd, line, n) != (ssize_t)n || write(member.fd, "\n", 1) != 1)
 		abort();
 }
 
@@ -136,14 +94,15 @@ static json_t *next_reply(void)
 		char *nl;
 
 		pump();
-		while ((n = read(fx.fd, fx.in + fx.in_len, sizeof(fx.in) - fx.in_len)) > 0)
-			fx.in_len += (size_t)n;
-		while ((nl = memchr(fx.in, '\n', fx.in_len))) {
-			json_t *msg = json_loadb(fx.in, (size_t)(nl - fx.in), 0, NULL);
+		while ((n = read(member.fd, member.in + member.in_len,
+				 sizeof(member.in) - member.in_len)) > 0)
+			member.in_len += (size_t)n;
+		while ((nl = memchr(member.in, '\n', member.in_len))) {
+			json_t *msg = json_loadb(member.in, (size_t)(nl - member.in), 0, NULL);
 			const char *type = json_string_value(json_object_get(msg, "type"));
 
-			fx.in_len -= (size_t)(nl + 1 - fx.in);
-			memmove(fx.in, nl + 1, fx.in_len);
+			member.in_len -= (size_t)(nl + 1 - member.in);
+			memmove(member.in, nl + 1, member.in_len);
 			if (type && !strcmp(type, "device_reply"))
 				return msg;
 			json_decref(msg);

@@ -8,7 +8,6 @@
  * `nodes remove` with devices.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,21 +24,7 @@
 #include "mesh_fake_host.h"
 #include "testlib.h"
 
-static struct {
-	char dir[64];
-	struct mg_config cfg;
-	struct loop *loop;
-	struct fake_host host;
-	struct mesh_counters counters;
-	struct mesh_roles roles;
-	struct coordinator *c;
-	uint32_t laptop; /* a member's node id */
-} fx;
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
+static struct fake_coordinator fx;
 
 /* Runs the control command named cmd; *error is set on an error. */
 static json_t *command(json_t *req, const char **error)
@@ -98,18 +83,8 @@ static bool has_string(const json_t *arr, const char *want)
 
 static int setup(void)
 {
-	struct mesh_host host;
-	uint8_t laptop_key[KEY_LEN];
-	struct registry_node n;
-	char err[256] = "";
-
-	snprintf(fx.dir, sizeof(fx.dir), "/tmp/mg-devices-XXXXXX");
-	if (!mkdtemp(fx.dir) || config_defaults(&fx.cfg) < 0 || !(fx.loop = loop_new()))
+	if (fake_coordinator_init(&fx, "devices") < 0)
 		return -1;
-	free(fx.cfg.state_dir);
-	fx.cfg.state_dir = strdup(fx.dir);
-	snprintf(fx.cfg.hostname, sizeof(fx.cfg.hostname), "home");
-	fx.cfg.coordinator.enabled = true;
 	fx.cfg.exit_node.enabled = true; /* offered, not auto-approved */
 	fx.cfg.coordinator.endpoints.v = calloc(1, sizeof(struct endpoint));
 	fx.cfg.coordinator.endpoints.n = 1;
@@ -126,36 +101,12 @@ static int setup(void)
 		    endpoint_parse(fx.cfg.coordinator.endpoints.v, "vpn.example.net:41641") < 0)
 			return -1;
 	}
-	memset(fx.host.priv, 0x22, 32);
-	crypto_scalarmult_base(fx.host.pub, fx.host.priv);
-	host = (struct mesh_host){ .ops = &fake_host_ops,
-				   .ctx = &fx.host,
-				   .loop = fx.loop,
-				   .cfg = &fx.cfg,
-				   .tun_name = "mg0",
-				   .public_key = fx.host.pub,
-				   .counters = &fx.counters };
-	if (mesh_roles_start(&fx.roles, &host, err, sizeof(err)) < 0) {
-		fprintf(stderr, "coordinator: %s\n", err);
-		return -1;
-	}
-	fx.c = fx.roles.coordinator;
-	/* A member, laptop, that offers nothing. */
-	memset(laptop_key, 0x44, sizeof(laptop_key));
-	if (registry_node_upsert(fx.c->reg, laptop_key, "laptop", &fx.cfg.coordinator.prefix4,
-				 &fx.cfg.coordinator.prefix6, 1, &n, NULL) < 0)
-		return -1;
-	fx.laptop = n.id;
-	registry_node_clear(&n);
-	return 0;
+	return fake_coordinator_start(&fx);
 }
 
 static void teardown(void)
 {
-	mesh_roles_stop(&fx.roles);
-	loop_free(fx.loop);
-	config_free(&fx.cfg);
-	nftw(fx.dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+	fake_coordinator_stop(&fx);
 }
 
 static void test_add(void)

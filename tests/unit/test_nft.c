@@ -98,42 +98,11 @@ static void plan_client(struct test_plan *tp)
 
 /* ---- nft(8), in this namespace only ---- */
 
-static char *run(const char *cmd, int *status)
-{
-	FILE *f = popen(cmd, "r");
-	size_t len = 0, cap = 1 << 16;
-	char *out = calloc(1, cap);
-	size_t n;
-
-	if (!f || !out) {
-		if (f)
-			pclose(f);
-		free(out);
-		return NULL;
-	}
-	while ((n = fread(out + len, 1, cap - len - 1, f)) > 0) {
-		len += n;
-		if (len + 1 == cap) {
-			char *bigger = realloc(out, cap * 2);
-
-			if (!bigger)
-				break;
-			out = bigger;
-			cap *= 2;
-		}
-	}
-	out[len] = 0;
-	int st = pclose(f);
-	if (status)
-		*status = st;
-	return out;
-}
-
 /* `nft list table inet meshgate`, or NULL when there is no such table. */
 static char *list_table(void)
 {
 	int status = -1;
-	char *out = run("nft list table inet meshgate 2>/dev/null", &status);
+	char *out = test_run("nft list table inet meshgate 2>/dev/null", &status);
 
 	if (status != 0) {
 		free(out);
@@ -156,26 +125,8 @@ static int nft_cmd(const char *args)
 	int status = -1;
 
 	snprintf(cmd, sizeof(cmd), "nft %s 2>/dev/null", args);
-	free(run(cmd, &status));
+	free(test_run(cmd, &status));
 	return status;
-}
-
-static bool has(const char *text, const char *needle)
-{
-	bool ok = text && strstr(text, needle);
-
-	if (!ok)
-		fprintf(stderr, "  missing: %s\n", needle);
-	return ok;
-}
-
-static bool lacks(const char *text, const char *needle)
-{
-	bool ok = text && !strstr(text, needle);
-
-	if (!ok)
-		fprintf(stderr, "  unexpected: %s\n", needle);
-	return ok;
 }
 
 /* ---- a bare watcher: counts the generations committed ---- */
@@ -223,38 +174,42 @@ static void test_router_exit_content(void)
 	out = list_table();
 	if (getenv("MG_TEST_VERBOSE") && out)
 		printf("%s", out);
-	CHECK(has(out, "flags owner"));
-	CHECK(has(out, "set lan4 {"));
-	CHECK(has(out, "elements = { 192.168.77.0/24 }"));
-	CHECK(has(out, "elements = { fd00:77::/64 }"));
-	CHECK(has(out, "set guarded6 {"));
-	CHECK(has(out, "0.0.0.0/8, 10.0.0.0/8"));
-	CHECK(has(out, "192.168.0.0/16, 224.0.0.0/3 }")); /* 224/4 and 240/4 merged */
-	CHECK(has(out, "elements = { ::1,"));
-	CHECK(has(out, "type filter hook forward priority filter; policy accept;"));
-	CHECK(has(out, "oifname \"meshgate0\" tcp flags syn / syn,rst tcp option maxseg size set "
+	CHECK(test_has(out, "flags owner"));
+	CHECK(test_has(out, "set lan4 {"));
+	CHECK(test_has(out, "elements = { 192.168.77.0/24 }"));
+	CHECK(test_has(out, "elements = { fd00:77::/64 }"));
+	CHECK(test_has(out, "set guarded6 {"));
+	CHECK(test_has(out, "0.0.0.0/8, 10.0.0.0/8"));
+	CHECK(test_has(out, "192.168.0.0/16, 224.0.0.0/3 }")); /* 224/4 and 240/4 merged */
+	CHECK(test_has(out, "elements = { ::1,"));
+	CHECK(test_has(out, "type filter hook forward priority filter; policy accept;"));
+	CHECK(test_has(out,
+		       "oifname \"meshgate0\" tcp flags syn / syn,rst tcp option maxseg size set "
 		       "rt mtu"));
-	CHECK(has(out, "iifname \"meshgate0\" tcp flags syn / syn,rst tcp option maxseg size set "
+	CHECK(test_has(out,
+		       "iifname \"meshgate0\" tcp flags syn / syn,rst tcp option maxseg size set "
 		       "rt mtu"));
-	CHECK(has(out, "iifname \"meshgate0\" jump from_mesh"));
-	CHECK(has(out, "ct state invalid,untracked drop"));
-	CHECK(has(out, "oifname \"meshgate0\" ct state established,related accept"));
+	CHECK(test_has(out, "iifname \"meshgate0\" jump from_mesh"));
+	CHECK(test_has(out, "ct state invalid,untracked drop"));
+	CHECK(test_has(out, "oifname \"meshgate0\" ct state established,related accept"));
 	/* snat: only the replies above enter the mesh from the LAN. */
-	CHECK(has(out, "oifname \"meshgate0\" ip saddr @lan4 drop"));
-	CHECK(has(out, "oifname \"meshgate0\" ip6 saddr @lan6 drop"));
-	CHECK(has(out, "ip daddr @lan4 meta mark set meta mark & 0xff4effff | 0x004e0000 accept"));
-	CHECK(has(out, "ip6 daddr @lan6 meta mark set meta mark & 0xff4effff | 0x004e0000 accept"));
-	CHECK(has(out, "ip daddr @guarded4 drop"));
-	CHECK(has(out, "ip6 daddr @guarded6 drop"));
-	CHECK(
-	    has(out, "oifname \"eth9\" meta mark set meta mark & 0xff4effff | 0x004e0000 accept"));
-	CHECK(has(out, "type nat hook postrouting priority srcnat; policy accept;"));
-	CHECK(has(out, "meta mark & 0x00ff0000 == 0x004e0000 masquerade"));
-	CHECK(has(out, "type filter hook input priority filter; policy accept;"));
-	CHECK(has(out, "iifname \"meshgate0\" fib daddr . iif type local accept"));
-	CHECK(has(out, "iifname \"meshgate0\" ip daddr @guarded4 drop"));
-	CHECK(has(out, "comment \"not a served prefix nor exit traffic\""));
-	CHECK(lacks(out, "premangle"));
+	CHECK(test_has(out, "oifname \"meshgate0\" ip saddr @lan4 drop"));
+	CHECK(test_has(out, "oifname \"meshgate0\" ip6 saddr @lan6 drop"));
+	CHECK(test_has(out,
+		       "ip daddr @lan4 meta mark set meta mark & 0xff4effff | 0x004e0000 accept"));
+	CHECK(test_has(out,
+		       "ip6 daddr @lan6 meta mark set meta mark & 0xff4effff | 0x004e0000 accept"));
+	CHECK(test_has(out, "ip daddr @guarded4 drop"));
+	CHECK(test_has(out, "ip6 daddr @guarded6 drop"));
+	CHECK(test_has(
+	    out, "oifname \"eth9\" meta mark set meta mark & 0xff4effff | 0x004e0000 accept"));
+	CHECK(test_has(out, "type nat hook postrouting priority srcnat; policy accept;"));
+	CHECK(test_has(out, "meta mark & 0x00ff0000 == 0x004e0000 masquerade"));
+	CHECK(test_has(out, "type filter hook input priority filter; policy accept;"));
+	CHECK(test_has(out, "iifname \"meshgate0\" fib daddr . iif type local accept"));
+	CHECK(test_has(out, "iifname \"meshgate0\" ip daddr @guarded4 drop"));
+	CHECK(test_has(out, "comment \"not a served prefix nor exit traffic\""));
+	CHECK(test_lacks(out, "premangle"));
 	free(out);
 	nft_close(ctx);
 }
@@ -271,17 +226,18 @@ static void test_client_content(void)
 	out = list_table();
 	if (getenv("MG_TEST_VERBOSE") && out)
 		printf("%s", out);
-	CHECK(has(out, "type filter hook prerouting priority mangle; policy accept;"));
-	CHECK(has(out, "meta l4proto udp ct mark & 0x00ff0000 == 0x004d0000 meta mark set meta "
+	CHECK(test_has(out, "type filter hook prerouting priority mangle; policy accept;"));
+	CHECK(test_has(out,
+		       "meta l4proto udp ct mark & 0x00ff0000 == 0x004d0000 meta mark set meta "
 		       "mark & 0xff4dffff | 0x004d0000"));
-	CHECK(has(out, "type filter hook postrouting priority mangle; policy accept;"));
-	CHECK(has(out, "meta l4proto udp meta mark & 0x00ff0000 == 0x004d0000 ct mark set ct "
-		       "mark & 0xff4dffff | 0x004d0000"));
-	CHECK(lacks(out, "masquerade"));
-	CHECK(lacks(out, "invalid"));
-	CHECK(lacks(out, "chain input"));
-	CHECK(lacks(out, "@"));
-	CHECK(lacks(out, "maxseg"));
+	CHECK(test_has(out, "type filter hook postrouting priority mangle; policy accept;"));
+	CHECK(test_has(out, "meta l4proto udp meta mark & 0x00ff0000 == 0x004d0000 ct mark set ct "
+			    "mark & 0xff4dffff | 0x004d0000"));
+	CHECK(test_lacks(out, "masquerade"));
+	CHECK(test_lacks(out, "invalid"));
+	CHECK(test_lacks(out, "chain input"));
+	CHECK(test_lacks(out, "@"));
+	CHECK(test_lacks(out, "maxseg"));
 	free(out);
 	nft_close(ctx);
 }
@@ -300,15 +256,15 @@ static void test_allow_private(void)
 		return;
 	CHECK_EQ_INT(nft_apply(ctx, &tp.nft), 0);
 	out = list_table();
-	CHECK(lacks(out, "guarded"));
-	CHECK(lacks(out, "chain input"));
-	CHECK(has(out, "ip daddr @lan4 accept"));
+	CHECK(test_lacks(out, "guarded"));
+	CHECK(test_lacks(out, "chain input"));
+	CHECK(test_has(out, "ip daddr @lan4 accept"));
 	/* Without snat the LAN routes the mesh back: new connections enter. */
-	CHECK(has(out, "oifname \"meshgate0\" ip saddr @lan4 accept"));
-	CHECK(lacks(out, "saddr @lan4 drop"));
-	CHECK(has(out, "oifname != \"meshgate0\" meta mark set meta mark & 0xff4effff | "
-		       "0x004e0000 accept"));
-	CHECK(has(out, "masquerade"));
+	CHECK(test_has(out, "oifname \"meshgate0\" ip saddr @lan4 accept"));
+	CHECK(test_lacks(out, "saddr @lan4 drop"));
+	CHECK(test_has(out, "oifname != \"meshgate0\" meta mark set meta mark & 0xff4effff | "
+			    "0x004e0000 accept"));
+	CHECK(test_has(out, "masquerade"));
 	free(out);
 	nft_close(ctx);
 }
@@ -330,19 +286,19 @@ static void test_bare_node(void)
 	out = list_table();
 	if (getenv("MG_TEST_VERBOSE") && out)
 		printf("%s", out);
-	CHECK(has(out, "type filter hook forward priority filter; policy accept;"));
-	CHECK(has(out, "iifname \"meshgate0\" jump from_mesh"));
-	CHECK(has(out, "chain from_mesh {\n\t\tdrop comment \"not a served prefix nor exit "
-		       "traffic\"\n\t}"));
-	CHECK(has(out, "type filter hook input priority filter; policy accept;"));
-	CHECK(has(out, "iifname != \"meshgate0\" iifname != \"lo\" ip daddr @self4 drop"));
-	CHECK(has(out, "iifname != \"meshgate0\" iifname != \"lo\" ip6 daddr @self6 drop"));
-	CHECK(has(out, "elements = { 100.64.0.1 }"));
-	CHECK(lacks(out, "lan4"));
-	CHECK(lacks(out, "masquerade"));
-	CHECK(lacks(out, "fib daddr"));
-	CHECK(lacks(out, "dev4"));
-	CHECK(lacks(out, "dev6"));
+	CHECK(test_has(out, "type filter hook forward priority filter; policy accept;"));
+	CHECK(test_has(out, "iifname \"meshgate0\" jump from_mesh"));
+	CHECK(test_has(out, "chain from_mesh {\n\t\tdrop comment \"not a served prefix nor exit "
+			    "traffic\"\n\t}"));
+	CHECK(test_has(out, "type filter hook input priority filter; policy accept;"));
+	CHECK(test_has(out, "iifname != \"meshgate0\" iifname != \"lo\" ip daddr @self4 drop"));
+	CHECK(test_has(out, "iifname != \"meshgate0\" iifname != \"lo\" ip6 daddr @self6 drop"));
+	CHECK(test_has(out, "elements = { 100.64.0.1 }"));
+	CHECK(test_lacks(out, "lan4"));
+	CHECK(test_lacks(out, "masquerade"));
+	CHECK(test_lacks(out, "fib daddr"));
+	CHECK(test_lacks(out, "dev4"));
+	CHECK(test_lacks(out, "dev6"));
 	free(out);
 	nft_close(ctx);
 }
@@ -393,17 +349,17 @@ static void test_devices_content(void)
 	out = list_table();
 	if (getenv("MG_TEST_VERBOSE") && out)
 		printf("%s", out);
-	CHECK(has(out, "set dev4 {"));
-	CHECK(has(out, "elements = { 100.64.0.7, 100.64.0.9 }"));
-	CHECK(has(out, "set dev6 {"));
-	CHECK(has(out, "elements = { fd7a:6d67:7465::7,"));
-	CHECK(has(out, "fd7a:6d67:7465::9 }"));
-	CHECK(has(out, "set devexit4 {"));
-	CHECK(has(out, "elements = { 100.64.0.7 }"));
-	CHECK(has(out, "elements = { fd7a:6d67:7465::7 }"));
-	CHECK(has(out, "set meshnet4 {"));
-	CHECK(has(out, "elements = { 10.20.0.0/16, 100.64.0.0/10 }"));
-	CHECK(has(out, "elements = { fd7a:6d67:7465::/48 }"));
+	CHECK(test_has(out, "set dev4 {"));
+	CHECK(test_has(out, "elements = { 100.64.0.7, 100.64.0.9 }"));
+	CHECK(test_has(out, "set dev6 {"));
+	CHECK(test_has(out, "elements = { fd7a:6d67:7465::7,"));
+	CHECK(test_has(out, "fd7a:6d67:7465::9 }"));
+	CHECK(test_has(out, "set devexit4 {"));
+	CHECK(test_has(out, "elements = { 100.64.0.7 }"));
+	CHECK(test_has(out, "elements = { fd7a:6d67:7465::7 }"));
+	CHECK(test_has(out, "set meshnet4 {"));
+	CHECK(test_has(out, "elements = { 10.20.0.0/16, 100.64.0.0/10 }"));
+	CHECK(test_has(out, "elements = { fd7a:6d67:7465::/48 }"));
 	at = pos(out, "chain from_mesh {", 0);
 	for (int i = 0; order[i]; i++)
 		CHECK((at = pos(out, order[i], at)) >= 0);
@@ -425,12 +381,12 @@ static void test_devices_no_exit(void)
 		return;
 	CHECK_EQ_INT(nft_apply(ctx, &tp.nft), 0);
 	out = list_table();
-	CHECK(has(out, "oifname \"meshgate0\" ip saddr @dev4 ip daddr @meshnet4 accept"));
-	CHECK(has(out, "oifname \"meshgate0\" ip6 saddr @meshnet6 ip6 daddr @dev6 accept"));
-	CHECK(has(out, "chain from_mesh {"));
-	CHECK(lacks(out, "devexit"));
-	CHECK(lacks(out, "saddr @dev4 drop"));
-	CHECK(lacks(out, "masquerade"));
+	CHECK(test_has(out, "oifname \"meshgate0\" ip saddr @dev4 ip daddr @meshnet4 accept"));
+	CHECK(test_has(out, "oifname \"meshgate0\" ip6 saddr @meshnet6 ip6 daddr @dev6 accept"));
+	CHECK(test_has(out, "chain from_mesh {"));
+	CHECK(test_lacks(out, "devexit"));
+	CHECK(test_lacks(out, "saddr @dev4 drop"));
+	CHECK(test_lacks(out, "masquerade"));
 	free(out);
 	nft_close(ctx);
 }
@@ -452,9 +408,9 @@ static void test_intervals(void)
 		return;
 	CHECK_EQ_INT(nft_apply(ctx, &tp.nft), 0);
 	out = list_table();
-	CHECK(has(out, "elements = { 0.0.0.0/8, 10.0.0.0/23,"));
-	CHECK(has(out, "240.0.0.0/4 }"));
-	CHECK(has(out, "elements = { ::/0 }"));
+	CHECK(test_has(out, "elements = { 0.0.0.0/8, 10.0.0.0/23,"));
+	CHECK(test_has(out, "240.0.0.0/4 }"));
+	CHECK(test_has(out, "elements = { ::/0 }"));
 	free(out);
 	nft_close(ctx);
 }
@@ -478,11 +434,11 @@ static void test_reapply_atomic(void)
 	CHECK_EQ_INT(nft_apply(ctx, &tp.nft), 0);
 	CHECK_EQ_INT(gen_watch_count(watch), 1);
 	out = list_table();
-	CHECK(has(out, "192.168.88.0/24"));
-	CHECK(lacks(out, "192.168.77.0/24"));
-	CHECK(lacks(out, "guarded"));
-	CHECK(lacks(out, "masquerade"));
-	CHECK(has(out, "ip daddr @lan4 accept"));
+	CHECK(test_has(out, "192.168.88.0/24"));
+	CHECK(test_lacks(out, "192.168.77.0/24"));
+	CHECK(test_lacks(out, "guarded"));
+	CHECK(test_lacks(out, "masquerade"));
+	CHECK(test_has(out, "ip daddr @lan4 accept"));
 	free(out);
 
 	/* Same plan again: still one generation, same content. */
@@ -568,7 +524,7 @@ static void test_unowned_monitor_cleanup(void)
 	plan_router_exit(&tp);
 	CHECK_EQ_INT(nft_apply(ctx, &tp.nft), 0);
 	out = list_table();
-	CHECK(lacks(out, "flags owner"));
+	CHECK(test_lacks(out, "flags owner"));
 	free(out);
 	CHECK(!nft_monitor_read(ctx));
 	CHECK(!nft_monitor_read(ctx));
@@ -629,12 +585,12 @@ static void test_large_sets(void)
 	CHECK(nft_monitor_read(ctx));
 	CHECK_EQ_INT(nft_apply(ctx, &tp.nft), 0);
 	CHECK(!nft_monitor_read(ctx));
-	out = run("nft list set inet meshgate lan4 2>/dev/null", NULL);
-	CHECK(has(out, "10.0.0.0/24"));
-	CHECK(has(out, "10.49.198.0/24"));
+	out = test_run("nft list set inet meshgate lan4 2>/dev/null", NULL);
+	CHECK(test_has(out, "10.0.0.0/24"));
+	CHECK(test_has(out, "10.49.198.0/24"));
 	free(out);
-	out = run("nft list set inet meshgate lan6 2>/dev/null", NULL);
-	CHECK(has(out, "fd00:270e::/48"));
+	out = test_run("nft list set inet meshgate lan6 2>/dev/null", NULL);
+	CHECK(test_has(out, "fd00:270e::/48"));
 	free(out);
 	CHECK_EQ_INT(nft_remove(ctx), 0);
 	nft_close(ctx);

@@ -152,39 +152,6 @@ static struct wg_peer *lookup(const struct hub *h, const char *addr)
 	return allowedips_lookup(&h->node.dev->allowedips, p.family, p.addr);
 }
 
-static char *run(const char *cmd)
-{
-	FILE *f = popen(cmd, "r");
-	char *out = calloc(1, 1 << 16);
-	size_t n = 0;
-
-	if (f && out)
-		n = fread(out, 1, (1 << 16) - 1, f);
-	if (out)
-		out[n] = '\0';
-	if (f)
-		pclose(f);
-	return out;
-}
-
-static bool has(const char *text, const char *needle)
-{
-	bool ok = text && strstr(text, needle);
-
-	if (!ok)
-		fprintf(stderr, "  missing: %s\n", needle);
-	return ok;
-}
-
-static bool lacks(const char *text, const char *needle)
-{
-	bool ok = text && !strstr(text, needle);
-
-	if (!ok)
-		fprintf(stderr, "  unexpected: %s\n", needle);
-	return ok;
-}
-
 static void test_devices_on_the_hub(void)
 {
 	struct wg_peer *phone, *tablet;
@@ -210,19 +177,20 @@ static void test_devices_on_the_hub(void)
 	CHECK(lookup(&h, "100.64.0.8") == NULL);
 	CHECK(wg_device_find_peer(h.node.dev, h.pixel) == NULL);
 
-	out = run("nft list table inet meshgate 2>&1");
+	out = test_run("nft list table inet meshgate 2>&1", NULL);
 	if (getenv("MG_TEST_VERBOSE") && out)
 		printf("%s", out);
-	CHECK(has(out, "set dev4 {"));
-	CHECK(has(out, "elements = { 100.64.0.7, 100.64.0.10 }"));
-	CHECK(has(out, "set devexit6 {"));
-	CHECK(has(out, "elements = { fd7a:6d67:7465::7 }"));
-	CHECK(has(out, "ip saddr @dev4 ip daddr @meshnet4 accept"));
-	CHECK(has(out, "elements = { 100.64.0.0/10 }"));
-	CHECK(has(out, "ip saddr @devexit4 oifname \"eth9\""));
-	CHECK(lacks(out, "100.64.0.20"));
+	CHECK(test_has(out, "set dev4 {"));
+	CHECK(test_has(out, "elements = { 100.64.0.7, 100.64.0.10 }"));
+	CHECK(test_has(out, "set devexit6 {"));
+	CHECK(test_has(out, "elements = { fd7a:6d67:7465::7 }"));
+	CHECK(test_has(out, "ip saddr @dev4 ip daddr @meshnet4 accept"));
+	CHECK(test_has(out, "elements = { 100.64.0.0/10 }"));
+	CHECK(test_has(out, "ip saddr @devexit4 oifname \"eth9\""));
+	CHECK(test_lacks(out, "100.64.0.20"));
 	free(out);
-	out = run("cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv6/conf/all/forwarding");
+	out = test_run("cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv6/conf/all/forwarding",
+		       NULL);
 	CHECK(out && !strcmp(out, "1\n1\n"));
 	free(out);
 
@@ -234,17 +202,17 @@ static void test_devices_on_the_hub(void)
 	CHECK(lookup(&h, "100.64.0.10") == NULL);
 	CHECK(wg_device_find_peer(h.node.dev, h.phone) == phone);
 	CHECK_EQ_INT(phone->last_handshake.tv_sec, 4242);
-	out = run("nft list set inet meshgate dev4 2>&1");
-	CHECK(has(out, "elements = { 100.64.0.7 }"));
+	out = test_run("nft list set inet meshgate dev4 2>&1", NULL);
+	CHECK(test_has(out, "elements = { 100.64.0.7 }"));
 	free(out);
 
 	/* No device at all: no engine peer but home, no device sets. */
 	CHECK_EQ_INT(hub_view(&h, NULL, 0), 0);
 	CHECK(wg_device_find_peer(h.node.dev, h.phone) == NULL);
 	CHECK_EQ_INT(h.node.dev->peer_count, 1);
-	out = run("nft list table inet meshgate 2>&1");
-	CHECK(lacks(out, "dev4"));
-	CHECK(lacks(out, "devexit"));
+	out = test_run("nft list table inet meshgate 2>&1", NULL);
+	CHECK(test_lacks(out, "dev4"));
+	CHECK(test_lacks(out, "devexit"));
 	free(out);
 out:
 	hub_stop(&h);

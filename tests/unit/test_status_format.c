@@ -11,34 +11,6 @@
 #include "status_format.h"
 #include "testlib.h"
 
-static char *format(const char *doc_text, time_t now)
-{
-	json_error_t jerr;
-	json_t *doc = json_loads(doc_text, 0, &jerr);
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *out = open_memstream(&buf, &len);
-
-	if (!CHECK(doc != NULL && out != NULL)) {
-		if (!doc)
-			fprintf(stderr, "  json: %s\n", jerr.text);
-		return strdup("");
-	}
-	status_format_human(out, doc, now);
-	fclose(out);
-	json_decref(doc);
-	return buf;
-}
-
-static void check_format(const char *doc_text, time_t now, const char *want)
-{
-	char *got = format(doc_text, now);
-
-	if (!CHECK(strcmp(got, want) == 0))
-		fprintf(stderr, "  got:\n%s  want:\n%s", got, want);
-	free(got);
-}
-
 static const char self_json[] =
     "\"self\": {\"name\": \"home\", \"addresses\": [\"100.64.0.1/10\"], \"public_key\": "
     "\"hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=\", \"exit_node_offered\": true}";
@@ -63,15 +35,15 @@ static void test_exit_offers(void)
 	char text[2048];
 
 	snprintf(text, sizeof(text), doc, self_json);
-	check_format(text, 1000,
-		     "home (this node)  100.64.0.1  key hSDwCYkw\xe2\x80\xa6  "
-		     "offers exit node\n"
-		     "100.64.0.2  office  direct 192.0.2.2:41641  10s ago  rx 0 B  "
-		     "tx 0 B  offers exit node\n"
-		     "100.64.0.3  cloud   relay 192.0.2.3:41641   5s ago   rx 0 B  "
-		     "tx 0 B  exit node\n"
-		     "100.64.0.4  lap     none                    never    rx 0 B  "
-		     "tx 0 B  offline\n");
+	CHECK_STATUS_TEXT(text, 1000,
+			  "home (this node)  100.64.0.1  key hSDwCYkw\xe2\x80\xa6  "
+			  "offers exit node\n"
+			  "100.64.0.2  office  direct 192.0.2.2:41641  10s ago  rx 0 B  "
+			  "tx 0 B  offers exit node\n"
+			  "100.64.0.3  cloud   relay 192.0.2.3:41641   5s ago   rx 0 B  "
+			  "tx 0 B  exit node\n"
+			  "100.64.0.4  lap     none                    never    rx 0 B  "
+			  "tx 0 B  offline\n");
 }
 
 static const char devices_json[] =
@@ -110,41 +82,43 @@ static void test_devices(void)
 	snprintf(want, sizeof(want),
 		 "%s100.64.0.2  office  direct 192.0.2.2:41641  10s ago  rx 0 B  tx 0 B\n%s",
 		 self_line, devices_text);
-	check_format(text, 1000, want);
+	CHECK_STATUS_TEXT(text, 1000, want);
 
 	/* No peers: the devices all the same. */
 	snprintf(text, sizeof(text), "{%s, \"peers\": [], %s}", self_json, devices_json);
 	snprintf(want, sizeof(want), "%sno peers\n%s", self_line, devices_text);
-	check_format(text, 1000, want);
+	CHECK_STATUS_TEXT(text, 1000, want);
 
 	/* Devices of other hubs alone: no empty columns for the engine's facts. */
-	check_format("{\"peers\": [], \"devices\": [{\"name\": \"tablet\", \"addresses\": "
-		     "[\"100.64.0.9/32\"], \"hub\": \"office\", \"exit_node\": true}, {\"name\": "
-		     "\"pad\", \"addresses\": [\"100.64.0.10/32\"], \"hub\": \"office\"}]}",
-		     0,
-		     "- (this node)  -  key -\n"
-		     "no peers\n"
-		     "devices:\n"
-		     "100.64.0.9   tablet  hub office  exit allowed\n"
-		     "100.64.0.10  pad     hub office\n");
+	CHECK_STATUS_TEXT(
+	    "{\"peers\": [], \"devices\": [{\"name\": \"tablet\", \"addresses\": "
+	    "[\"100.64.0.9/32\"], \"hub\": \"office\", \"exit_node\": true}, {\"name\": "
+	    "\"pad\", \"addresses\": [\"100.64.0.10/32\"], \"hub\": \"office\"}]}",
+	    0,
+	    "- (this node)  -  key -\n"
+	    "no peers\n"
+	    "devices:\n"
+	    "100.64.0.9   tablet  hub office  exit allowed\n"
+	    "100.64.0.10  pad     hub office\n");
 
 	/* No devices, or an empty list: no section (older daemons have none). */
 	snprintf(text, sizeof(text), "{%s, \"peers\": [], \"devices\": []}", self_json);
 	snprintf(want, sizeof(want), "%sno peers\n", self_line);
-	check_format(text, 1000, want);
+	CHECK_STATUS_TEXT(text, 1000, want);
 }
 
 /* Wrong types print as "-" or zero, never crash. */
 static void test_devices_mistyped(void)
 {
-	check_format("{\"devices\": [1, {\"name\": 5, \"addresses\": \"x\", \"attached\": true, "
-		     "\"rx_bytes\": -5, \"endpoint\": 7}]}",
-		     0,
-		     "- (this node)  -  key -\n"
-		     "no peers\n"
-		     "devices:\n"
-		     "-  -  hub -\n"
-		     "-  -  hub -  -  never  rx 0 B  tx 0 B  offline\n");
+	CHECK_STATUS_TEXT(
+	    "{\"devices\": [1, {\"name\": 5, \"addresses\": \"x\", \"attached\": true, "
+	    "\"rx_bytes\": -5, \"endpoint\": 7}]}",
+	    0,
+	    "- (this node)  -  key -\n"
+	    "no peers\n"
+	    "devices:\n"
+	    "-  -  hub -\n"
+	    "-  -  hub -  -  never  rx 0 B  tx 0 B  offline\n");
 }
 
 int main(void)
