@@ -19,6 +19,7 @@
 #include "link.h"
 #include "log.h"
 #include "preflight.h"
+#include "resolve.h"
 #include "uapi.h"
 
 static uint64_t env_now(void *ctx)
@@ -516,7 +517,8 @@ int node_start(struct node *node, struct loop *loop, struct mg_config *cfg, cons
 		snprintf(errbuf, errlen, "state_dir %s: %s", node->cfg.state_dir, strerror(-ret));
 		goto err;
 	}
-	node->dev = wg_device_new(&node_env, node->cfg.mtu);
+	node->resolver = resolver_new(loop);
+	node->dev = node->resolver ? wg_device_new(&node_env, node->cfg.mtu) : NULL;
 	if (!node->dev) {
 		ret = -ENOMEM;
 		snprintf(errbuf, errlen, "out of memory");
@@ -578,6 +580,8 @@ void node_stop(struct node *node)
 	node->rtnl = NULL;
 	wg_device_free(node->dev);
 	node->dev = NULL;
+	resolver_free(node->resolver);
+	node->resolver = NULL;
 	config_free(&node->cfg);
 	free(node->config_path);
 	node->config_path = NULL;

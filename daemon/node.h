@@ -22,11 +22,13 @@ struct uapi_server;
 struct web_server;
 struct node_status;
 struct nl_sock;
+struct resolver;
 
 struct node {
 	struct mg_config cfg;
 	char *config_path; /* NULL: running on built-in defaults */
 	struct loop *loop;
+	struct resolver *resolver; /* names looked up off the loop (resolve.h) */
 	struct wg_device *dev;
 	struct dataplane dp;
 	struct nl_sock *rtnl;

@@ -131,6 +131,7 @@ void node_mesh_host(struct node *node, struct mesh_host *out)
 	*out = (struct mesh_host){ .ops = &node_mesh_ops,
 				   .ctx = node,
 				   .loop = node->loop,
+				   .resolver = node->resolver,
 				   .cfg = &node->cfg,
 				   .tun_name = node->dp.tun.name,
 				   .public_key = node->public_key,

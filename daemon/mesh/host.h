@@ -19,6 +19,8 @@
 #include "dataplane.h"
 #include "mesh/dh.h"
 
+struct resolver;
+
 /*
  * A peer the mesh gives the node (from a netmap), next to the config's
  * static peers. allowed_ips: its mesh addresses, the routes it is primary
@@ -131,6 +133,7 @@ struct mesh_host {
 	const struct mesh_host_ops *ops;
 	void *ctx;
 	struct loop *loop;
+	struct resolver *resolver;   /* resolve.h; NULL: names are not re-resolved */
 	const struct mg_config *cfg; /* state_dir, hostname, join, coordinator.*, offers */
 	const char *tun_name;
 	const uint8_t *public_key; /* 32 bytes; follows a change of the node's key */
