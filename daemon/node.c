@@ -867,14 +867,14 @@ int node_set_mesh(struct node *node, const struct mesh_view *view, char *errbuf,
 	return ret;
 }
 
-/* cfg of a reload with the overrides on top; *file gets its own values. */
-static int prefs_reload(struct node *node, struct mg_config *cfg, struct prefs *file, char *errbuf,
-			size_t errlen)
+/* cfg of a reload with the overrides on top; *file gets its own values,
+ * pick the exit `auto` chose. */
+static int prefs_reload(struct node *node, struct mg_config *cfg, struct prefs *file, char *pick,
+			char *errbuf, size_t errlen)
 {
 	struct mesh_approved approved;
 	struct mesh_view view = node_view(node, &approved);
 	struct prefix_list routes = { 0 }, old = cfg->subnet_router.routes;
-	char pick[CONFIG_NAME_MAX + 1];
 	int ret = prefs_of_config(cfg, file);
 
 	if (ret < 0) {
@@ -980,7 +980,7 @@ int node_reload(struct node *node)
 	struct route_plan plan;
 	struct mg_config cfg;
 	struct prefs file;
-	char err[4096];
+	char err[4096], pick[CONFIG_NAME_MAX + 1];
 	int ret;
 
 	if (!node->config_path) {
@@ -1002,7 +1002,7 @@ int node_reload(struct node *node)
 		config_free(&cfg);
 		return -EINVAL;
 	}
-	ret = prefs_reload(node, &cfg, &file, err, sizeof(err));
+	ret = prefs_reload(node, &cfg, &file, pick, err, sizeof(err));
 	if (ret < 0) {
 		log_err("reload failed, keeping the running configuration: %s", err);
 		config_free(&cfg);
@@ -1026,6 +1026,7 @@ int node_reload(struct node *node)
 	node->cfg = cfg;
 	prefs_free(&node->file_prefs);
 	node->file_prefs = file;
+	memcpy(node->exit_auto, pick, sizeof(node->exit_auto));
 	node_changed(node);
 	log_info("configuration reloaded: %zu peer(s)", node->cfg.n_peers);
 	return ret;
