@@ -156,6 +156,13 @@ set_on laptop --reset
 check "--reset: the switch again" wait_for 50 0.2 mesh_ping laptop 192.168.77.2
 check "--reset: no prefs.json" not test -e "$PREFS"
 check "--reset: the origins are the config's" pref_is laptop accept_routes true config
+# prefs.json that cannot be written: the set is undone.
+mkdir "$PREFS"
+check "a set whose prefs.json cannot be written exits 1" \
+	refused 1 "cannot write $PREFS" --exit-node home
+check "and is undone: laptop still goes out directly" sees laptop 198.51.100.2 "$INTERNET"
+check "its origin is still the config" pref_is laptop exit_node null config
+rmdir "$PREFS"
 
 # What a member advertises, as the coordinator sees it.
 set_on ex2 --advertise-routes 10.77.0.0/24,10.78.0.0/24
