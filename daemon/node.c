@@ -553,7 +553,7 @@ static void prefs_ignore(struct node *node, const char *why)
 	static const struct prefs none = { 0 };
 	struct mg_config cfg = node->cfg;
 	struct prefix_list routes = { 0 };
-	char pick[CONFIG_NAME_MAX + 1], err[256];
+	char pick[CONFIG_NAME_MAX + 1] = "", err[256];
 
 	snprintf(node->prefs_error, sizeof(node->prefs_error), "%s/%s ignored: %s",
 		 node->cfg.state_dir, PREFS_FILE, why);
