@@ -9,6 +9,7 @@
 #include "loop.h"
 #include "mesh/roles.h"
 #include "node.h"
+#include "node_prefs.h"
 #include "node_status.h"
 
 enum {
@@ -40,12 +41,19 @@ static json_t *cmd_status(struct node *node, const json_t *req, const char **err
 	return doc;
 }
 
+/* `meshgate set`: the node's overrides of its config (node_prefs.h). */
+static json_t *cmd_set(struct node *node, const json_t *req, const char **error)
+{
+	return node_prefs_set(node, req, error);
+}
+
 /* The node's own commands; the mesh roles' come registered. */
 static const struct {
 	const char *name;
 	control_fn fn;
 } commands[] = {
 	{ "status", cmd_status },
+	{ "set", cmd_set },
 };
 
 static json_t *error_doc(const char *message)

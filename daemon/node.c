@@ -21,6 +21,7 @@
 #include "preflight.h"
 #include "resolve.h"
 #include "uapi.h"
+#include "wg/messages.h"
 
 static uint64_t env_now(void *ctx)
 {
@@ -502,6 +503,103 @@ static int start_uapi(struct node *node, char *errbuf, size_t errlen)
 	return 0;
 }
 
+/* ---- meshgate set: the file's preferences with the overrides on top ---- */
+
+/* The exit `auto` uses with view (prefs_exit_auto()); with none offered,
+ * the one it chose last, whose traffic the kill switch then holds. */
+static void exit_auto_choose(const struct node *node, const struct mesh_view *view, char *out,
+			     size_t len)
+{
+	struct prefs_exit_candidate *c = calloc(view->n_peers + 1, sizeof(*c));
+	long i = -1;
+
+	for (size_t k = 0; c && k < view->n_peers; k++) {
+		const struct mesh_peer *mp = &view->peers[k];
+		const struct wg_peer *peer = wg_device_find_peer(node->dev, mp->public_key);
+		c[k] = (struct prefs_exit_candidate){ .name = mp->name,
+						      .offered = mp->exit_offered,
+						      .last_handshake =
+							  peer ? peer->last_handshake.tv_sec : 0 };
+	}
+	if (c)
+		i = prefs_exit_auto(c, view->n_peers, node->exit_auto, time(NULL),
+				    REJECT_AFTER_TIME);
+	snprintf(out, len, "%s", i >= 0 ? view->peers[i].name : node->exit_auto);
+	free(c);
+}
+
+static bool exit_auto(const struct prefs *p)
+{
+	return p->set[PREFS_EXIT_NODE] && p->exit_mode == PREFS_EXIT_AUTO;
+}
+
+/* cfg with the file's preferences and over on top, `auto` choosing from
+ * view into pick ("" when over is not auto); see prefs_effective(). */
+static int effective_config(const struct node *node, const struct prefs *file,
+			    const struct prefs *over, const struct mesh_view *view,
+			    struct mg_config *cfg, struct prefix_list *routes, char *pick,
+			    char *errbuf, size_t errlen)
+{
+	pick[0] = '\0';
+	if (exit_auto(over))
+		exit_auto_choose(node, view, pick, CONFIG_NAME_MAX + 1);
+	return prefs_effective(file, over, pick, cfg, routes, errbuf, errlen);
+}
+
+/* Takes node->cfg back to the file's preferences and keeps why the
+ * overrides were dropped; the node starts all the same. */
+static void prefs_ignore(struct node *node, const char *why)
+{
+	static const struct prefs none = { 0 };
+	struct mg_config cfg = node->cfg;
+	struct prefix_list routes = { 0 };
+	char pick[CONFIG_NAME_MAX + 1] = "", err[256];
+
+	snprintf(node->prefs_error, sizeof(node->prefs_error), "%s/%s ignored: %s",
+		 node->cfg.state_dir, PREFS_FILE, why);
+	log_err("%s; the config file decides", node->prefs_error);
+	prefs_free(&node->prefs);
+	if (prefs_effective(&node->file_prefs, &none, pick, &cfg, &routes, err, sizeof(err)) < 0) {
+		free(routes.v);
+		return;
+	}
+	free(node->cfg.subnet_router.routes.v);
+	node->cfg = cfg;
+}
+
+/* At start: state_dir/PREFS_FILE over the file's preferences. A file that
+ * cannot be read, or whose preferences the config cannot take, is
+ * ignored: it never stops the node. */
+static void prefs_start(struct node *node)
+{
+	static const struct mesh_view no_view = { 0 };
+	struct mg_config cfg = node->cfg;
+	struct prefix_list routes = { 0 };
+	char err[512], pick[CONFIG_NAME_MAX + 1];
+	int ret = prefs_of_config(&node->cfg, &node->file_prefs);
+
+	if (ret < 0) {
+		prefs_ignore(node, strerror(-ret));
+		return;
+	}
+	if (prefs_load(node->cfg.state_dir, &node->prefs, err, sizeof(err)) < 0) {
+		prefs_ignore(node, err);
+		return;
+	}
+	if (!prefs_any(&node->prefs))
+		return;
+	ret = effective_config(node, &node->file_prefs, &node->prefs, &no_view, &cfg, &routes, pick,
+			       err, sizeof(err));
+	if (ret < 0) {
+		free(routes.v);
+		prefs_ignore(node, err);
+		return;
+	}
+	free(node->cfg.subnet_router.routes.v);
+	node->cfg = cfg;
+	log_info("preferences from %s/%s over the config file", node->cfg.state_dir, PREFS_FILE);
+}
+
 int node_start(struct node *node, struct loop *loop, struct mg_config *cfg, const char *config_path,
 	       char *errbuf, size_t errlen)
 {
@@ -540,7 +638,13 @@ int node_start(struct node *node, struct loop *loop, struct mg_config *cfg, cons
 		goto err;
 	}
 	router_init(&node->router, node->rtnl, loop, node->dp.tun.ifindex, node->cfg.state_dir);
+	prefs_start(node);
 	ret = compute_plan(node, &node->cfg, &no_view, &node->plan, errbuf, errlen);
+	if (ret < 0 && prefs_any(&node->prefs)) {
+		prefs_ignore(node, errbuf);
+		route_plan_free(&node->plan);
+		ret = compute_plan(node, &node->cfg, &no_view, &node->plan, errbuf, errlen);
+	}
 	if (ret == 0)
 		ret = router_apply(&node->router, &node->plan, errbuf, errlen);
 	if (ret < 0)
@@ -583,6 +687,8 @@ void node_stop(struct node *node)
 	resolver_free(node->resolver);
 	node->resolver = NULL;
 	config_free(&node->cfg);
+	prefs_free(&node->prefs);
+	prefs_free(&node->file_prefs);
 	free(node->config_path);
 	node->config_path = NULL;
 	mesh_peers_free(node->mesh_peers, node->n_mesh_peers);
@@ -717,21 +823,28 @@ int node_set_mesh(struct node *node, const struct mesh_view *view, char *errbuf,
 {
 	struct mesh_approved approved;
 	struct route_plan plan = { 0 };
+	struct mg_config cfg = node->cfg;
+	char pick[CONFIG_NAME_MAX + 1] = "";
 	struct view_copy c;
 	struct mesh_view v;
 	int addr_ret, ret = view_copy(view, &c, &approved, &v);
 
+	if (ret == 0 && exit_auto(&node->prefs)) {
+		exit_auto_choose(node, &v, pick, sizeof(pick));
+		snprintf(cfg.use_exit_node.peer, sizeof(cfg.use_exit_node.peer), "%s",
+			 pick[0] ? pick : "auto");
+	}
 	if (ret < 0)
 		snprintf(errbuf, errlen, "out of memory");
 	else
-		ret = compute_plan(node, &node->cfg, &v, &plan, errbuf, errlen);
+		ret = compute_plan(node, &cfg, &v, &plan, errbuf, errlen);
 	if (ret < 0) {
 		route_plan_free(&plan);
 		view_copy_free(&c, view);
 		return ret;
 	}
 	addr_ret = set_addresses(node, &node->cfg, v.addresses, v.n_addresses);
-	ret = apply_plan(node, "mesh", &node->cfg, &node->cfg, &v, &plan, errbuf, errlen);
+	ret = apply_plan(node, "mesh", &node->cfg, &cfg, &v, &plan, errbuf, errlen);
 	if (addr_ret < 0) {
 		log_err("mesh addresses: %s", strerror(-addr_ret));
 		if (ret == 0) {
@@ -743,8 +856,96 @@ int node_set_mesh(struct node *node, const struct mesh_view *view, char *errbuf,
 	/* Kept also after a failure: the next change is applied from it. */
 	route_plan_free(&node->plan);
 	node->plan = plan;
+	if (exit_auto(&node->prefs) && strcmp(pick, node->exit_auto) != 0)
+		log_info("exit node auto: %s -> %s", node->exit_auto[0] ? node->exit_auto : "none",
+			 pick[0] ? pick : "none");
+	memcpy(node->exit_auto, pick, sizeof(node->exit_auto));
+	memcpy(node->cfg.use_exit_node.peer, cfg.use_exit_node.peer,
+	       sizeof(node->cfg.use_exit_node.peer));
 	node_keep_view(node, &c, &v);
 	node_changed(node);
+	return ret;
+}
+
+/* cfg of a reload with the overrides on top; *file gets its own values,
+ * pick the exit `auto` chose. */
+static int prefs_reload(struct node *node, struct mg_config *cfg, struct prefs *file, char *pick,
+			char *errbuf, size_t errlen)
+{
+	struct mesh_approved approved;
+	struct mesh_view view = node_view(node, &approved);
+	struct prefix_list routes = { 0 }, old = cfg->subnet_router.routes;
+	int ret = prefs_of_config(cfg, file);
+
+	if (ret < 0) {
+		snprintf(errbuf, errlen, "out of memory");
+		return ret;
+	}
+	ret = effective_config(node, file, &node->prefs, &view, cfg, &routes, pick, errbuf, errlen);
+	if (ret < 0) {
+		cfg->subnet_router.routes = old;
+		free(routes.v);
+		prefs_free(file);
+		return ret;
+	}
+	free(old.v);
+	return 0;
+}
+
+/* Undoes a set whose apply or file write failed: node->cfg and node->plan
+ * are still the running ones. */
+static void set_undo(struct node *node, const struct mg_config *tried, const struct mesh_view *view)
+{
+	char err[512];
+
+	if (apply_plan(node, "set", tried, &node->cfg, view, &node->plan, err, sizeof(err)) < 0)
+		log_err("set: cannot restore the previous state: %s", err);
+}
+
+int node_set_prefs(struct node *node, const struct prefs *p, char *errbuf, size_t errlen)
+{
+	struct mesh_approved approved;
+	struct mesh_view view = node_view(node, &approved);
+	struct mg_config cfg = node->cfg;
+	struct prefix_list routes = { 0 };
+	struct route_plan plan = { 0 };
+	struct prefs copy = { 0 };
+	char pick[CONFIG_NAME_MAX + 1] = "";
+	int ret = prefs_copy(&copy, p);
+
+	if (ret < 0)
+		snprintf(errbuf, errlen, "out of memory");
+	if (ret == 0)
+		ret = effective_config(node, &node->file_prefs, p, &view, &cfg, &routes, pick,
+				       errbuf, errlen);
+	if (ret == 0)
+		ret = compute_plan(node, &cfg, &view, &plan, errbuf, errlen);
+	if (ret < 0)
+		goto out;
+	ret = apply_plan(node, "set", &node->cfg, &cfg, &view, &plan, errbuf, errlen);
+	if (ret == 0)
+		ret = prefs_save(node->cfg.state_dir, p, errbuf, errlen);
+	if (ret < 0) {
+		set_undo(node, &cfg, &view);
+		goto out;
+	}
+	free(node->cfg.subnet_router.routes.v);
+	node->cfg = cfg;
+	routes = (struct prefix_list){ 0 };
+	route_plan_free(&node->plan);
+	node->plan = plan;
+	plan = (struct route_plan){ 0 };
+	prefs_free(&node->prefs);
+	node->prefs = copy;
+	copy = (struct prefs){ 0 };
+	memcpy(node->exit_auto, pick, sizeof(node->exit_auto));
+	node->prefs_error[0] = '\0';
+	log_info("meshgate set: preferences changed (%s/%s)", node->cfg.state_dir, PREFS_FILE);
+	node_changed(node);
+out:
+	free(routes.v);
+	route_plan_free(&plan);
+	prefs_free(&copy);
 	return ret;
 }
 
@@ -778,7 +979,8 @@ int node_reload(struct node *node)
 	struct mesh_view view = node_view(node, &approved);
 	struct route_plan plan;
 	struct mg_config cfg;
-	char err[4096];
+	struct prefs file;
+	char err[4096], pick[CONFIG_NAME_MAX + 1];
 	int ret;
 
 	if (!node->config_path) {
@@ -800,10 +1002,17 @@ int node_reload(struct node *node)
 		config_free(&cfg);
 		return -EINVAL;
 	}
+	ret = prefs_reload(node, &cfg, &file, pick, err, sizeof(err));
+	if (ret < 0) {
+		log_err("reload failed, keeping the running configuration: %s", err);
+		config_free(&cfg);
+		return ret;
+	}
 	ret = compute_plan(node, &cfg, &view, &plan, err, sizeof(err));
 	if (ret < 0) {
 		log_err("reload failed, keeping the running configuration: %s", err);
 		route_plan_free(&plan);
+		prefs_free(&file);
 		config_free(&cfg);
 		return ret;
 	}
@@ -815,6 +1024,9 @@ int node_reload(struct node *node)
 	node->plan = plan;
 	config_free(&node->cfg);
 	node->cfg = cfg;
+	prefs_free(&node->file_prefs);
+	node->file_prefs = file;
+	memcpy(node->exit_auto, pick, sizeof(node->exit_auto));
 	node_changed(node);
 	log_info("configuration reloaded: %zu peer(s)", node->cfg.n_peers);
 	return ret;

@@ -15,6 +15,7 @@
 #include "loop.h"
 #include "mesh/roles.h"
 #include "plan.h"
+#include "prefs.h"
 #include "router.h"
 #include "wg/device.h"
 
@@ -53,6 +54,16 @@ struct node {
 	struct mesh_device *mesh_devices;
 	size_t n_mesh_devices;
 
+	/* `meshgate set` (prefs.h): cfg is the file with these overrides on
+	 * top. file_prefs: the file's own values of what they override;
+	 * exit_auto: the exit `auto` chose ("" none yet); prefs_error: why
+	 * state_dir/prefs.json was ignored at start ("" it was not). */
+	struct prefs prefs;
+	struct prefs file_prefs;
+	char exit_auto[CONFIG_NAME_MAX + 1];
+	char prefs_error[512];
+	char set_error[512]; /* the last refused set's reason */
+
 	/* The control plane's roles: at most one runs. They see the node
 	 * only through the host node_mesh.c gives them (mesh/host.h). */
 	struct mesh_roles roles;
@@ -87,6 +98,17 @@ int node_start(struct node *node, struct loop *loop, struct mg_config *cfg, cons
  * (router, engine peers) is logged, kept in apply_error and returned; the
  * new configuration is in place all the same. */
 int node_reload(struct node *node);
+
+/*
+ * Makes p the node's overrides (a copy): the effective configuration (the
+ * file's, p on top) is applied as a reload applies it, then p is written
+ * to state_dir/PREFS_FILE. Refused (-errno, errbuf says why) when the
+ * effective configuration is invalid, its plan fails, applying it fails or
+ * the file cannot be written: the running state and the file stay as they
+ * were.
+ */
+int node_set_prefs(struct node *node, const struct prefs *p, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* Tears everything down; the kernel is left as it was before node_start(). */
 void node_stop(struct node *node);

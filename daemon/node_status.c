@@ -15,6 +15,7 @@
 #include "mesh/coordinator.h"
 #include "netaddr.h"
 #include "node.h"
+#include "node_prefs.h"
 #include "preflight.h"
 #include "status.h"
 #include "timeutil.h"
@@ -213,23 +214,33 @@ static const char *role_name(const struct node *node)
 	return node->roles.coordinator ? "coordinator" : node->roles.client ? "member" : "none";
 }
 
-/* "advertised_routes" and "exit_node_offered" are the config; "served_routes"
- * and "exit_node_served" what the node forwards (config ∩ approved). */
+/* "advertised_routes", "exit_node_offered" and "exit_node_in_use" are the
+ * config with the overrides of `meshgate set` ("preferences" says which;
+ * "exit_node_in_use" is the exit `auto` chose); "served_routes" and
+ * "exit_node_served" what the node forwards (config ∩ approved). */
 static json_t *self_json(const struct node *node)
 {
 	const struct mg_config *cfg = &node->cfg;
+	json_t *self = json_pack(
+	    "{s:s, s:o, s:o, s:i, s:b, s:s, s:s, s:o, s:b, s:o, s:o, s:b}", "name", cfg->hostname,
+	    "public_key", key_json(node->public_key), "addresses", self_addresses_json(node),
+	    "listen_port", (int)node_listen_port(node), "coordinator",
+	    node->roles.coordinator != NULL, "role", role_name(node), "role_origin",
+	    mesh_roles_origin_name(node->roles.origin), "advertised_routes",
+	    prefix_list_json(&cfg->subnet_router.routes), "exit_node_offered",
+	    cfg->exit_node.enabled, "exit_node_in_use",
+	    cfg->use_exit_node.peer[0] ? json_string(cfg->use_exit_node.peer) : json_null(),
+	    "served_routes", served_routes_json(node), "exit_node_served",
+	    node->plan.nft.exit_node);
 
-	return json_pack("{s:s, s:o, s:o, s:i, s:b, s:s, s:s, s:o, s:b, s:o, s:o, s:b}", "name",
-			 cfg->hostname, "public_key", key_json(node->public_key), "addresses",
-			 self_addresses_json(node), "listen_port", (int)node_listen_port(node),
-			 "coordinator", node->roles.coordinator != NULL, "role", role_name(node),
-			 "role_origin", mesh_roles_origin_name(node->roles.origin),
-			 "advertised_routes", prefix_list_json(&cfg->subnet_router.routes),
-			 "exit_node_offered", cfg->exit_node.enabled, "exit_node_in_use",
-			 cfg->use_exit_node.peer[0] ? json_string(cfg->use_exit_node.peer)
-						    : json_null(),
-			 "served_routes", served_routes_json(node), "exit_node_served",
-			 node->plan.nft.exit_node);
+	if (self && (json_object_set_new(self, "preferences", node_prefs_json(node)) < 0 ||
+		     json_object_set_new(self, "preferences_error",
+					 node->prefs_error[0] ? json_string(node->prefs_error)
+							      : json_null()) < 0)) {
+		json_decref(self);
+		return NULL;
+	}
+	return self;
 }
 
 /* "direct" or "relay" for a peer with a live session, else "none". */

@@ -88,6 +88,40 @@ static void short_key(char *out, size_t len, const char *key)
 	snprintf(out, len, strcmp(key, "-") ? "%.8s\xe2\x80\xa6" : "%s", key);
 }
 
+/* The preference key of self.preferences when `meshgate set` overrides
+ * it; NULL when the config decides. */
+static const json_t * override(const json_t *self, const char *key)
+{
+	const json_t *p = json_object_get(json_object_get(self, "preferences"), key);
+	const char *origin = json_string_value(json_object_get(p, "origin"));
+
+	return origin && !strcmp(origin, "meshgate set") ? json_object_get(p, "value") : NULL;
+}
+
+/* " (meshgate set)" after what an override decided; "" otherwise. */
+static const char *set_note(const json_t *self, const char *key)
+{
+	return override(self, key) ? " (meshgate set)" : "";
+}
+
+/* The overrides that turned something off, which the line would not show. */
+static void print_overridden_off(FILE *out, const json_t *self)
+{
+	const json_t *v;
+
+	v = override(self, "exit_node");
+	if (v && !strcmp(json_string_value(v) ? json_string_value(v) : "", "none"))
+		fprintf(out, "  exit node: none (meshgate set)");
+	v = override(self, "advertise_routes");
+	if (v && json_array_size(v) == 0)
+		fprintf(out, "  routes: none (meshgate set)");
+	if (json_is_false(override(self, "advertise_exit")))
+		fprintf(out, "  offers no exit node (meshgate set)");
+	v = override(self, "accept_routes");
+	if (v)
+		fprintf(out, "  accept routes: %s (meshgate set)", json_is_true(v) ? "yes" : "no");
+}
+
 static void print_self(FILE *out, const json_t *self)
 {
 	char addrs[CELL_LEN * 2] = "", key[16], extra[CELL_LEN * 2] = "";
@@ -105,13 +139,20 @@ static void print_self(FILE *out, const json_t *self)
 	if (get_bool(self, "coordinator") && json_is_string(json_object_get(self, "role_origin")))
 		fprintf(out, " (%s)", get_str(self, "role_origin"));
 	if (get_bool(self, "exit_node_offered"))
-		fprintf(out, "  offers exit node");
+		fprintf(out, "  offers exit node%s", set_note(self, "advertise_exit"));
 	if (exit_peer)
-		fprintf(out, "  exit node: %s", exit_peer);
+		fprintf(out, "  exit node: %s%s", exit_peer,
+			json_is_string(override(self, "exit_node")) &&
+				!strcmp(json_string_value(override(self, "exit_node")), "auto")
+			    ? " (auto, meshgate set)"
+			    : set_note(self, "exit_node"));
 	join_list(extra, sizeof(extra), json_object_get(self, "advertised_routes"), false);
 	if (extra[0])
-		fprintf(out, "  routes: %s", extra);
+		fprintf(out, "  routes: %s%s", extra, set_note(self, "advertise_routes"));
+	print_overridden_off(out, self);
 	fputc('\n', out);
+	if (json_is_string(json_object_get(self, "preferences_error")))
+		fprintf(out, "preferences: %s\n", get_str(self, "preferences_error"));
 }
 
 struct row {

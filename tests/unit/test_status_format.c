@@ -121,8 +121,45 @@ static void test_devices_mistyped(void)
 	    "-  -  hub -  -  never  rx 0 B  tx 0 B  offline\n");
 }
 
+/* An override of `meshgate set` is noted where it decides; one that
+ * turns something off says so; the config's go unmarked. */
+static void test_preferences(void)
+{
+	static const char doc[] =
+	    "{\"self\": {\"name\": \"lap\", \"addresses\": [], \"exit_node_in_use\": %s, "
+	    "\"exit_node_offered\": %s, \"advertised_routes\": %s, \"preferences\": {"
+	    "\"exit_node\": {\"value\": %s, \"origin\": \"%s\"}, "
+	    "\"accept_routes\": {\"value\": false, \"origin\": \"%s\"}, "
+	    "\"advertise_routes\": {\"value\": %s, \"origin\": \"%s\"}, "
+	    "\"advertise_exit\": {\"value\": %s, \"origin\": \"%s\"}}, "
+	    "\"preferences_error\": %s}, \"peers\": []}";
+	char text[2048];
+
+	snprintf(text, sizeof(text), doc, "\"home\"", "false", "[\"10.1.0.0/16\"]", "\"home\"",
+		 "meshgate set", "config", "[\"10.1.0.0/16\"]", "config", "false", "config",
+		 "null");
+	CHECK_STATUS_TEXT(text, 0,
+			  "lap (this node)  -  key -  exit node: home (meshgate set)  "
+			  "routes: 10.1.0.0/16\nno peers\n");
+	snprintf(text, sizeof(text), doc, "\"ex2\"", "false", "[]", "\"auto\"", "meshgate set",
+		 "meshgate set", "[]", "meshgate set", "false", "meshgate set", "null");
+	CHECK_STATUS_TEXT(text, 0,
+			  "lap (this node)  -  key -  exit node: ex2 (auto, meshgate set)  "
+			  "routes: none (meshgate set)  offers no exit node (meshgate set)  "
+			  "accept routes: no (meshgate set)\nno peers\n");
+	snprintf(text, sizeof(text), doc, "null", "true", "[\"10.1.0.0/16\"]", "\"none\"",
+		 "meshgate set", "config", "[\"10.1.0.0/16\"]", "meshgate set", "true",
+		 "meshgate set", "\"/var/lib/meshgate/prefs.json ignored: bad\"");
+	CHECK_STATUS_TEXT(text, 0,
+			  "lap (this node)  -  key -  offers exit node (meshgate set)  "
+			  "routes: 10.1.0.0/16 (meshgate set)  exit node: none (meshgate set)\n"
+			  "preferences: /var/lib/meshgate/prefs.json ignored: bad\n"
+			  "no peers\n");
+}
+
 int main(void)
 {
+	RUN(test_preferences);
 	RUN(test_exit_offers);
 	RUN(test_devices);
 	RUN(test_devices_mistyped);

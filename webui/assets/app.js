@@ -81,6 +81,11 @@ function renderSelf(self, daemon) {
   // role_origin: "config", "meshgate init" or "meshgate join".
   const origin = typeof self.role_origin === "string" ? " (" + self.role_origin + ")" : "";
   fact(dl, "Coordinator", yesno(self.coordinator === true, "yes" + origin));
+  // preferences: {exit_node: {value, origin}, ...}; origin "meshgate set"
+  // where an override of the config decides.
+  const prefs = self.preferences || {};
+  const set = Object.keys(prefs).filter((k) => prefs[k] && prefs[k].origin === "meshgate set");
+  if (set.length) fact(dl, "Set by meshgate set", set.map((k) => k.replace(/_/g, " ")).join(", "));
   fact(dl, "Routes", routeStates(self));
   fact(dl, "Exit node offered", yesno(self.exit_node_offered === true));
   fact(dl, "Exit node in use", str(self.exit_node_in_use, "none"));
