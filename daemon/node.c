@@ -18,6 +18,7 @@
 #include "keys.h"
 #include "link.h"
 #include "log.h"
+#include "node_ddns.h"
 #include "preflight.h"
 #include "resolve.h"
 #include "uapi.h"
@@ -136,6 +137,33 @@ out:
 	return ret;
 }
 
+/* Follows the static peers' endpoint names of node->cfg. */
+static int ddns_update(struct node *node)
+{
+	struct node_ddns_env env = {
+		.loop = node->loop, .resolver = node->resolver, .dev = node->dev, .dp = &node->dp
+	};
+
+	return node_ddns_update(&node->ddns, &env, &node->cfg);
+}
+
+/* A numeric endpoint as it is; a name's last answer if it has one, else
+ * none until its first (node_ddns.h: names are never looked up here). */
+static void set_config_endpoint(struct node *node, struct wg_peer *peer,
+				const struct config_peer *cp)
+{
+	const struct ddns_name *dn = node_ddns_find(node->ddns, cp->public_key, &cp->endpoint);
+	struct wg_endpoint ep = { 0 };
+
+	if (cp->endpoint.numeric)
+		memcpy(&ep.addr, &cp->endpoint.addr, sockaddr_len(&cp->endpoint.addr));
+	else if (dn && dn->known)
+		memcpy(&ep.addr, &dn->addr, sockaddr_len(&dn->addr));
+	else
+		return;
+	wg_peer_set_endpoint(peer, &ep);
+}
+
 /* Endpoint, preshared key and keepalive: what a new or changed peer gets. */
 static int configure_peer(struct node *node, struct wg_peer *peer, const struct config_peer *cp)
 {
@@ -143,18 +171,8 @@ static int configure_peer(struct node *node, struct wg_peer *peer, const struct 
 	const char *why = NULL;
 	int ret = 0;
 
-	if (cp->has_endpoint) {
-		union sockaddr_inet sa;
-		struct wg_endpoint ep = { 0 };
-		if (endpoint_resolve(&cp->endpoint, AF_UNSPEC, &sa) == 0) {
-			memcpy(&ep.addr, &sa, sizeof(sa));
-			wg_peer_set_endpoint(peer, &ep);
-		} else {
-			log_warn("peer %s: cannot resolve endpoint %s; waiting for it to "
-				 "contact us",
-				 cp->name, cp->endpoint.host);
-		}
-	}
+	if (cp->has_endpoint)
+		set_config_endpoint(node, peer, cp);
 	if (cp->preshared_key_file) {
 		ret = key_file_load(cp->preshared_key_file, psk, false, &why);
 		if (ret < 0) {
@@ -659,6 +677,8 @@ int node_start(struct node *node, struct loop *loop, struct mg_config *cfg, cons
 			 strerror(-ret));
 		log_err("%s", node->apply_error);
 	}
+	if (ddns_update(node) < 0)
+		log_err("peer endpoint names: out of memory; they are not looked up");
 	log_info("%s up: listening on UDP port %u, %zu peer(s)", node->dp.tun.name,
 		 node->dp.udp.port, node->cfg.n_peers);
 	return 0;
@@ -684,6 +704,8 @@ void node_stop(struct node *node)
 	node->rtnl = NULL;
 	wg_device_free(node->dev);
 	node->dev = NULL;
+	node_ddns_free(node->ddns);
+	node->ddns = NULL;
 	resolver_free(node->resolver);
 	node->resolver = NULL;
 	config_free(&node->cfg);
@@ -1027,6 +1049,8 @@ int node_reload(struct node *node)
 	prefs_free(&node->file_prefs);
 	node->file_prefs = file;
 	memcpy(node->exit_auto, pick, sizeof(node->exit_auto));
+	if (ddns_update(node) < 0)
+		log_err("reload: peer endpoint names: out of memory");
 	node_changed(node);
 	log_info("configuration reloaded: %zu peer(s)", node->cfg.n_peers);
 	return ret;

@@ -24,12 +24,14 @@ struct web_server;
 struct node_status;
 struct nl_sock;
 struct resolver;
+struct node_ddns;
 
 struct node {
 	struct mg_config cfg;
 	char *config_path; /* NULL: running on built-in defaults */
 	struct loop *loop;
 	struct resolver *resolver; /* names looked up off the loop (resolve.h) */
+	struct node_ddns *ddns;    /* the static peers' endpoint names (node_ddns.h) */
 	struct wg_device *dev;
 	struct dataplane dp;
 	struct nl_sock *rtnl;

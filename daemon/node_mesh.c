@@ -37,7 +37,8 @@ static bool host_peer_facts(void *ctx, const uint8_t key[32], struct mesh_peer_f
 		return false;
 	*out = (struct mesh_peer_facts){ .has_endpoint = p->has_endpoint,
 					 .session = wg_peer_has_session(p),
-					 .last_handshake = p->last_handshake.tv_sec };
+					 .last_handshake = p->last_handshake.tv_sec,
+					 .handshake_attempts = p->handshake_attempts };
 	snprintf(out->name, sizeof(out->name), "%s", p->name);
 	if (p->has_endpoint)
 		out->endpoint = p->endpoint;

@@ -15,6 +15,7 @@
 #include "mesh/coordinator.h"
 #include "netaddr.h"
 #include "node.h"
+#include "node_ddns.h"
 #include "node_prefs.h"
 #include "preflight.h"
 #include "status.h"
@@ -277,19 +278,39 @@ static json_t *peer_json(const struct wg_peer *peer, const struct mesh_index *ix
 	    sort.exit_node, "exit_node_offered", mp && mp->exit_offered, "online", online);
 }
 
+/* A static peer's or the coordinator's endpoint name (node_ddns.h,
+ * mesh_client_endpoint_name): endpoint_name, endpoint_resolved_at (unix s,
+ * 0 before the first answer). Other peers have neither. */
+static void endpoint_name_add(json_t *obj, const struct node *node, const uint8_t key[KEY_LEN])
+{
+	const struct ddns_name *dn = node_ddns_find(node->ddns, key, NULL);
+	char name[ENDPOINT_STR_LEN];
+
+	if (!dn && node->roles.client)
+		dn = mesh_client_endpoint_name(node->roles.client, key);
+	if (!dn || !obj)
+		return;
+	ddns_name_format(dn, name, sizeof(name));
+	json_object_set_new(obj, "endpoint_name", json_string(name));
+	json_object_set_new(obj, "endpoint_resolved_at", json_integer((json_int_t)dn->resolved_at));
+}
+
 /* The engine's peers but the attached devices, whose engine peers the
  * index records for devices_json. */
 static json_t *peers_json(const struct node *node, struct mesh_index *ix, time_t now)
 {
-	json_t *arr = json_array();
+	json_t *arr = json_array(), *p;
 
 	wg_device_for_each_peer(node->dev, peer)
 	{
 		ssize_t d = attached_device(ix, node, peer->public_key);
-		if (d >= 0)
+		if (d >= 0) {
 			ix->device_peer[d] = peer;
-		else if (arr)
-			json_array_append_new(arr, peer_json(peer, ix, now));
+		} else if (arr) {
+			p = peer_json(peer, ix, now);
+			endpoint_name_add(p, node, peer->public_key);
+			json_array_append_new(arr, p);
+		}
 	}
 	return arr;
 }

@@ -187,8 +187,9 @@ static void traffic_cells(struct row *r, int col, const json_t *obj, time_t now)
 	snprintf(r->cell[col + 2], sizeof(r->cell[col + 2]), "tx %s", size);
 }
 
-/* Address, name, path, handshake, rx, tx, notes: "exit node" for the exit
- * in use, "offers exit node" for one this node could pick. */
+/* Address, name, path and endpoint (with its name), handshake, rx, tx,
+ * notes: "exit node" for the exit in use, "offers exit node" for one this
+ * node could pick. */
 static void peer_row(struct row *r, const json_t *peer, time_t now)
 {
 	char notes[CELL_LEN * 2] = "";
@@ -201,6 +202,10 @@ static void peer_row(struct row *r, const json_t *peer, time_t now)
 			 get_str(peer, "endpoint"));
 	else
 		snprintf(r->cell[2], sizeof(r->cell[2]), "%s", get_str(peer, "path"));
+	/* The endpoint's name (a static peer's, the coordinator's) beside it. */
+	if (json_is_string(json_object_get(peer, "endpoint_name")))
+		snprintf(r->cell[2] + strlen(r->cell[2]), sizeof(r->cell[2]) - strlen(r->cell[2]),
+			 " (%s)", get_str(peer, "endpoint_name"));
 	traffic_cells(r, 3, peer, now);
 	if (!get_bool(peer, "online"))
 		add_note(notes, sizeof(notes), "offline");

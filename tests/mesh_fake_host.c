@@ -66,7 +66,8 @@ static bool fake_peer_facts(void *ctx, const uint8_t key[32], struct mesh_peer_f
 	*out = (struct mesh_peer_facts){ .session = p->session,
 					 .has_endpoint = p->has_endpoint,
 					 .endpoint = p->endpoint,
-					 .last_handshake = p->last_handshake };
+					 .last_handshake = p->last_handshake,
+					 .handshake_attempts = p->handshake_attempts };
 	snprintf(out->name, sizeof(out->name), "%s", p->name);
 	return true;
 }
@@ -83,6 +84,14 @@ static bool fake_peer_kick(void *ctx, const uint8_t key[32])
 
 static void fake_peer_set_endpoint(void *ctx, const uint8_t key[32], const struct wg_endpoint *ep)
 {
+	struct fake_host *h = ctx;
+	struct fake_peer *p = fake_find(h, key);
+
+	h->endpoint_sets++;
+	if (!p)
+		return;
+	p->endpoint = *ep;
+	p->has_endpoint = true;
 }
 
 static void fake_set_hooks(void *ctx, const struct dataplane_mesh_ops *ops,

@@ -26,7 +26,8 @@ struct fake_peer {
 	bool session;
 	time_t last_handshake;
 	bool has_endpoint;
-	struct wg_endpoint endpoint;
+	struct wg_endpoint endpoint; /* peer_set_endpoint sets it */
+	unsigned handshake_attempts;
 };
 
 struct fake_host {
@@ -47,6 +48,7 @@ struct fake_host {
 	bool view_approved;
 	uint8_t kicked[FAKE_HOST_MAX_CALLS][32];
 	unsigned kicks;
+	unsigned endpoint_sets; /* peer_set_endpoint calls, for any key */
 	const struct dataplane_mesh_ops *hooks;
 	void *hooks_role;
 	bool relay_check;

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "mesh/hello.h"
 #include "mesh/client_ctl.h"
+#include "mesh/client_ddns.h"
 #include "mesh/client_internal.h"
 #include "mesh/client_view.h"
 
@@ -105,6 +106,7 @@ static void on_timer(void *ctx)
 	struct mesh_client *mc = ctx;
 
 	loop_timer_set(mc->host.loop, mc->timer, loop_now() + TICK_NS);
+	client_ddns_tick(mc);
 	client_join_tick(mc);
 	client_control_tick(mc);
 	client_paths_tick(mc);
@@ -133,6 +135,8 @@ int mesh_client_join(struct mesh_client *mc, const char *code, char *errbuf, siz
 	mc->join_error[0] = '\0';
 	mc->join = JOIN_RUNNING;
 	mc->join_deadline = now_ns() + (uint64_t)MESH_JOIN_TIMEOUT_S * NS;
+	client_ddns_join_reset(mc);
+	client_ddns_tick(mc);
 	client_join_send(mc);
 	return 0;
 }
@@ -211,6 +215,7 @@ void mesh_client_stop(struct mesh_client *mc)
 	if (!mc)
 		return;
 	mc->host.ops->set_hooks(mc->host.ctx, NULL, NULL, mc);
+	client_ddns_cancel(mc);
 	channel_free(mc->ch);
 	if (mc->timer)
 		loop_timer_del(mc->host.loop, mc->timer);

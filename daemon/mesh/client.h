@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "mesh/client_ddns.h"
 #include "mesh/client_devices.h"
 #include "mesh/client_join.h"
 #include "mesh/client_paths.h"

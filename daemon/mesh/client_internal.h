@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ddns.h"
 #include "loop.h"
 #include "mesh/channel.h"
 #include "mesh/devreq.h"
@@ -34,6 +35,15 @@ struct path {
 	uint64_t last_probe;
 };
 
+/* A name among the coordinator's endpoints (or the invite's, while
+ * joining), followed through the host's resolver; the resolver's ctx. */
+struct client_name {
+	struct mesh_client *mc;
+	bool join; /* one of inv.endpoints, else of coord_eps */
+	bool used; /* the endpoint is a name */
+	struct ddns_name dn;
+};
+
 struct mesh_client {
 	struct mesh_host host;
 	/* Saved state (mesh.json). */
@@ -48,7 +58,8 @@ struct mesh_client {
 	size_t n_coord_addrs;
 	struct endpoint coord_eps[INVITE_MAX_ENDPOINTS];
 	size_t n_coord_eps;
-	union sockaddr_inet relay_addr; /* the coordinator's UDP address */
+	union sockaddr_inet relay_addr;                       /* the coordinator's UDP address */
+	struct client_name coord_names[INVITE_MAX_ENDPOINTS]; /* [i]: coord_eps[i] */
 	uint8_t relay_key[RELAY_KEY_LEN];
 	/* The netmap in use. */
 	struct netmap nm;
@@ -60,6 +71,7 @@ struct mesh_client {
 	json_t *join_result;       /* received, not yet handled */
 	struct cookie join_cookie; /* the coordinator's cookie under load (join.h) */
 	union sockaddr_inet join_from;
+	struct client_name join_names[INVITE_MAX_ENDPOINTS]; /* [i]: inv.endpoints[i] */
 	char join_error[256];
 	/* Control channel. */
 	struct channel *ch;

@@ -18,6 +18,7 @@
 #include "mesh/hello.h"
 #include "mesh/client_internal.h"
 #include "mesh/client_ctl.h"
+#include "mesh/client_ddns.h"
 #include "mesh/client_state.h"
 #include "mesh/client_view.h"
 
@@ -56,6 +57,22 @@ static int join_request_build(struct mesh_client *mc, uint8_t *msg, size_t *len)
 	return ret;
 }
 
+/* Where the request for inv.endpoints[i] goes: a name's answer from the
+ * resolver (client_ddns.h; none yet: -EAGAIN), or without a resolver a
+ * blocking lookup. */
+static int join_target(const struct mesh_client *mc, size_t i, union sockaddr_inet *sa)
+{
+	const struct endpoint *ep = &mc->inv.endpoints[i];
+	const struct client_name *cn = &mc->join_names[i];
+
+	if (ep->numeric || !mc->host.resolver)
+		return endpoint_resolve(ep, AF_UNSPEC, sa);
+	if (!cn->used || !cn->dn.known)
+		return -EAGAIN;
+	*sa = cn->dn.addr;
+	return 0;
+}
+
 void client_join_send(struct mesh_client *mc)
 {
 	struct pkt_batch *udp_out = mc->host.ops->udp_out(mc->host.ctx);
@@ -67,7 +84,7 @@ void client_join_send(struct mesh_client *mc)
 	for (size_t i = 0; i < mc->inv.n_endpoints; i++) {
 		union sockaddr_inet sa;
 		struct pkt *pkt;
-		if (endpoint_resolve(&mc->inv.endpoints[i], AF_UNSPEC, &sa) < 0)
+		if (join_target(mc, i, &sa) < 0)
 			continue;
 		pkt = pkt_batch_add(udp_out);
 		if (!pkt)
@@ -135,6 +152,7 @@ static void join_finish(struct mesh_client *mc)
 	memcpy(mc->coord_key, mc->inv.coordinator_key, KEY_LEN);
 	memcpy(mc->coord_eps, mc->inv.endpoints, sizeof(mc->coord_eps));
 	mc->n_coord_eps = mc->inv.n_endpoints;
+	client_ddns_coord_reset(mc);
 	mc->relay_addr = mc->join_from;
 	invite_clear(&mc->inv);
 	if (relay_key_derive(mc->relay_key, &dh, mc->coord_key) < 0 || client_state_save(mc) < 0) {

@@ -28,6 +28,45 @@ static json_t *key_json(const uint8_t *key)
 	return json_string(b64);
 }
 
+/* {"home.example.net:41641": "198.51.100.10:41641"}: what each of the
+ * coordinator's endpoint names resolved to last (client_ddns.h). */
+static json_t *names_json(const struct mesh_client *mc)
+{
+	char name[ENDPOINT_STR_LEN], addr[SOCKADDR_STR_LEN];
+	json_t *obj = json_object();
+
+	for (size_t i = 0; obj && i < mc->n_coord_eps; i++) {
+		const struct client_name *cn = &mc->coord_names[i];
+		if (!cn->used || !cn->dn.known)
+			continue;
+		ddns_name_format(&cn->dn, name, sizeof(name));
+		sockaddr_format(&cn->dn.addr, addr, sizeof(addr));
+		json_object_set_new(obj, name, json_string(addr));
+	}
+	return obj;
+}
+
+/* The coordinator's names to follow, with the addresses saved for them. */
+static void names_load(struct mesh_client *mc, const json_t *obj)
+{
+	char name[ENDPOINT_STR_LEN];
+	union sockaddr_inet sa;
+
+	for (size_t i = 0; i < INVITE_MAX_ENDPOINTS; i++) {
+		struct client_name *cn = &mc->coord_names[i];
+		*cn = (struct client_name){ .mc = mc };
+		if (i >= mc->n_coord_eps || mc->coord_eps[i].numeric)
+			continue;
+		cn->used = true;
+		ddns_init(&cn->dn, &mc->coord_eps[i]);
+		ddns_name_format(&cn->dn, name, sizeof(name));
+		if (sockaddr_parse(&sa, json_string_value(json_object_get(obj, name)) ?: "") == 0) {
+			cn->dn.addr = sa;
+			cn->dn.known = true;
+		}
+	}
+}
+
 int client_state_save(struct mesh_client *mc)
 {
 	char path[4096], relay[SOCKADDR_STR_LEN], *text;
@@ -35,13 +74,14 @@ int client_state_save(struct mesh_client *mc)
 	int ret;
 
 	sockaddr_format(&mc->relay_addr, relay, sizeof(relay));
-	doc = json_pack("{s:o, s:o, s:I, s:s, s:o, s:o, s:o, s:s}", "coordinator_key",
-			key_json(mc->coord_key), "sign_key", key_json(mc->sign_key), "node_id",
-			(json_int_t)mc->self_id, "name", mc->name, "addresses",
-			mesh_prefixes_json(mc->addrs, mc->n_addrs), "coordinator_addresses",
-			mesh_prefixes_json(mc->coord_addrs, mc->n_coord_addrs),
-			"coordinator_endpoints",
-			mesh_endpoints_json(mc->coord_eps, mc->n_coord_eps), "relay", relay);
+	doc =
+	    json_pack("{s:o, s:o, s:I, s:s, s:o, s:o, s:o, s:s, s:o}", "coordinator_key",
+		      key_json(mc->coord_key), "sign_key", key_json(mc->sign_key), "node_id",
+		      (json_int_t)mc->self_id, "name", mc->name, "addresses",
+		      mesh_prefixes_json(mc->addrs, mc->n_addrs), "coordinator_addresses",
+		      mesh_prefixes_json(mc->coord_addrs, mc->n_coord_addrs),
+		      "coordinator_endpoints", mesh_endpoints_json(mc->coord_eps, mc->n_coord_eps),
+		      "relay", relay, "coordinator_endpoint_addresses", names_json(mc));
 	state_path(mc, MESH_STATE_FILE, path, sizeof(path));
 	text = doc ? json_dumps(doc, JSON_INDENT(2)) : NULL;
 	json_decref(doc);
@@ -100,6 +140,7 @@ int client_state_load(struct mesh_client *mc)
 		    endpoint_parse(&mc->coord_eps[mc->n_coord_eps], json_string_value(v)) == 0)
 			mc->n_coord_eps++;
 	}
+	names_load(mc, json_object_get(doc, "coordinator_endpoint_addresses"));
 	ret = mc->self_id ? 0 : -EINVAL;
 out:
 	json_decref(doc);

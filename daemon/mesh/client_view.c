@@ -41,9 +41,18 @@ static void coordinator_peer(struct mesh_client *mc, struct mesh_peer *mp,
 		}
 		mp->n_allowed_ips = mp->allowed_ips ? mc->n_coord_addrs : 0;
 	}
-	for (size_t i = 0; i < mc->n_coord_eps && mp->n_candidates < 8; i++)
-		if (mesh_endpoint_to_wg(&mc->coord_eps[i], &mp->candidates[mp->n_candidates]))
+	for (size_t i = 0; i < mc->n_coord_eps && mp->n_candidates < 8; i++) {
+		const struct client_name *cn = &mc->coord_names[i];
+		struct wg_endpoint *c = &mp->candidates[mp->n_candidates];
+		/* A name: its last answer (client_ddns.h). */
+		if (cn->used && cn->dn.known) {
+			memset(c, 0, sizeof(*c));
+			memcpy(&c->addr, &cn->dn.addr, sockaddr_len(&cn->dn.addr));
 			mp->n_candidates++;
+		} else if (mesh_endpoint_to_wg(&mc->coord_eps[i], c)) {
+			mp->n_candidates++;
+		}
+	}
 	if (!known || !existing.has_endpoint) {
 		mp->set_endpoint = true;
 		memset(&mp->endpoint, 0, sizeof(mp->endpoint));

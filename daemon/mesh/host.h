@@ -87,6 +87,10 @@ struct mesh_peer_facts {
 	struct wg_endpoint endpoint;
 	bool session;          /* a current session to send with */
 	time_t last_handshake; /* wall clock s; 0: never */
+	/* Handshake retransmissions since the last initiation that was not
+	 * one: unanswered ones pile up while the peer is not where its
+	 * endpoint says (0 after a handshake completes). */
+	unsigned handshake_attempts;
 };
 
 /* Counters the roles bump and the node reports (status drops). */

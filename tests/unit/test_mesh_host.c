@@ -22,6 +22,7 @@
 #include "loop.h"
 #include "mesh/client.h"
 #include "mesh/client_ctl.h"
+#include "mesh/client_ddns.h"
 #include "mesh/client_internal.h"
 #include "mesh/netmap.h"
 #include "mesh/protocol.h"
@@ -432,17 +433,14 @@ struct member {
 	int fd; /* the coordinator's end */
 };
 
-/* A joined member whose control channel is a socketpair. */
-static bool member_start(struct member *m)
+/* Starts the member on the state written, its control channel a
+ * socketpair. */
+static bool member_connect(struct member *m)
 {
-	struct mesh_host host;
+	struct mesh_host host = fixture_host(&m->f);
 	char err[256] = "";
 	int sv[2];
 
-	fixture_init(&m->f);
-	host = fixture_host(&m->f);
-	write_state_at(&m->f, "fd7a:6d67:7465::1/48");
-	write_netmap(&m->f, 3);
 	if (!CHECK_EQ_INT(mesh_client_start(&m->mc, &host, err, sizeof(err)), 0))
 		return false;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
@@ -452,12 +450,181 @@ static bool member_start(struct member *m)
 	return CHECK(m->mc->ch);
 }
 
+/* A joined member whose control channel is a socketpair. */
+static bool member_start(struct member *m)
+{
+	fixture_init(&m->f);
+	write_state_at(&m->f, "fd7a:6d67:7465::1/48");
+	write_netmap(&m->f, 3);
+	return member_connect(m);
+}
+
 static void member_stop(struct member *m)
 {
 	mesh_client_stop(m->mc);
 	if (m->fd >= 0)
 		close(m->fd);
 	fixture_free(&m->f);
+}
+
+/* ---- the coordinator's endpoint names (client_ddns.h) ---- */
+
+/* Saved state whose coordinator endpoints are eps (one or two), relay the
+ * address that answered the join; named: the name's saved address (NULL:
+ * none saved, a state from before names were followed). */
+static void write_state_names(struct mesh_fixture *f, const char *ep1, const char *ep2,
+			      const char *relay, const char *named)
+{
+	char path[128], ck[KEY_B64_LEN + 1], sk[KEY_B64_LEN + 1];
+	json_t *doc, *eps = json_pack("[s]", ep1);
+
+	if (ep2)
+		json_array_append_new(eps, json_string(ep2));
+	key_b64(f->home, ck);
+	key_b64(f->sign_pk, sk);
+	doc = json_pack("{s:s, s:s, s:i, s:s, s:[s], s:[s], s:o, s:s}", "coordinator_key", ck,
+			"sign_key", sk, "node_id", 3, "name", "laptop", "addresses",
+			"100.64.0.3/10", "coordinator_addresses", "fd7a:6d67:7465::1/48",
+			"coordinator_endpoints", eps, "relay", relay);
+	if (named)
+		json_object_set_new(doc, "coordinator_endpoint_addresses",
+				    json_pack("{s:s}", "home.ddns.test:41641", named));
+	snprintf(path, sizeof(path), "%s/%s", f->dir, MESH_STATE_FILE);
+	CHECK_EQ_INT(json_dump_file(doc, path, 0), 0);
+	json_decref(doc);
+}
+
+static struct resolver_result one_answer(const char *addr)
+{
+	struct resolver_result r = { .n = 1 };
+
+	if (sockaddr_parse(&r.addrs[0], addr) < 0)
+		abort();
+	return r;
+}
+
+static bool wg_addr_is(const struct wg_endpoint *ep, const char *text)
+{
+	union sockaddr_inet want, got;
+
+	memset(&got, 0, sizeof(got));
+	memcpy(&got, &ep->addr, sizeof(got));
+	return sockaddr_parse(&want, text) == 0 && sockaddr_equal(&got, &want);
+}
+
+/* mesh.json's "relay" and the name's saved address. */
+static void check_saved(struct mesh_fixture *f, const char *relay, const char *named)
+{
+	char path[128];
+	json_t *doc;
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, MESH_STATE_FILE);
+	doc = json_load_file(path, 0, NULL);
+	if (!CHECK(doc))
+		return;
+	CHECK(!strcmp(json_string_value(json_object_get(doc, "relay")) ?: "", relay));
+	CHECK(!strcmp(
+	    json_string_value(json_object_get(
+		json_object_get(doc, "coordinator_endpoint_addresses"), "home.ddns.test:41641"))
+		?: "",
+	    named));
+	json_decref(doc);
+}
+
+/* With the control connection up: the name still giving its address leaves
+ * the coordinator where roaming put it; a failed lookup changes nothing; a
+ * new address moves relay_addr and the peer, and is saved. */
+static void test_coord_name_followed(void)
+{
+	struct member m = { .fd = -1 };
+	struct resolver_result same = one_answer("192.0.2.1:41641");
+	struct resolver_result moved = one_answer("192.0.2.2:41641");
+	struct resolver_result fail = { .err = -EAGAIN };
+	const struct ddns_name *dn;
+	struct fake_peer *home;
+	unsigned kicks;
+
+	fixture_init(&m.f);
+	write_state_names(&m.f, "home.ddns.test:41641", NULL, "192.0.2.1:41641", "192.0.2.1:41641");
+	home = &m.f.host.peers[0];
+	home->has_endpoint = true;
+	if (sockaddr_parse((union sockaddr_inet *)&home->endpoint.addr, "192.0.2.99:41641") < 0)
+		abort();
+	if (!member_connect(&m)) {
+		member_stop(&m);
+		return;
+	}
+	m.f.host.endpoint_sets = 0;
+	client_ddns_coord_answer(m.mc, 0, &same);
+	CHECK_EQ_INT(m.f.host.endpoint_sets, 0);
+	CHECK(wg_addr_is(&home->endpoint, "192.0.2.99:41641"));
+	client_ddns_coord_answer(m.mc, 0, &fail);
+	CHECK_EQ_INT(m.f.host.endpoint_sets, 0);
+	CHECK(sockaddr_equal(&m.mc->relay_addr, &same.addrs[0]));
+	kicks = m.f.host.kicks;
+	client_ddns_coord_answer(m.mc, 0, &moved);
+	CHECK(sockaddr_equal(&m.mc->relay_addr, &moved.addrs[0]));
+	CHECK(wg_addr_is(&home->endpoint, "192.0.2.2:41641"));
+	CHECK(m.f.host.kicks > kicks);
+	check_saved(&m.f, "192.0.2.2:41641", "192.0.2.2:41641");
+	dn = mesh_client_endpoint_name(m.mc, m.f.home);
+	CHECK(dn && !strcmp(dn->ep.host, "home.ddns.test") && dn->resolved_at > 0);
+	CHECK(!mesh_client_endpoint_name(m.mc, m.f.tab));
+	member_stop(&m);
+}
+
+/* The join was answered on the LAN address: the name moving does not move
+ * a coordinator that is fine; its new address is saved. */
+static void test_coord_name_lan_relay_stays(void)
+{
+	struct member m = { .fd = -1 };
+	struct resolver_result moved = one_answer("192.0.2.2:41641");
+
+	fixture_init(&m.f);
+	write_state_names(&m.f, "10.0.0.1:41641", "home.ddns.test:41641", "10.0.0.1:41641",
+			  "192.0.2.1:41641");
+	if (!member_connect(&m)) {
+		member_stop(&m);
+		return;
+	}
+	m.f.host.endpoint_sets = 0;
+	client_ddns_coord_answer(m.mc, 1, &moved);
+	CHECK_EQ_INT(m.f.host.endpoint_sets, 0);
+	check_saved(&m.f, "10.0.0.1:41641", "192.0.2.2:41641");
+	member_stop(&m);
+}
+
+/* No address saved for the name: its first answer is only the baseline while
+ * the coordinator is fine, and moves it once the coordinator looks failed
+ * (no control connection). */
+static void test_coord_name_first_answer(void)
+{
+	struct member m = { .fd = -1 };
+	struct resolver_result moved = one_answer("192.0.2.2:41641");
+	struct resolver_result again = one_answer("192.0.2.3:41641");
+	struct mesh_host host;
+	char err[256] = "";
+
+	fixture_init(&m.f);
+	write_state_names(&m.f, "home.ddns.test:41641", NULL, "192.0.2.1:41641", NULL);
+	if (!member_connect(&m)) {
+		member_stop(&m);
+		return;
+	}
+	m.f.host.endpoint_sets = 0;
+	client_ddns_coord_answer(m.mc, 0, &moved);
+	CHECK_EQ_INT(m.f.host.endpoint_sets, 0);
+	check_saved(&m.f, "192.0.2.1:41641", "192.0.2.2:41641");
+	mesh_client_stop(m.mc);
+	/* Restarted without a connection: the saved name's change moves it. */
+	host = fixture_host(&m.f);
+	m.mc = NULL;
+	if (CHECK_EQ_INT(mesh_client_start(&m.mc, &host, err, sizeof(err)), 0)) {
+		client_ddns_coord_answer(m.mc, 0, &again);
+		CHECK(sockaddr_equal(&m.mc->relay_addr, &again.addrs[0]));
+		check_saved(&m.f, "192.0.2.3:41641", "192.0.2.3:41641");
+	}
+	member_stop(&m);
 }
 
 static void test_device_not_connected(void)
@@ -612,6 +779,9 @@ int main(void)
 	RUN(test_state_without_netmap);
 	RUN(test_devices_in_view);
 	RUN(test_probe_drop_counted);
+	RUN(test_coord_name_followed);
+	RUN(test_coord_name_lan_relay_stays);
+	RUN(test_coord_name_first_answer);
 	RUN(test_device_not_connected);
 	RUN(test_device_add_answered);
 	RUN(test_device_remove_refused_and_lost);
