@@ -150,6 +150,12 @@ static void monitor_read(struct monitor *m)
 		int len = (int)n;
 		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (unsigned)len);
 		     h = NLMSG_NEXT(h, len)) {
+			/* The kernel's own routes (IPv6 link-local ones once
+			 * DAD ends, late on a loaded machine) are not ours. */
+			bool route = h->nlmsg_type == RTM_NEWROUTE || h->nlmsg_type == RTM_DELROUTE;
+			if (route &&
+			    ((struct rtmsg *)NLMSG_DATA(h))->rtm_protocol != ROUTE_PROTOCOL)
+				continue;
 			m->news += h->nlmsg_type == RTM_NEWROUTE || h->nlmsg_type == RTM_NEWRULE;
 			m->dels += h->nlmsg_type == RTM_DELROUTE || h->nlmsg_type == RTM_DELRULE;
 		}
