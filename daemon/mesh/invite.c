@@ -254,7 +254,8 @@ size_t invite_endpoints_order(const struct endpoint *config, size_t n_config,
 
 	for (size_t i = 0; i < n_config; i++)
 		add(out, src, &n, max, &config[i], INVITE_FROM_CONFIG);
-	if (stun)
+	/* A STUN address that is the host's own: no NAT in between. */
+	if (stun && !listed(local, n_local, stun))
 		add(out, src, &n, max, stun, INVITE_FROM_STUN);
 	for (size_t i = 0; i < n_local; i++)
 		add(out, src, &n, max, &local[i], INVITE_FROM_LOCAL);

@@ -86,7 +86,8 @@ const char *invite_source_name(enum invite_source src);
 /*
  * An invite's endpoints in the order a joiner tries them: the configured
  * ones, then the STUN one (stun may be NULL), then the local ones; each
- * once, at most max. src[i] says where out[i] came from. Returns how many.
+ * once, at most max. A STUN endpoint that is one of the local ones (no NAT)
+ * is listed as local. src[i] says where out[i] came from. Returns how many.
  */
 size_t invite_endpoints_order(const struct endpoint *config, size_t n_config,
 			      const struct endpoint *stun, const struct endpoint *local,
