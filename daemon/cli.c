@@ -452,10 +452,111 @@ static int invite_revoke(const struct cli *cli, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* The host part of an endpoint's text ("[v6]:port" or "v4:port"). */
+static void endpoint_host(const char *ep, char *out, size_t len)
+{
+	const char *colon = strrchr(ep, ':');
+	size_t n = colon ? (size_t)(colon - ep) : strlen(ep);
+
+	if (n >= 2 && ep[0] == '[' && ep[n - 1] == ']') {
+		ep++;
+		n -= 2;
+	}
+	snprintf(out, len, "%.*s", (int)n, ep);
+}
+
+/* The host's LAN address for the port-forward advice: its first local
+ * IPv4 endpoint, else its first local one. */
+static void lan_address(const json_t *eps, char *out, size_t len)
+{
+	const char *first = NULL;
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(eps, i, v)
+	{
+		const char *ep = json_string_value(json_object_get(v, "endpoint"));
+		if (!ep || strcmp(json_string_value(json_object_get(v, "source")), "local"))
+			continue;
+		if (!first)
+			first = ep;
+		if (ep[0] != '[') {
+			first = ep;
+			break;
+		}
+	}
+	if (first)
+		endpoint_host(first, out, len);
+	else
+		snprintf(out, len, "this host's LAN address");
+}
+
+/*
+ * Warns on stderr when an invite cannot work from outside the LAN: every
+ * endpoint is private (the two fixes: a port forward, and
+ * coordinator.endpoints), or the only public one came from STUN with no
+ * port forward known (it works only if the NAT lets unsolicited packets
+ * in). The daemon's facts say where each endpoint came from.
+ */
+static void invite_warn(const json_t *facts)
+{
+	const json_t *eps = json_object_get(facts, "endpoints"),
+		     *stun = json_object_get(facts, "stun");
+	int port = (int)json_integer_value(json_object_get(facts, "listen_port"));
+	const char *pub = json_string_value(json_object_get(stun, "public_endpoint"));
+	const char *stun_ep = NULL, *error = json_string_value(json_object_get(stun, "error"));
+	bool global = false, configured = false;
+	char lan[64];
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(eps, i, v)
+	{
+		const char *src = json_string_value(json_object_get(v, "source"));
+		if (!json_is_true(json_object_get(v, "global")))
+			continue;
+		global = true;
+		configured |= !strcmp(src, "config");
+		if (!strcmp(src, "stun"))
+			stun_ep = json_string_value(json_object_get(v, "endpoint"));
+	}
+	lan_address(eps, lan, sizeof(lan));
+	if (!global) {
+		fprintf(
+		    stderr,
+		    "warning: this invite holds only private addresses: it works on this LAN "
+		    "only. To join from outside:\n"
+		    "  1. forward UDP port %d on the home router to this host's LAN address "
+		    "%s, and\n"
+		    "  2. set coordinator.endpoints = [\"your.public.name:%d\"] in the config "
+		    "(a DDNS name works; names are re-resolved), reload, and make a new invite.\n",
+		    port, lan, port);
+		if (pub && !strcmp(json_string_value(json_object_get(stun, "nat")), "symmetric"))
+			fprintf(stderr,
+				"STUN saw %s, but this host's NAT maps each destination to another "
+				"port (symmetric NAT): that address is no use without the port "
+				"forward, so the invite leaves it out.\n",
+				pub);
+		else if (json_integer_value(json_object_get(stun, "servers")) == 0)
+			fprintf(stderr, "(STUN is off: coordinator.stun = [])\n");
+		else if (error)
+			fprintf(stderr, "(STUN found no public address: %s)\n", error);
+		return;
+	}
+	if (stun_ep && !configured &&
+	    json_integer_value(json_object_get(facts, "port_reached_by")) == 0)
+		fprintf(
+		    stderr,
+		    "note: %s was learned by STUN; it works from outside only if the router lets "
+		    "unsolicited UDP in: forward UDP port %d to %s and set "
+		    "coordinator.endpoints to be sure.\n",
+		    stun_ep, port, lan);
+}
+
 static int cmd_invite(const struct cli *cli, int argc, char **argv)
 {
 	long long ttl = 24 * 3600;
-	bool reusable = false;
+	bool reusable = false, json = false;
 	json_t *result;
 
 	if (argc >= 2 && !strcmp(argv[1], "list"))
@@ -464,15 +565,21 @@ static int cmd_invite(const struct cli *cli, int argc, char **argv)
 		return invite_revoke(cli, argc, argv);
 	for (int i = 1; i < argc; i++) {
 		if (is_help(argv[i]))
-			return printf("usage: meshgate invite [--reusable] [--ttl DURATION]\n"
-				      "       meshgate invite list [--json]\n"
-				      "       meshgate invite revoke ID\n"
-				      "Print an invite code (valid 24h unless --ttl, e.g. 30m, "
-				      "7d, 0 for never; single use unless --reusable), list the "
-				      "invites (never their secrets) or revoke one.\n"),
+			return printf(
+				   "usage: meshgate invite [--reusable] [--ttl DURATION] [--json]\n"
+				   "       meshgate invite list [--json]\n"
+				   "       meshgate invite revoke ID\n"
+				   "Print an invite code (valid 24h unless --ttl, e.g. 30m, "
+				   "7d, 0 for never; single use unless --reusable), list the "
+				   "invites (never their secrets) or revoke one. --json: the "
+				   "code with its endpoints and where each came from (config, "
+				   "stun, local). A warning on stderr says when the invite "
+				   "cannot work from outside the LAN, and what to change.\n"),
 			       EXIT_OK;
 		if (!strcmp(argv[i], "--reusable"))
 			reusable = true;
+		else if (!strcmp(argv[i], "--json"))
+			json = true;
 		else if (!strcmp(argv[i], "--ttl") && i + 1 < argc) {
 			ttl = parse_duration(argv[++i]);
 			if (ttl < 0)
@@ -485,7 +592,13 @@ static int cmd_invite(const struct cli *cli, int argc, char **argv)
 				    "reusable", reusable));
 	if (!result)
 		return EXIT_FAIL;
-	printf("%s\n", json_string_value(json_object_get(result, "code")));
+	if (json) {
+		json_dumpf(result, stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else
+		printf("%s\n", json_string_value(json_object_get(result, "code")));
+	fflush(stdout);
+	invite_warn(json_object_get(result, "facts"));
 	json_decref(result);
 	return EXIT_OK;
 }
@@ -1299,7 +1412,7 @@ static const struct command commands[] = {
 	{ "join", "[--force] CODE", "Join a mesh with an invite code.", cmd_join },
 	{ "set", "[--exit-node N|auto|none] ...",
 	  "Change this node's preferences over the config file.", cmd_set },
-	{ "invite", "[--reusable] [--ttl D] | list | revoke ID",
+	{ "invite", "[--reusable] [--ttl D] [--json] | list | revoke ID",
 	  "Coordinator: print, list or revoke invite codes.", cmd_invite },
 	{ "nodes", "[--json] | remove NODE", "Coordinator: list or remove nodes.", cmd_nodes },
 	{ "routes", "approve|unapprove NODE PREFIX...", "Coordinator: route approvals.",

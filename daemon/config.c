@@ -702,6 +702,7 @@ static const struct key coordinator_keys[] = {
 	  CFG(coordinator.prefix6),
 	  .flags = F_NETWORK | F_IPV6 },
 	{ .name = "endpoints", .parse = parse_endpoints, CFG(coordinator.endpoints) },
+	{ .name = "stun", .parse = parse_endpoints, CFG(coordinator.stun) },
 	{ .name = "auto_approve", .parse = parse_group, .sub = auto_approve_keys },
 	{ .name = NULL },
 };
@@ -910,9 +911,14 @@ int config_defaults(struct mg_config *cfg)
 	cfg->control_socket = strdup(CONFIG_DEFAULT_CONTROL_SOCKET);
 	strcpy(cfg->control_group, CONFIG_DEFAULT_CONTROL_GROUP);
 	cfg->source = strdup("(defaults)");
+	cfg->coordinator.stun.v = calloc(2, sizeof(*cfg->coordinator.stun.v));
 	if (!cfg->web.listen.v || !cfg->private_key_file || !cfg->state_dir ||
-	    !cfg->control_socket || !cfg->source)
+	    !cfg->control_socket || !cfg->source || !cfg->coordinator.stun.v)
 		return -ENOMEM;
+	cfg->coordinator.stun.n = 2;
+	if (endpoint_parse(&cfg->coordinator.stun.v[0], CONFIG_DEFAULT_STUN_1) < 0 ||
+	    endpoint_parse(&cfg->coordinator.stun.v[1], CONFIG_DEFAULT_STUN_2) < 0)
+		return -EINVAL;
 	cfg->web.listen.n = 1;
 	return sockaddr_parse(&cfg->web.listen.v[0], "127.0.0.1:8080");
 }
@@ -932,6 +938,7 @@ void config_free(struct mg_config *cfg)
 	free(cfg->subnet_router.routes.v);
 	free(cfg->web.listen.v);
 	free(cfg->coordinator.endpoints.v);
+	free(cfg->coordinator.stun.v);
 	free(cfg->coordinator.auto_approve.routes.v);
 	free(cfg->join);
 	free(cfg->lines);

@@ -21,6 +21,9 @@
 #define CONFIG_DEFAULT_CONTROL_SOCKET "/run/meshgate/meshgated.sock"
 /* The control socket's operator group: its members may use every command. */
 #define CONFIG_DEFAULT_CONTROL_GROUP "meshgate"
+/* coordinator.stun when the key is absent: public STUN servers. */
+#define CONFIG_DEFAULT_STUN_1 "stun.l.google.com:19302"
+#define CONFIG_DEFAULT_STUN_2 "stun.cloudflare.com:3478"
 
 enum {
 	CONFIG_DEFAULT_LISTEN_PORT = 41641,
@@ -114,6 +117,9 @@ struct mg_config {
 		struct prefix prefix4;          /* an IPv4 network */
 		struct prefix prefix6;          /* an IPv6 network */
 		struct endpoint_list endpoints; /* advertised in invites; may be names */
+		/* STUN servers asked for the public address (HOST:PORT); the
+		 * defaults when the key is absent, none after `stun = []`. */
+		struct endpoint_list stun;
 		struct {
 			struct prefix_list routes;
 			bool exit_node;

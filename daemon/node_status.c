@@ -404,6 +404,34 @@ static json_t *daemon_json(const struct node *node)
 	return doc;
 }
 
+/* The public endpoint STUN learned, "IP:PORT", or null. */
+static json_t *public_endpoint_json(const struct coordinator *c)
+{
+	struct stunclient_status st;
+	char text[SOCKADDR_STR_LEN];
+
+	coordinator_stun(c, &st);
+	if (!st.have_public)
+		return json_null();
+	sockaddr_format(&st.public_ep, text, sizeof(text));
+	return json_string(text);
+}
+
+/* What STUN did: servers configured, when the last round ended, the NAT's
+ * mapping, the last round's error and the datagram counters (/metrics). */
+static json_t *stun_json(const struct coordinator *c)
+{
+	struct stunclient_status st;
+
+	coordinator_stun(c, &st);
+	return json_pack("{s:i, s:I, s:s, s:s?, s:I, s:I, s:I, s:I}", "servers", (int)st.servers,
+			 "last_round", (json_int_t)st.last_round, "nat",
+			 stunclient_nat_name(st.nat), "error", st.error[0] ? st.error : NULL,
+			 "learned_at", (json_int_t)st.learned_at, "requests",
+			 (json_int_t)st.requests, "responses", (json_int_t)st.responses, "dropped",
+			 (json_int_t)st.dropped);
+}
+
 /* On the coordinator: every node of the mesh with its routes, approved and
  * pending (the status page shows them). NULL elsewhere: the key is left out. */
 static json_t *coordinator_json(const struct node *node)
@@ -414,7 +442,10 @@ static json_t *coordinator_json(const struct node *node)
 	if (!node->roles.coordinator)
 		return NULL;
 	nodes = coordinator_nodes(node->roles.coordinator, &error);
-	return nodes ? json_pack("{s:o}", "nodes", nodes) : NULL;
+	return nodes ? json_pack("{s:o, s:o, s:o}", "nodes", nodes, "public_endpoint",
+				 public_endpoint_json(node->roles.coordinator), "stun",
+				 stun_json(node->roles.coordinator))
+		     : NULL;
 }
 
 static bool any_wider_than_host(const struct prefix *v, size_t n)

@@ -312,12 +312,43 @@ static void print_preflight(FILE *out, const json_t *checks)
 	}
 }
 
+/* The coordinator's public address by STUN, one line: what it is and how
+ * it was learned, that STUN is off, or why it failed. */
+static void print_stun(FILE *out, const json_t *coord, time_t now)
+{
+	const json_t *stun = json_object_get(coord, "stun");
+	const char *pub = json_string_value(json_object_get(coord, "public_endpoint"));
+	const char *error = json_string_value(json_object_get(stun, "error"));
+	json_int_t servers = json_integer_value(json_object_get(stun, "servers"));
+	char age[32];
+
+	if (!json_is_object(stun))
+		return;
+	if (servers == 0 && !pub) {
+		fprintf(out, "public address: STUN off (coordinator.stun = [])\n");
+		return;
+	}
+	fprintf(out, "public address: %s", pub ? pub : "unknown");
+	if (pub) {
+		status_format_age(age, sizeof(age),
+				  (time_t)json_integer_value(json_object_get(stun, "learned_at")),
+				  now);
+		fprintf(out, " by STUN %s, NAT %s", age, get_str(stun, "nat"));
+		if (!strcmp(get_str(stun, "nat"), "symmetric"))
+			fprintf(out, " (not usable in invites)");
+	}
+	if (error)
+		fprintf(out, "%s%s", pub ? "; last round: " : " (", error);
+	fprintf(out, "%s\n", error && !pub ? ")" : "");
+}
+
 void status_format_human(FILE *out, const json_t *doc, time_t now)
 {
 	const json_t *peers = json_object_get(doc, "peers");
 	const json_t *devices = json_object_get(doc, "devices");
 
 	print_self(out, json_object_get(doc, "self"));
+	print_stun(out, json_object_get(doc, "coordinator"), now);
 	print_preflight(out, json_object_get(doc, "preflight"));
 	if (json_array_size(peers) == 0)
 		fprintf(out, "no peers\n");

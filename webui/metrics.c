@@ -215,6 +215,21 @@ static void mesh_control_metrics(FILE *f, const json_t *mc)
 	}
 }
 
+/* The coordinator's STUN datagrams (status "coordinator"."stun"). */
+static void stun_metrics(FILE *f, const json_t *stun)
+{
+	static const char *const events[] = { "requests", "responses", "dropped" };
+
+	if (!json_is_object(stun))
+		return;
+	family(f, "meshgate_stun_total", "counter",
+	       "Coordinator: STUN Binding requests sent, responses taken, STUN datagrams dropped "
+	       "(malformed or answering no request).");
+	for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++)
+		fprintf(f, "meshgate_stun_total{event=\"%s\"} %lld\n", events[i],
+			(long long)json_integer_value(json_object_get(stun, events[i])));
+}
+
 static void daemon_metrics(FILE *f, const json_t *self, const json_t *d)
 {
 	static const struct counter_map hs[] = {
@@ -323,6 +338,7 @@ char *metrics_render(const json_t *status, time_t now)
 	devices_metrics(f, json_object_get(status, "devices"));
 	route_metrics(f, status);
 	preflight_metrics(f, json_object_get(status, "preflight"));
+	stun_metrics(f, json_object_get(json_object_get(status, "coordinator"), "stun"));
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;

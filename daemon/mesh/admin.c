@@ -19,6 +19,7 @@
 #include "log.h"
 #include "mesh/apply.h"
 #include "mesh/coordinator_internal.h"
+#include "mesh/ctlserver.h"
 #include "mesh/devices.h"
 #include "mesh/invite.h"
 #include "mesh/views.h"
@@ -32,22 +33,52 @@ static json_t *fail(struct coordinator *c, const char **error, const char *fmt, 
 	return NULL;
 }
 
-/* The invite's endpoints: coordinator.endpoints first, then the host's. */
-static size_t invite_endpoints(struct coordinator *c, struct endpoint *out)
+/* The invite's endpoints: coordinator.endpoints, the STUN one, the host's. */
+static size_t invite_endpoints(struct coordinator *c, struct endpoint *out, enum invite_source *src)
 {
 	const struct mg_config *cfg = c->host.cfg;
-	size_t n = 0;
+	struct endpoint local[INVITE_MAX_ENDPOINTS], pub;
+	size_t n_local = mesh_local_endpoints(
+	    c->host.tun_name, c->host.ops->listen_port(c->host.ctx), local, INVITE_MAX_ENDPOINTS);
+	bool stun = stunclient_public(c->stun, &pub);
 
-	for (size_t i = 0; i < cfg->coordinator.endpoints.n && n < INVITE_MAX_ENDPOINTS; i++)
-		out[n++] = cfg->coordinator.endpoints.v[i];
-	return n + mesh_local_endpoints(c->host.tun_name, c->host.ops->listen_port(c->host.ctx),
-					out + n, INVITE_MAX_ENDPOINTS - n);
+	return invite_endpoints_order(cfg->coordinator.endpoints.v, cfg->coordinator.endpoints.n,
+				      stun ? &pub : NULL, local, n_local, out, src,
+				      INVITE_MAX_ENDPOINTS);
+}
+
+/* The facts `meshgate invite` words its warnings from: each endpoint with
+ * where it came from and whether it is global, the listen port, what STUN
+ * knows and how many nodes reached this node's port from outside. */
+static json_t *invite_facts(struct coordinator *c, const struct endpoint *eps,
+			    const enum invite_source *src, size_t n)
+{
+	struct stunclient_status st;
+	char text[ENDPOINT_STR_LEN];
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr && i < n; i++) {
+		endpoint_format(&eps[i], text, sizeof(text));
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:b}", "endpoint", text, "source",
+						     invite_source_name(src[i]), "global",
+						     invite_endpoint_global(&eps[i])));
+	}
+	stunclient_status(c->stun, &st);
+	if (st.have_public)
+		sockaddr_format(&st.public_ep, text, sizeof(text));
+	return json_pack("{s:o, s:i, s:{s:i, s:s?, s:s, s:s?}, s:I}", "endpoints", arr,
+			 "listen_port", (int)c->host.ops->listen_port(c->host.ctx), "stun",
+			 "servers", (int)st.servers, "public_endpoint",
+			 st.have_public ? text : NULL, "nat", stunclient_nat_name(st.nat), "error",
+			 st.error[0] ? st.error : NULL, "port_reached_by",
+			 (json_int_t)coordinator_port_reached(c));
 }
 
 json_t *coordinator_invite(struct coordinator *c, int64_t ttl, bool reusable, const char **error)
 {
 	struct endpoint eps[INVITE_MAX_ENDPOINTS];
-	size_t n = invite_endpoints(c, eps);
+	enum invite_source src[INVITE_MAX_ENDPOINTS];
+	size_t n = invite_endpoints(c, eps, src);
 	uint8_t hash[INVITE_HASH_LEN];
 	char code[INVITE_CODE_MAX];
 	struct invite inv;
@@ -64,8 +95,9 @@ json_t *coordinator_invite(struct coordinator *c, int64_t ttl, bool reusable, co
 	    invite_encode(&inv, code, sizeof(code)) < 0)
 		fail(c, error, "cannot store the invite%s", "");
 	else
-		result = json_pack("{s:s, s:I, s:I, s:b}", "code", code, "id", (json_int_t)inv.id,
-				   "expires_at", (json_int_t)expires, "reusable", reusable);
+		result = json_pack("{s:s, s:I, s:I, s:b, s:o}", "code", code, "id",
+				   (json_int_t)inv.id, "expires_at", (json_int_t)expires,
+				   "reusable", reusable, "facts", invite_facts(c, eps, src, n));
 	coord_gate_refresh(c);
 	invite_clear(&inv);
 	sodium_memzero(code, sizeof(code));

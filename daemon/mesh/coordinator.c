@@ -30,6 +30,7 @@
 #include "mesh/admin.h"
 #include "mesh/coordinator_internal.h"
 #include "mesh/joinsvc.h"
+#include "mesh/stun.h"
 #include "mesh/views.h"
 
 bool coordinator_node_online(const struct coordinator *c, uint32_t node_id)
@@ -66,6 +67,7 @@ static void on_timer(void *ctx)
 	if (advertise_own(c) < 0)
 		log_warn("mesh: cannot record this node's routes");
 	coord_pending_tick(c, now);
+	stunclient_tick(c->stun, now);
 	if (coord_rebuild_now(c, now))
 		coord_rebuild(c);
 	if (c->dirty && coord_rebuild_due(c, now) < next)
@@ -117,6 +119,10 @@ static enum demux coordinator_rx(void *ctx, struct pkt *pkt, struct pkt_batch *u
 	struct coordinator *c = ctx;
 	uint32_t type;
 
+	if (stun_is_message(pkt->data, pkt->len)) {
+		stunclient_rx(c->stun, pkt->data, pkt->len);
+		return DEMUX_CONSUMED;
+	}
 	memcpy(&type, pkt->data, sizeof(type));
 	type = le32toh(type);
 	if (type == MESH_JOIN_REQUEST)
@@ -218,6 +224,10 @@ int coordinator_start(struct coordinator **out, const struct mesh_host *host, ch
 				   errlen);
 	if (ret == 0)
 		ret = register_self(c, errbuf, errlen);
+	if (ret == 0 && !(c->stun = stunclient_new(&c->host))) {
+		ret = -ENOMEM;
+		snprintf(errbuf, errlen, "coordinator: out of memory");
+	}
 	if (ret < 0)
 		goto err;
 	coord_rebuild(c); /* own addresses and the known nodes as peers */
@@ -258,6 +268,7 @@ void coordinator_stop(struct coordinator *c)
 	if (c->timer)
 		loop_timer_del(c->host.loop, c->timer);
 	registry_close(c->reg);
+	stunclient_free(c->stun);
 	sodium_memzero(c->sign_secret, sizeof(c->sign_secret));
 	if (c->relay)
 		sodium_memzero(c->relay, c->n_relay * sizeof(*c->relay));
@@ -268,6 +279,11 @@ void coordinator_stop(struct coordinator *c)
 	throttle_free(&c->throttle);
 	joingate_deinit(&c->gate);
 	free(c);
+}
+
+void coordinator_stun(const struct coordinator *c, struct stunclient_status *out)
+{
+	stunclient_status(c->stun, out);
 }
 
 void coordinator_stats(const struct coordinator *c, struct coordinator_stats *out)

@@ -15,6 +15,7 @@
 #include "mesh/ctlserver.h"
 #include "mesh/host.h"
 #include "mesh/signkey.h"
+#include "mesh/stunclient.h"
 
 struct coordinator;
 
@@ -31,6 +32,9 @@ int coordinator_start(struct coordinator **out, const struct mesh_host *host, ch
 void coordinator_stop(struct coordinator *c);
 
 void coordinator_stats(const struct coordinator *c, struct coordinator_stats *out);
+
+/* What STUN learned of the public address (status, /metrics). */
+void coordinator_stun(const struct coordinator *c, struct stunclient_status *out);
 
 /* Whether node_id has a control connection now (status). */
 bool coordinator_node_online(const struct coordinator *c, uint32_t node_id);

@@ -21,6 +21,7 @@
 #include "mesh/portprobe.h"
 #include "mesh/registry.h"
 #include "mesh/relay.h"
+#include "mesh/stunclient.h"
 #include "mesh/throttle.h"
 
 #define MS 1000000ULL
@@ -65,8 +66,9 @@ struct coordinator {
 	struct portprobe_limit probes; /* nodes probed within the last interval */
 	struct throttle throttle;      /* per-node limits of the control channel */
 	struct coordinator_stats stats;
-	struct joingate gate; /* what a join request passes first */
-	int64_t next_prune;   /* wall-clock s: prune the invites then */
+	struct joingate gate;    /* what a join request passes first */
+	struct stunclient *stun; /* the public address (coordinator.stun) */
+	int64_t next_prune;      /* wall-clock s: prune the invites then */
 	bool dirty;
 	uint64_t last_rebuild; /* monotonic ns */
 	uint64_t timer_due;    /* when the timer fires next; 0: not armed */

@@ -222,3 +222,64 @@ int invite_decode(const char *code, struct invite *inv, char *errbuf, size_t err
 	sodium_memzero(bin, sizeof(bin));
 	return ret;
 }
+
+const char *invite_source_name(enum invite_source src)
+{
+	return src == INVITE_FROM_CONFIG ? "config" : src == INVITE_FROM_STUN ? "stun" : "local";
+}
+
+static bool listed(const struct endpoint *v, size_t n, const struct endpoint *ep)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].port == ep->port && !strcmp(v[i].host, ep->host))
+			return true;
+	return false;
+}
+
+static void add(struct endpoint *out, enum invite_source *src, size_t *n, size_t max,
+		const struct endpoint *ep, enum invite_source from)
+{
+	if (*n >= max || listed(out, *n, ep))
+		return;
+	out[*n] = *ep;
+	src[(*n)++] = from;
+}
+
+size_t invite_endpoints_order(const struct endpoint *config, size_t n_config,
+			      const struct endpoint *stun, const struct endpoint *local,
+			      size_t n_local, struct endpoint *out, enum invite_source *src,
+			      size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < n_config; i++)
+		add(out, src, &n, max, &config[i], INVITE_FROM_CONFIG);
+	/* A STUN address that is the host's own: no NAT in between. */
+	if (stun && !listed(local, n_local, stun))
+		add(out, src, &n, max, stun, INVITE_FROM_STUN);
+	for (size_t i = 0; i < n_local; i++)
+		add(out, src, &n, max, &local[i], INVITE_FROM_LOCAL);
+	return n;
+}
+
+static bool ipv4_global(const uint8_t *a)
+{
+	return !(a[0] == 0 || a[0] == 10 || a[0] == 127 || a[0] >= 224 ||
+		 (a[0] == 100 && (a[1] & 0xc0) == 64) || (a[0] == 169 && a[1] == 254) ||
+		 (a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168));
+}
+
+bool invite_endpoint_global(const struct endpoint *ep)
+{
+	const struct in6_addr *a6 = &ep->addr.in6.sin6_addr;
+
+	if (!ep->numeric)
+		return true;
+	if (ep->addr.sa.sa_family == AF_INET)
+		return ipv4_global((const uint8_t *)&ep->addr.in.sin_addr);
+	if (IN6_IS_ADDR_V4MAPPED(a6))
+		return ipv4_global(a6->s6_addr + 12);
+	return !(IN6_IS_ADDR_UNSPECIFIED(a6) || IN6_IS_ADDR_LOOPBACK(a6) ||
+		 IN6_IS_ADDR_LINKLOCAL(a6) || IN6_IS_ADDR_MULTICAST(a6) ||
+		 (a6->s6_addr[0] & 0xfe) == 0xfc);
+}

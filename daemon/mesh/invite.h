@@ -15,6 +15,7 @@
 #ifndef MESHGATE_MESH_INVITE_H
 #define MESHGATE_MESH_INVITE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -71,6 +72,35 @@ int invite_encode(const struct invite *inv, char *out, size_t len)
  */
 int invite_decode(const char *code, struct invite *inv, char *errbuf, size_t errlen)
     __attribute__((warn_unused_result));
+
+/* Where an invite's endpoint comes from (`meshgate invite` says). */
+enum invite_source {
+	INVITE_FROM_CONFIG, /* coordinator.endpoints */
+	INVITE_FROM_STUN,   /* the public address STUN learned */
+	INVITE_FROM_LOCAL,  /* an address of the host's interfaces */
+};
+
+/* "config", "stun" or "local". */
+const char *invite_source_name(enum invite_source src);
+
+/*
+ * An invite's endpoints in the order a joiner tries them: the configured
+ * ones, then the STUN one (stun may be NULL), then the local ones; each
+ * once, at most max. A STUN endpoint that is one of the local ones (no NAT)
+ * is listed as local. src[i] says where out[i] came from. Returns how many.
+ */
+size_t invite_endpoints_order(const struct endpoint *config, size_t n_config,
+			      const struct endpoint *stun, const struct endpoint *local,
+			      size_t n_local, struct endpoint *out, enum invite_source *src,
+			      size_t max);
+
+/*
+ * Whether an endpoint may be reached from the internet: a name (it is the
+ * admin's to say), or an address outside RFC 1918, CGNAT (100.64.0.0/10),
+ * loopback, link-local, ULA (fc00::/7), unspecified and multicast. An
+ * IPv4-mapped IPv6 address is judged as its IPv4 address.
+ */
+bool invite_endpoint_global(const struct endpoint *ep);
 
 /* What the registry stores instead of the secret: BLAKE2b-256 keyed with a
  * constant naming this use, so the hash means nothing elsewhere. */

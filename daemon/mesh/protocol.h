@@ -48,6 +48,13 @@
  *     (channel.h). The coordinator holds each node to the limits of
  *     throttle.h.
  */
+/*
+ * The coordinator's UDP port also receives STUN Binding responses (stun.h):
+ * first two bits 0 and the magic cookie at bytes 4..7, so neither a
+ * WireGuard message nor one of the datagrams above; their little-endian
+ * first word is at least 0x101, so the data plane hands them to the mesh
+ * code like the types below.
+ */
 #ifndef MESHGATE_MESH_PROTOCOL_H
 #define MESHGATE_MESH_PROTOCOL_H
 

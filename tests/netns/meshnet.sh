@@ -76,7 +76,7 @@ CONF
 }
 
 mesh_conf_coordinator() {
-	mesh_conf "$1" "coordinator = { enabled = true; prefix4 = \"100.64.0.0/10\";
+	mesh_conf "$1" "coordinator = { enabled = true; stun = []; prefix4 = \"100.64.0.0/10\";
 	prefix6 = \"fd7a:6d67:7465::/48\"; ${2:-} };
 ${3:-}"
 }

@@ -152,7 +152,7 @@ for n in home laptop phone tab; do
 	(umask 077 && mg_genkey >"$dir/$n.key")
 done
 home_pub=$(mg_pubkey "$(cat "$dir/home.key")")
-conf home 'coordinator = { enabled = true; prefix4 = "100.64.0.0/10"; prefix6 = "fd7a:6d67:7465::/48"; };'
+conf home 'coordinator = { enabled = true; stun = []; prefix4 = "100.64.0.0/10"; prefix6 = "fd7a:6d67:7465::/48"; };'
 conf laptop ''
 conf phone ''
 conf tab ''

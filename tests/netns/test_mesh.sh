@@ -46,7 +46,7 @@ CONF
 }
 
 mesh_topology_flat
-conf home 'coordinator = { enabled = true; prefix4 = "100.64.0.0/10"; prefix6 = "fd7a:6d67:7465::/48"; };'
+conf home 'coordinator = { enabled = true; stun = []; prefix4 = "100.64.0.0/10"; prefix6 = "fd7a:6d67:7465::/48"; };'
 conf laptop ''
 mg_start home home "$dir/home.conf"
 mg_start laptop laptop "$dir/laptop.conf"

@@ -79,7 +79,7 @@ ping_during() { # SECONDS
 }
 
 mesh_topology_flat
-mesh_conf home 'coordinator = { enabled = true; prefix4 = "100.64.0.0/10"; prefix6 = "fd7a:6d67:7465::/48";
+mesh_conf home 'coordinator = { enabled = true; stun = []; prefix4 = "100.64.0.0/10"; prefix6 = "fd7a:6d67:7465::/48";
 	auto_approve = { routes = [ "10.77.0.0/16" ]; }; };'
 mesh_conf laptop ''
 mesh_conf phone ''

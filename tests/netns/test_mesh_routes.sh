@@ -145,7 +145,7 @@ check "after the restart the exit node carries laptop's traffic again" \
 	wait_for 50 0.2 sees laptop 203.0.113.2 192.0.2.80
 # Withdrawn from home's config, the exit node carries nothing and nothing
 # leaks out directly; the rest of the netmap still applies.
-mesh_conf home "coordinator = { enabled = true; prefix4 = \"100.64.0.0/10\"; prefix6 = \"fd7a:6d67:7465::/48\"; };
+mesh_conf home "coordinator = { enabled = true; stun = []; prefix4 = \"100.64.0.0/10\"; prefix6 = \"fd7a:6d67:7465::/48\"; };
 subnet_router = { routes = [ \"192.168.77.0/24\", \"192.168.79.0/24\" ]; snat = true; };"
 mesh_reload home
 check "home's exit offer leaves the coordinator" \

@@ -44,7 +44,7 @@ control_socket = "$sock";
 hostname = "a";
 addresses = [];
 web = { enabled = false; };
-coordinator = { enabled = true; endpoints = [ "192.0.2.1:41641" ]; };
+coordinator = { enabled = true; stun = []; endpoints = [ "192.0.2.1:41641" ]; };
 $1
 CONF
 }

@@ -199,7 +199,7 @@ rejoin() {
 
 # ---- topology, the coordinator, the nodes ----
 setup
-mesh_conf home 'coordinator = { enabled = true; prefix4 = "100.64.0.0/10"; prefix6 = "fd7a:6d67:7465::/48"; };
+mesh_conf home 'coordinator = { enabled = true; stun = []; prefix4 = "100.64.0.0/10"; prefix6 = "fd7a:6d67:7465::/48"; };
 subnet_router = { routes = [ "10.30.0.0/24" ]; snat = true; };'
 for ((k = 1; k <= N; k++)); do
 	mesh_conf "node$k" "subnet_router = { routes = [ \"10.20.$k.0/24\" ]; snat = true; };"

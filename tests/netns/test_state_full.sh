@@ -60,7 +60,7 @@ mount -t tmpfs -o size=2m,mode=0700 "mg-$MG_TEST-$MG_PID" "$state"
 MG_EXTRA_CLEANUP=("umount '$state'" "${MG_EXTRA_CLEANUP[@]}")
 
 setup
-mesh_conf home 'coordinator = { enabled = true; prefix4 = "100.64.0.0/10"; prefix6 = "fd7a:6d67:7465::/48"; };'
+mesh_conf home 'coordinator = { enabled = true; stun = []; prefix4 = "100.64.0.0/10"; prefix6 = "fd7a:6d67:7465::/48"; };'
 for name in laptop phone tablet; do
 	mesh_conf "$name" ''
 done

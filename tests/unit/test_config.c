@@ -434,6 +434,37 @@ static void test_mesh_errors(void)
 }
 
 /* A wg-quick file is named as one, at its first section. */
+/* coordinator.stun: the default list when absent, none after [], a
+ * FILE:LINE error for an entry that is not HOST:PORT. */
+static void test_stun(void)
+{
+	struct mg_config cfg;
+	char text[ENDPOINT_STR_LEN];
+
+	if (load_ok("coordinator = { enabled = true; };\n", &cfg)) {
+		CHECK_EQ_INT(cfg.coordinator.stun.n, 2);
+		endpoint_format(&cfg.coordinator.stun.v[0], text, sizeof(text));
+		CHECK(!strcmp(text, "stun.l.google.com:19302"));
+		endpoint_format(&cfg.coordinator.stun.v[1], text, sizeof(text));
+		CHECK(!strcmp(text, "stun.cloudflare.com:3478"));
+	}
+	config_free(&cfg);
+	if (load_ok("coordinator = { stun = []; };\n", &cfg))
+		CHECK_EQ_INT(cfg.coordinator.stun.n, 0);
+	config_free(&cfg);
+	if (load_ok("coordinator = { stun = [\"192.0.2.1:3478\", \"[2001:db8::1]:3478\"]; };\n",
+		    &cfg)) {
+		CHECK_EQ_INT(cfg.coordinator.stun.n, 2);
+		CHECK(cfg.coordinator.stun.v[1].numeric && cfg.coordinator.stun.v[1].port == 3478);
+	}
+	config_free(&cfg);
+	check_error("coordinator = {\n stun = [\"stun.example.org\"]; };\n",
+		    "FILE:2: coordinator.stun[0]: 'stun.example.org' is not HOST:PORT (IPv4:PORT, "
+		    "[IPv6]:PORT or NAME:PORT, port 1-65535)");
+	check_error("coordinator = { stun = \"a:1\"; };\n",
+		    "FILE:1: coordinator.stun must be a list of strings, e.g. [\"...\"]");
+}
+
 static void test_wgquick_file(void)
 {
 	check_error(
@@ -571,6 +602,7 @@ int main(void)
 	RUN(test_peer_errors);
 	RUN(test_mesh_errors);
 	RUN(test_wgquick_file);
+	RUN(test_stun);
 	RUN(test_many_errors);
 	RUN(test_own_key);
 	RUN(test_peer_equal);

@@ -186,6 +186,17 @@ function renderPreflight(checks) {
   }
 }
 
+// The coordinator's public address by STUN ("coordinator": public_endpoint
+// and stun), as `meshgate status` words it.
+function publicAddress(coord) {
+  const stun = coord.stun || {};
+  const pub = coord.public_endpoint;
+  if (stun.servers === 0 && typeof pub !== "string") return "STUN off";
+  if (typeof pub !== "string") return "unknown" + (stun.error ? " (" + str(stun.error) + ")" : "");
+  return pub + " (STUN, NAT " + str(stun.nat) +
+    (stun.nat === "symmetric" ? ", not usable in invites" : "") + ")";
+}
+
 // The coordinator's view, if the document has one: its nodes and the routes
 // waiting for approval. Every field is optional.
 function renderCoordinator(coord) {
@@ -219,6 +230,7 @@ async function refresh() {
     if (!Number.isNaN(date)) serverSkew = (date - Date.now()) / 1000;
     const doc = await resp.json();
     renderSelf(doc.self || {}, doc.daemon);
+    if (doc.coordinator && doc.coordinator.stun) fact($("self-facts"), "Public address", publicAddress(doc.coordinator));
     renderPeers(list(doc.peers));
     renderDevices(list(doc.devices));
     renderPreflight(doc.preflight);
