@@ -83,7 +83,7 @@ if echo "$depends" | grep -q 'libasan\|libubsan'; then
 	bad "Depends names a sanitizer runtime: the package came from a sanitizer build"
 fi
 for lib in libsodium23 libb2-1 libconfig9 libjansson4 libnl-3-200 libnl-route-3-200 \
-	libnftnl11 libmnl0 libmicrohttpd12 libsqlite3-0 libqrencode4 libpng16-16 libc6; do
+	libnftnl11 libmnl0 libmicrohttpd12 libsqlite3-0 libqrencode4 libpng16-16 libldns3 libc6; do
 	echo "$depends" | tr ',' '\n' | grep -q "^ *$lib\( \|$\)" || bad "Depends lacks $lib"
 	# The names must be real packages of this distribution.
 	if command -v apt-cache >/dev/null 2>&1 && ! apt-cache show "$lib" >/dev/null 2>&1; then
