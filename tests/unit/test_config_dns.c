@@ -216,6 +216,26 @@ static void test_records_cap(void)
 	free(text);
 }
 
+/* The example file's dns and subnet_router.dns parse. */
+static void test_example_file(void)
+{
+	struct mg_config cfg;
+	char err[2048];
+
+	if (!CHECK_EQ_INT(config_load(MG_SOURCE_DIR "/packaging/meshgate.conf.example", &cfg, err,
+				      sizeof(err)),
+			  0)) {
+		fprintf(stderr, "  %s\n", err);
+		return;
+	}
+	CHECK(strcmp(cfg.dns.domain, "mesh.internal") == 0);
+	CHECK_EQ_INT(cfg.dns.upstream.n, 1);
+	if (CHECK_EQ_INT(cfg.dns.n_records, 1))
+		CHECK(strcmp(cfg.dns.records[0].name, "switch") == 0);
+	CHECK(strcmp(cfg.subnet_router.dns.domain, "home.lan") == 0);
+	config_free(&cfg);
+}
+
 int main(void)
 {
 	RUN(test_defaults);
@@ -223,5 +243,6 @@ int main(void)
 	RUN(test_errors);
 	RUN(test_split_suffix);
 	RUN(test_records_cap);
+	RUN(test_example_file);
 	return test_summary();
 }
