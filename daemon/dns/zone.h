@@ -1,8 +1,8 @@
 /*
  * The mesh's name table: "<name>.<domain>" -> A/AAAA for every node, stock
  * device and static record, and mesh address -> name for PTR. Pure data,
- * built in one go from plain inputs (or from the node's mesh view) and
- * read-only afterwards: a new netmap builds a new zone.
+ * built in one go from plain inputs (dns/meshzone.h: from the node's mesh
+ * view) and read-only afterwards: a new netmap builds a new zone.
  *
  * Names are single DNS labels (RFC 1035 LDH: letters, digits and '-', 1 to
  * 63, no '-' first or last), kept in lower case and looked up without regard
@@ -29,8 +29,6 @@
 #include <stdint.h>
 
 #include "netaddr.h"
-
-struct mesh_view;
 
 enum {
 	DNS_LABEL_MAX = 63,
@@ -104,16 +102,6 @@ bool dns_domain_valid(const char *domain);
  */
 int dns_zone_build(const struct dns_zone_spec *spec, const struct dns_zone_name *names, size_t n,
 		   struct dns_zone **out, struct dns_zone_stats *stats)
-    __attribute__((warn_unused_result));
-
-/*
- * As dns_zone_build() from a node's mesh view: self (self_name and the
- * view's addresses, whose networks are the mesh's), every peer with its
- * mesh addresses, every device, then records.
- */
-int dns_zone_from_view(const char *domain, uint32_t serial, const char *self_name,
-		       const struct mesh_view *view, const struct dns_record *records,
-		       size_t n_records, struct dns_zone **out, struct dns_zone_stats *stats)
     __attribute__((warn_unused_result));
 
 /* NULL-safe. */

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dns/zone.h"
+#include "dns/meshzone.h"
 #include "mesh/host.h"
 #include "testlib.h"
 
