@@ -206,6 +206,12 @@ static bool mesh_reverse(const struct dns_zone *zone, const ldns_rdf *qname, int
 	return ours;
 }
 
+/* Zone transfers: there is no zone to transfer. */
+static bool transfer(ldns_rr_type qtype)
+{
+	return qtype == LDNS_RR_TYPE_AXFR || qtype == LDNS_RR_TYPE_IXFR;
+}
+
 /* Plans the answer to a well-formed IN query; DNS_ANSWER_FORWARD when the
  * name is not ours, DNS_ANSWER_DROP when out of memory. */
 static enum dns_answer_verdict plan_query(struct plan *pl, const struct dns_zone *zone,
@@ -222,7 +228,13 @@ static enum dns_answer_verdict plan_query(struct plan *pl, const struct dns_zone
 	if (!apex)
 		return DNS_ANSWER_DROP;
 	pl->aa = true;
-	if (ldns_dname_compare(qname, apex) == 0)
+	if (transfer(qtype) &&
+	    (ldns_dname_compare(qname, apex) == 0 || ldns_dname_is_subdomain(qname, apex) ||
+	     mesh_reverse(zone, qname, &family, addr))) {
+		pl->aa = false;
+		pl->rcode = LDNS_RCODE_REFUSED;
+		ok = true;
+	} else if (ldns_dname_compare(qname, apex) == 0)
 		ok = plan_apex(pl, zone, qname, qtype);
 	else if (ldns_dname_is_subdomain(qname, apex))
 		ok = plan_name(pl, zone, qname, qtype,

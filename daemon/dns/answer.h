@@ -27,11 +27,12 @@
  * forwards), the question echoed when there was exactly one.
  *   - shorter than a header, or QR set: DNS_ANSWER_DROP (silence);
  *   - a header but no parse: FORMERR (NOTIMP when the opcode is not QUERY),
- *     no question;
+ *     no question, no OPT;
  *   - opcode not QUERY: NOTIMP;
  *   - QDCOUNT not 1: FORMERR;
  *   - EDNS version above 0: BADVERS (extended RCODE 16) with an OPT;
  *   - QCLASS not IN (CH, HS, ANY, ...): REFUSED, never forwarded;
+ *   - AXFR or IXFR of a name answered here: REFUSED (no AA);
  *   - otherwise a name outside the domain and the mesh's reverse zones:
  *     DNS_ANSWER_FORWARD; the caller forwards the query unchanged.
  * EDNS0: a query with an OPT gets an OPT (UDP size DNS_ANSWER_EDNS_SIZE,

@@ -551,6 +551,21 @@ static void test_errors(void)
 	if (r)
 		CHECK_EQ_INT(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED);
 	ldns_pkt_free(r);
+	/* Zone transfers of ours: REFUSED; of others: forwarded. */
+	q = (struct q){ .name = "mesh.internal", .type = LDNS_RR_TYPE_AXFR, .id = 33 };
+	r = ask(&q, DNS_TCP, DNS_ANSWER_REPLY);
+	if (r) {
+		CHECK_EQ_INT(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED);
+		CHECK(!ldns_pkt_aa(r));
+	}
+	ldns_pkt_free(r);
+	q.name = "64.100.in-addr.arpa";
+	ldns_pkt_free(ask(&q, DNS_TCP, DNS_ANSWER_FORWARD));
+	q = (struct q){ .name = "0.0.64.100.in-addr.arpa", .type = LDNS_RR_TYPE_IXFR, .id = 34 };
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r)
+		CHECK_EQ_INT(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED);
+	ldns_pkt_free(r);
 	/* Silence: shorter than a header, a response (QR set), nothing. */
 	q = (struct q){ .name = "home.mesh.internal", .type = LDNS_RR_TYPE_A, .id = 32 };
 	wire = query_wire(&q, &len);
