@@ -42,7 +42,7 @@
  * "routes_approved" and "exit_node" are what the node may serve: it forwards
  * only those (config and approval, router/plan.c).
  *
- * The mesh's names (optional; a coordinator without them sends none):
+ * The mesh's names (optional: an older coordinator sends none):
  *    "dns": {"domain": "mesh.internal",
  *            "records": [{"name": "switch", "address": "192.168.77.2"}, ...]}
  * from the coordinator's dns section: the domain every node answers for

@@ -198,7 +198,8 @@ static int copy_dns(const struct netmap_dns *dns, struct netmap *out)
 	out->dns.records = calloc(n + 1, sizeof(*out->dns.records));
 	if (!out->dns.records)
 		return -ENOMEM;
-	memcpy(out->dns.records, dns->records, n * sizeof(*out->dns.records));
+	if (n)
+		memcpy(out->dns.records, dns->records, n * sizeof(*out->dns.records));
 	out->dns.n_records = n;
 	return 0;
 }

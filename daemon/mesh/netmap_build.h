@@ -56,8 +56,8 @@ struct netmap_build_input {
 	uint8_t coordinator_key[KEY_LEN];
 	uint64_t version;
 	int64_t issued_at;
-	/* The coordinator's dns.domain and dns.records; NULL: the netmaps
-	 * carry no "dns". */
+	/* The coordinator's dns.domain and dns.records (views.c); NULL: the
+	 * netmaps carry no "dns". */
 	const struct netmap_dns *dns;
 };
 

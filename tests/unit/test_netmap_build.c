@@ -523,6 +523,14 @@ static void test_dns_from_netmap(void)
 	CHECK_EQ_INT(netmap_build(&w.in, 2, &nm), 0);
 	CHECK(!nm.dns.present); /* no names given: none carried */
 	netmap_free(&nm);
+	/* A domain and no records (records NULL, as the config has them). */
+	{
+		struct netmap_dns bare = { .present = true, .domain = "mesh.internal" };
+		w.in.dns = &bare;
+		CHECK_EQ_INT(netmap_build(&w.in, 2, &nm), 0);
+		CHECK(nm.dns.present && nm.dns.n_records == 0);
+		netmap_free(&nm);
+	}
 	w.in.dns = &dns;
 	for (uint32_t id = 1; id <= N; id++) {
 		CHECK_EQ_INT(netmap_build(&w.in, id, &nm), 0);
