@@ -131,9 +131,9 @@ struct mg_config {
 
 	char *join; /* invite code "mg1-..."; NULL: none */
 
-	/* The mesh resolver. Parsed only in this version: nothing serves
-	 * DNS yet. domain and records count on the coordinator (members take
-	 * its netmap's); upstream and manage_resolv_conf are each node's. */
+	/* The mesh resolver; nothing serves DNS yet. domain and records
+	 * count on the coordinator, which puts them in every netmap;
+	 * upstream and manage_resolv_conf are each node's. */
 	struct {
 		bool enabled;
 		char domain[DNS_DOMAIN_MAX + 1]; /* lower case, no final dot */
