@@ -372,6 +372,97 @@ static void parse_join(const struct field *f)
 	*dst = dup_or_report(f, text);
 }
 
+/* ---- DNS ---- */
+
+static void copy_domain(char *dst, const char *text)
+{
+	size_t len = strlen(text);
+
+	if (len && text[len - 1] == '.')
+		len--;
+	for (size_t i = 0; i < len; i++)
+		dst[i] = (char)tolower((unsigned char)text[i]);
+	dst[len] = '\0';
+}
+
+static void parse_dns_domain(const struct field *f)
+{
+	const char *text = string_value(f);
+
+	if (!text)
+		return;
+	if (!dns_domain_valid(text)) {
+		error_at(f->p, f->s,
+			 "%s: '%s' is not a DNS domain (labels of letters, digits and '-' "
+			 "joined by dots, at most %d characters)",
+			 f->what, text, DNS_DOMAIN_MAX);
+		return;
+	}
+	copy_domain(f->dst, text);
+}
+
+static void parse_dns_label(const struct field *f)
+{
+	const char *text = string_value(f);
+
+	if (!text)
+		return;
+	if (!dns_label_valid(text, strlen(text))) {
+		error_at(f->p, f->s,
+			 "%s: '%s' is not a DNS name (1 to %d letters, digits or '-', not "
+			 "starting or ending with '-', no dots)",
+			 f->what, text, DNS_LABEL_MAX);
+		return;
+	}
+	strcpy(f->dst, text);
+}
+
+/* One IPv4 or IPv6 address, no prefix length. */
+static void parse_host_address(const struct field *f)
+{
+	const char *text = string_value(f);
+	struct prefix *dst = f->dst;
+
+	if (!text)
+		return;
+	if (strchr(text, '/') || prefix_parse(dst, text) < 0) {
+		error_at(f->p, f->s, "%s: '%s' is not an IP address", f->what, text);
+		return;
+	}
+	dst->len = (uint8_t)(addr_len(dst->family) * 8);
+}
+
+/* "IP" (port 53) or "IP:PORT" / "[IPv6]:PORT" into a union sockaddr_inet. */
+static bool resolver_address(const char *text, union sockaddr_inet *sa)
+{
+	struct prefix a;
+
+	memset(sa, 0, sizeof(*sa));
+	if (!strchr(text, '/') && prefix_parse(&a, text) == 0) {
+		if (a.family == AF_INET) {
+			sa->in.sin_family = AF_INET;
+			memcpy(&sa->in.sin_addr, a.addr, 4);
+			sa->in.sin_port = htons(53);
+		} else {
+			sa->in6.sin6_family = AF_INET6;
+			memcpy(&sa->in6.sin6_addr, a.addr, 16);
+			sa->in6.sin6_port = htons(53);
+		}
+		return true;
+	}
+	return sockaddr_parse(sa, text) == 0 && sockaddr_len(sa) != 0 &&
+	       (sa->sa.sa_family == AF_INET ? sa->in.sin_port : sa->in6.sin6_port) != 0;
+}
+
+static void parse_resolver(const struct field *f)
+{
+	const char *text = string_value(f);
+
+	if (text && !resolver_address(text, f->dst))
+		error_at(f->p, f->s, "%s: '%s' is not IP or IP:PORT (a numeric DNS server)",
+			 f->what, text);
+}
+
 /* ---- lists of strings ---- */
 
 /* Parses one element's text into out; reports and returns false if bad. */
@@ -401,6 +492,14 @@ static bool elem_sockaddr(const struct field *f, const char *text, void *out)
 		return false;
 	}
 	return true;
+}
+
+static bool elem_resolver(const struct field *f, const char *text, void *out)
+{
+	if (resolver_address(text, out))
+		return true;
+	error_at(f->p, f->s, "%s: '%s' is not IP or IP:PORT (a numeric DNS server)", f->what, text);
+	return false;
 }
 
 static bool already_listed(const void *v, size_t n, size_t size, const void *item)
@@ -479,6 +578,16 @@ static void parse_sockaddrs(const struct field *f)
 
 	free(l->v);
 	l->v = collect(f, sizeof(*l->v), elem_sockaddr, &l->n);
+}
+
+static void parse_resolvers(const struct field *f)
+{
+	struct sockaddr_list *l = f->dst;
+
+	free(l->v);
+	l->v = collect(f, sizeof(*l->v), elem_resolver, &l->n);
+	if (l->n > CONFIG_DNS_UPSTREAM_MAX)
+		error_at(f->p, f->s, "%s: at most %d servers", f->what, CONFIG_DNS_UPSTREAM_MAX);
 }
 
 /* An explicit web.listen is the whole list: the node's addresses are no
@@ -630,6 +739,44 @@ static void parse_peers(const struct field *f)
 	}
 }
 
+/* dns.records: a list of { name; address; } groups (f->key->sub). */
+static void parse_dns_records(const struct field *f)
+{
+	struct mg_config *cfg = f->base;
+	int count;
+
+	if (config_setting_type(f->s) != CONFIG_TYPE_LIST) {
+		error_at(f->p, f->s,
+			 "%s must be a list of groups: ( { name = ...; address = ...; } )",
+			 f->what);
+		return;
+	}
+	count = config_setting_length(f->s);
+	if (count > CONFIG_DNS_RECORDS_MAX) {
+		error_at(f->p, f->s, "%s: at most %d records", f->what, CONFIG_DNS_RECORDS_MAX);
+		return;
+	}
+	free(cfg->dns.records);
+	cfg->dns.n_records = 0;
+	cfg->dns.records = count ? calloc((size_t)count, sizeof(*cfg->dns.records)) : NULL;
+	if (count && !cfg->dns.records) {
+		error_at(f->p, f->s, "out of memory");
+		return;
+	}
+	for (int i = 0; i < count; i++) {
+		char what[WHAT_LEN];
+		const config_setting_t *s = config_setting_get_elem(f->s, (unsigned)i);
+
+		snprintf(what, sizeof(what), "%s[%d]", f->what, i);
+		if (!config_setting_is_group(s)) {
+			error_at(f->p, s, "%s must be a group { name = ...; address = ...; }",
+				 what);
+			continue;
+		}
+		walk_group(f->p, s, what, f->key->sub, &cfg->dns.records[cfg->dns.n_records++]);
+	}
+}
+
 /* ---- key tables ---- */
 
 #define CFG(f) .offset = offsetof(struct mg_config, f), .size = sizeof(((struct mg_config *)0)->f)
@@ -654,12 +801,42 @@ static const struct key peer_keys[] = {
 	{ .name = NULL },
 };
 
+#define REC(f) .offset = offsetof(struct dns_record, f), .size = sizeof(((struct dns_record *)0)->f)
+
+static const struct key subnet_router_dns_keys[] = {
+	{ .name = "domain",
+	  .parse = parse_dns_domain,
+	  CFG(subnet_router.dns.domain),
+	  .flags = F_REQUIRED },
+	{ .name = "server",
+	  .parse = parse_resolver,
+	  CFG(subnet_router.dns.server),
+	  .flags = F_REQUIRED },
+	{ .name = NULL },
+};
+
+static const struct key dns_record_keys[] = {
+	{ .name = "name", .parse = parse_dns_label, REC(name), .flags = F_REQUIRED },
+	{ .name = "address", .parse = parse_host_address, REC(address), .flags = F_REQUIRED },
+	{ .name = NULL },
+};
+
+static const struct key dns_keys[] = {
+	{ .name = "enabled", .parse = parse_bool, CFG(dns.enabled) },
+	{ .name = "domain", .parse = parse_dns_domain, CFG(dns.domain) },
+	{ .name = "upstream", .parse = parse_resolvers, CFG(dns.upstream) },
+	{ .name = "records", .parse = parse_dns_records, .sub = dns_record_keys },
+	{ .name = "manage_resolv_conf", .parse = parse_bool, CFG(dns.manage_resolv_conf) },
+	{ .name = NULL },
+};
+
 static const struct key subnet_router_keys[] = {
 	{ .name = "routes",
 	  .parse = parse_prefixes,
 	  CFG(subnet_router.routes),
 	  .flags = F_NETWORK },
 	{ .name = "snat", .parse = parse_bool, CFG(subnet_router.snat) },
+	{ .name = "dns", .parse = parse_group, .sub = subnet_router_dns_keys },
 	{ .name = NULL },
 };
 
@@ -737,6 +914,7 @@ static const struct key top_keys[] = {
 	{ .name = "web", .parse = parse_group, .sub = web_keys },
 	{ .name = "coordinator", .parse = parse_group, .sub = coordinator_keys },
 	{ .name = "join", .parse = parse_join, CFG(join) },
+	{ .name = "dns", .parse = parse_group, .sub = dns_keys },
 	{ .name = NULL },
 };
 
@@ -864,8 +1042,27 @@ static void check_pool_routes(struct parse *p, const config_t *lc, const struct 
 	}
 }
 
+/* A LAN's domain served by the mesh's own resolver would never be
+ * forwarded: it may not be the mesh domain or under it, nor hold it. */
+static void check_split_dns(struct parse *p, const config_t *lc, const struct mg_config *cfg)
+{
+	const char *lan = cfg->subnet_router.dns.domain, *mesh = cfg->dns.domain;
+	size_t ll = strlen(lan), lm = strlen(mesh);
+	const char *shorter = ll < lm ? lan : mesh, *longer = ll < lm ? mesh : lan;
+	size_t ls = ll < lm ? ll : lm, lg = ll < lm ? lm : ll;
+
+	if (!lan[0])
+		return;
+	if (!strcmp(longer + lg - ls, shorter) && (lg == ls || longer[lg - ls - 1] == '.'))
+		error_line(p, line_of(lc, "subnet_router.dns.domain"),
+			   "subnet_router.dns.domain: '%s' overlaps the mesh's domain '%s' "
+			   "(dns.domain); offer the LAN's own domain, e.g. \"home.lan\"",
+			   lan, mesh);
+}
+
 static void check_all(struct parse *p, const config_t *lc, struct mg_config *cfg)
 {
+	check_split_dns(p, lc, cfg);
 	check_peers(p, cfg);
 	check_mtu(p, lc, cfg);
 	check_exit_node(p, lc, cfg);
@@ -902,6 +1099,8 @@ int config_defaults(struct mg_config *cfg)
 	cfg->use_exit_node.allow_lan_access = true;
 	cfg->web.enabled = true;
 	cfg->web.listen_default = true;
+	cfg->dns.enabled = true;
+	strcpy(cfg->dns.domain, DNS_DEFAULT_DOMAIN);
 	if (prefix_parse(&cfg->coordinator.prefix4, "100.64.0.0/10") < 0 ||
 	    prefix_parse(&cfg->coordinator.prefix6, "fd7a:6d67:7465::/48") < 0)
 		return -EINVAL;
@@ -941,6 +1140,8 @@ void config_free(struct mg_config *cfg)
 	free(cfg->coordinator.stun.v);
 	free(cfg->coordinator.auto_approve.routes.v);
 	free(cfg->join);
+	free(cfg->dns.upstream.v);
+	free(cfg->dns.records);
 	free(cfg->lines);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dns/zone.h"
 #include "keys.h"
 #include "netaddr.h"
 
@@ -34,6 +35,8 @@ enum {
 	/* Host and peer names: letters, digits, '-', '_' and '.', 1..63. */
 	CONFIG_NAME_MAX = 63,
 	CONFIG_GROUP_MAX = 32, /* a group name, as useradd(8) allows */
+	CONFIG_DNS_RECORDS_MAX = 1024,
+	CONFIG_DNS_UPSTREAM_MAX = 8,
 };
 
 /* Lists hold no duplicates: a repeated entry is dropped on loading. */
@@ -91,6 +94,12 @@ struct mg_config {
 	struct {
 		struct prefix_list routes; /* empty: not a subnet router */
 		bool snat;
+		/* Split DNS offered with the routes: queries for domain go to
+		 * server (port 53 unless given). domain "": none. */
+		struct {
+			char domain[DNS_DOMAIN_MAX + 1]; /* lower case, no final dot */
+			union sockaddr_inet server;
+		} dns;
 	} subnet_router;
 
 	struct {
@@ -127,6 +136,20 @@ struct mg_config {
 	} coordinator;
 
 	char *join; /* invite code "mg1-..."; NULL: none */
+
+	/* The mesh resolver; nothing serves DNS yet. domain and records
+	 * count on the coordinator, which puts them in every netmap;
+	 * upstream and manage_resolv_conf are each node's. */
+	struct {
+		bool enabled;
+		char domain[DNS_DOMAIN_MAX + 1]; /* lower case, no final dot */
+		/* Numeric ip:port (53 unless given); empty: the resolvers of
+		 * resolv.conf when the node starts. */
+		struct sockaddr_list upstream;
+		struct dns_record *records;
+		size_t n_records;
+		bool manage_resolv_conf;
+	} dns;
 
 	/* Where each setting of the file was ("subnet_router.routes",
 	 * "peers[1].allowed_ips"), for checks made after loading. */

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dns/zone.h"
+
 /* The highest host number of net that may be allocated (0: none). */
 static uint64_t max_host(const struct prefix *net)
 {
@@ -67,6 +69,19 @@ static int cmp_u64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* Adds the host numbers of the resolver's addresses that lie in net. */
+static size_t add_reserved(const struct prefix *net, uint64_t *hosts, size_t n)
+{
+	static const char *const reserved[] = { DNS_RESOLVER_V4, DNS_RESOLVER_V6 };
+	struct prefix r;
+
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+		if (prefix_parse(&r, reserved[i]) == 0 &&
+		    prefix_contains_addr(net, r.family, r.addr))
+			hosts[n++] = host_number(net, r.addr);
+	return n;
+}
+
 int alloc_host_address(const struct prefix *net, const struct prefix *used, size_t n_used,
 		       struct prefix *out)
 {
@@ -76,12 +91,13 @@ int alloc_host_address(const struct prefix *net, const struct prefix *used, size
 	if (net->family != AF_INET && net->family != AF_INET6)
 		return -EINVAL;
 	max = max_host(net);
-	hosts = malloc((n_used ? n_used : 1) * sizeof(*hosts));
+	hosts = malloc((n_used + 2) * sizeof(*hosts));
 	if (!hosts)
 		return -ENOMEM;
 	for (size_t i = 0; i < n_used; i++)
 		if (prefix_contains_addr(net, used[i].family, used[i].addr))
 			hosts[n++] = host_number(net, used[i].addr);
+	n = add_reserved(net, hosts, n);
 	qsort(hosts, n, sizeof(*hosts), cmp_u64);
 	/* The first gap in the sorted host numbers, counting from 1. */
 	for (size_t i = 0; i < n && hosts[i] <= next; i++)

@@ -17,9 +17,10 @@ enum { ALLOC_NAME_MAX = 63 };
  * Hosts are numbered from 1 (the coordinator takes the first): the network
  * address never counts, and neither does the IPv4 broadcast address, so a
  * /30 holds two hosts and a /31 or /32 none. used lists the addresses taken
- * (their prefix lengths are ignored; addresses outside net are). Sorts a
- * copy of the host numbers of used, so the cost is O(n log n) in n_used
- * whatever the size of net. Returns 0, -ENOSPC when net is full, -ENOMEM or
+ * (their prefix lengths are ignored; addresses outside net are); the
+ * resolver's addresses (DNS_RESOLVER_V4/V6, dns/zone.h) are never handed
+ * out. Sorts a copy of the host numbers of used, so the cost is
+ * O(n log n) in n_used whatever the size of net. Returns 0, -ENOSPC when net is full, -ENOMEM or
  * -EINVAL (net not AF_INET/AF_INET6).
  */
 int alloc_host_address(const struct prefix *net, const struct prefix *used, size_t n_used,

@@ -58,6 +58,7 @@ static int peer_from_node(const struct netmap_node *nn, const struct prefix *mes
 		return -ENOMEM;
 	for (size_t i = 0; i < nn->n_addresses; i++)
 		mp->allowed_ips[mp->n_allowed_ips++] = nn->addresses[i];
+	mp->n_addresses = nn->n_addresses;
 	for (size_t i = 0; i < nn->n_routes; i++)
 		mp->allowed_ips[mp->n_allowed_ips++] = nn->routes[i];
 	/* Its devices are reached through it and send through it. */

@@ -24,7 +24,8 @@ struct resolver;
 /*
  * A peer the mesh gives the node (from a netmap), next to the config's
  * static peers. allowed_ips: its mesh addresses, the routes it is primary
- * for and, for an approved exit node, the defaults. candidates: the
+ * for and, for an approved exit node, the defaults; the first n_addresses
+ * are its own mesh addresses (its name's in DNS). candidates: the
  * endpoints to try at once. When set_endpoint is true the peer is pointed
  * at endpoint (a direct address or a relay endpoint) even if it has one.
  */
@@ -33,6 +34,7 @@ struct mesh_peer {
 	uint8_t public_key[32];
 	struct prefix *allowed_ips;
 	size_t n_allowed_ips;
+	size_t n_addresses;
 	struct wg_endpoint candidates[8];
 	size_t n_candidates;
 	bool set_endpoint;

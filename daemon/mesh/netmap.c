@@ -90,6 +90,7 @@ void netmap_free(struct netmap *nm)
 		node_free(&nm->peers[i]);
 	free(nm->peers);
 	free(nm->routes_advertised);
+	free(nm->dns.records);
 	memset(nm, 0, sizeof(*nm));
 }
 
@@ -202,6 +203,38 @@ static json_t *peers_to_json(const struct netmap *nm)
 	return arr;
 }
 
+static json_t *records_to_json(const struct netmap_dns *dns)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr && i < dns->n_records; i++) {
+		char addr[PREFIX_STR_LEN];
+
+		prefix_format_addr(&dns->records[i].address, addr, sizeof(addr));
+		if (json_array_append_new(arr, json_pack("{s:s, s:s}", "name", dns->records[i].name,
+							 "address", addr)) < 0) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
+/* Adds "dns" (steals doc) when nm has it: a mesh without names keeps the
+ * netmaps of before. NULL on failure. */
+static json_t *with_dns(json_t *doc, const struct netmap *nm)
+{
+	if (!doc || !nm->dns.present)
+		return doc;
+	if (json_object_set_new(doc, "dns",
+				json_pack("{s:s, s:o}", "domain", nm->dns.domain, "records",
+					  records_to_json(&nm->dns))) < 0) {
+		json_decref(doc);
+		return NULL;
+	}
+	return doc;
+}
+
 json_t *netmap_to_json(const struct netmap *nm)
 {
 	char key[KEY_B64_LEN + 1];
@@ -209,9 +242,10 @@ json_t *netmap_to_json(const struct netmap *nm)
 	if (nm->version > INT64_MAX)
 		return NULL;
 	key_to_base64(key, nm->coordinator_key);
-	return json_pack("{s:I, s:I, s:s, s:o, s:o}", "version", (json_int_t)nm->version,
-			 "issued_at", (json_int_t)nm->issued_at, "coordinator", key, "self",
-			 self_to_json(nm), "peers", peers_to_json(nm));
+	return with_dns(json_pack("{s:I, s:I, s:s, s:o, s:o}", "version", (json_int_t)nm->version,
+				  "issued_at", (json_int_t)nm->issued_at, "coordinator", key,
+				  "self", self_to_json(nm), "peers", peers_to_json(nm)),
+			nm);
 }
 
 /* ---- Decoding ---------------------------------------------------------- */
@@ -710,6 +744,68 @@ static int parse_peers(struct parse *ps, const json_t *doc, struct netmap *nm)
 	return check_unique(ps, nm);
 }
 
+static int parse_record(struct parse *ps, const json_t *v, size_t i, struct dns_record *r)
+{
+	char where[48], buf[48];
+	const json_t *name, *addr;
+
+	snprintf(where, sizeof(where), "dns.records[%zu].", i);
+	if (!json_is_object(v))
+		return fail(ps, "dns.records[%zu]: must be an object", i);
+	name = member(ps, v, where, "name", JSON_STRING, "a string");
+	addr = member(ps, v, where, "address", JSON_STRING, "a string");
+	if (!name || !addr)
+		return -EINVAL;
+	if (!dns_label_valid(json_string_value(name), json_string_length(name)))
+		return fail(ps, "%sname: '%s' is not a DNS label", where,
+			    excerpt(json_string_value(name), buf));
+	memcpy(r->name, json_string_value(name), json_string_length(name) + 1);
+	if (strlen(json_string_value(addr)) != json_string_length(addr) ||
+	    strchr(json_string_value(addr), '/') ||
+	    prefix_parse(&r->address, json_string_value(addr)) < 0)
+		return fail(ps, "%saddress: '%s' is not an IP address", where,
+			    excerpt(json_string_value(addr), buf));
+	return 0;
+}
+
+static int parse_dns(struct parse *ps, const json_t *doc, struct netmap *nm)
+{
+	const json_t *dns = json_object_get(doc, "dns"), *domain, *arr;
+	char buf[48];
+	size_t count;
+
+	if (!dns)
+		return 0;
+	if (!json_is_object(dns))
+		return fail(ps, "dns: must be an object");
+	domain = member(ps, dns, "dns.", "domain", JSON_STRING, "a string");
+	arr = member(ps, dns, "dns.", "records", JSON_ARRAY, "an array");
+	if (!domain || !arr)
+		return -EINVAL;
+	if (strlen(json_string_value(domain)) != json_string_length(domain) ||
+	    !dns_domain_valid(json_string_value(domain)))
+		return fail(ps, "dns.domain: '%s' is not a DNS domain",
+			    excerpt(json_string_value(domain), buf));
+	nm->dns.present = true;
+	for (size_t i = 0; json_string_value(domain)[i]; i++) {
+		char c = json_string_value(domain)[i];
+		nm->dns.domain[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+	}
+	if (json_string_length(domain) && nm->dns.domain[json_string_length(domain) - 1] == '.')
+		nm->dns.domain[json_string_length(domain) - 1] = '\0';
+	count = json_array_size(arr);
+	if (count > NETMAP_MAX_DNS_RECORDS)
+		return fail(ps, "dns.records: %zu entries, at most %d allowed", count,
+			    NETMAP_MAX_DNS_RECORDS);
+	nm->dns.records = calloc(count + 1, sizeof(*nm->dns.records));
+	if (!nm->dns.records)
+		return fail(ps, "dns.records: out of memory");
+	for (size_t i = 0; i < count; i++, nm->dns.n_records++)
+		if (parse_record(ps, json_array_get(arr, i), i, &nm->dns.records[i]) < 0)
+			return -EINVAL;
+	return 0;
+}
+
 static int parse_document(struct parse *ps, const json_t *doc, struct netmap *nm)
 {
 	json_int_t v;
@@ -724,7 +820,8 @@ static int parse_document(struct parse *ps, const json_t *doc, struct netmap *nm
 	nm->issued_at = v;
 	if (parse_key(ps, doc, "", "coordinator", nm->coordinator_key) < 0 ||
 	    parse_self(ps, doc, nm) < 0 || parse_peers(ps, doc, nm) < 0 ||
-	    check_addresses(ps, nm) < 0 || check_device_names(ps, nm) < 0)
+	    check_addresses(ps, nm) < 0 || check_device_names(ps, nm) < 0 ||
+	    parse_dns(ps, doc, nm) < 0)
 		return -EINVAL;
 	return check_device_keys(ps, nm);
 }

@@ -42,7 +42,15 @@
  * "routes_approved" and "exit_node" are what the node may serve: it forwards
  * only those (config and approval, router/plan.c).
  *
- * Every member above is required, except "devices" and self's "exit_node": without it
+ * The mesh's names (optional: an older coordinator sends none):
+ *    "dns": {"domain": "mesh.internal",
+ *            "records": [{"name": "switch", "address": "192.168.77.2"}, ...]}
+ * from the coordinator's dns section: the domain every node answers for
+ * (dns_domain_valid(); lower case, no final dot) and the static records
+ * (a DNS label and one IPv4 or IPv6 address each, at most
+ * NETMAP_MAX_DNS_RECORDS; a name may repeat).
+ *
+ * Every member above is required, except "devices", "dns" and self's "exit_node": without it
  * (an older coordinator) an approved default in routes_approved says it. Ids are 1..2^32-1 and
  * unique (self included), public keys unique among peers, each address on one node only; version >=
  * 1, issued_at >= 0; names follow the config's rules; addresses are host prefixes (at least one),
@@ -65,6 +73,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dns/zone.h"
 #include "keys.h"
 #include "netaddr.h"
 
@@ -77,6 +86,7 @@ enum {
 	NETMAP_MAX_ENDPOINTS = 64,
 	NETMAP_MAX_ROUTES = 1024,
 	NETMAP_MAX_DEVICES = 1024, /* per hub */
+	NETMAP_MAX_DNS_RECORDS = 1024,
 };
 
 /* A stock WireGuard device attached to a node (its hub). */
@@ -106,6 +116,14 @@ struct netmap_node {
 	size_t n_devices;
 };
 
+/* The mesh's names; present false: the netmap has no "dns". */
+struct netmap_dns {
+	bool present;
+	char domain[DNS_DOMAIN_MAX + 1];
+	struct dns_record *records;
+	size_t n_records;
+};
+
 struct netmap {
 	uint64_t version;
 	int64_t issued_at;
@@ -116,6 +134,7 @@ struct netmap {
 	size_t n_routes_advertised;
 	struct netmap_node *peers;
 	size_t n_peers;
+	struct netmap_dns dns;
 };
 
 /* Releases what nm owns and zeroes it; NULL-safe. */

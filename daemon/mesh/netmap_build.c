@@ -188,6 +188,22 @@ static int build_self(const struct netmap_build_input *in, const struct registry
 	return 0;
 }
 
+static int copy_dns(const struct netmap_dns *dns, struct netmap *out)
+{
+	size_t n =
+	    dns->n_records < NETMAP_MAX_DNS_RECORDS ? dns->n_records : NETMAP_MAX_DNS_RECORDS;
+
+	out->dns = (struct netmap_dns){ .present = true };
+	memcpy(out->dns.domain, dns->domain, sizeof(out->dns.domain));
+	out->dns.records = calloc(n + 1, sizeof(*out->dns.records));
+	if (!out->dns.records)
+		return -ENOMEM;
+	if (n)
+		memcpy(out->dns.records, dns->records, n * sizeof(*out->dns.records));
+	out->dns.n_records = n;
+	return 0;
+}
+
 int netmap_build(const struct netmap_build_input *in, uint32_t self_id, struct netmap *out)
 {
 	const struct registry_node *self = NULL;
@@ -207,6 +223,8 @@ int netmap_build(const struct netmap_build_input *in, uint32_t self_id, struct n
 		ret = -ENOMEM;
 	if (ret == 0)
 		ret = build_self(in, self, out);
+	if (ret == 0 && in->dns)
+		ret = copy_dns(in->dns, out);
 	for (size_t i = 0; ret == 0 && i < in->n_nodes && out->n_peers < NETMAP_MAX_PEERS; i++) {
 		if (in->nodes[i].id == self_id)
 			continue;

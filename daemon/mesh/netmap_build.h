@@ -20,7 +20,8 @@
  *  - self lists its own approved routes and everything it advertises;
  *  - devices are listed under their hub, online or not (their addresses are
  *    reached through it): self's with their public keys (the hub holds
- *    them as engine peers), peers' without.
+ *    them as engine peers), peers' without;
+ *  - dns, when given, is every node's: the domain and the static records.
  */
 #ifndef MESHGATE_MESH_NETMAP_BUILD_H
 #define MESHGATE_MESH_NETMAP_BUILD_H
@@ -55,6 +56,9 @@ struct netmap_build_input {
 	uint8_t coordinator_key[KEY_LEN];
 	uint64_t version;
 	int64_t issued_at;
+	/* The coordinator's dns.domain and dns.records (views.c); NULL: the
+	 * netmaps carry no "dns". */
+	const struct netmap_dns *dns;
 };
 
 /* Whether node_id counts as online (the coordinator always does). */

@@ -249,6 +249,7 @@ struct build_state {
 	struct registry_device *devices;
 	size_t n_devices;
 	struct live lv;
+	struct netmap_dns dns; /* the config's; records borrowed from it */
 	struct netmap_build_input in;
 };
 
@@ -291,6 +292,13 @@ static int build_state_load(struct coordinator *c, struct build_state *bs)
 					      .n_mesh = c->n_addrs,
 					      .coordinator_id = c->self_id };
 	memcpy(bs->in.coordinator_key, c->host.public_key, KEY_LEN);
+	/* The mesh's names from this node's dns section: a reload that
+	 * changes them changes every view, pushed by the next rebuild. */
+	bs->dns = (struct netmap_dns){ .present = true,
+				       .records = c->host.cfg->dns.records,
+				       .n_records = c->host.cfg->dns.n_records };
+	memcpy(bs->dns.domain, c->host.cfg->dns.domain, sizeof(bs->dns.domain));
+	bs->in.dns = &bs->dns;
 	return 0;
 }
 

@@ -46,7 +46,8 @@ CONF
 }
 
 mesh_topology_flat
-conf home 'coordinator = { enabled = true; stun = []; prefix4 = "100.64.0.0/10"; prefix6 = "fd7a:6d67:7465::/48"; };'
+conf home 'coordinator = { enabled = true; stun = []; prefix4 = "100.64.0.0/10"; prefix6 = "fd7a:6d67:7465::/48"; };
+dns = { domain = "Corp.Mesh"; records = ( { name = "switch"; address = "192.168.77.2"; } ); };'
 conf laptop ''
 mg_start home home "$dir/home.conf"
 mg_start laptop laptop "$dir/laptop.conf"
@@ -60,6 +61,16 @@ check "laptop joined" grep -q "joined as laptop" <<<"$out"
 check "laptop's mesh address is 100.64.0.2" grep -q "100.64.0.2/10" <<<"$out"
 check "laptop reaches home through the mesh" wait_for 50 0.2 mesh_ping laptop 100.64.0.1
 check "home reaches laptop" mesh_ping home 100.64.0.2
+
+# The coordinator's dns.domain and dns.records, in the netmap laptop caches.
+netmap_dns_is() {
+	[ "$(python3 -c 'import json, sys
+d = json.loads(json.load(open(sys.argv[1]))["netmap"])["dns"]
+print(d["domain"], *[r["name"] + "=" + r["address"] for r in d["records"]])' \
+		"$dir/state-laptop/netmap.json" 2>/dev/null)" = "$1" ]
+}
+check "laptop's netmap carries the mesh's names" \
+	wait_for 50 0.2 netmap_dns_is "corp.mesh switch=192.168.77.2"
 check "laptop is online on the coordinator" wait_for 50 0.2 \
 	sh -c "'$MESHGATE' --socket '$dir/home.sock' nodes --json | grep -q '\"online\": true'"
 mg_cli home home nodes

@@ -82,8 +82,17 @@ echo "Depends: $depends"
 if echo "$depends" | grep -q 'libasan\|libubsan'; then
 	bad "Depends names a sanitizer runtime: the package came from a sanitizer build"
 fi
-for lib in libsodium23 libb2-1 libconfig9 libjansson4 libnl-3-200 libnl-route-3-200 \
-	libnftnl11 libmnl0 libmicrohttpd12 libsqlite3-0 libqrencode4 libpng16-16 libc6; do
+libs="libsodium23 libb2-1 libconfig9 libjansson4 libnl-3-200 libnl-route-3-200 libnftnl11
+	libmnl0 libmicrohttpd12 libsqlite3-0 libqrencode4 libpng16-16 libc6"
+# ldns (the resolver's wire format) once a packaged program calls it:
+# none calls the resolver's answers yet, and dpkg-shlibdeps leaves out a
+# library whose symbols a program does not use.
+for prog in usr/sbin/meshgated usr/bin/meshgate; do
+	if nm -D --undefined-only "$work/root/$prog" | grep -q ' ldns_'; then
+		libs="$libs libldns3"
+	fi
+done
+for lib in $libs; do
 	echo "$depends" | tr ',' '\n' | grep -q "^ *$lib\( \|$\)" || bad "Depends lacks $lib"
 	# The names must be real packages of this distribution.
 	if command -v apt-cache >/dev/null 2>&1 && ! apt-cache show "$lib" >/dev/null 2>&1; then

@@ -55,6 +55,40 @@ static void test_first_and_gaps(void)
 	check_alloc("192.168.7.0/24", NULL, 0, "192.168.7.1/32");
 }
 
+/* The resolver's addresses (100.100.100.100, fd7a:6d67:7465::53) are never
+ * handed out: a network filled up to one skips it. */
+static void test_resolver_reserved(void)
+{
+	struct prefix net4 = pfx("100.100.100.0/24"), net6 = pfx("fd7a:6d67:7465::/48");
+	struct prefix used[99], out;
+	char got[PREFIX_STR_LEN];
+
+	for (size_t i = 0; i < 99; i++) {
+		used[i] = net4;
+		used[i].addr[3] = (uint8_t)(i + 1);
+	}
+	CHECK_EQ_INT(alloc_host_address(&net4, used, 99, &out), 0);
+	prefix_format(&out, got, sizeof(got));
+	CHECK(strcmp(got, "100.100.100.101/32") == 0);
+	for (size_t i = 0; i < 0x52; i++) {
+		used[i] = net6;
+		used[i].addr[15] = (uint8_t)(i + 1);
+	}
+	CHECK_EQ_INT(alloc_host_address(&net6, used, 0x52, &out), 0);
+	prefix_format(&out, got, sizeof(got));
+	CHECK(strcmp(got, "fd7a:6d67:7465::54/128") == 0);
+}
+
+/* A network whose only free host is the resolver's address is full. */
+static void test_resolver_full(void)
+{
+	const char *const others[] = { "100.100.100.97", "100.100.100.98", "100.100.100.99",
+				       "100.100.100.101", "100.100.100.102" };
+
+	check_alloc("100.100.100.96/29", others, 4, "100.100.100.102/32");
+	check_alloc("100.100.100.96/29", others, 5, NULL);
+}
+
 static void test_small_networks(void)
 {
 	const char *const one[] = { "10.0.0.1" };
@@ -232,6 +266,8 @@ int main(void)
 {
 	RUN(test_first_and_gaps);
 	RUN(test_small_networks);
+	RUN(test_resolver_reserved);
+	RUN(test_resolver_full);
 	RUN(test_large_networks);
 	RUN(test_ipv6);
 	RUN(test_bad_family);

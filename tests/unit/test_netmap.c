@@ -750,6 +750,154 @@ static void test_versions_are_the_callers(void)
 	json_decref(doc);
 }
 
+/* base() with the mesh's names. */
+static json_t *with_dns(void)
+{
+	json_t *doc = base();
+
+	json_object_set_new(doc, "dns",
+			    json_loads("{\"domain\": \"Corp.Example.\", \"records\": ["
+				       "{\"name\": \"switch\", \"address\": \"192.168.77.2\"},"
+				       "{\"name\": \"switch\", \"address\": \"fd00:77::2\"}]}",
+				       0, NULL));
+	return doc;
+}
+
+/* "dns": decoded (the domain in lower case without the final dot), written
+ * back, and absent from a netmap that has none. */
+static void test_dns(void)
+{
+	json_t *doc = with_dns(), *again;
+	struct netmap nm, nm2;
+	char err[256] = "", addr[PREFIX_STR_LEN];
+
+	if (!CHECK_EQ_INT(netmap_from_json(doc, &nm, err, sizeof(err)), 0)) {
+		fprintf(stderr, "  %s\n", err);
+		json_decref(doc);
+		return;
+	}
+	CHECK(nm.dns.present);
+	CHECK(strcmp(nm.dns.domain, "corp.example") == 0);
+	if (CHECK_EQ_INT(nm.dns.n_records, 2)) {
+		CHECK(strcmp(nm.dns.records[1].name, "switch") == 0);
+		prefix_format_addr(&nm.dns.records[1].address, addr, sizeof(addr));
+		CHECK(strcmp(addr, "fd00:77::2") == 0);
+	}
+	again = netmap_to_json(&nm);
+	CHECK(json_equal(json_object_get(json_object_get(again, "dns"), "records"),
+			 json_object_get(json_object_get(doc, "dns"), "records")));
+	CHECK(strcmp(json_string_value(json_object_get(json_object_get(again, "dns"), "domain")),
+		     "corp.example") == 0);
+	CHECK_EQ_INT(netmap_from_json(again, &nm2, err, sizeof(err)), 0);
+	CHECK(nm2.dns.present && nm2.dns.n_records == 2);
+	netmap_free(&nm2);
+	netmap_free(&nm);
+	json_decref(again);
+	json_decref(doc);
+	/* Without "dns": none, and none written. */
+	doc = base();
+	if (CHECK_EQ_INT(netmap_from_json(doc, &nm, err, sizeof(err)), 0)) {
+		CHECK(!nm.dns.present && nm.dns.records == NULL);
+		again = netmap_to_json(&nm);
+		CHECK(json_object_get(again, "dns") == NULL);
+		json_decref(again);
+	}
+	netmap_free(&nm);
+	json_decref(doc);
+}
+
+static const struct bad_case bad_dns_cases[] = {
+	{ "dns", "[]", "dns: must be an object" },
+	{ "dns.domain", NULL, "dns.domain: missing" },
+	{ "dns.domain", "7", "dns.domain: must be a string" },
+	{ "dns.domain", "\"mesh_internal\"", "dns.domain: 'mesh_internal' is not a DNS domain" },
+	{ "dns.domain", "\"a..b\"", "dns.domain: 'a..b' is not a DNS domain" },
+	{ "dns.records", NULL, "dns.records: missing" },
+	{ "dns.records", "{}", "dns.records: must be an array" },
+	{ "dns.records.0", "\"switch\"", "dns.records[0]: must be an object" },
+	{ "dns.records.1.name", NULL, "dns.records[1].name: missing" },
+	{ "dns.records.1.name", "\"a.b\"", "dns.records[1].name: 'a.b' is not a DNS label" },
+	{ "dns.records.1.name", "\"web_1\"", "dns.records[1].name: 'web_1' is not a DNS label" },
+	{ "dns.records.0.address", NULL, "dns.records[0].address: missing" },
+	{ "dns.records.0.address", "\"10.0.0.0/8\"", "'10.0.0.0/8' is not an IP address" },
+	{ "dns.records.0.address", "\"switch.lan\"", "'switch.lan' is not an IP address" },
+};
+
+static void test_dns_malformed(void)
+{
+	for (size_t i = 0; i < sizeof(bad_dns_cases) / sizeof(bad_dns_cases[0]); i++) {
+		const struct bad_case *c = &bad_dns_cases[i];
+		json_t *doc = with_dns();
+		struct netmap nm;
+		char err[256] = "";
+		int ret;
+
+		mutate(doc, c->path, c->value ? json_loads(c->value, JSON_DECODE_ANY, NULL) : NULL);
+		ret = netmap_from_json(doc, &nm, err, sizeof(err));
+		if (!CHECK_EQ_INT(ret, -EINVAL) || !CHECK(strstr(err, c->message) != NULL))
+			fprintf(stderr, "  %s = %s: got \"%s\"\n", c->path, c->value, err);
+		CHECK(nm.peers == NULL && nm.dns.records == NULL && !nm.dns.present);
+		json_decref(doc);
+	}
+	/* A NUL inside the domain or an address. */
+	for (int i = 0; i < 2; i++) {
+		json_t *doc = with_dns(), *dns = json_object_get(doc, "dns");
+		struct netmap nm;
+		char err[256] = "";
+
+		if (i == 0)
+			json_object_set_new(dns, "domain", json_stringn("mesh\0.internal", 14));
+		else
+			json_object_set_new(json_array_get(json_object_get(dns, "records"), 0),
+					    "address", json_stringn("10.0.0.1\0x", 10));
+		CHECK_EQ_INT(netmap_from_json(doc, &nm, err, sizeof(err)), -EINVAL);
+		CHECK(strstr(err, i ? "is not an IP address" : "is not a DNS domain") != NULL);
+		json_decref(doc);
+	}
+}
+
+/* More than NETMAP_MAX_DNS_RECORDS records. */
+static void test_dns_limit(void)
+{
+	json_t *doc = with_dns(), *arr = json_array();
+	struct netmap nm;
+	char err[256] = "";
+
+	for (int i = 0; i <= NETMAP_MAX_DNS_RECORDS; i++)
+		json_array_append_new(arr,
+				      json_pack("{s:s, s:s}", "name", "r", "address", "10.0.0.1"));
+	json_object_set_new(json_object_get(doc, "dns"), "records", arr);
+	CHECK_EQ_INT(netmap_from_json(doc, &nm, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "dns.records: 1025 entries, at most 1024 allowed") != NULL);
+	json_array_remove(arr, 0);
+	CHECK_EQ_INT(netmap_from_json(doc, &nm, err, sizeof(err)), 0);
+	CHECK_EQ_INT(nm.dns.n_records, NETMAP_MAX_DNS_RECORDS);
+	netmap_free(&nm);
+	json_decref(doc);
+}
+
+/* Signed with "dns", verified with it. */
+static void test_dns_signed(void)
+{
+	uint8_t pk[32], sk[64];
+	json_t *doc = with_dns(), *msg;
+	struct netmap nm, got;
+	char err[256] = "";
+
+	sign_keys(pk, sk, 9);
+	if (!CHECK_EQ_INT(netmap_from_json(doc, &nm, err, sizeof(err)), 0))
+		goto out;
+	msg = netmap_sign(&nm, sk);
+	if (CHECK(msg != NULL) && CHECK_EQ_INT(netmap_verify(msg, pk, &got, err, sizeof(err)), 0)) {
+		CHECK(got.dns.present && got.dns.n_records == 2);
+		netmap_free(&got);
+	}
+	json_decref(msg);
+	netmap_free(&nm);
+out:
+	json_decref(doc);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -769,5 +917,9 @@ int main(void)
 	RUN(test_signed_bad_document);
 	RUN(test_cache);
 	RUN(test_versions_are_the_callers);
+	RUN(test_dns);
+	RUN(test_dns_malformed);
+	RUN(test_dns_limit);
+	RUN(test_dns_signed);
 	return test_summary();
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dns/meshzone.h"
 #include "mesh/apply.h"
 #include "mesh/netmap_build.h"
 #include "testlib.h"
@@ -284,6 +285,7 @@ static void test_apply_devices(void)
 			continue;
 		/* 2 addresses, 1 route, 2 device addresses, the defaults. */
 		CHECK_EQ_INT(mp->n_allowed_ips, 7);
+		CHECK_EQ_INT(mp->n_addresses, 2);
 		CHECK(prefix_equal(&mp->allowed_ips[3], &pixel.addresses[0]));
 		CHECK(prefix_equal(&mp->allowed_ips[4], &pixel.addresses[1]));
 	}
@@ -476,6 +478,118 @@ static void test_devices(void)
 	netmap_free(&nm);
 }
 
+static bool resolves(const struct dns_zone *z, const char *name, const char *want)
+{
+	const struct dns_zone_entry *e = dns_zone_lookup(z, name, strlen(name));
+	const struct prefix *a;
+	char text[PREFIX_STR_LEN];
+	size_t n;
+
+	if (!e) {
+		fprintf(stderr, "  %s: no such name\n", name);
+		return false;
+	}
+	a = dns_zone_addresses(z, e, &n);
+	for (size_t i = 0; i < n; i++) {
+		prefix_format_addr(&a[i], text, sizeof(text));
+		if (!strcmp(text, want))
+			return true;
+	}
+	fprintf(stderr, "  %s: no %s among %zu addresses\n", name, want, n);
+	return false;
+}
+
+/* The coordinator's names in every node's netmap, and the name table a
+ * node builds from the netmap it applies: nodes, a device, a record. */
+static void test_dns_from_netmap(void)
+{
+	struct dns_record sw = { .name = "switch", .address = pfx("192.168.77.2") };
+	struct netmap_dns dns = {
+		.present = true, .domain = "mesh.internal", .records = &sw, .n_records = 1
+	};
+	struct netmap_device pixel = { .name = "Pixel", .n_addresses = 1 };
+	struct prefix self[2] = { pfx("100.64.0.2/10"), pfx("fd7a:6d67:7465::2/48") };
+	struct mesh_device *devices = NULL;
+	struct mesh_peer *peers = NULL;
+	struct netmap_node *home;
+	struct dns_zone *z = NULL;
+	struct netmap nm, got;
+	struct world w;
+	size_t n = 0, n_devices = 0;
+	char err[256] = "";
+	json_t *doc;
+
+	world_init(&w);
+	CHECK_EQ_INT(netmap_build(&w.in, 2, &nm), 0);
+	CHECK(!nm.dns.present); /* no names given: none carried */
+	netmap_free(&nm);
+	/* A domain and no records (records NULL, as the config has them). */
+	{
+		struct netmap_dns bare = { .present = true, .domain = "mesh.internal" };
+		w.in.dns = &bare;
+		CHECK_EQ_INT(netmap_build(&w.in, 2, &nm), 0);
+		CHECK(nm.dns.present && nm.dns.n_records == 0);
+		netmap_free(&nm);
+	}
+	w.in.dns = &dns;
+	for (uint32_t id = 1; id <= N; id++) {
+		CHECK_EQ_INT(netmap_build(&w.in, id, &nm), 0);
+		CHECK(nm.dns.present && !strcmp(nm.dns.domain, "mesh.internal"));
+		CHECK(nm.dns.n_records == 1 && !strcmp(nm.dns.records[0].name, "switch"));
+		netmap_free(&nm);
+	}
+	/* Laptop's netmap through JSON, home hubbing a device. */
+	CHECK_EQ_INT(netmap_build(&w.in, 2, &nm), 0);
+	home = (struct netmap_node *)peer_by_id(&nm, 1);
+	pixel.addresses[0] = pfx("100.64.0.7/32");
+	if (home) {
+		home->devices = &pixel;
+		home->n_devices = 1;
+	}
+	doc = netmap_to_json(&nm);
+	if (home) {
+		home->devices = NULL;
+		home->n_devices = 0;
+	}
+	netmap_free(&nm);
+	if (!CHECK_EQ_INT(netmap_from_json(doc, &got, err, sizeof(err)), 0)) {
+		fprintf(stderr, "  %s\n", err);
+		json_decref(doc);
+		return;
+	}
+	json_decref(doc);
+	CHECK_EQ_INT(mesh_apply_peers(&got, NULL, 0, &peers, &n), 0);
+	CHECK_EQ_INT(mesh_apply_devices(&got, &devices, &n_devices), 0);
+	struct mesh_view view = { .peers = peers,
+				  .n_peers = n,
+				  .addresses = self,
+				  .n_addresses = 2,
+				  .devices = devices,
+				  .n_devices = n_devices };
+	if (CHECK_EQ_INT(dns_zone_from_view(got.dns.domain, (uint32_t)got.version, got.self.name,
+					    &view, got.dns.records, got.dns.n_records, &z, NULL),
+			 0)) {
+		CHECK(!strcmp(dns_zone_domain(z), "mesh.internal"));
+		CHECK(resolves(z, "laptop", "100.64.0.2"));
+		CHECK(resolves(z, "laptop", "fd7a:6d67:7465::2"));
+		CHECK(resolves(z, "HOME", "100.64.0.1"));
+		CHECK(resolves(z, "router2", "fd7a:6d67:7465::4"));
+		CHECK(resolves(z, "phone", "100.64.0.3"));
+		CHECK(resolves(z, "pixel", "100.64.0.7"));
+		CHECK(resolves(z, "switch", "192.168.77.2"));
+		CHECK_EQ_INT(dns_zone_count(z), 6);
+		/* home's route and defaults are no name's addresses. */
+		CHECK(dns_zone_lookup_addr(z, AF_INET, pfx("192.168.77.0").addr) == NULL);
+		CHECK(!strcmp(dns_zone_lookup_addr(z, AF_INET, pfx("100.64.0.7").addr)->name,
+			      "pixel"));
+		CHECK(dns_zone_is_mesh(z, AF_INET, pfx("100.64.0.7").addr));
+	}
+	dns_zone_free(z);
+	free(devices);
+	mesh_apply_free(peers, n);
+	netmap_free(&got);
+}
+
 int main(void)
 {
 	RUN(test_peers_and_candidates);
@@ -486,5 +600,6 @@ int main(void)
 	RUN(test_primary_and_failover);
 	RUN(test_self_and_round_trip);
 	RUN(test_devices);
+	RUN(test_dns_from_netmap);
 	return test_summary();
 }

@@ -1,0 +1,145 @@
+/*
+ * The mesh's name table: "<name>.<domain>" -> A/AAAA for every node, stock
+ * device and static record, and mesh address -> name for PTR. Pure data,
+ * built in one go from plain inputs (dns/meshzone.h: from the node's mesh
+ * view) and read-only afterwards: a new netmap builds a new zone.
+ *
+ * Names are single DNS labels (RFC 1035 LDH: letters, digits and '-', 1 to
+ * 63, no '-' first or last), kept in lower case and looked up without regard
+ * to case. A node or device whose name is not such a label ("web_1",
+ * "a.b") is left out and counted as invalid.
+ *
+ * Duplicates (same name without regard to case): a member (self, node,
+ * device) always wins over a static record, so a record cannot take a
+ * member's name; between members the first in input order wins (self, then
+ * peers, then devices); static records of one name merge into one name
+ * with all their addresses (an address repeated is kept once).
+ *
+ * Memory is bounded: at most DNS_ZONE_NAMES_MAX names (inputs past it are
+ * dropped, in input order, so members come before records),
+ * DNS_NAME_ADDRS_MAX addresses per name and DNS_ZONE_ADDRS_MAX in all:
+ * about 80 bytes per name and 60 per address, some 0.8 MB at the caps.
+ * Lookups are binary searches in sorted arrays (O(log n)).
+ */
+#ifndef MESHGATE_DNS_ZONE_H
+#define MESHGATE_DNS_ZONE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netaddr.h"
+
+enum {
+	DNS_LABEL_MAX = 63,
+	/* A label, a dot and the domain fit in a name of 253 characters. */
+	DNS_DOMAIN_MAX = 253 - DNS_LABEL_MAX - 1,
+	DNS_ZONE_NAMES_MAX = 4096,
+	DNS_NAME_ADDRS_MAX = 32,
+	DNS_ZONE_ADDRS_MAX = 8192,
+	/* TTL of every answer and of the synthesized SOA (also its minimum,
+	 * so negative answers are cached as long). */
+	DNS_ZONE_TTL = 60,
+};
+
+#define DNS_DEFAULT_DOMAIN "mesh.internal"
+/* The resolver's addresses on every node; the allocator never hands them
+ * out (mesh/alloc.c). */
+#define DNS_RESOLVER_V4 "100.100.100.100"
+#define DNS_RESOLVER_V6 "fd7a:6d67:7465::53"
+
+/* A static record: a name (a DNS label) and one IPv4 or IPv6 address. */
+struct dns_record {
+	char name[DNS_LABEL_MAX + 1];
+	struct prefix address; /* host address; len is ignored */
+};
+
+/* One input name. member: a node or device (wins duplicates). */
+struct dns_zone_name {
+	const char *name;
+	const struct prefix *addresses; /* host addresses; len is ignored */
+	size_t n_addresses;
+	bool member;
+};
+
+/* The zone's own facts. mesh: the mesh networks whose addresses get PTR
+ * answers (their reverse names are the zone's; others are forwarded). */
+struct dns_zone_spec {
+	const char *domain; /* NULL: DNS_DEFAULT_DOMAIN */
+	const struct prefix *mesh;
+	size_t n_mesh;   /* at most 2 are kept */
+	uint32_t serial; /* the SOA serial, e.g. the netmap's version */
+};
+
+/* What a build took and left out. */
+struct dns_zone_stats {
+	size_t names, addresses;
+	size_t invalid;   /* names that are not a DNS label */
+	size_t duplicate; /* names taken by a member first */
+	size_t over_cap;  /* names and addresses past the caps */
+};
+
+struct dns_zone_entry {
+	char name[DNS_LABEL_MAX + 1]; /* lower case */
+	bool member;
+	uint32_t first, n; /* its addresses in the zone's table */
+};
+
+struct dns_zone;
+
+/* Whether text[0..len) is one DNS label (LDH, 1 to 63, no '-' at an end). */
+bool dns_label_valid(const char *text, size_t len);
+
+/* Whether domain is one or more labels joined by dots, at most
+ * DNS_DOMAIN_MAX characters; one final dot is allowed. */
+bool dns_domain_valid(const char *domain);
+
+/*
+ * Builds a zone from spec and names (see the top of this file for
+ * duplicates and caps). Returns 0 and a new zone in *out (release with
+ * dns_zone_free()), -EINVAL for an invalid domain, or -ENOMEM. stats may be
+ * NULL.
+ */
+int dns_zone_build(const struct dns_zone_spec *spec, const struct dns_zone_name *names, size_t n,
+		   struct dns_zone **out, struct dns_zone_stats *stats)
+    __attribute__((warn_unused_result));
+
+/* NULL-safe. */
+void dns_zone_free(struct dns_zone *zone);
+
+/* The domain, lower case, without a final dot. */
+const char *dns_zone_domain(const struct dns_zone *zone);
+uint32_t dns_zone_serial(const struct dns_zone *zone);
+size_t dns_zone_count(const struct dns_zone *zone);
+
+/* The entry for label[0..len) (any case), or NULL. */
+const struct dns_zone_entry *dns_zone_lookup(const struct dns_zone *zone, const char *label,
+					     size_t len);
+
+/* The entry's addresses (*n of them), IPv4 and IPv6 mixed. */
+const struct prefix *dns_zone_addresses(const struct dns_zone *zone,
+					const struct dns_zone_entry *entry, size_t *n);
+
+/* The name an address belongs to (a member's before a record's), or NULL. */
+const struct dns_zone_entry *dns_zone_lookup_addr(const struct dns_zone *zone, int family,
+						  const uint8_t *addr);
+
+/* Whether the address is in one of the zone's mesh networks. */
+bool dns_zone_is_mesh(const struct dns_zone *zone, int family, const uint8_t *addr);
+
+/*
+ * The address a reverse name stands for: "d.c.b.a.in-addr.arpa" (four
+ * decimal labels 0-255 without leading zeros) or the 32 hex nibbles of
+ * ip6.arpa, any case, with or without a final dot. false for anything else
+ * (a partial reverse name among them).
+ */
+bool dns_reverse_parse(const char *name, int *family, uint8_t addr[16]);
+
+/* The reverse zone of the mesh network that holds the address, cut at the
+ * octet (IPv4) or nibble (IPv6) boundary at or above its prefix length
+ * ("100.in-addr.arpa" for 100.64.0.0/10), with no final dot; false when no
+ * mesh network holds it. */
+bool dns_zone_reverse_apex(const struct dns_zone *zone, int family, const uint8_t *addr, char *out,
+			   size_t len);
+
+#endif

@@ -1,0 +1,645 @@
+/* Local answers of the mesh resolver (daemon/dns/answer.c): queries built
+ * with ldns, responses parsed with ldns and checked field by field. */
+#include <ldns/ldns.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns/answer.h"
+#include "testlib.h"
+
+static struct prefix pfx(const char *text)
+{
+	struct prefix p;
+
+	if (prefix_parse(&p, text) < 0)
+		abort();
+	return p;
+}
+
+static struct dns_zone *zone;
+
+/* home and laptop (members), switch and big (records, big with 32 IPv6
+ * addresses), the default domain, mesh networks 100.64.0.0/10 and
+ * fd7a:6d67:7465::/48, serial 42. */
+static void zone_init(void)
+{
+	static struct prefix home[2], laptop[2], sw[1], big[DNS_NAME_ADDRS_MAX], mesh[2];
+	static struct dns_zone_name names[3 + DNS_NAME_ADDRS_MAX];
+	struct dns_zone_spec spec = { .mesh = mesh, .n_mesh = 2, .serial = 42 };
+	size_t n = 0;
+
+	home[0] = pfx("100.64.0.1");
+	home[1] = pfx("fd7a:6d67:7465::1");
+	laptop[0] = pfx("100.64.0.2");
+	laptop[1] = pfx("fd7a:6d67:7465::2");
+	sw[0] = pfx("192.168.77.2");
+	mesh[0] = pfx("100.64.0.0/10");
+	mesh[1] = pfx("fd7a:6d67:7465::/48");
+	names[n++] = (struct dns_zone_name){ "home", home, 2, true };
+	names[n++] = (struct dns_zone_name){ "laptop", laptop, 2, true };
+	names[n++] = (struct dns_zone_name){ "switch", sw, 1, false };
+	for (size_t i = 0; i < DNS_NAME_ADDRS_MAX; i++) {
+		big[i] = pfx("2001:db8::");
+		big[i].addr[15] = (uint8_t)(i + 1);
+		names[n++] = (struct dns_zone_name){ "big", &big[i], 1, false };
+	}
+	if (dns_zone_build(&spec, names, n, &zone, NULL) < 0)
+		abort();
+}
+
+struct q {
+	const char *name;
+	ldns_rr_type type;
+	ldns_rr_class klass;
+	uint16_t id;
+	bool rd, cd;
+	int edns_size; /* 0: no OPT */
+	bool do_bit;
+	uint8_t edns_version;
+};
+
+/* The query's wire form (free() it). */
+static uint8_t *query_wire(const struct q *q, size_t *len)
+{
+	ldns_pkt *pkt = NULL;
+	uint8_t *wire = NULL;
+	ldns_status st = ldns_pkt_query_new_frm_str(
+	    &pkt, q->name, q->type, q->klass ? q->klass : LDNS_RR_CLASS_IN, q->rd ? LDNS_RD : 0);
+
+	if (st != LDNS_STATUS_OK)
+		abort();
+	ldns_pkt_set_id(pkt, q->id);
+	ldns_pkt_set_cd(pkt, q->cd);
+	if (q->edns_size) {
+		ldns_pkt_set_edns_udp_size(pkt, (uint16_t)q->edns_size);
+		ldns_pkt_set_edns_do(pkt, q->do_bit);
+		ldns_pkt_set_edns_version(pkt, q->edns_version);
+	}
+	if (ldns_pkt2wire(&wire, pkt, len) != LDNS_STATUS_OK)
+		abort();
+	ldns_pkt_free(pkt);
+	return wire;
+}
+
+static uint8_t out[DNS_ANSWER_TCP_MAX];
+static struct dns_reply reply;
+
+/* Answers wire; the parsed response (ldns_pkt_free() it) or NULL. */
+static ldns_pkt *answer_wire(const uint8_t *wire, size_t len, enum dns_transport t,
+			     enum dns_answer_verdict want)
+{
+	enum dns_answer_verdict v = dns_answer_local(zone, wire, len, t, out, sizeof(out), &reply);
+	ldns_pkt *resp = NULL;
+
+	if (!CHECK_EQ_INT(v, want) || v != DNS_ANSWER_REPLY)
+		return NULL;
+	if (!CHECK(ldns_wire2pkt(&resp, out, reply.len) == LDNS_STATUS_OK))
+		return NULL;
+	CHECK(ldns_pkt_qr(resp));
+	CHECK(ldns_pkt_ra(resp));
+	return resp;
+}
+
+static ldns_pkt *ask(const struct q *q, enum dns_transport t, enum dns_answer_verdict want)
+{
+	size_t len;
+	uint8_t *wire = query_wire(q, &len);
+	ldns_pkt *resp = answer_wire(wire, len, t, want);
+
+	free(wire);
+	if (resp) {
+		CHECK_EQ_INT(ldns_pkt_id(resp), q->id);
+		CHECK_EQ_INT(ldns_pkt_rd(resp), q->rd);
+		CHECK_EQ_INT(ldns_pkt_cd(resp), q->cd);
+	}
+	return resp;
+}
+
+/* The record's rdata field i as text. */
+static bool rdf_is(const ldns_rr *rr, size_t i, const char *want)
+{
+	char *text = ldns_rdf2str(ldns_rr_rdf(rr, i));
+	bool ok = text && !strcasecmp(text, want); /* compression may take the question's case */
+
+	if (!ok)
+		fprintf(stderr, "  rdata %zu: got '%s', want '%s'\n", i, text ? text : "(null)",
+			want);
+	free(text);
+	return ok;
+}
+
+static bool rdf_is_name(const ldns_rdf *rdf, const char *want)
+{
+	char *text = ldns_rdf2str(rdf);
+	bool ok = text && !strcasecmp(text, want);
+
+	if (!ok)
+		fprintf(stderr, "  name: got '%s', want '%s'\n", text ? text : "(null)", want);
+	free(text);
+	return ok;
+}
+
+static bool owner_is(const ldns_rr *rr, const char *want)
+{
+	char *text = ldns_rdf2str(ldns_rr_owner(rr));
+	bool ok = text && !strcmp(text, want);
+
+	if (!ok)
+		fprintf(stderr, "  owner: got '%s', want '%s'\n", text ? text : "(null)", want);
+	free(text);
+	return ok;
+}
+
+/* The question section echoes name and type. */
+static void check_question(const ldns_pkt *resp, const char *name, ldns_rr_type type)
+{
+	const ldns_rr *q;
+
+	if (!CHECK_EQ_INT(ldns_pkt_qdcount(resp), 1))
+		return;
+	q = ldns_rr_list_rr(ldns_pkt_question(resp), 0);
+	CHECK(owner_is(q, name));
+	CHECK_EQ_INT(ldns_rr_get_type(q), type);
+}
+
+/* A negative answer: no answers and the zone's SOA at apex. */
+static void check_negative(const ldns_pkt *resp, unsigned rcode, const char *apex)
+{
+	const ldns_rr *soa;
+
+	CHECK_EQ_INT(ldns_pkt_get_rcode(resp), rcode);
+	CHECK(ldns_pkt_aa(resp));
+	CHECK_EQ_INT(ldns_pkt_ancount(resp), 0);
+	if (!CHECK_EQ_INT(ldns_pkt_nscount(resp), 1))
+		return;
+	soa = ldns_rr_list_rr(ldns_pkt_authority(resp), 0);
+	CHECK_EQ_INT(ldns_rr_get_type(soa), LDNS_RR_TYPE_SOA);
+	CHECK(rdf_is_name(ldns_rr_owner(soa), apex));
+	CHECK_EQ_INT(ldns_rr_ttl(soa), DNS_ZONE_TTL);
+	CHECK(rdf_is(soa, 0, "mesh.internal."));
+	CHECK(rdf_is(soa, 1, "hostmaster.mesh.internal."));
+	CHECK(rdf_is(soa, 2, "42"));
+	CHECK(rdf_is(soa, 6, "60"));
+}
+
+static void test_a_aaaa(void)
+{
+	struct q q = { .name = "home.mesh.internal.", .type = LDNS_RR_TYPE_A, .id = 0x1234 };
+	ldns_pkt *r;
+	const ldns_rr *rr;
+
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (!r)
+		return;
+	CHECK_EQ_INT(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+	CHECK(ldns_pkt_aa(r));
+	CHECK(!ldns_pkt_tc(r));
+	CHECK(!ldns_pkt_edns(r)); /* no OPT asked, none sent */
+	check_question(r, "home.mesh.internal.", LDNS_RR_TYPE_A);
+	CHECK_EQ_INT(ldns_pkt_ancount(r), 1);
+	CHECK_EQ_INT(ldns_pkt_nscount(r), 0);
+	rr = ldns_rr_list_rr(ldns_pkt_answer(r), 0);
+	CHECK_EQ_INT(ldns_rr_get_type(rr), LDNS_RR_TYPE_A);
+	CHECK_EQ_INT(ldns_rr_get_class(rr), LDNS_RR_CLASS_IN);
+	CHECK_EQ_INT(ldns_rr_ttl(rr), 60);
+	CHECK(owner_is(rr, "home.mesh.internal."));
+	CHECK(rdf_is(rr, 0, "100.64.0.1"));
+	CHECK_EQ_INT(reply.rcode, 0);
+	CHECK(reply.authoritative && !reply.truncated);
+	ldns_pkt_free(r);
+
+	/* Any case; the owner keeps the question's; RD and CD copied. */
+	q = (struct q){ .name = "LapTop.MESH.internal",
+			.type = LDNS_RR_TYPE_AAAA,
+			.id = 7,
+			.rd = true,
+			.cd = true };
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (!r)
+		return;
+	check_question(r, "LapTop.MESH.internal.", LDNS_RR_TYPE_AAAA);
+	CHECK_EQ_INT(ldns_pkt_ancount(r), 1);
+	rr = ldns_rr_list_rr(ldns_pkt_answer(r), 0);
+	CHECK(owner_is(rr, "LapTop.MESH.internal."));
+	CHECK(rdf_is(rr, 0, "fd7a:6d67:7465::2"));
+	ldns_pkt_free(r);
+
+	/* ANY: both. */
+	q = (struct q){ .name = "home.mesh.internal", .type = LDNS_RR_TYPE_ANY, .id = 8 };
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r)
+		CHECK_EQ_INT(ldns_pkt_ancount(r), 2);
+	ldns_pkt_free(r);
+	/* A static record. */
+	q = (struct q){ .name = "switch.mesh.internal", .type = LDNS_RR_TYPE_A, .id = 9 };
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r && CHECK_EQ_INT(ldns_pkt_ancount(r), 1))
+		CHECK(rdf_is(ldns_rr_list_rr(ldns_pkt_answer(r), 0), 0, "192.168.77.2"));
+	ldns_pkt_free(r);
+}
+
+static void test_negative(void)
+{
+	struct q q = { .name = "home.mesh.internal", .type = LDNS_RR_TYPE_MX, .id = 1 };
+	ldns_pkt *r;
+
+	/* NODATA: the name, another type; a family it has no address of. */
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r)
+		check_negative(r, LDNS_RCODE_NOERROR, "mesh.internal.");
+	ldns_pkt_free(r);
+	q = (struct q){ .name = "switch.mesh.internal", .type = LDNS_RR_TYPE_AAAA, .id = 2 };
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r)
+		check_negative(r, LDNS_RCODE_NOERROR, "mesh.internal.");
+	ldns_pkt_free(r);
+	/* NXDOMAIN: unknown names, and below a name. */
+	static const char *const nx[] = { "nobody.mesh.internal", "a.home.mesh.internal",
+					  "exit_1.mesh.internal", "x.y.z.mesh.internal" };
+	for (size_t i = 0; i < sizeof(nx) / sizeof(nx[0]); i++) {
+		q = (struct q){ .name = nx[i], .type = LDNS_RR_TYPE_A, .id = (uint16_t)(10 + i) };
+		r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+		if (r)
+			check_negative(r, LDNS_RCODE_NXDOMAIN, "mesh.internal.");
+		CHECK_EQ_INT(reply.rcode, LDNS_RCODE_NXDOMAIN);
+		ldns_pkt_free(r);
+	}
+}
+
+static void test_apex(void)
+{
+	struct q q = { .name = "Mesh.Internal.", .type = LDNS_RR_TYPE_SOA, .id = 3 };
+	const ldns_rr *rr;
+	ldns_pkt *r;
+
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r && CHECK_EQ_INT(ldns_pkt_ancount(r), 1)) {
+		rr = ldns_rr_list_rr(ldns_pkt_answer(r), 0);
+		CHECK_EQ_INT(ldns_rr_get_type(rr), LDNS_RR_TYPE_SOA);
+		CHECK(rdf_is(rr, 0, "mesh.internal."));
+		CHECK(rdf_is(rr, 2, "42"));
+		CHECK(rdf_is(rr, 3, "3600"));
+		CHECK(rdf_is(rr, 4, "600"));
+		CHECK(rdf_is(rr, 5, "86400"));
+		CHECK(ldns_pkt_aa(r));
+	}
+	ldns_pkt_free(r);
+	q.type = LDNS_RR_TYPE_NS;
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r && CHECK_EQ_INT(ldns_pkt_ancount(r), 1))
+		CHECK(rdf_is(ldns_rr_list_rr(ldns_pkt_answer(r), 0), 0, "mesh.internal."));
+	ldns_pkt_free(r);
+	q.type = LDNS_RR_TYPE_A;
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r && CHECK_EQ_INT(ldns_pkt_ancount(r), 1))
+		CHECK(rdf_is(ldns_rr_list_rr(ldns_pkt_answer(r), 0), 0, DNS_RESOLVER_V4));
+	ldns_pkt_free(r);
+	q.type = LDNS_RR_TYPE_AAAA;
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r && CHECK_EQ_INT(ldns_pkt_ancount(r), 1))
+		CHECK(rdf_is(ldns_rr_list_rr(ldns_pkt_answer(r), 0), 0, DNS_RESOLVER_V6));
+	ldns_pkt_free(r);
+	q.type = LDNS_RR_TYPE_TXT;
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r)
+		check_negative(r, LDNS_RCODE_NOERROR, "mesh.internal.");
+	ldns_pkt_free(r);
+}
+
+static void test_ptr(void)
+{
+	struct q q = { .name = "2.0.64.100.in-addr.arpa", .type = LDNS_RR_TYPE_PTR, .id = 4 };
+	const ldns_rr *rr;
+	ldns_pkt *r;
+
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r && CHECK_EQ_INT(ldns_pkt_ancount(r), 1)) {
+		rr = ldns_rr_list_rr(ldns_pkt_answer(r), 0);
+		CHECK_EQ_INT(ldns_rr_get_type(rr), LDNS_RR_TYPE_PTR);
+		CHECK(owner_is(rr, "2.0.64.100.in-addr.arpa."));
+		CHECK(rdf_is(rr, 0, "laptop.mesh.internal."));
+		CHECK_EQ_INT(ldns_rr_ttl(rr), 60);
+		CHECK(ldns_pkt_aa(r));
+	}
+	ldns_pkt_free(r);
+	q.name = "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa";
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r && CHECK_EQ_INT(ldns_pkt_ancount(r), 1))
+		CHECK(rdf_is(ldns_rr_list_rr(ldns_pkt_answer(r), 0), 0, "home.mesh.internal."));
+	ldns_pkt_free(r);
+	/* A mesh address without a name; the resolver's own. */
+	q.name = "9.9.64.100.in-addr.arpa";
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r)
+		check_negative(r, LDNS_RCODE_NXDOMAIN, "100.in-addr.arpa.");
+	ldns_pkt_free(r);
+	q.name = "3.5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa";
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r)
+		check_negative(r, LDNS_RCODE_NXDOMAIN, "5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa.");
+	ldns_pkt_free(r);
+	/* A mesh address's name, another type: NODATA. */
+	q = (struct q){ .name = "1.0.64.100.in-addr.arpa", .type = LDNS_RR_TYPE_TXT, .id = 5 };
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r)
+		check_negative(r, LDNS_RCODE_NOERROR, "100.in-addr.arpa.");
+	ldns_pkt_free(r);
+	/* Outside the mesh (a record's LAN address too), partial names:
+	 * forwarded. */
+	static const char *const fwd[] = { "2.77.168.192.in-addr.arpa", "64.100.in-addr.arpa",
+					   "2.0.64.99.in-addr.arpa", "in-addr.arpa" };
+	for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++) {
+		q = (struct q){ .name = fwd[i], .type = LDNS_RR_TYPE_PTR, .id = 6 };
+		ldns_pkt_free(ask(&q, DNS_UDP, DNS_ANSWER_FORWARD));
+	}
+}
+
+static void test_forward(void)
+{
+	static const char *const names[] = { "example.com", "internal", "mesh.internal.evil",
+					     "xmesh.internal", "." };
+	struct q q = { .type = LDNS_RR_TYPE_A, .id = 77 };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		q.name = names[i];
+		reply.len = 99;
+		ldns_pkt_free(ask(&q, DNS_UDP, DNS_ANSWER_FORWARD));
+		CHECK_EQ_INT(reply.len, 0);
+	}
+}
+
+static void test_edns(void)
+{
+	struct q q = { .name = "home.mesh.internal",
+		       .type = LDNS_RR_TYPE_A,
+		       .id = 11,
+		       .edns_size = 4096,
+		       .do_bit = true };
+	ldns_pkt *r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+
+	if (r) {
+		CHECK(ldns_pkt_edns(r));
+		CHECK_EQ_INT(ldns_pkt_edns_udp_size(r), DNS_ANSWER_EDNS_SIZE);
+		CHECK_EQ_INT(ldns_pkt_edns_version(r), 0);
+		CHECK(ldns_pkt_edns_do(r));
+		CHECK_EQ_INT(ldns_pkt_ancount(r), 1);
+	}
+	ldns_pkt_free(r);
+	q.do_bit = false;
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r)
+		CHECK(ldns_pkt_edns(r) && !ldns_pkt_edns_do(r));
+	ldns_pkt_free(r);
+	/* Version 1: BADVERS, with our OPT, nothing answered. */
+	q.edns_version = 1;
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r) {
+		CHECK(ldns_pkt_edns(r));
+		CHECK_EQ_INT(ldns_pkt_edns_extended_rcode(r), 1);
+		CHECK_EQ_INT(ldns_pkt_get_rcode(r), 0);
+		CHECK_EQ_INT(ldns_pkt_ancount(r), 0);
+		CHECK_EQ_INT(reply.rcode, DNS_RCODE_BADVERS);
+	}
+	ldns_pkt_free(r);
+}
+
+/* big has 32 AAAA: about 950 bytes. */
+static void test_truncation(void)
+{
+	struct q q = { .name = "big.mesh.internal", .type = LDNS_RR_TYPE_AAAA, .id = 21 };
+	ldns_pkt *r;
+
+	/* No EDNS over UDP: 512. */
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r) {
+		CHECK(ldns_pkt_tc(r));
+		CHECK(reply.truncated);
+		CHECK(reply.len <= 512);
+		check_question(r, "big.mesh.internal.", LDNS_RR_TYPE_AAAA);
+		CHECK_EQ_INT(ldns_pkt_ancount(r), 0);
+		CHECK_EQ_INT(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+	}
+	ldns_pkt_free(r);
+	/* Over TCP the whole answer. */
+	r = ask(&q, DNS_TCP, DNS_ANSWER_REPLY);
+	if (r) {
+		CHECK(!ldns_pkt_tc(r));
+		CHECK_EQ_INT(ldns_pkt_ancount(r), DNS_NAME_ADDRS_MAX);
+		CHECK(reply.len > 512);
+	}
+	ldns_pkt_free(r);
+	/* The client's EDNS size: 600 truncates, 1232 does not. */
+	q.edns_size = 600;
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r) {
+		CHECK(ldns_pkt_tc(r));
+		CHECK(reply.len <= 600);
+		CHECK(ldns_pkt_edns(r));
+		CHECK_EQ_INT(ldns_pkt_ancount(r), 0);
+	}
+	ldns_pkt_free(r);
+	q.edns_size = 1232;
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r) {
+		CHECK(!ldns_pkt_tc(r));
+		CHECK_EQ_INT(ldns_pkt_ancount(r), DNS_NAME_ADDRS_MAX);
+		CHECK(reply.len > 600 && reply.len <= 1232);
+	}
+	ldns_pkt_free(r);
+	/* A size below 512 counts as 512. */
+	q = (struct q){
+		.name = "laptop.mesh.internal", .type = LDNS_RR_TYPE_ANY, .id = 23, .edns_size = 50
+	};
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r) {
+		CHECK(!ldns_pkt_tc(r));
+		CHECK(reply.len > 50);
+		CHECK_EQ_INT(ldns_pkt_ancount(r), 2);
+	}
+	ldns_pkt_free(r);
+	/* A small name fits in 512. */
+	q = (struct q){ .name = "home.mesh.internal", .type = LDNS_RR_TYPE_ANY, .id = 22 };
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r)
+		CHECK(!ldns_pkt_tc(r));
+	ldns_pkt_free(r);
+}
+
+/* A packet with the given opcode, flags and questions, as wire. */
+static uint8_t *packet_wire(ldns_pkt_opcode opcode, size_t n_questions, size_t *len)
+{
+	ldns_pkt *pkt = ldns_pkt_new();
+	uint8_t *wire = NULL;
+
+	ldns_pkt_set_id(pkt, 0xbeef);
+	ldns_pkt_set_opcode(pkt, opcode);
+	ldns_pkt_set_rd(pkt, true);
+	for (size_t i = 0; i < n_questions; i++) {
+		ldns_rr *q = ldns_rr_new();
+		ldns_rr_set_owner(q, ldns_dname_new_frm_str("home.mesh.internal."));
+		ldns_rr_set_type(q, LDNS_RR_TYPE_A);
+		ldns_rr_set_class(q, LDNS_RR_CLASS_IN);
+		ldns_rr_set_question(q, true);
+		ldns_pkt_push_rr(pkt, LDNS_SECTION_QUESTION, q);
+	}
+	if (ldns_pkt2wire(&wire, pkt, len) != LDNS_STATUS_OK)
+		abort();
+	ldns_pkt_free(pkt);
+	return wire;
+}
+
+static void check_error(const uint8_t *wire, size_t len, unsigned rcode, size_t qd)
+{
+	ldns_pkt *r = answer_wire(wire, len, DNS_UDP, DNS_ANSWER_REPLY);
+
+	if (!r)
+		return;
+	CHECK_EQ_INT(ldns_pkt_id(r), LDNS_ID_WIRE(wire));
+	CHECK_EQ_INT(ldns_pkt_get_rcode(r), rcode);
+	CHECK_EQ_INT(ldns_pkt_get_opcode(r), LDNS_OPCODE_WIRE(wire));
+	CHECK_EQ_INT(ldns_pkt_rd(r), LDNS_RD_WIRE(wire) != 0);
+	CHECK(!ldns_pkt_aa(r));
+	CHECK_EQ_INT(ldns_pkt_qdcount(r), qd);
+	CHECK_EQ_INT(ldns_pkt_ancount(r), 0);
+	ldns_pkt_free(r);
+}
+
+static void test_errors(void)
+{
+	uint8_t header[12] = { 0xab, 0xcd, 0x01, 0x00, 0x00, 0x01 }, junk[40];
+	struct q q = { .name = "version.bind",
+		       .type = LDNS_RR_TYPE_TXT,
+		       .klass = LDNS_RR_CLASS_CH,
+		       .id = 31 };
+	uint8_t *wire;
+	size_t len;
+	ldns_pkt *r;
+
+	/* No question, two questions: FORMERR; NOTIFY and UPDATE: NOTIMP
+	 * (a parsed one echoes its question). */
+	wire = packet_wire(LDNS_PACKET_QUERY, 0, &len);
+	check_error(wire, len, LDNS_RCODE_FORMERR, 0);
+	free(wire);
+	wire = packet_wire(LDNS_PACKET_QUERY, 2, &len);
+	check_error(wire, len, LDNS_RCODE_FORMERR, 0);
+	free(wire);
+	wire = packet_wire(LDNS_PACKET_NOTIFY, 1, &len);
+	check_error(wire, len, LDNS_RCODE_NOTIMPL, 1);
+	free(wire);
+	wire = packet_wire(LDNS_PACKET_UPDATE, 0, &len);
+	check_error(wire, len, LDNS_RCODE_NOTIMPL, 0);
+	free(wire);
+	/* A header announcing a question that is not there: FORMERR with
+	 * the ID; with opcode STATUS: NOTIMP. */
+	check_error(header, sizeof(header), LDNS_RCODE_FORMERR, 0);
+	header[2] = 0x11; /* opcode 2, RD */
+	check_error(header, sizeof(header), LDNS_RCODE_NOTIMPL, 0);
+	/* A name running past the end. */
+	memset(junk, 0, sizeof(junk));
+	junk[0] = 0x42, junk[5] = 1, junk[12] = 60;
+	check_error(junk, sizeof(junk), LDNS_RCODE_FORMERR, 0);
+	/* Class CH: REFUSED, never forwarded. */
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r) {
+		CHECK_EQ_INT(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED);
+		check_question(r, "version.bind.", LDNS_RR_TYPE_TXT);
+	}
+	ldns_pkt_free(r);
+	q.name = "home.mesh.internal";
+	q.klass = LDNS_RR_CLASS_ANY;
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r)
+		CHECK_EQ_INT(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED);
+	ldns_pkt_free(r);
+	/* Zone transfers of ours: REFUSED; of others: forwarded. */
+	q = (struct q){ .name = "mesh.internal", .type = LDNS_RR_TYPE_AXFR, .id = 33 };
+	r = ask(&q, DNS_TCP, DNS_ANSWER_REPLY);
+	if (r) {
+		CHECK_EQ_INT(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED);
+		CHECK(!ldns_pkt_aa(r));
+	}
+	ldns_pkt_free(r);
+	q.name = "64.100.in-addr.arpa";
+	ldns_pkt_free(ask(&q, DNS_TCP, DNS_ANSWER_FORWARD));
+	q = (struct q){ .name = "0.0.64.100.in-addr.arpa", .type = LDNS_RR_TYPE_IXFR, .id = 34 };
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r)
+		CHECK_EQ_INT(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED);
+	ldns_pkt_free(r);
+	/* Silence: shorter than a header, a response (QR set), nothing. */
+	q = (struct q){ .name = "home.mesh.internal", .type = LDNS_RR_TYPE_A, .id = 32 };
+	wire = query_wire(&q, &len);
+	for (size_t n = 0; n < 12; n++)
+		CHECK_EQ_INT(dns_answer_local(zone, wire, n, DNS_UDP, out, sizeof(out), &reply),
+			     DNS_ANSWER_DROP);
+	wire[2] |= 0x80;
+	CHECK_EQ_INT(dns_answer_local(zone, wire, len, DNS_UDP, out, sizeof(out), &reply),
+		     DNS_ANSWER_DROP);
+	CHECK_EQ_INT(dns_answer_local(zone, NULL, 0, DNS_UDP, out, sizeof(out), NULL),
+		     DNS_ANSWER_DROP);
+	free(wire);
+}
+
+/* A cap too small for even the question drops; one between truncates. */
+static void test_small_cap(void)
+{
+	struct q q = { .name = "big.mesh.internal", .type = LDNS_RR_TYPE_AAAA, .id = 41 };
+	size_t len;
+	uint8_t *wire = query_wire(&q, &len);
+
+	CHECK_EQ_INT(dns_answer_local(zone, wire, len, DNS_TCP, out, 20, &reply), DNS_ANSWER_DROP);
+	CHECK_EQ_INT(dns_answer_local(zone, wire, len, DNS_TCP, out, 300, &reply),
+		     DNS_ANSWER_REPLY);
+	CHECK(reply.truncated && reply.len <= 300);
+	free(wire);
+}
+
+/* Random datagrams, some with a plausible header: never a crash, every
+ * reply parses and carries the query's ID. */
+static void test_random(void)
+{
+	struct test_rng rng = { 0xd15 };
+	uint8_t buf[300];
+	size_t replies = 0, forwards = 0;
+
+	for (int i = 0; i < 20000; i++) {
+		size_t len = test_rng_next(&rng) % sizeof(buf);
+		enum dns_answer_verdict v;
+		ldns_pkt *r = NULL;
+
+		test_rng_bytes(&rng, buf, len);
+		if (len >= 12 && i % 2) {
+			buf[2] &= 0x7f;
+			buf[4] = 0, buf[5] = 1, buf[6] = buf[7] = buf[8] = buf[9] = 0;
+		}
+		v = dns_answer_local(zone, buf, len, i % 3 ? DNS_UDP : DNS_TCP, out, sizeof(out),
+				     &reply);
+		forwards += v == DNS_ANSWER_FORWARD;
+		if (v != DNS_ANSWER_REPLY)
+			continue;
+		replies++;
+		if (!CHECK(ldns_wire2pkt(&r, out, reply.len) == LDNS_STATUS_OK))
+			break;
+		CHECK_EQ_INT(ldns_pkt_id(r), LDNS_ID_WIRE(buf));
+		ldns_pkt_free(r);
+	}
+	printf("random: %zu replies, %zu forwards of 20000\n", replies, forwards);
+	CHECK(replies > 1000);
+}
+
+int main(void)
+{
+	zone_init();
+	RUN(test_a_aaaa);
+	RUN(test_negative);
+	RUN(test_apex);
+	RUN(test_ptr);
+	RUN(test_forward);
+	RUN(test_edns);
+	RUN(test_truncation);
+	RUN(test_errors);
+	RUN(test_small_cap);
+	RUN(test_random);
+	dns_zone_free(zone);
+	return test_summary();
+}
