@@ -403,6 +403,11 @@ json_t *status_exit_nodes(const json_t *doc)
 	{
 		const char *offer = exit_offer_of(peer), *name = get_str(peer, "name");
 		json_t *addrs = json_object_get(peer, "addresses");
+		bool usable = get_bool(peer, "exit_node_offered");
+		/* An approved offer is usable only while the coordinator sees
+		 * the node online; a recent handshake alone does not say so. */
+		bool online =
+		    get_bool(peer, "online") && (usable || strcmp(offer ?: "", "approved"));
 
 		if (!arr || !offer)
 			continue;
@@ -410,8 +415,7 @@ json_t *status_exit_nodes(const json_t *doc)
 		    arr, json_pack("{s:s, s:O, s:s, s:b, s:b, s:s, s:I, s:b, s:b}", "name", name,
 				   "addresses", addrs ? addrs : json_null(), "state",
 				   !strcmp(offer, "approved") ? "approved" : "pending", "usable",
-				   get_bool(peer, "exit_node_offered"), "online",
-				   get_bool(peer, "online"), "path", get_str(peer, "path"),
+				   usable, "online", online, "path", get_str(peer, "path"),
 				   "last_handshake", (json_int_t)get_uint(peer, "last_handshake"),
 				   "in_use", in_use && !strcmp(in_use, name), "wanted",
 				   wanted && !strcmp(wanted, name)));

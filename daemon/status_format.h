@@ -26,7 +26,8 @@ void status_format_human(FILE *out, const json_t *doc, time_t now);
  * whose "exit_offer" (or, from an older daemon, "exit_node_offered") says
  * they offer an exit. status_exit_nodes() returns a new array of {name,
  * addresses, state: "approved"|"pending", usable (approved and online, as
- * the coordinator says), online, path, last_handshake, in_use (the exit
+ * the coordinator says), online (a recent handshake and, for an approved
+ * offer, usable), path, last_handshake, in_use (the exit
  * traffic goes through), wanted (use_exit_node names it)}.
  * status_format_exit_nodes() prints them as a table, "*" marking the one in
  * use; none: a sentence on how to offer one. Either way, when internet

@@ -251,6 +251,13 @@ static void test_exit_list(void)
 		      "pending"));
 	CHECK(json_is_true(json_object_get(json_array_get(list, 0), "wanted")));
 	CHECK(json_is_false(json_object_get(json_array_get(list, 0), "in_use")));
+	/* cloud's handshake is recent but the coordinator no longer offers its
+	 * approved exit (it went offline): offline in the list. */
+	json_object_set_new(json_array_get(json_object_get(doc, "peers"), 1), "online",
+			    json_true());
+	json_decref(list);
+	list = status_exit_nodes(doc);
+	CHECK(json_is_false(json_object_get(json_array_get(list, 1), "online")));
 	json_decref(list);
 	json_decref(doc);
 
