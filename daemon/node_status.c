@@ -17,6 +17,7 @@
 #include "node.h"
 #include "node_ddns.h"
 #include "node_prefs.h"
+#include "plan_exit.h"
 #include "preflight.h"
 #include "status.h"
 #include "timeutil.h"

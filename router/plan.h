@@ -29,7 +29,6 @@
 #define MESHGATE_ROUTER_PLAN_H
 
 #include <stddef.h>
-#include <stdint.h>
 
 #include "plan_types.h"
 
@@ -55,20 +54,6 @@ void route_plan_free(struct route_plan *plan);
  * buf is always terminated when len > 0.
  */
 size_t route_plan_format(const struct route_plan *plan, char *buf, size_t len);
-
-/*
- * The exit state as a sentence for status: what happens to internet
- * traffic and why, e.g. "internet traffic is blocked: exit node 'home' is
- * offline (last handshake 12:03:10 UTC, 3 min ago)". wanted: the
- * use_exit_node.peer; last_handshake: unix seconds, 0 for none. Empty for
- * PLAN_EXIT_OFF and PLAN_EXIT_IN_USE. Returns the length as snprintf().
- */
-int route_plan_exit_text(char *buf, size_t len, const char *wanted, enum plan_exit_reason reason,
-			 int64_t last_handshake, int64_t now);
-
-/* "off", "in_use" or "blocked"; a reason's short name ("offline", ...). */
-const char *route_plan_exit_state_name(enum plan_exit_state state);
-const char *route_plan_exit_reason_name(enum plan_exit_reason reason);
 
 /* True if the two plans want the same nftables table (prefix lists of a
  * computed plan are sorted, so they compare element by element). */

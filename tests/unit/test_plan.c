@@ -10,6 +10,7 @@
 #include "config.h"
 #include "exit_server.h"
 #include "plan.h"
+#include "plan_exit.h"
 #include "testlib.h"
 
 #define KEY_A "I5/h/qsGhhR+WdJLQ0f4JHAGceyiqDT6tc1rBIPX5k4="
