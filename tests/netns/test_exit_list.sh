@@ -7,9 +7,10 @@
 # internet traffic is blocked and why, and the internet host is out of
 # reach (dropped, not sent out directly); `routes approve` puts office in
 # use and the internet host sees office's address; office's daemon stopped,
-# laptop's status says offline within a bounded wait, and traffic is
-# blocked again. `meshgate exit-node list` shows both offers with their
-# state and marks the one in use; --json parses.
+# laptop's status says offline within a bounded wait (the coordinator's
+# keepalive, ~16 s), and traffic is blocked again. `meshgate exit-node
+# list` shows both offers with their state and marks the one in use;
+# --json parses.
 #
 #  laptop ── veth ── inet ── veth ── home
 #                     └──── veth ── office
@@ -111,10 +112,12 @@ check "exit-node list marks office in use" \
 check "--json: office approved and in use" \
 	list_json '.[] | select(.name == "office") | .state == "approved" and .in_use and .usable'
 
+# The control connection runs through the tunnel that went with office:
+# the coordinator sees it offline by TCP keepalive, ~16 s.
 mg_stop office
 stopped_at=$SECONDS
 check "office stopped: laptop's status says blocked, offline (last handshake)" \
-	wait_for 100 0.2 exit_is blocked "exit node 'office' is offline (last handshake "
+	wait_for 300 0.2 exit_is blocked "exit node 'office' is offline (last handshake "
 log "blocked $((SECONDS - stopped_at)) s after office stopped: $(exit_field reason)"
 check "the internet host is out of reach again" not whoami laptop 192.0.2.80
 check "exit-node list: office approved, offline, chosen and blocked" \
