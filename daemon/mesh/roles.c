@@ -77,8 +77,8 @@ int mesh_roles_check_join(const struct mg_config *cfg, char *errbuf, size_t errl
 	 * removing the file by hand would strand the registry's members. */
 	snprintf(errbuf, errlen,
 		 "join: this node is the coordinator (%s), which joins no other mesh; remove "
-		 "join, or run meshgate join CODE on the running node (--force when it has "
-		 "members) to make it a member of the invite's mesh",
+		 "join; to make it a member of the invite's mesh, run meshgate join CODE once "
+		 "it runs (--force when it has members)",
 		 from);
 	return -EINVAL;
 }

@@ -91,7 +91,7 @@ conf init_join <<E
 join = "$CODE";
 E
 init_role init_join
-expect init_join 1 "FILE:3: join: this node is the coordinator (meshgate init, $work/init_join/state/role.json), which joins no other mesh; remove join, or run meshgate join CODE on the running node (--force when it has members) to make it a member of the invite's mesh"
+expect init_join 1 "FILE:3: join: this node is the coordinator (meshgate init, $work/init_join/state/role.json), which joins no other mesh; remove join; to make it a member of the invite's mesh, run meshgate join CODE once it runs (--force when it has members)"
 
 conf init_pool <<'E'
 subnet_router = { routes = [ "100.64.7.0/24" ]; };
