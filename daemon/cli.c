@@ -1404,6 +1404,53 @@ static int cmd_set(const struct cli *cli, int argc, char **argv)
 	return EXIT_OK;
 }
 
+static const char exit_node_usage[] =
+    "usage: meshgate exit-node list [--json]\n"
+    "List the peers that offer an exit node: approved or pending approval, online or\n"
+    "offline, path, last handshake; \"*\" marks the one internet traffic goes through.\n"
+    "When use_exit_node names an exit that cannot carry traffic, says why (traffic\n"
+    "is then blocked, never sent outside the mesh). --json prints the list.\n";
+
+/* `meshgate exit-node list`: a view of the status document. */
+static int exit_node_list(const struct cli *cli, int argc, char **argv)
+{
+	bool json = false;
+	json_t *status, *list;
+
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (is_help(argv[i]))
+			return fputs(exit_node_usage, stdout), EXIT_OK;
+		else
+			return usage_error("exit-node list: unknown option '%s'", argv[i]);
+	}
+	status = fetch_status(cli);
+	if (!status)
+		return EXIT_FAIL;
+	if (json) {
+		list = status_exit_nodes(status);
+		json_dumpf(list, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(list);
+	} else {
+		status_format_exit_nodes(stdout, status, time(NULL));
+	}
+	json_decref(status);
+	return fflush(stdout) == 0 ? EXIT_OK : fail("cannot write: %s", strerror(errno));
+}
+
+static int cmd_exit_node(const struct cli *cli, int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "list"))
+		return exit_node_list(cli, argc, argv);
+	if (argc == 2 && is_help(argv[1]))
+		return fputs(exit_node_usage, stdout), EXIT_OK;
+	if (argc < 2)
+		return usage_error("exit-node: list?");
+	return usage_error("exit-node: unknown subcommand '%s' (list)", argv[1]);
+}
+
 static const struct command commands[] = {
 	{ "status", "[--json]", "Show this node and its peers.", cmd_status },
 	{ "ping", "[-c N] PEER", "Probe PEER through the mesh: path and round-trip time.",
@@ -1419,6 +1466,8 @@ static const struct command commands[] = {
 	  cmd_routes },
 	{ "device", "add NAME | list | remove NAME",
 	  "Stock WireGuard devices (phones, laptops): config and QR code.", cmd_device },
+	{ "exit-node", "list [--json]", "Peers offering an exit node, and the one in use.",
+	  cmd_exit_node },
 	{ "genkey", "", "Print a new private key (base64).", cmd_genkey },
 	{ "pubkey", "", "Read a private key on stdin; print its public key.", cmd_pubkey },
 };

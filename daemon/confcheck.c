@@ -16,6 +16,8 @@
 #include "config.h"
 #include "keys.h"
 #include "mesh/client.h"
+#include "mesh/client_state.h"
+#include "mesh/roles.h"
 #include "plan.h"
 
 enum { SETTING_LEN = 96 };
@@ -71,9 +73,9 @@ static void leading_setting(const char *msg, char out[SETTING_LEN])
 	snprintf(out, SETTING_LEN, "%.*s", (int)(n < SETTING_LEN ? n : SETTING_LEN - 1), msg);
 }
 
-static void check_plan(const struct mg_config *cfg, struct confcheck_out *o)
+static void check_plan(const struct mg_config *cfg, bool coordinator, struct confcheck_out *o)
 {
-	bool member = cfg->coordinator.enabled || mesh_client_wanted(cfg);
+	bool member = coordinator || mesh_client_wanted(cfg);
 	struct plan_peer *peers = calloc(cfg->n_peers + 1, sizeof(*peers));
 	struct mg_config alone = *cfg;
 	struct prefix_list addrs = { calloc(cfg->addresses.n + 2, sizeof(*addrs.v)), 0 };
@@ -94,7 +96,7 @@ static void check_plan(const struct mg_config *cfg, struct confcheck_out *o)
 	for (size_t i = 0; i < cfg->addresses.n; i++)
 		addrs.v[addrs.n++] = cfg->addresses.v[i];
 	/* The coordinator's own addresses lie in its pool, at the pool's length. */
-	if (cfg->coordinator.enabled) {
+	if (coordinator) {
 		addrs.v[addrs.n++] = cfg->coordinator.prefix4;
 		addrs.v[addrs.n++] = cfg->coordinator.prefix6;
 	}
@@ -111,6 +113,34 @@ static void check_plan(const struct mg_config *cfg, struct confcheck_out *o)
 out:
 	free(addrs.v);
 	free(peers);
+}
+
+/* ---- the role ---- */
+
+/* The role start-up would run, as out->role says; a join it would leave
+ * unread is refused there, and here. */
+static bool check_role(const struct mg_config *cfg, struct confcheck_out *o)
+{
+	enum mesh_role_origin origin;
+	bool coordinator = mesh_roles_coordinator_wanted(cfg, &origin);
+	char from[300], why[512];
+
+	mesh_roles_origin_describe(cfg, origin, from, sizeof(from));
+	if (coordinator)
+		snprintf(o->role, sizeof(o->role), "coordinator (%s)", from);
+	else if (origin != MESH_ROLE_CONFIG)
+		snprintf(o->role, sizeof(o->role), "member (%s)", from);
+	else if (cfg->join)
+		snprintf(o->role, sizeof(o->role), "member (join)");
+	else if (mesh_client_wanted(cfg))
+		snprintf(o->role, sizeof(o->role), "member (%.200s/%s)", cfg->state_dir,
+			 MESH_STATE_FILE);
+	else
+		snprintf(o->role, sizeof(o->role), "none (no coordinator.enabled, join or %s)",
+			 MESH_ROLE_FILE);
+	if (mesh_roles_check_join(cfg, why, sizeof(why)) < 0)
+		error_at(o, cfg, "join", "%s", why);
+	return coordinator;
 }
 
 /* ---- files ---- */
@@ -235,7 +265,7 @@ int confcheck_run(const struct mg_config *cfg, struct confcheck_out *out)
 		out->err[0] = '\0';
 	if (out->warnlen)
 		out->warn[0] = '\0';
-	check_plan(cfg, out);
+	check_plan(cfg, check_role(cfg, out), out);
 	check_private_key(cfg, out);
 	check_preshared_keys(cfg, out);
 	check_state_dir(cfg, out);

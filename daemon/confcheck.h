@@ -2,6 +2,9 @@
  * meshgated --check past the parser: what start-up would refuse in a
  * loaded configuration, judged without the kernel.
  *
+ *   role      the role start-up would run: the config and the role file
+ *             (state_dir/role.json) as mesh/roles.h reads them; a join
+ *             code on a coordinator by the role file is refused
  *   plan      the route plan's refusals (router/plan.h) for the config
  *             alone: a subnet route that is a default or lies in a mesh
  *             network (a coordinator's pool included), a use_exit_node.peer
@@ -28,6 +31,7 @@ struct confcheck_out {
 	size_t errlen;
 	char *warn;
 	size_t warnlen;
+	char role[400]; /* "coordinator (meshgate init, STATE_DIR/role.json)", ... */
 };
 
 /* Runs every check on cfg. Returns 0, or -EINVAL with out->err filled;

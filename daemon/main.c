@@ -49,8 +49,10 @@ static void usage(FILE *out)
 		"  -f, --foreground   stay in the foreground and log to stderr\n"
 		"  -v, --verbose      log debug messages too\n"
 		"      --check        validate the configuration and exit (0 = valid): every\n"
-		"                     check start-up makes without the kernel (the route\n"
-		"                     plan, the invite code, key files, state_dir)\n"
+		"                     check start-up makes without the kernel (the role,\n"
+		"                     from the file and state_dir/role.json, the route\n"
+		"                     plan, the invite code, key files, state_dir); it\n"
+		"                     prints the role it checked and why\n"
 		"      --cleanup      remove everything meshgate may have left in the\n"
 		"                     kernel and the file system, then exit\n"
 		"      --preflight    check that this host can run the node (TUN,\n"
@@ -308,9 +310,12 @@ static int preflight_print(FILE *out, const struct mg_config *cfg)
 static int check_print(const struct mg_config *cfg, const char *path)
 {
 	static char err[8192], warn[4096];
-	struct confcheck_out out = { err, sizeof(err), warn, sizeof(warn) };
+	struct confcheck_out out = {
+		.err = err, .errlen = sizeof(err), .warn = warn, .warnlen = sizeof(warn)
+	};
 	int ret = confcheck_run(cfg, &out);
 
+	printf("checked as: %s\n", out.role);
 	if (warn[0])
 		fprintf(stderr, "%s\n", warn);
 	if (ret < 0) {

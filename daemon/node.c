@@ -407,7 +407,10 @@ static struct plan_peer *plan_peers(const struct mg_config *cfg, const struct me
 		peers[(*n)++] = (struct plan_peer){ .name = view->peers[i].name,
 						    .allowed_ips = view->peers[i].allowed_ips,
 						    .n_allowed_ips = view->peers[i].n_allowed_ips,
-						    .mesh = true };
+						    .mesh = true,
+						    .exit_approved = view->peers[i].exit_approved,
+						    .exit_pending = view->peers[i].exit_pending,
+						    .offline = !view->peers[i].online };
 	for (size_t i = 0; i < view->n_devices; i++) {
 		const struct mesh_device *d = &view->devices[i];
 		if (d->attached)
@@ -459,6 +462,7 @@ static int compute_plan(struct node *node, const struct mg_config *cfg,
 				   .local_addrs = info.local_addrs,
 				   .n_local_addrs = info.n_local_addrs,
 				   .mesh_member = mesh_roles_member(&node->roles, cfg),
+				   .mesh_joined = approved != NULL,
 				   .approved_routes = approved ? approved->routes : NULL,
 				   .n_approved_routes = approved ? approved->n_routes : 0,
 				   .exit_approved = approved && approved->exit_node };

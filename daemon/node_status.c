@@ -17,6 +17,7 @@
 #include "node.h"
 #include "node_ddns.h"
 #include "node_prefs.h"
+#include "plan_exit.h"
 #include "preflight.h"
 #include "status.h"
 #include "timeutil.h"
@@ -215,24 +216,74 @@ static const char *role_name(const struct node *node)
 	return node->roles.coordinator ? "coordinator" : node->roles.client ? "member" : "none";
 }
 
-/* "advertised_routes", "exit_node_offered" and "exit_node_in_use" are the
- * config with the overrides of `meshgate set` ("preferences" says which;
- * "exit_node_in_use" is the exit `auto` chose); "served_routes" and
- * "exit_node_served" what the node forwards (config ∩ approved). */
-static json_t *self_json(const struct node *node)
+/* The engine's peer of the plan's exit peer (config peers, then mesh
+ * peers, then devices), or NULL. */
+static const struct wg_peer *exit_engine_peer(const struct node *node)
+{
+	long i = node->plan.exit_peer;
+	size_t n_cfg = node->cfg.n_peers;
+
+	if (i < 0)
+		return NULL;
+	if ((size_t)i < n_cfg)
+		return wg_device_find_peer(node->dev, node->cfg.peers[i].public_key);
+	if ((size_t)i - n_cfg < node->n_mesh_peers)
+		return wg_device_find_peer(node->dev, node->mesh_peers[i - n_cfg].public_key);
+	return NULL;
+}
+
+static bool exit_auto_unpicked(const struct node *node)
+{
+	return node->prefs.set[PREFS_EXIT_NODE] && node->prefs.exit_mode == PREFS_EXIT_AUTO &&
+	       !node->exit_auto[0];
+}
+
+/* {"wanted", "state", "reason"}: the plan's verdict (exitnode/exit_client.c
+ * routes by it), the reason a sentence with the exit's last handshake. */
+static json_t *exit_node_json(const struct node *node, time_t now)
+{
+	const struct route_plan *plan = &node->plan;
+	const char *wanted = node->cfg.use_exit_node.peer;
+	const struct wg_peer *peer = exit_engine_peer(node);
+	char reason[512];
+
+	if (!wanted[0])
+		return json_pack("{s:n, s:s, s:n}", "wanted", "state",
+				 route_plan_exit_state_name(PLAN_EXIT_OFF), "reason");
+	route_plan_exit_text(reason, sizeof(reason), wanted, plan->exit_reason,
+			     peer ? (int64_t)peer->last_handshake.tv_sec : 0, (int64_t)now);
+	/* `meshgate set --exit-node auto` with nothing to pick names "auto". */
+	if (plan->exit_state == PLAN_EXIT_BLOCKED && exit_auto_unpicked(node))
+		snprintf(reason, sizeof(reason),
+			 "internet traffic is blocked: exit node auto (meshgate set) has none "
+			 "to pick: no peer's exit is approved and online (meshgate exit-node "
+			 "list shows the offers)");
+	return json_pack("{s:s, s:s, s:o}", "wanted", wanted, "state",
+			 route_plan_exit_state_name(plan->exit_state), "reason",
+			 reason[0] ? json_string(reason) : json_null());
+}
+
+/* "advertised_routes", "exit_node_offered" and the exit node wanted are
+ * the config with the overrides of `meshgate set` ("preferences" says
+ * which; `auto` names the exit it chose); "exit_node_in_use" the exit
+ * internet traffic goes through, null when none or blocked ("exit_node"
+ * says why); "served_routes" and "exit_node_served" what the node forwards
+ * (config ∩ approved). */
+static json_t *self_json(const struct node *node, time_t now)
 {
 	const struct mg_config *cfg = &node->cfg;
-	json_t *self = json_pack(
-	    "{s:s, s:o, s:o, s:i, s:b, s:s, s:s, s:o, s:b, s:o, s:o, s:b}", "name", cfg->hostname,
-	    "public_key", key_json(node->public_key), "addresses", self_addresses_json(node),
-	    "listen_port", (int)node_listen_port(node), "coordinator",
-	    node->roles.coordinator != NULL, "role", role_name(node), "role_origin",
-	    mesh_roles_origin_name(node->roles.origin), "advertised_routes",
-	    prefix_list_json(&cfg->subnet_router.routes), "exit_node_offered",
-	    cfg->exit_node.enabled, "exit_node_in_use",
-	    cfg->use_exit_node.peer[0] ? json_string(cfg->use_exit_node.peer) : json_null(),
-	    "served_routes", served_routes_json(node), "exit_node_served",
-	    node->plan.nft.exit_node);
+	bool in_use = node->plan.exit_state == PLAN_EXIT_IN_USE;
+	json_t *self =
+	    json_pack("{s:s, s:o, s:o, s:i, s:b, s:s, s:s, s:o, s:b, s:o, s:o, s:b, s:o}", "name",
+		      cfg->hostname, "public_key", key_json(node->public_key), "addresses",
+		      self_addresses_json(node), "listen_port", (int)node_listen_port(node),
+		      "coordinator", node->roles.coordinator != NULL, "role", role_name(node),
+		      "role_origin", mesh_roles_origin_name(node->roles.origin),
+		      "advertised_routes", prefix_list_json(&cfg->subnet_router.routes),
+		      "exit_node_offered", cfg->exit_node.enabled, "exit_node_in_use",
+		      in_use ? json_string(cfg->use_exit_node.peer) : json_null(), "served_routes",
+		      served_routes_json(node), "exit_node_served", node->plan.nft.exit_node,
+		      "exit_node", exit_node_json(node, now));
 
 	if (self && (json_object_set_new(self, "preferences", node_prefs_json(node)) < 0 ||
 		     json_object_set_new(self, "preferences_error",
@@ -259,8 +310,18 @@ static bool peer_online(const struct wg_peer *peer, time_t now)
 	return last && now - last < ONLINE_WINDOW;
 }
 
+/* A mesh peer's exit offer: "approved" (usable while online), "pending"
+ * (not approved by the coordinator), or null. */
+static json_t *exit_offer_json(const struct mesh_peer *mp)
+{
+	if (mp && mp->exit_approved)
+		return json_string("approved");
+	return mp && mp->exit_pending ? json_string("pending") : json_null();
+}
+
 /* "exit_node": its defaults are in the allowed IPs (the exit in use);
- * "exit_node_offered": a mesh peer whose exit offer is approved. */
+ * "exit_node_offered": a mesh peer whose exit offer is approved and which
+ * is online; "exit_offer": what it offers, approved or not. */
 static json_t *peer_json(const struct wg_peer *peer, const struct mesh_index *ix, time_t now)
 {
 	struct prefix_sort sort = { ix, json_array(), json_array(), false };
@@ -270,12 +331,13 @@ static json_t *peer_json(const struct wg_peer *peer, const struct mesh_index *ix
 
 	allowedips_walk_by_peer(&peer->device->allowedips, (void *)peer, sort_allowed_ip, &sort);
 	return json_pack(
-	    "{s:s, s:o, s:o, s:o, s:s, s:I, s:I, s:I, s:o, s:b, s:b, s:b}", "name", peer->name,
+	    "{s:s, s:o, s:o, s:o, s:s, s:I, s:I, s:I, s:o, s:b, s:b, s:o, s:b}", "name", peer->name,
 	    "public_key", key_json(peer->public_key), "addresses", sort.addresses, "endpoint",
 	    endpoint_json(peer), "path", path_name(peer, session), "last_handshake",
 	    (json_int_t)peer->last_handshake.tv_sec, "rx_bytes", (json_int_t)peer->stats.rx_bytes,
 	    "tx_bytes", (json_int_t)peer->stats.tx_bytes, "routes", sort.routes, "exit_node",
-	    sort.exit_node, "exit_node_offered", mp && mp->exit_offered, "online", online);
+	    sort.exit_node, "exit_node_offered", mp && mp->exit_offered, "exit_offer",
+	    exit_offer_json(mp), "online", online);
 }
 
 /* A static peer's or the coordinator's endpoint name (node_ddns.h,
@@ -524,8 +586,8 @@ static json_t *build(const struct node_status *st)
 	if (mesh_index_init(&ix, node) < 0)
 		return NULL;
 	peers = peers_json(node, &ix, now);
-	doc = json_pack("{s:o, s:o, s:o, s:o, s:o*, s:o*}", "self", self_json(node), "peers", peers,
-			"devices", devices_json(node, &ix, now), "daemon", daemon_json(node),
+	doc = json_pack("{s:o, s:o, s:o, s:o, s:o*, s:o*}", "self", self_json(node, now), "peers",
+			peers, "devices", devices_json(node, &ix, now), "daemon", daemon_json(node),
 			"preflight", preflight_doc(st), "coordinator", coordinator_json(node));
 	mesh_index_free(&ix);
 	return doc;

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { CELL_LEN = 128, PEER_COLUMNS = 7, DEVICE_COLUMNS = 8, MAX_COLUMNS = 8 };
+enum { CELL_LEN = 128, PEER_COLUMNS = 7, DEVICE_COLUMNS = 8, EXIT_COLUMNS = 8, MAX_COLUMNS = 8 };
 
 void status_format_age(char *out, size_t len, time_t then, time_t now)
 {
@@ -127,6 +127,7 @@ static void print_self(FILE *out, const json_t *self)
 	char addrs[CELL_LEN * 2] = "", key[16], extra[CELL_LEN * 2] = "";
 	const json_t *port = json_object_get(self, "listen_port");
 	const char *exit_peer = json_string_value(json_object_get(self, "exit_node_in_use"));
+	const json_t *exit = json_object_get(self, "exit_node");
 
 	join_list(addrs, sizeof(addrs), json_object_get(self, "addresses"), true);
 	short_key(key, sizeof(key), get_str(self, "public_key"));
@@ -140,8 +141,11 @@ static void print_self(FILE *out, const json_t *self)
 		fprintf(out, " (%s)", get_str(self, "role_origin"));
 	if (get_bool(self, "exit_node_offered"))
 		fprintf(out, "  offers exit node%s", set_note(self, "advertise_exit"));
+	if (!exit_peer && !strcmp(get_str(exit, "state"), "blocked"))
+		exit_peer = get_str(exit, "wanted");
 	if (exit_peer)
-		fprintf(out, "  exit node: %s%s", exit_peer,
+		fprintf(out, "  exit node: %s%s%s", exit_peer,
+			!strcmp(get_str(exit, "state"), "blocked") ? " (blocked)" : "",
 			json_is_string(override(self, "exit_node")) &&
 				!strcmp(json_string_value(override(self, "exit_node")), "auto")
 			    ? " (auto, meshgate set)"
@@ -213,6 +217,8 @@ static void peer_row(struct row *r, const json_t *peer, time_t now)
 		add_note(notes, sizeof(notes), "exit node");
 	else if (get_bool(peer, "exit_node_offered"))
 		add_note(notes, sizeof(notes), "offers exit node");
+	else if (!strcmp(get_str(peer, "exit_offer"), "pending"))
+		add_note(notes, sizeof(notes), "exit node pending approval");
 	if (json_array_size(json_object_get(peer, "routes"))) {
 		char routes[CELL_LEN * 2 - 16] = "";
 		join_list(routes, sizeof(routes), json_object_get(peer, "routes"), false);
@@ -342,12 +348,22 @@ static void print_stun(FILE *out, const json_t *coord, time_t now)
 	fprintf(out, "%s\n", error && !pub ? ")" : "");
 }
 
+/* The exit state's sentence when internet traffic is blocked. */
+static void print_exit_blocked(FILE *out, const json_t *self)
+{
+	const json_t *exit = json_object_get(self, "exit_node");
+
+	if (!strcmp(get_str(exit, "state"), "blocked"))
+		fprintf(out, "%s\n", get_str(exit, "reason"));
+}
+
 void status_format_human(FILE *out, const json_t *doc, time_t now)
 {
 	const json_t *peers = json_object_get(doc, "peers");
 	const json_t *devices = json_object_get(doc, "devices");
 
 	print_self(out, json_object_get(doc, "self"));
+	print_exit_blocked(out, json_object_get(doc, "self"));
 	print_stun(out, json_object_get(doc, "coordinator"), now);
 	print_preflight(out, json_object_get(doc, "preflight"));
 	if (json_array_size(peers) == 0)
@@ -359,4 +375,103 @@ void status_format_human(FILE *out, const json_t *doc, time_t now)
 	fprintf(out, "devices:\n");
 	if (!print_table(out, devices, DEVICE_COLUMNS, device_row, now))
 		fprintf(out, "(out of memory)\n");
+}
+
+/* ---- meshgate exit-node list ---- */
+
+/* A peer offers an exit: its "exit_offer", or an approved one as a daemon
+ * without that member reports it. */
+static const char *exit_offer_of(const json_t *peer)
+{
+	const char *offer = json_string_value(json_object_get(peer, "exit_offer"));
+
+	if (offer)
+		return offer;
+	return get_bool(peer, "exit_node_offered") ? "approved" : NULL;
+}
+
+json_t *status_exit_nodes(const json_t *doc)
+{
+	const json_t *self = json_object_get(doc, "self");
+	const char *in_use = json_string_value(json_object_get(self, "exit_node_in_use"));
+	const char *wanted =
+	    json_string_value(json_object_get(json_object_get(self, "exit_node"), "wanted"));
+	json_t *arr = json_array(), *peer;
+	size_t i;
+
+	json_array_foreach(json_object_get(doc, "peers"), i, peer)
+	{
+		const char *offer = exit_offer_of(peer), *name = get_str(peer, "name");
+		json_t *addrs = json_object_get(peer, "addresses");
+		bool usable = get_bool(peer, "exit_node_offered");
+		/* An approved offer is usable only while the coordinator sees
+		 * the node online; a recent handshake alone does not say so. */
+		bool online =
+		    get_bool(peer, "online") && (usable || strcmp(offer ?: "", "approved"));
+
+		if (!arr || !offer)
+			continue;
+		json_array_append_new(
+		    arr, json_pack("{s:s, s:O, s:s, s:b, s:b, s:s, s:I, s:b, s:b}", "name", name,
+				   "addresses", addrs ? addrs : json_null(), "state",
+				   !strcmp(offer, "approved") ? "approved" : "pending", "usable",
+				   usable, "online", online, "path", get_str(peer, "path"),
+				   "last_handshake", (json_int_t)get_uint(peer, "last_handshake"),
+				   "in_use", in_use && !strcmp(in_use, name), "wanted",
+				   wanted && !strcmp(wanted, name)));
+	}
+	return arr;
+}
+
+/* Marker, name, address, approval, online, path, handshake, in use; the
+ * column heads for {"header": true}. */
+static void exit_row(struct row *r, const json_t *e, time_t now)
+{
+	static const char *const head[EXIT_COLUMNS] = { " ",     "NAME", "ADDRESS",   "APPROVAL",
+							"STATE", "PATH", "HANDSHAKE", "USE" };
+	bool approved = !strcmp(get_str(e, "state"), "approved");
+
+	memset(r, 0, sizeof(*r));
+	if (get_bool(e, "header")) {
+		for (int c = 0; c < EXIT_COLUMNS; c++)
+			snprintf(r->cell[c], sizeof(r->cell[c]), "%s", head[c]);
+		return;
+	}
+	snprintf(r->cell[0], sizeof(r->cell[0]), "%s", get_bool(e, "in_use") ? "*" : " ");
+	snprintf(r->cell[1], sizeof(r->cell[1]), "%s", get_str(e, "name"));
+	first_address(r->cell[2], sizeof(r->cell[2]), e);
+	snprintf(r->cell[3], sizeof(r->cell[3]), "%s", approved ? "approved" : "pending approval");
+	snprintf(r->cell[4], sizeof(r->cell[4]), "%s",
+		 get_bool(e, "online") ? "online" : "offline");
+	snprintf(r->cell[5], sizeof(r->cell[5]), "%s", get_str(e, "path"));
+	status_format_age(r->cell[6], sizeof(r->cell[6]), (time_t)get_uint(e, "last_handshake"),
+			  now);
+	snprintf(r->cell[7], sizeof(r->cell[7]), "%s",
+		 get_bool(e, "in_use")   ? "in use"
+		 : get_bool(e, "wanted") ? "chosen, blocked"
+					 : "-");
+}
+
+void status_format_exit_nodes(FILE *out, const json_t *doc, time_t now)
+{
+	const json_t *self = json_object_get(doc, "self");
+	json_t *list = status_exit_nodes(doc), *all = json_array();
+
+	if (!list || !all) {
+		fprintf(out, "(out of memory)\n");
+	} else if (json_array_size(list) == 0) {
+		fprintf(out, "No peer offers an exit node.\n"
+			     "To offer one, set exit_node = { enabled = true; } in the config of "
+			     "the node that should carry internet traffic and reload it: the "
+			     "coordinator's own offer is approved by its config, a member's on the "
+			     "coordinator with: meshgate routes approve NODE 0.0.0.0/0 ::/0\n");
+	} else {
+		json_array_append_new(all, json_pack("{s:b}", "header", 1));
+		json_array_extend(all, list);
+		if (!print_table(out, all, EXIT_COLUMNS, exit_row, now))
+			fprintf(out, "(out of memory)\n");
+	}
+	print_exit_blocked(out, self);
+	json_decref(list);
+	json_decref(all);
 }

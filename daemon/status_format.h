@@ -21,6 +21,21 @@
  */
 void status_format_human(FILE *out, const json_t *doc, time_t now);
 
+/*
+ * `meshgate exit-node list`, a view of the status document: the peers
+ * whose "exit_offer" (or, from an older daemon, "exit_node_offered") says
+ * they offer an exit. status_exit_nodes() returns a new array of {name,
+ * addresses, state: "approved"|"pending", usable (approved and online, as
+ * the coordinator says), online (a recent handshake and, for an approved
+ * offer, usable), path, last_handshake, in_use (the exit
+ * traffic goes through), wanted (use_exit_node names it)}.
+ * status_format_exit_nodes() prints them as a table, "*" marking the one in
+ * use; none: a sentence on how to offer one. Either way, when internet
+ * traffic is blocked, the status's sentence why.
+ */
+json_t *status_exit_nodes(const json_t *doc);
+void status_format_exit_nodes(FILE *out, const json_t *doc, time_t now);
+
 /* "12s ago", "5m ago", "3h ago", "2d ago"; "never" when then is 0. */
 void status_format_age(char *out, size_t len, time_t then, time_t now);
 

@@ -15,6 +15,11 @@
  *    defaults at ROUTE_METRIC_KILL_SWITCH: a family the exit does not offer
  *    still goes into the TUN, where the engine drops it (with a warning),
  *    rather than out of the uplink.
+ *  - One predicate, exit_client_verdict(), decides both: the plan routes
+ *    through the peer exactly when it returns PLAN_EXIT_OK, and the plan
+ *    keeps its result (exit_state, exit_reason) for status, so the two
+ *    cannot disagree. Blocked (no netmap yet, unknown, no exit offered,
+ *    not approved, offline): the kill switch drops internet traffic.
  *  - Independent of accept_routes: asking for an exit is explicit.
  *  - LAN access: the LAN rule stays only with use_exit_node.allow_lan_access;
  *    without it the host's LANs too take ROUTE_TABLE, and served prefixes
@@ -26,6 +31,7 @@
 #include <sys/socket.h>
 
 #include "config.h"
+#include "plan_exit.h"
 #include "planner.h"
 
 static bool exit_capable(const struct plan_peer *peer, int family)
@@ -66,6 +72,24 @@ static long find_peer(const struct planner *pl, const char *want)
 	return -1;
 }
 
+enum plan_exit_reason exit_client_verdict(const struct plan_peer *peer, bool mesh_joined)
+{
+	if (!peer)
+		return mesh_joined ? PLAN_EXIT_UNKNOWN : PLAN_EXIT_NO_NETMAP;
+	if (exit_capable(peer, AF_UNSPEC))
+		return PLAN_EXIT_OK;
+	if (peer->exit_pending)
+		return PLAN_EXIT_PENDING;
+	/* The netmap gives an approved exit's defaults only while it is online. */
+	return peer->exit_approved ? PLAN_EXIT_OFFLINE : PLAN_EXIT_NOT_OFFERED;
+}
+
+static void set_state(struct planner *pl, enum plan_exit_reason reason)
+{
+	pl->p.exit_reason = reason;
+	pl->p.exit_state = reason == PLAN_EXIT_OK ? PLAN_EXIT_IN_USE : PLAN_EXIT_BLOCKED;
+}
+
 int exit_client_choose_peer(struct planner *pl)
 {
 	const char *want = pl->cfg->use_exit_node.peer;
@@ -74,9 +98,12 @@ int exit_client_choose_peer(struct planner *pl)
 
 	pl->p.exit_peer = -1;
 	pl->p.exit_wanted = want[0] != '\0';
+	pl->p.exit_state = PLAN_EXIT_OFF;
+	pl->p.exit_reason = PLAN_EXIT_OK;
 	if (!want[0])
 		return 0;
 	i = find_peer(pl, want);
+	set_state(pl, exit_client_verdict(i < 0 ? NULL : &pl->peers[i], pl->host->mesh_joined));
 	if (i < 0 && pl->host->mesh_member)
 		return planner_warn(pl,
 				    "exit node '%s' is not in the mesh's netmap (yet); internet "
@@ -88,14 +115,14 @@ int exit_client_choose_peer(struct planner *pl)
 				    "name or mesh address",
 				    want);
 	peer = &pl->peers[i];
-	if (!exit_capable(peer, AF_UNSPEC) && peer->mesh) {
+	if (pl->p.exit_state != PLAN_EXIT_IN_USE && peer->mesh) {
 		pl->p.exit_peer = i;
 		return planner_warn(pl,
-				    "exit node '%s' offers no exit now (not approved, or offline); "
-				    "internet traffic is dropped rather than sent outside the mesh",
-				    peer->name);
+				    "exit node '%s' offers no exit now (%s); internet traffic is "
+				    "dropped rather than sent outside the mesh",
+				    peer->name, route_plan_exit_reason_name(pl->p.exit_reason));
 	}
-	if (!exit_capable(peer, AF_UNSPEC))
+	if (pl->p.exit_state != PLAN_EXIT_IN_USE)
 		return planner_fail(pl,
 				    "use_exit_node.peer '%s' is not an exit node: its allowed_ips "
 				    "have no 0.0.0.0/0 or ::/0",

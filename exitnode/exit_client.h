@@ -10,11 +10,22 @@
 
 #include <stdbool.h>
 
+#include "plan_types.h"
+
 struct planner;
 
 /*
+ * The one predicate of the exit in use: PLAN_EXIT_OK when peer (NULL: none
+ * by the wanted name) carries internet traffic (a default among its allowed
+ * IPs), else why not. mesh_joined: the peers are a netmap's. The plan routes
+ * through the peer, and status reports, by this result alone.
+ */
+enum plan_exit_reason exit_client_verdict(const struct plan_peer *peer, bool mesh_joined);
+
+/*
  * Sets the plan's exit_peer from use_exit_node.peer (-1 when it is empty or,
- * on a mesh member, names no peer yet) and exit_wanted. Returns 0, -EINVAL
+ * on a mesh member, names no peer yet), exit_wanted, exit_state and
+ * exit_reason (exit_client_verdict()). Returns 0, -EINVAL
  * with the reason in the planner's errbuf (no such static peer, or one that
  * is not exit-capable), or -ENOMEM.
  */

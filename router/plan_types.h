@@ -53,6 +53,30 @@ struct plan_peer {
 	 * (plan_nft.devices); device_exit: it may use this node's exit. */
 	bool device;
 	bool device_exit;
+	/* A mesh peer's exit offer as the netmap says (the exit state's reason
+	 * when its allowed IPs have no default): approved, or waiting for the
+	 * coordinator's approval; offline as the coordinator sees it. */
+	bool exit_approved;
+	bool exit_pending;
+	bool offline;
+};
+
+/* Whether internet traffic goes through the exit node use_exit_node names.
+ * Blocked: default routes into the TUN and the kill switch, and no peer
+ * carries them, so the engine drops it (never sent outside the mesh). */
+enum plan_exit_state {
+	PLAN_EXIT_OFF,     /* use_exit_node unset */
+	PLAN_EXIT_IN_USE,  /* the peer's allowed IPs carry a default */
+	PLAN_EXIT_BLOCKED, /* why: enum plan_exit_reason */
+};
+
+enum plan_exit_reason {
+	PLAN_EXIT_OK,
+	PLAN_EXIT_NO_NETMAP,   /* a mesh member without a netmap yet */
+	PLAN_EXIT_UNKNOWN,     /* no peer by that name or mesh address */
+	PLAN_EXIT_NOT_OFFERED, /* the peer offers no exit */
+	PLAN_EXIT_PENDING,     /* offered, not approved by the coordinator */
+	PLAN_EXIT_OFFLINE,     /* approved, the node offline */
 };
 
 /* Facts about the host the plan depends on, gathered by the caller. */
@@ -71,6 +95,9 @@ struct plan_host {
 	 * them yet (no netmap before the first, a node removed or renamed)
 	 * drops internet traffic instead of failing the plan. */
 	bool mesh_member;
+	/* A netmap is in use (its peers are the mesh's); false on a member
+	 * that has not joined yet or not heard from its coordinator. */
+	bool mesh_joined;
 	/* On a mesh member, what the coordinator approved of this node's
 	 * offer: the plan serves the subnet_router.routes listed here and
 	 * the exit node only with exit_approved (config and approval both).
@@ -168,6 +195,10 @@ struct route_plan {
 	/* use_exit_node is set: default routes into the TUN and the kill
 	 * switch, even while no peer (exit_peer -1) carries the exit. */
 	bool exit_wanted;
+	/* What exit_client_verdict() found: traffic flows through exit_peer
+	 * exactly when exit_state is PLAN_EXIT_IN_USE; status reports these. */
+	enum plan_exit_state exit_state;
+	enum plan_exit_reason exit_reason;
 	/* Human-readable notes on what was left out and why (a route that
 	 * conflicts with a local one, an exit peer that is not exit-capable). */
 	char **warnings;

@@ -303,6 +303,14 @@ static void route_metrics(FILE *f, const json_t *doc)
 	family(f, "meshgate_exit_node_offered", "gauge", "1 when this node offers an exit node.");
 	fprintf(f, "meshgate_exit_node_offered %d\n",
 		json_is_true(json_object_get(self, "exit_node_offered")));
+	family(f, "meshgate_exit_node_blocked", "gauge",
+	       "1 when use_exit_node names an exit that cannot carry internet traffic now "
+	       "(dropped, never sent outside the mesh).");
+	fprintf(
+	    f, "meshgate_exit_node_blocked %d\n",
+	    !strcmp(json_string_value(json_object_get(json_object_get(self, "exit_node"), "state"))
+			?: "",
+		    "blocked"));
 }
 
 static void preflight_metrics(FILE *f, const json_t *checks)

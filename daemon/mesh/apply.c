@@ -66,6 +66,9 @@ static int peer_from_node(const struct netmap_node *nn, const struct prefix *mes
 		for (size_t j = 0; j < nn->devices[i].n_addresses; j++)
 			mp->allowed_ips[mp->n_allowed_ips++] = nn->devices[i].addresses[j];
 	mp->exit_offered = nn->exit_node;
+	mp->exit_approved = nn->exit_offer == NETMAP_EXIT_APPROVED;
+	mp->exit_pending = nn->exit_offer == NETMAP_EXIT_PENDING;
+	mp->online = nn->online;
 	if (nn->exit_node) {
 		mp->allowed_ips[mp->n_allowed_ips++] = (struct prefix){ .family = AF_INET };
 		mp->allowed_ips[mp->n_allowed_ips++] = (struct prefix){ .family = AF_INET6 };

@@ -39,7 +39,10 @@ struct mesh_peer {
 	size_t n_candidates;
 	bool set_endpoint;
 	struct wg_endpoint endpoint;
-	bool exit_offered; /* its exit offer is approved (status: exit_node_offered) */
+	bool exit_offered;  /* its exit offer is approved and it is online: usable */
+	bool exit_approved; /* its exit offer is approved, online or not */
+	bool exit_pending;  /* it offers an exit the coordinator has not approved */
+	bool online;        /* as the coordinator sees it */
 };
 
 /*

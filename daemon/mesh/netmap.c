@@ -175,18 +175,35 @@ static json_t *self_to_json(const struct netmap *nm)
 	    &nm->self, true);
 }
 
+/* Adds a peer's "exit_offer" when it offers one. NULL on failure. */
+static json_t *with_exit_offer(json_t *obj, const struct netmap_node *node)
+{
+	const char *offer = node->exit_offer == NETMAP_EXIT_APPROVED  ? "approved"
+			    : node->exit_offer == NETMAP_EXIT_PENDING ? "pending"
+								      : NULL;
+
+	if (obj && offer && json_object_set_new(obj, "exit_offer", json_string(offer)) < 0) {
+		json_decref(obj);
+		return NULL;
+	}
+	return obj;
+}
+
 static json_t *peer_to_json(const struct netmap_node *node)
 {
 	char key[KEY_B64_LEN + 1];
 
 	key_to_base64(key, node->public_key);
 	return with_devices(
-	    json_pack("{s:I, s:s, s:s, s:o, s:o, s:o, s:b, s:b, s:b}", "id", (json_int_t)node->id,
-		      "name", node->name, "public_key", key, "addresses",
-		      prefixes_to_json(node->addresses, node->n_addresses), "endpoints",
-		      endpoints_to_json(node->endpoints, node->n_endpoints), "routes",
-		      prefixes_to_json(node->routes, node->n_routes), "exit_node", node->exit_node,
-		      "online", node->online, "coordinator", node->coordinator),
+	    with_exit_offer(
+		json_pack("{s:I, s:s, s:s, s:o, s:o, s:o, s:b, s:b, s:b}", "id",
+			  (json_int_t)node->id, "name", node->name, "public_key", key, "addresses",
+			  prefixes_to_json(node->addresses, node->n_addresses), "endpoints",
+			  endpoints_to_json(node->endpoints, node->n_endpoints), "routes",
+			  prefixes_to_json(node->routes, node->n_routes), "exit_node",
+			  node->exit_node, "online", node->online, "coordinator",
+			  node->coordinator),
+		node),
 	    node, false);
 }
 
@@ -522,6 +539,27 @@ static int parse_self(struct parse *ps, const json_t *doc, struct netmap *nm)
 	return 0;
 }
 
+/* A peer's optional "exit_offer"; an older coordinator's exit_node says it. */
+static int parse_exit_offer(struct parse *ps, const json_t *v, const char *where,
+			    struct netmap_node *node)
+{
+	const json_t *o = json_object_get(v, "exit_offer");
+	const char *text = json_string_value(o);
+
+	node->exit_offer = node->exit_node ? NETMAP_EXIT_APPROVED : NETMAP_EXIT_NONE;
+	if (!o)
+		return 0;
+	if (text && !strcmp(text, "approved"))
+		node->exit_offer = NETMAP_EXIT_APPROVED;
+	else if (text && !strcmp(text, "pending"))
+		node->exit_offer = NETMAP_EXIT_PENDING;
+	else
+		return fail(ps, "%sexit_offer: must be \"approved\" or \"pending\"", where);
+	if (node->exit_node && node->exit_offer != NETMAP_EXIT_APPROVED)
+		return fail(ps, "%sexit_offer: an exit_node's offer is approved", where);
+	return 0;
+}
+
 static int parse_peer(struct parse *ps, const json_t *v, size_t i, struct netmap_node *node)
 {
 	char w[32];
@@ -537,6 +575,7 @@ static int parse_peer(struct parse *ps, const json_t *v, size_t i, struct netmap
 	    parse_texts(ps, v, w, "routes", &network_kind, NETMAP_MAX_ROUTES,
 			(void **)&node->routes, &node->n_routes) < 0 ||
 	    parse_bool(ps, v, w, "exit_node", &node->exit_node) < 0 ||
+	    parse_exit_offer(ps, v, w, node) < 0 ||
 	    parse_bool(ps, v, w, "online", &node->online) < 0 ||
 	    parse_bool(ps, v, w, "coordinator", &node->coordinator) < 0 ||
 	    parse_devices(ps, v, w, false, node) < 0)

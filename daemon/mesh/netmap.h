@@ -23,7 +23,7 @@
  *               "addresses": ["100.64.0.1/32", "fd7a:6d67:7465::1/128"],
  *               "endpoints": ["203.0.113.2:41641", "192.168.77.1:41641"],
  *               "routes": ["192.168.77.0/24"], "exit_node": true,
- *               "online": true, "coordinator": true,
+ *               "exit_offer": "approved", "online": true, "coordinator": true,
  *               "devices": [{"name": "phone", "exit_node": true,
  *                            "addresses": ["100.64.0.7/32", "fd7a:6d67:7465::7/128"]}]},
  *              ...]}
@@ -38,7 +38,10 @@
  *
  * "routes" of a peer are its approved routes for which it is the primary
  * router (when several nodes serve one prefix, the coordinator names one);
- * "exit_node" is true when its exit offer is approved. Self's
+ * "exit_node" is true when its exit offer is approved and the node online
+ * (peers use it); "exit_offer" says what the node offers, "approved" or
+ * "pending" (advertised, not approved), absent when nothing: status tells
+ * from it why an exit is not usable. Self's
  * "routes_approved" and "exit_node" are what the node may serve: it forwards
  * only those (config and approval, router/plan.c).
  *
@@ -50,7 +53,8 @@
  * (a DNS label and one IPv4 or IPv6 address each, at most
  * NETMAP_MAX_DNS_RECORDS; a name may repeat).
  *
- * Every member above is required, except "devices", "dns" and self's "exit_node": without it
+ * Every member above is required, except "devices", "dns", a peer's "exit_offer" (without
+ * it, an older coordinator: "approved" when "exit_node") and self's "exit_node": without it
  * (an older coordinator) an approved default in routes_approved says it. Ids are 1..2^32-1 and
  * unique (self included), public keys unique among peers, each address on one node only; version >=
  * 1, issued_at >= 0; names follow the config's rules; addresses are host prefixes (at least one),
@@ -99,6 +103,13 @@ struct netmap_device {
 	bool exit_node; /* may use the hub's exit */
 };
 
+/* What a node offers of an exit (a peer's "exit_offer"). */
+enum netmap_exit_offer {
+	NETMAP_EXIT_NONE,
+	NETMAP_EXIT_PENDING,  /* advertised, not approved */
+	NETMAP_EXIT_APPROVED, /* usable while the node is online */
+};
+
 struct netmap_node {
 	uint32_t id; /* the coordinator's registry id, stable for a key */
 	char name[NETMAP_NAME_MAX + 1];
@@ -109,7 +120,8 @@ struct netmap_node {
 	size_t n_endpoints;
 	struct prefix *routes; /* approved and primary here */
 	size_t n_routes;
-	bool exit_node;
+	bool exit_node;                    /* peers: exit_offer approved and online */
+	enum netmap_exit_offer exit_offer; /* peers only */
 	bool online;
 	bool coordinator;
 	struct netmap_device *devices; /* the devices this node hubs */

@@ -79,7 +79,8 @@ static int copy_endpoints(const struct netmap_build_input *in, const struct regi
 	return 0;
 }
 
-/* Routes of a peer: approved, not an exit offer, and primary here. */
+/* Routes of a peer: approved, not an exit offer, and primary here; its exit
+ * offer, usable (exit_node) while it is online. */
 static int copy_peer_routes(const struct netmap_build_input *in, uint32_t id,
 			    struct netmap_node *out)
 {
@@ -88,12 +89,18 @@ static int copy_peer_routes(const struct netmap_build_input *in, uint32_t id,
 		return -ENOMEM;
 	for (size_t i = 0; i < in->n_routes; i++) {
 		const struct registry_route *r = &in->routes[i];
-		if (r->node_id != id || !r->approved)
+		if (r->node_id != id)
 			continue;
 		if (registry_route_is_exit(&r->prefix)) {
-			out->exit_node = out->online;
+			if (r->approved)
+				out->exit_offer = NETMAP_EXIT_APPROVED;
+			else if (out->exit_offer == NETMAP_EXIT_NONE)
+				out->exit_offer = NETMAP_EXIT_PENDING;
+			out->exit_node = out->exit_offer == NETMAP_EXIT_APPROVED && out->online;
 			continue;
 		}
+		if (!r->approved)
+			continue;
 		if (out->n_routes < NETMAP_MAX_ROUTES &&
 		    netmap_build_is_primary(in, id, &r->prefix))
 			out->routes[out->n_routes++] = r->prefix;

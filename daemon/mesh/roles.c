@@ -54,6 +54,35 @@ const char *mesh_roles_origin_name(enum mesh_role_origin origin)
 					  : "config";
 }
 
+void mesh_roles_origin_describe(const struct mg_config *cfg, enum mesh_role_origin origin,
+				char *out, size_t len)
+{
+	if (origin == MESH_ROLE_CONFIG)
+		snprintf(out, len, "coordinator.enabled");
+	else
+		snprintf(out, len, "%s, %.200s/%s", mesh_roles_origin_name(origin), cfg->state_dir,
+			 MESH_ROLE_FILE);
+}
+
+int mesh_roles_check_join(const struct mg_config *cfg, char *errbuf, size_t errlen)
+{
+	enum mesh_role_origin origin;
+	char from[300];
+
+	if (!cfg->join || !mesh_roles_coordinator_wanted(cfg, &origin) ||
+	    origin == MESH_ROLE_CONFIG)
+		return 0;
+	mesh_roles_origin_describe(cfg, origin, from, sizeof(from));
+	/* `meshgate join` sets the registry aside and rewrites the role file;
+	 * removing the file by hand would strand the registry's members. */
+	snprintf(errbuf, errlen,
+		 "join: this node is the coordinator (%s), which joins no other mesh; remove "
+		 "join; to make it a member of the invite's mesh, run meshgate join CODE once "
+		 "it runs (--force when it has members)",
+		 from);
+	return -EINVAL;
+}
+
 static int role_write(const struct mg_config *cfg, const char *role, char *errbuf, size_t errlen)
 {
 	char path[4096], text[64];
@@ -72,6 +101,9 @@ int mesh_roles_start(struct mesh_roles *r, const struct mesh_host *host, char *e
 	int ret;
 
 	r->host = *host;
+	ret = mesh_roles_check_join(host->cfg, errbuf, errlen);
+	if (ret < 0)
+		return ret;
 	if (mesh_roles_coordinator_wanted(host->cfg, &r->origin)) {
 		r->coordinator_starting = true;
 		ret = coordinator_start(&r->coordinator, &r->host, errbuf, errlen);

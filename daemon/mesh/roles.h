@@ -40,6 +40,17 @@ struct mesh_roles {
  * (may be NULL) says which of them decided. */
 bool mesh_roles_coordinator_wanted(const struct mg_config *cfg, enum mesh_role_origin *origin);
 
+/* Where the role comes from, for a message: "coordinator.enabled",
+ * "meshgate init, STATE_DIR/role.json" or "meshgate join, STATE_DIR/role.json". */
+void mesh_roles_origin_describe(const struct mg_config *cfg, enum mesh_role_origin origin,
+				char *out, size_t len);
+
+/* A join code start-up would leave unread: the role file makes this node a
+ * coordinator (coordinator.enabled with join the parser refuses). Returns
+ * 0, or -EINVAL with the reason and its fix in errbuf ("join: ..."). */
+int mesh_roles_check_join(const struct mg_config *cfg, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
+
 /* "config", "meshgate init" or "meshgate join": for status. */
 const char *mesh_roles_origin_name(enum mesh_role_origin origin);
 

@@ -156,7 +156,8 @@ def keys(v, path=""):
     return out
 assert keys(cli) == keys(web), keys(cli) ^ keys(web)
 need_self = {"name", "public_key", "addresses", "listen_port", "coordinator",
-             "advertised_routes", "exit_node_offered", "exit_node_in_use"}
+             "advertised_routes", "exit_node_offered", "exit_node_in_use", "exit_node"}
+assert web["self"]["exit_node"] == {"wanted": None, "state": "off", "reason": None}, web["self"]
 need_peer = {"name", "public_key", "addresses", "endpoint", "path", "last_handshake",
              "rx_bytes", "tx_bytes", "routes", "exit_node", "exit_node_offered", "online"}
 assert need_self <= set(web["self"]), need_self - set(web["self"])
@@ -185,7 +186,7 @@ for want in ('meshgate_peer_rx_bytes_total{peer="wggo-peer"', 'meshgate_peer_han
              'meshgate_peer_path{peer="wggo-peer"', 'meshgate_dropped_packets_total{reason=',
              'meshgate_handshakes_total{type="initiation"', 'meshgate_sessions_established_total ',
              'meshgate_routes{kind="advertised"} 1', 'meshgate_info{', 'meshgate_devices 0',
-             'meshgate_peer_exit_node_offered{peer="wggo-peer"'):
+             'meshgate_peer_exit_node_offered{peer="wggo-peer"', 'meshgate_exit_node_blocked 0'):
     assert want in text, want
 PY
 
@@ -228,6 +229,8 @@ if [ -n "$chromium_bin" ]; then
 	check "Chromium: this node's facts" grep -q '<dd>10.10.0.1/24</dd>' "$dir/dom.html"
 	check "Chromium: the preflight list" grep -q '<strong>clock</strong>' "$dir/dom.html"
 	check "Chromium: no error state" not grep -q 'cannot reach the daemon' "$dir/dom.html"
+	check "Chromium: no exit chosen, no blocked-exit banner" \
+		grep -q '<p id="exit-banner" class="banner" role="alert" hidden="">' "$dir/dom.html"
 	check "Chromium: no devices, no devices table" \
 		grep -q '<section id="devices" aria-labelledby="devices-h" hidden="">' "$dir/dom.html"
 	(cd "$dir" && chrome a --virtual-time-budget=5000 --hide-scrollbars --window-size=420,900 \
@@ -246,6 +249,12 @@ if [ -n "$chromium_bin" ]; then
 	check "hostile: the coordinator's nodes and pending routes" \
 		sh -c "grep -q '<section id=\"coordinator\" aria-labelledby=\"coord-h\">' $dir/hostile.html &&
 		       grep -q 'class=\"unknown\">&lt;img src=x onerror=alert(1)&gt;</span>' $dir/hostile.html"
+	check "hostile: internet blocked, a banner with the reason as text" \
+		grep -q '<p id="exit-banner" class="banner" role="alert">&lt;img src=x onerror=alert(1)&gt;</p>' "$dir/hostile.html"
+	check "hostile: the chosen exit marked blocked" \
+		grep -q '<dd><span class="bad">&lt;img src=x onerror=alert(1)&gt; (blocked)</span></dd>' "$dir/hostile.html"
+	check "a peer's exit offer pending approval" \
+		grep -q '<td data-label="Exit"><span class="unknown">pending approval</span></td>' "$dir/hostile.html"
 	check "a peer's approved exit offer" \
 		grep -q '<td data-label="Exit"><span class="ok">offered</span></td><td data-label="Online">' "$dir/hostile.html"
 	check "the devices table: shown, one row per device" \

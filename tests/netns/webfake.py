@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Serves the status page's assets from the source tree with a hostile
 status document, to show the page renders every string as text; it also
-has a peer offering an exit and the devices of two hubs.
+has a peer offering an exit, one whose offer waits for approval, an exit
+chosen but blocked, and the devices of two hubs.
 
 Usage: webfake.py ASSETS_DIR PORT
 """
@@ -13,7 +14,8 @@ HOSTILE = '<img src=x onerror=alert(1)>'
 DOC = {
     "self": {"name": HOSTILE, "public_key": HOSTILE, "addresses": [HOSTILE],
              "listen_port": 1, "coordinator": True, "advertised_routes": [HOSTILE],
-             "exit_node_offered": False, "exit_node_in_use": HOSTILE},
+             "exit_node_offered": False, "exit_node_in_use": None,
+             "exit_node": {"wanted": HOSTILE, "state": "blocked", "reason": HOSTILE}},
     "peers": [{"name": HOSTILE, "public_key": HOSTILE, "addresses": [HOSTILE],
                "endpoint": HOSTILE, "path": HOSTILE, "last_handshake": HOSTILE,
                "rx_bytes": HOSTILE, "tx_bytes": 1, "routes": [HOSTILE],
@@ -21,7 +23,11 @@ DOC = {
               {"name": "office", "public_key": "AAAA", "addresses": ["100.64.0.2/32"],
                "endpoint": "192.0.2.2:41641", "path": "direct", "last_handshake": 0,
                "rx_bytes": 0, "tx_bytes": 0, "routes": [], "exit_node": False,
-               "exit_node_offered": True, "online": True}],
+               "exit_node_offered": True, "online": True},
+              {"name": "cloud", "public_key": "BBBB", "addresses": ["100.64.0.3/32"],
+               "endpoint": None, "path": "none", "last_handshake": 0,
+               "rx_bytes": 0, "tx_bytes": 0, "routes": [], "exit_node": False,
+               "exit_node_offered": False, "exit_offer": "pending", "online": False}],
     "devices": [{"name": HOSTILE, "addresses": [HOSTILE], "hub": HOSTILE, "attached": True,
                  "exit_node": HOSTILE, "last_handshake": HOSTILE, "rx_bytes": HOSTILE,
                  "tx_bytes": HOSTILE, "online": HOSTILE, "endpoint": HOSTILE},

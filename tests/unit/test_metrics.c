@@ -167,6 +167,23 @@ static void test_devices(void)
 	free(text);
 }
 
+/* 1 while the chosen exit cannot carry internet traffic, else 0. */
+static void test_exit_blocked(void)
+{
+	static const char *const states[] = { "blocked", "in_use", "off" };
+
+	for (size_t i = 0; i < 3; i++) {
+		json_t *doc = json_pack("{s:{s:{s:s}}}", "self", "exit_node", "state", states[i]);
+		char *text = metrics_render(doc, 0);
+
+		CHECK(text && has(text, "# TYPE meshgate_exit_node_blocked gauge"));
+		CHECK(text && has(text, i == 0 ? "meshgate_exit_node_blocked 1"
+					       : "meshgate_exit_node_blocked 0"));
+		free(text);
+		json_decref(doc);
+	}
+}
+
 static void test_empty_document(void)
 {
 	json_t *doc = json_object();
@@ -177,6 +194,7 @@ static void test_empty_document(void)
 	CHECK(text && !strstr(text, "meshgate_sessions_established_total "));
 	CHECK(text && !strstr(text, "meshgate_mesh_control_total"));
 	CHECK(text && has(text, "meshgate_devices 0"));
+	CHECK(text && has(text, "meshgate_exit_node_blocked 0"));
 	free(text);
 	json_decref(doc);
 }
@@ -186,6 +204,7 @@ int main(void)
 	RUN(test_lines_parse);
 	RUN(test_series);
 	RUN(test_devices);
+	RUN(test_exit_blocked);
 	RUN(test_empty_document);
 	return test_summary();
 }

@@ -90,8 +90,11 @@ static void test_round_trip(void)
 		abort();
 	again = netmap_to_json(&nm);
 	CHECK(again != NULL);
-	/* Everything but the unknown member comes back. */
+	/* Everything but the unknown member comes back, and home's exit offer
+	 * (without "exit_offer", an older coordinator's form) as approved. */
 	json_object_del(json_array_get(json_object_get(doc, "peers"), 1), "future_member");
+	json_object_set_new(json_array_get(json_object_get(doc, "peers"), 0), "exit_offer",
+			    json_string("approved"));
 	CHECK(json_equal(doc, again));
 	CHECK_EQ_INT(netmap_from_json(again, &nm2, err, sizeof(err)), 0);
 	CHECK(nm2.version == nm.version && nm2.n_peers == nm.n_peers);
@@ -146,6 +149,12 @@ static const struct bad_case bad_cases[] = {
 	  "coordinator: not a key" },
 	{ "coordinator", "null", "coordinator: must be a base64 key" },
 	{ "self", NULL, "self: missing" },
+	{ "peers.1.exit_offer", "\"maybe\"",
+	  "peers[1].exit_offer: must be \"approved\" or \"pending\"" },
+	{ "peers.1.exit_offer", "true",
+	  "peers[1].exit_offer: must be \"approved\" or \"pending\"" },
+	{ "peers.0.exit_offer", "\"pending\"",
+	  "peers[0].exit_offer: an exit_node's offer is approved" },
 	{ "self", "[]", "self: must be an object" },
 	{ "self.id", "0", "self.id: 0 is out of range" },
 	{ "self.id", "4294967296", "self.id: 4294967296 is out of range" },
@@ -235,6 +244,44 @@ static void test_self_exit(void)
 		if (CHECK_EQ_INT(netmap_from_json(doc, &nm, err, sizeof(err)), 0) &&
 		    !CHECK(nm.self.exit_node == cases[i].want))
 			fprintf(stderr, "  case %zu\n", i);
+		netmap_free(&nm);
+		json_decref(doc);
+	}
+}
+
+/* A peer's exit offer: "pending" (not approved), "approved" while offline,
+ * none; the form goes out as it came in. */
+static void test_exit_offer(void)
+{
+	static const struct {
+		const char *offer; /* NULL: no member */
+		enum netmap_exit_offer want;
+	} cases[] = {
+		{ NULL, NETMAP_EXIT_NONE },
+		{ "pending", NETMAP_EXIT_PENDING },
+		{ "approved", NETMAP_EXIT_APPROVED },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *doc = base(), *again;
+		struct netmap nm;
+		char err[256] = "";
+
+		mutate(doc, "peers.1.exit_offer",
+		       cases[i].offer ? json_string(cases[i].offer) : NULL);
+		if (!CHECK_EQ_INT(netmap_from_json(doc, &nm, err, sizeof(err)), 0)) {
+			json_decref(doc);
+			continue;
+		}
+		CHECK(nm.peers[1].exit_offer == cases[i].want && !nm.peers[1].exit_node);
+		CHECK(nm.peers[0].exit_offer == NETMAP_EXIT_APPROVED);
+		again = netmap_to_json(&nm);
+		CHECK(json_equal(json_object_get(json_array_get(json_object_get(doc, "peers"), 1),
+						 "exit_offer"),
+				 json_object_get(json_array_get(json_object_get(again, "peers"), 1),
+						 "exit_offer")) ||
+		      !cases[i].offer);
+		json_decref(again);
 		netmap_free(&nm);
 		json_decref(doc);
 	}
@@ -906,6 +953,7 @@ int main(void)
 	RUN(test_round_trip);
 	RUN(test_malformed);
 	RUN(test_self_exit);
+	RUN(test_exit_offer);
 	RUN(test_not_an_object);
 	RUN(test_limits);
 	RUN(test_devices);

@@ -335,7 +335,9 @@ static void test_primary_and_failover(void)
 	CHECK_EQ_INT(peer_by_id(&nm, 1)->n_routes, 1);
 	CHECK_EQ_INT(peer_by_id(&nm, 4)->n_routes, 0);
 	CHECK(peer_by_id(&nm, 1)->exit_node);
+	CHECK(peer_by_id(&nm, 1)->exit_offer == NETMAP_EXIT_APPROVED);
 	CHECK(!peer_by_id(&nm, 4)->exit_node); /* not approved */
+	CHECK(peer_by_id(&nm, 4)->exit_offer == NETMAP_EXIT_PENDING);
 	netmap_free(&nm);
 
 	/* Failover: the primary offline (not the coordinator here: make 4
@@ -347,6 +349,8 @@ static void test_primary_and_failover(void)
 	CHECK_EQ_INT(netmap_build(&w.in, 2, &nm), 0);
 	CHECK_EQ_INT(peer_by_id(&nm, 1)->n_routes, 0);
 	CHECK(!peer_by_id(&nm, 1)->exit_node);
+	/* Approved still, offline: status tells it from a pending offer. */
+	CHECK(peer_by_id(&nm, 1)->exit_offer == NETMAP_EXIT_APPROVED);
 	CHECK_EQ_INT(peer_by_id(&nm, 4)->n_routes, 1);
 	netmap_free(&nm);
 

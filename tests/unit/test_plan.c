@@ -10,6 +10,7 @@
 #include "config.h"
 #include "exit_server.h"
 #include "plan.h"
+#include "plan_exit.h"
 #include "testlib.h"
 
 #define KEY_A "I5/h/qsGhhR+WdJLQ0f4JHAGceyiqDT6tc1rBIPX5k4="
@@ -384,7 +385,7 @@ static const struct plan_case cases[] = {
 			VALID_MARK,
 			NFT_CLIENT,
 			"peer 0 exit " HOME_MESH,
-			"warning exit node 'home' offers no exit now (not approved, or offline); "
+			"warning exit node 'home' offers no exit now (no exit offered); "
 			"internet traffic is dropped rather than sent outside the mesh",
 		},
 	},
@@ -807,6 +808,115 @@ static void test_cases(void)
 }
 
 /* The typed fields behind a few of the text lines. */
+/* The exit state: one verdict per reason, and the plan routes through the
+ * exit (a default in its engine allowed IPs) exactly when it is in use. */
+struct exit_case {
+	const char *name;
+	const char *want_peer; /* use_exit_node.peer */
+	const char *allowed;   /* home's allowed IPs beyond its mesh address */
+	bool joined, approved, pending, offline;
+	enum plan_exit_state state;
+	enum plan_exit_reason reason;
+	const char *text;
+};
+
+static const struct exit_case exit_cases[] = {
+	{ "in use", "home", "0.0.0.0/0", true, true, false, false, PLAN_EXIT_IN_USE, PLAN_EXIT_OK,
+	  "" },
+	{ "no netmap yet", "other", NULL, false, false, false, false, PLAN_EXIT_BLOCKED,
+	  PLAN_EXIT_NO_NETMAP,
+	  "internet traffic is blocked: exit node 'other' is not known yet (this node has no "
+	  "netmap: not joined, or its coordinator not reached since start)" },
+	{ "unknown", "other", NULL, true, false, false, false, PLAN_EXIT_BLOCKED, PLAN_EXIT_UNKNOWN,
+	  "internet traffic is blocked: exit node 'other' is not in the mesh (no node has that "
+	  "name or mesh address)" },
+	{ "no exit offered", "home", NULL, true, false, false, false, PLAN_EXIT_BLOCKED,
+	  PLAN_EXIT_NOT_OFFERED,
+	  "internet traffic is blocked: 'home' offers no exit node (exit_node.enabled is not set "
+	  "there)" },
+	{ "pending approval", "home", NULL, true, false, true, false, PLAN_EXIT_BLOCKED,
+	  PLAN_EXIT_PENDING,
+	  "internet traffic is blocked: exit node 'home' is not approved (on the coordinator: "
+	  "meshgate routes approve home 0.0.0.0/0 ::/0)" },
+	{ "approved, offline", "home", NULL, true, true, false, true, PLAN_EXIT_BLOCKED,
+	  PLAN_EXIT_OFFLINE,
+	  "internet traffic is blocked: exit node 'home' is offline (last handshake 11:57:00 UTC, "
+	  "3 min ago)" },
+};
+
+static bool engine_has_default(const struct route_plan *plan, size_t peer)
+{
+	for (size_t i = 0; peer < plan->n_peers && i < plan->engine_allowed_ips[peer].n; i++)
+		if (plan->engine_allowed_ips[peer].v[i].len == 0)
+			return true;
+	return false;
+}
+
+static void test_exit_state(void)
+{
+	static const struct host_facts mesh = HOST_MESH_LAPTOP;
+	char conf[1024], err[512], text[512];
+
+	for (size_t i = 0; i < sizeof(exit_cases) / sizeof(exit_cases[0]); i++) {
+		const struct exit_case *c = &exit_cases[i];
+		struct route_plan plan;
+		struct fixture f;
+
+		snprintf(conf, sizeof(conf),
+			 NODE
+			 "use_exit_node = { peer = \"%s\"; };\n" PEERS(PEER("home", KEY_C, "%s")),
+			 c->want_peer,
+			 c->allowed ? "\"100.64.0.4/32\", \"0.0.0.0/0\", \"::/0\""
+				    : "\"100.64.0.4/32\"");
+		if (!CHECK(fixture_init(&f, conf, &mesh))) {
+			fixture_deinit(&f);
+			continue;
+		}
+		f.host.mesh_joined = c->joined;
+		f.peers[0].exit_approved = c->approved;
+		f.peers[0].exit_pending = c->pending;
+		f.peers[0].offline = c->offline;
+		CHECK_EQ_INT(compute(&f, &plan, err, sizeof(err)), 0);
+		if (!CHECK_EQ_INT(plan.exit_state, c->state) ||
+		    !CHECK_EQ_INT(plan.exit_reason, c->reason))
+			fprintf(stderr, "  case: %s\n", c->name);
+		/* Routing follows the verdict: the default only while in use. */
+		CHECK(engine_has_default(&plan, 0) == (c->state == PLAN_EXIT_IN_USE));
+		CHECK(plan.exit_wanted);
+		route_plan_exit_text(text, sizeof(text), c->want_peer, plan.exit_reason,
+				     1795300000 - 180 - 1795300000 % 86400 + 43200,
+				     1795300000 - 1795300000 % 86400 + 43200);
+		if (!CHECK(strcmp(text, c->text) == 0))
+			fprintf(stderr, "  case: %s\n  got:  %s\n  want: %s\n", c->name, text,
+				c->text);
+		route_plan_free(&plan);
+		fixture_deinit(&f);
+	}
+	CHECK(strcmp(route_plan_exit_state_name(PLAN_EXIT_OFF), "off") == 0);
+	CHECK(strcmp(route_plan_exit_state_name(PLAN_EXIT_IN_USE), "in_use") == 0);
+	CHECK(strcmp(route_plan_exit_state_name(PLAN_EXIT_BLOCKED), "blocked") == 0);
+	route_plan_exit_text(text, sizeof(text), "home", PLAN_EXIT_OFFLINE, 0, 1795300000);
+	CHECK(strcmp(text, "internet traffic is blocked: exit node 'home' is offline (no "
+			   "handshake with it yet)") == 0);
+}
+
+/* Without use_exit_node the state is off. */
+static void test_exit_off(void)
+{
+	static const struct host_facts mesh = HOST_MESH_LAPTOP;
+	struct route_plan plan;
+	struct fixture f;
+	char err[512];
+
+	if (CHECK(fixture_init(&f, NODE PEERS(PEER("home", KEY_C, "\"100.64.0.4/32\"")), &mesh))) {
+		CHECK_EQ_INT(compute(&f, &plan, err, sizeof(err)), 0);
+		CHECK_EQ_INT(plan.exit_state, PLAN_EXIT_OFF);
+		CHECK(!plan.exit_wanted);
+		route_plan_free(&plan);
+	}
+	fixture_deinit(&f);
+}
+
 static void test_fields(void)
 {
 	static const struct host_facts facts = HOST_LAPTOP;
@@ -959,6 +1069,8 @@ int main(void)
 {
 	RUN(test_cases);
 	RUN(test_fields);
+	RUN(test_exit_state);
+	RUN(test_exit_off);
 	RUN(test_nft_equal);
 	RUN(test_nft_equal_devices);
 	RUN(test_private_ranges);

@@ -352,6 +352,82 @@ static void test_devices(void)
 	node_fini(&node);
 }
 
+static json_t *exit_doc(struct node *node)
+{
+	node_web_sync(node);
+	return node_status_current(node);
+}
+
+/* self.exit_node reports the plan's verdict: blocked with the reason (an
+ * offline exit with its last handshake; auto with nothing to pick), in use
+ * with none; exit_node_in_use only while in use; the metrics gauge. */
+static void test_exit_state(void)
+{
+	static const char *const home_ips[] = { "100.64.0.1/32" };
+	uint8_t home_key[KEY_LEN];
+	struct node node;
+	struct wg_peer *home;
+	const json_t *self, *x;
+	json_t *doc;
+	char *metrics;
+
+	node_init(&node);
+	home = engine_peer(&node, "home", home_key, home_ips, 1);
+	home->last_handshake.tv_sec = time(NULL) - 200;
+	node.mesh_peers = calloc(1, sizeof(*node.mesh_peers));
+	node.n_mesh_peers = 1;
+	snprintf(node.mesh_peers[0].name, sizeof(node.mesh_peers[0].name), "home");
+	memcpy(node.mesh_peers[0].public_key, home_key, KEY_LEN);
+	node.mesh_peers[0].exit_approved = true;
+	snprintf(node.cfg.use_exit_node.peer, sizeof(node.cfg.use_exit_node.peer), "home");
+	node.plan.exit_wanted = true;
+	node.plan.exit_peer = 0;
+	node.plan.exit_state = PLAN_EXIT_BLOCKED;
+	node.plan.exit_reason = PLAN_EXIT_OFFLINE;
+
+	doc = exit_doc(&node);
+	self = json_object_get(doc, "self");
+	x = json_object_get(self, "exit_node");
+	CHECK(str_is(x, "wanted", "home") && str_is(x, "state", "blocked"));
+	CHECK(strstr(json_string_value(json_object_get(x, "reason")) ?: "",
+		     "internet traffic is blocked: exit node 'home' is offline (last handshake ") ==
+	      json_string_value(json_object_get(x, "reason")));
+	CHECK(strstr(json_string_value(json_object_get(x, "reason")) ?: "", ", 3 min ago)"));
+	CHECK(json_is_null(json_object_get(self, "exit_node_in_use")));
+	CHECK(str_is(by_name(json_object_get(doc, "peers"), "home"), "exit_offer", "approved"));
+	metrics = metrics_render(doc, time(NULL));
+	CHECK(metrics && strstr(metrics, "\nmeshgate_exit_node_blocked 1\n"));
+	free(metrics);
+	json_decref(doc);
+
+	node.plan.exit_state = PLAN_EXIT_IN_USE;
+	node.plan.exit_reason = PLAN_EXIT_OK;
+	doc = exit_doc(&node);
+	self = json_object_get(doc, "self");
+	x = json_object_get(self, "exit_node");
+	CHECK(str_is(x, "state", "in_use") && json_is_null(json_object_get(x, "reason")));
+	CHECK(str_is(self, "exit_node_in_use", "home"));
+	json_decref(doc);
+
+	/* meshgate set --exit-node auto, nothing to pick: "auto" is no peer. */
+	snprintf(node.cfg.use_exit_node.peer, sizeof(node.cfg.use_exit_node.peer), "auto");
+	node.prefs.set[PREFS_EXIT_NODE] = true;
+	node.prefs.exit_mode = PREFS_EXIT_AUTO;
+	node.plan.exit_peer = -1;
+	node.plan.exit_state = PLAN_EXIT_BLOCKED;
+	node.plan.exit_reason = PLAN_EXIT_UNKNOWN;
+	doc = exit_doc(&node);
+	x = json_object_get(json_object_get(doc, "self"), "exit_node");
+	CHECK(str_is(x, "state", "blocked"));
+	CHECK(strstr(json_string_value(json_object_get(x, "reason")) ?: "",
+		     "exit node auto (meshgate set) has none to pick"));
+	json_decref(doc);
+
+	mesh_apply_free(node.mesh_peers, node.n_mesh_peers);
+	node.plan.exit_peer = -1;
+	node_fini(&node);
+}
+
 /* Preflight's rp_filter check asks whether peers serve routes the node may
  * not install: a hub's devices are host addresses in the mesh prefix, not
  * routes; a peer with one address and one route serves a route. */
@@ -388,6 +464,7 @@ int main(void)
 	RUN(test_requests_do_no_work);
 	RUN(test_republished);
 	RUN(test_devices);
+	RUN(test_exit_state);
 	RUN(test_preflight_peer_routes);
 	return test_summary();
 }

@@ -5,6 +5,7 @@
  * node hubs. Exact text, known answers.
  */
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -157,9 +158,143 @@ static void test_preferences(void)
 			  "no peers\n");
 }
 
+/* A laptop whose chosen exit, office, waits for approval while cloud's
+ * is approved; lap offers none. */
+static const char exit_doc[] =
+    "{\"self\": {\"name\": \"laptop\", \"addresses\": [\"100.64.0.5/10\"], "
+    "\"public_key\": \"hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=\", "
+    "\"exit_node_in_use\": %s, \"exit_node\": {\"wanted\": \"office\", \"state\": \"%s\", "
+    "\"reason\": %s}}, \"peers\": ["
+    "{\"name\": \"office\", \"addresses\": [\"100.64.0.2/32\"], \"path\": \"direct\", "
+    "\"endpoint\": \"192.0.2.2:41641\", \"last_handshake\": 990, \"online\": true, "
+    "\"exit_node\": %s, \"exit_node_offered\": %s, \"exit_offer\": \"%s\"},"
+    "{\"name\": \"cloud\", \"addresses\": [\"100.64.0.3/32\"], \"path\": \"none\", "
+    "\"endpoint\": null, \"last_handshake\": 0, \"online\": false, "
+    "\"exit_node\": false, \"exit_node_offered\": false, \"exit_offer\": \"approved\"},"
+    "{\"name\": \"lap\", \"addresses\": [\"100.64.0.4/32\"], \"path\": \"none\", "
+    "\"endpoint\": null, \"last_handshake\": 0, \"online\": false, "
+    "\"exit_node\": false, \"exit_node_offered\": false, \"exit_offer\": null}]}";
+
+static const char pending_reason[] =
+    "internet traffic is blocked: exit node 'office' is not approved (on the coordinator: "
+    "meshgate routes approve office 0.0.0.0/0 ::/0)";
+
+static json_t *exit_status(bool approved)
+{
+	char text[4096], reason[512];
+
+	snprintf(reason, sizeof(reason), "\"%s\"", pending_reason);
+	snprintf(text, sizeof(text), exit_doc, approved ? "\"office\"" : "null",
+		 approved ? "in_use" : "blocked", approved ? "null" : reason,
+		 approved ? "true" : "false", approved ? "true" : "false",
+		 approved ? "approved" : "pending");
+	return json_loads(text, 0, NULL);
+}
+
+static char *render_exit_nodes(const json_t *doc, time_t now)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		abort();
+	status_format_exit_nodes(f, doc, now);
+	fclose(f);
+	return buf;
+}
+
+static void check_text(const char *got, const char *want)
+{
+	if (!CHECK(strcmp(got, want) == 0))
+		fprintf(stderr, "  got:\n%s  want:\n%s", got, want);
+}
+
+/* The blocked sentence in status, under the node's line. */
+static void test_exit_blocked_status(void)
+{
+	json_t *doc = exit_status(false);
+	char *text = json_dumps(doc, 0), want[2048];
+
+	snprintf(want, sizeof(want),
+		 "laptop (this node)  100.64.0.5  key hSDwCYkw\xe2\x80\xa6  exit node: office "
+		 "(blocked)\n%s\n"
+		 "100.64.0.2  office  direct 192.0.2.2:41641  10s ago  rx 0 B  tx 0 B  exit node "
+		 "pending approval\n"
+		 "100.64.0.3  cloud   none                    never    rx 0 B  tx 0 B  offline\n"
+		 "100.64.0.4  lap     none                    never    rx 0 B  tx 0 B  offline\n",
+		 pending_reason);
+	CHECK_STATUS_TEXT(text, 1000, want);
+	free(text);
+	json_decref(doc);
+}
+
+/* exit-node list: the offering peers (lap is not one), "*" on the one in
+ * use, the reason when blocked; --json's view. */
+static void test_exit_list(void)
+{
+	json_t *doc = exit_status(false), *list;
+	char *text = render_exit_nodes(doc, 1000), want[2048];
+
+	snprintf(want, sizeof(want),
+		 "   NAME    ADDRESS     APPROVAL          STATE    PATH    HANDSHAKE  USE\n"
+		 "   office  100.64.0.2  pending approval  online   direct  10s ago    chosen, "
+		 "blocked\n"
+		 "   cloud   100.64.0.3  approved          offline  none    never      -\n"
+		 "%s\n",
+		 pending_reason);
+	check_text(text, want);
+	free(text);
+	list = status_exit_nodes(doc);
+	CHECK_EQ_INT(json_array_size(list), 2);
+	CHECK(!strcmp(json_string_value(json_object_get(json_array_get(list, 0), "state")),
+		      "pending"));
+	CHECK(json_is_true(json_object_get(json_array_get(list, 0), "wanted")));
+	CHECK(json_is_false(json_object_get(json_array_get(list, 0), "in_use")));
+	/* cloud's handshake is recent but the coordinator no longer offers its
+	 * approved exit (it went offline): offline in the list. */
+	json_object_set_new(json_array_get(json_object_get(doc, "peers"), 1), "online",
+			    json_true());
+	json_decref(list);
+	list = status_exit_nodes(doc);
+	CHECK(json_is_false(json_object_get(json_array_get(list, 1), "online")));
+	json_decref(list);
+	json_decref(doc);
+
+	doc = exit_status(true);
+	text = render_exit_nodes(doc, 1000);
+	check_text(text, "   NAME    ADDRESS     APPROVAL  STATE    PATH    HANDSHAKE  USE\n"
+			 "*  office  100.64.0.2  approved  online   direct  10s ago    in use\n"
+			 "   cloud   100.64.0.3  approved  offline  none    never      -\n");
+	free(text);
+	list = status_exit_nodes(doc);
+	CHECK(json_is_true(json_object_get(json_array_get(list, 0), "in_use")));
+	CHECK(json_is_true(json_object_get(json_array_get(list, 0), "usable")));
+	json_decref(list);
+	json_decref(doc);
+}
+
+/* Nothing offered: how to offer one. */
+static void test_exit_list_empty(void)
+{
+	json_t *doc = json_loads("{\"self\": {\"name\": \"laptop\"}, \"peers\": []}", 0, NULL);
+	char *text = render_exit_nodes(doc, 1000);
+
+	check_text(text, "No peer offers an exit node.\n"
+			 "To offer one, set exit_node = { enabled = true; } in the config of the "
+			 "node that should carry internet traffic and reload it: the "
+			 "coordinator's own offer is approved by its config, a member's on the "
+			 "coordinator with: meshgate routes approve NODE 0.0.0.0/0 ::/0\n");
+	free(text);
+	json_decref(doc);
+}
+
 int main(void)
 {
 	RUN(test_preferences);
+	RUN(test_exit_blocked_status);
+	RUN(test_exit_list);
+	RUN(test_exit_list_empty);
 	RUN(test_exit_offers);
 	RUN(test_devices);
 	RUN(test_devices_mistyped);

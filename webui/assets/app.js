@@ -66,6 +66,24 @@ function routeStates(self) {
   return out;
 }
 
+// self.exit_node: {wanted, state: "off"|"in_use"|"blocked", reason}.
+function exitInUse(self) {
+  const x = self.exit_node;
+  if (x && x.state === "blocked") return el("span", str(x.wanted) + " (blocked)", "bad");
+  return str(self.exit_node_in_use, "none");
+}
+
+// A banner while internet traffic is blocked: the chosen exit cannot
+// carry it (the daemon drops it rather than send it outside the mesh).
+function renderExitBanner(self) {
+  const x = self.exit_node, banner = $("exit-banner");
+  const blocked = !!x && typeof x === "object" && x.state === "blocked";
+  banner.hidden = !blocked;
+  banner.textContent = blocked
+    ? str(x.reason, "internet traffic is blocked: exit node " + str(x.wanted) + " is unavailable")
+    : "";
+}
+
 function renderSelf(self, daemon) {
   $("self-name").textContent = str(self.name, "");
   document.title = "meshgate " + str(self.name, "");
@@ -88,7 +106,7 @@ function renderSelf(self, daemon) {
   if (set.length) fact(dl, "Set by meshgate set", set.map((k) => k.replace(/_/g, " ")).join(", "));
   fact(dl, "Routes", routeStates(self));
   fact(dl, "Exit node offered", yesno(self.exit_node_offered === true));
-  fact(dl, "Exit node in use", str(self.exit_node_in_use, "none"));
+  fact(dl, "Exit node in use", exitInUse(self));
   if (daemon && typeof daemon.started_at === "number") fact(dl, "Started", age(daemon.started_at));
   $("version").textContent = daemon && daemon.version ? "meshgate " + daemon.version : "";
 }
@@ -106,6 +124,8 @@ function cell(tr, label, value, cls) {
 function exitState(p) {
   if (p.exit_node === true) return el("span", "in use", "ok");
   if (p.exit_node_offered === true) return el("span", "offered", "ok");
+  if (p.exit_offer === "pending") return el("span", "pending approval", "unknown");
+  if (p.exit_offer === "approved") return el("span", "offered, offline", "muted");
   return el("span", "-", "muted");
 }
 
@@ -231,6 +251,7 @@ async function refresh() {
     const doc = await resp.json();
     renderSelf(doc.self || {}, doc.daemon);
     if (doc.coordinator && doc.coordinator.stun) fact($("self-facts"), "Public address", publicAddress(doc.coordinator));
+    renderExitBanner(doc.self || {});
     renderPeers(list(doc.peers));
     renderDevices(list(doc.devices));
     renderPreflight(doc.preflight);
