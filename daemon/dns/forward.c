@@ -447,7 +447,8 @@ static void servers_for(const struct dns_forwarder *fwd, const ldns_rdf *qname, 
 	q->n_servers = best ? best->n_servers : fwd->n_servers;
 }
 
-/* Whether query is one QUERY with one question; its name (free it). */
+/* Whether query is one QUERY with one question; its name in lower case
+ * (free it). */
 static ldns_rdf *query_name(const uint8_t *query, size_t len)
 {
 	ldns_pkt *pkt = NULL;
@@ -457,6 +458,8 @@ static ldns_rdf *query_name(const uint8_t *query, size_t len)
 	    ldns_wire2pkt(&pkt, query, len) == LDNS_STATUS_OK && !ldns_pkt_qr(pkt) &&
 	    ldns_pkt_get_opcode(pkt) == LDNS_PACKET_QUERY && ldns_pkt_qdcount(pkt) == 1)
 		name = ldns_rdf_clone(ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_question(pkt), 0)));
+	if (name)
+		ldns_dname2canonical(name);
 	ldns_pkt_free(pkt);
 	return name;
 }
