@@ -42,7 +42,9 @@ struct inflight {
 	struct loop_source *src;
 	struct loop_timer *timer;
 	uint8_t *tcp_buf; /* prefix and query, then prefix and response */
-	size_t tcp_len, tcp_want;
+	size_t tcp_len;   /* bytes in tcp_buf (to write, or read so far) */
+	size_t tcp_done;  /* bytes written */
+	size_t tcp_want;  /* bytes to read: the prefix, then prefix and response */
 };
 
 struct split {
@@ -172,7 +174,7 @@ static void try_failed(struct inflight *q)
 
 static void tcp_write(struct inflight *q)
 {
-	ssize_t n = send(q->fd, q->tcp_buf + q->tcp_want, q->tcp_len - q->tcp_want, MSG_NOSIGNAL);
+	ssize_t n = send(q->fd, q->tcp_buf + q->tcp_done, q->tcp_len - q->tcp_done, MSG_NOSIGNAL);
 
 	if (n < 0 && (errno == EAGAIN || errno == EINPROGRESS))
 		return;
@@ -180,8 +182,8 @@ static void tcp_write(struct inflight *q)
 		try_failed(q);
 		return;
 	}
-	q->tcp_want += (size_t)n;
-	if (q->tcp_want < q->tcp_len)
+	q->tcp_done += (size_t)n;
+	if (q->tcp_done < q->tcp_len)
 		return;
 	q->state = CONN_TCP_READ;
 	q->tcp_len = 0;
@@ -248,7 +250,7 @@ static void tcp_start(struct inflight *q)
 	ldns_write_uint16(q->tcp_buf, (uint16_t)q->qlen);
 	memcpy(q->tcp_buf + TCP_PREFIX, q->sent, q->qlen);
 	q->tcp_len = TCP_PREFIX + q->qlen;
-	q->tcp_want = 0; /* bytes written so far */
+	q->tcp_done = 0;
 	q->state = CONN_TCP_WRITE;
 	q->src = loop_add_fd(q->fwd->loop, q->fd, EPOLLOUT, on_tcp, q);
 	if (!q->src)
