@@ -36,7 +36,7 @@ static uint32_t key_hash(const struct dns_cache_key *k)
 {
 	uint32_t h = 2166136261u;
 	uint8_t tail[5] = { (uint8_t)(k->qtype >> 8), (uint8_t)k->qtype, (uint8_t)(k->qclass >> 8),
-			    (uint8_t)k->qclass, k->do_bit };
+			    (uint8_t)k->qclass, (uint8_t)(k->do_bit | k->cd_bit << 1) };
 
 	for (size_t i = 0; i < k->name_len; i++)
 		h = (h ^ k->name[i]) * 16777619u;
@@ -48,7 +48,8 @@ static uint32_t key_hash(const struct dns_cache_key *k)
 static bool key_equal(const struct dns_cache_key *a, const struct dns_cache_key *b)
 {
 	return a->name_len == b->name_len && a->qtype == b->qtype && a->qclass == b->qclass &&
-	       a->do_bit == b->do_bit && memcmp(a->name, b->name, a->name_len) == 0;
+	       a->do_bit == b->do_bit && a->cd_bit == b->cd_bit &&
+	       memcmp(a->name, b->name, a->name_len) == 0;
 }
 
 static size_t entry_bytes(const struct entry *e)
@@ -167,6 +168,7 @@ int dns_cache_key_of(const uint8_t *query, size_t len, struct dns_cache_key *key
 	key->qtype = ldns_rr_get_type(q);
 	key->qclass = ldns_rr_get_class(q);
 	key->do_bit = ldns_pkt_edns_do(pkt);
+	key->cd_bit = ldns_pkt_cd(pkt);
 	ret = 0;
 out:
 	ldns_rdf_deep_free(name);

@@ -1,8 +1,9 @@
 /*
  * The forwarder's answer cache: whole upstream responses kept for their
  * TTL, keyed by the question (qname in lower case, qtype, qclass) and the
- * query's DO bit. Pure: no sockets; the clock is the caller's (ns of
- * CLOCK_MONOTONIC).
+ * query's DO and CD bits (CD apart, so data a validating upstream did not
+ * check never answers a client that wants it checked). Pure: no sockets; the clock is the caller's
+ * (ns of CLOCK_MONOTONIC).
  *
  * What is kept (dns_cache_ttl()), never longer than DNS_CACHE_TTL_MAX:
  *   NOERROR with answers     the smallest TTL of the answer section;
@@ -38,7 +39,7 @@ struct dns_cache_key {
 	uint8_t name[DNS_CACHE_NAME_MAX]; /* wire form, lower case */
 	uint8_t name_len;
 	uint16_t qtype, qclass;
-	bool do_bit;
+	bool do_bit, cd_bit;
 };
 
 struct dns_cache_stats {

@@ -666,6 +666,18 @@ static void test_edns(void)
 	CHECK(pkt && !ldns_pkt_edns(pkt));
 	ldns_pkt_free(pkt);
 	CHECK_EQ_INT(a.udp_queries, 2);
+
+	/* CD is part of the key too: unchecked data stays with CD queries */
+	uint8_t q[512];
+	size_t n = make_query("signed.example.com.", LDNS_RR_TYPE_A, true, false, 0x1234, q);
+	memset(&res, 0, sizeof(res));
+	LDNS_CD_SET(q);
+	CHECK_EQ_INT(dns_forwarder_query(fwd, q, n, false, on_done, &res), 0);
+	wait_for(&res);
+	CHECK_EQ_INT(res.calls, 1);
+	CHECK(res.len > 3 && LDNS_CD_WIRE(res.reply));
+	CHECK_EQ_INT(a.udp_queries, 3);
+	CHECK(LDNS_CD_WIRE(a.last));
 	dns_forwarder_free(fwd);
 	fake_stop(&a);
 }
