@@ -479,18 +479,18 @@ static void test_negative(void)
 
 	fake_start(&a, "127.0.0.2", 2, FAKE_NXDOMAIN);
 	a.soa_ttl = 3600;
-	a.soa_min = 1;
+	a.soa_min = 2;
 	fwd = forwarder(0, 0, 0, 0, "127.0.0.2", NULL);
 	pkt = ask(fwd, "nothing.example.com.", false, false, false, &res);
 	CHECK(pkt && ldns_pkt_get_rcode(pkt) == LDNS_RCODE_NXDOMAIN);
 	ldns_pkt_free(pkt);
-	CHECK_EQ_INT(dns_cache_ttl(res.reply, res.len), 1);
+	CHECK_EQ_INT(dns_cache_ttl(res.reply, res.len), 2);
 	pkt = ask(fwd, "nothing.example.com.", false, false, false, &res);
 	CHECK(pkt && ldns_pkt_get_rcode(pkt) == LDNS_RCODE_NXDOMAIN);
 	CHECK(pkt && ldns_pkt_nscount(pkt) == 1);
 	CHECK_EQ_INT(a.udp_queries, 1);
 	ldns_pkt_free(pkt);
-	usleep(1100 * 1000);
+	usleep(2100 * 1000);
 	ldns_pkt_free(ask(fwd, "nothing.example.com.", false, false, false, &res));
 	CHECK_EQ_INT(a.udp_queries, 2);
 
@@ -549,7 +549,7 @@ static void test_next_server(void)
 	fake_start(&silent, "127.0.0.2", 2, FAKE_SILENT);
 	fake_start(&b, "127.0.0.3", 3, FAKE_ANSWER);
 	fake_start(&sf, "127.0.0.4", 4, FAKE_SERVFAIL);
-	fwd = forwarder(300, 3000, 0, 0, "127.0.0.2", "127.0.0.3");
+	fwd = forwarder(1000, 4000, 0, 0, "127.0.0.2", "127.0.0.3");
 	pkt = ask(fwd, "slow.example.com.", false, false, false, &res);
 	CHECK(pkt && has_a(pkt, "10.3.0.1"));
 	ldns_pkt_free(pkt);
@@ -557,7 +557,7 @@ static void test_next_server(void)
 	CHECK_EQ_INT(stats_of(fwd).timeouts, 1);
 	dns_forwarder_free(fwd);
 
-	fwd = forwarder(300, 3000, 0, 0, "127.0.0.9", "127.0.0.3");
+	fwd = forwarder(1000, 4000, 0, 0, "127.0.0.9", "127.0.0.3");
 	pkt = ask(fwd, "unreachable.example.com.", false, false, false, &res);
 	CHECK(pkt && has_a(pkt, "10.3.0.1"));
 	ldns_pkt_free(pkt);
@@ -565,7 +565,7 @@ static void test_next_server(void)
 	CHECK_EQ_INT(stats_of(fwd).timeouts, 0);
 	dns_forwarder_free(fwd);
 
-	fwd = forwarder(300, 3000, 0, 0, "127.0.0.4", "127.0.0.3");
+	fwd = forwarder(1000, 4000, 0, 0, "127.0.0.4", "127.0.0.3");
 	pkt = ask(fwd, "servfail.example.com.", false, false, false, &res);
 	CHECK(pkt && has_a(pkt, "10.3.0.1"));
 	ldns_pkt_free(pkt);
@@ -594,8 +594,8 @@ static void test_total_timeout(void)
 	CHECK(pkt && ldns_pkt_qdcount(pkt) == 1 && ldns_pkt_edns(pkt) && ldns_pkt_edns_do(pkt));
 	ldns_pkt_free(pkt);
 	CHECK_EQ_INT(stats_of(fwd).servfail_built, 1);
-	CHECK(stats_of(fwd).timeouts >= 3);
-	CHECK(s1.udp_queries >= 2 && s2.udp_queries >= 1);
+	CHECK(stats_of(fwd).timeouts >= 2);
+	CHECK(s1.udp_queries >= 1 && s2.udp_queries >= 1);
 	/* no list at all */
 	struct dns_upstreams none = { 0 };
 	CHECK_EQ_INT(dns_forwarder_set_upstreams(fwd, &none), 0);
