@@ -19,6 +19,7 @@
 #include "link.h"
 #include "log.h"
 #include "node_ddns.h"
+#include "node_osresolver.h"
 #include "preflight.h"
 #include "resolve.h"
 #include "uapi.h"
@@ -100,6 +101,7 @@ static const struct uapi_ops node_uapi_ops = {
 /* Tells the observer (the views) that what the node shows changed. */
 static void node_changed(struct node *node)
 {
+	node_osresolver_update(node);
 	if (node->observer)
 		node->observer(node, node->observer_ctx);
 }
@@ -681,6 +683,7 @@ int node_start(struct node *node, struct loop *loop, struct mg_config *cfg, cons
 		log_err("peer endpoint names: out of memory; they are not looked up");
 	log_info("%s up: listening on UDP port %u, %zu peer(s)", node->dp.tun.name,
 		 node->dp.udp.port, node->cfg.n_peers);
+	node_osresolver_update(node);
 	return 0;
 err:
 	node_stop(node);
@@ -692,6 +695,7 @@ static void mesh_peers_free(struct mesh_peer *peers, size_t n);
 void node_stop(struct node *node)
 {
 	mesh_roles_stop(&node->roles);
+	node_osresolver_stop(node);
 	uapi_server_stop(node->uapi);
 	node->uapi = NULL;
 	if (node->dev)

@@ -16,6 +16,7 @@
 #include "netaddr.h"
 #include "node.h"
 #include "node_ddns.h"
+#include "node_osresolver.h"
 #include "node_prefs.h"
 #include "preflight.h"
 #include "status.h"
@@ -513,6 +514,18 @@ static json_t *preflight_doc(const struct node_status *st)
 	return doc;
 }
 
+/* Sets doc's "dns".key to value (a new reference it takes), making "dns". */
+static int dns_json_add(json_t *doc, const char *key, json_t *value)
+{
+	json_t *dns = json_object_get(doc, "dns");
+
+	if (!dns && json_object_set_new(doc, "dns", dns = json_object()) < 0) {
+		json_decref(value);
+		return -ENOMEM;
+	}
+	return json_object_set_new(dns, key, value) < 0 ? -ENOMEM : 0;
+}
+
 /* NULL out of memory: the board keeps the last document. */
 static json_t *build(const struct node_status *st)
 {
@@ -528,6 +541,10 @@ static json_t *build(const struct node_status *st)
 			"devices", devices_json(node, &ix, now), "daemon", daemon_json(node),
 			"preflight", preflight_doc(st), "coordinator", coordinator_json(node));
 	mesh_index_free(&ix);
+	if (doc && dns_json_add(doc, "os_resolver", node_osresolver_json(node)) < 0) {
+		json_decref(doc);
+		return NULL;
+	}
 	return doc;
 }
 

@@ -6,7 +6,8 @@ set -eu
 BUILD="build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
        libsodium-dev libb2-dev libconfig-dev libjansson-dev
        libnl-3-dev libnl-route-3-dev libnftnl-dev libmnl-dev
-       libmicrohttpd-dev libsqlite3-dev libqrencode-dev libpng-dev libldns-dev dpkg-dev"
+       libmicrohttpd-dev libsqlite3-dev libqrencode-dev libpng-dev libldns-dev libsystemd-dev
+       dpkg-dev"
 # lxc comes without its Recommends: with uidmap's newuidmap installed, lxc
 # insists on /etc/subuid ranges for root, which the LXC test does not add.
 RUN="iproute2 nftables procps ca-certificates"
