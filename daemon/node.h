@@ -78,8 +78,8 @@ struct node {
 	 * failed; empty after a success. The status document's
 	 * daemon.last_apply_error. */
 	char apply_error[512];
-	/* The OS resolver pointed at the mesh's (node_osresolver.h);
-	 * osresolver_ready: set up for this run. */
+	/* The OS resolver pointed at the mesh's while dns.manage_resolv_conf
+	 * (dns/osresolver.h); osresolver_ready: set up for this run. */
 	struct osresolver osresolver;
 	bool osresolver_ready;
 	/* Called after every change the node applies (start, reload, a

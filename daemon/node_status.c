@@ -16,7 +16,6 @@
 #include "netaddr.h"
 #include "node.h"
 #include "node_ddns.h"
-#include "node_osresolver.h"
 #include "node_prefs.h"
 #include "preflight.h"
 #include "status.h"
@@ -514,6 +513,17 @@ static json_t *preflight_doc(const struct node_status *st)
 	return doc;
 }
 
+/* dns.os_resolver: {"managed", "method", "error"}. */
+static json_t *os_resolver_json(const struct node *node)
+{
+	const struct osresolver *r = &node->osresolver;
+	bool ready = node->osresolver_ready;
+
+	return json_pack("{s:b, s:s?, s:s?}", "managed", ready && r->managed, "method",
+			 ready ? osresolver_method_name(r->method) : NULL, "error",
+			 ready && r->error[0] ? r->error : NULL);
+}
+
 /* Sets doc's "dns".key to value (a new reference it takes), making "dns". */
 static int dns_json_add(json_t *doc, const char *key, json_t *value)
 {
@@ -541,7 +551,7 @@ static json_t *build(const struct node_status *st)
 			"devices", devices_json(node, &ix, now), "daemon", daemon_json(node),
 			"preflight", preflight_doc(st), "coordinator", coordinator_json(node));
 	mesh_index_free(&ix);
-	if (doc && dns_json_add(doc, "os_resolver", node_osresolver_json(node)) < 0) {
+	if (doc && dns_json_add(doc, "os_resolver", os_resolver_json(node)) < 0) {
 		json_decref(doc);
 		return NULL;
 	}
