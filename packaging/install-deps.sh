@@ -15,7 +15,7 @@ RUN="iproute2 nftables procps ca-certificates"
 # namespaces; the package's own service is switched off below.
 TEST="wireguard-go wireguard-tools iperf3 tcpdump python3 curl iputils-ping chromium
       systemd groff-base shellcheck lxc mmdebstrap zstd zbar-tools radvd coturn
-      dnsutils"
+      dnsutils dbus-daemon"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps.sh: run as root (it calls apt-get)" >&2

@@ -43,7 +43,7 @@ printf '# the cafe'"'"'s resolver\nnameserver 192.0.2.53\nsearch cafe.example\no
 cp "$dir/original" "$file"
 saved=$dir/state-$tun/resolv.conf.meshgate-saved
 
-mg_genkey >"$dir/node.key"
+(umask 077 && mg_genkey >"$dir/node.key")
 conf=$dir/node.conf
 write_conf() { # MANAGE
 	mg_config "$conf" "$tun" 41641 "$dir/node.key" '"100.64.0.1/10", "fd7a:6d67:7465::1/48"' ''
