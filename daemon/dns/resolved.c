@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <systemd/sd-bus.h>
 
 #define RESOLVE1      "org.freedesktop.resolve1"
@@ -48,6 +49,31 @@ void resolved_link_make(const struct resolved_want *want, struct resolved_link *
 		add_domain(out, ".", true);
 }
 
+/* Whether pid's network namespace is this process's: per-link settings
+ * name links by ifindex, which only mean the same in the same namespace. */
+static bool same_netns(pid_t pid)
+{
+	char path[64];
+	struct stat self, other;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+	return stat("/proc/self/ns/net", &self) == 0 && stat(path, &other) == 0 &&
+	       self.st_dev == other.st_dev && self.st_ino == other.st_ino;
+}
+
+/* The pid of resolve1's owner, 0 when unknown. */
+static pid_t owner_pid(sd_bus *bus)
+{
+	sd_bus_creds *creds = NULL;
+	pid_t pid = 0;
+
+	if (sd_bus_get_name_creds(bus, RESOLVE1, SD_BUS_CREDS_PID, &creds) >= 0 &&
+	    sd_bus_creds_get_pid(creds, &pid) < 0)
+		pid = 0;
+	sd_bus_creds_unref(creds);
+	return pid;
+}
+
 struct sd_bus *resolved_connect(void)
 {
 	sd_bus_message *reply = NULL;
@@ -62,7 +88,7 @@ struct sd_bus *resolved_connect(void)
 	    sd_bus_message_read(reply, "b", &has) < 0)
 		has = 0;
 	sd_bus_message_unref(reply);
-	if (has)
+	if (has && same_netns(owner_pid(bus)))
 		return bus;
 	sd_bus_flush_close_unref(bus);
 	return NULL;

@@ -55,8 +55,10 @@ void resolved_link_make(const struct resolved_want *want, struct resolved_link *
 
 struct sd_bus;
 
-/* The system bus with org.freedesktop.resolve1 on it: a new connection
- * (sd_bus_flush_close_unref() it), or NULL when there is none. */
+/* The system bus with org.freedesktop.resolve1 on it, owned by a process
+ * of this network namespace (a daemon in a container or a test namespace
+ * that shares the host's bus must not set the host's links): a new
+ * connection (sd_bus_flush_close_unref() it), or NULL when there is none. */
 struct sd_bus *resolved_connect(void);
 
 /* Applies link to ifindex; 0 or -errno with errbuf set (the D-Bus error). */

@@ -6,7 +6,7 @@
 # seam falls back to resolv.conf (a file in the scratch directory); with it,
 # the calls and their arguments are the ones resolved.h lists, an unchanged
 # state sends nothing, stop reverts the link, and a failing call is kept as
-# the error. What the real resolved makes of the calls is not tested here.
+# the error; a resolved in another network namespace is not used. What the real resolved makes of the calls is not tested here.
 # Usage: test_resolved_bus.sh RESOLVED_FAKE OSRESOLVER_DRIVE
 set -eu
 fake=$1 drive=$2
@@ -101,5 +101,21 @@ RevertLink 7
 OUT
 check "resolv.conf untouched on the resolved path" \
 	[ "$(cat "$dir/resolv.conf")" = "${original%$'\n'}" ]
+
+# A resolved of another network namespace (a container's daemon sharing the
+# host's bus): its links are not ours, so resolv.conf it is.
+if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null; then
+	kill "${pids[-1]}"
+	wait "${pids[-1]}" 2>/dev/null || true
+	unshare -n "$fake" >"$dir/calls-other" 2>"$dir/fake-other.err" &
+	pids+=("$!")
+	wait_for 100 grep -q ready "$dir/fake-other.err" || { cat "$dir/fake-other.err"; exit 1; }
+	"$drive" "$dir" >"$dir/other.out"
+	check "resolved in another network namespace: resolv.conf instead" \
+		diff -u "$dir/fallback.out" "$dir/other.out"
+	check "and no call reached it" [ ! -s "$dir/calls-other" ]
+else
+	echo "(not root: resolved in another network namespace is not tried)"
+fi
 [ "$failed" -eq 0 ] || exit 1
 echo "PASS"
