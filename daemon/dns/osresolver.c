@@ -144,3 +144,11 @@ int osresolver_cleanup(const char *state_dir)
 		fprintf(stderr, "meshgated: %s\n", err);
 	return ret < 0 ? ret : 0;
 }
+
+void osresolver_original_path(const char *state_dir, char *out, size_t len)
+{
+	char saved[PATH_MAX];
+
+	snprintf(saved, sizeof(saved), "%s/%s", state_dir, RESOLVCONF_SAVED);
+	resolvconf_original_path(RESOLVCONF_PATH, saved, out, len);
+}

@@ -23,6 +23,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "dns/resolved.h"
 
@@ -57,6 +58,12 @@ void osresolver_stop(struct osresolver *r);
  * resolv.conf (put back, or changed by another program since: said on
  * stderr), -errno when it cannot be put back. */
 int osresolver_cleanup(const char *state_dir);
+
+/* The file whose nameservers are the host's own, for the forwarder's
+ * default upstream: state_dir's saved original while meshgated's file is
+ * in /etc/resolv.conf (a restart after a crash), else /etc/resolv.conf
+ * (resolvconf_original_path()). */
+void osresolver_original_path(const char *state_dir, char *out, size_t len);
 
 /* "resolved", "resolv.conf", or NULL for none. */
 const char *osresolver_method_name(enum osresolver_method m);

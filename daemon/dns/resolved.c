@@ -12,6 +12,10 @@
 #define RESOLVE1_PATH "/org/freedesktop/resolve1"
 #define RESOLVE1_MGR  "org.freedesktop.resolve1.Manager"
 
+/* The calls run on the event loop: a resolved that hangs must not hold it
+ * for sd-bus's default 25 s. */
+enum { CALL_TIMEOUT_US = 2 * 1000 * 1000 };
+
 static void add_domain(struct resolved_link *l, const char *name, bool routing_only)
 {
 	struct resolved_domain *d;
@@ -82,7 +86,8 @@ struct sd_bus *resolved_connect(void)
 
 	if (sd_bus_open_system(&bus) < 0)
 		return NULL;
-	if (sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+	if (sd_bus_set_method_call_timeout(bus, CALL_TIMEOUT_US) < 0 ||
+	    sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
 			       "org.freedesktop.DBus", "NameHasOwner", NULL, &reply, "s",
 			       RESOLVE1) < 0 ||
 	    sd_bus_message_read(reply, "b", &has) < 0)
