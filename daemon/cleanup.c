@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dns/osresolver.h"
 #include "link.h"
 #include "router.h"
 #include "unixsock.h"
@@ -46,6 +47,10 @@ int cleanup_run(const struct mg_config *cfg)
 	if (router_cleanup(cfg->state_dir) < 0)
 		ret = -EIO;
 	if (remove_socket(cfg->control_socket) < 0 || remove_socket(uapi_path) < 0)
+		ret = -EIO;
+	/* Whatever dns.manage_resolv_conf says now: it may have been on then.
+	 * systemd-resolved forgot the TUN's settings with the TUN. */
+	if (osresolver_cleanup(cfg->state_dir) < 0)
 		ret = -EIO;
 	return ret;
 }

@@ -1067,6 +1067,9 @@ static char *device_config_text(const struct device_add_args *a, const char *pri
 	if (ret == 0)
 		ret = string_array(json_object_get(cfg, "dns"), &c.dns, &c.n_dns);
 	if (ret == 0)
+		ret = string_array(json_object_get(cfg, "dns_search"), &c.dns_search,
+				   &c.n_dns_search);
+	if (ret == 0)
 		ret = string_array(json_object_get(cfg, "allowed_ips"), &c.allowed_ips,
 				   &c.n_allowed_ips);
 	if (ret == 0)
@@ -1085,6 +1088,7 @@ static char *device_config_text(const struct device_add_args *a, const char *pri
 		      stderr);
 	free((void *)c.address);
 	free((void *)c.dns);
+	free((void *)c.dns_search);
 	free((void *)c.allowed_ips);
 	return text;
 }

@@ -97,9 +97,51 @@ static const struct uapi_ops node_uapi_ops = {
 	.changed = ops_changed,
 };
 
+/* ---- the OS resolver pointed at the mesh's (dns/osresolver.h) ---- */
+
+static bool has_v6(const struct prefix *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].family == AF_INET6)
+			return true;
+	return false;
+}
+
+/*
+ * Managed while dns.manage_resolv_conf and dns.enabled. The domain is the
+ * node's dns.domain: a member's should be its netmap's once the node's view
+ * carries it; split domains come with the subnet routers' offers, which
+ * the view does not carry yet either.
+ */
+static void osresolver_update(struct node *node)
+{
+	const struct mg_config *cfg = &node->cfg;
+	struct resolved_want want = {
+		.domain = cfg->dns.domain[0] ? cfg->dns.domain : NULL,
+		.v6 = has_v6(node->mesh_addresses, node->n_mesh_addresses) ||
+		      has_v6(cfg->addresses.v, cfg->addresses.n),
+		.exit_node = cfg->use_exit_node.peer[0] != '\0',
+	};
+
+	if (!node->osresolver_ready) {
+		osresolver_init(&node->osresolver, cfg->state_dir, node->dp.tun.ifindex);
+		node->osresolver_ready = true;
+	}
+	osresolver_set(&node->osresolver,
+		       cfg->dns.manage_resolv_conf && cfg->dns.enabled ? &want : NULL);
+}
+
+static void osresolver_put_back(struct node *node)
+{
+	if (node->osresolver_ready)
+		osresolver_stop(&node->osresolver);
+	node->osresolver_ready = false;
+}
+
 /* Tells the observer (the views) that what the node shows changed. */
 static void node_changed(struct node *node)
 {
+	osresolver_update(node);
 	if (node->observer)
 		node->observer(node, node->observer_ctx);
 }
@@ -685,6 +727,7 @@ int node_start(struct node *node, struct loop *loop, struct mg_config *cfg, cons
 		log_err("peer endpoint names: out of memory; they are not looked up");
 	log_info("%s up: listening on UDP port %u, %zu peer(s)", node->dp.tun.name,
 		 node->dp.udp.port, node->cfg.n_peers);
+	osresolver_update(node);
 	return 0;
 err:
 	node_stop(node);
@@ -696,6 +739,7 @@ static void mesh_peers_free(struct mesh_peer *peers, size_t n);
 void node_stop(struct node *node)
 {
 	mesh_roles_stop(&node->roles);
+	osresolver_put_back(node);
 	uapi_server_stop(node->uapi);
 	node->uapi = NULL;
 	if (node->dev)

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "dataplane.h"
+#include "dns/osresolver.h"
 #include "loop.h"
 #include "mesh/roles.h"
 #include "plan.h"
@@ -77,6 +78,10 @@ struct node {
 	 * failed; empty after a success. The status document's
 	 * daemon.last_apply_error. */
 	char apply_error[512];
+	/* The OS resolver pointed at the mesh's while dns.manage_resolv_conf
+	 * (dns/osresolver.h); osresolver_ready: set up for this run. */
+	struct osresolver osresolver;
+	bool osresolver_ready;
 	/* Called after every change the node applies (start, reload, a
 	 * netmap); NULL: nobody watches. */
 	void (*observer)(struct node *node, void *ctx);

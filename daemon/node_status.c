@@ -575,6 +575,29 @@ static json_t *preflight_doc(const struct node_status *st)
 	return doc;
 }
 
+/* dns.os_resolver: {"managed", "method", "error"}. */
+static json_t *os_resolver_json(const struct node *node)
+{
+	const struct osresolver *r = &node->osresolver;
+	bool ready = node->osresolver_ready;
+
+	return json_pack("{s:b, s:s?, s:s?}", "managed", ready && r->managed, "method",
+			 ready ? osresolver_method_name(r->method) : NULL, "error",
+			 ready && r->error[0] ? r->error : NULL);
+}
+
+/* Sets doc's "dns".key to value (a new reference it takes), making "dns". */
+static int dns_json_add(json_t *doc, const char *key, json_t *value)
+{
+	json_t *dns = json_object_get(doc, "dns");
+
+	if (!dns && json_object_set_new(doc, "dns", dns = json_object()) < 0) {
+		json_decref(value);
+		return -ENOMEM;
+	}
+	return json_object_set_new(dns, key, value) < 0 ? -ENOMEM : 0;
+}
+
 /* NULL out of memory: the board keeps the last document. */
 static json_t *build(const struct node_status *st)
 {
@@ -590,6 +613,10 @@ static json_t *build(const struct node_status *st)
 			peers, "devices", devices_json(node, &ix, now), "daemon", daemon_json(node),
 			"preflight", preflight_doc(st), "coordinator", coordinator_json(node));
 	mesh_index_free(&ix);
+	if (doc && dns_json_add(doc, "os_resolver", os_resolver_json(node)) < 0) {
+		json_decref(doc);
+		return NULL;
+	}
 	return doc;
 }
 

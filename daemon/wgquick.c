@@ -1,6 +1,7 @@
 /* The wg-quick configuration of a stock device; see wgquick.h. */
 #include "wgquick.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dns/zone.h"
 #include "keys.h"
 #include "netaddr.h"
 
@@ -19,12 +21,19 @@ struct prefixes {
 	size_t n;
 };
 
+/* Search domains in canonical form. */
+struct domains {
+	char (*v)[DNS_DOMAIN_MAX + 1];
+	size_t n;
+};
+
 /* The fields checked and in canonical form; wiped after use. */
 struct parsed {
 	char private_key[KEY_B64_LEN + 1]; /* empty: made on the device */
 	char hub_key[KEY_B64_LEN + 1];
 	char endpoint[ENDPOINT_STR_LEN]; /* empty: none */
 	struct prefixes address, dns, allowed;
+	struct domains search;
 };
 
 /*
@@ -104,6 +113,32 @@ static int parse_list(struct prefixes *out, const char *const *texts, size_t n, 
 	return 0;
 }
 
+/* Lower case, no final dot; duplicates left out. */
+static int parse_domains(struct domains *out, const char *const *texts, size_t n)
+{
+	if (n > WGQUICK_MAX_LIST || (n && !texts))
+		return -EINVAL;
+	out->v = calloc(n ? n : 1, sizeof(*out->v));
+	if (!out->v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		char *d = out->v[out->n];
+		size_t len;
+		bool dup = false;
+
+		if (!texts[i] || !dns_domain_valid(texts[i]))
+			return -EINVAL;
+		len = strlen(texts[i]) - (texts[i][strlen(texts[i]) - 1] == '.');
+		for (size_t k = 0; k < len; k++)
+			d[k] = (char)tolower((unsigned char)texts[i][k]);
+		d[len] = '\0';
+		for (size_t k = 0; k < out->n && !dup; k++)
+			dup = strcmp(out->v[k], d) == 0;
+		out->n += !dup;
+	}
+	return 0;
+}
+
 static int parse_endpoint(char out[ENDPOINT_STR_LEN], const char *text)
 {
 	struct endpoint ep;
@@ -134,6 +169,8 @@ static int parse(struct parsed *p, const struct wgquick_config *c)
 		ret = parse_list(&p->address, c->address, c->n_address, true);
 	if (ret == 0)
 		ret = parse_list(&p->dns, c->dns, c->n_dns, true);
+	if (ret == 0)
+		ret = parse_domains(&p->search, c->dns_search, c->n_dns_search);
 	if (ret == 0)
 		ret = parse_list(&p->allowed, c->allowed_ips, c->n_allowed_ips, false);
 	return ret;
@@ -179,8 +216,11 @@ static void emit(struct out *o, const struct wgquick_config *c, const struct par
 	put(o, "\n");
 	if (c->mtu)
 		put(o, "MTU = %u\n", c->mtu);
+	/* Search domains only go with a resolver to ask. */
 	if (p->dns.n) {
 		put_list(o, "DNS", &p->dns, true);
+		for (size_t i = 0; i < p->search.n; i++)
+			put(o, ", %s", p->search.v[i]);
 		put(o, "\n");
 	}
 	put(o, "\n[Peer]\nPublicKey = %s\n", p->hub_key);
@@ -213,6 +253,7 @@ int wgquick_format(const struct wgquick_config *c, char **text)
 out:
 	free(p.address.p);
 	free(p.dns.p);
+	free(p.search.v);
 	free(p.allowed.p);
 	sodium_memzero(&p, sizeof(p));
 	return ret;

@@ -7,7 +7,9 @@
  *   PrivateKey = <base64>     ("# PrivateKey = ..." when made on the device)
  *   Address = 100.64.0.7/32, fd7a:6d67:7465::7/128
  *   MTU = 1280
- *   DNS = ...                 (only with resolvers)
+ *   DNS = 100.100.100.100, mesh.internal
+ *                             (only with resolvers: their addresses, then
+ *                             the search domains, as wg-quick reads them)
  *
  *   [Peer]
  *   PublicKey = <the hub's>
@@ -39,6 +41,8 @@ struct wgquick_config {
 	unsigned mtu;
 	const char *const *dns; /* resolver addresses; none: no DNS line */
 	size_t n_dns;
+	const char *const *dns_search; /* search domains, after the addresses */
+	size_t n_dns_search;
 	const char *hub_public_key;     /* base64 */
 	const char *endpoint;           /* HOST:PORT or [V6]:PORT; NULL: no Endpoint line */
 	const char *const *allowed_ips; /* mesh prefixes and routes, no defaults */
@@ -51,9 +55,10 @@ struct wgquick_config {
  * caller releases with wgquick_free() (it may hold the private key). Lists are
  * written in their order with duplicates left out. Returns 0, -EINVAL when a
  * field is missing or not of its form (names: 1 to 63 printable ASCII
- * characters; mtu 0 leaves the MTU line out, else 576 to 65535), or -ENOMEM.
- * Prefixes, addresses, keys and the endpoint are written in their canonical
- * form.
+ * characters; search domains: DNS names; mtu 0 leaves the MTU line out,
+ * else 576 to 65535), or -ENOMEM. Prefixes, addresses, keys, search domains
+ * (lower case, no final dot) and the endpoint are written in their
+ * canonical form.
  */
 int wgquick_format(const struct wgquick_config *c, char **text) __attribute__((warn_unused_result));
 

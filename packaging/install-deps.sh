@@ -6,7 +6,8 @@ set -eu
 BUILD="build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
        libsodium-dev libb2-dev libconfig-dev libjansson-dev
        libnl-3-dev libnl-route-3-dev libnftnl-dev libmnl-dev
-       libmicrohttpd-dev libsqlite3-dev libqrencode-dev libpng-dev libldns-dev dpkg-dev"
+       libmicrohttpd-dev libsqlite3-dev libqrencode-dev libpng-dev libldns-dev libsystemd-dev
+       dpkg-dev"
 # lxc comes without its Recommends: with uidmap's newuidmap installed, lxc
 # insists on /etc/subuid ranges for root, which the LXC test does not add.
 RUN="iproute2 nftables procps ca-certificates"
@@ -14,7 +15,7 @@ RUN="iproute2 nftables procps ca-certificates"
 # namespaces; the package's own service is switched off below.
 TEST="wireguard-go wireguard-tools iperf3 tcpdump python3 curl iputils-ping chromium
       systemd groff-base shellcheck lxc mmdebstrap zstd zbar-tools radvd coturn
-      dnsutils dnsmasq-base"
+      dnsutils dnsmasq-base dbus-daemon"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps.sh: run as root (it calls apt-get)" >&2

@@ -91,6 +91,18 @@ json_t *mesh_client_device_remove(struct mesh_client *mc, const char *name, char
 	return send_request(mc, &msg, errbuf, errlen);
 }
 
+/* The mesh's domain as this hub answers it: the netmap's, else its own
+ * dns.domain; NULL when it serves no DNS. */
+static const char *dns_domain(const struct mesh_client *mc)
+{
+	const struct mg_config *cfg = mc->host.cfg;
+
+	if (!cfg->dns.enabled)
+		return NULL;
+	return mc->have_nm && mc->nm.dns.present && mc->nm.dns.domain[0] ? mc->nm.dns.domain
+									 : cfg->dns.domain;
+}
+
 /* CONFIG from this node's view: its netmap (none yet: no routes), its mesh
  * networks, the endpoint the coordinator observes, its local addresses. */
 static json_t *config_json(struct mesh_client *mc, bool exit_node)
@@ -109,7 +121,7 @@ static json_t *config_json(struct mesh_client *mc, bool exit_node)
 	ep.n_local =
 	    mesh_local_endpoints(mc->host.tun_name, ep.listen_port, local, LOCAL_ENDPOINTS_MAX);
 	return devconf_json(mc->have_nm ? &mc->nm : &none, mesh, mc->n_addrs, mc->host.public_key,
-			    mc->name, exit_node, &ep);
+			    mc->name, exit_node, &ep, dns_domain(mc));
 }
 
 static json_t *done_json(struct mesh_client *mc, const struct devreq *d, char *errbuf,

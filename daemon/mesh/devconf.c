@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dns/zone.h"
 #include "keys.h"
 #include "mesh/hello.h"
 
@@ -142,17 +143,34 @@ static json_t *endpoint_json(const struct devconf_endpoints *ep, const struct pr
 	return json_string(text);
 }
 
+/* The resolver's addresses for a mesh of these prefixes; [] without DNS. */
+static json_t *dns_json(const struct prefix *mesh, size_t n_mesh, const char *dns_domain)
+{
+	json_t *arr = json_array();
+	bool v6 = false;
+
+	for (size_t i = 0; i < n_mesh; i++)
+		v6 |= mesh[i].family == AF_INET6;
+	if (arr && dns_domain) {
+		json_array_append_new(arr, json_string(DNS_RESOLVER_V4));
+		if (v6)
+			json_array_append_new(arr, json_string(DNS_RESOLVER_V6));
+	}
+	return arr;
+}
+
 json_t *devconf_json(const struct netmap *nm, const struct prefix *mesh, size_t n_mesh,
 		     const uint8_t hub_key[32], const char *hub_name, bool exit_node,
-		     const struct devconf_endpoints *ep)
+		     const struct devconf_endpoints *ep, const char *dns_domain)
 {
 	char key[KEY_B64_LEN + 1];
 	bool private = false;
 	json_t *endpoint = endpoint_json(ep, mesh, n_mesh, &private);
 
 	key_to_base64(key, hub_key);
-	return json_pack("{s:s, s:s, s:o, s:b, s:o, s:b, s:i, s:[]}", "hub", hub_name,
+	return json_pack("{s:s, s:s, s:o, s:b, s:o, s:b, s:i, s:o, s:o}", "hub", hub_name,
 			 "hub_public_key", key, "endpoint", endpoint, "endpoint_private", private,
 			 "allowed_ips", allowed_ips_json(nm, mesh, n_mesh), "exit_node", exit_node,
-			 "mtu", DEVCONF_MTU, "dns");
+			 "mtu", DEVCONF_MTU, "dns", dns_json(mesh, n_mesh, dns_domain),
+			 "dns_search", dns_domain ? json_pack("[s]", dns_domain) : json_array());
 }

@@ -7,12 +7,18 @@
  *   {"hub": "home", "hub_public_key": "<base64>",
  *    "endpoint": "203.0.113.2:41641" | null, "endpoint_private": false,
  *    "allowed_ips": ["100.64.0.0/10", "fd7a:6d67:7465::/48", "192.168.77.0/24"],
- *    "exit_node": false, "mtu": 1280, "dns": []}
+ *    "exit_node": false, "mtu": 1280,
+ *    "dns": ["100.100.100.100", "fd7a:6d67:7465::53"], "dns_search": ["mesh.internal"]}
  *
  * allowed_ips: the mesh prefixes, every approved subnet route of the view
  * (peers' routes and the hub's own approved ones), never a default route
  * (the CLI appends 0.0.0.0/0 and ::/0 itself when exit_node); IPv4 before
  * IPv6, by address, then length; each once.
+ *
+ * dns: the mesh resolver's addresses (the IPv6 one when the mesh has an
+ * IPv6 prefix), which the hub answers at, and dns_search the mesh's domain,
+ * when the hub serves DNS; both empty when it does not. A CLI that does not
+ * know dns_search ignores it.
  *
  * endpoint, the first that applies: the configured one (the coordinator's
  * coordinator.endpoints[0], text as written: a DNS name stays one); the
@@ -49,12 +55,13 @@ struct devconf_endpoints {
 /*
  * CONFIG for a device of the hub hub_name (public key hub_key) from the
  * hub's netmap nm and its mesh prefixes mesh[0..n_mesh) (host bits are
- * ignored: the node's addresses with the prefix lengths do). A new
- * reference, or NULL when out of memory.
+ * ignored: the node's addresses with the prefix lengths do); dns_domain
+ * the mesh's DNS domain, NULL when the hub serves no DNS. A new reference,
+ * or NULL when out of memory.
  */
 json_t *devconf_json(const struct netmap *nm, const struct prefix *mesh, size_t n_mesh,
 		     const uint8_t hub_key[32], const char *hub_name, bool exit_node,
-		     const struct devconf_endpoints *ep);
+		     const struct devconf_endpoints *ep, const char *dns_domain);
 
 /* Whether a numeric endpoint's address is one a device on the internet
  * cannot reach: RFC 1918, shared address space (100.64.0.0/10), loopback,

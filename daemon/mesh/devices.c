@@ -242,7 +242,7 @@ static json_t *own_config(struct coordinator *c, bool exit_node)
 		endpoint_format(&cfg->coordinator.endpoints.v[0], configured, sizeof(configured));
 	ep.n_local = mesh_local_endpoints(c->host.tun_name, port, local, HELLO_MAX_ENDPOINTS);
 	conf = devconf_json(&nm, c->addrs, c->n_addrs, c->host.public_key, nm.self.name, exit_node,
-			    &ep);
+			    &ep, cfg->dns.enabled ? cfg->dns.domain : NULL);
 	netmap_free(&nm);
 	return conf;
 }

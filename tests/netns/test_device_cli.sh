@@ -5,6 +5,7 @@
 # wg-quick parses, with home's WAN address as Endpoint and the mesh and the
 # approved LAN as AllowedIPs; the PNG QR code decodes to exactly that file;
 # --exit passes the coordinator's warning on while the exit is not approved;
+# DNS is the hub's resolver and the mesh's domain as search domain;
 # refusals are one line on stderr and exit 1; remove revokes the key (an add
 # with --public-key of it is refused); the printed private key is nowhere in
 # home's state directory or log. On laptop, a member, the CLI waits through
@@ -83,8 +84,9 @@ check "the endpoint is home's WAN address" \
 check "AllowedIPs: the mesh and the approved LAN, no default" \
 	[ "$(value phone.conf AllowedIPs)" = "100.64.0.0/10, 192.168.77.0/24, fd7a:6d67:7465::/48" ]
 check "the hub's key" [ "$(value phone.conf PublicKey)" = "$(wg pubkey <"$MESH_DIR/home.key")" ]
-check "MTU 1280, no DNS line yet" \
-	[ "$(value phone.conf MTU)" = 1280 ] && [ -z "$(value phone.conf DNS)" ]
+check "MTU 1280" [ "$(value phone.conf MTU)" = 1280 ]
+check "DNS: the hub's resolver (dns.enabled by default), then the mesh's domain" \
+	[ "$(value phone.conf DNS)" = "100.100.100.100, fd7a:6d67:7465::53, mesh.internal" ]
 priv=$(value phone.conf PrivateKey)
 check "the private key is a key" [ "$(echo "$priv" | wg pubkey | wc -c)" -eq 45 ]
 cp "$MESH_DIR/phone.conf" "$MESH_DIR/mgphone.conf"
@@ -166,6 +168,8 @@ check "with laptop's key" \
 check "and an address of the mesh" grep -q '^Address = 100\.64\.' "$MESH_DIR/member.out"
 check "laptop's address is the endpoint" \
 	[ "$(value member.out Endpoint)" = "198.51.100.2:41641" ]
+check "laptop, the hub, answers pad's DNS" \
+	[ "$(value member.out DNS)" = "100.100.100.100, fd7a:6d67:7465::53, mesh.internal" ]
 check "device remove on a member" member device remove pad
 check "says so" grep -q '^removed pad' "$MESH_DIR/member.out"
 

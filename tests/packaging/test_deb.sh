@@ -83,7 +83,7 @@ if echo "$depends" | grep -q 'libasan\|libubsan'; then
 	bad "Depends names a sanitizer runtime: the package came from a sanitizer build"
 fi
 libs="libsodium23 libb2-1 libconfig9 libjansson4 libnl-3-200 libnl-route-3-200 libnftnl11
-	libmnl0 libmicrohttpd12 libsqlite3-0 libqrencode4 libpng16-16 libc6"
+	libmnl0 libmicrohttpd12 libsqlite3-0 libqrencode4 libpng16-16 libc6 libsystemd0"
 # ldns (the resolver's wire format) once a packaged program calls it:
 # none calls the resolver's answers yet, and dpkg-shlibdeps leaves out a
 # library whose symbols a program does not use.

@@ -101,7 +101,7 @@ static void test_allowed_ips(void)
 	memset(key, 7, sizeof(key));
 	key_to_base64(b64, key);
 	for (int exit_node = 0; exit_node <= 1; exit_node++) {
-		conf = devconf_json(&v.nm, v.mesh, 2, key, "home", exit_node, &ep);
+		conf = devconf_json(&v.nm, v.mesh, 2, key, "home", exit_node, &ep, NULL);
 		if (!CHECK(conf != NULL))
 			return;
 		/* No defaults with --exit either: the CLI appends them. */
@@ -120,9 +120,38 @@ static void test_allowed_ips(void)
 	/* A view with no routes at all: the mesh prefixes alone. */
 	v.nm.n_peers = 0;
 	v.nm.self.n_routes = 0;
-	conf = devconf_json(&v.nm, v.mesh, 2, key, "home", false, &ep);
+	conf = devconf_json(&v.nm, v.mesh, 2, key, "home", false, &ep, NULL);
 	CHECK(strings_are(json_object_get(conf, "allowed_ips"),
 			  (const char *const[]){ "100.64.0.0/10", "fd7a:6d67:7465::/48" }, 2));
+	json_decref(conf);
+}
+
+/* The hub's resolver and the mesh's domain when the hub serves DNS. */
+static void test_dns(void)
+{
+	struct devconf_endpoints ep = { 0 };
+	uint8_t key[32] = { 7 };
+	struct view v;
+	json_t *conf;
+
+	view_init(&v);
+	conf = devconf_json(&v.nm, v.mesh, 2, key, "home", false, &ep, "mesh.internal");
+	CHECK(strings_are(json_object_get(conf, "dns"),
+			  (const char *const[]){ "100.100.100.100", "fd7a:6d67:7465::53" }, 2));
+	CHECK(strings_are(json_object_get(conf, "dns_search"),
+			  (const char *const[]){ "mesh.internal" }, 1));
+	json_decref(conf);
+	/* An IPv4-only mesh: the IPv4 resolver alone. */
+	conf = devconf_json(&v.nm, v.mesh, 1, key, "home", false, &ep, "corp.example");
+	CHECK(strings_are(json_object_get(conf, "dns"), (const char *const[]){ "100.100.100.100" },
+			  1));
+	CHECK(strings_are(json_object_get(conf, "dns_search"),
+			  (const char *const[]){ "corp.example" }, 1));
+	json_decref(conf);
+	/* No DNS on the hub: both empty. */
+	conf = devconf_json(&v.nm, v.mesh, 2, key, "home", false, &ep, NULL);
+	CHECK(strings_are(json_object_get(conf, "dns"), NULL, 0));
+	CHECK(strings_are(json_object_get(conf, "dns_search"), NULL, 0));
 	json_decref(conf);
 }
 
@@ -146,7 +175,7 @@ static void check_endpoint(const char *configured, const char *observed, const c
 	}
 	for (size_t i = 0; i < n_local; i++)
 		locals[i] = ep_of(local[i]);
-	conf = devconf_json(&v.nm, v.mesh, 2, key, "home", false, &ep);
+	conf = devconf_json(&v.nm, v.mesh, 2, key, "home", false, &ep, NULL);
 	if (!CHECK(conf != NULL))
 		return;
 	got = json_object_get(conf, "endpoint");
@@ -226,5 +255,6 @@ int main(void)
 	RUN(test_allowed_ips);
 	RUN(test_endpoint_order);
 	RUN(test_private);
+	RUN(test_dns);
 	return test_summary();
 }

@@ -123,6 +123,68 @@ static void test_device_key_no_endpoint_dns(void)
 	}
 }
 
+/* The DNS line of c's text ("" when there is none). */
+static char *dns_line(const struct wgquick_config *c)
+{
+	char *text = NULL, *line, *end, *out;
+
+	if (!CHECK_EQ_INT(wgquick_format(c, &text), 0))
+		return strdup("?");
+	line = strstr(text, "\nDNS = ");
+	if (!line) {
+		wgquick_free(text);
+		return strdup("");
+	}
+	line += strlen("\nDNS = ");
+	end = strchr(line, '\n');
+	out = strndup(line, end ? (size_t)(end - line) : strlen(line));
+	wgquick_free(text);
+	return out;
+}
+
+static void check_dns(const struct wgquick_config *c, const char *want)
+{
+	char *got = dns_line(c);
+
+	if (!CHECK(strcmp(got, want) == 0))
+		fprintf(stderr, "  DNS = %s\n  want  %s\n", got, want);
+	free(got);
+}
+
+/* The hub's resolver and the mesh's domain, as wg-quick takes a search
+ * domain: after the addresses on the DNS line. */
+static void test_dns_search(void)
+{
+	static const char *const dns[] = { "100.100.100.100", "fd7a:6d67:7465::53" };
+	static const char *const search[] = { "mesh.internal" };
+	static const char *const messy[] = { "MESH.Internal.", "home.lan", "mesh.internal" };
+	struct wgquick_config c = base();
+
+	c.dns = dns;
+	c.n_dns = 1;
+	c.dns_search = search;
+	c.n_dns_search = 1;
+	check_text(&c, "# meshgate device phone, hub home\n"
+		       "[Interface]\n"
+		       "PrivateKey = " PRIV "\n"
+		       "Address = 100.64.0.7/32, fd7a:6d67:7465::7/128\n"
+		       "MTU = 1280\n"
+		       "DNS = 100.100.100.100, mesh.internal\n"
+		       "\n"
+		       "[Peer]\n"
+		       "PublicKey = " HUB "\n"
+		       "Endpoint = 203.0.113.2:41641\n"
+		       "AllowedIPs = 100.64.0.0/10, fd7a:6d67:7465::/48, 192.168.77.0/24\n"
+		       "PersistentKeepalive = 25\n");
+	c.n_dns = 2;
+	c.dns_search = messy;
+	c.n_dns_search = 3;
+	check_dns(&c, "100.100.100.100, fd7a:6d67:7465::53, mesh.internal, home.lan");
+	/* A search domain alone has no resolver to go to: no line. */
+	c.n_dns = 0;
+	check_dns(&c, "");
+}
+
 static void test_allowed_ips(void)
 {
 	static const char *const v6only[] = { "fd7a:6d67:7465::/48", "2001:db8:5::/64" };
@@ -196,6 +258,7 @@ static void test_invalid(void)
 	static const char *const net_addr[] = { "100.64.0.0/24" };
 	static const char *const nulls[] = { NULL };
 	static const char *const bad_dns[] = { "resolver.example" };
+	static const char *const dns_ok[] = { "100.100.100.100" };
 	struct wgquick_config c;
 
 #define INVALID(field, value)                                                                      \
@@ -231,6 +294,26 @@ static void test_invalid(void)
 	c.dns = bad_dns;
 	c.n_dns = 1;
 	check_invalid(&c, "dns = a name");
+	{
+		static const char *const bad_search[][1] = {
+			{ "mesh.internal\nPostUp = touch /tmp/x" },
+			{ "mesh internal" },
+			{ "bad_label.example" },
+			{ "" },
+			{ NULL },
+			{ "a..b" },
+		};
+		for (size_t i = 0; i < sizeof(bad_search) / sizeof(bad_search[0]); i++) {
+			c = base();
+			c.dns = dns_ok;
+			c.n_dns = 1;
+			c.dns_search = bad_search[i];
+			c.n_dns_search = 1;
+			check_invalid(&c, "a bad search domain");
+		}
+		c.n_dns_search = WGQUICK_MAX_LIST + 1;
+		check_invalid(&c, "too many search domains");
+	}
 #undef INVALID
 }
 
@@ -275,6 +358,53 @@ static void test_allowed_random(void)
 	}
 }
 
+/* Random resolver and search lists with repeats against a naive
+ * reference: distinct addresses in first-seen order, then distinct search
+ * domains in lower case without the final dot; no line without a resolver. */
+static void test_dns_random(void)
+{
+	static const char *const resolvers[] = { "100.100.100.100", "fd7a:6d67:7465::53",
+						 "192.0.2.53" };
+	static const char *const names[] = { "mesh.internal", "MESH.internal.", "home.lan",
+					     "Home.Lan", "x.example" };
+	static const char *const canon[] = { "mesh.internal", "mesh.internal", "home.lan",
+					     "home.lan", "x.example" };
+	struct test_rng rng = { test_seed() };
+
+	for (int round = 0; round < 500; round++) {
+		const char *dns[6], *search[6];
+		const char *seen[12];
+		size_t n_seen = 0;
+		struct wgquick_config c = base();
+		char want[512] = "";
+
+		c.n_dns = test_rng_next(&rng) % 6;
+		c.n_dns_search = test_rng_next(&rng) % 6;
+		for (size_t i = 0; i < c.n_dns; i++)
+			dns[i] = resolvers[test_rng_next(&rng) % 3];
+		for (size_t i = 0; i < c.n_dns_search; i++) {
+			size_t k = test_rng_next(&rng) % 5;
+			search[i] = names[k];
+			seen[c.n_dns + i] = canon[k];
+		}
+		for (size_t i = 0; i < c.n_dns; i++)
+			seen[i] = dns[i];
+		for (size_t i = 0; c.n_dns && i < c.n_dns + c.n_dns_search; i++) {
+			bool dup = false;
+			for (size_t k = 0; k < n_seen && !dup; k++)
+				dup = strcmp(seen[k], seen[i]) == 0;
+			if (dup)
+				continue;
+			seen[n_seen++] = seen[i];
+			snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s%s",
+				 want[0] ? ", " : "", seen[i]);
+		}
+		c.dns = dns;
+		c.dns_search = search;
+		check_dns(&c, want);
+	}
+}
+
 int main(void)
 {
 	RUN(test_full);
@@ -283,5 +413,7 @@ int main(void)
 	RUN(test_canonical);
 	RUN(test_invalid);
 	RUN(test_allowed_random);
+	RUN(test_dns_search);
+	RUN(test_dns_random);
 	return test_summary();
 }
