@@ -75,6 +75,8 @@ struct mesh_approved {
 
 /* One reconfigure: everything the node takes from the mesh. approved NULL:
  * nothing of the node's offer is approved (before the first netmap). */
+struct netmap_dns;
+
 struct mesh_view {
 	const struct mesh_peer *peers;
 	size_t n_peers;
@@ -83,6 +85,9 @@ struct mesh_view {
 	const struct mesh_approved *approved;
 	const struct mesh_device *devices; /* every device in the mesh */
 	size_t n_devices;
+	/* The mesh's names from the netmap (domain, static records); NULL:
+	 * none yet, or the netmap carries none. */
+	const struct netmap_dns *dns;
 };
 
 /* What the engine knows of a peer (peer_facts). */
