@@ -142,3 +142,42 @@ void node_dns_stop(struct node_dns *d)
 	d->n_records = 0;
 	d->have_names = false;
 }
+
+static json_t *counters_json(const struct dns_server_stats *st)
+{
+	static const char *const rcodes[] = { "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
+					      "NOTIMP",  "REFUSED", "other" };
+	json_t *answers = json_object();
+
+	for (size_t i = 0; answers && i < sizeof(rcodes) / sizeof(rcodes[0]); i++)
+		json_object_set_new(answers, rcodes[i], json_integer((json_int_t)st->rcode[i]));
+	return json_pack("{s:{s:I, s:I}, s:o*, s:{s:I, s:I}, s:I, s:I, s:I, s:I}", "queries", "udp",
+			 (json_int_t)st->queries_udp, "tcp", (json_int_t)st->queries_tcp, "answers",
+			 answers, "dropped", "rate_limit", (json_int_t)st->dropped_ratelimit,
+			 "malformed", (json_int_t)st->dropped_malformed, "local",
+			 (json_int_t)st->local, "forwarded", (json_int_t)st->forwarded, "truncated",
+			 (json_int_t)st->truncated, "tcp_refused", (json_int_t)st->tcp_refused);
+}
+
+json_t *node_dns_json(const struct node_dns *d)
+{
+	const struct dns_zone *zone = d->server ? dns_server_zone(d->server) : NULL;
+	union sockaddr_inet addrs[DNS_SERVER_LISTEN_MAX];
+	size_t n = d->server ? dns_server_listening(d->server, addrs, DNS_SERVER_LISTEN_MAX) : 0;
+	json_t *listen = json_array(), *doc;
+	char text[SOCKADDR_STR_LEN];
+
+	for (size_t i = 0; listen && i < n; i++) {
+		sockaddr_format(&addrs[i], text, sizeof(text));
+		json_array_append_new(listen, json_string(text));
+	}
+	doc = json_pack("{s:b, s:s, s:I, s:o*}", "enabled", d->server != NULL, "domain",
+			zone ? dns_zone_domain(zone)
+			     : (d->have_names ? d->domain : DNS_DEFAULT_DOMAIN),
+			"names", (json_int_t)(zone ? dns_zone_count(zone) : 0), "listen", listen);
+	if (doc && d->error[0])
+		json_object_set_new(doc, "error", json_string(d->error));
+	if (doc && d->server)
+		json_object_update_new(doc, counters_json(dns_server_stats(d->server)));
+	return doc;
+}

@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "dns/zone.h"
 #include "loop.h"
 #include "netaddr.h"
@@ -61,6 +63,15 @@ int node_dns_take_names(struct node_dns *d, const struct mesh_view *view)
  */
 void node_dns_sync(struct node_dns *d, struct loop *loop, const struct mg_config *cfg,
 		   bool mesh_member, const struct mesh_view *view);
+
+/*
+ * The status document's "dns": {"enabled": the resolver runs, "domain",
+ * "names": names in the zone, "listen": ["ip:port", ...], "error" when the
+ * last sync failed, and the counters: "queries" {"udp", "tcp"}, "answers"
+ * by rcode name, "dropped" {"rate_limit", "malformed"}, "local",
+ * "forwarded", "truncated", "tcp_refused"}.
+ */
+json_t *node_dns_json(const struct node_dns *d);
 
 /* Closes the sockets and frees the server and the names. */
 void node_dns_stop(struct node_dns *d);
