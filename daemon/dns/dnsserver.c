@@ -533,7 +533,9 @@ static int sock_open(const union sockaddr_inet *a, int type)
 			  ?: setsockopt(fd, IPPROTO_IPV6, IPV6_FREEBIND, &one, sizeof(one));
 	else
 		ret = setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
-	if (ret == 0 && type == SOCK_STREAM)
+	/* Both: a resolver of the host's bound to the wildcard address with
+	 * SO_REUSEADDR (dnsmasq) leaves these more specific ones to us. */
+	if (ret == 0)
 		ret = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (ret == 0)
 		ret = bind(fd, &a->sa, sockaddr_len(a));

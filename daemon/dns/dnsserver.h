@@ -5,7 +5,9 @@
  *
  * Sockets: one UDP and one listening TCP socket per address given to
  * dns_server_listen(), non-blocking, bound with IP_FREEBIND so an address
- * the node is still adding (or an IPv6 one in DAD) does not fail the bind.
+ * the node is still adding (or an IPv6 one in DAD) does not fail the bind,
+ * and SO_REUSEADDR so a host resolver on the wildcard address (which
+ * set it too) does not either.
  * Who may reach them is the firewall's business (the plan's input guard
  * of the node's own addresses); the server only limits the rate.
  *

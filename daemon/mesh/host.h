@@ -115,8 +115,9 @@ struct mesh_counters {
 
 struct mesh_host_ops {
 	/* Replaces the node's mesh state with view: TUN addresses, route
-	 * plan and engine peers follow (sessions of peers that stay are
-	 * kept). On an error the previous state stays and errbuf says why. */
+	 * plan, engine peers and the resolver's zone follow (sessions of
+	 * peers that stay are kept). On an error the previous state stays
+	 * and errbuf says why. */
 	int (*reconfigure)(void *ctx, const struct mesh_view *view, char *errbuf, size_t errlen);
 	uint16_t (*listen_port)(void *ctx);
 	uint32_t (*fwmark)(void *ctx);
