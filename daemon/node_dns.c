@@ -42,6 +42,7 @@ int node_dns_take_names(struct node_dns *d, const struct mesh_view *view)
 	d->records = records;
 	d->n_records = n;
 	d->have_names = dns != NULL;
+	snprintf(d->self_name, sizeof(d->self_name), "%s", view->self_name ? view->self_name : "");
 	snprintf(d->domain, sizeof(d->domain), "%s", dns ? dns->domain : "");
 	return 0;
 }
@@ -79,8 +80,9 @@ static int zone_build(struct node_dns *d, const struct mg_config *cfg, const str
 	const char *domain = d->have_names ? d->domain : DNS_DEFAULT_DOMAIN;
 	struct dns_zone_stats st;
 	struct dns_zone *zone;
-	int ret = dns_zone_from_view(domain, ++d->serial, cfg->hostname, view, d->records,
-				     d->n_records, &zone, &st);
+	const char *self = d->self_name[0] ? d->self_name : cfg->hostname;
+	int ret = dns_zone_from_view(domain, ++d->serial, self, view, d->records, d->n_records,
+				     &zone, &st);
 
 	if (ret < 0)
 		return ret;

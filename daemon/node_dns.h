@@ -39,7 +39,8 @@ struct node_dns {
 	char domain[DNS_DOMAIN_MAX + 1];
 	struct dns_record *records;
 	size_t n_records;
-	char error[256]; /* why the last sync failed; "" */
+	char self_name[64]; /* the netmap's name of this node; "": hostname */
+	char error[256];    /* why the last sync failed; "" */
 };
 
 /* Whether the node runs the resolver: dns.enabled on a mesh member. */
@@ -49,8 +50,8 @@ bool node_dns_wanted(const struct mg_config *cfg, bool mesh_member);
  * into out[2]; how many (0 when not wanted). */
 size_t node_dns_addresses(const struct mg_config *cfg, bool mesh_member, struct prefix out[2]);
 
-/* Takes the view's names (a copy; view->dns NULL: none). -ENOMEM leaves
- * the old ones. */
+/* Takes the view's names and self_name (copies; view->dns NULL: none).
+ * -ENOMEM leaves the old ones. */
 int node_dns_take_names(struct node_dns *d, const struct mesh_view *view)
     __attribute__((warn_unused_result));
 

@@ -88,6 +88,9 @@ struct mesh_view {
 	/* The mesh's names from the netmap (domain, static records); NULL:
 	 * none yet, or the netmap carries none. */
 	const struct netmap_dns *dns;
+	/* This node's name in the netmap (the registry may have made the
+	 * hostname unique); NULL: none yet, the config's hostname. */
+	const char *self_name;
 };
 
 /* What the engine knows of a peer (peer_facts). */

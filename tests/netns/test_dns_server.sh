@@ -7,7 +7,9 @@
 # mesh are REFUSED (no forwarder in this version). The LAN host beside home
 # and the WAN host get no answer, even with a route to 100.100.100.100 (or
 # to home's mesh address) through home. A reload of home's dns.records
-# reaches laptop's answers; the counters are in the status document.
+# reaches laptop's answers; the counters are in the status document;
+# dns.enabled = false on a reload takes the address away; after SIGKILL
+# and --cleanup nothing is left.
 #
 #  laptop ── veth ── inet ── veth ── home ── veth ── lanhost
 #
@@ -163,8 +165,12 @@ check "and its TUN no longer holds the address" \
 	not ns_exec laptop sh -c 'ip -o addr show | grep -q "100.100.100.100/32"'
 check "home still answers at its mesh address" \
 	answers laptop "$HOME_MESH" @"$HOME_MESH" home.mesh.internal A
-mg_stop home
-check "after home stops, its TUN and the address are gone" \
+# Killed, the addresses go with the TUN; --cleanup removes the firewall
+# table that guarded them.
+mg_stop home KILL
+check "after SIGKILL home's TUN and the address are gone" \
 	not ns_exec home sh -c 'ip -o addr show | grep -q "100.100.100.100/32"'
+check "meshgated --cleanup" ns_exec home "$MESHGATED" --cleanup -c "$MESH_DIR/home.conf"
+check "and no nftables table is left" [ -z "$(ns_exec home nft list tables)" ]
 
 pass
