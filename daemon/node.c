@@ -539,14 +539,17 @@ static int set_addresses(struct node *node, const struct mg_config *cfg,
 
 	/* The resolver's addresses on the TUN: a peer's or a device's query
 	 * arriving there is local, and the exit node's input guard accepts
-	 * what is local on the TUN. */
+	 * what is local on the TUN. Every node holds them, so they are
+	 * service addresses: never the source of the node's own traffic,
+	 * whose replies would stay on the peer. */
 	if (ret == 0 && !grown)
 		ret = -ENOMEM;
 	if (ret == 0) {
 		all.v = grown;
 		for (size_t i = 0; i < n_resolver; i++)
 			all.v[all.n++] = resolver[i];
-		ret = link_set_addresses(node->rtnl, node->dp.tun.ifindex, all.v, all.n);
+		ret =
+		    link_set_addresses(node->rtnl, node->dp.tun.ifindex, all.v, all.n, n_resolver);
 	}
 	free(all.v);
 	return ret;

@@ -97,6 +97,12 @@ check "laptop reaches home" wait_for 50 0.2 mesh_ping laptop "$HOME_MESH"
 check "the resolver's address is on laptop's TUN" \
 	wait_for 50 0.2 ns_exec laptop sh -c 'ip -o addr show | grep -q "100.100.100.100/32"'
 
+# Every node holds them: never the source of the node's own traffic.
+check "the resolver's IPv4 address has scope host" \
+	ns_exec laptop sh -c 'ip -o addr show | grep -q "100.100.100.100/32 scope host"'
+src6() { ns_exec laptop ip -6 route get "$1" | sed -n 's/.* src \([^ ]*\).*/\1/p'; }
+check "nor is the IPv6 one picked as a source (a neighbour of ::53)" \
+	[ "$(src6 fd7a:6d67:7465::52)" = fd7a:6d67:7465::2 ]
 check "laptop: home.mesh.internal A" \
 	wait_for 50 0.2 answers laptop "$HOME_MESH" @100.100.100.100 home.mesh.internal A
 HOME_MESH6=$(q laptop @100.100.100.100 home.mesh.internal AAAA)
