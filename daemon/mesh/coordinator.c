@@ -39,7 +39,6 @@ bool coordinator_node_online(const struct coordinator *c, uint32_t node_id)
 }
 
 static int advertise_own(struct coordinator *c);
-static void dns_take(struct coordinator *c);
 /* Prunes expired and used-up invites now and then, and closes the gate
  * when the last live invite ends. */
 static void invites_tick(struct coordinator *c)
@@ -67,7 +66,6 @@ static void on_timer(void *ctx)
 	invites_tick(c);
 	if (advertise_own(c) < 0)
 		log_warn("mesh: cannot record this node's routes");
-	dns_take(c);
 	coord_pending_tick(c, now);
 	stunclient_tick(c->stun, now);
 	if (coord_rebuild_now(c, now))
@@ -139,32 +137,6 @@ static enum demux coordinator_rx(void *ctx, struct pkt *pkt, struct pkt_batch *u
 static const struct dataplane_mesh_ops coordinator_ops = { .rx = coordinator_rx };
 
 /* ---- start and stop ---- */
-
-/* The config's dns.domain and dns.records into c->dns when they differ
- * (at start, and after a reload), marking the views dirty: the rebuild
- * that follows gives every node a new netmap with them, without waiting
- * for another change. */
-static void dns_take(struct coordinator *c)
-{
-	const struct mg_config *cfg = c->host.cfg;
-	const char *domain = cfg->dns.domain[0] ? cfg->dns.domain : DNS_DEFAULT_DOMAIN;
-	size_t n = cfg->dns.n_records;
-	struct dns_record *records;
-
-	if (c->dns.present && !strcmp(c->dns.domain, domain) && c->dns.n_records == n &&
-	    (!n || !memcmp(c->dns.records, cfg->dns.records, n * sizeof(*records))))
-		return;
-	records = calloc(n + 1, sizeof(*records));
-	if (!records)
-		return;
-	if (n)
-		memcpy(records, cfg->dns.records, n * sizeof(*records));
-	free(c->dns.records);
-	c->dns = (struct netmap_dns){ .present = true, .records = records, .n_records = n };
-	snprintf(c->dns.domain, sizeof(c->dns.domain), "%s", domain);
-	c->dirty = true;
-	log_info("mesh: names under %s, %zu static record(s)", domain, n);
-}
 
 /* This node's routes and exit offer from its config, recorded approved
  * when they differ from the last ones (at start, and after a reload); an
@@ -272,7 +244,6 @@ int coordinator_start(struct coordinator **out, const struct mesh_host *host, ch
 		snprintf(errbuf, errlen, "coordinator: cannot create a timer");
 		goto err;
 	}
-	dns_take(c);
 	coord_schedule(c);
 	host->ops->set_hooks(host->ctx, &coordinator_ops, NULL, c);
 	log_info("mesh: coordinator up, node id %u", c->self_id);
@@ -304,7 +275,6 @@ void coordinator_stop(struct coordinator *c)
 	free(c->relay);
 	free(c->self_view);
 	free(c->own_routes);
-	free(c->dns.records);
 	portprobe_limit_free(&c->probes);
 	throttle_free(&c->throttle);
 	joingate_deinit(&c->gate);

@@ -18,7 +18,6 @@
 #include "mesh/coordinator_stats.h"
 #include "mesh/host.h"
 #include "mesh/joingate.h"
-#include "mesh/netmap.h"
 #include "mesh/portprobe.h"
 #include "mesh/registry.h"
 #include "mesh/relay.h"
@@ -63,11 +62,7 @@ struct coordinator {
 	struct relay_key *relay;
 	size_t n_relay;
 	char *self_view;
-	char *own_routes; /* this node's advertisement last recorded (JSON text) */
-	/* The config's dns.domain and dns.records last seen (a copy): a
-	 * reload that changes them marks the views dirty (views.c puts the
-	 * config's in every netmap). */
-	struct netmap_dns dns;
+	char *own_routes;              /* this node's advertisement last recorded (JSON text) */
 	struct portprobe_limit probes; /* nodes probed within the last interval */
 	struct throttle throttle;      /* per-node limits of the control channel */
 	struct coordinator_stats stats;
