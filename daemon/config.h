@@ -137,9 +137,10 @@ struct mg_config {
 
 	char *join; /* invite code "mg1-..."; NULL: none */
 
-	/* The mesh resolver; nothing serves DNS yet. domain and records
-	 * count on the coordinator, which puts them in every netmap;
-	 * upstream and manage_resolv_conf are each node's. */
+	/* The mesh resolver (node_dns.h): enabled is each node's; domain
+	 * and records count on the coordinator (members take its netmap's);
+	 * upstream is parsed only in this version, manage_resolv_conf is
+	 * each node's (osresolver.h). */
 	struct {
 		bool enabled;
 		char domain[DNS_DOMAIN_MAX + 1]; /* lower case, no final dot */

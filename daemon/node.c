@@ -18,7 +18,9 @@
 #include "keys.h"
 #include "link.h"
 #include "log.h"
+#include "mesh/netmap.h"
 #include "node_ddns.h"
+#include "node_dns.h"
 #include "preflight.h"
 #include "resolve.h"
 #include "uapi.h"
@@ -138,10 +140,13 @@ static void osresolver_put_back(struct node *node)
 	node->osresolver_ready = false;
 }
 
+static void dns_sync(struct node *node);
+
 /* Tells the observer (the views) that what the node shows changed. */
 static void node_changed(struct node *node)
 {
 	osresolver_update(node);
+	dns_sync(node);
 	if (node->observer)
 		node->observer(node, node->observer_ctx);
 }
@@ -482,6 +487,7 @@ static int compute_plan(struct node *node, const struct mg_config *cfg,
 	struct mg_config effective = *cfg;
 	struct hostinfo info = { 0 };
 	struct plan_host host;
+	struct prefix resolver[2];
 	int ret;
 
 	*plan = (struct route_plan){ 0 };
@@ -507,7 +513,10 @@ static int compute_plan(struct node *node, const struct mg_config *cfg,
 				   .mesh_joined = approved != NULL,
 				   .approved_routes = approved ? approved->routes : NULL,
 				   .n_approved_routes = approved ? approved->n_routes : 0,
-				   .exit_approved = approved && approved->exit_node };
+				   .exit_approved = approved && approved->exit_node,
+				   .resolver_addrs = resolver,
+				   .n_resolver_addrs = node_dns_addresses(
+				       cfg, mesh_roles_member(&node->roles, cfg), resolver) };
 	memcpy(host.wan_ifname, info.wan_ifname, sizeof(host.wan_ifname));
 	ret = route_plan_compute(&effective, peers, n_peers, &host, plan, errbuf, errlen);
 	for (size_t i = 0; ret == 0 && i < plan->n_warnings; i++)
@@ -523,10 +532,25 @@ static int set_addresses(struct node *node, const struct mg_config *cfg,
 			 const struct prefix *mesh_addrs, size_t n_mesh_addrs)
 {
 	struct prefix_list all;
+	struct prefix resolver[2];
+	size_t n_resolver = node_dns_addresses(cfg, mesh_roles_member(&node->roles, cfg), resolver);
 	int ret = merged_addresses(cfg, mesh_addrs, n_mesh_addrs, &all);
+	struct prefix *grown = ret ? NULL : realloc(all.v, (all.n + 2) * sizeof(*all.v));
 
-	if (ret == 0)
-		ret = link_set_addresses(node->rtnl, node->dp.tun.ifindex, all.v, all.n);
+	/* The resolver's addresses on the TUN: a peer's or a device's query
+	 * arriving there is local, and the exit node's input guard accepts
+	 * what is local on the TUN. Every node holds them, so they are
+	 * service addresses: never the source of the node's own traffic,
+	 * whose replies would stay on the peer. */
+	if (ret == 0 && !grown)
+		ret = -ENOMEM;
+	if (ret == 0) {
+		all.v = grown;
+		for (size_t i = 0; i < n_resolver; i++)
+			all.v[all.n++] = resolver[i];
+		ret =
+		    link_set_addresses(node->rtnl, node->dp.tun.ifindex, all.v, all.n, n_resolver);
+	}
 	free(all.v);
 	return ret;
 }
@@ -725,6 +749,7 @@ int node_start(struct node *node, struct loop *loop, struct mg_config *cfg, cons
 	}
 	if (ddns_update(node) < 0)
 		log_err("peer endpoint names: out of memory; they are not looked up");
+	dns_sync(node);
 	log_info("%s up: listening on UDP port %u, %zu peer(s)", node->dp.tun.name,
 		 node->dp.udp.port, node->cfg.n_peers);
 	osresolver_update(node);
@@ -738,6 +763,7 @@ static void mesh_peers_free(struct mesh_peer *peers, size_t n);
 
 void node_stop(struct node *node)
 {
+	node_dns_stop(&node->dns);
 	mesh_roles_stop(&node->roles);
 	osresolver_put_back(node);
 	uapi_server_stop(node->uapi);
@@ -851,7 +877,8 @@ static int view_copy(const struct mesh_view *v, struct view_copy *c, struct mesh
 				   .n_addresses = v->n_addresses,
 				   .approved = a ? approved : NULL,
 				   .devices = c->devices,
-				   .n_devices = v->n_devices };
+				   .n_devices = v->n_devices,
+				   .dns = v->dns };
 	return 0;
 }
 
@@ -868,6 +895,16 @@ static struct mesh_view node_view(const struct node *node, struct mesh_approved 
 				   .approved = approved,
 				   .devices = node->mesh_devices,
 				   .n_devices = node->n_mesh_devices };
+}
+
+/* The resolver after a change: its zone from the node's mesh state. */
+static void dns_sync(struct node *node)
+{
+	struct mesh_approved approved;
+	struct mesh_view view = node_view(node, &approved);
+
+	node_dns_sync(&node->dns, node->loop, &node->cfg,
+		      mesh_roles_member(&node->roles, &node->cfg), &view);
 }
 
 /* Makes v (over the copies in c, now the node's) the node's mesh state. */
@@ -933,6 +970,8 @@ int node_set_mesh(struct node *node, const struct mesh_view *view, char *errbuf,
 	memcpy(node->cfg.use_exit_node.peer, cfg.use_exit_node.peer,
 	       sizeof(node->cfg.use_exit_node.peer));
 	node_keep_view(node, &c, &v);
+	if (node_dns_take_names(&node->dns, view) < 0)
+		log_err("dns: the mesh's names: out of memory");
 	node_changed(node);
 	return ret;
 }

@@ -15,6 +15,7 @@
 #include "dns/osresolver.h"
 #include "loop.h"
 #include "mesh/roles.h"
+#include "node_dns.h"
 #include "plan.h"
 #include "prefs.h"
 #include "router.h"
@@ -56,6 +57,8 @@ struct node {
 	 * attached ones are engine peers of this node. */
 	struct mesh_device *mesh_devices;
 	size_t n_mesh_devices;
+	/* The mesh resolver and the mesh's names (node_dns.h). */
+	struct node_dns dns;
 
 	/* `meshgate set` (prefs.h): cfg is the file with these overrides on
 	 * top. file_prefs: the file's own values of what they override;

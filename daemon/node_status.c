@@ -609,9 +609,10 @@ static json_t *build(const struct node_status *st)
 	if (mesh_index_init(&ix, node) < 0)
 		return NULL;
 	peers = peers_json(node, &ix, now);
-	doc = json_pack("{s:o, s:o, s:o, s:o, s:o*, s:o*}", "self", self_json(node, now), "peers",
-			peers, "devices", devices_json(node, &ix, now), "daemon", daemon_json(node),
-			"preflight", preflight_doc(st), "coordinator", coordinator_json(node));
+	doc = json_pack("{s:o, s:o, s:o, s:o, s:o*, s:o*, s:o*}", "self", self_json(node, now),
+			"peers", peers, "devices", devices_json(node, &ix, now), "daemon",
+			daemon_json(node), "preflight", preflight_doc(st), "coordinator",
+			coordinator_json(node), "dns", node_dns_json(&node->dns));
 	mesh_index_free(&ix);
 	if (doc && dns_json_add(doc, "os_resolver", os_resolver_json(node)) < 0) {
 		json_decref(doc);

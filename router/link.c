@@ -77,7 +77,7 @@ out:
 	return ret;
 }
 
-static struct rtnl_addr *addr_object(unsigned ifindex, const struct prefix *p)
+static struct rtnl_addr *addr_object(unsigned ifindex, const struct prefix *p, bool service)
 {
 	struct rtnl_addr *a = rtnl_addr_alloc();
 	struct nl_addr *local = nl_addr_build(p->family, p->addr, addr_len(p->family));
@@ -93,6 +93,12 @@ static struct rtnl_addr *addr_object(unsigned ifindex, const struct prefix *p)
 	rtnl_addr_set_prefixlen(a, p->len);
 	if (p->family == AF_INET6)
 		rtnl_addr_set_flags(a, IFA_F_NODAD);
+	if (service && p->family == AF_INET)
+		rtnl_addr_set_scope(a, RT_SCOPE_HOST);
+	if (service && p->family == AF_INET6) {
+		rtnl_addr_set_valid_lifetime(a, 0xffffffff);
+		rtnl_addr_set_preferred_lifetime(a, 0);
+	}
 	nl_addr_put(local);
 	return a;
 }
@@ -136,12 +142,12 @@ static int remove_unwanted(struct nl_sock *sk, unsigned ifindex, const struct pr
 }
 
 int link_set_addresses(struct nl_sock *sk, unsigned ifindex, const struct prefix *addrs,
-		       size_t count)
+		       size_t count, size_t n_service)
 {
 	int ret = remove_unwanted(sk, ifindex, addrs, count);
 
 	for (size_t i = 0; ret == 0 && i < count; i++) {
-		struct rtnl_addr *a = addr_object(ifindex, &addrs[i]);
+		struct rtnl_addr *a = addr_object(ifindex, &addrs[i], i + n_service >= count);
 		if (!a)
 			return -ENOMEM;
 		ret = rtnl_addr_add(sk, a, NLM_F_REPLACE);

@@ -21,9 +21,12 @@ int link_up(struct nl_sock *sk, unsigned ifindex, uint32_t mtu);
 
 /* Makes the link's addresses exactly `addrs` (prefix length included):
  * adds the missing ones and removes the others. IPv6 addresses skip
- * duplicate address detection (a TUN has no neighbours). 0 or -errno. */
+ * duplicate address detection (a TUN has no neighbours). The last
+ * n_service of them are service addresses, delivered to but never picked
+ * as a source: IPv4 with scope host, IPv6 deprecated (preferred lifetime
+ * 0); a socket bound to one still sends from it. 0 or -errno. */
 int link_set_addresses(struct nl_sock *sk, unsigned ifindex, const struct prefix *addrs,
-		       size_t count);
+		       size_t count, size_t n_service);
 
 /* Index of the link called name, or 0 if there is none. */
 unsigned link_index(struct nl_sock *sk, const char *name);

@@ -57,7 +57,8 @@
  * ends in from_mesh's drop even on a host that forwards by itself
  * (ip_forward=1) and the node's mesh addresses answer only through the TUN
  * and loopback
- *  - self: the node's addresses as host prefixes.
+ *  - self: the node's addresses and the resolver's it holds
+ *    (host->resolver_addrs) as host prefixes.
  *  - lan_routes: the served routes; snat only with lan_routes.
  *  - exit_node, wan, allow_private and guarded: exit_server_nft()
  *    (exitnode/exit_server.c), only when the exit is served; a missing WAN is an
@@ -369,9 +370,11 @@ static int rules_family(struct planner *pl, int family)
 static int nft_self(struct planner *pl, struct plan_prefixes *self)
 {
 	const struct prefix_list *addrs = &pl->cfg->addresses;
+	size_t n = addrs->n + pl->host->n_resolver_addrs;
 
-	for (size_t i = 0; i < addrs->n; i++) {
-		struct prefix p = addrs->v[i];
+	for (size_t i = 0; i < n; i++) {
+		struct prefix p =
+		    i < addrs->n ? addrs->v[i] : pl->host->resolver_addrs[i - addrs->n];
 		p.len = (uint8_t)(addr_len(p.family) * 8);
 		if (planner_prefixes_add(self, &p) < 0)
 			return -ENOMEM;

@@ -106,6 +106,10 @@ struct plan_host {
 	const struct prefix *approved_routes;
 	size_t n_approved_routes;
 	bool exit_approved;
+	/* The mesh resolver's addresses the node holds on the TUN (host
+	 * prefixes); guarded as the node's own (nft self). */
+	const struct prefix *resolver_addrs;
+	size_t n_resolver_addrs;
 };
 
 /* What the plan wants configured; the config keys behind each are in
@@ -146,8 +150,8 @@ struct plan_nft {
 	bool present; /* false: no table at all (a computed plan always has one) */
 	char tun[IFNAMSIZ];
 	uint32_t mtu;
-	/* The node's own mesh addresses (host prefixes): delivered only when
-	 * they arrive through the TUN or loopback. */
+	/* The node's own mesh addresses and the resolver's (host prefixes):
+	 * delivered only when they arrive through the TUN or loopback. */
 	struct plan_prefixes self;
 	/* Subnet router: forward mesh <-> these prefixes (served: configured,
 	 * and approved on a mesh member), masquerade if snat. With snat only

@@ -313,6 +313,52 @@ static void route_metrics(FILE *f, const json_t *doc)
 		    "blocked"));
 }
 
+/* name{label="key"} value for every integer member of obj. */
+static void labeled(FILE *f, const json_t *obj, const char *name, const char *label)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)obj, key, v)
+	{
+		if (!json_is_integer(v))
+			continue;
+		fprintf(f, "%s{%s=\"", name, label);
+		put_label(f, key);
+		fprintf(f, "\"} %lld\n", (long long)json_integer_value(v));
+	}
+}
+
+/* The mesh resolver (status "dns"), when it runs. */
+static void dns_metrics(FILE *f, const json_t *dns)
+{
+	static const struct counter_map resolved[] = {
+		{ "where=\"local\"", "local" },
+		{ "where=\"forwarded\"", "forwarded" },
+	};
+
+	if (!json_is_object(json_object_get(dns, "queries")))
+		return;
+	family(f, "meshgate_dns_names", "gauge", "Names in the mesh resolver's zone.");
+	fprintf(f, "meshgate_dns_names %lld\n", num(dns, "names"));
+	family(f, "meshgate_dns_queries_total", "counter", "DNS queries received, by transport.");
+	labeled(f, json_object_get(dns, "queries"), "meshgate_dns_queries_total", "transport");
+	family(f, "meshgate_dns_answers_total", "counter", "DNS responses sent, by rcode.");
+	labeled(f, json_object_get(dns, "answers"), "meshgate_dns_answers_total", "rcode");
+	family(f, "meshgate_dns_dropped_total", "counter",
+	       "DNS queries dropped unanswered, by reason.");
+	labeled(f, json_object_get(dns, "dropped"), "meshgate_dns_dropped_total", "reason");
+	family(f, "meshgate_dns_resolved_total", "counter",
+	       "DNS queries answered from the mesh's names or handed to the forwarder.");
+	counters(f, dns, "meshgate_dns_resolved_total", resolved,
+		 sizeof(resolved) / sizeof(resolved[0]));
+	family(f, "meshgate_dns_truncated_total", "counter", "UDP responses sent truncated (TC).");
+	fprintf(f, "meshgate_dns_truncated_total %lld\n", num(dns, "truncated"));
+	family(f, "meshgate_dns_tcp_refused_total", "counter",
+	       "DNS TCP connections closed at once: too many open.");
+	fprintf(f, "meshgate_dns_tcp_refused_total %lld\n", num(dns, "tcp_refused"));
+}
+
 static void preflight_metrics(FILE *f, const json_t *checks)
 {
 	size_t i;
@@ -347,6 +393,7 @@ char *metrics_render(const json_t *status, time_t now)
 	route_metrics(f, status);
 	preflight_metrics(f, json_object_get(status, "preflight"));
 	stun_metrics(f, json_object_get(json_object_get(status, "coordinator"), "stun"));
+	dns_metrics(f, json_object_get(status, "dns"));
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;

@@ -100,7 +100,9 @@ void client_apply_view(struct mesh_client *mc)
 				   .n_addresses = mc->n_addrs,
 				   .approved = mc->have_nm ? &approved : NULL,
 				   .devices = devices,
-				   .n_devices = n_devices };
+				   .n_devices = n_devices,
+				   .dns = mc->have_nm && mc->nm.dns.present ? &mc->nm.dns : NULL,
+				   .self_name = mc->have_nm ? mc->nm.self.name : NULL };
 	if (mc->host.ops->reconfigure(mc->host.ctx, &view, err, sizeof(err)) < 0)
 		log_err("mesh: %s", err);
 	mesh_apply_free(peers, n);

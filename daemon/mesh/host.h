@@ -75,6 +75,8 @@ struct mesh_approved {
 
 /* One reconfigure: everything the node takes from the mesh. approved NULL:
  * nothing of the node's offer is approved (before the first netmap). */
+struct netmap_dns;
+
 struct mesh_view {
 	const struct mesh_peer *peers;
 	size_t n_peers;
@@ -83,6 +85,12 @@ struct mesh_view {
 	const struct mesh_approved *approved;
 	const struct mesh_device *devices; /* every device in the mesh */
 	size_t n_devices;
+	/* The mesh's names from the netmap (domain, static records); NULL:
+	 * none yet, or the netmap carries none. */
+	const struct netmap_dns *dns;
+	/* This node's name in the netmap (the registry may have made the
+	 * hostname unique); NULL: none yet, the config's hostname. */
+	const char *self_name;
 };
 
 /* What the engine knows of a peer (peer_facts). */
@@ -110,8 +118,9 @@ struct mesh_counters {
 
 struct mesh_host_ops {
 	/* Replaces the node's mesh state with view: TUN addresses, route
-	 * plan and engine peers follow (sessions of peers that stay are
-	 * kept). On an error the previous state stays and errbuf says why. */
+	 * plan, engine peers and the resolver's zone follow (sessions of
+	 * peers that stay are kept). On an error the previous state stays
+	 * and errbuf says why. */
 	int (*reconfigure)(void *ctx, const struct mesh_view *view, char *errbuf, size_t errlen);
 	uint16_t (*listen_port)(void *ctx);
 	uint32_t (*fwmark)(void *ctx);

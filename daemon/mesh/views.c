@@ -179,7 +179,9 @@ static void apply_self(struct coordinator *c, const struct netmap *nm)
 				   .n_addresses = c->n_addrs,
 				   .approved = &approved,
 				   .devices = devices,
-				   .n_devices = n_devices };
+				   .n_devices = n_devices,
+				   .dns = nm->dns.present ? &nm->dns : NULL,
+				   .self_name = nm->self.name };
 	if (c->host.ops->reconfigure(c->host.ctx, &view, err, sizeof(err)) < 0) {
 		log_err("mesh: %s", err);
 		free(text);

@@ -184,6 +184,37 @@ static void test_exit_blocked(void)
 	}
 }
 
+/* The resolver's counters from the status document's "dns"; none when it
+ * does not run. */
+static void test_dns(void)
+{
+	json_t *doc = json_loads(
+	    "{\"dns\": {\"enabled\": true, \"domain\": \"mesh.internal\", \"names\": 4,"
+	    " \"listen\": [\"100.100.100.100:53\"], \"queries\": {\"udp\": 7, \"tcp\": 2},"
+	    " \"answers\": {\"NOERROR\": 5, \"NXDOMAIN\": 1, \"REFUSED\": 2},"
+	    " \"dropped\": {\"rate_limit\": 3, \"malformed\": 1}, \"local\": 6,"
+	    " \"forwarded\": 2, \"truncated\": 1, \"tcp_refused\": 0}}",
+	    0, NULL);
+	char *text = metrics_render(doc, 0);
+
+	CHECK(text && has(text, "meshgate_dns_names 4"));
+	CHECK(text && has(text, "# TYPE meshgate_dns_queries_total counter"));
+	CHECK(text && has(text, "meshgate_dns_queries_total{transport=\"udp\"} 7"));
+	CHECK(text && has(text, "meshgate_dns_queries_total{transport=\"tcp\"} 2"));
+	CHECK(text && has(text, "meshgate_dns_answers_total{rcode=\"NXDOMAIN\"} 1"));
+	CHECK(text && has(text, "meshgate_dns_dropped_total{reason=\"rate_limit\"} 3"));
+	CHECK(text && has(text, "meshgate_dns_resolved_total{where=\"local\"} 6"));
+	CHECK(text && has(text, "meshgate_dns_resolved_total{where=\"forwarded\"} 2"));
+	CHECK(text && has(text, "meshgate_dns_truncated_total 1"));
+	free(text);
+	json_decref(doc);
+	doc = json_loads("{\"dns\": {\"enabled\": false, \"names\": 0, \"listen\": []}}", 0, NULL);
+	text = metrics_render(doc, 0);
+	CHECK(text && !strstr(text, "meshgate_dns_"));
+	free(text);
+	json_decref(doc);
+}
+
 static void test_empty_document(void)
 {
 	json_t *doc = json_object();
@@ -205,6 +236,7 @@ int main(void)
 	RUN(test_series);
 	RUN(test_devices);
 	RUN(test_exit_blocked);
+	RUN(test_dns);
 	RUN(test_empty_document);
 	return test_summary();
 }

@@ -956,6 +956,33 @@ static void test_fields(void)
 	fixture_deinit(&f);
 }
 
+/* The resolver's addresses on the TUN are guarded as the node's own: in
+ * nft self with the mesh addresses, nothing else changes. */
+static void test_resolver_addrs(void)
+{
+	static const struct host_facts facts = HOST_LAPTOP;
+	struct prefix resolver[2];
+	struct fixture f;
+	struct route_plan plan;
+	char err[256], text[4096];
+
+	if (!CHECK(fixture_init(&f, NODE PEERS(HOME), &facts))) {
+		fixture_deinit(&f);
+		return;
+	}
+	CHECK(prefix_parse(&resolver[0], "100.100.100.100/32") == 0);
+	CHECK(prefix_parse(&resolver[1], "fd7a:6d67:7465::53/128") == 0);
+	f.host.resolver_addrs = resolver;
+	f.host.n_resolver_addrs = 2;
+	CHECK_EQ_INT(compute(&f, &plan, err, sizeof(err)), 0);
+	route_plan_format(&plan, text, sizeof(text));
+	CHECK(test_has(text, "nft self 100.64.0.1/32 100.100.100.100/32 fd7a:6d67:7465::1/128 "
+			     "fd7a:6d67:7465::53/128\n"));
+	CHECK(test_lacks(text, "route tun 100.100.100.100"));
+	route_plan_free(&plan);
+	fixture_deinit(&f);
+}
+
 /* Same inputs, same plan; the config's order of subnet routes is not part
  * of the nftables table. */
 static void test_nft_equal(void)
@@ -1071,6 +1098,7 @@ int main(void)
 	RUN(test_fields);
 	RUN(test_exit_state);
 	RUN(test_exit_off);
+	RUN(test_resolver_addrs);
 	RUN(test_nft_equal);
 	RUN(test_nft_equal_devices);
 	RUN(test_private_ranges);

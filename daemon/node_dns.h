@@ -1,0 +1,80 @@
+/*
+ * The node's mesh resolver (dns/dnsserver.h): on a mesh member with
+ * dns.enabled, the node holds 100.100.100.100/32 and
+ * fd7a:6d67:7465::53/128 on its TUN (guarded by the plan as its own
+ * addresses: only the TUN and loopback reach them) and answers DNS on port
+ * 53 there and on its mesh addresses, from the zone of its last mesh view
+ * (the netmap's domain and static records). A node with static peers only
+ * (no mesh) runs no resolver: it has no names to serve.
+ *
+ * Forwarding: the node has no forwarder yet (ops stays NULL), so names
+ * outside the mesh's get REFUSED.
+ */
+#ifndef MESHGATE_NODE_DNS_H
+#define MESHGATE_NODE_DNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "dns/zone.h"
+#include "loop.h"
+#include "netaddr.h"
+
+struct dns_server;
+struct dns_server_ops;
+struct mesh_view;
+struct mg_config;
+
+struct node_dns {
+	struct dns_server *server; /* NULL: not running */
+	/* The forwarder's seam; NULL until one is wired. */
+	const struct dns_server_ops *ops;
+	uint32_t serial; /* zones built: the SOA serial */
+	/* The mesh's names of the last view (mesh_view.dns), owned copy;
+	 * have_names false: none yet, the default domain and no records. */
+	bool have_names;
+	char domain[DNS_DOMAIN_MAX + 1];
+	struct dns_record *records;
+	size_t n_records;
+	char self_name[64]; /* the netmap's name of this node; "": hostname */
+	char error[256];    /* why the last sync failed; "" */
+};
+
+/* Whether the node runs the resolver: dns.enabled on a mesh member. */
+bool node_dns_wanted(const struct mg_config *cfg, bool mesh_member);
+
+/* The resolver's addresses the node holds (host prefixes, /32 and /128),
+ * into out[2]; how many (0 when not wanted). */
+size_t node_dns_addresses(const struct mg_config *cfg, bool mesh_member, struct prefix out[2]);
+
+/* Takes the view's names and self_name (copies; view->dns NULL: none).
+ * -ENOMEM leaves the old ones. */
+int node_dns_take_names(struct node_dns *d, const struct mesh_view *view)
+    __attribute__((warn_unused_result));
+
+/*
+ * After every change the node applied (start, reload, a netmap): starts,
+ * updates or stops the server to match cfg and the node's mesh state
+ * (view: its peers, addresses and devices; the names are d's): a new zone,
+ * sockets on the resolver's and the mesh addresses. A failure is logged
+ * and kept in d->error; the node runs on without the resolver.
+ */
+void node_dns_sync(struct node_dns *d, struct loop *loop, const struct mg_config *cfg,
+		   bool mesh_member, const struct mesh_view *view);
+
+/*
+ * The status document's "dns": {"enabled": the resolver runs, "domain",
+ * "names": names in the zone, "listen": ["ip:port", ...], "error" when the
+ * last sync failed, and the counters: "queries" {"udp", "tcp"}, "answers"
+ * by rcode name, "dropped" {"rate_limit", "malformed"}, "local",
+ * "forwarded", "truncated", "tcp_refused"}.
+ */
+json_t *node_dns_json(const struct node_dns *d);
+
+/* Closes the sockets and frees the server and the names. */
+void node_dns_stop(struct node_dns *d);
+
+#endif
