@@ -2,7 +2,12 @@
  * meshgate: the command-line client. Key commands work offline (genkey,
  * pubkey, interchangeable with `wg genkey` / `wg pubkey`); the others ask
  * meshgated over its control socket (control_client.h).
- * One file per command family (cmd_*.c); cli.h is what they share.
+ *
+ * This file holds the global options, the command table and the dispatch;
+ * each family of commands has its file: cmd_keys.c (genkey, pubkey),
+ * cmd_status.c (status, ping), cmd_mesh.c (init, join, nodes, routes),
+ * cmd_invite.c (invite), cmd_device.c (device), cmd_prefs.c (set,
+ * exit-node). cli.h/cli.c are what they share: errors, --help, requests.
  *
  * Exit codes: 0 success, 1 failure (one line on stderr), 2 usage error.
  */
