@@ -1,0 +1,55 @@
+/*
+ * What the meshgate command files (cmd_*.c) share: the CLI's state, the
+ * command table's entry, exit codes, errors, requests to meshgated, and the
+ * commands main.c dispatches to.
+ */
+#ifndef MESHGATE_CLI_H
+#define MESHGATE_CLI_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+struct cli {
+	const char *socket; /* the daemon's control socket */
+};
+
+struct command {
+	const char *name;
+	const char *args; /* synopsis after the name */
+	const char *summary;
+	/* argv[0] is the command name; returns an exit code. */
+	int (*run)(const struct cli *cli, int argc, char **argv);
+};
+
+/* The command table's entry for name (main.c), or NULL. */
+const struct command *command_find(const char *name);
+
+/* "meshgate: " and the message on stderr; return EXIT_FAIL / EXIT_USAGE. */
+int __attribute__((format(printf, 1, 2))) fail(const char *fmt, ...);
+int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ...);
+bool is_help(const char *arg);
+int no_arguments(const struct command *cmd, int argc, char **argv, bool *done);
+bool stdout_world_readable(void);
+const char *option_value(const char *opt, int argc, char **argv, int *i, bool *missing);
+
+json_t *ask(const struct cli *cli, json_t *request);
+json_t *fetch_status(const struct cli *cli);
+int print_result(json_t *result, bool json, void (*human)(const json_t *result));
+void print_list(const json_t *arr);
+
+int cmd_genkey(const struct cli *cli, int argc, char **argv);
+int cmd_pubkey(const struct cli *cli, int argc, char **argv);
+int cmd_status(const struct cli *cli, int argc, char **argv);
+int cmd_ping(const struct cli *cli, int argc, char **argv);
+int cmd_init(const struct cli *cli, int argc, char **argv);
+int cmd_join(const struct cli *cli, int argc, char **argv);
+int cmd_invite(const struct cli *cli, int argc, char **argv);
+int cmd_nodes(const struct cli *cli, int argc, char **argv);
+int cmd_routes(const struct cli *cli, int argc, char **argv);
+int cmd_device(const struct cli *cli, int argc, char **argv);
+int cmd_set(const struct cli *cli, int argc, char **argv);
+int cmd_exit_node(const struct cli *cli, int argc, char **argv);
+
+#endif
