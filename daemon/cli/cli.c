@@ -13,7 +13,7 @@
 #include "cli/cli.h"
 #include "control_client.h"
 
-int __attribute__((format(printf, 1, 2))) fail(const char *fmt, ...)
+int __attribute__((format(printf, 1, 2))) cli_fail(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -25,7 +25,7 @@ int __attribute__((format(printf, 1, 2))) fail(const char *fmt, ...)
 	return EXIT_FAIL;
 }
 
-int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ...)
+int __attribute__((format(printf, 1, 2))) cli_usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -37,28 +37,28 @@ int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
-bool is_help(const char *arg)
+bool cli_is_help(const char *arg)
 {
 	return !strcmp(arg, "-h") || !strcmp(arg, "--help");
 }
 
 /* Handles a command's -h/--help and refuses any other argument. */
-int no_arguments(const struct command *cmd, int argc, char **argv, bool *done)
+int cli_no_arguments(const struct command *cmd, int argc, char **argv, bool *done)
 {
 	*done = true;
-	if (argc == 2 && is_help(argv[1])) {
+	if (argc == 2 && cli_is_help(argv[1])) {
 		printf("usage: meshgate %s%s%s\n%s\n", cmd->name, cmd->args[0] ? " " : "",
 		       cmd->args, cmd->summary);
 		return EXIT_OK;
 	}
 	if (argc > 1)
-		return usage_error("%s: unexpected argument '%s'", cmd->name, argv[1]);
+		return cli_usage_error("%s: unexpected argument '%s'", cmd->name, argv[1]);
 	*done = false;
 	return EXIT_OK;
 }
 
 /* Whether stdout is a file others can read (a printed key would be theirs). */
-bool stdout_world_readable(void)
+bool cli_stdout_world_readable(void)
 {
 	struct stat st;
 
@@ -66,17 +66,17 @@ bool stdout_world_readable(void)
 }
 
 /* Sends request (consumed) and returns the result, or NULL after printing. */
-json_t *ask(const struct cli *cli, json_t *request)
+json_t *cli_ask(const struct cli *cli, json_t *request)
 {
 	json_t *result = NULL;
 	char err[512];
 
 	if (!request) {
-		fail("out of memory");
+		cli_fail("out of memory");
 		return NULL;
 	}
 	if (control_request(cli->socket, request, &result, err, sizeof(err)) < 0) {
-		fail("%s", err);
+		cli_fail("%s", err);
 		result = NULL;
 	}
 	json_decref(request);
@@ -84,14 +84,14 @@ json_t *ask(const struct cli *cli, json_t *request)
 }
 
 /* Asks the daemon for its status document; NULL after printing why. */
-json_t *fetch_status(const struct cli *cli)
+json_t *cli_fetch_status(const struct cli *cli)
 {
-	return ask(cli, json_pack("{s:s}", "cmd", "status"));
+	return cli_ask(cli, json_pack("{s:s}", "cmd", "status"));
 }
 
 /* Prints a command's result (released here): as JSON with --json, else as
- * human(); EXIT_FAIL when there is none (ask() said why). */
-int print_result(json_t *result, bool json, void (*human)(const json_t *result))
+ * human(); EXIT_FAIL when there is none (cli_ask() said why). */
+int cli_print_result(json_t *result, bool json, void (*human)(const json_t *result))
 {
 	if (!result)
 		return EXIT_FAIL;
@@ -105,7 +105,7 @@ int print_result(json_t *result, bool json, void (*human)(const json_t *result))
 	return EXIT_OK;
 }
 
-void print_list(const json_t *arr)
+void cli_print_list(const json_t *arr)
 {
 	size_t i;
 	json_t *v;
@@ -119,7 +119,7 @@ void print_list(const json_t *arr)
  * The value of option opt at argv[*i], written "OPT VALUE" or "OPT=VALUE".
  * NULL when argv[*i] is not opt; *missing is set when it is, without value.
  */
-const char *option_value(const char *opt, int argc, char **argv, int *i, bool *missing)
+const char *cli_option_value(const char *opt, int argc, char **argv, int *i, bool *missing)
 {
 	size_t n = strlen(opt);
 

@@ -27,17 +27,17 @@ struct command {
 const struct command *command_find(const char *name);
 
 /* "meshgate: " and the message on stderr; return EXIT_FAIL / EXIT_USAGE. */
-int __attribute__((format(printf, 1, 2))) fail(const char *fmt, ...);
-int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ...);
-bool is_help(const char *arg);
-int no_arguments(const struct command *cmd, int argc, char **argv, bool *done);
-bool stdout_world_readable(void);
-const char *option_value(const char *opt, int argc, char **argv, int *i, bool *missing);
+int __attribute__((format(printf, 1, 2))) cli_fail(const char *fmt, ...);
+int __attribute__((format(printf, 1, 2))) cli_usage_error(const char *fmt, ...);
+bool cli_is_help(const char *arg);
+int cli_no_arguments(const struct command *cmd, int argc, char **argv, bool *done);
+bool cli_stdout_world_readable(void);
+const char *cli_option_value(const char *opt, int argc, char **argv, int *i, bool *missing);
 
-json_t *ask(const struct cli *cli, json_t *request);
-json_t *fetch_status(const struct cli *cli);
-int print_result(json_t *result, bool json, void (*human)(const json_t *result));
-void print_list(const json_t *arr);
+json_t *cli_ask(const struct cli *cli, json_t *request);
+json_t *cli_fetch_status(const struct cli *cli);
+int cli_print_result(json_t *result, bool json, void (*human)(const json_t *result));
+void cli_print_list(const json_t *arr);
 
 int cmd_genkey(const struct cli *cli, int argc, char **argv);
 int cmd_pubkey(const struct cli *cli, int argc, char **argv);

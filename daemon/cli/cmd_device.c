@@ -53,21 +53,24 @@ static int device_add_check(const struct device_add_args *a)
 	uint8_t key[KEY_LEN];
 
 	if (!a->name)
-		return fail("device add: which device? (meshgate device add NAME)");
+		return cli_fail("device add: which device? (meshgate device add NAME)");
 	if (!config_name_valid(a->name))
-		return fail("device add: '%s' is not a valid device name (1 to %d letters, digits, "
-			    "'-', '_' or '.', not digits and dots alone)",
-			    a->name, CONFIG_NAME_MAX);
+		return cli_fail(
+		    "device add: '%s' is not a valid device name (1 to %d letters, digits, "
+		    "'-', '_' or '.', not digits and dots alone)",
+		    a->name, CONFIG_NAME_MAX);
 	if (a->endpoint && endpoint_parse(&ep, a->endpoint) < 0)
-		return fail("device add: --endpoint '%s' is not HOST:PORT or [IPV6]:PORT with a "
-			    "port from 1 to 65535",
-			    a->endpoint);
+		return cli_fail(
+		    "device add: --endpoint '%s' is not HOST:PORT or [IPV6]:PORT with a "
+		    "port from 1 to 65535",
+		    a->endpoint);
 	if (a->public_key && !key_from_base64(key, a->public_key))
-		return fail("device add: --public-key '%s' is not a WireGuard public key (32 bytes "
-			    "of base64, as `wg pubkey` prints)",
-			    a->public_key);
+		return cli_fail(
+		    "device add: --public-key '%s' is not a WireGuard public key (32 bytes "
+		    "of base64, as `wg pubkey` prints)",
+		    a->public_key);
 	if (a->png && !a->png[0])
-		return fail("device add: --qr-png needs a FILE");
+		return cli_fail("device add: --qr-png needs a FILE");
 	return -1;
 }
 
@@ -83,24 +86,24 @@ static int device_add_parse(int argc, char **argv, struct device_add_args *a)
 		size_t k;
 
 		for (k = 0; k < 3; k++) {
-			value = option_value(with_value[k], argc, argv, &i, &missing);
+			value = cli_option_value(with_value[k], argc, argv, &i, &missing);
 			if (value || missing)
 				break;
 		}
 		if (missing)
-			return fail("device add: %s needs a value", argv[i]);
+			return cli_fail("device add: %s needs a value", argv[i]);
 		if (value)
 			*dst[k] = value;
-		else if (is_help(argv[i]))
+		else if (cli_is_help(argv[i]))
 			return fputs(device_usage, stdout), EXIT_OK;
 		else if (!strcmp(argv[i], "--exit"))
 			a->exit_node = true;
 		else if (!strcmp(argv[i], "--qr"))
 			a->qr = true;
 		else if (argv[i][0] == '-')
-			return fail("device add: unknown option '%s'", argv[i]);
+			return cli_fail("device add: unknown option '%s'", argv[i]);
 		else if (a->name)
-			return fail("device add: one name, please (unexpected '%s')", argv[i]);
+			return cli_fail("device add: one name, please (unexpected '%s')", argv[i]);
 		else
 			a->name = argv[i];
 	}
@@ -128,7 +131,7 @@ static int png_target_check(const char *path)
  */
 static json_t *device_call(const struct cli *cli, const char *what, json_t *request)
 {
-	json_t *result = ask(cli, request), *id;
+	json_t *result = cli_ask(cli, request), *id;
 	const char *state;
 
 	for (int polls = 0; result; polls++) {
@@ -137,19 +140,21 @@ static json_t *device_call(const struct cli *cli, const char *what, json_t *requ
 		if (state && !strcmp(state, "done"))
 			return result;
 		if (!state || strcmp(state, "pending") || !id) {
-			fail("%s: unexpected answer from meshgated", what);
+			cli_fail("%s: unexpected answer from meshgated", what);
 			break;
 		}
 		if (polls == DEVICE_POLLS) {
-			fail("%s: no answer from the coordinator within %d s (see meshgate device "
-			     "list)",
-			     what, DEVICE_POLLS * DEVICE_POLL_USEC / 1000000);
+			cli_fail(
+			    "%s: no answer from the coordinator within %d s (see meshgate device "
+			    "list)",
+			    what, DEVICE_POLLS * DEVICE_POLL_USEC / 1000000);
 			break;
 		}
 		id = json_incref(id);
 		json_decref(result);
 		usleep(DEVICE_POLL_USEC);
-		result = ask(cli, json_pack("{s:s, s:o}", "cmd", "device_status", "request", id));
+		result =
+		    cli_ask(cli, json_pack("{s:s, s:o}", "cmd", "device_status", "request", id));
 	}
 	json_decref(result);
 	return NULL;
@@ -224,9 +229,9 @@ static char *device_config_text(const struct device_add_args *a, const char *pri
 	if (ret == 0)
 		ret = wgquick_format(&c, &text);
 	if (ret < 0)
-		fail("device add: %s was added, but meshgated's answer makes no valid "
-		     "configuration (%s); remove it with meshgate device remove %s",
-		     a->name, strerror(-ret), a->name);
+		cli_fail("device add: %s was added, but meshgated's answer makes no valid "
+			 "configuration (%s); remove it with meshgate device remove %s",
+			 a->name, strerror(-ret), a->name);
 	else if (!a->endpoint)
 		endpoint_warn(c.hub, c.endpoint,
 			      json_is_true(json_object_get(cfg, "endpoint_private")));
@@ -249,16 +254,16 @@ static int device_qr(const struct device_add_args *a, const char *text)
 	int ret = qr_encode(&qr, text);
 
 	if (ret < 0)
-		return fail("device add: no QR code for this configuration (%s); use the text "
-			    "above",
-			    strerror(-ret));
+		return cli_fail("device add: no QR code for this configuration (%s); use the text "
+				"above",
+				strerror(-ret));
 	if (a->qr) {
 		putchar('\n');
 		if (qr_write_terminal(&qr, QR_TERMINAL_QUIET, stdout) < 0)
-			ret = fail("device add: cannot write: %s", strerror(errno));
+			ret = cli_fail("device add: cannot write: %s", strerror(errno));
 	}
 	if (ret == 0 && a->png && (ret = qr_write_png(&qr, a->png)) < 0)
-		ret = fail("device add: cannot write %s: %s", a->png, strerror(-ret));
+		ret = cli_fail("device add: cannot write %s: %s", a->png, strerror(-ret));
 	qr_free(&qr);
 	return ret;
 }
@@ -276,7 +281,7 @@ static int device_add_print(const struct device_add_args *a, const char *private
 		return EXIT_FAIL;
 	json_array_foreach(json_object_get(result, "warnings"), i, v)
 	    fprintf(stderr, "meshgate: warning: %s\n", json_string_value(v));
-	if (private_key && stdout_world_readable())
+	if (private_key && cli_stdout_world_readable())
 		fputs("meshgate: warning: the device's private key goes to a file others can read "
 		      "(umask 077 first)\n",
 		      stderr);
@@ -284,7 +289,7 @@ static int device_add_print(const struct device_add_args *a, const char *private
 	if (a->qr || a->png)
 		ret = device_qr(a, text);
 	if (fflush(stdout) != 0 && ret == EXIT_OK)
-		ret = fail("device add: cannot write: %s", strerror(errno));
+		ret = cli_fail("device add: cannot write: %s", strerror(errno));
 	wgquick_free(text);
 	return ret;
 }
@@ -300,16 +305,16 @@ static int device_add(const struct cli *cli, int argc, char **argv)
 	if (ret >= 0)
 		return ret;
 	if (a.png && (ret = png_target_check(a.png)) < 0)
-		return fail("device add: cannot write %s: %s", a.png, strerror(-ret));
+		return cli_fail("device add: cannot write %s: %s", a.png, strerror(-ret));
 	if (a.public_key) {
 		if (!key_from_base64(pub, a.public_key))
-			return fail("device add: --public-key is not a key");
+			return cli_fail("device add: --public-key is not a key");
 	} else {
 		/* The device's key pair: only the public half leaves this process. */
 		key_generate_private(priv);
 		if (!key_public_from_private(pub, priv)) {
 			sodium_memzero(priv, sizeof(priv));
-			return fail("device add: cannot derive a public key");
+			return cli_fail("device add: cannot derive a public key");
 		}
 		key_to_base64(priv_text, priv);
 		sodium_memzero(priv, sizeof(priv));
@@ -374,30 +379,30 @@ static int device_list(const struct cli *cli, int argc, char **argv)
 	for (int i = 2; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
 			json = true;
-		else if (is_help(argv[i]))
+		else if (cli_is_help(argv[i]))
 			return fputs(device_usage, stdout), EXIT_OK;
 		else
-			return fail("device list: unexpected argument '%s'", argv[i]);
+			return cli_fail("device list: unexpected argument '%s'", argv[i]);
 	}
-	status = fetch_status(cli);
+	status = cli_fetch_status(cli);
 	if (!status)
 		return EXIT_FAIL;
 	devices = json_object_get(status, "devices");
 	devices = json_is_array(devices) ? json_incref(devices) : json_array();
 	json_decref(status);
-	return print_result(devices, json, devices_human);
+	return cli_print_result(devices, json, devices_human);
 }
 
 static int device_remove(const struct cli *cli, int argc, char **argv)
 {
 	json_t *result;
 
-	if (argc == 3 && is_help(argv[2]))
+	if (argc == 3 && cli_is_help(argv[2]))
 		return fputs(device_usage, stdout), EXIT_OK;
 	if (argc < 3)
-		return fail("device remove: which device?");
+		return cli_fail("device remove: which device?");
 	if (argc > 3)
-		return fail("device remove: one name, please (unexpected '%s')", argv[3]);
+		return cli_fail("device remove: one name, please (unexpected '%s')", argv[3]);
 	result = device_call(cli, "device remove",
 			     json_pack("{s:s, s:s}", "cmd", "device_remove", "name", argv[2]));
 	if (!result)
@@ -415,9 +420,9 @@ int cmd_device(const struct cli *cli, int argc, char **argv)
 		return device_list(cli, argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "remove"))
 		return device_remove(cli, argc, argv);
-	if (argc == 2 && is_help(argv[1]))
+	if (argc == 2 && cli_is_help(argv[1]))
 		return fputs(device_usage, stdout), EXIT_OK;
 	if (argc < 2)
-		return fail("device: add, list or remove?");
-	return fail("device: unknown subcommand '%s' (add, list or remove)", argv[1]);
+		return cli_fail("device: add, list or remove?");
+	return cli_fail("device: unknown subcommand '%s' (add, list or remove)", argv[1]);
 }

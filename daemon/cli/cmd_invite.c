@@ -85,10 +85,10 @@ static int invite_list(const struct cli *cli, int argc, char **argv)
 		if (!strcmp(argv[i], "--json"))
 			json = true;
 		else
-			return usage_error("invite list: unexpected argument '%s'", argv[i]);
+			return cli_usage_error("invite list: unexpected argument '%s'", argv[i]);
 	}
-	return print_result(ask(cli, json_pack("{s:s}", "cmd", "invite_list")), json,
-			    invites_human);
+	return cli_print_result(cli_ask(cli, json_pack("{s:s}", "cmd", "invite_list")), json,
+				invites_human);
 }
 
 static int invite_revoke(const struct cli *cli, int argc, char **argv)
@@ -98,12 +98,14 @@ static int invite_revoke(const struct cli *cli, int argc, char **argv)
 	json_t *result;
 
 	if (argc != 3)
-		return usage_error("invite revoke: which invite id? (see meshgate invite list)");
+		return cli_usage_error(
+		    "invite revoke: which invite id? (see meshgate invite list)");
 	errno = 0;
 	id = strtoull(argv[2], &end, 10);
 	if (errno || !*argv[2] || *end || id < 1 || id > INT64_MAX)
-		return usage_error("invite revoke: '%s' is not an invite id", argv[2]);
-	result = ask(cli, json_pack("{s:s, s:I}", "cmd", "invite_revoke", "id", (json_int_t)id));
+		return cli_usage_error("invite revoke: '%s' is not an invite id", argv[2]);
+	result =
+	    cli_ask(cli, json_pack("{s:s, s:I}", "cmd", "invite_revoke", "id", (json_int_t)id));
 	if (!result)
 		return EXIT_FAIL;
 	printf("revoked invite %llu: its code no longer joins\n", id);
@@ -223,7 +225,7 @@ int cmd_invite(const struct cli *cli, int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], "revoke"))
 		return invite_revoke(cli, argc, argv);
 	for (int i = 1; i < argc; i++) {
-		if (is_help(argv[i]))
+		if (cli_is_help(argv[i]))
 			return printf(
 				   "usage: meshgate invite [--reusable] [--ttl DURATION] [--json]\n"
 				   "       meshgate invite list [--json]\n"
@@ -242,13 +244,14 @@ int cmd_invite(const struct cli *cli, int argc, char **argv)
 		else if (!strcmp(argv[i], "--ttl") && i + 1 < argc) {
 			ttl = parse_duration(argv[++i]);
 			if (ttl < 0)
-				return usage_error("invite: --ttl takes a duration like 90s, 30m, "
-						   "12h or 7d");
+				return cli_usage_error(
+				    "invite: --ttl takes a duration like 90s, 30m, "
+				    "12h or 7d");
 		} else
-			return usage_error("invite: unexpected argument '%s'", argv[i]);
+			return cli_usage_error("invite: unexpected argument '%s'", argv[i]);
 	}
-	result = ask(cli, json_pack("{s:s, s:I, s:b}", "cmd", "invite", "ttl", (json_int_t)ttl,
-				    "reusable", reusable));
+	result = cli_ask(cli, json_pack("{s:s, s:I, s:b}", "cmd", "invite", "ttl", (json_int_t)ttl,
+					"reusable", reusable));
 	if (!result)
 		return EXIT_FAIL;
 	if (json) {

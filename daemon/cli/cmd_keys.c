@@ -14,7 +14,7 @@
 /* Warns, as `wg genkey` does, when the key lands in a file others can read. */
 static void warn_world_readable(void)
 {
-	if (stdout_world_readable())
+	if (cli_stdout_world_readable())
 		fputs("Warning: writing to world accessible file.\n"
 		      "Consider setting the umask to 077 and trying again.\n",
 		      stderr);
@@ -25,7 +25,7 @@ int cmd_genkey(const struct cli *cli, int argc, char **argv)
 	uint8_t key[KEY_LEN];
 	char text[KEY_B64_LEN + 1];
 	bool done;
-	int ret = no_arguments(command_find("genkey"), argc, argv, &done);
+	int ret = cli_no_arguments(command_find("genkey"), argc, argv, &done);
 
 	if (done)
 		return ret;
@@ -35,7 +35,8 @@ int cmd_genkey(const struct cli *cli, int argc, char **argv)
 	printf("%s\n", text);
 	sodium_memzero(key, sizeof(key));
 	sodium_memzero(text, sizeof(text));
-	return fflush(stdout) == 0 ? EXIT_OK : fail("genkey: cannot write: %s", strerror(errno));
+	return fflush(stdout) == 0 ? EXIT_OK
+				   : cli_fail("genkey: cannot write: %s", strerror(errno));
 }
 
 int cmd_pubkey(const struct cli *cli, int argc, char **argv)
@@ -44,7 +45,7 @@ int cmd_pubkey(const struct cli *cli, int argc, char **argv)
 	char text[KEY_B64_LEN + 64];
 	size_t n;
 	bool done;
-	int ret = no_arguments(command_find("pubkey"), argc, argv, &done);
+	int ret = cli_no_arguments(command_find("pubkey"), argc, argv, &done);
 
 	if (done)
 		return ret;
@@ -52,8 +53,9 @@ int cmd_pubkey(const struct cli *cli, int argc, char **argv)
 	text[n] = '\0';
 	if (n == sizeof(text) - 1 || !key_from_base64(priv, text) ||
 	    !key_public_from_private(pub, priv))
-		ret = fail("pubkey: stdin does not hold a base64 private key (as `meshgate genkey` "
-			   "prints)");
+		ret = cli_fail(
+		    "pubkey: stdin does not hold a base64 private key (as `meshgate genkey` "
+		    "prints)");
 	sodium_memzero(text, sizeof(text));
 	sodium_memzero(priv, sizeof(priv));
 	if (ret == EXIT_OK) {

@@ -66,9 +66,9 @@ static void nodes_human(const json_t *nodes)
 		       json_is_true(json_object_get(n, "coordinator"))
 			   ? "self"
 			   : (json_is_true(json_object_get(n, "online")) ? "online" : "offline"));
-		print_list(ok);
+		cli_print_list(ok);
 		fputs("  ", stdout);
-		print_list(pending);
+		cli_print_list(pending);
 		putchar('\n');
 		json_decref(pending);
 	}
@@ -113,8 +113,9 @@ int cmd_nodes(const struct cli *cli, int argc, char **argv)
 
 	if (argc >= 2 && !strcmp(argv[1], "remove")) {
 		if (argc != 3)
-			return usage_error("nodes remove: which node?");
-		result = ask(cli, json_pack("{s:s, s:s}", "cmd", "nodes_remove", "node", argv[2]));
+			return cli_usage_error("nodes remove: which node?");
+		result =
+		    cli_ask(cli, json_pack("{s:s, s:s}", "cmd", "nodes_remove", "node", argv[2]));
 		if (!result)
 			return EXIT_FAIL;
 		printf("removed %s\n", argv[2]);
@@ -126,7 +127,7 @@ int cmd_nodes(const struct cli *cli, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
 			json = true;
-		else if (is_help(argv[i]))
+		else if (cli_is_help(argv[i]))
 			return printf("usage: meshgate nodes [--json]\n"
 				      "       meshgate nodes remove NODE\n"
 				      "List the mesh's nodes and their devices (on the "
@@ -135,9 +136,10 @@ int cmd_nodes(const struct cli *cli, int argc, char **argv)
 				      "digits and dots alone).\n"),
 			       EXIT_OK;
 		else
-			return usage_error("nodes: unexpected argument '%s'", argv[i]);
+			return cli_usage_error("nodes: unexpected argument '%s'", argv[i]);
 	}
-	return print_result(ask(cli, json_pack("{s:s}", "cmd", "nodes")), json, nodes_human);
+	return cli_print_result(cli_ask(cli, json_pack("{s:s}", "cmd", "nodes")), json,
+				nodes_human);
 }
 
 int cmd_routes(const struct cli *cli, int argc, char **argv)
@@ -146,7 +148,7 @@ int cmd_routes(const struct cli *cli, int argc, char **argv)
 	bool approve;
 	size_t k;
 
-	if (argc >= 2 && is_help(argv[1]))
+	if (argc >= 2 && cli_is_help(argv[1]))
 		return printf("usage: meshgate routes approve|unapprove NODE PREFIX...\n"
 			      "Approve (or withdraw the approval of) routes NODE advertises.\n"
 			      "The coordinator's own routes and exit are approved by its config.\n"
@@ -154,14 +156,14 @@ int cmd_routes(const struct cli *cli, int argc, char **argv)
 			      "dots alone).\n"),
 		       EXIT_OK;
 	if (argc < 4 || (strcmp(argv[1], "approve") && strcmp(argv[1], "unapprove")))
-		return usage_error("routes: approve|unapprove NODE PREFIX...");
+		return cli_usage_error("routes: approve|unapprove NODE PREFIX...");
 	approve = !strcmp(argv[1], "approve");
 	prefixes = json_array();
 	for (int i = 3; prefixes && i < argc; i++)
 		json_array_append_new(prefixes, json_string(argv[i]));
-	result = ask(cli, json_pack("{s:s, s:s, s:o}", "cmd",
-				    approve ? "routes_approve" : "routes_unapprove", "node",
-				    argv[2], "prefixes", prefixes));
+	result = cli_ask(cli, json_pack("{s:s, s:s, s:o}", "cmd",
+					approve ? "routes_approve" : "routes_unapprove", "node",
+					argv[2], "prefixes", prefixes));
 	if (!result)
 		return EXIT_FAIL;
 	printf("%s: %s", argv[2], approve ? "approved" : "unapproved");
@@ -178,15 +180,15 @@ int cmd_init(const struct cli *cli, int argc, char **argv)
 {
 	json_t *result;
 
-	if (argc == 2 && is_help(argv[1]))
+	if (argc == 2 && cli_is_help(argv[1]))
 		return printf("usage: meshgate init\n"
 			      "Make this node the coordinator of a new mesh (kept in state_dir, "
 			      "over coordinator.enabled);\nthen `meshgate invite` makes codes for "
 			      "the other nodes.\n"),
 		       EXIT_OK;
 	if (argc != 1)
-		return usage_error("init: unexpected argument '%s'", argv[1]);
-	result = ask(cli, json_pack("{s:s}", "cmd", "init"));
+		return cli_usage_error("init: unexpected argument '%s'", argv[1]);
+	result = cli_ask(cli, json_pack("{s:s}", "cmd", "init"));
 	if (!result)
 		return EXIT_FAIL;
 	if (json_is_true(json_object_get(result, "changed")))
@@ -205,7 +207,7 @@ int cmd_join(const struct cli *cli, int argc, char **argv)
 	const char *state, *code = NULL;
 	bool force = false;
 
-	if (argc == 2 && is_help(argv[1]))
+	if (argc == 2 && cli_is_help(argv[1]))
 		return printf("usage: meshgate join [--force] CODE\n"
 			      "Join the mesh with an invite code from `meshgate invite`. On a "
 			      "coordinator without\nother nodes or devices, this makes it a member "
@@ -218,31 +220,31 @@ int cmd_join(const struct cli *cli, int argc, char **argv)
 		else if (!code && argv[i][0] != '-')
 			code = argv[i];
 		else
-			return usage_error("join: unexpected argument '%s'", argv[i]);
+			return cli_usage_error("join: unexpected argument '%s'", argv[i]);
 	}
 	if (!code)
-		return usage_error("join: one invite code, please");
+		return cli_usage_error("join: one invite code, please");
 	result =
-	    ask(cli, json_pack("{s:s, s:s, s:b}", "cmd", "join", "code", code, "force", force));
+	    cli_ask(cli, json_pack("{s:s, s:s, s:b}", "cmd", "join", "code", code, "force", force));
 	for (int i = 0; result && i < 40; i++) {
 		state = json_string_value(json_object_get(result, "state"));
 		if (!state || strcmp(state, "joining"))
 			break;
 		json_decref(result);
 		usleep(500000);
-		result = ask(cli, json_pack("{s:s}", "cmd", "join_status"));
+		result = cli_ask(cli, json_pack("{s:s}", "cmd", "join_status"));
 	}
 	if (!result)
 		return EXIT_FAIL;
 	state = json_string_value(json_object_get(result, "state"));
 	if (!state || strcmp(state, "joined")) {
 		const char *why = json_string_value(json_object_get(result, "error"));
-		int ret = fail("join: %s", why ? why : "no answer from the coordinator");
+		int ret = cli_fail("join: %s", why ? why : "no answer from the coordinator");
 		json_decref(result);
 		return ret;
 	}
 	printf("joined as %s, addresses ", json_string_value(json_object_get(result, "name")));
-	print_list(json_object_get(result, "addresses"));
+	cli_print_list(json_object_get(result, "addresses"));
 	putchar('\n');
 	json_decref(result);
 	return EXIT_OK;

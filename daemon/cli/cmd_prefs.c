@@ -42,7 +42,7 @@ static int set_bool(json_t *req, const char *key, const char *arg)
 	const char *eq = strchr(arg, '=');
 
 	if (eq && strcmp(eq + 1, "true") && strcmp(eq + 1, "false"))
-		return usage_error("set: %.*s takes =true or =false", (int)(eq - arg), arg);
+		return cli_usage_error("set: %.*s takes =true or =false", (int)(eq - arg), arg);
 	json_object_set_new(req, key, json_boolean(!eq || !strcmp(eq + 1, "true")));
 	return -1;
 }
@@ -73,18 +73,19 @@ static int set_option(json_t *req, int argc, char **argv, int *i)
 	if (is_option(arg, "--advertise-exit"))
 		return set_bool(req, "advertise_exit", arg);
 	if (is_option(arg, "--exit-node")) {
-		v = option_value("--exit-node", argc, argv, i, &missing);
+		v = cli_option_value("--exit-node", argc, argv, i, &missing);
 		if (!v || !v[0])
-			return usage_error("set: --exit-node takes NAME, auto or none");
+			return cli_usage_error("set: --exit-node takes NAME, auto or none");
 		return json_object_set_new(req, "exit_node", json_string(v)), -1;
 	}
 	if (is_option(arg, "--advertise-routes")) {
-		v = option_value("--advertise-routes", argc, argv, i, &missing);
+		v = cli_option_value("--advertise-routes", argc, argv, i, &missing);
 		if (!v)
-			return usage_error("set: --advertise-routes takes PREFIX,... (\"\": none)");
+			return cli_usage_error(
+			    "set: --advertise-routes takes PREFIX,... (\"\": none)");
 		return json_object_set_new(req, "advertise_routes", prefix_list_arg(v)), -1;
 	}
-	return usage_error("set: unknown option '%s'", arg);
+	return cli_usage_error("set: unknown option '%s'", arg);
 }
 
 static const char *const set_labels[][2] = {
@@ -108,7 +109,7 @@ static void overrides_print(const json_t *result)
 		any = true;
 		printf("%s: ", set_labels[i][1]);
 		if (json_is_array(v))
-			json_array_size(v) ? print_list(v) : (void)printf("none");
+			json_array_size(v) ? cli_print_list(v) : (void)printf("none");
 		else if (json_is_string(v))
 			printf("%s", json_string_value(v));
 		else
@@ -126,7 +127,7 @@ int cmd_set(const struct cli *cli, int argc, char **argv)
 	json_t *req = json_pack("{s:s}", "cmd", "set"), *result;
 	int ret = -1;
 
-	if (argc == 2 && is_help(argv[1])) {
+	if (argc == 2 && cli_is_help(argv[1])) {
 		json_decref(req);
 		return fputs(set_usage, stdout), EXIT_OK;
 	}
@@ -136,7 +137,7 @@ int cmd_set(const struct cli *cli, int argc, char **argv)
 		json_decref(req);
 		return ret;
 	}
-	result = ask(cli, req);
+	result = cli_ask(cli, req);
 	if (!result)
 		return EXIT_FAIL;
 	overrides_print(result);
@@ -160,12 +161,12 @@ static int exit_node_list(const struct cli *cli, int argc, char **argv)
 	for (int i = 2; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
 			json = true;
-		else if (is_help(argv[i]))
+		else if (cli_is_help(argv[i]))
 			return fputs(exit_node_usage, stdout), EXIT_OK;
 		else
-			return usage_error("exit-node list: unknown option '%s'", argv[i]);
+			return cli_usage_error("exit-node list: unknown option '%s'", argv[i]);
 	}
-	status = fetch_status(cli);
+	status = cli_fetch_status(cli);
 	if (!status)
 		return EXIT_FAIL;
 	if (json) {
@@ -177,16 +178,16 @@ static int exit_node_list(const struct cli *cli, int argc, char **argv)
 		status_format_exit_nodes(stdout, status, time(NULL));
 	}
 	json_decref(status);
-	return fflush(stdout) == 0 ? EXIT_OK : fail("cannot write: %s", strerror(errno));
+	return fflush(stdout) == 0 ? EXIT_OK : cli_fail("cannot write: %s", strerror(errno));
 }
 
 int cmd_exit_node(const struct cli *cli, int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "list"))
 		return exit_node_list(cli, argc, argv);
-	if (argc == 2 && is_help(argv[1]))
+	if (argc == 2 && cli_is_help(argv[1]))
 		return fputs(exit_node_usage, stdout), EXIT_OK;
 	if (argc < 2)
-		return usage_error("exit-node: list?");
-	return usage_error("exit-node: unknown subcommand '%s' (list)", argv[1]);
+		return cli_usage_error("exit-node: list?");
+	return cli_usage_error("exit-node: unknown subcommand '%s' (list)", argv[1]);
 }

@@ -24,15 +24,15 @@ int cmd_status(const struct cli *cli, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
 			json = true;
-		else if (is_help(argv[i]))
+		else if (cli_is_help(argv[i]))
 			return printf("usage: meshgate status [--json]\n"
 				      "Show this node and its peers; --json prints the status "
 				      "document.\n"),
 			       EXIT_OK;
 		else
-			return usage_error("status: unknown option '%s'", argv[i]);
+			return cli_usage_error("status: unknown option '%s'", argv[i]);
 	}
-	result = fetch_status(cli);
+	result = cli_fetch_status(cli);
 	if (!result)
 		return EXIT_FAIL;
 	if (json) {
@@ -42,7 +42,7 @@ int cmd_status(const struct cli *cli, int argc, char **argv)
 		status_format_human(stdout, result, time(NULL));
 	}
 	json_decref(result);
-	return fflush(stdout) == 0 ? EXIT_OK : fail("cannot write: %s", strerror(errno));
+	return fflush(stdout) == 0 ? EXIT_OK : cli_fail("cannot write: %s", strerror(errno));
 }
 
 /* The peer named by `want`: its name, one of its addresses, or its key. */
@@ -90,7 +90,7 @@ static bool ping_target(json_t *peer, struct prefix *out)
 /* "direct 203.0.113.2:41641", "relay", "none": the peer's path now. */
 static void describe_path(const struct cli *cli, const char *name, char *out, size_t len)
 {
-	json_t *status = fetch_status(cli), *peer = status ? find_peer(status, name) : NULL;
+	json_t *status = cli_fetch_status(cli), *peer = status ? find_peer(status, name) : NULL;
 	const char *path = json_string_value(json_object_get(peer, "path"));
 	const char *endpoint = json_string_value(json_object_get(peer, "endpoint"));
 
@@ -122,36 +122,36 @@ int cmd_ping(const struct cli *cli, int argc, char **argv)
 	int ret;
 
 	for (int i = 1; i < argc; i++) {
-		if (is_help(argv[i]))
+		if (cli_is_help(argv[i]))
 			return printf("usage: meshgate ping [-c COUNT] PEER\n"
 				      "Send COUNT (default 3) probes through the mesh to PEER (a "
 				      "name, mesh address or public key); report path and RTT.\n"),
 			       EXIT_OK;
 		if (!strcmp(argv[i], "-c") && i + 1 < argc) {
 			if (parse_count(argv[++i], &count) < 0)
-				return usage_error("ping: -c takes a count from 1 to 1000");
+				return cli_usage_error("ping: -c takes a count from 1 to 1000");
 		} else if (argv[i][0] == '-' || want) {
-			return usage_error("ping: unexpected argument '%s'", argv[i]);
+			return cli_usage_error("ping: unexpected argument '%s'", argv[i]);
 		} else {
 			want = argv[i];
 		}
 	}
 	if (!want)
-		return usage_error("ping: which peer?");
-	status = fetch_status(cli);
+		return cli_usage_error("ping: which peer?");
+	status = cli_fetch_status(cli);
 	if (!status)
 		return EXIT_FAIL;
 	peer = find_peer(status, want);
 	if (!peer || !ping_target(peer, &target)) {
 		json_decref(status);
-		return fail(peer ? "ping: %s has no mesh address" : "ping: no peer '%s'", want);
+		return cli_fail(peer ? "ping: %s has no mesh address" : "ping: no peer '%s'", want);
 	}
 	snprintf(name, sizeof(name), "%s", json_string_value(json_object_get(peer, "name")));
 	json_decref(status);
 	prefix_format_addr(&target, addr, sizeof(addr));
 	ret = pinger_open(&pinger, &target);
 	if (ret < 0)
-		return fail("ping: cannot open an ICMP socket: %s", strerror(-ret));
+		return cli_fail("ping: cannot open an ICMP socket: %s", strerror(-ret));
 	for (unsigned seq = 1; seq <= count; seq++) {
 		ret = pinger_probe(&pinger, (uint16_t)seq, 2000, &rtt);
 		describe_path(cli, name, path, sizeof(path));
@@ -171,7 +171,7 @@ int cmd_ping(const struct cli *cli, int argc, char **argv)
 	}
 	pinger_close(&pinger);
 	if (!replies)
-		return fail("ping: no reply from %s", name);
+		return cli_fail("ping: no reply from %s", name);
 	printf("%s: %u/%u replies, rtt min/avg/max %.2f/%.2f/%.2f ms\n", name, replies, count,
 	       (double)min / 1000, (double)sum / replies / 1000, (double)max / 1000);
 	return EXIT_OK;

@@ -81,14 +81,14 @@ static int global_options(struct cli *cli, int *argc, char **argv)
 			literal = true;
 		} else if (!strcmp(arg, "--socket")) {
 			if (++i == *argc)
-				return usage_error("--socket needs a PATH");
+				return cli_usage_error("--socket needs a PATH");
 			cli->socket = argv[i];
 		} else if (!strncmp(arg, "--socket=", 9)) {
 			cli->socket = arg + 9;
 		} else if (!strcmp(arg, "--version") && out == 1) {
 			printf("meshgate %s\n", MESHGATE_VERSION);
 			return EXIT_OK;
-		} else if (is_help(arg) && out == 1) {
+		} else if (cli_is_help(arg) && out == 1) {
 			print_help();
 			return EXIT_OK;
 		} else {
@@ -98,7 +98,7 @@ static int global_options(struct cli *cli, int *argc, char **argv)
 	*argc = out;
 	argv[out] = NULL;
 	if (!cli->socket[0])
-		return usage_error("--socket needs a PATH");
+		return cli_usage_error("--socket needs a PATH");
 	return -1;
 }
 
@@ -111,12 +111,12 @@ int main(int argc, char **argv)
 	if (ret >= 0)
 		return ret;
 	if (argc < 2)
-		return usage_error("no command given");
+		return cli_usage_error("no command given");
 	cmd = command_find(argv[1]);
 	if (!cmd)
-		return usage_error(
+		return cli_usage_error(
 		    argv[1][0] == '-' ? "unknown option '%s'" : "unknown command '%s'", argv[1]);
 	if (sodium_init() < 0)
-		return fail("cannot initialise libsodium");
+		return cli_fail("cannot initialise libsodium");
 	return cmd->run(&cli, argc - 1, argv + 1);
 }
