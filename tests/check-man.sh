@@ -62,7 +62,7 @@ compare() { # PAGE HELP_FILE: both ways
 }
 
 for page in meshgate.1 meshgated.8 meshgate.conf.5; do
-	warnings=$(groff -ww -man -z "$man/$page" 2>&1) || bad "$page: groff failed"
+	warnings=$(LC_ALL=C.UTF-8 groff -man -Tutf8 -ww -z "$man/$page" 2>&1) || bad "$page: groff failed"
 	[ -z "$warnings" ] || bad "$page: groff -ww: $warnings"
 	tags=$(check_tags "$page")
 	[ -z "$tags" ] || bad "$tags"
