@@ -904,11 +904,14 @@ static void dns_sync(struct node *node)
 	struct mesh_approved approved;
 	struct mesh_view view = node_view(node, &approved);
 
-	bool via_exit = node->plan.exit_state == PLAN_EXIT_IN_USE;
+	const struct route_plan *plan = &node->plan;
+	const char *exit_name = !plan->exit_wanted ? NULL
+				: plan->exit_state == PLAN_EXIT_IN_USE
+				    ? node->cfg.use_exit_node.peer
+				    : "";
 
 	node_dns_sync(&node->dns, node->loop, &node->cfg,
-		      mesh_roles_member(&node->roles, &node->cfg), &view,
-		      via_exit ? node->cfg.use_exit_node.peer : NULL);
+		      mesh_roles_member(&node->roles, &node->cfg), &view, exit_name);
 }
 
 /* Makes v (over the copies in c, now the node's) the node's mesh state. */

@@ -188,7 +188,8 @@ static size_t exit_upstreams(const struct mesh_view *view, const char *exit_name
 	return n;
 }
 
-/* The default list (see node_dns.h) into out (zeroed first); its count. */
+/* The default list (see node_dns.h) into out (zeroed first); its count.
+ * exit_name "" (wanted, blocked) names no peer: none. */
 static size_t upstreams_choose(const struct node_dns *d, const struct mg_config *cfg,
 			       const struct mesh_view *view, const char *exit_name,
 			       union sockaddr_inet *out)
@@ -224,8 +225,11 @@ static int upstreams_sync(struct node_dns *d, const struct mg_config *cfg,
 	d->n_upstreams = n;
 	if (n)
 		sockaddr_format(&want[0], text, sizeof(text));
-	log_info("dns: forwarding to %s%s%s (%zu server(s))", n ? text : "nowhere",
-		 exit_name ? " via exit node " : "", exit_name ? exit_name : "", n);
+	if (exit_name && !exit_name[0])
+		log_info("dns: forwarding nowhere while the exit node is blocked (SERVFAIL)");
+	else
+		log_info("dns: forwarding to %s%s%s (%zu server(s))", n ? text : "nowhere",
+			 exit_name ? " via exit node " : "", exit_name ? exit_name : "", n);
 	return 0;
 }
 

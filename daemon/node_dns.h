@@ -11,7 +11,9 @@
  * (dns/forward.h), created and freed with the server. Its upstreams: the
  * exit node's mesh addresses, port 53, while the node's exit is in use
  * (plan exit_state PLAN_EXIT_IN_USE: no query leaves on the local
- * network); else dns.upstream; else the nameservers of the host's
+ * network); none while the exit is wanted but blocked (SERVFAIL, as the
+ * internet traffic is dropped); else dns.upstream; else the nameservers
+ * of the host's
  * resolv.conf (osresolver_original_path(), read once, so a node managing
  * the file never forwards to itself). Split domains are not wired yet.
  */
@@ -72,8 +74,9 @@ int node_dns_take_names(struct node_dns *d, const struct mesh_view *view)
  * updates or stops the server to match cfg and the node's mesh state
  * (view: its peers, addresses and devices; the names are d's): a new zone,
  * sockets on the resolver's and the mesh addresses, the forwarder's
- * upstreams (exit_name: the name of the mesh peer whose exit is in use, NULL:
- * none; set only when they changed, which flushes its cache). A failure is
+ * upstreams (exit_name: the name of the mesh peer whose exit is in use, ""
+ * when an exit is wanted but blocked, NULL when none is wanted; set only
+ * when they changed, which flushes its cache). A failure is
  * logged and kept in d->error; the node runs on without the resolver.
  */
 void node_dns_sync(struct node_dns *d, struct loop *loop, const struct mg_config *cfg,

@@ -13,8 +13,10 @@
 # getent gets the ISP's answer, dig @100.100.100.100 home.fam.internal
 # home's mesh address, tcpdump on the cafe's LAN sees no port-53 packet
 # while laptop resolves several names, and the ISP resolver logs them from
-# home's WAN address. `meshgate set --exit-node none` switches back to the
-# cafe (the lie again). After SIGTERM laptop's resolv.conf is the cafe's
+# home's WAN address. An exit wanted but blocked (`meshgate set
+# --exit-node nosuch`) leaves no upstream: SERVFAIL, nothing on the cafe's
+# LAN. `meshgate set --exit-node none` switches back to the cafe (the lie
+# again). After SIGTERM laptop's resolv.conf is the cafe's
 # again, byte for byte.
 #
 #  laptop ── veth ── cafe (NAT) ── veth ── inet ── veth ── home
@@ -139,8 +141,20 @@ check "the ISP resolver got the queries from home's WAN address" \
 check "and none from the cafe's" not grep -q "from 198.51.100.2$" "$dir/isp.dnsmasq.log"
 check "status: the forwarder counted the queries" \
 	test "$(mg_cli laptop laptop status --json | jq '.dns.forward.queries >= 4')" = true
-check "/metrics-ready counters on home: queries from laptop sent upstream" \
+check "home's status: the queries from laptop went to its upstream" \
 	test "$(mg_cli home home status --json | jq '.dns.forward.sent >= 4')" = true
+
+# ---- an exit wanted but blocked: no upstream at all (SERVFAIL) ----
+mg_cli laptop laptop set --exit-node nosuch >/dev/null
+check "exit blocked: status says so" wait_for 50 0.2 test "$(exit_state)" = blocked
+check "exit blocked: the forwarder has no upstream" wait_for 50 0.1 test "$(upstreams)" = '[]'
+capture_start cafe blocked lan0 "port 53"
+check "exit blocked: a name outside the mesh gets SERVFAIL" \
+	test "$(ns_exec laptop timeout 10 dig +time=2 +tries=1 @100.100.100.100 \
+		blocked.example.test A | sed -n 's/.*status: \([A-Z]*\),.*/\1/p')" = SERVFAIL
+check "exit blocked: getent gets no answer" test -z "$(resolves blocked.example.test)"
+capture_stop blocked
+check "exit blocked: the cafe's LAN saw no port-53 packet" test "$(capture_count blocked)" = 0
 
 # ---- the choice switches back ----
 mg_cli laptop laptop set --exit-node none >/dev/null
