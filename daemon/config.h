@@ -139,8 +139,8 @@ struct mg_config {
 
 	/* The mesh resolver (node_dns.h): enabled is each node's; domain
 	 * and records count on the coordinator (members take its netmap's);
-	 * upstream is parsed only in this version, manage_resolv_conf is
-	 * each node's (osresolver.h). */
+	 * upstream and manage_resolv_conf are each node's (node_dns.h,
+	 * osresolver.h). */
 	struct {
 		bool enabled;
 		char domain[DNS_DOMAIN_MAX + 1]; /* lower case, no final dot */

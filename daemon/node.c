@@ -111,15 +111,16 @@ static bool has_v6(const struct prefix *v, size_t n)
 
 /*
  * Managed while dns.manage_resolv_conf and dns.enabled. The domain is the
- * node's dns.domain: a member's should be its netmap's once the node's view
- * carries it; split domains come with the subnet routers' offers, which
- * the view does not carry yet either.
+ * netmap's (the coordinator's dns.domain) once the node has one, else the
+ * node's own dns.domain; split domains come with the subnet routers'
+ * offers, which the view does not carry yet.
  */
 static void osresolver_update(struct node *node)
 {
 	const struct mg_config *cfg = &node->cfg;
+	const char *domain = node->dns.have_names ? node->dns.domain : cfg->dns.domain;
 	struct resolved_want want = {
-		.domain = cfg->dns.domain[0] ? cfg->dns.domain : NULL,
+		.domain = domain[0] ? domain : NULL,
 		.v6 = has_v6(node->mesh_addresses, node->n_mesh_addresses) ||
 		      has_v6(cfg->addresses.v, cfg->addresses.n),
 		.exit_node = cfg->use_exit_node.peer[0] != '\0',
@@ -903,8 +904,14 @@ static void dns_sync(struct node *node)
 	struct mesh_approved approved;
 	struct mesh_view view = node_view(node, &approved);
 
+	const struct route_plan *plan = &node->plan;
+	const char *exit_name = !plan->exit_wanted ? NULL
+				: plan->exit_state == PLAN_EXIT_IN_USE
+				    ? node->cfg.use_exit_node.peer
+				    : "";
+
 	node_dns_sync(&node->dns, node->loop, &node->cfg,
-		      mesh_roles_member(&node->roles, &node->cfg), &view);
+		      mesh_roles_member(&node->roles, &node->cfg), &view, exit_name);
 }
 
 /* Makes v (over the copies in c, now the node's) the node's mesh state. */

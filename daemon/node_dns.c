@@ -9,7 +9,9 @@
 
 #include "config.h"
 #include "dns/dnsserver.h"
+#include "dns/forward.h"
 #include "dns/meshzone.h"
+#include "dns/osresolver.h"
 #include "log.h"
 #include "mesh/host.h"
 #include "mesh/netmap.h"
@@ -98,13 +100,141 @@ static void server_stop(struct node_dns *d)
 {
 	if (!d->server)
 		return;
+	/* The server cancels its pending forwards: the forwarder goes after. */
 	dns_server_free(d->server);
 	d->server = NULL;
+	dns_forwarder_free(d->fwd);
+	d->fwd = NULL;
+	d->n_upstreams = 0;
 	log_info("dns: resolver stopped");
 }
 
+/* ---- the forwarder behind the server's seam ---- */
+
+static int fwd_forward(void *fwd, const uint8_t *query, size_t len, bool tcp,
+		       dns_forward_done_fn done, void *ctx)
+{
+	return dns_forwarder_query(fwd, query, len, tcp, done, ctx);
+}
+
+static void fwd_cancel(void *fwd, void *ctx)
+{
+	dns_forwarder_cancel(fwd, ctx);
+}
+
+static int server_start(struct node_dns *d, struct loop *loop)
+{
+	struct dns_server_ops ops = { fwd_forward, fwd_cancel, NULL };
+	int ret;
+
+	d->fwd = dns_forwarder_new(loop, &(struct dns_forwarder_config){ 0 });
+	if (!d->fwd)
+		return -ENOMEM;
+	ops.fwd = d->fwd;
+	ret = dns_server_new(loop, &ops, &d->server);
+	if (ret < 0) {
+		dns_forwarder_free(d->fwd);
+		d->fwd = NULL;
+	}
+	d->n_upstreams = 0;
+	return ret;
+}
+
+/* The host's resolvers, once: the saved original while meshgated's
+ * resolv.conf is in place (a restart after a crash). */
+static void host_read(struct node_dns *d, const char *state_dir)
+{
+	char path[4096];
+	int ret;
+
+	if (d->host_read)
+		return;
+	d->host_read = true;
+	osresolver_original_path(state_dir, path, sizeof(path));
+	ret = dns_upstream_resolv_conf(path, d->host, DNS_UPSTREAM_MAX, &d->n_host);
+	if (ret < 0) {
+		d->n_host = 0;
+		log_warn("dns: %s: %s; no upstream but dns.upstream or an exit node", path,
+			 strerror(-ret));
+	} else if (!d->n_host) {
+		log_warn("dns: %s names no nameserver to forward to", path);
+	}
+}
+
+static void put_upstream(union sockaddr_inet *out, size_t *n, const union sockaddr_inet *sa)
+{
+	if (*n < DNS_UPSTREAM_MAX)
+		out[(*n)++] = *sa;
+}
+
+/* The exit peer's mesh addresses (the first n_addresses of its allowed
+ * IPs), port 53; 0 when the view has no such peer. */
+static size_t exit_upstreams(const struct mesh_view *view, const char *exit_name,
+			     union sockaddr_inet *out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < view->n_peers; i++) {
+		const struct mesh_peer *p = &view->peers[i];
+		if (strcmp(p->name, exit_name) != 0)
+			continue;
+		for (size_t k = 0; k < p->n_addresses && k < p->n_allowed_ips; k++) {
+			union sockaddr_inet sa;
+			host_sockaddr(&p->allowed_ips[k], &sa);
+			put_upstream(out, &n, &sa);
+		}
+		break;
+	}
+	return n;
+}
+
+/* The default list (see node_dns.h) into out (zeroed first); its count.
+ * exit_name "" (wanted, blocked) names no peer: none. */
+static size_t upstreams_choose(const struct node_dns *d, const struct mg_config *cfg,
+			       const struct mesh_view *view, const char *exit_name,
+			       union sockaddr_inet *out)
+{
+	size_t n = 0;
+
+	memset(out, 0, DNS_UPSTREAM_MAX * sizeof(*out));
+	if (exit_name)
+		return exit_upstreams(view, exit_name, out);
+	for (size_t i = 0; i < cfg->dns.upstream.n; i++)
+		put_upstream(out, &n, &cfg->dns.upstream.v[i]);
+	for (size_t i = 0; !cfg->dns.upstream.n && i < d->n_host; i++)
+		put_upstream(out, &n, &d->host[i]);
+	return n;
+}
+
+static int upstreams_sync(struct node_dns *d, const struct mg_config *cfg,
+			  const struct mesh_view *view, const char *exit_name)
+{
+	union sockaddr_inet want[DNS_UPSTREAM_MAX];
+	size_t n = upstreams_choose(d, cfg, view, exit_name, want);
+	struct dns_upstreams up = { .n_servers = n };
+	char text[SOCKADDR_STR_LEN];
+	int ret;
+
+	if (n == d->n_upstreams && !memcmp(want, d->upstreams, sizeof(want)))
+		return 0;
+	memcpy(up.servers, want, sizeof(want));
+	ret = dns_forwarder_set_upstreams(d->fwd, &up);
+	if (ret < 0)
+		return ret;
+	memcpy(d->upstreams, want, sizeof(want));
+	d->n_upstreams = n;
+	if (n)
+		sockaddr_format(&want[0], text, sizeof(text));
+	if (exit_name && !exit_name[0])
+		log_info("dns: forwarding nowhere while the exit node is blocked (SERVFAIL)");
+	else
+		log_info("dns: forwarding to %s%s%s (%zu server(s))", n ? text : "nowhere",
+			 exit_name ? " via exit node " : "", exit_name ? exit_name : "", n);
+	return 0;
+}
+
 void node_dns_sync(struct node_dns *d, struct loop *loop, const struct mg_config *cfg,
-		   bool mesh_member, const struct mesh_view *view)
+		   bool mesh_member, const struct mesh_view *view, const char *exit_name)
 {
 	union sockaddr_inet addrs[DNS_SERVER_LISTEN_MAX];
 	size_t n;
@@ -115,8 +245,9 @@ void node_dns_sync(struct node_dns *d, struct loop *loop, const struct mg_config
 		d->error[0] = '\0';
 		return;
 	}
+	host_read(d, cfg->state_dir);
 	if (!d->server) {
-		ret = dns_server_new(loop, d->ops, &d->server);
+		ret = server_start(d, loop);
 		if (ret < 0) {
 			snprintf(d->error, sizeof(d->error), "%s", strerror(-ret));
 			log_err("dns: %s", d->error);
@@ -132,6 +263,10 @@ void node_dns_sync(struct node_dns *d, struct loop *loop, const struct mg_config
 	n = listen_addrs(cfg, view, addrs, DNS_SERVER_LISTEN_MAX);
 	if (dns_server_listen(d->server, addrs, n, d->error, sizeof(d->error)) < 0)
 		ret = -1;
+	if (upstreams_sync(d, cfg, view, exit_name) < 0) {
+		snprintf(d->error, sizeof(d->error), "forwarder: out of memory");
+		ret = -1;
+	}
 	if (ret < 0)
 		log_err("dns: %s", d->error);
 }
@@ -161,6 +296,30 @@ static json_t *counters_json(const struct dns_server_stats *st)
 			 (json_int_t)st->truncated, "tcp_refused", (json_int_t)st->tcp_refused);
 }
 
+static json_t *forward_json(const struct node_dns *d)
+{
+	struct dns_forward_stats st;
+	json_t *ups = json_array();
+	char text[SOCKADDR_STR_LEN];
+
+	dns_forwarder_get_stats(d->fwd, &st);
+	for (size_t i = 0; ups && i < d->n_upstreams; i++) {
+		sockaddr_format(&d->upstreams[i], text, sizeof(text));
+		json_array_append_new(ups, json_string(text));
+	}
+	return json_pack(
+	    "{s:o*, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+	    "s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
+	    "upstreams", ups, "queries", (json_int_t)st.queries, "sent", (json_int_t)st.forwarded,
+	    "tcp_fallbacks", (json_int_t)st.tcp_fallbacks, "timeouts", (json_int_t)st.timeouts,
+	    "upstream_errors", (json_int_t)st.upstream_errors, "mismatched",
+	    (json_int_t)st.mismatched, "servfail_built", (json_int_t)st.servfail_built, "busy",
+	    (json_int_t)st.busy, "inflight", (json_int_t)dns_forwarder_inflight(d->fwd), "cache",
+	    "hits", (json_int_t)st.cache.hits, "misses", (json_int_t)st.cache.misses, "evictions",
+	    (json_int_t)st.cache.evictions, "expired", (json_int_t)st.cache.expired, "entries",
+	    (json_int_t)st.cache.entries, "bytes", (json_int_t)st.cache.bytes);
+}
+
 json_t *node_dns_json(const struct node_dns *d)
 {
 	const struct dns_zone *zone = d->server ? dns_server_zone(d->server) : NULL;
@@ -181,5 +340,7 @@ json_t *node_dns_json(const struct node_dns *d)
 		json_object_set_new(doc, "error", json_string(d->error));
 	if (doc && d->server)
 		json_object_update_new(doc, counters_json(dns_server_stats(d->server)));
+	if (doc && d->fwd)
+		json_object_set_new(doc, "forward", forward_json(d));
 	return doc;
 }

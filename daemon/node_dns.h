@@ -7,8 +7,15 @@
  * (the netmap's domain and static records). A node with static peers only
  * (no mesh) runs no resolver: it has no names to serve.
  *
- * Forwarding: the node has no forwarder yet (ops stays NULL), so names
- * outside the mesh's get REFUSED.
+ * Forwarding: every other name goes to the node's forwarder
+ * (dns/forward.h), created and freed with the server. Its upstreams: the
+ * exit node's mesh addresses, port 53, while the node's exit is in use
+ * (plan exit_state PLAN_EXIT_IN_USE: no query leaves on the local
+ * network); none while the exit is wanted but blocked (SERVFAIL, as the
+ * internet traffic is dropped); else dns.upstream; else the nameservers
+ * of the host's
+ * resolv.conf (osresolver_original_path(), read once, so a node managing
+ * the file never forwards to itself). Split domains are not wired yet.
  */
 #ifndef MESHGATE_NODE_DNS_H
 #define MESHGATE_NODE_DNS_H
@@ -19,19 +26,26 @@
 
 #include <jansson.h>
 
+#include "dns/upstream.h"
 #include "dns/zone.h"
 #include "loop.h"
 #include "netaddr.h"
 
 struct dns_server;
-struct dns_server_ops;
+struct dns_forwarder;
 struct mesh_view;
 struct mg_config;
 
 struct node_dns {
 	struct dns_server *server; /* NULL: not running */
-	/* The forwarder's seam; NULL until one is wired. */
-	const struct dns_server_ops *ops;
+	struct dns_forwarder *fwd; /* with the server */
+	/* The forwarder's default upstreams as last set. */
+	union sockaddr_inet upstreams[DNS_UPSTREAM_MAX];
+	size_t n_upstreams;
+	/* The host's resolvers (its resolv.conf), read once. */
+	bool host_read;
+	union sockaddr_inet host[DNS_UPSTREAM_MAX];
+	size_t n_host;
 	uint32_t serial; /* zones built: the SOA serial */
 	/* The mesh's names of the last view (mesh_view.dns), owned copy;
 	 * have_names false: none yet, the default domain and no records. */
@@ -59,18 +73,25 @@ int node_dns_take_names(struct node_dns *d, const struct mesh_view *view)
  * After every change the node applied (start, reload, a netmap): starts,
  * updates or stops the server to match cfg and the node's mesh state
  * (view: its peers, addresses and devices; the names are d's): a new zone,
- * sockets on the resolver's and the mesh addresses. A failure is logged
- * and kept in d->error; the node runs on without the resolver.
+ * sockets on the resolver's and the mesh addresses, the forwarder's
+ * upstreams (exit_name: the name of the mesh peer whose exit is in use, ""
+ * when an exit is wanted but blocked, NULL when none is wanted; set only
+ * when they changed, which flushes its cache). A failure is
+ * logged and kept in d->error; the node runs on without the resolver.
  */
 void node_dns_sync(struct node_dns *d, struct loop *loop, const struct mg_config *cfg,
-		   bool mesh_member, const struct mesh_view *view);
+		   bool mesh_member, const struct mesh_view *view, const char *exit_name);
 
 /*
  * The status document's "dns": {"enabled": the resolver runs, "domain",
  * "names": names in the zone, "listen": ["ip:port", ...], "error" when the
  * last sync failed, and the counters: "queries" {"udp", "tcp"}, "answers"
  * by rcode name, "dropped" {"rate_limit", "malformed"}, "local",
- * "forwarded", "truncated", "tcp_refused"}.
+ * "forwarded", "truncated", "tcp_refused"}, and "forward": the forwarder's
+ * {"upstreams": ["ip:port", ...], "queries", "sent",
+ * "tcp_fallbacks", "timeouts", "upstream_errors", "mismatched",
+ * "servfail_built", "busy", "inflight", "cache": {"hits", "misses",
+ * "evictions", "expired", "entries", "bytes"}}.
  */
 json_t *node_dns_json(const struct node_dns *d);
 

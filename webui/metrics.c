@@ -329,6 +329,56 @@ static void labeled(FILE *f, const json_t *obj, const char *name, const char *la
 	}
 }
 
+/* The resolver's forwarder and cache (status "dns.forward"). */
+static void dns_forward_metrics(FILE *f, const json_t *fw)
+{
+	static const struct counter_map sent[] = {
+		{ "transport=\"udp\"", "sent" },
+		{ "transport=\"tcp\"", "tcp_fallbacks" },
+	};
+	static const struct counter_map failures[] = {
+		{ "reason=\"timeout\"", "timeouts" },
+		{ "reason=\"upstream_error\"", "upstream_errors" },
+		{ "reason=\"mismatched\"", "mismatched" },
+		{ "reason=\"servfail_built\"", "servfail_built" },
+		{ "reason=\"busy\"", "busy" },
+	};
+	static const struct counter_map cache[] = {
+		{ "result=\"hit\"", "hits" },
+		{ "result=\"miss\"", "misses" },
+		{ "result=\"eviction\"", "evictions" },
+		{ "result=\"expired\"", "expired" },
+	};
+	const json_t *c = json_object_get(fw, "cache");
+
+	if (!json_is_object(fw))
+		return;
+	family(f, "meshgate_dns_forward_upstreams", "gauge",
+	       "Upstream resolvers the forwarder uses now (the exit node's while one is in use).");
+	fprintf(f, "meshgate_dns_forward_upstreams %zu\n",
+		json_array_size(json_object_get(fw, "upstreams")));
+	family(f, "meshgate_dns_forward_queries_total", "counter",
+	       "DNS queries the forwarder took (from the cache or an upstream).");
+	fprintf(f, "meshgate_dns_forward_queries_total %lld\n", num(fw, "queries"));
+	family(f, "meshgate_dns_forward_sent_total", "counter",
+	       "Tries sent to an upstream, over UDP and again over TCP after a truncation.");
+	counters(f, fw, "meshgate_dns_forward_sent_total", sent, sizeof(sent) / sizeof(sent[0]));
+	family(f, "meshgate_dns_forward_failures_total", "counter",
+	       "Forwarder tries or queries that failed, by reason.");
+	counters(f, fw, "meshgate_dns_forward_failures_total", failures,
+		 sizeof(failures) / sizeof(failures[0]));
+	family(f, "meshgate_dns_forward_inflight", "gauge", "Queries waiting for an upstream.");
+	fprintf(f, "meshgate_dns_forward_inflight %lld\n", num(fw, "inflight"));
+	if (!json_is_object(c))
+		return;
+	family(f, "meshgate_dns_cache_total", "counter", "DNS cache lookups and removals.");
+	counters(f, c, "meshgate_dns_cache_total", cache, sizeof(cache) / sizeof(cache[0]));
+	family(f, "meshgate_dns_cache_entries", "gauge", "Responses in the DNS cache.");
+	fprintf(f, "meshgate_dns_cache_entries %lld\n", num(c, "entries"));
+	family(f, "meshgate_dns_cache_bytes", "gauge", "Bytes of responses in the DNS cache.");
+	fprintf(f, "meshgate_dns_cache_bytes %lld\n", num(c, "bytes"));
+}
+
 /* The mesh resolver (status "dns"), when it runs. */
 static void dns_metrics(FILE *f, const json_t *dns)
 {
@@ -357,6 +407,7 @@ static void dns_metrics(FILE *f, const json_t *dns)
 	family(f, "meshgate_dns_tcp_refused_total", "counter",
 	       "DNS TCP connections closed at once: too many open.");
 	fprintf(f, "meshgate_dns_tcp_refused_total %lld\n", num(dns, "tcp_refused"));
+	dns_forward_metrics(f, json_object_get(dns, "forward"));
 }
 
 static void preflight_metrics(FILE *f, const json_t *checks)

@@ -378,7 +378,11 @@ static bool handle_query(struct dns_server *srv, struct listener *l, struct conn
 	if (v == DNS_ANSWER_FORWARD) {
 		if (srv->zone && forward_start(srv, l, c, peer, query, len))
 			return true;
-		rep.len = rcode_reply(srv, query, len, LDNS_RCODE_REFUSED);
+		/* REFUSED by policy (no forwarder, no zone yet); SERVFAIL when
+		 * the forwarder is busy or out of memory. */
+		rep.len = rcode_reply(srv, query, len,
+				      srv->zone && srv->have_ops ? LDNS_RCODE_SERVFAIL
+								 : LDNS_RCODE_REFUSED);
 		if (rep.len)
 			return send_reply(srv, l, c, peer, srv->buf, rep.len);
 	}

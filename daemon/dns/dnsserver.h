@@ -29,8 +29,9 @@
  *
  * Forwarding: a DNS_ANSWER_FORWARD verdict goes to ops->forward with the
  * query unchanged; its done callback is called once, later, with the
- * reply bytes. Without ops (or when forward fails or DNS_SERVER_PENDING_MAX
- * queries are already out) the query gets REFUSED at once. A pending
+ * reply bytes. Without ops the query gets REFUSED at once; when forward
+ * fails (-EBUSY) or DNS_SERVER_PENDING_MAX queries are already out,
+ * SERVFAIL. A pending
  * forward whose client went away (TCP closed, server freed) is cancelled
  * through ops->cancel.
  */

@@ -271,6 +271,7 @@ struct fake_fwd {
 	struct loop_timer *timer;
 	unsigned calls, cancels;
 	bool fail; /* answer with no bytes: the server's SERVFAIL */
+	bool busy; /* forward() returns -EBUSY: the server's SERVFAIL too */
 };
 
 static void fake_fire(void *arg)
@@ -314,7 +315,7 @@ static int fake_forward(void *fwd, const uint8_t *query, size_t len, bool tcp,
 
 	(void)tcp;
 	f->calls++;
-	if (f->done || len > sizeof(f->query))
+	if (f->busy || f->done || len > sizeof(f->query))
 		return -EBUSY;
 	f->done = done;
 	f->ctx = ctx;
@@ -383,6 +384,13 @@ static void test_forward(void)
 	CHECK_EQ_INT(fwd_results[1].rcode, LDNS_RCODE_SERVFAIL);
 	CHECK_EQ_INT(fwd_results[1].id, 9);
 	CHECK_EQ_INT(f.calls, 2);
+	/* A busy forwarder (-EBUSY): SERVFAIL, not REFUSED (no policy said no). */
+	f.fail = false;
+	f.busy = true;
+	run(fwd_client);
+	CHECK_EQ_INT(fwd_results[0].rcode, LDNS_RCODE_SERVFAIL);
+	CHECK_EQ_INT(f.calls, 3);
+	f.busy = false;
 	/* A pending forward is cancelled when the server goes. */
 	f.fail = false;
 	f.done = NULL;

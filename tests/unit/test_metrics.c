@@ -193,7 +193,12 @@ static void test_dns(void)
 	    " \"listen\": [\"100.100.100.100:53\"], \"queries\": {\"udp\": 7, \"tcp\": 2},"
 	    " \"answers\": {\"NOERROR\": 5, \"NXDOMAIN\": 1, \"REFUSED\": 2},"
 	    " \"dropped\": {\"rate_limit\": 3, \"malformed\": 1}, \"local\": 6,"
-	    " \"forwarded\": 2, \"truncated\": 1, \"tcp_refused\": 0}}",
+	    " \"forwarded\": 2, \"truncated\": 1, \"tcp_refused\": 0,"
+	    " \"forward\": {\"upstreams\": [\"100.64.0.1:53\"], \"queries\": 9, \"sent\": 4,"
+	    " \"tcp_fallbacks\": 1, \"timeouts\": 2, \"upstream_errors\": 1,"
+	    " \"mismatched\": 0, \"servfail_built\": 1, \"busy\": 0, \"inflight\": 1,"
+	    " \"cache\": {\"hits\": 5, \"misses\": 4, \"evictions\": 0, \"expired\": 1,"
+	    " \"entries\": 3, \"bytes\": 600}}}}",
 	    0, NULL);
 	char *text = metrics_render(doc, 0);
 
@@ -206,6 +211,15 @@ static void test_dns(void)
 	CHECK(text && has(text, "meshgate_dns_resolved_total{where=\"local\"} 6"));
 	CHECK(text && has(text, "meshgate_dns_resolved_total{where=\"forwarded\"} 2"));
 	CHECK(text && has(text, "meshgate_dns_truncated_total 1"));
+	CHECK(text && has(text, "meshgate_dns_forward_queries_total 9"));
+	CHECK(text && has(text, "meshgate_dns_forward_sent_total{transport=\"udp\"} 4"));
+	CHECK(text && has(text, "meshgate_dns_forward_sent_total{transport=\"tcp\"} 1"));
+	CHECK(text && has(text, "meshgate_dns_forward_failures_total{reason=\"timeout\"} 2"));
+	CHECK(text && has(text, "meshgate_dns_forward_upstreams 1"));
+	CHECK(text && has(text, "meshgate_dns_forward_inflight 1"));
+	CHECK(text && has(text, "meshgate_dns_cache_total{result=\"hit\"} 5"));
+	CHECK(text && has(text, "meshgate_dns_cache_entries 3"));
+	CHECK(text && has(text, "meshgate_dns_cache_bytes 600"));
 	free(text);
 	json_decref(doc);
 	doc = json_loads("{\"dns\": {\"enabled\": false, \"names\": 0, \"listen\": []}}", 0, NULL);
