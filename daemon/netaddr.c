@@ -163,7 +163,8 @@ static int hostport_split(char *buf, char **host, char **port, bool *bracketed)
 	return 0;
 }
 
-static bool dns_label_valid(const char *s, size_t n)
+/* A label of a host name to look up: LDH, and "_" as resolvers allow it. */
+static bool host_label_valid(const char *s, size_t n)
 {
 	if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
 		return false;
@@ -174,7 +175,7 @@ static bool dns_label_valid(const char *s, size_t n)
 }
 
 /* RFC 1123 host name, optionally with a final dot. */
-static bool dns_name_valid(const char *name)
+static bool host_name_valid(const char *name)
 {
 	size_t n = strlen(name);
 	const char *label = name, *last = name, *end;
@@ -187,7 +188,7 @@ static bool dns_name_valid(const char *name)
 	for (const char *p = name; p <= end; p++) {
 		if (p != end && *p != '.')
 			continue;
-		if (!dns_label_valid(label, (size_t)(p - label)))
+		if (!host_label_valid(label, (size_t)(p - label)))
 			return false;
 		last = label;
 		label = p + 1;
@@ -232,7 +233,7 @@ int endpoint_parse(struct endpoint *ep, const char *text)
 			return -EINVAL;
 		ep->numeric = true;
 		sockaddr_set(&ep->addr, family, addr, (uint16_t)portnum);
-	} else if (bracketed || !dns_name_valid(host)) {
+	} else if (bracketed || !host_name_valid(host)) {
 		return -EINVAL;
 	}
 	strcpy(ep->host, host);
