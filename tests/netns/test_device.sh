@@ -46,7 +46,7 @@ set -eu
 . "$(dirname "$(readlink -f "$0")")/meshnet.sh"
 
 require_root
-require_cmd ip ping wg wg-quick wireguard-go nft curl zbarimg python3 timeout
+require_cmd ip ping wg wg-quick wireguard-go nft curl zbarimg python3 timeout dig
 root_state_snapshot
 
 dir=$(mg_workdir)
@@ -220,6 +220,11 @@ check "laptop joins" mesh_join laptop
 mg_cli home home routes approve office 192.168.77.0/24 >/dev/null
 HOME_MESH=$(mesh_addr home)
 LAPTOP_MESH=$(mesh_addr laptop)
+# phone_resolves NAME ADDR: the phone's DNS = line names 100.100.100.100,
+# which its hub answers through the tunnel.
+phone_resolves() {
+	[ "$(ns_exec phone timeout 10 dig +time=1 +tries=1 +short @100.100.100.100 "$1" 2>/dev/null)" = "$2" ]
+}
 check "laptop reaches home" wait_for 50 0.2 mesh_ping laptop "$HOME_MESH"
 check "laptop reaches the switch through office" wait_for 50 0.2 mesh_ping laptop 192.168.77.2
 check "home reaches the internet host 10.99.0.80 itself" sees home 203.0.113.2 10.99.0.80
@@ -250,6 +255,8 @@ check "laptop -> phone" wait_for 50 0.2 mesh_ping laptop "$PHONE_MESH"
 check "laptop -> phone over IPv6" wait_for 25 0.2 mesh_ping laptop "$PHONE_MESH6"
 check "phone -> office's mesh address" wait_for 50 0.2 mesh_ping phone "$(mesh_addr office)"
 check "phone -> the switch behind office's route" wait_for 50 0.2 mesh_ping phone 192.168.77.2
+check "phone resolves laptop.mesh.internal at its hub, through the tunnel" \
+	wait_for 25 0.2 phone_resolves laptop.mesh.internal "$LAPTOP_MESH"
 check "the switch sees office's LAN address (snat)" sees phone 192.168.77.1 192.168.77.2
 check "phone -> the internet host through home's exit" wait_for 50 0.2 mesh_ping phone 192.0.2.80
 check "the internet host sees home's 203.0.113.2 (TCP), not the cafe" sees phone 203.0.113.2 192.0.2.80
