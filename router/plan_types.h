@@ -24,6 +24,8 @@
 
 #include "netaddr.h"
 
+struct acl_filter;
+
 enum {
 	ROUTE_TABLE = 41641,
 	ROUTE_PROTOCOL = 77, /* unassigned in iproute2's rt_protos */
@@ -110,6 +112,9 @@ struct plan_host {
 	 * prefixes); guarded as the node's own (nft self). */
 	const struct prefix *resolver_addrs;
 	size_t n_resolver_addrs;
+	/* The access policy's share this node enforces (acl/filter.h), from
+	 * its netmap; NULL or !present: none, everything passes. */
+	const struct acl_filter *policy;
 };
 
 /* What the plan wants configured; the config keys behind each are in

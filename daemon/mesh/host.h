@@ -76,6 +76,7 @@ struct mesh_approved {
 /* One reconfigure: everything the node takes from the mesh. approved NULL:
  * nothing of the node's offer is approved (before the first netmap). */
 struct netmap_dns;
+struct acl_filter;
 
 struct mesh_view {
 	const struct mesh_peer *peers;
@@ -91,6 +92,9 @@ struct mesh_view {
 	/* This node's name in the netmap (the registry may have made the
 	 * hostname unique); NULL: none yet, the config's hostname. */
 	const char *self_name;
+	/* The access policy this node enforces (acl/filter.h), from the
+	 * netmap; NULL: none (allow). */
+	const struct acl_filter *policy;
 };
 
 /* What the engine knows of a peer (peer_facts). */
