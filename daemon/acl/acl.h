@@ -149,6 +149,24 @@ struct acl_verdict {
 int acl_check(const struct acl_policy *p, const struct acl_mesh *mesh, const struct acl_query *q,
 	      struct acl_verdict *v) __attribute__((warn_unused_result));
 
+/*
+ * Text forms, as the config file and the CLI write them. A source is NAME,
+ * "group:NAME" or "*"; a destination any of the forms above. 0, or -EINVAL
+ * with a sentence in why; release t's ports with free().
+ */
+int acl_target_parse(const char *text, bool source, struct acl_target *t, char *why, size_t len)
+    __attribute__((warn_unused_result));
+void acl_target_format(const struct acl_target *t, char *out, size_t len);
+
+/* "*" (every port: none listed), "22", "22,443", "8000-8080": a new sorted,
+ * merged array in *out. 0, -EINVAL, -E2BIG (over ACL_MAX_PORT_RANGES),
+ * -ENOMEM. */
+int acl_ports_parse(const char *text, struct acl_port_range **out, size_t *n)
+    __attribute__((warn_unused_result));
+
+/* Sorts v and merges overlapping and adjacent ranges; the new count. */
+size_t acl_ports_canonical(struct acl_port_range *v, size_t n);
+
 /* The filter's JSON form (acl/filter.h) and back: from_json validates every
  * member and bound and returns -EINVAL with a message, leaving out empty. */
 json_t *acl_filter_to_json(const struct acl_filter *f);

@@ -1,0 +1,413 @@
+/*
+ * The policy compiled for one node: the entries it enforces (acl/filter.h).
+ *
+ * Each rule's sources become one source set (names -> their addresses,
+ * "*" -> 0.0.0.0/0 and ::/0). Each destination yields pieces at the node
+ * where its traffic leaves the mesh (grant.h says with which protocols and
+ * ports):
+ *   NAME of a node      INPUT at that node, dst its addresses
+ *   NAME of a device    FORWARD at its hub, dst the device's addresses
+ *   group:NAME          each member as NAME
+ *   PREFIX              FORWARD at each node whose routes overlap it (dst:
+ *                       the overlap), and members' addresses inside it as NAME
+ *   exit                EXIT at each exit node, and INPUT there to its own
+ *                       addresses for DNS
+ *   dns                 INPUT at every node to its addresses and the resolver
+ *   *                   all of the above
+ * Pieces of one rule with the same hook, protocols and ports become one
+ * entry (their source set is the same), with canonical prefix lists. With
+ * default "deny" the coordinator also gets rule 0: every member to its
+ * control port, which the policy cannot close.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "acl/grant.h"
+#include "mesh/protocol.h"
+
+struct plist {
+	struct prefix *v;
+	size_t n, cap;
+};
+
+struct piece {
+	enum acl_hook hook;
+	uint8_t protocols;
+	struct acl_port_range *ports;
+	size_t n_ports;
+	struct plist dst;
+};
+
+/* One rule's pieces at one node. */
+struct pieces {
+	struct piece *v;
+	size_t n;
+	int err;
+};
+
+static int plist_add(struct plist *l, const struct prefix *v, size_t n)
+{
+	if (l->n + n > l->cap) {
+		size_t cap = (l->n + n) * 2 + 4;
+		struct prefix *grown = realloc(l->v, cap * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		l->v = grown;
+		l->cap = cap;
+	}
+	if (n)
+		memcpy(l->v + l->n, v, n * sizeof(*v));
+	l->n += n;
+	return 0;
+}
+
+/* Sorted, each prefix inside another dropped. After sorting, a prefix
+ * holding others comes right before them, and prefixes nest or are
+ * disjoint, so comparing with the last one kept is enough. */
+static void plist_canonical(struct plist *l)
+{
+	size_t kept = 0;
+
+	if (l->n == 0)
+		return;
+	qsort(l->v, l->n, sizeof(*l->v), prefix_cmp);
+	for (size_t i = 1; i < l->n; i++)
+		if (!prefix_contains(&l->v[kept], &l->v[i]))
+			l->v[++kept] = l->v[i];
+	l->n = kept + 1;
+}
+
+static bool same_ports(const struct piece *x, const struct acl_port_range *ports, size_t n)
+{
+	return x->n_ports == n && (!n || !memcmp(x->ports, ports, n * sizeof(*ports)));
+}
+
+/* Adds dst under (hook, grant), merging with a piece of the same key. */
+static void piece_add(struct pieces *ps, enum acl_hook hook, const struct acl_grant *g,
+		      const struct prefix *dst, size_t n_dst)
+{
+	struct acl_port_range *ports = NULL;
+	size_t n_ports = g->n_ports;
+	struct piece *p;
+
+	if (ps->err || (hook != ACL_HOOK_EXIT && n_dst == 0))
+		return;
+	if (n_ports && !(ports = malloc(n_ports * sizeof(*ports)))) {
+		ps->err = -ENOMEM;
+		return;
+	}
+	if (n_ports)
+		memcpy(ports, g->ports, n_ports * sizeof(*ports));
+	n_ports = acl_ports_canonical(ports, n_ports);
+	for (size_t i = 0; i < ps->n; i++) {
+		p = &ps->v[i];
+		if (p->hook == hook && p->protocols == g->protocols &&
+		    same_ports(p, ports, n_ports)) {
+			free(ports);
+			ps->err = plist_add(&p->dst, dst, n_dst);
+			return;
+		}
+	}
+	p = realloc(ps->v, (ps->n + 1) * sizeof(*p));
+	if (!p) {
+		free(ports);
+		ps->err = -ENOMEM;
+		return;
+	}
+	ps->v = p;
+	p = &ps->v[ps->n++];
+	*p = (struct piece){
+		.hook = hook, .protocols = g->protocols, .ports = ports, .n_ports = n_ports
+	};
+	ps->err = plist_add(&p->dst, dst, n_dst);
+}
+
+static void pieces_free(struct pieces *ps)
+{
+	for (size_t i = 0; i < ps->n; i++) {
+		free(ps->v[i].ports);
+		free(ps->v[i].dst.v);
+	}
+	free(ps->v);
+	memset(ps, 0, sizeof(*ps));
+}
+
+/* ---- destinations at one node ---- */
+
+struct at {
+	const struct acl_policy *p;
+	const struct acl_mesh *mesh;
+	const struct acl_member *node;
+	const struct acl_rule *rule;
+	struct pieces *out;
+};
+
+static bool hubbed_here(const struct at *a, const struct acl_member *m)
+{
+	return m->hub && !strcasecmp(m->hub, a->node->name);
+}
+
+/* A member as a destination: INPUT if it is this node, FORWARD if this
+ * node is its hub; only its addresses inside within (NULL: all). */
+static void member_at(const struct at *a, const struct acl_member *m, const struct acl_grant *g,
+		      const struct prefix *within)
+{
+	enum acl_hook hook = m == a->node ? ACL_HOOK_INPUT : ACL_HOOK_FORWARD;
+
+	if (m != a->node && !hubbed_here(a, m))
+		return;
+	for (size_t i = 0; i < m->n_addresses; i++)
+		if (!within || prefix_contains(within, &m->addresses[i]))
+			piece_add(a->out, hook, g, &m->addresses[i], 1);
+}
+
+static void named_at(const struct at *a, const struct acl_target *t, const struct acl_grant *g)
+{
+	for (size_t i = 0; i < a->mesh->n_members; i++)
+		if (acl_target_names(a->p, t, &a->mesh->members[i]))
+			member_at(a, &a->mesh->members[i], g, NULL);
+}
+
+static void prefix_at(const struct at *a, const struct prefix *pfx, const struct acl_grant *g)
+{
+	const struct acl_member *n = a->node;
+
+	for (size_t i = 0; i < n->n_routes; i++) {
+		if (!prefix_overlaps(&n->routes[i], pfx))
+			continue;
+		piece_add(a->out, ACL_HOOK_FORWARD, g,
+			  n->routes[i].len > pfx->len ? &n->routes[i] : pfx, 1);
+	}
+	for (size_t i = 0; i < a->mesh->n_members; i++)
+		member_at(a, &a->mesh->members[i], g, pfx);
+}
+
+static void exit_at(const struct at *a, const struct acl_grant *g)
+{
+	struct acl_grant dns;
+
+	if (!a->node->exit)
+		return;
+	piece_add(a->out, ACL_HOOK_EXIT, g, NULL, 0);
+	if (acl_grant_dns(a->rule, &dns))
+		piece_add(a->out, ACL_HOOK_INPUT, &dns, a->node->addresses, a->node->n_addresses);
+}
+
+static void dns_at(const struct at *a)
+{
+	struct acl_grant dns;
+
+	if (!acl_grant_dns(a->rule, &dns))
+		return;
+	piece_add(a->out, ACL_HOOK_INPUT, &dns, a->node->addresses, a->node->n_addresses);
+	piece_add(a->out, ACL_HOOK_INPUT, &dns, a->mesh->resolver, a->mesh->n_resolver);
+}
+
+static void any_at(const struct at *a, const struct acl_target *t, const struct acl_grant *g)
+{
+	const struct acl_member *n = a->node;
+
+	for (size_t i = 0; i < a->mesh->n_members; i++)
+		member_at(a, &a->mesh->members[i], g, NULL);
+	for (size_t i = 0; i < n->n_routes; i++)
+		piece_add(a->out, ACL_HOOK_FORWARD, g, &n->routes[i], 1);
+	exit_at(a, g);
+	if (acl_any_has_dns(t))
+		dns_at(a);
+}
+
+static void target_at(const struct at *a, const struct acl_target *t)
+{
+	struct acl_grant g = acl_grant_main(a->rule, t);
+
+	switch (t->kind) {
+	case ACL_NAME:
+	case ACL_GROUP:
+		named_at(a, t, &g);
+		break;
+	case ACL_PREFIX:
+		prefix_at(a, &t->prefix, &g);
+		break;
+	case ACL_EXIT:
+		exit_at(a, &g);
+		break;
+	case ACL_DNS:
+		dns_at(a);
+		break;
+	case ACL_ANY:
+		any_at(a, t, &g);
+		break;
+	}
+}
+
+/* ---- sources ---- */
+
+static int sources(const struct acl_policy *p, const struct acl_mesh *mesh,
+		   const struct acl_rule *r, struct plist *src)
+{
+	static const struct prefix any[2] = { { .family = AF_INET }, { .family = AF_INET6 } };
+	int ret = 0;
+
+	for (size_t i = 0; i < r->n_from && !ret; i++) {
+		if (r->from[i].kind == ACL_ANY) {
+			ret = plist_add(src, any, 2);
+			continue;
+		}
+		for (size_t k = 0; k < mesh->n_members && !ret; k++)
+			if (acl_target_names(p, &r->from[i], &mesh->members[k]))
+				ret = plist_add(src, mesh->members[k].addresses,
+						mesh->members[k].n_addresses);
+	}
+	plist_canonical(src);
+	return ret;
+}
+
+/* ---- the filter ---- */
+
+static int entry_add(struct acl_filter *f, uint32_t rule, const struct plist *src, struct piece *pc)
+{
+	struct acl_entry *v, *e;
+
+	if (f->n_entries >= ACL_MAX_ENTRIES || src->n > ACL_MAX_PREFIXES ||
+	    pc->dst.n > ACL_MAX_PREFIXES)
+		return -E2BIG;
+	v = realloc(f->entries, (f->n_entries + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	f->entries = v;
+	e = &v[f->n_entries];
+	*e = (struct acl_entry){ .rule = rule, .hook = pc->hook, .protocols = pc->protocols };
+	e->src = malloc(src->n * sizeof(*e->src));
+	if (!e->src)
+		return -ENOMEM;
+	memcpy(e->src, src->v, src->n * sizeof(*e->src));
+	e->n_src = src->n;
+	f->n_entries++;
+	/* The entry takes the piece's arrays. */
+	e->dst = pc->dst.v;
+	e->n_dst = pc->dst.n;
+	e->ports = pc->ports;
+	e->n_ports = pc->n_ports;
+	pc->dst = (struct plist){ 0 };
+	pc->ports = NULL;
+	pc->n_ports = 0;
+	return 0;
+}
+
+static int rule_compile(const struct at *at, uint32_t number, struct acl_filter *f)
+{
+	struct plist src = { 0 };
+	struct pieces ps = { 0 };
+	struct at a = *at;
+	int ret = sources(a.p, a.mesh, a.rule, &src);
+
+	a.out = &ps;
+	for (size_t i = 0; !ret && src.n && i < a.rule->n_to; i++)
+		target_at(&a, &a.rule->to[i]);
+	if (!ret)
+		ret = ps.err;
+	for (size_t i = 0; !ret && i < ps.n; i++) {
+		plist_canonical(&ps.v[i].dst);
+		ret = entry_add(f, number, &src, &ps.v[i]);
+	}
+	pieces_free(&ps);
+	free(src.v);
+	return ret;
+}
+
+/* Rule 0 on the coordinator: every member to its control port. */
+static int control_compile(const struct at *at, struct acl_filter *f)
+{
+	static const struct acl_port_range control = { MESH_CONTROL_PORT, MESH_CONTROL_PORT };
+	const struct acl_grant g = { .protocols = ACL_PROTO_TCP, .ports = &control, .n_ports = 1 };
+	struct plist src = { 0 };
+	struct pieces ps = { 0 };
+	int ret = 0;
+
+	for (size_t i = 0; i < at->mesh->n_members && !ret; i++)
+		ret = plist_add(&src, at->mesh->members[i].addresses,
+				at->mesh->members[i].n_addresses);
+	plist_canonical(&src);
+	piece_add(&ps, ACL_HOOK_INPUT, &g, at->node->addresses, at->node->n_addresses);
+	if (!ret)
+		ret = ps.err;
+	if (!ret && ps.n && src.n) {
+		plist_canonical(&ps.v[0].dst);
+		ret = entry_add(f, 0, &src, &ps.v[0]);
+	}
+	pieces_free(&ps);
+	free(src.v);
+	return ret;
+}
+
+int acl_compile(const struct acl_policy *p, const struct acl_mesh *mesh, const char *node,
+		uint32_t revision, struct acl_filter *out)
+{
+	struct at at = { .p = p, .mesh = mesh, .node = acl_member_find(mesh, node) };
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!at.node || at.node->hub)
+		return -ENOENT;
+	out->present = true;
+	out->deny = p->def == ACL_DEFAULT_DENY;
+	out->revision = revision;
+	if (!out->deny)
+		return 0;
+	if (at.node->coordinator)
+		ret = control_compile(&at, out);
+	for (size_t i = 0; !ret && i < p->n_rules; i++) {
+		at.rule = &p->rules[i];
+		ret = rule_compile(&at, (uint32_t)(i + 1), out);
+	}
+	if (ret < 0)
+		acl_filter_free(out);
+	return ret;
+}
+
+/* ---- peers ---- */
+
+/* Whether an entry of f has a source covering one of m's addresses. */
+static bool covers(const struct acl_filter *f, const struct acl_member *m)
+{
+	for (size_t i = 0; i < f->n_entries; i++)
+		for (size_t s = 0; s < f->entries[i].n_src; s++)
+			for (size_t k = 0; k < m->n_addresses; k++)
+				if (prefix_contains(&f->entries[i].src[s], &m->addresses[k]))
+					return true;
+	return false;
+}
+
+/* Whether b's filter lets a, or a device a hubs, in. */
+static bool reaches(const struct acl_policy *p, const struct acl_mesh *mesh,
+		    const struct acl_member *a, const struct acl_member *b)
+{
+	struct acl_filter f;
+	bool yes = false;
+	int ret = acl_compile(p, mesh, b->name, 0, &f);
+
+	/* b is a device (-ENOENT); else out of memory: keep the peer
+	 * rather than cut it. */
+	if (ret < 0)
+		return ret != -ENOENT;
+	yes = covers(&f, a);
+	for (size_t i = 0; !yes && i < mesh->n_members; i++)
+		if (mesh->members[i].hub && !strcasecmp(mesh->members[i].hub, a->name))
+			yes = covers(&f, &mesh->members[i]);
+	acl_filter_free(&f);
+	return yes;
+}
+
+bool acl_may_peer(const struct acl_policy *p, const struct acl_mesh *mesh, const char *a,
+		  const char *b)
+{
+	const struct acl_member *ma = acl_member_find(mesh, a), *mb = acl_member_find(mesh, b);
+
+	if (!ma || !mb)
+		return false;
+	if (p->def == ACL_DEFAULT_ALLOW || ma->coordinator || mb->coordinator)
+		return true;
+	return reaches(p, mesh, ma, mb) || reaches(p, mesh, mb, ma);
+}
