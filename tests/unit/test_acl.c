@@ -938,6 +938,29 @@ static void test_differential(void)
 	printf("  %u queries, %u allowed, %u mismatches\n", queries, allowed, mismatches);
 }
 
+/* The example file's policy: the two common setups in one. */
+static void test_example_file(void)
+{
+	struct mg_config cfg;
+	struct fixture fx;
+	char err[2048];
+	int ret =
+	    config_load(MG_SOURCE_DIR "/packaging/meshgate.conf.example", &cfg, err, sizeof(err));
+
+	if (!CHECK_EQ_INT(ret, 0)) {
+		fprintf(stderr, "  %s\n", err);
+		return;
+	}
+	CHECK(cfg.policy_present && cfg.policy.def == ACL_DEFAULT_DENY);
+	CHECK_EQ_INT(cfg.policy.n_groups, 1);
+	CHECK_EQ_INT(cfg.policy.n_rules, 2);
+	fixture_init(&fx);
+	CHECK_VERDICT(&cfg.policy, &fx.mesh, "phone", "home", ACL_PROTO_TCP, 80, true, 1);
+	CHECK_VERDICT(&cfg.policy, &fx.mesh, "router", "home", ACL_PROTO_TCP, 80, false, 0);
+	CHECK_VERDICT(&cfg.policy, &fx.mesh, "router", "exit", ACL_PROTO_TCP, 443, true, 2);
+	config_free(&cfg);
+}
+
 int main(void)
 {
 	RUN(test_parse);
@@ -951,5 +974,6 @@ int main(void)
 	RUN(test_json);
 	RUN(test_policy_copy);
 	RUN(test_differential);
+	RUN(test_example_file);
 	return test_summary();
 }
