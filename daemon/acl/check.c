@@ -207,6 +207,11 @@ int acl_check(const struct acl_policy *p, const struct acl_mesh *mesh, const str
 			 "'%s' is no node or device name, address, exit or dns", q->to);
 		return -ENOENT;
 	}
+	if (d.kind == DEST_DEVICE && !acl_member_find(mesh, d.m->hub)) {
+		snprintf(v->reason, sizeof(v->reason), "denied: %s's hub %s is not in the mesh",
+			 d.m->name, d.m->hub);
+		return 0;
+	}
 	if (d.kind == DEST_INTERNET && !has_exit(mesh)) {
 		snprintf(v->reason, sizeof(v->reason),
 			 "denied: no node of the mesh serves an approved exit");

@@ -136,28 +136,42 @@ static void pieces_free(struct pieces *ps)
 
 /* ---- destinations at one node ---- */
 
+/* The node and the devices it hubs: the only members whose addresses can
+ * be a dst in its filter. */
+struct local {
+	const struct acl_member **v;
+	size_t n;
+};
+
 struct at {
 	const struct acl_policy *p;
 	const struct acl_mesh *mesh;
 	const struct acl_member *node;
+	struct local local;
 	const struct acl_rule *rule;
 	struct pieces *out;
 };
 
-static bool hubbed_here(const struct at *a, const struct acl_member *m)
+static int local_init(struct local *l, const struct acl_mesh *mesh, const struct acl_member *node)
 {
-	return m->hub && !strcasecmp(m->hub, a->node->name);
+	l->n = 0;
+	l->v = malloc((mesh->n_members + 1) * sizeof(*l->v));
+	if (!l->v)
+		return -ENOMEM;
+	l->v[l->n++] = node;
+	for (size_t i = 0; i < mesh->n_members; i++)
+		if (mesh->members[i].hub && !strcasecmp(mesh->members[i].hub, node->name))
+			l->v[l->n++] = &mesh->members[i];
+	return 0;
 }
 
-/* A member as a destination: INPUT if it is this node, FORWARD if this
- * node is its hub; only its addresses inside within (NULL: all). */
+/* A local member as a destination: INPUT if it is this node, FORWARD to a
+ * device; only its addresses inside within (NULL: all). */
 static void member_at(const struct at *a, const struct acl_member *m, const struct acl_grant *g,
 		      const struct prefix *within)
 {
 	enum acl_hook hook = m == a->node ? ACL_HOOK_INPUT : ACL_HOOK_FORWARD;
 
-	if (m != a->node && !hubbed_here(a, m))
-		return;
 	for (size_t i = 0; i < m->n_addresses; i++)
 		if (!within || prefix_contains(within, &m->addresses[i]))
 			piece_add(a->out, hook, g, &m->addresses[i], 1);
@@ -165,9 +179,9 @@ static void member_at(const struct at *a, const struct acl_member *m, const stru
 
 static void named_at(const struct at *a, const struct acl_target *t, const struct acl_grant *g)
 {
-	for (size_t i = 0; i < a->mesh->n_members; i++)
-		if (acl_target_names(a->p, t, &a->mesh->members[i]))
-			member_at(a, &a->mesh->members[i], g, NULL);
+	for (size_t i = 0; i < a->local.n; i++)
+		if (acl_target_names(a->p, t, a->local.v[i]))
+			member_at(a, a->local.v[i], g, NULL);
 }
 
 static void prefix_at(const struct at *a, const struct prefix *pfx, const struct acl_grant *g)
@@ -180,8 +194,8 @@ static void prefix_at(const struct at *a, const struct prefix *pfx, const struct
 		piece_add(a->out, ACL_HOOK_FORWARD, g,
 			  n->routes[i].len > pfx->len ? &n->routes[i] : pfx, 1);
 	}
-	for (size_t i = 0; i < a->mesh->n_members; i++)
-		member_at(a, &a->mesh->members[i], g, pfx);
+	for (size_t i = 0; i < a->local.n; i++)
+		member_at(a, a->local.v[i], g, pfx);
 }
 
 static void exit_at(const struct at *a, const struct acl_grant *g)
@@ -209,8 +223,8 @@ static void any_at(const struct at *a, const struct acl_target *t, const struct 
 {
 	const struct acl_member *n = a->node;
 
-	for (size_t i = 0; i < a->mesh->n_members; i++)
-		member_at(a, &a->mesh->members[i], g, NULL);
+	for (size_t i = 0; i < a->local.n; i++)
+		member_at(a, a->local.v[i], g, NULL);
 	for (size_t i = 0; i < n->n_routes; i++)
 		piece_add(a->out, ACL_HOOK_FORWARD, g, &n->routes[i], 1);
 	exit_at(a, g);
@@ -244,22 +258,74 @@ static void target_at(const struct at *a, const struct acl_target *t)
 
 /* ---- sources ---- */
 
-static int sources(const struct acl_policy *p, const struct acl_mesh *mesh,
-		   const struct acl_rule *r, struct plist *src)
+/* The members sorted by name (without regard to case), so that a group's
+ * names are found in log time: a big policy compiles for every node. */
+struct names {
+	const struct acl_member **v;
+	size_t n;
+};
+
+static int cmp_member_name(const void *a, const void *b)
 {
-	static const struct prefix any[2] = { { .family = AF_INET }, { .family = AF_INET6 } };
+	return strcasecmp((*(const struct acl_member *const *)a)->name,
+			  (*(const struct acl_member *const *)b)->name);
+}
+
+static int names_init(struct names *ix, const struct acl_mesh *mesh)
+{
+	ix->n = mesh->n_members;
+	ix->v = malloc((ix->n + 1) * sizeof(*ix->v));
+	if (!ix->v)
+		return -ENOMEM;
+	for (size_t i = 0; i < ix->n; i++)
+		ix->v[i] = &mesh->members[i];
+	qsort(ix->v, ix->n, sizeof(*ix->v), cmp_member_name);
+	return 0;
+}
+
+/* Adds the addresses of every member called name. */
+static int name_sources(const struct names *ix, const char *name, struct plist *src)
+{
+	size_t lo = 0, hi = ix->n;
 	int ret = 0;
 
-	for (size_t i = 0; i < r->n_from && !ret; i++) {
-		if (r->from[i].kind == ACL_ANY) {
-			ret = plist_add(src, any, 2);
-			continue;
-		}
-		for (size_t k = 0; k < mesh->n_members && !ret; k++)
-			if (acl_target_names(p, &r->from[i], &mesh->members[k]))
-				ret = plist_add(src, mesh->members[k].addresses,
-						mesh->members[k].n_addresses);
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcasecmp(ix->v[mid]->name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
+	for (; !ret && lo < ix->n && !strcasecmp(ix->v[lo]->name, name); lo++)
+		ret = plist_add(src, ix->v[lo]->addresses, ix->v[lo]->n_addresses);
+	return ret;
+}
+
+static int target_sources(const struct acl_policy *p, const struct names *ix,
+			  const struct acl_target *t, struct plist *src)
+{
+	static const struct prefix any[2] = { { .family = AF_INET }, { .family = AF_INET6 } };
+	const struct acl_group *g;
+	int ret = 0;
+
+	if (t->kind == ACL_ANY)
+		return plist_add(src, any, 2);
+	if (t->kind == ACL_NAME)
+		return name_sources(ix, t->name, src);
+	if (t->kind != ACL_GROUP || !(g = acl_group_find(p, t->name)))
+		return 0;
+	for (size_t i = 0; !ret && i < g->n_members; i++)
+		ret = name_sources(ix, g->members[i], src);
+	return ret;
+}
+
+static int sources(const struct acl_policy *p, const struct names *ix, const struct acl_rule *r,
+		   struct plist *src)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < r->n_from && !ret; i++)
+		ret = target_sources(p, ix, &r->from[i], src);
 	plist_canonical(src);
 	return ret;
 }
@@ -296,12 +362,13 @@ static int entry_add(struct acl_filter *f, uint32_t rule, const struct plist *sr
 	return 0;
 }
 
-static int rule_compile(const struct at *at, uint32_t number, struct acl_filter *f)
+static int rule_compile(const struct at *at, const struct names *ix, uint32_t number,
+			struct acl_filter *f)
 {
 	struct plist src = { 0 };
 	struct pieces ps = { 0 };
 	struct at a = *at;
-	int ret = sources(a.p, a.mesh, a.rule, &src);
+	int ret = sources(a.p, ix, a.rule, &src);
 
 	a.out = &ps;
 	for (size_t i = 0; !ret && src.n && i < a.rule->n_to; i++)
@@ -346,6 +413,7 @@ int acl_compile(const struct acl_policy *p, const struct acl_mesh *mesh, const c
 		uint32_t revision, struct acl_filter *out)
 {
 	struct at at = { .p = p, .mesh = mesh, .node = acl_member_find(mesh, node) };
+	struct names ix = { 0 };
 	int ret = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -356,12 +424,17 @@ int acl_compile(const struct acl_policy *p, const struct acl_mesh *mesh, const c
 	out->revision = revision;
 	if (!out->deny)
 		return 0;
-	if (at.node->coordinator)
+	ret = local_init(&at.local, mesh, at.node);
+	if (!ret)
+		ret = names_init(&ix, mesh);
+	if (!ret && at.node->coordinator)
 		ret = control_compile(&at, out);
 	for (size_t i = 0; !ret && i < p->n_rules; i++) {
 		at.rule = &p->rules[i];
-		ret = rule_compile(&at, (uint32_t)(i + 1), out);
+		ret = rule_compile(&at, &ix, (uint32_t)(i + 1), out);
 	}
+	free(at.local.v);
+	free(ix.v);
 	if (ret < 0)
 		acl_filter_free(out);
 	return ret;
@@ -369,45 +442,58 @@ int acl_compile(const struct acl_policy *p, const struct acl_mesh *mesh, const c
 
 /* ---- peers ---- */
 
-/* Whether an entry of f has a source covering one of m's addresses. */
-static bool covers(const struct acl_filter *f, const struct acl_member *m)
+/* Whether rule r gives node b any entry (its sources aside). */
+static bool rule_lands_at(const struct at *b, const struct acl_rule *r)
 {
-	for (size_t i = 0; i < f->n_entries; i++)
-		for (size_t s = 0; s < f->entries[i].n_src; s++)
-			for (size_t k = 0; k < m->n_addresses; k++)
-				if (prefix_contains(&f->entries[i].src[s], &m->addresses[k]))
-					return true;
+	struct pieces ps = { 0 };
+	struct at a = *b;
+	bool yes;
+
+	a.rule = r;
+	a.out = &ps;
+	for (size_t i = 0; i < r->n_to && !ps.n && !ps.err; i++)
+		target_at(&a, &r->to[i]);
+	/* Out of memory: keep the peer rather than cut it. */
+	yes = ps.n || ps.err;
+	pieces_free(&ps);
+	return yes;
+}
+
+/* Whether one of senders (a node and its devices) is a source of r: what
+ * an entry's src covering one of its addresses comes to. */
+static bool rule_from_any(const struct acl_policy *p, const struct acl_rule *r,
+			  const struct local *senders)
+{
+	for (size_t i = 0; i < senders->n; i++)
+		if (senders->v[i]->n_addresses && acl_rule_from(p, r, senders->v[i]))
+			return true;
 	return false;
 }
 
 /* Whether b's filter lets a, or a device a hubs, in. */
-static bool reaches(const struct acl_policy *p, const struct acl_mesh *mesh,
-		    const struct acl_member *a, const struct acl_member *b)
+static bool reaches(const struct acl_policy *p, const struct at *b, const struct local *senders)
 {
-	struct acl_filter f;
-	bool yes = false;
-	int ret = acl_compile(p, mesh, b->name, 0, &f);
-
-	/* b is a device (-ENOENT); else out of memory: keep the peer
-	 * rather than cut it. */
-	if (ret < 0)
-		return ret != -ENOENT;
-	yes = covers(&f, a);
-	for (size_t i = 0; !yes && i < mesh->n_members; i++)
-		if (mesh->members[i].hub && !strcasecmp(mesh->members[i].hub, a->name))
-			yes = covers(&f, &mesh->members[i]);
-	acl_filter_free(&f);
-	return yes;
+	for (size_t i = 0; i < p->n_rules; i++)
+		if (rule_from_any(p, &p->rules[i], senders) && rule_lands_at(b, &p->rules[i]))
+			return true;
+	return false;
 }
 
 bool acl_may_peer(const struct acl_policy *p, const struct acl_mesh *mesh, const char *a,
 		  const char *b)
 {
 	const struct acl_member *ma = acl_member_find(mesh, a), *mb = acl_member_find(mesh, b);
+	struct at at_a = { .p = p, .mesh = mesh, .node = ma };
+	struct at at_b = { .p = p, .mesh = mesh, .node = mb };
+	bool yes = true;
 
-	if (!ma || !mb)
+	if (!ma || !mb || ma->hub || mb->hub)
 		return false;
 	if (p->def == ACL_DEFAULT_ALLOW || ma->coordinator || mb->coordinator)
 		return true;
-	return reaches(p, mesh, ma, mb) || reaches(p, mesh, mb, ma);
+	if (local_init(&at_a.local, mesh, ma) == 0 && local_init(&at_b.local, mesh, mb) == 0)
+		yes = reaches(p, &at_b, &at_a.local) || reaches(p, &at_a, &at_b.local);
+	free(at_a.local.v);
+	free(at_b.local.v);
+	return yes;
 }

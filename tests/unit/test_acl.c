@@ -875,11 +875,51 @@ static size_t enforcers(const struct rmesh *m, const struct prefix *a, enum acl_
 	return n;
 }
 
+/* may_peer's definition, read off the compiled filters: an entry at b
+ * whose src covers an address of a or of a device a hubs. */
+static bool filter_admits(const struct acl_filter *f, const struct rmesh *m,
+			  const struct acl_member *a)
+{
+	for (size_t i = 0; i < m->mesh.n_members; i++) {
+		const struct acl_member *x = &m->members[i];
+		if (x != a && !(x->hub && !strcasecmp(x->hub, a->name)))
+			continue;
+		for (size_t e = 0; e < f->n_entries; e++)
+			for (size_t s = 0; s < f->entries[e].n_src; s++)
+				for (size_t k = 0; k < x->n_addresses; k++)
+					if (prefix_contains(&f->entries[e].src[s],
+							    &x->addresses[k]))
+						return true;
+	}
+	return false;
+}
+
+static unsigned check_may_peer(const struct acl_policy *p, const struct rmesh *m,
+			       const struct acl_filter *filters, unsigned *peers)
+{
+	unsigned wrong = 0;
+
+	for (size_t i = 0; i < m->n_nodes; i++) {
+		for (size_t j = 0; j < m->n_nodes; j++) {
+			const struct acl_member *a = &m->members[i], *b = &m->members[j];
+			bool want = !filters[i].deny || a->coordinator || b->coordinator ||
+				    filter_admits(&filters[j], m, a) ||
+				    filter_admits(&filters[i], m, b);
+			bool got = acl_may_peer(p, &m->mesh, a->name, b->name);
+			*peers += got;
+			if (got != want && wrong++ < 3)
+				fprintf(stderr, "  may_peer(%s, %s) = %d, filters say %d\n",
+					a->name, b->name, got, want);
+		}
+	}
+	return wrong;
+}
+
 static void test_differential(void)
 {
 	static const uint8_t protos[] = { 0, ACL_PROTO_TCP, ACL_PROTO_UDP, ACL_PROTO_ICMP };
 	static const uint16_t ports[] = { 0, 22, 53, 55, 80, 443, MESH_CONTROL_PORT };
-	unsigned queries = 0, allowed = 0, mismatches = 0;
+	unsigned queries = 0, allowed = 0, mismatches = 0, pairs = 0, peers = 0, peer_wrong = 0;
 
 	srandom(1515);
 	for (unsigned round = 0; round < 400; round++) {
@@ -928,14 +968,19 @@ static void test_differential(void)
 				fprintf(stderr, "  round %u: %s -> %s allowed with no enforcer\n",
 					round, from->name, to);
 		}
+		peer_wrong += check_may_peer(&p, &m, filters, &peers);
+		pairs += (unsigned)(m.n_nodes * m.n_nodes);
 		for (size_t i = 0; i < m.n_nodes; i++)
 			acl_filter_free(&filters[i]);
 		acl_policy_free(&p);
 	}
 	CHECK_EQ_INT(mismatches, 0);
+	CHECK_EQ_INT(peer_wrong, 0);
+	CHECK(peers > pairs / 10 && peers < pairs - pairs / 20);
 	/* Both answers are exercised. */
 	CHECK(allowed > queries / 10 && allowed < queries - queries / 10);
-	printf("  %u queries, %u allowed, %u mismatches\n", queries, allowed, mismatches);
+	printf("  %u queries, %u allowed, %u mismatches; may_peer: %u pairs, %u true, %u wrong\n",
+	       queries, allowed, mismatches, pairs, peers, peer_wrong);
 }
 
 /* The example file's policy: the two common setups in one. */
