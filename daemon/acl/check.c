@@ -129,7 +129,10 @@ static void dest_address(struct dest *d, const struct acl_mesh *mesh)
 	d->n_addrs = 1;
 	for (size_t i = 0; i < mesh->n_members; i++) {
 		for (size_t k = 0; k < mesh->members[i].n_addresses; k++) {
-			if (prefix_contains(&mesh->members[i].addresses[k], a)) {
+			const struct prefix *x = &mesh->members[i].addresses[k];
+			/* The address itself, whatever length it was given with. */
+			if (x->family == a->family &&
+			    !memcmp(x->addr, a->addr, addr_len(a->family))) {
 				d->kind = mesh->members[i].hub ? DEST_DEVICE : DEST_NODE;
 				d->m = &mesh->members[i];
 				return;

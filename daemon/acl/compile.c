@@ -65,13 +65,18 @@ static int plist_add(struct plist *l, const struct prefix *v, size_t n)
 
 /* Sorted, each prefix inside another dropped. After sorting, a prefix
  * holding others comes right before them, and prefixes nest or are
- * disjoint, so comparing with the last one kept is enough. */
+ * disjoint, so comparing with the last one kept is enough. A prefix with
+ * host bits is an interface address (100.64.0.3/10): its host is meant, and
+ * the filter carries networks only. */
 static void plist_canonical(struct plist *l)
 {
 	size_t kept = 0;
 
 	if (l->n == 0)
 		return;
+	for (size_t i = 0; i < l->n; i++)
+		if (!prefix_is_network(&l->v[i]))
+			l->v[i].len = (uint8_t)(addr_len(l->v[i].family) * 8);
 	qsort(l->v, l->n, sizeof(*l->v), prefix_cmp);
 	for (size_t i = 1; i < l->n; i++)
 		if (!prefix_contains(&l->v[kept], &l->v[i]))

@@ -388,6 +388,19 @@ static void test_compile_defaults(void)
 	CHECK(acl_may_peer(&cfg.policy, &fx.mesh, "coord", "home"));
 	CHECK(acl_may_peer(&cfg.policy, &fx.mesh, "home", "coord"));
 	config_free(&cfg);
+	/* Addresses given with the interface's length still mean the host. */
+	fx.addrs[3][0] = pfx("100.64.0.4/10");
+	fx.addrs[3][1] = pfx("fd7a:6d67:7465::4/48");
+	if (!load_policy("policy = { default = \"deny\";\n"
+			 " rules = ( { from = [\"home\"]; to = [\"home:22\"]; } ); };\n",
+			 &cfg))
+		return;
+	check_filter(&cfg.policy, &fx.mesh, "home",
+		     "[{\"rule\":1,\"hook\":\"input\","
+		     "\"src\":[\"100.64.0.4/32\",\"fd7a:6d67:7465::4/128\"],"
+		     "\"dst\":[\"100.64.0.4/32\",\"fd7a:6d67:7465::4/128\"],"
+		     "\"protocols\":[\"tcp\",\"udp\"],\"ports\":[\"22\"]}]");
+	config_free(&cfg);
 }
 
 static void test_may_peer(void)
@@ -467,6 +480,7 @@ static void test_check_cases(void)
 	CHECK_VERDICT(p, &fx.mesh, "laptop", "100.100.100.100", ACL_PROTO_UDP, 53, false, 0);
 	CHECK_VERDICT(p, &fx.mesh, "laptop", "phone", ACL_PROTO_TCP, 22, false, 0);
 	CHECK_VERDICT(p, &fx.mesh, "LAPTOP", "Home", ACL_PROTO_TCP, 22, true, 1);
+	CHECK_VERDICT(p, &fx.mesh, "laptop", "100.64.0.4", ACL_PROTO_TCP, 22, true, 1);
 
 	CHECK_EQ_INT(acl_check(p, &fx.mesh, &q, &v), 0);
 	CHECK(v.allowed && v.line == 5);
