@@ -22,9 +22,10 @@
  *                      the routers serving them ("fd00::/64:22": the port
  *                      list follows the prefix length)
  *   exit               the internet through an exit node (and the exit
- *                      node's resolver, so that DNS follows the traffic)
+ *                      node's resolver, so that DNS follows the traffic:
+ *                      port 53 at its mesh addresses, whatever the ports)
  *   dns                the mesh resolver of every node (port 53)
- *   *                  all of the above
+ *   *                  all of the above (dns only when the ports hold 53)
  * A rule's optional proto: "tcp", "udp", "icmp" or "*" (the default:
  * TCP and UDP when ports are given, every protocol when not).
  * Names match without regard to case; a name no node or device has (yet)
