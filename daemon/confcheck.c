@@ -259,13 +259,27 @@ static void check_wan(const struct mg_config *cfg, struct confcheck_out *o)
 			wan);
 }
 
+/* Members take their share of the policy from the coordinator's netmap. */
+static void check_policy_role(const struct mg_config *cfg, bool coordinator,
+			      struct confcheck_out *o)
+{
+	if (cfg->policy_present && !coordinator)
+		warn_at(o, cfg, "policy",
+			"policy counts only on the coordinator: this node enforces the "
+			"coordinator's policy and ignores its own");
+}
+
 int confcheck_run(const struct mg_config *cfg, struct confcheck_out *out)
 {
+	bool coordinator;
+
 	if (out->errlen)
 		out->err[0] = '\0';
 	if (out->warnlen)
 		out->warn[0] = '\0';
-	check_plan(cfg, check_role(cfg, out), out);
+	coordinator = check_role(cfg, out);
+	check_plan(cfg, coordinator, out);
+	check_policy_role(cfg, coordinator, out);
 	check_private_key(cfg, out);
 	check_preshared_keys(cfg, out);
 	check_state_dir(cfg, out);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "mesh/invite.h"
+
 enum {
 	MAX_ERRORS = 20, /* then "too many errors" */
 	PATH_MAX_LEN = 4095,
@@ -884,6 +885,192 @@ static const struct key coordinator_keys[] = {
 	{ .name = NULL },
 };
 
+/* ---- the access policy (acl/acl.h) ---- */
+
+static void parse_policy_default(const struct field *f)
+{
+	const char *text = string_value(f);
+
+	if (!text)
+		return;
+	if (!strcmp(text, "allow"))
+		*(enum acl_default *)f->dst = ACL_DEFAULT_ALLOW;
+	else if (!strcmp(text, "deny"))
+		*(enum acl_default *)f->dst = ACL_DEFAULT_DENY;
+	else
+		error_at(f->p, f->s, "%s must be \"allow\" or \"deny\" (got '%s')", f->what, text);
+}
+
+static bool elem_member_name(const struct field *f, const char *text, void *out)
+{
+	if (!strncmp(text, "group:", 6)) {
+		error_at(f->p, f->s, "%s: '%s': a group holds names, not groups (no nesting)",
+			 f->what, text);
+		return false;
+	}
+	if (!config_name_valid(text)) {
+		error_at(f->p, f->s, "%s: '%s' is not a node or device name", f->what, text);
+		return false;
+	}
+	snprintf(out, ACL_NAME_MAX + 1, "%s", text);
+	return true;
+}
+
+static void parse_group_members(const struct field *f)
+{
+	struct acl_group *g = f->base;
+
+	free(g->members);
+	g->members = collect(f, sizeof(*g->members), elem_member_name, &g->n_members);
+}
+
+static void parse_rule_targets(const struct field *f, bool source, struct acl_target **v, size_t *n)
+{
+	int type = config_setting_type(f->s), count;
+	char why[256];
+
+	if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST) {
+		error_at(f->p, f->s, "%s must be a list of strings, e.g. [\"...\"]", f->what);
+		return;
+	}
+	count = config_setting_length(f->s);
+	if (!count) {
+		error_at(f->p, f->s, "%s is empty", f->what);
+		return;
+	}
+	*v = calloc((size_t)count, sizeof(**v));
+	if (!*v) {
+		error_at(f->p, f->s, "out of memory");
+		return;
+	}
+	for (int i = 0; i < count; i++) {
+		const config_setting_t *s = config_setting_get_elem(f->s, (unsigned)i);
+		const char *text = config_setting_get_string(s);
+
+		if (!text)
+			error_at(f->p, s, "%s[%d] must be a string", f->what, i);
+		else if (acl_target_parse(text, source, &(*v)[*n], why, sizeof(why)) < 0)
+			error_at(f->p, s, "%s[%d]: %s", f->what, i, why);
+		else
+			(*n)++;
+	}
+}
+
+static void parse_rule_from(const struct field *f)
+{
+	struct acl_rule *r = f->base;
+
+	parse_rule_targets(f, true, &r->from, &r->n_from);
+}
+
+static void parse_rule_to(const struct field *f)
+{
+	struct acl_rule *r = f->base;
+
+	parse_rule_targets(f, false, &r->to, &r->n_to);
+}
+
+static void parse_rule_proto(const struct field *f)
+{
+	static const struct {
+		const char *name;
+		uint8_t bits;
+	} protos[] = { { "tcp", ACL_PROTO_TCP },
+		       { "udp", ACL_PROTO_UDP },
+		       { "icmp", ACL_PROTO_ICMP },
+		       { "*", 0 } };
+	const char *text = string_value(f);
+
+	for (size_t i = 0; text && i < sizeof(protos) / sizeof(protos[0]); i++) {
+		if (!strcasecmp(text, protos[i].name)) {
+			*(uint8_t *)f->dst = protos[i].bits;
+			return;
+		}
+	}
+	if (text)
+		error_at(f->p, f->s, "%s must be \"tcp\", \"udp\", \"icmp\" or \"*\" (got '%s')",
+			 f->what, text);
+}
+
+#define GRP(f)  .offset = offsetof(struct acl_group, f), .size = sizeof(((struct acl_group *)0)->f)
+#define RULE(f) .offset = offsetof(struct acl_rule, f), .size = sizeof(((struct acl_rule *)0)->f)
+
+static const struct key policy_group_keys[] = {
+	{ .name = "name", .parse = parse_name, GRP(name), .flags = F_REQUIRED },
+	{ .name = "members", .parse = parse_group_members, GRP(members), .flags = F_REQUIRED },
+	{ .name = NULL },
+};
+
+static const struct key policy_rule_keys[] = {
+	{ .name = "from", .parse = parse_rule_from, RULE(from), .flags = F_REQUIRED },
+	{ .name = "to", .parse = parse_rule_to, RULE(to), .flags = F_REQUIRED },
+	{ .name = "proto", .parse = parse_rule_proto, RULE(protocols) },
+	{ .name = NULL },
+};
+
+/* A list of groups { ... } into an array of *n elements of size bytes,
+ * each walked against keys; line (unsigned) at line_offset in each. */
+static void *parse_group_list(const struct field *f, size_t size, size_t line_offset, size_t *n)
+{
+	int count;
+	char *v;
+
+	*n = 0;
+	if (config_setting_type(f->s) != CONFIG_TYPE_LIST) {
+		error_at(f->p, f->s, "%s must be a list of groups: ( { ... }, { ... } )", f->what);
+		return NULL;
+	}
+	count = config_setting_length(f->s);
+	v = count ? calloc((size_t)count, size) : NULL;
+	if (count && !v) {
+		error_at(f->p, f->s, "out of memory");
+		return NULL;
+	}
+	for (int i = 0; i < count; i++) {
+		const config_setting_t *s = config_setting_get_elem(f->s, (unsigned)i);
+		char what[WHAT_LEN];
+
+		snprintf(what, sizeof(what), "%s[%d]", f->what, i);
+		if (!config_setting_is_group(s)) {
+			error_at(f->p, s, "%s must be a group { ... }", what);
+			continue;
+		}
+		*(unsigned *)(v + *n * size + line_offset) =
+		    (unsigned)config_setting_source_line(s);
+		walk_group(f->p, s, what, f->key->sub, v + (*n)++ * size);
+	}
+	return v;
+}
+
+static void parse_policy_groups(const struct field *f)
+{
+	struct acl_policy *pol = &((struct mg_config *)f->base)->policy;
+
+	pol->groups = parse_group_list(f, sizeof(*pol->groups), offsetof(struct acl_group, line),
+				       &pol->n_groups);
+}
+
+static void parse_policy_rules(const struct field *f)
+{
+	struct acl_policy *pol = &((struct mg_config *)f->base)->policy;
+
+	pol->rules = parse_group_list(f, sizeof(*pol->rules), offsetof(struct acl_rule, line),
+				      &pol->n_rules);
+}
+
+static void parse_policy(const struct field *f)
+{
+	((struct mg_config *)f->base)->policy_present = true;
+	parse_group(f);
+}
+
+static const struct key policy_keys[] = {
+	{ .name = "default", .parse = parse_policy_default, CFG(policy.def) },
+	{ .name = "groups", .parse = parse_policy_groups, .sub = policy_group_keys },
+	{ .name = "rules", .parse = parse_policy_rules, .sub = policy_rule_keys },
+	{ .name = NULL },
+};
+
 static const struct key top_keys[] = {
 	{ .name = "interface", .parse = parse_ifname, CFG(interface) },
 	{ .name = "listen_port", .parse = parse_uint, CFG(listen_port), .min = 0, .max = 65535 },
@@ -915,6 +1102,7 @@ static const struct key top_keys[] = {
 	{ .name = "coordinator", .parse = parse_group, .sub = coordinator_keys },
 	{ .name = "join", .parse = parse_join, CFG(join) },
 	{ .name = "dns", .parse = parse_group, .sub = dns_keys },
+	{ .name = "policy", .parse = parse_policy, .sub = policy_keys },
 	{ .name = NULL },
 };
 
@@ -1060,8 +1248,55 @@ static void check_split_dns(struct parse *p, const config_t *lc, const struct mg
 			   lan, mesh);
 }
 
+static bool group_known(const struct acl_policy *pol, const char *name)
+{
+	for (size_t i = 0; i < pol->n_groups; i++)
+		if (!strcasecmp(pol->groups[i].name, name))
+			return true;
+	return false;
+}
+
+static void check_rule_targets(struct parse *p, const struct acl_policy *pol,
+			       const struct acl_rule *r, const struct acl_target *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].kind == ACL_GROUP && !group_known(pol, v[i].name))
+			error_line(p, r->line,
+				   "policy.rules: group:%s is not defined in policy.groups",
+				   v[i].name);
+		if (v[i].n_ports && r->protocols == ACL_PROTO_ICMP)
+			error_line(p, r->line,
+				   "policy.rules: ports with proto \"icmp\" (ICMP has no ports)");
+	}
+}
+
+static void check_policy_rule(struct parse *p, const struct acl_policy *pol,
+			      const struct acl_rule *r)
+{
+	check_rule_targets(p, pol, r, r->from, r->n_from);
+	check_rule_targets(p, pol, r, r->to, r->n_to);
+}
+
+/* Groups named once; rules name only groups that exist; ports only with
+ * TCP or UDP. */
+static void check_policy(struct parse *p, const struct mg_config *cfg)
+{
+	const struct acl_policy *pol = &cfg->policy;
+
+	for (size_t i = 0; i < pol->n_groups; i++)
+		for (size_t j = 0; j < i; j++)
+			if (!strcasecmp(pol->groups[i].name, pol->groups[j].name))
+				error_line(p, pol->groups[i].line,
+					   "policy.groups: group '%s' is defined twice (first at "
+					   "line %u)",
+					   pol->groups[i].name, pol->groups[j].line);
+	for (size_t i = 0; i < pol->n_rules; i++)
+		check_policy_rule(p, pol, &pol->rules[i]);
+}
+
 static void check_all(struct parse *p, const config_t *lc, struct mg_config *cfg)
 {
+	check_policy(p, cfg);
 	check_split_dns(p, lc, cfg);
 	check_peers(p, cfg);
 	check_mtu(p, lc, cfg);
@@ -1143,6 +1378,7 @@ void config_free(struct mg_config *cfg)
 	free(cfg->dns.upstream.v);
 	free(cfg->dns.records);
 	free(cfg->lines);
+	acl_policy_free(&cfg->policy);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

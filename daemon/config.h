@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "acl/acl.h"
 #include "dns/zone.h"
 #include "keys.h"
 #include "netaddr.h"
@@ -151,6 +152,11 @@ struct mg_config {
 		size_t n_records;
 		bool manage_resolv_conf;
 	} dns;
+
+	/* The access policy (acl/acl.h); only the coordinator's counts.
+	 * policy_present: the file has a policy section. */
+	struct acl_policy policy;
+	bool policy_present;
 
 	/* Where each setting of the file was ("subnet_router.routes",
 	 * "peers[1].allowed_ips"), for checks made after loading. */

@@ -22,9 +22,10 @@
  *                      the routers serving them ("fd00::/64:22": the port
  *                      list follows the prefix length)
  *   exit               the internet through an exit node (and the exit
- *                      node's resolver, so that DNS follows the traffic)
+ *                      node's resolver, so that DNS follows the traffic:
+ *                      port 53 at its mesh addresses, whatever the ports)
  *   dns                the mesh resolver of every node (port 53)
- *   *                  all of the above
+ *   *                  all of the above (dns only when the ports hold 53)
  * A rule's optional proto: "tcp", "udp", "icmp" or "*" (the default:
  * TCP and UDP when ports are given, every protocol when not).
  * Names match without regard to case; a name no node or device has (yet)
@@ -148,6 +149,24 @@ struct acl_verdict {
 /* -ENOENT when from or to names nothing in the mesh (reason says which). */
 int acl_check(const struct acl_policy *p, const struct acl_mesh *mesh, const struct acl_query *q,
 	      struct acl_verdict *v) __attribute__((warn_unused_result));
+
+/*
+ * Text forms, as the config file and the CLI write them. A source is NAME,
+ * "group:NAME" or "*"; a destination any of the forms above. 0, or -EINVAL
+ * with a sentence in why; release t's ports with free().
+ */
+int acl_target_parse(const char *text, bool source, struct acl_target *t, char *why, size_t len)
+    __attribute__((warn_unused_result));
+void acl_target_format(const struct acl_target *t, char *out, size_t len);
+
+/* "*" (every port: none listed), "22", "22,443", "8000-8080": a new sorted,
+ * merged array in *out. 0, -EINVAL, -E2BIG (over ACL_MAX_PORT_RANGES),
+ * -ENOMEM. */
+int acl_ports_parse(const char *text, struct acl_port_range **out, size_t *n)
+    __attribute__((warn_unused_result));
+
+/* Sorts v and merges overlapping and adjacent ranges; the new count. */
+size_t acl_ports_canonical(struct acl_port_range *v, size_t n);
 
 /* The filter's JSON form (acl/filter.h) and back: from_json validates every
  * member and bound and returns -EINVAL with a message, leaving out empty. */

@@ -153,6 +153,20 @@ exit_node = { enabled = true;
 E
 expect absent_wan 0 "FILE:4: warning: exit_node.wan_interface 'mgnone9' is not an interface of this host now (a fact of the kernel, not of the file): the exit node forwards nothing until it exists"
 
+# A member's policy section: read and checked, but the coordinator's counts.
+conf member_policy <<'E'
+policy = { default = "deny";
+  rules = ( { from = [ "*" ]; to = [ "exit" ]; } ); };
+E
+expect member_policy 0 "FILE:3: warning: policy counts only on the coordinator: this node enforces the coordinator's policy and ignores its own"
+
+# A broken policy: refused at its line.
+conf bad_policy <<'E'
+policy = {
+  rules = ( { from = [ "group:admins" ]; to = [ "home:22" ]; } ); };
+E
+expect bad_policy 1 "FILE:4: policy.rules: group:admins is not defined in policy.groups"
+
 conf good <<E
 addresses = [ "10.0.0.1/24" ];
 peers = ( { name = "b"; public_key = "$KEY"; allowed_ips = [ "10.0.0.2/32", "0.0.0.0/0" ]; } );
