@@ -17,6 +17,8 @@
 #include "node.h"
 #include "node_ddns.h"
 #include "node_prefs.h"
+#include "nft.h"
+#include "plan_acl.h"
 #include "plan_exit.h"
 #include "preflight.h"
 #include "status.h"
@@ -598,6 +600,53 @@ static int dns_json_add(json_t *doc, const char *key, json_t *value)
 	return json_object_set_new(dns, key, value) < 0 ? -ENOMEM : 0;
 }
 
+/* Sets doc's "policy".key to value (a new reference it takes, NULL: none),
+ * making "policy". */
+static int policy_json_add(json_t *doc, const char *key, json_t *value)
+{
+	json_t *policy = json_object_get(doc, "policy");
+
+	if (!value)
+		return 0;
+	if (!policy && json_object_set_new(doc, "policy", policy = json_object()) < 0) {
+		json_decref(value);
+		return -ENOMEM;
+	}
+	return json_object_set_new(policy, key, value) < 0 ? -ENOMEM : 0;
+}
+
+static int policy_counter_add(json_t *accepted, json_t *denied, const struct nft_policy_counter *c)
+{
+	const char *hook = plan_acl_hook_name(c->hook);
+
+	if (c->deny)
+		return json_object_set_new(denied, hook, json_integer((json_int_t)c->packets));
+	return json_array_append_new(accepted,
+				     json_pack("{s:I, s:s, s:I}", "rule", (json_int_t)c->rule,
+					       "hook", hook, "packets", (json_int_t)c->packets));
+}
+
+/* policy.counters {"accepted": [{rule, hook, packets}], "denied": {HOOK:
+ * packets}}: read from the table at each publish (one netlink dump, never
+ * per packet nor per request); NULL while the table enforces no policy or
+ * cannot be read. */
+static json_t *policy_counters_json(const struct node *node)
+{
+	json_t *accepted = json_array(), *denied = json_object(), *doc = NULL;
+	struct nft_policy_counter *v = NULL;
+	size_t n = 0;
+	int ret = accepted && denied ? router_policy_counters(&node->router, &v, &n) : -ENOMEM;
+
+	for (size_t i = 0; ret == 0 && i < n; i++)
+		ret = policy_counter_add(accepted, denied, &v[i]) < 0 ? -ENOMEM : 0;
+	free(v);
+	if (ret == 0)
+		doc = json_pack("{s:O, s:O}", "accepted", accepted, "denied", denied);
+	json_decref(accepted);
+	json_decref(denied);
+	return doc;
+}
+
 /* NULL out of memory: the board keeps the last document. */
 static json_t *build(const struct node_status *st)
 {
@@ -614,7 +663,8 @@ static json_t *build(const struct node_status *st)
 			daemon_json(node), "preflight", preflight_doc(st), "coordinator",
 			coordinator_json(node), "dns", node_dns_json(&node->dns));
 	mesh_index_free(&ix);
-	if (doc && dns_json_add(doc, "os_resolver", os_resolver_json(node)) < 0) {
+	if (doc && (dns_json_add(doc, "os_resolver", os_resolver_json(node)) < 0 ||
+		    policy_json_add(doc, "counters", policy_counters_json(node)) < 0)) {
 		json_decref(doc);
 		return NULL;
 	}

@@ -101,7 +101,7 @@ int router_apply(struct router *r, const struct route_plan *plan, char *errbuf, 
 	return ret;
 }
 
-int router_policy_counters(struct router *r, struct nft_policy_counter **out, size_t *n)
+int router_policy_counters(const struct router *r, struct nft_policy_counter **out, size_t *n)
 {
 	*out = NULL;
 	*n = 0;

@@ -53,7 +53,7 @@ int router_apply(struct router *r, const struct route_plan *plan, char *errbuf, 
  * per packet. -ENOENT when the table enforces no policy (none, or default
  * "allow"); else 0 or -errno. *out: free() it.
  */
-int router_policy_counters(struct router *r, struct nft_policy_counter **out, size_t *n)
+int router_policy_counters(const struct router *r, struct nft_policy_counter **out, size_t *n)
     __attribute__((warn_unused_result));
 
 /* Removes everything (see the order above). */
