@@ -450,6 +450,18 @@ static int counter_cmp(const void *a, const void *b)
 	return (x->rule > y->rule) - (x->rule < y->rule);
 }
 
+/* Drops what an earlier exchange left queued (acks after an ENOBUFS), which
+ * would end a dump's callbacks with EPROTO on their sequence numbers. */
+static void drain(struct mnl_socket *nl, char *buf, size_t len)
+{
+	for (int i = 0; i < 1024; i++) {
+		ssize_t n = recv(mnl_socket_get_fd(nl), buf, len, MSG_DONTWAIT);
+
+		if (n <= 0 && !(n < 0 && errno == ENOBUFS))
+			return;
+	}
+}
+
 /* NFT_MSG_GETRULE, a dump of table inet meshgate. */
 static int dump_rules(struct nft_ctx *ctx, struct counters *c)
 {
@@ -463,6 +475,7 @@ static int dump_rules(struct nft_ctx *ctx, struct counters *c)
 
 	if (!buf || !filter)
 		goto out;
+	drain(ctx->nl, buf, DUMP_BUFFER);
 	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET, NLM_F_DUMP, seq);
 	nftnl_rule_set_str(filter, NFTNL_RULE_TABLE, NFT_TABLE_NAME);
 	nftnl_rule_nlmsg_build_payload(nlh, filter);
