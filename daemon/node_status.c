@@ -32,6 +32,7 @@ struct node_status {
 	struct preflight_facts system; /* the last system checks' facts */
 	struct loop_timer *timer;
 	unsigned ticks;
+	json_t *policy_counters; /* the last read of policy.counters, NULL: none */
 };
 
 /* A peer with no handshake for this long is considered offline. */
@@ -627,9 +628,8 @@ static int policy_counter_add(json_t *accepted, json_t *denied, const struct nft
 }
 
 /* policy.counters {"accepted": [{rule, hook, packets}], "denied": {HOOK:
- * packets}}: read from the table at each publish (one netlink dump, never
- * per packet nor per request); NULL while the table enforces no policy or
- * cannot be read. */
+ * packets}}: read from the table now (one netlink dump); NULL while the
+ * table enforces no policy or cannot be read. */
 static json_t *policy_counters_json(const struct node *node)
 {
 	json_t *accepted = json_array(), *denied = json_object(), *doc = NULL;
@@ -664,7 +664,7 @@ static json_t *build(const struct node_status *st)
 			coordinator_json(node), "dns", node_dns_json(&node->dns));
 	mesh_index_free(&ix);
 	if (doc && (dns_json_add(doc, "os_resolver", os_resolver_json(node)) < 0 ||
-		    policy_json_add(doc, "counters", policy_counters_json(node)) < 0)) {
+		    policy_json_add(doc, "counters", json_incref(st->policy_counters)) < 0)) {
 		json_decref(doc);
 		return NULL;
 	}
@@ -679,14 +679,24 @@ static void system_checks(struct node_status *st)
 				node->plan.n_sysctls, &st->system);
 }
 
+/* A dump of the whole table: a policy of thousands of entries takes tens of
+ * milliseconds to read, hence the system checks' pace, not every second. */
+static void policy_counters_read(struct node_status *st)
+{
+	json_decref(st->policy_counters);
+	st->policy_counters = policy_counters_json(st->node);
+}
+
 static void on_timer(void *ctx)
 {
 	struct node_status *st = ctx;
 
 	loop_timer_set(st->node->loop, st->timer, loop_now() + NODE_STATUS_PERIOD_S * NSEC_PER_SEC);
 	st->ticks++;
-	if (st->ticks % (NODE_STATUS_CHECK_PERIOD_S / NODE_STATUS_PERIOD_S) == 0)
+	if (st->ticks % (NODE_STATUS_CHECK_PERIOD_S / NODE_STATUS_PERIOD_S) == 0) {
 		system_checks(st);
+		policy_counters_read(st);
+	}
 	status_board_publish(&st->board, build(st));
 }
 
@@ -725,6 +735,7 @@ void node_status_changed(struct node *node)
 	if (!st)
 		return;
 	system_checks(st);
+	policy_counters_read(st);
 	status_board_publish(&st->board, build(st));
 }
 
@@ -750,6 +761,7 @@ void node_status_stop(struct node *node)
 	if (st->timer)
 		loop_timer_del(node->loop, st->timer);
 	status_board_clear(&st->board);
+	json_decref(st->policy_counters);
 	free(st);
 	node->status = NULL;
 }
