@@ -10,8 +10,10 @@
 # -> the router tcp:8080 only. Without a policy (default "allow") port 80
 # on the switch answers; with it: 22 answers (masqueraded: the existing
 # checks still run after the policy), 80 and ping are dropped and counted,
-# the router answers on 8080 but not 9090; the counters read back per rule
-# and hook; `nft list` shows the named sets.
+# the router answers on 8080 but not 9090; a policy entry for a prefix the
+# router does not serve (192.168.78.0/24) lets nothing through, since the
+# table's existing checks still follow the policy; the counters read back
+# per rule and hook; `nft list` shows the named sets.
 #
 #  client ── veth ── router ── veth ── switch
 #  (stands in for     (the node's         (LAN host,
@@ -19,6 +21,7 @@
 #
 #  client eth0 10.0.0.2 fd00:1::2 ── mgpol0 10.0.0.1 fd00:1::1  router (whoami :8080 :9090)
 #  router lan0 192.168.77.1 fd77::1 ── switch eth0 192.168.77.2 fd77::2
+#              192.168.78.1 (not served)            192.168.78.2
 set -eu
 # shellcheck source=lib.sh
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
@@ -46,13 +49,23 @@ ns_ip router addr add 192.168.77.1/24 dev lan0
 ns_ip router addr add fd77::1/64 dev lan0 nodad
 ns_ip switch addr add 192.168.77.2/24 dev eth0
 ns_ip switch addr add fd77::2/64 dev eth0 nodad
+ns_ip router addr add 192.168.78.1/24 dev lan0
+ns_ip switch addr add 192.168.78.2/24 dev eth0
 # Only for the first pings, before any table: with snat no reply needs them.
 ns_ip switch route add default via 192.168.77.1
 ns_ip switch -6 route add default via fd77::1
 ns_exec router sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+# A TUN carries no neighbour discovery, this veth does, and the policy
+# would drop it on input: the neighbours are fixed instead.
+mac() {
+	ns_ip "$1" -o link show "$2" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p'
+}
+ns_ip client -6 neigh replace fd00:1::1 lladdr "$(mac router "$TUN")" dev eth0 nud permanent
+ns_ip router -6 neigh replace fd00:1::2 lladdr "$(mac client eth0)" dev "$TUN" nud permanent
 
 for port in 22 80; do
-	ns_bg switch python3 "$here/whoami.py" serve "$port" 192.168.77.2 fd77::2 --lifetime 120
+	ns_bg switch python3 "$here/whoami.py" serve "$port" 192.168.77.2 fd77::2 192.168.78.2 \
+		--lifetime 120
 done
 for port in 8080 9090; do
 	ns_bg router python3 "$here/whoami.py" serve "$port" 10.0.0.1 --lifetime 120
@@ -121,13 +134,15 @@ check "allow: switch port 80 answers (masqueraded)" answers 192.168.77.2 80 192.
 check "allow: switch port 22 answers" answers 192.168.77.2 22 192.168.77.1
 check "allow: switch port 22 over IPv6" answers fd77::2 22 fd77::1
 check "allow: router port 9090 answers" answers 10.0.0.1 9090 10.0.0.2
+check "allow: the unserved prefix stays closed" silent 192.168.78.2 22
 check "allow: no policy chain" not ns_exec router nft list chain inet meshgate policy_forward
 table_down
 
 # ---- default "deny" ----
 check "deny: table installed" table_up \
 	"1 forward 10.0.0.2/32,fd00:1::2/128 192.168.77.0/24,fd77::/64 tcp 22" \
-	"2 input 10.0.0.0/24 10.0.0.1/32 tcp 8080"
+	"2 input 10.0.0.0/24 10.0.0.1/32 tcp 8080" \
+	"3 forward 10.0.0.2/32 192.168.78.0/24 tcp 22"
 listing=$(ns_exec router nft list table inet meshgate)
 for want in "set p1_src4 {" "set p1_dst6 {" "set p1_ports {" "set p2_src4 {" "elements = { 22 }" \
 	'comment "policy rule 1"' 'comment "policy default deny"' \
@@ -143,10 +158,12 @@ check "deny: switch port 80 over IPv6 silent" silent fd77::2 80
 check "deny: no ping to the switch" not ns_exec client ping -c1 -W1 192.168.77.2
 check "deny: router port 8080 answers" answers 10.0.0.1 8080 10.0.0.2
 check "deny: router port 9090 silent" silent 10.0.0.1 9090
+check "deny: allowed but not served: closed" silent 192.168.78.2 22
 
 # One SYN per allowed connection (the rest of each flow is established).
 check "counted: rule 1 forward" at_least 2 accepted 1 forward
 check "counted: rule 2 input" at_least 1 accepted 2 input
+check "counted: rule 3 forward (then from_mesh's drop)" at_least 1 accepted 3 forward
 check "counted: rule 0 input, nothing" is_zero accepted 0 input
 check "counted: forward denied (80 twice, ping)" at_least 3 denied forward
 check "counted: input denied (9090)" at_least 1 denied input
