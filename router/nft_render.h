@@ -65,7 +65,11 @@
  * related ICMP errors return before the entries: a policy decides who may
  * open a flow, and an allowed flow's packets are not counted per rule.
  * The jumps come first in from_mesh and input (after the drops that need
- * no decision), so nothing is accepted before the policy saw it.
+ * no decision), so nothing is accepted before the policy saw it. Input
+ * jumps for everything the TUN delivers to this host, not only to self:
+ * the host's LAN or WAN address reached from the mesh is the node itself,
+ * allowed by an input entry that names it, never by a forward entry for
+ * its LAN.
  *
  * Marks are only ever changed within FWMARK_MASK, so other users of the
  * mark keep their bits.
