@@ -13,6 +13,7 @@
  *       --addresses P,... the node's addresses (config `addresses`)
  *       --lan P,...       subnet_router.routes
  *       --snat            subnet_router.snat (else false)
+ *       --exit WAN        exit_node.enabled, its wan_interface WAN
  *       --allow           the policy's default "allow" (else "deny")
  *       ENTRY             "RULE HOOK SRC DST PROTOS PORTS", one argument:
  *                         HOOK input|forward|exit; SRC, DST prefixes
@@ -38,7 +39,7 @@
 enum { MAX_PREFIXES = 16, MAX_ENTRIES = 16, MAX_PORTS = 16 };
 
 struct spec {
-	const char *tun, *addresses, *lan;
+	const char *tun, *addresses, *lan, *wan;
 	bool snat;
 	struct acl_filter filter;
 	struct acl_entry entries[MAX_ENTRIES];
@@ -49,7 +50,8 @@ struct spec {
 static int usage(void)
 {
 	fprintf(stderr, "usage: policytable apply [--tun NAME] [--addresses P,...] [--lan P,...] "
-			"[--snat] [--allow] [ENTRY...]\n       policytable counters\n");
+			"[--snat] [--exit WAN] [--allow] [ENTRY...]\n"
+			"       policytable counters\n");
 	return 2;
 }
 
@@ -152,6 +154,7 @@ static int parse_apply(struct spec *s, int argc, char **argv)
 		{ "addresses", required_argument, NULL, 'd' },
 		{ "lan", required_argument, NULL, 'l' },
 		{ "snat", no_argument, NULL, 'n' },
+		{ "exit", required_argument, NULL, 'x' },
 		{ "allow", no_argument, NULL, 'a' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -169,6 +172,8 @@ static int parse_apply(struct spec *s, int argc, char **argv)
 			s->lan = optarg;
 		else if (c == 'n')
 			s->snat = true;
+		else if (c == 'x')
+			s->wan = optarg;
 		else if (c == 'a')
 			s->filter.deny = false;
 		else
@@ -199,15 +204,18 @@ static bool conf_list(const char *csv, char *out, size_t len)
  * the policy. */
 static int compute(const struct spec *s, struct mg_config *cfg, struct route_plan *plan)
 {
-	char addrs[1024], lan[1024], conf[4096], err[512];
+	char addrs[1024], lan[1024], exit_conf[256] = "", conf[4096], err[512];
 	struct plan_host host = { .tun_name = s->tun, .mtu = 1420, .policy = &s->filter };
 	int ret;
 
 	if (!conf_list(s->addresses, addrs, sizeof(addrs)) || !conf_list(s->lan, lan, sizeof(lan)))
 		return -EINVAL;
+	if (s->wan)
+		snprintf(exit_conf, sizeof(exit_conf),
+			 "exit_node = { enabled = true; wan_interface = \"%s\"; };\n", s->wan);
 	snprintf(conf, sizeof(conf),
-		 "addresses = %s;\nsubnet_router = { routes = %s; snat = %s; };\n", addrs, lan,
-		 s->snat ? "true" : "false");
+		 "addresses = %s;\nsubnet_router = { routes = %s; snat = %s; };\n%s", addrs, lan,
+		 s->snat ? "true" : "false", exit_conf);
 	ret = config_load_string(conf, "policytable", cfg, err, sizeof(err));
 	if (ret == 0)
 		ret = route_plan_compute(cfg, NULL, 0, &host, plan, err, sizeof(err));

@@ -13,15 +13,20 @@
 # the router answers on 8080 but not 9090; a policy entry for a prefix the
 # router does not serve (192.168.78.0/24) lets nothing through, since the
 # table's existing checks still follow the policy; the counters read back
-# per rule and hook; `nft list` shows the named sets.
+# per rule and hook; `nft list` shows the named sets. The router is an exit
+# node too: the policy lets the client out to the internet host on tcp:80
+# only (masqueraded, the exit's own checks after the policy's).
 #
 #  client ── veth ── router ── veth ── switch
 #  (stands in for     (the node's         (LAN host,
 #   a mesh peer)       table)              whoami :22 :80)
+#                        │
+#                      veth ── inet (the internet: 192.0.2.80 on lo, whoami :22 :80)
 #
 #  client eth0 10.0.0.2 fd00:1::2 ── mgpol0 10.0.0.1 fd00:1::1  router (whoami :8080 :9090)
 #  router lan0 192.168.77.1 fd77::1 ── switch eth0 192.168.77.2 fd77::2
 #              192.168.78.1 (not served)            192.168.78.2
+#  router wan0 203.0.113.1 (default route) ── inet eth0 203.0.113.2
 set -eu
 # shellcheck source=lib.sh
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
@@ -36,9 +41,14 @@ table=${MG_POLICYTABLE:-$(dirname "${MESHGATED:-.}")/tests/policytable}
 TUN=mgpol0
 
 # ---- topology ----
-ns_create client router switch
+ns_create client router switch inet
 veth_pair client eth0 router "$TUN"
 veth_pair router lan0 switch eth0
+veth_pair router wan0 inet eth0
+ns_ip router addr add 203.0.113.1/24 dev wan0
+ns_ip router route add default via 203.0.113.2
+ns_ip inet addr add 203.0.113.2/24 dev eth0
+ns_ip inet addr add 192.0.2.80/32 dev lo
 ns_ip client addr add 10.0.0.2/24 dev eth0
 ns_ip client addr add fd00:1::2/64 dev eth0 nodad
 ns_ip client route add default via 10.0.0.1
@@ -67,6 +77,9 @@ for port in 22 80; do
 	ns_bg switch python3 "$here/whoami.py" serve "$port" 192.168.77.2 fd77::2 192.168.78.2 \
 		--lifetime 120
 done
+for port in 22 80; do
+	ns_bg inet python3 "$here/whoami.py" serve "$port" 192.0.2.80 --lifetime 120
+done
 for port in 8080 9090; do
 	ns_bg router python3 "$here/whoami.py" serve "$port" 10.0.0.1 --lifetime 120
 done
@@ -90,7 +103,7 @@ listening() {
 # table_up ARGS...: the table, held by a background policytable.
 table_up() {
 	ns_bg router "$table" apply --tun "$TUN" --addresses 10.0.0.1/24,fd00:1::1/64 \
-		--lan 192.168.77.0/24,fd77::/64 --snat "$@"
+		--lan 192.168.77.0/24,fd77::/64 --snat --exit wan0 "$@"
 	TABLE_PID=$!
 	wait_for 50 0.1 ns_exec router nft list table inet meshgate
 }
@@ -124,6 +137,7 @@ for port in 22 80; do
 	check "switch listens on $port" wait_for 50 0.1 listening switch 192.168.77.2 "$port"
 done
 check "router listens on 8080" wait_for 50 0.1 listening router 10.0.0.1 8080
+check "inet listens on 22" wait_for 50 0.1 listening inet 192.0.2.80 22
 # No table yet: the paths work (and neighbour discovery is done).
 check "client reaches the switch" wait_for 20 0.2 ns_exec client ping -c1 -W1 192.168.77.2
 check "client reaches the switch over IPv6" wait_for 20 0.2 ns_exec client ping -c1 -W1 fd77::2
@@ -135,6 +149,8 @@ check "allow: switch port 22 answers" answers 192.168.77.2 22 192.168.77.1
 check "allow: switch port 22 over IPv6" answers fd77::2 22 fd77::1
 check "allow: router port 9090 answers" answers 10.0.0.1 9090 10.0.0.2
 check "allow: the unserved prefix stays closed" silent 192.168.78.2 22
+check "allow: out through the exit on 80 (masqueraded)" answers 192.0.2.80 80 203.0.113.1
+check "allow: out through the exit on 22" answers 192.0.2.80 22 203.0.113.1
 check "allow: no policy chain" not ns_exec router nft list chain inet meshgate policy_forward
 table_down
 
@@ -142,9 +158,10 @@ table_down
 check "deny: table installed" table_up \
 	"1 forward 10.0.0.2/32,fd00:1::2/128 192.168.77.0/24,fd77::/64 tcp 22" \
 	"2 input 10.0.0.0/24 10.0.0.1/32 tcp 8080" \
-	"3 forward 10.0.0.2/32 192.168.78.0/24 tcp 22"
+	"3 forward 10.0.0.2/32 192.168.78.0/24 tcp 22" \
+	"4 exit 10.0.0.2/32 - tcp 80"
 listing=$(ns_exec router nft list table inet meshgate)
-for want in "set p1_src4 {" "set p1_dst6 {" "set p1_ports {" "set p2_src4 {" "elements = { 22 }" \
+for want in "jump policy_exit" "set p1_src4 {" "set p1_dst6 {" "set p1_ports {" "set p2_src4 {" "elements = { 22 }" \
 	'comment "policy rule 1"' 'comment "policy default deny"' \
 	'comment "policy rule 0: mesh control"' "jump policy_forward" "jump policy_input"; do
 	check "nft list shows: $want" grep -qF "$want" <<<"$listing"
@@ -159,6 +176,8 @@ check "deny: no ping to the switch" not ns_exec client ping -c1 -W1 192.168.77.2
 check "deny: router port 8080 answers" answers 10.0.0.1 8080 10.0.0.2
 check "deny: router port 9090 silent" silent 10.0.0.1 9090
 check "deny: allowed but not served: closed" silent 192.168.78.2 22
+check "deny: out through the exit on 80 (masqueraded)" answers 192.0.2.80 80 203.0.113.1
+check "deny: not out through the exit on 22" silent 192.0.2.80 22
 
 # One SYN per allowed connection (the rest of each flow is established).
 check "counted: rule 1 forward" at_least 2 accepted 1 forward
@@ -167,6 +186,8 @@ check "counted: rule 3 forward (then from_mesh's drop)" at_least 1 accepted 3 fo
 check "counted: rule 0 input, nothing" is_zero accepted 0 input
 check "counted: forward denied (80 twice, ping)" at_least 3 denied forward
 check "counted: input denied (9090)" at_least 1 denied input
+check "counted: rule 4 exit" at_least 1 accepted 4 exit
+check "counted: exit denied (22)" at_least 1 denied exit
 ns_exec router "$table" counters >&2
 table_down
 
