@@ -15,6 +15,10 @@
  *       --snat            subnet_router.snat (else false)
  *       --exit WAN        exit_node.enabled, its wan_interface WAN
  *       --allow           the policy's default "allow" (else "deny")
+ *       --alt ENTRY       an entry of the other policy: SIGHUP switches
+ *                         between the two (the ENTRYs, and the ENTRYs plus
+ *                         every --alt) and applies it as the router applies
+ *                         a change, one batch on the same owner socket
  *       ENTRY             "RULE HOOK SRC DST PROTOS PORTS", one argument:
  *                         HOOK input|forward|exit; SRC, DST prefixes
  *                         "P,P" (DST "-" for none); PROTOS "tcp,udp,icmp"
@@ -24,6 +28,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +46,9 @@ enum { MAX_PREFIXES = 16, MAX_ENTRIES = 16, MAX_PORTS = 16 };
 struct spec {
 	const char *tun, *addresses, *lan, *wan;
 	bool snat;
-	struct acl_filter filter;
+	struct acl_filter filter, alt; /* alt: filter's entries and the --alt ones */
+	const char *alt_texts[MAX_ENTRIES];
+	size_t n_alt;
 	struct acl_entry entries[MAX_ENTRIES];
 	struct prefix addrs[MAX_ENTRIES][2][MAX_PREFIXES];
 	struct acl_port_range ports[MAX_ENTRIES][MAX_PORTS];
@@ -156,6 +163,7 @@ static int parse_apply(struct spec *s, int argc, char **argv)
 		{ "snat", no_argument, NULL, 'n' },
 		{ "exit", required_argument, NULL, 'x' },
 		{ "allow", no_argument, NULL, 'a' },
+		{ "alt", required_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -176,12 +184,20 @@ static int parse_apply(struct spec *s, int argc, char **argv)
 			s->wan = optarg;
 		else if (c == 'a')
 			s->filter.deny = false;
+		else if (c == 'A' && s->n_alt < MAX_ENTRIES)
+			s->alt_texts[s->n_alt++] = optarg;
 		else
 			return -EINVAL;
 	}
 	for (; optind < argc; optind++)
 		if (parse_entry(s, argv[optind]) < 0)
 			return -EINVAL;
+	s->alt = s->filter;
+	for (size_t i = 0; i < s->n_alt; i++)
+		if (parse_entry(s, s->alt_texts[i]) < 0)
+			return -EINVAL;
+	s->alt.n_entries = s->filter.n_entries;
+	s->filter.n_entries -= s->n_alt;
 	return 0;
 }
 
@@ -202,10 +218,11 @@ static bool conf_list(const char *csv, char *out, size_t len)
 
 /* The plan of a static subnet router: its config as text, its host with
  * the policy. */
-static int compute(const struct spec *s, struct mg_config *cfg, struct route_plan *plan)
+static int compute(const struct spec *s, const struct acl_filter *f, struct route_plan *plan)
 {
+	struct mg_config cfg_storage = { 0 }, *cfg = &cfg_storage;
 	char addrs[1024], lan[1024], exit_conf[256] = "", conf[4096], err[512];
-	struct plan_host host = { .tun_name = s->tun, .mtu = 1420, .policy = &s->filter };
+	struct plan_host host = { .tun_name = s->tun, .mtu = 1420, .policy = f };
 	int ret;
 
 	if (!conf_list(s->addresses, addrs, sizeof(addrs)) || !conf_list(s->lan, lan, sizeof(lan)))
@@ -217,35 +234,55 @@ static int compute(const struct spec *s, struct mg_config *cfg, struct route_pla
 		 "addresses = %s;\nsubnet_router = { routes = %s; snat = %s; };\n%s", addrs, lan,
 		 s->snat ? "true" : "false", exit_conf);
 	ret = config_load_string(conf, "policytable", cfg, err, sizeof(err));
-	if (ret == 0)
+	if (ret == 0) {
+		route_plan_free(plan);
 		ret = route_plan_compute(cfg, NULL, 0, &host, plan, err, sizeof(err));
+	}
+	config_free(cfg);
 	if (ret < 0)
 		fprintf(stderr, "policytable: %s\n", err);
 	return ret;
+}
+
+/* Holds the table; each SIGHUP switches to the other policy. */
+static int hold(struct spec *s, struct nft_ctx *ctx, struct route_plan *plan)
+{
+	sigset_t hup;
+	bool alt = false;
+	int sig, ret;
+
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	sigprocmask(SIG_BLOCK, &hup, NULL);
+	printf("applied\n");
+	fflush(stdout);
+	while (sigwait(&hup, &sig) == 0) {
+		alt = !alt;
+		if ((ret = compute(s, alt ? &s->alt : &s->filter, plan)) < 0 ||
+		    (ret = nft_apply(ctx, &plan->nft)) < 0)
+			return ret;
+		printf("applied %s\n", alt ? "alt" : "first");
+		fflush(stdout);
+	}
+	return -errno;
 }
 
 static int cmd_apply(int argc, char **argv)
 {
 	struct spec *s = calloc(1, sizeof(*s));
 	struct route_plan plan = { .exit_peer = -1 };
-	struct mg_config cfg = { 0 };
 	struct nft_ctx *ctx = NULL;
 	int ret = -ENOMEM;
 
-	if (!s || (ret = parse_apply(s, argc, argv)) < 0 || (ret = compute(s, &cfg, &plan)) < 0)
+	if (!s || (ret = parse_apply(s, argc, argv)) < 0 ||
+	    (ret = compute(s, &s->filter, &plan)) < 0)
 		goto out;
-	if ((ret = nft_open(&ctx)) < 0 || (ret = nft_apply(ctx, &plan.nft)) < 0) {
+	if ((ret = nft_open(&ctx)) < 0 || (ret = nft_apply(ctx, &plan.nft)) < 0 ||
+	    (ret = hold(s, ctx, &plan)) < 0)
 		fprintf(stderr, "policytable: %s\n", strerror(-ret));
-		goto out;
-	}
-	printf("applied\n");
-	fflush(stdout);
-	for (;;)
-		pause(); /* until a signal ends the process; the table goes with it */
 out:
 	nft_close(ctx);
 	route_plan_free(&plan);
-	config_free(&cfg);
 	free(s);
 	return ret == -EINVAL ? usage() : 1;
 }

@@ -15,7 +15,9 @@
 # table's existing checks still follow the policy; the counters read back
 # per rule and hook; `nft list` shows the named sets. The router is an exit
 # node too: the policy lets the client out to the internet host on tcp:80
-# only (masqueraded, the exit's own checks after the policy's).
+# only (masqueraded, the exit's own checks after the policy's). A policy
+# change (one batch on the owner's socket, as the router applies it) opens
+# the router's 9090, and a TCP session opened before it lives on.
 #
 #  client ── veth ── router ── veth ── switch
 #  (stands in for     (the node's         (LAN host,
@@ -77,6 +79,44 @@ for port in 22 80; do
 	ns_bg switch python3 "$here/whoami.py" serve "$port" 192.168.77.2 fd77::2 192.168.78.2 \
 		--lifetime 120
 done
+# An echo service, one connection at a time, for the session across a change.
+ns_bg switch python3 -c '
+import socket, time
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("192.168.77.2", 2222))
+srv.listen(4)
+srv.settimeout(1)
+end = time.monotonic() + 120
+while time.monotonic() < end:
+    try:
+        conn, _ = srv.accept()
+    except socket.timeout:
+        continue
+    conn.settimeout(30)
+    with conn:
+        try:
+            for line in conn.makefile("r"):
+                conn.sendall(line.encode())
+        except OSError:
+            pass
+'
+# session ADDR PORT GO: one connection says 1, waits for the file GO (20 s
+# at most), says 2; prints the echoes.
+session_py='
+import os, socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)
+echo = s.makefile("r")
+s.sendall(b"1\n")
+print(echo.readline().strip(), flush=True)
+end = time.monotonic() + 20
+while not os.path.exists(sys.argv[3]) and time.monotonic() < end:
+    time.sleep(0.1)
+s.sendall(b"2\n")
+print(echo.readline().strip(), flush=True)
+'
+dir=$(mktemp -d "${TMPDIR:-/tmp}/mg-policy_nft-$MG_PID.XXXXXX")
+MG_EXTRA_CLEANUP+=("rm -rf '$dir'")
 for port in 22 80; do
 	ns_bg inet python3 "$here/whoami.py" serve "$port" 192.0.2.80 --lifetime 120
 done
@@ -159,7 +199,9 @@ check "deny: table installed" table_up \
 	"1 forward 10.0.0.2/32,fd00:1::2/128 192.168.77.0/24,fd77::/64 tcp 22" \
 	"2 input 10.0.0.0/24 10.0.0.1/32 tcp 8080" \
 	"3 forward 10.0.0.2/32 192.168.78.0/24 tcp 22" \
-	"4 exit 10.0.0.2/32 - tcp 80"
+	"4 exit 10.0.0.2/32 - tcp 80" \
+	"5 forward 10.0.0.2/32 192.168.77.2/32 tcp 2222" \
+	--alt "6 input 10.0.0.0/24 10.0.0.1/32 tcp 9090"
 listing=$(ns_exec router nft list table inet meshgate)
 for want in "jump policy_exit" "set p1_src4 {" "set p1_dst6 {" "set p1_ports {" "set p2_src4 {" "elements = { 22 }" \
 	'comment "policy rule 1"' 'comment "policy default deny"' \
@@ -189,6 +231,21 @@ check "counted: input denied (9090)" at_least 1 denied input
 check "counted: rule 4 exit" at_least 1 accepted 4 exit
 check "counted: exit denied (22)" at_least 1 denied exit
 ns_exec router "$table" counters >&2
+
+# ---- a change of policy under a session ----
+said() {
+	[ "$(paste -sd ' ' "$dir/session")" = "$*" ]
+}
+ns_bg client python3 -c "$session_py" 192.168.77.2 2222 "$dir/go" >"$dir/session"
+session=$!
+check "session: the first echo" wait_for 50 0.1 said 1
+kill -HUP "$TABLE_PID"
+check "change: rule 6 in the table" wait_for 50 0.1 \
+	eval 'ns_exec router nft list chain inet meshgate policy_input | grep -qF "policy rule 6"'
+check "change: router port 9090 answers now" answers 10.0.0.1 9090 10.0.0.2
+touch "$dir/go"
+wait "$session" || true
+check "session: the second echo after the change" said 1 2
 table_down
 
 pass
