@@ -75,8 +75,9 @@
  *  - connmark whenever ROUTE_TABLE has routes (the mark-based rule exists);
  *    clamp_mss whenever the node forwards (served LANs, exit, devices).
  *  - acl: the access policy this node enforces (host->policy), only with
- *    default "deny" (plan_acl.c): entry 0 for the mesh control port, then
- *    the filter's entries, canonical; exit entries only with exit_node.
+ *    default "deny" (plan_acl.c): entry 0 for the mesh control port
+ *    unless the filter has a rule 0, then the filter's entries, canonical;
+ *    exit entries only with exit_node.
  *    "allow" or no policy: no acl, the table as without policies.
  *
  * Devices (stock WireGuard clients this node hubs: plan peers with device)

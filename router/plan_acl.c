@@ -119,13 +119,21 @@ static struct plan_acl_entry *entry_append(struct plan_acl *acl)
 	return planner_append(&acl->entries, &acl->n_entries, sizeof(*acl->entries));
 }
 
+static bool has_rule_0(const struct acl_filter *f)
+{
+	for (size_t i = 0; i < f->n_entries; i++)
+		if (f->entries[i].rule == 0)
+			return true;
+	return false;
+}
+
 static int compute(const struct acl_filter *f, struct plan_nft *nft)
 {
 	struct plan_acl *acl = &nft->acl;
-	struct plan_acl_entry *e = entry_append(acl);
+	struct plan_acl_entry *e;
 
 	acl->deny = true;
-	if (!e || entry_mesh_control(e, nft) < 0)
+	if (!has_rule_0(f) && (!(e = entry_append(acl)) || entry_mesh_control(e, nft) < 0))
 		return -ENOMEM;
 	for (size_t i = 0; i < f->n_entries; i++) {
 		if (f->entries[i].hook == ACL_HOOK_EXIT && !nft->exit_node)

@@ -10,7 +10,9 @@
  *    the table is what it was before policies existed.
  *  - Entry 0 is the mesh's own need, whatever the policy says (rule 0,
  *    "mesh control"): from anywhere to the node's own addresses (nft self),
- *    tcp MESH_CONTROL_PORT, where a coordinator answers its members.
+ *    tcp MESH_CONTROL_PORT, where a coordinator answers its members; left
+ *    out when the filter carries rule 0 itself (the coordinator's compiler
+ *    may: its members to its control port), which is then taken as it is.
  *  - Then the filter's entries in its order, each a copy: src and dst
  *    masked and canonical, ports sorted and merged, and none when the
  *    protocols hold neither tcp nor udp or are "every protocol".

@@ -1179,6 +1179,31 @@ static void test_policy_deny(void)
 	route_plan_free(&plan);
 }
 
+/* A filter that carries rule 0 itself (the coordinator's, from its
+ * members): taken as it is, no second one. */
+static void test_policy_own_rule_0(void)
+{
+	static const struct acl_entry_facts own[] = {
+		{ 0, ACL_HOOK_INPUT, "100.64.0.2/32,100.64.0.3/32", "100.64.0.1/32", ACL_PROTO_TCP,
+		  "41642" },
+		{ 1, ACL_HOOK_FORWARD, "100.64.0.2/32", "192.168.1.0/24", 0, NULL },
+	};
+	struct acl_fixture a;
+	struct route_plan plan;
+	char text[8192];
+
+	CHECK_EQ_INT(
+	    policy_plan(acl_fixture_init(&a, true, own, 2), true, &plan, text, sizeof(text)), 0);
+	CHECK(test_has(text,
+		       "nft acl deny\n"
+		       "nft acl rule 0 input from 100.64.0.2/32 100.64.0.3/32 to "
+		       "100.64.0.1/32 proto tcp port 41642\n"
+		       "nft acl rule 1 forward from 100.64.0.2/32 to 192.168.1.0/24 proto *\n"));
+	CHECK(test_lacks(text, "0.0.0.0/0"));
+	CHECK(plan.nft.acl.n_entries == 2);
+	route_plan_free(&plan);
+}
+
 /* The exit entries need a served exit. */
 static void test_policy_no_exit(void)
 {
@@ -1328,6 +1353,7 @@ int main(void)
 	RUN(test_nft_equal_devices);
 	RUN(test_private_ranges);
 	RUN(test_policy_deny);
+	RUN(test_policy_own_rule_0);
 	RUN(test_policy_no_exit);
 	RUN(test_policy_allow);
 	RUN(test_policy_equal);
