@@ -17,6 +17,8 @@
 #include "node.h"
 #include "node_ddns.h"
 #include "node_prefs.h"
+#include "nft.h"
+#include "plan_acl.h"
 #include "plan_exit.h"
 #include "preflight.h"
 #include "status.h"
@@ -30,6 +32,7 @@ struct node_status {
 	struct preflight_facts system; /* the last system checks' facts */
 	struct loop_timer *timer;
 	unsigned ticks;
+	json_t *policy_counters; /* the last read of policy.counters, NULL: none */
 };
 
 /* A peer with no handshake for this long is considered offline. */
@@ -598,6 +601,52 @@ static int dns_json_add(json_t *doc, const char *key, json_t *value)
 	return json_object_set_new(dns, key, value) < 0 ? -ENOMEM : 0;
 }
 
+/* Sets doc's "policy".key to value (a new reference it takes, NULL: none),
+ * making "policy". */
+static int policy_json_add(json_t *doc, const char *key, json_t *value)
+{
+	json_t *policy = json_object_get(doc, "policy");
+
+	if (!value)
+		return 0;
+	if (!policy && json_object_set_new(doc, "policy", policy = json_object()) < 0) {
+		json_decref(value);
+		return -ENOMEM;
+	}
+	return json_object_set_new(policy, key, value) < 0 ? -ENOMEM : 0;
+}
+
+static int policy_counter_add(json_t *accepted, json_t *denied, const struct nft_policy_counter *c)
+{
+	const char *hook = plan_acl_hook_name(c->hook);
+
+	if (c->deny)
+		return json_object_set_new(denied, hook, json_integer((json_int_t)c->packets));
+	return json_array_append_new(accepted,
+				     json_pack("{s:I, s:s, s:I}", "rule", (json_int_t)c->rule,
+					       "hook", hook, "packets", (json_int_t)c->packets));
+}
+
+/* policy.counters {"accepted": [{rule, hook, packets}], "denied": {HOOK:
+ * packets}}: read from the table now (one netlink dump); NULL while the
+ * table enforces no policy or cannot be read. */
+static json_t *policy_counters_json(const struct node *node)
+{
+	json_t *accepted = json_array(), *denied = json_object(), *doc = NULL;
+	struct nft_policy_counter *v = NULL;
+	size_t n = 0;
+	int ret = accepted && denied ? router_policy_counters(&node->router, &v, &n) : -ENOMEM;
+
+	for (size_t i = 0; ret == 0 && i < n; i++)
+		ret = policy_counter_add(accepted, denied, &v[i]) < 0 ? -ENOMEM : 0;
+	free(v);
+	if (ret == 0)
+		doc = json_pack("{s:O, s:O}", "accepted", accepted, "denied", denied);
+	json_decref(accepted);
+	json_decref(denied);
+	return doc;
+}
+
 /* NULL out of memory: the board keeps the last document. */
 static json_t *build(const struct node_status *st)
 {
@@ -614,7 +663,8 @@ static json_t *build(const struct node_status *st)
 			daemon_json(node), "preflight", preflight_doc(st), "coordinator",
 			coordinator_json(node), "dns", node_dns_json(&node->dns));
 	mesh_index_free(&ix);
-	if (doc && dns_json_add(doc, "os_resolver", os_resolver_json(node)) < 0) {
+	if (doc && (dns_json_add(doc, "os_resolver", os_resolver_json(node)) < 0 ||
+		    policy_json_add(doc, "counters", json_incref(st->policy_counters)) < 0)) {
 		json_decref(doc);
 		return NULL;
 	}
@@ -629,14 +679,24 @@ static void system_checks(struct node_status *st)
 				node->plan.n_sysctls, &st->system);
 }
 
+/* A dump of the whole table: a policy of thousands of entries takes tens of
+ * milliseconds to read, hence the system checks' pace, not every second. */
+static void policy_counters_read(struct node_status *st)
+{
+	json_decref(st->policy_counters);
+	st->policy_counters = policy_counters_json(st->node);
+}
+
 static void on_timer(void *ctx)
 {
 	struct node_status *st = ctx;
 
 	loop_timer_set(st->node->loop, st->timer, loop_now() + NODE_STATUS_PERIOD_S * NSEC_PER_SEC);
 	st->ticks++;
-	if (st->ticks % (NODE_STATUS_CHECK_PERIOD_S / NODE_STATUS_PERIOD_S) == 0)
+	if (st->ticks % (NODE_STATUS_CHECK_PERIOD_S / NODE_STATUS_PERIOD_S) == 0) {
 		system_checks(st);
+		policy_counters_read(st);
+	}
 	status_board_publish(&st->board, build(st));
 }
 
@@ -675,6 +735,7 @@ void node_status_changed(struct node *node)
 	if (!st)
 		return;
 	system_checks(st);
+	policy_counters_read(st);
 	status_board_publish(&st->board, build(st));
 }
 
@@ -700,6 +761,7 @@ void node_status_stop(struct node *node)
 	if (st->timer)
 		loop_timer_del(node->loop, st->timer);
 	status_board_clear(&st->board);
+	json_decref(st->policy_counters);
 	free(st);
 	node->status = NULL;
 }

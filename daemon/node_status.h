@@ -6,12 +6,15 @@
  * checks; readers take the published document.
  *
  *   node_status_changed()   after the node applied a change (start, reload,
- *                           a netmap): the system checks rerun, then publish
+ *                           a netmap): the system checks rerun and the
+ *                           access policy's counters are read, then publish
  *   every NODE_STATUS_PERIOD_S
  *                           publish: counters, handshakes, paths, the mesh
  *                           role's facts (the port probe, nodes reached)
  *   every NODE_STATUS_CHECK_PERIOD_S
- *                           the system checks rerun, then publish
+ *                           the system checks rerun and the policy's
+ *                           counters are read (one dump of the table, never
+ *                           per packet nor per request), then publish
  *   node_status_refresh()   publish now (the control socket's status, so the
  *                           CLI sees counters as they are; no system checks)
  */

@@ -5,10 +5,14 @@
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/udata.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -312,4 +316,204 @@ bool nft_monitor_read(struct nft_ctx *ctx)
 	if (lost && !changed)
 		changed = query_genid(ctx->nl, ctx->seq++, &genid) != 0 || genid != ctx->genid;
 	return changed;
+}
+
+/* ---- the access policy's counters ---- */
+
+struct counters {
+	struct nft_policy_counter *v;
+	size_t n, cap;
+	int err;
+};
+
+static bool hook_of_chain(const char *chain, enum acl_hook *hook)
+{
+	static const struct {
+		const char *chain;
+		enum acl_hook hook;
+	} chains[] = {
+		{ "policy_input", ACL_HOOK_INPUT },
+		{ "policy_forward", ACL_HOOK_FORWARD },
+		{ "policy_exit", ACL_HOOK_EXIT },
+	};
+
+	for (size_t i = 0; chain && i < sizeof(chains) / sizeof(chains[0]); i++) {
+		if (!strcmp(chain, chains[i].chain)) {
+			*hook = chains[i].hook;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int comment_cb(const struct nftnl_udata *attr, void *data)
+{
+	if (nftnl_udata_type(attr) == NFTNL_UDATA_RULE_COMMENT && nftnl_udata_len(attr) > 0 &&
+	    ((const char *)nftnl_udata_get(attr))[nftnl_udata_len(attr) - 1] == '\0')
+		*(const char **)data = nftnl_udata_get(attr);
+	return 0;
+}
+
+/* The rule's comment (inside r), or NULL. */
+static const char *rule_comment(const struct nftnl_rule *r)
+{
+	const char *comment = NULL;
+	uint32_t len = 0;
+	const void *ud = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &len);
+
+	if (ud)
+		nftnl_udata_parse(ud, len, comment_cb, &comment);
+	return comment;
+}
+
+static int counter_cb(struct nftnl_expr *e, void *data)
+{
+	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+
+	if (name && !strcmp(name, "counter"))
+		*(uint64_t *)data += nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
+	return 0;
+}
+
+/* What a counted rule stands for, from its chain and comment. */
+static bool counter_key(const struct nftnl_rule *r, struct nft_policy_counter *key)
+{
+	const char *comment = rule_comment(r);
+	size_t prefix = strlen(NFT_ACL_RULE_COMMENT);
+	char *end;
+
+	*key = (struct nft_policy_counter){ 0 };
+	if (!comment || !hook_of_chain(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN), &key->hook))
+		return false;
+	if (!strcmp(comment, NFT_ACL_DENY_COMMENT)) {
+		key->deny = true;
+		return true;
+	}
+	if (strncmp(comment, NFT_ACL_RULE_COMMENT, prefix) || comment[prefix] < '0' ||
+	    comment[prefix] > '9')
+		return false;
+	key->rule = (uint32_t)strtoul(comment + prefix, &end, 10);
+	return true;
+}
+
+static void counters_add(struct counters *c, const struct nft_policy_counter *key)
+{
+	struct nft_policy_counter *v;
+
+	for (size_t i = 0; i < c->n; i++) {
+		v = &c->v[i];
+		if (v->hook == key->hook && v->deny == key->deny && v->rule == key->rule) {
+			v->packets += key->packets;
+			return;
+		}
+	}
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16;
+
+		v = realloc(c->v, cap * sizeof(*v));
+		if (!v) {
+			c->err = -ENOMEM;
+			return;
+		}
+		c->v = v;
+		c->cap = cap;
+	}
+	c->v[c->n++] = *key;
+}
+
+static int rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct counters *c = data;
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct nft_policy_counter key;
+
+	if (!r) {
+		c->err = -ENOMEM;
+		return MNL_CB_ERROR;
+	}
+	if (nftnl_rule_nlmsg_parse(nlh, r) == 0 && counter_key(r, &key)) {
+		nftnl_expr_foreach(r, counter_cb, &key.packets);
+		counters_add(c, &key);
+	}
+	nftnl_rule_free(r);
+	return c->err ? MNL_CB_ERROR : MNL_CB_OK;
+}
+
+static int counter_cmp(const void *a, const void *b)
+{
+	const struct nft_policy_counter *x = a, *y = b;
+
+	if (x->hook != y->hook)
+		return x->hook < y->hook ? -1 : 1;
+	if (x->deny != y->deny)
+		return x->deny ? 1 : -1;
+	return (x->rule > y->rule) - (x->rule < y->rule);
+}
+
+/* Drops what an earlier exchange left queued (acks after an ENOBUFS), which
+ * would end a dump's callbacks with EPROTO on their sequence numbers. */
+static void drain(struct mnl_socket *nl, char *buf, size_t len)
+{
+	for (int i = 0; i < 1024; i++) {
+		ssize_t n = recv(mnl_socket_get_fd(nl), buf, len, MSG_DONTWAIT);
+
+		if (n <= 0 && !(n < 0 && errno == ENOBUFS))
+			return;
+	}
+}
+
+/* NFT_MSG_GETRULE, a dump of table inet meshgate. */
+static int dump_rules(struct nft_ctx *ctx, struct counters *c)
+{
+	enum { DUMP_BUFFER = 64 * 1024 }; /* a dump's datagrams are larger than a page */
+	char *buf = malloc(DUMP_BUFFER);
+	struct nftnl_rule *filter = nftnl_rule_alloc();
+	uint32_t seq = ctx->seq++;
+	struct nlmsghdr *nlh;
+	ssize_t n;
+	int ret = -ENOMEM;
+
+	if (!buf || !filter)
+		goto out;
+	drain(ctx->nl, buf, DUMP_BUFFER);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET, NLM_F_DUMP, seq);
+	nftnl_rule_set_str(filter, NFTNL_RULE_TABLE, NFT_TABLE_NAME);
+	nftnl_rule_nlmsg_build_payload(nlh, filter);
+	if (mnl_socket_sendto(ctx->nl, nlh, nlh->nlmsg_len) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	do {
+		n = mnl_socket_recvfrom(ctx->nl, buf, DUMP_BUFFER);
+		if (n < 0) {
+			ret = -errno;
+			goto out;
+		}
+		ret = mnl_cb_run(buf, (size_t)n, seq, ctx->portid, rule_cb, c);
+	} while (ret > 0);
+	/* No table (yet): the kernel says ENOENT; there is nothing to count. */
+	ret = ret < 0 ? (c->err ? c->err : errno == ENOENT ? 0 : -errno) : 0;
+out:
+	if (filter)
+		nftnl_rule_free(filter);
+	free(buf);
+	return ret;
+}
+
+int nft_policy_counters(struct nft_ctx *ctx, struct nft_policy_counter **out, size_t *n)
+{
+	struct counters c = { 0 };
+	int ret = dump_rules(ctx, &c);
+
+	*out = NULL;
+	*n = 0;
+	if (ret < 0) {
+		free(c.v);
+		return ret;
+	}
+	if (c.n)
+		qsort(c.v, c.n, sizeof(*c.v), counter_cmp);
+	*out = c.v;
+	*n = c.n;
+	return 0;
 }

@@ -82,4 +82,23 @@ int nft_monitor_open(struct nft_ctx *ctx, int *fd) __attribute__((warn_unused_re
  */
 bool nft_monitor_read(struct nft_ctx *ctx);
 
+/* One counter of the access policy's chains (nft_render.h). */
+struct nft_policy_counter {
+	enum acl_hook hook;
+	bool deny;     /* the chain's default deny; rule is 0 */
+	uint32_t rule; /* the policy rule ("policy rule N"), summed over its rules */
+	uint64_t packets;
+};
+
+/*
+ * Reads the policy chains' counters of table inet meshgate back from the
+ * kernel: one NFT_MSG_GETRULE dump of the table, each counter found by its
+ * rule's comment and summed per hook and policy rule (a rule has one
+ * nftables rule per family and protocol), the default deny per hook.
+ * *out (free() it) holds *n counters sorted by hook, the rules in order,
+ * the deny last. No table or no policy: 0 with *n 0. 0, -ENOMEM or -errno.
+ */
+int nft_policy_counters(struct nft_ctx *ctx, struct nft_policy_counter **out, size_t *n)
+    __attribute__((warn_unused_result));
+
 #endif

@@ -2,6 +2,7 @@
 #include "nft_batch.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/batch.h>
 #include <libnftnl/chain.h>
@@ -140,16 +141,32 @@ void nft_batch_set_elems(struct nft_batch *b, const struct nftnl_set *s)
 	nftnl_set_elems_iter_destroy(iter);
 }
 
-/* The whole batch must fit the socket's send buffer to travel as one skb. */
-static void grow_sndbuf(int fd, size_t len)
+/* Grows the socket's buffer (SO_SNDBUF or SO_RCVBUF) to at least len. */
+static void grow_buf(int fd, int opt, int force, size_t len)
 {
-	int cur = 0, want = (int)len + 4096;
+	int cur = 0, want = len < INT_MAX / 2 ? (int)len : INT_MAX / 2;
 	socklen_t optlen = sizeof(cur);
 
-	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &cur, &optlen) == 0 && cur >= want)
+	/* getsockopt() reports twice what was set (the kernel's overhead). */
+	if (getsockopt(fd, SOL_SOCKET, opt, &cur, &optlen) == 0 && cur / 2 >= want)
 		return;
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof(want)) < 0)
-		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof(want));
+	if (setsockopt(fd, SOL_SOCKET, force, &want, sizeof(want)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, opt, &want, sizeof(want));
+}
+
+/*
+ * The whole batch must fit the send buffer to travel as one skb, and every
+ * acknowledgement the receive buffer, where each costs a small skb's truesize
+ * (below ACK_TRUESIZE): a policy of thousands of entries is tens of thousands
+ * of messages, and one ack lost to a full buffer (ENOBUFS) would leave the
+ * outcome unknown.
+ */
+enum { ACK_TRUESIZE = 1024 };
+
+static void grow_bufs(int fd, size_t len, uint32_t n_msgs)
+{
+	grow_buf(fd, SO_SNDBUF, SO_SNDBUFFORCE, len + 4096);
+	grow_buf(fd, SO_RCVBUF, SO_RCVBUFFORCE, (size_t)n_msgs * ACK_TRUESIZE);
 }
 
 static int send_pages(struct nft_batch *b, struct mnl_socket *nl)
@@ -166,7 +183,7 @@ static int send_pages(struct nft_batch *b, struct mnl_socket *nl)
 	nftnl_batch_iovec(b->pages, iov, (uint32_t)n_iov);
 	for (int i = 0; i < n_iov; i++)
 		total += iov[i].iov_len;
-	grow_sndbuf(mnl_socket_get_fd(nl), total);
+	grow_bufs(mnl_socket_get_fd(nl), total, b->n_msgs);
 	msg.msg_iov = iov;
 	msg.msg_iovlen = (size_t)n_iov;
 	sent = sendmsg(mnl_socket_get_fd(nl), &msg, 0);

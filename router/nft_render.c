@@ -28,13 +28,17 @@
 #include <netinet/ip6.h>
 #include <netinet/tcp.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nft_batch.h"
 
 /* nft's datatype numbers (the set key types `nft list` shows). */
-enum { NFT_TYPE_IPADDR = 7, NFT_TYPE_IP6ADDR = 8 };
+enum { NFT_TYPE_IPADDR = 7, NFT_TYPE_IP6ADDR = 8, NFT_TYPE_INET_SERVICE = 13 };
+
+/* Offset of the destination port in TCP and UDP headers (th dport). */
+enum { TH_DPORT_OFFSET = 2 };
 
 /* nft's chain priorities by name. */
 enum { PRIO_MANGLE = -150, PRIO_FILTER = 0, PRIO_SRCNAT = 100 };
@@ -68,7 +72,8 @@ struct content {
 	const struct plan_nft *plan;
 	bool lan[2], guard[2], self[2], dev[2], devexit[2], meshnet[2];
 	bool guard_input; /* exit node without allow_private */
-	bool input;       /* the input chain: own addresses or the guard */
+	bool input;       /* the input chain: own addresses, the guard or the policy */
+	bool acl;         /* the access policy's chains (plan->acl.deny) */
 };
 
 /* ---- intervals: prefixes as the range elements of an interval set ---- */
@@ -122,6 +127,26 @@ static bool range_touches(const struct range *cur, const struct range *next, siz
 	return addr_inc(after, len) && memcmp(after, next->lo, len) == 0;
 }
 
+/* Sorts r and merges overlapping and adjacent ranges (keys of len bytes);
+ * returns how many are left. */
+static size_t ranges_merge(struct range *r, size_t n, size_t len)
+{
+	size_t merged = 0;
+
+	qsort(r, n, sizeof(*r), range_cmp);
+	for (size_t i = 0; i < n; i++) {
+		struct range *cur = &r[merged - (merged ? 1 : 0)];
+
+		if (merged && range_touches(cur, &r[i], len)) {
+			if (memcmp(r[i].hi, cur->hi, len) > 0)
+				memcpy(cur->hi, r[i].hi, len);
+		} else {
+			r[merged++] = r[i];
+		}
+	}
+	return merged;
+}
+
 /*
  * The family's prefixes as sorted, disjoint, non-adjacent ranges (the
  * kernel refuses overlapping intervals). out has room for p->n. Returns
@@ -130,23 +155,12 @@ static bool range_touches(const struct range *cur, const struct range *next, siz
 static size_t prefixes_to_ranges(const struct plan_prefixes *p, const struct family *f,
 				 struct range *out)
 {
-	size_t n = 0, merged = 0;
+	size_t n = 0;
 
 	for (size_t i = 0; i < p->n; i++)
 		if (p->v[i].family == f->af)
 			prefix_range(&p->v[i], f->addr_len, &out[n++]);
-	qsort(out, n, sizeof(*out), range_cmp);
-	for (size_t i = 0; i < n; i++) {
-		struct range *cur = &out[merged - (merged ? 1 : 0)];
-
-		if (merged && range_touches(cur, &out[i], f->addr_len)) {
-			if (memcmp(out[i].hi, cur->hi, f->addr_len) > 0)
-				memcpy(cur->hi, out[i].hi, f->addr_len);
-		} else {
-			out[merged++] = out[i];
-		}
-	}
-	return merged;
+	return ranges_merge(out, n, f->addr_len);
 }
 
 static bool family_has(const struct plan_prefixes *p, const struct family *f)
@@ -196,7 +210,7 @@ static bool set_add_ranges(struct nftnl_set *s, const struct range *r, size_t n,
 	return ok;
 }
 
-static struct nftnl_set *set_new(const char *name, uint32_t id, const struct family *f)
+static struct nftnl_set *set_new(const char *name, uint32_t id, uint32_t key_type, uint32_t key_len)
 {
 	struct nftnl_set *s = nftnl_set_alloc();
 
@@ -207,9 +221,27 @@ static struct nftnl_set *set_new(const char *name, uint32_t id, const struct fam
 	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
 	nftnl_set_set_u32(s, NFTNL_SET_ID, id);
 	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_INTERVAL);
-	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, f->key_type);
-	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, f->addr_len);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, key_type);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, key_len);
 	return s;
+}
+
+/* set NAME { type TYPE; flags interval; elements = { ranges } } */
+static void render_set_ranges(struct nft_batch *b, const char *name, uint32_t id, uint32_t key_type,
+			      uint32_t key_len, const struct range *ranges, size_t n)
+{
+	struct nftnl_set *s = set_new(name, id, key_type, key_len);
+
+	if (s) {
+		nft_batch_set(b, s);
+		if (set_add_ranges(s, ranges, n, key_len))
+			nft_batch_set_elems(b, s);
+		else if (!b->err)
+			b->err = -ENOMEM;
+		nftnl_set_free(s);
+	} else if (!b->err) {
+		b->err = -ENOMEM;
+	}
 }
 
 /* set NAME { type ipv4_addr; flags interval; elements = { prefixes } } */
@@ -217,23 +249,14 @@ static void render_set(struct nft_batch *b, const char *name, uint32_t id, const
 		       const struct plan_prefixes *p)
 {
 	struct range *ranges = calloc(p->n ? p->n : 1, sizeof(*ranges));
-	struct nftnl_set *s = set_new(name, id, f);
-	size_t n;
 
-	if (!ranges || !s)
-		goto oom;
-	n = prefixes_to_ranges(p, f, ranges);
-	nft_batch_set(b, s);
-	if (!set_add_ranges(s, ranges, n, f->addr_len))
-		goto oom;
-	nft_batch_set_elems(b, s);
-	goto out;
-oom:
-	if (!b->err)
-		b->err = -ENOMEM;
-out:
-	if (s)
-		nftnl_set_free(s);
+	if (!ranges) {
+		if (!b->err)
+			b->err = -ENOMEM;
+		return;
+	}
+	render_set_ranges(b, name, id, f->key_type, f->addr_len, ranges,
+			  prefixes_to_ranges(p, f, ranges));
 	free(ranges);
 }
 
@@ -625,6 +648,255 @@ static void rule_end(struct nft_batch *b, struct rule *rb)
 	rb->r = NULL;
 }
 
+/* ---- the access policy ---- */
+
+/* Set ids of the policy's sets, after the families' (1..12): entry i has
+ * ACL_SET_ID_BASE + i * ACL_SETS_PER_ENTRY + enum acl_set. */
+enum { ACL_SET_ID_BASE = 64, ACL_SETS_PER_ENTRY = 5 };
+enum acl_set { ACL_SET_SRC4, ACL_SET_SRC6, ACL_SET_DST4, ACL_SET_DST6, ACL_SET_PORTS };
+
+/* Room for "p<any size_t>_ports". */
+enum { ACL_SET_NAME_LEN = 32 };
+
+static const char *const acl_set_suffix[] = { "src4", "src6", "dst4", "dst6", "ports" };
+
+struct acl_set_ref {
+	char name[ACL_SET_NAME_LEN];
+	uint32_t id;
+};
+
+static struct acl_set_ref acl_set_ref(size_t entry, enum acl_set which)
+{
+	struct acl_set_ref ref = {
+		.id = ACL_SET_ID_BASE + (uint32_t)(entry * ACL_SETS_PER_ENTRY) + (uint32_t)which,
+	};
+
+	snprintf(ref.name, sizeof(ref.name), "p%zu_%s", entry, acl_set_suffix[which]);
+	return ref;
+}
+
+static enum acl_set acl_addr_set(const struct family *f, bool dst)
+{
+	return (dst ? ACL_SET_DST4 : ACL_SET_SRC4) + (f->af == AF_INET6);
+}
+
+static const char *acl_chain(enum acl_hook hook)
+{
+	return hook == ACL_HOOK_INPUT  ? "policy_input"
+	       : hook == ACL_HOOK_EXIT ? "policy_exit"
+				       : "policy_forward";
+}
+
+/* The whole address space of f (a canonical list then holds nothing else
+ * of f): no lookup, only the family. */
+static bool prefixes_any(const struct plan_prefixes *p, const struct family *f)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (p->v[i].family == f->af && p->v[i].len == 0)
+			return true;
+	return false;
+}
+
+/* An entry has rules in family f when its sources and destinations (none:
+ * any) both hold some of f. */
+static bool acl_entry_family(const struct plan_acl_entry *e, const struct family *f)
+{
+	return family_has(&e->src, f) && (!e->dst.n || family_has(&e->dst, f));
+}
+
+static bool acl_entry_rendered(const struct content *c, const struct plan_acl_entry *e)
+{
+	return e->hook != ACL_HOOK_EXIT || c->plan->exit_node;
+}
+
+static void render_acl_ports(struct nft_batch *b, size_t i, const struct plan_acl_entry *e)
+{
+	struct range *ranges = calloc(e->n_ports, sizeof(*ranges));
+	struct acl_set_ref ref = acl_set_ref(i, ACL_SET_PORTS);
+
+	if (!ranges) {
+		if (!b->err)
+			b->err = -ENOMEM;
+		return;
+	}
+	for (size_t j = 0; j < e->n_ports; j++) {
+		uint16_t lo = htons(e->ports[j].lo), hi = htons(e->ports[j].hi);
+
+		memcpy(ranges[j].lo, &lo, sizeof(lo));
+		memcpy(ranges[j].hi, &hi, sizeof(hi));
+	}
+	render_set_ranges(b, ref.name, ref.id, NFT_TYPE_INET_SERVICE, sizeof(uint16_t), ranges,
+			  ranges_merge(ranges, e->n_ports, sizeof(uint16_t)));
+	free(ranges);
+}
+
+static void render_acl_addrs(struct nft_batch *b, size_t i, const struct plan_acl_entry *e,
+			     const struct family *f, bool dst)
+{
+	const struct plan_prefixes *p = dst ? &e->dst : &e->src;
+	struct acl_set_ref ref = acl_set_ref(i, acl_addr_set(f, dst));
+
+	if (p->n && !prefixes_any(p, f))
+		render_set(b, ref.name, ref.id, f, p);
+}
+
+/* Per entry: its sources and destinations per family, and its ports. */
+static void render_acl_sets(struct nft_batch *b, const struct content *c)
+{
+	const struct plan_acl *acl = &c->plan->acl;
+
+	for (size_t i = 0; c->acl && i < acl->n_entries; i++) {
+		const struct plan_acl_entry *e = &acl->entries[i];
+
+		if (!acl_entry_rendered(c, e))
+			continue;
+		for (int k = 0; k < 2; k++) {
+			if (!acl_entry_family(e, &families[k]))
+				continue;
+			render_acl_addrs(b, i, e, &families[k], false);
+			render_acl_addrs(b, i, e, &families[k], true);
+		}
+		if (e->n_ports)
+			render_acl_ports(b, i, e);
+	}
+}
+
+/* meta nfproto ipv4/ipv6 */
+static void match_nfproto(struct rule *rb, const struct family *f)
+{
+	expr_meta_load(rb, NFT_META_NFPROTO);
+	expr_cmp(rb, NFT_CMP_EQ, &f->nfproto, sizeof(f->nfproto));
+}
+
+/* th dport @SET (after meta l4proto tcp or udp) */
+static void match_dport_in(struct rule *rb, const struct acl_set_ref *ref)
+{
+	expr_payload_load(rb, NFT_PAYLOAD_TRANSPORT_HEADER, TH_DPORT_OFFSET, sizeof(uint16_t));
+	expr_lookup(rb, ref->name, ref->id);
+}
+
+/* counter */
+static void expr_counter(struct rule *rb)
+{
+	expr_add(rb, expr_new(rb, "counter"));
+}
+
+static void match_acl_addrs(struct rule *rb, size_t i, const struct plan_acl_entry *e,
+			    const struct family *f, bool dst)
+{
+	const struct plan_prefixes *p = dst ? &e->dst : &e->src;
+	struct acl_set_ref ref = acl_set_ref(i, acl_addr_set(f, dst));
+
+	if (p->n && !prefixes_any(p, f))
+		match_addr_in(rb, f, dst, ref.name, ref.id);
+}
+
+/* [ip saddr @pI_src4] [ip daddr @pI_dst4] [meta l4proto P [th dport @pI_ports]]
+ * counter return: allowed, the calling chain's checks go on. */
+static void rule_acl_entry(struct nft_batch *b, size_t i, const struct plan_acl_entry *e,
+			   const struct family *f, uint8_t l4proto)
+{
+	struct acl_set_ref ports = acl_set_ref(i, ACL_SET_PORTS);
+	char comment[48];
+	struct rule rb;
+
+	snprintf(comment, sizeof(comment), "policy rule %u%s", e->rule,
+		 e->rule ? "" : ": mesh control");
+	rule_begin(&rb, acl_chain(e->hook), comment);
+	if (prefixes_any(&e->src, f) && (!e->dst.n || prefixes_any(&e->dst, f)))
+		match_nfproto(&rb, f); /* else the lookups load the family */
+	match_acl_addrs(&rb, i, e, f, false);
+	match_acl_addrs(&rb, i, e, f, true);
+	if (l4proto)
+		match_l4proto(&rb, l4proto);
+	if (e->n_ports && (l4proto == IPPROTO_TCP || l4proto == IPPROTO_UDP))
+		match_dport_in(&rb, &ports);
+	expr_counter(&rb);
+	stmt_verdict(&rb, NFT_RETURN);
+	rule_end(b, &rb);
+}
+
+/* One rule per family and protocol (every protocol: one without l4proto). */
+static void rules_acl_entry(struct nft_batch *b, size_t i, const struct plan_acl_entry *e)
+{
+	for (int k = 0; k < 2; k++) {
+		const struct family *f = &families[k];
+
+		if (!acl_entry_family(e, f))
+			continue;
+		if (!e->protocols)
+			rule_acl_entry(b, i, e, f, 0);
+		if (e->protocols & ACL_PROTO_TCP)
+			rule_acl_entry(b, i, e, f, IPPROTO_TCP);
+		if (e->protocols & ACL_PROTO_UDP)
+			rule_acl_entry(b, i, e, f, IPPROTO_UDP);
+		if (e->protocols & ACL_PROTO_ICMP)
+			rule_acl_entry(b, i, e, f,
+				       f->af == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6);
+	}
+}
+
+/* chain policy_HOOK: replies and related ICMP errors return at once, each
+ * entry of the hook returns what it allows, the rest is counted and
+ * dropped. */
+static void rules_acl_chain(struct nft_batch *b, const struct content *c, enum acl_hook hook)
+{
+	const struct plan_acl *acl = &c->plan->acl;
+	const char *chain = acl_chain(hook);
+	struct rule rb;
+
+	rule_begin(&rb, chain, "policy: replies and what an allowed flow brings");
+	match_ct_state(&rb, NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED));
+	stmt_verdict(&rb, NFT_RETURN);
+	rule_end(b, &rb);
+	for (size_t i = 0; i < acl->n_entries; i++)
+		if (acl->entries[i].hook == hook && acl_entry_rendered(c, &acl->entries[i]))
+			rules_acl_entry(b, i, &acl->entries[i]);
+	rule_begin(&rb, chain, NFT_ACL_DENY_COMMENT);
+	expr_counter(&rb);
+	stmt_verdict(&rb, NF_DROP);
+	rule_end(b, &rb);
+}
+
+static void rules_acl(struct nft_batch *b, const struct content *c)
+{
+	rules_acl_chain(b, c, ACL_HOOK_INPUT);
+	rules_acl_chain(b, c, ACL_HOOK_FORWARD);
+	if (c->plan->exit_node)
+		rules_acl_chain(b, c, ACL_HOOK_EXIT);
+}
+
+/* from_mesh: what leaves by the exit's WAN meets the exit entries, all
+ * else (served LANs, devices, TUN -> TUN) the forward entries. */
+static void rules_from_mesh_acl(struct nft_batch *b, const struct content *c)
+{
+	const struct plan_nft *p = c->plan;
+	struct rule rb;
+
+	if (p->exit_node) {
+		rule_begin(&rb, "from_mesh", "access policy: out through this exit node");
+		match_ifname(&rb, NFT_META_OIFNAME, NFT_CMP_EQ, p->wan);
+		expr_verdict(&rb, NFT_JUMP, acl_chain(ACL_HOOK_EXIT));
+		rule_end(b, &rb);
+	}
+	rule_begin(&rb, "from_mesh", "access policy: through this node");
+	if (p->exit_node)
+		match_ifname(&rb, NFT_META_OIFNAME, NFT_CMP_NEQ, p->wan);
+	expr_verdict(&rb, NFT_JUMP, acl_chain(ACL_HOOK_FORWARD));
+	rule_end(b, &rb);
+}
+
+/* input: whatever the mesh sends to this host's addresses. */
+static void rules_input_acl(struct nft_batch *b, const struct content *c)
+{
+	struct rule rb;
+
+	rule_begin(&rb, "input", "access policy: to this node");
+	match_ifname(&rb, NFT_META_IIFNAME, NFT_CMP_EQ, c->plan->tun);
+	expr_verdict(&rb, NFT_JUMP, acl_chain(ACL_HOOK_INPUT));
+	rule_end(b, &rb);
+}
+
 /* ---- the chains' rules ---- */
 
 static void rules_forward(struct nft_batch *b, const struct content *c)
@@ -799,6 +1071,8 @@ static void rules_from_mesh(struct nft_batch *b, const struct content *c)
 
 	if (c->plan->snat || c->plan->exit_node)
 		rule_from_mesh_unmasqueradable(b);
+	if (c->acl)
+		rules_from_mesh_acl(b, c);
 	rules_from_mesh_devices(b, c);
 	rules_from_mesh_lan(b, c);
 	if (c->plan->exit_node)
@@ -961,7 +1235,9 @@ static void render_sets(struct nft_batch *b, struct content *c)
 			render_set(b, f->meshnet_set, f->meshnet_id, f, &p->mesh_routes);
 	}
 	c->guard_input = c->guard[0] || c->guard[1];
-	c->input = c->guard_input || c->self[0] || c->self[1];
+	c->acl = p->acl.deny;
+	c->input = c->guard_input || c->self[0] || c->self[1] || c->acl;
+	render_acl_sets(b, c);
 }
 
 static void render_chains(struct nft_batch *b, const struct content *c)
@@ -972,6 +1248,12 @@ static void render_chains(struct nft_batch *b, const struct content *c)
 	regular_chain(b, "from_mesh");
 	if (c->input)
 		base_chain(b, "input", "filter", NF_INET_LOCAL_IN, PRIO_FILTER);
+	if (c->acl) {
+		regular_chain(b, acl_chain(ACL_HOOK_INPUT));
+		regular_chain(b, acl_chain(ACL_HOOK_FORWARD));
+		if (p->exit_node)
+			regular_chain(b, acl_chain(ACL_HOOK_EXIT));
+	}
 	if (p->snat || p->exit_node)
 		base_chain(b, "postrouting", "nat", NF_INET_POST_ROUTING, PRIO_SRCNAT);
 	if (p->connmark) {
@@ -984,9 +1266,13 @@ static void render_rules(struct nft_batch *b, const struct content *c)
 {
 	const struct plan_nft *p = c->plan;
 
+	if (c->acl)
+		rules_acl(b, c);
 	rules_forward(b, c);
 	rules_from_mesh(b, c);
 	rules_input_self(b, c);
+	if (c->acl)
+		rules_input_acl(b, c);
 	if (c->guard_input)
 		rules_input_guard(b, c);
 	if (p->snat || p->exit_node)

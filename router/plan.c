@@ -74,6 +74,11 @@
  *    node uses).
  *  - connmark whenever ROUTE_TABLE has routes (the mark-based rule exists);
  *    clamp_mss whenever the node forwards (served LANs, exit, devices).
+ *  - acl: the access policy this node enforces (host->policy), only with
+ *    default "deny" (plan_acl.c): entry 0 for the mesh control port
+ *    unless the filter has a rule 0, then the filter's entries, canonical;
+ *    exit entries only with exit_node.
+ *    "allow" or no policy: no acl, the table as without policies.
  *
  * Devices (stock WireGuard clients this node hubs: plan peers with device)
  *  - Their addresses lie in the mesh networks: no route of ours on any
@@ -106,6 +111,7 @@
 #include "config.h"
 #include "exit_client.h"
 #include "exit_server.h"
+#include "plan_acl.h"
 #include "planner.h"
 
 /* ---- small helpers (the planner_* ones are in planner.c) ---- */
@@ -440,7 +446,7 @@ static int nft_facts(struct planner *pl)
 	nft->snat = lan->n > 0 && cfg->subnet_router.snat;
 	if (pl->exit_served && (ret = exit_server_nft(pl, nft)) < 0)
 		return ret;
-	return 0;
+	return plan_acl_compute(pl, nft);
 }
 
 /* ---- sysctls ---- */
@@ -554,6 +560,7 @@ void route_plan_free(struct route_plan *plan)
 	prefixes_free(&plan->nft.devices);
 	prefixes_free(&plan->nft.devices_exit);
 	prefixes_free(&plan->nft.mesh_routes);
+	plan_acl_free(&plan->nft.acl);
 	for (size_t i = 0; i < plan->n_peers && plan->engine_allowed_ips; i++)
 		prefixes_free(&plan->engine_allowed_ips[i]);
 	free(plan->engine_allowed_ips);
@@ -587,7 +594,51 @@ bool plan_nft_equal(const struct plan_nft *a, const struct plan_nft *b)
 	       prefixes_equal(&a->devices, &b->devices) &&
 	       prefixes_equal(&a->devices_exit, &b->devices_exit) &&
 	       prefixes_equal(&a->mesh_routes, &b->mesh_routes) && a->connmark == b->connmark &&
-	       a->clamp_mss == b->clamp_mss;
+	       a->clamp_mss == b->clamp_mss && plan_acl_equal(&a->acl, &b->acl);
+}
+
+void plan_nft_free(struct plan_nft *nft)
+{
+	prefixes_free(&nft->self);
+	prefixes_free(&nft->lan_routes);
+	prefixes_free(&nft->guarded);
+	prefixes_free(&nft->devices);
+	prefixes_free(&nft->devices_exit);
+	prefixes_free(&nft->mesh_routes);
+	plan_acl_free(&nft->acl);
+	*nft = (struct plan_nft){ 0 };
+}
+
+static int prefixes_copy(struct plan_prefixes *dst, const struct plan_prefixes *src)
+{
+	if (!src->n)
+		return 0;
+	dst->v = malloc(src->n * sizeof(*src->v));
+	if (!dst->v)
+		return -ENOMEM;
+	memcpy(dst->v, src->v, src->n * sizeof(*src->v));
+	dst->n = src->n;
+	return 0;
+}
+
+int plan_nft_copy(struct plan_nft *dst, const struct plan_nft *src)
+{
+	plan_nft_free(dst);
+	*dst = *src;
+	dst->self = dst->lan_routes = dst->guarded = (struct plan_prefixes){ 0 };
+	dst->devices = dst->devices_exit = dst->mesh_routes = (struct plan_prefixes){ 0 };
+	dst->acl = (struct plan_acl){ 0 };
+	if (prefixes_copy(&dst->self, &src->self) < 0 ||
+	    prefixes_copy(&dst->lan_routes, &src->lan_routes) < 0 ||
+	    prefixes_copy(&dst->guarded, &src->guarded) < 0 ||
+	    prefixes_copy(&dst->devices, &src->devices) < 0 ||
+	    prefixes_copy(&dst->devices_exit, &src->devices_exit) < 0 ||
+	    prefixes_copy(&dst->mesh_routes, &src->mesh_routes) < 0 ||
+	    plan_acl_copy(&dst->acl, &src->acl) < 0) {
+		plan_nft_free(dst);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /* ---- text form ---- */
@@ -637,6 +688,26 @@ static void put_rule(struct textbuf *t, const struct plan_rule *r)
 	put(t, "\n");
 }
 
+static void put_acl_entry(struct textbuf *t, const struct plan_acl_entry *e)
+{
+	char protos[16];
+
+	put(t, "nft acl rule %u %s from", e->rule, plan_acl_hook_name(e->hook));
+	put_prefixes(t, &e->src);
+	if (e->dst.n) {
+		put(t, " to");
+		put_prefixes(t, &e->dst);
+	}
+	put(t, " proto %s", plan_acl_protocols_format(e->protocols, protos, sizeof(protos)));
+	for (size_t i = 0; i < e->n_ports; i++) {
+		if (e->ports[i].lo == e->ports[i].hi)
+			put(t, "%s%u", i ? "," : " port ", e->ports[i].lo);
+		else
+			put(t, "%s%u-%u", i ? "," : " port ", e->ports[i].lo, e->ports[i].hi);
+	}
+	put(t, "\n");
+}
+
 static void put_nft(struct textbuf *t, const struct plan_nft *nft)
 {
 	if (!nft->present)
@@ -675,6 +746,10 @@ static void put_nft(struct textbuf *t, const struct plan_nft *nft)
 		put_prefixes(t, &nft->mesh_routes);
 		put(t, "\n");
 	}
+	if (nft->acl.deny)
+		put(t, "nft acl deny\n");
+	for (size_t i = 0; i < nft->acl.n_entries; i++)
+		put_acl_entry(t, &nft->acl.entries[i]);
 }
 
 size_t route_plan_format(const struct route_plan *plan, char *buf, size_t len)

@@ -59,4 +59,12 @@ size_t route_plan_format(const struct route_plan *plan, char *buf, size_t len);
  * computed plan are sorted, so they compare element by element). */
 bool plan_nft_equal(const struct plan_nft *a, const struct plan_nft *b);
 
+/* Deep copy of src into dst, whose old content is freed first; 0 or
+ * -ENOMEM (dst then empty). Free with plan_nft_free(). */
+int plan_nft_copy(struct plan_nft *dst, const struct plan_nft *src)
+    __attribute__((warn_unused_result));
+
+/* Frees what nft owns and empties it. */
+void plan_nft_free(struct plan_nft *nft);
+
 #endif

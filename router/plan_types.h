@@ -22,9 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "acl/filter.h"
 #include "netaddr.h"
-
-struct acl_filter;
 
 enum {
 	ROUTE_TABLE = 41641,
@@ -150,6 +149,28 @@ struct plan_sysctl {
 	const char *unless;
 };
 
+/* One entry of the access policy the table enforces (acl/filter.h's
+ * acl_entry, as the plan's own copy). src and dst are canonical; dst is
+ * empty for ACL_HOOK_EXIT. protocols 0: every protocol, and no ports.
+ * ports sorted and merged (disjoint, not adjacent); none: every port. */
+struct plan_acl_entry {
+	uint32_t rule; /* the policy rule; 0: what the mesh itself needs */
+	enum acl_hook hook;
+	struct plan_prefixes src, dst;
+	uint8_t protocols;
+	struct acl_port_range *ports;
+	size_t n_ports;
+};
+
+/* The access policy's share of the table: with deny, what arrives from the
+ * TUN passes the policy chains first (router/nft_render.h). Without deny
+ * there are no entries and no policy chains. */
+struct plan_acl {
+	bool deny;
+	struct plan_acl_entry *entries;
+	size_t n_entries;
+};
+
 /* Content of the nftables table, as facts the renderer turns into rules. */
 struct plan_nft {
 	bool present; /* false: no table at all (a computed plan always has one) */
@@ -185,6 +206,8 @@ struct plan_nft {
 	bool connmark;
 	/* Clamp TCP MSS to the route MTU on forwarded SYNs through the TUN. */
 	bool clamp_mss;
+	/* The access policy (host->policy with default "deny"). */
+	struct plan_acl acl;
 };
 
 struct route_plan {

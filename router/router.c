@@ -26,53 +26,6 @@ void router_init(struct router *r, struct nl_sock *rtnl, struct loop *loop, unsi
 	router_sysctl_state_path(state_dir, r->sysctl_state, sizeof(r->sysctl_state));
 }
 
-static void plan_nft_copy_free(struct plan_nft *nft)
-{
-	free(nft->self.v);
-	free(nft->lan_routes.v);
-	free(nft->guarded.v);
-	free(nft->devices.v);
-	free(nft->devices_exit.v);
-	free(nft->mesh_routes.v);
-	*nft = (struct plan_nft){ 0 };
-}
-
-static int prefixes_copy(struct plan_prefixes *dst, const struct plan_prefixes *src)
-{
-	dst->n = 0;
-	dst->v = NULL;
-	if (!src->n)
-		return 0;
-	dst->v = malloc(src->n * sizeof(*src->v));
-	if (!dst->v)
-		return -ENOMEM;
-	memcpy(dst->v, src->v, src->n * sizeof(*src->v));
-	dst->n = src->n;
-	return 0;
-}
-
-static int plan_nft_copy(struct plan_nft *dst, const struct plan_nft *src)
-{
-	plan_nft_copy_free(dst);
-	*dst = *src;
-	dst->self = (struct plan_prefixes){ 0 };
-	dst->lan_routes = (struct plan_prefixes){ 0 };
-	dst->guarded = (struct plan_prefixes){ 0 };
-	dst->devices = (struct plan_prefixes){ 0 };
-	dst->devices_exit = (struct plan_prefixes){ 0 };
-	dst->mesh_routes = (struct plan_prefixes){ 0 };
-	if (prefixes_copy(&dst->self, &src->self) < 0 ||
-	    prefixes_copy(&dst->lan_routes, &src->lan_routes) < 0 ||
-	    prefixes_copy(&dst->guarded, &src->guarded) < 0 ||
-	    prefixes_copy(&dst->devices, &src->devices) < 0 ||
-	    prefixes_copy(&dst->devices_exit, &src->devices_exit) < 0 ||
-	    prefixes_copy(&dst->mesh_routes, &src->mesh_routes) < 0) {
-		plan_nft_copy_free(dst);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
 /* Someone else changed or removed our table (`nft flush ruleset` on a
  * kernel without owned tables, say): put it back. */
 static void on_nft_event(void *ctx, uint32_t events)
@@ -148,6 +101,15 @@ int router_apply(struct router *r, const struct route_plan *plan, char *errbuf, 
 	return ret;
 }
 
+int router_policy_counters(const struct router *r, struct nft_policy_counter **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (!r->nft || !r->nft_present || !r->nft_applied.acl.deny)
+		return -ENOENT;
+	return nft_policy_counters(r->nft, out, n);
+}
+
 void router_stop(struct router *r)
 {
 	char err[512];
@@ -167,7 +129,7 @@ void router_stop(struct router *r)
 	}
 	if (sysctl_restore(r->sysctl_state, err, sizeof(err)) < 0)
 		log_err("%s", err);
-	plan_nft_copy_free(&r->nft_applied);
+	plan_nft_free(&r->nft_applied);
 	r->nft = NULL;
 	r->nft_watch = NULL;
 	r->nft_present = false;

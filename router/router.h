@@ -23,6 +23,7 @@ struct nl_sock;
 struct nft_ctx;
 struct loop;
 struct loop_source;
+struct nft_policy_counter;
 
 struct router {
 	struct nl_sock *rtnl; /* borrowed */
@@ -44,6 +45,15 @@ void router_init(struct router *r, struct nl_sock *rtnl, struct loop *loop, unsi
  * and how to fix it; what was applied before the failure stays (a later
  * apply or router_stop() finishes the job). */
 int router_apply(struct router *r, const struct route_plan *plan, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/*
+ * The access policy's counters (nft_policy_counters()), read from the
+ * kernel now: one netlink dump, so call it per scrape of the status, not
+ * per packet. -ENOENT when the table enforces no policy (none, or default
+ * "allow"); else 0 or -errno. *out: free() it.
+ */
+int router_policy_counters(const struct router *r, struct nft_policy_counter **out, size_t *n)
     __attribute__((warn_unused_result));
 
 /* Removes everything (see the order above). */

@@ -410,6 +410,35 @@ static void dns_metrics(FILE *f, const json_t *dns)
 	dns_forward_metrics(f, json_object_get(dns, "forward"));
 }
 
+/* The access policy's counters (status "policy.counters"), present only
+ * while the node's table enforces a "deny" policy. */
+static void policy_metrics(FILE *f, const json_t *counters)
+{
+	const json_t *accepted = json_object_get(counters, "accepted");
+	const json_t *denied = json_object_get(counters, "denied");
+	const json_t *c;
+	size_t i;
+
+	if (!json_is_array(accepted) || !json_is_object(denied))
+		return;
+	family(f, "meshgate_policy_accepted_packets_total", "counter",
+	       "Packets that opened a flow through the access policy, by rule and hook "
+	       "(rule 0: the mesh's control channel).");
+	json_array_foreach(accepted, i, c)
+	{
+		if (!json_is_integer(json_object_get(c, "rule")) ||
+		    !json_is_integer(json_object_get(c, "packets")))
+			continue;
+		fprintf(f, "meshgate_policy_accepted_packets_total{rule=\"%lld\",hook=\"",
+			num(c, "rule"));
+		put_label(f, str(c, "hook"));
+		fprintf(f, "\"} %lld\n", num(c, "packets"));
+	}
+	family(f, "meshgate_policy_denied_packets_total", "counter",
+	       "Packets from the mesh the access policy dropped (default deny), by hook.");
+	labeled(f, denied, "meshgate_policy_denied_packets_total", "hook");
+}
+
 static void preflight_metrics(FILE *f, const json_t *checks)
 {
 	size_t i;
@@ -445,6 +474,7 @@ char *metrics_render(const json_t *status, time_t now)
 	preflight_metrics(f, json_object_get(status, "preflight"));
 	stun_metrics(f, json_object_get(json_object_get(status, "coordinator"), "stun"));
 	dns_metrics(f, json_object_get(status, "dns"));
+	policy_metrics(f, json_object_get(json_object_get(status, "policy"), "counters"));
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;

@@ -229,6 +229,39 @@ static void test_dns(void)
 	json_decref(doc);
 }
 
+/* The access policy's counters from "policy.counters": accepted per rule
+ * and hook, denied per hook; none without them. */
+static void test_policy(void)
+{
+	json_t *doc = json_loads("{\"policy\": {\"counters\": {\"accepted\": ["
+				 "{\"rule\": 0, \"hook\": \"input\", \"packets\": 3},"
+				 "{\"rule\": 2, \"hook\": \"forward\", \"packets\": 12},"
+				 "{\"rule\": 3, \"hook\": \"exit\", \"packets\": 0}],"
+				 "\"denied\": {\"input\": 1, \"forward\": 7, \"exit\": 0}}}}",
+				 0, NULL);
+	char *text = metrics_render(doc, 1000);
+
+	CHECK(text && has(text, "# TYPE meshgate_policy_accepted_packets_total counter"));
+	CHECK(text &&
+	      has(text, "meshgate_policy_accepted_packets_total{rule=\"0\",hook=\"input\"} 3"));
+	CHECK(text &&
+	      has(text, "meshgate_policy_accepted_packets_total{rule=\"2\",hook=\"forward\"} 12"));
+	CHECK(text &&
+	      has(text, "meshgate_policy_accepted_packets_total{rule=\"3\",hook=\"exit\"} 0"));
+	CHECK(text && has(text, "# TYPE meshgate_policy_denied_packets_total counter"));
+	CHECK(text && has(text, "meshgate_policy_denied_packets_total{hook=\"input\"} 1"));
+	CHECK(text && has(text, "meshgate_policy_denied_packets_total{hook=\"forward\"} 7"));
+	CHECK(text && has(text, "meshgate_policy_denied_packets_total{hook=\"exit\"} 0"));
+	free(text);
+	json_decref(doc);
+
+	doc = json_loads("{\"policy\": {\"revision\": 3}}", 0, NULL);
+	text = metrics_render(doc, 1000);
+	CHECK(text && !strstr(text, "meshgate_policy_"));
+	free(text);
+	json_decref(doc);
+}
+
 static void test_empty_document(void)
 {
 	json_t *doc = json_object();
@@ -251,6 +284,7 @@ int main(void)
 	RUN(test_devices);
 	RUN(test_exit_blocked);
 	RUN(test_dns);
+	RUN(test_policy);
 	RUN(test_empty_document);
 	return test_summary();
 }

@@ -1049,6 +1049,256 @@ static void test_nft_equal_devices(void)
 		route_plan_free(&plans[i]);
 }
 
+/* ---- the access policy (plan_acl.c) ---- */
+
+/* A policy entry as text: prefixes "P,P"; ports "22,23-25". */
+struct acl_entry_facts {
+	uint32_t rule;
+	enum acl_hook hook;
+	const char *src, *dst;
+	uint8_t protocols;
+	const char *ports;
+};
+
+struct acl_fixture {
+	struct acl_filter filter;
+	struct acl_entry entries[8];
+	struct prefix prefixes[8][2][6];
+	struct acl_port_range ports[8][6];
+};
+
+static size_t parse_csv_prefixes(const char *text, struct prefix *out, size_t max)
+{
+	char buf[512], *save = NULL;
+	size_t n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", text ? text : "");
+	for (char *t = strtok_r(buf, ",", &save); t && n < max; t = strtok_r(NULL, ",", &save))
+		CHECK(prefix_parse(&out[n++], t) == 0);
+	return n;
+}
+
+static size_t parse_csv_ports(const char *text, struct acl_port_range *out, size_t max)
+{
+	size_t n = 0;
+
+	for (const char *p = text; p && *p && n < max;) {
+		unsigned lo = 0, hi = 0;
+		int used = 0;
+
+		if (sscanf(p, "%u-%u%n", &lo, &hi, &used) != 2 &&
+		    sscanf(p, "%u%n", &lo, &used) == 1)
+			hi = lo;
+		out[n++] = (struct acl_port_range){ (uint16_t)lo, (uint16_t)hi };
+		p += used;
+		p += *p == ',';
+	}
+	return n;
+}
+
+static const struct acl_filter *acl_fixture_init(struct acl_fixture *a, bool deny,
+						 const struct acl_entry_facts *facts, size_t n)
+{
+	memset(a, 0, sizeof(*a));
+	a->filter = (struct acl_filter){
+		.present = true, .deny = deny, .revision = 7, .entries = a->entries, .n_entries = n
+	};
+	for (size_t i = 0; i < n && i < 8; i++) {
+		struct acl_entry *e = &a->entries[i];
+
+		*e = (struct acl_entry){ .rule = facts[i].rule,
+					 .hook = facts[i].hook,
+					 .protocols = facts[i].protocols,
+					 .src = a->prefixes[i][0],
+					 .dst = a->prefixes[i][1],
+					 .ports = a->ports[i] };
+		e->n_src = parse_csv_prefixes(facts[i].src, e->src, 6);
+		e->n_dst = parse_csv_prefixes(facts[i].dst, e->dst, 6);
+		e->n_ports = parse_csv_ports(facts[i].ports, e->ports, 6);
+	}
+	return &a->filter;
+}
+
+/* The appliance joined, serving its LAN and the exit, with policy f. */
+static int policy_plan(const struct acl_filter *f, bool exit_approved, struct route_plan *plan,
+		       char *text, size_t len)
+{
+	static const struct host_facts served =
+	    HOST_MESH_APPLIANCE(.approved = { "192.168.1.0/24" }, .exit_approved = true);
+	static const struct host_facts lan_only =
+	    HOST_MESH_APPLIANCE(.approved = { "192.168.1.0/24" });
+	struct fixture fx;
+	char err[256];
+	int ret = -EINVAL;
+
+	memset(plan, 0, sizeof(*plan));
+	if (fixture_init(&fx, NODE APPLIANCE_OFFER, exit_approved ? &served : &lan_only)) {
+		fx.host.policy = f;
+		ret = compute(&fx, plan, err, sizeof(err));
+		route_plan_format(plan, text, len);
+	}
+	fixture_deinit(&fx);
+	return ret;
+}
+
+static const struct acl_entry_facts policy_admins[] = {
+	/* Not canonical on purpose: a /32 inside the /24, host bits, ports
+	 * out of order, overlapping and adjacent. */
+	{ 1, ACL_HOOK_FORWARD, "100.64.0.2/32,100.64.0.9/24,fd7a:6d67:7465::2/128",
+	  "192.168.1.0/24", ACL_PROTO_TCP, "443,22,23-25,26" },
+	{ 2, ACL_HOOK_EXIT, "0.0.0.0/0,::/0", NULL, 0, NULL },
+	/* Ports mean nothing to ICMP alone. */
+	{ 3, ACL_HOOK_INPUT, "100.64.0.0/24", "100.64.0.1/32", ACL_PROTO_ICMP, "80" },
+	{ 4, ACL_HOOK_INPUT, "100.64.0.0/24", "100.64.0.1/32", ACL_PROTO_TCP | ACL_PROTO_UDP,
+	  "53" },
+};
+enum { N_ADMINS = sizeof(policy_admins) / sizeof(policy_admins[0]) };
+
+/* "deny": rule 0 first, then the filter's entries, canonical. */
+static void test_policy_deny(void)
+{
+	struct acl_fixture a;
+	struct route_plan plan;
+	char text[8192];
+
+	CHECK_EQ_INT(policy_plan(acl_fixture_init(&a, true, policy_admins, N_ADMINS), true, &plan,
+				 text, sizeof(text)),
+		     0);
+	CHECK(test_has(text,
+		       "nft acl deny\n"
+		       "nft acl rule 0 input from 0.0.0.0/0 ::/0 to 100.64.0.1/32 "
+		       "fd7a:6d67:7465::1/128 proto tcp port 41642\n"
+		       "nft acl rule 1 forward from 100.64.0.0/24 fd7a:6d67:7465::2/128 to "
+		       "192.168.1.0/24 proto tcp port 22-26,443\n"
+		       "nft acl rule 2 exit from 0.0.0.0/0 ::/0 proto *\n"
+		       "nft acl rule 3 input from 100.64.0.0/24 to 100.64.0.1/32 proto icmp\n"
+		       "nft acl rule 4 input from 100.64.0.0/24 to 100.64.0.1/32 proto tcp,udp "
+		       "port 53\n"));
+	CHECK(plan.nft.acl.deny && plan.nft.acl.n_entries == 5);
+	CHECK(plan.nft.acl.entries[2].hook == ACL_HOOK_EXIT && plan.nft.acl.entries[2].dst.n == 0);
+	route_plan_free(&plan);
+}
+
+/* A filter that carries rule 0 itself (the coordinator's, from its
+ * members): taken as it is, no second one. */
+static void test_policy_own_rule_0(void)
+{
+	static const struct acl_entry_facts own[] = {
+		{ 0, ACL_HOOK_INPUT, "100.64.0.2/32,100.64.0.3/32", "100.64.0.1/32", ACL_PROTO_TCP,
+		  "41642" },
+		{ 1, ACL_HOOK_FORWARD, "100.64.0.2/32", "192.168.1.0/24", 0, NULL },
+	};
+	struct acl_fixture a;
+	struct route_plan plan;
+	char text[8192];
+
+	CHECK_EQ_INT(
+	    policy_plan(acl_fixture_init(&a, true, own, 2), true, &plan, text, sizeof(text)), 0);
+	CHECK(test_has(text,
+		       "nft acl deny\n"
+		       "nft acl rule 0 input from 100.64.0.2/32 100.64.0.3/32 to "
+		       "100.64.0.1/32 proto tcp port 41642\n"
+		       "nft acl rule 1 forward from 100.64.0.2/32 to 192.168.1.0/24 proto *\n"));
+	CHECK(test_lacks(text, "0.0.0.0/0"));
+	CHECK(plan.nft.acl.n_entries == 2);
+	route_plan_free(&plan);
+}
+
+/* The exit entries need a served exit. */
+static void test_policy_no_exit(void)
+{
+	struct acl_fixture a;
+	struct route_plan plan;
+	char text[8192];
+
+	CHECK_EQ_INT(policy_plan(acl_fixture_init(&a, true, policy_admins, N_ADMINS), false, &plan,
+				 text, sizeof(text)),
+		     0);
+	CHECK(test_has(text, "nft acl rule 1 forward"));
+	CHECK(test_lacks(text, "nft acl rule 2"));
+	CHECK(test_has(text, "nft acl rule 3 input"));
+	route_plan_free(&plan);
+}
+
+/* "allow", a policy an older coordinator did not send, or none: the
+ * table of a node without policies. */
+static void test_policy_allow(void)
+{
+	struct route_plan none, allow, absent;
+	struct acl_fixture a, b;
+	char text[8192];
+
+	CHECK_EQ_INT(policy_plan(NULL, true, &none, text, sizeof(text)), 0);
+	CHECK_EQ_INT(policy_plan(acl_fixture_init(&a, false, policy_admins, N_ADMINS), true, &allow,
+				 text, sizeof(text)),
+		     0);
+	CHECK(test_lacks(text, "acl"));
+	acl_fixture_init(&b, true, policy_admins, N_ADMINS);
+	b.filter.present = false;
+	CHECK_EQ_INT(policy_plan(&b.filter, true, &absent, text, sizeof(text)), 0);
+	CHECK(test_lacks(text, "acl"));
+	CHECK(!allow.nft.acl.deny && allow.nft.acl.n_entries == 0);
+	CHECK(plan_nft_equal(&none.nft, &allow.nft));
+	CHECK(plan_nft_equal(&none.nft, &absent.nft));
+	route_plan_free(&none);
+	route_plan_free(&allow);
+	route_plan_free(&absent);
+}
+
+/* A policy change re-renders the table, an unchanged one (another
+ * revision, the same facts in another order) does not; the router's copy
+ * of the applied table compares equal. */
+static void test_policy_equal(void)
+{
+	static const struct acl_entry_facts reordered[] = {
+		{ 1, ACL_HOOK_FORWARD, "fd7a:6d67:7465::2/128,100.64.0.0/24", "192.168.1.0/24",
+		  ACL_PROTO_TCP, "22-26,443" },
+		policy_admins[1],
+		policy_admins[2],
+		policy_admins[3],
+	};
+	static const struct acl_entry_facts other_port[] = {
+		{ 1, ACL_HOOK_FORWARD, "100.64.0.0/24,fd7a:6d67:7465::2/128", "192.168.1.0/24",
+		  ACL_PROTO_TCP, "22-26,444" },
+		policy_admins[1],
+		policy_admins[2],
+		policy_admins[3],
+	};
+	struct route_plan p[5];
+	struct plan_nft copy = { 0 };
+	struct acl_fixture a[5];
+	char text[8192];
+
+	CHECK_EQ_INT(policy_plan(acl_fixture_init(&a[0], true, policy_admins, N_ADMINS), true,
+				 &p[0], text, sizeof(text)),
+		     0);
+	acl_fixture_init(&a[1], true, reordered, N_ADMINS);
+	a[1].filter.revision = 8;
+	CHECK_EQ_INT(policy_plan(&a[1].filter, true, &p[1], text, sizeof(text)), 0);
+	CHECK_EQ_INT(policy_plan(acl_fixture_init(&a[2], true, other_port, N_ADMINS), true, &p[2],
+				 text, sizeof(text)),
+		     0);
+	CHECK_EQ_INT(policy_plan(acl_fixture_init(&a[3], true, policy_admins, N_ADMINS - 1), true,
+				 &p[3], text, sizeof(text)),
+		     0);
+	CHECK_EQ_INT(policy_plan(acl_fixture_init(&a[4], true, policy_admins, 0), true, &p[4], text,
+				 sizeof(text)),
+		     0);
+	CHECK(plan_nft_equal(&p[0].nft, &p[1].nft));
+	CHECK(!plan_nft_equal(&p[0].nft, &p[2].nft)); /* a port */
+	CHECK(!plan_nft_equal(&p[0].nft, &p[3].nft)); /* an entry fewer */
+	CHECK(!plan_nft_equal(&p[3].nft, &p[4].nft)); /* deny, nothing but rule 0 */
+	CHECK(p[4].nft.acl.deny && p[4].nft.acl.n_entries == 1);
+	CHECK_EQ_INT(plan_nft_copy(&copy, &p[0].nft), 0);
+	CHECK(plan_nft_equal(&copy, &p[0].nft));
+	CHECK(copy.acl.entries != p[0].nft.acl.entries);
+	CHECK_EQ_INT(plan_nft_copy(&copy, &p[2].nft), 0); /* over an old copy */
+	CHECK(plan_nft_equal(&copy, &p[2].nft));
+	plan_nft_free(&copy);
+	for (size_t i = 0; i < 5; i++)
+		route_plan_free(&p[i]);
+}
+
 static void test_private_ranges(void)
 {
 	struct prefix p[32], probe;
@@ -1102,6 +1352,11 @@ int main(void)
 	RUN(test_nft_equal);
 	RUN(test_nft_equal_devices);
 	RUN(test_private_ranges);
+	RUN(test_policy_deny);
+	RUN(test_policy_own_rule_0);
+	RUN(test_policy_no_exit);
+	RUN(test_policy_allow);
+	RUN(test_policy_equal);
 	RUN(test_format);
 	return test_summary();
 }
