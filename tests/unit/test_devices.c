@@ -200,16 +200,16 @@ static void test_exit(void)
 	    registry_routes_advertise(fx.c->reg, fx.laptop, exits, 2, NULL, 0, false, NULL), 0);
 	warnings = json_array();
 	memset(key, 0x6a, sizeof(key));
-	CHECK_EQ_INT(
-	    coord_device_add(fx.c, fx.laptop, "clock", key, true, &dev, warnings, err, sizeof(err)),
-	    0);
+	CHECK_EQ_INT(coord_device_add(fx.c, fx.laptop, "clock", key, true, NULL, &dev, warnings,
+				      err, sizeof(err)),
+		     0);
 	CHECK(json_array_size(warnings) == 1 &&
 	      strcmp(json_string_value(json_array_get(warnings, 0)),
 		     "the exit of laptop is not approved yet: meshgate routes approve laptop "
 		     "0.0.0.0/0 ::/0") == 0);
 	json_decref(dev);
 	dev = NULL;
-	CHECK_EQ_INT(coord_device_remove(fx.c, fx.laptop, "clock", err, sizeof(err)), 0);
+	CHECK_EQ_INT(coord_device_remove(fx.c, fx.laptop, "clock", NULL, err, sizeof(err)), 0);
 	CHECK_EQ_INT(registry_routes_advertise(fx.c->reg, fx.laptop, NULL, 0, NULL, 0, false, NULL),
 		     0);
 	json_decref(warnings);
@@ -217,28 +217,28 @@ static void test_exit(void)
 	/* home's own: no warning. */
 	warnings = json_array();
 	memset(key, 0x64, sizeof(key));
-	CHECK_EQ_INT(coord_device_add(fx.c, fx.c->self_id, "watch", key, true, &dev, warnings, err,
-				      sizeof(err)),
+	CHECK_EQ_INT(coord_device_add(fx.c, fx.c->self_id, "watch", key, true, NULL, &dev, warnings,
+				      err, sizeof(err)),
 		     0);
 	CHECK_EQ_INT(json_array_size(warnings), 0);
 	json_decref(dev);
 
 	/* laptop offers none. */
 	memset(key, 0x65, sizeof(key));
-	CHECK_EQ_INT(
-	    coord_device_add(fx.c, fx.laptop, "pad", key, true, &dev, warnings, err, sizeof(err)),
-	    -EOPNOTSUPP);
+	CHECK_EQ_INT(coord_device_add(fx.c, fx.laptop, "pad", key, true, NULL, &dev, warnings, err,
+				      sizeof(err)),
+		     -EOPNOTSUPP);
 	CHECK(strcmp(err, "laptop offers no exit node (exit_node.enabled = false)") == 0);
 	CHECK(dev == NULL);
 	CHECK_EQ_INT(
-	    coord_device_add(fx.c, 999, "pad", key, false, &dev, warnings, err, sizeof(err)),
+	    coord_device_add(fx.c, 999, "pad", key, false, NULL, &dev, warnings, err, sizeof(err)),
 	    -ENOENT);
 	CHECK(strstr(err, "no node 999") != NULL);
 	CHECK_EQ_INT(registry_device_by_name(fx.c->reg, "pad", NULL), -ENOENT);
 	/* Without --exit laptop hubs it. */
-	CHECK_EQ_INT(
-	    coord_device_add(fx.c, fx.laptop, "pad", key, false, &dev, warnings, err, sizeof(err)),
-	    0);
+	CHECK_EQ_INT(coord_device_add(fx.c, fx.laptop, "pad", key, false, NULL, &dev, warnings, err,
+				      sizeof(err)),
+		     0);
 	CHECK(strcmp(json_string_value(json_object_get(dev, "hub")), "laptop") == 0);
 	json_decref(dev);
 	json_decref(warnings);
@@ -251,7 +251,7 @@ static void test_remove(void)
 	json_t *r;
 
 	/* A member removes its own devices only. */
-	CHECK_EQ_INT(coord_device_remove(fx.c, fx.laptop, "phone", err, sizeof(err)), -EPERM);
+	CHECK_EQ_INT(coord_device_remove(fx.c, fx.laptop, "phone", NULL, err, sizeof(err)), -EPERM);
 	CHECK(strstr(err, "device phone is attached to another node") != NULL);
 	r = command(json_pack("{s:s, s:s}", "cmd", "device_remove", "name", "phone"), &error);
 	CHECK(r && strcmp(json_string_value(json_object_get(r, "removed")), "phone") == 0);
@@ -344,8 +344,8 @@ static void test_hub_full(void)
 	CHECK_EQ_INT(ret, 0);
 	CHECK_EQ_INT(registry_commit(fx.c->reg), 0);
 	key[3] = 1;
-	CHECK_EQ_INT(coord_device_add(fx.c, fx.c->self_id, "one-more", key, false, &dev, NULL, err,
-				      sizeof(err)),
+	CHECK_EQ_INT(coord_device_add(fx.c, fx.c->self_id, "one-more", key, false, NULL, &dev, NULL,
+				      err, sizeof(err)),
 		     -ENOSPC);
 	CHECK(strcmp(err, "home hubs 1024 devices already, the most a node may") == 0);
 	CHECK(dev == NULL);
