@@ -9,6 +9,11 @@
  * mesh, "node:NAME"; "daemon" for a change the coordinator made by itself
  * (a config reload).
  *
+ * Actions (a verb, then what it acts on): join, remove-node,
+ * create-invite, revoke-invite, approve-route, unapprove-route,
+ * approve-exit, unapprove-exit (the exit offers 0.0.0.0/0 and ::/0),
+ * add-device, remove-device; change-policy for the access policy.
+ *
  * ENTRY, as the log command and the status document give it:
  *   {"id": 7, "time": 1796320000, "actor": "root", "uid": 0,
  *    "action": "approve-route", "subject": "home",
