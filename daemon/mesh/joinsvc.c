@@ -74,13 +74,15 @@ static json_t *join_register(struct coordinator *c, const struct join_request *r
 				 &cfg->coordinator.prefix4, &cfg->coordinator.prefix6, now, &n,
 				 &created) < 0)
 		return result_error("the coordinator cannot register this node (mesh full?)");
-	/* A known node asking again (a lost answer) is no new join. */
+	/* A known node asking again (a lost answer) is no new join. The
+	 * entry comes before those of the routes auto_approve approves. */
 	audit_actor_node(n.name, &who);
-	if (coord_advertise(c, n.id, hello.routes, hello.n_routes, NULL) < 0 ||
+	if ((created &&
+	     audit_add(c->reg, &who, "join", n.name, "via invite %" PRIu64 ", id %" PRIu32,
+		       req->invite_id, n.id) < 0) ||
+	    coord_advertise(c, n.id, hello.routes, hello.n_routes, NULL) < 0 ||
 	    registry_node_seen(c->reg, n.id, now, hello.endpoints, hello.n_endpoints) < 0 ||
-	    (use_invite && registry_invite_use(c->reg, req->invite_id, n.id, now) < 0) ||
-	    (created && audit_add(c->reg, &who, "join", n.name,
-				  "via invite %" PRIu64 ", id %" PRIu32, req->invite_id, n.id) < 0))
+	    (use_invite && registry_invite_use(c->reg, req->invite_id, n.id, now) < 0))
 		result = result_error("the coordinator cannot register this node");
 	else
 		result = result_ok(c, &n);

@@ -57,7 +57,8 @@ bool coord_rebuild_now(const struct coordinator *c, uint64_t now);
 /* Opens the join gate until the last live invite ends. */
 void coord_gate_refresh(struct coordinator *c);
 
-/* Records what a member advertises; auto_approve applies. */
+/* Records what a member advertises; auto_approve applies, and what it
+ * approves is recorded in the audit log (actor "daemon"). */
 int coord_advertise(struct coordinator *c, uint32_t id, const struct prefix *routes, size_t n,
 		    bool *changed);
 

@@ -3,9 +3,10 @@
 # The coordinator's audit log: root and a member of the control socket's
 # operator group (the user nobody with group users, a group every Debian
 # host has: nothing is created on the host) invite, approve and unapprove a
-# route; laptop joins and asks for a device of its own (node:laptop); a
-# request that names another caller is recorded as the user who sent it;
-# root removes the device and the node. `meshgate log` lists every action
+# route; laptop joins (auto_approve approves one of its routes: "daemon")
+# and asks for a device of its own (node:laptop); a request that names
+# another caller is recorded as the user who sent it; root removes the
+# device and the node. `meshgate log` lists every action
 # in order with its actor and uid, --since and -n cut it, a member refuses
 # with one line, the status document carries the last entries newest
 # first, and a restart of the coordinator keeps them.
@@ -13,7 +14,8 @@
 #  laptop ── veth ── inet ── veth ── home
 #  phone  ── veth ──/                 (phone unused)
 #
-#  laptop  up0  198.51.100.2/24   advertises 192.168.88.0/24 (pending)
+#  laptop  up0  198.51.100.2/24   advertises 192.168.88.0/24 (pending) and
+#                                 192.168.99.0/24 (auto_approve)
 #  inet    lap0 198.51.100.1/24  home0 203.0.113.1/24
 #  home    wan0 203.0.113.2/24    coordinator; control_group = "users"
 set -eu
@@ -54,8 +56,9 @@ expect_lines() { # WANT GOT
 }
 
 mesh_topology_flat
-mesh_conf_coordinator home '' "control_group = \"users\";"
-mesh_conf laptop 'subnet_router = { routes = ["192.168.88.0/24"]; };'
+mesh_conf_coordinator home 'auto_approve = { routes = ["192.168.99.0/24"]; };' \
+	"control_group = \"users\";"
+mesh_conf laptop 'subnet_router = { routes = ["192.168.88.0/24", "192.168.99.0/24"]; };'
 chmod 711 "$MESH_DIR" # nobody reaches home's socket; it lists nothing here
 mesh_start home
 mesh_start laptop
@@ -88,6 +91,7 @@ check "root removes laptop" mg_cli home home nodes remove laptop
 
 all="root 0 create-invite invite 1
 node:laptop None join laptop
+daemon None approve-route laptop
 root 0 approve-route laptop
 nobody 65534 create-invite invite $invite2
 nobody 65534 unapprove-route laptop
@@ -106,6 +110,8 @@ check "one line per entry: time, actor, action, subject, detail" \
 	grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} root approve-route laptop 192.168.88.0/24$' "$MESH_DIR/log.txt"
 check "the join names its invite" \
 	grep -qE ' node:laptop join laptop via invite 1, id 2$' "$MESH_DIR/log.txt"
+check "auto_approve's approval is the coordinator's, with the join" \
+	grep -qE ' daemon approve-route laptop 192.168.99.0/24 \(auto_approve\)$' "$MESH_DIR/log.txt"
 check "--since TIME: the actions after it" \
 	expect_lines "$(tail -n 4 <<<"$all")" "$(log_lines --since "$since")"
 check "--since 1h: all of them" expect_lines "$all" "$(log_lines --since 1h)"
