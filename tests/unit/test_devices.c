@@ -16,6 +16,7 @@
 
 #include "keys.h"
 #include "loop.h"
+#include "mesh/audit.h"
 #include "mesh/coordinator.h"
 #include "mesh/coordinator_internal.h"
 #include "mesh/devices.h"
@@ -351,6 +352,69 @@ static void test_hub_full(void)
 	CHECK(dev == NULL);
 }
 
+/* The last audit entry's actor, action and subject, and how many there
+ * are, through the log command. */
+static size_t audit_last(char *out, size_t len)
+{
+	const char *error;
+	json_t *r = command(json_pack("{s:s}", "cmd", "log"), &error);
+	json_t *entries = json_object_get(r, "entries");
+	json_t *e = json_array_get(entries, json_array_size(entries) - 1);
+	size_t n = json_array_size(entries);
+
+	snprintf(out, len, "%s %" JSON_INTEGER_FORMAT " %s %s",
+		 json_string_value(json_object_get(e, "actor")),
+		 json_is_integer(json_object_get(e, "uid"))
+		     ? json_integer_value(json_object_get(e, "uid"))
+		     : -1,
+		 json_string_value(json_object_get(e, "action")),
+		 json_string_value(json_object_get(e, "subject")));
+	json_decref(r);
+	return n;
+}
+
+/* Adding and removing a device writes one entry each, with the caller the
+ * control socket set (or the node); a refusal writes none. */
+static void test_audit(void)
+{
+	char b64[KEY_B64_LEN + 1], last[256], err[256];
+	struct audit_actor who;
+	uint8_t key[KEY_LEN];
+	const char *error;
+	size_t n;
+	json_t *r;
+
+	memset(key, 0x71, sizeof(key));
+	key_to_base64(b64, key);
+	n = audit_last(last, sizeof(last));
+	r = command(json_pack("{s:s, s:s, s:s, s:{s:s, s:i}}", "cmd", "device_add", "name", "cam",
+			      "public_key", b64, "caller", "user", "alice", "uid", 1000),
+		    &error);
+	CHECK(r != NULL);
+	json_decref(r);
+	CHECK_EQ_INT(audit_last(last, sizeof(last)), n + 1);
+	CHECK(strcmp(last, "alice 1000 add-device cam") == 0);
+	r = command(
+	    json_pack("{s:s, s:s, s:s}", "cmd", "device_add", "name", "CAM", "public_key", b64),
+	    &error);
+	CHECK(r == NULL);
+	CHECK_EQ_INT(audit_last(last, sizeof(last)), n + 1);
+	audit_actor_node("laptop", &who);
+	CHECK_EQ_INT(coord_device_remove(fx.c, 0, "cam", &who, err, sizeof(err)), 0);
+	CHECK_EQ_INT(audit_last(last, sizeof(last)), n + 2);
+	CHECK(strcmp(last, "node:laptop -1 remove-device cam") == 0);
+	/* Without a caller (a request from inside the process): the daemon. */
+	memset(key, 0x72, sizeof(key));
+	key_to_base64(b64, key);
+	r = command(
+	    json_pack("{s:s, s:s, s:s}", "cmd", "device_add", "name", "cam2", "public_key", b64),
+	    &error);
+	json_decref(r);
+	CHECK_EQ_INT(audit_last(last, sizeof(last)), n + 3);
+	CHECK(strcmp(last, "daemon -1 add-device cam2") == 0);
+	CHECK_EQ_INT(coord_device_remove(fx.c, 0, "cam2", NULL, err, sizeof(err)), 0);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0 || setup() < 0) {
@@ -361,6 +425,7 @@ int main(void)
 	RUN(test_refusals);
 	RUN(test_exit);
 	RUN(test_remove);
+	RUN(test_audit);
 	RUN(test_nodes);
 	RUN(test_not_coordinator);
 	RUN(test_hub_full);
