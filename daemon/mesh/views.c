@@ -418,10 +418,8 @@ static bool was_approved(const struct registry_route *v, size_t n, const struct 
 	return false;
 }
 
-/* An audit entry (actor "daemon") for each route of node id approved now
- * that before[0..n) did not hold approved. */
-static int audit_auto_approved(struct coordinator *c, uint32_t id,
-			       const struct registry_route *before, size_t n)
+int coord_audit_approved(struct coordinator *c, uint32_t id, const struct registry_route *before,
+			 size_t n, const char *why)
 {
 	struct registry_route *after = NULL;
 	struct registry_node node;
@@ -439,7 +437,7 @@ static int audit_auto_approved(struct coordinator *c, uint32_t id,
 		ret = audit_add(c->reg, NULL,
 				registry_route_is_exit(&after[i].prefix) ? "approve-exit"
 									 : "approve-route",
-				node.name, "%s (auto_approve)", text);
+				node.name, "%s (%s)", text, why);
 	}
 	free(after);
 	registry_node_clear(&node);
@@ -467,7 +465,7 @@ int coord_advertise(struct coordinator *c, uint32_t id, const struct prefix *rou
 				      cfg->coordinator.auto_approve.routes.n,
 				      cfg->coordinator.auto_approve.exit_node, &differs);
 	if (ret == 0 && differs)
-		ret = audit_auto_approved(c, id, before, n_before);
+		ret = coord_audit_approved(c, id, before, n_before, "auto_approve");
 	if (own && ret == 0)
 		ret = registry_commit(c->reg);
 	else if (own)

@@ -6,10 +6,11 @@
 # route; laptop joins (auto_approve approves one of its routes: "daemon")
 # and asks for a device of its own (node:laptop); a request that names
 # another caller is recorded as the user who sent it; root removes the
-# device and the node. `meshgate log` lists every action
-# in order with its actor and uid, --since and -n cut it, a member refuses
-# with one line, the status document carries the last entries newest
-# first, and a restart of the coordinator keeps them.
+# device and the node; home's own routes are approved by its config, at
+# start and by a reload. `meshgate log` lists every action in order with
+# its actor and uid, --since and -n cut it, a member refuses with one line,
+# the status document carries the last entries newest first, and a restart
+# of the coordinator keeps them and adds none.
 #
 #  laptop ── veth ── inet ── veth ── home
 #  phone  ── veth ──/                 (phone unused)
@@ -17,7 +18,9 @@
 #  laptop  up0  198.51.100.2/24   advertises 192.168.88.0/24 (pending) and
 #                                 192.168.99.0/24 (auto_approve)
 #  inet    lap0 198.51.100.1/24  home0 203.0.113.1/24
-#  home    wan0 203.0.113.2/24    coordinator; control_group = "users"
+#  home    wan0 203.0.113.2/24    coordinator; control_group = "users";
+#                                 serves 192.168.77.0/24 (its config), then
+#                                 192.168.78.0/24 too (a reload)
 set -eu
 # shellcheck source=lib.sh
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
@@ -57,7 +60,7 @@ expect_lines() { # WANT GOT
 
 mesh_topology_flat
 mesh_conf_coordinator home 'auto_approve = { routes = ["192.168.99.0/24"]; };' \
-	"control_group = \"users\";"
+	"control_group = \"users\"; subnet_router = { routes = [\"192.168.77.0/24\"]; };"
 mesh_conf laptop 'subnet_router = { routes = ["192.168.88.0/24", "192.168.99.0/24"]; };'
 chmod 711 "$MESH_DIR" # nobody reaches home's socket; it lists nothing here
 mesh_start home
@@ -89,7 +92,8 @@ check "a request naming another caller still runs" \
 check "root removes the device" mg_cli home home device remove pad
 check "root removes laptop" mg_cli home home nodes remove laptop
 
-all="root 0 create-invite invite 1
+all="daemon None approve-route home
+root 0 create-invite invite 1
 node:laptop None join laptop
 daemon None approve-route laptop
 root 0 approve-route laptop
@@ -108,6 +112,8 @@ log "meshgate log:"
 cat "$MESH_DIR/log.txt" >&2
 check "one line per entry: time, actor, action, subject, detail" \
 	grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} root approve-route laptop 192.168.88.0/24$' "$MESH_DIR/log.txt"
+check "home's own route is approved by its config" \
+	grep -qE ' daemon approve-route home 192.168.77.0/24 \(config\)$' "$MESH_DIR/log.txt"
 check "the join names its invite" \
 	grep -qE ' node:laptop join laptop via invite 1, id 2$' "$MESH_DIR/log.txt"
 check "auto_approve's approval is the coordinator's, with the join" \
@@ -128,11 +134,22 @@ for e in json.load(sys.stdin)["coordinator"]["audit"]:
 check "the status document: the entries, newest first" \
 	expect_lines "$(tac <<<"$all")" "$(status_audit)"
 
-mg_stop home
-mesh_start home
 log_is_all() {
 	expect_lines "$all" "$(log_lines 2>/dev/null)" 2>/dev/null
 }
-check "a restart of the coordinator keeps the log" wait_for 50 0.2 log_is_all
+
+# A reload that adds a route to home's config: one entry, the config's.
+sed -i 's|routes = \["192.168.77.0/24"\]|routes = ["192.168.77.0/24", "192.168.78.0/24"]|' "$MESH_DIR/home.conf"
+check "home reloads its config" mesh_reload home
+all="$all
+daemon None approve-route home"
+check "a route added to the coordinator's config by a reload is an entry" \
+	wait_for 50 0.2 log_is_all
+check "... the config's" \
+	sh -c "$(printf '%q ' "$MESHGATE" --socket "$MESH_DIR/home.sock") log -n 1 | grep -qE ' daemon approve-route home 192.168.78.0/24 \(config\)$'"
+
+mg_stop home
+mesh_start home
+check "a restart of the coordinator keeps the log, and adds nothing" wait_for 50 0.2 log_is_all
 
 pass
