@@ -7,6 +7,7 @@
 
 #include "lineserver.h"
 #include "loop.h"
+#include "mesh/audit.h"
 #include "mesh/roles.h"
 #include "node.h"
 #include "node_prefs.h"
@@ -105,13 +106,29 @@ json_t *control_handle(struct control_server *srv, const json_t *request)
 	return dispatch(srv->node, srv, request);
 }
 
+/* Who asks, for the audit log (mesh/audit.h): set over whatever the client
+ * sent, so no client names another user. */
+static void set_caller(json_t *doc, uid_t uid)
+{
+	char user[256];
+
+	audit_user_name(uid, user, sizeof(user));
+	json_object_set_new(doc, "caller",
+			    json_pack("{s:s, s:I}", "user", user, "uid", (json_int_t)uid));
+}
+
 /* One request per connection: the reply, then the connection closes. */
-static bool on_request(void *ctx, const char *req, size_t len, char **reply, size_t *reply_len)
+static bool on_request(void *ctx, uid_t peer_uid, const char *req, size_t len, char **reply,
+		       size_t *reply_len)
 {
 	struct control_server *srv = ctx;
 	json_error_t jerr;
 	json_t *doc = json_loadb(req, len, JSON_REJECT_DUPLICATES, &jerr);
-	json_t *resp = doc ? dispatch(srv->node, srv, doc) : error_doc("request is not JSON");
+	json_t *resp;
+
+	if (json_is_object(doc))
+		set_caller(doc, peer_uid);
+	resp = doc ? dispatch(srv->node, srv, doc) : error_doc("request is not JSON");
 
 	*reply = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
 	*reply_len = *reply ? strlen(*reply) : 0;

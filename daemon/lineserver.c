@@ -17,6 +17,7 @@ struct client {
 	struct client *next;
 	struct lineserver *srv;
 	int fd;
+	uid_t uid; /* the peer's, at connect() */
 	struct loop_source *src;
 	char *in; /* received bytes not yet handled */
 	size_t in_len, in_cap;
@@ -98,7 +99,7 @@ static void client_process(struct client *c)
 		char *reply = NULL;
 		size_t reply_len = 0;
 
-		if (!ops->handle(c->srv->ctx, c->in, end, &reply, &reply_len))
+		if (!ops->handle(c->srv->ctx, c->uid, c->in, end, &reply, &reply_len))
 			c->close_after = true;
 		set_reply(c, reply, reply_len);
 		explicit_bzero(c->in, end);
@@ -227,6 +228,7 @@ static void on_accept(void *ctx, uint32_t events)
 	for (;;) {
 		int fd = accept4(srv->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct client *c;
+		uid_t uid;
 
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
@@ -236,12 +238,13 @@ static void on_accept(void *ctx, uint32_t events)
 			return;
 		}
 		if (srv->n_clients >= srv->ops->max_clients ||
-		    !unixsock_peer_allowed(fd, srv->group) || !(c = calloc(1, sizeof(*c)))) {
+		    !unixsock_peer_allowed(fd, srv->group, &uid) || !(c = calloc(1, sizeof(*c)))) {
 			close(fd);
 			continue;
 		}
 		c->srv = srv;
 		c->fd = fd;
+		c->uid = uid;
 		c->src = loop_add_fd(srv->loop, fd, EPOLLIN, on_client, c);
 		if (!c->src) {
 			close(fd);

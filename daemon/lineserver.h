@@ -33,11 +33,13 @@ struct lineserver_ops {
 	size_t max_request;
 	unsigned max_clients;
 	/*
-	 * Answers one request (its text, the ending included): sets *reply to a
-	 * malloc'ed buffer the server sends and frees, or leaves it NULL for no
-	 * reply. Returns false to close the connection once the reply is out.
+	 * Answers one request (its text, the ending included) from the user
+	 * peer_uid (SO_PEERCRED at connect()): sets *reply to a malloc'ed
+	 * buffer the server sends and frees, or leaves it NULL for no reply.
+	 * Returns false to close the connection once the reply is out.
 	 */
-	bool (*handle)(void *ctx, const char *req, size_t len, char **reply, size_t *reply_len);
+	bool (*handle)(void *ctx, uid_t peer_uid, const char *req, size_t len, char **reply,
+		       size_t *reply_len);
 	/* The last reply for a request over max_request bytes, or NULL for
 	 * none; the connection closes after it. May be NULL. */
 	void (*oversize)(void *ctx, char **reply, size_t *reply_len);

@@ -11,6 +11,7 @@
 
 #include "keys.h"
 #include "log.h"
+#include "mesh/audit.h"
 #include "mesh/client.h"
 #include "mesh/coordinator.h"
 #include "netaddr.h"
@@ -498,19 +499,22 @@ static json_t *stun_json(const struct coordinator *c)
 }
 
 /* On the coordinator: every node of the mesh with its routes, approved and
- * pending (the status page shows them). NULL elsewhere: the key is left out. */
+ * pending, and the audit log's last entries, newest first (the status page
+ * shows them). NULL elsewhere: the key is left out. */
 static json_t *coordinator_json(const struct node *node)
 {
 	const char *error = NULL;
-	json_t *nodes;
+	json_t *nodes, *audit;
 
 	if (!node->roles.coordinator)
 		return NULL;
 	nodes = coordinator_nodes(node->roles.coordinator, &error);
-	return nodes ? json_pack("{s:o, s:o, s:o}", "nodes", nodes, "public_endpoint",
-				 public_endpoint_json(node->roles.coordinator), "stun",
-				 stun_json(node->roles.coordinator))
-		     : NULL;
+	if (!nodes)
+		return NULL;
+	audit = coordinator_audit_recent(node->roles.coordinator, AUDIT_STATUS_ENTRIES);
+	return json_pack("{s:o, s:o, s:o, s:o}", "nodes", nodes, "public_endpoint",
+			 public_endpoint_json(node->roles.coordinator), "stun",
+			 stun_json(node->roles.coordinator), "audit", audit ? audit : json_array());
 }
 
 static bool any_wider_than_host(const struct prefix *v, size_t n)

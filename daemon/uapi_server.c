@@ -32,7 +32,8 @@ static void take_reply(struct uapi_buf *buf, char **reply, size_t *reply_len)
 	*buf = (struct uapi_buf){ 0 };
 }
 
-static bool on_request(void *ctx, const char *req, size_t len, char **reply, size_t *reply_len)
+static bool on_request(void *ctx, uid_t peer_uid, const char *req, size_t len, char **reply,
+		       size_t *reply_len)
 {
 	struct uapi_server *srv = ctx;
 	struct uapi_buf out = { 0 };

@@ -127,13 +127,15 @@ static bool peer_in_group(int fd, gid_t group)
 	return found;
 }
 
-bool unixsock_peer_allowed(int fd, gid_t group)
+bool unixsock_peer_allowed(int fd, gid_t group, uid_t *uid)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return false;
+	if (uid)
+		*uid = cred.uid;
 	if (cred.uid == 0 || cred.uid == geteuid())
 		return true;
 	return group != UNIXSOCK_NO_GROUP && (cred.gid == group || peer_in_group(fd, group));

@@ -44,7 +44,8 @@ int unixsock_share(const char *path, const struct unixsock_id *id, gid_t group)
 
 /* Only root, the daemon's own user and members of group (primary or
  * supplementary; UNIXSOCK_NO_GROUP: none) may talk to it, whatever the file
- * mode says (SO_PEERCRED and SO_PEERGROUPS on an accepted connection). */
-bool unixsock_peer_allowed(int fd, gid_t group);
+ * mode says (SO_PEERCRED and SO_PEERGROUPS on an accepted connection).
+ * *uid (may be NULL) receives the peer's user id at connect(). */
+bool unixsock_peer_allowed(int fd, gid_t group, uid_t *uid);
 
 #endif

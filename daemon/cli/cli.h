@@ -8,6 +8,8 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
@@ -51,5 +53,10 @@ int cmd_routes(const struct cli *cli, int argc, char **argv);
 int cmd_device(const struct cli *cli, int argc, char **argv);
 int cmd_set(const struct cli *cli, int argc, char **argv);
 int cmd_exit_node(const struct cli *cli, int argc, char **argv);
+int cmd_log(const struct cli *cli, int argc, char **argv);
+
+/* A time for --since: ISO 8601 (local, or UTC with a final Z) or a time
+ * before now ("30m", "1h", "2d"). 0 with *out in Unix seconds, -EINVAL. */
+int cli_time_parse(const char *text, time_t now, int64_t *out);
 
 #endif

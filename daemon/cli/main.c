@@ -7,7 +7,7 @@
  * each family of commands has its file: cmd_keys.c (genkey, pubkey),
  * cmd_status.c (status, ping), cmd_mesh.c (init, join, nodes, routes),
  * cmd_invite.c (invite), cmd_device.c (device), cmd_prefs.c (set,
- * exit-node). cli.h/cli.c are what they share: errors, --help, requests.
+ * exit-node), cmd_log.c (log). cli.h/cli.c are what they share: errors, --help, requests.
  *
  * Exit codes: 0 success, 1 failure (one line on stderr), 2 usage error.
  */
@@ -32,6 +32,8 @@ static const struct command commands[] = {
 	{ "nodes", "[--json] | remove NODE", "Coordinator: list or remove nodes.", cmd_nodes },
 	{ "routes", "approve|unapprove NODE PREFIX...", "Coordinator: route approvals.",
 	  cmd_routes },
+	{ "log", "[--since TIME] [-n N] [--json]",
+	  "Coordinator: the audit log (who changed the mesh).", cmd_log },
 	{ "device", "add NAME | list | remove NAME",
 	  "Stock WireGuard devices (phones, laptops): config and QR code.", cmd_device },
 	{ "exit-node", "list [--json]", "Peers offering an exit node, and the one in use.",

@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "mesh/apply.h"
+#include "mesh/audit.h"
 #include "mesh/coordinator_internal.h"
 #include "mesh/ctlserver.h"
 #include "mesh/devices.h"
@@ -74,7 +75,31 @@ static json_t *invite_facts(struct coordinator *c, const struct endpoint *eps,
 			 (json_int_t)coordinator_port_reached(c));
 }
 
-json_t *coordinator_invite(struct coordinator *c, int64_t ttl, bool reusable, const char **error)
+/* Stores the invite and its audit entry in one transaction. */
+static int invite_store(struct coordinator *c, const uint8_t *hash, int64_t now, int64_t expires,
+			bool reusable, const struct audit_actor *who, uint64_t *id)
+{
+	char subject[32];
+	int ret = registry_begin(c->reg);
+
+	if (ret < 0)
+		return ret;
+	ret = registry_invite_add(c->reg, hash, now, expires, reusable, id);
+	snprintf(subject, sizeof(subject), "invite %" PRIu64, *id);
+	if (ret == 0)
+		ret = audit_add(c->reg, who, "create-invite", subject, "%s, %s%" PRId64 "%s",
+				reusable ? "reusable" : "single-use",
+				expires ? "expires in " : "no expiry", expires ? expires - now : 0,
+				expires ? " s" : "");
+	if (ret == 0)
+		ret = registry_commit(c->reg);
+	else
+		registry_rollback(c->reg);
+	return ret;
+}
+
+json_t *coordinator_invite(struct coordinator *c, int64_t ttl, bool reusable,
+			   const struct audit_actor *who, const char **error)
 {
 	struct endpoint eps[INVITE_MAX_ENDPOINTS];
 	enum invite_source src[INVITE_MAX_ENDPOINTS];
@@ -91,7 +116,7 @@ json_t *coordinator_invite(struct coordinator *c, int64_t ttl, bool reusable, co
 	if (invite_generate(&inv, c->host.public_key, eps, n) < 0)
 		return fail(c, error, "cannot create an invite%s", "");
 	invite_secret_hash(inv.secret, hash);
-	if (registry_invite_add(c->reg, hash, now, expires, reusable, &inv.id) < 0 ||
+	if (invite_store(c, hash, now, expires, reusable, who, &inv.id) < 0 ||
 	    invite_encode(&inv, code, sizeof(code)) < 0)
 		fail(c, error, "cannot store the invite%s", "");
 	else
@@ -145,10 +170,30 @@ json_t *coordinator_invites(struct coordinator *c, const char **error)
 	return arr;
 }
 
-json_t *coordinator_invite_revoke(struct coordinator *c, uint64_t id, const char **error)
+/* Removes the invite and records it, in one transaction. */
+static int invite_remove(struct coordinator *c, uint64_t id, const struct audit_actor *who)
+{
+	char subject[32];
+	int ret = registry_begin(c->reg);
+
+	if (ret < 0)
+		return ret;
+	snprintf(subject, sizeof(subject), "invite %" PRIu64, id);
+	ret = registry_invite_remove(c->reg, id);
+	if (ret == 0)
+		ret = audit_add(c->reg, who, "revoke-invite", subject, NULL);
+	if (ret == 0)
+		ret = registry_commit(c->reg);
+	else
+		registry_rollback(c->reg);
+	return ret;
+}
+
+json_t *coordinator_invite_revoke(struct coordinator *c, uint64_t id, const struct audit_actor *who,
+				  const char **error)
 {
 	char text[24];
-	int ret = registry_invite_remove(c->reg, id);
+	int ret = invite_remove(c, id, who);
 
 	snprintf(text, sizeof(text), "%llu", (unsigned long long)id);
 	if (ret == -ENOENT)
@@ -319,7 +364,46 @@ static int find_node(struct coordinator *c, const char *name, struct registry_no
 	return registry_node_find(c->reg, name, out) == 0 ? 0 : -ENOENT;
 }
 
-json_t *coordinator_node_remove(struct coordinator *c, const char *name, const char **error)
+/* The devices' names, "a, b", for the audit entry. */
+static void names_join(const json_t *names, char *out, size_t len)
+{
+	size_t i, used = 0;
+	json_t *v;
+
+	out[0] = '\0';
+	json_array_foreach(names, i, v)
+	{
+		int n =
+		    snprintf(out + used, len - used, "%s%s", i ? ", " : "", json_string_value(v));
+		if (n < 0 || (size_t)n >= len - used)
+			break;
+		used += (size_t)n;
+	}
+}
+
+/* Removes node n and records it, in one transaction. */
+static int node_remove(struct coordinator *c, const struct registry_node *n, const json_t *devices,
+		       const struct audit_actor *who)
+{
+	char names[REGISTRY_AUDIT_TEXT_MAX + 1];
+	int ret = registry_begin(c->reg);
+
+	if (ret < 0)
+		return ret;
+	names_join(devices, names, sizeof(names));
+	ret = registry_node_remove(c->reg, n->id);
+	if (ret == 0)
+		ret = audit_add(c->reg, who, "remove-node", n->name, "id %" PRIu32 "%s%s", n->id,
+				names[0] ? ", devices " : "", names);
+	if (ret == 0)
+		ret = registry_commit(c->reg);
+	else
+		registry_rollback(c->reg);
+	return ret;
+}
+
+json_t *coordinator_node_remove(struct coordinator *c, const char *name,
+				const struct audit_actor *who, const char **error)
 {
 	struct registry_node n;
 	struct conn *k;
@@ -334,7 +418,7 @@ json_t *coordinator_node_remove(struct coordinator *c, const char *name, const c
 		return fail(c, error, "'%s' is the coordinator itself", name);
 	}
 	devices = hub_device_names(c, n.id);
-	if (!devices || registry_node_remove(c->reg, n.id) < 0) {
+	if (!devices || node_remove(c, &n, devices, who) < 0) {
 		json_decref(devices);
 		registry_node_clear(&n);
 		return fail(c, error, "cannot remove '%s'", name);
@@ -386,10 +470,25 @@ json_t *coordinator_overlap_warnings(struct coordinator *c, uint32_t id, const j
 	return warnings;
 }
 
+/* The audit entry of one route's approval or its withdrawal. */
+static int route_audit(struct coordinator *c, const struct audit_actor *who, const char *node,
+		       const struct prefix *p, bool approved)
+{
+	char text[PREFIX_STR_LEN];
+	bool exit_offer = registry_route_is_exit(p);
+
+	prefix_format(p, text, sizeof(text));
+	return audit_add(c->reg, who,
+			 exit_offer ? (approved ? "approve-exit" : "unapprove-exit")
+				    : (approved ? "approve-route" : "unapprove-route"),
+			 node, "%s", text);
+}
+
 json_t *coordinator_routes_set(struct coordinator *c, const char *name, const json_t *prefixes,
-			       bool approved, const char **error)
+			       bool approved, const struct audit_actor *who, const char **error)
 {
 	struct registry_node n;
+	char node_name[ALLOC_NAME_MAX + 1];
 	size_t i;
 	json_t *v;
 
@@ -398,6 +497,7 @@ json_t *coordinator_routes_set(struct coordinator *c, const char *name, const js
 	if (!name || find_node(c, name, &n) < 0)
 		return fail(c, error, "no node '%s'", name ? name : "");
 	id = n.id;
+	snprintf(node_name, sizeof(node_name), "%s", n.name);
 	registry_node_clear(&n);
 	if (id == c->self_id && !approved)
 		return fail(c, error,
@@ -420,7 +520,8 @@ json_t *coordinator_routes_set(struct coordinator *c, const char *name, const js
 	{
 		struct prefix p;
 		if (prefix_parse(&p, json_string_value(v)) == 0 &&
-		    registry_route_set_approved(c->reg, id, &p, approved) < 0) {
+		    (registry_route_set_approved(c->reg, id, &p, approved) < 0 ||
+		     route_audit(c, who, node_name, &p, approved) < 0)) {
 			registry_rollback(c->reg);
 			snprintf(c->err, sizeof(c->err), "%s does not advertise %s", name,
 				 json_string_value(v));
@@ -434,4 +535,37 @@ json_t *coordinator_routes_set(struct coordinator *c, const char *name, const js
 	return json_pack("{s:s, s:O, s:b, s:o}", "node", name, "prefixes", prefixes, "approved",
 			 approved, "warnings",
 			 approved ? coordinator_overlap_warnings(c, id, prefixes) : json_array());
+}
+
+json_t *coordinator_audit_recent(struct coordinator *c, size_t n)
+{
+	struct registry_audit *v = NULL;
+	size_t count = 0;
+	json_t *arr;
+
+	if (registry_audit_list(c->reg, INT64_MIN, n, &v, &count) < 0)
+		return NULL;
+	arr = audit_json(v, count);
+	free(v);
+	return arr;
+}
+
+json_t *coordinator_audit_log(struct coordinator *c, int64_t since, size_t limit,
+			      const char **error)
+{
+	struct registry_audit *v = NULL;
+	size_t n = 0;
+	json_t *arr;
+
+	if (registry_audit_list(c->reg, since, limit, &v, &n) < 0)
+		return fail(c, error, "cannot read the audit log%s", "");
+	for (size_t i = 0; i < n / 2; i++) {
+		struct registry_audit t = v[i];
+
+		v[i] = v[n - 1 - i];
+		v[n - 1 - i] = t;
+	}
+	arr = audit_json(v, n);
+	free(v);
+	return arr ? json_pack("{s:o}", "entries", arr) : fail(c, error, "out of memory%s", "");
 }

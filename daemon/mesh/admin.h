@@ -10,28 +10,39 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct audit_actor;
 struct coordinator;
 
 /* The admin commands; each returns a new reference or NULL with *error set
- * (valid until the next call). */
+ * (valid until the next call). Those that change the registry record who
+ * (NULL: "daemon") in the audit log, in the same transaction. */
 json_t *coordinator_invite(struct coordinator *c, int64_t ttl_seconds, bool reusable,
-			   const char **error);
+			   const struct audit_actor *who, const char **error);
 /* Every invite: id, created_at, expires_at (0: never), reusable, live,
  * used_at and used_by (the node's name; null when unused or removed). */
 json_t *coordinator_invites(struct coordinator *c, const char **error);
 /* Forgets an invite: its code no longer joins. */
-json_t *coordinator_invite_revoke(struct coordinator *c, uint64_t id, const char **error);
+json_t *coordinator_invite_revoke(struct coordinator *c, uint64_t id, const struct audit_actor *who,
+				  const char **error);
 /* Every node, each with "devices": the devices it hubs (DEVICE of
  * mesh/devices.h and created_at). */
 json_t *coordinator_nodes(struct coordinator *c, const char **error);
 /* {"removed": NODE, "live_reusable_invites": [ids], "devices_removed":
  * [names]}: a node holding one of these codes can join again; its devices
  * went with it (their keys revoked). */
-json_t *coordinator_node_remove(struct coordinator *c, const char *node, const char **error);
+json_t *coordinator_node_remove(struct coordinator *c, const char *node,
+				const struct audit_actor *who, const char **error);
 /* Approves or unapproves a node's prefixes; the coordinator's own are
  * approved by its config, and unapproving them is refused. */
 json_t *coordinator_routes_set(struct coordinator *c, const char *node, const json_t *prefixes,
-			       bool approved, const char **error);
+			       bool approved, const struct audit_actor *who, const char **error);
+/* {"entries": [ENTRY (mesh/audit.h)...]}: the newest limit entries at or
+ * after since, oldest first. */
+json_t *coordinator_audit_log(struct coordinator *c, int64_t since, size_t limit,
+			      const char **error);
+/* The last n entries, newest first (the status document's "audit"), or
+ * NULL. */
+json_t *coordinator_audit_recent(struct coordinator *c, size_t n);
 /* How many other nodes and how many devices the registry holds (a
  * coordinator that leaves strands them). */
 int coordinator_members(struct coordinator *c, size_t *nodes, size_t *devices)

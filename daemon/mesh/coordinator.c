@@ -138,6 +138,29 @@ static const struct dataplane_mesh_ops coordinator_ops = { .rx = coordinator_rx 
 
 /* ---- start and stop ---- */
 
+/* Records own[0..n) approved, and in the audit log those it approves
+ * anew, in one transaction. */
+static int own_routes_store(struct coordinator *c, const struct prefix *own, size_t n)
+{
+	struct registry_route *before = NULL;
+	size_t n_before = 0;
+	int ret = registry_routes(c->reg, &before, &n_before);
+
+	if (ret == 0)
+		ret = registry_begin(c->reg);
+	if (ret == 0) {
+		ret = registry_routes_own(c->reg, c->self_id, own, n, NULL);
+		if (ret == 0)
+			ret = coord_audit_approved(c, c->self_id, before, n_before, "config");
+		if (ret == 0)
+			ret = registry_commit(c->reg);
+		else
+			registry_rollback(c->reg);
+	}
+	free(before);
+	return ret;
+}
+
 /* This node's routes and exit offer from its config, recorded approved
  * when they differ from the last ones (at start, and after a reload); an
  * overlap with another node's approved route is logged. */
@@ -164,7 +187,7 @@ static int advertise_own(struct coordinator *c)
 	}
 	if (c->own_routes && !strcmp(text, c->own_routes))
 		goto out;
-	ret = registry_routes_own(c->reg, c->self_id, own, n_own, NULL);
+	ret = own_routes_store(c, own, n_own);
 	if (ret < 0)
 		goto out;
 	json_decref(coordinator_overlap_warnings(c, c->self_id, doc));

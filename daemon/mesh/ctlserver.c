@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "mesh/apply.h"
+#include "mesh/audit.h"
 #include "mesh/coordinator_internal.h"
 #include "mesh/devices.h"
 #include "mesh/devmsg.h"
@@ -231,8 +232,23 @@ static bool device_allowed(struct coordinator *c, uint32_t id)
 /* Registers or removes a device for the node on the connection, its hub,
  * and answers device_reply; a request without a usable req goes
  * unanswered. */
+/* "node:NAME" for node id (its id when the registry has no name). */
+static void node_actor(struct coordinator *c, uint32_t id, struct audit_actor *who)
+{
+	struct registry_node n;
+	char name[ALLOC_NAME_MAX + 1];
+
+	snprintf(name, sizeof(name), "%" PRIu32, id);
+	if (registry_node_by_id(c->reg, id, &n) == 0) {
+		snprintf(name, sizeof(name), "%s", n.name);
+		registry_node_clear(&n);
+	}
+	audit_actor_node(name, who);
+}
+
 static void on_device_request(struct coordinator *c, struct conn *k, const json_t *msg)
 {
+	struct audit_actor who;
 	json_t *device = NULL, *warnings = json_array(), *reply = NULL;
 	struct devmsg_request r;
 	char err[DEVMSG_ERROR_MAX + 1] = "";
@@ -244,11 +260,13 @@ static void on_device_request(struct coordinator *c, struct conn *k, const json_
 		snprintf(err, sizeof(err), "too many device requests; try again in a few seconds");
 		ret = -EAGAIN;
 	}
+	if (ret == 0)
+		node_actor(c, k->node_id, &who);
 	if (ret == 0 && r.kind == DEVMSG_ADD)
-		ret = coord_device_add(c, k->node_id, r.name, r.public_key, r.exit_node, &device,
-				       warnings, err, sizeof(err));
+		ret = coord_device_add(c, k->node_id, r.name, r.public_key, r.exit_node, &who,
+				       &device, warnings, err, sizeof(err));
 	else if (ret == 0)
-		ret = coord_device_remove(c, k->node_id, r.name, err, sizeof(err));
+		ret = coord_device_remove(c, k->node_id, r.name, &who, err, sizeof(err));
 	if (ret < 0 && !err[0])
 		snprintf(err, sizeof(err), "%s", strerror(-ret));
 	if (ret == 0)

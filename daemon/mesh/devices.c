@@ -2,11 +2,13 @@
 #include "mesh/devices.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "mesh/audit.h"
 #include "mesh/coordinator_internal.h"
 #include "mesh/devconf.h"
 #include "mesh/hello.h"
@@ -162,10 +164,35 @@ static int check_hub(struct coordinator *c, int64_t hub_id, bool exit_node, json
 	return exit_node ? check_exit(c, hub, warnings, errbuf, errlen) : 0;
 }
 
-int coord_device_add(struct coordinator *c, int64_t hub_id, const char *name, const uint8_t key[32],
-		     bool exit_node, json_t **device, json_t *warnings, char *errbuf, size_t errlen)
+/* Registers the device and records it, in one transaction. */
+static int device_store(struct coordinator *c, const struct registry_node *hub, const char *name,
+			const uint8_t key[32], bool exit_node, const struct audit_actor *who,
+			struct registry_device *d)
 {
 	const struct mg_config *cfg = c->host.cfg;
+	char addr[PREFIX_STR_LEN];
+	int ret = registry_begin(c->reg);
+
+	if (ret < 0)
+		return ret;
+	ret = registry_device_add(c->reg, name, key, hub->id, exit_node, &cfg->coordinator.prefix4,
+				  &cfg->coordinator.prefix6, now_s(), d);
+	if (ret == 0) {
+		prefix_format(&d->addr4, addr, sizeof(addr));
+		ret = audit_add(c->reg, who, "add-device", d->name, "hub %s, %s%s", hub->name, addr,
+				exit_node ? ", may use its exit" : "");
+	}
+	if (ret == 0)
+		ret = registry_commit(c->reg);
+	else
+		registry_rollback(c->reg);
+	return ret;
+}
+
+int coord_device_add(struct coordinator *c, int64_t hub_id, const char *name, const uint8_t key[32],
+		     bool exit_node, const struct audit_actor *who, json_t **device,
+		     json_t *warnings, char *errbuf, size_t errlen)
+{
 	struct registry_node hub = { 0 };
 	struct registry_device d;
 	char text[72], addr[PREFIX_STR_LEN];
@@ -180,8 +207,7 @@ int coord_device_add(struct coordinator *c, int64_t hub_id, const char *name, co
 	ret = check_hub(c, hub_id, exit_node, warnings, &hub, errbuf, errlen);
 	if (ret < 0)
 		goto out;
-	ret = registry_device_add(c->reg, name, key, hub.id, exit_node, &cfg->coordinator.prefix4,
-				  &cfg->coordinator.prefix6, now_s(), &d);
+	ret = device_store(c, &hub, name, key, exit_node, who, &d);
 	if (ret < 0) {
 		ret = add_refused(c, ret, name, key, errbuf, errlen);
 		goto out;
@@ -196,8 +222,31 @@ out:
 	return ret;
 }
 
-int coord_device_remove(struct coordinator *c, int64_t hub_id, const char *name, char *errbuf,
-			size_t errlen)
+/* Removes the device and records it, in one transaction. */
+static int device_delete(struct coordinator *c, const struct registry_device *d,
+			 const struct audit_actor *who)
+{
+	struct registry_node hub = { 0 };
+	int ret = registry_begin(c->reg);
+
+	if (ret < 0)
+		return ret;
+	if (registry_node_by_id(c->reg, d->hub_id, &hub) < 0)
+		snprintf(hub.name, sizeof(hub.name), "%" PRIu32, d->hub_id);
+	ret = registry_device_remove(c->reg, d->id);
+	if (ret == 0)
+		ret = audit_add(c->reg, who, "remove-device", d->name, "hub %s, key revoked",
+				hub.name);
+	registry_node_clear(&hub);
+	if (ret == 0)
+		ret = registry_commit(c->reg);
+	else
+		registry_rollback(c->reg);
+	return ret;
+}
+
+int coord_device_remove(struct coordinator *c, int64_t hub_id, const char *name,
+			const struct audit_actor *who, char *errbuf, size_t errlen)
 {
 	struct registry_device d;
 	char text[72];
@@ -211,7 +260,7 @@ int coord_device_remove(struct coordinator *c, int64_t hub_id, const char *name,
 		snprintf(errbuf, errlen, "device %s is attached to another node", d.name);
 		return -EPERM;
 	}
-	ret = registry_device_remove(c->reg, d.id);
+	ret = device_delete(c, &d, who);
 	if (ret < 0) {
 		snprintf(errbuf, errlen, "cannot remove device %s: %s", d.name, strerror(-ret));
 		return ret;
@@ -248,7 +297,8 @@ static json_t *own_config(struct coordinator *c, bool exit_node)
 }
 
 json_t *coordinator_device_add(struct coordinator *c, const char *name, const uint8_t key[32],
-			       bool exit_node, char *errbuf, size_t errlen)
+			       bool exit_node, const struct audit_actor *who, char *errbuf,
+			       size_t errlen)
 {
 	json_t *warnings = json_array(), *device = NULL;
 	json_t *conf = own_config(c, exit_node); /* first: a failure adds nothing */
@@ -257,7 +307,7 @@ json_t *coordinator_device_add(struct coordinator *c, const char *name, const ui
 		snprintf(errbuf, errlen, "cannot make a device configuration for this node");
 		goto err;
 	}
-	if (coord_device_add(c, c->self_id, name, key, exit_node, &device, warnings, errbuf,
+	if (coord_device_add(c, c->self_id, name, key, exit_node, who, &device, warnings, errbuf,
 			     errlen) < 0)
 		goto err;
 	coord_rebuild(c); /* the engine peer, before the device dials in */
@@ -269,10 +319,10 @@ err:
 	return NULL;
 }
 
-json_t *coordinator_device_remove(struct coordinator *c, const char *name, char *errbuf,
-				  size_t errlen)
+json_t *coordinator_device_remove(struct coordinator *c, const char *name,
+				  const struct audit_actor *who, char *errbuf, size_t errlen)
 {
-	if (coord_device_remove(c, 0, name, errbuf, errlen) < 0)
+	if (coord_device_remove(c, 0, name, who, errbuf, errlen) < 0)
 		return NULL;
 	coord_rebuild(c); /* access ends now: the hub drops the engine peer */
 	return json_pack("{s:s, s:s}", "state", "done", "removed", name);

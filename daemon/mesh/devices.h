@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct audit_actor;
 struct coordinator;
 struct registry_device;
 
@@ -31,17 +32,20 @@ struct registry_device;
  * -EEXIST the name is a node's or a device's, or the key is, -EPERM a
  * revoked key (a removed device's), -ENOSPC no free address or the hub
  * has NETMAP_MAX_DEVICES already, another
- * -errno when the registry fails.
+ * -errno when the registry fails. The audit log records who (NULL:
+ * "daemon") added it, in the same transaction.
  */
 int coord_device_add(struct coordinator *c, int64_t hub_id, const char *name, const uint8_t key[32],
-		     bool exit_node, json_t **device, json_t *warnings, char *errbuf, size_t errlen)
+		     bool exit_node, const struct audit_actor *who, json_t **device,
+		     json_t *warnings, char *errbuf, size_t errlen)
     __attribute__((warn_unused_result));
 
 /* Removes it (key revoked) when hub_id is 0 (any hub) or its hub, and
  * schedules a rebuild. -ENOENT "no device named NAME", -EPERM when it is
- * attached to another hub. */
-int coord_device_remove(struct coordinator *c, int64_t hub_id, const char *name, char *errbuf,
-			size_t errlen) __attribute__((warn_unused_result));
+ * attached to another hub. Recorded in the audit log as for adding. */
+int coord_device_remove(struct coordinator *c, int64_t hub_id, const char *name,
+			const struct audit_actor *who, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* DEVICE for d, attached to the node named hub (new reference). */
 json_t *coord_device_json(const struct registry_device *d, const char *hub);
@@ -59,8 +63,9 @@ uint32_t coordinator_self_id(const struct coordinator *c);
  * set on an error.
  */
 json_t *coordinator_device_add(struct coordinator *c, const char *name, const uint8_t key[32],
-			       bool exit_node, char *errbuf, size_t errlen);
-json_t *coordinator_device_remove(struct coordinator *c, const char *name, char *errbuf,
-				  size_t errlen);
+			       bool exit_node, const struct audit_actor *who, char *errbuf,
+			       size_t errlen);
+json_t *coordinator_device_remove(struct coordinator *c, const char *name,
+				  const struct audit_actor *who, char *errbuf, size_t errlen);
 
 #endif

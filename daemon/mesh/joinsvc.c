@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "mesh/audit.h"
 #include "mesh/invite.h"
 #include "mesh/join.h"
 #include "mesh/coordinator_internal.h"
@@ -62,16 +63,24 @@ static json_t *join_register(struct coordinator *c, const struct join_request *r
 	const struct mg_config *cfg = c->host.cfg;
 	struct registry_node n = { 0 };
 	struct mesh_hello hello;
+	struct audit_actor who;
 	int64_t now = now_s();
 	json_t *result = NULL;
+	bool created = false;
 
 	if (mesh_hello_parse(req->hello, &hello) < 0)
 		return result_error("the join request's hello is malformed");
 	if (registry_node_upsert(c->reg, req->joiner_key, hello.hostname[0] ? hello.hostname : NULL,
 				 &cfg->coordinator.prefix4, &cfg->coordinator.prefix6, now, &n,
-				 NULL) < 0)
+				 &created) < 0)
 		return result_error("the coordinator cannot register this node (mesh full?)");
-	if (coord_advertise(c, n.id, hello.routes, hello.n_routes, NULL) < 0 ||
+	/* A known node asking again (a lost answer) is no new join. The
+	 * entry comes before those of the routes auto_approve approves. */
+	audit_actor_node(n.name, &who);
+	if ((created &&
+	     audit_add(c->reg, &who, "join", n.name, "via invite %" PRIu64 ", id %" PRIu32,
+		       req->invite_id, n.id) < 0) ||
+	    coord_advertise(c, n.id, hello.routes, hello.n_routes, NULL) < 0 ||
 	    registry_node_seen(c->reg, n.id, now, hello.endpoints, hello.n_endpoints) < 0 ||
 	    (use_invite && registry_invite_use(c->reg, req->invite_id, n.id, now) < 0))
 		result = result_error("the coordinator cannot register this node");

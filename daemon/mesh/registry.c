@@ -1,7 +1,7 @@
 /*
  * The coordinator's registry in SQLite; see registry.h.
  *
- * Layout (schema version 2; meta holds "schema_version" and the netmap
+ * Layout (schema version 3; meta holds "schema_version" and the netmap
  * version "netmap_version"):
  *   nodes   (id, name, hostname, public_key, addr4, addr6, created_at,
  *            last_seen, endpoints)  addresses as text ("100.64.0.2"),
@@ -14,6 +14,9 @@
  *   revoked_keys (public_key, name, revoked_at): filled by the trigger
  *            devices_revoke whenever a device row goes, also when its hub
  *            does (version 2)
+ *   audit   (id, time, actor, uid, action, subject, detail): the audit
+ *            log, ids in the order of the writes; uid NULL for an actor
+ *            that is no local user (version 3)
  * Names and addresses are unique within a table by its constraints, and
  * across nodes and devices by the code that inserts them (the allocator
  * and the name checks read both tables).
@@ -89,6 +92,16 @@ static const char *const migrations[REGISTRY_SCHEMA_VERSION] = {
 	" INSERT OR REPLACE INTO revoked_keys (public_key, name, revoked_at)"
 	" VALUES (old.public_key, old.name, CAST(strftime('%s', 'now') AS INTEGER));"
 	" END;",
+	/* 2 -> 3: the audit log */
+	"CREATE TABLE audit ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" time INTEGER NOT NULL,"
+	" actor TEXT NOT NULL,"
+	" uid INTEGER,"
+	" action TEXT NOT NULL,"
+	" subject TEXT NOT NULL DEFAULT '',"
+	" detail TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX audit_time ON audit(time);",
 };
 
 #define DEVICE_COLUMNS                                                                             \
@@ -135,6 +148,9 @@ enum stmt {
 	DEVICE_INSERT,
 	DEVICE_DELETE,
 	REVOKED_BY_KEY,
+	AUDIT_INSERT,
+	AUDIT_TRIM,
+	AUDIT_LIST,
 	STMT_COUNT
 };
 
@@ -189,6 +205,13 @@ static const char *const stmt_sql[STMT_COUNT] = {
 			  "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[DEVICE_DELETE] = "DELETE FROM devices WHERE id = ?1",
 	[REVOKED_BY_KEY] = "SELECT name FROM revoked_keys WHERE public_key = ?1",
+	[AUDIT_INSERT] = "INSERT INTO audit (time, actor, uid, action, subject, detail) "
+			 "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	/* Ids grow by one per row (AUTOINCREMENT, rows go only from the
+	 * oldest end): this keeps the newest ?1. */
+	[AUDIT_TRIM] = "DELETE FROM audit WHERE id <= (SELECT max(id) FROM audit) - ?1",
+	[AUDIT_LIST] = "SELECT id, time, actor, uid, action, subject, detail FROM audit "
+		       "WHERE time >= ?1 ORDER BY id DESC LIMIT ?2",
 };
 
 struct registry {
@@ -1573,4 +1596,82 @@ int registry_next_version(struct registry *reg, uint64_t *version)
 	if (ret == 0)
 		*version = (uint64_t)v;
 	return ret;
+}
+
+/* ---- the audit log ---- */
+
+int registry_audit_add(struct registry *reg, int64_t now, const char *actor, int64_t uid,
+		       const char *action, const char *subject, const char *detail)
+{
+	sqlite3_stmt *st;
+	int ret;
+
+	if (!actor || !actor[0] || !action || !action[0])
+		return -EINVAL;
+	ret = op_begin(reg);
+	if (ret < 0)
+		return ret;
+	st = stmt(reg, AUDIT_INSERT);
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_text(st, 2, actor, -1, SQLITE_STATIC);
+	if (uid >= 0)
+		sqlite3_bind_int64(st, 3, uid);
+	sqlite3_bind_text(st, 4, action, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, subject ? subject : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, detail ? detail : "", -1, SQLITE_STATIC);
+	ret = step_done(reg, st);
+	if (ret == 0) {
+		st = stmt(reg, AUDIT_TRIM);
+		sqlite3_bind_int64(st, 1, REGISTRY_AUDIT_KEEP);
+		ret = step_done(reg, st);
+	}
+	return op_end(reg, ret);
+}
+
+static int row_to_audit(struct registry *reg, sqlite3_stmt *st, void *out)
+{
+	struct registry_audit a = { 0 };
+
+	a.id = sqlite3_column_int64(st, 0);
+	if (a.id < 1)
+		return bad_data(reg, "an audit entry's id");
+	a.time = sqlite3_column_int64(st, 1);
+	copy_text(a.actor, sizeof(a.actor), sqlite3_column_text(st, 2));
+	a.uid = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 3);
+	copy_text(a.action, sizeof(a.action), sqlite3_column_text(st, 4));
+	copy_text(a.subject, sizeof(a.subject), sqlite3_column_text(st, 5));
+	copy_text(a.detail, sizeof(a.detail), sqlite3_column_text(st, 6));
+	*(struct registry_audit *)out = a;
+	return 0;
+}
+
+int registry_audit_list(struct registry *reg, int64_t since, size_t limit,
+			struct registry_audit **out, size_t *n)
+{
+	sqlite3_stmt *st = stmt(reg, AUDIT_LIST);
+	void *list = NULL;
+	size_t count = 0, cap = 0;
+	int ret = 0, rc = SQLITE_DONE;
+
+	*out = NULL;
+	*n = 0;
+	sqlite3_bind_int64(st, 1, since);
+	sqlite3_bind_int64(st, 2,
+			   limit > REGISTRY_AUDIT_KEEP ? REGISTRY_AUDIT_KEEP : (int64_t)limit);
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		ret = grow(&list, &cap, count, sizeof(**out));
+		if (ret == 0)
+			ret = row_to_audit(reg, st, (struct registry_audit *)list + count);
+		count += ret == 0;
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = sql_fail(reg, rc, "listing the audit log");
+	sqlite3_reset(st);
+	if (ret < 0) {
+		free(list);
+		return ret;
+	}
+	*out = list;
+	*n = count;
+	return 0;
 }

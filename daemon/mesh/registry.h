@@ -1,7 +1,7 @@
 /*
  * The coordinator's registry: nodes, their advertised and approved routes,
- * invites, and the stock WireGuard devices attached to nodes, in one SQLite
- * file (state_dir/registry.sqlite).
+ * invites, the stock WireGuard devices attached to nodes, and the audit log
+ * of what changed them, in one SQLite file (state_dir/registry.sqlite).
  *
  * The file is opened in WAL mode with synchronous=FULL: a change that
  * returned 0 survives a crash or power loss, one that did not is absent
@@ -45,7 +45,15 @@
 
 #define REGISTRY_FILE "registry.sqlite"
 
-enum { REGISTRY_SCHEMA_VERSION = 2, REGISTRY_HASH_LEN = 32 };
+enum {
+	REGISTRY_SCHEMA_VERSION = 3,
+	REGISTRY_HASH_LEN = 32,
+	/* Audit entries kept (the oldest go first): about 15 MB at most, and
+	 * years of joins, approvals and device changes in a home or office
+	 * mesh. */
+	REGISTRY_AUDIT_KEEP = 100000,
+	REGISTRY_AUDIT_TEXT_MAX = 255,
+};
 
 struct registry;
 
@@ -78,6 +86,17 @@ struct registry_device {
 	struct prefix addr6;
 	bool exit_node; /* may use its hub's exit */
 	int64_t created_at;
+};
+
+/* One entry of the audit log; text longer than the fields is cut. */
+struct registry_audit {
+	int64_t id; /* >= 1, in the order of the writes */
+	int64_t time;
+	char actor[72];   /* "root", "uid 1000", "node:laptop" */
+	int64_t uid;      /* the local user's; -1: none */
+	char action[32];  /* "join", "approve-route", ... */
+	char subject[72]; /* a node, a device, "invite 3" */
+	char detail[REGISTRY_AUDIT_TEXT_MAX + 1];
 };
 
 enum invite_state { INVITE_VALID, INVITE_EXPIRED, INVITE_USED, INVITE_UNKNOWN };
@@ -300,5 +319,21 @@ int registry_key_revoked(struct registry *reg, const uint8_t key[KEY_LEN],
  * version returned before (the first is 1). */
 int registry_next_version(struct registry *reg, uint64_t *version)
     __attribute__((warn_unused_result));
+
+/*
+ * Appends an entry to the audit log (actor and action non-empty: -EINVAL;
+ * subject and detail may be NULL; uid -1 when the actor is no local user)
+ * and keeps the newest REGISTRY_AUDIT_KEEP. Inside registry_begin() it is
+ * part of the caller's transaction: an action and its entry are written
+ * together or not at all.
+ */
+int registry_audit_add(struct registry *reg, int64_t now, const char *actor, int64_t uid,
+		       const char *action, const char *subject, const char *detail)
+    __attribute__((warn_unused_result));
+
+/* The newest limit entries at or after since, newest first, in a new array
+ * (*out NULL when there are none); release with free(). */
+int registry_audit_list(struct registry *reg, int64_t since, size_t limit,
+			struct registry_audit **out, size_t *n) __attribute__((warn_unused_result));
 
 #endif

@@ -9,6 +9,7 @@
 #include "atomicfile.h"
 #include "keys.h"
 #include "log.h"
+#include "mesh/audit.h"
 #include "mesh/client.h"
 #include "mesh/client_state.h"
 #include "mesh/coordinator.h"
@@ -250,10 +251,13 @@ static json_t *cmd_invite(struct mesh_roles *r, const json_t *req, const char **
 {
 	struct coordinator *c = need_coordinator(r, error);
 	json_int_t ttl = json_integer_value(json_object_get(req, "ttl"));
+	struct audit_actor who;
 
 	if (!c)
 		return NULL;
-	return coordinator_invite(c, ttl, json_is_true(json_object_get(req, "reusable")), error);
+	audit_actor_from_request(req, &who);
+	return coordinator_invite(c, ttl, json_is_true(json_object_get(req, "reusable")), &who,
+				  error);
 }
 
 static json_t *cmd_invite_list(struct mesh_roles *r, const json_t *req, const char **error)
@@ -267,6 +271,7 @@ static json_t *cmd_invite_revoke(struct mesh_roles *r, const json_t *req, const 
 {
 	struct coordinator *c = need_coordinator(r, error);
 	json_int_t id = json_integer_value(json_object_get(req, "id"));
+	struct audit_actor who;
 
 	if (!c)
 		return NULL;
@@ -274,7 +279,8 @@ static json_t *cmd_invite_revoke(struct mesh_roles *r, const json_t *req, const 
 		*error = "invite revoke: which invite id? (see meshgate invite list)";
 		return NULL;
 	}
-	return coordinator_invite_revoke(c, (uint64_t)id, error);
+	audit_actor_from_request(req, &who);
+	return coordinator_invite_revoke(c, (uint64_t)id, &who, error);
 }
 
 static json_t *cmd_nodes(struct mesh_roles *r, const json_t *req, const char **error)
@@ -287,8 +293,10 @@ static json_t *cmd_nodes(struct mesh_roles *r, const json_t *req, const char **e
 static json_t *cmd_nodes_remove(struct mesh_roles *r, const json_t *req, const char **error)
 {
 	struct coordinator *c = need_coordinator(r, error);
+	struct audit_actor who;
 
-	return c ? coordinator_node_remove(c, json_string_value(json_object_get(req, "node")),
+	audit_actor_from_request(req, &who);
+	return c ? coordinator_node_remove(c, json_string_value(json_object_get(req, "node")), &who,
 					   error)
 		 : NULL;
 }
@@ -297,9 +305,11 @@ static json_t *routes_set(struct mesh_roles *r, const json_t *req, bool approved
 			  const char **error)
 {
 	struct coordinator *c = need_coordinator(r, error);
+	struct audit_actor who;
 
+	audit_actor_from_request(req, &who);
 	return c ? coordinator_routes_set(c, json_string_value(json_object_get(req, "node")),
-					  json_object_get(req, "prefixes"), approved, error)
+					  json_object_get(req, "prefixes"), approved, &who, error)
 		 : NULL;
 }
 
@@ -311,6 +321,25 @@ static json_t *cmd_routes_approve(struct mesh_roles *r, const json_t *req, const
 static json_t *cmd_routes_unapprove(struct mesh_roles *r, const json_t *req, const char **error)
 {
 	return routes_set(r, req, false, error);
+}
+
+/* {"cmd": "log", "since": UNIX_TIME, "limit": N}: the audit log, oldest
+ * first; since 0 and limit 0 (or absent): all of it. */
+static json_t *cmd_log(struct mesh_roles *r, const json_t *req, const char **error)
+{
+	json_int_t since = json_integer_value(json_object_get(req, "since"));
+	json_int_t limit = json_integer_value(json_object_get(req, "limit"));
+
+	if (!r->coordinator) {
+		*error = "the audit log is kept by the coordinator: run meshgate log there";
+		return NULL;
+	}
+	if (limit < 0 || since < 0) {
+		*error = "log: since and limit are 0 or more";
+		return NULL;
+	}
+	return coordinator_audit_log(r->coordinator, since,
+				     limit ? (size_t)limit : REGISTRY_AUDIT_KEEP, error);
 }
 
 /* ---- devices: stock WireGuard clients attached to this node ---- */
@@ -347,6 +376,7 @@ static json_t *cmd_device_add(struct mesh_roles *r, const json_t *req, const cha
 	const json_t *name = json_object_get(req, "name"),
 		     *key = json_object_get(req, "public_key");
 	const json_t *exit_node = json_object_get(req, "exit");
+	struct audit_actor who;
 	uint8_t pub[KEY_LEN];
 	json_t *result;
 
@@ -366,8 +396,9 @@ static json_t *cmd_device_add(struct mesh_roles *r, const json_t *req, const cha
 	if (!r->coordinator)
 		return member_device_add(r, json_string_value(name), pub, json_is_true(exit_node),
 					 error);
+	audit_actor_from_request(req, &who);
 	result = coordinator_device_add(r->coordinator, json_string_value(name), pub,
-					json_is_true(exit_node), r->error, sizeof(r->error));
+					json_is_true(exit_node), &who, r->error, sizeof(r->error));
 	*error = r->error;
 	return result;
 }
@@ -376,6 +407,7 @@ static json_t *cmd_device_add(struct mesh_roles *r, const json_t *req, const cha
 static json_t *cmd_device_remove(struct mesh_roles *r, const json_t *req, const char **error)
 {
 	const char *name = json_string_value(json_object_get(req, "name"));
+	struct audit_actor who;
 	json_t *result;
 
 	if (!name) {
@@ -384,7 +416,8 @@ static json_t *cmd_device_remove(struct mesh_roles *r, const json_t *req, const 
 	}
 	if (!r->coordinator)
 		return member_device_remove(r, name, error);
-	result = coordinator_device_remove(r->coordinator, name, r->error, sizeof(r->error));
+	audit_actor_from_request(req, &who);
+	result = coordinator_device_remove(r->coordinator, name, &who, r->error, sizeof(r->error));
 	*error = r->error;
 	return result;
 }
@@ -493,6 +526,7 @@ const struct mesh_command mesh_commands[] = {
 	{ "nodes_remove", cmd_nodes_remove },
 	{ "routes_approve", cmd_routes_approve },
 	{ "routes_unapprove", cmd_routes_unapprove },
+	{ "log", cmd_log },
 	{ "device_add", cmd_device_add },
 	{ "device_remove", cmd_device_remove },
 	{ "device_status", cmd_device_status },

@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "mesh/apply.h"
+#include "mesh/audit.h"
 #include "mesh/netmap_build.h"
 #include "mesh/coordinator_internal.h"
 
@@ -408,16 +409,69 @@ void coord_gate_refresh(struct coordinator *c)
 
 /* ---- routes ---- */
 
+static bool was_approved(const struct registry_route *v, size_t n, const struct registry_route *r)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].node_id == r->node_id && v[i].approved &&
+		    prefix_equal(&v[i].prefix, &r->prefix))
+			return true;
+	return false;
+}
+
+int coord_audit_approved(struct coordinator *c, uint32_t id, const struct registry_route *before,
+			 size_t n, const char *why)
+{
+	struct registry_route *after = NULL;
+	struct registry_node node;
+	char text[PREFIX_STR_LEN];
+	size_t n_after = 0;
+	int ret = registry_node_by_id(c->reg, id, &node);
+
+	if (ret == 0)
+		ret = registry_routes(c->reg, &after, &n_after);
+	for (size_t i = 0; ret == 0 && i < n_after; i++) {
+		if (after[i].node_id != id || !after[i].approved ||
+		    was_approved(before, n, &after[i]))
+			continue;
+		prefix_format(&after[i].prefix, text, sizeof(text));
+		ret = audit_add(c->reg, NULL,
+				registry_route_is_exit(&after[i].prefix) ? "approve-exit"
+									 : "approve-route",
+				node.name, "%s (%s)", text, why);
+	}
+	free(after);
+	registry_node_clear(&node);
+	return ret;
+}
+
 /* Records what a member advertises; auto_approve decides what is approved
  * at once (the coordinator's own routes are approved by its config:
- * registry_routes_own()). */
+ * registry_routes_own()), and its approvals go to the audit log with the
+ * change. Inside the caller's transaction when there is one (a join). */
 int coord_advertise(struct coordinator *c, uint32_t id, const struct prefix *routes, size_t n,
 		    bool *changed)
 {
 	const struct mg_config *cfg = c->host.cfg;
+	struct registry_route *before = NULL;
+	size_t n_before = 0;
+	bool differs = false, own;
+	int ret = registry_routes(c->reg, &before, &n_before);
 
-	return registry_routes_advertise(c->reg, id, routes, n,
-					 cfg->coordinator.auto_approve.routes.v,
-					 cfg->coordinator.auto_approve.routes.n,
-					 cfg->coordinator.auto_approve.exit_node, changed);
+	if (ret < 0)
+		return ret;
+	own = registry_begin(c->reg) == 0; /* -EBUSY: the caller's is open */
+	ret =
+	    registry_routes_advertise(c->reg, id, routes, n, cfg->coordinator.auto_approve.routes.v,
+				      cfg->coordinator.auto_approve.routes.n,
+				      cfg->coordinator.auto_approve.exit_node, &differs);
+	if (ret == 0 && differs)
+		ret = coord_audit_approved(c, id, before, n_before, "auto_approve");
+	if (own && ret == 0)
+		ret = registry_commit(c->reg);
+	else if (own)
+		registry_rollback(c->reg);
+	free(before);
+	if (changed)
+		*changed = differs;
+	return ret;
 }

@@ -17,6 +17,7 @@ struct coordinator;
 struct netmap;
 struct mesh_peer_facts;
 struct prefix;
+struct registry_route;
 
 /* The relay key shared with node_id (relay_forward() takes it); NULL: none. */
 const uint8_t *coord_relay_key_for(void *ctx, uint32_t node_id);
@@ -57,7 +58,14 @@ bool coord_rebuild_now(const struct coordinator *c, uint64_t now);
 /* Opens the join gate until the last live invite ends. */
 void coord_gate_refresh(struct coordinator *c);
 
-/* Records what a member advertises; auto_approve applies. */
+/* An audit entry (actor "daemon", detail "PREFIX (why)") for each route of
+ * node id approved now that before[0..n) (registry_routes() before the
+ * change) did not hold approved; in the caller's transaction. */
+int coord_audit_approved(struct coordinator *c, uint32_t id, const struct registry_route *before,
+			 size_t n, const char *why) __attribute__((warn_unused_result));
+
+/* Records what a member advertises; auto_approve applies, and what it
+ * approves is recorded in the audit log (actor "daemon"). */
 int coord_advertise(struct coordinator *c, uint32_t id, const struct prefix *routes, size_t n,
 		    bool *changed);
 

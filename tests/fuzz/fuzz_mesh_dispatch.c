@@ -379,7 +379,7 @@ static void setup(void)
 		fprintf(stderr, "coordinator_start: %s\n", errbuf);
 		abort();
 	}
-	code = coordinator_invite(fx.coord, 0, true, &err);
+	code = coordinator_invite(fx.coord, 0, true, NULL, &err);
 	if (!code || invite_decode(json_string_value(json_object_get(code, "code")), &fx.inv,
 				   errbuf, sizeof(errbuf)) != 0)
 		abort();

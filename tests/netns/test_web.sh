@@ -249,6 +249,11 @@ if [ -n "$chromium_bin" ]; then
 	check "hostile: the coordinator's nodes and pending routes" \
 		sh -c "grep -q '<section id=\"coordinator\" aria-labelledby=\"coord-h\">' $dir/hostile.html &&
 		       grep -q 'class=\"unknown\">&lt;img src=x onerror=alert(1)&gt;</span>' $dir/hostile.html"
+	check "hostile: the audit log, a row per entry, every field as text" \
+		sh -c "grep -q '<section id=\"audit\" aria-labelledby=\"audit-h\">' $dir/hostile.html &&
+		       [ \"\$(grep -o '<tr class=\"audit\">' $dir/hostile.html | wc -l)\" = 2 ] &&
+		       grep -q '<td data-label=\"Who\">&lt;img src=x onerror=alert(1)&gt;</td>' $dir/hostile.html &&
+		       grep -q '<td data-label=\"Action\">approve-route</td><td data-label=\"Subject\">home</td>' $dir/hostile.html"
 	check "hostile: internet blocked, a banner with the reason as text" \
 		grep -q '<p id="exit-banner" class="banner" role="alert">&lt;img src=x onerror=alert(1)&gt;</p>' "$dir/hostile.html"
 	check "hostile: the chosen exit marked blocked" \

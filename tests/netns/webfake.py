@@ -41,7 +41,12 @@ DOC = {
     "preflight": [{"check": HOSTILE, "ok": False, "message": HOSTILE, "fix": HOSTILE}],
     "coordinator": {"nodes": [{"name": HOSTILE, "addresses": [HOSTILE],
                                "routes_advertised": [HOSTILE, "10.0.0.0/8"],
-                               "routes_approved": ["10.0.0.0/8"], "online": True}]},
+                               "routes_approved": ["10.0.0.0/8"], "online": True}],
+                    "audit": [{"id": 2, "time": 1796321052, "actor": HOSTILE, "uid": None,
+                               "action": HOSTILE, "subject": HOSTILE, "detail": HOSTILE},
+                              {"id": 1, "time": HOSTILE, "actor": "root", "uid": 0,
+                               "action": "approve-route", "subject": "home",
+                               "detail": "192.168.77.0/24"}]},
 }
 FILES = {"/": ("index.html", "text/html"), "/app.js": ("app.js", "text/javascript"),
          "/style.css": ("style.css", "text/css")}

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "control_client.h"
@@ -769,6 +770,63 @@ static void test_cli_device_list_remove(void)
 	fake_daemon_stop(&d);
 }
 
+/* ---- meshgate log ---- */
+
+/* Lines as the coordinator's entries say, in UTC here; --since and -n
+ * become the request's since (Unix seconds) and limit; a member's refusal
+ * is one line. */
+static void test_cli_log(void)
+{
+	static const char entries[] =
+	    "{\"ok\": true, \"result\": {\"entries\": [{\"id\": 1, \"time\": 1796321052, "
+	    "\"actor\": \"root\", \"uid\": 0, \"action\": \"approve-route\", \"subject\": "
+	    "\"home\", \"detail\": \"192.168.77.0/24\"}, {\"id\": 2, \"time\": 1796321060, "
+	    "\"actor\": \"node:laptop\", \"uid\": null, \"action\": \"revoke-invite\", "
+	    "\"subject\": \"invite 3\", \"detail\": \"\"}]}}";
+	struct fake_daemon d;
+	char args[512], out[4096], err[1024];
+	json_t *req;
+
+	if (!find_cli())
+		return;
+	setenv("TZ", "UTC0", 1);
+	if (!fake_daemon_start(&d,
+			       (const char *[]){ entries, entries, entries,
+						 "{\"ok\": false, \"error\": \"the audit log is "
+						 "kept by the coordinator: run meshgate log "
+						 "there\"}" },
+			       4))
+		return;
+	snprintf(args, sizeof(args), "--socket %s log", d.path);
+	CHECK_EQ_INT(run_cli(args, NULL, out, sizeof(out), err, sizeof(err)), 0);
+	CHECK(strcmp(out, "2026-12-03 18:04:12 root approve-route home 192.168.77.0/24\n"
+			  "2026-12-03 18:04:20 node:laptop revoke-invite invite 3\n") == 0);
+	CHECK(strcmp(d.request, "{\"cmd\":\"log\",\"since\":0,\"limit\":1000}\n") == 0);
+	snprintf(args, sizeof(args), "--socket %s log --since 2026-12-03T18:04:12Z -n 5 --json",
+		 d.path);
+	CHECK_EQ_INT(run_cli(args, NULL, out, sizeof(out), err, sizeof(err)), 0);
+	CHECK(strcmp(d.request, "{\"cmd\":\"log\",\"since\":1796321052,\"limit\":5}\n") == 0);
+	req = json_loads(out, 0, NULL);
+	CHECK(json_array_size(json_object_get(req, "entries")) == 2);
+	json_decref(req);
+	/* A relative time: that long before now. */
+	snprintf(args, sizeof(args), "--socket %s log --since=2d", d.path);
+	CHECK_EQ_INT(run_cli(args, NULL, out, sizeof(out), err, sizeof(err)), 0);
+	req = json_loads(d.request, 0, NULL);
+	CHECK(llabs((long long)json_integer_value(json_object_get(req, "since")) -
+		    ((long long)time(NULL) - 2 * 86400)) < 600);
+	json_decref(req);
+	snprintf(args, sizeof(args), "--socket %s log", d.path);
+	CHECK_EQ_INT(run_cli(args, NULL, out, sizeof(out), err, sizeof(err)), 1);
+	CHECK(one_line(err, "the audit log is kept by the coordinator"));
+	fake_daemon_stop(&d);
+	CHECK_EQ_INT(run_cli("log --since yesterday", NULL, out, sizeof(out), err, sizeof(err)), 2);
+	CHECK(strstr(err, "meshgate: log: --since 'yesterday' is no time") == err);
+	CHECK_EQ_INT(run_cli("log -n -3", NULL, out, sizeof(out), err, sizeof(err)), 2);
+	CHECK_EQ_INT(run_cli("log --help", NULL, out, sizeof(out), err, sizeof(err)), 0);
+	CHECK(strstr(out, "usage: meshgate log [--since TIME] [-n N] [--json]") == out);
+}
+
 int main(void)
 {
 	RUN(test_request_ok);
@@ -785,5 +843,6 @@ int main(void)
 	RUN(test_cli_device_pending);
 	RUN(test_cli_device_errors);
 	RUN(test_cli_device_list_remove);
+	RUN(test_cli_log);
 	return test_summary();
 }

@@ -172,7 +172,7 @@ static void test_member_add_and_refusals(void)
 	/* Another hub's device stays. */
 	memset(key, 0x66, sizeof(key));
 	if (CHECK_EQ_INT(coord_device_add(fx.c, coordinator_self_id(fx.c), "nasdev", key, false,
-					  &device, warnings, err, sizeof(err)),
+					  NULL, &device, warnings, err, sizeof(err)),
 			 0))
 		json_decref(
 		    ask("{\"type\":\"device_remove\",\"req\":6,\"name\":\"nasdev\"}", 6, "nasdev"));

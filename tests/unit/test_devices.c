@@ -16,6 +16,7 @@
 
 #include "keys.h"
 #include "loop.h"
+#include "mesh/audit.h"
 #include "mesh/coordinator.h"
 #include "mesh/coordinator_internal.h"
 #include "mesh/devices.h"
@@ -200,16 +201,16 @@ static void test_exit(void)
 	    registry_routes_advertise(fx.c->reg, fx.laptop, exits, 2, NULL, 0, false, NULL), 0);
 	warnings = json_array();
 	memset(key, 0x6a, sizeof(key));
-	CHECK_EQ_INT(
-	    coord_device_add(fx.c, fx.laptop, "clock", key, true, &dev, warnings, err, sizeof(err)),
-	    0);
+	CHECK_EQ_INT(coord_device_add(fx.c, fx.laptop, "clock", key, true, NULL, &dev, warnings,
+				      err, sizeof(err)),
+		     0);
 	CHECK(json_array_size(warnings) == 1 &&
 	      strcmp(json_string_value(json_array_get(warnings, 0)),
 		     "the exit of laptop is not approved yet: meshgate routes approve laptop "
 		     "0.0.0.0/0 ::/0") == 0);
 	json_decref(dev);
 	dev = NULL;
-	CHECK_EQ_INT(coord_device_remove(fx.c, fx.laptop, "clock", err, sizeof(err)), 0);
+	CHECK_EQ_INT(coord_device_remove(fx.c, fx.laptop, "clock", NULL, err, sizeof(err)), 0);
 	CHECK_EQ_INT(registry_routes_advertise(fx.c->reg, fx.laptop, NULL, 0, NULL, 0, false, NULL),
 		     0);
 	json_decref(warnings);
@@ -217,28 +218,28 @@ static void test_exit(void)
 	/* home's own: no warning. */
 	warnings = json_array();
 	memset(key, 0x64, sizeof(key));
-	CHECK_EQ_INT(coord_device_add(fx.c, fx.c->self_id, "watch", key, true, &dev, warnings, err,
-				      sizeof(err)),
+	CHECK_EQ_INT(coord_device_add(fx.c, fx.c->self_id, "watch", key, true, NULL, &dev, warnings,
+				      err, sizeof(err)),
 		     0);
 	CHECK_EQ_INT(json_array_size(warnings), 0);
 	json_decref(dev);
 
 	/* laptop offers none. */
 	memset(key, 0x65, sizeof(key));
-	CHECK_EQ_INT(
-	    coord_device_add(fx.c, fx.laptop, "pad", key, true, &dev, warnings, err, sizeof(err)),
-	    -EOPNOTSUPP);
+	CHECK_EQ_INT(coord_device_add(fx.c, fx.laptop, "pad", key, true, NULL, &dev, warnings, err,
+				      sizeof(err)),
+		     -EOPNOTSUPP);
 	CHECK(strcmp(err, "laptop offers no exit node (exit_node.enabled = false)") == 0);
 	CHECK(dev == NULL);
 	CHECK_EQ_INT(
-	    coord_device_add(fx.c, 999, "pad", key, false, &dev, warnings, err, sizeof(err)),
+	    coord_device_add(fx.c, 999, "pad", key, false, NULL, &dev, warnings, err, sizeof(err)),
 	    -ENOENT);
 	CHECK(strstr(err, "no node 999") != NULL);
 	CHECK_EQ_INT(registry_device_by_name(fx.c->reg, "pad", NULL), -ENOENT);
 	/* Without --exit laptop hubs it. */
-	CHECK_EQ_INT(
-	    coord_device_add(fx.c, fx.laptop, "pad", key, false, &dev, warnings, err, sizeof(err)),
-	    0);
+	CHECK_EQ_INT(coord_device_add(fx.c, fx.laptop, "pad", key, false, NULL, &dev, warnings, err,
+				      sizeof(err)),
+		     0);
 	CHECK(strcmp(json_string_value(json_object_get(dev, "hub")), "laptop") == 0);
 	json_decref(dev);
 	json_decref(warnings);
@@ -251,7 +252,7 @@ static void test_remove(void)
 	json_t *r;
 
 	/* A member removes its own devices only. */
-	CHECK_EQ_INT(coord_device_remove(fx.c, fx.laptop, "phone", err, sizeof(err)), -EPERM);
+	CHECK_EQ_INT(coord_device_remove(fx.c, fx.laptop, "phone", NULL, err, sizeof(err)), -EPERM);
 	CHECK(strstr(err, "device phone is attached to another node") != NULL);
 	r = command(json_pack("{s:s, s:s}", "cmd", "device_remove", "name", "phone"), &error);
 	CHECK(r && strcmp(json_string_value(json_object_get(r, "removed")), "phone") == 0);
@@ -344,11 +345,74 @@ static void test_hub_full(void)
 	CHECK_EQ_INT(ret, 0);
 	CHECK_EQ_INT(registry_commit(fx.c->reg), 0);
 	key[3] = 1;
-	CHECK_EQ_INT(coord_device_add(fx.c, fx.c->self_id, "one-more", key, false, &dev, NULL, err,
-				      sizeof(err)),
+	CHECK_EQ_INT(coord_device_add(fx.c, fx.c->self_id, "one-more", key, false, NULL, &dev, NULL,
+				      err, sizeof(err)),
 		     -ENOSPC);
 	CHECK(strcmp(err, "home hubs 1024 devices already, the most a node may") == 0);
 	CHECK(dev == NULL);
+}
+
+/* The last audit entry's actor, action and subject, and how many there
+ * are, through the log command. */
+static size_t audit_last(char *out, size_t len)
+{
+	const char *error;
+	json_t *r = command(json_pack("{s:s}", "cmd", "log"), &error);
+	json_t *entries = json_object_get(r, "entries");
+	json_t *e = json_array_get(entries, json_array_size(entries) - 1);
+	size_t n = json_array_size(entries);
+
+	snprintf(out, len, "%s %" JSON_INTEGER_FORMAT " %s %s",
+		 json_string_value(json_object_get(e, "actor")),
+		 json_is_integer(json_object_get(e, "uid"))
+		     ? json_integer_value(json_object_get(e, "uid"))
+		     : -1,
+		 json_string_value(json_object_get(e, "action")),
+		 json_string_value(json_object_get(e, "subject")));
+	json_decref(r);
+	return n;
+}
+
+/* Adding and removing a device writes one entry each, with the caller the
+ * control socket set (or the node); a refusal writes none. */
+static void test_audit(void)
+{
+	char b64[KEY_B64_LEN + 1], last[256], err[256];
+	struct audit_actor who;
+	uint8_t key[KEY_LEN];
+	const char *error;
+	size_t n;
+	json_t *r;
+
+	memset(key, 0x71, sizeof(key));
+	key_to_base64(b64, key);
+	n = audit_last(last, sizeof(last));
+	r = command(json_pack("{s:s, s:s, s:s, s:{s:s, s:i}}", "cmd", "device_add", "name", "cam",
+			      "public_key", b64, "caller", "user", "alice", "uid", 1000),
+		    &error);
+	CHECK(r != NULL);
+	json_decref(r);
+	CHECK_EQ_INT(audit_last(last, sizeof(last)), n + 1);
+	CHECK(strcmp(last, "alice 1000 add-device cam") == 0);
+	r = command(
+	    json_pack("{s:s, s:s, s:s}", "cmd", "device_add", "name", "CAM", "public_key", b64),
+	    &error);
+	CHECK(r == NULL);
+	CHECK_EQ_INT(audit_last(last, sizeof(last)), n + 1);
+	audit_actor_node("laptop", &who);
+	CHECK_EQ_INT(coord_device_remove(fx.c, 0, "cam", &who, err, sizeof(err)), 0);
+	CHECK_EQ_INT(audit_last(last, sizeof(last)), n + 2);
+	CHECK(strcmp(last, "node:laptop -1 remove-device cam") == 0);
+	/* Without a caller (a request from inside the process): the daemon. */
+	memset(key, 0x72, sizeof(key));
+	key_to_base64(b64, key);
+	r = command(
+	    json_pack("{s:s, s:s, s:s}", "cmd", "device_add", "name", "cam2", "public_key", b64),
+	    &error);
+	json_decref(r);
+	CHECK_EQ_INT(audit_last(last, sizeof(last)), n + 3);
+	CHECK(strcmp(last, "daemon -1 add-device cam2") == 0);
+	CHECK_EQ_INT(coord_device_remove(fx.c, 0, "cam2", NULL, err, sizeof(err)), 0);
 }
 
 int main(void)
@@ -361,6 +425,7 @@ int main(void)
 	RUN(test_refusals);
 	RUN(test_exit);
 	RUN(test_remove);
+	RUN(test_audit);
 	RUN(test_nodes);
 	RUN(test_not_coordinator);
 	RUN(test_hub_full);

@@ -86,10 +86,12 @@ static bool send_text(int fd, const char *text)
 }
 
 /* Echoes the request in brackets; "bye" ends the connection. */
-static bool echo(void *ctx, const char *req, size_t len, char **reply, size_t *reply_len)
+static bool echo(void *ctx, uid_t peer_uid, const char *req, size_t len, char **reply,
+		 size_t *reply_len)
 {
 	int *handled = ctx;
 
+	CHECK_EQ_INT((long)peer_uid, (long)geteuid()); /* the caller, for the audit log */
 	(*handled)++;
 	*reply = malloc(len + 2);
 	if (*reply) {

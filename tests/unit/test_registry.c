@@ -1008,7 +1008,7 @@ static void test_device_migration(void)
 	CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
 	CHECK_EQ_INT(sqlite3_exec(db,
 				  "DROP TRIGGER devices_revoke; DROP TABLE devices; "
-				  "DROP TABLE revoked_keys; "
+				  "DROP TABLE revoked_keys; DROP TABLE audit; "
 				  "UPDATE meta SET value = 1 WHERE key = 'schema_version'",
 				  NULL, NULL, NULL),
 		     SQLITE_OK);
@@ -1022,6 +1022,161 @@ static void test_device_migration(void)
 	CHECK_EQ_INT(add_device(reg, "phone", 100, home, NULL), 0);
 	CHECK_EQ_INT(registry_device_remove(reg, 1), 0);
 	CHECK_EQ_INT(add_device(reg, "phone", 100, home, NULL), -EKEYREVOKED);
+	registry_close(reg);
+}
+
+/* ---- the audit log ---- */
+
+static int audit(struct registry *reg, int64_t t, const char *actor, const char *action,
+		 const char *subject)
+{
+	return registry_audit_add(reg, t, actor, strcmp(actor, "root") ? -1 : 0, action, subject,
+				  "d");
+}
+
+/* Entries come back newest first, from since on, at most limit; the uid is
+ * kept for a local user and absent (-1) for a node. */
+static void test_audit(void)
+{
+	struct registry *reg = open_fresh();
+	struct registry_audit *v = NULL;
+	size_t n = 0;
+
+	if (!reg)
+		return;
+	CHECK_EQ_INT(registry_audit_list(reg, 0, 10, &v, &n), 0);
+	CHECK(v == NULL && n == 0);
+	CHECK_EQ_INT(audit(reg, 100, "root", "create-invite", "invite 1"), 0);
+	CHECK_EQ_INT(audit(reg, 200, "node:laptop", "join", "laptop"), 0);
+	CHECK_EQ_INT(audit(reg, 300, "root", "approve-route", "home"), 0);
+	CHECK_EQ_INT(registry_audit_add(reg, 400, "", -1, "x", NULL, NULL), -EINVAL);
+	CHECK_EQ_INT(registry_audit_add(reg, 400, "root", 0, "", NULL, NULL), -EINVAL);
+	CHECK_EQ_INT(registry_audit_add(reg, 400, "uid 1000", 1000, "remove-node", NULL, NULL), 0);
+	CHECK_EQ_INT(registry_audit_list(reg, 0, 10, &v, &n), 0);
+	if (CHECK_EQ_INT(n, 4)) {
+		CHECK(v[0].id == 4 && v[0].time == 400 && v[0].uid == 1000);
+		CHECK(strcmp(v[0].actor, "uid 1000") == 0 && !v[0].subject[0] && !v[0].detail[0]);
+		CHECK(v[1].id == 3 && strcmp(v[1].action, "approve-route") == 0 && v[1].uid == 0);
+		CHECK(strcmp(v[2].actor, "node:laptop") == 0 && v[2].uid == -1);
+		CHECK(strcmp(v[3].subject, "invite 1") == 0 && strcmp(v[3].detail, "d") == 0);
+	}
+	free(v);
+	CHECK_EQ_INT(registry_audit_list(reg, 200, 10, &v, &n), 0);
+	CHECK(n == 3 && v[2].time == 200);
+	free(v);
+	CHECK_EQ_INT(registry_audit_list(reg, 0, 2, &v, &n), 0);
+	CHECK(n == 2 && v[0].id == 4 && v[1].id == 3);
+	free(v);
+	reg = reopen(reg);
+	if (!reg)
+		return;
+	CHECK_EQ_INT(registry_audit_list(reg, 301, 10, &v, &n), 0);
+	CHECK(n == 1 && v[0].id == 4);
+	free(v);
+	registry_close(reg);
+}
+
+/* An entry written inside registry_begin() goes with the transaction: a
+ * rollback leaves neither the change nor its entry. */
+static void test_audit_transaction(void)
+{
+	struct registry *reg = open_fresh();
+	struct registry_audit *v = NULL;
+	size_t n = 0;
+
+	if (!reg)
+		return;
+	CHECK_EQ_INT(registry_begin(reg), 0);
+	upsert(reg, 1, "laptop", NULL);
+	CHECK_EQ_INT(audit(reg, 10, "node:laptop", "join", "laptop"), 0);
+	registry_rollback(reg);
+	CHECK_EQ_INT(registry_node_by_name(reg, "laptop", NULL), -ENOENT);
+	CHECK_EQ_INT(registry_audit_list(reg, 0, 10, &v, &n), 0);
+	CHECK(n == 0);
+	free(v);
+	CHECK_EQ_INT(registry_begin(reg), 0);
+	upsert(reg, 1, "laptop", NULL);
+	CHECK_EQ_INT(audit(reg, 10, "node:laptop", "join", "laptop"), 0);
+	CHECK_EQ_INT(registry_commit(reg), 0);
+	CHECK_EQ_INT(registry_audit_list(reg, 0, 10, &v, &n), 0);
+	CHECK(n == 1 && strcmp(v[0].subject, "laptop") == 0);
+	free(v);
+	registry_close(reg);
+}
+
+/* The log keeps the newest REGISTRY_AUDIT_KEEP entries. */
+static void test_audit_bound(void)
+{
+	struct registry *reg = open_fresh();
+	struct registry_audit *v = NULL;
+	sqlite3_stmt *st;
+	sqlite3 *db;
+	size_t n = 0;
+	int64_t extra = 7, count = 0, oldest = 0;
+
+	if (!reg)
+		return;
+	CHECK_EQ_INT(registry_begin(reg), 0);
+	for (int64_t i = 1; i <= REGISTRY_AUDIT_KEEP + extra; i++)
+		if (registry_audit_add(reg, i, "root", 0, "create-invite", "x", NULL) < 0) {
+			CHECK(false);
+			break;
+		}
+	CHECK_EQ_INT(registry_commit(reg), 0);
+	CHECK_EQ_INT(registry_audit_list(reg, 0, 1, &v, &n), 0);
+	CHECK(n == 1 && v[0].id == REGISTRY_AUDIT_KEEP + extra);
+	free(v);
+	registry_close(reg);
+	CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+	if (CHECK_EQ_INT(
+		sqlite3_prepare_v2(db, "SELECT count(*), min(id) FROM audit", -1, &st, NULL),
+		SQLITE_OK) &&
+	    CHECK_EQ_INT(sqlite3_step(st), SQLITE_ROW)) {
+		count = sqlite3_column_int64(st, 0);
+		oldest = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	CHECK(count == REGISTRY_AUDIT_KEEP);
+	CHECK(oldest == extra + 1);
+}
+
+/* A registry of schema 2 (before the audit log) is brought to schema 3:
+ * its nodes and devices stay, and the log starts empty. */
+static void test_audit_migration(void)
+{
+	struct registry *reg = open_fresh();
+	struct registry_audit *v = NULL;
+	size_t n = 1;
+	sqlite3 *db;
+	uint32_t home;
+
+	if (!reg)
+		return;
+	home = upsert(reg, 1, "home", NULL);
+	CHECK_EQ_INT(add_device(reg, "phone", 100, home, NULL), 0);
+	registry_close(reg);
+	CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+	CHECK_EQ_INT(sqlite3_exec(db,
+				  "DROP TABLE audit; "
+				  "UPDATE meta SET value = 2 WHERE key = 'schema_version'",
+				  NULL, NULL, NULL),
+		     SQLITE_OK);
+	sqlite3_close(db);
+	reg = reopen(NULL);
+	if (!reg)
+		return;
+	CHECK_EQ_INT(registry_node_by_name(reg, "home", NULL), 0);
+	CHECK_EQ_INT(registry_device_by_name(reg, "phone", NULL), 0);
+	CHECK_EQ_INT(registry_audit_list(reg, 0, 10, &v, &n), 0);
+	CHECK(n == 0);
+	CHECK_EQ_INT(audit(reg, 5, "root", "remove-device", "phone"), 0);
+	reg = reopen(reg);
+	if (!reg)
+		return;
+	CHECK_EQ_INT(registry_audit_list(reg, 0, 10, &v, &n), 0);
+	CHECK(n == 1 && strcmp(v[0].action, "remove-device") == 0);
+	free(v);
 	registry_close(reg);
 }
 
@@ -1204,6 +1359,10 @@ int main(void)
 	RUN(test_device_refusals);
 	RUN(test_device_cascade);
 	RUN(test_device_migration);
+	RUN(test_audit);
+	RUN(test_audit_transaction);
+	RUN(test_audit_bound);
+	RUN(test_audit_migration);
 	RUN(test_crash_mid_transaction);
 	RUN(test_crash_killed);
 

@@ -242,6 +242,34 @@ function renderCoordinator(coord) {
   }
 }
 
+// A Unix time as local "2026-12-03 18:04:12", as `meshgate log` prints it.
+function when(unix) {
+  if (typeof unix !== "number") return "-";
+  const d = new Date(unix * 1000);
+  const two = (n) => String(n).padStart(2, "0");
+  return d.getFullYear() + "-" + two(d.getMonth() + 1) + "-" + two(d.getDate()) + " " +
+    two(d.getHours()) + ":" + two(d.getMinutes()) + ":" + two(d.getSeconds());
+}
+
+// The coordinator's audit log ("coordinator": audit, newest first).
+function renderAudit(coord) {
+  const entries = coord && Array.isArray(coord.audit) ? coord.audit : null;
+  $("audit").hidden = entries === null;
+  if (entries === null) return;
+  const body = $("audit-table").tBodies[0];
+  body.replaceChildren();
+  for (const e of entries) {
+    if (!e || typeof e !== "object") continue;
+    const tr = el("tr", undefined, "audit");
+    cell(tr, "Time", when(e.time));
+    cell(tr, "Who", str(e.actor));
+    cell(tr, "Action", str(e.action));
+    cell(tr, "Subject", str(e.subject));
+    cell(tr, "Detail", str(e.detail), "wrap");
+    body.appendChild(tr);
+  }
+}
+
 async function refresh() {
   try {
     const resp = await fetch("/api/status", { cache: "no-store", credentials: "same-origin" });
@@ -256,6 +284,7 @@ async function refresh() {
     renderDevices(list(doc.devices));
     renderPreflight(doc.preflight);
     renderCoordinator(doc.coordinator);
+    renderAudit(doc.coordinator);
     $("state").textContent = "updated " + new Date().toLocaleTimeString();
     $("state").className = "muted";
   } catch (e) {
