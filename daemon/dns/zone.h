@@ -47,6 +47,8 @@ enum {
  * out (mesh/alloc.c). */
 #define DNS_RESOLVER_V4 "100.100.100.100"
 #define DNS_RESOLVER_V6 "fd7a:6d67:7465::53"
+/* The default IPv6 mesh network, which holds DNS_RESOLVER_V6. */
+#define DNS_RESOLVER_NET6 "fd7a:6d67:7465::/48"
 
 /* A static record: a name (a DNS label) and one IPv4 or IPv6 address. */
 struct dns_record {
@@ -62,8 +64,8 @@ struct dns_zone_name {
 	bool member;
 };
 
-/* The zone's own facts. mesh: the mesh networks whose addresses get PTR
- * answers (their reverse names are the zone's; others are forwarded). */
+/* The zone's own facts. mesh: the mesh networks, whose reverse space is
+ * the zone's (dns_zone_reverse_find()). */
 struct dns_zone_spec {
 	const char *domain; /* NULL: DNS_DEFAULT_DOMAIN */
 	const struct prefix *mesh;
@@ -135,11 +137,47 @@ bool dns_zone_is_mesh(const struct dns_zone *zone, int family, const uint8_t *ad
  */
 bool dns_reverse_parse(const char *name, int *family, uint8_t addr[16]);
 
-/* The reverse zone of the mesh network that holds the address, cut at the
- * octet (IPv4) or nibble (IPv6) boundary at or above its prefix length
- * ("100.in-addr.arpa" for 100.64.0.0/10), with no final dot; false when no
- * mesh network holds it. */
-bool dns_zone_reverse_apex(const struct dns_zone *zone, int family, const uint8_t *addr, char *out,
-			   size_t len);
+/* A label of a name: text[0..len), no dots between labels. */
+struct dns_label {
+	const char *text;
+	size_t len;
+};
+
+/*
+ * The mesh's reverse space: a reverse zone for each mesh network and for
+ * fd7a:6d67:7465::/48 (DNS_RESOLVER_V6's), its apexes cut at the octet
+ * (IPv4) or nibble (IPv6) boundary at or below the network's length, so a
+ * zone holds mesh addresses only: 100.64.0.0/10 has the 64 apexes
+ * "64.100.in-addr.arpa" to "127.100.in-addr.arpa" (RFC 6598's, RFC 7793's
+ * locally served zones); fd7a:6d67:7465::/48 has "5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa".
+ * Where a name lies in it (RFC 8020: a name is empty when nothing lies
+ * below it):
+ */
+enum dns_reverse_kind {
+	DNS_REVERSE_OUTSIDE, /* under no mesh reverse zone: forwarded */
+	DNS_REVERSE_APEX,    /* a zone's apex */
+	DNS_REVERSE_INNER,   /* part of an address with a name below */
+	DNS_REVERSE_EMPTY,   /* part of an address without, or not an address */
+	DNS_REVERSE_ADDRESS, /* a whole address (with a name or not) */
+};
+
+enum { DNS_REVERSE_APEX_MAX = 80 }; /* 32 nibbles and "ip6.arpa" */
+
+struct dns_reverse {
+	enum dns_reverse_kind kind;
+	int family;
+	uint8_t addr[16];                /* DNS_REVERSE_ADDRESS: the address */
+	char apex[DNS_REVERSE_APEX_MAX]; /* not OUTSIDE: the zone's, lower case, no final dot */
+};
+
+/*
+ * Where the name of labels[0..n) (leftmost first, no root label; any case)
+ * lies in the zone's reverse space, with its apex. Octets are decimal
+ * without leading zeros, nibbles one hex digit; past the apex, a label
+ * that is neither, or one too many, makes the name EMPTY.
+ */
+enum dns_reverse_kind dns_zone_reverse_find(const struct dns_zone *zone,
+					    const struct dns_label *labels, size_t n,
+					    struct dns_reverse *out);
 
 #endif

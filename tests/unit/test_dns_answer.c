@@ -331,7 +331,7 @@ static void test_ptr(void)
 	q.name = "9.9.64.100.in-addr.arpa";
 	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
 	if (r)
-		check_negative(r, LDNS_RCODE_NXDOMAIN, "100.in-addr.arpa.");
+		check_negative(r, LDNS_RCODE_NXDOMAIN, "64.100.in-addr.arpa.");
 	ldns_pkt_free(r);
 	q.name = "3.5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa";
 	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
@@ -342,16 +342,203 @@ static void test_ptr(void)
 	q = (struct q){ .name = "1.0.64.100.in-addr.arpa", .type = LDNS_RR_TYPE_TXT, .id = 5 };
 	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
 	if (r)
-		check_negative(r, LDNS_RCODE_NOERROR, "100.in-addr.arpa.");
+		check_negative(r, LDNS_RCODE_NOERROR, "64.100.in-addr.arpa.");
 	ldns_pkt_free(r);
-	/* Outside the mesh (a record's LAN address too), partial names:
-	 * forwarded. */
-	static const char *const fwd[] = { "2.77.168.192.in-addr.arpa", "64.100.in-addr.arpa",
-					   "2.0.64.99.in-addr.arpa", "in-addr.arpa" };
+	/* Outside the mesh (a record's LAN address too), names above the
+	 * mesh's reverse zones: forwarded. */
+	static const char *const fwd[] = { "2.77.168.192.in-addr.arpa", "100.in-addr.arpa",
+					   "2.0.64.99.in-addr.arpa",    "in-addr.arpa",
+					   "2.0.128.100.in-addr.arpa",  "d.f.ip6.arpa" };
 	for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++) {
 		q = (struct q){ .name = fwd[i], .type = LDNS_RR_TYPE_PTR, .id = 6 };
 		ldns_pkt_free(ask(&q, DNS_UDP, DNS_ANSWER_FORWARD));
 	}
+}
+
+/* The mesh's reverse space is answered here, none of it forwarded: an
+ * apex has SOA and NS; a partial address is NODATA with a name below,
+ * else NXDOMAIN (RFC 8020). */
+static void test_reverse_space(void)
+{
+	struct q q = { .name = "64.100.in-addr.arpa", .type = LDNS_RR_TYPE_SOA, .id = 7 };
+	ldns_pkt *r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+
+	if (r && CHECK_EQ_INT(ldns_pkt_ancount(r), 1)) {
+		CHECK(ldns_pkt_aa(r));
+		CHECK(owner_is(ldns_rr_list_rr(ldns_pkt_answer(r), 0), "64.100.in-addr.arpa."));
+		CHECK(rdf_is(ldns_rr_list_rr(ldns_pkt_answer(r), 0), 0, "mesh.internal."));
+	}
+	ldns_pkt_free(r);
+	q.type = LDNS_RR_TYPE_NS;
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r && CHECK_EQ_INT(ldns_pkt_ancount(r), 1))
+		CHECK(rdf_is(ldns_rr_list_rr(ldns_pkt_answer(r), 0), 0, "mesh.internal."));
+	ldns_pkt_free(r);
+	q.type = LDNS_RR_TYPE_PTR;
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r)
+		check_negative(r, LDNS_RCODE_NOERROR, "64.100.in-addr.arpa.");
+	ldns_pkt_free(r);
+	q.name = "0.64.100.in-addr.arpa";
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r)
+		check_negative(r, LDNS_RCODE_NOERROR, "64.100.in-addr.arpa.");
+	ldns_pkt_free(r);
+	q.name = "1.64.100.in-addr.arpa";
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r)
+		check_negative(r, LDNS_RCODE_NXDOMAIN, "64.100.in-addr.arpa.");
+	ldns_pkt_free(r);
+	q.name = "5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa";
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r)
+		check_negative(r, LDNS_RCODE_NOERROR, "5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa.");
+	ldns_pkt_free(r);
+	q.name = "1.0.5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa";
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r)
+		check_negative(r, LDNS_RCODE_NXDOMAIN, "5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa.");
+	ldns_pkt_free(r);
+	q.name = "x.2.0.64.100.in-addr.arpa";
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r)
+		check_negative(r, LDNS_RCODE_NXDOMAIN, "64.100.in-addr.arpa.");
+	ldns_pkt_free(r);
+}
+
+/* The naive reference: an address's parts (octets, or nibbles of IPv6),
+ * 0 the highest. */
+static unsigned naive_part(int family, const uint8_t *a, unsigned i)
+{
+	if (family == AF_INET)
+		return a[i];
+	return i % 2 ? a[i / 2] & 0xf : a[i / 2] >> 4;
+}
+
+/* What a reverse name of the first p parts of a (and a label that is no
+ * address before them) gets from a zone of the addresses set[0..n) (names
+ * "n<i>") in 100.64.0.0/10 and fd7a:6d67:7465::/48: -1 forwarded, else the
+ * rcode, *found the index of the name of a whole address or -1. */
+static int naive_reverse(const struct prefix *set, size_t n, int family, const uint8_t *a,
+			 unsigned p, bool junk, long *found)
+{
+	static const uint8_t net6[6] = { 0xfd, 0x7a, 0x6d, 0x67, 0x74, 0x65 };
+	unsigned max = family == AF_INET ? 4u : 32u;
+	bool ours = family == AF_INET ? p >= 2 && a[0] == 100 && a[1] >= 64 && a[1] < 128
+				      : p >= 12 && !memcmp(a, net6, 6);
+
+	*found = -1;
+	if (!ours)
+		return -1;
+	if (junk)
+		return LDNS_RCODE_NXDOMAIN;
+	if (p == (family == AF_INET ? 2u : 12u))
+		return LDNS_RCODE_NOERROR;
+	for (size_t i = 0; i < n; i++) {
+		unsigned k = 0;
+
+		while (set[i].family == family && k < p &&
+		       naive_part(family, set[i].addr, k) == naive_part(family, a, k))
+			k++;
+		if (k == p && set[i].family == family) {
+			*found = p == max ? (long)i : -1;
+			return LDNS_RCODE_NOERROR;
+		}
+	}
+	return LDNS_RCODE_NXDOMAIN;
+}
+
+/* The reverse name of the first p parts of a, a junk label first. */
+static void reverse_text(int family, const uint8_t *a, unsigned p, bool junk, char *buf)
+{
+	size_t used = (size_t)sprintf(buf, "%s", junk ? "junk." : "");
+
+	for (unsigned i = p; i-- > 0;)
+		used += (size_t)sprintf(buf + used, family == AF_INET ? "%u." : "%x.",
+					naive_part(family, a, i));
+	sprintf(buf + used, "%s", family == AF_INET ? "in-addr.arpa" : "ip6.arpa");
+}
+
+/* Random names in and around the mesh's reverse space against the naive
+ * reference: verdict, rcode, the PTR's target. */
+static void test_reverse_random(void)
+{
+	enum { N = 400, QUERIES = 20000 };
+	static struct prefix set[N], mesh[2];
+	static struct dns_zone_name names[N];
+	static char label[N][8];
+	struct dns_zone_spec spec = { .mesh = mesh, .n_mesh = 2, .serial = 42 };
+	struct dns_zone *saved = zone, *z = NULL;
+	struct test_rng rng = { 0x4e7 };
+	size_t counts[4] = { 0 }; /* forwarded, NOERROR, NXDOMAIN, PTR */
+	char text[160], want[32];
+
+	mesh[0] = pfx("100.64.0.0/10");
+	mesh[1] = pfx("fd7a:6d67:7465::/48");
+	for (size_t i = 0; i < N; i++) {
+		/* Few distinct parts, so that partial names often have names below. */
+		set[i] = pfx(i % 2 ? "fd7a:6d67:7465::" : "100.64.0.0");
+		if (i % 2)
+			for (int b = 6; b < 16; b++)
+				set[i].addr[b] =
+				    (uint8_t)(test_rng_next(&rng) % 3 ? 0
+								      : test_rng_next(&rng) % 4);
+		else
+			for (int b = 1; b < 4; b++)
+				set[i].addr[b] =
+				    (uint8_t)((b == 1 ? 64 : 0) + test_rng_next(&rng) % 4);
+		snprintf(label[i], sizeof(label[i]), "n%zu", i);
+		names[i] = (struct dns_zone_name){ label[i], &set[i], 1, true };
+	}
+	if (!CHECK_EQ_INT(dns_zone_build(&spec, names, N, &z, NULL), 0))
+		return;
+	zone = z;
+	for (int i = 0; i < QUERIES; i++) {
+		const struct prefix *base = &set[test_rng_next(&rng) % N];
+		struct prefix a = *base;
+		int family = a.family;
+		unsigned max = family == AF_INET ? 4 : 32;
+		unsigned p = (unsigned)(test_rng_next(&rng) % (max + 1));
+		bool junk = test_rng_next(&rng) % 8 == 0;
+		struct q q = { .name = text, .type = LDNS_RR_TYPE_PTR, .id = (uint16_t)i };
+		long found, first;
+		int rcode;
+		ldns_pkt *r;
+
+		if (test_rng_next(&rng) % 3 == 0) /* some part changed, maybe out of the mesh */
+			a.addr[test_rng_next(&rng) % addr_len(family)] ^=
+			    (uint8_t)(1u << test_rng_next(&rng) % 8);
+		/* The first of a repeated address keeps the name (members by name). */
+		rcode = naive_reverse(set, N, family, a.addr, p, junk, &found);
+		for (size_t j = 0; found >= 0 && j < N; j++)
+			if (set[j].family == family &&
+			    !memcmp(set[j].addr, a.addr, addr_len(family)) &&
+			    strcmp(label[j], label[found]) < 0)
+				found = (long)j;
+		first = found;
+		reverse_text(family, a.addr, p, junk, text);
+		r = ask(&q, DNS_UDP, rcode < 0 ? DNS_ANSWER_FORWARD : DNS_ANSWER_REPLY);
+		counts[rcode < 0 ? 0 : rcode == LDNS_RCODE_NOERROR ? 1 : 2]++;
+		if (!r) {
+			if (rcode >= 0)
+				fprintf(stderr, "  %s\n", text);
+			continue;
+		}
+		if (!CHECK_EQ_INT(ldns_pkt_get_rcode(r), rcode))
+			fprintf(stderr, "  %s\n", text);
+		CHECK_EQ_INT(ldns_pkt_ancount(r), first >= 0);
+		if (first >= 0 && ldns_pkt_ancount(r) == 1) {
+			counts[3]++;
+			snprintf(want, sizeof(want), "%s.mesh.internal.", label[first]);
+			CHECK(rdf_is(ldns_rr_list_rr(ldns_pkt_answer(r), 0), 0, want));
+		}
+		ldns_pkt_free(r);
+	}
+	printf("reverse: %zu forwarded, %zu NOERROR (%zu PTR), %zu NXDOMAIN of %d\n", counts[0],
+	       counts[1], counts[3], counts[2], QUERIES);
+	CHECK(counts[0] > 500 && counts[1] > 2000 && counts[2] > 2000 && counts[3] > 1000);
+	zone = saved;
+	dns_zone_free(z);
 }
 
 static void test_forward(void)
@@ -560,6 +747,11 @@ static void test_errors(void)
 	}
 	ldns_pkt_free(r);
 	q.name = "64.100.in-addr.arpa";
+	r = ask(&q, DNS_TCP, DNS_ANSWER_REPLY);
+	if (r)
+		CHECK_EQ_INT(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED);
+	ldns_pkt_free(r);
+	q.name = "100.in-addr.arpa";
 	ldns_pkt_free(ask(&q, DNS_TCP, DNS_ANSWER_FORWARD));
 	q = (struct q){ .name = "0.0.64.100.in-addr.arpa", .type = LDNS_RR_TYPE_IXFR, .id = 34 };
 	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
@@ -634,6 +826,8 @@ int main(void)
 	RUN(test_negative);
 	RUN(test_apex);
 	RUN(test_ptr);
+	RUN(test_reverse_space);
+	RUN(test_reverse_random);
 	RUN(test_forward);
 	RUN(test_edns);
 	RUN(test_truncation);

@@ -285,6 +285,9 @@ static void test_lookup_random(void)
 	dns_zone_free(z);
 }
 
+static enum dns_reverse_kind find(const struct dns_zone *z, const char *name,
+				  struct dns_reverse *rev);
+
 static void test_reverse_names(void)
 {
 	uint8_t addr[16];
@@ -306,8 +309,8 @@ static void test_reverse_names(void)
 	};
 	struct dns_zone_spec spec = { .mesh = &want, .n_mesh = 1 };
 	struct prefix mesh4 = pfx("100.64.0.0/10");
+	struct dns_reverse rev;
 	struct dns_zone *z;
-	char apex[256];
 
 	CHECK(dns_reverse_parse("2.0.64.100.in-addr.arpa.", &family, addr));
 	CHECK(family == AF_INET && !memcmp(addr, pfx("100.64.0.2").addr, 4));
@@ -321,15 +324,100 @@ static void test_reverse_names(void)
 	want.len = 48;
 	if (!CHECK_EQ_INT(dns_zone_build(&spec, NULL, 0, &z, NULL), 0))
 		return;
-	CHECK(dns_zone_reverse_apex(z, AF_INET6, want.addr, apex, sizeof(apex)));
-	CHECK(strcmp(apex, "5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa") == 0);
-	CHECK(!dns_zone_reverse_apex(z, AF_INET, mesh4.addr, apex, sizeof(apex)));
+	CHECK_EQ_INT(find(z, v6, &rev), DNS_REVERSE_ADDRESS);
+	CHECK(strcmp(rev.apex, "5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa") == 0);
+	CHECK(rev.family == AF_INET6 && !memcmp(rev.addr, want.addr, 16));
+	CHECK_EQ_INT(find(z, "2.0.64.100.in-addr.arpa", &rev), DNS_REVERSE_OUTSIDE);
 	dns_zone_free(z);
 	spec.mesh = &mesh4;
 	if (!CHECK_EQ_INT(dns_zone_build(&spec, NULL, 0, &z, NULL), 0))
 		return;
-	CHECK(dns_zone_reverse_apex(z, AF_INET, pfx("100.100.1.2").addr, apex, sizeof(apex)));
-	CHECK(strcmp(apex, "100.in-addr.arpa") == 0);
+	CHECK_EQ_INT(find(z, "2.1.100.100.in-addr.arpa", &rev), DNS_REVERSE_ADDRESS);
+	CHECK(strcmp(rev.apex, "100.100.in-addr.arpa") == 0);
+	CHECK_EQ_INT(find(z, "127.100.in-addr.arpa", &rev), DNS_REVERSE_APEX);
+	CHECK_EQ_INT(find(z, "128.100.in-addr.arpa", &rev), DNS_REVERSE_OUTSIDE);
+	CHECK_EQ_INT(find(z, "100.in-addr.arpa", &rev), DNS_REVERSE_OUTSIDE);
+	/* The resolver's network is the zone's without a mesh network in it. */
+	CHECK_EQ_INT(find(z, "5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa", &rev), DNS_REVERSE_APEX);
+	dns_zone_free(z);
+}
+
+/* dns_zone_reverse_find() of a name in text. */
+static enum dns_reverse_kind find(const struct dns_zone *z, const char *name,
+				  struct dns_reverse *rev)
+{
+	struct dns_label labels[128];
+	size_t n = 0;
+
+	for (const char *s = name; *s && n < 128;) {
+		const char *dot = strchr(s, '.');
+		size_t len = dot ? (size_t)(dot - s) : strlen(s);
+
+		labels[n++] = (struct dns_label){ s, len };
+		s += len + (dot != NULL);
+	}
+	return dns_zone_reverse_find(z, labels, n, rev);
+}
+
+/* A partial name of a mesh address (RFC 8020): NODATA when a name lies
+ * below, else NXDOMAIN; the apex exists; labels that are no address and
+ * names past an address are empty. */
+static void test_reverse_tree(void)
+{
+	struct prefix mesh[2] = { pfx("100.64.0.0/10"), pfx("fd00:1:2::/56") };
+	struct prefix home[2] = { pfx("100.64.3.1"), pfx("fd00:1:2:3::1") };
+	struct dns_zone_name names[] = { { "home", home, 2, true } };
+	struct dns_zone_spec spec = { .mesh = mesh, .n_mesh = 2 };
+	static const struct {
+		const char *name;
+		enum dns_reverse_kind kind;
+		const char *apex;
+	} cases[] = {
+		{ "64.100.in-addr.arpa", DNS_REVERSE_APEX, "64.100.in-addr.arpa" },
+		{ "65.100.in-addr.arpa", DNS_REVERSE_APEX, "65.100.in-addr.arpa" },
+		{ "3.64.100.in-addr.arpa", DNS_REVERSE_INNER, "64.100.in-addr.arpa" },
+		{ "0.64.100.in-addr.arpa", DNS_REVERSE_EMPTY, "64.100.in-addr.arpa" },
+		{ "1.3.64.100.in-addr.arpa", DNS_REVERSE_ADDRESS, "64.100.in-addr.arpa" },
+		{ "2.3.64.100.in-addr.arpa", DNS_REVERSE_ADDRESS, "64.100.in-addr.arpa" },
+		{ "x.1.3.64.100.in-addr.arpa", DNS_REVERSE_EMPTY, "64.100.in-addr.arpa" },
+		{ "x.3.64.100.in-addr.arpa", DNS_REVERSE_EMPTY, "64.100.in-addr.arpa" },
+		{ "03.64.100.In-Addr.ARPA", DNS_REVERSE_EMPTY, "64.100.in-addr.arpa" },
+		{ "3.63.100.in-addr.arpa", DNS_REVERSE_OUTSIDE, "" },
+		{ "100.in-addr.arpa", DNS_REVERSE_OUTSIDE, "" },
+		{ "in-addr.arpa", DNS_REVERSE_OUTSIDE, "" },
+		{ "arpa", DNS_REVERSE_OUTSIDE, "" },
+		{ "3.64.100.in-addr.arpa.example", DNS_REVERSE_OUTSIDE, "" },
+		/* fd00:1:2::/56: 14 nibbles. */
+		{ "0.0.2.0.0.0.1.0.0.0.0.0.d.f.ip6.arpa", DNS_REVERSE_APEX,
+		  "0.0.2.0.0.0.1.0.0.0.0.0.d.f.ip6.arpa" },
+		{ "0.0.2.0.0.0.1.0.0.0.0.0.D.F.IP6.ARPA", DNS_REVERSE_APEX,
+		  "0.0.2.0.0.0.1.0.0.0.0.0.d.f.ip6.arpa" },
+		{ "3.0.0.0.2.0.0.0.1.0.0.0.0.0.d.f.ip6.arpa", DNS_REVERSE_INNER,
+		  "0.0.2.0.0.0.1.0.0.0.0.0.d.f.ip6.arpa" },
+		{ "4.0.0.0.2.0.0.0.1.0.0.0.0.0.d.f.ip6.arpa", DNS_REVERSE_EMPTY,
+		  "0.0.2.0.0.0.1.0.0.0.0.0.d.f.ip6.arpa" },
+		{ "0.2.0.0.0.1.0.0.0.0.0.d.f.ip6.arpa", DNS_REVERSE_OUTSIDE, "" },
+		{ "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.0.0.d.f.ip6.arpa",
+		  DNS_REVERSE_ADDRESS, "0.0.2.0.0.0.1.0.0.0.0.0.d.f.ip6.arpa" },
+		{ "5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa", DNS_REVERSE_APEX,
+		  "5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa" },
+		{ "0.5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa", DNS_REVERSE_EMPTY,
+		  "5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa" },
+		{ "ab.5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa", DNS_REVERSE_EMPTY,
+		  "5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa" },
+	};
+	struct dns_reverse rev;
+	struct dns_zone *z;
+
+	if (!CHECK_EQ_INT(dns_zone_build(&spec, names, 1, &z, NULL), 0))
+		return;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool ok = CHECK_EQ_INT(find(z, cases[i].name, &rev), cases[i].kind) &&
+			  CHECK(strcmp(rev.apex, cases[i].apex) == 0);
+
+		if (!ok)
+			fprintf(stderr, "  %s: apex '%s'\n", cases[i].name, rev.apex);
+	}
 	dns_zone_free(z);
 }
 
@@ -340,5 +428,6 @@ int main(void)
 	RUN(test_caps);
 	RUN(test_lookup_random);
 	RUN(test_reverse_names);
+	RUN(test_reverse_tree);
 	return test_summary();
 }
