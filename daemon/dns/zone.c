@@ -31,9 +31,11 @@ struct dns_zone {
 	size_t n_addrs;
 	struct rev *rev; /* sorted by address, one per address */
 	size_t n_rev;
+	struct dns_zone_skip *skipped; /* no label (input order), then taken (by label) */
+	size_t n_skipped;
 };
 
-/* One valid input under its lower-case name. */
+/* One valid input under its label. */
 struct item {
 	char name[DNS_LABEL_MAX + 1];
 	const struct dns_zone_name *in;
@@ -76,6 +78,37 @@ bool dns_domain_valid(const char *domain)
 	return true;
 }
 
+static char lower_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+size_t dns_label_from_name(const char *name, char out[DNS_LABEL_MAX + 1])
+{
+	size_t len = 0;
+	bool gap = false;
+
+	for (const char *c = name; *c && len < DNS_LABEL_MAX; c++) {
+		char l = lower_char(*c);
+
+		if (!ldh(l)) {
+			gap = len > 0;
+			continue;
+		}
+		if (l == '-' && len == 0)
+			continue;
+		if (gap)
+			out[len++] = '-';
+		gap = false;
+		if (len < DNS_LABEL_MAX)
+			out[len++] = l;
+	}
+	while (len && out[len - 1] == '-')
+		len--;
+	out[len] = '\0';
+	return len;
+}
+
 static void lower(char *out, const char *in, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
@@ -92,7 +125,27 @@ static int cmp_item(const void *a, const void *b)
 		return c;
 	if (x->in->member != y->in->member)
 		return x->in->member ? -1 : 1;
+	if (x->in->member) {
+		uint64_t rx = x->in->id ? x->in->id : UINT64_MAX,
+			 ry = y->in->id ? y->in->id : UINT64_MAX;
+
+		if (rx != ry)
+			return rx < ry ? -1 : 1;
+		c = strcmp(x->in->name, y->in->name);
+		if (c)
+			return c;
+	}
 	return (x->order > y->order) - (x->order < y->order);
+}
+
+static void skip_add(struct dns_zone *z, const struct dns_zone_name *in, const char *label,
+		     const char *holder)
+{
+	struct dns_zone_skip *s = &z->skipped[z->n_skipped++];
+
+	snprintf(s->name, sizeof(s->name), "%s", in->name);
+	snprintf(s->label, sizeof(s->label), "%s", label);
+	snprintf(s->holder, sizeof(s->holder), "%s", holder);
 }
 
 static bool host_address(const struct prefix *p)
@@ -138,6 +191,8 @@ static void merge(struct dns_zone *z, const struct item *items, size_t n, struct
 		struct dns_zone_entry *last = z->n_entries ? &z->entries[z->n_entries - 1] : NULL;
 
 		if (last && !strcmp(last->name, items[i].name)) {
+			if (last->member && items[i].in->member)
+				skip_add(z, items[i].in, last->name, last->source);
 			if (last->member || items[i].in->member)
 				st->duplicate++;
 			else
@@ -146,6 +201,8 @@ static void merge(struct dns_zone *z, const struct item *items, size_t n, struct
 		}
 		last = &z->entries[z->n_entries++];
 		memcpy(last->name, items[i].name, sizeof(last->name));
+		snprintf(last->source, sizeof(last->source), "%s",
+			 items[i].in->member ? items[i].in->name : "");
 		last->member = items[i].in->member;
 		last->first = (uint32_t)z->n_addrs;
 		last->n = 0;
@@ -199,16 +256,29 @@ static int zone_alloc(struct dns_zone *z, size_t n_names)
 	return z->entries && z->addrs && z->rev ? 0 : -ENOMEM;
 }
 
+/* The input's label in out; false when it has none. */
+static bool item_label(const struct dns_zone_name *in, char out[DNS_LABEL_MAX + 1])
+{
+	size_t len = in->name ? strlen(in->name) : 0;
+
+	if (in->member)
+		return in->name && dns_label_from_name(in->name, out) > 0;
+	if (!dns_label_valid(in->name, len))
+		return false;
+	lower(out, in->name, len);
+	return true;
+}
+
 /* The valid inputs, up to the name cap, in input order. */
-static size_t collect(const struct dns_zone_name *names, size_t n, struct item *items,
-		      struct dns_zone_stats *st)
+static size_t collect(struct dns_zone *z, const struct dns_zone_name *names, size_t n,
+		      struct item *items, struct dns_zone_stats *st)
 {
 	size_t k = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		size_t len = names[i].name ? strlen(names[i].name) : 0;
-
-		if (!dns_label_valid(names[i].name, len)) {
+		if (!item_label(&names[i], items[k].name)) {
+			if (names[i].member && names[i].name)
+				skip_add(z, &names[i], "", "");
 			st->invalid++;
 			continue;
 		}
@@ -216,7 +286,6 @@ static size_t collect(const struct dns_zone_name *names, size_t n, struct item *
 			st->over_cap++;
 			continue;
 		}
-		lower(items[k].name, names[i].name, len);
 		items[k].in = &names[i];
 		items[k].order = i;
 		k++;
@@ -258,11 +327,11 @@ int dns_zone_build(const struct dns_zone_spec *spec, const struct dns_zone_name 
 		goto out;
 	ret = -ENOMEM;
 	z = calloc(1, sizeof(*z));
-	items = calloc(n ? n : 1, sizeof(*items));
-	if (!z || !items)
+	items = calloc(n + 1, sizeof(*items));
+	if (!z || !items || !(z->skipped = calloc(n + 1, sizeof(*z->skipped))))
 		goto out;
 	set_spec(z, spec);
-	n_items = collect(names, n, items, &st);
+	n_items = collect(z, names, n, items, &st);
 	if (zone_alloc(z, n_items) < 0)
 		goto out;
 	qsort(items, n_items, sizeof(*items), cmp_item);
@@ -288,6 +357,7 @@ void dns_zone_free(struct dns_zone *zone)
 	free(zone->entries);
 	free(zone->addrs);
 	free(zone->rev);
+	free(zone->skipped);
 	free(zone);
 }
 
@@ -304,6 +374,29 @@ uint32_t dns_zone_serial(const struct dns_zone *zone)
 size_t dns_zone_count(const struct dns_zone *zone)
 {
 	return zone->n_entries;
+}
+
+const struct dns_zone_skip *dns_zone_skipped(const struct dns_zone *zone, size_t *n)
+{
+	*n = zone->n_skipped;
+	return zone->skipped;
+}
+
+void dns_zone_skip_reason(const struct dns_zone_skip *skip, char *out, size_t len)
+{
+	if (!skip->holder[0])
+		snprintf(out, len, "no DNS label in the name");
+	else
+		snprintf(out, len, "its label \"%s\" is %s's", skip->label, skip->holder);
+}
+
+const char *dns_zone_member_label(const struct dns_zone *zone, const char *name)
+{
+	char label[DNS_LABEL_MAX + 1];
+	size_t len = dns_label_from_name(name, label);
+	const struct dns_zone_entry *e = len ? dns_zone_lookup(zone, label, len) : NULL;
+
+	return e && e->member && !strcmp(e->source, name) ? e->name : NULL;
 }
 
 static int cmp_name(const void *key, const void *elem)

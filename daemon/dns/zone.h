@@ -6,14 +6,19 @@
  *
  * Names are single DNS labels (RFC 1035 LDH: letters, digits and '-', 1 to
  * 63, no '-' first or last), kept in lower case and looked up without regard
- * to case. A node or device whose name is not such a label ("web_1",
- * "a.b") is left out and counted as invalid.
+ * to case. A node or device (a member) is named by dns_label_from_name() of
+ * its name ("my_laptop" -> "my-laptop", "a.b" -> "a-b"); one whose name
+ * gives no label ("_") is left out, counted as invalid and listed as
+ * skipped. A static record whose name is not a label is left out and
+ * counted as invalid.
  *
- * Duplicates (same name without regard to case): a member (self, node,
- * device) always wins over a static record, so a record cannot take a
- * member's name; between members the first in input order wins (self, then
- * peers, then devices); static records of one name merge into one name
- * with all their addresses (an address repeated is kept once).
+ * Duplicates (same label): a member always wins over a static record, so a
+ * record cannot take a member's name; between members the lower id wins
+ * (a node's registry id; members without one, devices, come after every
+ * node), then the name in byte order, then input order; the losers are
+ * listed as skipped, with the winner. Every node of a mesh so picks the
+ * same holder. Static records of one name merge into one name with all
+ * their addresses (an address repeated is kept once).
  *
  * Memory is bounded: at most DNS_ZONE_NAMES_MAX names (inputs past it are
  * dropped, in input order, so members come before records),
@@ -56,12 +61,14 @@ struct dns_record {
 	struct prefix address; /* host address; len is ignored */
 };
 
-/* One input name. member: a node or device (wins duplicates). */
+/* One input name. member: a node or device (wins duplicates). id: a
+ * node's registry id, 0 for none (see the top for duplicates). */
 struct dns_zone_name {
 	const char *name;
 	const struct prefix *addresses; /* host addresses; len is ignored */
 	size_t n_addresses;
 	bool member;
+	uint32_t id;
 };
 
 /* The zone's own facts. mesh: the mesh networks, whose reverse space is
@@ -82,15 +89,29 @@ struct dns_zone_stats {
 };
 
 struct dns_zone_entry {
-	char name[DNS_LABEL_MAX + 1]; /* lower case */
+	char name[DNS_LABEL_MAX + 1];   /* lower case */
+	char source[DNS_LABEL_MAX + 1]; /* the member's name it is from */
 	bool member;
 	uint32_t first, n; /* its addresses in the zone's table */
+};
+
+/* A member left without a DNS name. holder empty: its name gives no label;
+ * else the member holding the label. */
+struct dns_zone_skip {
+	char name[DNS_LABEL_MAX + 1];
+	char label[DNS_LABEL_MAX + 1];
+	char holder[DNS_LABEL_MAX + 1];
 };
 
 struct dns_zone;
 
 /* Whether text[0..len) is one DNS label (LDH, 1 to 63, no '-' at an end). */
 bool dns_label_valid(const char *text, size_t len);
+
+/* The DNS label of a member's name: lower case, each run of characters
+ * outside [a-z0-9-] one '-', no '-' at either end, at most DNS_LABEL_MAX
+ * characters. Returns its length, 0 when nothing is left. */
+size_t dns_label_from_name(const char *name, char out[DNS_LABEL_MAX + 1]);
 
 /* Whether domain is one or more labels joined by dots, at most
  * DNS_DOMAIN_MAX characters; one final dot is allowed. */
@@ -117,6 +138,15 @@ size_t dns_zone_count(const struct dns_zone *zone);
 /* The entry for label[0..len) (any case), or NULL. */
 const struct dns_zone_entry *dns_zone_lookup(const struct dns_zone *zone, const char *label,
 					     size_t len);
+
+/* The members left without a name (*n of them), in input order. */
+const struct dns_zone_skip *dns_zone_skipped(const struct dns_zone *zone, size_t *n);
+
+/* Why a member was skipped, as a phrase for status and logs. */
+void dns_zone_skip_reason(const struct dns_zone_skip *skip, char *out, size_t len);
+
+/* The label a member of that name holds in the zone, or NULL. */
+const char *dns_zone_member_label(const struct dns_zone *zone, const char *name);
 
 /* The entry's addresses (*n of them), IPv4 and IPv6 mixed. */
 const struct prefix *dns_zone_addresses(const struct dns_zone *zone,

@@ -56,13 +56,13 @@ static void setup(void)
 	sw[0] = pfx("192.168.77.2");
 	mesh[0] = pfx("100.64.0.0/10");
 	mesh[1] = pfx("fd7a:6d67:7465::/48");
-	names[n++] = (struct dns_zone_name){ "home", home, 2, true };
-	names[n++] = (struct dns_zone_name){ "laptop", laptop, 2, true };
-	names[n++] = (struct dns_zone_name){ "switch", sw, 1, false };
+	names[n++] = (struct dns_zone_name){ "home", home, 2, true, 0 };
+	names[n++] = (struct dns_zone_name){ "laptop", laptop, 2, true, 0 };
+	names[n++] = (struct dns_zone_name){ "switch", sw, 1, false, 0 };
 	for (size_t i = 0; i < DNS_NAME_ADDRS_MAX; i++) {
 		big[i] = pfx("2001:db8::");
 		big[i].addr[15] = (uint8_t)(i + 1);
-		names[n++] = (struct dns_zone_name){ "big", &big[i], 1, false };
+		names[n++] = (struct dns_zone_name){ "big", &big[i], 1, false, 0 };
 	}
 	if (dns_zone_build(&spec, names, n, &zone, NULL) < 0)
 		abort();

@@ -35,13 +35,13 @@ static void zone_init(void)
 	sw[0] = pfx("192.168.77.2");
 	mesh[0] = pfx("100.64.0.0/10");
 	mesh[1] = pfx("fd7a:6d67:7465::/48");
-	names[n++] = (struct dns_zone_name){ "home", home, 2, true };
-	names[n++] = (struct dns_zone_name){ "laptop", laptop, 2, true };
-	names[n++] = (struct dns_zone_name){ "switch", sw, 1, false };
+	names[n++] = (struct dns_zone_name){ "home", home, 2, true, 0 };
+	names[n++] = (struct dns_zone_name){ "laptop", laptop, 2, true, 0 };
+	names[n++] = (struct dns_zone_name){ "switch", sw, 1, false, 0 };
 	for (size_t i = 0; i < DNS_NAME_ADDRS_MAX; i++) {
 		big[i] = pfx("2001:db8::");
 		big[i].addr[15] = (uint8_t)(i + 1);
-		names[n++] = (struct dns_zone_name){ "big", &big[i], 1, false };
+		names[n++] = (struct dns_zone_name){ "big", &big[i], 1, false, 0 };
 	}
 	if (dns_zone_build(&spec, names, n, &zone, NULL) < 0)
 		abort();
@@ -488,7 +488,7 @@ static void test_reverse_random(void)
 				set[i].addr[b] =
 				    (uint8_t)((b == 1 ? 64 : 0) + test_rng_next(&rng) % 4);
 		snprintf(label[i], sizeof(label[i]), "n%zu", i);
-		names[i] = (struct dns_zone_name){ label[i], &set[i], 1, true };
+		names[i] = (struct dns_zone_name){ label[i], &set[i], 1, true, 0 };
 	}
 	if (!CHECK_EQ_INT(dns_zone_build(&spec, names, N, &z, NULL), 0))
 		return;

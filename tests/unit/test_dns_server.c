@@ -42,8 +42,8 @@ static struct dns_zone *zone_new(const char *sw_addr)
 	sw[0] = pfx(sw_addr);
 	mesh[0] = pfx("100.64.0.0/10");
 	mesh[1] = pfx("fd7a:6d67:7465::/48");
-	names[0] = (struct dns_zone_name){ "home", home, 2, true };
-	names[1] = (struct dns_zone_name){ "switch", sw, 1, false };
+	names[0] = (struct dns_zone_name){ "home", home, 2, true, 0 };
+	names[1] = (struct dns_zone_name){ "switch", sw, 1, false, 0 };
 	if (dns_zone_build(&spec, names, 2, &z, NULL) < 0)
 		abort();
 	return z;
