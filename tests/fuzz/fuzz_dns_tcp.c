@@ -32,6 +32,7 @@
 
 #include "dns/answer.h"
 #include "dns/dnsserver.h"
+#include "dns_testlib.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -51,15 +52,6 @@ static struct dns_server *servers[4];
 static struct fake_fwd fakes[4];
 static struct dns_zone *zone;
 static uint32_t peer_counter;
-
-static struct prefix pfx(const char *text)
-{
-	struct prefix p;
-
-	if (prefix_parse(&p, text) < 0)
-		abort();
-	return p;
-}
 
 /* The query with QR set: what an upstream would answer, for the IDs. */
 static int fake_forward(void *fwd, const uint8_t *query, size_t len, bool tcp,
@@ -123,10 +115,10 @@ static void setup(void)
 
 	if (loop)
 		return;
-	home[0] = pfx("100.64.0.1");
-	home[1] = pfx("fd7a:6d67:7465::1");
-	mesh[0] = pfx("100.64.0.0/10");
-	mesh[1] = pfx("fd7a:6d67:7465::/48");
+	home[0] = dns_test_prefix("100.64.0.1");
+	home[1] = dns_test_prefix("fd7a:6d67:7465::1");
+	mesh[0] = dns_test_prefix("100.64.0.0/10");
+	mesh[1] = dns_test_prefix("fd7a:6d67:7465::/48");
 	if (dns_zone_build(&spec, names, 1, &zone, NULL) < 0 || !(loop = loop_new()) ||
 	    !(tick = loop_timer_add(loop, UINT64_MAX, on_tick, NULL)))
 		abort();

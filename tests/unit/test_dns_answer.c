@@ -5,81 +5,10 @@
 #include <string.h>
 
 #include "dns/answer.h"
+#include "dns_testlib.h"
 #include "testlib.h"
 
-static struct prefix pfx(const char *text)
-{
-	struct prefix p;
-
-	if (prefix_parse(&p, text) < 0)
-		abort();
-	return p;
-}
-
 static struct dns_zone *zone;
-
-/* home and laptop (members), switch and big (records, big with 32 IPv6
- * addresses), the default domain, mesh networks 100.64.0.0/10 and
- * fd7a:6d67:7465::/48, serial 42. */
-static void zone_init(void)
-{
-	static struct prefix home[2], laptop[2], sw[1], big[DNS_NAME_ADDRS_MAX], mesh[2];
-	static struct dns_zone_name names[3 + DNS_NAME_ADDRS_MAX];
-	struct dns_zone_spec spec = { .mesh = mesh, .n_mesh = 2, .serial = 42 };
-	size_t n = 0;
-
-	home[0] = pfx("100.64.0.1");
-	home[1] = pfx("fd7a:6d67:7465::1");
-	laptop[0] = pfx("100.64.0.2");
-	laptop[1] = pfx("fd7a:6d67:7465::2");
-	sw[0] = pfx("192.168.77.2");
-	mesh[0] = pfx("100.64.0.0/10");
-	mesh[1] = pfx("fd7a:6d67:7465::/48");
-	names[n++] = (struct dns_zone_name){ "home", home, 2, true, 0 };
-	names[n++] = (struct dns_zone_name){ "laptop", laptop, 2, true, 0 };
-	names[n++] = (struct dns_zone_name){ "switch", sw, 1, false, 0 };
-	for (size_t i = 0; i < DNS_NAME_ADDRS_MAX; i++) {
-		big[i] = pfx("2001:db8::");
-		big[i].addr[15] = (uint8_t)(i + 1);
-		names[n++] = (struct dns_zone_name){ "big", &big[i], 1, false, 0 };
-	}
-	if (dns_zone_build(&spec, names, n, &zone, NULL) < 0)
-		abort();
-}
-
-struct q {
-	const char *name;
-	ldns_rr_type type;
-	ldns_rr_class klass;
-	uint16_t id;
-	bool rd, cd;
-	int edns_size; /* 0: no OPT */
-	bool do_bit;
-	uint8_t edns_version;
-};
-
-/* The query's wire form (free() it). */
-static uint8_t *query_wire(const struct q *q, size_t *len)
-{
-	ldns_pkt *pkt = NULL;
-	uint8_t *wire = NULL;
-	ldns_status st = ldns_pkt_query_new_frm_str(
-	    &pkt, q->name, q->type, q->klass ? q->klass : LDNS_RR_CLASS_IN, q->rd ? LDNS_RD : 0);
-
-	if (st != LDNS_STATUS_OK)
-		abort();
-	ldns_pkt_set_id(pkt, q->id);
-	ldns_pkt_set_cd(pkt, q->cd);
-	if (q->edns_size) {
-		ldns_pkt_set_edns_udp_size(pkt, (uint16_t)q->edns_size);
-		ldns_pkt_set_edns_do(pkt, q->do_bit);
-		ldns_pkt_set_edns_version(pkt, q->edns_version);
-	}
-	if (ldns_pkt2wire(&wire, pkt, len) != LDNS_STATUS_OK)
-		abort();
-	ldns_pkt_free(pkt);
-	return wire;
-}
 
 static uint8_t out[DNS_ANSWER_TCP_MAX];
 static struct dns_reply reply;
@@ -100,10 +29,11 @@ static ldns_pkt *answer_wire(const uint8_t *wire, size_t len, enum dns_transport
 	return resp;
 }
 
-static ldns_pkt *ask(const struct q *q, enum dns_transport t, enum dns_answer_verdict want)
+static ldns_pkt *ask(const struct dns_test_query *q, enum dns_transport t,
+		     enum dns_answer_verdict want)
 {
 	size_t len;
-	uint8_t *wire = query_wire(q, &len);
+	uint8_t *wire = dns_test_query_wire(q, &len);
 	ldns_pkt *resp = answer_wire(wire, len, t, want);
 
 	free(wire);
@@ -184,7 +114,9 @@ static void check_negative(const ldns_pkt *resp, unsigned rcode, const char *ape
 
 static void test_a_aaaa(void)
 {
-	struct q q = { .name = "home.mesh.internal.", .type = LDNS_RR_TYPE_A, .id = 0x1234 };
+	struct dns_test_query q = { .name = "home.mesh.internal.",
+				    .type = LDNS_RR_TYPE_A,
+				    .id = 0x1234 };
 	ldns_pkt *r;
 	const ldns_rr *rr;
 
@@ -209,11 +141,11 @@ static void test_a_aaaa(void)
 	ldns_pkt_free(r);
 
 	/* Any case; the owner keeps the question's; RD and CD copied. */
-	q = (struct q){ .name = "LapTop.MESH.internal",
-			.type = LDNS_RR_TYPE_AAAA,
-			.id = 7,
-			.rd = true,
-			.cd = true };
+	q = (struct dns_test_query){ .name = "LapTop.MESH.internal",
+				     .type = LDNS_RR_TYPE_AAAA,
+				     .id = 7,
+				     .rd = true,
+				     .cd = true };
 	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
 	if (!r)
 		return;
@@ -225,13 +157,17 @@ static void test_a_aaaa(void)
 	ldns_pkt_free(r);
 
 	/* ANY: both. */
-	q = (struct q){ .name = "home.mesh.internal", .type = LDNS_RR_TYPE_ANY, .id = 8 };
+	q = (struct dns_test_query){ .name = "home.mesh.internal",
+				     .type = LDNS_RR_TYPE_ANY,
+				     .id = 8 };
 	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
 	if (r)
 		CHECK_EQ_INT(ldns_pkt_ancount(r), 2);
 	ldns_pkt_free(r);
 	/* A static record. */
-	q = (struct q){ .name = "switch.mesh.internal", .type = LDNS_RR_TYPE_A, .id = 9 };
+	q = (struct dns_test_query){ .name = "switch.mesh.internal",
+				     .type = LDNS_RR_TYPE_A,
+				     .id = 9 };
 	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
 	if (r && CHECK_EQ_INT(ldns_pkt_ancount(r), 1))
 		CHECK(rdf_is(ldns_rr_list_rr(ldns_pkt_answer(r), 0), 0, "192.168.77.2"));
@@ -240,7 +176,9 @@ static void test_a_aaaa(void)
 
 static void test_negative(void)
 {
-	struct q q = { .name = "home.mesh.internal", .type = LDNS_RR_TYPE_MX, .id = 1 };
+	struct dns_test_query q = { .name = "home.mesh.internal",
+				    .type = LDNS_RR_TYPE_MX,
+				    .id = 1 };
 	ldns_pkt *r;
 
 	/* NODATA: the name, another type; a family it has no address of. */
@@ -248,7 +186,9 @@ static void test_negative(void)
 	if (r)
 		check_negative(r, LDNS_RCODE_NOERROR, "mesh.internal.");
 	ldns_pkt_free(r);
-	q = (struct q){ .name = "switch.mesh.internal", .type = LDNS_RR_TYPE_AAAA, .id = 2 };
+	q = (struct dns_test_query){ .name = "switch.mesh.internal",
+				     .type = LDNS_RR_TYPE_AAAA,
+				     .id = 2 };
 	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
 	if (r)
 		check_negative(r, LDNS_RCODE_NOERROR, "mesh.internal.");
@@ -257,7 +197,9 @@ static void test_negative(void)
 	static const char *const nx[] = { "nobody.mesh.internal", "a.home.mesh.internal",
 					  "exit_1.mesh.internal", "x.y.z.mesh.internal" };
 	for (size_t i = 0; i < sizeof(nx) / sizeof(nx[0]); i++) {
-		q = (struct q){ .name = nx[i], .type = LDNS_RR_TYPE_A, .id = (uint16_t)(10 + i) };
+		q = (struct dns_test_query){ .name = nx[i],
+					     .type = LDNS_RR_TYPE_A,
+					     .id = (uint16_t)(10 + i) };
 		r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
 		if (r)
 			check_negative(r, LDNS_RCODE_NXDOMAIN, "mesh.internal.");
@@ -268,7 +210,7 @@ static void test_negative(void)
 
 static void test_apex(void)
 {
-	struct q q = { .name = "Mesh.Internal.", .type = LDNS_RR_TYPE_SOA, .id = 3 };
+	struct dns_test_query q = { .name = "Mesh.Internal.", .type = LDNS_RR_TYPE_SOA, .id = 3 };
 	const ldns_rr *rr;
 	ldns_pkt *r;
 
@@ -308,7 +250,9 @@ static void test_apex(void)
 
 static void test_ptr(void)
 {
-	struct q q = { .name = "2.0.64.100.in-addr.arpa", .type = LDNS_RR_TYPE_PTR, .id = 4 };
+	struct dns_test_query q = { .name = "2.0.64.100.in-addr.arpa",
+				    .type = LDNS_RR_TYPE_PTR,
+				    .id = 4 };
 	const ldns_rr *rr;
 	ldns_pkt *r;
 
@@ -339,7 +283,9 @@ static void test_ptr(void)
 		check_negative(r, LDNS_RCODE_NXDOMAIN, "5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa.");
 	ldns_pkt_free(r);
 	/* A mesh address's name, another type: NODATA. */
-	q = (struct q){ .name = "1.0.64.100.in-addr.arpa", .type = LDNS_RR_TYPE_TXT, .id = 5 };
+	q = (struct dns_test_query){ .name = "1.0.64.100.in-addr.arpa",
+				     .type = LDNS_RR_TYPE_TXT,
+				     .id = 5 };
 	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
 	if (r)
 		check_negative(r, LDNS_RCODE_NOERROR, "64.100.in-addr.arpa.");
@@ -350,7 +296,7 @@ static void test_ptr(void)
 					   "2.0.64.99.in-addr.arpa",    "in-addr.arpa",
 					   "2.0.128.100.in-addr.arpa",  "d.f.ip6.arpa" };
 	for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++) {
-		q = (struct q){ .name = fwd[i], .type = LDNS_RR_TYPE_PTR, .id = 6 };
+		q = (struct dns_test_query){ .name = fwd[i], .type = LDNS_RR_TYPE_PTR, .id = 6 };
 		ldns_pkt_free(ask(&q, DNS_UDP, DNS_ANSWER_FORWARD));
 	}
 }
@@ -360,7 +306,9 @@ static void test_ptr(void)
  * else NXDOMAIN (RFC 8020). */
 static void test_reverse_space(void)
 {
-	struct q q = { .name = "64.100.in-addr.arpa", .type = LDNS_RR_TYPE_SOA, .id = 7 };
+	struct dns_test_query q = { .name = "64.100.in-addr.arpa",
+				    .type = LDNS_RR_TYPE_SOA,
+				    .id = 7 };
 	ldns_pkt *r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
 
 	if (r && CHECK_EQ_INT(ldns_pkt_ancount(r), 1)) {
@@ -473,11 +421,11 @@ static void test_reverse_random(void)
 	size_t counts[4] = { 0 }; /* forwarded, NOERROR, NXDOMAIN, PTR */
 	char text[160], want[32];
 
-	mesh[0] = pfx("100.64.0.0/10");
-	mesh[1] = pfx("fd7a:6d67:7465::/48");
+	mesh[0] = dns_test_prefix("100.64.0.0/10");
+	mesh[1] = dns_test_prefix("fd7a:6d67:7465::/48");
 	for (size_t i = 0; i < N; i++) {
 		/* Few distinct parts, so that partial names often have names below. */
-		set[i] = pfx(i % 2 ? "fd7a:6d67:7465::" : "100.64.0.0");
+		set[i] = dns_test_prefix(i % 2 ? "fd7a:6d67:7465::" : "100.64.0.0");
 		if (i % 2)
 			for (int b = 6; b < 16; b++)
 				set[i].addr[b] =
@@ -500,7 +448,9 @@ static void test_reverse_random(void)
 		unsigned max = family == AF_INET ? 4 : 32;
 		unsigned p = (unsigned)(test_rng_next(&rng) % (max + 1));
 		bool junk = test_rng_next(&rng) % 8 == 0;
-		struct q q = { .name = text, .type = LDNS_RR_TYPE_PTR, .id = (uint16_t)i };
+		struct dns_test_query q = { .name = text,
+					    .type = LDNS_RR_TYPE_PTR,
+					    .id = (uint16_t)i };
 		long found, first;
 		int rcode;
 		ldns_pkt *r;
@@ -545,7 +495,7 @@ static void test_forward(void)
 {
 	static const char *const names[] = { "example.com", "internal", "mesh.internal.evil",
 					     "xmesh.internal", "." };
-	struct q q = { .type = LDNS_RR_TYPE_A, .id = 77 };
+	struct dns_test_query q = { .type = LDNS_RR_TYPE_A, .id = 77 };
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		q.name = names[i];
@@ -557,11 +507,11 @@ static void test_forward(void)
 
 static void test_edns(void)
 {
-	struct q q = { .name = "home.mesh.internal",
-		       .type = LDNS_RR_TYPE_A,
-		       .id = 11,
-		       .edns_size = 4096,
-		       .do_bit = true };
+	struct dns_test_query q = { .name = "home.mesh.internal",
+				    .type = LDNS_RR_TYPE_A,
+				    .id = 11,
+				    .edns_size = 4096,
+				    .do_bit = true };
 	ldns_pkt *r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
 
 	if (r) {
@@ -593,7 +543,9 @@ static void test_edns(void)
 /* big has 32 AAAA: about 950 bytes. */
 static void test_truncation(void)
 {
-	struct q q = { .name = "big.mesh.internal", .type = LDNS_RR_TYPE_AAAA, .id = 21 };
+	struct dns_test_query q = { .name = "big.mesh.internal",
+				    .type = LDNS_RR_TYPE_AAAA,
+				    .id = 21 };
 	ldns_pkt *r;
 
 	/* No EDNS over UDP: 512. */
@@ -634,7 +586,7 @@ static void test_truncation(void)
 	}
 	ldns_pkt_free(r);
 	/* A size below 512 counts as 512. */
-	q = (struct q){
+	q = (struct dns_test_query){
 		.name = "laptop.mesh.internal", .type = LDNS_RR_TYPE_ANY, .id = 23, .edns_size = 50
 	};
 	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
@@ -645,7 +597,9 @@ static void test_truncation(void)
 	}
 	ldns_pkt_free(r);
 	/* A small name fits in 512. */
-	q = (struct q){ .name = "home.mesh.internal", .type = LDNS_RR_TYPE_ANY, .id = 22 };
+	q = (struct dns_test_query){ .name = "home.mesh.internal",
+				     .type = LDNS_RR_TYPE_ANY,
+				     .id = 22 };
 	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
 	if (r)
 		CHECK(!ldns_pkt_tc(r));
@@ -694,10 +648,10 @@ static void check_error(const uint8_t *wire, size_t len, unsigned rcode, size_t 
 static void test_errors(void)
 {
 	uint8_t header[12] = { 0xab, 0xcd, 0x01, 0x00, 0x00, 0x01 }, junk[40];
-	struct q q = { .name = "version.bind",
-		       .type = LDNS_RR_TYPE_TXT,
-		       .klass = LDNS_RR_CLASS_CH,
-		       .id = 31 };
+	struct dns_test_query q = { .name = "version.bind",
+				    .type = LDNS_RR_TYPE_TXT,
+				    .klass = LDNS_RR_CLASS_CH,
+				    .id = 31 };
 	uint8_t *wire;
 	size_t len;
 	ldns_pkt *r;
@@ -739,7 +693,7 @@ static void test_errors(void)
 		CHECK_EQ_INT(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED);
 	ldns_pkt_free(r);
 	/* Zone transfers of ours: REFUSED; of others: forwarded. */
-	q = (struct q){ .name = "mesh.internal", .type = LDNS_RR_TYPE_AXFR, .id = 33 };
+	q = (struct dns_test_query){ .name = "mesh.internal", .type = LDNS_RR_TYPE_AXFR, .id = 33 };
 	r = ask(&q, DNS_TCP, DNS_ANSWER_REPLY);
 	if (r) {
 		CHECK_EQ_INT(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED);
@@ -753,14 +707,18 @@ static void test_errors(void)
 	ldns_pkt_free(r);
 	q.name = "100.in-addr.arpa";
 	ldns_pkt_free(ask(&q, DNS_TCP, DNS_ANSWER_FORWARD));
-	q = (struct q){ .name = "0.0.64.100.in-addr.arpa", .type = LDNS_RR_TYPE_IXFR, .id = 34 };
+	q = (struct dns_test_query){ .name = "0.0.64.100.in-addr.arpa",
+				     .type = LDNS_RR_TYPE_IXFR,
+				     .id = 34 };
 	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
 	if (r)
 		CHECK_EQ_INT(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED);
 	ldns_pkt_free(r);
 	/* Silence: shorter than a header, a response (QR set), nothing. */
-	q = (struct q){ .name = "home.mesh.internal", .type = LDNS_RR_TYPE_A, .id = 32 };
-	wire = query_wire(&q, &len);
+	q = (struct dns_test_query){ .name = "home.mesh.internal",
+				     .type = LDNS_RR_TYPE_A,
+				     .id = 32 };
+	wire = dns_test_query_wire(&q, &len);
 	for (size_t n = 0; n < 12; n++)
 		CHECK_EQ_INT(dns_answer_local(zone, wire, n, DNS_UDP, out, sizeof(out), &reply),
 			     DNS_ANSWER_DROP);
@@ -775,9 +733,11 @@ static void test_errors(void)
 /* A cap too small for even the question drops; one between truncates. */
 static void test_small_cap(void)
 {
-	struct q q = { .name = "big.mesh.internal", .type = LDNS_RR_TYPE_AAAA, .id = 41 };
+	struct dns_test_query q = { .name = "big.mesh.internal",
+				    .type = LDNS_RR_TYPE_AAAA,
+				    .id = 41 };
 	size_t len;
-	uint8_t *wire = query_wire(&q, &len);
+	uint8_t *wire = dns_test_query_wire(&q, &len);
 
 	CHECK_EQ_INT(dns_answer_local(zone, wire, len, DNS_TCP, out, 20, &reply), DNS_ANSWER_DROP);
 	CHECK_EQ_INT(dns_answer_local(zone, wire, len, DNS_TCP, out, 300, &reply),
@@ -821,7 +781,8 @@ static void test_random(void)
 
 int main(void)
 {
-	zone_init();
+	/* The fixture zone (dns_testlib.h), serial 42. */
+	zone = dns_test_zone(42);
 	RUN(test_a_aaaa);
 	RUN(test_negative);
 	RUN(test_apex);
