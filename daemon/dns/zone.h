@@ -23,7 +23,8 @@
  * Memory is bounded: at most DNS_ZONE_NAMES_MAX names (inputs past it are
  * dropped, in input order, so members come before records),
  * DNS_NAME_ADDRS_MAX addresses per name and DNS_ZONE_ADDRS_MAX in all:
- * about 80 bytes per name and 60 per address, some 0.8 MB at the caps.
+ * about 150 bytes per name and 60 per address, some 1.1 MB at the caps,
+ * and 192 bytes per input for the list of skipped members.
  * Lookups are binary searches in sorted arrays (O(log n)).
  */
 #ifndef MESHGATE_DNS_ZONE_H
