@@ -45,6 +45,7 @@ int node_dns_take_names(struct node_dns *d, const struct mesh_view *view)
 	d->n_records = n;
 	d->have_names = dns != NULL;
 	snprintf(d->self_name, sizeof(d->self_name), "%s", view->self_name ? view->self_name : "");
+	d->self_id = view->self_id;
 	snprintf(d->domain, sizeof(d->domain), "%s", dns ? dns->domain : "");
 	return 0;
 }
@@ -77,17 +78,53 @@ static size_t listen_addrs(const struct mg_config *cfg, const struct mesh_view *
 	return n;
 }
 
+static bool skip_listed(const struct dns_zone *zone, const struct dns_zone_skip *s)
+{
+	size_t n;
+	const struct dns_zone_skip *all = zone ? dns_zone_skipped(zone, &n) : NULL;
+
+	for (size_t i = 0; all && i < n; i++)
+		if (!strcmp(all[i].name, s->name) && !strcmp(all[i].holder, s->holder))
+			return true;
+	return false;
+}
+
+/* One line per member that loses or gets back its name. */
+static void skips_log(const struct dns_zone *old, const struct dns_zone *zone)
+{
+	const struct dns_zone_skip *s;
+	char reason[160];
+	size_t n;
+
+	s = dns_zone_skipped(zone, &n);
+	for (size_t i = 0; i < n; i++) {
+		if (skip_listed(old, &s[i]))
+			continue;
+		dns_zone_skip_reason(&s[i], reason, sizeof(reason));
+		log_warn("dns: %s gets no name in %s: %s", s[i].name, dns_zone_domain(zone),
+			 reason);
+	}
+	s = old ? dns_zone_skipped(old, &n) : NULL;
+	for (size_t i = 0; s && i < n; i++)
+		if (!skip_listed(zone, &s[i]))
+			log_info("dns: %s is no longer left without a name", s[i].name);
+}
+
 static int zone_build(struct node_dns *d, const struct mg_config *cfg, const struct mesh_view *view)
 {
 	const char *domain = d->have_names ? d->domain : DNS_DEFAULT_DOMAIN;
 	struct dns_zone_stats st;
 	struct dns_zone *zone;
 	const char *self = d->self_name[0] ? d->self_name : cfg->hostname;
-	int ret = dns_zone_from_view(domain, ++d->serial, self, view, d->records, d->n_records,
-				     &zone, &st);
+	struct mesh_view v = *view;
+	int ret;
 
+	v.self_id = d->self_id;
+	ret =
+	    dns_zone_from_view(domain, ++d->serial, self, &v, d->records, d->n_records, &zone, &st);
 	if (ret < 0)
 		return ret;
+	skips_log(dns_server_zone(d->server), zone);
 	if (st.invalid || st.duplicate || st.over_cap)
 		log_warn("dns: left out of %s: %zu name(s) not a DNS label, %zu taken, %zu past "
 			 "the caps",
@@ -320,6 +357,30 @@ static json_t *forward_json(const struct node_dns *d)
 	    (json_int_t)st.cache.entries, "bytes", (json_int_t)st.cache.bytes);
 }
 
+static json_t *skipped_json(const struct dns_zone *zone)
+{
+	json_t *arr = json_array();
+	const struct dns_zone_skip *s;
+	char reason[160];
+	size_t n;
+
+	s = zone ? dns_zone_skipped(zone, &n) : NULL;
+	for (size_t i = 0; arr && s && i < n; i++) {
+		dns_zone_skip_reason(&s[i], reason, sizeof(reason));
+		json_array_append_new(arr,
+				      json_pack("{s:s, s:s}", "name", s[i].name, "reason", reason));
+	}
+	return arr;
+}
+
+bool node_dns_name(const struct node_dns *d, const char *member, char *out, size_t len)
+{
+	const struct dns_zone *zone = d->server ? dns_server_zone(d->server) : NULL;
+	const char *label = zone ? dns_zone_member_label(zone, member) : NULL;
+
+	return label && (size_t)snprintf(out, len, "%s.%s", label, dns_zone_domain(zone)) < len;
+}
+
 json_t *node_dns_json(const struct node_dns *d)
 {
 	const struct dns_zone *zone = d->server ? dns_server_zone(d->server) : NULL;
@@ -336,6 +397,8 @@ json_t *node_dns_json(const struct node_dns *d)
 			zone ? dns_zone_domain(zone)
 			     : (d->have_names ? d->domain : DNS_DEFAULT_DOMAIN),
 			"names", (json_int_t)(zone ? dns_zone_count(zone) : 0), "listen", listen);
+	if (doc)
+		json_object_set_new(doc, "skipped", skipped_json(zone));
 	if (doc && d->error[0])
 		json_object_set_new(doc, "error", json_string(d->error));
 	if (doc && d->server)

@@ -54,6 +54,7 @@ struct node_dns {
 	struct dns_record *records;
 	size_t n_records;
 	char self_name[64]; /* the netmap's name of this node; "": hostname */
+	uint32_t self_id;   /* its registry id; 0: none yet */
 	char error[256];    /* why the last sync failed; "" */
 };
 
@@ -64,7 +65,8 @@ bool node_dns_wanted(const struct mg_config *cfg, bool mesh_member);
  * into out[2]; how many (0 when not wanted). */
 size_t node_dns_addresses(const struct mg_config *cfg, bool mesh_member, struct prefix out[2]);
 
-/* Takes the view's names and self_name (copies; view->dns NULL: none).
+/* Takes the view's names, self_name and self_id (copies; view->dns NULL:
+ * none).
  * -ENOMEM leaves the old ones. */
 int node_dns_take_names(struct node_dns *d, const struct mesh_view *view)
     __attribute__((warn_unused_result));
@@ -84,7 +86,8 @@ void node_dns_sync(struct node_dns *d, struct loop *loop, const struct mg_config
 
 /*
  * The status document's "dns": {"enabled": the resolver runs, "domain",
- * "names": names in the zone, "listen": ["ip:port", ...], "error" when the
+ * "names": names in the zone, "skipped": [{"name", "reason"}, ...] the
+ * members left without a name, "listen": ["ip:port", ...], "error" when the
  * last sync failed, and the counters: "queries" {"udp", "tcp"}, "answers"
  * by rcode name, "dropped" {"rate_limit", "malformed"}, "local",
  * "forwarded", "truncated", "tcp_refused"}, and "forward": the forwarder's
@@ -94,6 +97,11 @@ void node_dns_sync(struct node_dns *d, struct loop *loop, const struct mg_config
  * "evictions", "expired", "entries", "bytes"}}.
  */
 json_t *node_dns_json(const struct node_dns *d);
+
+/* The DNS name ("<label>.<domain>") the member of that name holds in the
+ * running resolver's zone into out; false when none (no resolver, no
+ * label, taken by another member). */
+bool node_dns_name(const struct node_dns *d, const char *member, char *out, size_t len);
 
 /* Closes the sockets and frees the server and the names. */
 void node_dns_stop(struct node_dns *d);

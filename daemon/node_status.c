@@ -17,6 +17,7 @@
 #include "netaddr.h"
 #include "node.h"
 #include "node_ddns.h"
+#include "node_dns.h"
 #include "node_prefs.h"
 #include "nft.h"
 #include "plan_acl.h"
@@ -361,6 +362,19 @@ static void endpoint_name_add(json_t *obj, const struct node *node, const uint8_
 	json_object_set_new(obj, "endpoint_resolved_at", json_integer((json_int_t)dn->resolved_at));
 }
 
+/* "dns_name": the name the member holds in the resolver's zone, or null. */
+static void dns_name_add(json_t *obj, const struct node *node)
+{
+	const char *name = json_string_value(json_object_get(obj, "name"));
+	char fqdn[256];
+
+	if (obj)
+		json_object_set_new(obj, "dns_name",
+				    name && node_dns_name(&node->dns, name, fqdn, sizeof(fqdn))
+					? json_string(fqdn)
+					: json_null());
+}
+
 /* The engine's peers but the attached devices, whose engine peers the
  * index records for devices_json. */
 static json_t *peers_json(const struct node *node, struct mesh_index *ix, time_t now)
@@ -375,6 +389,7 @@ static json_t *peers_json(const struct node *node, struct mesh_index *ix, time_t
 		} else if (arr) {
 			p = peer_json(peer, ix, now);
 			endpoint_name_add(p, node, peer->public_key);
+			dns_name_add(p, node);
 			json_array_append_new(arr, p);
 		}
 	}
@@ -404,8 +419,10 @@ static json_t *devices_json(const struct node *node, const struct mesh_index *ix
 
 	for (size_t i = 0; arr && i < node->n_mesh_devices; i++) {
 		const struct mesh_device *d = &node->mesh_devices[i];
-		json_array_append_new(arr,
-				      device_json(d, d->attached ? ix->device_peer[i] : NULL, now));
+		json_t *o = device_json(d, d->attached ? ix->device_peer[i] : NULL, now);
+
+		dns_name_add(o, node);
+		json_array_append_new(arr, o);
 	}
 	return arr;
 }

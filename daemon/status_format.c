@@ -191,9 +191,24 @@ static void traffic_cells(struct row *r, int col, const json_t *obj, time_t now)
 	snprintf(r->cell[col + 2], sizeof(r->cell[col + 2]), "tx %s", size);
 }
 
+/* "dns NAME" when the DNS name is not the name under the domain
+ * (my_laptop is my-laptop.mesh.internal). */
+static void dns_note(char *notes, size_t len, const json_t *obj)
+{
+	const char *dns = json_string_value(json_object_get(obj, "dns_name"));
+	const char *name = get_str(obj, "name");
+	size_t n = strlen(name);
+	char note[CELL_LEN];
+
+	if (!dns || (!strncmp(dns, name, n) && dns[n] == '.'))
+		return;
+	snprintf(note, sizeof(note), "dns %s", dns);
+	add_note(notes, len, note);
+}
+
 /* Address, name, path and endpoint (with its name), handshake, rx, tx,
  * notes: "exit node" for the exit in use, "offers exit node" for one this
- * node could pick. */
+ * node could pick, "dns NAME" for a DNS name that is not the name. */
 static void peer_row(struct row *r, const json_t *peer, time_t now)
 {
 	char notes[CELL_LEN * 2] = "";
@@ -219,6 +234,7 @@ static void peer_row(struct row *r, const json_t *peer, time_t now)
 		add_note(notes, sizeof(notes), "offers exit node");
 	else if (!strcmp(get_str(peer, "exit_offer"), "pending"))
 		add_note(notes, sizeof(notes), "exit node pending approval");
+	dns_note(notes, sizeof(notes), peer);
 	if (json_array_size(json_object_get(peer, "routes"))) {
 		char routes[CELL_LEN * 2 - 16] = "";
 		join_list(routes, sizeof(routes), json_object_get(peer, "routes"), false);
@@ -247,6 +263,7 @@ static void device_row(struct row *r, const json_t *dev, time_t now)
 	}
 	if (get_bool(dev, "exit_node"))
 		add_note(notes, sizeof(notes), "exit allowed");
+	dns_note(notes, sizeof(notes), dev);
 	snprintf(r->cell[7], sizeof(r->cell[7]), "%s", notes);
 }
 

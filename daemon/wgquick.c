@@ -207,7 +207,10 @@ static void put_allowed(struct out *o, const struct prefixes *allowed, bool exit
 
 static void emit(struct out *o, const struct wgquick_config *c, const struct parsed *p)
 {
-	put(o, "# meshgate device %s, hub %s\n[Interface]\n", c->device, c->hub);
+	put(o, "# meshgate device %s", c->device);
+	if (c->dns_name)
+		put(o, " (%s)", c->dns_name);
+	put(o, ", hub %s\n[Interface]\n", c->hub);
 	if (p->private_key[0])
 		put(o, "PrivateKey = %s\n", p->private_key);
 	else

@@ -35,6 +35,7 @@ enum {
 struct wgquick_config {
 	const char *device;         /* the device's name, for the first comment */
 	const char *hub;            /* the hub's name, likewise */
+	const char *dns_name;       /* the device's name in the mesh's DNS, likewise; NULL: none */
 	const char *private_key;    /* base64; NULL: the key was made on the device */
 	const char *const *address; /* the device's host prefixes (v4/32, v6/128) */
 	size_t n_address;

@@ -1,8 +1,8 @@
 /*
  * dns_answer_local() on a loopback port, for dig (unit/test_dns_dig.sh):
  * binds UDP and TCP on 127.0.0.1 at one free port, prints the port, and
- * answers from a fixed zone (home and laptop, the record switch, big with
- * 32 IPv6 addresses; the default domain and mesh networks) until killed or
+ * answers from the fixture zone (dns_testlib.h: home and laptop, the record
+ * switch, big with 32 IPv6 addresses; the default domain and mesh networks) until killed or
  * for 60 s. Forwarded queries get no answer. Not the daemon's server: one
  * query at a time, TCP connections served one by one.
  */
@@ -17,41 +17,7 @@
 #include <unistd.h>
 
 #include "dns/answer.h"
-
-static struct prefix pfx(const char *text)
-{
-	struct prefix p;
-
-	if (prefix_parse(&p, text) < 0)
-		abort();
-	return p;
-}
-
-static struct dns_zone *zone_new(void)
-{
-	static struct prefix home[2], laptop[2], sw[1], big[DNS_NAME_ADDRS_MAX], mesh[2];
-	static struct dns_zone_name names[3 + DNS_NAME_ADDRS_MAX];
-	struct dns_zone_spec spec = { .mesh = mesh, .n_mesh = 2, .serial = 1 };
-	struct dns_zone *z;
-	size_t n = 0;
-
-	home[0] = pfx("100.64.0.1");
-	home[1] = pfx("fd7a:6d67:7465::1");
-	laptop[0] = pfx("100.64.0.2");
-	laptop[1] = pfx("fd7a:6d67:7465::2");
-	sw[0] = pfx("192.168.77.2");
-	mesh[0] = pfx("100.64.0.0/10");
-	mesh[1] = pfx("fd7a:6d67:7465::/48");
-	names[n++] = (struct dns_zone_name){ "home", home, 2, true };
-	names[n++] = (struct dns_zone_name){ "laptop", laptop, 2, true };
-	names[n++] = (struct dns_zone_name){ "switch", sw, 1, false };
-	for (size_t i = 0; i < DNS_NAME_ADDRS_MAX; i++) {
-		big[i] = pfx("2001:db8::");
-		big[i].addr[15] = (uint8_t)(i + 1);
-		names[n++] = (struct dns_zone_name){ "big", &big[i], 1, false };
-	}
-	return dns_zone_build(&spec, names, n, &z, NULL) == 0 ? z : NULL;
-}
+#include "dns_testlib.h"
 
 static void serve_udp(int fd, const struct dns_zone *z)
 {
@@ -105,7 +71,7 @@ int main(void)
 	struct sockaddr_in sa = { .sin_family = AF_INET,
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t slen = sizeof(sa);
-	struct dns_zone *z = zone_new();
+	struct dns_zone *z = dns_test_zone(1);
 	int udp = socket(AF_INET, SOCK_DGRAM, 0), tcp = socket(AF_INET, SOCK_STREAM, 0), one = 1;
 
 	if (!z || udp < 0 || tcp < 0 || bind(udp, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||

@@ -16,6 +16,7 @@
 
 #include "cli/cli.h"
 #include "config.h"
+#include "dns/zone.h"
 #include "keys.h"
 #include "netaddr.h"
 #include "qr.h"
@@ -199,6 +200,18 @@ static void endpoint_warn(const char *hub, const char *endpoint, bool private)
 			endpoint);
 }
 
+/* The device's DNS name when the hub gives it the resolver: its label
+ * (dns/zone.h) under the search domain; NULL without one. A node whose
+ * name maps to the same label keeps it (status dns.skipped says so). */
+static const char *device_dns_name(const struct wgquick_config *c, char *out, size_t len)
+{
+	char label[DNS_LABEL_MAX + 1];
+
+	if (!c->device || !c->n_dns || !c->n_dns_search || !dns_label_from_name(c->device, label))
+		return NULL;
+	return (size_t)snprintf(out, len, "%s.%s", label, c->dns_search[0]) < len ? out : NULL;
+}
+
 /* The wg-quick text for the daemon's answer; NULL after printing why. */
 static char *device_config_text(const struct device_add_args *a, const char *private_key,
 				const json_t *result)
@@ -215,7 +228,7 @@ static char *device_config_text(const struct device_add_args *a, const char *pri
 		    a->endpoint ? a->endpoint : json_string_value(json_object_get(cfg, "endpoint")),
 		.exit_node = json_is_true(json_object_get(cfg, "exit_node")),
 	};
-	char *text = NULL;
+	char *text = NULL, fqdn[256];
 	int ret = string_array(json_object_get(dev, "addresses"), &c.address, &c.n_address);
 
 	if (ret == 0)
@@ -226,6 +239,8 @@ static char *device_config_text(const struct device_add_args *a, const char *pri
 	if (ret == 0)
 		ret = string_array(json_object_get(cfg, "allowed_ips"), &c.allowed_ips,
 				   &c.n_allowed_ips);
+	if (ret == 0)
+		c.dns_name = device_dns_name(&c, fqdn, sizeof(fqdn));
 	if (ret == 0)
 		ret = wgquick_format(&c, &text);
 	if (ret < 0)

@@ -135,6 +135,20 @@ static bool add_negative(struct plan *pl, const struct dns_zone *zone, const cha
 	return list_add(pl->authority, rr_soa(zone, apex));
 }
 
+/* The SOA and NS of a zone's apex (a name without the final dot). */
+static bool add_soa_ns(struct plan *pl, const struct dns_zone *zone, const ldns_rdf *qname,
+		       ldns_rr_type qtype, const char *apex)
+{
+	bool ok = true;
+
+	if (wants(qtype, LDNS_RR_TYPE_SOA))
+		ok = list_add(pl->answer, rr_soa(zone, apex));
+	if (ok && wants(qtype, LDNS_RR_TYPE_NS))
+		ok = list_add(pl->answer, rr_push(rr_new(ldns_rdf_clone(qname), LDNS_RR_TYPE_NS),
+						  dname("", dns_zone_domain(zone))));
+	return ok;
+}
+
 static bool plan_apex(struct plan *pl, const struct dns_zone *zone, const ldns_rdf *qname,
 		      ldns_rr_type qtype)
 {
@@ -143,13 +157,8 @@ static bool plan_apex(struct plan *pl, const struct dns_zone *zone, const ldns_r
 	bool ok = prefix_parse(&resolver[0], DNS_RESOLVER_V4) == 0 &&
 		  prefix_parse(&resolver[1], DNS_RESOLVER_V6) == 0;
 
-	if (ok && wants(qtype, LDNS_RR_TYPE_SOA))
-		ok = list_add(pl->answer, rr_soa(zone, domain));
-	if (ok && wants(qtype, LDNS_RR_TYPE_NS))
-		ok = list_add(pl->answer, rr_push(rr_new(ldns_rdf_clone(qname), LDNS_RR_TYPE_NS),
-						  dname("", domain)));
-	if (ok)
-		ok = add_addresses(pl, qname, qtype, resolver, 2);
+	ok = ok && add_soa_ns(pl, zone, qname, qtype, domain) &&
+	     add_addresses(pl, qname, qtype, resolver, 2);
 	return ok && add_negative(pl, zone, domain);
 }
 
@@ -175,35 +184,45 @@ static bool plan_name(struct plan *pl, const struct dns_zone *zone, const ldns_r
 	       add_negative(pl, zone, dns_zone_domain(zone));
 }
 
-static bool plan_ptr(struct plan *pl, const struct dns_zone *zone, const ldns_rdf *qname,
-		     ldns_rr_type qtype, int family, const uint8_t *addr)
+/* A name in the mesh's reverse space (see dns_zone_reverse_find()). */
+static bool plan_reverse(struct plan *pl, const struct dns_zone *zone, const ldns_rdf *qname,
+			 ldns_rr_type qtype, const struct dns_reverse *rev)
 {
-	const struct dns_zone_entry *e = dns_zone_lookup_addr(zone, family, addr);
-	char apex[NAME_TEXT_MAX], target[NAME_TEXT_MAX];
+	const struct dns_zone_entry *e = NULL;
+	char target[NAME_TEXT_MAX];
 
-	if (!dns_zone_reverse_apex(zone, family, addr, apex, sizeof(apex)))
-		return false;
-	if (!e)
+	if (rev->kind == DNS_REVERSE_ADDRESS)
+		e = dns_zone_lookup_addr(zone, rev->family, rev->addr);
+	if (rev->kind == DNS_REVERSE_EMPTY || (rev->kind == DNS_REVERSE_ADDRESS && !e))
 		pl->rcode = LDNS_RCODE_NXDOMAIN;
-	else if (wants(qtype, LDNS_RR_TYPE_PTR)) {
+	else if (rev->kind == DNS_REVERSE_APEX && !add_soa_ns(pl, zone, qname, qtype, rev->apex))
+		return false;
+	else if (e && wants(qtype, LDNS_RR_TYPE_PTR)) {
 		snprintf(target, sizeof(target), "%s.", e->name);
 		if (!list_add(pl->answer, rr_push(rr_new(ldns_rdf_clone(qname), LDNS_RR_TYPE_PTR),
 						  dname(target, dns_zone_domain(zone)))))
 			return false;
 	}
-	return add_negative(pl, zone, apex);
+	return add_negative(pl, zone, rev->apex);
 }
 
-/* Whether qname is a mesh address's reverse name; its address if so. */
-static bool mesh_reverse(const struct dns_zone *zone, const ldns_rdf *qname, int *family,
-			 uint8_t addr[16])
+/* Where qname lies in the mesh's reverse space. */
+static enum dns_reverse_kind reverse_find(const struct dns_zone *zone, const ldns_rdf *qname,
+					  struct dns_reverse *rev)
 {
-	char *text = ldns_rdf2str(qname);
-	bool ours =
-	    text && dns_reverse_parse(text, family, addr) && dns_zone_is_mesh(zone, *family, addr);
+	struct dns_label labels[LDNS_MAX_DOMAINLEN / 2 + 1];
+	const uint8_t *d = ldns_rdf_data(qname);
+	size_t size = ldns_rdf_size(qname), i = 0, n = 0;
 
-	free(text);
-	return ours;
+	while (i < size && d[i] && n < sizeof(labels) / sizeof(labels[0]) && i + 1 + d[i] <= size) {
+		labels[n++] = (struct dns_label){ (const char *)d + i + 1, d[i] };
+		i += 1 + (size_t)d[i];
+	}
+	if (i >= size || d[i]) {
+		memset(rev, 0, sizeof(*rev));
+		return rev->kind = DNS_REVERSE_OUTSIDE;
+	}
+	return dns_zone_reverse_find(zone, labels, n, rev);
 }
 
 /* Zone transfers: there is no zone to transfer. */
@@ -221,16 +240,16 @@ static enum dns_answer_verdict plan_query(struct plan *pl, const struct dns_zone
 	ldns_rr_type qtype = ldns_rr_get_type(question);
 	ldns_rdf *apex = ldns_dname_new_frm_str(dns_zone_domain(zone));
 	enum dns_answer_verdict v = DNS_ANSWER_REPLY;
-	uint8_t addr[16];
-	int family;
+	struct dns_reverse rev;
 	bool ok;
 
 	if (!apex)
 		return DNS_ANSWER_DROP;
 	pl->aa = true;
+	reverse_find(zone, qname, &rev);
 	if (transfer(qtype) &&
 	    (ldns_dname_compare(qname, apex) == 0 || ldns_dname_is_subdomain(qname, apex) ||
-	     mesh_reverse(zone, qname, &family, addr))) {
+	     rev.kind != DNS_REVERSE_OUTSIDE)) {
 		pl->aa = false;
 		pl->rcode = LDNS_RCODE_REFUSED;
 		ok = true;
@@ -239,8 +258,8 @@ static enum dns_answer_verdict plan_query(struct plan *pl, const struct dns_zone
 	else if (ldns_dname_is_subdomain(qname, apex))
 		ok = plan_name(pl, zone, qname, qtype,
 			       ldns_dname_label_count(qname) - ldns_dname_label_count(apex));
-	else if (mesh_reverse(zone, qname, &family, addr))
-		ok = plan_ptr(pl, zone, qname, qtype, family, addr);
+	else if (rev.kind != DNS_REVERSE_OUTSIDE)
+		ok = plan_reverse(pl, zone, qname, qtype, &rev);
 	else
 		ok = true, v = DNS_ANSWER_FORWARD;
 	ldns_rdf_deep_free(apex);

@@ -12,12 +12,19 @@
  *   <domain>           SOA; NS "<domain>."; A/AAAA the resolver's own
  *                      addresses (DNS_RESOLVER_V4/V6, the NS's glue); ANY:
  *                      all four; NODATA for other types.
- *   reverse names of   PTR "<name>.<domain>." of the address's name,
- *   mesh addresses     NXDOMAIN for an address without one. Partial
- *                      reverse names and addresses outside the mesh
- *                      networks are forwarded.
+ *   the mesh's reverse  every name under the reverse zones of the mesh
+ *   space               networks (dns_zone_reverse_find(): 64.100 to
+ *                       127.100.in-addr.arpa for 100.64.0.0/10, the
+ *                       ip6.arpa zone of fd7a:6d67:7465::/48 and of the
+ *                       mesh's IPv6 network): an address's name gets PTR
+ *                       "<name>.<domain>." (NODATA for other types), an
+ *                       address without one NXDOMAIN; an apex SOA and NS
+ *                       "<domain>."; a partial address NODATA when a
+ *                       name lies below it, else NXDOMAIN (RFC 8020), as
+ *                       for labels that are no address. Nothing there is
+ *                       forwarded: the mesh's layout stays in the mesh.
  * Negative answers (NXDOMAIN, NODATA) carry in authority a synthesized SOA
- * of the domain or of the reverse zone (dns_zone_reverse_apex()): MNAME
+ * of the domain or of the reverse zone (its apex): MNAME
  * "<domain>.", RNAME "hostmaster.<domain>.", serial the zone's, refresh
  * 3600, retry 600, expire 86400, minimum DNS_ZONE_TTL; every TTL is
  * DNS_ZONE_TTL (60 s). The owner name of an answer is the question's, as

@@ -57,6 +57,11 @@ struct pending {
 	union sockaddr_inet peer;
 	uint8_t *query;
 	size_t len;
+	/* Inside ops->forward: a done() now keeps its reply here (NULL and
+	 * early_len 0: none came) for forward_start() to send. */
+	bool starting, early;
+	uint8_t *early_reply;
+	size_t early_len;
 	struct pending *prev, *next;
 };
 
@@ -291,9 +296,10 @@ static bool send_reply(struct dns_server *srv, struct listener *l, struct conn *
 	return true;
 }
 
-static void forward_done(void *ctx, const uint8_t *reply, size_t len)
+/* Sends the forwarder's reply (SERVFAIL for none) and drops p; false when
+ * c (TCP) was closed. */
+static bool forward_finish(struct pending *p, const uint8_t *reply, size_t len)
 {
-	struct pending *p = ctx;
 	struct dns_server *srv = p->srv;
 	struct conn *c = p->conn;
 	struct listener *l = p->l;
@@ -307,24 +313,51 @@ static void forward_done(void *ctx, const uint8_t *reply, size_t len)
 	if (!len) {
 		if (c)
 			conn_close(c);
+		return !c;
+	}
+	return send_reply(srv, l, c, &peer, reply, len);
+}
+
+static void forward_done(void *ctx, const uint8_t *reply, size_t len)
+{
+	struct pending *p = ctx;
+	struct conn *c = p->conn;
+
+	/* From inside ops->forward (a cache hit): the caller is in the middle
+	 * of conn_process() and sends it when forward() returns. */
+	if (p->starting) {
+		p->early = true;
+		p->early_reply = len ? malloc(len) : NULL;
+		p->early_len = p->early_reply ? len : 0;
+		if (p->early_reply)
+			memcpy(p->early_reply, reply, len);
 		return;
 	}
-	if (send_reply(srv, l, c, &peer, reply, len) && c)
+	if (forward_finish(p, reply, len) && c)
 		conn_process(c);
 }
 
-/* Hands query to the forwarder; false when it cannot take it. */
-static bool forward_start(struct dns_server *srv, struct listener *l, struct conn *c,
-			  const union sockaddr_inet *peer, const uint8_t *query, size_t len)
+enum forward_start {
+	FORWARD_NOT_TAKEN,
+	FORWARD_TAKEN,
+	FORWARD_CLOSED, /* taken, answered at once, and c (TCP) closed */
+};
+
+/* Hands query to the forwarder. */
+static enum forward_start forward_start(struct dns_server *srv, struct listener *l, struct conn *c,
+					const union sockaddr_inet *peer, const uint8_t *query,
+					size_t len)
 {
 	struct pending *p;
+	uint8_t *early;
+	bool alive;
 
 	if (!srv->have_ops || srv->n_pendings >= DNS_SERVER_PENDING_MAX)
-		return false;
+		return FORWARD_NOT_TAKEN;
 	p = calloc(1, sizeof(*p));
 	if (!p || !(p->query = malloc(len))) {
 		free(p);
-		return false;
+		return FORWARD_NOT_TAKEN;
 	}
 	*p = (struct pending){ .srv = srv,
 			       .l = c ? NULL : l,
@@ -332,6 +365,7 @@ static bool forward_start(struct dns_server *srv, struct listener *l, struct con
 			       .peer = *peer,
 			       .query = p->query,
 			       .len = len,
+			       .starting = true,
 			       .next = srv->pendings };
 	memcpy(p->query, query, len);
 	if (srv->pendings)
@@ -340,13 +374,19 @@ static bool forward_start(struct dns_server *srv, struct listener *l, struct con
 	srv->n_pendings++;
 	if (c)
 		c->pending = p;
-	/* done() may come before forward() returns: p is not touched after. */
 	if (srv->ops.forward(srv->ops.fwd, query, len, c != NULL, forward_done, p) < 0) {
+		free(p->early_reply);
 		pending_drop(p);
-		return false;
+		return FORWARD_NOT_TAKEN;
 	}
 	srv->stats.forwarded++;
-	return true;
+	p->starting = false;
+	if (!p->early)
+		return FORWARD_TAKEN;
+	early = p->early_reply;
+	alive = forward_finish(p, early, p->early_len);
+	free(early);
+	return alive ? FORWARD_TAKEN : FORWARD_CLOSED;
 }
 
 /* Answers, forwards or drops one query; false when c (TCP) was closed. */
@@ -376,8 +416,11 @@ static bool handle_query(struct dns_server *srv, struct listener *l, struct conn
 		return send_reply(srv, l, c, peer, srv->buf, rep.len);
 	}
 	if (v == DNS_ANSWER_FORWARD) {
-		if (srv->zone && forward_start(srv, l, c, peer, query, len))
-			return true;
+		enum forward_start fs =
+		    srv->zone ? forward_start(srv, l, c, peer, query, len) : FORWARD_NOT_TAKEN;
+
+		if (fs != FORWARD_NOT_TAKEN)
+			return fs == FORWARD_TAKEN;
 		/* REFUSED by policy (no forwarder, no zone yet); SERVFAIL when
 		 * the forwarder is busy or out of memory. */
 		rep.len = rcode_reply(srv, query, len,
@@ -453,14 +496,15 @@ static void on_idle(void *ctx)
 	conn_close(c);
 }
 
-static void conn_open(struct listener *l, int fd, const union sockaddr_inet *peer)
+/* l: the listener it came to, NULL for one adopted. */
+static int conn_open(struct dns_server *srv, struct listener *l, int fd,
+		     const union sockaddr_inet *peer)
 {
-	struct dns_server *srv = l->srv;
 	struct conn *c = calloc(1, sizeof(*c));
 
 	if (!c) {
 		close(fd);
-		return;
+		return -ENOMEM;
 	}
 	*c = (struct conn){ .srv = srv, .l = l, .fd = fd, .peer = *peer, .next = srv->conns };
 	c->src = loop_add_fd(srv->loop, fd, EPOLLIN, on_conn, c);
@@ -473,12 +517,23 @@ static void conn_open(struct listener *l, int fd, const union sockaddr_inet *pee
 			loop_timer_del(srv->loop, c->idle);
 		close(fd);
 		free(c);
-		return;
+		return -ENOMEM;
 	}
 	if (srv->conns)
 		srv->conns->prev = c;
 	srv->conns = c;
 	srv->n_conns++;
+	return 0;
+}
+
+int dns_server_tcp_adopt(struct dns_server *srv, int fd, const union sockaddr_inet *peer)
+{
+	if (srv->n_conns >= DNS_SERVER_TCP_MAX) {
+		srv->stats.tcp_refused++;
+		close(fd);
+		return -EBUSY;
+	}
+	return conn_open(srv, NULL, fd, peer);
 }
 
 static void on_accept(void *ctx, uint32_t events)
@@ -498,7 +553,7 @@ static void on_accept(void *ctx, uint32_t events)
 			close(fd);
 			continue;
 		}
-		conn_open(l, fd, &peer);
+		(void)conn_open(srv, l, fd, &peer);
 	}
 }
 

@@ -28,8 +28,9 @@
  * DNS_SERVER_BURST.
  *
  * Forwarding: a DNS_ANSWER_FORWARD verdict goes to ops->forward with the
- * query unchanged; its done callback is called once, later, with the
- * reply bytes. Without ops the query gets REFUSED at once; when forward
+ * query unchanged; its done callback is called once with the reply bytes,
+ * later or from inside forward() (a cache hit; the server sends that
+ * reply once forward() has returned). Without ops the query gets REFUSED at once; when forward
  * fails (-EBUSY) or DNS_SERVER_PENDING_MAX queries are already out,
  * SERVFAIL. A pending
  * forward whose client went away (TCP closed, server freed) is cancelled
@@ -89,6 +90,12 @@ struct dns_server;
  * zone comes, then answers as dns_answer_local() does). ops may be NULL. */
 int dns_server_new(struct loop *loop, const struct dns_server_ops *ops, struct dns_server **out)
     __attribute__((warn_unused_result));
+
+/* Serves DNS over TCP on fd, a connected non-blocking stream socket (an
+ * accepted one, or a socketpair's end in tests), from peer (its rate
+ * limit's key); takes fd (closed on failure). -EBUSY past
+ * DNS_SERVER_TCP_MAX connections, -ENOMEM. */
+int dns_server_tcp_adopt(struct dns_server *srv, int fd, const union sockaddr_inet *peer);
 
 /* Closes every socket and connection, cancels pending forwards; NULL-safe. */
 void dns_server_free(struct dns_server *srv);

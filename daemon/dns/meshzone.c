@@ -21,20 +21,22 @@ int dns_zone_from_view(const char *domain, uint32_t serial, const char *self_nam
 	*out = NULL;
 	if (!names)
 		return -ENOMEM;
-	names[k++] = (struct dns_zone_name){ self_name, view->addresses, view->n_addresses, true };
+	names[k++] = (struct dns_zone_name){ self_name, view->addresses, view->n_addresses, true,
+					     view->self_id };
 	for (size_t i = 0; i < view->n_peers; i++) {
 		const struct mesh_peer *p = &view->peers[i];
 		size_t n_addr =
 		    p->n_addresses < p->n_allowed_ips ? p->n_addresses : p->n_allowed_ips;
-		names[k++] = (struct dns_zone_name){ p->name, p->allowed_ips, n_addr, true };
+		names[k++] = (struct dns_zone_name){ p->name, p->allowed_ips, n_addr, true, p->id };
 	}
 	for (size_t i = 0; i < view->n_devices; i++) {
 		const struct mesh_device *d = &view->devices[i];
-		names[k++] = (struct dns_zone_name){ d->name, d->addresses, d->n_addresses, true };
+		names[k++] =
+		    (struct dns_zone_name){ d->name, d->addresses, d->n_addresses, true, 0 };
 	}
 	for (size_t i = 0; i < n_records; i++)
 		names[k++] =
-		    (struct dns_zone_name){ records[i].name, &records[i].address, 1, false };
+		    (struct dns_zone_name){ records[i].name, &records[i].address, 1, false, 0 };
 	ret = dns_zone_build(&spec, names, k, out, stats);
 	free(names);
 	return ret;

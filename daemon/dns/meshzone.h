@@ -13,7 +13,8 @@ struct mesh_view;
  * As dns_zone_build() from a node's mesh view: self (self_name and the
  * view's addresses, whose networks are the mesh's), every peer with its
  * own mesh addresses (the first n_addresses of its allowed IPs), every
- * device, then records, in that order for duplicates and caps. domain
+ * device, then records, in that order for caps; duplicates as zone.h
+ * says, by the view's ids (self_id, the peers' ids; devices have none). domain
  * NULL: DNS_DEFAULT_DOMAIN; serial: e.g. the netmap's version.
  */
 int dns_zone_from_view(const char *domain, uint32_t serial, const char *self_name,

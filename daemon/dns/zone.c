@@ -22,6 +22,8 @@ struct dns_zone {
 	char domain[DNS_DOMAIN_MAX + 1];
 	struct prefix mesh[2];
 	size_t n_mesh;
+	struct prefix rzone[3]; /* the reverse zones' networks: mesh[], then DNS_RESOLVER_NET6 */
+	size_t n_rzone;
 	uint32_t serial;
 	struct dns_zone_entry *entries; /* sorted by name */
 	size_t n_entries;
@@ -29,9 +31,11 @@ struct dns_zone {
 	size_t n_addrs;
 	struct rev *rev; /* sorted by address, one per address */
 	size_t n_rev;
+	struct dns_zone_skip *skipped; /* no label (input order), then taken (by label) */
+	size_t n_skipped;
 };
 
-/* One valid input under its lower-case name. */
+/* One valid input under its label. */
 struct item {
 	char name[DNS_LABEL_MAX + 1];
 	const struct dns_zone_name *in;
@@ -74,6 +78,37 @@ bool dns_domain_valid(const char *domain)
 	return true;
 }
 
+static char lower_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+size_t dns_label_from_name(const char *name, char out[DNS_LABEL_MAX + 1])
+{
+	size_t len = 0;
+	bool gap = false;
+
+	for (const char *c = name; *c && len < DNS_LABEL_MAX; c++) {
+		char l = lower_char(*c);
+
+		if (!ldh(l)) {
+			gap = len > 0;
+			continue;
+		}
+		if (l == '-' && len == 0)
+			continue;
+		if (gap)
+			out[len++] = '-';
+		gap = false;
+		if (len < DNS_LABEL_MAX)
+			out[len++] = l;
+	}
+	while (len && out[len - 1] == '-')
+		len--;
+	out[len] = '\0';
+	return len;
+}
+
 static void lower(char *out, const char *in, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
@@ -90,7 +125,27 @@ static int cmp_item(const void *a, const void *b)
 		return c;
 	if (x->in->member != y->in->member)
 		return x->in->member ? -1 : 1;
+	if (x->in->member) {
+		uint64_t rx = x->in->id ? x->in->id : UINT64_MAX,
+			 ry = y->in->id ? y->in->id : UINT64_MAX;
+
+		if (rx != ry)
+			return rx < ry ? -1 : 1;
+		c = strcmp(x->in->name, y->in->name);
+		if (c)
+			return c;
+	}
 	return (x->order > y->order) - (x->order < y->order);
+}
+
+static void skip_add(struct dns_zone *z, const struct dns_zone_name *in, const char *label,
+		     const char *holder)
+{
+	struct dns_zone_skip *s = &z->skipped[z->n_skipped++];
+
+	snprintf(s->name, sizeof(s->name), "%s", in->name);
+	snprintf(s->label, sizeof(s->label), "%s", label);
+	snprintf(s->holder, sizeof(s->holder), "%s", holder);
 }
 
 static bool host_address(const struct prefix *p)
@@ -136,6 +191,8 @@ static void merge(struct dns_zone *z, const struct item *items, size_t n, struct
 		struct dns_zone_entry *last = z->n_entries ? &z->entries[z->n_entries - 1] : NULL;
 
 		if (last && !strcmp(last->name, items[i].name)) {
+			if (last->member && items[i].in->member)
+				skip_add(z, items[i].in, last->name, last->source);
 			if (last->member || items[i].in->member)
 				st->duplicate++;
 			else
@@ -144,6 +201,8 @@ static void merge(struct dns_zone *z, const struct item *items, size_t n, struct
 		}
 		last = &z->entries[z->n_entries++];
 		memcpy(last->name, items[i].name, sizeof(last->name));
+		snprintf(last->source, sizeof(last->source), "%s",
+			 items[i].in->member ? items[i].in->name : "");
 		last->member = items[i].in->member;
 		last->first = (uint32_t)z->n_addrs;
 		last->n = 0;
@@ -197,16 +256,29 @@ static int zone_alloc(struct dns_zone *z, size_t n_names)
 	return z->entries && z->addrs && z->rev ? 0 : -ENOMEM;
 }
 
+/* The input's label in out; false when it has none. */
+static bool item_label(const struct dns_zone_name *in, char out[DNS_LABEL_MAX + 1])
+{
+	size_t len = in->name ? strlen(in->name) : 0;
+
+	if (in->member)
+		return in->name && dns_label_from_name(in->name, out) > 0;
+	if (!dns_label_valid(in->name, len))
+		return false;
+	lower(out, in->name, len);
+	return true;
+}
+
 /* The valid inputs, up to the name cap, in input order. */
-static size_t collect(const struct dns_zone_name *names, size_t n, struct item *items,
-		      struct dns_zone_stats *st)
+static size_t collect(struct dns_zone *z, const struct dns_zone_name *names, size_t n,
+		      struct item *items, struct dns_zone_stats *st)
 {
 	size_t k = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		size_t len = names[i].name ? strlen(names[i].name) : 0;
-
-		if (!dns_label_valid(names[i].name, len)) {
+		if (!item_label(&names[i], items[k].name)) {
+			if (names[i].member && names[i].name)
+				skip_add(z, &names[i], "", "");
 			st->invalid++;
 			continue;
 		}
@@ -214,7 +286,6 @@ static size_t collect(const struct dns_zone_name *names, size_t n, struct item *
 			st->over_cap++;
 			continue;
 		}
-		lower(items[k].name, names[i].name, len);
 		items[k].in = &names[i];
 		items[k].order = i;
 		k++;
@@ -235,8 +306,11 @@ static void set_spec(struct dns_zone *z, const struct dns_zone_spec *spec)
 		if (!host_address(&spec->mesh[i]))
 			continue;
 		z->mesh[z->n_mesh] = spec->mesh[i];
-		prefix_mask(&z->mesh[z->n_mesh++]);
+		prefix_mask(&z->mesh[z->n_mesh]);
+		z->rzone[z->n_rzone++] = z->mesh[z->n_mesh++];
 	}
+	if (prefix_parse(&z->rzone[z->n_rzone], DNS_RESOLVER_NET6) == 0)
+		z->n_rzone++;
 }
 
 int dns_zone_build(const struct dns_zone_spec *spec, const struct dns_zone_name *names, size_t n,
@@ -253,11 +327,11 @@ int dns_zone_build(const struct dns_zone_spec *spec, const struct dns_zone_name 
 		goto out;
 	ret = -ENOMEM;
 	z = calloc(1, sizeof(*z));
-	items = calloc(n ? n : 1, sizeof(*items));
-	if (!z || !items)
+	items = calloc(n + 1, sizeof(*items));
+	if (!z || !items || !(z->skipped = calloc(n + 1, sizeof(*z->skipped))))
 		goto out;
 	set_spec(z, spec);
-	n_items = collect(names, n, items, &st);
+	n_items = collect(z, names, n, items, &st);
 	if (zone_alloc(z, n_items) < 0)
 		goto out;
 	qsort(items, n_items, sizeof(*items), cmp_item);
@@ -283,6 +357,7 @@ void dns_zone_free(struct dns_zone *zone)
 	free(zone->entries);
 	free(zone->addrs);
 	free(zone->rev);
+	free(zone->skipped);
 	free(zone);
 }
 
@@ -299,6 +374,29 @@ uint32_t dns_zone_serial(const struct dns_zone *zone)
 size_t dns_zone_count(const struct dns_zone *zone)
 {
 	return zone->n_entries;
+}
+
+const struct dns_zone_skip *dns_zone_skipped(const struct dns_zone *zone, size_t *n)
+{
+	*n = zone->n_skipped;
+	return zone->skipped;
+}
+
+void dns_zone_skip_reason(const struct dns_zone_skip *skip, char *out, size_t len)
+{
+	if (!skip->holder[0])
+		snprintf(out, len, "no DNS label in the name");
+	else
+		snprintf(out, len, "its label \"%s\" is %s's", skip->label, skip->holder);
+}
+
+const char *dns_zone_member_label(const struct dns_zone *zone, const char *name)
+{
+	char label[DNS_LABEL_MAX + 1];
+	size_t len = dns_label_from_name(name, label);
+	const struct dns_zone_entry *e = len ? dns_zone_lookup(zone, label, len) : NULL;
+
+	return e && e->member && !strcmp(e->source, name) ? e->name : NULL;
 }
 
 static int cmp_name(const void *key, const void *elem)
@@ -443,30 +541,165 @@ bool dns_reverse_parse(const char *name, int *family, uint8_t addr[16])
 	return false;
 }
 
-bool dns_zone_reverse_apex(const struct dns_zone *zone, int family, const uint8_t *addr, char *out,
-			   size_t len)
+/* ---- the reverse space ---- */
+
+/* An address read as parts: octets (IPv4) or nibbles (IPv6), 0 the highest. */
+static unsigned parts_max(int family)
 {
-	static const char hex[] = "0123456789abcdef";
-	const struct prefix *net = NULL;
-	char name[80] = ""; /* 32 nibbles and "ip6.arpa" */
+	return family == AF_INET ? 4 : 32;
+}
+
+static unsigned part_bits(int family)
+{
+	return family == AF_INET ? 8 : 4;
+}
+
+static unsigned part_get(int family, const uint8_t *addr, unsigned i)
+{
+	if (family == AF_INET)
+		return addr[i];
+	return i % 2 ? addr[i / 2] & 0xf : addr[i / 2] >> 4;
+}
+
+static void part_set(int family, uint8_t *addr, unsigned i, unsigned v)
+{
+	if (family == AF_INET)
+		addr[i] = (uint8_t)v;
+	else
+		addr[i / 2] |= (uint8_t)(i % 2 ? v : v << 4);
+}
+
+static bool part_parse(int family, const struct dns_label *l, unsigned *v)
+{
+	char text[4];
+	uint8_t o;
+	int h;
+
+	if (family == AF_INET6) {
+		h = l->len == 1 ? hex_value(l->text[0]) : -1;
+		*v = (unsigned)h;
+		return h >= 0;
+	}
+	if (l->len < 1 || l->len > 3)
+		return false;
+	memcpy(text, l->text, l->len);
+	text[l->len] = '\0';
+	if (!octet(text, &o))
+		return false;
+	*v = o;
+	return true;
+}
+
+/* The parts of a zone's apex: its network's length rounded up. */
+static unsigned apex_parts(const struct prefix *net)
+{
+	unsigned bits = part_bits(net->family), k = (net->len + bits - 1) / bits;
+
+	return k ? k : 1;
+}
+
+static bool label_is(const struct dns_label *l, const char *text)
+{
+	return l->len == strlen(text) && !strncasecmp(l->text, text, l->len);
+}
+
+/* AF_INET under in-addr.arpa, AF_INET6 under ip6.arpa, else 0. */
+static int reverse_family(const struct dns_label *labels, size_t n)
+{
+	if (n < 2 || !label_is(&labels[n - 1], "arpa"))
+		return 0;
+	if (label_is(&labels[n - 2], "in-addr"))
+		return AF_INET;
+	return label_is(&labels[n - 2], "ip6") ? AF_INET6 : 0;
+}
+
+/* Reads the address labels[0..m) from the right into addr until a label
+ * is not a part; how many were. */
+static unsigned read_parts(int family, const struct dns_label *labels, size_t m, uint8_t *addr)
+{
+	unsigned p = 0, v;
+
+	memset(addr, 0, 16);
+	while (p < m && p < parts_max(family) && part_parse(family, &labels[m - 1 - p], &v))
+		part_set(family, addr, p++, v);
+	return p;
+}
+
+/* The widest reverse zone whose apex the first p parts of addr name or
+ * lie under, or NULL. */
+static const struct prefix *reverse_zone(const struct dns_zone *z, int family, const uint8_t *addr,
+					 unsigned p)
+{
+	const struct prefix *best = NULL;
+
+	for (size_t i = 0; i < z->n_rzone; i++) {
+		const struct prefix *net = &z->rzone[i];
+
+		if (net->family == family && apex_parts(net) <= p &&
+		    prefix_contains_addr(net, family, addr) && (!best || net->len < best->len))
+			best = net;
+	}
+	return best;
+}
+
+static void apex_name(int family, const uint8_t *addr, unsigned k, char *out)
+{
 	size_t used = 0;
 
-	for (size_t i = 0; i < zone->n_mesh && !net; i++)
-		if (prefix_contains_addr(&zone->mesh[i], family, addr))
-			net = &zone->mesh[i];
-	if (!net)
-		return false;
-	if (family == AF_INET) {
-		for (int i = net->len / 8 - 1; i >= 0; i--)
-			used += (size_t)snprintf(name + used, sizeof(name) - used, "%u.", addr[i]);
-		snprintf(name + used, sizeof(name) - used, "in-addr.arpa");
-	} else {
-		for (int i = net->len / 4 - 1; i >= 0; i--) {
-			uint8_t b = addr[i / 2];
-			name[used++] = hex[i % 2 ? b & 0xf : b >> 4];
-			name[used++] = '.';
-		}
-		snprintf(name + used, sizeof(name) - used, "ip6.arpa");
+	for (unsigned i = k; i-- > 0;)
+		used +=
+		    (size_t)snprintf(out + used, DNS_REVERSE_APEX_MAX - used,
+				     family == AF_INET ? "%u." : "%x.", part_get(family, addr, i));
+	snprintf(out + used, DNS_REVERSE_APEX_MAX - used, "%s",
+		 family == AF_INET ? "in-addr.arpa" : "ip6.arpa");
+}
+
+/* Whether an address of the zone starts with the first p parts of addr:
+ * the first address at or above them in the sorted reverse table does. */
+static bool names_below(const struct dns_zone *z, int family, const uint8_t *addr, unsigned p)
+{
+	struct prefix q = { .family = family, .len = (uint8_t)(p * part_bits(family)) };
+	size_t lo = 0, hi = z->n_rev;
+
+	memcpy(q.addr, addr, addr_len(family));
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (cmp_addr(&q, &z->rev[mid]) > 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	return (size_t)snprintf(out, len, "%s", name) < len;
+	return lo < z->n_rev && z->rev[lo].addr.family == family &&
+	       prefix_contains_addr(&q, family, z->rev[lo].addr.addr);
+}
+
+enum dns_reverse_kind dns_zone_reverse_find(const struct dns_zone *zone,
+					    const struct dns_label *labels, size_t n,
+					    struct dns_reverse *out)
+{
+	int family = reverse_family(labels, n);
+	const struct prefix *net;
+	size_t m = n - 2; /* the address labels */
+	unsigned p;
+
+	memset(out, 0, sizeof(*out));
+	if (!family)
+		return out->kind = DNS_REVERSE_OUTSIDE;
+	p = read_parts(family, labels, m, out->addr);
+	net = reverse_zone(zone, family, out->addr, p);
+	if (!net)
+		return out->kind = DNS_REVERSE_OUTSIDE;
+	out->family = family;
+	apex_name(family, out->addr, apex_parts(net), out->apex);
+	if (p < m)
+		out->kind = DNS_REVERSE_EMPTY;
+	else if (p == parts_max(family))
+		out->kind = DNS_REVERSE_ADDRESS;
+	else if (m == apex_parts(net))
+		out->kind = DNS_REVERSE_APEX;
+	else
+		out->kind =
+		    names_below(zone, family, out->addr, p) ? DNS_REVERSE_INNER : DNS_REVERSE_EMPTY;
+	return out->kind;
 }

@@ -52,6 +52,7 @@ static int peer_from_node(const struct netmap_node *nn, const struct prefix *mes
 
 	memset(mp, 0, sizeof(*mp));
 	snprintf(mp->name, sizeof(mp->name), "%s", nn->name);
+	mp->id = nn->id;
 	memcpy(mp->public_key, nn->public_key, sizeof(mp->public_key));
 	mp->allowed_ips = calloc(n, sizeof(*mp->allowed_ips));
 	if (!mp->allowed_ips)

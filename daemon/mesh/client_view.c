@@ -102,7 +102,8 @@ void client_apply_view(struct mesh_client *mc)
 				   .devices = devices,
 				   .n_devices = n_devices,
 				   .dns = mc->have_nm && mc->nm.dns.present ? &mc->nm.dns : NULL,
-				   .self_name = mc->have_nm ? mc->nm.self.name : NULL };
+				   .self_name = mc->have_nm ? mc->nm.self.name : NULL,
+				   .self_id = mc->have_nm ? mc->nm.self.id : 0 };
 	if (mc->host.ops->reconfigure(mc->host.ctx, &view, err, sizeof(err)) < 0)
 		log_err("mesh: %s", err);
 	mesh_apply_free(peers, n);

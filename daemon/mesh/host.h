@@ -31,6 +31,7 @@ struct resolver;
  */
 struct mesh_peer {
 	char name[64];
+	uint32_t id; /* the coordinator's registry id; 0: none (the coordinator before a netmap) */
 	uint8_t public_key[32];
 	struct prefix *allowed_ips;
 	size_t n_allowed_ips;
@@ -92,6 +93,7 @@ struct mesh_view {
 	/* This node's name in the netmap (the registry may have made the
 	 * hostname unique); NULL: none yet, the config's hostname. */
 	const char *self_name;
+	uint32_t self_id; /* its registry id; 0: none yet */
 	/* The access policy this node enforces (acl/filter.h), from the
 	 * netmap; NULL: none (allow). */
 	const struct acl_filter *policy;

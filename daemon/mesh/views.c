@@ -182,7 +182,8 @@ static void apply_self(struct coordinator *c, const struct netmap *nm)
 				   .devices = devices,
 				   .n_devices = n_devices,
 				   .dns = nm->dns.present ? &nm->dns : NULL,
-				   .self_name = nm->self.name };
+				   .self_name = nm->self.name,
+				   .self_id = nm->self.id };
 	if (c->host.ops->reconfigure(c->host.ctx, &view, err, sizeof(err)) < 0) {
 		log_err("mesh: %s", err);
 		free(text);

@@ -2,8 +2,9 @@
  * Fuzz harness for the mesh resolver's query path (dns_answer_local): the
  * first input byte picks the transport (bit 0: TCP) and the output cap
  * (bit 1: a small one of 300 bytes), the rest is the query datagram,
- * answered from a fixed zone (members home and laptop, a static record,
- * a name with 32 addresses, the mesh networks of the default config).
+ * answered from the fixture zone (dns_testlib.h: members home and laptop,
+ * a static record, a name with 32 addresses, the mesh networks of the
+ * default config).
  *
  * Invariants beyond memory safety: shorter than a header or with QR set
  * is dropped; a reply fits the cap (and 1232 bytes over UDP), parses with
@@ -15,8 +16,8 @@
  * seed corpus (queries for each kind of answer, EDNS, errors) into a
  * directory:
  *   cc -Wno-unused-parameter -D_GNU_SOURCE -DFUZZ_DNS_WRITE_SEEDS -Idaemon -Itests \
- *     tests/fuzz/fuzz_dns_query.c daemon/dns/zone.c daemon/dns/answer.c \
- *     daemon/netaddr.c -lldns
+ *     tests/fuzz/fuzz_dns_query.c tests/dns_testlib.c daemon/dns/zone.c \
+ *     daemon/dns/answer.c daemon/netaddr.c -lldns
  *   ./a.out tests/fuzz/seeds/fuzz_dns_query
  */
 #include <ldns/ldns.h>
@@ -26,46 +27,16 @@
 #include <string.h>
 
 #include "dns/answer.h"
+#include "dns_testlib.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct dns_zone *zone;
 
-static struct prefix pfx(const char *text)
-{
-	struct prefix p;
-
-	if (prefix_parse(&p, text) < 0)
-		abort();
-	return p;
-}
-
 static void setup(void)
 {
-	static struct prefix home[2], laptop[2], sw[1], big[DNS_NAME_ADDRS_MAX], mesh[2];
-	static struct dns_zone_name names[3 + DNS_NAME_ADDRS_MAX];
-	struct dns_zone_spec spec = { .mesh = mesh, .n_mesh = 2, .serial = 1 };
-	size_t n = 0;
-
-	if (zone)
-		return;
-	home[0] = pfx("100.64.0.1");
-	home[1] = pfx("fd7a:6d67:7465::1");
-	laptop[0] = pfx("100.64.0.2");
-	laptop[1] = pfx("fd7a:6d67:7465::2");
-	sw[0] = pfx("192.168.77.2");
-	mesh[0] = pfx("100.64.0.0/10");
-	mesh[1] = pfx("fd7a:6d67:7465::/48");
-	names[n++] = (struct dns_zone_name){ "home", home, 2, true };
-	names[n++] = (struct dns_zone_name){ "laptop", laptop, 2, true };
-	names[n++] = (struct dns_zone_name){ "switch", sw, 1, false };
-	for (size_t i = 0; i < DNS_NAME_ADDRS_MAX; i++) {
-		big[i] = pfx("2001:db8::");
-		big[i].addr[15] = (uint8_t)(i + 1);
-		names[n++] = (struct dns_zone_name){ "big", &big[i], 1, false };
-	}
-	if (dns_zone_build(&spec, names, n, &zone, NULL) < 0)
-		abort();
+	if (!zone)
+		zone = dns_test_zone(1);
 }
 
 static void check_reply(const uint8_t *q, const uint8_t *out, const struct dns_reply *r, size_t cap,
@@ -140,23 +111,19 @@ static void write_seed(const char *dir, const char *name, uint8_t flags, const u
 static void seed(const char *dir, const char *file, uint8_t flags, const char *name,
 		 ldns_rr_type type, ldns_rr_class klass, int edns, ldns_pkt_opcode opcode)
 {
-	ldns_pkt *pkt = NULL;
-	uint8_t *wire = NULL;
+	struct dns_test_query q = { .name = name,
+				    .type = type,
+				    .klass = klass,
+				    .opcode = opcode,
+				    .id = 0x4d47,
+				    .rd = true,
+				    .edns_size = edns,
+				    .do_bit = edns != 0 };
 	size_t len;
+	uint8_t *wire = dns_test_query_wire(&q, &len);
 
-	if (ldns_pkt_query_new_frm_str(&pkt, name, type, klass, LDNS_RD) != LDNS_STATUS_OK)
-		abort();
-	ldns_pkt_set_id(pkt, 0x4d47);
-	ldns_pkt_set_opcode(pkt, opcode);
-	if (edns) {
-		ldns_pkt_set_edns_udp_size(pkt, (uint16_t)edns);
-		ldns_pkt_set_edns_do(pkt, true);
-	}
-	if (ldns_pkt2wire(&wire, pkt, &len) != LDNS_STATUS_OK)
-		abort();
 	write_seed(dir, file, flags, wire, len);
 	free(wire);
-	ldns_pkt_free(pkt);
 }
 
 int main(int argc, char **argv)

@@ -75,8 +75,9 @@ log "phone.conf:"
 sed 's/^PrivateKey = .*/PrivateKey = (hidden)/; s/^/#   /' "$MESH_DIR/phone.conf"
 log "stderr: $(cat "$MESH_DIR/add.err")"
 check "no warning (home's WAN address is public enough)" [ ! -s "$MESH_DIR/add.err" ]
-check "the file starts with its comment" \
-	[ "$(head -1 "$MESH_DIR/phone.conf")" = "# meshgate device phone, hub home" ]
+check "the file starts with its comment, with the phone's DNS name" \
+	[ "$(head -1 "$MESH_DIR/phone.conf")" = \
+		"# meshgate device phone (phone.mesh.internal), hub home" ]
 check "phone's addresses are the next free ones" \
 	[ "$(value phone.conf Address)" = "100.64.0.2/32, fd7a:6d67:7465::2/128" ]
 check "the endpoint is home's WAN address" \
@@ -162,7 +163,8 @@ member() {
 }
 check "device add on a member waits for the coordinator" member device add pad
 check "pad's hub is laptop" \
-	[ "$(head -1 "$MESH_DIR/member.out")" = "# meshgate device pad, hub laptop" ]
+	[ "$(head -1 "$MESH_DIR/member.out")" = \
+		"# meshgate device pad (pad.mesh.internal), hub laptop" ]
 check "with laptop's key" \
 	[ "$(value member.out PublicKey)" = "$(wg pubkey <"$MESH_DIR/laptop.key")" ]
 check "and an address of the mesh" grep -q '^Address = 100\.64\.' "$MESH_DIR/member.out"

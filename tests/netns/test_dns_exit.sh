@@ -19,6 +19,12 @@
 # again). After SIGTERM laptop's resolv.conf is the cafe's
 # again, byte for byte.
 #
+# laptop's node name is my_laptop, no DNS label: it is my-laptop.fam.internal
+# (A, PTR, dns_name in home's status, nobody in dns.skipped). Reverse names
+# of the mesh that are partial or unused (64.100.in-addr.arpa, an unused
+# address) are answered by laptop's resolver, never forwarded: the ISP's log
+# shows no in-addr.arpa name.
+#
 #  laptop ── veth ── cafe (NAT) ── veth ── inet ── veth ── home
 #
 #  laptop  eth0 10.7.0.2/24       default via cafe; resolv.conf: 10.7.0.1
@@ -100,7 +106,13 @@ dnsmasq_start inet isp 192.0.2.53 --address=/example.test/$ISP_ANSWER
 
 mesh_conf_coordinator home '' 'exit_node = { enabled = true; };
 dns = { domain = "fam.internal"; upstream = [ "192.0.2.53" ]; };'
-mesh_conf laptop 'dns = { manage_resolv_conf = true; };'
+# laptop's config with its node name my_laptop.
+laptop_conf() {
+	mesh_conf laptop "$1"
+	sed -i 's/^hostname = "laptop";$/hostname = "my_laptop";/' "$dir/laptop.conf"
+}
+
+laptop_conf 'dns = { manage_resolv_conf = true; };'
 mesh_start home
 mesh_start laptop
 check "laptop joins" mesh_join laptop
@@ -118,7 +130,7 @@ check "no exit: getent example.test gets the cafe's lie" \
 	wait_for 10 0.5 resolves_to example.test $LIE
 
 # ---- home as exit ----
-mesh_conf laptop 'dns = { manage_resolv_conf = true; };
+laptop_conf 'dns = { manage_resolv_conf = true; };
 use_exit_node = { peer = "home"; };'
 mesh_reload laptop
 check "home's exit is in use" wait_for 50 0.2 test "$(exit_state)" = in_use
@@ -133,12 +145,38 @@ done
 check "dig @100.100.100.100 home.fam.internal A: home's mesh address" \
 	test "$(ns_exec laptop timeout 10 dig +time=2 +tries=2 +short @100.100.100.100 \
 		home.fam.internal A)" = "$HOME_MESH"
+
+# ---- a name that is no DNS label; the mesh's reverse space ----
+LAPTOP_MESH=$(mesh_addr my_laptop)
+ask() { ns_exec laptop timeout 10 dig +time=2 +tries=2 @100.100.100.100 "$@"; }
+# The status and flags of a query's answer: "NOERROR aa" or "NXDOMAIN aa".
+answered() {
+	ask "$@" | sed -n 's/.*status: \([A-Z]*\),.*/\1/p; s/.*flags: qr \(aa\).*/\1/p' |
+		tr '\n' ' ' | sed 's/ $//'
+}
+check "my_laptop is my-laptop.fam.internal" \
+	test "$(ask +short my-laptop.fam.internal A)" = "$LAPTOP_MESH"
+check "and its mesh address's PTR is that name" \
+	test "$(ask +short -x "$LAPTOP_MESH")" = my-laptop.fam.internal.
+check "home's status: my_laptop's dns_name" \
+	test "$(mg_cli home home status --json |
+		jq -r '.peers[] | select(.name == "my_laptop") | .dns_name')" = my-laptop.fam.internal
+check "home's status: no member without a name" \
+	test "$(mg_cli home home status --json | jq -c .dns.skipped)" = '[]'
+check "64.100.in-addr.arpa (names below) answered here: NOERROR" \
+	test "$(answered 64.100.in-addr.arpa PTR)" = "NOERROR aa"
+check "an unused mesh address's PTR answered here: NXDOMAIN" \
+	test "$(answered 9.9.64.100.in-addr.arpa PTR)" = "NXDOMAIN aa"
+check "the mesh's ip6.arpa zone answered here" \
+	test "$(answered 5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa SOA)" = "NOERROR aa"
 capture_stop cafelan
 log "port-53 packets on the cafe's LAN while resolving through the exit: $(capture_count cafelan)"
 check "the cafe's LAN saw no port-53 packet" test "$(capture_count cafelan)" = 0
 check "the ISP resolver got the queries from home's WAN address" \
 	grep -q "query\[A\] www.example.test from 203.0.113.2$" "$dir/isp.dnsmasq.log"
 check "and none from the cafe's" not grep -q "from 198.51.100.2$" "$dir/isp.dnsmasq.log"
+check "no reverse name of the mesh reached the ISP" \
+	not grep -Eq "(in-addr|ip6)\.arpa" "$dir/isp.dnsmasq.log"
 check "status: the forwarder counted the queries" \
 	test "$(mg_cli laptop laptop status --json | jq '.dns.forward.queries >= 4')" = true
 check "home's status: the queries from laptop went to its upstream" \

@@ -5,81 +5,10 @@
 #include <string.h>
 
 #include "dns/answer.h"
+#include "dns_testlib.h"
 #include "testlib.h"
 
-static struct prefix pfx(const char *text)
-{
-	struct prefix p;
-
-	if (prefix_parse(&p, text) < 0)
-		abort();
-	return p;
-}
-
 static struct dns_zone *zone;
-
-/* home and laptop (members), switch and big (records, big with 32 IPv6
- * addresses), the default domain, mesh networks 100.64.0.0/10 and
- * fd7a:6d67:7465::/48, serial 42. */
-static void zone_init(void)
-{
-	static struct prefix home[2], laptop[2], sw[1], big[DNS_NAME_ADDRS_MAX], mesh[2];
-	static struct dns_zone_name names[3 + DNS_NAME_ADDRS_MAX];
-	struct dns_zone_spec spec = { .mesh = mesh, .n_mesh = 2, .serial = 42 };
-	size_t n = 0;
-
-	home[0] = pfx("100.64.0.1");
-	home[1] = pfx("fd7a:6d67:7465::1");
-	laptop[0] = pfx("100.64.0.2");
-	laptop[1] = pfx("fd7a:6d67:7465::2");
-	sw[0] = pfx("192.168.77.2");
-	mesh[0] = pfx("100.64.0.0/10");
-	mesh[1] = pfx("fd7a:6d67:7465::/48");
-	names[n++] = (struct dns_zone_name){ "home", home, 2, true };
-	names[n++] = (struct dns_zone_name){ "laptop", laptop, 2, true };
-	names[n++] = (struct dns_zone_name){ "switch", sw, 1, false };
-	for (size_t i = 0; i < DNS_NAME_ADDRS_MAX; i++) {
-		big[i] = pfx("2001:db8::");
-		big[i].addr[15] = (uint8_t)(i + 1);
-		names[n++] = (struct dns_zone_name){ "big", &big[i], 1, false };
-	}
-	if (dns_zone_build(&spec, names, n, &zone, NULL) < 0)
-		abort();
-}
-
-struct q {
-	const char *name;
-	ldns_rr_type type;
-	ldns_rr_class klass;
-	uint16_t id;
-	bool rd, cd;
-	int edns_size; /* 0: no OPT */
-	bool do_bit;
-	uint8_t edns_version;
-};
-
-/* The query's wire form (free() it). */
-static uint8_t *query_wire(const struct q *q, size_t *len)
-{
-	ldns_pkt *pkt = NULL;
-	uint8_t *wire = NULL;
-	ldns_status st = ldns_pkt_query_new_frm_str(
-	    &pkt, q->name, q->type, q->klass ? q->klass : LDNS_RR_CLASS_IN, q->rd ? LDNS_RD : 0);
-
-	if (st != LDNS_STATUS_OK)
-		abort();
-	ldns_pkt_set_id(pkt, q->id);
-	ldns_pkt_set_cd(pkt, q->cd);
-	if (q->edns_size) {
-		ldns_pkt_set_edns_udp_size(pkt, (uint16_t)q->edns_size);
-		ldns_pkt_set_edns_do(pkt, q->do_bit);
-		ldns_pkt_set_edns_version(pkt, q->edns_version);
-	}
-	if (ldns_pkt2wire(&wire, pkt, len) != LDNS_STATUS_OK)
-		abort();
-	ldns_pkt_free(pkt);
-	return wire;
-}
 
 static uint8_t out[DNS_ANSWER_TCP_MAX];
 static struct dns_reply reply;
@@ -100,10 +29,11 @@ static ldns_pkt *answer_wire(const uint8_t *wire, size_t len, enum dns_transport
 	return resp;
 }
 
-static ldns_pkt *ask(const struct q *q, enum dns_transport t, enum dns_answer_verdict want)
+static ldns_pkt *ask(const struct dns_test_query *q, enum dns_transport t,
+		     enum dns_answer_verdict want)
 {
 	size_t len;
-	uint8_t *wire = query_wire(q, &len);
+	uint8_t *wire = dns_test_query_wire(q, &len);
 	ldns_pkt *resp = answer_wire(wire, len, t, want);
 
 	free(wire);
@@ -184,7 +114,9 @@ static void check_negative(const ldns_pkt *resp, unsigned rcode, const char *ape
 
 static void test_a_aaaa(void)
 {
-	struct q q = { .name = "home.mesh.internal.", .type = LDNS_RR_TYPE_A, .id = 0x1234 };
+	struct dns_test_query q = { .name = "home.mesh.internal.",
+				    .type = LDNS_RR_TYPE_A,
+				    .id = 0x1234 };
 	ldns_pkt *r;
 	const ldns_rr *rr;
 
@@ -209,11 +141,11 @@ static void test_a_aaaa(void)
 	ldns_pkt_free(r);
 
 	/* Any case; the owner keeps the question's; RD and CD copied. */
-	q = (struct q){ .name = "LapTop.MESH.internal",
-			.type = LDNS_RR_TYPE_AAAA,
-			.id = 7,
-			.rd = true,
-			.cd = true };
+	q = (struct dns_test_query){ .name = "LapTop.MESH.internal",
+				     .type = LDNS_RR_TYPE_AAAA,
+				     .id = 7,
+				     .rd = true,
+				     .cd = true };
 	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
 	if (!r)
 		return;
@@ -225,13 +157,17 @@ static void test_a_aaaa(void)
 	ldns_pkt_free(r);
 
 	/* ANY: both. */
-	q = (struct q){ .name = "home.mesh.internal", .type = LDNS_RR_TYPE_ANY, .id = 8 };
+	q = (struct dns_test_query){ .name = "home.mesh.internal",
+				     .type = LDNS_RR_TYPE_ANY,
+				     .id = 8 };
 	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
 	if (r)
 		CHECK_EQ_INT(ldns_pkt_ancount(r), 2);
 	ldns_pkt_free(r);
 	/* A static record. */
-	q = (struct q){ .name = "switch.mesh.internal", .type = LDNS_RR_TYPE_A, .id = 9 };
+	q = (struct dns_test_query){ .name = "switch.mesh.internal",
+				     .type = LDNS_RR_TYPE_A,
+				     .id = 9 };
 	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
 	if (r && CHECK_EQ_INT(ldns_pkt_ancount(r), 1))
 		CHECK(rdf_is(ldns_rr_list_rr(ldns_pkt_answer(r), 0), 0, "192.168.77.2"));
@@ -240,7 +176,9 @@ static void test_a_aaaa(void)
 
 static void test_negative(void)
 {
-	struct q q = { .name = "home.mesh.internal", .type = LDNS_RR_TYPE_MX, .id = 1 };
+	struct dns_test_query q = { .name = "home.mesh.internal",
+				    .type = LDNS_RR_TYPE_MX,
+				    .id = 1 };
 	ldns_pkt *r;
 
 	/* NODATA: the name, another type; a family it has no address of. */
@@ -248,7 +186,9 @@ static void test_negative(void)
 	if (r)
 		check_negative(r, LDNS_RCODE_NOERROR, "mesh.internal.");
 	ldns_pkt_free(r);
-	q = (struct q){ .name = "switch.mesh.internal", .type = LDNS_RR_TYPE_AAAA, .id = 2 };
+	q = (struct dns_test_query){ .name = "switch.mesh.internal",
+				     .type = LDNS_RR_TYPE_AAAA,
+				     .id = 2 };
 	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
 	if (r)
 		check_negative(r, LDNS_RCODE_NOERROR, "mesh.internal.");
@@ -257,7 +197,9 @@ static void test_negative(void)
 	static const char *const nx[] = { "nobody.mesh.internal", "a.home.mesh.internal",
 					  "exit_1.mesh.internal", "x.y.z.mesh.internal" };
 	for (size_t i = 0; i < sizeof(nx) / sizeof(nx[0]); i++) {
-		q = (struct q){ .name = nx[i], .type = LDNS_RR_TYPE_A, .id = (uint16_t)(10 + i) };
+		q = (struct dns_test_query){ .name = nx[i],
+					     .type = LDNS_RR_TYPE_A,
+					     .id = (uint16_t)(10 + i) };
 		r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
 		if (r)
 			check_negative(r, LDNS_RCODE_NXDOMAIN, "mesh.internal.");
@@ -268,7 +210,7 @@ static void test_negative(void)
 
 static void test_apex(void)
 {
-	struct q q = { .name = "Mesh.Internal.", .type = LDNS_RR_TYPE_SOA, .id = 3 };
+	struct dns_test_query q = { .name = "Mesh.Internal.", .type = LDNS_RR_TYPE_SOA, .id = 3 };
 	const ldns_rr *rr;
 	ldns_pkt *r;
 
@@ -308,7 +250,9 @@ static void test_apex(void)
 
 static void test_ptr(void)
 {
-	struct q q = { .name = "2.0.64.100.in-addr.arpa", .type = LDNS_RR_TYPE_PTR, .id = 4 };
+	struct dns_test_query q = { .name = "2.0.64.100.in-addr.arpa",
+				    .type = LDNS_RR_TYPE_PTR,
+				    .id = 4 };
 	const ldns_rr *rr;
 	ldns_pkt *r;
 
@@ -331,7 +275,7 @@ static void test_ptr(void)
 	q.name = "9.9.64.100.in-addr.arpa";
 	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
 	if (r)
-		check_negative(r, LDNS_RCODE_NXDOMAIN, "100.in-addr.arpa.");
+		check_negative(r, LDNS_RCODE_NXDOMAIN, "64.100.in-addr.arpa.");
 	ldns_pkt_free(r);
 	q.name = "3.5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa";
 	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
@@ -339,26 +283,219 @@ static void test_ptr(void)
 		check_negative(r, LDNS_RCODE_NXDOMAIN, "5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa.");
 	ldns_pkt_free(r);
 	/* A mesh address's name, another type: NODATA. */
-	q = (struct q){ .name = "1.0.64.100.in-addr.arpa", .type = LDNS_RR_TYPE_TXT, .id = 5 };
+	q = (struct dns_test_query){ .name = "1.0.64.100.in-addr.arpa",
+				     .type = LDNS_RR_TYPE_TXT,
+				     .id = 5 };
 	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
 	if (r)
-		check_negative(r, LDNS_RCODE_NOERROR, "100.in-addr.arpa.");
+		check_negative(r, LDNS_RCODE_NOERROR, "64.100.in-addr.arpa.");
 	ldns_pkt_free(r);
-	/* Outside the mesh (a record's LAN address too), partial names:
-	 * forwarded. */
-	static const char *const fwd[] = { "2.77.168.192.in-addr.arpa", "64.100.in-addr.arpa",
-					   "2.0.64.99.in-addr.arpa", "in-addr.arpa" };
+	/* Outside the mesh (a record's LAN address too), names above the
+	 * mesh's reverse zones: forwarded. */
+	static const char *const fwd[] = { "2.77.168.192.in-addr.arpa", "100.in-addr.arpa",
+					   "2.0.64.99.in-addr.arpa",    "in-addr.arpa",
+					   "2.0.128.100.in-addr.arpa",  "d.f.ip6.arpa" };
 	for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++) {
-		q = (struct q){ .name = fwd[i], .type = LDNS_RR_TYPE_PTR, .id = 6 };
+		q = (struct dns_test_query){ .name = fwd[i], .type = LDNS_RR_TYPE_PTR, .id = 6 };
 		ldns_pkt_free(ask(&q, DNS_UDP, DNS_ANSWER_FORWARD));
 	}
+}
+
+/* The mesh's reverse space is answered here, none of it forwarded: an
+ * apex has SOA and NS; a partial address is NODATA with a name below,
+ * else NXDOMAIN (RFC 8020). */
+static void test_reverse_space(void)
+{
+	struct dns_test_query q = { .name = "64.100.in-addr.arpa",
+				    .type = LDNS_RR_TYPE_SOA,
+				    .id = 7 };
+	ldns_pkt *r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+
+	if (r && CHECK_EQ_INT(ldns_pkt_ancount(r), 1)) {
+		CHECK(ldns_pkt_aa(r));
+		CHECK(owner_is(ldns_rr_list_rr(ldns_pkt_answer(r), 0), "64.100.in-addr.arpa."));
+		CHECK(rdf_is(ldns_rr_list_rr(ldns_pkt_answer(r), 0), 0, "mesh.internal."));
+	}
+	ldns_pkt_free(r);
+	q.type = LDNS_RR_TYPE_NS;
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r && CHECK_EQ_INT(ldns_pkt_ancount(r), 1))
+		CHECK(rdf_is(ldns_rr_list_rr(ldns_pkt_answer(r), 0), 0, "mesh.internal."));
+	ldns_pkt_free(r);
+	q.type = LDNS_RR_TYPE_PTR;
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r)
+		check_negative(r, LDNS_RCODE_NOERROR, "64.100.in-addr.arpa.");
+	ldns_pkt_free(r);
+	q.name = "0.64.100.in-addr.arpa";
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r)
+		check_negative(r, LDNS_RCODE_NOERROR, "64.100.in-addr.arpa.");
+	ldns_pkt_free(r);
+	q.name = "1.64.100.in-addr.arpa";
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r)
+		check_negative(r, LDNS_RCODE_NXDOMAIN, "64.100.in-addr.arpa.");
+	ldns_pkt_free(r);
+	q.name = "5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa";
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r)
+		check_negative(r, LDNS_RCODE_NOERROR, "5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa.");
+	ldns_pkt_free(r);
+	q.name = "1.0.5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa";
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r)
+		check_negative(r, LDNS_RCODE_NXDOMAIN, "5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa.");
+	ldns_pkt_free(r);
+	q.name = "x.2.0.64.100.in-addr.arpa";
+	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
+	if (r)
+		check_negative(r, LDNS_RCODE_NXDOMAIN, "64.100.in-addr.arpa.");
+	ldns_pkt_free(r);
+}
+
+/* The naive reference: an address's parts (octets, or nibbles of IPv6),
+ * 0 the highest. */
+static unsigned naive_part(int family, const uint8_t *a, unsigned i)
+{
+	if (family == AF_INET)
+		return a[i];
+	return i % 2 ? a[i / 2] & 0xf : a[i / 2] >> 4;
+}
+
+/* What a reverse name of the first p parts of a (and a label that is no
+ * address before them) gets from a zone of the addresses set[0..n) (names
+ * "n<i>") in 100.64.0.0/10 and fd7a:6d67:7465::/48: -1 forwarded, else the
+ * rcode, *found the index of the name of a whole address or -1. */
+static int naive_reverse(const struct prefix *set, size_t n, int family, const uint8_t *a,
+			 unsigned p, bool junk, long *found)
+{
+	static const uint8_t net6[6] = { 0xfd, 0x7a, 0x6d, 0x67, 0x74, 0x65 };
+	unsigned max = family == AF_INET ? 4u : 32u;
+	bool ours = family == AF_INET ? p >= 2 && a[0] == 100 && a[1] >= 64 && a[1] < 128
+				      : p >= 12 && !memcmp(a, net6, 6);
+
+	*found = -1;
+	if (!ours)
+		return -1;
+	if (junk)
+		return LDNS_RCODE_NXDOMAIN;
+	if (p == (family == AF_INET ? 2u : 12u))
+		return LDNS_RCODE_NOERROR;
+	for (size_t i = 0; i < n; i++) {
+		unsigned k = 0;
+
+		while (set[i].family == family && k < p &&
+		       naive_part(family, set[i].addr, k) == naive_part(family, a, k))
+			k++;
+		if (k == p && set[i].family == family) {
+			*found = p == max ? (long)i : -1;
+			return LDNS_RCODE_NOERROR;
+		}
+	}
+	return LDNS_RCODE_NXDOMAIN;
+}
+
+/* The reverse name of the first p parts of a, a junk label first. */
+static void reverse_text(int family, const uint8_t *a, unsigned p, bool junk, char *buf)
+{
+	size_t used = (size_t)sprintf(buf, "%s", junk ? "junk." : "");
+
+	for (unsigned i = p; i-- > 0;)
+		used += (size_t)sprintf(buf + used, family == AF_INET ? "%u." : "%x.",
+					naive_part(family, a, i));
+	sprintf(buf + used, "%s", family == AF_INET ? "in-addr.arpa" : "ip6.arpa");
+}
+
+/* Random names in and around the mesh's reverse space against the naive
+ * reference: verdict, rcode, the PTR's target. */
+static void test_reverse_random(void)
+{
+	enum { N = 400, QUERIES = 20000 };
+	static struct prefix set[N], mesh[2];
+	static struct dns_zone_name names[N];
+	static char label[N][8];
+	struct dns_zone_spec spec = { .mesh = mesh, .n_mesh = 2, .serial = 42 };
+	struct dns_zone *saved = zone, *z = NULL;
+	struct test_rng rng = { 0x4e7 };
+	size_t counts[4] = { 0 }; /* forwarded, NOERROR, NXDOMAIN, PTR */
+	char text[160], want[32];
+
+	mesh[0] = dns_test_prefix("100.64.0.0/10");
+	mesh[1] = dns_test_prefix("fd7a:6d67:7465::/48");
+	for (size_t i = 0; i < N; i++) {
+		/* Few distinct parts, so that partial names often have names below. */
+		set[i] = dns_test_prefix(i % 2 ? "fd7a:6d67:7465::" : "100.64.0.0");
+		if (i % 2)
+			for (int b = 6; b < 16; b++)
+				set[i].addr[b] =
+				    (uint8_t)(test_rng_next(&rng) % 3 ? 0
+								      : test_rng_next(&rng) % 4);
+		else
+			for (int b = 1; b < 4; b++)
+				set[i].addr[b] =
+				    (uint8_t)((b == 1 ? 64 : 0) + test_rng_next(&rng) % 4);
+		snprintf(label[i], sizeof(label[i]), "n%zu", i);
+		names[i] = (struct dns_zone_name){ label[i], &set[i], 1, true, 0 };
+	}
+	if (!CHECK_EQ_INT(dns_zone_build(&spec, names, N, &z, NULL), 0))
+		return;
+	zone = z;
+	for (int i = 0; i < QUERIES; i++) {
+		const struct prefix *base = &set[test_rng_next(&rng) % N];
+		struct prefix a = *base;
+		int family = a.family;
+		unsigned max = family == AF_INET ? 4 : 32;
+		unsigned p = (unsigned)(test_rng_next(&rng) % (max + 1));
+		bool junk = test_rng_next(&rng) % 8 == 0;
+		struct dns_test_query q = { .name = text,
+					    .type = LDNS_RR_TYPE_PTR,
+					    .id = (uint16_t)i };
+		long found, first;
+		int rcode;
+		ldns_pkt *r;
+
+		if (test_rng_next(&rng) % 3 == 0) /* some part changed, maybe out of the mesh */
+			a.addr[test_rng_next(&rng) % addr_len(family)] ^=
+			    (uint8_t)(1u << test_rng_next(&rng) % 8);
+		/* The first of a repeated address keeps the name (members by name). */
+		rcode = naive_reverse(set, N, family, a.addr, p, junk, &found);
+		for (size_t j = 0; found >= 0 && j < N; j++)
+			if (set[j].family == family &&
+			    !memcmp(set[j].addr, a.addr, addr_len(family)) &&
+			    strcmp(label[j], label[found]) < 0)
+				found = (long)j;
+		first = found;
+		reverse_text(family, a.addr, p, junk, text);
+		r = ask(&q, DNS_UDP, rcode < 0 ? DNS_ANSWER_FORWARD : DNS_ANSWER_REPLY);
+		counts[rcode < 0 ? 0 : rcode == LDNS_RCODE_NOERROR ? 1 : 2]++;
+		if (!r) {
+			if (rcode >= 0)
+				fprintf(stderr, "  %s\n", text);
+			continue;
+		}
+		if (!CHECK_EQ_INT(ldns_pkt_get_rcode(r), rcode))
+			fprintf(stderr, "  %s\n", text);
+		CHECK_EQ_INT(ldns_pkt_ancount(r), first >= 0);
+		if (first >= 0 && ldns_pkt_ancount(r) == 1) {
+			counts[3]++;
+			snprintf(want, sizeof(want), "%s.mesh.internal.", label[first]);
+			CHECK(rdf_is(ldns_rr_list_rr(ldns_pkt_answer(r), 0), 0, want));
+		}
+		ldns_pkt_free(r);
+	}
+	printf("reverse: %zu forwarded, %zu NOERROR (%zu PTR), %zu NXDOMAIN of %d\n", counts[0],
+	       counts[1], counts[3], counts[2], QUERIES);
+	CHECK(counts[0] > 500 && counts[1] > 2000 && counts[2] > 2000 && counts[3] > 1000);
+	zone = saved;
+	dns_zone_free(z);
 }
 
 static void test_forward(void)
 {
 	static const char *const names[] = { "example.com", "internal", "mesh.internal.evil",
 					     "xmesh.internal", "." };
-	struct q q = { .type = LDNS_RR_TYPE_A, .id = 77 };
+	struct dns_test_query q = { .type = LDNS_RR_TYPE_A, .id = 77 };
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		q.name = names[i];
@@ -370,11 +507,11 @@ static void test_forward(void)
 
 static void test_edns(void)
 {
-	struct q q = { .name = "home.mesh.internal",
-		       .type = LDNS_RR_TYPE_A,
-		       .id = 11,
-		       .edns_size = 4096,
-		       .do_bit = true };
+	struct dns_test_query q = { .name = "home.mesh.internal",
+				    .type = LDNS_RR_TYPE_A,
+				    .id = 11,
+				    .edns_size = 4096,
+				    .do_bit = true };
 	ldns_pkt *r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
 
 	if (r) {
@@ -406,7 +543,9 @@ static void test_edns(void)
 /* big has 32 AAAA: about 950 bytes. */
 static void test_truncation(void)
 {
-	struct q q = { .name = "big.mesh.internal", .type = LDNS_RR_TYPE_AAAA, .id = 21 };
+	struct dns_test_query q = { .name = "big.mesh.internal",
+				    .type = LDNS_RR_TYPE_AAAA,
+				    .id = 21 };
 	ldns_pkt *r;
 
 	/* No EDNS over UDP: 512. */
@@ -447,7 +586,7 @@ static void test_truncation(void)
 	}
 	ldns_pkt_free(r);
 	/* A size below 512 counts as 512. */
-	q = (struct q){
+	q = (struct dns_test_query){
 		.name = "laptop.mesh.internal", .type = LDNS_RR_TYPE_ANY, .id = 23, .edns_size = 50
 	};
 	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
@@ -458,7 +597,9 @@ static void test_truncation(void)
 	}
 	ldns_pkt_free(r);
 	/* A small name fits in 512. */
-	q = (struct q){ .name = "home.mesh.internal", .type = LDNS_RR_TYPE_ANY, .id = 22 };
+	q = (struct dns_test_query){ .name = "home.mesh.internal",
+				     .type = LDNS_RR_TYPE_ANY,
+				     .id = 22 };
 	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
 	if (r)
 		CHECK(!ldns_pkt_tc(r));
@@ -507,10 +648,10 @@ static void check_error(const uint8_t *wire, size_t len, unsigned rcode, size_t 
 static void test_errors(void)
 {
 	uint8_t header[12] = { 0xab, 0xcd, 0x01, 0x00, 0x00, 0x01 }, junk[40];
-	struct q q = { .name = "version.bind",
-		       .type = LDNS_RR_TYPE_TXT,
-		       .klass = LDNS_RR_CLASS_CH,
-		       .id = 31 };
+	struct dns_test_query q = { .name = "version.bind",
+				    .type = LDNS_RR_TYPE_TXT,
+				    .klass = LDNS_RR_CLASS_CH,
+				    .id = 31 };
 	uint8_t *wire;
 	size_t len;
 	ldns_pkt *r;
@@ -552,7 +693,7 @@ static void test_errors(void)
 		CHECK_EQ_INT(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED);
 	ldns_pkt_free(r);
 	/* Zone transfers of ours: REFUSED; of others: forwarded. */
-	q = (struct q){ .name = "mesh.internal", .type = LDNS_RR_TYPE_AXFR, .id = 33 };
+	q = (struct dns_test_query){ .name = "mesh.internal", .type = LDNS_RR_TYPE_AXFR, .id = 33 };
 	r = ask(&q, DNS_TCP, DNS_ANSWER_REPLY);
 	if (r) {
 		CHECK_EQ_INT(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED);
@@ -560,15 +701,24 @@ static void test_errors(void)
 	}
 	ldns_pkt_free(r);
 	q.name = "64.100.in-addr.arpa";
+	r = ask(&q, DNS_TCP, DNS_ANSWER_REPLY);
+	if (r)
+		CHECK_EQ_INT(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED);
+	ldns_pkt_free(r);
+	q.name = "100.in-addr.arpa";
 	ldns_pkt_free(ask(&q, DNS_TCP, DNS_ANSWER_FORWARD));
-	q = (struct q){ .name = "0.0.64.100.in-addr.arpa", .type = LDNS_RR_TYPE_IXFR, .id = 34 };
+	q = (struct dns_test_query){ .name = "0.0.64.100.in-addr.arpa",
+				     .type = LDNS_RR_TYPE_IXFR,
+				     .id = 34 };
 	r = ask(&q, DNS_UDP, DNS_ANSWER_REPLY);
 	if (r)
 		CHECK_EQ_INT(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED);
 	ldns_pkt_free(r);
 	/* Silence: shorter than a header, a response (QR set), nothing. */
-	q = (struct q){ .name = "home.mesh.internal", .type = LDNS_RR_TYPE_A, .id = 32 };
-	wire = query_wire(&q, &len);
+	q = (struct dns_test_query){ .name = "home.mesh.internal",
+				     .type = LDNS_RR_TYPE_A,
+				     .id = 32 };
+	wire = dns_test_query_wire(&q, &len);
 	for (size_t n = 0; n < 12; n++)
 		CHECK_EQ_INT(dns_answer_local(zone, wire, n, DNS_UDP, out, sizeof(out), &reply),
 			     DNS_ANSWER_DROP);
@@ -583,9 +733,11 @@ static void test_errors(void)
 /* A cap too small for even the question drops; one between truncates. */
 static void test_small_cap(void)
 {
-	struct q q = { .name = "big.mesh.internal", .type = LDNS_RR_TYPE_AAAA, .id = 41 };
+	struct dns_test_query q = { .name = "big.mesh.internal",
+				    .type = LDNS_RR_TYPE_AAAA,
+				    .id = 41 };
 	size_t len;
-	uint8_t *wire = query_wire(&q, &len);
+	uint8_t *wire = dns_test_query_wire(&q, &len);
 
 	CHECK_EQ_INT(dns_answer_local(zone, wire, len, DNS_TCP, out, 20, &reply), DNS_ANSWER_DROP);
 	CHECK_EQ_INT(dns_answer_local(zone, wire, len, DNS_TCP, out, 300, &reply),
@@ -629,11 +781,14 @@ static void test_random(void)
 
 int main(void)
 {
-	zone_init();
+	/* The fixture zone (dns_testlib.h), serial 42. */
+	zone = dns_test_zone(42);
 	RUN(test_a_aaaa);
 	RUN(test_negative);
 	RUN(test_apex);
 	RUN(test_ptr);
+	RUN(test_reverse_space);
+	RUN(test_reverse_random);
 	RUN(test_forward);
 	RUN(test_edns);
 	RUN(test_truncation);

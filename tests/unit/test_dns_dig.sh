@@ -2,8 +2,10 @@
 # The resolver's local answers as a real client reads them: dig (dnsutils)
 # against dns_answer_local() behind a loopback port (dns_loopback, UDP and
 # TCP on 127.0.0.1 only, no daemon): A, AAAA, PTR, NXDOMAIN with the SOA, a
-# static record, and an answer too big for 512 bytes that dig gets with TC
-# over UDP and then whole over TCP.
+# static record, the mesh's reverse space answered here (partial and
+# unknown reverse names, a reverse apex's SOA; a forwarded query would get
+# no answer from dns_loopback), and an answer too big for 512 bytes that dig
+# gets with TC over UDP and then whole over TCP.
 # Usage: test_dns_dig.sh DNS_LOOPBACK      (exit 77: skipped)
 set -eu
 
@@ -58,6 +60,24 @@ echo "$out" | grep -q 'status: NXDOMAIN' || bad "nobody.mesh.internal: no NXDOMA
 echo "$out" | grep -q 'flags: qr aa rd ra' || bad "nobody.mesh.internal: flags: $out"
 echo "$out" | grep -q 'SOA.*mesh.internal\. hostmaster\.mesh\.internal\. 1 3600 600 86400 60' ||
 	bad "nobody.mesh.internal: no SOA in authority: $out"
+
+# The mesh's reverse space: status and the reverse zone's SOA.
+reverse() {
+	name=$1 type=$2 status=$3 apex=$4
+	out=$(q "$name" "$type")
+	echo "$out" | grep -q "status: $status" || bad "$name $type: no $status: $out"
+	echo "$out" | grep -q "flags: qr aa rd ra" || bad "$name $type: flags: $out"
+	echo "$out" | grep -Eq "^${apex}[[:space:]]+60[[:space:]]+IN[[:space:]]+SOA[[:space:]]+mesh\.internal\." ||
+		bad "$name $type: no SOA of $apex: $out"
+	echo "dig $name $type: $status, SOA of $apex"
+}
+reverse 64.100.in-addr.arpa PTR NOERROR 64.100.in-addr.arpa.
+reverse 0.64.100.in-addr.arpa PTR NOERROR 64.100.in-addr.arpa.
+reverse 7.64.100.in-addr.arpa PTR NXDOMAIN 64.100.in-addr.arpa.
+reverse 9.9.64.100.in-addr.arpa PTR NXDOMAIN 64.100.in-addr.arpa.
+reverse 101.100.in-addr.arpa SOA NOERROR 101.100.in-addr.arpa.
+reverse 5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa PTR NOERROR 5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa.
+reverse 9.0.5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa PTR NXDOMAIN 5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa.
 
 # 32 AAAA records: over UDP without EDNS the answer is truncated...
 out=$(q +noedns +ignore big.mesh.internal AAAA)

@@ -3,6 +3,7 @@
  * scenario's client in a thread of its own with blocking sockets and
  * receive timeouts (bounded, never timed assertions). */
 #include <errno.h>
+#include <fcntl.h>
 #include <ldns/ldns.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -42,8 +43,8 @@ static struct dns_zone *zone_new(const char *sw_addr)
 	sw[0] = pfx(sw_addr);
 	mesh[0] = pfx("100.64.0.0/10");
 	mesh[1] = pfx("fd7a:6d67:7465::/48");
-	names[0] = (struct dns_zone_name){ "home", home, 2, true };
-	names[1] = (struct dns_zone_name){ "switch", sw, 1, false };
+	names[0] = (struct dns_zone_name){ "home", home, 2, true, 0 };
+	names[1] = (struct dns_zone_name){ "switch", sw, 1, false, 0 };
 	if (dns_zone_build(&spec, names, 2, &z, NULL) < 0)
 		abort();
 	return z;
@@ -401,6 +402,76 @@ static void test_forward(void)
 	loop_timer_del(loop, f.timer);
 }
 
+/* ---- a forwarder that answers from inside forward() (a cache hit) ---- */
+
+static int sync_forward(void *fwd, const uint8_t *query, size_t len, bool tcp,
+			dns_forward_done_fn done, void *ctx)
+{
+	uint8_t reply[512];
+
+	(void)fwd;
+	(void)tcp;
+	if (len > sizeof(reply))
+		return -EBUSY;
+	memcpy(reply, query, len);
+	reply[2] |= 0x80; /* QR: the query as its own answer */
+	done(ctx, reply, len);
+	return 0;
+}
+
+static int sync_fd = -1;
+static struct answer sync_results[3];
+static bool sync_closed;
+
+/* A forwarded query, a local one and a zero length in one write: two
+ * replies in order, then the server closes (it once went on with the
+ * connection it had freed while answering from inside forward()). */
+static void *sync_client(void *arg)
+{
+	uint8_t buf[1024];
+	size_t len = framed("example.com.", LDNS_RR_TYPE_A, 21, buf);
+	struct timeval tv = { .tv_sec = 2 };
+
+	(void)arg;
+	len += framed("home.mesh.internal.", LDNS_RR_TYPE_A, 22, buf + len);
+	buf[len++] = 0;
+	buf[len++] = 0;
+	setsockopt(sync_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (send(sync_fd, buf, len, MSG_NOSIGNAL) == (ssize_t)len) {
+		sync_results[0] = tcp_read(sync_fd);
+		sync_results[1] = tcp_read(sync_fd);
+		sync_closed = closed_by_peer(sync_fd);
+	}
+	atomic_store(&client_done, true);
+	return NULL;
+}
+
+static void test_forward_at_once(void)
+{
+	struct dns_server_ops ops = { sync_forward, NULL, NULL };
+	union sockaddr_inet peer = sa("192.0.2.9:4000");
+	struct dns_server *fs;
+	int sv[2];
+
+	if (!CHECK(dns_server_new(loop, &ops, &fs) == 0))
+		return;
+	dns_server_set_zone(fs, zone_new("192.168.77.2"));
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+	CHECK(fcntl(sv[1], F_SETFL, O_NONBLOCK) == 0);
+	CHECK(dns_server_tcp_adopt(fs, sv[1], &peer) == 0);
+	sync_fd = sv[0];
+	run(sync_client);
+	CHECK_EQ_INT(sync_results[0].id, 21);
+	CHECK_EQ_INT(sync_results[0].rcode, LDNS_RCODE_NOERROR);
+	CHECK_EQ_INT(sync_results[1].id, 22);
+	CHECK_EQ_INT(sync_results[1].ancount, 1);
+	CHECK(sync_closed);
+	CHECK_EQ_INT(dns_server_stats(fs)->forwarded, 1);
+	CHECK_EQ_INT(dns_server_tcp_count(fs), 0);
+	close(sv[0]);
+	dns_server_free(fs);
+}
+
 /* ---- TCP framing ---- */
 
 static struct answer tcp_results[8];
@@ -602,6 +673,7 @@ int main(void)
 	RUN(test_many_connections);
 	RUN(test_rate_limit);
 	RUN(test_forward);
+	RUN(test_forward_at_once);
 	RUN(test_listen_change);
 	dns_server_free(srv);
 	loop_free(loop);

@@ -79,10 +79,12 @@ static void fixture_init(struct fixture *fx)
 	fx->phone[1] = pfx("fd7a:6d67:7465::4/128");
 	fx->dup[0] = pfx("100.64.0.5/32");
 	strcpy(fx->peers[0].name, "Laptop");
+	fx->peers[0].id = 2;
 	fx->peers[0].allowed_ips = fx->laptop_ips;
 	fx->peers[0].n_allowed_ips = 4;
 	fx->peers[0].n_addresses = 2;
 	strcpy(fx->peers[1].name, "exit_1");
+	fx->peers[1].id = 3;
 	fx->peers[1].allowed_ips = fx->exit_ips;
 	fx->peers[1].n_allowed_ips = 1;
 	fx->peers[1].n_addresses = 1;
@@ -97,7 +99,8 @@ static void fixture_init(struct fixture *fx)
 				       .addresses = fx->self,
 				       .n_addresses = 2,
 				       .devices = fx->devices,
-				       .n_devices = 2 };
+				       .n_devices = 2,
+				       .self_id = 1 };
 }
 
 static struct dns_record record(const char *name, const char *addr)
@@ -119,7 +122,10 @@ static void test_from_view(void)
 	const char *const laptop[] = { "100.64.0.2", "fd7a:6d67:7465::2" };
 	const char *const phone[] = { "100.64.0.4", "fd7a:6d67:7465::4" };
 	const char *const sw[] = { "192.168.77.2", "fd00:77::2" };
+	const char *const exit1[] = { "100.64.0.3" };
+	const struct dns_zone_skip *skipped;
 	struct dns_zone_stats st;
+	size_t n;
 	struct dns_zone *z;
 	struct fixture fx;
 
@@ -135,15 +141,27 @@ static void test_from_view(void)
 	CHECK(has_addresses(z, "phone", phone, 2));
 	CHECK(has_addresses(z, "switch", sw, 2));
 	CHECK(has_addresses(z, "nas", phone, 1));
+	/* A name that is no label gets one: exit_1 is exit-1. */
 	CHECK(dns_zone_lookup(z, "exit_1", 6) == NULL);
-	CHECK(dns_zone_lookup(z, "exit-1", 6) == NULL);
+	CHECK(has_addresses(z, "exit-1", exit1, 1));
 	CHECK(dns_zone_lookup(z, "laptop.x", 8) == NULL);
 	CHECK(dns_zone_lookup(z, "", 0) == NULL);
-	CHECK_EQ_INT(st.names, 5); /* home laptop phone switch nas */
-	CHECK_EQ_INT(dns_zone_count(z), 5);
-	CHECK_EQ_INT(st.invalid, 1);   /* exit_1 */
+	CHECK_EQ_INT(st.names, 6); /* home laptop exit-1 phone switch nas */
+	CHECK_EQ_INT(dns_zone_count(z), 6);
+	CHECK_EQ_INT(st.invalid, 0);
 	CHECK_EQ_INT(st.duplicate, 2); /* the device LAPTOP, the record phone */
 	CHECK_EQ_INT(st.over_cap, 0);
+	/* The device LAPTOP (no id) is skipped for the node Laptop (id 2). */
+	skipped = dns_zone_skipped(z, &n);
+	if (CHECK_EQ_INT(n, 1)) {
+		CHECK(strcmp(skipped[0].name, "LAPTOP") == 0);
+		CHECK(strcmp(skipped[0].label, "laptop") == 0);
+		CHECK(strcmp(skipped[0].holder, "Laptop") == 0);
+	}
+	CHECK(strcmp(dns_zone_member_label(z, "Laptop"), "laptop") == 0);
+	CHECK(strcmp(dns_zone_member_label(z, "exit_1"), "exit-1") == 0);
+	CHECK(dns_zone_member_label(z, "LAPTOP") == NULL);
+	CHECK(dns_zone_member_label(z, "switch") == NULL); /* a record */
 	/* Reverse: members first, then records; nothing for an address
 	 * nobody has. */
 	CHECK(strcmp(name_of(z, "100.64.0.2"), "laptop") == 0);
@@ -151,6 +169,7 @@ static void test_from_view(void)
 	CHECK(strcmp(name_of(z, "100.64.0.4"), "phone") == 0);
 	CHECK(strcmp(name_of(z, "192.168.77.2"), "switch") == 0);
 	CHECK(strcmp(name_of(z, "100.64.0.5"), "") == 0);
+	CHECK(strcmp(name_of(z, "100.64.0.3"), "exit-1") == 0);
 	CHECK(strcmp(name_of(z, "100.64.0.9"), "") == 0);
 	CHECK(dns_zone_is_mesh(z, AF_INET, pfx("100.127.1.1").addr));
 	CHECK(!dns_zone_is_mesh(z, AF_INET, pfx("100.128.0.1").addr));
@@ -211,7 +230,7 @@ static void test_caps(void)
 		addrs[i] = pfx("100.64.0.0");
 		addrs[i].addr[2] = (uint8_t)(i >> 8);
 		addrs[i].addr[3] = (uint8_t)i;
-		names[i] = (struct dns_zone_name){ text[i], &addrs[i], 1, true };
+		names[i] = (struct dns_zone_name){ text[i], &addrs[i], 1, true, 0 };
 	}
 	CHECK_EQ_INT(dns_zone_build(&spec, names, n, &z, &st), 0);
 	CHECK_EQ_INT(st.names, DNS_ZONE_NAMES_MAX);
@@ -224,7 +243,7 @@ static void test_caps(void)
 	for (size_t i = 0; i < 40; i++) {
 		addrs[i] = pfx("192.0.2.0");
 		addrs[i].addr[3] = (uint8_t)(i + 1);
-		names[i] = (struct dns_zone_name){ "big", &addrs[i], 1, false };
+		names[i] = (struct dns_zone_name){ "big", &addrs[i], 1, false, 0 };
 	}
 	CHECK_EQ_INT(dns_zone_build(&spec, names, 40, &z, &st), 0);
 	CHECK_EQ_INT(st.names, 1);
@@ -258,7 +277,7 @@ static void test_lookup_random(void)
 		addrs[i] = pfx("100.64.0.0/10");
 		addrs[i].addr[2] = (uint8_t)(i >> 8);
 		addrs[i].addr[3] = (uint8_t)i;
-		names[i] = (struct dns_zone_name){ text[i], &addrs[i], 1, true };
+		names[i] = (struct dns_zone_name){ text[i], &addrs[i], 1, true, 0 };
 	}
 	if (!CHECK_EQ_INT(dns_zone_build(&spec, names, N, &z, NULL), 0))
 		return;
@@ -285,6 +304,91 @@ static void test_lookup_random(void)
 	dns_zone_free(z);
 }
 
+static enum dns_reverse_kind find(const struct dns_zone *z, const char *name,
+				  struct dns_reverse *rev);
+
+/* Names that are no DNS label: lower case, runs outside [a-z0-9-] one
+ * '-', trimmed. */
+static void test_label_from_name(void)
+{
+	static const char *const cases[][2] = {
+		{ "my_laptop", "my-laptop" },
+		{ "My.Laptop", "my-laptop" },
+		{ "a__.._b", "a-b" },
+		{ "_web_", "web" },
+		{ "-x-", "x" },
+		{ "a-_-b", "a---b" },
+		{ "home", "home" },
+		{ "___", "" },
+		{ "._-", "" },
+		{ "Web-1.lan", "web-1-lan" },
+	};
+	char out[DNS_LABEL_MAX + 1], big[80];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t len = dns_label_from_name(cases[i][0], out);
+
+		if (!CHECK(strcmp(out, cases[i][1]) == 0 && len == strlen(cases[i][1])))
+			fprintf(stderr, "  %s: '%s', want '%s'\n", cases[i][0], out, cases[i][1]);
+		CHECK(len == 0 || dns_label_valid(out, len));
+	}
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	big[62] = '_';
+	CHECK_EQ_INT(dns_label_from_name(big, out), 62); /* trimmed after the cut */
+}
+
+/* Members whose names map to one label: the lower id keeps it, whatever
+ * the input order; nodes before devices (no id), then the name's bytes. */
+static void test_collisions(void)
+{
+	struct prefix a[5] = { pfx("100.64.0.1"), pfx("100.64.0.2"), pfx("100.64.0.3"),
+			       pfx("100.64.0.4"), pfx("100.64.0.5") };
+	struct dns_zone_name names[] = {
+		{ "my-laptop", &a[0], 1, true, 9 },  { "my_laptop", &a[1], 1, true, 4 },
+		{ "MY.LAPTOP", &a[2], 1, true, 0 },  { "___", &a[3], 1, true, 5 },
+		{ "my-laptop", &a[4], 1, false, 0 }, /* a record: loses, not listed */
+	};
+	struct dns_zone_spec spec = { 0 };
+	const struct dns_zone_skip *s;
+	struct dns_zone_stats st;
+	struct dns_zone *z;
+	char reason[160];
+	size_t n;
+
+	if (!CHECK_EQ_INT(dns_zone_build(&spec, names, 5, &z, &st), 0))
+		return;
+	CHECK_EQ_INT(dns_zone_count(z), 1);
+	CHECK(strcmp(name_of(z, "100.64.0.2"), "my-laptop") == 0);
+	CHECK(strcmp(dns_zone_member_label(z, "my_laptop"), "my-laptop") == 0);
+	CHECK(dns_zone_member_label(z, "my-laptop") == NULL);
+	CHECK_EQ_INT(st.invalid, 1);
+	CHECK_EQ_INT(st.duplicate, 3);
+	s = dns_zone_skipped(z, &n);
+	if (CHECK_EQ_INT(n, 3)) {
+		CHECK(strcmp(s[0].name, "___") == 0 && !s[0].holder[0]);
+		dns_zone_skip_reason(&s[0], reason, sizeof(reason));
+		CHECK(strcmp(reason, "no DNS label in the name") == 0);
+		CHECK(strcmp(s[1].name, "my-laptop") == 0 && !strcmp(s[1].holder, "my_laptop"));
+		CHECK(strcmp(s[2].name, "MY.LAPTOP") == 0 && !strcmp(s[2].holder, "my_laptop"));
+		dns_zone_skip_reason(&s[2], reason, sizeof(reason));
+		CHECK(strcmp(reason, "its label \"my-laptop\" is my_laptop's") == 0);
+	}
+	dns_zone_free(z);
+	/* The same in another order: the same holder. */
+	struct dns_zone_name rev[] = { names[2], names[1], names[0] };
+	if (!CHECK_EQ_INT(dns_zone_build(&spec, rev, 3, &z, &st), 0))
+		return;
+	CHECK(strcmp(name_of(z, "100.64.0.2"), "my-laptop") == 0);
+	dns_zone_free(z);
+	/* Without ids: the name's bytes ("MY.LAPTOP" < "my_laptop"). */
+	names[0].id = names[1].id = 0;
+	if (!CHECK_EQ_INT(dns_zone_build(&spec, names, 3, &z, &st), 0))
+		return;
+	CHECK(strcmp(name_of(z, "100.64.0.3"), "my-laptop") == 0);
+	dns_zone_free(z);
+}
+
 static void test_reverse_names(void)
 {
 	uint8_t addr[16];
@@ -306,8 +410,8 @@ static void test_reverse_names(void)
 	};
 	struct dns_zone_spec spec = { .mesh = &want, .n_mesh = 1 };
 	struct prefix mesh4 = pfx("100.64.0.0/10");
+	struct dns_reverse rev;
 	struct dns_zone *z;
-	char apex[256];
 
 	CHECK(dns_reverse_parse("2.0.64.100.in-addr.arpa.", &family, addr));
 	CHECK(family == AF_INET && !memcmp(addr, pfx("100.64.0.2").addr, 4));
@@ -321,15 +425,100 @@ static void test_reverse_names(void)
 	want.len = 48;
 	if (!CHECK_EQ_INT(dns_zone_build(&spec, NULL, 0, &z, NULL), 0))
 		return;
-	CHECK(dns_zone_reverse_apex(z, AF_INET6, want.addr, apex, sizeof(apex)));
-	CHECK(strcmp(apex, "5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa") == 0);
-	CHECK(!dns_zone_reverse_apex(z, AF_INET, mesh4.addr, apex, sizeof(apex)));
+	CHECK_EQ_INT(find(z, v6, &rev), DNS_REVERSE_ADDRESS);
+	CHECK(strcmp(rev.apex, "5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa") == 0);
+	CHECK(rev.family == AF_INET6 && !memcmp(rev.addr, want.addr, 16));
+	CHECK_EQ_INT(find(z, "2.0.64.100.in-addr.arpa", &rev), DNS_REVERSE_OUTSIDE);
 	dns_zone_free(z);
 	spec.mesh = &mesh4;
 	if (!CHECK_EQ_INT(dns_zone_build(&spec, NULL, 0, &z, NULL), 0))
 		return;
-	CHECK(dns_zone_reverse_apex(z, AF_INET, pfx("100.100.1.2").addr, apex, sizeof(apex)));
-	CHECK(strcmp(apex, "100.in-addr.arpa") == 0);
+	CHECK_EQ_INT(find(z, "2.1.100.100.in-addr.arpa", &rev), DNS_REVERSE_ADDRESS);
+	CHECK(strcmp(rev.apex, "100.100.in-addr.arpa") == 0);
+	CHECK_EQ_INT(find(z, "127.100.in-addr.arpa", &rev), DNS_REVERSE_APEX);
+	CHECK_EQ_INT(find(z, "128.100.in-addr.arpa", &rev), DNS_REVERSE_OUTSIDE);
+	CHECK_EQ_INT(find(z, "100.in-addr.arpa", &rev), DNS_REVERSE_OUTSIDE);
+	/* The resolver's network is the zone's without a mesh network in it. */
+	CHECK_EQ_INT(find(z, "5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa", &rev), DNS_REVERSE_APEX);
+	dns_zone_free(z);
+}
+
+/* dns_zone_reverse_find() of a name in text. */
+static enum dns_reverse_kind find(const struct dns_zone *z, const char *name,
+				  struct dns_reverse *rev)
+{
+	struct dns_label labels[128];
+	size_t n = 0;
+
+	for (const char *s = name; *s && n < 128;) {
+		const char *dot = strchr(s, '.');
+		size_t len = dot ? (size_t)(dot - s) : strlen(s);
+
+		labels[n++] = (struct dns_label){ s, len };
+		s += len + (dot != NULL);
+	}
+	return dns_zone_reverse_find(z, labels, n, rev);
+}
+
+/* A partial name of a mesh address (RFC 8020): NODATA when a name lies
+ * below, else NXDOMAIN; the apex exists; labels that are no address and
+ * names past an address are empty. */
+static void test_reverse_tree(void)
+{
+	struct prefix mesh[2] = { pfx("100.64.0.0/10"), pfx("fd00:1:2::/56") };
+	struct prefix home[2] = { pfx("100.64.3.1"), pfx("fd00:1:2:3::1") };
+	struct dns_zone_name names[] = { { "home", home, 2, true, 0 } };
+	struct dns_zone_spec spec = { .mesh = mesh, .n_mesh = 2 };
+	static const struct {
+		const char *name;
+		enum dns_reverse_kind kind;
+		const char *apex;
+	} cases[] = {
+		{ "64.100.in-addr.arpa", DNS_REVERSE_APEX, "64.100.in-addr.arpa" },
+		{ "65.100.in-addr.arpa", DNS_REVERSE_APEX, "65.100.in-addr.arpa" },
+		{ "3.64.100.in-addr.arpa", DNS_REVERSE_INNER, "64.100.in-addr.arpa" },
+		{ "0.64.100.in-addr.arpa", DNS_REVERSE_EMPTY, "64.100.in-addr.arpa" },
+		{ "1.3.64.100.in-addr.arpa", DNS_REVERSE_ADDRESS, "64.100.in-addr.arpa" },
+		{ "2.3.64.100.in-addr.arpa", DNS_REVERSE_ADDRESS, "64.100.in-addr.arpa" },
+		{ "x.1.3.64.100.in-addr.arpa", DNS_REVERSE_EMPTY, "64.100.in-addr.arpa" },
+		{ "x.3.64.100.in-addr.arpa", DNS_REVERSE_EMPTY, "64.100.in-addr.arpa" },
+		{ "03.64.100.In-Addr.ARPA", DNS_REVERSE_EMPTY, "64.100.in-addr.arpa" },
+		{ "3.63.100.in-addr.arpa", DNS_REVERSE_OUTSIDE, "" },
+		{ "100.in-addr.arpa", DNS_REVERSE_OUTSIDE, "" },
+		{ "in-addr.arpa", DNS_REVERSE_OUTSIDE, "" },
+		{ "arpa", DNS_REVERSE_OUTSIDE, "" },
+		{ "3.64.100.in-addr.arpa.example", DNS_REVERSE_OUTSIDE, "" },
+		/* fd00:1:2::/56: 14 nibbles. */
+		{ "0.0.2.0.0.0.1.0.0.0.0.0.d.f.ip6.arpa", DNS_REVERSE_APEX,
+		  "0.0.2.0.0.0.1.0.0.0.0.0.d.f.ip6.arpa" },
+		{ "0.0.2.0.0.0.1.0.0.0.0.0.D.F.IP6.ARPA", DNS_REVERSE_APEX,
+		  "0.0.2.0.0.0.1.0.0.0.0.0.d.f.ip6.arpa" },
+		{ "3.0.0.0.2.0.0.0.1.0.0.0.0.0.d.f.ip6.arpa", DNS_REVERSE_INNER,
+		  "0.0.2.0.0.0.1.0.0.0.0.0.d.f.ip6.arpa" },
+		{ "4.0.0.0.2.0.0.0.1.0.0.0.0.0.d.f.ip6.arpa", DNS_REVERSE_EMPTY,
+		  "0.0.2.0.0.0.1.0.0.0.0.0.d.f.ip6.arpa" },
+		{ "0.2.0.0.0.1.0.0.0.0.0.d.f.ip6.arpa", DNS_REVERSE_OUTSIDE, "" },
+		{ "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.0.0.d.f.ip6.arpa",
+		  DNS_REVERSE_ADDRESS, "0.0.2.0.0.0.1.0.0.0.0.0.d.f.ip6.arpa" },
+		{ "5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa", DNS_REVERSE_APEX,
+		  "5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa" },
+		{ "0.5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa", DNS_REVERSE_EMPTY,
+		  "5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa" },
+		{ "ab.5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa", DNS_REVERSE_EMPTY,
+		  "5.6.4.7.7.6.d.6.a.7.d.f.ip6.arpa" },
+	};
+	struct dns_reverse rev;
+	struct dns_zone *z;
+
+	if (!CHECK_EQ_INT(dns_zone_build(&spec, names, 1, &z, NULL), 0))
+		return;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool ok = CHECK_EQ_INT(find(z, cases[i].name, &rev), cases[i].kind) &&
+			  CHECK(strcmp(rev.apex, cases[i].apex) == 0);
+
+		if (!ok)
+			fprintf(stderr, "  %s: apex '%s'\n", cases[i].name, rev.apex);
+	}
 	dns_zone_free(z);
 }
 
@@ -340,5 +529,8 @@ int main(void)
 	RUN(test_caps);
 	RUN(test_lookup_random);
 	RUN(test_reverse_names);
+	RUN(test_reverse_tree);
+	RUN(test_label_from_name);
+	RUN(test_collisions);
 	return test_summary();
 }

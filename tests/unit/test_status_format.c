@@ -47,6 +47,33 @@ static void test_exit_offers(void)
 			  "tx 0 B  offline\n");
 }
 
+/* A DNS name that is not the name (my_laptop is my-laptop.<domain>) is a
+ * note; one that is, or none, is not. */
+static void test_dns_name(void)
+{
+	static const char doc[] =
+	    "{%s, \"peers\": ["
+	    "{\"name\": \"my_laptop\", \"addresses\": [\"100.64.0.2/32\"], \"path\": \"direct\", "
+	    "\"endpoint\": null, \"last_handshake\": 990, \"online\": true, "
+	    "\"dns_name\": \"my-laptop.mesh.internal\"},"
+	    "{\"name\": \"cloud\", \"addresses\": [\"100.64.0.3/32\"], \"path\": \"direct\", "
+	    "\"endpoint\": null, \"last_handshake\": 990, \"online\": true, "
+	    "\"dns_name\": \"cloud.mesh.internal\"},"
+	    "{\"name\": \"My.Laptop\", \"addresses\": [\"100.64.0.4/32\"], \"path\": \"direct\", "
+	    "\"endpoint\": null, \"last_handshake\": 990, \"online\": true, "
+	    "\"dns_name\": null}]}";
+	char text[2048];
+
+	snprintf(text, sizeof(text), doc, self_json);
+	CHECK_STATUS_TEXT(text, 1000,
+			  "home (this node)  100.64.0.1  key hSDwCYkw\xe2\x80\xa6  "
+			  "offers exit node\n"
+			  "100.64.0.2  my_laptop  direct  10s ago  rx 0 B  tx 0 B  "
+			  "dns my-laptop.mesh.internal\n"
+			  "100.64.0.3  cloud      direct  10s ago  rx 0 B  tx 0 B\n"
+			  "100.64.0.4  My.Laptop  direct  10s ago  rx 0 B  tx 0 B\n");
+}
+
 static const char devices_json[] =
     "\"devices\": ["
     "{\"name\": \"phone\", \"addresses\": [\"100.64.0.7/32\", \"fd7a:6d67:7465::7/128\"], "
@@ -296,6 +323,7 @@ int main(void)
 	RUN(test_exit_list);
 	RUN(test_exit_list_empty);
 	RUN(test_exit_offers);
+	RUN(test_dns_name);
 	RUN(test_devices);
 	RUN(test_devices_mistyped);
 	return test_summary();

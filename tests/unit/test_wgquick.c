@@ -151,6 +151,22 @@ static void check_dns(const struct wgquick_config *c, const char *want)
 	free(got);
 }
 
+/* The device's DNS name, when given, in the first comment. */
+static void test_dns_name_comment(void)
+{
+	struct wgquick_config c = base();
+	char *text = NULL;
+
+	c.device = "my_phone";
+	c.dns_name = "my-phone.mesh.internal";
+	if (!CHECK_EQ_INT(wgquick_format(&c, &text), 0))
+		return;
+	CHECK(strncmp(text, "# meshgate device my_phone (my-phone.mesh.internal), hub home\n",
+		      strlen("# meshgate device my_phone (my-phone.mesh.internal), hub home\n")) ==
+	      0);
+	wgquick_free(text);
+}
+
 /* The hub's resolver and the mesh's domain, as wg-quick takes a search
  * domain: after the addresses on the DNS line. */
 static void test_dns_search(void)
@@ -414,6 +430,7 @@ int main(void)
 	RUN(test_invalid);
 	RUN(test_allowed_random);
 	RUN(test_dns_search);
+	RUN(test_dns_name_comment);
 	RUN(test_dns_random);
 	return test_summary();
 }
