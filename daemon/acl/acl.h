@@ -168,11 +168,4 @@ int acl_ports_parse(const char *text, struct acl_port_range **out, size_t *n)
 /* Sorts v and merges overlapping and adjacent ranges; the new count. */
 size_t acl_ports_canonical(struct acl_port_range *v, size_t n);
 
-/* The filter's JSON form (acl/filter.h) and back: from_json validates every
- * member and bound and returns -EINVAL with a message, leaving out empty. */
-json_t *acl_filter_to_json(const struct acl_filter *f);
-int acl_filter_from_json(const json_t *doc, struct acl_filter *out, char *errbuf, size_t errlen)
-    __attribute__((warn_unused_result));
-void acl_filter_free(struct acl_filter *f);
-
 #endif

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "acl/acl.h"
+#include "acl/filter.h"
 
 static const char *const hook_names[] = {
 	[ACL_HOOK_INPUT] = "input",

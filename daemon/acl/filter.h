@@ -37,6 +37,7 @@
 #ifndef MESHGATE_ACL_FILTER_H
 #define MESHGATE_ACL_FILTER_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -87,5 +88,12 @@ struct acl_filter {
 	struct acl_entry *entries;
 	size_t n_entries;
 };
+
+/* The filter's JSON form (above) and back: from_json validates every
+ * member and bound and returns -EINVAL with a message, leaving out empty. */
+json_t *acl_filter_to_json(const struct acl_filter *f);
+int acl_filter_from_json(const json_t *doc, struct acl_filter *out, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
+void acl_filter_free(struct acl_filter *f);
 
 #endif
