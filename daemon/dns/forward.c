@@ -432,7 +432,7 @@ fail:
 
 /* The servers for qname: the longest split domain holding it, else the
  * default list. */
-static void servers_for(const struct dns_forwarder *fwd, const ldns_rdf *qname, struct inflight *q)
+static void servers_for(struct dns_forwarder *fwd, const ldns_rdf *qname, struct inflight *q)
 {
 	const struct split *best = NULL;
 
@@ -447,6 +447,10 @@ static void servers_for(const struct dns_forwarder *fwd, const ldns_rdf *qname, 
 	}
 	memcpy(q->servers, best ? best->servers : fwd->servers, sizeof(q->servers));
 	q->n_servers = best ? best->n_servers : fwd->n_servers;
+	if (best && best->n_servers)
+		fwd->stats.split_forwarded++;
+	else if (best)
+		fwd->stats.split_refused++;
 }
 
 /* Whether query is one QUERY with one question; its name in lower case
