@@ -279,6 +279,20 @@ static void build_state_free(struct build_state *bs)
 	memset(bs, 0, sizeof(*bs));
 }
 
+/* Forgets the offers of nodes no longer registered. */
+static void offers_prune(struct coordinator *c, const struct registry_node *nodes, size_t n)
+{
+	for (size_t i = 0; i < c->n_offers;) {
+		bool known = false;
+		for (size_t k = 0; k < n && !known; k++)
+			known = nodes[k].id == c->offers[i].node_id;
+		if (known)
+			i++;
+		else
+			c->offers[i] = c->offers[--c->n_offers];
+	}
+}
+
 /* The members' offers and this node's own from its config. */
 static int offers_collect(struct coordinator *c, struct build_state *bs)
 {
@@ -368,6 +382,7 @@ void coord_rebuild(struct coordinator *c)
 	if (build_state_load(c, &bs) < 0)
 		return;
 	relay_keys_update(c, bs.nodes, bs.n_nodes);
+	offers_prune(c, bs.nodes, bs.n_nodes);
 	for (struct conn *k = c->conns, *next; k; k = next) {
 		next = k->next;
 		if (netmap_build(&bs.in, k->node_id, &nm) == -ENOENT) {
