@@ -264,15 +264,21 @@ static struct node_dns_split *split_find(struct node_dns_split *v, size_t n, con
 	return NULL;
 }
 
-/* Adds an offer for its domain, or counts it; a usable one replaces an
- * unusable one listed before. */
+/* How good a state is: lower is better. */
+static int split_rank(enum node_dns_split_state st)
+{
+	return st == NODE_DNS_SPLIT_OK ? 0 : st == NODE_DNS_SPLIT_NOT_ACCEPTED ? 1 : 2;
+}
+
+/* Adds an offer for its domain, or counts it; one in a better state
+ * (usable; usable but for accept_routes) replaces one listed before. */
 static void split_put(struct node_dns_split *v, size_t *n, const struct split_dns *offer,
 		      const char *via, enum node_dns_split_state state)
 {
 	struct node_dns_split *s = split_find(v, *n, offer->domain);
 	unsigned offers = s ? s->offers + 1 : 1;
 
-	if (s && (s->state == NODE_DNS_SPLIT_OK || state != NODE_DNS_SPLIT_OK)) {
+	if (s && split_rank(state) >= split_rank(s->state)) {
 		s->offers = offers;
 		return;
 	}
