@@ -915,7 +915,8 @@ static void dns_sync(struct node *node)
 				    : "";
 
 	node_dns_sync(&node->dns, node->loop, &node->cfg,
-		      mesh_roles_member(&node->roles, &node->cfg), &view, exit_name);
+		      mesh_roles_member(&node->roles, &node->cfg), &view, exit_name,
+		      node->dp.tun.name[0] ? node->dp.tun.name : NULL);
 }
 
 /* Makes v (over the copies in c, now the node's) the node's mesh state. */

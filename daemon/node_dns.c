@@ -273,7 +273,7 @@ static int split_rank(enum node_dns_split_state st)
 /* Adds an offer for its domain, or counts it; one in a better state
  * (usable; usable but for accept_routes) replaces one listed before. */
 static void split_put(struct node_dns_split *v, size_t *n, const struct split_dns *offer,
-		      const char *via, enum node_dns_split_state state)
+		      const char *via, enum node_dns_split_state state, bool own)
 {
 	struct node_dns_split *s = split_find(v, *n, offer->domain);
 	unsigned offers = s ? s->offers + 1 : 1;
@@ -292,6 +292,7 @@ static void split_put(struct node_dns_split *v, size_t *n, const struct split_dn
 	snprintf(s->via, sizeof(s->via), "%s", via);
 	s->state = state;
 	s->offers = offers;
+	s->own = own;
 }
 
 /* This node's own offer first (its server is on its LAN: reached
@@ -308,13 +309,13 @@ static size_t splits_choose(const struct node_dns *d, const struct mg_config *cf
 	memcpy(own.domain, cfg->subnet_router.dns.domain, sizeof(own.domain));
 	if (own.domain[0] && ap && split_dns_server_routed(&own, ap->routes, ap->n_routes))
 		split_put(out, &n, &own, d->self_name[0] ? d->self_name : cfg->hostname,
-			  NODE_DNS_SPLIT_OK);
+			  NODE_DNS_SPLIT_OK, true);
 	for (size_t i = 0; i < d->n_offers; i++) {
 		const struct mesh_split_dns *o = &d->offers[i];
 		enum node_dns_split_state st = !o->usable            ? NODE_DNS_SPLIT_OFFLINE
 					       : !cfg->accept_routes ? NODE_DNS_SPLIT_NOT_ACCEPTED
 								     : NODE_DNS_SPLIT_OK;
-		split_put(out, &n, &o->dns, o->via, st);
+		split_put(out, &n, &o->dns, o->via, st, false);
 	}
 	return n;
 }
@@ -344,7 +345,7 @@ size_t node_dns_split_domains(const struct node_dns *d, const char **out, size_t
 }
 
 static int upstreams_sync(struct node_dns *d, const struct mg_config *cfg,
-			  const struct mesh_view *view, const char *exit_name)
+			  const struct mesh_view *view, const char *exit_name, const char *tun_name)
 {
 	union sockaddr_inet want[DNS_UPSTREAM_MAX];
 	size_t n = upstreams_choose(d, cfg, view, exit_name, want);
@@ -363,6 +364,10 @@ static int upstreams_sync(struct node_dns *d, const struct mg_config *cfg,
 		memcpy(fs[i].domain, splits[i].domain, sizeof(fs[i].domain));
 		fs[i].servers[0] = splits[i].server;
 		fs[i].n_servers = splits[i].state == NODE_DNS_SPLIT_OK;
+		/* A peer's server only through the mesh, whatever LAN this
+		 * host is on; this node's own on its LAN directly. */
+		if (!splits[i].own && tun_name)
+			snprintf(fs[i].ifname, sizeof(fs[i].ifname), "%s", tun_name);
 	}
 	memcpy(up.servers, want, sizeof(want));
 	ret = dns_forwarder_set_upstreams(d->fwd, &up);
@@ -384,7 +389,8 @@ static int upstreams_sync(struct node_dns *d, const struct mg_config *cfg,
 }
 
 void node_dns_sync(struct node_dns *d, struct loop *loop, const struct mg_config *cfg,
-		   bool mesh_member, const struct mesh_view *view, const char *exit_name)
+		   bool mesh_member, const struct mesh_view *view, const char *exit_name,
+		   const char *tun_name)
 {
 	union sockaddr_inet addrs[DNS_SERVER_LISTEN_MAX];
 	size_t n;
@@ -413,7 +419,7 @@ void node_dns_sync(struct node_dns *d, struct loop *loop, const struct mg_config
 	n = listen_addrs(cfg, view, addrs, DNS_SERVER_LISTEN_MAX);
 	if (dns_server_listen(d->server, addrs, n, d->error, sizeof(d->error)) < 0)
 		ret = -1;
-	if (upstreams_sync(d, cfg, view, exit_name) < 0) {
+	if (upstreams_sync(d, cfg, view, exit_name, tun_name) < 0) {
 		snprintf(d->error, sizeof(d->error), "forwarder: out of memory");
 		ret = -1;
 	}

@@ -22,12 +22,12 @@
  * most specific domain wins; dns/forward.h), never to the default list:
  * through the mesh to a peer's server while its offer is usable (the router
  * online and primary for a route holding the server) and the node installs
- * peers' routes (accept_routes); directly to this node's own server while
- * its own route holding it is approved. While a domain is offered but no
- * offer is usable, its names get SERVFAIL (no leak of LAN names to the
- * local network); a domain nobody offers is forwarded as any other name.
- * Two routers offering one domain: this node's own, else the first usable
- * in the netmap (lowest id), else the first listed; status warns.
+ * peers' routes (accept_routes), out of the TUN only (SO_BINDTODEVICE: a
+ * LAN of this host's with the same prefix never gets the query); directly to this node's own server
+ * while its own route holding it is approved. While a domain is offered but no offer is usable, its
+ * names get SERVFAIL (no leak of LAN names to the local network); a domain nobody offers is
+ * forwarded as any other name. Two routers offering one domain: this node's own, else the first
+ * usable in the netmap (lowest id), else the first listed; status warns.
  */
 #ifndef MESHGATE_NODE_DNS_H
 #define MESHGATE_NODE_DNS_H
@@ -62,6 +62,7 @@ struct node_dns_split {
 	char via[64]; /* the router's name */
 	enum node_dns_split_state state;
 	unsigned offers; /* routers offering the domain (> 1: a warning) */
+	bool own;        /* this node's offer: its server is on its LAN */
 };
 
 enum { NODE_DNS_SPLITS_MAX = 64 };
@@ -113,11 +114,13 @@ int node_dns_take_names(struct node_dns *d, const struct mesh_view *view)
  * sockets on the resolver's and the mesh addresses, the forwarder's
  * upstreams (exit_name: the name of the mesh peer whose exit is in use, ""
  * when an exit is wanted but blocked, NULL when none is wanted; set only
- * when they changed, which flushes its cache). A failure is
+ * when they changed, which flushes its cache; tun_name: the TUN, the
+ * only way out for queries to a peer's split DNS server, NULL: none). A failure is
  * logged and kept in d->error; the node runs on without the resolver.
  */
 void node_dns_sync(struct node_dns *d, struct loop *loop, const struct mg_config *cfg,
-		   bool mesh_member, const struct mesh_view *view, const char *exit_name);
+		   bool mesh_member, const struct mesh_view *view, const char *exit_name,
+		   const char *tun_name);
 
 /*
  * The status document's "dns": {"enabled": the resolver runs, "domain",

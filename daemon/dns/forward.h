@@ -38,6 +38,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <net/if.h>
 
 #include "dns/cache.h"
 #include "dns/upstream.h"
@@ -59,11 +60,16 @@ struct dns_forwarder_config {
 	size_t cache_entries, cache_bytes;
 };
 
-/* A domain (lower case, no final dot) and the servers of its queries. */
+/* A domain (lower case, no final dot) and the servers of its queries.
+ * ifname: the servers are reached only out of this interface (sockets
+ * bound with SO_BINDTODEVICE: a route of the host's own to the same
+ * addresses, a LAN that happens to use the same prefix, is not taken);
+ * "": by the routing table. */
 struct dns_split {
 	char domain[DNS_DOMAIN_MAX + 1];
 	union sockaddr_inet servers[DNS_UPSTREAM_MAX];
 	size_t n_servers;
+	char ifname[IFNAMSIZ];
 };
 
 struct dns_upstreams {

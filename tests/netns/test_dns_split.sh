@@ -17,12 +17,17 @@
 # stopped: SERVFAIL for home.lan names (UDP and TCP), never the lie, still
 # nothing on the uplink, and other names still answered. home's office.lan
 # reaches laptop from the coordinator's own config, and home (the
-# coordinator's own view) resolves router's home.lan too.
+# coordinator's own view) resolves router's home.lan too. laptop also sits
+# on a cafe's LAN that uses the same prefix, 192.168.77.0/24, with a
+# resolver of its own at 192.168.77.53 (the very address of router's LAN
+# server) that lies too: the queries go out of the TUN only, never there.
 #
-#  laptop ── veth ── inet ── veth ── home ── veth ── office
+#  cafe ── veth ── laptop ── veth ── inet ── veth ── home ── veth ── office
 #                     └──── veth ── router ── veth ── lan
 #
 #  laptop  up0  198.51.100.2/24   default via inet; dns.upstream: the liar
+#          cafe0 192.168.77.20/24 the cafe's LAN
+#  cafe    eth0 192.168.77.53/24  dnsmasq: every name is 198.51.100.77
 #  inet    lap0 198.51.100.1/24  home0 203.0.113.1/24  rtr0 203.0.114.1/24
 #          lo   192.0.2.66/32     the liar's dnsmasq: every name is 198.51.100.66
 #  home    wan0 203.0.113.2/24    coordinator
@@ -48,11 +53,12 @@ root_state_snapshot
 export DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent/meshgate-test-bus
 dir=$MESH_DIR
 LIE=198.51.100.66
+CAFE_LIE=198.51.100.77
 PRINTER=192.168.77.9
 FILES=192.168.88.7
 
 setup() {
-	ns_create laptop inet home router lan office
+	ns_create laptop inet home router lan office cafe
 	mesh_forwarding inet router home
 	mesh_uplink laptop up0 inet lap0 198.51.100
 	mesh_uplink home wan0 inet home0 203.0.113
@@ -66,6 +72,9 @@ setup() {
 	ns_ip office addr add 192.168.88.53/24 dev eth0
 	ns_ip office route add default via 192.168.88.1
 	ns_ip inet addr add 192.0.2.66/32 dev lo
+	veth_pair cafe eth0 laptop cafe0
+	ns_ip cafe addr add 192.168.77.53/24 dev eth0
+	ns_ip laptop addr add 192.168.77.20/24 dev cafe0
 }
 
 # dnsmasq NS NAME LISTEN ARGS...: a resolver that knows only ARGS' names.
@@ -115,6 +124,7 @@ split_is() {
 setup
 dnsmasq_start inet liar 192.0.2.66 --address=/#/$LIE
 dnsmasq_start lan lan 192.168.77.53 --local=/home.lan/ --address=/printer.home.lan/$PRINTER
+dnsmasq_start cafe cafe 192.168.77.53 --address=/#/$CAFE_LIE
 dnsmasq_start office office 192.168.88.53 --local=/office.lan/ --address=/files.office.lan/$FILES
 
 mesh_conf_coordinator home '' 'subnet_router = { routes = [ "192.168.88.0/24" ]; snat = true;
@@ -152,17 +162,20 @@ check "the LAN's resolver was not asked" not grep -q "printer.home.lan" "$dir/la
 mg_cli home home routes approve router 192.168.77.0/24 >/dev/null
 check "approved: laptop's split domain home.lan is ok via router" \
 	wait_for 100 0.2 split_is laptop home.lan "192.168.77.53:53 router ok"
-check "laptop reaches the LAN's resolver through the mesh" wait_for 50 0.2 mesh_ping laptop 192.168.77.53
 liar_seen=$(grep -c "home\.lan" "$dir/liar.dnsmasq.log" || true)
 capture_start inet uplink lap0 "port 53"
+capture_start cafe cafelan eth0 "port 53"
 check "approved: printer.home.lan over UDP is the LAN's answer" \
 	wait_for 10 0.5 answers laptop printer.home.lan $PRINTER
 check "approved: and over TCP" answers laptop printer.home.lan $PRINTER +tcp
 check "approved: a name under it too (NXDOMAIN from the LAN, not the lie)" \
 	test "$(dig_at laptop nosuch.home.lan)" = "NXDOMAIN "
 capture_stop uplink
-log "port-53 packets on laptop's uplink while resolving home.lan: $(capture_count uplink)"
+capture_stop cafelan
+log "port-53 packets while resolving home.lan: laptop's uplink $(capture_count uplink)," \
+	"the cafe's LAN $(capture_count cafelan)"
 check "laptop's uplink saw no port-53 packet" test "$(capture_count uplink)" = 0
+check "nor the cafe's LAN of the same prefix" test "$(capture_count cafelan)" = 0
 check "the LAN's resolver logged the query from router's LAN address" \
 	grep -q "query\[A\] printer.home.lan from 192.168.77.1$" "$dir/lan.dnsmasq.log"
 check "other names still go to laptop's upstream" answers laptop www.example.test $LIE
@@ -183,14 +196,18 @@ check "SIGTERM stops router" mg_stop router TERM
 check "router offline: laptop's split domain is offline (the coordinator noticed)" \
 	wait_for 120 0.5 split_is laptop home.lan "192.168.77.53:53 router offline"
 capture_start inet offline lap0 "port 53"
+capture_start cafe offcafe eth0 "port 53"
 check "router offline: printer.home.lan over UDP gets SERVFAIL" servfails laptop printer.home.lan
 check "router offline: and over TCP" servfails laptop printer.home.lan +tcp
 capture_stop offline
+capture_stop offcafe
 check "router offline: laptop's uplink saw no port-53 packet" test "$(capture_count offline)" = 0
+check "router offline: nor the cafe's LAN" test "$(capture_count offcafe)" = 0
 check "router offline: other names still answered" answers laptop www.example.test $LIE
 check "router offline: office.lan still answered" answers laptop files.office.lan $FILES
 check "the SERVFAILs are counted" \
 	test "$(mg_cli laptop laptop status --json | jq '.dns.forward.split_refused >= 2')" = true
+check "the cafe's resolver got no query at all" not grep -q "query\[" "$dir/cafe.dnsmasq.log"
 check "since the approval the liar got no home.lan name" \
 	test "$(grep -c "home\.lan" "$dir/liar.dnsmasq.log" || true)" = "$liar_seen"
 pass

@@ -59,7 +59,7 @@ static void view_sync(struct node_dns *d, struct loop *loop, const struct mg_con
 		      const struct mesh_view *view)
 {
 	CHECK_EQ_INT(node_dns_take_names(d, view), 0);
-	node_dns_sync(d, loop, cfg, true, view, NULL);
+	node_dns_sync(d, loop, cfg, true, view, NULL, "lo");
 	CHECK(d->server != NULL);
 }
 
