@@ -112,14 +112,18 @@ static bool has_v6(const struct prefix *v, size_t n)
 /*
  * Managed while dns.manage_resolv_conf and dns.enabled. The domain is the
  * netmap's (the coordinator's dns.domain) once the node has one, else the
- * node's own dns.domain; split domains come with the subnet routers'
- * offers, which the view does not carry yet.
+ * node's own dns.domain; the split domains are the forwarder's (offered,
+ * usable or not: an unusable one gets SERVFAIL from the mesh resolver
+ * rather than going to another link's resolver).
  */
 static void osresolver_update(struct node *node)
 {
 	const struct mg_config *cfg = &node->cfg;
 	const char *domain = node->dns.have_names ? node->dns.domain : cfg->dns.domain;
+	const char *splits[NODE_DNS_SPLITS_MAX];
 	struct resolved_want want = {
+		.split_domains = splits,
+		.n_split_domains = node_dns_split_domains(&node->dns, splits, NODE_DNS_SPLITS_MAX),
 		.domain = domain[0] ? domain : NULL,
 		.v6 = has_v6(node->mesh_addresses, node->n_mesh_addresses) ||
 		      has_v6(cfg->addresses.v, cfg->addresses.n),
@@ -146,8 +150,8 @@ static void dns_sync(struct node *node);
 /* Tells the observer (the views) that what the node shows changed. */
 static void node_changed(struct node *node)
 {
+	dns_sync(node); /* first: the OS resolver takes its split domains */
 	osresolver_update(node);
-	dns_sync(node);
 	if (node->observer)
 		node->observer(node, node->observer_ctx);
 }
@@ -911,7 +915,8 @@ static void dns_sync(struct node *node)
 				    : "";
 
 	node_dns_sync(&node->dns, node->loop, &node->cfg,
-		      mesh_roles_member(&node->roles, &node->cfg), &view, exit_name);
+		      mesh_roles_member(&node->roles, &node->cfg), &view, exit_name,
+		      node->dp.tun.name[0] ? node->dp.tun.name : NULL);
 }
 
 /* Makes v (over the copies in c, now the node's) the node's mesh state. */

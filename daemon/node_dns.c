@@ -35,11 +35,20 @@ int node_dns_take_names(struct node_dns *d, const struct mesh_view *view)
 	const struct netmap_dns *dns = view->dns;
 	size_t n = dns ? dns->n_records : 0;
 	struct dns_record *records = calloc(n + 1, sizeof(*records));
+	struct mesh_split_dns *offers = calloc(view->n_split_dns + 1, sizeof(*offers));
 
-	if (!records)
+	if (!records || !offers) {
+		free(records);
+		free(offers);
 		return -ENOMEM;
+	}
 	if (n)
 		memcpy(records, dns->records, n * sizeof(*records));
+	if (view->n_split_dns)
+		memcpy(offers, view->split_dns, view->n_split_dns * sizeof(*offers));
+	free(d->offers);
+	d->offers = offers;
+	d->n_offers = view->n_split_dns;
 	free(d->records);
 	d->records = records;
 	d->n_records = n;
@@ -143,6 +152,7 @@ static void server_stop(struct node_dns *d)
 	dns_forwarder_free(d->fwd);
 	d->fwd = NULL;
 	d->n_upstreams = 0;
+	d->n_splits = 0;
 	log_info("dns: resolver stopped");
 }
 
@@ -174,6 +184,7 @@ static int server_start(struct node_dns *d, struct loop *loop)
 		d->fwd = NULL;
 	}
 	d->n_upstreams = 0;
+	d->n_splits = 0;
 	return ret;
 }
 
@@ -243,21 +254,128 @@ static size_t upstreams_choose(const struct node_dns *d, const struct mg_config 
 	return n;
 }
 
+/* ---- split domains ---- */
+
+static struct node_dns_split *split_find(struct node_dns_split *v, size_t n, const char *domain)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i].domain, domain))
+			return &v[i];
+	return NULL;
+}
+
+/* How good a state is: lower is better. */
+static int split_rank(enum node_dns_split_state st)
+{
+	return st == NODE_DNS_SPLIT_OK ? 0 : st == NODE_DNS_SPLIT_NOT_ACCEPTED ? 1 : 2;
+}
+
+/* Adds an offer for its domain, or counts it; one in a better state
+ * (usable; usable but for accept_routes) replaces one listed before. */
+static void split_put(struct node_dns_split *v, size_t *n, const struct split_dns *offer,
+		      const char *via, enum node_dns_split_state state, bool own)
+{
+	struct node_dns_split *s = split_find(v, *n, offer->domain);
+	unsigned offers = s ? s->offers + 1 : 1;
+
+	if (s && split_rank(state) >= split_rank(s->state)) {
+		s->offers = offers;
+		return;
+	}
+	if (!s && *n >= NODE_DNS_SPLITS_MAX)
+		return;
+	if (!s)
+		s = &v[(*n)++];
+	memset(s, 0, sizeof(*s));
+	memcpy(s->domain, offer->domain, sizeof(s->domain));
+	s->server = offer->server;
+	snprintf(s->via, sizeof(s->via), "%s", via);
+	s->state = state;
+	s->offers = offers;
+	s->own = own;
+}
+
+/* This node's own offer first (its server is on its LAN: reached
+ * directly), while its route holding the server is approved; then the
+ * peers' in netmap order. Returns how many domains. */
+static size_t splits_choose(const struct node_dns *d, const struct mg_config *cfg,
+			    const struct mesh_view *view, struct node_dns_split *out)
+{
+	const struct mesh_approved *ap = view->approved;
+	struct split_dns own = { .server = cfg->subnet_router.dns.server };
+	size_t n = 0;
+
+	memset(out, 0, NODE_DNS_SPLITS_MAX * sizeof(*out));
+	memcpy(own.domain, cfg->subnet_router.dns.domain, sizeof(own.domain));
+	if (own.domain[0] && ap && split_dns_server_routed(&own, ap->routes, ap->n_routes))
+		split_put(out, &n, &own, d->self_name[0] ? d->self_name : cfg->hostname,
+			  NODE_DNS_SPLIT_OK, true);
+	for (size_t i = 0; i < d->n_offers; i++) {
+		const struct mesh_split_dns *o = &d->offers[i];
+		enum node_dns_split_state st = !o->usable            ? NODE_DNS_SPLIT_OFFLINE
+					       : !cfg->accept_routes ? NODE_DNS_SPLIT_NOT_ACCEPTED
+								     : NODE_DNS_SPLIT_OK;
+		split_put(out, &n, &o->dns, o->via, st, false);
+	}
+	return n;
+}
+
+static void splits_log(const struct node_dns_split *v, size_t n)
+{
+	static const char *const why[] = { "", " (router offline: SERVFAIL)",
+					   " (accept_routes = false: SERVFAIL)" };
+	char text[SOCKADDR_STR_LEN];
+
+	for (size_t i = 0; i < n; i++) {
+		sockaddr_format(&v[i].server, text, sizeof(text));
+		log_info("dns: %s to %s via %s%s", v[i].domain, text, v[i].via, why[v[i].state]);
+		if (v[i].offers > 1)
+			log_warn("dns: %s is offered by %u routers; using %s's", v[i].domain,
+				 v[i].offers, v[i].via);
+	}
+}
+
+size_t node_dns_split_domains(const struct node_dns *d, const char **out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < d->n_splits && n < max; i++)
+		out[n++] = d->splits[i].domain;
+	return n;
+}
+
 static int upstreams_sync(struct node_dns *d, const struct mg_config *cfg,
-			  const struct mesh_view *view, const char *exit_name)
+			  const struct mesh_view *view, const char *exit_name, const char *tun_name)
 {
 	union sockaddr_inet want[DNS_UPSTREAM_MAX];
 	size_t n = upstreams_choose(d, cfg, view, exit_name, want);
-	struct dns_upstreams up = { .n_servers = n };
+	struct node_dns_split splits[NODE_DNS_SPLITS_MAX];
+	size_t n_splits = splits_choose(d, cfg, view, splits);
+	struct dns_split fs[NODE_DNS_SPLITS_MAX];
+	struct dns_upstreams up = { .n_servers = n, .splits = fs, .n_splits = n_splits };
 	char text[SOCKADDR_STR_LEN];
 	int ret;
 
-	if (n == d->n_upstreams && !memcmp(want, d->upstreams, sizeof(want)))
+	if (n == d->n_upstreams && !memcmp(want, d->upstreams, sizeof(want)) &&
+	    n_splits == d->n_splits && !memcmp(splits, d->splits, sizeof(splits)))
 		return 0;
+	memset(fs, 0, sizeof(fs));
+	for (size_t i = 0; i < n_splits; i++) {
+		memcpy(fs[i].domain, splits[i].domain, sizeof(fs[i].domain));
+		fs[i].servers[0] = splits[i].server;
+		fs[i].n_servers = splits[i].state == NODE_DNS_SPLIT_OK;
+		/* A peer's server only through the mesh, whatever LAN this
+		 * host is on; this node's own on its LAN directly. */
+		if (!splits[i].own && tun_name)
+			snprintf(fs[i].ifname, sizeof(fs[i].ifname), "%s", tun_name);
+	}
 	memcpy(up.servers, want, sizeof(want));
 	ret = dns_forwarder_set_upstreams(d->fwd, &up);
 	if (ret < 0)
 		return ret;
+	memcpy(d->splits, splits, sizeof(splits));
+	d->n_splits = n_splits;
+	splits_log(splits, n_splits);
 	memcpy(d->upstreams, want, sizeof(want));
 	d->n_upstreams = n;
 	if (n)
@@ -271,7 +389,8 @@ static int upstreams_sync(struct node_dns *d, const struct mg_config *cfg,
 }
 
 void node_dns_sync(struct node_dns *d, struct loop *loop, const struct mg_config *cfg,
-		   bool mesh_member, const struct mesh_view *view, const char *exit_name)
+		   bool mesh_member, const struct mesh_view *view, const char *exit_name,
+		   const char *tun_name)
 {
 	union sockaddr_inet addrs[DNS_SERVER_LISTEN_MAX];
 	size_t n;
@@ -300,7 +419,7 @@ void node_dns_sync(struct node_dns *d, struct loop *loop, const struct mg_config
 	n = listen_addrs(cfg, view, addrs, DNS_SERVER_LISTEN_MAX);
 	if (dns_server_listen(d->server, addrs, n, d->error, sizeof(d->error)) < 0)
 		ret = -1;
-	if (upstreams_sync(d, cfg, view, exit_name) < 0) {
+	if (upstreams_sync(d, cfg, view, exit_name, tun_name) < 0) {
 		snprintf(d->error, sizeof(d->error), "forwarder: out of memory");
 		ret = -1;
 	}
@@ -315,6 +434,9 @@ void node_dns_stop(struct node_dns *d)
 	d->records = NULL;
 	d->n_records = 0;
 	d->have_names = false;
+	free(d->offers);
+	d->offers = NULL;
+	d->n_offers = 0;
 }
 
 static json_t *counters_json(const struct dns_server_stats *st)
@@ -345,16 +467,39 @@ static json_t *forward_json(const struct node_dns *d)
 		json_array_append_new(ups, json_string(text));
 	}
 	return json_pack(
-	    "{s:o*, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+	    "{s:o*, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
 	    "s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
 	    "upstreams", ups, "queries", (json_int_t)st.queries, "sent", (json_int_t)st.forwarded,
 	    "tcp_fallbacks", (json_int_t)st.tcp_fallbacks, "timeouts", (json_int_t)st.timeouts,
 	    "upstream_errors", (json_int_t)st.upstream_errors, "mismatched",
 	    (json_int_t)st.mismatched, "servfail_built", (json_int_t)st.servfail_built, "busy",
-	    (json_int_t)st.busy, "inflight", (json_int_t)dns_forwarder_inflight(d->fwd), "cache",
-	    "hits", (json_int_t)st.cache.hits, "misses", (json_int_t)st.cache.misses, "evictions",
-	    (json_int_t)st.cache.evictions, "expired", (json_int_t)st.cache.expired, "entries",
-	    (json_int_t)st.cache.entries, "bytes", (json_int_t)st.cache.bytes);
+	    (json_int_t)st.busy, "inflight", (json_int_t)dns_forwarder_inflight(d->fwd),
+	    "split_forwarded", (json_int_t)st.split_forwarded, "split_refused",
+	    (json_int_t)st.split_refused, "cache", "hits", (json_int_t)st.cache.hits, "misses",
+	    (json_int_t)st.cache.misses, "evictions", (json_int_t)st.cache.evictions, "expired",
+	    (json_int_t)st.cache.expired, "entries", (json_int_t)st.cache.entries, "bytes",
+	    (json_int_t)st.cache.bytes);
+}
+
+static json_t *split_json(const struct node_dns *d)
+{
+	static const char *const states[] = { "ok", "offline", "routes_not_accepted" };
+	json_t *arr = json_array(), *e;
+	char text[SOCKADDR_STR_LEN], warn[160];
+
+	for (size_t i = 0; arr && i < d->n_splits; i++) {
+		const struct node_dns_split *s = &d->splits[i];
+		sockaddr_format(&s->server, text, sizeof(text));
+		e = json_pack("{s:s, s:s, s:s, s:s}", "domain", s->domain, "server", text, "via",
+			      s->via, "state", states[s->state]);
+		if (e && s->offers > 1) {
+			snprintf(warn, sizeof(warn), "offered by %u routers; %s's is used",
+				 s->offers, s->via);
+			json_object_set_new(e, "warning", json_string(warn));
+		}
+		json_array_append_new(arr, e);
+	}
+	return arr;
 }
 
 static json_t *skipped_json(const struct dns_zone *zone)
@@ -405,5 +550,7 @@ json_t *node_dns_json(const struct node_dns *d)
 		json_object_update_new(doc, counters_json(dns_server_stats(d->server)));
 	if (doc && d->fwd)
 		json_object_set_new(doc, "forward", forward_json(d));
+	if (doc && d->fwd)
+		json_object_set_new(doc, "split", split_json(d));
 	return doc;
 }

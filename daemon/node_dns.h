@@ -15,7 +15,19 @@
  * internet traffic is dropped); else dns.upstream; else the nameservers
  * of the host's
  * resolv.conf (osresolver_original_path(), read once, so a node managing
- * the file never forwards to itself). Split domains are not wired yet.
+ * the file never forwards to itself).
+ *
+ * Split domains (subnet routers' subnet_router.dns, mesh/splitdns.h): a
+ * name at or under an offered domain goes to that offer's server only (the
+ * most specific domain wins; dns/forward.h), never to the default list:
+ * through the mesh to a peer's server while its offer is usable (the router
+ * online and primary for a route holding the server) and the node installs
+ * peers' routes (accept_routes), out of the TUN only (SO_BINDTODEVICE: a
+ * LAN of this host's with the same prefix never gets the query); directly to this node's own server
+ * while its own route holding it is approved. While a domain is offered but no offer is usable, its
+ * names get SERVFAIL (no leak of LAN names to the local network); a domain nobody offers is
+ * forwarded as any other name. Two routers offering one domain: this node's own, else the first
+ * usable in the netmap (lowest id), else the first listed; status warns.
  */
 #ifndef MESHGATE_NODE_DNS_H
 #define MESHGATE_NODE_DNS_H
@@ -33,8 +45,27 @@
 
 struct dns_server;
 struct dns_forwarder;
+struct mesh_split_dns;
 struct mesh_view;
 struct mg_config;
+
+/* One split domain as the forwarder has it. */
+enum node_dns_split_state {
+	NODE_DNS_SPLIT_OK,           /* forwarded to server */
+	NODE_DNS_SPLIT_OFFLINE,      /* the router is offline or not primary: SERVFAIL */
+	NODE_DNS_SPLIT_NOT_ACCEPTED, /* accept_routes = false: SERVFAIL */
+};
+
+struct node_dns_split {
+	char domain[DNS_DOMAIN_MAX + 1];
+	union sockaddr_inet server;
+	char via[64]; /* the router's name */
+	enum node_dns_split_state state;
+	unsigned offers; /* routers offering the domain (> 1: a warning) */
+	bool own;        /* this node's offer: its server is on its LAN */
+};
+
+enum { NODE_DNS_SPLITS_MAX = 64 };
 
 struct node_dns {
 	struct dns_server *server; /* NULL: not running */
@@ -55,7 +86,13 @@ struct node_dns {
 	size_t n_records;
 	char self_name[64]; /* the netmap's name of this node; "": hostname */
 	uint32_t self_id;   /* its registry id; 0: none yet */
-	char error[256];    /* why the last sync failed; "" */
+	/* The peers' split DNS offers of the last view (owned copy), and the
+	 * domains the forwarder was last given. */
+	struct mesh_split_dns *offers;
+	size_t n_offers;
+	struct node_dns_split splits[NODE_DNS_SPLITS_MAX];
+	size_t n_splits;
+	char error[256]; /* why the last sync failed; "" */
 };
 
 /* Whether the node runs the resolver: dns.enabled on a mesh member. */
@@ -65,9 +102,8 @@ bool node_dns_wanted(const struct mg_config *cfg, bool mesh_member);
  * into out[2]; how many (0 when not wanted). */
 size_t node_dns_addresses(const struct mg_config *cfg, bool mesh_member, struct prefix out[2]);
 
-/* Takes the view's names, self_name and self_id (copies; view->dns NULL:
- * none).
- * -ENOMEM leaves the old ones. */
+/* Takes the view's names, self_name, self_id and split DNS offers
+ * (copies; view->dns NULL: none). -ENOMEM leaves the old ones. */
 int node_dns_take_names(struct node_dns *d, const struct mesh_view *view)
     __attribute__((warn_unused_result));
 
@@ -78,11 +114,13 @@ int node_dns_take_names(struct node_dns *d, const struct mesh_view *view)
  * sockets on the resolver's and the mesh addresses, the forwarder's
  * upstreams (exit_name: the name of the mesh peer whose exit is in use, ""
  * when an exit is wanted but blocked, NULL when none is wanted; set only
- * when they changed, which flushes its cache). A failure is
+ * when they changed, which flushes its cache; tun_name: the TUN, the
+ * only way out for queries to a peer's split DNS server, NULL: none). A failure is
  * logged and kept in d->error; the node runs on without the resolver.
  */
 void node_dns_sync(struct node_dns *d, struct loop *loop, const struct mg_config *cfg,
-		   bool mesh_member, const struct mesh_view *view, const char *exit_name);
+		   bool mesh_member, const struct mesh_view *view, const char *exit_name,
+		   const char *tun_name);
 
 /*
  * The status document's "dns": {"enabled": the resolver runs, "domain",
@@ -93,8 +131,11 @@ void node_dns_sync(struct node_dns *d, struct loop *loop, const struct mg_config
  * "forwarded", "truncated", "tcp_refused"}, and "forward": the forwarder's
  * {"upstreams": ["ip:port", ...], "queries", "sent",
  * "tcp_fallbacks", "timeouts", "upstream_errors", "mismatched",
- * "servfail_built", "busy", "inflight", "cache": {"hits", "misses",
- * "evictions", "expired", "entries", "bytes"}}.
+ * "servfail_built", "busy", "inflight", "split_forwarded", "split_refused",
+ * "cache": {"hits", "misses", "evictions", "expired", "entries", "bytes"}},
+ * and "split": [{"domain", "server": "ip:port", "via": the router's name,
+ * "state": "ok", "offline" or "routes_not_accepted", "warning" when
+ * several routers offer the domain}].
  */
 json_t *node_dns_json(const struct node_dns *d);
 
@@ -102,6 +143,10 @@ json_t *node_dns_json(const struct node_dns *d);
  * running resolver's zone into out; false when none (no resolver, no
  * label, taken by another member). */
 bool node_dns_name(const struct node_dns *d, const char *member, char *out, size_t len);
+
+/* The split domains the forwarder has (usable or not), for the OS
+ * resolver's routing domains: up to max pointers into d; how many. */
+size_t node_dns_split_domains(const struct node_dns *d, const char **out, size_t max);
 
 /* Closes the sockets and frees the server and the names. */
 void node_dns_stop(struct node_dns *d);

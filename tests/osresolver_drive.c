@@ -7,6 +7,8 @@
  *   set      the mesh domain and a split domain, no exit node, IPv4 only
  *   same     the same again (nothing new to send)
  *   exit     with an exit node and an IPv6 mesh address
+ *   split2   a second split domain offered (a router's offer approved)
+ *   nosplit  no split domain (the offers withdrawn)
  *   stop     put back
  *   missing  link 99, which the stand-in does not know: the error kept
  */
@@ -30,7 +32,7 @@ static void start(struct osresolver *r, const char *dir, int ifindex)
 
 int main(int argc, char **argv)
 {
-	static const char *const split[] = { "home.lan" };
+	static const char *const split[] = { "home.lan", "office.lan" };
 	struct resolved_want want = { .domain = "mesh.internal",
 				      .split_domains = split,
 				      .n_split_domains = 1 };
@@ -48,6 +50,12 @@ int main(int argc, char **argv)
 	want.exit_node = want.v6 = true;
 	osresolver_set(&r, &want);
 	show("exit", &r);
+	want.n_split_domains = 2;
+	osresolver_set(&r, &want);
+	show("split2", &r);
+	want.n_split_domains = 0;
+	osresolver_set(&r, &want);
+	show("nosplit", &r);
 	osresolver_stop(&r);
 	show("stop", &r);
 	start(&r, argv[1], 99);

@@ -367,6 +367,13 @@ static void dns_forward_metrics(FILE *f, const json_t *fw)
 	       "Forwarder tries or queries that failed, by reason.");
 	counters(f, fw, "meshgate_dns_forward_failures_total", failures,
 		 sizeof(failures) / sizeof(failures[0]));
+	family(f, "meshgate_dns_split_forwarded_total", "counter",
+	       "Queries of a subnet router's split DNS domain sent to its server.");
+	fprintf(f, "meshgate_dns_split_forwarded_total %lld\n", num(fw, "split_forwarded"));
+	family(f, "meshgate_dns_split_refused_total", "counter",
+	       "Queries of an offered split DNS domain answered SERVFAIL while no offer is usable "
+	       "(router offline), never asked elsewhere.");
+	fprintf(f, "meshgate_dns_split_refused_total %lld\n", num(fw, "split_refused"));
 	family(f, "meshgate_dns_forward_inflight", "gauge", "Queries waiting for an upstream.");
 	fprintf(f, "meshgate_dns_forward_inflight %lld\n", num(fw, "inflight"));
 	if (!json_is_object(c))

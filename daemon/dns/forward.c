@@ -32,10 +32,11 @@ struct inflight {
 	struct dns_cache_key key;
 	union sockaddr_inet servers[DNS_UPSTREAM_MAX];
 	size_t n_servers;
-	size_t next;   /* round robin: the next try's server */
-	size_t asked;  /* tries so far */
-	size_t errors; /* tries that failed: at n_servers, a SERVFAIL */
-	size_t cur;    /* the server of this try */
+	char ifname[IFNAMSIZ]; /* the split's: the only way out; "": any */
+	size_t next;           /* round robin: the next try's server */
+	size_t asked;          /* tries so far */
+	size_t errors;         /* tries that failed: at n_servers, a SERVFAIL */
+	size_t cur;            /* the server of this try */
 	uint64_t deadline_ns;
 	enum conn_state state;
 	int fd;
@@ -51,6 +52,7 @@ struct split {
 	ldns_rdf *domain; /* canonical */
 	union sockaddr_inet servers[DNS_UPSTREAM_MAX];
 	size_t n_servers;
+	char ifname[IFNAMSIZ];
 };
 
 struct dns_forwarder {
@@ -68,6 +70,15 @@ struct dns_forwarder {
 };
 
 static void try_next(struct inflight *q);
+
+/* A split domain's sockets leave only by its interface. */
+static int bind_device(const struct inflight *q)
+{
+	if (!q->ifname[0])
+		return 0;
+	return setsockopt(q->fd, SOL_SOCKET, SO_BINDTODEVICE, q->ifname,
+			  (socklen_t)strlen(q->ifname));
+}
 
 /* ---- connections and slots ---- */
 
@@ -244,7 +255,7 @@ static void tcp_start(struct inflight *q)
 	conn_close(q);
 	q->tcp_buf = malloc(TCP_PREFIX + DNS_ANSWER_TCP_MAX);
 	q->fd = socket(server->sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (!q->tcp_buf || q->fd < 0 ||
+	if (!q->tcp_buf || q->fd < 0 || bind_device(q) < 0 ||
 	    (connect(q->fd, &server->sa, sockaddr_len(server)) < 0 && errno != EINPROGRESS))
 		goto fail;
 	ldns_write_uint16(q->tcp_buf, (uint16_t)q->qlen);
@@ -311,7 +322,8 @@ static int try_udp(struct inflight *q)
 	server = &q->servers[q->cur];
 	ldns_write_uint16(q->sent, random_id());
 	q->fd = socket(server->sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (q->fd < 0 || connect(q->fd, &server->sa, sockaddr_len(server)) < 0 ||
+	if (q->fd < 0 || bind_device(q) < 0 ||
+	    connect(q->fd, &server->sa, sockaddr_len(server)) < 0 ||
 	    send(q->fd, q->sent, q->qlen, 0) != (ssize_t)q->qlen)
 		return -errno;
 	q->state = CONN_UDP;
@@ -403,6 +415,8 @@ static int split_copy(struct split *to, const struct dns_split *from)
 	ldns_dname2canonical(to->domain);
 	memcpy(to->servers, from->servers, sizeof(to->servers));
 	to->n_servers = from->n_servers;
+	memcpy(to->ifname, from->ifname, sizeof(to->ifname));
+	to->ifname[IFNAMSIZ - 1] = '\0';
 	return 0;
 }
 
@@ -432,7 +446,7 @@ fail:
 
 /* The servers for qname: the longest split domain holding it, else the
  * default list. */
-static void servers_for(const struct dns_forwarder *fwd, const ldns_rdf *qname, struct inflight *q)
+static void servers_for(struct dns_forwarder *fwd, const ldns_rdf *qname, struct inflight *q)
 {
 	const struct split *best = NULL;
 
@@ -447,6 +461,11 @@ static void servers_for(const struct dns_forwarder *fwd, const ldns_rdf *qname, 
 	}
 	memcpy(q->servers, best ? best->servers : fwd->servers, sizeof(q->servers));
 	q->n_servers = best ? best->n_servers : fwd->n_servers;
+	memcpy(q->ifname, best ? best->ifname : "", best ? sizeof(q->ifname) : 1);
+	if (best && best->n_servers)
+		fwd->stats.split_forwarded++;
+	else if (best)
+		fwd->stats.split_refused++;
 }
 
 /* Whether query is one QUERY with one question; its name in lower case

@@ -5,8 +5,9 @@
  * blocking calls).
  *
  * Upstreams: a query whose name is a split domain or under one goes to that
- * domain's servers (the longest such domain wins); everything else to the
- * default list. Which list is which (the exit node's resolver, dns.upstream,
+ * domain's servers (the longest such domain wins), never to the default
+ * list: a split domain without servers gets SERVFAIL at once; everything
+ * else to the default list. Which list is which (the exit node's resolver, dns.upstream,
  * the resolv.conf of the start: dns_upstream_resolv_conf()) is the caller's
  * choice. Replacing the lists flushes the cache; queries in flight keep the
  * servers they were given.
@@ -37,6 +38,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <net/if.h>
 
 #include "dns/cache.h"
 #include "dns/upstream.h"
@@ -58,11 +60,16 @@ struct dns_forwarder_config {
 	size_t cache_entries, cache_bytes;
 };
 
-/* A domain (lower case, no final dot) and the servers of its queries. */
+/* A domain (lower case, no final dot) and the servers of its queries.
+ * ifname: the servers are reached only out of this interface (sockets
+ * bound with SO_BINDTODEVICE: a route of the host's own to the same
+ * addresses, a LAN that happens to use the same prefix, is not taken);
+ * "": by the routing table. */
 struct dns_split {
 	char domain[DNS_DOMAIN_MAX + 1];
 	union sockaddr_inet servers[DNS_UPSTREAM_MAX];
 	size_t n_servers;
+	char ifname[IFNAMSIZ];
 };
 
 struct dns_upstreams {
@@ -82,6 +89,8 @@ struct dns_forward_stats {
 	uint64_t mismatched;      /* replies ignored (ID, question, garbage) */
 	uint64_t servfail_built;  /* no upstream answered in total_ms */
 	uint64_t busy;            /* -EBUSY returns */
+	uint64_t split_forwarded; /* queries of a split domain sent to its servers */
+	uint64_t split_refused;   /* queries of a split domain without servers: SERVFAIL */
 	uint64_t rcodes[16];      /* responses given, by header rcode */
 	struct dns_cache_stats cache;
 };

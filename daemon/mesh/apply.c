@@ -141,6 +141,32 @@ int mesh_apply_devices(const struct netmap *nm, struct mesh_device **out, size_t
 	return 0;
 }
 
+int mesh_apply_split_dns(const struct netmap *nm, struct mesh_split_dns **out, size_t *n)
+{
+	size_t total = 0, k = 0;
+	struct mesh_split_dns *v;
+
+	for (size_t i = 0; i < nm->n_peers; i++)
+		total += nm->peers[i].n_split_dns;
+	*out = NULL;
+	*n = 0;
+	v = calloc(total + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < nm->n_peers; i++) {
+		const struct netmap_node *p = &nm->peers[i];
+		for (size_t j = 0; j < p->n_split_dns; j++, k++) {
+			v[k].dns = p->split_dns[j];
+			snprintf(v[k].via, sizeof(v[k].via), "%s", p->name);
+			v[k].usable = p->online && split_dns_server_routed(&p->split_dns[j],
+									   p->routes, p->n_routes);
+		}
+	}
+	*out = v;
+	*n = total;
+	return 0;
+}
+
 void mesh_apply_approved(const struct netmap *nm, struct mesh_approved *out)
 {
 	*out = (struct mesh_approved){ .routes = nm->self.routes,

@@ -31,6 +31,12 @@ void mesh_apply_free(struct mesh_peer *peers, size_t n);
 int mesh_apply_devices(const struct netmap *nm, struct mesh_device **out, size_t *n)
     __attribute__((warn_unused_result));
 
+/* The peers' split DNS offers of nm as a new array in *out (free with
+ * free(); never NULL on success, *n may be 0), usable while the peer is
+ * online and one of its routes holds the server; -ENOMEM. */
+int mesh_apply_split_dns(const struct netmap *nm, struct mesh_split_dns **out, size_t *n)
+    __attribute__((warn_unused_result));
+
 /* What nm approves of the node's own offer; points into nm. */
 void mesh_apply_approved(const struct netmap *nm, struct mesh_approved *out);
 

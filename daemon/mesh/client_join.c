@@ -47,6 +47,9 @@ static int join_request_build(struct mesh_client *mc, uint8_t *msg, size_t *len)
 	memcpy(req.secret, mc->inv.secret, MESH_SECRET_LEN);
 	req.timestamp = (int64_t)time(NULL);
 	req.hello = mesh_hello_create(mc->host.cfg, NULL, mc->host.tun_name, listen_port(mc));
+	/* The datagram has room for little (MESH_JOIN_MAX): the split DNS
+	 * offer goes with the first hello on the control channel. */
+	json_object_del(req.hello, "dns");
 	randombytes_buf(nonce, sizeof(nonce));
 	if (req.hello)
 		ret = join_request_create(msg, MESH_JOIN_MAX, len, &req, &dh,

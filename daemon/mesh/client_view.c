@@ -66,13 +66,19 @@ void client_apply_view(struct mesh_client *mc)
 	struct mesh_view view;
 	struct mesh_peer *peers = NULL;
 	struct mesh_device *devices = NULL;
-	size_t n = 0, n_devices = 0, coord = SIZE_MAX;
+	struct mesh_split_dns *splits = NULL;
+	size_t n = 0, n_devices = 0, n_splits = 0, coord = SIZE_MAX;
 	char err[512];
 
 	if (mc->have_nm && mesh_apply_peers(&mc->nm, mc->addrs, mc->n_addrs, &peers, &n) < 0)
 		return;
 	if (mc->have_nm && mesh_apply_devices(&mc->nm, &devices, &n_devices) < 0) {
 		mesh_apply_free(peers, n);
+		return;
+	}
+	if (mc->have_nm && mesh_apply_split_dns(&mc->nm, &splits, &n_splits) < 0) {
+		mesh_apply_free(peers, n);
+		free(devices);
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -83,6 +89,7 @@ void client_apply_view(struct mesh_client *mc)
 		if (!grown) {
 			mesh_apply_free(peers, n);
 			free(devices);
+			free(splits);
 			return;
 		}
 		peers = grown;
@@ -103,11 +110,14 @@ void client_apply_view(struct mesh_client *mc)
 				   .n_devices = n_devices,
 				   .dns = mc->have_nm && mc->nm.dns.present ? &mc->nm.dns : NULL,
 				   .self_name = mc->have_nm ? mc->nm.self.name : NULL,
-				   .self_id = mc->have_nm ? mc->nm.self.id : 0 };
+				   .self_id = mc->have_nm ? mc->nm.self.id : 0,
+				   .split_dns = splits,
+				   .n_split_dns = n_splits };
 	if (mc->host.ops->reconfigure(mc->host.ctx, &view, err, sizeof(err)) < 0)
 		log_err("mesh: %s", err);
 	mesh_apply_free(peers, n);
 	free(devices);
+	free(splits);
 	client_paths_update(mc);
 }
 

@@ -298,6 +298,7 @@ void coordinator_stop(struct coordinator *c)
 	free(c->relay);
 	free(c->self_view);
 	free(c->own_routes);
+	free(c->offers);
 	portprobe_limit_free(&c->probes);
 	throttle_free(&c->throttle);
 	joingate_deinit(&c->gate);

@@ -18,6 +18,7 @@
 #include "mesh/coordinator_stats.h"
 #include "mesh/host.h"
 #include "mesh/joingate.h"
+#include "mesh/netmap_build.h"
 #include "mesh/portprobe.h"
 #include "mesh/registry.h"
 #include "mesh/relay.h"
@@ -62,7 +63,9 @@ struct coordinator {
 	struct relay_key *relay;
 	size_t n_relay;
 	char *self_view;
-	char *own_routes;              /* this node's advertisement last recorded (JSON text) */
+	char *own_routes;            /* this node's advertisement last recorded (JSON text) */
+	struct netmap_offer *offers; /* members' split DNS offers (not this node's) */
+	size_t n_offers;
 	struct portprobe_limit probes; /* nodes probed within the last interval */
 	struct throttle throttle;      /* per-node limits of the control channel */
 	struct coordinator_stats stats;

@@ -161,13 +161,18 @@ static bool endpoints_apply(struct coordinator *c, struct throttle_node *tn,
 static void hello_apply(struct coordinator *c, struct throttle_node *tn,
 			const struct mesh_hello *hello, uint64_t now)
 {
-	bool changed = false;
+	bool changed = false, offer_changed = false;
 
 	if (coord_advertise(c, tn->node_id, hello->routes, hello->n_routes, &changed) < 0)
 		log_warn("mesh: cannot record the routes of node %u", tn->node_id);
 	else if (!changed)
 		c->stats.writes_skipped++;
-	if (endpoints_apply(c, tn, hello, now) || changed)
+	if (coord_offer_take(c, tn->node_id, &hello->dns, &offer_changed) < 0)
+		log_warn("mesh: cannot keep the split DNS offer of node %u", tn->node_id);
+	else if (offer_changed)
+		log_info("mesh: node %u offers split DNS %s", tn->node_id,
+			 hello->dns.domain[0] ? hello->dns.domain : "no more");
+	if (endpoints_apply(c, tn, hello, now) || changed || offer_changed)
 		coord_schedule(c);
 }
 

@@ -104,6 +104,7 @@ int mesh_hello_parse(const json_t *obj, struct mesh_hello *out)
 {
 	const json_t *host = json_object_get(obj, "hostname");
 	const json_t *exit_node = json_object_get(obj, "exit_node");
+	const json_t *dns = json_object_get(obj, "dns");
 	int ret;
 
 	memset(out, 0, sizeof(*out));
@@ -119,6 +120,8 @@ int mesh_hello_parse(const json_t *obj, struct mesh_hello *out)
 	ret = parse_routes(json_object_get(obj, "routes"), out);
 	if (ret == 0)
 		ret = parse_endpoints(json_object_get(obj, "endpoints"), out);
+	if (ret == 0 && dns)
+		ret = split_dns_from_json(dns, &out->dns);
 	if (ret == 0 && out->exit_node)
 		add_exit_offer(out);
 	if (ret < 0)
@@ -198,6 +201,11 @@ json_t *mesh_hello_create(const struct mg_config *cfg, const char *type, const c
 	    mesh_prefixes_json(cfg->subnet_router.routes.v, cfg->subnet_router.routes.n),
 	    "exit_node", cfg->exit_node.enabled, "endpoints", mesh_endpoints_json(eps, n));
 
+	if (hello && cfg->subnet_router.dns.domain[0]) {
+		struct split_dns offer = { .server = cfg->subnet_router.dns.server };
+		memcpy(offer.domain, cfg->subnet_router.dns.domain, sizeof(offer.domain));
+		json_object_set_new(hello, "dns", split_dns_json(&offer));
+	}
 	if (hello && type)
 		json_object_set_new(hello, "type", json_string(type));
 	return hello;

@@ -3,8 +3,11 @@
  * "hello"/"update" messages on the control channel:
  *
  *   {"type": "hello", "hostname": "laptop", "routes": ["192.168.1.0/24"],
- *    "exit_node": false, "endpoints": ["192.168.1.20:41641"]}
+ *    "exit_node": false, "endpoints": ["192.168.1.20:41641"],
+ *    "dns": {"domain": "home.lan", "server": "192.168.1.1:53"}}
  *
+ * "dns" is the split DNS offer of a subnet router (mesh/splitdns.h),
+ * absent when it offers none.
  * Every member is optional ("type" is the channel's, ignored here). The exit
  * offer becomes the routes 0.0.0.0/0 and ::/0, as the registry keeps it.
  */
@@ -17,6 +20,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "mesh/splitdns.h"
 #include "netaddr.h"
 
 enum { HELLO_MAX_ROUTES = 256, HELLO_MAX_ENDPOINTS = 16 };
@@ -29,19 +33,19 @@ struct mesh_hello {
 	bool exit_node;
 	struct endpoint endpoints[HELLO_MAX_ENDPOINTS]; /* numeric */
 	size_t n_endpoints;
+	struct split_dns dns; /* domain "": none offered */
 };
 
 /* Reads a hello (untrusted input). -EINVAL for a member of the wrong type,
- * a route that is not a network, an endpoint that is not numeric, or more
- * than the limits; out is zeroed first. Endpoints no peer could use
+ * a route that is not a network, a "dns" that split_dns_from_json() refuses, an endpoint that is
+ * not numeric, or more than the limits; out is zeroed first. Endpoints no peer could use
  * (mesh_endpoint_usable() without mesh prefixes) are left out. */
 int mesh_hello_parse(const json_t *obj, struct mesh_hello *out) __attribute__((warn_unused_result));
 
 /*
  * This node's hello from its config: host name, subnet_router.routes,
- * exit_node.enabled, and endpoints: each address of the host's interfaces
- * that are up (but skip_ifname) that mesh_endpoint_usable() accepts, with
- * port.
+ * exit_node.enabled, subnet_router.dns (when a domain is set), and endpoints: each address of the
+ * host's interfaces that are up (but skip_ifname) that mesh_endpoint_usable() accepts, with port.
  * A new reference, or NULL.
  */
 json_t *mesh_hello_create(const struct mg_config *cfg, const char *type, const char *skip_ifname,

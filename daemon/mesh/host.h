@@ -18,6 +18,7 @@
 #include "config.h"
 #include "dataplane.h"
 #include "mesh/dh.h"
+#include "mesh/splitdns.h"
 
 struct resolver;
 
@@ -65,6 +66,18 @@ struct mesh_device {
 	bool exit_node;
 };
 
+/*
+ * A peer's approved split DNS offer (mesh/splitdns.h), in netmap order
+ * (lowest id first). usable: the router is online and primary for a route
+ * holding the server (its queries reach it through the mesh); otherwise
+ * the domain's names get SERVFAIL, never another resolver.
+ */
+struct mesh_split_dns {
+	struct split_dns dns;
+	char via[64]; /* the router's node name */
+	bool usable;
+};
+
 /* What the coordinator approved of this node's own offer (its netmap's
  * self): the routes (exit offers may be among them, they are ignored) and
  * whether the exit offer is approved. The plan serves config ∩ this. */
@@ -97,6 +110,10 @@ struct mesh_view {
 	/* The access policy this node enforces (acl/filter.h), from the
 	 * netmap; NULL: none (allow). */
 	const struct acl_filter *policy;
+	/* The peers' approved split DNS offers; this node's own is its
+	 * config's (subnet_router.dns) with its approved routes. */
+	const struct mesh_split_dns *split_dns;
+	size_t n_split_dns;
 };
 
 /* What the engine knows of a peer (peer_facts). */

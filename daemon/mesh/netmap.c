@@ -78,6 +78,7 @@ static void node_free(struct netmap_node *node)
 	free(node->endpoints);
 	free(node->routes);
 	free(node->devices);
+	free(node->split_dns);
 	memset(node, 0, sizeof(*node));
 }
 
@@ -189,22 +190,42 @@ static json_t *with_exit_offer(json_t *obj, const struct netmap_node *node)
 	return obj;
 }
 
+/* Adds a peer's "split_dns" when it has any. NULL on failure. */
+static json_t *with_split_dns(json_t *obj, const struct netmap_node *node)
+{
+	json_t *arr = obj && node->n_split_dns ? json_array() : NULL;
+
+	if (!obj || !node->n_split_dns)
+		return obj;
+	for (size_t i = 0; arr && i < node->n_split_dns; i++)
+		if (json_array_append_new(arr, split_dns_json(&node->split_dns[i])) < 0)
+			break;
+	if (!arr || json_array_size(arr) != node->n_split_dns ||
+	    json_object_set_new(obj, "split_dns", arr) < 0) {
+		json_decref(obj);
+		return NULL;
+	}
+	return obj;
+}
+
 static json_t *peer_to_json(const struct netmap_node *node)
 {
 	char key[KEY_B64_LEN + 1];
 
 	key_to_base64(key, node->public_key);
-	return with_devices(
-	    with_exit_offer(
-		json_pack("{s:I, s:s, s:s, s:o, s:o, s:o, s:b, s:b, s:b}", "id",
-			  (json_int_t)node->id, "name", node->name, "public_key", key, "addresses",
-			  prefixes_to_json(node->addresses, node->n_addresses), "endpoints",
-			  endpoints_to_json(node->endpoints, node->n_endpoints), "routes",
-			  prefixes_to_json(node->routes, node->n_routes), "exit_node",
-			  node->exit_node, "online", node->online, "coordinator",
-			  node->coordinator),
-		node),
-	    node, false);
+	return with_split_dns(
+	    with_devices(
+		with_exit_offer(
+		    json_pack("{s:I, s:s, s:s, s:o, s:o, s:o, s:b, s:b, s:b}", "id",
+			      (json_int_t)node->id, "name", node->name, "public_key", key,
+			      "addresses", prefixes_to_json(node->addresses, node->n_addresses),
+			      "endpoints", endpoints_to_json(node->endpoints, node->n_endpoints),
+			      "routes", prefixes_to_json(node->routes, node->n_routes), "exit_node",
+			      node->exit_node, "online", node->online, "coordinator",
+			      node->coordinator),
+		    node),
+		node, false),
+	    node);
 }
 
 static json_t *peers_to_json(const struct netmap *nm)
@@ -560,6 +581,41 @@ static int parse_exit_offer(struct parse *ps, const json_t *v, const char *where
 	return 0;
 }
 
+/* A peer's optional "split_dns": bounded, each valid, domains unique. */
+static int parse_split_dns(struct parse *ps, const json_t *obj, const char *where,
+			   struct netmap_node *node)
+{
+	const json_t *arr = json_object_get(obj, "split_dns");
+	size_t count = json_array_size(arr);
+
+	if (!arr)
+		return 0;
+	if (!json_is_array(arr))
+		return fail(ps, "%ssplit_dns: must be an array", where);
+	if (count > NETMAP_MAX_SPLIT_DNS)
+		return fail(ps, "%ssplit_dns: %zu entries, at most %d allowed", where, count,
+			    NETMAP_MAX_SPLIT_DNS);
+	if (count == 0)
+		return 0;
+	node->split_dns = calloc(count, sizeof(*node->split_dns));
+	if (!node->split_dns)
+		return fail(ps, "%ssplit_dns: out of memory", where);
+	for (size_t i = 0; i < count; i++) {
+		struct split_dns *s = &node->split_dns[i];
+		if (split_dns_from_json(json_array_get(arr, i), s) < 0)
+			return fail(ps,
+				    "%ssplit_dns[%zu]: must be {\"domain\": a DNS domain, "
+				    "\"server\": IP or IP:PORT}",
+				    where, i);
+		for (size_t k = 0; k < i; k++)
+			if (!strcmp(node->split_dns[k].domain, s->domain))
+				return fail(ps, "%ssplit_dns[%zu]: the domain %s is listed twice",
+					    where, i, s->domain);
+		node->n_split_dns = i + 1;
+	}
+	return 0;
+}
+
 static int parse_peer(struct parse *ps, const json_t *v, size_t i, struct netmap_node *node)
 {
 	char w[32];
@@ -578,7 +634,7 @@ static int parse_peer(struct parse *ps, const json_t *v, size_t i, struct netmap
 	    parse_exit_offer(ps, v, w, node) < 0 ||
 	    parse_bool(ps, v, w, "online", &node->online) < 0 ||
 	    parse_bool(ps, v, w, "coordinator", &node->coordinator) < 0 ||
-	    parse_devices(ps, v, w, false, node) < 0)
+	    parse_devices(ps, v, w, false, node) < 0 || parse_split_dns(ps, v, w, node) < 0)
 		return -EINVAL;
 	return 0;
 }

@@ -53,9 +53,17 @@
  * (a DNS label and one IPv4 or IPv6 address each, at most
  * NETMAP_MAX_DNS_RECORDS; a name may repeat).
  *
- * Every member above is required, except "devices", "dns", a peer's "exit_offer" (without
- * it, an older coordinator: "approved" when "exit_node") and self's "exit_node": without it
- * (an older coordinator) an approved default in routes_approved says it. Ids are 1..2^32-1 and
+ * A subnet router's split DNS offer (optional, peers only; mesh/splitdns.h):
+ *    "split_dns": [{"domain": "home.lan", "server": "192.168.77.1:53"}]
+ * listed while one of the peer's approved routes holds the server's address,
+ * online or not (at most NETMAP_MAX_SPLIT_DNS, domains unique within a
+ * peer). A node forwards the domain to the server while the peer is online
+ * and its "routes" (primary) hold the server; otherwise it answers SERVFAIL
+ * for the domain rather than asking any other resolver (mesh/apply.h).
+ *
+ * Every member above is required, except "devices", "dns", "split_dns", a peer's "exit_offer"
+ * (without it, an older coordinator: "approved" when "exit_node") and self's "exit_node": without
+ * it (an older coordinator) an approved default in routes_approved says it. Ids are 1..2^32-1 and
  * unique (self included), public keys unique among peers, each address on one node only; version >=
  * 1, issued_at >= 0; names follow the config's rules; addresses are host prefixes (at least one),
  * routes networks (no host bits), endpoints numeric. A device has one or two host addresses (at
@@ -79,6 +87,7 @@
 
 #include "dns/zone.h"
 #include "keys.h"
+#include "mesh/splitdns.h"
 #include "netaddr.h"
 
 enum { NETMAP_NAME_MAX = 63, NETMAP_SIGN_PUBLIC_LEN = 32, NETMAP_SIGNATURE_LEN = 64 };
@@ -91,6 +100,7 @@ enum {
 	NETMAP_MAX_ROUTES = 1024,
 	NETMAP_MAX_DEVICES = 1024, /* per hub */
 	NETMAP_MAX_DNS_RECORDS = 1024,
+	NETMAP_MAX_SPLIT_DNS = 8, /* per peer */
 };
 
 /* A stock WireGuard device attached to a node (its hub). */
@@ -126,6 +136,8 @@ struct netmap_node {
 	bool coordinator;
 	struct netmap_device *devices; /* the devices this node hubs */
 	size_t n_devices;
+	struct split_dns *split_dns; /* peers: its approved split DNS offers */
+	size_t n_split_dns;
 };
 
 /* The mesh's names; present false: the netmap has no "dns". */

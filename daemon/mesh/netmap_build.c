@@ -140,6 +140,34 @@ static int copy_devices(const struct netmap_build_input *in, uint32_t hub_id, bo
 	return 0;
 }
 
+static bool offer_approved(const struct netmap_build_input *in, uint32_t id,
+			   const struct split_dns *s)
+{
+	for (size_t i = 0; i < in->n_routes; i++) {
+		const struct registry_route *r = &in->routes[i];
+		if (r->node_id == id && r->approved && split_dns_server_routed(s, &r->prefix, 1))
+			return true;
+	}
+	return false;
+}
+
+/* The node's offer when one of its approved routes holds the server. */
+static int copy_split_dns(const struct netmap_build_input *in, uint32_t id, struct netmap_node *out)
+{
+	for (size_t i = 0; i < in->n_offers; i++) {
+		const struct split_dns *s = &in->offers[i].dns;
+		if (in->offers[i].node_id != id || !s->domain[0] || !offer_approved(in, id, s))
+			continue;
+		out->split_dns = calloc(1, sizeof(*out->split_dns));
+		if (!out->split_dns)
+			return -ENOMEM;
+		out->split_dns[0] = *s;
+		out->n_split_dns = 1;
+		break;
+	}
+	return 0;
+}
+
 static int build_peer(const struct netmap_build_input *in, const struct registry_node *rn,
 		      struct netmap_node *out)
 {
@@ -157,6 +185,8 @@ static int build_peer(const struct netmap_build_input *in, const struct registry
 		ret = copy_peer_routes(in, rn->id, out);
 	if (ret == 0)
 		ret = copy_devices(in, rn->id, false, out);
+	if (ret == 0)
+		ret = copy_split_dns(in, rn->id, out);
 	return ret;
 }
 

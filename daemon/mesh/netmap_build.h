@@ -21,7 +21,11 @@
  *  - devices are listed under their hub, online or not (their addresses are
  *    reached through it): self's with their public keys (the hub holds
  *    them as engine peers), peers' without;
- *  - dns, when given, is every node's: the domain and the static records.
+ *  - dns, when given, is every node's: the domain and the static records;
+ *  - a peer's split DNS offer (its last hello's, the coordinator's own from
+ *    its config) is listed while one of its approved routes (not an exit
+ *    offer) holds the offer's server, online or not: approving the route
+ *    approves the offer; its nodes judge whether it is usable now.
  */
 #ifndef MESHGATE_MESH_NETMAP_BUILD_H
 #define MESHGATE_MESH_NETMAP_BUILD_H
@@ -37,6 +41,12 @@
 struct netmap_observed {
 	uint32_t node_id;
 	struct endpoint endpoint;
+};
+
+/* A node's split DNS offer, as its last hello said (live state). */
+struct netmap_offer {
+	uint32_t node_id;
+	struct split_dns dns;
 };
 
 struct netmap_build_input {
@@ -59,6 +69,8 @@ struct netmap_build_input {
 	/* The coordinator's dns.domain and dns.records (views.c); NULL: the
 	 * netmaps carry no "dns". */
 	const struct netmap_dns *dns;
+	const struct netmap_offer *offers; /* at most one per node */
+	size_t n_offers;
 };
 
 /* Whether node_id counts as online (the coordinator always does). */

@@ -156,7 +156,8 @@ static void apply_self(struct coordinator *c, const struct netmap *nm)
 	struct mesh_view view;
 	struct mesh_peer *peers;
 	struct mesh_device *devices;
-	size_t n, n_devices;
+	struct mesh_split_dns *splits;
+	size_t n, n_devices, n_splits;
 	char *text = view_text(nm);
 	char err[512];
 
@@ -173,6 +174,12 @@ static void apply_self(struct coordinator *c, const struct netmap *nm)
 		free(text);
 		return;
 	}
+	if (mesh_apply_split_dns(nm, &splits, &n_splits) < 0) {
+		mesh_apply_free(peers, n);
+		free(devices);
+		free(text);
+		return;
+	}
 	mesh_apply_approved(nm, &approved);
 	view = (struct mesh_view){ .peers = peers,
 				   .n_peers = n,
@@ -183,7 +190,9 @@ static void apply_self(struct coordinator *c, const struct netmap *nm)
 				   .n_devices = n_devices,
 				   .dns = nm->dns.present ? &nm->dns : NULL,
 				   .self_name = nm->self.name,
-				   .self_id = nm->self.id };
+				   .self_id = nm->self.id,
+				   .split_dns = splits,
+				   .n_split_dns = n_splits };
 	if (c->host.ops->reconfigure(c->host.ctx, &view, err, sizeof(err)) < 0) {
 		log_err("mesh: %s", err);
 		free(text);
@@ -193,6 +202,7 @@ static void apply_self(struct coordinator *c, const struct netmap *nm)
 	}
 	mesh_apply_free(peers, n);
 	free(devices);
+	free(splits);
 }
 
 /* Tells k the public endpoint its WireGuard packets come from, when that
@@ -253,7 +263,8 @@ struct build_state {
 	struct registry_device *devices;
 	size_t n_devices;
 	struct live lv;
-	struct netmap_dns dns; /* the config's; records borrowed from it */
+	struct netmap_dns dns;       /* the config's; records borrowed from it */
+	struct netmap_offer *offers; /* the members' and this node's own */
 	struct netmap_build_input in;
 };
 
@@ -264,7 +275,44 @@ static void build_state_free(struct build_state *bs)
 	registry_nodes_free(bs->nodes, bs->n_nodes);
 	free(bs->routes);
 	free(bs->devices);
+	free(bs->offers);
 	memset(bs, 0, sizeof(*bs));
+}
+
+/* Forgets the offers of nodes no longer registered. */
+static void offers_prune(struct coordinator *c, const struct registry_node *nodes, size_t n)
+{
+	for (size_t i = 0; i < c->n_offers;) {
+		bool known = false;
+		for (size_t k = 0; k < n && !known; k++)
+			known = nodes[k].id == c->offers[i].node_id;
+		if (known)
+			i++;
+		else
+			c->offers[i] = c->offers[--c->n_offers];
+	}
+}
+
+/* The members' offers and this node's own from its config. */
+static int offers_collect(struct coordinator *c, struct build_state *bs)
+{
+	const struct mg_config *cfg = c->host.cfg;
+	size_t n = c->n_offers;
+
+	bs->offers = calloc(n + 1, sizeof(*bs->offers));
+	if (!bs->offers)
+		return -ENOMEM;
+	if (n)
+		memcpy(bs->offers, c->offers, n * sizeof(*bs->offers));
+	if (cfg->subnet_router.dns.domain[0]) {
+		struct netmap_offer *own = &bs->offers[n++];
+		own->node_id = c->self_id;
+		memcpy(own->dns.domain, cfg->subnet_router.dns.domain, sizeof(own->dns.domain));
+		own->dns.server = cfg->subnet_router.dns.server;
+	}
+	bs->in.offers = bs->offers;
+	bs->in.n_offers = n;
+	return 0;
 }
 
 static int build_state_load(struct coordinator *c, struct build_state *bs)
@@ -303,7 +351,10 @@ static int build_state_load(struct coordinator *c, struct build_state *bs)
 				       .n_records = c->host.cfg->dns.n_records };
 	memcpy(bs->dns.domain, c->host.cfg->dns.domain, sizeof(bs->dns.domain));
 	bs->in.dns = &bs->dns;
-	return 0;
+	ret = offers_collect(c, bs);
+	if (ret < 0)
+		build_state_free(bs);
+	return ret;
 }
 
 int coord_self_netmap(struct coordinator *c, struct netmap *out)
@@ -331,6 +382,7 @@ void coord_rebuild(struct coordinator *c)
 	if (build_state_load(c, &bs) < 0)
 		return;
 	relay_keys_update(c, bs.nodes, bs.n_nodes);
+	offers_prune(c, bs.nodes, bs.n_nodes);
 	for (struct conn *k = c->conns, *next; k; k = next) {
 		next = k->next;
 		if (netmap_build(&bs.in, k->node_id, &nm) == -ENOENT) {
@@ -406,6 +458,39 @@ void coord_gate_refresh(struct coordinator *c)
 	}
 	free(inv);
 	joingate_set_live(&c->gate, until);
+}
+
+/* ---- split DNS offers ---- */
+
+int coord_offer_take(struct coordinator *c, uint32_t id, const struct split_dns *offer,
+		     bool *changed)
+{
+	size_t i = 0;
+	struct netmap_offer *grown;
+
+	*changed = false;
+	while (i < c->n_offers && c->offers[i].node_id != id)
+		i++;
+	if (i < c->n_offers && !memcmp(&c->offers[i].dns, offer, sizeof(*offer)))
+		return 0;
+	if (i == c->n_offers && !offer->domain[0])
+		return 0;
+	*changed = true;
+	if (!offer->domain[0]) {
+		c->offers[i] = c->offers[--c->n_offers];
+		return 0;
+	}
+	if (i == c->n_offers) {
+		grown = realloc(c->offers, (c->n_offers + 1) * sizeof(*c->offers));
+		if (!grown) {
+			*changed = false;
+			return -ENOMEM;
+		}
+		c->offers = grown;
+		c->n_offers++;
+	}
+	c->offers[i] = (struct netmap_offer){ .node_id = id, .dns = *offer };
+	return 0;
 }
 
 /* ---- routes ---- */

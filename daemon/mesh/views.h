@@ -18,6 +18,7 @@ struct netmap;
 struct mesh_peer_facts;
 struct prefix;
 struct registry_route;
+struct split_dns;
 
 /* The relay key shared with node_id (relay_forward() takes it); NULL: none. */
 const uint8_t *coord_relay_key_for(void *ctx, uint32_t node_id);
@@ -68,6 +69,13 @@ int coord_audit_approved(struct coordinator *c, uint32_t id, const struct regist
  * approves is recorded in the audit log (actor "daemon"). */
 int coord_advertise(struct coordinator *c, uint32_t id, const struct prefix *routes, size_t n,
 		    bool *changed);
+
+/* Keeps a member's split DNS offer from its hello (domain "": none) as
+ * live state, kept while it is offline (its nodes answer SERVFAIL for the
+ * domain then), forgotten by a restart until its next hello. -ENOMEM;
+ * *changed when it differs from the one kept. */
+int coord_offer_take(struct coordinator *c, uint32_t id, const struct split_dns *offer,
+		     bool *changed) __attribute__((warn_unused_result));
 
 /* Whether node_id is this node or has a control connection. */
 bool coord_node_online(const struct coordinator *c, uint32_t node_id);

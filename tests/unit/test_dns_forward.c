@@ -717,6 +717,48 @@ static void test_split(void)
 		ldns_pkt_free(pkt);
 	}
 	CHECK_EQ_INT(lan.udp_queries, 3); /* NAS.Home.LAN. is a hit */
+	CHECK_EQ_INT(stats_of(fwd).split_forwarded, 5);
+	CHECK_EQ_INT(stats_of(fwd).split_refused, 0);
+
+	/* A split domain without servers (its router offline): SERVFAIL at
+	 * once, never the default list; a deeper domain with servers still
+	 * wins for its names. */
+	splits[0].n_servers = 0;
+	CHECK_EQ_INT(dns_forwarder_set_upstreams(fwd, &up), 0);
+	{
+		unsigned before = def.udp_queries;
+		ldns_pkt *pkt = ask(fwd, "printer.home.lan.", false, false, false, &res);
+		CHECK(pkt && ldns_pkt_get_rcode(pkt) == LDNS_RCODE_SERVFAIL);
+		ldns_pkt_free(pkt);
+		pkt = ask(fwd, "home.lan.", false, false, true, &res);
+		CHECK(pkt && ldns_pkt_get_rcode(pkt) == LDNS_RCODE_SERVFAIL);
+		ldns_pkt_free(pkt);
+		pkt = ask(fwd, "b.deep.home.lan.", false, false, false, &res);
+		CHECK(pkt && has_a(pkt, "10.6.0.1"));
+		ldns_pkt_free(pkt);
+		CHECK_EQ_INT(def.udp_queries, before);
+		CHECK_EQ_INT(lan.udp_queries, 3);
+		CHECK_EQ_INT(stats_of(fwd).split_refused, 2);
+		CHECK_EQ_INT(stats_of(fwd).split_forwarded, 6);
+	}
+
+	/* Bound to an interface: its sockets leave only there (loopback
+	 * here); an interface that does not exist reaches nothing. */
+	splits[0].n_servers = 1;
+	strcpy(splits[0].ifname, "lo");
+	CHECK_EQ_INT(dns_forwarder_set_upstreams(fwd, &up), 0);
+	{
+		ldns_pkt *pkt = ask(fwd, "tv.home.lan.", false, false, false, &res);
+		CHECK(pkt && has_a(pkt, "10.5.0.1"));
+		ldns_pkt_free(pkt);
+		strcpy(splits[0].ifname, "nosuch0");
+		CHECK_EQ_INT(dns_forwarder_set_upstreams(fwd, &up), 0);
+		pkt = ask(fwd, "radio.home.lan.", false, false, false, &res);
+		CHECK(pkt && ldns_pkt_get_rcode(pkt) == LDNS_RCODE_SERVFAIL);
+		ldns_pkt_free(pkt);
+		CHECK_EQ_INT(lan.udp_queries, 4);
+	}
+	splits[0].ifname[0] = '\0';
 	strcpy(splits[0].domain, "bad..name");
 	CHECK_EQ_INT(dns_forwarder_set_upstreams(fwd, &up), -EINVAL);
 	dns_forwarder_free(fwd);

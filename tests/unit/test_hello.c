@@ -130,8 +130,76 @@ static void test_local_endpoints(void)
 	}
 }
 
+/* The split DNS offer: taken in lower case without the final dot, port 53
+ * unless given; anything else refuses the hello. */
+static void test_hello_dns(void)
+{
+	static const char *const bad[] = {
+		"\"home.lan\"",
+		"{\"domain\": \"home.lan\"}",
+		"{\"server\": \"192.168.77.1\"}",
+		"{\"domain\": \"home..lan\", \"server\": \"192.168.77.1\"}",
+		"{\"domain\": \"home.lan\", \"server\": \"router.home.lan\"}",
+		"{\"domain\": \"home.lan\", \"server\": \"192.168.77.1:0\"}",
+		"{\"domain\": \"home.lan\", \"server\": \"192.168.77.0/24\"}",
+		"{\"domain\": \"home.lan\", \"server\": 53}",
+	};
+	json_t *obj =
+	    json_loads("{\"hostname\": \"router\","
+		       " \"dns\": {\"domain\": \"Home.Lan.\", \"server\": \"192.168.77.1\"}}",
+		       0, NULL);
+	struct mesh_hello hello;
+	char text[SOCKADDR_STR_LEN], doc[256];
+
+	CHECK_EQ_INT(mesh_hello_parse(obj, &hello), 0);
+	CHECK(!strcmp(hello.dns.domain, "home.lan"));
+	sockaddr_format(&hello.dns.server, text, sizeof(text));
+	CHECK(!strcmp(text, "192.168.77.1:53"));
+	json_decref(obj);
+	obj = json_loads("{\"hostname\": \"laptop\"}", 0, NULL);
+	CHECK_EQ_INT(mesh_hello_parse(obj, &hello), 0);
+	CHECK(hello.dns.domain[0] == '\0');
+	json_decref(obj);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(doc, sizeof(doc), "{\"hostname\": \"router\", \"dns\": %s}", bad[i]);
+		obj = json_loads(doc, 0, NULL);
+		if (!CHECK_EQ_INT(mesh_hello_parse(obj, &hello), -EINVAL))
+			fprintf(stderr, "  %s\n", bad[i]);
+		CHECK(hello.hostname[0] == '\0');
+		json_decref(obj);
+	}
+}
+
+/* What a router's config says goes out in its hello, and reads back. */
+static void test_hello_create_dns(void)
+{
+	struct mg_config cfg;
+	struct mesh_hello hello;
+	json_t *obj;
+	char text[SOCKADDR_STR_LEN];
+
+	if (config_defaults(&cfg) < 0)
+		abort();
+	snprintf(cfg.hostname, sizeof(cfg.hostname), "router");
+	obj = mesh_hello_create(&cfg, "hello", NULL, 41641);
+	CHECK(obj && json_object_get(obj, "dns") == NULL);
+	json_decref(obj);
+	snprintf(cfg.subnet_router.dns.domain, sizeof(cfg.subnet_router.dns.domain), "home.lan");
+	if (!split_dns_server_parse("[fd00::53]:5353", &cfg.subnet_router.dns.server))
+		abort();
+	obj = mesh_hello_create(&cfg, "hello", NULL, 41641);
+	CHECK_EQ_INT(mesh_hello_parse(obj, &hello), 0);
+	CHECK(!strcmp(hello.dns.domain, "home.lan"));
+	sockaddr_format(&hello.dns.server, text, sizeof(text));
+	CHECK(!strcmp(text, "[fd00::53]:5353"));
+	json_decref(obj);
+	config_free(&cfg);
+}
+
 int main(void)
 {
+	RUN(test_hello_dns);
+	RUN(test_hello_create_dns);
 	RUN(test_usable_addresses);
 	RUN(test_mesh_prefixes);
 	RUN(test_not_numeric);

@@ -945,6 +945,107 @@ out:
 	json_decref(doc);
 }
 
+/* home (peers[0]) with a split DNS offer. */
+static json_t *with_split(void)
+{
+	json_t *doc = base();
+
+	mutate(doc, "peers.0.split_dns",
+	       json_loads("[{\"domain\": \"Home.LAN.\", \"server\": \"192.168.77.53\"},"
+			  " {\"domain\": \"v6.lan\", \"server\": \"[fd00::53]:5353\"}]",
+			  0, NULL));
+	return doc;
+}
+
+static void test_split_dns(void)
+{
+	json_t *doc = with_split(), *again = NULL, *arr, *want;
+	struct netmap nm;
+	char err[256] = "", text[SOCKADDR_STR_LEN];
+
+	if (!CHECK_EQ_INT(netmap_from_json(doc, &nm, err, sizeof(err)), 0)) {
+		fprintf(stderr, "  %s\n", err);
+		goto out;
+	}
+	CHECK_EQ_INT(nm.peers[0].n_split_dns, 2);
+	CHECK_EQ_INT(nm.peers[1].n_split_dns, 0);
+	CHECK(strcmp(nm.peers[0].split_dns[0].domain, "home.lan") == 0);
+	sockaddr_format(&nm.peers[0].split_dns[0].server, text, sizeof(text));
+	CHECK(strcmp(text, "192.168.77.53:53") == 0);
+	sockaddr_format(&nm.peers[0].split_dns[1].server, text, sizeof(text));
+	CHECK(strcmp(text, "[fd00::53]:5353") == 0);
+	/* Written in its canonical form; a peer without offers has no member. */
+	again = netmap_to_json(&nm);
+	arr = json_object_get(json_array_get(json_object_get(again, "peers"), 0), "split_dns");
+	want = json_pack("{s:s, s:s}", "domain", "home.lan", "server", "192.168.77.53:53");
+	CHECK(json_equal(json_array_get(arr, 0), want));
+	json_decref(want);
+	CHECK(json_object_get(json_array_get(json_object_get(again, "peers"), 1), "split_dns") ==
+	      NULL);
+	netmap_free(&nm);
+out:
+	json_decref(again);
+	json_decref(doc);
+}
+
+static const struct bad_case bad_split_cases[] = {
+	{ "peers.0.split_dns", "{}", "peers[0].split_dns: must be an array" },
+	{ "peers.0.split_dns.0", "\"home.lan\"", "peers[0].split_dns[0]: must be" },
+	{ "peers.0.split_dns.0", "{\"domain\": \"home.lan\"}", "split_dns[0]: must be" },
+	{ "peers.0.split_dns.0", "{\"domain\": \"ho me\", \"server\": \"10.0.0.1\"}",
+	  "split_dns[0]: must be" },
+	{ "peers.0.split_dns.0", "{\"domain\": \"a.lan\", \"server\": \"10.0.0.1:0\"}",
+	  "split_dns[0]: must be" },
+	{ "peers.0.split_dns.0", "{\"domain\": \"a.lan\", \"server\": \"host.lan\"}",
+	  "split_dns[0]: must be" },
+	{ "peers.0.split_dns.0", "{\"domain\": \"a.lan\", \"server\": \"10.0.0.0/8\"}",
+	  "split_dns[0]: must be" },
+	{ "peers.0.split_dns.0", "{\"domain\": 5, \"server\": \"10.0.0.1\"}",
+	  "split_dns[0]: must be" },
+	{ "peers.0.split_dns.1", "{\"domain\": \"HOME.lan\", \"server\": \"10.0.0.1\"}",
+	  "peers[0].split_dns[1]: the domain home.lan is listed twice" },
+};
+
+static void test_split_dns_malformed(void)
+{
+	for (size_t i = 0; i < sizeof(bad_split_cases) / sizeof(bad_split_cases[0]); i++) {
+		const struct bad_case *c = &bad_split_cases[i];
+		json_t *doc = with_split();
+		struct netmap nm;
+		char err[256] = "";
+		int ret;
+
+		mutate(doc, c->path, json_loads(c->value, JSON_DECODE_ANY, NULL));
+		ret = netmap_from_json(doc, &nm, err, sizeof(err));
+		if (!CHECK_EQ_INT(ret, -EINVAL) || !CHECK(strstr(err, c->message) != NULL))
+			fprintf(stderr, "  %s = %s: got \"%s\"\n", c->path, c->value, err);
+		CHECK(nm.peers == NULL);
+		json_decref(doc);
+	}
+}
+
+/* More than NETMAP_MAX_SPLIT_DNS offers on one peer. */
+static void test_split_dns_limit(void)
+{
+	json_t *doc = base(), *arr = json_array();
+	struct netmap nm;
+	char err[256] = "", domain[16];
+
+	for (int i = 0; i <= NETMAP_MAX_SPLIT_DNS; i++) {
+		snprintf(domain, sizeof(domain), "d%d.lan", i);
+		json_array_append_new(
+		    arr, json_pack("{s:s, s:s}", "domain", domain, "server", "10.0.0.1"));
+	}
+	mutate(doc, "peers.1.split_dns", arr);
+	CHECK_EQ_INT(netmap_from_json(doc, &nm, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "peers[1].split_dns: 9 entries, at most 8 allowed") != NULL);
+	json_array_remove(arr, 0);
+	CHECK_EQ_INT(netmap_from_json(doc, &nm, err, sizeof(err)), 0);
+	CHECK_EQ_INT(nm.peers[1].n_split_dns, NETMAP_MAX_SPLIT_DNS);
+	netmap_free(&nm);
+	json_decref(doc);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -969,5 +1070,8 @@ int main(void)
 	RUN(test_dns_malformed);
 	RUN(test_dns_limit);
 	RUN(test_dns_signed);
+	RUN(test_split_dns);
+	RUN(test_split_dns_malformed);
+	RUN(test_split_dns_limit);
 	return test_summary();
 }

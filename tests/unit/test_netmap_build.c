@@ -594,8 +594,77 @@ static void test_dns_from_netmap(void)
 	netmap_free(&got);
 }
 
+static struct netmap_offer offer(uint32_t id, const char *domain, const char *server)
+{
+	struct netmap_offer o = { .node_id = id };
+
+	snprintf(o.dns.domain, sizeof(o.dns.domain), "%s", domain);
+	if (!split_dns_server_parse(server, &o.dns.server))
+		abort();
+	return o;
+}
+
+/* Split DNS offers: listed while an approved route of the offering node
+ * holds the server (online or not), usable in the view while the node is
+ * online and primary for it. */
+static void test_split_dns(void)
+{
+	struct netmap_offer offers[3];
+	struct mesh_split_dns *v = NULL;
+	struct world w;
+	struct netmap nm;
+	size_t n = 0;
+
+	world_init(&w);
+	offers[0] = offer(1, "home.lan", "192.168.77.53");
+	offers[1] = offer(2, "lab.lan", "10.2.0.53");     /* its route: pending */
+	offers[2] = offer(4, "home.lan", "192.168.77.1"); /* approved, not primary */
+	w.in.offers = offers;
+	w.in.n_offers = 3;
+	CHECK_EQ_INT(netmap_build(&w.in, 3, &nm), 0);
+	CHECK_EQ_INT(peer_by_id(&nm, 1)->n_split_dns, 1);
+	CHECK(!strcmp(peer_by_id(&nm, 1)->split_dns[0].domain, "home.lan"));
+	CHECK_EQ_INT(peer_by_id(&nm, 2)->n_split_dns, 0);
+	CHECK_EQ_INT(peer_by_id(&nm, 4)->n_split_dns, 1);
+	CHECK_EQ_INT(mesh_apply_split_dns(&nm, &v, &n), 0);
+	if (CHECK_EQ_INT(n, 2)) {
+		CHECK(!strcmp(v[0].via, "home") && v[0].usable);
+		CHECK(!strcmp(v[1].via, "router2") && !v[1].usable);
+	}
+	free(v);
+	netmap_free(&nm);
+
+	/* home offline (router2 the coordinator): still listed, not usable;
+	 * router2 primary now, usable. */
+	w.in.coordinator_id = 4;
+	w.in.n_online = 1;
+	CHECK_EQ_INT(netmap_build(&w.in, 3, &nm), 0);
+	CHECK_EQ_INT(mesh_apply_split_dns(&nm, &v, &n), 0);
+	if (CHECK_EQ_INT(n, 2)) {
+		CHECK(!strcmp(v[0].via, "home") && !v[0].usable);
+		CHECK(!strcmp(v[1].via, "router2") && v[1].usable);
+	}
+	free(v);
+	netmap_free(&nm);
+
+	/* A server only an exit offer's default route holds approves nothing;
+	 * a hello without an offer lists none. */
+	w.in.coordinator_id = 1;
+	w.in.n_online = 2;
+	offers[0] = offer(1, "outside.lan", "198.51.100.53");
+	offers[2].dns.domain[0] = '\0';
+	CHECK_EQ_INT(netmap_build(&w.in, 3, &nm), 0);
+	CHECK_EQ_INT(peer_by_id(&nm, 1)->n_split_dns, 0);
+	CHECK_EQ_INT(peer_by_id(&nm, 4)->n_split_dns, 0);
+	CHECK_EQ_INT(mesh_apply_split_dns(&nm, &v, &n), 0);
+	CHECK_EQ_INT(n, 0);
+	free(v);
+	netmap_free(&nm);
+}
+
 int main(void)
 {
+	RUN(test_split_dns);
 	RUN(test_peers_and_candidates);
 	RUN(test_observed_first_with_many_addresses);
 	RUN(test_unusable_endpoints_left_out);

@@ -4,8 +4,9 @@
 # DBUS_SYSTEM_BUS_ADDRESS names; neither the machine's bus nor its
 # resolv.conf is touched. Without org.freedesktop.resolve1 on the bus the
 # seam falls back to resolv.conf (a file in the scratch directory); with it,
-# the calls and their arguments are the ones resolved.h lists, an unchanged
-# state sends nothing, stop reverts the link, and a failing call is kept as
+# the calls and their arguments are the ones resolved.h lists (the split
+# domains offered as routing domains, sent again when they change), an
+# unchanged state sends nothing, stop reverts the link, and a failing call is kept as
 # the error; a resolved in another network namespace is not used. What the real resolved makes of the calls is not tested here.
 # Usage: test_resolved_bus.sh RESOLVED_FAKE OSRESOLVER_DRIVE
 set -eu
@@ -74,6 +75,8 @@ check "no resolved on the bus: resolv.conf, and put back" \
 set managed=1 method=resolv.conf error=none
 same managed=1 method=resolv.conf error=none
 exit managed=1 method=resolv.conf error=none
+split2 managed=1 method=resolv.conf error=none
+nosplit managed=1 method=resolv.conf error=none
 stop managed=0 method=null error=none
 missing managed=1 method=resolv.conf error=none
 OUT
@@ -87,6 +90,8 @@ check "the seam's state after each step" diff -u - "$dir/drive.out" <<'OUT'
 set managed=1 method=resolved error=none
 same managed=1 method=resolved error=none
 exit managed=1 method=resolved error=none
+split2 managed=1 method=resolved error=none
+nosplit managed=1 method=resolved error=none
 stop managed=0 method=null error=none
 missing managed=0 method=resolved error=systemd-resolved SetLinkDNS: Link 99 not known
 OUT
@@ -96,6 +101,12 @@ SetLinkDomains 7 mesh.internal ~home.lan
 SetLinkDefaultRoute 7 no
 SetLinkDNS 7 100.100.100.100 fd7a:6d67:7465::53
 SetLinkDomains 7 mesh.internal ~home.lan ~.
+SetLinkDefaultRoute 7 yes
+SetLinkDNS 7 100.100.100.100 fd7a:6d67:7465::53
+SetLinkDomains 7 mesh.internal ~home.lan ~office.lan ~.
+SetLinkDefaultRoute 7 yes
+SetLinkDNS 7 100.100.100.100 fd7a:6d67:7465::53
+SetLinkDomains 7 mesh.internal ~.
 SetLinkDefaultRoute 7 yes
 RevertLink 7
 OUT
