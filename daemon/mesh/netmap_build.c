@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dns/zone.h"
 #include "mesh/hello.h"
 
 bool netmap_build_is_online(const struct netmap_build_input *in, uint32_t node_id)
@@ -241,6 +242,108 @@ static int copy_dns(const struct netmap_dns *dns, struct netmap *out)
 	return 0;
 }
 
+/* ---- the mesh as the policy sees it ---- */
+
+static const char *node_name(const struct netmap_build_input *in, uint32_t id)
+{
+	for (size_t i = 0; i < in->n_nodes; i++)
+		if (in->nodes[i].id == id)
+			return in->nodes[i].name;
+	return NULL;
+}
+
+/* Appends a member's address (when it has that family) to store at *k. */
+static size_t store_address(struct prefix *store, size_t *k, const struct prefix *p)
+{
+	if (!p->family)
+		return 0;
+	store[(*k)++] = *p;
+	return 1;
+}
+
+/* A node's addresses and the approved routes it is primary for, at *k. */
+static void acl_node(const struct netmap_build_input *in, const struct registry_node *rn,
+		     struct prefix *store, size_t *k, struct acl_member *m)
+{
+	*m = (struct acl_member){ .name = rn->name,
+				  .addresses = &store[*k],
+				  .coordinator = rn->id == in->coordinator_id };
+	m->n_addresses = store_address(store, k, &rn->addr4);
+	m->n_addresses += store_address(store, k, &rn->addr6);
+	m->routes = &store[*k];
+	for (size_t i = 0; i < in->n_routes; i++) {
+		const struct registry_route *r = &in->routes[i];
+		if (r->node_id != rn->id || !r->approved)
+			continue;
+		if (registry_route_is_exit(&r->prefix))
+			m->exit = true;
+		else if (netmap_build_is_primary(in, rn->id, &r->prefix))
+			m->n_routes += store_address(store, k, &r->prefix);
+	}
+}
+
+int netmap_build_acl_mesh(const struct netmap_build_input *in, struct netmap_acl_mesh *out)
+{
+	size_t n = in->n_nodes + in->n_devices, k = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->members = calloc(n + 1, sizeof(*out->members));
+	out->prefixes = calloc(2 * n + in->n_routes + 1, sizeof(*out->prefixes));
+	if (!out->members || !out->prefixes ||
+	    prefix_parse(&out->resolver[0], DNS_RESOLVER_V4 "/32") < 0 ||
+	    prefix_parse(&out->resolver[1], DNS_RESOLVER_V6 "/128") < 0) {
+		netmap_build_acl_mesh_free(out);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < in->n_nodes; i++)
+		acl_node(in, &in->nodes[i], out->prefixes, &k, &out->members[i]);
+	for (size_t i = 0; i < in->n_devices; i++) {
+		const struct registry_device *rd = &in->devices[i];
+		struct acl_member *m = &out->members[in->n_nodes + i];
+		*m = (struct acl_member){ .name = rd->name,
+					  .hub = node_name(in, rd->hub_id),
+					  .addresses = &out->prefixes[k] };
+		m->n_addresses = store_address(out->prefixes, &k, &rd->addr4);
+		m->n_addresses += store_address(out->prefixes, &k, &rd->addr6);
+	}
+	out->mesh = (struct acl_mesh){
+		.members = out->members, .n_members = n, .resolver = out->resolver, .n_resolver = 2
+	};
+	return 0;
+}
+
+void netmap_build_acl_mesh_free(struct netmap_acl_mesh *m)
+{
+	free(m->members);
+	free(m->prefixes);
+	memset(m, 0, sizeof(*m));
+}
+
+/* Whether the netmap of self lists peer: the policy lets them talk, or
+ * either is the coordinator (the control channel). */
+static bool peer_listed(const struct netmap_build_input *in, const struct registry_node *self,
+			const struct registry_node *peer)
+{
+	if (!in->policy || self->id == in->coordinator_id || peer->id == in->coordinator_id)
+		return true;
+	return acl_may_peer(in->policy, in->acl, self->name, peer->name);
+}
+
+/* Self's filter: the entries it enforces, under the policy's revision. */
+static int build_policy(const struct netmap_build_input *in, const struct registry_node *self,
+			struct netmap *out)
+{
+	int ret;
+
+	if (!in->policy)
+		return 0;
+	if (!in->acl)
+		return -EINVAL;
+	ret = acl_compile(in->policy, in->acl, self->name, in->policy_revision, &out->policy);
+	out->policy.present = ret == 0;
+	return ret;
+}
+
 int netmap_build(const struct netmap_build_input *in, uint32_t self_id, struct netmap *out)
 {
 	const struct registry_node *self = NULL;
@@ -262,8 +365,10 @@ int netmap_build(const struct netmap_build_input *in, uint32_t self_id, struct n
 		ret = build_self(in, self, out);
 	if (ret == 0 && in->dns)
 		ret = copy_dns(in->dns, out);
+	if (ret == 0)
+		ret = build_policy(in, self, out);
 	for (size_t i = 0; ret == 0 && i < in->n_nodes && out->n_peers < NETMAP_MAX_PEERS; i++) {
-		if (in->nodes[i].id == self_id)
+		if (in->nodes[i].id == self_id || !peer_listed(in, self, &in->nodes[i]))
 			continue;
 		ret = build_peer(in, &in->nodes[i], &out->peers[out->n_peers++]);
 	}

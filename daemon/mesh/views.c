@@ -192,7 +192,8 @@ static void apply_self(struct coordinator *c, const struct netmap *nm)
 				   .self_name = nm->self.name,
 				   .self_id = nm->self.id,
 				   .split_dns = splits,
-				   .n_split_dns = n_splits };
+				   .n_split_dns = n_splits,
+				   .policy = nm->policy.present ? &nm->policy : NULL };
 	if (c->host.ops->reconfigure(c->host.ctx, &view, err, sizeof(err)) < 0) {
 		log_err("mesh: %s", err);
 		free(text);
@@ -265,6 +266,7 @@ struct build_state {
 	struct live lv;
 	struct netmap_dns dns;       /* the config's; records borrowed from it */
 	struct netmap_offer *offers; /* the members' and this node's own */
+	struct netmap_acl_mesh acl;
 	struct netmap_build_input in;
 };
 
@@ -276,6 +278,7 @@ static void build_state_free(struct build_state *bs)
 	free(bs->routes);
 	free(bs->devices);
 	free(bs->offers);
+	netmap_build_acl_mesh_free(&bs->acl);
 	memset(bs, 0, sizeof(*bs));
 }
 
@@ -352,8 +355,62 @@ static int build_state_load(struct coordinator *c, struct build_state *bs)
 	memcpy(bs->dns.domain, c->host.cfg->dns.domain, sizeof(bs->dns.domain));
 	bs->in.dns = &bs->dns;
 	ret = offers_collect(c, bs);
-	if (ret < 0)
+	if (ret == 0)
+		ret = netmap_build_acl_mesh(&bs->in, &bs->acl);
+	if (ret < 0) {
 		build_state_free(bs);
+		return ret;
+	}
+	if (c->have_policy) {
+		bs->in.policy = &c->policy;
+		bs->in.policy_revision = c->policy_revision;
+		bs->in.acl = &bs->acl.mesh;
+	}
+	return 0;
+}
+
+void coord_policy_sync(struct coordinator *c)
+{
+	const struct mg_config *cfg = c->host.cfg;
+	struct acl_policy copy = { 0 };
+	uint64_t version;
+
+	if (cfg->policy_present == c->have_policy &&
+	    (!c->have_policy || acl_policy_equal(&cfg->policy, &c->policy)))
+		return;
+	if (cfg->policy_present && acl_policy_copy(&copy, &cfg->policy) < 0) {
+		log_warn("mesh: the access policy: out of memory");
+		return;
+	}
+	if (registry_next_version(c->reg, &version) < 0) {
+		log_warn("mesh: cannot take a policy revision from the registry");
+		acl_policy_free(&copy);
+		return;
+	}
+	acl_policy_free(&c->policy);
+	c->policy = copy;
+	c->have_policy = cfg->policy_present;
+	c->policy_revision = c->have_policy ? (uint32_t)version : 0;
+	if (c->have_policy)
+		log_info("mesh: access policy revision %u: default %s, %zu rule(s)",
+			 c->policy_revision, c->policy.def == ACL_DEFAULT_DENY ? "deny" : "allow",
+			 c->policy.n_rules);
+	else
+		log_info("mesh: no access policy: every node reaches every other");
+	c->dirty = true;
+}
+
+int coord_policy_check(struct coordinator *c, const struct acl_query *q, struct acl_verdict *v)
+{
+	struct build_state bs;
+	int ret;
+
+	coord_policy_sync(c);
+	ret = build_state_load(c, &bs);
+	if (ret < 0)
+		return ret;
+	ret = acl_check(&c->policy, &bs.acl.mesh, q, v);
+	build_state_free(&bs);
 	return ret;
 }
 
@@ -376,6 +433,7 @@ void coord_rebuild(struct coordinator *c)
 	struct build_state bs;
 	struct netmap nm;
 
+	coord_policy_sync(c);
 	c->dirty = false;
 	c->last_rebuild = loop_now();
 	c->stats.rebuilds++;
