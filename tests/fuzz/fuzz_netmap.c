@@ -13,8 +13,9 @@
  * seed corpus (valid documents and messages for the fixed key, with and
  * without devices, with a policy, and some near misses) into a directory:
  *   cc -Wno-unused-parameter -D_GNU_SOURCE -DFUZZ_NETMAP_WRITE_SEEDS -Idaemon -Itests \
- *     tests/fuzz/fuzz_netmap.c daemon/mesh/netmap.c daemon/netaddr.c daemon/acl/*.c \
- *     daemon/keys.c daemon/wg/crypto.c daemon/atomicfile.c -lsodium -ljansson -lb2
+ *     tests/fuzz/fuzz_netmap.c daemon/mesh/netmap.c daemon/netaddr.c daemon/acl/[a-z]*.c \
+ *     daemon/dns/zone.c daemon/keys.c daemon/wg/crypto.c daemon/atomicfile.c \
+ *     -lsodium -ljansson -lb2 -lldns
  *   ./a.out tests/fuzz/seeds/fuzz_netmap
  */
 #include <errno.h>

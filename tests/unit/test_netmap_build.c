@@ -564,6 +564,7 @@ static void test_policy_peers(void)
 	json_t *doc;
 
 	world_init(&w);
+	memset(dev.public_key, 0xd2, KEY_LEN);
 	dev.addr4 = pfx("100.64.0.6/32");
 	dev.addr6 = pfx("fd7a:6d67:7465::6/128");
 	w.in.devices = &dev;
