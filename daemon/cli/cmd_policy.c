@@ -55,7 +55,7 @@ static bool add_flow(json_t *req, const char *flow)
 static int policy_check(const struct cli *cli, int argc, char **argv)
 {
 	json_t *req, *result;
-	long rule, line;
+	const char *reason;
 	bool allowed;
 
 	if (argc < 4 || argc > 5)
@@ -71,15 +71,9 @@ static int policy_check(const struct cli *cli, int argc, char **argv)
 	if (!result)
 		return EXIT_USAGE;
 	allowed = json_is_true(json_object_get(result, "allowed"));
-	rule = (long)json_integer_value(json_object_get(result, "rule"));
-	line = (long)json_integer_value(json_object_get(result, "line"));
-	printf("%s: %s", allowed ? "allowed" : "denied",
-	       json_string_value(json_object_get(result, "reason")));
-	if (rule > 0)
-		printf(" (rule %ld, line %ld)", rule, line);
-	else
-		printf(" (default %s)", json_string_value(json_object_get(result, "default")));
-	putchar('\n');
+	reason = json_string_value(json_object_get(result, "reason"));
+	/* The reason is the checker's sentence: decision, rule and line. */
+	printf("%s\n", reason && reason[0] ? reason : allowed ? "allowed" : "denied");
 	json_decref(result);
 	return allowed ? EXIT_OK : EXIT_FAIL;
 }

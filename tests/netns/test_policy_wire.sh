@@ -48,10 +48,22 @@ shown() { # NAME FIELD
 print(json.dumps(json.load(sys.stdin)[sys.argv[1]]))' "$2"
 }
 
+shown_is() { # NAME FIELD VALUE(JSON)
+	[ "$(shown "$1" "$2")" = "$3" ]
+}
+
 # Whether NAME has PEER among its peers (status --json).
 has_peer() { # NAME PEER
 	mg_cli "$1" "$1" status --json | python3 -c 'import json, sys
 sys.exit(0 if any(p["name"] == sys.argv[1] for p in json.load(sys.stdin)["peers"]) else 1)' "$2"
+}
+
+# Whether the output of `meshgate ARGS` on NAME (stdout and stderr) matches
+# the extended regular expression RE.
+says() { # NAME RE ARGS...
+	local name=$1 re=$2
+	shift 2
+	mg_cli "$name" "$name" "$@" 2>&1 | grep -Eq -- "$re"
 }
 
 status_policy() { # NAME FIELD
@@ -91,17 +103,17 @@ check "policy check without a policy: allowed by default" check_rc 0 home phone 
 
 home_policy "$POLICY"
 mesh_reload home
-check "laptop takes the policy within seconds" wait_for 50 0.2 [ "$(shown laptop present)" = true ]
+check "laptop takes the policy within seconds" wait_for 50 0.2 shown_is laptop present true
 REV=$(shown home revision)
 log "policy revision $REV"
 check "the revision is not 0" [ "$REV" != 0 ]
 check "laptop shows the coordinator's revision" [ "$(shown laptop revision)" = "$REV" ]
-check "phone too" wait_for 50 0.2 [ "$(shown phone revision)" = "$REV" ]
+check "phone too" wait_for 50 0.2 shown_is phone revision "$REV"
 check "home enforces rule 1 (laptop to it on tcp/22)" \
-	mg_cli home home policy show | grep -Eq '^input +1 +tcp +22 '
+	says home '^input +1 +tcp +22 ' policy show
 check "status on laptop: deny" [ "$(status_policy laptop default)" = '"deny"' ]
 check "status on laptop: revision $REV" [ "$(status_policy laptop revision)" = "$REV" ]
-check "status line on home" mg_cli home home status | grep -q "^policy: deny by default, revision $REV"
+check "status line on home" says home "^policy: deny by default, revision $REV" status
 check "laptop loses phone as a peer" wait_for 50 0.2 not has_peer laptop phone
 check "phone loses laptop" wait_for 50 0.2 not has_peer phone laptop
 check "home stays laptop's peer" has_peer laptop home
@@ -109,14 +121,14 @@ check "home stays phone's peer" has_peer phone home
 check "home keeps laptop" has_peer home laptop
 check "home keeps phone" has_peer home phone
 check "policy check laptop home tcp:22: allowed (0)" check_rc 0 home laptop home tcp:22
-check "and names rule 1" mg_cli home home policy check laptop home tcp:22 | grep -q "(rule 1, line"
+check "and names rule 1 and its line" \
+	says home '^allowed by rule 1 \(line [0-9]+\)' policy check laptop home tcp:22
 check "policy check laptop home tcp:80: denied (1)" check_rc 1 home laptop home tcp:80
 check "policy check phone laptop: denied (1)" check_rc 1 home phone laptop
 check "an unknown name: 2" check_rc 2 home laptop nosuchnode tcp:22
 check "a bad PROTO:PORT: 2" check_rc 2 home laptop home tcp:0
 check "on a member: 2, run it on the coordinator" check_rc 2 laptop laptop home tcp:22
-check "the member says where to run it" \
-	mg_cli laptop laptop policy check laptop home 2>&1 | grep -q "run it there"
+check "the member says where to run it" says laptop "run it there" policy check laptop home
 
 home_policy "$BROKEN"
 kill -HUP "$(mg_pid home)"
@@ -132,7 +144,7 @@ check "the old policy still decides" check_rc 0 home laptop home tcp:22
 home_policy ''
 mesh_reload home
 check "without the policy laptop shows none again" \
-	wait_for 50 0.2 [ "$(shown laptop present)" = false ]
+	wait_for 50 0.2 shown_is laptop present false
 check "and has phone as a peer again" wait_for 50 0.2 has_peer laptop phone
 check "status: revision 0 again" [ "$(status_policy laptop revision)" = 0 ]
 

@@ -871,11 +871,13 @@ static void test_cli_policy_check(void)
 {
 	static const char allowed[] =
 	    "{\"ok\": true, \"result\": {\"allowed\": true, \"rule\": 1, \"line\": 12, "
-	    "\"reason\": \"laptop is in group:admins\", \"default\": \"deny\", "
+	    "\"reason\": \"allowed by rule 1 (line 12): laptop to switch tcp:22\", \"default\": "
+	    "\"deny\", "
 	    "\"revision\": 4}}";
 	static const char denied[] =
 	    "{\"ok\": true, \"result\": {\"allowed\": false, \"rule\": 0, \"line\": 0, "
-	    "\"reason\": \"no rule lets phone reach switch\", \"default\": \"deny\", "
+	    "\"reason\": \"denied: no rule allows phone to switch tcp:80 (default deny)\", "
+	    "\"default\": \"deny\", "
 	    "\"revision\": 4}}";
 	static const char unknown[] =
 	    "{\"ok\": false, \"error\": \"no node or device named 'swtch'\"}";
@@ -889,12 +891,12 @@ static void test_cli_policy_check(void)
 	CHECK_EQ_INT(run_cli(args, NULL, out, sizeof(out), err, sizeof(err)), 0);
 	CHECK(strcmp(d.request, "{\"cmd\":\"policy_check\",\"from\":\"laptop\",\"to\":"
 				"\"switch\",\"proto\":\"tcp\",\"port\":22}\n") == 0);
-	CHECK(strcmp(out, "allowed: laptop is in group:admins (rule 1, line 12)\n") == 0);
+	CHECK(strcmp(out, "allowed by rule 1 (line 12): laptop to switch tcp:22\n") == 0);
 	snprintf(args, sizeof(args), "--socket %s policy check phone switch 80", d.path);
 	CHECK_EQ_INT(run_cli(args, NULL, out, sizeof(out), err, sizeof(err)), 1);
 	CHECK(strcmp(d.request, "{\"cmd\":\"policy_check\",\"from\":\"phone\",\"to\":"
 				"\"switch\",\"port\":80}\n") == 0);
-	CHECK(strcmp(out, "denied: no rule lets phone reach switch (default deny)\n") == 0);
+	CHECK(strcmp(out, "denied: no rule allows phone to switch tcp:80 (default deny)\n") == 0);
 	snprintf(args, sizeof(args), "--socket %s policy check phone swtch", d.path);
 	CHECK_EQ_INT(run_cli(args, NULL, out, sizeof(out), err, sizeof(err)), 2);
 	CHECK(strcmp(err, "meshgate: no node or device named 'swtch'\n") == 0);
