@@ -102,8 +102,10 @@ check "status: allow, revision 0" [ "$(status_policy laptop revision)" = 0 ]
 check "policy check without a policy: allowed by default" check_rc 0 home phone laptop tcp:22
 
 home_policy "$POLICY"
+T0=$(date +%s%N)
 mesh_reload home
 check "laptop takes the policy within seconds" wait_for 50 0.2 shown_is laptop present true
+log "laptop shows the policy $((($(date +%s%N) - T0) / 1000000)) ms after the SIGHUP"
 REV=$(shown home revision)
 log "policy revision $REV"
 check "the revision is not 0" [ "$REV" != 0 ]
