@@ -341,7 +341,8 @@ static int build_policy(const struct netmap_build_input *in, const struct regist
 		return -EINVAL;
 	ret = acl_compile(in->policy, in->acl, self->name, in->policy_revision, &out->policy);
 	out->policy.present = ret == 0;
-	return ret;
+	/* -ENOENT of netmap_build() means "no such node": self is one. */
+	return ret == -ENOENT ? -EINVAL : ret;
 }
 
 int netmap_build(const struct netmap_build_input *in, uint32_t self_id, struct netmap *out)

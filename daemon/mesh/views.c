@@ -432,6 +432,7 @@ void coord_rebuild(struct coordinator *c)
 {
 	struct build_state bs;
 	struct netmap nm;
+	int ret;
 
 	coord_policy_sync(c);
 	c->dirty = false;
@@ -443,11 +444,17 @@ void coord_rebuild(struct coordinator *c)
 	offers_prune(c, bs.nodes, bs.n_nodes);
 	for (struct conn *k = c->conns, *next; k; k = next) {
 		next = k->next;
-		if (netmap_build(&bs.in, k->node_id, &nm) == -ENOENT) {
+		ret = netmap_build(&bs.in, k->node_id, &nm);
+		if (ret == -ENOENT) {
 			coord_conn_close(k); /* removed */
 			continue;
 		}
-		push_view(c, k, &nm);
+		/* A netmap that could not be built is not pushed (the node
+		 * keeps its last one); the next rebuild tries again. */
+		if (ret == 0)
+			push_view(c, k, &nm);
+		else
+			log_warn("mesh: the netmap of node %u: %s", k->node_id, strerror(-ret));
 		push_observed(k, &bs.lv);
 		netmap_free(&nm);
 	}
