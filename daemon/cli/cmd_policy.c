@@ -141,8 +141,9 @@ static int policy_show(const struct cli *cli, int argc, char **argv)
 
 int cmd_policy(const struct cli *cli, int argc, char **argv)
 {
-	if (argc >= 2 && cli_is_help(argv[1]))
-		return fputs(usage, stdout), EXIT_OK;
+	for (int i = 1; i < argc; i++)
+		if (cli_is_help(argv[i]))
+			return fputs(usage, stdout), EXIT_OK;
 	if (argc >= 2 && !strcmp(argv[1], "check"))
 		return policy_check(cli, argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "show"))

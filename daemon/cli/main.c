@@ -37,7 +37,7 @@ static const struct command commands[] = {
 	  "Coordinator: the audit log (who changed the mesh).", cmd_log },
 	{ "device", "add NAME | list | remove NAME",
 	  "Stock WireGuard devices (phones, laptops): config and QR code.", cmd_device },
-	{ "policy", "check FROM TO [PORT] | show",
+	{ "policy", "check FROM TO [PROTO:PORT] | show",
 	  "Access policy: explain a decision (coordinator), the entries enforced here.",
 	  cmd_policy },
 	{ "exit-node", "list [--json]", "Peers offering an exit node, and the one in use.",

@@ -859,6 +859,10 @@ static void test_cli_policy_usage(void)
 	}
 	CHECK_EQ_INT(run_cli("policy --help", NULL, out, sizeof(out), err, sizeof(err)), 0);
 	CHECK(strstr(out, "usage: meshgate policy check FROM TO [PROTO:PORT]") == out);
+	CHECK_EQ_INT(run_cli("policy check -h", NULL, out, sizeof(out), err, sizeof(err)), 0);
+	CHECK(strstr(out, "usage: meshgate policy check FROM TO [PROTO:PORT]") == out);
+	CHECK_EQ_INT(run_cli("--help", NULL, out, sizeof(out), err, sizeof(err)), 0);
+	CHECK(strstr(out, "policy check FROM TO [PROTO:PORT] | show") != NULL);
 	/* No daemon: 2, never a "denied" 1. */
 	CHECK_EQ_INT(run_cli("--socket /nonexistent/x.sock policy check laptop switch", NULL, out,
 			     sizeof(out), err, sizeof(err)),
