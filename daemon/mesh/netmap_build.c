@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "dns/zone.h"
 #include "mesh/hello.h"
@@ -309,6 +310,7 @@ int netmap_build_acl_mesh(const struct netmap_build_input *in, struct netmap_acl
 	out->mesh = (struct acl_mesh){
 		.members = out->members, .n_members = n, .resolver = out->resolver, .n_resolver = 2
 	};
+	out->n_nodes = in->n_nodes;
 	return 0;
 }
 
@@ -316,17 +318,95 @@ void netmap_build_acl_mesh_free(struct netmap_acl_mesh *m)
 {
 	free(m->members);
 	free(m->prefixes);
+	free(m->reach);
 	memset(m, 0, sizeof(*m));
 }
 
-/* Whether the netmap of self lists peer: the policy lets them talk, or
- * either is the coordinator (the control channel). */
-static bool peer_listed(const struct netmap_build_input *in, const struct registry_node *self,
-			const struct registry_node *peer)
+static bool reach_get(const struct netmap_acl_mesh *m, size_t i, size_t j)
 {
+	size_t bit = i * m->n_nodes + j;
+
+	return m->reach[bit / 8] & (1u << (bit % 8));
+}
+
+static void reach_set(struct netmap_acl_mesh *m, size_t i, size_t j)
+{
+	size_t bit = i * m->n_nodes + j;
+
+	m->reach[bit / 8] |= (uint8_t)(1u << (bit % 8));
+}
+
+/* Whether an entry of f has a source covering one of member's addresses. */
+static bool filter_covers(const struct acl_filter *f, const struct acl_member *member)
+{
+	for (size_t e = 0; e < f->n_entries; e++)
+		for (size_t s = 0; s < f->entries[e].n_src; s++)
+			for (size_t k = 0; k < member->n_addresses; k++)
+				if (prefix_contains(&f->entries[e].src[s], &member->addresses[k]))
+					return true;
+	return false;
+}
+
+/* Row i of reach: the nodes f (node i's filter) lets in, themselves or
+ * through a device they hub. covered: scratch, one flag per member. */
+static void reach_row(struct netmap_acl_mesh *m, size_t i, const struct acl_filter *f,
+		      bool *covered)
+{
+	const struct acl_mesh *mesh = &m->mesh;
+
+	for (size_t k = 0; k < mesh->n_members; k++)
+		covered[k] = filter_covers(f, &mesh->members[k]);
+	for (size_t k = m->n_nodes; k < mesh->n_members; k++) {
+		if (!covered[k] || !mesh->members[k].hub)
+			continue;
+		for (size_t j = 0; j < m->n_nodes; j++)
+			if (!strcasecmp(mesh->members[j].name, mesh->members[k].hub))
+				covered[j] = true;
+	}
+	for (size_t j = 0; j < m->n_nodes; j++)
+		if (covered[j])
+			reach_set(m, i, j);
+}
+
+int netmap_build_acl_reach(struct netmap_acl_mesh *m, const struct acl_policy *p)
+{
+	size_t n = m->n_nodes;
+	bool *covered = calloc(m->mesh.n_members + 1, sizeof(*covered));
+	struct acl_filter f;
+
+	free(m->reach);
+	m->reach = calloc(n * n / 8 + 1, 1);
+	if (!m->reach || !covered) {
+		free(covered);
+		free(m->reach);
+		m->reach = NULL;
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (p->def == ACL_DEFAULT_ALLOW ||
+		    acl_compile(p, &m->mesh, m->members[i].name, 0, &f) < 0) {
+			for (size_t j = 0; j < n; j++)
+				reach_set(m, i, j);
+			continue;
+		}
+		reach_row(m, i, &f, covered);
+		acl_filter_free(&f);
+	}
+	free(covered);
+	return 0;
+}
+
+/* Whether the netmap of node si lists node pi: the policy lets them talk
+ * (acl_may_peer()), or either is the coordinator (the control channel). */
+static bool peer_listed(const struct netmap_build_input *in, size_t si, size_t pi)
+{
+	const struct registry_node *self = &in->nodes[si], *peer = &in->nodes[pi];
+
 	if (!in->policy || self->id == in->coordinator_id || peer->id == in->coordinator_id)
 		return true;
-	return acl_may_peer(in->policy, in->acl, self->name, peer->name);
+	if (in->acl->reach)
+		return reach_get(in->acl, si, pi) || reach_get(in->acl, pi, si);
+	return acl_may_peer(in->policy, &in->acl->mesh, self->name, peer->name);
 }
 
 /* Self's filter: the entries it enforces, under the policy's revision. */
@@ -337,9 +417,8 @@ static int build_policy(const struct netmap_build_input *in, const struct regist
 
 	if (!in->policy)
 		return 0;
-	if (!in->acl)
-		return -EINVAL;
-	ret = acl_compile(in->policy, in->acl, self->name, in->policy_revision, &out->policy);
+	ret =
+	    acl_compile(in->policy, &in->acl->mesh, self->name, in->policy_revision, &out->policy);
 	out->policy.present = ret == 0;
 	/* -ENOENT of netmap_build() means "no such node": self is one. */
 	return ret == -ENOENT ? -EINVAL : ret;
@@ -348,14 +427,17 @@ static int build_policy(const struct netmap_build_input *in, const struct regist
 int netmap_build(const struct netmap_build_input *in, uint32_t self_id, struct netmap *out)
 {
 	const struct registry_node *self = NULL;
+	size_t si = 0;
 	int ret = 0;
 
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; i < in->n_nodes; i++)
 		if (in->nodes[i].id == self_id)
-			self = &in->nodes[i];
+			self = &in->nodes[si = i];
 	if (!self)
 		return -ENOENT;
+	if (in->policy && (!in->acl || in->acl->n_nodes != in->n_nodes))
+		return -EINVAL;
 	out->version = in->version;
 	out->issued_at = in->issued_at;
 	memcpy(out->coordinator_key, in->coordinator_key, KEY_LEN);
@@ -369,7 +451,7 @@ int netmap_build(const struct netmap_build_input *in, uint32_t self_id, struct n
 	if (ret == 0)
 		ret = build_policy(in, self, out);
 	for (size_t i = 0; ret == 0 && i < in->n_nodes && out->n_peers < NETMAP_MAX_PEERS; i++) {
-		if (in->nodes[i].id == self_id || !peer_listed(in, self, &in->nodes[i]))
+		if (i == si || !peer_listed(in, si, i))
 			continue;
 		ret = build_peer(in, &in->nodes[i], &out->peers[out->n_peers++]);
 	}

@@ -54,6 +54,8 @@ struct netmap_offer {
 	struct split_dns dns;
 };
 
+struct netmap_acl_mesh;
+
 struct netmap_build_input {
 	const struct registry_node *nodes; /* registry_nodes() */
 	size_t n_nodes;
@@ -82,22 +84,37 @@ struct netmap_build_input {
 	 * with policy. */
 	const struct acl_policy *policy;
 	uint32_t policy_revision;
-	const struct acl_mesh *acl;
+	const struct netmap_acl_mesh *acl;
 };
 
 /* The mesh of in as the policy sees it: every node (its addresses, the
  * approved routes it is primary for, whether its exit offer is approved,
  * the coordinator flag) and every device (with its hub's name), and the
- * resolver's addresses. Names are borrowed from in's rows. */
+ * resolver's addresses. Names are borrowed from in's rows. members[i] is
+ * in->nodes[i] for i < n_nodes, the devices follow. */
 struct netmap_acl_mesh {
 	struct acl_mesh mesh;
 	struct acl_member *members;
 	struct prefix *prefixes; /* the members' addresses and routes */
 	struct prefix resolver[2];
+	size_t n_nodes;
+	/* Bit i * n_nodes + j: node i's filter lets node j, or a device j
+	 * hubs, in (netmap_build_acl_reach()); NULL: not computed, netmap_build()
+	 * asks acl_may_peer() per pair. */
+	uint8_t *reach;
 };
 
 int netmap_build_acl_mesh(const struct netmap_build_input *in, struct netmap_acl_mesh *out)
     __attribute__((warn_unused_result));
+
+/* Fills m->reach for policy p with one acl_compile() per node, so that a
+ * rebuild costs n compiles instead of two per pair of nodes; a, b may
+ * peer (acl_may_peer()) when a's filter lets b in or b's lets a in, or the
+ * default is "allow". A node whose filter cannot be compiled lets every
+ * node in (a peer kept rather than cut). 0 or -ENOMEM. */
+int netmap_build_acl_reach(struct netmap_acl_mesh *m, const struct acl_policy *p)
+    __attribute__((warn_unused_result));
+
 void netmap_build_acl_mesh_free(struct netmap_acl_mesh *m);
 
 /* Whether node_id counts as online (the coordinator always does). */

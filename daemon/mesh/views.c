@@ -364,7 +364,7 @@ static int build_state_load(struct coordinator *c, struct build_state *bs)
 	if (c->have_policy) {
 		bs->in.policy = &c->policy;
 		bs->in.policy_revision = c->policy_revision;
-		bs->in.acl = &bs->acl.mesh;
+		bs->in.acl = &bs->acl;
 	}
 	return 0;
 }
@@ -440,6 +440,10 @@ void coord_rebuild(struct coordinator *c)
 	c->stats.rebuilds++;
 	if (build_state_load(c, &bs) < 0)
 		return;
+	/* Who may peer with whom, once for every netmap of this rebuild
+	 * (without it, acl_may_peer() per pair: two compiles each). */
+	if (bs.in.policy && netmap_build_acl_reach(&bs.acl, bs.in.policy) < 0)
+		log_warn("mesh: the policy's peers: out of memory");
 	relay_keys_update(c, bs.nodes, bs.n_nodes);
 	offers_prune(c, bs.nodes, bs.n_nodes);
 	for (struct conn *k = c->conns, *next; k; k = next) {

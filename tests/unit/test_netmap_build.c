@@ -577,7 +577,7 @@ static void test_policy_peers(void)
 		return;
 	w.in.policy = &policy;
 	w.in.policy_revision = 9;
-	w.in.acl = &m.mesh;
+	w.in.acl = &m;
 
 	CHECK_EQ_INT(netmap_build(&w.in, 2, &nm), 0); /* laptop */
 	CHECK(nm.n_peers == 2 && peer_by_id(&nm, 1) && peer_by_id(&nm, 4) && !peer_by_id(&nm, 3));
@@ -607,6 +607,109 @@ static void test_policy_peers(void)
 	w.in.acl = NULL;
 	CHECK_EQ_INT(netmap_build(&w.in, 2, &nm), -EINVAL);
 	CHECK(nm.peers == NULL);
+	netmap_build_acl_mesh_free(&m);
+}
+
+/* The peers of every netmap, as ids in a bit set (ids 1..N). */
+static unsigned peer_set(const struct netmap_build_input *in, uint32_t id)
+{
+	struct netmap nm;
+	unsigned set = 0;
+
+	if (netmap_build(in, id, &nm) < 0)
+		return ~0u;
+	for (size_t i = 0; i < nm.n_peers; i++)
+		set |= 1u << nm.peers[i].id;
+	netmap_free(&nm);
+	return set;
+}
+
+/* A random target: a node, a device, a group, a prefix, exit, dns, *. */
+static void random_target(struct acl_target *t, bool source, struct acl_port_range *port)
+{
+	static const char *const names[] = {
+		"home", "laptop", "phone", "router2", "tablet", "pixel"
+	};
+	unsigned r = randombytes_uniform(source ? 8 : 11);
+
+	memset(t, 0, sizeof(*t));
+	if (r < 6) {
+		t->kind = ACL_NAME;
+		strcpy(t->name, names[r]);
+	} else if (r == 6) {
+		t->kind = ACL_GROUP;
+		strcpy(t->name, "g");
+	} else if (r == 7) {
+		t->kind = ACL_ANY;
+	} else if (r == 8) {
+		t->kind = ACL_PREFIX;
+		t->prefix = pfx(randombytes_uniform(2) ? "192.168.77.0/24" : "192.168.77.2/32");
+	} else {
+		t->kind = r == 9 ? ACL_EXIT : ACL_DNS;
+	}
+	if (!source && randombytes_uniform(2)) {
+		port->lo = port->hi = (uint16_t)(1 + randombytes_uniform(1000));
+		t->ports = port;
+		t->n_ports = 1;
+	}
+}
+
+/* The peers from netmap_build_acl_reach() (one compile per node) are those
+ * acl_may_peer() gives pair by pair, for random policies over a mesh with
+ * a LAN served twice, an exit and devices on two hubs. */
+static void test_reach_is_may_peer(void)
+{
+	struct registry_device devs[2] = { { .id = 1, .name = "tablet", .hub_id = 4 },
+					   { .id = 2, .name = "pixel", .hub_id = 2 } };
+	char members[2][ACL_NAME_MAX + 1] = { "phone", "tablet" };
+	struct acl_group group = { .name = "g", .members = members, .n_members = 2 };
+	struct acl_target from[3], to[3];
+	struct acl_port_range ports[3];
+	struct acl_rule rules[3];
+	struct acl_policy policy = { .groups = &group, .n_groups = 1, .rules = rules };
+	struct netmap_acl_mesh m;
+	struct world w;
+	int differ = 0, cut = 0;
+
+	world_init(&w);
+	memset(devs[0].public_key, 0xd2, KEY_LEN);
+	memset(devs[1].public_key, 0xd3, KEY_LEN);
+	devs[0].addr4 = pfx("100.64.0.6/32");
+	devs[0].addr6 = pfx("fd7a:6d67:7465::6/128");
+	devs[1].addr4 = pfx("100.64.0.7/32");
+	devs[1].addr6 = pfx("fd7a:6d67:7465::7/128");
+	w.in.devices = devs;
+	w.in.n_devices = 2;
+	if (!CHECK_EQ_INT(netmap_build_acl_mesh(&w.in, &m), 0))
+		return;
+	w.in.policy = &policy;
+	w.in.acl = &m;
+	for (int round = 0; round < 300; round++) {
+		policy.def = randombytes_uniform(8) ? ACL_DEFAULT_DENY : ACL_DEFAULT_ALLOW;
+		policy.n_rules = randombytes_uniform(4);
+		for (size_t r = 0; r < policy.n_rules; r++) {
+			random_target(&from[r], true, NULL);
+			random_target(&to[r], false, &ports[r]);
+			rules[r] = (struct acl_rule){ .from = &from[r],
+						      .n_from = 1,
+						      .to = &to[r],
+						      .n_to = 1,
+						      .line = (unsigned)r + 1 };
+		}
+		for (uint32_t id = 1; id <= N; id++) {
+			unsigned fast, slow;
+			free(m.reach);
+			m.reach = NULL;
+			slow = peer_set(&w.in, id);
+			if (!CHECK_EQ_INT(netmap_build_acl_reach(&m, &policy), 0))
+				break;
+			fast = peer_set(&w.in, id);
+			differ += fast != slow;
+			cut += __builtin_popcount(fast) < N - 1;
+		}
+	}
+	CHECK_EQ_INT(differ, 0);
+	CHECK(cut > 0); /* the rounds did limit peers */
 	netmap_build_acl_mesh_free(&m);
 }
 
@@ -804,5 +907,6 @@ int main(void)
 	RUN(test_dns_from_netmap);
 	RUN(test_acl_mesh);
 	RUN(test_policy_peers);
+	RUN(test_reach_is_may_peer);
 	return test_summary();
 }
