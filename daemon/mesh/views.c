@@ -414,7 +414,7 @@ int coord_policy_check(struct coordinator *c, const struct acl_query *q, struct 
 	return ret;
 }
 
-int coord_self_netmap(struct coordinator *c, struct netmap *out)
+int coord_node_netmap(struct coordinator *c, uint32_t id, struct netmap *out)
 {
 	struct build_state bs;
 	int ret = build_state_load(c, &bs);
@@ -423,9 +423,14 @@ int coord_self_netmap(struct coordinator *c, struct netmap *out)
 		memset(out, 0, sizeof(*out));
 		return ret;
 	}
-	ret = netmap_build(&bs.in, c->self_id, out);
+	ret = netmap_build(&bs.in, id, out);
 	build_state_free(&bs);
 	return ret;
+}
+
+int coord_self_netmap(struct coordinator *c, struct netmap *out)
+{
+	return coord_node_netmap(c, c->self_id, out);
 }
 
 void coord_rebuild(struct coordinator *c)

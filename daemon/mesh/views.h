@@ -56,6 +56,11 @@ void coord_policy_sync(struct coordinator *c);
 int coord_policy_check(struct coordinator *c, const struct acl_query *q, struct acl_verdict *v)
     __attribute__((warn_unused_result));
 
+/* The netmap of node id as a rebuild makes it now (unsigned, unversioned);
+ * -ENOENT: no such node. */
+int coord_node_netmap(struct coordinator *c, uint32_t id, struct netmap *out)
+    __attribute__((warn_unused_result));
+
 /* Arms the timer for due (monotonic ns) unless it fires sooner already. */
 void coord_arm(struct coordinator *c, uint64_t due);
 

@@ -2,7 +2,9 @@
  * The access policy on the coordinator (views.c, admin_policy.c, roles.c),
  * on a fake host (mesh_fake_host.h): the config's policy taken with a new
  * revision when it changes and only then, the coordinator's own view
- * carrying its filter to the host, `policy check` (decision, rule, line;
+ * carrying its filter to the host, the members' netmaps without the peer
+ * they may not talk to (the coordinator always theirs, they always its),
+ * `policy check` (decision, rule, line;
  * unknown names; refused on a member) and `policy show` on both roles.
  */
 #include <errno.h>
@@ -14,12 +16,14 @@
 #include "acl/acl.h"
 #include "mesh/coordinator.h"
 #include "mesh/coordinator_internal.h"
+#include "mesh/netmap.h"
 #include "mesh/roles.h"
 #include "mesh/views.h"
 #include "mesh_fake_host.h"
 #include "testlib.h"
 
 static struct fake_coordinator fx;
+static uint32_t phone_id;
 
 static json_t *command(struct mesh_roles *r, json_t *req, const char **error)
 {
@@ -83,11 +87,29 @@ static json_int_t field(const json_t *r, const char *key)
 	return json_integer_value(json_object_get(r, key));
 }
 
-/* Without a policy: no filter in the view, allow, revision 0. */
+/* Whether the netmap the coordinator makes for node id lists peer. */
+static bool lists(uint32_t id, uint32_t peer)
+{
+	struct netmap nm;
+	bool found = false;
+
+	if (!CHECK_EQ_INT(coord_node_netmap(fx.c, id, &nm), 0))
+		return false;
+	for (size_t i = 0; i < nm.n_peers; i++)
+		found |= nm.peers[i].id == peer;
+	netmap_free(&nm);
+	return found;
+}
+
+/* Without a policy: no filter in the view, allow, revision 0; laptop and
+ * phone are each other's peers. */
 static void test_no_policy(void)
 {
 	const char *error;
 	json_t *r;
+
+	CHECK(lists(fx.laptop, phone_id) && lists(phone_id, fx.laptop));
+	CHECK(lists(fx.laptop, fx.c->self_id) && lists(fx.c->self_id, phone_id));
 
 	CHECK(fx.host.reconfigures > 0 && !fx.host.view_policy);
 	CHECK(!fx.c->have_policy && fx.c->policy_revision == 0);
@@ -113,6 +135,11 @@ static void test_policy_taken(void)
 	CHECK(fx.c->have_policy && fx.c->policy_revision > 0);
 	CHECK(fx.host.view_policy && fx.host.view_policy_revision == fx.c->policy_revision);
 	CHECK(fx.host.view_policy_entries >= 1);
+	/* laptop and phone may not talk: neither lists the other; the
+	 * coordinator stays everyone's peer and keeps both. */
+	CHECK(!lists(fx.laptop, phone_id) && !lists(phone_id, fx.laptop));
+	CHECK(lists(fx.laptop, fx.c->self_id) && lists(phone_id, fx.c->self_id));
+	CHECK(lists(fx.c->self_id, fx.laptop) && lists(fx.c->self_id, phone_id));
 	r = command(&fx.roles, json_pack("{s:s}", "cmd", "policy_show"), &error);
 	CHECK(r && json_is_true(json_object_get(r, "present")) &&
 	      !strcmp(json_string_value(json_object_get(r, "default")), "deny") &&
@@ -164,6 +191,7 @@ static void test_revision(void)
 	fx.cfg.policy_present = false;
 	coord_rebuild(fx.c);
 	CHECK(!fx.c->have_policy && fx.c->policy_revision == 0 && !fx.host.view_policy);
+	CHECK(lists(fx.laptop, phone_id) && lists(phone_id, fx.laptop));
 }
 
 /* A member holds no policy: check is refused with where to run it; show
@@ -195,6 +223,7 @@ int main(void)
 	if (registry_node_upsert(fx.c->reg, key, "phone", &fx.cfg.coordinator.prefix4,
 				 &fx.cfg.coordinator.prefix6, 1, &n, NULL) < 0)
 		return 1;
+	phone_id = n.id;
 	registry_node_clear(&n);
 	coord_rebuild(fx.c);
 	RUN(test_no_policy);
