@@ -77,6 +77,7 @@ struct coordinator {
 	 * changes (coord_policy_sync()); revision: the netmap version then. */
 	struct acl_policy policy;
 	bool have_policy;
+	bool policy_started; /* coord_policy_sync() ran: later changes are audited */
 	uint32_t policy_revision;
 	bool dirty;
 	uint64_t last_rebuild; /* monotonic ns */

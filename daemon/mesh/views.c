@@ -369,12 +369,37 @@ static int build_state_load(struct coordinator *c, struct build_state *bs)
 	return 0;
 }
 
+/* The next netmap version as the revision, and (audit) the change's entry
+ * in the audit log, in one transaction. */
+static int policy_revision_take(struct coordinator *c, bool present, const struct acl_policy *p,
+				bool audit, uint64_t *version)
+{
+	bool own = registry_begin(c->reg) == 0; /* -EBUSY: the caller's is open */
+	int ret = registry_next_version(c->reg, version);
+
+	if (ret == 0 && audit && present)
+		ret = audit_add(c->reg, NULL, "change-policy", "policy",
+				"revision %u: default %s, %zu rule(s)", (uint32_t)*version,
+				p->def == ACL_DEFAULT_DENY ? "deny" : "allow", p->n_rules);
+	else if (ret == 0 && audit)
+		ret = audit_add(c->reg, NULL, "change-policy", "policy",
+				"none: every node reaches every other");
+	if (own && ret == 0)
+		ret = registry_commit(c->reg);
+	else if (own)
+		registry_rollback(c->reg);
+	return ret;
+}
+
 void coord_policy_sync(struct coordinator *c)
 {
 	const struct mg_config *cfg = c->host.cfg;
 	struct acl_policy copy = { 0 };
+	/* The policy the coordinator starts with is no change to audit. */
+	bool audit = c->policy_started;
 	uint64_t version;
 
+	c->policy_started = true;
 	if (cfg->policy_present == c->have_policy &&
 	    (!c->have_policy || acl_policy_equal(&cfg->policy, &c->policy)))
 		return;
@@ -382,8 +407,8 @@ void coord_policy_sync(struct coordinator *c)
 		log_warn("mesh: the access policy: out of memory");
 		return;
 	}
-	if (registry_next_version(c->reg, &version) < 0) {
-		log_warn("mesh: cannot take a policy revision from the registry");
+	if (policy_revision_take(c, cfg->policy_present, &copy, audit, &version) < 0) {
+		log_warn("mesh: cannot record a policy revision in the registry");
 		acl_policy_free(&copy);
 		return;
 	}

@@ -47,7 +47,9 @@ int coord_self_netmap(struct coordinator *c, struct netmap *out)
     __attribute__((warn_unused_result));
 
 /* Takes the config's access policy when it differs from the one the
- * netmaps carry: a new revision, and every view is rebuilt soon. */
+ * netmaps carry: a new revision, an audit entry "change-policy" (actor
+ * daemon; not for the policy the coordinator starts with), and every view
+ * is rebuilt soon. */
 void coord_policy_sync(struct coordinator *c);
 
 /* `policy check` against the running policy and the mesh as it is now:

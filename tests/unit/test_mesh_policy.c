@@ -87,6 +87,27 @@ static json_int_t field(const json_t *r, const char *key)
 	return json_integer_value(json_object_get(r, key));
 }
 
+/* How many "change-policy" entries the audit log holds; the newest one's
+ * detail into detail. */
+static size_t policy_changes(char *detail, size_t len)
+{
+	struct registry_audit *v = NULL;
+	size_t n = 0, count = 0;
+
+	if (!CHECK_EQ_INT(registry_audit_list(fx.c->reg, 0, 1000, &v, &n), 0))
+		return 0;
+	for (size_t i = n; i-- > 0;) {
+		if (strcmp(v[i].action, "change-policy"))
+			continue;
+		CHECK(strcmp(v[i].actor, "daemon") == 0 && v[i].uid == -1);
+		if (detail)
+			snprintf(detail, len, "%s", v[i].detail);
+		count++;
+	}
+	free(v);
+	return count;
+}
+
 /* Whether the netmap the coordinator makes for node id lists peer. */
 static bool lists(uint32_t id, uint32_t peer)
 {
@@ -110,6 +131,7 @@ static void test_no_policy(void)
 
 	CHECK(lists(fx.laptop, phone_id) && lists(phone_id, fx.laptop));
 	CHECK(lists(fx.laptop, fx.c->self_id) && lists(fx.c->self_id, phone_id));
+	CHECK_EQ_INT(policy_changes(NULL, 0), 0); /* starting is no change */
 
 	CHECK(fx.host.reconfigures > 0 && !fx.host.view_policy);
 	CHECK(!fx.c->have_policy && fx.c->policy_revision == 0);
@@ -126,6 +148,7 @@ static void test_no_policy(void)
  * filter (input: laptop to it on tcp/22), checks naming rule and line. */
 static void test_policy_taken(void)
 {
+	char detail[256] = "", want[256];
 	const char *error;
 	json_t *r;
 
@@ -133,6 +156,9 @@ static void test_policy_taken(void)
 		return;
 	coord_rebuild(fx.c);
 	CHECK(fx.c->have_policy && fx.c->policy_revision > 0);
+	snprintf(want, sizeof(want), "revision %u: default deny, 2 rule(s)", fx.c->policy_revision);
+	CHECK_EQ_INT(policy_changes(detail, sizeof(detail)), 1);
+	CHECK(strcmp(detail, want) == 0);
 	CHECK(fx.host.view_policy && fx.host.view_policy_revision == fx.c->policy_revision);
 	CHECK(fx.host.view_policy_entries >= 1);
 	/* laptop and phone may not talk: neither lists the other; the
@@ -169,10 +195,11 @@ static void test_policy_taken(void)
 	CHECK(r == NULL && error && strstr(error, "FROM and TO"));
 }
 
-/* The revision moves with a change of the policy only; taking it away
- * leaves the views without a filter. */
+/* The revision moves, and the audit log gets an entry, with a change of
+ * the policy only; taking it away leaves the views without a filter. */
 static void test_revision(void)
 {
+	char detail[256] = "";
 	unsigned reconfigures;
 	uint32_t rev = fx.c->policy_revision;
 
@@ -182,15 +209,19 @@ static void test_revision(void)
 	coord_rebuild(fx.c);
 	CHECK_EQ_INT(fx.c->policy_revision, rev);
 	CHECK_EQ_INT(fx.host.reconfigures, reconfigures); /* the view did not change */
+	CHECK_EQ_INT(policy_changes(NULL, 0), 1);
 	if (!CHECK_EQ_INT(set_policy(2222), 0))
 		return;
 	coord_rebuild(fx.c);
 	CHECK(fx.c->policy_revision > rev);
 	CHECK(fx.host.view_policy && fx.host.view_policy_revision == fx.c->policy_revision);
+	CHECK_EQ_INT(policy_changes(NULL, 0), 2);
 	acl_policy_free(&fx.cfg.policy);
 	fx.cfg.policy_present = false;
 	coord_rebuild(fx.c);
 	CHECK(!fx.c->have_policy && fx.c->policy_revision == 0 && !fx.host.view_policy);
+	CHECK_EQ_INT(policy_changes(detail, sizeof(detail)), 3);
+	CHECK(strcmp(detail, "none: every node reaches every other") == 0);
 	CHECK(lists(fx.laptop, phone_id) && lists(phone_id, fx.laptop));
 }
 
