@@ -8,7 +8,8 @@
 # (home stays theirs), `policy check` on home explains each case with exit
 # status 0, 1 or 2, and a member refuses it. A reload with a policy that
 # does not parse is refused and the running policy stays on every node; a
-# reload without the policy gives the peers back.
+# reload without the policy gives the peers back. Each change, and only a
+# change, is in the coordinator's audit log.
 #
 #   laptop 198.51.100.2 ── lap0 ┐
 #                               inet (forwards) ── home0 203.0.113.1 ── home 203.0.113.2
@@ -116,6 +117,8 @@ check "home enforces rule 1 (laptop to it on tcp/22)" \
 check "status on laptop: deny" [ "$(status_policy laptop default)" = '"deny"' ]
 check "status on laptop: revision $REV" [ "$(status_policy laptop revision)" = "$REV" ]
 check "status line on home" says home "^policy: deny by default, revision $REV" status
+check "the audit log has the change" \
+	says home " daemon change-policy policy revision $REV: default deny, 1 rule\(s\)$" log
 check "laptop loses phone as a peer" wait_for 50 0.2 not has_peer laptop phone
 check "phone loses laptop" wait_for 50 0.2 not has_peer phone laptop
 check "home stays laptop's peer" has_peer laptop home
@@ -142,6 +145,8 @@ check "home keeps revision $REV" [ "$(shown home revision)" = "$REV" ]
 check "laptop keeps revision $REV" [ "$(shown laptop revision)" = "$REV" ]
 check "laptop still has no phone peer" not has_peer laptop phone
 check "the old policy still decides" check_rc 0 home laptop home tcp:22
+check "the refused reload is no change in the audit log" \
+	[ "$(mg_cli home home log | grep -c change-policy)" = 1 ]
 
 home_policy ''
 mesh_reload home
@@ -149,5 +154,7 @@ check "without the policy laptop shows none again" \
 	wait_for 50 0.2 shown_is laptop present false
 check "and has phone as a peer again" wait_for 50 0.2 has_peer laptop phone
 check "status: revision 0 again" [ "$(status_policy laptop revision)" = 0 ]
+check "the audit log has the policy's removal" \
+	says home " daemon change-policy policy none: every node reaches every other$" log
 
 pass
