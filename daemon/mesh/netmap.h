@@ -69,15 +69,14 @@
  * Every member above is required, except "devices", "dns", "split_dns", "policy", a peer's
  * "exit_offer" (without it, an older coordinator: "approved" when "exit_node") and self's
  * "exit_node": without it (an older coordinator) an approved default in routes_approved says it.
- * Ids are 1..2^32-1 and
- * unique (self included), public keys unique among peers, each address on one node only; version >=
- * 1, issued_at >= 0; names follow the config's rules; addresses are host prefixes (at least one),
- * routes networks (no host bits), endpoints numeric. A device has one or two host addresses (at
- * most one per family) on no other node or device, a name no other device or node has (without
- * regard to case), at most NETMAP_MAX_DEVICES per node; self's devices have keys, unique and no
- * peer's (a peer's device "public_key" is ignored). Members not listed here are ignored, so a
- * newer coordinator may add some. Self's public_key, endpoints, online and coordinator are not part
- * of the document.
+ * Ids are 1..2^32-1 and unique (self included), public keys unique among peers, each address on
+ * one node only; version >= 1, issued_at >= 0; names follow the config's rules; addresses are host
+ * prefixes (at least one), routes networks (no host bits), endpoints numeric. A device has one or
+ * two host addresses (at most one per family) on no other node or device, a name no other device
+ * or node has (without regard to case), at most NETMAP_MAX_DEVICES per node; self's devices have
+ * keys, unique and no peer's (a peer's device "public_key" is ignored). Members not listed here are
+ * ignored, so a newer coordinator may add some. Self's public_key, endpoints, online and
+ * coordinator are not part of the document.
  *
  * Not checked here, the caller's job: that a netmap's version is newer than
  * the one in use (keep the highest; an older or equal one is a replay or a
