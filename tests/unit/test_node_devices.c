@@ -82,7 +82,7 @@ static bool hub_start(struct hub *h)
 		return false;
 	snprintf(
 	    conf, sizeof(conf),
-	    "interface = \"mgdev%u\";\nlisten_port = 0;\nprivate_key_file = \"%s/key\";\n"
+	    "interface = \"mghub%u\";\nlisten_port = 0;\nprivate_key_file = \"%s/key\";\n"
 	    "state_dir = \"%s\";\nexit_node = { enabled = true; wan_interface = \"eth9\"; };\n",
 	    (unsigned)getpid() % 100000, h->dir, h->dir);
 	if (!CHECK_EQ_INT(config_load_string(conf, "hub.conf", &cfg, err, sizeof(err)), 0)) {
