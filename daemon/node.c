@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "acl/acl.h"
 #include "dirs.h"
 #include "hostinfo.h"
 #include "keys.h"
@@ -521,7 +522,8 @@ static int compute_plan(struct node *node, const struct mg_config *cfg,
 				   .exit_approved = approved && approved->exit_node,
 				   .resolver_addrs = resolver,
 				   .n_resolver_addrs = node_dns_addresses(
-				       cfg, mesh_roles_member(&node->roles, cfg), resolver) };
+				       cfg, mesh_roles_member(&node->roles, cfg), resolver),
+				   .policy = view->policy };
 	memcpy(host.wan_ifname, info.wan_ifname, sizeof(host.wan_ifname));
 	ret = route_plan_compute(&effective, peers, n_peers, &host, plan, errbuf, errlen);
 	for (size_t i = 0; ret == 0 && i < plan->n_warnings; i++)
@@ -802,6 +804,7 @@ void node_stop(struct node *node)
 	node->mesh_devices = NULL;
 	node->n_mesh_peers = node->n_mesh_addresses = node->n_approved_routes = 0;
 	node->n_mesh_devices = 0;
+	acl_filter_free(&node->policy);
 }
 
 static void mesh_peers_free(struct mesh_peer *peers, size_t n)
@@ -844,6 +847,7 @@ struct view_copy {
 	struct prefix *addresses;
 	struct prefix *approved;
 	struct mesh_device *devices;
+	struct acl_filter policy;
 };
 
 static void view_copy_free(struct view_copy *c, const struct mesh_view *v)
@@ -852,7 +856,24 @@ static void view_copy_free(struct view_copy *c, const struct mesh_view *v)
 	free(c->addresses);
 	free(c->approved);
 	free(c->devices);
+	acl_filter_free(&c->policy);
 	*c = (struct view_copy){ 0 };
+}
+
+/* A deep copy of f through its JSON form; out->present false for none. */
+static int policy_copy(const struct acl_filter *f, struct acl_filter *out)
+{
+	json_t *doc;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (!f || !f->present)
+		return 0;
+	doc = acl_filter_to_json(f);
+	ret = doc ? acl_filter_from_json(doc, out, NULL, 0) : -ENOMEM;
+	json_decref(doc);
+	out->present = ret == 0;
+	return ret;
 }
 
 /* Deep copies of the view handed to node_set_mesh(): *out is the same view
@@ -869,7 +890,8 @@ static int view_copy(const struct mesh_view *v, struct view_copy *c, struct mesh
 		.approved = array_dup(a ? a->routes : NULL, n_approved, sizeof(struct prefix)),
 		.devices = array_dup(v->devices, v->n_devices, sizeof(struct mesh_device)),
 	};
-	if (!c->peers || !c->addresses || !c->approved || !c->devices) {
+	if (!c->peers || !c->addresses || !c->approved || !c->devices ||
+	    policy_copy(v->policy, &c->policy) < 0) {
 		view_copy_free(c, v);
 		return -ENOMEM;
 	}
@@ -883,7 +905,8 @@ static int view_copy(const struct mesh_view *v, struct view_copy *c, struct mesh
 				   .approved = a ? approved : NULL,
 				   .devices = c->devices,
 				   .n_devices = v->n_devices,
-				   .dns = v->dns };
+				   .dns = v->dns,
+				   .policy = c->policy.present ? &c->policy : NULL };
 	return 0;
 }
 
@@ -899,7 +922,8 @@ static struct mesh_view node_view(const struct node *node, struct mesh_approved 
 				   .n_addresses = node->n_mesh_addresses,
 				   .approved = approved,
 				   .devices = node->mesh_devices,
-				   .n_devices = node->n_mesh_devices };
+				   .n_devices = node->n_mesh_devices,
+				   .policy = node->policy.present ? &node->policy : NULL };
 }
 
 /* The resolver after a change: its zone from the node's mesh state. */
@@ -935,6 +959,8 @@ static void node_keep_view(struct node *node, struct view_copy *c, const struct 
 	node->approved_exit = v->approved && v->approved->exit_node;
 	node->mesh_devices = c->devices;
 	node->n_mesh_devices = v->n_devices;
+	acl_filter_free(&node->policy);
+	node->policy = c->policy;
 	*c = (struct view_copy){ 0 };
 }
 

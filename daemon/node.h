@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "acl/filter.h"
 #include "config.h"
 #include "dataplane.h"
 #include "dns/osresolver.h"
@@ -57,6 +58,9 @@ struct node {
 	 * attached ones are engine peers of this node. */
 	struct mesh_device *mesh_devices;
 	size_t n_mesh_devices;
+	/* The access policy's share this node enforces (mesh_view.policy),
+	 * owned copy; present false: none. */
+	struct acl_filter policy;
 	/* The mesh resolver and the mesh's names (node_dns.h). */
 	struct node_dns dns;
 

@@ -610,6 +610,17 @@ static json_t *os_resolver_json(const struct node *node)
 			 ready && r->error[0] ? r->error : NULL);
 }
 
+/* "policy": {"default", "revision", "entries"}: the access policy's share
+ * this node enforces ("allow", 0, 0 without one). */
+static json_t *policy_json(const struct node *node)
+{
+	const struct acl_filter *f = &node->policy;
+
+	return json_pack("{s:s, s:I, s:I}", "default", f->present && f->deny ? "deny" : "allow",
+			 "revision", (json_int_t)(f->present ? f->revision : 0), "entries",
+			 (json_int_t)(f->present ? f->n_entries : 0));
+}
+
 /* Sets doc's "dns".key to value (a new reference it takes), making "dns". */
 static int dns_json_add(json_t *doc, const char *key, json_t *value)
 {
@@ -679,10 +690,11 @@ static json_t *build(const struct node_status *st)
 	if (mesh_index_init(&ix, node) < 0)
 		return NULL;
 	peers = peers_json(node, &ix, now);
-	doc = json_pack("{s:o, s:o, s:o, s:o, s:o*, s:o*, s:o*}", "self", self_json(node, now),
-			"peers", peers, "devices", devices_json(node, &ix, now), "daemon",
-			daemon_json(node), "preflight", preflight_doc(st), "coordinator",
-			coordinator_json(node), "dns", node_dns_json(&node->dns));
+	doc = json_pack("{s:o, s:o, s:o, s:o, s:o*, s:o*, s:o*, s:o*}", "self",
+			self_json(node, now), "peers", peers, "devices",
+			devices_json(node, &ix, now), "daemon", daemon_json(node), "preflight",
+			preflight_doc(st), "coordinator", coordinator_json(node), "dns",
+			node_dns_json(&node->dns), "policy", policy_json(node));
 	mesh_index_free(&ix);
 	if (doc && (dns_json_add(doc, "os_resolver", os_resolver_json(node)) < 0 ||
 		    policy_json_add(doc, "counters", json_incref(st->policy_counters)) < 0)) {

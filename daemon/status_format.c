@@ -374,12 +374,26 @@ static void print_exit_blocked(FILE *out, const json_t *self)
 		fprintf(out, "%s\n", get_str(exit, "reason"));
 }
 
+/* "policy: deny by default, revision 4, 3 entries enforced here"; nothing
+ * without a policy (an older daemon, or the mesh has none). */
+static void print_policy(FILE *out, const json_t *policy)
+{
+	uint64_t entries = get_uint(policy, "entries");
+
+	if (!json_is_object(policy) || get_uint(policy, "revision") == 0)
+		return;
+	fprintf(out, "policy: %s by default, revision %llu, %llu entr%s enforced here\n",
+		get_str(policy, "default"), (unsigned long long)get_uint(policy, "revision"),
+		(unsigned long long)entries, entries == 1 ? "y" : "ies");
+}
+
 void status_format_human(FILE *out, const json_t *doc, time_t now)
 {
 	const json_t *peers = json_object_get(doc, "peers");
 	const json_t *devices = json_object_get(doc, "devices");
 
 	print_self(out, json_object_get(doc, "self"));
+	print_policy(out, json_object_get(doc, "policy"));
 	print_exit_blocked(out, json_object_get(doc, "self"));
 	print_stun(out, json_object_get(doc, "coordinator"), now);
 	print_preflight(out, json_object_get(doc, "preflight"));

@@ -36,6 +36,9 @@ static int fake_reconfigure(void *ctx, const struct mesh_view *v, char *errbuf, 
 	h->view_addresses = v->n_addresses;
 	h->view_address_len = v->n_addresses ? v->addresses[0].len : 0;
 	h->view_approved = v->approved != NULL;
+	h->view_policy = v->policy != NULL;
+	h->view_policy_revision = v->policy ? v->policy->revision : 0;
+	h->view_policy_entries = v->policy ? v->policy->n_entries : 0;
 	return 0;
 }
 

@@ -46,6 +46,9 @@ struct fake_host {
 	size_t view_addresses;
 	unsigned view_address_len;
 	bool view_approved;
+	bool view_policy; /* the view carried a filter: its revision, entries */
+	uint32_t view_policy_revision;
+	size_t view_policy_entries;
 	uint8_t kicked[FAKE_HOST_MAX_CALLS][32];
 	unsigned kicks;
 	unsigned endpoint_sets; /* peer_set_endpoint calls, for any key */

@@ -53,6 +53,7 @@ int cmd_routes(const struct cli *cli, int argc, char **argv);
 int cmd_device(const struct cli *cli, int argc, char **argv);
 int cmd_set(const struct cli *cli, int argc, char **argv);
 int cmd_exit_node(const struct cli *cli, int argc, char **argv);
+int cmd_policy(const struct cli *cli, int argc, char **argv);
 int cmd_log(const struct cli *cli, int argc, char **argv);
 
 /* A time for --since: ISO 8601 (local, or UTC with a final Z) or a time

@@ -7,7 +7,8 @@
  * each family of commands has its file: cmd_keys.c (genkey, pubkey),
  * cmd_status.c (status, ping), cmd_mesh.c (init, join, nodes, routes),
  * cmd_invite.c (invite), cmd_device.c (device), cmd_prefs.c (set,
- * exit-node), cmd_log.c (log). cli.h/cli.c are what they share: errors, --help, requests.
+ * exit-node), cmd_log.c (log), cmd_policy.c (policy). cli.h/cli.c are what
+ * they share: errors, --help, requests.
  *
  * Exit codes: 0 success, 1 failure (one line on stderr), 2 usage error.
  */
@@ -36,6 +37,9 @@ static const struct command commands[] = {
 	  "Coordinator: the audit log (who changed the mesh).", cmd_log },
 	{ "device", "add NAME | list | remove NAME",
 	  "Stock WireGuard devices (phones, laptops): config and QR code.", cmd_device },
+	{ "policy", "check FROM TO [PROTO:PORT] | show",
+	  "Access policy: explain a decision (coordinator), the entries enforced here.",
+	  cmd_policy },
 	{ "exit-node", "list [--json]", "Peers offering an exit node, and the one in use.",
 	  cmd_exit_node },
 	{ "genkey", "", "Print a new private key (base64).", cmd_genkey },

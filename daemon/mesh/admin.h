@@ -1,6 +1,6 @@
 /*
- * The coordinator's admin commands (invites, nodes, routes): what
- * `meshgate invite|nodes|routes` reach through the control socket
+ * The coordinator's admin commands (invites, nodes, routes, policy): what
+ * `meshgate invite|nodes|routes|policy` reach through the control socket
  * (roles.c), as JSON documents.
  */
 #ifndef MESHGATE_MESH_ADMIN_H
@@ -53,6 +53,14 @@ int coordinator_members(struct coordinator *c, size_t *nodes, size_t *devices)
  * by hand or in the coordinator's own config is allowed, but said), each
  * also logged; a new array. */
 json_t *coordinator_overlap_warnings(struct coordinator *c, uint32_t id, const json_t *prefixes);
+
+/* `policy check`: {"from", "to", "proto": "tcp"|"udp"|"icmp"|"*",
+ * "port": N} answered {"allowed", "rule", "line", "reason", "default",
+ * "revision"}; an unknown name is an error saying which. */
+json_t *coordinator_policy_check(struct coordinator *c, const json_t *req, const char **error);
+/* `policy show` on the coordinator: its own node's filter
+ * (mesh_apply_policy_json()). */
+json_t *coordinator_policy_show(struct coordinator *c, const char **error);
 
 /* Adds the join gate's drop counters to the status document's drops object
  * (zero when c is NULL, so every node lists the same reasons). */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl/acl.h"
 #include "mesh/hello.h"
 
 bool mesh_endpoint_to_wg(const struct endpoint *ep, struct wg_endpoint *out)
@@ -172,4 +173,19 @@ void mesh_apply_approved(const struct netmap *nm, struct mesh_approved *out)
 	*out = (struct mesh_approved){ .routes = nm->self.routes,
 				       .n_routes = nm->self.n_routes,
 				       .exit_node = nm->self.exit_node };
+}
+
+json_t *mesh_apply_policy_json(const struct acl_filter *f)
+{
+	json_t *doc;
+
+	if (!f || !f->present)
+		return json_pack("{s:b, s:s, s:i, s:[]}", "present", false, "default", "allow",
+				 "revision", 0, "entries");
+	doc = acl_filter_to_json(f);
+	if (doc && json_object_set_new(doc, "present", json_true()) < 0) {
+		json_decref(doc);
+		doc = NULL;
+	}
+	return doc;
 }

@@ -11,6 +11,7 @@
 #ifndef MESHGATE_MESH_APPLY_H
 #define MESHGATE_MESH_APPLY_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 #include "mesh/netmap.h"
@@ -39,6 +40,11 @@ int mesh_apply_split_dns(const struct netmap *nm, struct mesh_split_dns **out, s
 
 /* What nm approves of the node's own offer; points into nm. */
 void mesh_apply_approved(const struct netmap *nm, struct mesh_approved *out);
+
+/* A node's filter for `policy show` and status: acl_filter_to_json() plus
+ * "present": true; f NULL (no policy): {"present": false, "default":
+ * "allow", "revision": 0, "entries": []}. A new reference or NULL. */
+json_t *mesh_apply_policy_json(const struct acl_filter *f);
 
 /* A numeric endpoint as the engine's endpoint (direct); false otherwise. */
 bool mesh_endpoint_to_wg(const struct endpoint *ep, struct wg_endpoint *out);

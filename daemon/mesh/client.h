@@ -41,6 +41,10 @@ int mesh_client_join(struct mesh_client *mc, const char *code, char *errbuf, siz
 void mesh_client_port_probe(const struct mesh_client *mc, int *reachable, char *seen_as,
 			    size_t len);
 
+/* `policy show` on a member: the filter of the netmap in use
+ * (mesh_apply_policy_json()). */
+json_t *mesh_client_policy_show(const struct mesh_client *mc);
+
 /* {"state": "joining"|"joined"|"failed"|"idle", "error", "name", "addresses"} */
 json_t *mesh_client_join_status(const struct mesh_client *mc);
 

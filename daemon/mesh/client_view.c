@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "mesh/apply.h"
+#include "mesh/client.h"
 #include "mesh/client_internal.h"
 #include "mesh/client_paths.h"
 #include "mesh/client_state.h"
@@ -112,7 +113,9 @@ void client_apply_view(struct mesh_client *mc)
 				   .self_name = mc->have_nm ? mc->nm.self.name : NULL,
 				   .self_id = mc->have_nm ? mc->nm.self.id : 0,
 				   .split_dns = splits,
-				   .n_split_dns = n_splits };
+				   .n_split_dns = n_splits,
+				   .policy = mc->have_nm && mc->nm.policy.present ? &mc->nm.policy
+										  : NULL };
 	if (mc->host.ops->reconfigure(mc->host.ctx, &view, err, sizeof(err)) < 0)
 		log_err("mesh: %s", err);
 	mesh_apply_free(peers, n);
@@ -162,4 +165,9 @@ void client_load_cache(struct mesh_client *mc)
 	netmap_free(&nm);
 	client_netmap_take(mc, msg, true);
 	json_decref(msg);
+}
+
+json_t *mesh_client_policy_show(const struct mesh_client *mc)
+{
+	return mesh_apply_policy_json(mc->have_nm ? &mc->nm.policy : NULL);
 }

@@ -68,6 +68,7 @@ static void on_timer(void *ctx)
 		log_warn("mesh: cannot record this node's routes");
 	coord_pending_tick(c, now);
 	stunclient_tick(c->stun, now);
+	coord_policy_sync(c);
 	if (coord_rebuild_now(c, now))
 		coord_rebuild(c);
 	if (c->dirty && coord_rebuild_due(c, now) < next)
@@ -299,6 +300,7 @@ void coordinator_stop(struct coordinator *c)
 	free(c->self_view);
 	free(c->own_routes);
 	free(c->offers);
+	acl_policy_free(&c->policy);
 	portprobe_limit_free(&c->probes);
 	throttle_free(&c->throttle);
 	joingate_deinit(&c->gate);

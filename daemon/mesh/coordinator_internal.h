@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "acl/acl.h"
 #include "mesh/channel.h"
 #include "mesh/coordinator_stats.h"
 #include "mesh/host.h"
@@ -72,6 +73,12 @@ struct coordinator {
 	struct joingate gate;    /* what a join request passes first */
 	struct stunclient *stun; /* the public address (coordinator.stun) */
 	int64_t next_prune;      /* wall-clock s: prune the invites then */
+	/* The access policy the netmaps carry: the config's, taken when it
+	 * changes (coord_policy_sync()); revision: the netmap version then. */
+	struct acl_policy policy;
+	bool have_policy;
+	bool policy_started; /* coord_policy_sync() ran: later changes are audited */
+	uint32_t policy_revision;
 	bool dirty;
 	uint64_t last_rebuild; /* monotonic ns */
 	uint64_t timer_due;    /* when the timer fires next; 0: not armed */

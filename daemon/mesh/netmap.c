@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "acl/acl.h"
 #include "atomicfile.h"
 #include "mesh/netmap.h"
 #include "mesh/protocol.h"
@@ -92,6 +93,7 @@ void netmap_free(struct netmap *nm)
 	free(nm->peers);
 	free(nm->routes_advertised);
 	free(nm->dns.records);
+	acl_filter_free(&nm->policy);
 	memset(nm, 0, sizeof(*nm));
 }
 
@@ -273,6 +275,18 @@ static json_t *with_dns(json_t *doc, const struct netmap *nm)
 	return doc;
 }
 
+/* Adds "policy" (steals doc) when nm has one. NULL on failure. */
+static json_t *with_policy(json_t *doc, const struct netmap *nm)
+{
+	if (!doc || !nm->policy.present)
+		return doc;
+	if (json_object_set_new(doc, "policy", acl_filter_to_json(&nm->policy)) < 0) {
+		json_decref(doc);
+		return NULL;
+	}
+	return doc;
+}
+
 json_t *netmap_to_json(const struct netmap *nm)
 {
 	char key[KEY_B64_LEN + 1];
@@ -280,10 +294,12 @@ json_t *netmap_to_json(const struct netmap *nm)
 	if (nm->version > INT64_MAX)
 		return NULL;
 	key_to_base64(key, nm->coordinator_key);
-	return with_dns(json_pack("{s:I, s:I, s:s, s:o, s:o}", "version", (json_int_t)nm->version,
-				  "issued_at", (json_int_t)nm->issued_at, "coordinator", key,
-				  "self", self_to_json(nm), "peers", peers_to_json(nm)),
-			nm);
+	return with_policy(
+	    with_dns(json_pack("{s:I, s:I, s:s, s:o, s:o}", "version", (json_int_t)nm->version,
+			       "issued_at", (json_int_t)nm->issued_at, "coordinator", key, "self",
+			       self_to_json(nm), "peers", peers_to_json(nm)),
+		     nm),
+	    nm);
 }
 
 /* ---- Decoding ---------------------------------------------------------- */
@@ -901,6 +917,19 @@ static int parse_dns(struct parse *ps, const json_t *doc, struct netmap *nm)
 	return 0;
 }
 
+static int parse_policy(struct parse *ps, const json_t *doc, struct netmap *nm)
+{
+	const json_t *policy = json_object_get(doc, "policy");
+	char err[256];
+
+	if (!policy)
+		return 0;
+	if (acl_filter_from_json(policy, &nm->policy, err, sizeof(err)) < 0)
+		return fail(ps, "policy: %s", err);
+	nm->policy.present = true;
+	return 0;
+}
+
 static int parse_document(struct parse *ps, const json_t *doc, struct netmap *nm)
 {
 	json_int_t v;
@@ -916,7 +945,7 @@ static int parse_document(struct parse *ps, const json_t *doc, struct netmap *nm
 	if (parse_key(ps, doc, "", "coordinator", nm->coordinator_key) < 0 ||
 	    parse_self(ps, doc, nm) < 0 || parse_peers(ps, doc, nm) < 0 ||
 	    check_addresses(ps, nm) < 0 || check_device_names(ps, nm) < 0 ||
-	    parse_dns(ps, doc, nm) < 0)
+	    parse_dns(ps, doc, nm) < 0 || parse_policy(ps, doc, nm) < 0)
 		return -EINVAL;
 	return check_device_keys(ps, nm);
 }

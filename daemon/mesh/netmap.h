@@ -61,17 +61,22 @@
  * and its "routes" (primary) hold the server; otherwise it answers SERVFAIL
  * for the domain rather than asking any other resolver (mesh/apply.h).
  *
- * Every member above is required, except "devices", "dns", "split_dns", a peer's "exit_offer"
- * (without it, an older coordinator: "approved" when "exit_node") and self's "exit_node": without
- * it (an older coordinator) an approved default in routes_approved says it. Ids are 1..2^32-1 and
- * unique (self included), public keys unique among peers, each address on one node only; version >=
- * 1, issued_at >= 0; names follow the config's rules; addresses are host prefixes (at least one),
- * routes networks (no host bits), endpoints numeric. A device has one or two host addresses (at
- * most one per family) on no other node or device, a name no other device or node has (without
- * regard to case), at most NETMAP_MAX_DEVICES per node; self's devices have keys, unique and no
- * peer's (a peer's device "public_key" is ignored). Members not listed here are ignored, so a
- * newer coordinator may add some. Self's public_key, endpoints, online and coordinator are not part
- * of the document.
+ * The access policy this node enforces (optional: absent when the
+ * coordinator has no policy, or is older; both mean "allow"):
+ *    "policy": {"default": "deny", "revision": 4, "entries": [...]}
+ * in the form of acl/filter.h, validated by acl_filter_from_json().
+ *
+ * Every member above is required, except "devices", "dns", "split_dns", "policy", a peer's
+ * "exit_offer" (without it, an older coordinator: "approved" when "exit_node") and self's
+ * "exit_node": without it (an older coordinator) an approved default in routes_approved says it.
+ * Ids are 1..2^32-1 and unique (self included), public keys unique among peers, each address on
+ * one node only; version >= 1, issued_at >= 0; names follow the config's rules; addresses are host
+ * prefixes (at least one), routes networks (no host bits), endpoints numeric. A device has one or
+ * two host addresses (at most one per family) on no other node or device, a name no other device
+ * or node has (without regard to case), at most NETMAP_MAX_DEVICES per node; self's devices have
+ * keys, unique and no peer's (a peer's device "public_key" is ignored). Members not listed here are
+ * ignored, so a newer coordinator may add some. Self's public_key, endpoints, online and
+ * coordinator are not part of the document.
  *
  * Not checked here, the caller's job: that a netmap's version is newer than
  * the one in use (keep the highest; an older or equal one is a replay or a
@@ -85,6 +90,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "acl/filter.h"
 #include "dns/zone.h"
 #include "keys.h"
 #include "mesh/splitdns.h"
@@ -159,6 +165,7 @@ struct netmap {
 	struct netmap_node *peers;
 	size_t n_peers;
 	struct netmap_dns dns;
+	struct acl_filter policy; /* present false: no "policy" (allow) */
 };
 
 /* Releases what nm owns and zeroes it; NULL-safe. */

@@ -26,6 +26,10 @@
  *    its config) is listed while one of its approved routes (not an exit
  *    offer) holds the offer's server, online or not: approving the route
  *    approves the offer; its nodes judge whether it is usable now.
+ *  - with a policy, a node's peers are only those acl_may_peer() allows
+ *    (the coordinator is always a peer, and every node is the
+ *    coordinator's), and "policy" is the node's compiled filter
+ *    (acl_compile()) under the policy's revision.
  */
 #ifndef MESHGATE_MESH_NETMAP_BUILD_H
 #define MESHGATE_MESH_NETMAP_BUILD_H
@@ -34,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "acl/acl.h"
 #include "mesh/netmap.h"
 #include "mesh/registry.h"
 
@@ -48,6 +53,8 @@ struct netmap_offer {
 	uint32_t node_id;
 	struct split_dns dns;
 };
+
+struct netmap_acl_mesh;
 
 struct netmap_build_input {
 	const struct registry_node *nodes; /* registry_nodes() */
@@ -71,7 +78,44 @@ struct netmap_build_input {
 	const struct netmap_dns *dns;
 	const struct netmap_offer *offers; /* at most one per node */
 	size_t n_offers;
+	/* The coordinator's access policy and its revision; NULL: none, every
+	 * node is a peer of every other and the netmaps carry no "policy".
+	 * acl: the mesh as the policy sees it (netmap_build_acl_mesh()), set
+	 * with policy. */
+	const struct acl_policy *policy;
+	uint32_t policy_revision;
+	const struct netmap_acl_mesh *acl;
 };
+
+/* The mesh of in as the policy sees it: every node (its addresses, the
+ * approved routes it is primary for, whether its exit offer is approved,
+ * the coordinator flag) and every device (with its hub's name), and the
+ * resolver's addresses. Names are borrowed from in's rows. members[i] is
+ * in->nodes[i] for i < n_nodes, the devices follow. */
+struct netmap_acl_mesh {
+	struct acl_mesh mesh;
+	struct acl_member *members;
+	struct prefix *prefixes; /* the members' addresses and routes */
+	struct prefix resolver[2];
+	size_t n_nodes;
+	/* Bit i * n_nodes + j: node i's filter lets node j, or a device j
+	 * hubs, in (netmap_build_acl_reach()); NULL: not computed, netmap_build()
+	 * asks acl_may_peer() per pair. */
+	uint8_t *reach;
+};
+
+int netmap_build_acl_mesh(const struct netmap_build_input *in, struct netmap_acl_mesh *out)
+    __attribute__((warn_unused_result));
+
+/* Fills m->reach for policy p with one acl_compile() per node, so that a
+ * rebuild costs n compiles instead of two per pair of nodes; a, b may
+ * peer (acl_may_peer()) when a's filter lets b in or b's lets a in, or the
+ * default is "allow". A node whose filter cannot be compiled lets every
+ * node in (a peer kept rather than cut). 0 or -ENOMEM. */
+int netmap_build_acl_reach(struct netmap_acl_mesh *m, const struct acl_policy *p)
+    __attribute__((warn_unused_result));
+
+void netmap_build_acl_mesh_free(struct netmap_acl_mesh *m);
 
 /* Whether node_id counts as online (the coordinator always does). */
 bool netmap_build_is_online(const struct netmap_build_input *in, uint32_t node_id);

@@ -9,6 +9,7 @@
 #include "atomicfile.h"
 #include "keys.h"
 #include "log.h"
+#include "mesh/apply.h"
 #include "mesh/audit.h"
 #include "mesh/client.h"
 #include "mesh/client_state.h"
@@ -342,6 +343,30 @@ static json_t *cmd_log(struct mesh_roles *r, const json_t *req, const char **err
 				     limit ? (size_t)limit : REGISTRY_AUDIT_KEEP, error);
 }
 
+/* ---- the access policy ---- */
+
+/* {"cmd": "policy_check", "from", "to", "proto", "port"}: the coordinator
+ * holds the policy and the mesh it is checked against. */
+static json_t *cmd_policy_check(struct mesh_roles *r, const json_t *req, const char **error)
+{
+	if (!r->coordinator) {
+		*error = "policy check runs on the coordinator, which holds the policy: run it "
+			 "there";
+		return NULL;
+	}
+	return coordinator_policy_check(r->coordinator, req, error);
+}
+
+/* {"cmd": "policy_show"}: the filter this node enforces, on any node. */
+static json_t *cmd_policy_show(struct mesh_roles *r, const json_t *req, const char **error)
+{
+	if (r->coordinator)
+		return coordinator_policy_show(r->coordinator, error);
+	if (r->client)
+		return mesh_client_policy_show(r->client);
+	return mesh_apply_policy_json(NULL);
+}
+
 /* ---- devices: stock WireGuard clients attached to this node ---- */
 
 /* device_add and device_remove on a member: the request goes to the
@@ -530,6 +555,8 @@ const struct mesh_command mesh_commands[] = {
 	{ "device_add", cmd_device_add },
 	{ "device_remove", cmd_device_remove },
 	{ "device_status", cmd_device_status },
+	{ "policy_check", cmd_policy_check },
+	{ "policy_show", cmd_policy_show },
 	{ "join", cmd_join },
 	{ "join_status", cmd_join_status },
 };

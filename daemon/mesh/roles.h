@@ -79,7 +79,7 @@ struct mesh_command {
 
 /* init, invite, invite_list, invite_revoke, nodes, nodes_remove,
  * routes_approve, routes_unapprove, log, device_add, device_remove,
- * device_status, join, join_status. */
+ * device_status, policy_check, policy_show, join, join_status. */
 extern const struct mesh_command mesh_commands[];
 extern const size_t mesh_n_commands;
 

@@ -192,7 +192,8 @@ static void apply_self(struct coordinator *c, const struct netmap *nm)
 				   .self_name = nm->self.name,
 				   .self_id = nm->self.id,
 				   .split_dns = splits,
-				   .n_split_dns = n_splits };
+				   .n_split_dns = n_splits,
+				   .policy = nm->policy.present ? &nm->policy : NULL };
 	if (c->host.ops->reconfigure(c->host.ctx, &view, err, sizeof(err)) < 0) {
 		log_err("mesh: %s", err);
 		free(text);
@@ -265,6 +266,7 @@ struct build_state {
 	struct live lv;
 	struct netmap_dns dns;       /* the config's; records borrowed from it */
 	struct netmap_offer *offers; /* the members' and this node's own */
+	struct netmap_acl_mesh acl;
 	struct netmap_build_input in;
 };
 
@@ -276,6 +278,7 @@ static void build_state_free(struct build_state *bs)
 	free(bs->routes);
 	free(bs->devices);
 	free(bs->offers);
+	netmap_build_acl_mesh_free(&bs->acl);
 	memset(bs, 0, sizeof(*bs));
 }
 
@@ -352,12 +355,91 @@ static int build_state_load(struct coordinator *c, struct build_state *bs)
 	memcpy(bs->dns.domain, c->host.cfg->dns.domain, sizeof(bs->dns.domain));
 	bs->in.dns = &bs->dns;
 	ret = offers_collect(c, bs);
-	if (ret < 0)
+	if (ret == 0)
+		ret = netmap_build_acl_mesh(&bs->in, &bs->acl);
+	if (ret < 0) {
 		build_state_free(bs);
+		return ret;
+	}
+	if (c->have_policy) {
+		bs->in.policy = &c->policy;
+		bs->in.policy_revision = c->policy_revision;
+		bs->in.acl = &bs->acl;
+	}
+	return 0;
+}
+
+/* The next netmap version as the revision, and (audit) the change's entry
+ * in the audit log, in one transaction. */
+static int policy_revision_take(struct coordinator *c, bool present, const struct acl_policy *p,
+				bool audit, uint64_t *version)
+{
+	bool own = registry_begin(c->reg) == 0; /* -EBUSY: the caller's is open */
+	int ret = registry_next_version(c->reg, version);
+
+	if (ret == 0 && audit && present)
+		ret = audit_add(c->reg, NULL, "change-policy", "policy",
+				"revision %u: default %s, %zu rule(s)", (uint32_t)*version,
+				p->def == ACL_DEFAULT_DENY ? "deny" : "allow", p->n_rules);
+	else if (ret == 0 && audit)
+		ret = audit_add(c->reg, NULL, "change-policy", "policy",
+				"none: every node reaches every other");
+	if (own && ret == 0)
+		ret = registry_commit(c->reg);
+	else if (own)
+		registry_rollback(c->reg);
 	return ret;
 }
 
-int coord_self_netmap(struct coordinator *c, struct netmap *out)
+void coord_policy_sync(struct coordinator *c)
+{
+	const struct mg_config *cfg = c->host.cfg;
+	struct acl_policy copy = { 0 };
+	/* The policy the coordinator starts with is no change to audit. */
+	bool audit = c->policy_started;
+	uint64_t version;
+
+	c->policy_started = true;
+	if (cfg->policy_present == c->have_policy &&
+	    (!c->have_policy || acl_policy_equal(&cfg->policy, &c->policy)))
+		return;
+	if (cfg->policy_present && acl_policy_copy(&copy, &cfg->policy) < 0) {
+		log_warn("mesh: the access policy: out of memory");
+		return;
+	}
+	if (policy_revision_take(c, cfg->policy_present, &copy, audit, &version) < 0) {
+		log_warn("mesh: cannot record a policy revision in the registry");
+		acl_policy_free(&copy);
+		return;
+	}
+	acl_policy_free(&c->policy);
+	c->policy = copy;
+	c->have_policy = cfg->policy_present;
+	c->policy_revision = c->have_policy ? (uint32_t)version : 0;
+	if (c->have_policy)
+		log_info("mesh: access policy revision %u: default %s, %zu rule(s)",
+			 c->policy_revision, c->policy.def == ACL_DEFAULT_DENY ? "deny" : "allow",
+			 c->policy.n_rules);
+	else
+		log_info("mesh: no access policy: every node reaches every other");
+	c->dirty = true;
+}
+
+int coord_policy_check(struct coordinator *c, const struct acl_query *q, struct acl_verdict *v)
+{
+	struct build_state bs;
+	int ret;
+
+	coord_policy_sync(c);
+	ret = build_state_load(c, &bs);
+	if (ret < 0)
+		return ret;
+	ret = acl_check(&c->policy, &bs.acl.mesh, q, v);
+	build_state_free(&bs);
+	return ret;
+}
+
+int coord_node_netmap(struct coordinator *c, uint32_t id, struct netmap *out)
 {
 	struct build_state bs;
 	int ret = build_state_load(c, &bs);
@@ -366,30 +448,47 @@ int coord_self_netmap(struct coordinator *c, struct netmap *out)
 		memset(out, 0, sizeof(*out));
 		return ret;
 	}
-	ret = netmap_build(&bs.in, c->self_id, out);
+	ret = netmap_build(&bs.in, id, out);
 	build_state_free(&bs);
 	return ret;
+}
+
+int coord_self_netmap(struct coordinator *c, struct netmap *out)
+{
+	return coord_node_netmap(c, c->self_id, out);
 }
 
 void coord_rebuild(struct coordinator *c)
 {
 	struct build_state bs;
 	struct netmap nm;
+	int ret;
 
+	coord_policy_sync(c);
 	c->dirty = false;
 	c->last_rebuild = loop_now();
 	c->stats.rebuilds++;
 	if (build_state_load(c, &bs) < 0)
 		return;
+	/* Who may peer with whom, once for every netmap of this rebuild
+	 * (without it, acl_may_peer() per pair: two compiles each). */
+	if (bs.in.policy && netmap_build_acl_reach(&bs.acl, bs.in.policy) < 0)
+		log_warn("mesh: the policy's peers: out of memory");
 	relay_keys_update(c, bs.nodes, bs.n_nodes);
 	offers_prune(c, bs.nodes, bs.n_nodes);
 	for (struct conn *k = c->conns, *next; k; k = next) {
 		next = k->next;
-		if (netmap_build(&bs.in, k->node_id, &nm) == -ENOENT) {
+		ret = netmap_build(&bs.in, k->node_id, &nm);
+		if (ret == -ENOENT) {
 			coord_conn_close(k); /* removed */
 			continue;
 		}
-		push_view(c, k, &nm);
+		/* A netmap that could not be built is not pushed (the node
+		 * keeps its last one); the next rebuild tries again. */
+		if (ret == 0)
+			push_view(c, k, &nm);
+		else
+			log_warn("mesh: the netmap of node %u: %s", k->node_id, strerror(-ret));
 		push_observed(k, &bs.lv);
 		netmap_free(&nm);
 	}

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct acl_query;
+struct acl_verdict;
 struct conn;
 struct coordinator;
 struct netmap;
@@ -42,6 +44,23 @@ void coord_rebuild(struct coordinator *c);
 /* The coordinator's own netmap as a rebuild makes it now (its view), for
  * what the node serves and reaches; release with netmap_free(). -errno. */
 int coord_self_netmap(struct coordinator *c, struct netmap *out)
+    __attribute__((warn_unused_result));
+
+/* Takes the config's access policy when it differs from the one the
+ * netmaps carry: a new revision, an audit entry "change-policy" (actor
+ * daemon; not for the policy the coordinator starts with), and every view
+ * is rebuilt soon. */
+void coord_policy_sync(struct coordinator *c);
+
+/* `policy check` against the running policy and the mesh as it is now:
+ * acl_check()'s result (-ENOENT: a name is unknown, v->reason says which),
+ * or -errno reading the registry. */
+int coord_policy_check(struct coordinator *c, const struct acl_query *q, struct acl_verdict *v)
+    __attribute__((warn_unused_result));
+
+/* The netmap of node id as a rebuild makes it now (unsigned, unversioned);
+ * -ENOENT: no such node. */
+int coord_node_netmap(struct coordinator *c, uint32_t id, struct netmap *out)
     __attribute__((warn_unused_result));
 
 /* Arms the timer for due (monotonic ns) unless it fires sooner already. */

@@ -11,10 +11,11 @@
  *
  * Built with -DFUZZ_NETMAP_WRITE_SEEDS and a main of its own, it writes the
  * seed corpus (valid documents and messages for the fixed key, with and
- * without devices, and some near misses) into a directory:
+ * without devices, with a policy, and some near misses) into a directory:
  *   cc -Wno-unused-parameter -D_GNU_SOURCE -DFUZZ_NETMAP_WRITE_SEEDS -Idaemon -Itests \
- *     tests/fuzz/fuzz_netmap.c daemon/mesh/netmap.c daemon/netaddr.c \
- *     daemon/keys.c daemon/wg/crypto.c daemon/atomicfile.c -lsodium -ljansson -lb2
+ *     tests/fuzz/fuzz_netmap.c daemon/mesh/netmap.c daemon/netaddr.c daemon/acl/[a-z]*.c \
+ *     daemon/dns/zone.c daemon/keys.c daemon/wg/crypto.c daemon/atomicfile.c \
+ *     -lsodium -ljansson -lb2 -lldns
  *   ./a.out tests/fuzz/seeds/fuzz_netmap
  */
 #include <errno.h>
@@ -46,7 +47,8 @@ static void setup(void)
 
 static void check_empty(const struct netmap *nm)
 {
-	if (nm->peers || nm->n_peers || nm->self.addresses || nm->routes_advertised || nm->version)
+	if (nm->peers || nm->n_peers || nm->self.addresses || nm->routes_advertised ||
+	    nm->version || nm->policy.present || nm->policy.entries || nm->policy.n_entries)
 		abort();
 }
 
@@ -197,6 +199,39 @@ static void write_devices(const char *dir, json_t *doc)
 	json_object_del(home, "devices");
 }
 
+/* What laptop enforces: SSH from home to it, and its exit for the phone. */
+static const char policy[] =
+    "{\"default\": \"deny\", \"revision\": 4, \"entries\": ["
+    " {\"rule\": 1, \"hook\": \"input\", \"src\": [\"100.64.0.1/32\", \"fd7a:6d67:7465::1/128\"],"
+    "  \"dst\": [\"100.64.0.3/32\", \"fd7a:6d67:7465::3/128\"], \"protocols\": [\"tcp\"],"
+    "  \"ports\": [\"22\", \"8000-8080\"]},"
+    " {\"rule\": 2, \"hook\": \"forward\", \"src\": [\"0.0.0.0/0\", \"::/0\"],"
+    "  \"dst\": [\"10.1.0.0/16\"], \"protocols\": [\"icmp\", \"udp\"]},"
+    " {\"rule\": 3, \"hook\": \"exit\", \"src\": [\"100.64.0.7/32\"], \"dst\": []}]}";
+
+static void write_policy(const char *dir, json_t *doc)
+{
+	json_t *msg;
+	struct netmap nm;
+
+	json_object_set_new(doc, "policy", json_loads(policy, 0, NULL));
+	if (netmap_from_json(doc, &nm, NULL, 0) != 0)
+		abort();
+	write_json(dir, "document-policy", doc);
+	msg = netmap_sign(&nm, sign_secret);
+	write_json(dir, "signed-policy", msg);
+	json_decref(msg);
+	netmap_free(&nm);
+	/* A source with host bits. */
+	json_array_set_new(
+	    json_object_get(
+		json_array_get(json_object_get(json_object_get(doc, "policy"), "entries"), 0),
+		"src"),
+	    0, json_string("100.64.0.1/24"));
+	write_json(dir, "document-policy-bad-prefix", doc);
+	json_object_del(doc, "policy");
+}
+
 int main(int argc, char **argv)
 {
 	json_t *doc, *msg;
@@ -210,6 +245,7 @@ int main(int argc, char **argv)
 		return 1;
 	write_json(argv[1], "document", doc);
 	write_devices(argv[1], doc);
+	write_policy(argv[1], doc);
 	msg = netmap_sign(&nm, sign_secret);
 	write_json(argv[1], "signed", msg);
 	json_object_set_new(msg, "signature", json_string("AAAA"));

@@ -827,6 +827,129 @@ static void test_cli_log(void)
 	CHECK(strstr(out, "usage: meshgate log [--since TIME] [-n N] [--json]") == out);
 }
 
+/* ---- meshgate policy ---- */
+
+/* Usage errors exit 2 before any request: no daemon is listening. */
+static void test_cli_policy_usage(void)
+{
+	static const char *const bad[] = {
+		"policy",
+		"policy frob",
+		"policy check",
+		"policy check laptop",
+		"policy check laptop switch tcp:22 extra",
+		"policy check laptop switch tcp:",
+		"policy check laptop switch tcp:0",
+		"policy check laptop switch tcp:65536",
+		"policy check laptop switch icmp:8",
+		"policy check laptop switch sctp:22",
+		"policy check laptop switch 22x",
+		"policy show --frob",
+	};
+	char args[256], out[2048], err[512];
+
+	if (!find_cli())
+		return;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(args, sizeof(args), "--socket /nonexistent/x.sock %s", bad[i]);
+		if (!CHECK_EQ_INT(run_cli(args, NULL, out, sizeof(out), err, sizeof(err)), 2) ||
+		    !CHECK(strstr(err, "meshgate: policy") == err &&
+			   strstr(err, "\nTry 'meshgate --help'.\n")))
+			fprintf(stderr, "  %s: %s", bad[i], err);
+	}
+	CHECK_EQ_INT(run_cli("policy --help", NULL, out, sizeof(out), err, sizeof(err)), 0);
+	CHECK(strstr(out, "usage: meshgate policy check FROM TO [PROTO:PORT]") == out);
+	CHECK_EQ_INT(run_cli("policy check -h", NULL, out, sizeof(out), err, sizeof(err)), 0);
+	CHECK(strstr(out, "usage: meshgate policy check FROM TO [PROTO:PORT]") == out);
+	CHECK_EQ_INT(run_cli("--help", NULL, out, sizeof(out), err, sizeof(err)), 0);
+	CHECK(strstr(out, "policy check FROM TO [PROTO:PORT] | show") != NULL);
+	/* No daemon: 2, never a "denied" 1. */
+	CHECK_EQ_INT(run_cli("--socket /nonexistent/x.sock policy check laptop switch", NULL, out,
+			     sizeof(out), err, sizeof(err)),
+		     2);
+}
+
+/* The request the CLI sends and the exit status of each answer, as test(1):
+ * 0 allowed, 1 denied, 2 an error (an unknown name, a member). */
+static void test_cli_policy_check(void)
+{
+	static const char allowed[] =
+	    "{\"ok\": true, \"result\": {\"allowed\": true, \"rule\": 1, \"line\": 12, "
+	    "\"reason\": \"allowed by rule 1 (line 12): laptop to switch tcp:22\", \"default\": "
+	    "\"deny\", "
+	    "\"revision\": 4}}";
+	static const char denied[] =
+	    "{\"ok\": true, \"result\": {\"allowed\": false, \"rule\": 0, \"line\": 0, "
+	    "\"reason\": \"denied: no rule allows phone to switch tcp:80 (default deny)\", "
+	    "\"default\": \"deny\", "
+	    "\"revision\": 4}}";
+	static const char unknown[] =
+	    "{\"ok\": false, \"error\": \"no node or device named 'swtch'\"}";
+	struct fake_daemon d;
+	char args[256], out[1024], err[512];
+
+	if (!find_cli() ||
+	    !fake_daemon_start(&d, (const char *[]){ allowed, denied, unknown, allowed }, 4))
+		return;
+	snprintf(args, sizeof(args), "--socket %s policy check laptop switch tcp:22", d.path);
+	CHECK_EQ_INT(run_cli(args, NULL, out, sizeof(out), err, sizeof(err)), 0);
+	CHECK(strcmp(d.request, "{\"cmd\":\"policy_check\",\"from\":\"laptop\",\"to\":"
+				"\"switch\",\"proto\":\"tcp\",\"port\":22}\n") == 0);
+	CHECK(strcmp(out, "allowed by rule 1 (line 12): laptop to switch tcp:22\n") == 0);
+	snprintf(args, sizeof(args), "--socket %s policy check phone switch 80", d.path);
+	CHECK_EQ_INT(run_cli(args, NULL, out, sizeof(out), err, sizeof(err)), 1);
+	CHECK(strcmp(d.request, "{\"cmd\":\"policy_check\",\"from\":\"phone\",\"to\":"
+				"\"switch\",\"port\":80}\n") == 0);
+	CHECK(strcmp(out, "denied: no rule allows phone to switch tcp:80 (default deny)\n") == 0);
+	snprintf(args, sizeof(args), "--socket %s policy check phone swtch", d.path);
+	CHECK_EQ_INT(run_cli(args, NULL, out, sizeof(out), err, sizeof(err)), 2);
+	CHECK(strcmp(err, "meshgate: no node or device named 'swtch'\n") == 0);
+	snprintf(args, sizeof(args), "--socket %s policy check phone exit ICMP", d.path);
+	CHECK_EQ_INT(run_cli(args, NULL, out, sizeof(out), err, sizeof(err)), 0);
+	CHECK(strstr(d.request, "\"proto\":\"icmp\"") && !strstr(d.request, "port"));
+	fake_daemon_stop(&d);
+}
+
+/* policy show: the table of what this node enforces, --json as is. */
+static void test_cli_policy_show(void)
+{
+	static const char filter[] =
+	    "{\"ok\": true, \"result\": {\"present\": true, \"default\": \"deny\", "
+	    "\"revision\": 4, \"entries\": [{\"rule\": 1, \"hook\": \"forward\", \"src\": "
+	    "[\"100.64.0.3/32\", \"fd7a:6d67:7465::3/128\"], \"dst\": [\"192.168.77.0/24\"], "
+	    "\"protocols\": [\"tcp\"], \"ports\": [\"22\", \"443\"]}, {\"rule\": 2, \"hook\": "
+	    "\"exit\", \"src\": [\"0.0.0.0/0\", \"::/0\"], \"dst\": []}]}}";
+	static const char none[] =
+	    "{\"ok\": true, \"result\": {\"present\": false, \"default\": \"allow\", "
+	    "\"revision\": 0, \"entries\": []}}";
+	struct fake_daemon d;
+	char args[256], out[2048], err[512];
+	json_t *doc;
+
+	if (!find_cli() || !fake_daemon_start(&d, (const char *[]){ filter, filter, none }, 3))
+		return;
+	snprintf(args, sizeof(args), "--socket %s policy show", d.path);
+	CHECK_EQ_INT(run_cli(args, NULL, out, sizeof(out), err, sizeof(err)), 0);
+	CHECK(strcmp(d.request, "{\"cmd\":\"policy_show\"}\n") == 0);
+	if (!CHECK(strcmp(out,
+			  "default deny, revision 4, 2 entries enforced here\n"
+			  "HOOK     RULE  PROTO      PORTS        SOURCE -> DESTINATION\n"
+			  "forward  1     tcp        22,443       "
+			  "100.64.0.3/32,fd7a:6d67:7465::3/128 -> 192.168.77.0/24\n"
+			  "exit     2     *          *            0.0.0.0/0,::/0 -> internet\n") ==
+		   0))
+		fprintf(stderr, "  got:\n%s", out);
+	snprintf(args, sizeof(args), "--socket %s policy show --json", d.path);
+	CHECK_EQ_INT(run_cli(args, NULL, out, sizeof(out), err, sizeof(err)), 0);
+	doc = json_loads(out, 0, NULL);
+	CHECK(doc && json_array_size(json_object_get(doc, "entries")) == 2);
+	json_decref(doc);
+	snprintf(args, sizeof(args), "--socket %s policy show", d.path);
+	CHECK_EQ_INT(run_cli(args, NULL, out, sizeof(out), err, sizeof(err)), 0);
+	CHECK(strcmp(out, "no access policy: this node lets the mesh through\n") == 0);
+	fake_daemon_stop(&d);
+}
+
 int main(void)
 {
 	RUN(test_request_ok);
@@ -844,5 +967,8 @@ int main(void)
 	RUN(test_cli_device_errors);
 	RUN(test_cli_device_list_remove);
 	RUN(test_cli_log);
+	RUN(test_cli_policy_usage);
+	RUN(test_cli_policy_check);
+	RUN(test_cli_policy_show);
 	return test_summary();
 }

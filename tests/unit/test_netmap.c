@@ -1024,6 +1024,103 @@ static void test_split_dns_malformed(void)
 	}
 }
 
+/* base() with a policy: a forward entry and an exit entry. */
+static json_t *with_policy(void)
+{
+	json_t *doc = base();
+
+	json_object_set_new(
+	    doc, "policy",
+	    json_loads("{\"default\": \"deny\", \"revision\": 4, \"entries\": ["
+		       "{\"rule\": 2, \"hook\": \"forward\", \"src\": [\"100.64.0.3/32\", "
+		       "\"fd7a:6d67:7465::3/128\"], \"dst\": [\"192.168.77.0/24\"], "
+		       "\"protocols\": [\"tcp\"], \"ports\": [\"22\", \"8000-8080\"]},"
+		       "{\"rule\": 3, \"hook\": \"exit\", \"src\": [\"0.0.0.0/0\", \"::/0\"], "
+		       "\"dst\": []}]}",
+		       0, NULL));
+	return doc;
+}
+
+/* "policy": decoded, written back the same, signed and verified; absent
+ * (an older coordinator, or no policy): not present, none written. */
+static void test_policy(void)
+{
+	uint8_t pk[32], sk[64];
+	json_t *doc = with_policy(), *again, *msg;
+	struct netmap nm, got;
+	char err[256] = "";
+
+	if (!CHECK_EQ_INT(netmap_from_json(doc, &nm, err, sizeof(err)), 0)) {
+		fprintf(stderr, "  %s\n", err);
+		json_decref(doc);
+		return;
+	}
+	CHECK(nm.policy.present && nm.policy.deny);
+	CHECK_EQ_INT(nm.policy.revision, 4);
+	if (CHECK_EQ_INT(nm.policy.n_entries, 2)) {
+		CHECK(nm.policy.entries[0].hook == ACL_HOOK_FORWARD);
+		CHECK_EQ_INT(nm.policy.entries[0].rule, 2);
+		CHECK_EQ_INT(nm.policy.entries[0].n_src, 2);
+		CHECK(nm.policy.entries[0].protocols == ACL_PROTO_TCP);
+		CHECK_EQ_INT(nm.policy.entries[0].n_ports, 2);
+		CHECK(nm.policy.entries[1].hook == ACL_HOOK_EXIT);
+	}
+	again = netmap_to_json(&nm);
+	CHECK(json_equal(json_object_get(again, "policy"), json_object_get(doc, "policy")));
+	json_decref(again);
+	sign_keys(pk, sk, 11);
+	msg = netmap_sign(&nm, sk);
+	if (CHECK(msg != NULL) && CHECK_EQ_INT(netmap_verify(msg, pk, &got, err, sizeof(err)), 0)) {
+		CHECK(got.policy.present && got.policy.n_entries == 2);
+		netmap_free(&got);
+	}
+	json_decref(msg);
+	netmap_free(&nm);
+	json_decref(doc);
+	doc = base();
+	if (CHECK_EQ_INT(netmap_from_json(doc, &nm, err, sizeof(err)), 0)) {
+		CHECK(!nm.policy.present && nm.policy.n_entries == 0);
+		again = netmap_to_json(&nm);
+		CHECK(json_object_get(again, "policy") == NULL);
+		json_decref(again);
+	}
+	netmap_free(&nm);
+	json_decref(doc);
+}
+
+/* A bad policy refuses the whole netmap, saying where. */
+static const struct bad_case bad_policy_cases[] = {
+	{ "policy", "[]", "policy: " },
+	{ "policy", "{}", "policy: " },
+	{ "policy.default", "\"maybe\"", "policy: " },
+	{ "policy.revision", "-1", "policy: " },
+	{ "policy.entries", "{}", "policy: " },
+	{ "policy.entries.0.hook", "\"output\"", "policy: " },
+	{ "policy.entries.0.src", "[\"100.64.0.3/24\"]", "policy: " },
+	{ "policy.entries.0.dst", "[\"not a prefix\"]", "policy: " },
+	{ "policy.entries.0.protocols", "[\"sctp\"]", "policy: " },
+	{ "policy.entries.0.ports", "[\"0\"]", "policy: " },
+	{ "policy.entries.0.ports", "[\"80-22\"]", "policy: " },
+	{ "policy.entries.0.rule", "\"2\"", "policy: " },
+};
+
+static void test_policy_malformed(void)
+{
+	for (size_t i = 0; i < sizeof(bad_policy_cases) / sizeof(bad_policy_cases[0]); i++) {
+		const struct bad_case *c = &bad_policy_cases[i];
+		json_t *doc = with_policy();
+		struct netmap nm;
+		char err[256] = "";
+
+		mutate(doc, c->path, json_loads(c->value, JSON_DECODE_ANY, NULL));
+		if (!CHECK_EQ_INT(netmap_from_json(doc, &nm, err, sizeof(err)), -EINVAL) ||
+		    !CHECK(strncmp(err, c->message, strlen(c->message)) == 0))
+			fprintf(stderr, "  %s = %s: got \"%s\"\n", c->path, c->value, err);
+		CHECK(!nm.policy.present && nm.policy.entries == NULL && nm.peers == NULL);
+		json_decref(doc);
+	}
+}
+
 /* More than NETMAP_MAX_SPLIT_DNS offers on one peer. */
 static void test_split_dns_limit(void)
 {
@@ -1069,6 +1166,8 @@ int main(void)
 	RUN(test_dns);
 	RUN(test_dns_malformed);
 	RUN(test_dns_limit);
+	RUN(test_policy);
+	RUN(test_policy_malformed);
 	RUN(test_dns_signed);
 	RUN(test_split_dns);
 	RUN(test_split_dns_malformed);

@@ -482,6 +482,237 @@ static void test_devices(void)
 	netmap_free(&nm);
 }
 
+/* The mesh as the policy sees it: nodes with their addresses, the routes
+ * they are primary for, an approved exit, the coordinator; devices with
+ * their hub's name; the resolver. */
+static void test_acl_mesh(void)
+{
+	struct registry_device dev = { .id = 1, .name = "tablet", .hub_id = 4 };
+	struct netmap_acl_mesh m;
+	struct world w;
+
+	world_init(&w);
+	dev.addr4 = pfx("100.64.0.6/32");
+	dev.addr6 = pfx("fd7a:6d67:7465::6/128");
+	w.in.devices = &dev;
+	w.in.n_devices = 1;
+	if (!CHECK_EQ_INT(netmap_build_acl_mesh(&w.in, &m), 0))
+		return;
+	CHECK_EQ_INT(m.mesh.n_members, N + 1);
+	CHECK_EQ_INT(m.mesh.n_resolver, 2);
+	CHECK(m.mesh.resolver == m.resolver && m.resolver[0].len == 32);
+	if (m.mesh.n_members == N + 1) {
+		const struct acl_member *home = &m.mesh.members[0], *r2 = &m.mesh.members[3],
+					*tablet = &m.mesh.members[N];
+		CHECK(strcmp(home->name, "home") == 0 && home->coordinator && home->exit);
+		CHECK(home->hub == NULL && home->n_addresses == 2);
+		CHECK(home->n_routes == 1 && prefix_equal(&home->routes[0], &w.routes[0].prefix));
+		/* router2 approved for the same LAN, not primary; exit pending. */
+		CHECK(!r2->coordinator && !r2->exit && r2->n_routes == 0);
+		CHECK(prefix_equal(&r2->addresses[0], &w.nodes[3].addr4));
+		CHECK(strcmp(tablet->name, "tablet") == 0 && tablet->hub &&
+		      strcmp(tablet->hub, "router2") == 0);
+		CHECK(tablet->n_addresses == 2 && prefix_equal(&tablet->addresses[1], &dev.addr6));
+		CHECK(!tablet->exit && tablet->n_routes == 0);
+	}
+	netmap_build_acl_mesh_free(&m);
+	/* The primary gone offline: router2 serves the LAN. */
+	w.in.coordinator_id = 2;
+	w.in.n_online = 1;
+	w.online[0] = 4;
+	if (CHECK_EQ_INT(netmap_build_acl_mesh(&w.in, &m), 0)) {
+		CHECK(m.mesh.members[0].n_routes == 0 && m.mesh.members[3].n_routes == 1);
+		netmap_build_acl_mesh_free(&m);
+	}
+}
+
+static bool has_entry(const struct acl_filter *f, enum acl_hook hook, uint32_t rule)
+{
+	for (size_t i = 0; i < f->n_entries; i++)
+		if (f->entries[i].hook == hook && f->entries[i].rule == rule)
+			return true;
+	return false;
+}
+
+/* default deny; laptop may reach router2 on tcp/22, phone the tablet that
+ * router2 hubs. A node's peers are those it may talk to, the coordinator
+ * always; each netmap carries its node's filter. */
+static void test_policy_peers(void)
+{
+	struct registry_device dev = { .id = 1, .name = "tablet", .hub_id = 4 };
+	struct acl_port_range p22 = { 22, 22 };
+	struct acl_target from[2] = { { .kind = ACL_NAME, .name = "laptop" },
+				      { .kind = ACL_NAME, .name = "phone" } };
+	struct acl_target to[2] = {
+		{ .kind = ACL_NAME, .name = "router2", .ports = &p22, .n_ports = 1 },
+		{ .kind = ACL_NAME, .name = "tablet" },
+	};
+	struct acl_rule rules[2] = {
+		{ .from = &from[0],
+		  .n_from = 1,
+		  .to = &to[0],
+		  .n_to = 1,
+		  .protocols = ACL_PROTO_TCP,
+		  .line = 3 },
+		{ .from = &from[1], .n_from = 1, .to = &to[1], .n_to = 1, .line = 4 },
+	};
+	struct acl_policy policy = { .def = ACL_DEFAULT_DENY, .rules = rules, .n_rules = 2 };
+	struct netmap_acl_mesh m;
+	struct netmap nm, back;
+	struct world w;
+	char err[256] = "";
+	json_t *doc;
+
+	world_init(&w);
+	memset(dev.public_key, 0xd2, KEY_LEN);
+	dev.addr4 = pfx("100.64.0.6/32");
+	dev.addr6 = pfx("fd7a:6d67:7465::6/128");
+	w.in.devices = &dev;
+	w.in.n_devices = 1;
+	/* Without a policy: every node a peer, no "policy". */
+	CHECK_EQ_INT(netmap_build(&w.in, 3, &nm), 0);
+	CHECK(nm.n_peers == 3 && !nm.policy.present);
+	netmap_free(&nm);
+	if (!CHECK_EQ_INT(netmap_build_acl_mesh(&w.in, &m), 0))
+		return;
+	w.in.policy = &policy;
+	w.in.policy_revision = 9;
+	w.in.acl = &m;
+
+	CHECK_EQ_INT(netmap_build(&w.in, 2, &nm), 0); /* laptop */
+	CHECK(nm.n_peers == 2 && peer_by_id(&nm, 1) && peer_by_id(&nm, 4) && !peer_by_id(&nm, 3));
+	CHECK(nm.policy.present && nm.policy.deny && nm.policy.revision == 9);
+	netmap_free(&nm);
+	CHECK_EQ_INT(netmap_build(&w.in, 3, &nm), 0); /* phone: the tablet's hub */
+	CHECK(nm.n_peers == 2 && peer_by_id(&nm, 1) && peer_by_id(&nm, 4) && !peer_by_id(&nm, 2));
+	netmap_free(&nm);
+	CHECK_EQ_INT(netmap_build(&w.in, 4, &nm), 0); /* router2 enforces both rules */
+	CHECK_EQ_INT(nm.n_peers, 3);
+	CHECK(has_entry(&nm.policy, ACL_HOOK_INPUT, 1));
+	CHECK(has_entry(&nm.policy, ACL_HOOK_FORWARD, 2));
+	/* The filter survives the JSON round trip. */
+	doc = netmap_to_json(&nm);
+	if (CHECK_EQ_INT(netmap_from_json(doc, &back, err, sizeof(err)), 0)) {
+		CHECK(back.policy.present && back.policy.n_entries == nm.policy.n_entries);
+		netmap_free(&back);
+	} else {
+		fprintf(stderr, "  %s\n", err);
+	}
+	json_decref(doc);
+	netmap_free(&nm);
+	CHECK_EQ_INT(netmap_build(&w.in, 1, &nm), 0); /* the coordinator: everyone */
+	CHECK(nm.n_peers == 3 && nm.policy.present);
+	netmap_free(&nm);
+	/* A policy without its mesh is a caller's error. */
+	w.in.acl = NULL;
+	CHECK_EQ_INT(netmap_build(&w.in, 2, &nm), -EINVAL);
+	CHECK(nm.peers == NULL);
+	netmap_build_acl_mesh_free(&m);
+}
+
+/* The peers of every netmap, as ids in a bit set (ids 1..N). */
+static unsigned peer_set(const struct netmap_build_input *in, uint32_t id)
+{
+	struct netmap nm;
+	unsigned set = 0;
+
+	if (netmap_build(in, id, &nm) < 0)
+		return ~0u;
+	for (size_t i = 0; i < nm.n_peers; i++)
+		set |= 1u << nm.peers[i].id;
+	netmap_free(&nm);
+	return set;
+}
+
+/* A random target: a node, a device, a group, a prefix, exit, dns, *. */
+static void random_target(struct acl_target *t, bool source, struct acl_port_range *port)
+{
+	static const char *const names[] = {
+		"home", "laptop", "phone", "router2", "tablet", "pixel"
+	};
+	unsigned r = randombytes_uniform(source ? 8 : 11);
+
+	memset(t, 0, sizeof(*t));
+	if (r < 6) {
+		t->kind = ACL_NAME;
+		strcpy(t->name, names[r]);
+	} else if (r == 6) {
+		t->kind = ACL_GROUP;
+		strcpy(t->name, "g");
+	} else if (r == 7) {
+		t->kind = ACL_ANY;
+	} else if (r == 8) {
+		t->kind = ACL_PREFIX;
+		t->prefix = pfx(randombytes_uniform(2) ? "192.168.77.0/24" : "192.168.77.2/32");
+	} else {
+		t->kind = r == 9 ? ACL_EXIT : ACL_DNS;
+	}
+	if (!source && randombytes_uniform(2)) {
+		port->lo = port->hi = (uint16_t)(1 + randombytes_uniform(1000));
+		t->ports = port;
+		t->n_ports = 1;
+	}
+}
+
+/* The peers from netmap_build_acl_reach() (one compile per node) are those
+ * acl_may_peer() gives pair by pair, for random policies over a mesh with
+ * a LAN served twice, an exit and devices on two hubs. */
+static void test_reach_is_may_peer(void)
+{
+	struct registry_device devs[2] = { { .id = 1, .name = "tablet", .hub_id = 4 },
+					   { .id = 2, .name = "pixel", .hub_id = 2 } };
+	char members[2][ACL_NAME_MAX + 1] = { "phone", "tablet" };
+	struct acl_group group = { .name = "g", .members = members, .n_members = 2 };
+	struct acl_target from[3], to[3];
+	struct acl_port_range ports[3];
+	struct acl_rule rules[3];
+	struct acl_policy policy = { .groups = &group, .n_groups = 1, .rules = rules };
+	struct netmap_acl_mesh m;
+	struct world w;
+	int differ = 0, cut = 0;
+
+	world_init(&w);
+	memset(devs[0].public_key, 0xd2, KEY_LEN);
+	memset(devs[1].public_key, 0xd3, KEY_LEN);
+	devs[0].addr4 = pfx("100.64.0.6/32");
+	devs[0].addr6 = pfx("fd7a:6d67:7465::6/128");
+	devs[1].addr4 = pfx("100.64.0.7/32");
+	devs[1].addr6 = pfx("fd7a:6d67:7465::7/128");
+	w.in.devices = devs;
+	w.in.n_devices = 2;
+	if (!CHECK_EQ_INT(netmap_build_acl_mesh(&w.in, &m), 0))
+		return;
+	w.in.policy = &policy;
+	w.in.acl = &m;
+	for (int round = 0; round < 300; round++) {
+		policy.def = randombytes_uniform(8) ? ACL_DEFAULT_DENY : ACL_DEFAULT_ALLOW;
+		policy.n_rules = randombytes_uniform(4);
+		for (size_t r = 0; r < policy.n_rules; r++) {
+			random_target(&from[r], true, NULL);
+			random_target(&to[r], false, &ports[r]);
+			rules[r] = (struct acl_rule){ .from = &from[r],
+						      .n_from = 1,
+						      .to = &to[r],
+						      .n_to = 1,
+						      .line = (unsigned)r + 1 };
+		}
+		for (uint32_t id = 1; id <= N; id++) {
+			unsigned fast, slow;
+			free(m.reach);
+			m.reach = NULL;
+			slow = peer_set(&w.in, id);
+			if (!CHECK_EQ_INT(netmap_build_acl_reach(&m, &policy), 0))
+				break;
+			fast = peer_set(&w.in, id);
+			differ += fast != slow;
+			cut += __builtin_popcount(fast) < N - 1;
+		}
+	}
+	CHECK_EQ_INT(differ, 0);
+	CHECK(cut > 0); /* the rounds did limit peers */
+	netmap_build_acl_mesh_free(&m);
+}
+
 static bool resolves(const struct dns_zone *z, const char *name, const char *want)
 {
 	const struct dns_zone_entry *e = dns_zone_lookup(z, name, strlen(name));
@@ -674,5 +905,8 @@ int main(void)
 	RUN(test_self_and_round_trip);
 	RUN(test_devices);
 	RUN(test_dns_from_netmap);
+	RUN(test_acl_mesh);
+	RUN(test_policy_peers);
+	RUN(test_reach_is_may_peer);
 	return test_summary();
 }

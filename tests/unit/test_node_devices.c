@@ -5,7 +5,9 @@
  * endpoint and no keepalive; a device of another hub does not; the owned
  * nftables table gains the dev and devexit sets and IPv4/IPv6 forwarding is
  * on; a device that leaves the view loses its engine peer at once while
- * the one that stays keeps its peer (and so its session).
+ * the one that stays keeps its peer (and so its session). The view's
+ * access policy filter: the node keeps its own copy (for the plan and
+ * status) and drops it with a view that has none.
  *
  * Needs root; everything happens in a namespace made by unshare() before
  * the node opens anything. The UAPI socket is named after the interface,
@@ -80,7 +82,7 @@ static bool hub_start(struct hub *h)
 		return false;
 	snprintf(
 	    conf, sizeof(conf),
-	    "interface = \"mgdev%u\";\nlisten_port = 0;\nprivate_key_file = \"%s/key\";\n"
+	    "interface = \"mghub%u\";\nlisten_port = 0;\nprivate_key_file = \"%s/key\";\n"
 	    "state_dir = \"%s\";\nexit_node = { enabled = true; wan_interface = \"eth9\"; };\n",
 	    (unsigned)getpid() % 100000, h->dir, h->dir);
 	if (!CHECK_EQ_INT(config_load_string(conf, "hub.conf", &cfg, err, sizeof(err)), 0)) {
@@ -112,10 +114,12 @@ static bool hub_start(struct hub *h)
 	return true;
 }
 
-static int hub_view(struct hub *h, const struct mesh_device *devices, size_t n)
+static int hub_view_policy(struct hub *h, const struct mesh_device *devices, size_t n,
+			   const struct acl_filter *policy)
 {
 	const struct mesh_approved approved = { .exit_node = true };
-	const struct mesh_view view = { .peers = h->peers,
+	const struct mesh_view view = { .policy = policy,
+					.peers = h->peers,
 					.n_peers = 1,
 					.addresses = h->addrs,
 					.n_addresses = 2,
@@ -128,6 +132,11 @@ static int hub_view(struct hub *h, const struct mesh_device *devices, size_t n)
 	if (ret < 0)
 		fprintf(stderr, "  node_set_mesh: %s\n", err);
 	return ret;
+}
+
+static int hub_view(struct hub *h, const struct mesh_device *devices, size_t n)
+{
+	return hub_view_policy(h, devices, n, NULL);
 }
 
 static void hub_stop(struct hub *h)
@@ -218,6 +227,46 @@ out:
 	hub_stop(&h);
 }
 
+/* A view with a filter: the node keeps a deep copy, which outlives the
+ * view's; a view without one drops it. */
+static void test_policy_kept(void)
+{
+	struct prefix src = pfx("100.64.0.1/32"), dst = pfx("100.64.0.3/32");
+	struct acl_port_range ssh = { 22, 22 };
+	struct acl_entry entry = { .rule = 1,
+				   .hook = ACL_HOOK_INPUT,
+				   .src = &src,
+				   .n_src = 1,
+				   .dst = &dst,
+				   .n_dst = 1,
+				   .protocols = ACL_PROTO_TCP,
+				   .ports = &ssh,
+				   .n_ports = 1 };
+	struct acl_filter f = {
+		.present = true, .deny = true, .revision = 5, .entries = &entry, .n_entries = 1
+	};
+	char text[PREFIX_STR_LEN];
+	struct hub h;
+
+	if (!hub_start(&h))
+		goto out;
+	CHECK(!h.node.policy.present);
+	CHECK_EQ_INT(hub_view_policy(&h, h.devices, 3, &f), 0);
+	CHECK(h.node.policy.present && h.node.policy.deny && h.node.policy.revision == 5);
+	if (CHECK_EQ_INT(h.node.policy.n_entries, 1)) {
+		CHECK(h.node.policy.entries != &entry && h.node.policy.entries[0].src != &src);
+		src = pfx("10.9.9.9/32"); /* the view's memory is the caller's */
+		prefix_format(&h.node.policy.entries[0].src[0], text, sizeof(text));
+		CHECK(strcmp(text, "100.64.0.1/32") == 0);
+		CHECK(h.node.policy.entries[0].ports[0].lo == 22 &&
+		      h.node.policy.entries[0].protocols == ACL_PROTO_TCP);
+	}
+	CHECK_EQ_INT(hub_view(&h, h.devices, 3), 0);
+	CHECK(!h.node.policy.present && h.node.policy.entries == NULL);
+out:
+	hub_stop(&h);
+}
+
 int main(void)
 {
 	int skip;
@@ -233,5 +282,6 @@ int main(void)
 	}
 	log_init(LOG_TO_STDERR, LOG_WARNING);
 	RUN(test_devices_on_the_hub);
+	RUN(test_policy_kept);
 	return test_summary();
 }

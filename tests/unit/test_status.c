@@ -18,6 +18,7 @@
 #include "node_web.h"
 #include "preflight.h"
 #include "status.h"
+#include "status_format.h"
 #include "testlib.h"
 #include "webui/metrics.h"
 
@@ -458,6 +459,51 @@ static void test_preflight_peer_routes(void)
 	node_fini(&node);
 }
 
+/* "policy": allow, revision 0 and no entries without one; the filter's
+ * default, revision and entry count with one; the human form's line. */
+static void test_policy(void)
+{
+	struct acl_entry entries[3] = { { .rule = 1 }, { .rule = 2 }, { .rule = 2 } };
+	const json_t *policy;
+	struct node node;
+	char *text = NULL;
+	size_t len = 0;
+	json_t *doc;
+	FILE *out;
+
+	node_init(&node);
+	node_web_sync(&node);
+	doc = node_status_current(&node);
+	policy = json_object_get(doc, "policy");
+	CHECK(strcmp(json_string_value(json_object_get(policy, "default")), "allow") == 0);
+	CHECK_EQ_INT(json_integer_value(json_object_get(policy, "revision")), 0);
+	CHECK_EQ_INT(json_integer_value(json_object_get(policy, "entries")), 0);
+	out = open_memstream(&text, &len);
+	status_format_human(out, doc, time(NULL));
+	fclose(out);
+	CHECK(strstr(text, "policy:") == NULL);
+	free(text);
+	json_decref(doc);
+
+	node.policy = (struct acl_filter){
+		.present = true, .deny = true, .revision = 12, .entries = entries, .n_entries = 3
+	};
+	node_web_sync(&node);
+	doc = node_status_current(&node);
+	policy = json_object_get(doc, "policy");
+	CHECK(strcmp(json_string_value(json_object_get(policy, "default")), "deny") == 0);
+	CHECK_EQ_INT(json_integer_value(json_object_get(policy, "revision")), 12);
+	CHECK_EQ_INT(json_integer_value(json_object_get(policy, "entries")), 3);
+	out = open_memstream(&text, &len);
+	status_format_human(out, doc, time(NULL));
+	fclose(out);
+	CHECK(strstr(text, "\npolicy: deny by default, revision 12, 3 entries enforced here\n"));
+	free(text);
+	json_decref(doc);
+	node.policy = (struct acl_filter){ 0 };
+	node_fini(&node);
+}
+
 int main(void)
 {
 	RUN(test_board);
@@ -466,5 +512,6 @@ int main(void)
 	RUN(test_devices);
 	RUN(test_exit_state);
 	RUN(test_preflight_peer_routes);
+	RUN(test_policy);
 	return test_summary();
 }

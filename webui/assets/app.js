@@ -270,6 +270,15 @@ function renderAudit(coord) {
   }
 }
 
+// The access policy's share this node enforces ("policy": default,
+// revision, entries), as `meshgate status` words it; null without one.
+function policyLine(policy) {
+  if (!policy || typeof policy.revision !== "number" || policy.revision === 0) return null;
+  const n = typeof policy.entries === "number" ? policy.entries : 0;
+  return str(policy.default) + " by default, revision " + policy.revision + ", " +
+    n + (n === 1 ? " entry" : " entries") + " enforced here";
+}
+
 async function refresh() {
   try {
     const resp = await fetch("/api/status", { cache: "no-store", credentials: "same-origin" });
@@ -279,6 +288,7 @@ async function refresh() {
     const doc = await resp.json();
     renderSelf(doc.self || {}, doc.daemon);
     if (doc.coordinator && doc.coordinator.stun) fact($("self-facts"), "Public address", publicAddress(doc.coordinator));
+    if (policyLine(doc.policy)) fact($("self-facts"), "Access policy", policyLine(doc.policy));
     renderExitBanner(doc.self || {});
     renderPeers(list(doc.peers));
     renderDevices(list(doc.devices));
