@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "mesh/apply.h"
 #include "mesh/hello.h"
 #include "mesh/client_ctl.h"
 #include "mesh/client_ddns.h"
@@ -227,4 +228,9 @@ void mesh_client_stop(struct mesh_client *mc)
 	free(mc->paths);
 	free(mc->hello_sent);
 	free(mc);
+}
+
+json_t *mesh_client_policy_show(const struct mesh_client *mc)
+{
+	return mesh_apply_policy_json(mc->have_nm ? &mc->nm.policy : NULL);
 }

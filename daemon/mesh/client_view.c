@@ -16,7 +16,6 @@
 
 #include "log.h"
 #include "mesh/apply.h"
-#include "mesh/client.h"
 #include "mesh/client_internal.h"
 #include "mesh/client_paths.h"
 #include "mesh/client_state.h"
@@ -165,9 +164,4 @@ void client_load_cache(struct mesh_client *mc)
 	netmap_free(&nm);
 	client_netmap_take(mc, msg, true);
 	json_decref(msg);
-}
-
-json_t *mesh_client_policy_show(const struct mesh_client *mc)
-{
-	return mesh_apply_policy_json(mc->have_nm ? &mc->nm.policy : NULL);
 }
