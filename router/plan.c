@@ -571,30 +571,23 @@ void route_plan_free(struct route_plan *plan)
 	plan->exit_peer = -1;
 }
 
-static bool prefixes_equal(const struct plan_prefixes *a, const struct plan_prefixes *b)
-{
-	if (a->n != b->n)
-		return false;
-	for (size_t i = 0; i < a->n; i++)
-		if (!prefix_equal(&a->v[i], &b->v[i]))
-			return false;
-	return true;
-}
-
 bool plan_nft_equal(const struct plan_nft *a, const struct plan_nft *b)
 {
 	if (a->present != b->present)
 		return false;
 	if (!a->present)
 		return true;
-	return !strcmp(a->tun, b->tun) && a->mtu == b->mtu && prefixes_equal(&a->self, &b->self) &&
-	       prefixes_equal(&a->lan_routes, &b->lan_routes) && a->snat == b->snat &&
+	return !strcmp(a->tun, b->tun) && a->mtu == b->mtu &&
+	       planner_prefixes_equal(&a->self, &b->self) &&
+	       planner_prefixes_equal(&a->lan_routes, &b->lan_routes) && a->snat == b->snat &&
 	       a->exit_node == b->exit_node && !strcmp(a->wan, b->wan) &&
-	       a->allow_private == b->allow_private && prefixes_equal(&a->guarded, &b->guarded) &&
-	       prefixes_equal(&a->devices, &b->devices) &&
-	       prefixes_equal(&a->devices_exit, &b->devices_exit) &&
-	       prefixes_equal(&a->mesh_routes, &b->mesh_routes) && a->connmark == b->connmark &&
-	       a->clamp_mss == b->clamp_mss && plan_acl_equal(&a->acl, &b->acl);
+	       a->allow_private == b->allow_private &&
+	       planner_prefixes_equal(&a->guarded, &b->guarded) &&
+	       planner_prefixes_equal(&a->devices, &b->devices) &&
+	       planner_prefixes_equal(&a->devices_exit, &b->devices_exit) &&
+	       planner_prefixes_equal(&a->mesh_routes, &b->mesh_routes) &&
+	       a->connmark == b->connmark && a->clamp_mss == b->clamp_mss &&
+	       plan_acl_equal(&a->acl, &b->acl);
 }
 
 void plan_nft_free(struct plan_nft *nft)
@@ -609,18 +602,6 @@ void plan_nft_free(struct plan_nft *nft)
 	*nft = (struct plan_nft){ 0 };
 }
 
-static int prefixes_copy(struct plan_prefixes *dst, const struct plan_prefixes *src)
-{
-	if (!src->n)
-		return 0;
-	dst->v = malloc(src->n * sizeof(*src->v));
-	if (!dst->v)
-		return -ENOMEM;
-	memcpy(dst->v, src->v, src->n * sizeof(*src->v));
-	dst->n = src->n;
-	return 0;
-}
-
 int plan_nft_copy(struct plan_nft *dst, const struct plan_nft *src)
 {
 	plan_nft_free(dst);
@@ -628,12 +609,12 @@ int plan_nft_copy(struct plan_nft *dst, const struct plan_nft *src)
 	dst->self = dst->lan_routes = dst->guarded = (struct plan_prefixes){ 0 };
 	dst->devices = dst->devices_exit = dst->mesh_routes = (struct plan_prefixes){ 0 };
 	dst->acl = (struct plan_acl){ 0 };
-	if (prefixes_copy(&dst->self, &src->self) < 0 ||
-	    prefixes_copy(&dst->lan_routes, &src->lan_routes) < 0 ||
-	    prefixes_copy(&dst->guarded, &src->guarded) < 0 ||
-	    prefixes_copy(&dst->devices, &src->devices) < 0 ||
-	    prefixes_copy(&dst->devices_exit, &src->devices_exit) < 0 ||
-	    prefixes_copy(&dst->mesh_routes, &src->mesh_routes) < 0 ||
+	if (planner_prefixes_copy(&dst->self, &src->self) < 0 ||
+	    planner_prefixes_copy(&dst->lan_routes, &src->lan_routes) < 0 ||
+	    planner_prefixes_copy(&dst->guarded, &src->guarded) < 0 ||
+	    planner_prefixes_copy(&dst->devices, &src->devices) < 0 ||
+	    planner_prefixes_copy(&dst->devices_exit, &src->devices_exit) < 0 ||
+	    planner_prefixes_copy(&dst->mesh_routes, &src->mesh_routes) < 0 ||
 	    plan_acl_copy(&dst->acl, &src->acl) < 0) {
 		plan_nft_free(dst);
 		return -ENOMEM;

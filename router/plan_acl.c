@@ -156,25 +156,13 @@ int plan_acl_compute(struct planner *pl, struct plan_nft *nft)
 
 /* ---- copy and compare ---- */
 
-static int prefixes_dup(struct plan_prefixes *dst, const struct plan_prefixes *src)
-{
-	*dst = (struct plan_prefixes){ 0 };
-	if (!src->n)
-		return 0;
-	dst->v = malloc(src->n * sizeof(*src->v));
-	if (!dst->v)
-		return -ENOMEM;
-	memcpy(dst->v, src->v, src->n * sizeof(*src->v));
-	dst->n = src->n;
-	return 0;
-}
-
 static int entry_dup(struct plan_acl_entry *dst, const struct plan_acl_entry *src)
 {
 	*dst = (struct plan_acl_entry){ .rule = src->rule,
 					.hook = src->hook,
 					.protocols = src->protocols };
-	if (prefixes_dup(&dst->src, &src->src) < 0 || prefixes_dup(&dst->dst, &src->dst) < 0)
+	if (planner_prefixes_copy(&dst->src, &src->src) < 0 ||
+	    planner_prefixes_copy(&dst->dst, &src->dst) < 0)
 		return -ENOMEM;
 	if (src->n_ports) {
 		dst->ports = malloc(src->n_ports * sizeof(*src->ports));
@@ -204,21 +192,11 @@ int plan_acl_copy(struct plan_acl *dst, const struct plan_acl *src)
 	return 0;
 }
 
-static bool prefixes_same(const struct plan_prefixes *a, const struct plan_prefixes *b)
-{
-	if (a->n != b->n)
-		return false;
-	for (size_t i = 0; i < a->n; i++)
-		if (!prefix_equal(&a->v[i], &b->v[i]))
-			return false;
-	return true;
-}
-
 static bool entry_equal(const struct plan_acl_entry *a, const struct plan_acl_entry *b)
 {
 	if (a->rule != b->rule || a->hook != b->hook || a->protocols != b->protocols ||
-	    a->n_ports != b->n_ports || !prefixes_same(&a->src, &b->src) ||
-	    !prefixes_same(&a->dst, &b->dst))
+	    a->n_ports != b->n_ports || !planner_prefixes_equal(&a->src, &b->src) ||
+	    !planner_prefixes_equal(&a->dst, &b->dst))
 		return false;
 	for (size_t i = 0; i < a->n_ports; i++)
 		if (a->ports[i].lo != b->ports[i].lo || a->ports[i].hi != b->ports[i].hi)

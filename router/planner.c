@@ -98,3 +98,26 @@ int planner_route_add(struct planner *pl, const struct prefix *dst, enum plan_ro
 	r->metric = metric;
 	return 0;
 }
+
+int planner_prefixes_copy(struct plan_prefixes *dst, const struct plan_prefixes *src)
+{
+	*dst = (struct plan_prefixes){ 0 };
+	if (!src->n)
+		return 0;
+	dst->v = malloc(src->n * sizeof(*src->v));
+	if (!dst->v)
+		return -ENOMEM;
+	memcpy(dst->v, src->v, src->n * sizeof(*src->v));
+	dst->n = src->n;
+	return 0;
+}
+
+bool planner_prefixes_equal(const struct plan_prefixes *a, const struct plan_prefixes *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (!prefix_equal(&a->v[i], &b->v[i]))
+			return false;
+	return true;
+}

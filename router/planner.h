@@ -51,6 +51,14 @@ void *planner_append(void *vp, size_t *n, size_t size) __attribute__((warn_unuse
 int planner_prefixes_add(struct plan_prefixes *list, const struct prefix *p)
     __attribute__((warn_unused_result));
 
+/* dst = a copy of src (dst's old contents are not freed); 0 or -ENOMEM,
+ * dst empty then. */
+int planner_prefixes_copy(struct plan_prefixes *dst, const struct plan_prefixes *src)
+    __attribute__((warn_unused_result));
+
+/* Element by element: equal canonical lists are equal sets. */
+bool planner_prefixes_equal(const struct plan_prefixes *a, const struct plan_prefixes *b);
+
 /* Sorts list and drops every entry that lies inside another one. */
 void planner_prefixes_canonicalize(struct plan_prefixes *list);
 
