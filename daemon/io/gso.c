@@ -376,6 +376,8 @@ static void finish(struct gso_buf *o)
 	h.gso_size = (uint16_t)o->seg_size;
 	h.csum_start = (uint16_t)l.iphlen;
 	h.csum_offset = TCP_CSUM_OFF;
+	if (ip[l.iphlen + 13] & TCP_CWR)
+		h.gso_type |= VIRTIO_NET_HDR_GSO_ECN; /* as the kernel's tcp_gro_complete */
 	memcpy(o->data, &h, sizeof(h));
 	if (l.version == 4) {
 		put16(ip + 2, (uint16_t)len);

@@ -452,8 +452,8 @@ static void expect_merged(const struct gso_buf *out, struct ref r, size_t total,
 
 	r.paylen = total;
 	r.pseudo_only = true;
-	n = vnet_put(want, 1, r.version == 4 ? 1 : 4, (uint16_t)(iph + l4h), gso, (uint16_t)iph,
-		     16);
+	n = vnet_put(want, 1, (uint8_t)((r.version == 4 ? 1 : 4) | (r.flags & 0x80)),
+		     (uint16_t)(iph + l4h), gso, (uint16_t)iph, 16);
 	n += ref_build(want + n, &r);
 	if (!CHECK_EQ_INT(out->len, n) || !CHECK_MEM(out->data, want, n))
 		return;
@@ -632,7 +632,7 @@ static void test_random_round_trip(void)
 		if (r.paylen > maxpay)
 			r.paylen = maxpay;
 		r.pay = payload + test_rng_next(&rng) % 1000;
-		type = r.version == 4 ? 1 : 4;
+		type = (uint8_t)((r.version == 4 ? 1 : 4) | (r.flags & 0x80)); /* ECN with CWR */
 		r.pseudo_only = true;
 		n = vnet_put(inbuf, 1, type, (uint16_t)(iph + l4h), gso, (uint16_t)iph, 16);
 		n += ref_build(inbuf + n, &r);
