@@ -309,9 +309,13 @@ static bool follows(const struct gso_buf *o, const uint8_t *p, const struct l4_l
 	const uint8_t *ht = head + l->iphlen, *pt = p + l->iphlen;
 
 	if (l->version == 4) {
+		uint16_t id = get16(p + 4), head_id = get16(head + 4);
+
 		if (memcmp(head, p, 2) || memcmp(head + 6, p + 6, 4) ||
-		    memcmp(head + 12, p + 12, l->iphlen - 12) ||
-		    get16(p + 4) != (uint16_t)(get16(head + 4) + o->segs))
+		    memcmp(head + 12, p + 12, l->iphlen - 12))
+			return false;
+		/* Incrementing ids, or one fixed id with DF (as Linux GRO). */
+		if (id != (uint16_t)(head_id + o->segs) && !(id == head_id && (head[6] & 0x40)))
 			return false;
 	} else if (memcmp(head, p, 4) || memcmp(head + 6, p + 6, 34)) {
 		return false;

@@ -23,12 +23,12 @@
  * plus one packet. A TCP segment is appended to the latest output of its flow
  * when that output is still open and the segment follows it: same IP header
  * except total/payload length, id and checksum (IPv4 id exactly +1 a
- * segment, no fragments, no IPv6 extension headers), same TCP header except
- * sequence (exactly the next byte), checksum and PSH; no SYN, FIN, RST, URG,
- * nor CWR after the first; payload not empty and not larger than the first
- * segment's; a valid TCP checksum. A segment shorter than the first, or one
- * with PSH, closes the output. A merged output carries GSO_TCPV4/TCPV6 (plus
- * the ECN bit when the first segment has CWR, as tcp_gro_complete sets it),
+ * segment, or the same id on every segment when DF is set, which the
+ * kernel's resegmentation then renumbers; no fragments, no IPv6 extension headers), same TCP header
+ * except sequence (exactly the next byte), checksum and PSH; no SYN, FIN, RST, URG, nor CWR after
+ * the first; payload not empty and not larger than the first segment's; a valid TCP checksum. A
+ * segment shorter than the first, or one with PSH, closes the output. A merged output carries
+ * GSO_TCPV4/TCPV6 (plus the ECN bit when the first segment has CWR, as tcp_gro_complete sets it),
  * gso_size = the first segment's payload, NEEDS_CSUM with csum_start the IP
  * header length, csum_offset 16, and the folded pseudo-header sum (not
  * complemented) in the TCP checksum field, as the kernel's TSO expects; it

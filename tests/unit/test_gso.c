@@ -25,6 +25,7 @@ struct ref {
 	size_t ipoptlen, tcpoptlen;
 	const uint8_t *pay;
 	size_t paylen;
+	bool no_df;
 	bool pseudo_only; /* checksum field = folded pseudo-header sum, as for NEEDS_CSUM */
 };
 
@@ -66,7 +67,7 @@ static size_t ref_build(uint8_t *out, const struct ref *r)
 		ip[1] = r->tos;
 		w16(ip + 2, (unsigned)len);
 		w16(ip + 4, r->id);
-		w16(ip + 6, 0x4000);
+		w16(ip + 6, r->no_df ? 0 : 0x4000);
 		ip[8] = r->ttl;
 		ip[9] = (uint8_t)r->proto;
 		memcpy(ip + 12, r->src, 4);
@@ -549,6 +550,23 @@ static void test_coalesce_breaks(void)
 			o.tcpoptlen = 4;
 		in[1].len = ref_build(in[1].data, &o);
 		CHECK_EQ_INT(gso_coalesce(in, 2, slots2 + 8, 8), 2);
+	}
+
+	/* A fixed IPv4 id merges with DF (the split renumbers), not without. */
+	for (int df = 0; df < 2; df++) {
+		struct ref o = ref_tcp(4);
+
+		o.no_df = !df;
+		segments(o, (size_t[]){ 500, 500, 500 }, 3, NULL, in);
+		for (int i = 1; i < 3; i++) {
+			struct ref f = o;
+
+			f.paylen = 500;
+			f.pay += 500 * i;
+			f.seq += 500 * (uint32_t)i;
+			in[i].len = ref_build(in[i].data, &f);
+		}
+		CHECK_EQ_INT(gso_coalesce(in, 3, slots2 + 8, 8), df ? 1 : 3);
 	}
 
 	/* Pure ACKs and non-TCP pass. */
