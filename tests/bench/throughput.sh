@@ -111,8 +111,10 @@ pids_meshgated() {
 }
 
 stop_meshgated() {
+	local pids=("${MG_DAEMON_PID[a]}" "${MG_DAEMON_PID[b]}")
 	mg_stop a
 	mg_stop b
+	stop_pids "${pids[@]}"
 }
 
 start_wggo() {
@@ -135,12 +137,26 @@ pids_wggo() {
 	pgrep -f "wireguard-go wg[ab]$MG_PID"
 }
 
+# True while PID runs; an exited child not yet reaped (state Z) does not count.
+running() {
+	local state
+	state=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+	[ -n "$state" ] && [ "$state" != Z ]
+}
+
+# Stops, reaps and forgets the given children of this shell, so that cleanup
+# never signals a PID the kernel has since handed to another process.
 stop_pids() {
-	local pid
+	local pid keep=() p
 	for pid in "$@"; do
 		kill "$pid" 2>/dev/null || true
-		wait_for 50 0.1 not kill -0 "$pid" || kill -KILL "$pid" 2>/dev/null || true
+		wait_for 50 0.1 not running "$pid" || kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
 	done
+	for p in "${MG_PIDS[@]}"; do
+		[[ " $* " == *" $p "* ]] || keep+=("$p")
+	done
+	MG_PIDS=("${keep[@]}")
 }
 
 stop_wggo() {
