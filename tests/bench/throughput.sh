@@ -224,7 +224,7 @@ impls=(meshgated wggo nebula)
 tests=("1" "1 -R" "4" "4 -R")
 declare -A label=([meshgated]=meshgated [wggo]=wireguard-go [nebula]="Nebula $(nebula -version | sed -n 's/^Version: //p')")
 declare -A mbps=() cpugb=()
-mg_idle=0 mg_peak=0
+mg_idle=0 mg_peak=0 mg_anon=0
 : >"$dir/rtt-bare"
 ping_rtts 192.0.2.2 >"$dir/rtt-bare"
 
@@ -266,6 +266,8 @@ for ((r = 1; r <= rounds; r++)); do
 			for pid in $(pids_meshgated); do
 				v=$(rss_kb "$pid" VmHWM)
 				[ "$v" -le "$mg_peak" ] || mg_peak=$v
+				v=$(rss_kb "$pid" RssAnon)
+				[ "$v" -le "$mg_anon" ] || mg_anon=$v
 			done
 		fi
 		"stop_$impl"
@@ -312,5 +314,6 @@ for impl in "${impls[@]}"; do
 done
 printf '\n| peak RSS, MB | %s | — | — |\n' "$(python3 -c "print(f'{$mg_peak / 1024:.1f}')")"
 echo
-echo "meshgated RSS (larger of both ends): idle $mg_idle kB after start, peak $mg_peak kB"
+echo "meshgated RSS (larger of both ends): idle $mg_idle kB after start, peak $mg_peak kB;"
+echo "  anonymous part after load $mg_anon kB (the rest is pages of the binary and its libraries)"
 pass "benchmark done"
