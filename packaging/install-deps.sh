@@ -13,7 +13,9 @@ BUILD="build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
 RUN="iproute2 nftables procps ca-certificates"
 # coturn: test_stun runs its turnserver as a STUN server inside the test's
 # namespaces; the package's own service is switched off below.
-TEST="wireguard-go wireguard-tools iperf3 tcpdump python3 curl iputils-ping chromium
+# nebula: tests/bench/throughput.sh compares against it; the package ships only
+# a template unit (nebula@.service), so installing it starts nothing.
+TEST="wireguard-go wireguard-tools nebula iperf3 tcpdump python3 curl iputils-ping chromium
       systemd groff-base shellcheck lxc mmdebstrap zstd zbar-tools radvd coturn
       dnsutils dnsmasq-base dbus-daemon"
 
