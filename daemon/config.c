@@ -1093,6 +1093,12 @@ static const struct key top_keys[] = {
 	  .min = CONFIG_MTU_MIN,
 	  .max = CONFIG_MTU_MAX },
 	{ .name = "hostname", .parse = parse_name, CFG(hostname) },
+	{ .name = "offloads", .parse = parse_bool, CFG(offloads) },
+	{ .name = "crypto_threads",
+	  .parse = parse_uint,
+	  CFG(crypto_threads),
+	  .min = 0,
+	  .max = CONFIG_CRYPTO_THREADS_MAX },
 	{ .name = "peers", .parse = parse_peers, CFG(peers), .sub = peer_keys },
 	{ .name = "accept_routes", .parse = parse_bool, CFG(accept_routes) },
 	{ .name = "subnet_router", .parse = parse_group, .sub = subnet_router_keys },
@@ -1330,6 +1336,7 @@ int config_defaults(struct mg_config *cfg)
 	snprintf(cfg->hostname, sizeof(cfg->hostname), "%.*s", CONFIG_NAME_MAX,
 		 default_hostname(host, sizeof(host)));
 	cfg->accept_routes = true;
+	cfg->offloads = true;
 	cfg->subnet_router.snat = true;
 	cfg->use_exit_node.allow_lan_access = true;
 	cfg->web.enabled = true;

@@ -67,6 +67,8 @@ struct config_peer {
 	unsigned line;                  /* where the peer starts, for messages */
 };
 
+enum { CONFIG_CRYPTO_THREADS_MAX = 16 };
+
 struct config_line {
 	char setting[96];
 	unsigned line;
@@ -86,6 +88,13 @@ struct mg_config {
 	struct prefix_list addresses; /* host addresses with their prefix length */
 	uint32_t mtu;
 	char hostname[CONFIG_NAME_MAX + 1];
+	/* The data plane's speed-ups: TUN and UDP segmentation offloads (each
+	 * still probed at start), and how many threads share the per-packet
+	 * crypto (0: one per online CPU, at most CONFIG_CRYPTO_THREADS_MAX; 1: the
+	 * event loop's thread alone). MESHGATE_OFFLOADS / MESHGATE_CRYPTO_THREADS
+	 * in the environment override both at start. */
+	bool offloads;
+	unsigned crypto_threads;
 
 	struct config_peer *peers;
 	size_t n_peers;

@@ -1,9 +1,12 @@
 /* The data plane: TUN and UDP handlers around the engine; see dataplane.h. */
 #include "dataplane.h"
 
+#include <ctype.h>
 #include <endian.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 
 #include "log.h"
@@ -191,12 +194,61 @@ static void free_batches(struct dataplane *dp)
 	dp->tun_in = dp->udp_out = dp->udp_in = dp->tun_out = NULL;
 }
 
+static int parse_switch(const char *text, bool *on)
+{
+	static const char *const off_words[] = { "0", "off", "false", "no" };
+	static const char *const on_words[] = { "1", "on", "true", "yes" };
+
+	for (size_t i = 0; i < sizeof(off_words) / sizeof(off_words[0]); i++) {
+		if (strcasecmp(text, off_words[i]) == 0) {
+			*on = false;
+			return 0;
+		}
+		if (strcasecmp(text, on_words[i]) == 0) {
+			*on = true;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int dataplane_options_from_env(struct dataplane_options *opt, const char *offloads,
+			       const char *crypto_threads, const char **bad)
+{
+	struct dataplane_options o = *opt;
+
+	if (offloads && parse_switch(offloads, &o.offloads) < 0) {
+		*bad = "MESHGATE_OFFLOADS";
+		return -EINVAL;
+	}
+	if (crypto_threads) {
+		char *end;
+		unsigned long n;
+
+		errno = 0;
+		n = strtoul(crypto_threads, &end, 10);
+		if (errno || !isdigit((unsigned char)crypto_threads[0]) || *end ||
+		    n > DATAPLANE_CRYPTO_THREADS_MAX) {
+			*bad = "MESHGATE_CRYPTO_THREADS";
+			return -EINVAL;
+		}
+		o.crypto_threads = (unsigned)n;
+	}
+	*opt = o;
+	return 0;
+}
+
 int dataplane_open(struct dataplane *dp, struct loop *loop, struct wg_device *dev,
-		   const char *ifname, uint16_t port, uint32_t fwmark)
+		   const char *ifname, uint16_t port, uint32_t fwmark,
+		   const struct dataplane_options *opt)
 {
 	int ret;
 
 	*dp = (struct dataplane){ .loop = loop, .dev = dev, .tun.fd = -1, .udp.fd = -1 };
+	if (opt)
+		dp->opt = *opt;
+	dp->offloads.requested = dp->opt.offloads;
+	dp->offloads.crypto_threads = 1;
 	ret = alloc_batches(dp);
 	if (ret < 0)
 		goto err_batches;

@@ -58,8 +58,37 @@ void dataplane_mesh_rx(struct dataplane_mesh *mesh, struct pkt_batch *in,
  * be; called on every UDP flush. */
 void dataplane_mesh_tx(struct dataplane_mesh *mesh, struct pkt_batch *out);
 
+enum { DATAPLANE_CRYPTO_THREADS_MAX = 16 };
+
+/* What the data plane is asked to use; each offload is still probed. */
+struct dataplane_options {
+	bool offloads;           /* TUN TSO/USO through IFF_VNET_HDR, UDP GSO/GRO */
+	unsigned crypto_threads; /* 0: one per online CPU (capped); 1: no workers */
+};
+
+/* Applies the environment's overrides, for debugging without editing the
+ * config: MESHGATE_OFFLOADS ("0", "off", "false", "no" turn the offloads
+ * off; "1", "on", "true", "yes" on) and MESHGATE_CRYPTO_THREADS (a count,
+ * 0 = auto). Either may be NULL (unset). Returns 0, or -EINVAL naming the
+ * variable in *bad when a value is not understood (opt is then unchanged). */
+int dataplane_options_from_env(struct dataplane_options *opt, const char *offloads,
+			       const char *crypto_threads, const char **bad);
+
+/* What is actually in use, for the status document ("daemon.offloads"). */
+struct dataplane_offloads {
+	bool requested;          /* dataplane_options.offloads */
+	bool tun_vnet_hdr;       /* the TUN speaks virtio-net headers */
+	bool tun_tso;            /* the kernel may hand us TCP super-packets (TSO4/6) */
+	bool tun_uso;            /* and UDP ones (USO, Linux 6.2+) */
+	bool udp_gso;            /* UDP_SEGMENT on send */
+	bool udp_gro;            /* UDP_GRO on receive */
+	unsigned crypto_threads; /* threads doing crypto, the loop's own included */
+};
+
 struct dataplane {
 	struct loop *loop;
+	struct dataplane_options opt;
+	struct dataplane_offloads offloads;
 	struct wg_device *dev;
 	struct tun tun;
 	struct udp udp;
@@ -70,10 +99,11 @@ struct dataplane {
 };
 
 /* Opens the TUN device ifname and the UDP socket on port, and starts moving
- * packets. -ENODEV when there is no /dev/net/tun. */
+ * packets, with the offloads and threads opt asks for where the kernel has
+ * them (opt NULL: none). -ENODEV when there is no /dev/net/tun. */
 int dataplane_open(struct dataplane *dp, struct loop *loop, struct wg_device *dev,
-		   const char *ifname, uint16_t port, uint32_t fwmark)
-    __attribute__((warn_unused_result));
+		   const char *ifname, uint16_t port, uint32_t fwmark,
+		   const struct dataplane_options *opt) __attribute__((warn_unused_result));
 void dataplane_close(struct dataplane *dp);
 
 /* Installs (or with NULL removes) the mesh code's hooks, after

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -695,10 +696,32 @@ static void prefs_start(struct node *node)
 	log_info("preferences from %s/%s over the config file", node->cfg.state_dir, PREFS_FILE);
 }
 
+_Static_assert((int)CONFIG_CRYPTO_THREADS_MAX == (int)DATAPLANE_CRYPTO_THREADS_MAX,
+	       "crypto_threads has one bound");
+
+/* The config's data-plane switches with the environment's overrides on top. */
+static int dataplane_options(const struct mg_config *cfg, struct dataplane_options *opt,
+			     char *errbuf, size_t errlen)
+{
+	const char *bad = NULL;
+
+	*opt = (struct dataplane_options){ .offloads = cfg->offloads,
+					   .crypto_threads = cfg->crypto_threads };
+	if (dataplane_options_from_env(opt, getenv("MESHGATE_OFFLOADS"),
+				       getenv("MESHGATE_CRYPTO_THREADS"), &bad) < 0) {
+		snprintf(errbuf, errlen, "%s: not understood (\"%s\")", bad, getenv(bad));
+		return -EINVAL;
+	}
+	if (!opt->offloads)
+		log_info("offloads off (%s)", cfg->offloads ? "MESHGATE_OFFLOADS" : "config");
+	return 0;
+}
+
 int node_start(struct node *node, struct loop *loop, struct mg_config *cfg, const char *config_path,
 	       char *errbuf, size_t errlen)
 {
 	static const struct mesh_view no_view = { 0 };
+	struct dataplane_options dp_opt;
 	int ret;
 
 	*node = (struct node){ .cfg = *cfg, .loop = loop, .started_at = (uint64_t)time(NULL) };
@@ -720,8 +743,11 @@ int node_start(struct node *node, struct loop *loop, struct mg_config *cfg, cons
 	ret = load_private_key(node, &node->cfg, errbuf, errlen);
 	if (ret < 0)
 		goto err;
+	ret = dataplane_options(&node->cfg, &dp_opt, errbuf, errlen);
+	if (ret < 0)
+		goto err;
 	ret = dataplane_open(&node->dp, loop, node->dev, node->cfg.interface, node->cfg.listen_port,
-			     FWMARK_BYPASS);
+			     FWMARK_BYPASS, &dp_opt);
 	if (ret < 0) {
 		describe_open_error(ret, &node->cfg, errbuf, errlen);
 		goto err;
@@ -1114,6 +1140,8 @@ static int reload_interface(struct node *node, const struct mg_config *cfg)
 	if (cfg->mtu != node->cfg.mtu)
 		log_warn("mtu %u -> %u: a new MTU takes effect on restart", node->cfg.mtu,
 			 cfg->mtu);
+	if (cfg->offloads != node->cfg.offloads || cfg->crypto_threads != node->cfg.crypto_threads)
+		log_warn("offloads and crypto_threads take effect on restart");
 	ret = set_addresses(node, cfg, node->mesh_addresses, node->n_mesh_addresses);
 	if (ret < 0)
 		log_err("addresses: %s", strerror(-ret));

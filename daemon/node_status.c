@@ -461,6 +461,16 @@ static json_t *mesh_control_json(const struct node *node)
 			 (json_int_t)st.lines_ignored);
 }
 
+/* The data plane's offloads and crypto threads in use (and whether the
+ * config or environment asked for offloads at all). */
+static json_t *offloads_json(const struct dataplane_offloads *o)
+{
+	return json_pack("{s:b, s:b, s:b, s:b, s:b, s:b, s:i}", "requested", o->requested,
+			 "tun_vnet_hdr", o->tun_vnet_hdr, "tun_tso", o->tun_tso, "tun_uso",
+			 o->tun_uso, "udp_gso", o->udp_gso, "udp_gro", o->udp_gro, "crypto_threads",
+			 (int)o->crypto_threads);
+}
+
 /* The engine's handshake and cookie counters, next to its drops; on the
  * coordinator, the control channel's counters. */
 static json_t *daemon_json(const struct node *node)
@@ -482,6 +492,8 @@ static json_t *daemon_json(const struct node *node)
 		json_object_set_new(doc, "last_apply_error",
 				    node->apply_error[0] ? json_string(node->apply_error)
 							 : json_null());
+	if (doc)
+		json_object_set_new(doc, "offloads", offloads_json(&node->dp.offloads));
 	if (doc && node->roles.coordinator)
 		json_object_set_new(doc, "mesh_control", mesh_control_json(node));
 	return doc;

@@ -587,9 +587,29 @@ static void test_peer_equal(void)
 	config_free(&one);
 }
 
+/* The data plane's switches, and their bounds. */
+static void test_dataplane_keys(void)
+{
+	struct mg_config cfg;
+
+	CHECK(config_defaults(&cfg) == 0);
+	CHECK(cfg.offloads);
+	CHECK_EQ_INT(cfg.crypto_threads, 0);
+	config_free(&cfg);
+	if (load_ok("offloads = false;\ncrypto_threads = 3;\n", &cfg)) {
+		CHECK(!cfg.offloads);
+		CHECK_EQ_INT(cfg.crypto_threads, 3);
+		config_free(&cfg);
+	}
+	check_error("offloads = 1;\n", "FILE:1: offloads must be true or false");
+	check_error("\ncrypto_threads = 17;\n",
+		    "FILE:2: crypto_threads must be between 0 and 16 (got 17)");
+}
+
 int main(void)
 {
 	RUN(test_defaults);
+	RUN(test_dataplane_keys);
 	RUN(test_full);
 	RUN(test_example_file);
 	RUN(test_file_errors);
