@@ -511,6 +511,17 @@ static bool already_listed(const void *v, size_t n, size_t size, const void *ite
 	return false;
 }
 
+/* count zeroed elements of size bytes for the list at f, or NULL: when
+ * count is 0, or (reported at f) when memory ran out. */
+static void *alloc_elems(const struct field *f, int count, size_t size)
+{
+	void *v = count > 0 ? calloc((size_t)count, size) : NULL;
+
+	if (count > 0 && !v)
+		error_at(f->p, f->s, "out of memory");
+	return v;
+}
+
 /*
  * Parses a list or array of strings into a new array of n elements of size
  * bytes each (NULL when empty), dropping repeats.
@@ -526,11 +537,9 @@ static void *collect(const struct field *f, size_t size, elem_parse_fn fn, size_
 		return NULL;
 	}
 	count = config_setting_length(f->s);
-	v = count ? calloc((size_t)count, size) : NULL;
-	if (count && !v) {
-		error_at(f->p, f->s, "out of memory");
+	v = alloc_elems(f, count, size);
+	if (count && !v)
 		return NULL;
-	}
 	for (int i = 0; i < count; i++) {
 		char what[WHAT_LEN];
 		struct field elem = *f;
@@ -720,11 +729,9 @@ static void parse_peers(const struct field *f)
 		return;
 	}
 	count = config_setting_length(f->s);
-	cfg->peers = count ? calloc((size_t)count, sizeof(*cfg->peers)) : NULL;
-	if (count && !cfg->peers) {
-		error_at(f->p, f->s, "out of memory");
+	cfg->peers = alloc_elems(f, count, sizeof(*cfg->peers));
+	if (count && !cfg->peers)
 		return;
-	}
 	for (int i = 0; i < count; i++) {
 		char what[WHAT_LEN];
 		struct field elem = *f;
@@ -759,11 +766,9 @@ static void parse_dns_records(const struct field *f)
 	}
 	free(cfg->dns.records);
 	cfg->dns.n_records = 0;
-	cfg->dns.records = count ? calloc((size_t)count, sizeof(*cfg->dns.records)) : NULL;
-	if (count && !cfg->dns.records) {
-		error_at(f->p, f->s, "out of memory");
+	cfg->dns.records = alloc_elems(f, count, sizeof(*cfg->dns.records));
+	if (count && !cfg->dns.records)
 		return;
-	}
 	for (int i = 0; i < count; i++) {
 		char what[WHAT_LEN];
 		const config_setting_t *s = config_setting_get_elem(f->s, (unsigned)i);
@@ -938,11 +943,9 @@ static void parse_rule_targets(const struct field *f, bool source, struct acl_ta
 		error_at(f->p, f->s, "%s is empty", f->what);
 		return;
 	}
-	*v = calloc((size_t)count, sizeof(**v));
-	if (!*v) {
-		error_at(f->p, f->s, "out of memory");
+	*v = alloc_elems(f, count, sizeof(**v));
+	if (!*v)
 		return;
-	}
 	for (int i = 0; i < count; i++) {
 		const config_setting_t *s = config_setting_get_elem(f->s, (unsigned)i);
 		const char *text = config_setting_get_string(s);
@@ -1021,11 +1024,9 @@ static void *parse_group_list(const struct field *f, size_t size, size_t line_of
 		return NULL;
 	}
 	count = config_setting_length(f->s);
-	v = count ? calloc((size_t)count, size) : NULL;
-	if (count && !v) {
-		error_at(f->p, f->s, "out of memory");
+	v = alloc_elems(f, count, size);
+	if (count && !v)
 		return NULL;
-	}
 	for (int i = 0; i < count; i++) {
 		const config_setting_t *s = config_setting_get_elem(f->s, (unsigned)i);
 		char what[WHAT_LEN];

@@ -31,8 +31,8 @@ static const char *const drop_names[JOINGATE_DROP_COUNT] = {
 
 _Static_assert(sizeof(((struct joingate *)0)->bucket_key) == crypto_shorthash_KEYBYTES,
 	       "SipHash key");
-_Static_assert(JOINGATE_REPLAY_BUCKETS &&
-		   !(JOINGATE_REPLAY_BUCKETS & (JOINGATE_REPLAY_BUCKETS - 1)),
+_Static_assert(JOINGATE_REPLAY_BUCKETS > 0 &&
+		   (JOINGATE_REPLAY_BUCKETS & (JOINGATE_REPLAY_BUCKETS - 1)) == 0,
 	       "buckets: a power of two");
 
 const char *joingate_drop_name(enum joingate_drop reason)

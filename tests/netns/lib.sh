@@ -27,6 +27,7 @@
 #   track_pid PID...               record more processes for cleanup
 #   veth_pair NS1 IF1 NS2 IF2      veth IF1 in NS1 <-> IF2 in NS2, both up
 #   wait_for COUNT INTERVAL CMD... retry CMD up to COUNT times, INTERVAL s apart
+#   output_is WANT CMD...           CMD's output is exactly WANT (to poll with wait_for)
 #   not CMD...                     succeed when CMD fails
 #   check DESC CMD...              run CMD; count it, or fail with DESC
 #   root_state_snapshot            record the root namespace's state
@@ -154,6 +155,14 @@ wait_for() {
 
 not() {
 	! "$@"
+}
+
+# output_is WANT CMD...: CMD prints exactly WANT. Under wait_for, CMD runs
+# again on every try (`wait_for N T test "$(cmd)" = x` would run it once).
+output_is() {
+	local want=$1
+	shift
+	[ "$("$@" 2>/dev/null)" = "$want" ]
 }
 
 check() {

@@ -231,7 +231,7 @@ check "home reaches the internet host 10.99.0.80 itself" sees home 203.0.113.2 1
 check "without the tunnel the internet host sees the cafe's 198.51.101.2" \
 	sees phone 198.51.101.2 192.0.2.80
 check "the laptop sees home's exit offered" \
-	wait_for 50 0.2 test "$(mesh_peer laptop home exit_node_offered)" = True
+	wait_for 50 0.2 output_is True mesh_peer laptop home exit_node_offered
 check "and office's not" test "$(mesh_peer laptop office exit_node_offered)" = False
 
 # ---- the config and its QR code ----

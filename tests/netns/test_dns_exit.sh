@@ -125,7 +125,7 @@ check "with the netmap's domain, not laptop's default" \
 
 # ---- no exit: laptop's own upstream, the cafe ----
 check "no exit: laptop forwards to the cafe's resolver" \
-	wait_for 50 0.1 test "$(upstreams)" = '["10.7.0.1:53"]'
+	wait_for 50 0.1 output_is '["10.7.0.1:53"]' upstreams
 check "no exit: getent example.test gets the cafe's lie" \
 	wait_for 10 0.5 resolves_to example.test $LIE
 
@@ -133,7 +133,7 @@ check "no exit: getent example.test gets the cafe's lie" \
 laptop_conf 'dns = { manage_resolv_conf = true; };
 use_exit_node = { peer = "home"; };'
 mesh_reload laptop
-check "home's exit is in use" wait_for 50 0.2 test "$(exit_state)" = in_use
+check "home's exit is in use" wait_for 50 0.2 output_is in_use exit_state
 check "laptop forwards to home's mesh address" \
 	wait_for 50 0.1 grep -qF "\"$HOME_MESH:53\"" <<<"$(upstreams)"
 capture_start cafe cafelan lan0 "port 53"
@@ -184,8 +184,8 @@ check "home's status: the queries from laptop went to its upstream" \
 
 # ---- an exit wanted but blocked: no upstream at all (SERVFAIL) ----
 mg_cli laptop laptop set --exit-node nosuch >/dev/null
-check "exit blocked: status says so" wait_for 50 0.2 test "$(exit_state)" = blocked
-check "exit blocked: the forwarder has no upstream" wait_for 50 0.1 test "$(upstreams)" = '[]'
+check "exit blocked: status says so" wait_for 50 0.2 output_is blocked exit_state
+check "exit blocked: the forwarder has no upstream" wait_for 50 0.1 output_is '[]' upstreams
 capture_start cafe blocked lan0 "port 53"
 check "exit blocked: a name outside the mesh gets SERVFAIL" \
 	test "$(ns_exec laptop timeout 10 dig +time=2 +tries=1 @100.100.100.100 \
@@ -197,7 +197,7 @@ check "exit blocked: the cafe's LAN saw no port-53 packet" test "$(capture_count
 # ---- the choice switches back ----
 mg_cli laptop laptop set --exit-node none >/dev/null
 check "exit none: laptop forwards to the cafe again" \
-	wait_for 50 0.1 test "$(upstreams)" = '["10.7.0.1:53"]'
+	wait_for 50 0.1 output_is '["10.7.0.1:53"]' upstreams
 check "exit none: the cafe's lie comes back (the cache was flushed)" \
 	wait_for 10 0.5 resolves_to example.test $LIE
 

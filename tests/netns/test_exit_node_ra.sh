@@ -84,7 +84,7 @@ topo_whoami_start inet 192.0.2.80 2001:db8:80::80
 topo_start home
 topo_start laptop
 
-check "home forwards IPv6" wait_for 50 0.1 test "$(ns_exec home sysctl -n net.ipv6.conf.all.forwarding)" = 1
+check "home forwards IPv6" wait_for 50 0.1 output_is 1 ns_exec home sysctl -n net.ipv6.conf.all.forwarding
 check "with accept_ra 2 on its WAN" accept_ra_is 2
 check "preflight says why" \
 	grep -q "accept_ra 2 on the WAN" <<<"$(mg_preflight home home forwarding message)"
