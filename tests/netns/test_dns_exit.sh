@@ -64,18 +64,6 @@ setup() {
 	ns_ip inet addr add 192.0.2.53/32 dev lo
 }
 
-# dnsmasq NS NAME LISTEN ARGS...: a resolver that knows only ARGS' names.
-dnsmasq_start() {
-	local ns=$1 name=$2 listen=$3
-	shift 3
-	ns_bg "$ns" dnsmasq --no-daemon --no-resolv --no-hosts --user=root \
-		--log-queries --log-facility="$dir/$name.dnsmasq.log" \
-		--listen-address="$listen" --bind-interfaces \
-		--pid-file="$dir/$name.dnsmasq.pid" "$@" >"$dir/$name.dnsmasq.out" 2>&1
-	wait_for 50 0.1 grep -q "started" "$dir/$name.dnsmasq.log" ||
-		fail "dnsmasq $name did not start"
-}
-
 # The address laptop's system resolver gives NAME (IPv4), or nothing.
 resolves() { # NAME
 	ns_exec laptop timeout 20 getent ahostsv4 "$1" 2>/dev/null | awk 'NR == 1 { print $1 }'

@@ -77,18 +77,6 @@ setup() {
 	ns_ip laptop addr add 192.168.77.20/24 dev cafe0
 }
 
-# dnsmasq NS NAME LISTEN ARGS...: a resolver that knows only ARGS' names.
-dnsmasq_start() {
-	local ns=$1 name=$2 listen=$3
-	shift 3
-	ns_bg "$ns" dnsmasq --no-daemon --no-resolv --no-hosts --user=root \
-		--log-queries --log-facility="$dir/$name.dnsmasq.log" \
-		--listen-address="$listen" --bind-interfaces \
-		--pid-file="$dir/$name.dnsmasq.pid" "$@" >"$dir/$name.dnsmasq.out" 2>&1
-	wait_for 50 0.1 grep -q "started" "$dir/$name.dnsmasq.log" ||
-		fail "dnsmasq $name did not start"
-}
-
 # dig_at NS NAME [OPTS...]: "STATUS ANSWER" of dig @100.100.100.100 NAME A.
 dig_at() {
 	local ns=$1 name=$2 out

@@ -36,6 +36,8 @@
 #   ns_state NS                 what meshgated may change in NS and must restore
 #   ns_state_save NS / ns_state_same NS
 #   capture_start NS NAME IF FILTER / capture_stop NAME / capture_count NAME [FILTER]
+#   dnsmasq_start NS NAME LISTEN ARGS...  a resolver knowing only ARGS' names;
+#                               its queries are logged to NAME.dnsmasq.log
 
 TOPO_DIR=$(mg_workdir)
 TOPO_LIB=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
@@ -194,6 +196,17 @@ ns_state_save() {
 ns_state_same() {
 	ns_state "$1" >"$TOPO_DIR/state-$1.now" 2>&1
 	diff -u "$TOPO_DIR/state-$1.before" "$TOPO_DIR/state-$1.now" >&2
+}
+
+dnsmasq_start() {
+	local ns=$1 name=$2 listen=$3
+	shift 3
+	ns_bg "$ns" dnsmasq --no-daemon --no-resolv --no-hosts --user=root \
+		--log-queries --log-facility="$TOPO_DIR/$name.dnsmasq.log" \
+		--listen-address="$listen" --bind-interfaces \
+		--pid-file="$TOPO_DIR/$name.dnsmasq.pid" "$@" >"$TOPO_DIR/$name.dnsmasq.out" 2>&1
+	wait_for 50 0.1 grep -q "started" "$TOPO_DIR/$name.dnsmasq.log" ||
+		fail "dnsmasq $name did not start"
 }
 
 # capture_start NS NAME IFACE FILTER: tcpdump into NAME.pcap (at most 10
