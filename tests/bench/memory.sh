@@ -16,7 +16,11 @@
 # VmHWM, RssAnon, RssFile), smaps_rollup (Rss, Pss, Private, Shared,
 # Anonymous) and the Rss of every mapping of /proc/PID/smaps summed per
 # file (libraries by name; [heap], [stack] and anonymous mappings apart),
-# largest first. Run as root. Figures, not assertions.
+# largest first. Then what loading each library costs by itself: a program
+# that links only it (with what it links, constructors run) prints its
+# VmRSS and RssAnon, against one that links nothing (LIBCOST=0 skips this;
+# it needs cc and the libraries' -dev packages). Run as root. Figures, not
+# assertions.
 set -eu
 here=$(dirname "$(readlink -f "$0")")
 build=$(readlink -f "${1:-$here/../../build}")
@@ -118,3 +122,33 @@ for _ in 1 2 3; do
 	ns_exec laptop dig +short +time=2 +tries=1 @100.64.0.1 home.mesh.internal >/dev/null || true
 done
 report "after load (iperf3 ${seconds} s each way, page and DNS requests)"
+
+[ "${LIBCOST:-1}" = 0 ] && exit 0
+# What each library's load costs by itself (relocations, constructors).
+cat >"$dir/libcost.c" <<'C'
+#include <stdio.h>
+#include <string.h>
+int main(void)
+{
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmRSS", 5) || !strncmp(line, "RssAnon", 7))
+			printf("%8s kB", strtok(line + strcspn(line, "0123456789"), " "));
+	printf("\n");
+	return 0;
+}
+C
+echo "== loading one library (with what it links): VmRSS, RssAnon =="
+for libs in "" -lmicrohttpd -lgnutls -lldns -lcrypto -lsqlite3 "-lnl-route-3 -lnl-3" -lsystemd \
+	-lb2 -lsodium "-ljansson -lconfig -lnftnl -lmnl"; do
+	# shellcheck disable=SC2086 # libs is a list of flags
+	cc -o "$dir/libcost" "$dir/libcost.c" -Wl,--no-as-needed $libs 2>/dev/null || continue
+	printf '%-36s%s\n' "${libs:-(none: libc only)}" "$("$dir/libcost")"
+done
+# gnutls initialises itself from a constructor unless GNUTLS_NO_IMPLICIT_INIT
+# is set; libmicrohttpd's own constructor calls gnutls_global_init anyway.
+for lib in -lgnutls -lmicrohttpd; do
+	cc -o "$dir/libcost" "$dir/libcost.c" -Wl,--no-as-needed "$lib" 2>/dev/null || continue
+	printf '%-36s%s\n' "$lib, GNUTLS_NO_IMPLICIT_INIT=1" "$(GNUTLS_NO_IMPLICIT_INIT=1 "$dir/libcost")"
+done
