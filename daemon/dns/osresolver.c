@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <systemd/sd-bus.h>
 
 #include "dns/resolvconf.h"
 #include "log.h"
@@ -106,7 +105,8 @@ static void put_back(struct osresolver *r)
 	r->managed = false;
 	r->given_up = false;
 	r->error[0] = '\0';
-	r->bus = sd_bus_flush_close_unref(r->bus);
+	resolved_disconnect(r->bus);
+	r->bus = NULL;
 	r->method = OSRESOLVER_NONE;
 }
 

@@ -41,7 +41,7 @@ struct osresolver {
 	int ifindex;
 	char resolv_conf[PATH_MAX]; /* RESOLVCONF_PATH */
 	char saved[PATH_MAX];       /* state_dir/RESOLVCONF_SAVED */
-	struct sd_bus *bus;
+	struct resolved_bus *bus;
 	struct resolved_link link; /* what resolved was given */
 };
 

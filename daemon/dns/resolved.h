@@ -53,19 +53,24 @@ struct resolved_want {
  * mesh's, are left out. Pure. */
 void resolved_link_make(const struct resolved_want *want, struct resolved_link *out);
 
-struct sd_bus;
+/* A connection to the system bus, with libsystemd's sd-bus loaded for it. */
+struct resolved_bus;
 
 /* The system bus with org.freedesktop.resolve1 on it, owned by a process
  * of this network namespace (a daemon in a container or a test namespace
  * that shares the host's bus must not set the host's links): a new
- * connection (sd_bus_flush_close_unref() it), or NULL when there is none. */
-struct sd_bus *resolved_connect(void);
+ * connection (resolved_disconnect() it), or NULL when there is none or
+ * libsystemd cannot be loaded. */
+struct resolved_bus *resolved_connect(void);
+
+/* Flushes and closes b; NULL-safe. */
+void resolved_disconnect(struct resolved_bus *b);
 
 /* Applies link to ifindex; 0 or -errno with errbuf set (the D-Bus error). */
-int resolved_apply(struct sd_bus *bus, int ifindex, const struct resolved_link *link, char *errbuf,
-		   size_t errlen) __attribute__((warn_unused_result));
+int resolved_apply(const struct resolved_bus *b, int ifindex, const struct resolved_link *link,
+		   char *errbuf, size_t errlen) __attribute__((warn_unused_result));
 
 /* RevertLink(ifindex): resolved drops what was set on it. */
-int resolved_revert(struct sd_bus *bus, int ifindex, char *errbuf, size_t errlen);
+int resolved_revert(const struct resolved_bus *b, int ifindex, char *errbuf, size_t errlen);
 
 #endif

@@ -1,7 +1,10 @@
 /*
  * Handshake rate limiter: fixed-size hash table of token buckets, one per
  * source (IPv4 address or IPv6 /64), chained through entry indices so that
- * nothing is allocated after init.
+ * nothing is allocated after init. A link (chain head, entry->next,
+ * free_head) holds an entry's index + 1 and 0 ends a chain, so the zeroed
+ * table calloc() returns is already empty: init writes none of it, and a
+ * page of it becomes resident only when a source is stored there.
  *
  * Token bucket (as Linux): a new source starts with TOKEN_MAX - PACKET_COST
  * (its first packet is charged), tokens grow by elapsed nanoseconds up to
@@ -15,13 +18,13 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define RATELIMITER_NONE UINT32_MAX
+#define RATELIMITER_NONE 0
 
 struct ratelimiter_entry {
 	uint64_t key;     /* IPv4 address or the first 8 bytes of an IPv6 address */
 	uint64_t last_ns; /* time of the last packet */
 	uint64_t tokens;  /* 0 .. RATELIMITER_TOKEN_MAX */
-	uint32_t next;    /* next entry on the chain or free list */
+	uint32_t next;    /* link to the next entry on the chain or free list */
 	uint8_t family;
 };
 
@@ -39,18 +42,13 @@ int ratelimiter_init(struct ratelimiter *rl, size_t max_entries,
 	while (nbuckets < max_entries)
 		nbuckets <<= 1;
 	rl->entries = calloc(max_entries, sizeof(*rl->entries));
-	rl->buckets = malloc(nbuckets * sizeof(*rl->buckets));
+	rl->buckets = calloc(nbuckets, sizeof(*rl->buckets));
 	if (!rl->entries || !rl->buckets) {
 		ratelimiter_deinit(rl);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < nbuckets; i++)
-		rl->buckets[i] = RATELIMITER_NONE;
-	for (size_t i = 0; i < max_entries; i++)
-		rl->entries[i].next = i + 1 < max_entries ? (uint32_t)(i + 1) : RATELIMITER_NONE;
 	rl->bucket_mask = (uint32_t)(nbuckets - 1);
 	rl->max_entries = (uint32_t)max_entries;
-	rl->free_head = 0;
 	memcpy(rl->secret, secret, RATELIMITER_SECRET_LEN);
 	return 0;
 }
@@ -86,6 +84,11 @@ static uint32_t bucket_of(const struct ratelimiter *rl, uint8_t family, uint64_t
 	return (uint32_t)h & rl->bucket_mask;
 }
 
+static struct ratelimiter_entry *entry_at(const struct ratelimiter *rl, uint32_t link)
+{
+	return &rl->entries[link - 1];
+}
+
 static bool entry_idle(const struct ratelimiter_entry *e, uint64_t now_ns)
 {
 	return now_ns >= e->last_ns && now_ns - e->last_ns >= RATELIMITER_IDLE_NS;
@@ -94,10 +97,10 @@ static bool entry_idle(const struct ratelimiter_entry *e, uint64_t now_ns)
 /* Unlinks the entry at *link and returns it to the free list. */
 static void entry_release(struct ratelimiter *rl, uint32_t *link)
 {
-	uint32_t idx = *link;
-	*link = rl->entries[idx].next;
-	rl->entries[idx].next = rl->free_head;
-	rl->free_head = idx;
+	uint32_t released = *link;
+	*link = entry_at(rl, released)->next;
+	entry_at(rl, released)->next = rl->free_head;
+	rl->free_head = released;
 	rl->count--;
 }
 
@@ -114,26 +117,30 @@ static bool entry_charge(struct ratelimiter_entry *e, uint64_t now_ns)
 	return ok;
 }
 
-/* Takes a free slot for a new source, sweeping a full table at most once a
- * second. Returns false if the table stays full. */
+/* Takes a free slot for a new source (a released one, else one never
+ * used), sweeping a full table at most once a second. Returns false if the
+ * table stays full. */
 static bool entry_add(struct ratelimiter *rl, uint32_t bucket, uint8_t family, uint64_t key,
 		      uint64_t now_ns)
 {
 	if (rl->count == rl->max_entries &&
 	    (!rl->gc_ran || now_ns - rl->last_gc_ns >= RATELIMITER_IDLE_NS))
 		ratelimiter_gc(rl, now_ns);
-	if (rl->free_head == RATELIMITER_NONE)
+	uint32_t link = rl->free_head;
+	if (link != RATELIMITER_NONE)
+		rl->free_head = entry_at(rl, link)->next;
+	else if (rl->fresh < rl->max_entries)
+		link = ++rl->fresh;
+	else
 		return false;
 
-	uint32_t idx = rl->free_head;
-	struct ratelimiter_entry *e = &rl->entries[idx];
-	rl->free_head = e->next;
+	struct ratelimiter_entry *e = entry_at(rl, link);
 	e->key = key;
 	e->family = family;
 	e->last_ns = now_ns;
 	e->tokens = RATELIMITER_TOKEN_MAX - RATELIMITER_PACKET_COST;
 	e->next = rl->buckets[bucket];
-	rl->buckets[bucket] = idx;
+	rl->buckets[bucket] = link;
 	rl->count++;
 	return true;
 }
@@ -147,7 +154,7 @@ bool ratelimiter_allow(struct ratelimiter *rl, int family, const uint8_t *addr, 
 	uint32_t bucket = bucket_of(rl, (uint8_t)family, key);
 	uint32_t *link = &rl->buckets[bucket];
 	while (*link != RATELIMITER_NONE) {
-		struct ratelimiter_entry *e = &rl->entries[*link];
+		struct ratelimiter_entry *e = entry_at(rl, *link);
 		if (entry_idle(e, now_ns)) {
 			/* Forgetting it is exact: its bucket would be full again. */
 			entry_release(rl, link);
@@ -167,10 +174,10 @@ void ratelimiter_gc(struct ratelimiter *rl, uint64_t now_ns)
 	for (uint32_t b = 0; rl->count && rl->buckets && b <= rl->bucket_mask; b++) {
 		uint32_t *link = &rl->buckets[b];
 		while (*link != RATELIMITER_NONE) {
-			if (entry_idle(&rl->entries[*link], now_ns))
+			if (entry_idle(entry_at(rl, *link), now_ns))
 				entry_release(rl, link);
 			else
-				link = &rl->entries[*link].next;
+				link = &entry_at(rl, *link)->next;
 		}
 	}
 	rl->last_gc_ns = now_ns;

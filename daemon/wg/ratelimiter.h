@@ -40,18 +40,20 @@ struct ratelimiter_entry;
 
 struct ratelimiter {
 	struct ratelimiter_entry *entries; /* max_entries slots */
-	uint32_t *buckets;                 /* chain heads: entry index or RATELIMITER_NONE */
+	uint32_t *buckets;                 /* chain heads: entry index + 1, 0 none */
 	uint32_t bucket_mask;              /* buckets - 1, a power of two minus one */
 	uint32_t max_entries;
 	uint32_t count;     /* entries in use */
-	uint32_t free_head; /* free slots, chained through entry->next */
+	uint32_t free_head; /* released slots, chained through entry->next */
+	uint32_t fresh;     /* entries[fresh..] were never used */
 	uint64_t last_gc_ns;
 	bool gc_ran;
 	uint8_t secret[RATELIMITER_SECRET_LEN];
 };
 
-/* Allocates a table of max_entries sources (1 .. 2^31). The secret keys the
- * bucket hash; draw it from a CSPRNG. Returns 0, -EINVAL or -ENOMEM. */
+/* Allocates a table of max_entries sources (1 .. 2^31), zeroed and not
+ * written: its pages become resident as sources fill it. The secret keys
+ * the bucket hash; draw it from a CSPRNG. Returns 0, -EINVAL or -ENOMEM. */
 int ratelimiter_init(struct ratelimiter *rl, size_t max_entries,
 		     const uint8_t secret[RATELIMITER_SECRET_LEN])
     __attribute__((warn_unused_result));
