@@ -74,7 +74,8 @@ struct gso_buf {
 	uint8_t *data;
 	size_t cap;
 	size_t len;
-	/* Coalesce bookkeeping, meaningful only inside gso_coalesce(). */
+	/* Coalesce bookkeeping; after gso_coalesce() segs is the number of
+	 * input packets an output holds, the rest is meaningless. */
 	uint32_t segs, seg_size, next_seq;
 	bool open, tcp;
 };
