@@ -215,7 +215,7 @@ static unsigned tun_split_pending(struct tun *tun, struct pkt_batch *batch)
 		tun->stats.tun_gso_segs += (uint64_t)n;
 	}
 	tun->rx_next += (size_t)n;
-	if (tun->rx_next >= total)
+	if (n == 0 || tun->rx_next >= total)
 		tun->rx_len = 0;
 	return (unsigned)n;
 }
