@@ -59,7 +59,11 @@ uint32_t gso_csum_add(uint32_t sum, const uint8_t *data, size_t len)
 	uint64_t s = sum;
 	size_t i;
 
-	for (i = 0; i + 1 < len; i += 2)
+	/* 32-bit words: hi * 2^16 + lo is hi + lo modulo 2^16 - 1, so the fold
+	 * is that of 16-bit words, at twice the pace. */
+	for (i = 0; i + 8 <= len; i += 8)
+		s += (uint64_t)get32(data + i) + get32(data + i + 4);
+	for (; i + 1 < len; i += 2)
 		s += get16(data + i);
 	if (i < len)
 		s += (uint32_t)data[i] << 8;
