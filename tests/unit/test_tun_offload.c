@@ -2,7 +2,8 @@
  * The TUN with offloads against the real kernel, in a private network
  * namespace of its own (needs root, else skipped):
  *  - open: IFF_VNET_HDR with TSO (and USO where the kernel has it);
- *  - write: a TCP peer beyond the TUN (10.78.0.2) is played by hand; its
+ *  - write: a TCP peer beyond the TUN (10.78.0.2, then fd00:78::2) is
+ *    played by hand; its
  *    handshake and 20 data segments go in through tun_write_batch(), which
  *    coalesces the segments into one write, and a local socket accepts the
  *    connection and receives every byte;
@@ -15,6 +16,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/ipv6.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
@@ -32,8 +34,22 @@
 enum { SLOT = PKT_HEADROOM + 65536, PEER_PORT = 40000, SRV_PORT = 5000, UDP_PORT = 6000 };
 
 static const char ifname[] = "mgoff0";
-static uint8_t local[4], peer[4];
+static uint8_t local4[4], peer4[4], local6[16], peer6[16];
 static struct tun the_tun;
+
+/* The family the TCP test runs over: 4 or 6. */
+static int ipv;
+static const uint8_t *local, *peer;
+static size_t iph, alen; /* IP header and address length */
+
+static void use_family(int version)
+{
+	ipv = version;
+	local = version == 4 ? local4 : local6;
+	peer = version == 4 ? peer4 : peer6;
+	iph = version == 4 ? 20 : 40;
+	alen = version == 4 ? 4 : 16;
+}
 
 static int ifreq_ioctl(unsigned long req, struct ifreq *ifr)
 {
@@ -45,15 +61,37 @@ static int ifreq_ioctl(unsigned long req, struct ifreq *ifr)
 	return r;
 }
 
-/* Brings name up with 10.78.0.1/24 and MTU 1280. */
+/* fd00:78::1/64 on name, usable at once (no duplicate address detection). */
+static int addr_set6(const char *name)
+{
+	struct in6_ifreq r = { .ifr6_prefixlen = 64, .ifr6_ifindex = (int)if_nametoindex(name) };
+	char path[128];
+	int fd, ok;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/accept_dad", name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "0", 1) != 1)
+		return -1;
+	close(fd);
+	memcpy(&r.ifr6_addr, local6, 16);
+	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ok = fd >= 0 && ioctl(fd, SIOCSIFADDR, &r) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok ? 0 : -1;
+}
+
+/* Brings name up with 10.78.0.1/24, fd00:78::1/64 and MTU 1280. */
 static int link_setup(const char *name)
 {
 	struct ifreq ifr = { 0 };
 	struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
 
+	if (addr_set6(name) < 0)
+		return -1;
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 	sin->sin_family = AF_INET;
-	memcpy(&sin->sin_addr, local, 4);
+	memcpy(&sin->sin_addr, local4, 4);
 	if (ifreq_ioctl(SIOCSIFADDR, &ifr) < 0)
 		return -1;
 	inet_pton(AF_INET, "255.255.255.0", &sin->sin_addr);
@@ -85,43 +123,53 @@ static uint32_t get32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* The L4 checksum over the IPv4 pseudo-header verifies (or, with fill,
- * is written). */
-static bool l4_csum4(uint8_t *ip, size_t len, bool fill)
+/* The L4 checksum over the pseudo-header verifies (or, with fill, is
+ * written); IPv4 or IPv6 by the packet's version. */
+static bool l4_csum(uint8_t *ip, size_t len, bool fill)
 {
-	size_t iph = (size_t)(ip[0] & 15) * 4, off = ip[9] == 6 ? 16 : 6;
-	uint8_t ph[12] = { 0 };
+	bool v4 = ip[0] >> 4 == 4;
+	size_t hl = v4 ? (size_t)(ip[0] & 15) * 4 : 40, al = v4 ? 4 : 16;
+	uint8_t proto = v4 ? ip[9] : ip[6], ph[4] = { 0, proto };
+	size_t off = proto == 6 ? 16 : 6;
 	uint32_t sum;
 
-	memcpy(ph, ip + 12, 8);
-	ph[9] = ip[9];
-	put16(ph + 10, (unsigned)(len - iph));
+	put16(ph + 2, (unsigned)(len - hl));
 	if (fill)
-		put16(ip + iph + off, 0);
-	sum = gso_csum_add(gso_csum_add(0, ph, 12), ip + iph, len - iph);
+		put16(ip + hl + off, 0);
+	sum = gso_csum_add(gso_csum_add(0, ip + (v4 ? 12 : 8), 2 * al), ph, 4);
+	sum = gso_csum_add(sum, ip + hl, len - hl);
 	if (fill)
-		put16(ip + iph + off, (uint16_t)~gso_csum_fold(sum));
+		put16(ip + hl + off, (uint16_t)~gso_csum_fold(sum));
 	return gso_csum_fold(sum) == 0xffff;
 }
 
-/* A TCP/IPv4 packet from the played peer to the local socket. */
+/* A TCP packet from the played peer to the local socket. */
 static size_t peer_tcp(uint8_t *p, uint16_t id, uint32_t seq, uint32_t ack, uint8_t flags,
 		       const uint8_t *pay, size_t n)
 {
 	static const uint8_t mss[4] = { 2, 4, 1200 >> 8, 1200 & 0xff };
-	size_t optlen = flags & 0x02 ? sizeof(mss) : 0, len = 20 + 20 + optlen + n;
-	uint8_t *tcp = p + 20;
+	size_t optlen = flags & 0x02 ? sizeof(mss) : 0, len = iph + 20 + optlen + n;
+	uint8_t *tcp = p + iph;
 
-	memset(p, 0, 40 + optlen);
-	p[0] = 0x45;
-	put16(p + 2, (unsigned)len);
-	put16(p + 4, id);
-	put16(p + 6, 0x4000);
-	p[8] = 64;
-	p[9] = 6;
-	memcpy(p + 12, peer, 4);
-	memcpy(p + 16, local, 4);
-	put16(p + 10, (uint16_t)~gso_csum_fold(gso_csum_add(0, p, 20)));
+	memset(p, 0, iph + 20 + optlen);
+	if (ipv == 4) {
+		p[0] = 0x45;
+		put16(p + 2, (unsigned)len);
+		put16(p + 4, id);
+		put16(p + 6, 0x4000);
+		p[8] = 64;
+		p[9] = 6;
+		memcpy(p + 12, peer, 4);
+		memcpy(p + 16, local, 4);
+		put16(p + 10, (uint16_t)~gso_csum_fold(gso_csum_add(0, p, 20)));
+	} else {
+		p[0] = 0x60;
+		put16(p + 4, (unsigned)(len - 40));
+		p[6] = 6;
+		p[7] = 64;
+		memcpy(p + 8, peer, 16);
+		memcpy(p + 24, local, 16);
+	}
 	put16(tcp, PEER_PORT);
 	put16(tcp + 2, SRV_PORT);
 	put32(tcp + 4, seq);
@@ -132,7 +180,7 @@ static size_t peer_tcp(uint8_t *p, uint16_t id, uint32_t seq, uint32_t ack, uint
 	memcpy(tcp + 20, mss, optlen);
 	if (n)
 		memcpy(tcp + 20 + optlen, pay, n);
-	l4_csum4(p, len, true);
+	l4_csum(p, len, true);
 	return len;
 }
 
@@ -155,11 +203,16 @@ static bool wait_readable(int fd)
 	return poll(&pfd, 1, 1000) == 1;
 }
 
-/* Whether p is a TCP/IPv4 packet from the local socket to the peer. */
+/* Whether p is a TCP packet from the local socket to the peer. */
 static bool to_peer(const uint8_t *p, size_t len)
 {
-	return len >= 40 && p[0] == 0x45 && p[9] == 6 && !memcmp(p + 16, peer, 4) &&
-	       (p[20] << 8 | p[21]) == SRV_PORT && (p[22] << 8 | p[23]) == PEER_PORT;
+	const uint8_t *tcp = p + iph;
+
+	if (len < iph + 20 || p[0] >> 4 != ipv ||
+	    (ipv == 4 ? p[0] != 0x45 || p[9] != 6 : p[6] != 6))
+		return false;
+	return !memcmp(p + (ipv == 4 ? 16 : 24), peer, alen) &&
+	       (tcp[0] << 8 | tcp[1]) == SRV_PORT && (tcp[2] << 8 | tcp[3]) == PEER_PORT;
 }
 
 /* Reads until the SYN-ACK; returns the server's ISN through isn. */
@@ -171,8 +224,8 @@ static bool read_synack(struct tun *tun, struct pkt_batch *b, uint32_t *isn)
 		for (unsigned i = 0; i < b->count; i++) {
 			const uint8_t *p = b->pkts[i].data;
 
-			if (to_peer(p, b->pkts[i].len) && p[33] == 0x12) {
-				*isn = get32(p + 24);
+			if (to_peer(p, b->pkts[i].len) && p[iph + 13] == 0x12) {
+				*isn = get32(p + iph + 4);
 				return true;
 			}
 		}
@@ -189,14 +242,19 @@ static void test_tcp_both_ways(void)
 	struct tun *tun = &the_tun;
 	struct pkt_batch *b = pkt_batch_new(64, SLOT);
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(SRV_PORT) };
-	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), cfd = -1, one = 1;
+	struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6, .sin6_port = htons(SRV_PORT) };
+	struct sockaddr *addr = ipv == 4 ? (struct sockaddr *)&sa : (struct sockaddr *)&sa6;
+	socklen_t addrlen = ipv == 4 ? sizeof(sa) : sizeof(sa6);
+	int lfd = socket(ipv == 4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0), cfd = -1,
+	    one = 1;
 	uint32_t isn = 0, seq = 1000, end = 0;
 	struct io_stats before;
 	size_t have = 0;
 
-	memcpy(&sa.sin_addr, local, 4);
+	memcpy(&sa.sin_addr, local4, 4);
+	memcpy(&sa6.sin6_addr, local6, 16);
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (!CHECK(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(lfd, 1) == 0))
+	if (!CHECK(bind(lfd, addr, addrlen) == 0 && listen(lfd, 1) == 0))
 		goto out;
 	CHECK_EQ_INT(peer_send(tun, b, 1, seq, 0, 0x02), 1);
 	if (!CHECK(read_synack(tun, b, &isn)))
@@ -248,10 +306,10 @@ static void test_tcp_both_ways(void)
 
 			if (!to_peer(p, len))
 				continue;
-			hl = 20 + (size_t)(p[32] >> 4) * 4;
-			if (!CHECK(l4_csum4(p, len, false)) || !CHECK(len <= 1280))
+			hl = iph + (size_t)(p[iph + 12] >> 4) * 4;
+			if (!CHECK(l4_csum(p, len, false)) || !CHECK(len <= 1280))
 				goto out;
-			off = get32(p + 24) - (isn + 1);
+			off = get32(p + iph + 4) - (isn + 1);
 			if (off <= 30000 && len - hl <= 30000 - off)
 				memcpy(got + off, p + hl, len - hl);
 			if (off <= end && off + (len - hl) > end)
@@ -266,7 +324,7 @@ static void test_tcp_both_ways(void)
 	CHECK(tun->stats.tun_gso_segs - before.tun_gso_segs >=
 	      2 * (tun->stats.tun_gso_rx - before.tun_gso_rx));
 	CHECK_EQ_INT(tun->stats.tun_split_bad_hdr + tun->stats.tun_split_bad_pkt, 0);
-	printf("# 30000 bytes out: %llu super-packets, %llu segments\n",
+	printf("# IPv%d, 30000 bytes out: %llu super-packets, %llu segments\n", ipv,
 	       (unsigned long long)(tun->stats.tun_gso_rx - before.tun_gso_rx),
 	       (unsigned long long)(tun->stats.tun_gso_segs - before.tun_gso_segs));
 out:
@@ -274,6 +332,11 @@ out:
 		close(cfd);
 	close(lfd);
 	pkt_batch_free(b);
+}
+
+static void test_tcp6_both_ways(void)
+{
+	test_tcp_both_ways();
 }
 
 /* 30 datagrams of 10 bytes in one UDP_SEGMENT send, read 8 slots at a time:
@@ -291,7 +354,7 @@ static void test_uso_pending(void)
 
 	for (size_t i = 0; i < sizeof(msg); i++)
 		msg[i] = (uint8_t)i;
-	memcpy(&to.sin_addr, peer, 4);
+	memcpy(&to.sin_addr, peer4, 4);
 	CHECK_EQ_INT(setsockopt(fd, SOL_UDP, UDP_SEGMENT, &gso, sizeof(gso)), 0);
 	CHECK_EQ_INT(sendto(fd, msg, sizeof(msg), 0, (struct sockaddr *)&to, sizeof(to)),
 		     (long long)sizeof(msg));
@@ -306,7 +369,7 @@ static void test_uso_pending(void)
 
 			if (b->pkts[i].len != 38 || p[9] != 17 || (p[22] << 8 | p[23]) != UDP_PORT)
 				continue;
-			CHECK(l4_csum4(b->pkts[i].data, 38, false));
+			CHECK(l4_csum(b->pkts[i].data, 38, false));
 			CHECK_MEM(p + 28, msg + seen * 10, 10);
 			seen++;
 		}
@@ -328,8 +391,10 @@ int main(void)
 
 	if (skip)
 		return skip;
-	inet_pton(AF_INET, "10.78.0.1", local);
-	inet_pton(AF_INET, "10.78.0.2", peer);
+	inet_pton(AF_INET, "10.78.0.1", local4);
+	inet_pton(AF_INET, "10.78.0.2", peer4);
+	inet_pton(AF_INET6, "fd00:78::1", local6);
+	inet_pton(AF_INET6, "fd00:78::2", peer6);
 	if (!CHECK_EQ_INT(tun_open(tun, ifname, true), 0))
 		return test_summary();
 	printf("# vnet_hdr %d tso %d uso %d\n", tun->vnet_hdr, tun->tso, tun->uso);
@@ -338,7 +403,10 @@ int main(void)
 		tun_close(tun);
 		return test_summary();
 	}
+	use_family(4);
 	RUN(test_tcp_both_ways);
+	use_family(6);
+	RUN(test_tcp6_both_ways);
 	RUN(test_uso_pending);
 	tun_close(tun);
 	CHECK_EQ_INT(if_nametoindex(ifname), 0);
