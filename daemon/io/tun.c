@@ -189,10 +189,17 @@ static void tun_split_dropped(struct tun *tun, enum gso_reason why)
 static unsigned tun_split_pending(struct tun *tun, struct pkt_batch *batch)
 {
 	struct gso_buf *out = tun->co_out;
-	size_t nfree = batch->cap - batch->count, total;
+	size_t nfree = batch->cap - batch->count, total, most = 1;
+	struct virtio_net_hdr h;
 	enum gso_reason why;
 	int n;
 
+	/* Only as many slots readied as there can be segments left. */
+	memcpy(&h, tun->rx_buf, sizeof(h));
+	if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE && h.gso_size)
+		most = (tun->rx_len - GSO_VNET_HDR_LEN) / h.gso_size + 1;
+	if (most > tun->rx_next && most - tun->rx_next < nfree)
+		nfree = most - tun->rx_next;
 	if (nfree > TUN_COALESCE_MAX)
 		nfree = TUN_COALESCE_MAX;
 	for (size_t k = 0; k < nfree; k++) {
@@ -210,7 +217,7 @@ static unsigned tun_split_pending(struct tun *tun, struct pkt_batch *batch)
 	for (int k = 0; k < n; k++)
 		batch->pkts[batch->count + (unsigned)k].len = (uint32_t)out[k].len;
 	batch->count += (unsigned)n;
-	if (tun->rx_buf[1] != VIRTIO_NET_HDR_GSO_NONE) {
+	if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
 		tun->stats.tun_gso_rx += tun->rx_next == 0;
 		tun->stats.tun_gso_segs += (uint64_t)n;
 	}
@@ -326,11 +333,12 @@ static bool tun_coalesce(struct tun *tun, struct pkt *pkts, unsigned n, int *nou
 	return true;
 }
 
-/* Writes pkts[0 .. n-1] (n <= TUN_COALESCE_MAX) behind virtio headers.
- * Returns the packets written or -errno when the device is unusable. */
-static int tun_write_vnet(struct tun *tun, struct pkt *pkts, unsigned n)
+/* Writes pkts[0 .. n-1] (n <= TUN_COALESCE_MAX) behind virtio headers,
+ * adding the packets written to *sent. Returns 0 or -errno when the device
+ * is unusable. */
+static int tun_write_vnet(struct tun *tun, struct pkt *pkts, unsigned n, int *sent)
 {
-	int nout = 0, sent = 0, err = 0;
+	int nout = 0, err = 0;
 	bool merged = tun_coalesce(tun, pkts, n, &nout);
 	unsigned total = merged ? (unsigned)(nout < 0 ? 0 : nout) : n;
 
@@ -343,7 +351,7 @@ static int tun_write_vnet(struct tun *tun, struct pkt *pkts, unsigned n)
 		err = merged ? tun_write_one(tun, o->data, o->len, false)
 			     : tun_write_one(tun, pkts[i].data, pkts[i].len, true);
 		if (err == 0) {
-			sent += (int)segs;
+			*sent += (int)segs;
 			if (segs > 1) {
 				tun->stats.tun_coalesced_writes++;
 				tun->stats.tun_coalesced_segs += segs;
@@ -357,7 +365,7 @@ static int tun_write_vnet(struct tun *tun, struct pkt *pkts, unsigned n)
 			return err;
 		}
 	}
-	return sent;
+	return 0;
 }
 
 static int tun_write_batch_vnet(struct tun *tun, struct pkt_batch *batch)
@@ -367,7 +375,7 @@ static int tun_write_batch_vnet(struct tun *tun, struct pkt_batch *batch)
 	for (unsigned at = 0; at < batch->count;) {
 		unsigned n =
 		    batch->count - at < TUN_COALESCE_MAX ? batch->count - at : TUN_COALESCE_MAX;
-		int r = tun_write_vnet(tun, &batch->pkts[at], n);
+		int r = tun_write_vnet(tun, &batch->pkts[at], n, &sent);
 
 		at += n;
 		if (r < 0) {
@@ -376,7 +384,6 @@ static int tun_write_batch_vnet(struct tun *tun, struct pkt_batch *batch)
 			batch->count = 0;
 			return r;
 		}
-		sent += r;
 	}
 	tun->stats.tun_tx += (uint64_t)sent;
 	batch->count = 0;
