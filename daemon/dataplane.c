@@ -262,6 +262,10 @@ int dataplane_open(struct dataplane *dp, struct loop *loop, struct wg_device *de
 	dp->offloads.tun_vnet_hdr = dp->tun.vnet_hdr;
 	dp->offloads.tun_tso = dp->tun.tso;
 	dp->offloads.tun_uso = dp->tun.uso;
+	if (dp->opt.offloads)
+		log_info("TUN offloads: %s", !dp->tun.vnet_hdr ? "none (the kernel refused them)"
+					     : dp->tun.uso     ? "TSO and USO"
+							       : "TSO (no USO before Linux 6.2)");
 	ret = udp_open(&dp->udp, port, fwmark);
 	if (ret < 0)
 		goto err_udp;
