@@ -11,7 +11,10 @@
  *    super-packets, tun_read_batch() splits them into segments with valid
  *    checksums that carry the bytes in order;
  *  - read, tiny USO segments: a UDP_SEGMENT send of 30 datagrams read with 8
- *    free slots stays pending between calls and loses nothing.
+ *    free slots stays pending between calls and loses nothing;
+ *  - refused reads, counted by reason, and the exact bytes of a coalesced
+ *    write: the descriptor swapped for a SOCK_SEQPACKET pair, which keeps
+ *    each read and write whole as the TUN does.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -384,6 +387,83 @@ static void test_uso_pending(void)
 	pkt_batch_free(b);
 }
 
+/* One message as a TUN read would bring it: a virtio header, then p. */
+static void feed(int fd, uint8_t flags, uint8_t type, uint16_t gso, const uint8_t *p, size_t len)
+{
+	struct virtio_net_hdr h = { .flags = flags,
+				    .gso_type = type,
+				    .gso_size = gso,
+				    .csum_start = 20,
+				    .csum_offset = 16 };
+	uint8_t msg[2048];
+
+	memcpy(msg, &h, sizeof(h));
+	memcpy(msg + sizeof(h), p, len);
+	CHECK_EQ_INT(send(fd, msg, sizeof(h) + len, 0), (long long)(sizeof(h) + len));
+}
+
+static void test_refused_and_written(void)
+{
+	struct tun *tun = &the_tun;
+	struct pkt_batch *b = pkt_batch_new(8, PKT_HEADROOM + 1300), *w = pkt_batch_new(8, SLOT);
+	struct io_stats before = tun->stats;
+	struct virtio_net_hdr h;
+	uint8_t pkt[1500], msg[70000];
+	int sp[2], real = tun->fd;
+	size_t len;
+
+	use_family(4);
+	if (!CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp) == 0))
+		goto out;
+	tun->fd = sp[0];
+	CHECK_EQ_INT(send(sp[1], "short", 5, 0), 5);
+	len = peer_tcp(pkt, 1, 1000, 1, 0x10, sent, 500);
+	feed(sp[1], 1, 9, 100, pkt, len);                        /* unknown gso_type */
+	feed(sp[1], 0, VIRTIO_NET_HDR_GSO_TCPV4, 100, pkt, len); /* GSO without NEEDS_CSUM */
+	pkt[0] = 0x55;
+	feed(sp[1], 1, VIRTIO_NET_HDR_GSO_TCPV4, 100, pkt, len); /* IP version 5 */
+	len = peer_tcp(pkt, 1, 1000, 1, 0x10, sent, 1400);
+	feed(sp[1], 0, 0, 0, pkt, len); /* larger than a slot */
+	len = peer_tcp(pkt, 1, 1000, 1, 0x10, sent, 100);
+	feed(sp[1], 0, 0, 0, pkt, len);
+	CHECK_EQ_INT(tun_read_batch(tun, b), 1);
+	CHECK(b->count == 1 && b->pkts[0].len == len && !memcmp(b->pkts[0].data, pkt, len));
+	CHECK_EQ_INT(tun->stats.tun_split_bad_hdr - before.tun_split_bad_hdr, 3);
+	CHECK_EQ_INT(tun->stats.tun_split_bad_pkt - before.tun_split_bad_pkt, 1);
+	CHECK_EQ_INT(tun->stats.tun_truncated - before.tun_truncated, 1);
+	CHECK_EQ_INT(tun->stats.tun_rx - before.tun_rx, 1);
+
+	/* Written: 5 segments of one flow in one message behind a TCPV4
+	 * header, then a packet of another flow behind a zero one. */
+	for (unsigned i = 0; i < 6; i++) {
+		struct pkt *p = pkt_batch_add(w);
+
+		p->len = (uint32_t)peer_tcp(p->data, (uint16_t)(10 + i), 5000 + i * 1000, 1, 0x10,
+					    sent + i * 1000, 1000);
+		if (i == 5)
+			p->data[iph + 1] ^= 1; /* another source port */
+		if (i == 5)
+			l4_csum(p->data, p->len, true);
+	}
+	CHECK_EQ_INT(tun_write_batch(tun, w), 6);
+	CHECK_EQ_INT(recv(sp[1], msg, sizeof(msg), 0), 10 + 40 + 5000);
+	memcpy(&h, msg, sizeof(h));
+	CHECK(h.gso_type == VIRTIO_NET_HDR_GSO_TCPV4 && h.gso_size == 1000 &&
+	      h.flags == VIRTIO_NET_HDR_F_NEEDS_CSUM && h.csum_start == 20 && h.csum_offset == 16);
+	CHECK_MEM(msg + 50, sent, 5000);
+	CHECK_EQ_INT(recv(sp[1], msg, sizeof(msg), 0), 10 + 40 + 1000);
+	memcpy(&h, msg, sizeof(h));
+	CHECK(h.gso_type == VIRTIO_NET_HDR_GSO_NONE && h.flags == 0);
+	CHECK(l4_csum(msg + 10, 1040, false));
+	CHECK_EQ_INT(recv(sp[1], msg, sizeof(msg), 0), -1);
+	tun->fd = real;
+	close(sp[0]);
+	close(sp[1]);
+out:
+	pkt_batch_free(b);
+	pkt_batch_free(w);
+}
+
 int main(void)
 {
 	int skip = test_enter_private_netns();
@@ -408,6 +488,7 @@ int main(void)
 	use_family(6);
 	RUN(test_tcp6_both_ways);
 	RUN(test_uso_pending);
+	RUN(test_refused_and_written);
 	tun_close(tun);
 	CHECK_EQ_INT(if_nametoindex(ifname), 0);
 	CHECK(!tun->rx_buf && !tun->co_in && !tun->co_out);
