@@ -13,6 +13,8 @@
 
 enum {
 	BATCH_SIZE = 64,
+	/* One 64 KiB super-packet read at MTU 1280 is ~55 segments. */
+	TUN_IN_BATCH = 128,
 	/* Rounds per readiness event before yielding to other sources. */
 	MAX_ROUNDS = 16,
 	/* Datagrams and decrypted packets can be as large as UDP allows, whatever
@@ -117,17 +119,19 @@ static void flush_outputs(struct dataplane *dp)
 		flush_udp(dp, dp->udp_out);
 }
 
+/* The rounds go on past MAX_ROUNDS while a super-packet has segments left:
+ * the descriptor will not poll readable for them. */
 static void on_tun(void *ctx, uint32_t events)
 {
 	struct dataplane *dp = ctx;
 
-	for (int round = 0; round < MAX_ROUNDS; round++) {
+	for (int round = 0; round < MAX_ROUNDS || tun_pending(&dp->tun); round++) {
 		int n = tun_read_batch(&dp->tun, dp->tun_in);
 		if (n <= 0)
 			break;
 		wg_device_tun_input(dp->dev, dp->tun_in, dp->udp_out);
 		flush_outputs(dp);
-		if ((unsigned)n < dp->tun_in->cap)
+		if ((unsigned)n < dp->tun_in->cap && !tun_pending(&dp->tun))
 			break;
 	}
 }
@@ -172,7 +176,7 @@ static int alloc_batches(struct dataplane *dp)
 {
 	uint32_t tx_slot = PKT_HEADROOM + dp->dev->mtu + MESSAGE_DATA_OVERHEAD + 64;
 
-	dp->tun_in = pkt_batch_new(BATCH_SIZE, tx_slot);
+	dp->tun_in = pkt_batch_new(TUN_IN_BATCH, tx_slot);
 	dp->udp_out = pkt_batch_new(BATCH_SIZE, UDP_TX_SLOT_SIZE);
 	dp->udp_in = pkt_batch_new(BATCH_SIZE, RX_SLOT_SIZE);
 	dp->tun_out = pkt_batch_new(BATCH_SIZE, RX_SLOT_SIZE);
@@ -252,9 +256,16 @@ int dataplane_open(struct dataplane *dp, struct loop *loop, struct wg_device *de
 	ret = alloc_batches(dp);
 	if (ret < 0)
 		goto err_batches;
-	ret = tun_open(&dp->tun, ifname);
+	ret = tun_open(&dp->tun, ifname, dp->opt.offloads);
 	if (ret < 0)
 		goto err_batches;
+	dp->offloads.tun_vnet_hdr = dp->tun.vnet_hdr;
+	dp->offloads.tun_tso = dp->tun.tso;
+	dp->offloads.tun_uso = dp->tun.uso;
+	if (dp->opt.offloads)
+		log_info("TUN offloads: %s", !dp->tun.vnet_hdr ? "none (the kernel refused them)"
+					     : dp->tun.uso     ? "TSO and USO"
+							       : "TSO (no USO before Linux 6.2)");
 	ret = udp_open(&dp->udp, port, fwmark);
 	if (ret < 0)
 		goto err_udp;

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -471,6 +472,50 @@ static json_t *offloads_json(const struct dataplane_offloads *o)
 			 (int)o->crypto_threads);
 }
 
+/* The TUN's and UDP socket's packet counters summed: every io_stats field
+ * under its own name, so tests can see the offloads at work. */
+static json_t *io_json(const struct node *node)
+{
+#define IO_FIELD(f)                                                                                \
+	{                                                                                          \
+#f, offsetof(struct io_stats, f)                                                   \
+	}
+	static const struct {
+		const char *name;
+		size_t off;
+	} fields[] = {
+		IO_FIELD(tun_rx),
+		IO_FIELD(tun_tx),
+		IO_FIELD(udp_rx),
+		IO_FIELD(udp_tx),
+		IO_FIELD(udp_truncated),
+		IO_FIELD(tun_write_errors),
+		IO_FIELD(udp_send_errors),
+		IO_FIELD(tun_truncated),
+		IO_FIELD(udp_src_cleared),
+		IO_FIELD(udp_send_blocked),
+		IO_FIELD(tun_gso_rx),
+		IO_FIELD(tun_gso_segs),
+		IO_FIELD(tun_split_bad_hdr),
+		IO_FIELD(tun_split_bad_pkt),
+		IO_FIELD(tun_coalesced_writes),
+		IO_FIELD(tun_coalesced_segs),
+	};
+#undef IO_FIELD
+	struct io_stats sum = { 0 };
+	json_t *obj = json_object();
+
+	io_stats_add(&sum, &node->dp.tun.stats);
+	io_stats_add(&sum, &node->dp.udp.stats);
+	for (size_t i = 0; obj && i < sizeof(fields) / sizeof(fields[0]); i++) {
+		uint64_t v;
+
+		memcpy(&v, (const char *)&sum + fields[i].off, sizeof(v));
+		json_object_set_new(obj, fields[i].name, json_integer((json_int_t)v));
+	}
+	return obj;
+}
+
 /* The engine's handshake and cookie counters, next to its drops; on the
  * coordinator, the control channel's counters. */
 static json_t *daemon_json(const struct node *node)
@@ -494,6 +539,8 @@ static json_t *daemon_json(const struct node *node)
 							 : json_null());
 	if (doc)
 		json_object_set_new(doc, "offloads", offloads_json(&node->dp.offloads));
+	if (doc)
+		json_object_set_new(doc, "io", io_json(node));
 	if (doc && node->roles.coordinator)
 		json_object_set_new(doc, "mesh_control", mesh_control_json(node));
 	return doc;

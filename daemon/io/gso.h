@@ -1,6 +1,6 @@
 /*
  * Segmentation offload's packet surgery, with no system calls: the pure core
- * that a TUN opened with IFF_VNET_HDR needs. Not wired into tun.c yet.
+ * that a TUN opened with IFF_VNET_HDR needs (io/tun.c).
  *
  * Split (TUN -> engine): the buffer is a struct virtio_net_hdr (native byte
  * order, as a legacy TUN on a little-endian host writes it) followed by one
@@ -74,7 +74,8 @@ struct gso_buf {
 	uint8_t *data;
 	size_t cap;
 	size_t len;
-	/* Coalesce bookkeeping, meaningful only inside gso_coalesce(). */
+	/* Coalesce bookkeeping; after gso_coalesce() segs is the number of
+	 * input packets an output holds, the rest is meaningless. */
 	uint32_t segs, seg_size, next_seq;
 	bool open, tcp;
 };
@@ -85,9 +86,23 @@ struct gso_buf {
 int gso_split(const uint8_t *in, size_t len, struct gso_buf *out, size_t nout, enum gso_reason *why)
     __attribute__((warn_unused_result));
 
+/* The resumable form, for a super-packet with more segments than free
+ * slots: writes segments first .. first + nout - 1 (fewer at the end) to
+ * out[0 ..] and sets *total to the super-packet's segment count. Returns the
+ * number written, 0 when first >= *total, or -EINVAL with *why set (and
+ * *total 0 when the input itself is refused). Every call validates the
+ * whole input again, so the caller may keep it as read. */
+int gso_split_part(const uint8_t *in, size_t len, size_t first, struct gso_buf *out, size_t nout,
+		   size_t *total, enum gso_reason *why) __attribute__((warn_unused_result));
+
 /* Coalesces the plain IP packets in[0 .. nin-1] (data, len) into out[0 ..]
  * (each a virtio_net_hdr + packet). Returns the number of outputs or
- * -ENOBUFS when out[] has too few slots or a slot cannot hold its packet. */
+ * -ENOBUFS when out[] has too few slots or a slot cannot hold its packet.
+ * In place is allowed: out[k] may share memory with in[k] (the same slot,
+ * out[k].data at or before in[k].data), since output k is only written once
+ * input k has been read; out[] and in[] may not overlap otherwise. With
+ * nout >= nin and every out[k].cap >= GSO_VNET_HDR_LEN + the longest input,
+ * it cannot fail. */
 int gso_coalesce(const struct gso_buf *in, size_t nin, struct gso_buf *out, size_t nout)
     __attribute__((warn_unused_result));
 

@@ -18,9 +18,16 @@ struct io_stats {
 	uint64_t udp_truncated;    /* datagrams larger than a slot, dropped */
 	uint64_t tun_write_errors; /* packets the TUN device refused, dropped */
 	uint64_t udp_send_errors;  /* datagrams that could not be sent, dropped */
-	uint64_t tun_truncated;    /* TUN packets larger than a slot, dropped */
+	uint64_t tun_truncated;    /* TUN packets (or segments) larger than a slot, dropped */
 	uint64_t udp_src_cleared;  /* sends retried without a vanished source address */
 	uint64_t udp_send_blocked; /* of udp_send_errors: send buffer stayed full */
+	/* TUN offloads (IFF_VNET_HDR). tun_rx counts the segments. */
+	uint64_t tun_gso_rx;           /* super-packets (TSO/USO) read */
+	uint64_t tun_gso_segs;         /* segments split from them */
+	uint64_t tun_split_bad_hdr;    /* reads with a malformed virtio-net header, dropped */
+	uint64_t tun_split_bad_pkt;    /* reads whose IP/L4 headers do not fit it, dropped */
+	uint64_t tun_coalesced_writes; /* writes carrying several segments */
+	uint64_t tun_coalesced_segs;   /* segments in those writes */
 };
 
 static inline void io_stats_add(struct io_stats *sum, const struct io_stats *s)
@@ -35,6 +42,12 @@ static inline void io_stats_add(struct io_stats *sum, const struct io_stats *s)
 	sum->tun_truncated += s->tun_truncated;
 	sum->udp_src_cleared += s->udp_src_cleared;
 	sum->udp_send_blocked += s->udp_send_blocked;
+	sum->tun_gso_rx += s->tun_gso_rx;
+	sum->tun_gso_segs += s->tun_gso_segs;
+	sum->tun_split_bad_hdr += s->tun_split_bad_hdr;
+	sum->tun_split_bad_pkt += s->tun_split_bad_pkt;
+	sum->tun_coalesced_writes += s->tun_coalesced_writes;
+	sum->tun_coalesced_segs += s->tun_coalesced_segs;
 }
 
 #endif

@@ -11,7 +11,10 @@
  * IP lengths match their size and whose IPv4 header and L4 checksums verify,
  * with no more payload than went in; coalesce keeps every byte (each merged
  * output splits back into valid segments, and the bytes out equal the bytes
- * in), and a refused split names its reason.
+ * in), and a refused split names its reason. gso_split_part, a few slots
+ * at a time, gives the same segments as the whole split (and goes on where
+ * that runs out of slots); an in-place coalesce equals the one into separate
+ * buffers.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -61,12 +64,50 @@ static void check_segment(const uint8_t *p, size_t len)
 		abort();
 }
 
+/* Part by part, step slots at a time, into back[]: the same segments as
+ * out[0 .. n-1] when the whole split worked (n > 0), else valid ones. */
+static void fuzz_split_part(const uint8_t *data, size_t size, int n, size_t step)
+{
+	size_t first = 0, total = 0;
+	enum gso_reason why;
+
+	for (;;) {
+		int m = gso_split_part(data, size, first, back, step, &total, &why);
+
+		if (m < 0) {
+			/* Refused whole, or a later segment with no room: never
+			 * after the whole split worked (its slots are as large). */
+			if (n > 0 || why == GSO_OK)
+				abort();
+			return;
+		}
+		if (m == 0) {
+			if (first != total || (n > 0 && total != (size_t)n))
+				abort();
+			return;
+		}
+		if ((size_t)m > step || first + (size_t)m > total)
+			abort();
+		for (int j = 0; j < m; j++) {
+			size_t i = first + (size_t)j;
+
+			if (n > 0 && (back[j].len != out[i].len ||
+				      memcmp(back[j].data, out[i].data, back[j].len)))
+				abort();
+			if (n <= 0)
+				check_segment(back[j].data, back[j].len);
+		}
+		first += (size_t)m;
+	}
+}
+
 static void fuzz_split(const uint8_t *data, size_t size)
 {
 	struct virtio_net_hdr h;
 	enum gso_reason why;
 	int n = gso_split(data, size, out, SLOTS, &why);
 
+	fuzz_split_part(data, size, n, 1 + size % 13);
 	if (n < 0) {
 		if (why == GSO_OK || !gso_reason_str(why))
 			abort();
@@ -85,6 +126,24 @@ static void fuzz_split(const uint8_t *data, size_t size)
 			abort();
 		check_segment(out[i].data, out[i].len);
 	}
+}
+
+/* The same inputs, each at offset 32 of its own slot, coalesced in place:
+ * the same n outputs as out[], byte for byte. Clobbers back[]. */
+static void fuzz_coalesce_in_place(const struct gso_buf *in, size_t nin, int n)
+{
+	static struct gso_buf at[SLOTS], place[SLOTS];
+
+	for (size_t i = 0; i < nin; i++) {
+		at[i] = (struct gso_buf){ .data = back[i].data + 32, .len = in[i].len };
+		memcpy(at[i].data, in[i].data, in[i].len);
+		place[i] = back[i];
+	}
+	if (gso_coalesce(at, nin, place, nin) != n)
+		abort();
+	for (int i = 0; i < n; i++)
+		if (place[i].len != out[i].len || memcmp(place[i].data, out[i].data, out[i].len))
+			abort();
 }
 
 static void fuzz_coalesce(const uint8_t *data, size_t size)
@@ -129,6 +188,7 @@ static void fuzz_coalesce(const uint8_t *data, size_t size)
 	}
 	if (bytes_in != bytes_out)
 		abort();
+	fuzz_coalesce_in_place(in, nin, n);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -422,6 +422,121 @@ static void test_split_refused(void)
 	CHECK(gso_split(inbuf, n, slots, 1, &why) == -EINVAL && why == GSO_BAD_CSUM_START);
 }
 
+/* Whether got is segment i of nseg of the super-packet r split at gso, as
+ * the reference builds it. */
+static bool segment_is(const struct gso_buf *got, struct ref r, uint16_t gso, size_t i, size_t nseg)
+{
+	struct ref s = r;
+	size_t wl;
+
+	s.paylen = i + 1 == nseg ? r.paylen - i * gso : gso;
+	s.pay = r.pay + i * gso;
+	s.id = (uint16_t)(r.id + i);
+	s.seq = r.seq + (uint32_t)(i * gso);
+	if (i + 1 < nseg)
+		s.flags &= (uint8_t)~0x09;
+	if (i > 0)
+		s.flags &= (uint8_t)~0x80;
+	wl = ref_build(want, &s);
+	return got->len == wl && !memcmp(got->data, want, wl) && valid_packet(got->data, got->len);
+}
+
+/* Splits r part by part, step slots at a time, and checks every segment. */
+static void split_part_case(struct ref r, uint16_t gso, size_t step)
+{
+	size_t iph = r.version == 4 ? 20 + r.ipoptlen : 40;
+	size_t l4h = r.proto == 6 ? 20 + r.tcpoptlen : 8;
+	uint8_t type = r.proto == 17    ? VIRTIO_NET_HDR_GSO_UDP_L4
+		       : r.version == 4 ? VIRTIO_NET_HDR_GSO_TCPV4
+					: VIRTIO_NET_HDR_GSO_TCPV6;
+	size_t nseg = r.paylen ? (r.paylen + gso - 1) / gso : 1, first = 0, total = 0, n;
+	enum gso_reason why;
+	struct ref in = r;
+
+	n = vnet_put(inbuf, VIRTIO_NET_HDR_F_NEEDS_CSUM, type, (uint16_t)(iph + l4h), gso,
+		     (uint16_t)iph, r.proto == 6 ? 16 : 6);
+	in.pseudo_only = true;
+	n += ref_build(inbuf + n, &in);
+	while (first < nseg) {
+		int got = gso_split_part(inbuf, n, first, slots, step, &total, &why);
+
+		if (!CHECK_EQ_INT(total, nseg) ||
+		    !CHECK_EQ_INT(got, (long long)(nseg - first < step ? nseg - first : step))) {
+			fprintf(stderr, "  at %zu: %s\n", first, gso_reason_str(why));
+			return;
+		}
+		for (int k = 0; k < got; k++)
+			if (!CHECK(segment_is(&slots[k], r, gso, first + (size_t)k, nseg))) {
+				fprintf(stderr, "  segment %zu of %zu\n", first + (size_t)k, nseg);
+				return;
+			}
+		first += (size_t)got;
+	}
+	CHECK_EQ_INT(gso_split_part(inbuf, n, first, slots, step, &total, &why), 0);
+}
+
+/* A super-packet with more segments than slots is split part by part, each
+ * part byte-exact; tiny USO segments (the sender picks gso_size) are many
+ * but bounded; a refused input says so on every part. */
+static void test_split_part(void)
+{
+	struct ref r = ref_tcp(4);
+	enum gso_reason why;
+	size_t total = 99, n;
+
+	r.flags = 0x99; /* CWR, PSH, FIN, ACK */
+	r.paylen = 65535 - 40;
+	split_part_case(r, 1240, 7);
+	split_part_case(r, 1240, 64);
+	r = ref_tcp(6);
+	r.tcpoptlen = 12;
+	memcpy(r.tcpopt, (uint8_t[]){ 1, 1, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8 }, 12);
+	r.paylen = 65535 - 32;
+	split_part_case(r, 1208, 1);
+	r = ref_tcp(6);
+	r.proto = 17;
+	r.paylen = 3000;
+	split_part_case(r, 1, 64); /* 3000 one-byte datagrams */
+	r.version = 4;
+	r.paylen = 1000;
+	split_part_case(r, 3, 33);
+
+	/* A plain packet is one segment. */
+	r = ref_tcp(4);
+	r.paylen = 100;
+	n = vnet_put(inbuf, 0, VIRTIO_NET_HDR_GSO_NONE, 0, 0, 0, 0);
+	n += ref_build(inbuf + n, &r);
+	CHECK_EQ_INT(gso_split_part(inbuf, n, 0, slots, 1, &total, &why), 1);
+	CHECK_EQ_INT(total, 1);
+	CHECK_MEM(slots[0].data, inbuf + 10, n - 10);
+	CHECK_EQ_INT(gso_split_part(inbuf, n, 1, slots, 1, &total, &why), 0);
+
+	/* Refused: total 0 and a reason, whatever the offset. */
+	n = vnet_put(inbuf, 0, VIRTIO_NET_HDR_GSO_TCPV4, 40, 1000, 20, 16);
+	n += ref_build(inbuf + n, &r);
+	for (size_t first = 0; first < 3; first++) {
+		total = 99;
+		CHECK(gso_split_part(inbuf, n, first, slots, 8, &total, &why) == -EINVAL &&
+		      why == GSO_NO_CSUM && total == 0);
+	}
+	/* A segment larger than its slot: refused, nothing read or written past. */
+	r.paylen = 3000;
+	r.pseudo_only = true;
+	n = vnet_put(inbuf, 1, VIRTIO_NET_HDR_GSO_TCPV4, 40, 1400, 20, 16);
+	n += ref_build(inbuf + n, &r);
+	{
+		struct gso_buf small = { .data = slots[0].data, .cap = 1439 };
+
+		CHECK(gso_split_part(inbuf, n, 1, &small, 1, &total, &why) == -EINVAL &&
+		      why == GSO_NO_ROOM && total == 3);
+		small.cap = 1440;
+		CHECK_EQ_INT(gso_split_part(inbuf, n, 1, &small, 1, &total, &why), 1);
+		CHECK_EQ_INT(gso_split_part(inbuf, n, 1, &small, 0, &total, &why), -EINVAL);
+	}
+	/* gso_split itself still refuses before writing when slots are few. */
+	CHECK(gso_split(inbuf, n, slots, 2, &why) == -EINVAL && why == GSO_NO_ROOM);
+}
+
 /* Builds nseg plain segments of the flow r into slots2 as coalesce input. */
 static size_t segments(struct ref r, const size_t *sizes, size_t nseg, const uint8_t *flags,
 		       struct gso_buf *in)
@@ -619,6 +734,80 @@ static void test_coalesce_bound(void)
 	CHECK(slots[0].len - 10 <= 65535 && slots[0].len - 10 + 1448 > 65535);
 }
 
+/* In place, as tun.c does it: each input at offset 32 of its slot, each
+ * output at the slot's start. Mixed flows, IPv4 and IPv6, a UDP packet and
+ * sizes that close outputs; the result must equal the coalesce into
+ * separate buffers, byte for byte. */
+static void test_coalesce_in_place(void)
+{
+	struct test_rng rng = { 0x243f6a8885a308d3ull };
+	struct gso_buf in[SLOTS], sep[SLOTS], place[SLOTS];
+
+	for (int round = 0; round < 50; round++) {
+		struct ref flows[3] = { ref_tcp(4), ref_tcp(6), ref_tcp(4) };
+		uint32_t off[3] = { 0, 0, 0 };
+		size_t nin = 1 + test_rng_next(&rng) % SLOTS;
+		int a, b;
+
+		flows[2].sport = 40001;
+		for (size_t i = 0; i < nin; i++) {
+			unsigned f = (unsigned)(test_rng_next(&rng) % 4);
+			struct ref s = f < 3 ? flows[f] : ref_tcp(6);
+			size_t pay =
+			    test_rng_next(&rng) % 5 ? 1200 : 1 + test_rng_next(&rng) % 1200;
+
+			if (f == 3)
+				s.proto = 17;
+			else {
+				s.seq += off[f];
+				s.id = (uint16_t)(s.id + i);
+				off[f] += (uint32_t)pay;
+			}
+			s.paylen = pay;
+			s.pay = payload + i;
+			in[i] =
+			    (struct gso_buf){ .data = slots[i].data + 32, .cap = SLOT_CAP - 32 };
+			in[i].len = ref_build(in[i].data, &s);
+			sep[i] = slots2[i];
+		}
+		a = gso_coalesce(in, nin, sep, SLOTS);
+		for (size_t i = 0; i < nin; i++)
+			place[i] = slots[i];
+		b = gso_coalesce(in, nin, place, nin);
+		if (!CHECK(a >= 1) || !CHECK_EQ_INT(a, b))
+			return;
+		for (int i = 0; i < a; i++)
+			if (!CHECK(sep[i].len == place[i].len &&
+				   !memcmp(sep[i].data, place[i].data, sep[i].len))) {
+				fprintf(stderr, "  round %d output %d\n", round, i);
+				return;
+			}
+	}
+}
+
+/* The checksum helpers against the reference's 16-bit sum: every length
+ * and alignment, with a running sum carried in, chained at even lengths. */
+static void test_csum(void)
+{
+	struct test_rng rng = { 0x13198a2e03707344ull };
+	static uint8_t buf[4096];
+
+	test_rng_bytes(&rng, buf, sizeof(buf));
+	memset(buf + 3000, 0xff, 1000);
+	for (size_t n = 0; n < 300; n++)
+		for (size_t at = 0; at < 8; at++) {
+			uint32_t carry = (uint32_t)test_rng_next(&rng);
+			uint32_t expect = (uint32_t)ref_sum(buf + at, n) + gso_csum_fold(carry);
+
+			if (!CHECK_EQ_INT(gso_csum_fold(gso_csum_add(carry, buf + at, n)),
+					  gso_csum_fold(expect)))
+				return;
+		}
+	CHECK_EQ_INT(gso_csum_fold(gso_csum_add(gso_csum_add(0, buf + 3000, 998), buf + 3998, 98)),
+		     ref_sum(buf + 3000, 1096));
+	CHECK_EQ_INT(gso_csum_fold(gso_csum_add(0, buf, sizeof(buf))), ref_sum(buf, sizeof(buf)));
+}
+
 /* Random super-packets: split, validate, coalesce back to the original. */
 static void test_random_round_trip(void)
 {
@@ -684,12 +873,15 @@ int main(void)
 	RUN(test_split_tcp4_options);
 	RUN(test_split_tcp6);
 	RUN(test_split_udp);
+	RUN(test_csum);
 	RUN(test_split_plain);
 	RUN(test_split_refused);
+	RUN(test_split_part);
 	RUN(test_coalesce_basic);
 	RUN(test_coalesce_breaks);
 	RUN(test_coalesce_mixed);
 	RUN(test_coalesce_bound);
+	RUN(test_coalesce_in_place);
 	RUN(test_random_round_trip);
 	free(slot_mem);
 	free(slot2_mem);

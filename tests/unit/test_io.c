@@ -494,8 +494,8 @@ static void test_tun_open_close(void)
 {
 	struct tun tun;
 
-	CHECK_EQ_INT(tun_open(&tun, "mgtest-name-too-long"), -EINVAL);
-	CHECK_EQ_INT(tun_open(&tun, "mgtest0"), 0);
+	CHECK_EQ_INT(tun_open(&tun, "mgtest-name-too-long", false), -EINVAL);
+	CHECK_EQ_INT(tun_open(&tun, "mgtest0", false), 0);
 	CHECK(strcmp(tun.name, "mgtest0") == 0);
 	CHECK(tun.ifindex != 0 && tun.ifindex == if_nametoindex("mgtest0"));
 	CHECK(fcntl(tun.fd, F_GETFL) & O_NONBLOCK);
@@ -537,7 +537,7 @@ static void test_tun_data(void)
 	struct udp u;
 	struct pkt *pkt;
 
-	CHECK_EQ_INT(tun_open(&tun, "mgtest0"), 0);
+	CHECK_EQ_INT(tun_open(&tun, "mgtest0", false), 0);
 	CHECK_EQ_INT(addr_set4("mgtest0", "10.77.0.1", "255.255.255.0"), 0);
 	CHECK_EQ_INT(link_up("mgtest0"), 0);
 	CHECK_EQ_INT(udp_open(&u, 0, 0), 0);

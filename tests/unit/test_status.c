@@ -504,6 +504,46 @@ static void test_policy(void)
 	node_fini(&node);
 }
 
+/* daemon.io: every io_stats counter, the TUN's and the socket's summed;
+ * daemon.offloads: what the data plane filled. */
+static void test_io_counters(void)
+{
+	struct node node;
+	json_t *doc, *io, *off;
+
+	node_init(&node);
+	node.dp.tun.stats.tun_rx = 100;
+	node.dp.tun.stats.tun_gso_rx = 3;
+	node.dp.tun.stats.tun_gso_segs = 90;
+	node.dp.tun.stats.tun_split_bad_hdr = 4;
+	node.dp.tun.stats.tun_split_bad_pkt = 5;
+	node.dp.tun.stats.tun_coalesced_writes = 6;
+	node.dp.tun.stats.tun_coalesced_segs = 70;
+	node.dp.udp.stats.udp_rx = 8;
+	node.dp.udp.stats.tun_rx = 1; /* summed, whoever counts it */
+	node.dp.offloads =
+	    (struct dataplane_offloads){ .requested = true, .tun_vnet_hdr = true, .tun_tso = true };
+	node_web_sync(&node);
+	doc = node_status_current(&node);
+	io = json_object_get(json_object_get(doc, "daemon"), "io");
+	off = json_object_get(json_object_get(doc, "daemon"), "offloads");
+	CHECK(json_is_object(io));
+	CHECK_EQ_INT(json_object_size(io), sizeof(struct io_stats) / sizeof(uint64_t));
+	CHECK_EQ_INT(json_integer_value(json_object_get(io, "tun_rx")), 101);
+	CHECK_EQ_INT(json_integer_value(json_object_get(io, "udp_rx")), 8);
+	CHECK_EQ_INT(json_integer_value(json_object_get(io, "tun_gso_rx")), 3);
+	CHECK_EQ_INT(json_integer_value(json_object_get(io, "tun_gso_segs")), 90);
+	CHECK_EQ_INT(json_integer_value(json_object_get(io, "tun_split_bad_hdr")), 4);
+	CHECK_EQ_INT(json_integer_value(json_object_get(io, "tun_split_bad_pkt")), 5);
+	CHECK_EQ_INT(json_integer_value(json_object_get(io, "tun_coalesced_writes")), 6);
+	CHECK_EQ_INT(json_integer_value(json_object_get(io, "tun_coalesced_segs")), 70);
+	CHECK(json_is_true(json_object_get(off, "tun_vnet_hdr")) &&
+	      json_is_true(json_object_get(off, "tun_tso")) &&
+	      json_is_false(json_object_get(off, "tun_uso")));
+	json_decref(doc);
+	node_fini(&node);
+}
+
 int main(void)
 {
 	RUN(test_board);
@@ -513,5 +553,6 @@ int main(void)
 	RUN(test_exit_state);
 	RUN(test_preflight_peer_routes);
 	RUN(test_policy);
+	RUN(test_io_counters);
 	return test_summary();
 }
