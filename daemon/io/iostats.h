@@ -11,16 +11,22 @@
 #include <stdint.h>
 
 struct io_stats {
-	uint64_t tun_rx;           /* packets read from the TUN device */
-	uint64_t tun_tx;           /* packets written to the TUN device */
-	uint64_t udp_rx;           /* datagrams received and handed to the engine */
-	uint64_t udp_tx;           /* datagrams the kernel accepted */
-	uint64_t udp_truncated;    /* datagrams larger than a slot, dropped */
-	uint64_t tun_write_errors; /* packets the TUN device refused, dropped */
-	uint64_t udp_send_errors;  /* datagrams that could not be sent, dropped */
-	uint64_t tun_truncated;    /* TUN packets larger than a slot, dropped */
-	uint64_t udp_src_cleared;  /* sends retried without a vanished source address */
-	uint64_t udp_send_blocked; /* of udp_send_errors: send buffer stayed full */
+	uint64_t tun_rx;            /* packets read from the TUN device */
+	uint64_t tun_tx;            /* packets written to the TUN device */
+	uint64_t udp_rx;            /* datagrams received and handed to the engine */
+	uint64_t udp_tx;            /* datagrams the kernel accepted */
+	uint64_t udp_truncated;     /* datagrams larger than a slot, dropped */
+	uint64_t tun_write_errors;  /* packets the TUN device refused, dropped */
+	uint64_t udp_send_errors;   /* datagrams that could not be sent, dropped */
+	uint64_t tun_truncated;     /* TUN packets larger than a slot, dropped */
+	uint64_t udp_src_cleared;   /* sends retried without a vanished source address */
+	uint64_t udp_send_blocked;  /* of udp_send_errors: send buffer stayed full */
+	uint64_t udp_gso_msgs;      /* UDP_SEGMENT messages the kernel accepted */
+	uint64_t udp_gso_datagrams; /* datagrams those carried */
+	uint64_t udp_gso_off;       /* GSO turned off after EIO from the route's device */
+	uint64_t udp_gro_buffers;   /* UDP_GRO buffers holding more than one datagram */
+	uint64_t udp_gro_datagrams; /* datagrams split from those */
+	uint64_t udp_gro_dropped;   /* pending datagrams lost: another batch was passed */
 };
 
 static inline void io_stats_add(struct io_stats *sum, const struct io_stats *s)
@@ -35,6 +41,12 @@ static inline void io_stats_add(struct io_stats *sum, const struct io_stats *s)
 	sum->tun_truncated += s->tun_truncated;
 	sum->udp_src_cleared += s->udp_src_cleared;
 	sum->udp_send_blocked += s->udp_send_blocked;
+	sum->udp_gso_msgs += s->udp_gso_msgs;
+	sum->udp_gso_datagrams += s->udp_gso_datagrams;
+	sum->udp_gso_off += s->udp_gso_off;
+	sum->udp_gro_buffers += s->udp_gro_buffers;
+	sum->udp_gro_datagrams += s->udp_gro_datagrams;
+	sum->udp_gro_dropped += s->udp_gro_dropped;
 }
 
 #endif
