@@ -103,16 +103,18 @@ static int socket_setup(struct udp *udp, uint16_t port)
 
 /* As wireguard-go's supportsUDPOffload(): UDP_SEGMENT is there when its
  * getsockopt works; UDP_GRO when it can be switched on. */
-static void offloads_probe(struct udp *udp)
+static void offloads_probe(struct udp *udp, unsigned offloads)
 {
 	int value;
 	socklen_t len = sizeof(value);
 
-	udp->gso = getsockopt(udp->fd, SOL_UDP, UDP_SEGMENT, &value, &len) == 0;
-	udp->gro = setsockopt_int(udp->fd, SOL_UDP, UDP_GRO, 1) == 0;
+	if (offloads & UDP_OFFLOAD_GSO)
+		udp->gso = getsockopt(udp->fd, SOL_UDP, UDP_SEGMENT, &value, &len) == 0;
+	if (offloads & UDP_OFFLOAD_GRO)
+		udp->gro = setsockopt_int(udp->fd, SOL_UDP, UDP_GRO, 1) == 0;
 }
 
-int udp_open(struct udp *udp, uint16_t port, uint32_t fwmark, bool offloads)
+int udp_open(struct udp *udp, uint16_t port, uint32_t fwmark, unsigned offloads)
 {
 	int err;
 
@@ -142,8 +144,8 @@ int udp_open(struct udp *udp, uint16_t port, uint32_t fwmark, bool offloads)
 	err = socket_setup(udp, port);
 	if (!err && fwmark)
 		err = udp_set_fwmark(udp, fwmark);
-	if (!err && offloads)
-		offloads_probe(udp);
+	if (!err)
+		offloads_probe(udp, offloads);
 	if (err)
 		udp_close(udp);
 	return err;

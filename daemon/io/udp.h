@@ -63,12 +63,18 @@ struct udp {
 	struct udp_scratch *scratch;
 };
 
+/* Offloads udp_open() may use, where the kernel has them. */
+enum udp_offload {
+	UDP_OFFLOAD_GSO = 1 << 0, /* UDP_SEGMENT on send */
+	UDP_OFFLOAD_GRO = 1 << 1, /* UDP_GRO on receive */
+};
+
 /* Opens the socket bound to the wildcard address on port (0: the kernel picks
  * one; udp->port tells which), non-blocking and close-on-exec, with pktinfo,
  * large buffers and, when fwmark is nonzero, SO_MARK (needs CAP_NET_ADMIN).
- * With offloads, UDP_SEGMENT and UDP_GRO are probed and used where the kernel
- * has them (udp->gso, udp->gro). Returns 0 or -errno. */
-int udp_open(struct udp *udp, uint16_t port, uint32_t fwmark, bool offloads)
+ * The offloads asked for (enum udp_offload bits) are probed and used where
+ * the kernel has them (udp->gso, udp->gro). Returns 0 or -errno. */
+int udp_open(struct udp *udp, uint16_t port, uint32_t fwmark, unsigned offloads)
     __attribute__((warn_unused_result));
 
 /* Closes the socket and frees the scratch arrays. Safe to call twice. */

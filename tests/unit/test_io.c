@@ -160,7 +160,7 @@ static void test_udp_open(void)
 	int mark = -1;
 	socklen_t len = sizeof(mark);
 
-	CHECK_EQ_INT(udp_open(&a, 0, 0x1234, false), 0);
+	CHECK_EQ_INT(udp_open(&a, 0, 0x1234, 0), 0);
 	CHECK(a.port != 0);
 	CHECK_EQ_INT(a.family, AF_INET6);
 	CHECK(getsockopt(a.fd, SOL_SOCKET, SO_MARK, &mark, &len) == 0 && mark == 0x1234);
@@ -168,7 +168,7 @@ static void test_udp_open(void)
 	CHECK(getsockopt(a.fd, SOL_SOCKET, SO_MARK, &mark, &len) == 0 && mark == 0);
 	CHECK(fcntl(a.fd, F_GETFL) & O_NONBLOCK);
 	CHECK(fcntl(a.fd, F_GETFD) & FD_CLOEXEC);
-	CHECK_EQ_INT(udp_open(&b, a.port, 0, false), -EADDRINUSE);
+	CHECK_EQ_INT(udp_open(&b, a.port, 0, 0), -EADDRINUSE);
 	udp_close(&a);
 	udp_close(&a);
 }
@@ -179,8 +179,8 @@ static void test_udp_v4(void)
 	static const uint32_t lens[] = { 1, 100, 1400 };
 	struct udp a, b;
 
-	CHECK_EQ_INT(udp_open(&a, 0, 0, false), 0);
-	CHECK_EQ_INT(udp_open(&b, 0, 0, false), 0);
+	CHECK_EQ_INT(udp_open(&a, 0, 0, 0), 0);
+	CHECK_EQ_INT(udp_open(&b, 0, 0, 0), 0);
 	rx->count = 1; /* receiving appends after what the batch holds */
 	for (unsigned i = 0; i < 3; i++)
 		ep_set4(&batch_put(tx, lens[i], i)->ep, "127.0.0.1", b.port);
@@ -241,8 +241,8 @@ static void test_udp_v6(void)
 		printf("  (no IPv6 in this kernel: skipped)\n");
 		goto out;
 	}
-	CHECK_EQ_INT(udp_open(&a, 0, 0, false), 0);
-	CHECK_EQ_INT(udp_open(&b, 0, 0, false), 0);
+	CHECK_EQ_INT(udp_open(&a, 0, 0, 0), 0);
+	CHECK_EQ_INT(udp_open(&b, 0, 0, 0), 0);
 	ep_set6(&batch_put(tx, 333, 1)->ep, "::1", b.port);
 	pkt = batch_put(tx, 44, 2);
 	ep_set6(&pkt->ep, "::1", b.port);
@@ -274,8 +274,8 @@ static void test_udp_truncated(void)
 	static const uint32_t lens[] = { 50, 500, 60, 100, 101, 7 };
 	struct udp a, b;
 
-	CHECK_EQ_INT(udp_open(&a, 0, 0, false), 0);
-	CHECK_EQ_INT(udp_open(&b, 0, 0, false), 0);
+	CHECK_EQ_INT(udp_open(&a, 0, 0, 0), 0);
+	CHECK_EQ_INT(udp_open(&b, 0, 0, 0), 0);
 	for (unsigned i = 0; i < 6; i++)
 		ep_set4(&batch_put(tx, lens[i], i)->ep, "127.0.0.1", b.port);
 	CHECK_EQ_INT(udp_send_batch(&a, tx), 6);
@@ -305,8 +305,8 @@ static void round_trip(unsigned n)
 	struct pkt_batch *tx = pkt_batch_new(n, SLOT), *rx = pkt_batch_new(n, SLOT);
 	struct udp a, b;
 
-	CHECK_EQ_INT(udp_open(&a, 0, 0, false), 0);
-	CHECK_EQ_INT(udp_open(&b, 0, 0, false), 0);
+	CHECK_EQ_INT(udp_open(&a, 0, 0, 0), 0);
+	CHECK_EQ_INT(udp_open(&b, 0, 0, 0), 0);
 	for (unsigned i = 0; i < n; i++) {
 		struct pkt *pkt = batch_put(tx, 64 + (i * 37) % 1300, i);
 
@@ -353,8 +353,8 @@ static void test_udp_unreachable(void)
 	struct pkt_batch *tx = pkt_batch_new(8, SLOT), *rx = pkt_batch_new(8, SLOT);
 	struct udp a, b;
 
-	CHECK_EQ_INT(udp_open(&a, 0, 0, false), 0);
-	CHECK_EQ_INT(udp_open(&b, 0, 0, false), 0);
+	CHECK_EQ_INT(udp_open(&a, 0, 0, 0), 0);
+	CHECK_EQ_INT(udp_open(&b, 0, 0, 0), 0);
 	/* The namespace has no routes beyond lo: these fail in the kernel. */
 	ep_set4(&batch_put(tx, 10, 0)->ep, "203.0.113.1", 9);
 	memset(&batch_put(tx, 10, 1)->ep, 0, sizeof(struct wg_endpoint));
@@ -375,7 +375,7 @@ static void test_udp_unreachable(void)
 /* ---- UDP GSO and GRO ---- */
 
 /* Slots as the data plane has them: a GRO buffer holds up to 64 KiB. */
-enum { GRO_SLOT = PKT_HEADROOM + 65536 };
+enum { GRO_SLOT = PKT_HEADROOM + 65536, UDP_OFFLOADS = UDP_OFFLOAD_GSO | UDP_OFFLOAD_GRO };
 
 /* With fake_eio set, sendmmsg() refuses a leading UDP_SEGMENT message with
  * EIO, as Linux before 6.11 did when the route's device could not checksum;
@@ -473,9 +473,9 @@ static void offload_mixed(bool tx_offloads, bool rx_offloads)
 	unsigned n, want_b = 0;
 	struct udp a, b, c;
 
-	CHECK_EQ_INT(udp_open(&a, 0, 0, tx_offloads), 0);
-	CHECK_EQ_INT(udp_open(&b, 0, 0, rx_offloads), 0);
-	CHECK_EQ_INT(udp_open(&c, 0, 0, rx_offloads), 0);
+	CHECK_EQ_INT(udp_open(&a, 0, 0, tx_offloads ? UDP_OFFLOADS : 0), 0);
+	CHECK_EQ_INT(udp_open(&b, 0, 0, rx_offloads ? UDP_OFFLOADS : 0), 0);
+	CHECK_EQ_INT(udp_open(&c, 0, 0, rx_offloads ? UDP_OFFLOADS : 0), 0);
 	CHECK(a.gso == tx_offloads && b.gro == rx_offloads);
 	d = mixed_batch(&n);
 	for (unsigned i = 0; i < n; i++) {
@@ -542,8 +542,8 @@ static void test_udp_gro_pending(void)
 	bool saw_pending = false, drained_alone = false;
 	struct udp a, b;
 
-	CHECK_EQ_INT(udp_open(&a, 0, 0, true), 0);
-	CHECK_EQ_INT(udp_open(&b, 0, 0, true), 0);
+	CHECK_EQ_INT(udp_open(&a, 0, 0, UDP_OFFLOADS), 0);
+	CHECK_EQ_INT(udp_open(&b, 0, 0, UDP_OFFLOADS), 0);
 	for (unsigned m = 0; m < 3; m++) {
 		for (unsigned i = 0; i < 40; i++, seq++)
 			ep_set4(&batch_put(tx, 500, seq)->ep, "127.0.0.1", b.port);
@@ -600,8 +600,8 @@ static void test_udp_gro_random(void)
 	struct udp a, b;
 	unsigned rnd = 12345;
 
-	CHECK_EQ_INT(udp_open(&a, 0, 0, true), 0);
-	CHECK_EQ_INT(udp_open(&b, 0, 0, true), 0);
+	CHECK_EQ_INT(udp_open(&a, 0, 0, UDP_OFFLOADS), 0);
+	CHECK_EQ_INT(udp_open(&b, 0, 0, UDP_OFFLOADS), 0);
 	for (int trial = 0; trial < 40; trial++) {
 		struct pollfd pfd = { .fd = b.fd, .events = POLLIN };
 		unsigned seq = 0, next = 0, msgs = 1 + (rnd = rnd * 1103515245 + 12345) % 6;
@@ -669,8 +669,8 @@ static void test_udp_gso_fallback(void)
 	struct udp a, b;
 	int on = 1;
 
-	CHECK_EQ_INT(udp_open(&a, 0, 0, true), 0);
-	CHECK_EQ_INT(udp_open(&b, 0, 0, true), 0);
+	CHECK_EQ_INT(udp_open(&a, 0, 0, UDP_OFFLOADS), 0);
+	CHECK_EQ_INT(udp_open(&b, 0, 0, UDP_OFFLOADS), 0);
 	CHECK(a.gso);
 	CHECK_EQ_INT(setsockopt(a.fd, SOL_SOCKET, SO_NO_CHECK, &on, sizeof(on)), 0);
 	CHECK_EQ_INT(send_run_of(&a, &b, 10), 10);
@@ -700,12 +700,15 @@ static void test_udp_offloads_off(void)
 	int gro = -1;
 	socklen_t len = sizeof(gro);
 
-	CHECK_EQ_INT(udp_open(&a, 0, 0, false), 0);
+	CHECK_EQ_INT(udp_open(&a, 0, 0, 0), 0);
 	CHECK(!a.gso && !a.gro);
 	CHECK(getsockopt(a.fd, SOL_UDP, UDP_GRO, &gro, &len) == 0 && gro == 0);
 	udp_close(&a);
-	CHECK_EQ_INT(udp_open(&a, 0, 0, true), 0);
+	CHECK_EQ_INT(udp_open(&a, 0, 0, UDP_OFFLOADS), 0);
 	CHECK(a.gso && a.gro);
+	udp_close(&a);
+	CHECK_EQ_INT(udp_open(&a, 0, 0, UDP_OFFLOAD_GSO), 0);
+	CHECK(a.gso && !a.gro);
 	udp_close(&a);
 }
 
@@ -801,7 +804,7 @@ static void test_udp_send_once(void)
 	int fds, on = 1;
 	bool marks;
 
-	CHECK_EQ_INT(udp_open(&b, 0, 0, false), 0);
+	CHECK_EQ_INT(udp_open(&b, 0, 0, 0), 0);
 	marks = setsockopt(b.fd, SOL_SOCKET, SO_RCVMARK, &on, sizeof(on)) == 0;
 	to.sin_port = htons(b.port);
 	inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
@@ -882,7 +885,7 @@ static void test_tun_data(void)
 	CHECK_EQ_INT(tun_open(&tun, "mgtest0"), 0);
 	CHECK_EQ_INT(addr_set4("mgtest0", "10.77.0.1", "255.255.255.0"), 0);
 	CHECK_EQ_INT(link_up("mgtest0"), 0);
-	CHECK_EQ_INT(udp_open(&u, 0, 0, false), 0);
+	CHECK_EQ_INT(udp_open(&u, 0, 0, 0), 0);
 
 	/* Into the kernel: a garbage packet is refused, the next one delivered. */
 	pkt = pkt_batch_add(tb);
