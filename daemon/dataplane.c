@@ -94,13 +94,10 @@ void dataplane_set_mesh_ops(struct dataplane *dp, const struct dataplane_mesh_op
 	dp->mesh.ctx = ctx;
 }
 
-/* UDP offloads the data plane asks for. Not GRO yet: a GRO buffer fills up
- * to 64 KiB of the udp_in slot it lands in, and over time every slot (4 MiB
- * in all) would stay resident, where plain datagrams touch a page or two;
- * the RSS budget has no room for that until GRO reads into a bounded area. */
+/* UDP offloads the data plane asks for. */
 static unsigned udp_offloads(const struct dataplane *dp)
 {
-	return dp->opt.offloads ? UDP_OFFLOAD_GSO : 0;
+	return dp->opt.offloads ? UDP_OFFLOAD_GSO | UDP_OFFLOAD_GRO : 0;
 }
 
 static void flush_udp(void *ctx, struct pkt_batch *batch)

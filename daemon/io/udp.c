@@ -24,6 +24,13 @@
  * dropping the rest: UDP may lose packets, the event loop may not stall. */
 enum { UDP_SEND_WAIT_MS = 5, UDP_SEND_MAX_WAITS = 4 };
 
+/* Messages per read with GRO on (wireguard-go reads 2). Each GRO buffer
+ * fills up to 64 KiB of the slot it lands in; reading few at a time into
+ * the same slots keeps the slots that ever hold one (the first few, and the
+ * last few where pending buffers wait) few and the memory resident small,
+ * at the cost of more reads for plain datagrams. */
+enum { UDP_GRO_READ_MAX = 4 };
+
 /* Room for IP_PKTINFO and IPV6_PKTINFO together (an IPv4 datagram on the
  * dual-stack socket carries both) and UDP_GRO (an int) or UDP_SEGMENT. */
 union udp_cmsg_buf {
@@ -261,11 +268,14 @@ static uint32_t gro_first_len(const struct pkt *buf, unsigned gso)
 	return gso && buf->len > gso ? gso : buf->len;
 }
 
-/* Copies datagram s of buffer src (segment size gso) into slot dst. */
+/* Copies datagram s of buffer src (segment size gso, 0: one datagram) into
+ * slot dst. */
 static void gro_copy(struct pkt *dst, const struct pkt *src, unsigned gso, unsigned s)
 {
-	uint32_t off = s * gso, len = src->len - off < gso ? src->len - off : gso;
+	uint32_t off = s * gso, len = src->len - off;
 
+	if (gso && len > gso)
+		len = gso;
 	pkt_reset(dst);
 	memcpy(dst->data, src->data + off, len);
 	dst->len = len;
@@ -307,8 +317,9 @@ static unsigned recv_keep(struct udp *udp, struct pkt_batch *batch, unsigned n)
 }
 
 /* Spreads buffer j (at base[j], its datagrams going to base[t ..]) over
- * its slots: copies of the later datagrams, the buffer itself moves to
- * base[t]. Every slot in between is free or already laid out. */
+ * its slots by copying; every slot in between is free or already laid out.
+ * Buffers do not move between slots, so only the few slots reads go to
+ * ever hold a whole GRO buffer (see UDP_GRO_READ_MAX). */
 static void recv_spread(struct pkt *base, unsigned j, unsigned t, unsigned gso)
 {
 	struct pkt *src = &base[j];
@@ -316,9 +327,10 @@ static void recv_spread(struct pkt *base, unsigned j, unsigned t, unsigned gso)
 
 	for (unsigned s = n - 1; s > 0; s--)
 		gro_copy(&base[t + s], src, gso, s);
-	src->len = gro_first_len(src, gso);
 	if (t != j)
-		slot_swap(&base[t], src);
+		gro_copy(&base[t], src, gso, 0);
+	else
+		src->len = gro_first_len(src, gso);
 }
 
 /* Lays out the kept buffers as one datagram per slot from batch->count on,
@@ -365,7 +377,7 @@ static void recv_split(struct udp *udp, struct pkt_batch *batch, unsigned kept)
 }
 
 /* Delivers pending datagrams into the free slots before them, oldest
- * first; a buffer's last datagram takes its slot along. */
+ * first; an emptied buffer's slot joins the free ones. */
 static void recv_drain(struct udp *udp, struct pkt_batch *batch)
 {
 	uint16_t *gso = udp->scratch->gso;
@@ -381,17 +393,16 @@ static void recv_drain(struct udp *udp, struct pkt_batch *batch)
 		struct pkt *src = &batch->pkts[end], *dst;
 		uint32_t len;
 
-		while (batch->count < end && (len = gro_first_len(src, gso[done])) < src->len) {
+		while (batch->count < end && src->len) {
+			len = gro_first_len(src, gso[done]);
 			dst = &batch->pkts[batch->count++];
 			gro_copy(dst, src, gso[done], 0);
 			src->data += len;
 			src->len -= len;
 			udp->stats.udp_rx++;
 		}
-		if (batch->count == end)
+		if (src->len)
 			break;
-		slot_swap(&batch->pkts[batch->count++], src);
-		udp->stats.udp_rx++;
 		udp->rx_pending--;
 		done++;
 	}
@@ -413,16 +424,22 @@ int udp_recv_batch(struct udp *udp, struct pkt_batch *batch)
 	bool filled = false;
 
 	recv_drain(udp, batch);
-	while (!udp->rx_pending && batch->count < batch->cap) {
+	/* With GRO, one read per call and none after pending datagrams: reads
+	 * then always land in the same few slots (from count, which the data
+	 * plane's batch has at 0). */
+	while (!udp->rx_pending && batch->count < batch->cap &&
+	       !(udp->gro && batch->count != start)) {
 		/* With GRO one slot stays free, so that a read always delivers a
 		 * datagram and pending buffers never fill the batch. */
 		unsigned want = batch->cap - batch->count - (udp->gro ? 1 : 0);
 		int n;
 
-		if (want == 0)
-			break;
 		if (want > UDP_BATCH_MAX)
 			want = UDP_BATCH_MAX;
+		if (udp->gro && want > UDP_GRO_READ_MAX)
+			want = UDP_GRO_READ_MAX;
+		if (want == 0)
+			break;
 		recv_prepare(udp, batch, want);
 		do {
 			n = recvmmsg(udp->fd, udp->scratch->msgs, want, MSG_DONTWAIT, NULL);
@@ -434,7 +451,7 @@ int udp_recv_batch(struct udp *udp, struct pkt_batch *batch)
 		}
 		recv_split(udp, batch, recv_keep(udp, batch, (unsigned)n));
 		filled = (unsigned)n == want;
-		if (!filled)
+		if (!filled || udp->gro)
 			break; /* drained: the next call would only see EAGAIN */
 	}
 	udp->rx_more = filled || udp->rx_pending;
