@@ -88,13 +88,15 @@ int udp_set_fwmark(struct udp *udp, uint32_t fwmark);
  * it arrived). Datagrams longer than a slot are dropped and counted. Returns
  * the number received (0 on EAGAIN) or -errno.
  *
- * With UDP_GRO a read leaves one slot free (the batch then holds at most
- * cap - 1 after a call that read), slots should hold 64 KiB (a buffer
- * longer than a slot is dropped whole and counted as truncated), and one
- * read may bring more datagrams than there are free slots.
- * Those wait, whole buffers, in the batch's last slots: while
- * udp_rx_has_pending(), pass the same batch again and leave the slots past
- * count alone; the next call delivers them, in order, before reading more.
+ * With UDP_GRO a call reads once, at most a few buffers, and not after
+ * delivering pending datagrams (pass the batch emptied, so reads land in
+ * the same slots); a read leaves one slot free; slots should hold 64 KiB (a
+ * buffer longer than a slot is dropped whole and counted as truncated).
+ * One read may bring more datagrams than there are free slots. Those wait,
+ * whole buffers, in the batch's last slots: while udp_rx_has_pending(),
+ * pass the same batch again and leave the slots past count alone; the next
+ * call delivers them, in order, before reading more. udp->rx_more says
+ * whether another call may find more.
  * Slots of a batch may be permuted by this call (never exchanged with
  * another batch's). */
 int udp_recv_batch(struct udp *udp, struct pkt_batch *batch);
