@@ -96,12 +96,19 @@ void dataplane_set_mesh_ops(struct dataplane *dp, const struct dataplane_mesh_op
 	dp->mesh.ctx = ctx;
 }
 
+/* UDP offloads the data plane asks for. */
+static unsigned udp_offloads(const struct dataplane *dp)
+{
+	return dp->opt.offloads ? UDP_OFFLOAD_GSO | UDP_OFFLOAD_GRO : 0;
+}
+
 static void flush_udp(void *ctx, struct pkt_batch *batch)
 {
 	struct dataplane *dp = ctx;
 	dataplane_mesh_tx(&dp->mesh, batch);
 	udp_send_batch(&dp->udp, batch);
 	batch->count = 0;
+	dp->offloads.udp_gso = dp->udp.gso; /* EIO turns it off */
 }
 
 static void flush_tun(void *ctx, struct pkt_batch *batch)
@@ -136,20 +143,28 @@ static void on_tun(void *ctx, uint32_t events)
 	}
 }
 
+static void udp_input(struct dataplane *dp)
+{
+	dataplane_mesh_rx(&dp->mesh, dp->udp_in, dp->udp_out);
+	wg_device_udp_input(dp->dev, dp->udp_in, dp->tun_out, dp->udp_out);
+	flush_outputs(dp);
+}
+
 static void on_udp(void *ctx, uint32_t events)
 {
 	struct dataplane *dp = ctx;
 
 	for (int round = 0; round < MAX_ROUNDS; round++) {
-		int n = udp_recv_batch(&dp->udp, dp->udp_in);
-		if (n <= 0)
+		if (udp_recv_batch(&dp->udp, dp->udp_in) <= 0)
 			break;
-		dataplane_mesh_rx(&dp->mesh, dp->udp_in, dp->udp_out);
-		wg_device_udp_input(dp->dev, dp->udp_in, dp->tun_out, dp->udp_out);
-		flush_outputs(dp);
-		if ((unsigned)n < dp->udp_in->cap)
+		udp_input(dp);
+		if (!dp->udp.rx_more)
 			break;
 	}
+	/* Datagrams split from a GRO buffer that did not fit wait in udp_in;
+	 * no readiness event would bring them if the socket is empty. */
+	while (udp_rx_has_pending(&dp->udp) && udp_recv_pending(&dp->udp, dp->udp_in) > 0)
+		udp_input(dp);
 }
 
 static void on_timer(void *ctx)
@@ -266,9 +281,11 @@ int dataplane_open(struct dataplane *dp, struct loop *loop, struct wg_device *de
 		log_info("TUN offloads: %s", !dp->tun.vnet_hdr ? "none (the kernel refused them)"
 					     : dp->tun.uso     ? "TSO and USO"
 							       : "TSO (no USO before Linux 6.2)");
-	ret = udp_open(&dp->udp, port, fwmark);
+	ret = udp_open(&dp->udp, port, fwmark, udp_offloads(dp));
 	if (ret < 0)
 		goto err_udp;
+	dp->offloads.udp_gso = dp->udp.gso;
+	dp->offloads.udp_gro = dp->udp.gro;
 	dp->tun_src = loop_add_fd(loop, dp->tun.fd, EPOLLIN, on_tun, dp);
 	dp->udp_src = loop_add_fd(loop, dp->udp.fd, EPOLLIN, on_udp, dp);
 	dp->timer = loop_timer_add(loop, UINT64_MAX, on_timer, dp);
@@ -314,7 +331,7 @@ int dataplane_set_port(struct dataplane *dp, uint16_t port)
 
 	if (port && port == dp->udp.port)
 		return 0;
-	ret = udp_open(&fresh, port, dp->udp.fwmark);
+	ret = udp_open(&fresh, port, dp->udp.fwmark, udp_offloads(dp));
 	if (ret < 0)
 		return ret;
 	src = loop_add_fd(dp->loop, fresh.fd, EPOLLIN, on_udp, dp);
@@ -327,5 +344,7 @@ int dataplane_set_port(struct dataplane *dp, uint16_t port)
 	udp_close(&dp->udp);
 	dp->udp = fresh;
 	dp->udp_src = src;
+	dp->offloads.udp_gso = dp->udp.gso;
+	dp->offloads.udp_gro = dp->udp.gro;
 	return 0;
 }

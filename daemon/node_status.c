@@ -500,6 +500,12 @@ static json_t *io_json(const struct node *node)
 		IO_FIELD(tun_split_bad_pkt),
 		IO_FIELD(tun_coalesced_writes),
 		IO_FIELD(tun_coalesced_segs),
+		IO_FIELD(udp_gso_msgs),
+		IO_FIELD(udp_gso_datagrams),
+		IO_FIELD(udp_gso_off),
+		IO_FIELD(udp_gro_buffers),
+		IO_FIELD(udp_gro_datagrams),
+		IO_FIELD(udp_gro_dropped),
 	};
 #undef IO_FIELD
 	struct io_stats sum = { 0 };

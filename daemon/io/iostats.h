@@ -28,6 +28,13 @@ struct io_stats {
 	uint64_t tun_split_bad_pkt;    /* reads whose IP/L4 headers do not fit it, dropped */
 	uint64_t tun_coalesced_writes; /* writes carrying several segments */
 	uint64_t tun_coalesced_segs;   /* segments in those writes */
+	/* UDP offloads (UDP_SEGMENT, UDP_GRO). udp_tx / udp_rx count datagrams. */
+	uint64_t udp_gso_msgs;      /* UDP_SEGMENT messages the kernel accepted */
+	uint64_t udp_gso_datagrams; /* datagrams those carried */
+	uint64_t udp_gso_off;       /* GSO turned off after EIO from the route's device */
+	uint64_t udp_gro_buffers;   /* UDP_GRO buffers holding more than one datagram */
+	uint64_t udp_gro_datagrams; /* datagrams split from those */
+	uint64_t udp_gro_dropped;   /* pending datagrams lost: another batch was passed */
 };
 
 static inline void io_stats_add(struct io_stats *sum, const struct io_stats *s)
@@ -48,6 +55,12 @@ static inline void io_stats_add(struct io_stats *sum, const struct io_stats *s)
 	sum->tun_split_bad_pkt += s->tun_split_bad_pkt;
 	sum->tun_coalesced_writes += s->tun_coalesced_writes;
 	sum->tun_coalesced_segs += s->tun_coalesced_segs;
+	sum->udp_gso_msgs += s->udp_gso_msgs;
+	sum->udp_gso_datagrams += s->udp_gso_datagrams;
+	sum->udp_gso_off += s->udp_gso_off;
+	sum->udp_gro_buffers += s->udp_gro_buffers;
+	sum->udp_gro_datagrams += s->udp_gro_datagrams;
+	sum->udp_gro_dropped += s->udp_gro_dropped;
 }
 
 #endif

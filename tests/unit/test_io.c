@@ -2,7 +2,10 @@
  * Packet I/O against the real kernel: UDP batches over loopback (IPv4 and
  * IPv6, pktinfo, sticky sources, truncation, unreachable destinations), one
  * datagram from a socket of its own (udp_send_once: a new source port, the
- * fwmark, nothing left open) and a TUN device (write a packet in, read a
+ * fwmark, nothing left open), UDP GSO and GRO (mixed batches arrive whole and
+ * in order with the offloads on or off at either end, GRO buffers larger
+ * than the batch wait and arrive, refused GSO messages go again one by one)
+ * and a TUN device (write a packet in, read a
  * routed packet out, removal on close).
  *
  * Needs root; everything happens in a private network namespace created by
@@ -10,9 +13,11 @@
  * and nothing can leave the machine (the namespace has only lo and the TUN).
  */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <sched.h>
 #include <string.h>
@@ -155,7 +160,7 @@ static void test_udp_open(void)
 	int mark = -1;
 	socklen_t len = sizeof(mark);
 
-	CHECK_EQ_INT(udp_open(&a, 0, 0x1234), 0);
+	CHECK_EQ_INT(udp_open(&a, 0, 0x1234, 0), 0);
 	CHECK(a.port != 0);
 	CHECK_EQ_INT(a.family, AF_INET6);
 	CHECK(getsockopt(a.fd, SOL_SOCKET, SO_MARK, &mark, &len) == 0 && mark == 0x1234);
@@ -163,7 +168,7 @@ static void test_udp_open(void)
 	CHECK(getsockopt(a.fd, SOL_SOCKET, SO_MARK, &mark, &len) == 0 && mark == 0);
 	CHECK(fcntl(a.fd, F_GETFL) & O_NONBLOCK);
 	CHECK(fcntl(a.fd, F_GETFD) & FD_CLOEXEC);
-	CHECK_EQ_INT(udp_open(&b, a.port, 0), -EADDRINUSE);
+	CHECK_EQ_INT(udp_open(&b, a.port, 0, 0), -EADDRINUSE);
 	udp_close(&a);
 	udp_close(&a);
 }
@@ -174,8 +179,8 @@ static void test_udp_v4(void)
 	static const uint32_t lens[] = { 1, 100, 1400 };
 	struct udp a, b;
 
-	CHECK_EQ_INT(udp_open(&a, 0, 0), 0);
-	CHECK_EQ_INT(udp_open(&b, 0, 0), 0);
+	CHECK_EQ_INT(udp_open(&a, 0, 0, 0), 0);
+	CHECK_EQ_INT(udp_open(&b, 0, 0, 0), 0);
 	rx->count = 1; /* receiving appends after what the batch holds */
 	for (unsigned i = 0; i < 3; i++)
 		ep_set4(&batch_put(tx, lens[i], i)->ep, "127.0.0.1", b.port);
@@ -236,8 +241,8 @@ static void test_udp_v6(void)
 		printf("  (no IPv6 in this kernel: skipped)\n");
 		goto out;
 	}
-	CHECK_EQ_INT(udp_open(&a, 0, 0), 0);
-	CHECK_EQ_INT(udp_open(&b, 0, 0), 0);
+	CHECK_EQ_INT(udp_open(&a, 0, 0, 0), 0);
+	CHECK_EQ_INT(udp_open(&b, 0, 0, 0), 0);
 	ep_set6(&batch_put(tx, 333, 1)->ep, "::1", b.port);
 	pkt = batch_put(tx, 44, 2);
 	ep_set6(&pkt->ep, "::1", b.port);
@@ -269,8 +274,8 @@ static void test_udp_truncated(void)
 	static const uint32_t lens[] = { 50, 500, 60, 100, 101, 7 };
 	struct udp a, b;
 
-	CHECK_EQ_INT(udp_open(&a, 0, 0), 0);
-	CHECK_EQ_INT(udp_open(&b, 0, 0), 0);
+	CHECK_EQ_INT(udp_open(&a, 0, 0, 0), 0);
+	CHECK_EQ_INT(udp_open(&b, 0, 0, 0), 0);
 	for (unsigned i = 0; i < 6; i++)
 		ep_set4(&batch_put(tx, lens[i], i)->ep, "127.0.0.1", b.port);
 	CHECK_EQ_INT(udp_send_batch(&a, tx), 6);
@@ -300,8 +305,8 @@ static void round_trip(unsigned n)
 	struct pkt_batch *tx = pkt_batch_new(n, SLOT), *rx = pkt_batch_new(n, SLOT);
 	struct udp a, b;
 
-	CHECK_EQ_INT(udp_open(&a, 0, 0), 0);
-	CHECK_EQ_INT(udp_open(&b, 0, 0), 0);
+	CHECK_EQ_INT(udp_open(&a, 0, 0, 0), 0);
+	CHECK_EQ_INT(udp_open(&b, 0, 0, 0), 0);
 	for (unsigned i = 0; i < n; i++) {
 		struct pkt *pkt = batch_put(tx, 64 + (i * 37) % 1300, i);
 
@@ -348,8 +353,8 @@ static void test_udp_unreachable(void)
 	struct pkt_batch *tx = pkt_batch_new(8, SLOT), *rx = pkt_batch_new(8, SLOT);
 	struct udp a, b;
 
-	CHECK_EQ_INT(udp_open(&a, 0, 0), 0);
-	CHECK_EQ_INT(udp_open(&b, 0, 0), 0);
+	CHECK_EQ_INT(udp_open(&a, 0, 0, 0), 0);
+	CHECK_EQ_INT(udp_open(&b, 0, 0, 0), 0);
 	/* The namespace has no routes beyond lo: these fail in the kernel. */
 	ep_set4(&batch_put(tx, 10, 0)->ep, "203.0.113.1", 9);
 	memset(&batch_put(tx, 10, 1)->ep, 0, sizeof(struct wg_endpoint));
@@ -365,6 +370,346 @@ static void test_udp_unreachable(void)
 	udp_close(&b);
 	pkt_batch_free(tx);
 	pkt_batch_free(rx);
+}
+
+/* ---- UDP GSO and GRO ---- */
+
+/* Slots as the data plane has them: a GRO buffer holds up to 64 KiB. */
+enum { GRO_SLOT = PKT_HEADROOM + 65536, UDP_OFFLOADS = UDP_OFFLOAD_GSO | UDP_OFFLOAD_GRO };
+
+/* With fake_eio set, sendmmsg() refuses a leading UDP_SEGMENT message with
+ * EIO, as Linux before 6.11 did when the route's device could not checksum;
+ * this kernel checksums in software instead, so the failure is injected. */
+static bool fake_eio;
+
+static bool msg_has_segment(struct msghdr *hdr)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(hdr); c; c = CMSG_NXTHDR(hdr, c))
+		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_SEGMENT)
+			return true;
+	return false;
+}
+
+int sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
+{
+	static int (*real)(int, struct mmsghdr *, unsigned int, int);
+	unsigned plain = 0;
+
+	if (!real)
+		*(void **)&real = dlsym(RTLD_NEXT, "sendmmsg");
+	while (fake_eio && plain < n && !msg_has_segment(&msgs[plain].msg_hdr))
+		plain++;
+	if (fake_eio && plain == 0 && n) {
+		errno = EIO;
+		return -1;
+	}
+	return real(fd, msgs, fake_eio ? plain : n, flags);
+}
+
+struct sent_dgram {
+	uint32_t len;
+	int dest;    /* 0: b over IPv4, 1: b over IPv6, 2: c over IPv4 */
+	bool sticky; /* from 127.0.0.2 */
+};
+
+/* Runs of equal sizes (70 in one: more than a GSO message), a trailing short
+ * one, a longer one after a run, IPv6, another receiver, another source. */
+static const struct sent_dgram *mixed_batch(unsigned *count)
+{
+	static struct sent_dgram d[100];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < 70; i++)
+		d[n++] = (struct sent_dgram){ 1000, 0, false };
+	d[n++] = (struct sent_dgram){ 300, 0, false };
+	for (unsigned i = 0; i < 5; i++)
+		d[n++] = (struct sent_dgram){ 1200, 1, false };
+	for (unsigned i = 0; i < 3; i++)
+		d[n++] = (struct sent_dgram){ 800, 2, false };
+	for (unsigned i = 0; i < 4; i++)
+		d[n++] = (struct sent_dgram){ 600, 0, true };
+	d[n++] = (struct sent_dgram){ 900, 0, false };
+	d[n++] = (struct sent_dgram){ 900, 0, false };
+	d[n++] = (struct sent_dgram){ 950, 0, false };
+	d[n++] = (struct sent_dgram){ 1, 0, false };
+	*count = n;
+	return d;
+}
+
+/* Checks that rx holds, in order and byte-exact, the datagrams of d that
+ * went to receiver `which` (0: b, 2: c). */
+static void mixed_check(const struct sent_dgram *d, unsigned n, int which,
+			const struct pkt_batch *rx, uint16_t from_port)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		const struct pkt *pkt;
+
+		if ((d[i].dest == 2) != (which == 2) || (d[i].dest == 1 && !have_ipv6))
+			continue;
+		CHECK(k < rx->count);
+		if (k >= rx->count)
+			return;
+		pkt = &rx->pkts[k++];
+		CHECK(payload_ok(pkt, d[i].len, i));
+		CHECK_EQ_INT(pkt->ep.addr.sa.sa_family, d[i].dest == 1 ? AF_INET6 : AF_INET);
+		if (d[i].dest != 1) {
+			CHECK(ip4_is(&pkt->ep.addr.in4.sin_addr,
+				     d[i].sticky ? "127.0.0.2" : "127.0.0.1"));
+			CHECK_EQ_INT(ntohs(pkt->ep.addr.in4.sin_port), from_port);
+		}
+	}
+	CHECK_EQ_INT(rx->count, k);
+}
+
+/* One batch of mixed datagrams a -> b and c, with the offloads on or off at
+ * each end: what arrives is the same, in order, byte for byte. */
+static void offload_mixed(bool tx_offloads, bool rx_offloads)
+{
+	struct pkt_batch *tx = pkt_batch_new(128, SLOT);
+	struct pkt_batch *rxb = pkt_batch_new(128, GRO_SLOT), *rxc = pkt_batch_new(8, GRO_SLOT);
+	const struct sent_dgram *d;
+	unsigned n, want_b = 0;
+	struct udp a, b, c;
+
+	CHECK_EQ_INT(udp_open(&a, 0, 0, tx_offloads ? UDP_OFFLOADS : 0), 0);
+	CHECK_EQ_INT(udp_open(&b, 0, 0, rx_offloads ? UDP_OFFLOADS : 0), 0);
+	CHECK_EQ_INT(udp_open(&c, 0, 0, rx_offloads ? UDP_OFFLOADS : 0), 0);
+	CHECK(a.gso == tx_offloads && b.gro == rx_offloads);
+	d = mixed_batch(&n);
+	for (unsigned i = 0; i < n; i++) {
+		struct pkt *pkt;
+
+		if (d[i].dest == 1 && !have_ipv6)
+			continue;
+		pkt = batch_put(tx, d[i].len, i);
+		if (d[i].dest == 1)
+			ep_set6(&pkt->ep, "::1", b.port);
+		else
+			ep_set4(&pkt->ep, "127.0.0.1", d[i].dest == 2 ? c.port : b.port);
+		if (d[i].sticky)
+			inet_pton(AF_INET, "127.0.0.2", &pkt->ep.src4);
+		want_b += d[i].dest != 2;
+	}
+	CHECK_EQ_INT(udp_send_batch(&a, tx), want_b + 3);
+	recv_until(&b, rxb, want_b);
+	recv_until(&c, rxc, 3);
+	mixed_check(d, n, 0, rxb, a.port);
+	mixed_check(d, n, 2, rxc, a.port);
+	CHECK_EQ_INT(a.stats.udp_tx, want_b + 3);
+	CHECK_EQ_INT(a.stats.udp_send_errors, 0);
+	if (tx_offloads) {
+		/* 64 + 7 (a shorter one ends a run) + 5 + 3 + 4 + 2 + 2 (the
+		 * longer one starts a run, the 1-byte one ends it) */
+		CHECK_EQ_INT(a.stats.udp_gso_msgs, have_ipv6 ? 7 : 6);
+		CHECK_EQ_INT(a.stats.udp_gso_datagrams, have_ipv6 ? 87 : 82);
+	} else {
+		CHECK_EQ_INT(a.stats.udp_gso_msgs, 0);
+	}
+	/* Loopback hands a GSO message to a GRO socket whole. */
+	CHECK(tx_offloads && rx_offloads ? b.stats.udp_gro_buffers >= 4
+					 : b.stats.udp_gro_buffers == 0);
+	CHECK_EQ_INT(b.stats.udp_gro_datagrams,
+		     b.stats.udp_gro_buffers ? 71 + 4 + 2 + 2 + 5 * have_ipv6 : 0);
+	CHECK_EQ_INT(b.stats.udp_rx, want_b);
+	CHECK(!udp_rx_has_pending(&b));
+	udp_close(&a);
+	udp_close(&b);
+	udp_close(&c);
+	pkt_batch_free(tx);
+	pkt_batch_free(rxb);
+	pkt_batch_free(rxc);
+}
+
+static void test_udp_offload_mixed(void)
+{
+	offload_mixed(true, true);
+	offload_mixed(false, false);
+	offload_mixed(true, false);
+	offload_mixed(false, true);
+}
+
+/* Three GRO buffers of 40 datagrams and a single, into a batch of 16 slots
+ * (the first call finds one slot taken): nothing is lost, nothing
+ * reordered; what does not fit waits, and udp_recv_pending() delivers it
+ * without reading. */
+static void test_udp_gro_pending(void)
+{
+	struct pkt_batch *tx = pkt_batch_new(64, SLOT), *rx = pkt_batch_new(16, GRO_SLOT);
+	struct pollfd pfd;
+	unsigned seq = 0, next = 0;
+	bool saw_pending = false, drained_alone = false;
+	struct udp a, b;
+
+	CHECK_EQ_INT(udp_open(&a, 0, 0, UDP_OFFLOADS), 0);
+	CHECK_EQ_INT(udp_open(&b, 0, 0, UDP_OFFLOADS), 0);
+	for (unsigned m = 0; m < 3; m++) {
+		for (unsigned i = 0; i < 40; i++, seq++)
+			ep_set4(&batch_put(tx, 500, seq)->ep, "127.0.0.1", b.port);
+		CHECK_EQ_INT(udp_send_batch(&a, tx), 40);
+	}
+	ep_set4(&batch_put(tx, 100, seq++)->ep, "127.0.0.1", b.port);
+	CHECK_EQ_INT(udp_send_batch(&a, tx), 1);
+	CHECK_EQ_INT(a.stats.udp_gso_msgs, 3);
+
+	pfd = (struct pollfd){ .fd = b.fd, .events = POLLIN };
+	rx->count = 1;
+	rx->pkts[0].len = 0;
+	for (int round = 0; round < 200 && next < seq; round++) {
+		unsigned first = rx->count;
+		int n;
+
+		if (udp_rx_has_pending(&b) && round % 2) {
+			n = udp_recv_pending(&b, rx);
+			drained_alone = true;
+		} else {
+			if (!udp_rx_has_pending(&b) && poll(&pfd, 1, 50) <= 0)
+				continue;
+			n = udp_recv_batch(&b, rx);
+		}
+		CHECK(n > 0);
+		CHECK_EQ_INT(rx->count, first + (unsigned)(n > 0 ? n : 0));
+		for (unsigned i = first; i < rx->count; i++, next++)
+			CHECK(payload_ok(&rx->pkts[i], next < 120 ? 500 : 100, next));
+		saw_pending |= udp_rx_has_pending(&b);
+		rx->count = 0;
+	}
+	CHECK_EQ_INT(next, seq);
+	CHECK(saw_pending && drained_alone);
+	CHECK(!udp_rx_has_pending(&b));
+	CHECK_EQ_INT(b.stats.udp_gro_buffers, 3);
+	CHECK_EQ_INT(b.stats.udp_gro_datagrams, 120);
+	CHECK_EQ_INT(b.stats.udp_rx, seq);
+	CHECK_EQ_INT(b.stats.udp_gro_dropped, 0);
+	CHECK_EQ_INT(udp_recv_batch(&b, rx), 0);
+	udp_close(&a);
+	udp_close(&b);
+	pkt_batch_free(tx);
+	pkt_batch_free(rx);
+}
+
+/* Random GRO buffers (1..64 datagrams of 1..1400 bytes, some with a shorter
+ * last) into batches of random sizes, partly filled when nothing waits:
+ * every datagram arrives once, in order, byte-exact. */
+static void test_udp_gro_random(void)
+{
+	enum { MAX_DGRAMS = 6 * 64 };
+	struct pkt_batch *tx = pkt_batch_new(64, SLOT), *rx = pkt_batch_new(24, GRO_SLOT);
+	static uint32_t lens[MAX_DGRAMS];
+	struct udp a, b;
+	unsigned rnd = 12345;
+
+	CHECK_EQ_INT(udp_open(&a, 0, 0, UDP_OFFLOADS), 0);
+	CHECK_EQ_INT(udp_open(&b, 0, 0, UDP_OFFLOADS), 0);
+	for (int trial = 0; trial < 40; trial++) {
+		struct pollfd pfd = { .fd = b.fd, .events = POLLIN };
+		unsigned seq = 0, next = 0, msgs = 1 + (rnd = rnd * 1103515245 + 12345) % 6;
+
+		for (unsigned m = 0; m < msgs; m++) {
+			unsigned count = 1 + (rnd = rnd * 1103515245 + 12345) % 64;
+			uint32_t size = 1 + (rnd = rnd * 1103515245 + 12345) % 1000;
+
+			for (unsigned i = 0; i < count; i++, seq++) {
+				lens[seq] = i + 1 == count && rnd % 3 == 0 ? 1 + size / 2 : size;
+				ep_set4(&batch_put(tx, lens[seq], seq)->ep, "127.0.0.1", b.port);
+			}
+			CHECK_EQ_INT(udp_send_batch(&a, tx), count);
+		}
+		rx->cap = 2 + (rnd = rnd * 1103515245 + 12345) % 23;
+		for (int round = 0; round < 400 && next < seq; round++) {
+			unsigned first;
+
+			rx->count = udp_rx_has_pending(&b)
+					? 0
+					: (rnd = rnd * 1103515245 + 12345) % (rx->cap - 1);
+			first = rx->count;
+			if (!udp_rx_has_pending(&b) && poll(&pfd, 1, 50) <= 0)
+				continue;
+			CHECK(udp_recv_batch(&b, rx) >= 0);
+			for (unsigned i = first; i < rx->count && next < seq; i++, next++)
+				CHECK(payload_ok(&rx->pkts[i], lens[next], next));
+		}
+		CHECK_EQ_INT(next, seq);
+		CHECK(!udp_rx_has_pending(&b));
+		rx->cap = 24;
+	}
+	CHECK_EQ_INT(b.stats.udp_gro_dropped, 0);
+	CHECK_EQ_INT(b.stats.udp_truncated, 0);
+	CHECK_EQ_INT(udp_recv_batch(&b, rx), 0);
+	udp_close(&a);
+	udp_close(&b);
+	pkt_batch_free(tx);
+	pkt_batch_free(rx);
+}
+
+/* n datagrams of 700 bytes a -> b; returns how many arrived intact. A read
+ * with GRO leaves the batch's last slot free: one more than n. */
+static unsigned send_run_of(struct udp *a, struct udp *b, unsigned n)
+{
+	struct pkt_batch *tx = pkt_batch_new(n, SLOT), *rx = pkt_batch_new(n + 1, GRO_SLOT);
+	unsigned ok = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		ep_set4(&batch_put(tx, 700, i)->ep, "127.0.0.1", b->port);
+	CHECK_EQ_INT(udp_send_batch(a, tx), n);
+	recv_until(b, rx, n);
+	for (unsigned i = 0; i < rx->count; i++)
+		ok += payload_ok(&rx->pkts[i], 700, i);
+	pkt_batch_free(tx);
+	pkt_batch_free(rx);
+	return ok;
+}
+
+/* A GSO message the kernel refuses as such goes again datagram by datagram:
+ * EINVAL (here: SO_NO_CHECK, which UDP_SEGMENT cannot honour) for that
+ * message only; EIO (the route's device cannot checksum) for good. */
+static void test_udp_gso_fallback(void)
+{
+	struct udp a, b;
+	int on = 1;
+
+	CHECK_EQ_INT(udp_open(&a, 0, 0, UDP_OFFLOADS), 0);
+	CHECK_EQ_INT(udp_open(&b, 0, 0, UDP_OFFLOADS), 0);
+	CHECK(a.gso);
+	CHECK_EQ_INT(setsockopt(a.fd, SOL_SOCKET, SO_NO_CHECK, &on, sizeof(on)), 0);
+	CHECK_EQ_INT(send_run_of(&a, &b, 10), 10);
+	CHECK(a.gso);
+	CHECK_EQ_INT(a.stats.udp_gso_msgs, 0);
+	on = 0;
+	CHECK_EQ_INT(setsockopt(a.fd, SOL_SOCKET, SO_NO_CHECK, &on, sizeof(on)), 0);
+
+	fake_eio = true;
+	CHECK_EQ_INT(send_run_of(&a, &b, 10), 10);
+	fake_eio = false;
+	CHECK(!a.gso);
+	CHECK_EQ_INT(a.stats.udp_gso_off, 1);
+	CHECK_EQ_INT(a.stats.udp_gso_msgs, 0);
+	CHECK_EQ_INT(send_run_of(&a, &b, 10), 10);
+	CHECK_EQ_INT(a.stats.udp_gso_msgs, 0);
+	CHECK_EQ_INT(a.stats.udp_tx, 30);
+	CHECK_EQ_INT(a.stats.udp_send_errors, 0);
+	udp_close(&a);
+	udp_close(&b);
+}
+
+/* Offloads not asked for: neither is used, whatever the kernel has. */
+static void test_udp_offloads_off(void)
+{
+	struct udp a;
+	int gro = -1;
+	socklen_t len = sizeof(gro);
+
+	CHECK_EQ_INT(udp_open(&a, 0, 0, 0), 0);
+	CHECK(!a.gso && !a.gro);
+	CHECK(getsockopt(a.fd, SOL_UDP, UDP_GRO, &gro, &len) == 0 && gro == 0);
+	udp_close(&a);
+	CHECK_EQ_INT(udp_open(&a, 0, 0, UDP_OFFLOADS), 0);
+	CHECK(a.gso && a.gro);
+	udp_close(&a);
+	CHECK_EQ_INT(udp_open(&a, 0, 0, UDP_OFFLOAD_GSO), 0);
+	CHECK(a.gso && !a.gro);
+	udp_close(&a);
 }
 
 /* ---- TUN ---- */
@@ -459,7 +804,7 @@ static void test_udp_send_once(void)
 	int fds, on = 1;
 	bool marks;
 
-	CHECK_EQ_INT(udp_open(&b, 0, 0), 0);
+	CHECK_EQ_INT(udp_open(&b, 0, 0, 0), 0);
 	marks = setsockopt(b.fd, SOL_SOCKET, SO_RCVMARK, &on, sizeof(on)) == 0;
 	to.sin_port = htons(b.port);
 	inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
@@ -540,7 +885,7 @@ static void test_tun_data(void)
 	CHECK_EQ_INT(tun_open(&tun, "mgtest0", false), 0);
 	CHECK_EQ_INT(addr_set4("mgtest0", "10.77.0.1", "255.255.255.0"), 0);
 	CHECK_EQ_INT(link_up("mgtest0"), 0);
-	CHECK_EQ_INT(udp_open(&u, 0, 0), 0);
+	CHECK_EQ_INT(udp_open(&u, 0, 0, 0), 0);
 
 	/* Into the kernel: a garbage packet is refused, the next one delivered. */
 	pkt = pkt_batch_add(tb);
@@ -620,6 +965,11 @@ int main(void)
 	RUN(test_udp_batch_over_max);
 	RUN(test_udp_unreachable);
 	RUN(test_udp_send_once);
+	RUN(test_udp_offloads_off);
+	RUN(test_udp_offload_mixed);
+	RUN(test_udp_gro_pending);
+	RUN(test_udp_gro_random);
+	RUN(test_udp_gso_fallback);
 	RUN(test_tun_open_close);
 	RUN(test_tun_data);
 	return test_summary();
