@@ -204,7 +204,9 @@ static enum h_verdict hold_from(void *ctx, const struct h_datagram *dg)
  *   there (the data after it arrive on the previous one), and A's data after
  *   the batch goes out on the new session;
  *   B gets [data, initiation, data]: the initiation makes a next session,
- *   the data after it still arrive on the current one.
+ *   the data after it still arrive on the current one;
+ *   then [keepalive, data, initiation, data] where the keepalive confirms
+ *   the session all the data use, before the initiation could replace it.
  */
 static void mid_batch_scenario(unsigned threads, struct outcome *o)
 {
@@ -237,6 +239,25 @@ static void mid_batch_scenario(unsigned threads, struct outcome *o)
 	h_send_burst(&h->a, AF_INET, 230, 10, 300);
 	h_pump(h);
 
+	/* B gets [keepalive, data, initiation, data] on a session it has not
+	 * seen confirmed: the keepalive confirms it, so the initiation's new
+	 * session does not replace it and the data after still arrive. */
+	h_advance(h, (REKEY_TIMEOUT + 1) * H_SEC);
+	h->filter = hold_data;
+	wg_peer_send_handshake(h->a.peer, h->a.udp_out);
+	h_pump(h); /* initiation and response pass, A's keepalive is held */
+	h_send_burst(&h->a, AF_INET, 300, 10, 300);
+	h_pump(h);
+	h_advance(h, (REKEY_TIMEOUT + 1) * H_SEC);
+	h->filter = hold_from;
+	h->filter_ctx = &h->a;
+	wg_peer_send_handshake(h->a.peer, h->a.udp_out);
+	h_send_burst(&h->a, AF_INET, 310, 10, 300);
+	h_pump(h);
+	h->filter = NULL;
+	CHECK_EQ_INT(h->held_count, 22);
+	release_as_batch(h, &h->b);
+
 	memcpy(o->drops_a, h->a.dev->stats.drops, sizeof(o->drops_a));
 	memcpy(o->drops_b, h->b.dev->stats.drops, sizeof(o->drops_b));
 	o->sessions_a = h->a.dev->stats.sessions_established;
@@ -263,10 +284,18 @@ static void test_handshake_mid_batch(void)
 
 	mid_batch_scenario(0, &inline_run);
 	mid_batch_scenario(2, &queued);
-	CHECK_EQ_INT(inline_run.sessions_a, 3);
+	CHECK_EQ_INT(inline_run.sessions_a, 5);
 	CHECK_EQ_INT(once(inline_run.seq_a, 100, 119), 20);
 	CHECK_EQ_INT(once(inline_run.seq_b, 200, 239), 40);
-	CHECK_MEM(&queued, &inline_run, sizeof(queued));
+	CHECK_EQ_INT(once(inline_run.seq_b, 300, 319), 20);
+	CHECK_MEM(queued.drops_a, inline_run.drops_a, sizeof(queued.drops_a));
+	CHECK_MEM(queued.drops_b, inline_run.drops_b, sizeof(queued.drops_b));
+	CHECK_EQ_INT(queued.sessions_a, inline_run.sessions_a);
+	CHECK_EQ_INT(queued.sessions_b, inline_run.sessions_b);
+	CHECK_EQ_INT(queued.rx_a, inline_run.rx_a);
+	CHECK_EQ_INT(queued.rx_b, inline_run.rx_b);
+	CHECK(memcmp(queued.seq_a, inline_run.seq_a, sizeof(queued.seq_a)) == 0);
+	CHECK(memcmp(queued.seq_b, inline_run.seq_b, sizeof(queued.seq_b)) == 0);
 }
 
 int main(void)
