@@ -30,6 +30,7 @@ struct cryptpool {
 	bool stop;
 
 	atomic_uint next; /* claim index into q->jobs, reset per batch */
+	unsigned min_shared;
 	unsigned nworkers;
 	pthread_t workers[];
 };
@@ -79,7 +80,7 @@ void cryptpool_run(void *ctx, struct wg_crypt_queue *q)
 {
 	struct cryptpool *pool = ctx;
 
-	if (!pool || q->count < CRYPTPOOL_MIN_SHARED) {
+	if (!pool || q->count < pool->min_shared) {
 		for (unsigned i = 0; i < q->count; i++)
 			wg_crypt_job_run(&q->jobs[i]);
 		return;
@@ -141,6 +142,7 @@ int cryptpool_new(unsigned threads, struct cryptpool **out)
 	if (!pool)
 		return -ENOMEM;
 	pool->nworkers = threads - 1;
+	pool->min_shared = CRYPTPOOL_MIN_SHARED;
 	pthread_mutex_init(&pool->lock, NULL);
 	pthread_cond_init(&pool->wake, NULL);
 	pthread_cond_init(&pool->idle, NULL);
@@ -151,6 +153,11 @@ int cryptpool_new(unsigned threads, struct cryptpool **out)
 	}
 	*out = pool;
 	return 0;
+}
+
+void cryptpool_set_min_shared(struct cryptpool *pool, unsigned n)
+{
+	pool->min_shared = n;
 }
 
 void cryptpool_free(struct cryptpool *pool)

@@ -106,6 +106,9 @@ int h_node_set_crypto(struct h_node *n, unsigned threads, unsigned cap)
 	n->crypt_queue.jobs = calloc(cap, sizeof(n->crypt_queue.jobs[0]));
 	if (!n->crypt_queue.jobs || cryptpool_new(threads, &n->crypt_pool) < 0)
 		return -1;
+	/* Every job through the threads, however short the queue. */
+	if (n->crypt_pool)
+		cryptpool_set_min_shared(n->crypt_pool, 1);
 	n->crypt_queue.cap = cap;
 	n->crypt_queue.run = cryptpool_run;
 	n->crypt_queue.ctx = n->crypt_pool;

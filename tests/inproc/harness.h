@@ -123,7 +123,8 @@ void h_node_free(struct h_node *n);
 
 /*
  * Gives the node a crypt queue of cap jobs run by a pool of threads (the
- * caller included), or with threads 0 takes it away. The harness runs the
+ * caller included) that shares even a single job, or with threads 0 takes
+ * it away. The harness runs the
  * queue where the daemon's data plane does: before a node's UDP output goes
  * out, and after each TUN input. Nodes get one at start when the environment
  * sets MESHGATE_TEST_CRYPTO_THREADS (so every in-process test can also run

@@ -11,7 +11,8 @@
 
 #include "harness.h"
 
-enum { CAP = 16, BURST = 100 };
+/* Bursts of 100 make chunks of 40, 40 and 20. */
+enum { CAP = 40, BURST = 100 };
 
 static struct harness *connected(uint64_t seed, unsigned threads)
 {
