@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -105,6 +106,8 @@ static unsigned udp_offloads(const struct dataplane *dp)
 static void flush_udp(void *ctx, struct pkt_batch *batch)
 {
 	struct dataplane *dp = ctx;
+	/* Encryptions the engine recorded write into this batch. */
+	wg_crypt_queue_run(&dp->crypt_queue);
 	dataplane_mesh_tx(&dp->mesh, batch);
 	udp_send_batch(&dp->udp, batch);
 	batch->count = 0;
@@ -213,6 +216,57 @@ static void free_batches(struct dataplane *dp)
 	dp->tun_in = dp->udp_out = dp->udp_in = dp->tun_out = NULL;
 }
 
+/* Threads for crypto: opt's count, or one per online CPU, at most the cap. */
+static unsigned crypto_thread_count(unsigned asked)
+{
+	long cpus;
+
+	if (asked)
+		return asked;
+	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if (cpus < 1)
+		return 1;
+	return cpus > DATAPLANE_CRYPTO_THREADS_MAX ? DATAPLANE_CRYPTO_THREADS_MAX : (unsigned)cpus;
+}
+
+/* With more than one crypto thread, the engine records its data AEAD in a
+ * queue that the pool runs; with one it stays inline, as without a queue. */
+static int open_crypto(struct dataplane *dp)
+{
+	unsigned threads = crypto_thread_count(dp->opt.crypto_threads);
+	int ret;
+
+	dp->offloads.crypto_threads = 1;
+	if (threads <= 1)
+		return 0;
+	dp->crypt_queue.jobs = calloc(BATCH_SIZE, sizeof(dp->crypt_queue.jobs[0]));
+	if (!dp->crypt_queue.jobs)
+		return -ENOMEM;
+	ret = cryptpool_new(threads, &dp->crypt_pool);
+	if (ret < 0) {
+		free(dp->crypt_queue.jobs);
+		dp->crypt_queue.jobs = NULL;
+		return ret;
+	}
+	dp->crypt_queue.cap = BATCH_SIZE;
+	dp->crypt_queue.run = cryptpool_run;
+	dp->crypt_queue.ctx = dp->crypt_pool;
+	wg_device_set_crypt_queue(dp->dev, &dp->crypt_queue);
+	dp->offloads.crypto_threads = threads;
+	return 0;
+}
+
+static void close_crypto(struct dataplane *dp)
+{
+	if (!dp->crypt_queue.jobs)
+		return;
+	wg_device_set_crypt_queue(dp->dev, NULL);
+	cryptpool_free(dp->crypt_pool);
+	free(dp->crypt_queue.jobs);
+	dp->crypt_pool = NULL;
+	dp->crypt_queue = (struct wg_crypt_queue){ 0 };
+}
+
 static int parse_switch(const char *text, bool *on)
 {
 	static const char *const off_words[] = { "0", "off", "false", "no" };
@@ -267,13 +321,15 @@ int dataplane_open(struct dataplane *dp, struct loop *loop, struct wg_device *de
 	if (opt)
 		dp->opt = *opt;
 	dp->offloads.requested = dp->opt.offloads;
-	dp->offloads.crypto_threads = 1;
 	ret = alloc_batches(dp);
+	if (ret < 0)
+		goto err_batches;
+	ret = open_crypto(dp);
 	if (ret < 0)
 		goto err_batches;
 	ret = tun_open(&dp->tun, ifname, dp->opt.offloads);
 	if (ret < 0)
-		goto err_batches;
+		goto err_tun;
 	dp->offloads.tun_vnet_hdr = dp->tun.vnet_hdr;
 	dp->offloads.tun_tso = dp->tun.tso;
 	dp->offloads.tun_uso = dp->tun.uso;
@@ -303,6 +359,8 @@ err_loop:
 	udp_close(&dp->udp);
 err_udp:
 	tun_close(&dp->tun);
+err_tun:
+	close_crypto(dp);
 err_batches:
 	free_batches(dp);
 	return ret;
@@ -319,6 +377,7 @@ void dataplane_close(struct dataplane *dp)
 	loop_del_fd(dp->loop, dp->udp_src);
 	udp_close(&dp->udp);
 	tun_close(&dp->tun);
+	close_crypto(dp);
 	free_batches(dp);
 	dp->loop = NULL;
 }

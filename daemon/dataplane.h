@@ -15,6 +15,7 @@
 
 #include <stdint.h>
 
+#include "io/cryptpool.h"
 #include "io/tun.h"
 #include "io/udp.h"
 #include "loop.h"
@@ -96,6 +97,10 @@ struct dataplane {
 	struct loop_timer *timer; /* the engine's next deadline */
 	struct pkt_batch *tun_in, *udp_in, *tun_out, *udp_out;
 	struct dataplane_mesh mesh;
+	/* The engine's data AEAD, run on the pool's threads and the loop's
+	 * (unused with one crypto thread): every UDP flush runs it first. */
+	struct wg_crypt_queue crypt_queue;
+	struct cryptpool *crypt_pool;
 };
 
 /* Opens the TUN device ifname and the UDP socket on port, and starts moving

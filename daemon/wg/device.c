@@ -227,6 +227,11 @@ bool wg_device_static_dh(const struct wg_device *dev, uint8_t out[NOISE_PUBLIC_K
 	return x25519_dh(out, dev->identity.static_private, pub);
 }
 
+void wg_device_set_crypt_queue(struct wg_device *dev, struct wg_crypt_queue *q)
+{
+	dev->crypt_queue = q;
+}
+
 void wg_device_set_relay_check(struct wg_device *dev, wg_relay_check_fn fn, void *ctx)
 {
 	dev->relay_check = fn;

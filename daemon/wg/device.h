@@ -16,6 +16,7 @@
 
 #include "wg/allowedips.h"
 #include "wg/cookie.h"
+#include "wg/cryptjob.h"
 #include "wg/index.h"
 #include "wg/noise.h"
 #include "wg/packet.h"
@@ -101,6 +102,8 @@ struct wg_device {
 	wg_relay_check_fn relay_check; /* NULL: relay endpoints are taken as any */
 	void *relay_check_ctx;
 
+	struct wg_crypt_queue *crypt_queue; /* NULL: data AEAD inline */
+
 	struct wg_device_stats stats;
 };
 
@@ -137,6 +140,17 @@ bool wg_device_static_dh(const struct wg_device *dev, uint8_t out[NOISE_PUBLIC_K
 
 /* Installs (or with NULL removes) the relay path check; see wg_relay_check_fn. */
 void wg_device_set_relay_check(struct wg_device *dev, wg_relay_check_fn fn, void *ctx);
+
+/*
+ * Installs (or with NULL removes) a queue for the AEAD of data messages:
+ * with one, wg_device_tun_input records encryptions whose output slots are
+ * in udp_out and whose input is in `in`, so the caller must run the queue
+ * (wg_crypt_queue_run) before it sends udp_out or refills `in`; the engine
+ * runs it itself when it is full. wg_device_udp_input records decryptions
+ * and runs them before it returns. Staged packets and keepalives are
+ * encrypted inline either way. q must outlive its use; cap > 0.
+ */
+void wg_device_set_crypt_queue(struct wg_device *dev, struct wg_crypt_queue *q);
 
 void wg_peer_set_name(struct wg_peer *peer, const char *name);
 void wg_peer_set_endpoint(struct wg_peer *peer, const struct wg_endpoint *ep);

@@ -337,45 +337,50 @@ static bool decrypt_into(const struct keypair *kp, const struct pkt *pkt, struct
 	return true;
 }
 
-static void receive_data(struct wg_device *dev, const struct pkt *pkt, struct pkt_batch *tun_out,
-			 struct pkt_batch *udp_out, uint64_t now)
+/* The session a data message names, if it may be decrypted now; else the
+ * message is dropped and counted. The relay path is checked on arrival only
+ * (relay set): it depends on nothing the engine changes. */
+static const struct index_entry *data_session(struct wg_device *dev, const struct pkt *pkt,
+					      bool relay, uint64_t now)
 {
 	const struct index_entry *e;
-	struct wg_peer *peer;
-	struct keypair *kp;
-	struct pkt *out;
-	const uint8_t *src;
-	uint32_t ip_len;
-	int family;
 
 	e = index_table_lookup(&dev->index, read_le32(pkt->data + 4), 1u << INDEX_KEYPAIR);
 	if (!e) {
 		dev_drop(dev, DROP_RX_UNKNOWN_INDEX);
-		return;
+		return NULL;
 	}
-	peer = e->peer;
-	kp = e->keypair;
-	if (!relay_path_allowed(dev, peer, pkt))
-		return;
-	if (!keypair_is_usable(kp, now, false)) {
+	if (relay && !relay_path_allowed(dev, e->peer, pkt))
+		return NULL;
+	if (!keypair_is_usable(e->keypair, now, false)) {
 		dev_drop(dev, DROP_RX_KEY_EXPIRED);
-		return;
+		return NULL;
 	}
-	out = pkt_batch_add(tun_out);
-	if (!out) {
-		dev_drop(dev, DROP_BATCH_FULL);
-		return;
-	}
-	if (!decrypt_into(kp, pkt, out)) {
-		tun_out->count--;
+	return e;
+}
+
+/*
+ * Everything after the AEAD of a data message, in arrival order: replay
+ * window (only once authentic), roaming, timers, then the inner packet's
+ * checks. out holds the plaintext; returns true when it goes to the TUN.
+ */
+static bool data_received(struct wg_device *dev, const struct pkt *pkt, const struct index_entry *e,
+			  bool authentic, struct pkt *out, struct pkt_batch *udp_out, uint64_t now)
+{
+	struct wg_peer *peer = e->peer;
+	struct keypair *kp = e->keypair;
+	const uint8_t *src;
+	uint32_t ip_len;
+	int family;
+
+	if (!authentic) {
 		dev_drop(dev, DROP_RX_DECRYPT);
-		return;
+		return false;
 	}
 	/* Authenticated: only now may the counter move the replay window. */
 	if (!replay_counter_validate(&kp->receiving_counter, read_le64(pkt->data + 8))) {
-		tun_out->count--;
 		dev_drop(dev, DROP_RX_REPLAY);
-		return;
+		return false;
 	}
 	update_endpoint(peer, pkt);
 	peer->stats.rx_bytes += pkt->len;
@@ -388,47 +393,176 @@ static void receive_data(struct wg_device *dev, const struct pkt *pkt, struct pk
 	timers_any_authenticated_packet_received(peer, now);
 	timers_any_authenticated_packet_traversal(peer, now);
 
-	if (out->len == 0) { /* keepalive */
-		tun_out->count--;
-		return;
-	}
+	if (out->len == 0) /* keepalive */
+		return false;
 	ip_len = inner_packet(out->data, out->len, &family, &src);
 	if (!ip_len) {
-		tun_out->count--;
 		dev_drop(dev, DROP_RX_BAD_INNER);
-		return;
+		return false;
 	}
 	if (allowedips_lookup(&dev->allowedips, family, src) != peer) {
-		tun_out->count--;
 		dev_drop(dev, DROP_RX_SOURCE_NOT_ALLOWED);
-		return;
+		return false;
 	}
 	timers_data_received(peer, now);
 	out->len = ip_len; /* strips the padding */
+	return true;
+}
+
+static void receive_data(struct wg_device *dev, const struct pkt *pkt, struct pkt_batch *tun_out,
+			 struct pkt_batch *udp_out, uint64_t now)
+{
+	const struct index_entry *e = data_session(dev, pkt, true, now);
+	struct pkt *out;
+	bool authentic;
+
+	if (!e)
+		return;
+	out = pkt_batch_add(tun_out);
+	if (!out) {
+		dev_drop(dev, DROP_BATCH_FULL);
+		return;
+	}
+	authentic = decrypt_into(e->keypair, pkt, out);
+	if (!data_received(dev, pkt, e, authentic, out, udp_out, now))
+		tun_out->count--;
+}
+
+static bool is_data(const struct pkt *pkt)
+{
+	return pkt->len >= MESSAGE_MINIMUM_LENGTH && read_le32(pkt->data) == MESSAGE_DATA;
+}
+
+/*
+ * Pass 1 of a chunk: what receive_data does up to the AEAD, which becomes a
+ * job whose output slot is appended to tun_out. Returns false when the
+ * message was dropped.
+ */
+static bool data_record(struct wg_device *dev, const struct pkt *pkt, struct pkt_batch *tun_out,
+			uint64_t now)
+{
+	struct wg_crypt_queue *q = dev->crypt_queue;
+	const struct index_entry *e = data_session(dev, pkt, true, now);
+	uint32_t ct_len = pkt->len - (uint32_t)sizeof(struct message_data) - NOISE_AUTHTAG_LEN;
+	struct wg_crypt_job *job;
+	struct pkt *out;
+
+	if (!e)
+		return false;
+	out = pkt_batch_add(tun_out);
+	if (!out) {
+		dev_drop(dev, DROP_BATCH_FULL);
+		return false;
+	}
+	if (ct_len > pkt_tailroom(out)) {
+		tun_out->count--;
+		dev_drop(dev, DROP_RX_DECRYPT);
+		return false;
+	}
+	out->len = ct_len;
+	job = &q->jobs[q->count++];
+	job->dst = out->data;
+	job->src = pkt->data + sizeof(struct message_data);
+	job->len = ct_len;
+	job->encrypt = false;
+	job->counter = read_le64(pkt->data + 8);
+	memcpy(job->key, e->keypair->receiving_key, sizeof(job->key));
+	return true;
+}
+
+/*
+ * Pass 2 for the message behind job k (slot base + k of tun_out). A message
+ * decrypted with a session that an earlier one of the chunk retired (key
+ * confirmation drops the previous session) or exhausted meets the same end
+ * as inline: the lookup is repeated.
+ */
+static bool data_finish(struct wg_device *dev, const struct pkt *pkt,
+			const struct wg_crypt_job *job, struct pkt *out, struct pkt_batch *udp_out,
+			uint64_t now)
+{
+	const struct index_entry *e = data_session(dev, pkt, false, now);
+
+	return e && data_received(dev, pkt, e, job->ok, out, udp_out, now);
+}
+
+static void swap_slots(struct pkt *a, struct pkt *b)
+{
+	struct pkt tmp = *a;
+
+	*a = *b;
+	*b = tmp;
+}
+
+/*
+ * Data messages in[first ..] up to the next message of another type, a full
+ * crypt queue, or a full tun_out (which must never be flushed with slots
+ * still undecrypted): pass 1 records the decryptions, the queue runs them,
+ * pass 2 finishes each message in order and closes the gaps its drops leave
+ * in tun_out. Dropped messages get len 0 in pass 1. Returns the index after
+ * the chunk.
+ */
+static unsigned receive_data_chunk(struct wg_device *dev, struct pkt_batch *in, unsigned first,
+				   struct pkt_batch *tun_out, struct pkt_batch *udp_out,
+				   uint64_t now)
+{
+	struct wg_crypt_queue *q = dev->crypt_queue;
+	unsigned base, end, kept, k = 0;
+
+	wg_crypt_queue_run(q); /* earlier encryptions: the chunk's jobs start at 0 */
+	for (end = first; end < in->count && is_data(&in->pkts[end]) && q->count < q->cap; end++) {
+		if (q->count && tun_out->count == tun_out->cap)
+			break;
+		if (!data_record(dev, &in->pkts[end], tun_out, now))
+			in->pkts[end].len = 0;
+	}
+	/* The jobs' slots are the last ones (a flush may have come first). */
+	base = tun_out->count - q->count;
+	wg_crypt_queue_run(q);
+	kept = base;
+	for (unsigned i = first; i < end; i++) {
+		struct pkt *out;
+
+		if (!in->pkts[i].len)
+			continue;
+		out = &tun_out->pkts[base + k];
+		if (data_finish(dev, &in->pkts[i], &q->jobs[k++], out, udp_out, now))
+			swap_slots(&tun_out->pkts[kept++], out);
+	}
+	tun_out->count = kept;
+	return end;
+}
+
+static void receive_one(struct wg_device *dev, const struct pkt *pkt, struct pkt_batch *tun_out,
+			struct pkt_batch *udp_out, uint64_t now)
+{
+	uint32_t type = pkt->len >= 4 ? read_le32(pkt->data) : MESSAGE_INVALID;
+
+	if (type == MESSAGE_DATA && pkt->len >= MESSAGE_MINIMUM_LENGTH)
+		receive_data(dev, pkt, tun_out, udp_out, now);
+	else if (type == MESSAGE_HANDSHAKE_INITIATION &&
+		 pkt->len == sizeof(struct message_handshake_initiation))
+		receive_initiation(dev, pkt, udp_out, now);
+	else if (type == MESSAGE_HANDSHAKE_RESPONSE &&
+		 pkt->len == sizeof(struct message_handshake_response))
+		receive_response(dev, pkt, udp_out, now);
+	else if (type == MESSAGE_HANDSHAKE_COOKIE &&
+		 pkt->len == sizeof(struct message_handshake_cookie))
+		receive_cookie(dev, pkt, now);
+	else
+		dev_drop(dev, DROP_RX_MALFORMED);
 }
 
 void wg_device_udp_input(struct wg_device *dev, struct pkt_batch *in, struct pkt_batch *tun_out,
 			 struct pkt_batch *udp_out)
 {
 	uint64_t now = dev_now(dev);
+	unsigned i = 0;
 
-	for (unsigned i = 0; i < in->count; i++) {
-		const struct pkt *pkt = &in->pkts[i];
-		uint32_t type = pkt->len >= 4 ? read_le32(pkt->data) : MESSAGE_INVALID;
-
-		if (type == MESSAGE_DATA && pkt->len >= MESSAGE_MINIMUM_LENGTH)
-			receive_data(dev, pkt, tun_out, udp_out, now);
-		else if (type == MESSAGE_HANDSHAKE_INITIATION &&
-			 pkt->len == sizeof(struct message_handshake_initiation))
-			receive_initiation(dev, pkt, udp_out, now);
-		else if (type == MESSAGE_HANDSHAKE_RESPONSE &&
-			 pkt->len == sizeof(struct message_handshake_response))
-			receive_response(dev, pkt, udp_out, now);
-		else if (type == MESSAGE_HANDSHAKE_COOKIE &&
-			 pkt->len == sizeof(struct message_handshake_cookie))
-			receive_cookie(dev, pkt, now);
+	while (i < in->count) {
+		if (dev->crypt_queue && is_data(&in->pkts[i]))
+			i = receive_data_chunk(dev, in, i, tun_out, udp_out, now);
 		else
-			dev_drop(dev, DROP_RX_MALFORMED);
+			receive_one(dev, &in->pkts[i++], tun_out, udp_out, now);
 	}
 	in->count = 0;
 }

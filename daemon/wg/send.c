@@ -114,18 +114,37 @@ static uint32_t padding_for(uint32_t len, uint32_t mtu)
 	return padded - last_unit;
 }
 
+/* Records the AEAD of a data message as a job, running the queue first when
+ * it is full. */
+static void encrypt_deferred(struct wg_crypt_queue *q, const struct keypair *kp, uint64_t counter,
+			     const uint8_t *plain, uint32_t padded, struct message_data *msg)
+{
+	struct wg_crypt_job *job;
+
+	if (q->count == q->cap)
+		wg_crypt_queue_run(q);
+	job = &q->jobs[q->count++];
+	job->dst = msg->encrypted_data;
+	job->src = plain;
+	job->len = padded;
+	job->encrypt = true;
+	job->counter = counter;
+	memcpy(job->key, kp->sending_key, sizeof(job->key));
+}
+
 /*
  * Encrypts len bytes at plain (which must have 16 bytes of writable room after
- * it for padding) into a data message appended to udp_out.
+ * it for padding) into a data message appended to udp_out. With defer and a
+ * crypt queue, the AEAD becomes a job and plain must stay until it runs.
  */
 static bool encrypt_into(struct wg_peer *peer, struct keypair *kp, uint8_t *plain, uint32_t len,
-			 struct pkt_batch *udp_out)
+			 struct pkt_batch *udp_out, bool defer)
 {
 	struct wg_device *dev = peer->device;
 	uint32_t padded = len + padding_for(len, dev->mtu);
 	struct message_data *msg;
 	uint8_t nonce[12] = { 0 };
-	uint64_t counter_le;
+	uint64_t counter, counter_le;
 	struct pkt *out;
 
 	out = pkt_batch_add(udp_out);
@@ -141,14 +160,19 @@ static bool encrypt_into(struct wg_peer *peer, struct keypair *kp, uint8_t *plai
 	memset(plain + len, 0, padded - len);
 
 	msg = (struct message_data *)out->data;
-	counter_le = htole64(kp->sending_counter++);
+	counter = kp->sending_counter++;
+	counter_le = htole64(counter);
 	msg->header.type = htole32(MESSAGE_DATA);
 	msg->key_idx = htole32(kp->remote_index);
 	memcpy(&msg->counter, &counter_le, sizeof(counter_le));
-	memcpy(nonce + 4, &counter_le, sizeof(counter_le));
-	crypto_aead_chacha20poly1305_ietf_encrypt_detached(
-	    msg->encrypted_data, msg->encrypted_data + padded, NULL, plain, padded, NULL, 0, NULL,
-	    nonce, kp->sending_key);
+	if (defer && dev->crypt_queue) {
+		encrypt_deferred(dev->crypt_queue, kp, counter, plain, padded, msg);
+	} else {
+		memcpy(nonce + 4, &counter_le, sizeof(counter_le));
+		crypto_aead_chacha20poly1305_ietf_encrypt_detached(
+		    msg->encrypted_data, msg->encrypted_data + padded, NULL, plain, padded, NULL, 0,
+		    NULL, nonce, kp->sending_key);
+	}
 	out->len = (uint32_t)(sizeof(*msg) + padded + NOISE_AUTHTAG_LEN);
 	out->ep = peer->endpoint;
 	peer->stats.tx_bytes += out->len;
@@ -197,7 +221,7 @@ void send_staged_packets(struct wg_peer *peer, struct pkt_batch *udp_out, uint64
 	}
 	for (unsigned i = 0; i < staged->count; i++) {
 		struct pkt *p = &staged->pkts[i];
-		if (encrypt_into(peer, kp, p->data, p->len, udp_out))
+		if (encrypt_into(peer, kp, p->data, p->len, udp_out, false))
 			had_data |= p->len > 0;
 	}
 	staged->count = 0;
@@ -224,7 +248,7 @@ void send_keepalive(struct wg_peer *peer, struct pkt_batch *udp_out, uint64_t no
 		send_handshake_initiation(peer, false, udp_out, now);
 		return;
 	}
-	if (encrypt_into(peer, kp, empty, 0, udp_out))
+	if (encrypt_into(peer, kp, empty, 0, udp_out, false))
 		data_sent(peer, false, udp_out, now);
 }
 
@@ -314,7 +338,7 @@ void wg_device_tun_input(struct wg_device *dev, struct pkt_batch *in, struct pkt
 		/* Timers run once per run of packets to the same peer. */
 		if (last_peer && last_peer != peer)
 			data_sent(last_peer, last_had_data, udp_out, now);
-		if (encrypt_into(peer, kp, pkt->data, pkt->len, udp_out)) {
+		if (encrypt_into(peer, kp, pkt->data, pkt->len, udp_out, true)) {
 			last_peer = peer;
 			last_had_data = true;
 		}

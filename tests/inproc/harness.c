@@ -61,6 +61,10 @@ static void tun_out_flush(void *ctx, struct pkt_batch *batch)
 		long seq = h_check_ip(p->data, p->len);
 
 		n->rx_packets++;
+		if (seq >= 0 && seq < n->rx_last_seq)
+			n->rx_out_of_order++;
+		if (seq >= 0)
+			n->rx_last_seq = seq;
 		if (seq < 0)
 			n->rx_bad++;
 		else if (seq < H_MAX_SEQ)
@@ -80,6 +84,56 @@ static void udp_in_flush(void *ctx, struct pkt_batch *batch)
 		dataplane_mesh_rx(n->mesh, batch, n->udp_out);
 	wg_device_udp_input(n->dev, batch, n->tun_out, n->udp_out);
 	tun_out_flush(n, n->tun_out);
+}
+
+/* Where the daemon flushes its UDP batch or refills its TUN input. */
+static void run_crypto(struct h_node *n)
+{
+	if (n->crypt_queue.jobs)
+		wg_crypt_queue_run(&n->crypt_queue);
+}
+
+int h_node_set_crypto(struct h_node *n, unsigned threads, unsigned cap)
+{
+	run_crypto(n);
+	wg_device_set_crypt_queue(n->dev, NULL);
+	cryptpool_free(n->crypt_pool);
+	free(n->crypt_queue.jobs);
+	n->crypt_pool = NULL;
+	n->crypt_queue = (struct wg_crypt_queue){ 0 };
+	if (!threads)
+		return 0;
+	n->crypt_queue.jobs = calloc(cap, sizeof(n->crypt_queue.jobs[0]));
+	if (!n->crypt_queue.jobs || cryptpool_new(threads, &n->crypt_pool) < 0)
+		return -1;
+	/* Every job through the threads, however short the queue. */
+	if (n->crypt_pool)
+		cryptpool_set_min_shared(n->crypt_pool, 1);
+	n->crypt_queue.cap = cap;
+	n->crypt_queue.run = cryptpool_run;
+	n->crypt_queue.ctx = n->crypt_pool;
+	wg_device_set_crypt_queue(n->dev, &n->crypt_queue);
+	return 0;
+}
+
+void h_node_set_tun_out_cap(struct h_node *n, unsigned cap)
+{
+	tun_out_flush(n, n->tun_out);
+	pkt_batch_free(n->tun_out);
+	n->tun_out = pkt_batch_new(cap, H_SLOT_SIZE);
+	if (!n->tun_out)
+		abort();
+	n->tun_out->flush = tun_out_flush;
+	n->tun_out->flush_ctx = n;
+}
+
+static int crypto_from_env(struct h_node *n)
+{
+	const char *threads = getenv("MESHGATE_TEST_CRYPTO_THREADS");
+
+	if (!threads || !*threads)
+		return 0;
+	return h_node_set_crypto(n, (unsigned)strtoul(threads, NULL, 10), 64);
 }
 
 int h_node_init(struct harness *h, struct h_node *n, const char *name, uint8_t host, uint64_t seed)
@@ -110,6 +164,9 @@ int h_node_init(struct harness *h, struct h_node *n, const char *name, uint8_t h
 	n->tun_out->flush_ctx = n;
 	n->udp_in->flush = udp_in_flush;
 	n->udp_in->flush_ctx = n;
+	n->rx_last_seq = -1;
+	if (crypto_from_env(n) < 0)
+		return -1;
 	return wg_device_set_private_key(n->dev, n->private_key);
 }
 
@@ -145,6 +202,8 @@ struct harness *h_new(uint64_t seed)
 
 void h_node_free(struct h_node *n)
 {
+	if (n->dev)
+		(void)h_node_set_crypto(n, 0, 0);
 	wg_device_free(n->dev);
 	pkt_batch_free(n->udp_out);
 	pkt_batch_free(n->tun_out);
@@ -215,6 +274,7 @@ static unsigned move(struct harness *h, struct h_node *from)
 	unsigned taken;
 	static struct h_datagram dg; /* large; the harness is single-threaded */
 
+	run_crypto(from);
 	if (from->mesh)
 		dataplane_mesh_tx(from->mesh, from->udp_out);
 	taken = from->udp_out->count;
@@ -383,6 +443,34 @@ void h_send_ip(struct h_node *n, int family, const uint8_t *src, const uint8_t *
 		abort();
 	p->len = h_build_ip(p->data, family, src, dst, seq, len);
 	wg_device_tun_input(n->dev, n->tun_in, n->udp_out);
+	run_crypto(n);
+}
+
+void h_send_burst(struct h_node *n, int family, uint32_t first, uint32_t count, uint32_t len)
+{
+	const uint8_t *src = family == AF_INET ? n->ip4 : n->ip6;
+	const uint8_t *dst = family == AF_INET ? n->other->ip4 : n->other->ip6;
+
+	for (uint32_t i = 0; i < count; i++) {
+		struct pkt *p = pkt_batch_add(n->tun_in);
+
+		if (!p)
+			abort();
+		p->len = h_build_ip(p->data, family, src, dst, first + i, len);
+	}
+	wg_device_tun_input(n->dev, n->tun_in, n->udp_out);
+	run_crypto(n);
+}
+
+void h_udp_queue(struct h_node *n, const void *data, uint32_t len, const struct wg_endpoint *src)
+{
+	struct pkt *p = pkt_batch_add(n->udp_in);
+
+	if (!p || len > pkt_tailroom(p))
+		abort();
+	memcpy(p->data, data, len);
+	p->len = len;
+	p->ep = *src;
 }
 
 void h_send(struct h_node *n, int family, uint32_t seq, uint32_t len)
@@ -395,13 +483,7 @@ void h_send(struct h_node *n, int family, uint32_t seq, uint32_t len)
 
 void h_udp_input(struct h_node *n, const void *data, uint32_t len, const struct wg_endpoint *src)
 {
-	struct pkt *p = pkt_batch_add(n->udp_in);
-
-	if (!p || len > pkt_tailroom(p))
-		abort();
-	memcpy(p->data, data, len);
-	p->len = len;
-	p->ep = *src;
+	h_udp_queue(n, data, len, src);
 	udp_in_flush(n, n->udp_in);
 }
 

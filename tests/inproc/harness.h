@@ -69,6 +69,9 @@ struct h_node {
 
 	struct pkt_batch *udp_out, *tun_out, *udp_in, *tun_in;
 	struct dataplane_mesh *mesh; /* optional hooks around this node's UDP */
+	/* Optional, as the daemon's: data AEAD as jobs, run on a pool. */
+	struct wg_crypt_queue crypt_queue;
+	struct cryptpool *crypt_pool;
 
 	/* What this node put on the wire, by message type (0: unknown). */
 	unsigned sent[5];
@@ -76,7 +79,9 @@ struct h_node {
 	/* What this node's TUN received. */
 	uint16_t rx_seq[H_MAX_SEQ]; /* times each sequence number arrived */
 	unsigned rx_packets;
-	unsigned rx_bad; /* packets that do not carry the pattern */
+	unsigned rx_bad;          /* packets that do not carry the pattern */
+	unsigned rx_out_of_order; /* sequence numbers below the one before */
+	long rx_last_seq;
 	uint32_t last_rx_len;
 	uint8_t last_rx[H_SLOT_SIZE];
 };
@@ -116,6 +121,19 @@ void h_free(struct harness *h);
 int h_node_init(struct harness *h, struct h_node *n, const char *name, uint8_t host, uint64_t seed);
 void h_node_free(struct h_node *n);
 
+/*
+ * Gives the node a crypt queue of cap jobs run by a pool of threads (the
+ * caller included) that shares even a single job, or with threads 0 takes
+ * it away. The harness runs the
+ * queue where the daemon's data plane does: before a node's UDP output goes
+ * out, and after each TUN input. Nodes get one at start when the environment
+ * sets MESHGATE_TEST_CRYPTO_THREADS (so every in-process test can also run
+ * with threads). 0 or -1.
+ */
+int h_node_set_crypto(struct h_node *n, unsigned threads, unsigned cap);
+/* Replaces the node's TUN output batch by one of cap slots (still checked). */
+void h_node_set_tun_out_cap(struct h_node *n, unsigned cap);
+
 /* Moves datagrams between the nodes until both are quiet. */
 void h_pump(struct harness *h);
 /* Delivers the held datagrams, last held first (so they arrive reordered). */
@@ -142,6 +160,11 @@ void h_send(struct h_node *n, int family, uint32_t seq, uint32_t len);
 /* As h_send with explicit inner addresses (4 or 16 bytes by family). */
 void h_send_ip(struct h_node *n, int family, const uint8_t *src, const uint8_t *dst, uint32_t seq,
 	       uint32_t len);
+/* count packets with sequence numbers first.. in one TUN input batch. */
+void h_send_burst(struct h_node *n, int family, uint32_t first, uint32_t count, uint32_t len);
+/* Appends one datagram to the node's UDP input batch without processing it
+ * (the next h_udp_input or pump hands the whole batch to the engine). */
+void h_udp_queue(struct h_node *n, const void *data, uint32_t len, const struct wg_endpoint *src);
 /* Hands one datagram to the node's UDP input as if it came from src. */
 void h_udp_input(struct h_node *n, const void *data, uint32_t len, const struct wg_endpoint *src);
 
