@@ -160,9 +160,12 @@ static int split_plain(const struct virtio_net_hdr *h, const uint8_t *pkt, size_
 			*why = GSO_BAD_CSUM_START;
 			return -EINVAL;
 		}
-		/* The field holds the partial (pseudo-header) sum. */
+		/* The field holds the partial (pseudo-header) sum. A result
+		 * of 0 goes out as 0xffff, as skb_checksum_help() does: 0
+		 * means "no checksum" to UDP over IPv4 and is invalid over
+		 * IPv6, and 0xffff is the same sum to TCP. */
 		sum = gso_csum_add(0, out[0].data + start, len - start);
-		put16(out[0].data + field, (uint16_t)~gso_csum_fold(sum));
+		put16(out[0].data + field, (uint16_t)~gso_csum_fold(sum) ?: 0xffff);
 	}
 	return 1;
 }

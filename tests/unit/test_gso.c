@@ -353,6 +353,36 @@ static void test_split_plain(void)
 	CHECK(slots[0].len == n - 10 && !memcmp(slots[0].data, inbuf + 10, n - 10));
 }
 
+/* A UDP checksum that computes to 0 goes out as 0xffff, which the reference
+ * writes (0 is "none" over IPv4 and invalid over IPv6). The payload's last
+ * two bytes are the checksum the packet had with them at 0: that makes the
+ * sum 0xffff, whose complement is 0. */
+static void test_split_plain_udp_zero_csum(void)
+{
+	static uint8_t pay[64];
+	enum gso_reason why;
+
+	for (int version = 4; version <= 6; version += 2) {
+		struct ref r = ref_tcp(version);
+		size_t n, wl, iph = version == 4 ? 20 : 40;
+
+		r.proto = 17;
+		r.pay = pay;
+		r.paylen = sizeof(pay);
+		memset(pay, 0x5a, sizeof(pay) - 2);
+		pay[sizeof(pay) - 2] = pay[sizeof(pay) - 1] = 0;
+		ref_build(want, &r);
+		memcpy(pay + sizeof(pay) - 2, want + iph + 6, 2);
+		wl = ref_build(want, &r);
+		CHECK(want[iph + 6] == 0xff && want[iph + 7] == 0xff);
+		r.pseudo_only = true;
+		n = vnet_put(inbuf, VIRTIO_NET_HDR_F_NEEDS_CSUM, 0, 0, 0, (uint16_t)iph, 6);
+		n += ref_build(inbuf + n, &r);
+		CHECK_EQ_INT(gso_split(inbuf, n, slots, 1, &why), 1);
+		CHECK(slots[0].len == wl && !memcmp(slots[0].data, want, wl));
+	}
+}
+
 struct bad_case {
 	const char *name;
 	enum gso_reason why;
@@ -875,6 +905,7 @@ int main(void)
 	RUN(test_split_udp);
 	RUN(test_csum);
 	RUN(test_split_plain);
+	RUN(test_split_plain_udp_zero_csum);
 	RUN(test_split_refused);
 	RUN(test_split_part);
 	RUN(test_coalesce_basic);
