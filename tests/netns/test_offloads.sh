@@ -241,7 +241,7 @@ sys.exit(not ok)' "$2" "$3" "$4"
 # and their segments, coalesced TUN writes and their segments; UDP GSO sends
 # and their datagrams, GRO receives and their datagrams.
 io_tun="tun_gso_rx tun_gso_segs tun_coalesced_writes tun_coalesced_segs"
-io_udp="udp_gso_tx udp_gso_segs udp_gro_rx udp_gro_segs"
+io_udp="udp_gso_msgs udp_gso_datagrams udp_gro_buffers udp_gro_datagrams"
 
 on=$(printf '{"crypto_threads": %d, "requested": true, "tun_tso": true, "tun_uso": %s, "tun_vnet_hdr": true, "udp_gro": true, "udp_gso": true}' "$cpus" "$uso")
 off='{"crypto_threads": 1, "requested": false, "tun_tso": false, "tun_uso": false, "tun_vnet_hdr": false, "udp_gro": false, "udp_gso": false}'
