@@ -174,6 +174,24 @@ dgram() {
 	return "$rc"
 }
 
+# csum0 FROM TO SRC ADDR PORT: 40 UDP datagrams from SRC to ADDR whose
+# checksum computes to 0, so must be sent as 0xffff; all arrive intact.
+csum0() {
+	local from=$1 to=$2 src=$3 addr=$4 port=$5 rpid rc=0
+	ns_bg "$to" python3 "$here/xfer.py" csum0-recv "$addr" "$port" 40 --timeout 10 \
+		>"$dir/csum0-$port.out"
+	rpid=${MG_PIDS[-1]}
+	if ! wait_for 50 0.1 ns_exec "$to" sh -c "ss -lunH | grep -q ':$port\\b'"; then
+		echo "receiver on $addr port $port did not bind" >&2
+		return 1
+	fi
+	ns_exec "$from" python3 "$here/xfer.py" csum0-send "$src" "$addr" "$port" 40 || rc=1
+	wait "$rpid" || rc=1
+	forget_pids "$rpid"
+	log "csum0 $src -> $addr: $(cat "$dir/csum0-$port.out")"
+	return "$rc"
+}
+
 # udp_noloss NS ADDR PORT [-R]: iperf3 UDP at a fixed rate, no datagram lost.
 # A loss that the TUN queues' tx_dropped accounts for in full (the sending
 # daemon did not get a core in time: the machine is shared) is retried, up
@@ -262,6 +280,11 @@ check "TCP both ways, IPv4 and IPv6, at once, $small MiB each, sha256 matches" \
 	"a b fd30::2 6007 $small" "b a fd30::1 6008 $small"
 check "UDP super-packets a -> b, IPv4: every datagram, in order" dgram a b 10.30.0.2 7001
 check "UDP super-packets b -> a, IPv6: every datagram, in order" dgram b a fd30::1 7002
+check "UDP whose checksum sums to 0, a -> b over IPv6: sent as 0xffff, all arrive" \
+	csum0 a b fd30::1 fd30::2 7003
+check "UDP whose checksum sums to 0, b -> a over IPv6: all arrive" csum0 b a fd30::2 fd30::1 7004
+check "UDP whose checksum sums to 0, a -> b over IPv4: all arrive" \
+	csum0 a b 10.30.0.1 10.30.0.2 7005
 check "a's TUN counters show super-packets split and coalesced writes" io_counters a "$ta" gt "$io_tun"
 check "a's UDP counters show GSO sends and GRO receives" io_counters a "$ta" gt "$io_udp"
 check "b's TUN counters show them too" io_counters b "$tb" gt "$io_tun"
@@ -281,6 +304,7 @@ check "TCP c -> a, IPv4, $small MiB, sha256 matches" xfer "c a 10.30.0.1 6012 $s
 check "TCP a -> c, IPv6, $small MiB, sha256 matches" xfer "a c fd30::3 6013 $small"
 check "TCP c -> a, IPv6, $small MiB, sha256 matches" xfer "c a fd30::1 6014 $small"
 check "UDP super-packets a -> c: every datagram, in order" dgram a c 10.30.0.3 7011
+check "UDP whose checksum sums to 0, a -> c over IPv6: all arrive" csum0 a c fd30::1 fd30::3 7012
 
 # ---- b without offloads: a's GSO sends reach a plain socket, b's plain
 # datagrams reach a's GRO socket ----

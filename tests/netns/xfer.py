@@ -22,6 +22,17 @@ byte for byte. Both ends derive the same plan from SEED.
     xfer.py dgram-send ADDR PORT SEED [--rate MBIT]
         send the plan, paced at about MBIT Mbit/s (default 50)
 
+UDP datagrams whose checksum sums to zero: the sender makes each payload so
+that the one's-complement sum over pseudo-header, header and payload is
+0xffff, whose complement, 0, must go on the wire as 0xffff (a zero UDP
+checksum means "none" in IPv4 and is invalid in IPv6). A TUN with checksum
+offload leaves that last step to the daemon.
+
+    xfer.py csum0-recv ADDR PORT COUNT [--timeout S]
+        print "N of COUNT datagrams ok", exit 1 unless all came, intact
+    xfer.py csum0-send SRC ADDR PORT COUNT
+        send COUNT such datagrams from SRC (same port) to ADDR PORT
+
 Every end is bounded: no progress for --timeout seconds (default 30) or a
 whole run longer than ten times that ends it with exit 1.
 """
@@ -140,6 +151,61 @@ def dgram_recv(args):
     return 1
 
 
+def csum_add(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return s
+
+
+def csum0_payload(src, dst, port, i):
+    """Payload number i from src to dst (both ports = port) whose UDP
+    checksum computes to zero."""
+    fam = family_of(dst)
+    body = i.to_bytes(4, "big") + random.Random(i).randbytes(16 + 37 * i % 1000)
+    body += b"\0" if len(body) % 2 else b""
+    length = 8 + len(body) + 2
+    s_raw, d_raw = socket.inet_pton(fam, src), socket.inet_pton(fam, dst)
+    if fam == socket.AF_INET6:
+        pseudo = s_raw + d_raw + length.to_bytes(4, "big") + b"\0\0\0\x11"
+    else:
+        pseudo = s_raw + d_raw + b"\0\x11" + length.to_bytes(2, "big")
+    hdr = port.to_bytes(2, "big") * 2 + length.to_bytes(2, "big") + b"\0\0"
+    partial = csum_add(pseudo + hdr + body)
+    return body + (0xFFFF - partial).to_bytes(2, "big")
+
+
+def csum0_send(args):
+    with socket.socket(family_of(args.addr), socket.SOCK_DGRAM) as sock:
+        sock.bind((args.src, args.port))
+        sock.connect((args.addr, args.port))
+        for i in range(args.count):
+            sock.send(csum0_payload(args.src, args.addr, args.port, i))
+            time.sleep(0.002)
+    return 0
+
+
+def csum0_recv(args):
+    got = set()
+    with socket.socket(family_of(args.addr), socket.SOCK_DGRAM) as sock:
+        sock.bind((args.addr, args.port))
+        sock.settimeout(args.timeout)
+        deadline = time.monotonic() + 10 * args.timeout
+        try:
+            while len(got) < args.count and time.monotonic() < deadline:
+                data, peer = sock.recvfrom(65536)
+                i = int.from_bytes(data[:4], "big")
+                if i < args.count and data == csum0_payload(peer[0], args.addr, args.port, i):
+                    got.add(i)
+                sock.settimeout(2)
+        except socket.timeout:
+            pass
+    print(len(got), "of", args.count, "datagrams ok")
+    return len(got) != args.count
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -162,8 +228,19 @@ def main():
     ds.add_argument("port", type=int)
     ds.add_argument("seed", type=int)
     ds.add_argument("--rate", type=float, default=50)
+    cr = sub.add_parser("csum0-recv")
+    cr.add_argument("addr")
+    cr.add_argument("port", type=int)
+    cr.add_argument("count", type=int)
+    cr.add_argument("--timeout", type=float, default=30)
+    cs = sub.add_parser("csum0-send")
+    cs.add_argument("src")
+    cs.add_argument("addr")
+    cs.add_argument("port", type=int)
+    cs.add_argument("count", type=int)
     args = ap.parse_args()
-    cmds = {"recv": recv, "send": send, "dgram-recv": dgram_recv, "dgram-send": dgram_send}
+    cmds = {"recv": recv, "send": send, "dgram-recv": dgram_recv, "dgram-send": dgram_send,
+            "csum0-recv": csum0_recv, "csum0-send": csum0_send}
     try:
         return cmds[args.cmd](args)
     except OSError as e:
