@@ -303,10 +303,9 @@ check "iperf3 UDP a -> b over IPv6, nothing lost" udp_noloss a fd30::2 5201
 # ---- offloads on against wireguard-go's plain packets ----
 check "a -> c ping (wireguard-go)" wait_for 30 0.5 ns_exec a ping -c1 -W1 10.30.0.3
 check "c -> a ping over IPv6 inside" wait_for 10 0.5 ns_exec c ping -6 -c1 -W1 fd30::1
-check "TCP a -> c, IPv4, $small MiB, sha256 matches" xfer "a c 10.30.0.3 6011 $small"
-check "TCP c -> a, IPv4, $small MiB, sha256 matches" xfer "c a 10.30.0.1 6012 $small"
-check "TCP a -> c, IPv6, $small MiB, sha256 matches" xfer "a c fd30::3 6013 $small"
-check "TCP c -> a, IPv6, $small MiB, sha256 matches" xfer "c a fd30::1 6014 $small"
+check "TCP a <-> c both ways, IPv4 and IPv6, at once, $small MiB each, sha256 matches" \
+	xfer "a c 10.30.0.3 6011 $small" "c a 10.30.0.1 6012 $small" \
+	"a c fd30::3 6013 $small" "c a fd30::1 6014 $small"
 check "UDP super-packets a -> c: every datagram, in order" dgram a c 10.30.0.3 7011
 check "UDP whose checksum sums to 0, a -> c over IPv6: all arrive" csum0 a c fd30::1 fd30::3 7012
 
