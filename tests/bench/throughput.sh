@@ -3,13 +3,18 @@
 # shellcheck disable=SC2317 # start_*, pids_*, stop_* are called as "start_$impl"
 # Throughput, CPU cost, latency and memory of meshgated against Debian's
 # wireguard-go and Nebula, measured in the same run on the same topology,
-# alternating between the three.
+# alternating between them. meshgated runs twice a round: as configured (the
+# offloads and crypto threads on by default) and with MESHGATE_OFFLOADS=0
+# MESHGATE_CRYPTO_THREADS=1, the data plane without them.
 #
 #   a                                            b
 #   tun 10.20.0.1/24 ── veth 192.0.2.1/24 ──── veth 192.0.2.2/24 ── tun 10.20.0.2/24
 #   (meshgated, wireguard-go or Nebula)        (the same implementation)
 #
 # Usage: tests/bench/throughput.sh [BUILD_DIR] [ROUNDS] [SECONDS]
+# Environment: IMPLS picks the implementations (default "meshgated mgoff wggo
+# nebula"; wggo, the base of the ratios, always runs); PINGS (default 100);
+# MESHGATE_OFFLOADS and MESHGATE_CRYPTO_THREADS reach the first meshgated.
 # Each round starts every implementation in turn (MTU 1280 on each tunnel) and
 # runs iperf3 TCP through it: one stream and four streams (-P 4), a -> b and
 # b -> a (-R), SECONDS each. Nebula runs with certificates made by nebula-cert
@@ -17,7 +22,10 @@
 # median throughput of each test and its ratio to wireguard-go, daemon CPU
 # seconds per GB moved (utime + stime of both ends over the round's four tests,
 # divided by the bytes iperf3 received), the RTT ping adds to the bare veth
-# (median of PINGS pings, default 100) and meshgated's peak RSS. Run as root.
+# (median of PINGS pings), and memory, the larger of both ends: VmRSS and
+# RssAnon IDLE_WAIT seconds (default 3) after the tunnel is up, before load,
+# VmHWM (peak) and RssAnon after the four tests. meshgated's daemon.offloads
+# (what each variant really uses) is printed once. Run as root.
 # Figures, not assertions: the machine is shared and noisy.
 set -eu
 here=$(dirname "$(readlink -f "$0")")
@@ -25,6 +33,7 @@ build=$(readlink -f "${1:-$here/../../build}")
 rounds=${2:-3}
 seconds=${3:-10}
 pings=${PINGS:-100}
+idle_wait=${IDLE_WAIT:-3}
 export MESHGATED=$build/meshgated MESHGATE=$build/meshgate
 # shellcheck source=../netns/lib.sh
 . "$here/../netns/lib.sh"
@@ -115,6 +124,18 @@ stop_meshgated() {
 	mg_stop a
 	mg_stop b
 	stop_pids "${pids[@]}"
+}
+
+start_mgoff() {
+	MESHGATE_OFFLOADS=0 MESHGATE_CRYPTO_THREADS=1 start_meshgated
+}
+
+pids_mgoff() {
+	pids_meshgated
+}
+
+stop_mgoff() {
+	stop_meshgated
 }
 
 start_wggo() {
@@ -220,13 +241,28 @@ median() {
 		else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-impls=(meshgated wggo nebula)
+read -ra impls <<<"${IMPLS:-meshgated mgoff wggo nebula}"
+[[ " ${impls[*]} " == *" wggo "* ]] || impls+=(wggo)
+for impl in "${impls[@]}"; do
+	declare -F "start_$impl" >/dev/null || fail "IMPLS: no implementation '$impl'"
+done
 tests=("1" "1 -R" "4" "4 -R")
-declare -A label=([meshgated]=meshgated [wggo]=wireguard-go [nebula]="Nebula $(nebula -version | sed -n 's/^Version: //p')")
-declare -A mbps=() cpugb=()
-mg_idle=0 mg_peak=0 mg_anon=0
+declare -A label=([meshgated]=meshgated [mgoff]="meshgated, offloads off" [wggo]=wireguard-go
+	[nebula]="Nebula $(nebula -version | sed -n 's/^Version: //p')")
+declare -A mbps=() cpugb=() mem=() shown=()
 : >"$dir/rtt-bare"
 ping_rtts 192.0.2.2 >"$dir/rtt-bare"
+
+# Keeps in mem[WHAT/IMPL] the largest FIELD (kB, /proc/PID/status) seen
+# over the given PIDs in any round.
+note_max() {
+	local what=$1 impl=$2 field=$3 pid v
+	shift 3
+	for pid in "$@"; do
+		v=$(rss_kb "$pid" "$field")
+		[ "${v:-0}" -le "${mem[$what/$impl]:-0}" ] || mem[$what/$impl]=$v
+	done
+}
 
 # Runs the four tests through one implementation, already up.
 measure() {
@@ -234,6 +270,9 @@ measure() {
 	# shellcheck disable=SC2207
 	pids=($("pids_$impl"))
 	[ "${#pids[@]}" -eq 2 ] || fail "$impl: expected 2 daemons, found ${#pids[@]}"
+	sleep "$idle_wait"
+	note_max idle "$impl" VmRSS "${pids[@]}"
+	note_max anon_idle "$impl" RssAnon "${pids[@]}"
 	before=$(cpu_ticks "${pids[@]}")
 	line="round $r: ${label[$impl]}"
 	for t in "${tests[@]}"; do
@@ -245,6 +284,8 @@ measure() {
 		line+=" | P$streams${rev:+ -R} ${out% *}"
 	done
 	after=$(cpu_ticks "${pids[@]}")
+	note_max peak "$impl" VmHWM "${pids[@]}"
+	note_max anon_load "$impl" RssAnon "${pids[@]}"
 	[ "$bytes" -eq 0 ] ||
 		cpugb[$impl]+="$(python3 -c "print(f'{($after - $before) / $hz / ($bytes / 1e9):.1f}')") "
 	ping_rtts 10.20.0.2 >>"$dir/rtt-$impl"
@@ -255,21 +296,12 @@ for ((r = 1; r <= rounds; r++)); do
 	for impl in "${impls[@]}"; do
 		"start_$impl"
 		wait_for 100 0.2 ns_exec a ping -c1 -W1 10.20.0.2 || fail "$impl tunnel did not come up"
-		if [ "$impl" = meshgated ]; then
-			for pid in $(pids_meshgated); do
-				v=$(rss_kb "$pid" VmRSS)
-				[ "$v" -le "$mg_idle" ] || mg_idle=$v
-			done
+		if [[ $impl == meshgated || $impl == mgoff ]] && [ -z "${shown[$impl]:-}" ]; then
+			shown[$impl]=$(mg_cli a a status --json | python3 -c 'import json,sys
+print(json.dumps(json.load(sys.stdin)["daemon"]["offloads"]))')
+			echo "${label[$impl]}: daemon.offloads ${shown[$impl]}"
 		fi
 		measure "$impl"
-		if [ "$impl" = meshgated ]; then
-			for pid in $(pids_meshgated); do
-				v=$(rss_kb "$pid" VmHWM)
-				[ "$v" -le "$mg_peak" ] || mg_peak=$v
-				v=$(rss_kb "$pid" RssAnon)
-				[ "$v" -le "$mg_anon" ] || mg_anon=$v
-			done
-		fi
 		"stop_$impl"
 	done
 done
@@ -305,15 +337,41 @@ done
 printf '| daemon CPU seconds per GB moved |'
 for impl in "${impls[@]}"; do
 	# shellcheck disable=SC2086
-	printf ' %s |' "$(median ${cpugb[$impl]:-})"
+	med[$impl]=$(median ${cpugb[$impl]:-})
+done
+for impl in "${impls[@]}"; do
+	printf ' %s (%sx) |' "${med[$impl]}" \
+		"$(python3 -c "print(f'{${med[$impl]/n\/a/0} / max(${med[wggo]/n\/a/0}, 0.001):.2f}')")"
 done
 printf '\n| added ping RTT, ms (median of %s) |' "$((pings * rounds))"
 for impl in "${impls[@]}"; do
 	# shellcheck disable=SC2046
 	printf ' %s |' "$(python3 -c "print(f'{$(median $(cat "$dir/rtt-$impl")) - $base:.3f}')")"
 done
-printf '\n| peak RSS, MB | %s | — | — |\n' "$(python3 -c "print(f'{$mg_peak / 1024:.1f}')")"
+printf '\n'
+mb_row() {
+	printf '| %s |' "$1"
+	for impl in "${impls[@]}"; do
+		printf ' %s |' "$(python3 -c "print(f'{${mem[$2/$impl]:-0} / 1024:.1f}')")"
+	done
+	printf '\n'
+}
+mb_row "idle RSS (VmRSS ${idle_wait}s after start), MB" idle
+mb_row "peak RSS (VmHWM), MB" peak
+mb_row "anonymous RSS idle, MB" anon_idle
+mb_row "anonymous RSS after load, MB" anon_load
 echo
-echo "meshgated RSS (larger of both ends): idle $mg_idle kB after start, peak $mg_peak kB;"
-echo "  anonymous part after load $mg_anon kB (the rest is pages of the binary and its libraries)"
+echo "Memory is the larger of both ends; the part of RSS that is not anonymous is"
+echo "pages of the binary and its shared libraries."
+for impl in meshgated mgoff; do
+	[ -z "${shown[$impl]:-}" ] || echo "${label[$impl]}: daemon.offloads ${shown[$impl]}"
+done
+if [ -n "${shown[meshgated]:-}" ] && [ -n "${shown[mgoff]:-}" ]; then
+	printf 'meshgated over meshgated with offloads off:'
+	for t in "${tests[@]}"; do
+		# shellcheck disable=SC2086
+		printf ' P%s %sx' "$t" "$(python3 -c "print(f'{$(median ${mbps[meshgated/$t]}) / max($(median ${mbps[mgoff/$t]}), 1):.2f}')")"
+	done
+	printf '\n'
+fi
 pass "benchmark done"
