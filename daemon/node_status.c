@@ -453,12 +453,13 @@ static json_t *mesh_control_json(const struct node *node)
 	if (!node->roles.coordinator)
 		return NULL;
 	coordinator_stats(node->roles.coordinator, &st);
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "updates_deferred",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "updates_deferred",
 			 (json_int_t)st.updates_deferred, "endpoints_debounced",
 			 (json_int_t)st.endpoints_debounced, "reconnects_refused",
 			 (json_int_t)st.reconnects_refused, "writes_skipped",
 			 (json_int_t)st.writes_skipped, "rebuilds", (json_int_t)st.rebuilds,
-			 "netmaps_pushed", (json_int_t)st.netmaps_pushed, "lines_ignored",
+			 "netmaps_pushed", (json_int_t)st.netmaps_pushed, "netmaps_oversize",
+			 (json_int_t)st.netmaps_oversize, "lines_ignored",
 			 (json_int_t)st.lines_ignored);
 }
 

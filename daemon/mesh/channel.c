@@ -220,6 +220,10 @@ int channel_send(struct channel *ch, const json_t *msg)
 
 	if (!text)
 		return -ENOMEM;
+	if (len >= MESH_CONTROL_LINE_MAX) {
+		ret = -EMSGSIZE; /* the peer would close the channel on it */
+		goto out;
+	}
 	if (ch->out_len + len + 1 > (size_t)MESH_CONTROL_LINE_MAX * 4) {
 		ret = -ENOBUFS;
 		goto out;

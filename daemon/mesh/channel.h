@@ -73,8 +73,9 @@ struct channel *channel_new(struct loop *loop, int fd, bool connecting, channel_
 /* Closes the socket and frees the channel; NULL-safe. */
 void channel_free(struct channel *ch);
 
-/* Queues msg as one line (compact JSON). -ENOMEM, -ENOBUFS when more than
- * MESH_CONTROL_LINE_MAX * 4 bytes wait already. */
+/* Queues msg as one line (compact JSON). -ENOMEM; -EMSGSIZE when the line
+ * would be MESH_CONTROL_LINE_MAX bytes or more (the peer closes on those);
+ * -ENOBUFS when more than MESH_CONTROL_LINE_MAX * 4 bytes wait already. */
 int channel_send(struct channel *ch, const json_t *msg);
 
 #endif

@@ -40,6 +40,7 @@ struct conn {
 	struct channel *ch;
 	uint32_t node_id;
 	char *last_view;                      /* the netmap last pushed, without version */
+	bool oversize_told;                   /* an oversize netmap was logged since */
 	char last_observed[SOCKADDR_STR_LEN]; /* the "observed" endpoint last sent */
 };
 

@@ -17,6 +17,7 @@ struct coordinator_stats {
 	uint64_t writes_skipped;      /* registry writes left out: nothing changed */
 	uint64_t rebuilds;            /* netmap rebuilds (each compares every node's view) */
 	uint64_t netmaps_pushed;      /* signed netmaps sent, one per changed view */
+	uint64_t netmaps_oversize;    /* netmaps not sent: over the control line's 1 MiB */
 	uint64_t lines_ignored;       /* blank, non-JSON or non-object lines from nodes */
 };
 

@@ -232,6 +232,7 @@ static void push_view(struct coordinator *c, struct conn *k, struct netmap *nm)
 {
 	char *text = view_text(nm);
 	json_t *msg;
+	int ret;
 
 	if (!text || (k->last_view && !strcmp(text, k->last_view))) {
 		free(text);
@@ -243,13 +244,24 @@ static void push_view(struct coordinator *c, struct conn *k, struct netmap *nm)
 	}
 	nm->issued_at = now_s();
 	msg = netmap_sign(nm, c->sign_secret);
-	if (msg && channel_send(k->ch, msg) == 0) {
+	ret = msg ? channel_send(k->ch, msg) : -ENOMEM;
+	if (ret == 0) {
 		free(k->last_view);
 		k->last_view = text;
 		text = NULL;
+		k->oversize_told = false;
 		c->stats.netmaps_pushed++;
 		log_info("mesh: netmap %llu for %s", (unsigned long long)nm->version,
 			 nm->self.name);
+	} else if (ret == -EMSGSIZE) {
+		/* Tried again at each rebuild (a smaller mesh fits), told once. */
+		c->stats.netmaps_oversize++;
+		if (!k->oversize_told)
+			log_err("mesh: the netmap for %s is over the control channel's %d bytes; "
+				"it keeps its last one (fewer nodes, routes or policy rules "
+				"would fit)",
+				nm->self.name, MESH_CONTROL_LINE_MAX);
+		k->oversize_told = true;
 	}
 	json_decref(msg);
 	free(text);

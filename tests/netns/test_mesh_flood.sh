@@ -116,7 +116,7 @@ sleep 3 # what was deferred to the next rebuild goes out
 v1=$(phone_version)
 log "phone's netmap version after the storm: $v1 (+$((v1 - v0)), at most $MAX_VERSIONS allowed)"
 for name in updates_deferred endpoints_debounced reconnects_refused writes_skipped rebuilds \
-	netmaps_pushed lines_ignored; do
+	netmaps_pushed netmaps_oversize lines_ignored; do
 	log "home: mesh_control.$name = $(counter "$name")"
 done
 check "phone's netmap version grew by a bounded number" [ $((v1 - v0)) -le "$MAX_VERSIONS" ]

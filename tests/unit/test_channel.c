@@ -3,10 +3,10 @@
  * on a real event loop: blank lines, JSON that is not an object and lines
  * that are not JSON are ignored and the channel stays open; a line split
  * across many reads arrives once; a partial line of MESH_CONTROL_LINE_MAX
- * bytes closes. The receive path's cost is counted, not timed: memchr and
- * realloc are wrapped at link time (tests/CMakeLists.txt), so a long line
- * read in many small pieces must be searched about once and the buffer
- * grown a handful of times.
+ * bytes closes, and sending refuses a line the peer would close on. The receive path's cost is
+ * counted, not timed: memchr and realloc are wrapped at link time (tests/CMakeLists.txt), so a long
+ * line read in many small pieces must be searched about once and the buffer grown a handful of
+ * times.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -232,6 +232,49 @@ static void test_limit(void)
 	free(line);
 }
 
+/* {"type":"big","pad":"aaa..."} whose compact line is len bytes. */
+static json_t *big_msg(size_t len)
+{
+	json_t *msg = json_pack("{s:s, s:s}", "type", "big", "pad", "");
+	char *empty = json_dumps(msg, JSON_COMPACT);
+	size_t pad = len - strlen(empty);
+	char *s = malloc(pad + 1);
+
+	memset(s, 'a', pad);
+	s[pad] = 0;
+	json_object_set_new(msg, "pad", json_string(s));
+	free(s);
+	free(empty);
+	return msg;
+}
+
+/* Sending holds the receiver's limit: the longest line it takes is queued,
+ * one byte more is refused with -EMSGSIZE (the peer would close the
+ * channel), and the channel goes on. */
+static void test_send_limit(void)
+{
+	json_t *longest = big_msg(MESH_CONTROL_LINE_MAX - 1),
+	       *over = big_msg(MESH_CONTROL_LINE_MAX);
+	json_t *small = json_pack("{s:s}", "type", "small");
+	struct rig r;
+
+	rig_open(&r);
+	CHECK_EQ_INT(channel_send(r.ch, over), -EMSGSIZE);
+	CHECK_EQ_INT(r.ch->out_len, 0);
+	CHECK_EQ_INT(channel_send(r.ch, small), 0);
+	CHECK_EQ_INT(r.ch->out_len, strlen("{\"type\":\"small\"}\n"));
+	rig_close(&r);
+
+	rig_open(&r);
+	CHECK_EQ_INT(channel_send(r.ch, longest), 0);
+	CHECK_EQ_INT(r.ch->out_len, MESH_CONTROL_LINE_MAX);
+	CHECK(!r.closed);
+	rig_close(&r);
+	json_decref(longest);
+	json_decref(over);
+	json_decref(small);
+}
+
 /* A 512 KiB line in 4 KiB reads: each byte searched about once, the
  * buffer grown by doubling (today: every read searched the whole partial
  * line again, ~32 MiB, and reallocated once per read). */
@@ -263,6 +306,7 @@ int main(void)
 	RUN(test_ignored_lines);
 	RUN(test_split_and_batched);
 	RUN(test_limit);
+	RUN(test_send_limit);
 	RUN(test_linear);
 	return test_summary();
 }
