@@ -12,7 +12,9 @@
  * Actions (a verb, then what it acts on): join, remove-node,
  * create-invite, revoke-invite, approve-route, unapprove-route,
  * approve-exit, unapprove-exit (the exit offers 0.0.0.0/0 and ::/0),
- * add-device, remove-device; change-policy for the access policy.
+ * unadvertise-route, unadvertise-exit (an approved offer its node no
+ * longer makes: the approval goes with it), add-device, remove-device;
+ * change-policy for the access policy.
  *
  * ENTRY, as the log command and the status document give it:
  *   {"id": 7, "time": 1796320000, "actor": "root", "uid": 0,

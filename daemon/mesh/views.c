@@ -615,6 +615,39 @@ static bool was_approved(const struct registry_route *v, size_t n, const struct 
 	return false;
 }
 
+static bool is_listed(const struct registry_route *v, size_t n, const struct registry_route *r)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].node_id == r->node_id && prefix_equal(&v[i].prefix, &r->prefix))
+			return true;
+	return false;
+}
+
+/* Approved routes id no longer advertises: their approval went with them.
+ * The node withdrew them (its own config for the coordinator: "daemon"). */
+static int audit_unadvertised(struct coordinator *c, const struct registry_node *node,
+			      const struct registry_route *before, size_t n,
+			      const struct registry_route *after, size_t n_after, const char *why)
+{
+	struct audit_actor who;
+	char text[PREFIX_STR_LEN];
+	int ret = 0;
+
+	audit_actor_node(node->name, &who);
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		if (before[i].node_id != node->id || !before[i].approved ||
+		    is_listed(after, n_after, &before[i]))
+			continue;
+		prefix_format(&before[i].prefix, text, sizeof(text));
+		ret = audit_add(c->reg, node->id == c->self_id ? NULL : &who,
+				registry_route_is_exit(&before[i].prefix) ? "unadvertise-exit"
+									  : "unadvertise-route",
+				node->name, "%s (%s)", text,
+				node->id == c->self_id ? why : "no longer advertised");
+	}
+	return ret;
+}
+
 int coord_audit_approved(struct coordinator *c, uint32_t id, const struct registry_route *before,
 			 size_t n, const char *why)
 {
@@ -636,6 +669,8 @@ int coord_audit_approved(struct coordinator *c, uint32_t id, const struct regist
 									 : "approve-route",
 				node.name, "%s (%s)", text, why);
 	}
+	if (ret == 0)
+		ret = audit_unadvertised(c, &node, before, n, after, n_after, why);
 	free(after);
 	registry_node_clear(&node);
 	return ret;

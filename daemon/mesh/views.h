@@ -80,7 +80,10 @@ void coord_gate_refresh(struct coordinator *c);
 
 /* An audit entry (actor "daemon", detail "PREFIX (why)") for each route of
  * node id approved now that before[0..n) (registry_routes() before the
- * change) did not hold approved; in the caller's transaction. */
+ * change) did not hold approved, and one for each approved route of id
+ * that is gone (unadvertise-route/-exit: actor "node:NAME", detail "PREFIX
+ * (no longer advertised)"; the coordinator's own: "daemon", "(why)"); in
+ * the caller's transaction. */
 int coord_audit_approved(struct coordinator *c, uint32_t id, const struct registry_route *before,
 			 size_t n, const char *why) __attribute__((warn_unused_result));
 

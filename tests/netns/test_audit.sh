@@ -5,12 +5,14 @@
 # host has: nothing is created on the host) invite, approve and unapprove a
 # route; laptop joins (auto_approve approves one of its routes: "daemon")
 # and asks for a device of its own (node:laptop); a request that names
-# another caller is recorded as the user who sent it; root removes the
-# device and the node; home's own routes are approved by its config, at
-# start and by a reload. `meshgate log` lists every action in order with
-# its actor and uid, --since and -n cut it, a member refuses with one line,
-# the status document carries the last entries newest first, and a restart
-# of the coordinator keeps them and adds none.
+# another caller is recorded as the user who sent it; laptop stops
+# advertising an approved route (node:laptop); root removes the device and
+# the node; home's own routes are approved by its config, at start and
+# by a reload, and a route dropped by a reload is the config's entry too.
+# `meshgate log` lists every action in order with its actor and uid,
+# --since and -n cut it, a member refuses with one line, the status document
+# carries the last entries newest first, and a restart of the coordinator
+# keeps them and adds none.
 #
 #  laptop ── veth ── inet ── veth ── home
 #  phone  ── veth ──/                 (phone unused)
@@ -89,6 +91,11 @@ print(s.recv(65536).decode().strip())' "$MESH_DIR/home.sock" "$invite2")
 log "invite_revoke naming another caller: $forged"
 check "a request naming another caller still runs" \
 	[ "$(mesh_json "$forged" 'd["ok"]')" = True ]
+# laptop stops advertising its auto-approved route: the approval goes.
+sed -i 's|routes = \["192.168.88.0/24", "192.168.99.0/24"\]|routes = ["192.168.88.0/24"]|' "$MESH_DIR/laptop.conf"
+check "laptop reloads without 192.168.99.0/24" mesh_reload laptop
+check "... and home forgets that route" wait_for 50 0.2 \
+	sh -c "! $(printf '%q ' "$MESHGATE" --socket "$MESH_DIR/home.sock") nodes --json | grep -q 192.168.99.0/24"
 check "root removes the device" mg_cli home home device remove pad
 check "root removes laptop" mg_cli home home nodes remove laptop
 
@@ -101,6 +108,7 @@ nobody 65534 create-invite invite $invite2
 nobody 65534 unapprove-route laptop
 node:laptop None add-device pad
 nobody 65534 revoke-invite invite $invite2
+node:laptop None unadvertise-route laptop
 root 0 remove-device pad
 root 0 remove-node laptop"
 check "meshgate log: every action in order, with its actor and uid" \
@@ -118,8 +126,10 @@ check "the join names its invite" \
 	grep -qE ' node:laptop join laptop via invite 1, id 2$' "$MESH_DIR/log.txt"
 check "auto_approve's approval is the coordinator's, with the join" \
 	grep -qE ' daemon approve-route laptop 192.168.99.0/24 \(auto_approve\)$' "$MESH_DIR/log.txt"
+check "an approved route laptop no longer advertises is laptop's entry" \
+	grep -qE ' node:laptop unadvertise-route laptop 192.168.99.0/24 \(no longer advertised\)$' "$MESH_DIR/log.txt"
 check "--since TIME: the actions after it" \
-	expect_lines "$(tail -n 4 <<<"$all")" "$(log_lines --since "$since")"
+	expect_lines "$(tail -n 5 <<<"$all")" "$(log_lines --since "$since")"
 check "--since 1h: all of them" expect_lines "$all" "$(log_lines --since 1h)"
 check "-n 2: the last two" expect_lines "$(tail -n 2 <<<"$all")" "$(log_lines -n 2)"
 check "the operator group reads the log too" as_operator log -n 1
@@ -147,6 +157,16 @@ check "a route added to the coordinator's config by a reload is an entry" \
 	wait_for 50 0.2 log_is_all
 check "... the config's" \
 	sh -c "$(printf '%q ' "$MESHGATE" --socket "$MESH_DIR/home.sock") log -n 1 | grep -qE ' daemon approve-route home 192.168.78.0/24 \(config\)$'"
+
+# A reload that drops a route from home's config: the config's entry too.
+sed -i 's|routes = \["192.168.77.0/24", "192.168.78.0/24"\]|routes = ["192.168.78.0/24"]|' "$MESH_DIR/home.conf"
+check "home reloads its config without 192.168.77.0/24" mesh_reload home
+all="$all
+daemon None unadvertise-route home"
+check "a route dropped from the coordinator's config is an entry" \
+	wait_for 50 0.2 log_is_all
+check "... the config's" \
+	sh -c "$(printf '%q ' "$MESHGATE" --socket "$MESH_DIR/home.sock") log -n 1 | grep -qE ' daemon unadvertise-route home 192.168.77.0/24 \(config\)$'"
 
 mg_stop home
 mesh_start home
