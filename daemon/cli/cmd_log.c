@@ -95,6 +95,39 @@ static void log_human(const json_t *result)
 	}
 }
 
+/* Asks page after page (the daemon holds one at a time): lines go out as
+ * they come; --json gathers the entries into one document. */
+static int log_print(const struct cli *cli, int64_t since, long long limit, bool json)
+{
+	json_t *all = json ? json_array() : NULL, *page;
+	json_int_t after = 0;
+	bool more = true;
+
+	while (more) {
+		json_t *entries;
+
+		page = cli_ask(cli, json_pack("{s:s, s:I, s:I, s:I}", "cmd", "log", "since",
+					      (json_int_t)since, "limit", (json_int_t)limit,
+					      "after", after));
+		if (!page) {
+			json_decref(all);
+			return EXIT_FAIL;
+		}
+		entries = json_object_get(page, "entries");
+		more = json_is_true(json_object_get(page, "more")) && json_array_size(entries);
+		after = json_integer_value(
+		    json_object_get(json_array_get(entries, json_array_size(entries) - 1), "id"));
+		if (json)
+			json_array_extend(all, entries);
+		else
+			log_human(page);
+		json_decref(page);
+	}
+	if (!json)
+		return EXIT_OK;
+	return cli_print_result(json_pack("{s:o}", "entries", all), true, log_human);
+}
+
 static int log_help(void)
 {
 	printf("usage: meshgate log [--since TIME] [-n N] [--json]\n"
@@ -139,8 +172,5 @@ int cmd_log(const struct cli *cli, int argc, char **argv)
 					       argv[i]);
 		}
 	}
-	return cli_print_result(
-	    cli_ask(cli, json_pack("{s:s, s:I, s:I}", "cmd", "log", "since", (json_int_t)since,
-				   "limit", (json_int_t)limit)),
-	    json, log_human);
+	return log_print(cli, since, limit, json);
 }

@@ -550,22 +550,20 @@ json_t *coordinator_audit_recent(struct coordinator *c, size_t n)
 	return arr;
 }
 
-json_t *coordinator_audit_log(struct coordinator *c, int64_t since, size_t limit,
+json_t *coordinator_audit_log(struct coordinator *c, int64_t since, size_t limit, int64_t after,
 			      const char **error)
 {
 	struct registry_audit *v = NULL;
 	size_t n = 0;
+	bool more;
 	json_t *arr;
 
-	if (registry_audit_list(c->reg, since, limit, &v, &n) < 0)
+	/* One more than a page tells whether another follows. */
+	if (registry_audit_page(c->reg, since, limit, after, AUDIT_LOG_PAGE + 1, &v, &n) < 0)
 		return fail(c, error, "cannot read the audit log%s", "");
-	for (size_t i = 0; i < n / 2; i++) {
-		struct registry_audit t = v[i];
-
-		v[i] = v[n - 1 - i];
-		v[n - 1 - i] = t;
-	}
-	arr = audit_json(v, n);
+	more = n > AUDIT_LOG_PAGE;
+	arr = audit_json(v, more ? AUDIT_LOG_PAGE : n);
 	free(v);
-	return arr ? json_pack("{s:o}", "entries", arr) : fail(c, error, "out of memory%s", "");
+	return arr ? json_pack("{s:o, s:b}", "entries", arr, "more", more)
+		   : fail(c, error, "out of memory%s", "");
 }

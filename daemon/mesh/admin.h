@@ -36,9 +36,13 @@ json_t *coordinator_node_remove(struct coordinator *c, const char *node,
  * approved by its config, and unapproving them is refused. */
 json_t *coordinator_routes_set(struct coordinator *c, const char *node, const json_t *prefixes,
 			       bool approved, const struct audit_actor *who, const char **error);
-/* {"entries": [ENTRY (mesh/audit.h)...]}: the newest limit entries at or
- * after since, oldest first. */
-json_t *coordinator_audit_log(struct coordinator *c, int64_t since, size_t limit,
+/* {"entries": [ENTRY (mesh/audit.h)...], "more": bool}: of the newest limit
+ * entries at or after since, oldest first, the first AUDIT_LOG_PAGE with an
+ * id above after; "more" when others follow (ask again with after = the
+ * last id). One page at a time keeps a 100,000-entry log from costing the
+ * daemon its size in memory. */
+enum { AUDIT_LOG_PAGE = 1000 };
+json_t *coordinator_audit_log(struct coordinator *c, int64_t since, size_t limit, int64_t after,
 			      const char **error);
 /* The last n entries, newest first (the status document's "audit"), or
  * NULL. */

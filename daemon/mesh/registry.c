@@ -151,6 +151,7 @@ enum stmt {
 	AUDIT_INSERT,
 	AUDIT_TRIM,
 	AUDIT_LIST,
+	AUDIT_PAGE,
 	STMT_COUNT
 };
 
@@ -212,6 +213,10 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[AUDIT_TRIM] = "DELETE FROM audit WHERE id <= (SELECT max(id) FROM audit) - ?1",
 	[AUDIT_LIST] = "SELECT id, time, actor, uid, action, subject, detail FROM audit "
 		       "WHERE time >= ?1 ORDER BY id DESC LIMIT ?2",
+	[AUDIT_PAGE] = "SELECT id, time, actor, uid, action, subject, detail FROM "
+		       "(SELECT id, time, actor, uid, action, subject, detail FROM audit "
+		       "WHERE time >= ?1 ORDER BY id DESC LIMIT ?2) "
+		       "WHERE id > ?3 ORDER BY id ASC LIMIT ?4",
 };
 
 struct registry {
@@ -1645,19 +1650,16 @@ static int row_to_audit(struct registry *reg, sqlite3_stmt *st, void *out)
 	return 0;
 }
 
-int registry_audit_list(struct registry *reg, int64_t since, size_t limit,
-			struct registry_audit **out, size_t *n)
+/* The rows st selects, in a new array; st is reset. */
+static int audit_rows(struct registry *reg, sqlite3_stmt *st, struct registry_audit **out,
+		      size_t *n)
 {
-	sqlite3_stmt *st = stmt(reg, AUDIT_LIST);
 	void *list = NULL;
 	size_t count = 0, cap = 0;
 	int ret = 0, rc = SQLITE_DONE;
 
 	*out = NULL;
 	*n = 0;
-	sqlite3_bind_int64(st, 1, since);
-	sqlite3_bind_int64(st, 2,
-			   limit > REGISTRY_AUDIT_KEEP ? REGISTRY_AUDIT_KEEP : (int64_t)limit);
 	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		ret = grow(&list, &cap, count, sizeof(**out));
 		if (ret == 0)
@@ -1674,4 +1676,31 @@ int registry_audit_list(struct registry *reg, int64_t since, size_t limit,
 	*out = list;
 	*n = count;
 	return 0;
+}
+
+static int64_t audit_limit(size_t limit)
+{
+	return limit > REGISTRY_AUDIT_KEEP ? REGISTRY_AUDIT_KEEP : (int64_t)limit;
+}
+
+int registry_audit_list(struct registry *reg, int64_t since, size_t limit,
+			struct registry_audit **out, size_t *n)
+{
+	sqlite3_stmt *st = stmt(reg, AUDIT_LIST);
+
+	sqlite3_bind_int64(st, 1, since);
+	sqlite3_bind_int64(st, 2, audit_limit(limit));
+	return audit_rows(reg, st, out, n);
+}
+
+int registry_audit_page(struct registry *reg, int64_t since, size_t limit, int64_t after,
+			size_t page, struct registry_audit **out, size_t *n)
+{
+	sqlite3_stmt *st = stmt(reg, AUDIT_PAGE);
+
+	sqlite3_bind_int64(st, 1, since);
+	sqlite3_bind_int64(st, 2, audit_limit(limit));
+	sqlite3_bind_int64(st, 3, after);
+	sqlite3_bind_int64(st, 4, audit_limit(page));
+	return audit_rows(reg, st, out, n);
 }

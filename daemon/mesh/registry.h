@@ -336,4 +336,12 @@ int registry_audit_add(struct registry *reg, int64_t now, const char *actor, int
 int registry_audit_list(struct registry *reg, int64_t since, size_t limit,
 			struct registry_audit **out, size_t *n) __attribute__((warn_unused_result));
 
+/* A page of the same entries, oldest first: of the newest limit at or
+ * after since, at most page with an id above after (0: from the first). A
+ * reader walks them with after = the last id it got, holding one page at a
+ * time whatever the log's size. */
+int registry_audit_page(struct registry *reg, int64_t since, size_t limit, int64_t after,
+			size_t page, struct registry_audit **out, size_t *n)
+    __attribute__((warn_unused_result));
+
 #endif

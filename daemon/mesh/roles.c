@@ -324,23 +324,25 @@ static json_t *cmd_routes_unapprove(struct mesh_roles *r, const json_t *req, con
 	return routes_set(r, req, false, error);
 }
 
-/* {"cmd": "log", "since": UNIX_TIME, "limit": N}: the audit log, oldest
- * first; since 0 and limit 0 (or absent): all of it. */
+/* {"cmd": "log", "since": UNIX_TIME, "limit": N, "after": ID}: a page of
+ * the audit log, oldest first (coordinator_audit_log); since 0 and limit 0
+ * (or absent): all of it; after absent or 0: from the first entry. */
 static json_t *cmd_log(struct mesh_roles *r, const json_t *req, const char **error)
 {
 	json_int_t since = json_integer_value(json_object_get(req, "since"));
 	json_int_t limit = json_integer_value(json_object_get(req, "limit"));
+	json_int_t after = json_integer_value(json_object_get(req, "after"));
 
 	if (!r->coordinator) {
 		*error = "the audit log is kept by the coordinator: run meshgate log there";
 		return NULL;
 	}
-	if (limit < 0 || since < 0) {
-		*error = "log: since and limit are 0 or more";
+	if (limit < 0 || since < 0 || after < 0) {
+		*error = "log: since, limit and after are 0 or more";
 		return NULL;
 	}
 	return coordinator_audit_log(r->coordinator, since,
-				     limit ? (size_t)limit : REGISTRY_AUDIT_KEEP, error);
+				     limit ? (size_t)limit : REGISTRY_AUDIT_KEEP, after, error);
 }
 
 /* ---- the access policy ---- */

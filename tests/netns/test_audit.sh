@@ -12,7 +12,8 @@
 # `meshgate log` lists every action in order with its actor and uid,
 # --since and -n cut it, a member refuses with one line, the status document
 # carries the last entries newest first, and a restart of the coordinator
-# keeps them and adds none.
+# keeps them and adds none. A log longer than a page (1000 entries) comes
+# out whole, in order.
 #
 #  laptop ── veth ── inet ── veth ── home
 #  phone  ── veth ──/                 (phone unused)
@@ -171,5 +172,24 @@ check "... the config's" \
 mg_stop home
 mesh_start home
 check "a restart of the coordinator keeps the log, and adds nothing" wait_for 50 0.2 log_is_all
+
+# More entries than one page of the log (1000): the CLI asks page after
+# page and prints each entry once, in order.
+ns_exec home python3 -c 'import json, socket, sys
+for _ in range(1001):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    s.sendall(b"{\"cmd\": \"invite\"}\n")
+    assert json.loads(s.makefile().readline())["ok"]
+    s.close()' "$MESH_DIR/home.sock"
+want=$(($(wc -l <<<"$all") + 1001))
+check "1001 more invites: meshgate log -n 0 prints all $want entries" \
+	[ "$(mg_cli home home log -n 0 | wc -l)" = "$want" ]
+check "... --json too, each id once, in order" \
+	sh -c "$(printf '%q ' "$MESHGATE" --socket "$MESH_DIR/home.sock") log -n 0 --json | python3 -c 'import json, sys
+ids = [e[\"id\"] for e in json.load(sys.stdin)[\"entries\"]]
+sys.exit(not (len(ids) == int(sys.argv[1]) and ids == sorted(set(ids))))' $want"
+check "... -n 1010: the last 1010, across two pages" \
+	[ "$(mg_cli home home log -n 1010 | wc -l)" = 1010 ]
 
 pass

@@ -28,14 +28,16 @@
 
 /* ---- a stand-in daemon ---- */
 
+enum { FAKE_ANSWERS_MAX = 8 };
+
 struct fake_daemon {
 	char dir[64], path[108];
 	int listen_fd;
-	const char *answers[4]; /* written to the clients in turn */
-	int clients;            /* connections to serve before the thread ends */
-	char request[1024];     /* the last request read */
-	int served;             /* connections answered */
-	atomic_bool stopping;   /* no more clients are coming */
+	const char *answers[FAKE_ANSWERS_MAX]; /* written to the clients in turn */
+	int clients;                           /* connections to serve before the thread ends */
+	char request[1024];                    /* the last request read */
+	int served;                            /* connections answered */
+	atomic_bool stopping;                  /* no more clients are coming */
 	pthread_t thread;
 };
 
@@ -91,9 +93,9 @@ static bool fake_daemon_start(struct fake_daemon *d, const char *const *answers,
 		return false;
 	snprintf(d->path, sizeof(d->path), "%s/ctl.sock", d->dir);
 	strcpy(sun.sun_path, d->path);
-	for (int i = 0; i < clients && i < 4; i++)
+	for (int i = 0; i < clients && i < FAKE_ANSWERS_MAX; i++)
 		d->answers[i] = answers[i];
-	d->clients = clients < 4 ? clients : 4;
+	d->clients = clients < FAKE_ANSWERS_MAX ? clients : FAKE_ANSWERS_MAX;
 	d->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (!CHECK(d->listen_fd >= 0) ||
 	    !CHECK(bind(d->listen_fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) ||
@@ -783,6 +785,15 @@ static void test_cli_log(void)
 	    "\"home\", \"detail\": \"192.168.77.0/24\"}, {\"id\": 2, \"time\": 1796321060, "
 	    "\"actor\": \"node:laptop\", \"uid\": null, \"action\": \"revoke-invite\", "
 	    "\"subject\": \"invite 3\", \"detail\": \"\"}]}}";
+	/* A first page that says more follow, and the last one. */
+	static const char first[] =
+	    "{\"ok\": true, \"result\": {\"more\": true, \"entries\": [{\"id\": 1, \"time\": "
+	    "1796321052, \"actor\": \"root\", \"uid\": 0, \"action\": \"approve-route\", "
+	    "\"subject\": \"home\", \"detail\": \"192.168.77.0/24\"}]}}";
+	static const char last[] =
+	    "{\"ok\": true, \"result\": {\"more\": false, \"entries\": [{\"id\": 2, \"time\": "
+	    "1796321060, \"actor\": \"node:laptop\", \"uid\": null, \"action\": "
+	    "\"revoke-invite\", \"subject\": \"invite 3\", \"detail\": \"\"}]}}";
 	struct fake_daemon d;
 	char args[512], out[4096], err[1024];
 	json_t *req;
@@ -791,23 +802,27 @@ static void test_cli_log(void)
 		return;
 	setenv("TZ", "UTC0", 1);
 	if (!fake_daemon_start(&d,
-			       (const char *[]){ entries, entries, entries,
+			       (const char *[]){ entries, first, last, entries,
 						 "{\"ok\": false, \"error\": \"the audit log is "
 						 "kept by the coordinator: run meshgate log "
 						 "there\"}" },
-			       4))
+			       5))
 		return;
 	snprintf(args, sizeof(args), "--socket %s log", d.path);
 	CHECK_EQ_INT(run_cli(args, NULL, out, sizeof(out), err, sizeof(err)), 0);
 	CHECK(strcmp(out, "2026-12-03 18:04:12 root approve-route home 192.168.77.0/24\n"
 			  "2026-12-03 18:04:20 node:laptop revoke-invite invite 3\n") == 0);
-	CHECK(strcmp(d.request, "{\"cmd\":\"log\",\"since\":0,\"limit\":1000}\n") == 0);
+	CHECK(strcmp(d.request, "{\"cmd\":\"log\",\"since\":0,\"limit\":1000,\"after\":0}\n") == 0);
+	/* Page after page: the next one asks after the last id it got. */
 	snprintf(args, sizeof(args), "--socket %s log --since 2026-12-03T18:04:12Z -n 5 --json",
 		 d.path);
 	CHECK_EQ_INT(run_cli(args, NULL, out, sizeof(out), err, sizeof(err)), 0);
-	CHECK(strcmp(d.request, "{\"cmd\":\"log\",\"since\":1796321052,\"limit\":5}\n") == 0);
+	CHECK(strcmp(d.request,
+		     "{\"cmd\":\"log\",\"since\":1796321052,\"limit\":5,\"after\":1}\n") == 0);
 	req = json_loads(out, 0, NULL);
 	CHECK(json_array_size(json_object_get(req, "entries")) == 2);
+	CHECK(json_integer_value(
+		  json_object_get(json_array_get(json_object_get(req, "entries"), 1), "id")) == 2);
 	json_decref(req);
 	/* A relative time: that long before now. */
 	snprintf(args, sizeof(args), "--socket %s log --since=2d", d.path);

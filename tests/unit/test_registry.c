@@ -1141,6 +1141,67 @@ static void test_audit_bound(void)
 	CHECK(oldest == extra + 1);
 }
 
+/* Walks registry_audit_page() from the first page; the ids in order in
+ * ids[], how many in *n; false on an error or a page over page. */
+static bool audit_walk(struct registry *reg, int64_t since, size_t limit, size_t page, int64_t *ids,
+		       size_t cap, size_t *n)
+{
+	int64_t after = 0;
+
+	*n = 0;
+	for (;;) {
+		struct registry_audit *v = NULL;
+		size_t got = 0;
+
+		if (registry_audit_page(reg, since, limit, after, page, &v, &got) < 0 || got > page)
+			return false;
+		for (size_t i = 0; i < got && *n < cap; i++)
+			ids[(*n)++] = v[i].id;
+		if (got)
+			after = v[got - 1].id;
+		free(v);
+		if (got < page)
+			return true;
+	}
+}
+
+/* Pages walk the same entries registry_audit_list() selects, oldest first,
+ * each id once, whatever the page size. */
+static void test_audit_pages(void)
+{
+	enum { ENTRIES = 2500 };
+	static int64_t ids[ENTRIES + 1];
+	struct registry *reg = open_fresh();
+	size_t n = 0;
+	bool ordered = true;
+
+	if (!reg)
+		return;
+	CHECK_EQ_INT(registry_begin(reg), 0);
+	for (int64_t i = 1; i <= ENTRIES; i++)
+		if (registry_audit_add(reg, i, "root", 0, "create-invite", "x", NULL) < 0) {
+			CHECK(false);
+			break;
+		}
+	CHECK_EQ_INT(registry_commit(reg), 0);
+	/* All of them, in pages of 1000: 1000, 1000, 500. */
+	CHECK(audit_walk(reg, 0, REGISTRY_AUDIT_KEEP, 1000, ids, ENTRIES + 1, &n));
+	CHECK_EQ_INT(n, ENTRIES);
+	for (size_t i = 0; i < n; i++)
+		ordered &= ids[i] == (int64_t)i + 1;
+	CHECK(ordered);
+	/* The newest 700 at or after time 1000, in pages of 300 (and of 700,
+	 * where the last page is full and the next one empty). */
+	CHECK(audit_walk(reg, 1000, 700, 300, ids, ENTRIES + 1, &n));
+	CHECK(n == 700 && ids[0] == ENTRIES - 699 && ids[699] == ENTRIES);
+	CHECK(audit_walk(reg, 1000, 700, 700, ids, ENTRIES + 1, &n));
+	CHECK(n == 700 && ids[0] == ENTRIES - 699 && ids[699] == ENTRIES);
+	/* Fewer entries after since than the limit: those. */
+	CHECK(audit_walk(reg, 2401, 700, 64, ids, ENTRIES + 1, &n));
+	CHECK(n == 100 && ids[0] == 2401 && ids[99] == ENTRIES);
+	registry_close(reg);
+}
+
 /* A registry of schema 2 (before the audit log) is brought to schema 3:
  * its nodes and devices stay, and the log starts empty. */
 static void test_audit_migration(void)
@@ -1362,6 +1423,7 @@ int main(void)
 	RUN(test_audit);
 	RUN(test_audit_transaction);
 	RUN(test_audit_bound);
+	RUN(test_audit_pages);
 	RUN(test_audit_migration);
 	RUN(test_crash_mid_transaction);
 	RUN(test_crash_killed);
