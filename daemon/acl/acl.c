@@ -1,9 +1,11 @@
 /*
- * The policy as data: release, deep copy, equality, and the text forms of
- * its sources and destinations ("group:admins", "192.168.77.0/24:22,443",
- * "exit", "dns:53", "*") that the config file and the CLI read.
+ * The policy as data: release, deep copy, equality, a digest, and the text
+ * forms of its sources and destinations ("group:admins",
+ * "192.168.77.0/24:22,443", "exit", "dns:53", "*") that the config file
+ * and the CLI read.
  */
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,6 +164,72 @@ bool acl_policy_equal(const struct acl_policy *a, const struct acl_policy *b)
 			return false;
 	}
 	return true;
+}
+
+/* ---- digest ---- */
+
+static void hash_u32(crypto_generichash_state *h, uint32_t v)
+{
+	uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
+
+	crypto_generichash_update(h, b, sizeof(b));
+}
+
+/* Names compare without case (acl_policy_equal): they are hashed lowered,
+ * after their length. */
+static void hash_name(crypto_generichash_state *h, const char *name)
+{
+	size_t n = strlen(name);
+
+	hash_u32(h, (uint32_t)n);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = (uint8_t)name[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (uint8_t)(c - 'A' + 'a');
+		crypto_generichash_update(h, &c, 1);
+	}
+}
+
+static void hash_targets(crypto_generichash_state *h, const struct acl_target *v, size_t n)
+{
+	hash_u32(h, (uint32_t)n);
+	for (size_t i = 0; i < n; i++) {
+		hash_u32(h, v[i].kind);
+		if (v[i].kind == ACL_NAME || v[i].kind == ACL_GROUP)
+			hash_name(h, v[i].name);
+		if (v[i].kind == ACL_PREFIX) {
+			hash_u32(h, (uint32_t)v[i].prefix.family);
+			hash_u32(h, v[i].prefix.len);
+			crypto_generichash_update(h, v[i].prefix.addr, sizeof(v[i].prefix.addr));
+		}
+		hash_u32(h, (uint32_t)v[i].n_ports);
+		for (size_t k = 0; k < v[i].n_ports; k++) {
+			hash_u32(h, v[i].ports[k].lo);
+			hash_u32(h, v[i].ports[k].hi);
+		}
+	}
+}
+
+void acl_policy_digest(const struct acl_policy *p, uint8_t out[ACL_DIGEST_LEN])
+{
+	crypto_generichash_state h;
+
+	crypto_generichash_init(&h, NULL, 0, ACL_DIGEST_LEN);
+	hash_u32(&h, p->def);
+	hash_u32(&h, (uint32_t)p->n_groups);
+	for (size_t i = 0; i < p->n_groups; i++) {
+		hash_name(&h, p->groups[i].name);
+		hash_u32(&h, (uint32_t)p->groups[i].n_members);
+		for (size_t k = 0; k < p->groups[i].n_members; k++)
+			hash_name(&h, p->groups[i].members[k]);
+	}
+	hash_u32(&h, (uint32_t)p->n_rules);
+	for (size_t i = 0; i < p->n_rules; i++) {
+		hash_u32(&h, p->rules[i].protocols);
+		hash_targets(&h, p->rules[i].from, p->rules[i].n_from);
+		hash_targets(&h, p->rules[i].to, p->rules[i].n_to);
+	}
+	crypto_generichash_final(&h, out, ACL_DIGEST_LEN);
 }
 
 /* ---- text forms ---- */

@@ -115,6 +115,13 @@ int acl_policy_copy(struct acl_policy *dst, const struct acl_policy *src)
     __attribute__((warn_unused_result));
 bool acl_policy_equal(const struct acl_policy *a, const struct acl_policy *b);
 
+/* A BLAKE2b digest of p: equal for policies acl_policy_equal() finds equal
+ * (lines left out, names without case), different otherwise. The
+ * coordinator keeps it to tell, after a restart, whether the policy in its
+ * config is the one it last issued a revision for. */
+enum { ACL_DIGEST_LEN = 32 };
+void acl_policy_digest(const struct acl_policy *p, uint8_t out[ACL_DIGEST_LEN]);
+
 /*
  * Node's filter: the entries it enforces, for its own addresses and
  * resolver (input), the routes it serves and the devices it hubs

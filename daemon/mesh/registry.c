@@ -1,8 +1,9 @@
 /*
  * The coordinator's registry in SQLite; see registry.h.
  *
- * Layout (schema version 3; meta holds "schema_version" and the netmap
- * version "netmap_version"):
+ * Layout (schema version 3; meta holds "schema_version", the netmap
+ * version "netmap_version", and the access policy's "policy_digest" and
+ * "policy_revision" once there is one):
  *   nodes   (id, name, hostname, public_key, addr4, addr6, created_at,
  *            last_seen, endpoints)  addresses as text ("100.64.0.2"),
  *            endpoints as a JSON array of "ip:port"
@@ -152,6 +153,8 @@ enum stmt {
 	AUDIT_TRIM,
 	AUDIT_LIST,
 	AUDIT_PAGE,
+	POLICY_GET,
+	POLICY_SET,
 	STMT_COUNT
 };
 
@@ -213,6 +216,10 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[AUDIT_TRIM] = "DELETE FROM audit WHERE id <= (SELECT max(id) FROM audit) - ?1",
 	[AUDIT_LIST] = "SELECT id, time, actor, uid, action, subject, detail FROM audit "
 		       "WHERE time >= ?1 ORDER BY id DESC LIMIT ?2",
+	[POLICY_GET] = "SELECT d.value, r.value FROM meta d, meta r "
+		       "WHERE d.key = 'policy_digest' AND r.key = 'policy_revision'",
+	[POLICY_SET] = "INSERT OR REPLACE INTO meta(key, value) "
+		       "VALUES ('policy_digest', ?1), ('policy_revision', ?2)",
 	[AUDIT_PAGE] = "SELECT id, time, actor, uid, action, subject, detail FROM "
 		       "(SELECT id, time, actor, uid, action, subject, detail FROM audit "
 		       "WHERE time >= ?1 ORDER BY id DESC LIMIT ?2) "
@@ -1601,6 +1608,42 @@ int registry_next_version(struct registry *reg, uint64_t *version)
 	if (ret == 0)
 		*version = (uint64_t)v;
 	return ret;
+}
+
+/* ---- the access policy's revision ---- */
+
+int registry_policy_get(struct registry *reg, uint8_t digest[REGISTRY_POLICY_DIGEST_LEN],
+			uint64_t *revision)
+{
+	sqlite3_stmt *st = stmt(reg, POLICY_GET);
+	int ret = step_row(reg, st);
+
+	if (ret == 1) {
+		const void *d = sqlite3_column_blob(st, 0);
+		int64_t r = sqlite3_column_int64(st, 1);
+
+		if (d && sqlite3_column_bytes(st, 0) == REGISTRY_POLICY_DIGEST_LEN && r >= 0) {
+			memcpy(digest, d, REGISTRY_POLICY_DIGEST_LEN);
+			*revision = (uint64_t)r;
+			ret = 0;
+		} else {
+			ret = bad_data(reg, "the policy digest");
+		}
+	} else if (ret == 0) {
+		ret = -ENOENT;
+	}
+	sqlite3_reset(st);
+	return ret;
+}
+
+int registry_policy_set(struct registry *reg, const uint8_t digest[REGISTRY_POLICY_DIGEST_LEN],
+			uint64_t revision)
+{
+	sqlite3_stmt *st = stmt(reg, POLICY_SET);
+
+	sqlite3_bind_blob(st, 1, digest, REGISTRY_POLICY_DIGEST_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (int64_t)revision);
+	return step_done(reg, st);
 }
 
 /* ---- the audit log ---- */

@@ -320,6 +320,16 @@ int registry_key_revoked(struct registry *reg, const uint8_t key[KEY_LEN],
 int registry_next_version(struct registry *reg, uint64_t *version)
     __attribute__((warn_unused_result));
 
+/* The access policy the coordinator last issued a revision for: its
+ * digest (acl_policy_digest(), all zero for no policy) and the revision.
+ * -ENOENT before the first. Set inside the caller's transaction with the
+ * version it takes. */
+enum { REGISTRY_POLICY_DIGEST_LEN = 32 };
+int registry_policy_get(struct registry *reg, uint8_t digest[REGISTRY_POLICY_DIGEST_LEN],
+			uint64_t *revision) __attribute__((warn_unused_result));
+int registry_policy_set(struct registry *reg, const uint8_t digest[REGISTRY_POLICY_DIGEST_LEN],
+			uint64_t revision) __attribute__((warn_unused_result));
+
 /*
  * Appends an entry to the audit log (actor and action non-empty: -EINVAL;
  * subject and detail may be NULL; uid -1 when the actor is no local user)

@@ -381,14 +381,17 @@ static int build_state_load(struct coordinator *c, struct build_state *bs)
 	return 0;
 }
 
-/* The next netmap version as the revision, and (audit) the change's entry
- * in the audit log, in one transaction. */
+/* The next netmap version as the revision, recorded with the policy's
+ * digest, and (audit) the change's entry in the audit log, in one
+ * transaction. */
 static int policy_revision_take(struct coordinator *c, bool present, const struct acl_policy *p,
-				bool audit, uint64_t *version)
+				const uint8_t digest[ACL_DIGEST_LEN], bool audit, uint64_t *version)
 {
 	bool own = registry_begin(c->reg) == 0; /* -EBUSY: the caller's is open */
 	int ret = registry_next_version(c->reg, version);
 
+	if (ret == 0)
+		ret = registry_policy_set(c->reg, digest, present ? *version : 0);
 	if (ret == 0 && audit && present)
 		ret = audit_add(c->reg, NULL, "change-policy", "policy",
 				"revision %u: default %s, %zu rule(s)", (uint32_t)*version,
@@ -403,30 +406,29 @@ static int policy_revision_take(struct coordinator *c, bool present, const struc
 	return ret;
 }
 
-void coord_policy_sync(struct coordinator *c)
+/* At start: the revision the registry holds for this very policy (a
+ * restart changes nothing), else whether to audit the new one: a policy
+ * that differs from the recorded one changed while the coordinator was
+ * stopped. -ENOENT without a record, where the first policy is no change. */
+static int policy_recorded(struct coordinator *c, const uint8_t digest[ACL_DIGEST_LEN],
+			   uint64_t *revision, bool *audit)
 {
-	const struct mg_config *cfg = c->host.cfg;
-	struct acl_policy copy = { 0 };
-	/* The policy the coordinator starts with is no change to audit. */
-	bool audit = c->policy_started;
-	uint64_t version;
+	uint8_t stored[REGISTRY_POLICY_DIGEST_LEN];
+	int ret = registry_policy_get(c->reg, stored, revision);
 
-	c->policy_started = true;
-	if (cfg->policy_present == c->have_policy &&
-	    (!c->have_policy || acl_policy_equal(&cfg->policy, &c->policy)))
-		return;
-	if (cfg->policy_present && acl_policy_copy(&copy, &cfg->policy) < 0) {
-		log_warn("mesh: the access policy: out of memory");
-		return;
-	}
-	if (policy_revision_take(c, cfg->policy_present, &copy, audit, &version) < 0) {
-		log_warn("mesh: cannot record a policy revision in the registry");
-		acl_policy_free(&copy);
-		return;
-	}
+	*audit = ret == 0;
+	if (ret == 0 && sodium_memcmp(stored, digest, ACL_DIGEST_LEN) != 0)
+		ret = -ESTALE;
+	return ret;
+}
+
+/* Adopts the config's policy (copy) under revision version. */
+static void policy_adopt(struct coordinator *c, bool present, struct acl_policy *copy,
+			 uint64_t version)
+{
 	acl_policy_free(&c->policy);
-	c->policy = copy;
-	c->have_policy = cfg->policy_present;
+	c->policy = *copy;
+	c->have_policy = present;
 	c->policy_revision = c->have_policy ? (uint32_t)version : 0;
 	if (c->have_policy)
 		log_info("mesh: access policy revision %u: default %s, %zu rule(s)",
@@ -435,6 +437,41 @@ void coord_policy_sync(struct coordinator *c)
 	else
 		log_info("mesh: no access policy: every node reaches every other");
 	c->dirty = true;
+}
+
+void coord_policy_sync(struct coordinator *c)
+{
+	const struct mg_config *cfg = c->host.cfg;
+	struct acl_policy copy = { 0 };
+	uint8_t digest[ACL_DIGEST_LEN] = { 0 }; /* all zero: no policy */
+	bool starting = !c->policy_started, audit = true;
+	uint64_t version = 0;
+	int ret = -ENOENT;
+
+	c->policy_started = true;
+	if (!starting && cfg->policy_present == c->have_policy &&
+	    (!c->have_policy || acl_policy_equal(&cfg->policy, &c->policy)))
+		return;
+	if (cfg->policy_present)
+		acl_policy_digest(&cfg->policy, digest);
+	if (starting) {
+		ret = policy_recorded(c, digest, &version, &audit);
+		if (ret == -ENOENT && !cfg->policy_present)
+			return; /* never had one, has none */
+		if (ret < 0 && ret != -ENOENT && ret != -ESTALE)
+			log_warn("mesh: cannot read the policy's revision from the registry");
+	}
+	if (cfg->policy_present && acl_policy_copy(&copy, &cfg->policy) < 0) {
+		log_warn("mesh: the access policy: out of memory");
+		return;
+	}
+	if (!(starting && ret == 0) &&
+	    policy_revision_take(c, cfg->policy_present, &copy, digest, audit, &version) < 0) {
+		log_warn("mesh: cannot record a policy revision in the registry");
+		acl_policy_free(&copy);
+		return;
+	}
+	policy_adopt(c, cfg->policy_present, &copy, version);
 }
 
 int coord_policy_check(struct coordinator *c, const struct acl_query *q, struct acl_verdict *v)

@@ -148,6 +148,27 @@ check "the old policy still decides" check_rc 0 home laptop home tcp:22
 check "the refused reload is no change in the audit log" \
 	[ "$(mg_cli home home log | grep -c change-policy)" = 1 ]
 
+# A restart with the same policy is no new revision and no log entry; a
+# policy changed while home was stopped is both.
+home_policy "$POLICY"
+mg_stop home
+mesh_start home
+check "a restart keeps revision $REV" wait_for 50 0.2 shown_is home revision "$REV"
+check "... and adds no change-policy entry" \
+	[ "$(mg_cli home home log | grep -c change-policy)" = 1 ]
+check "laptop still has revision $REV" shown_is laptop revision "$REV"
+mg_stop home
+home_policy "${POLICY/\"home:22\"/\"home:22,80\"}"
+mesh_start home
+check "a policy changed while stopped: a new revision" \
+	wait_for 50 0.2 not shown_is home revision "$REV"
+REV2=$(shown home revision)
+log "policy revision after the change while stopped: $REV2"
+check "laptop takes it" wait_for 100 0.2 shown_is laptop revision "$REV2"
+check "the audit log has that change too" \
+	says home " daemon change-policy policy revision $REV2: default deny, 1 rule\(s\)$" log
+check "policy check laptop home tcp:80: now allowed (0)" check_rc 0 home laptop home tcp:80
+
 home_policy ''
 mesh_reload home
 check "without the policy laptop shows none again" \

@@ -594,13 +594,23 @@ static void test_policy_copy(void)
 {
 	struct mg_config cfg, other;
 	struct acl_policy copy;
+	uint8_t d1[ACL_DIGEST_LEN], d2[ACL_DIGEST_LEN];
 
 	if (!load_policy(example, &cfg))
 		return;
 	CHECK_EQ_INT(acl_policy_copy(&copy, &cfg.policy), 0);
 	CHECK(acl_policy_equal(&copy, &cfg.policy));
+	acl_policy_digest(&cfg.policy, d1);
+	acl_policy_digest(&copy, d2);
+	CHECK(memcmp(d1, d2, sizeof(d1)) == 0);
 	copy.rules[0].to[0].ports[0].lo = 23;
 	CHECK(!acl_policy_equal(&copy, &cfg.policy));
+	acl_policy_digest(&copy, d2);
+	CHECK(memcmp(d1, d2, sizeof(d1)) != 0);
+	copy.rules[0].to[0].ports[0].lo = cfg.policy.rules[0].to[0].ports[0].lo;
+	copy.def = copy.def == ACL_DEFAULT_DENY ? ACL_DEFAULT_ALLOW : ACL_DEFAULT_DENY;
+	acl_policy_digest(&copy, d2);
+	CHECK(memcmp(d1, d2, sizeof(d1)) != 0);
 	acl_policy_free(&copy);
 	CHECK(copy.n_rules == 0 && !copy.rules);
 	if (load_policy(
@@ -613,6 +623,9 @@ static void test_policy_copy(void)
 		"    { from = [\"phone\"]; to = [\"dns\"]; proto = \"udp\"; } ); };\n",
 		&other)) {
 		CHECK(acl_policy_equal(&other.policy, &cfg.policy));
+		/* Lines and the case of names are no difference to the digest. */
+		acl_policy_digest(&other.policy, d2);
+		CHECK(memcmp(d1, d2, sizeof(d1)) == 0);
 		config_free(&other);
 	}
 	config_free(&cfg);

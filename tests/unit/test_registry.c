@@ -1141,6 +1141,30 @@ static void test_audit_bound(void)
 	CHECK(oldest == extra + 1);
 }
 
+/* The policy's digest and revision: none at first, then what was set,
+ * across a reopen. */
+static void test_policy_record(void)
+{
+	struct registry *reg = open_fresh();
+	uint8_t d[REGISTRY_POLICY_DIGEST_LEN], got[REGISTRY_POLICY_DIGEST_LEN];
+	uint64_t rev = 0;
+	char err[256] = "";
+
+	if (!reg)
+		return;
+	CHECK_EQ_INT(registry_policy_get(reg, got, &rev), -ENOENT);
+	memset(d, 0xa5, sizeof(d));
+	CHECK_EQ_INT(registry_policy_set(reg, d, 42), 0);
+	CHECK_EQ_INT(registry_policy_set(reg, d, 43), 0);
+	registry_close(reg);
+	reg = NULL;
+	if (!CHECK_EQ_INT(registry_open(&reg, path, err, sizeof(err)), 0))
+		return;
+	CHECK_EQ_INT(registry_policy_get(reg, got, &rev), 0);
+	CHECK(memcmp(got, d, sizeof(d)) == 0 && rev == 43);
+	registry_close(reg);
+}
+
 /* Walks registry_audit_page() from the first page; the ids in order in
  * ids[], how many in *n; false on an error or a page over page. */
 static bool audit_walk(struct registry *reg, int64_t since, size_t limit, size_t page, int64_t *ids,
@@ -1424,6 +1448,7 @@ int main(void)
 	RUN(test_audit_transaction);
 	RUN(test_audit_bound);
 	RUN(test_audit_pages);
+	RUN(test_policy_record);
 	RUN(test_audit_migration);
 	RUN(test_crash_mid_transaction);
 	RUN(test_crash_killed);
