@@ -323,6 +323,20 @@ json_t *coordinator_nodes(struct coordinator *c, const char **error)
 	return arr;
 }
 
+int coordinator_audit_role(struct coordinator *c, const struct audit_actor *who, bool created)
+{
+	size_t nodes = 0, devices = 0;
+
+	if (created)
+		return audit_add(c->reg, who, "create-mesh", c->host.cfg->hostname,
+				 "this node is its coordinator");
+	if (coordinator_members(c, &nodes, &devices) < 0)
+		return -EIO;
+	return audit_add(c->reg, who, "leave-mesh", c->host.cfg->hostname,
+			 "for another mesh; %zu other node(s) and %zu device(s) stranded", nodes,
+			 devices);
+}
+
 int coordinator_members(struct coordinator *c, size_t *nodes, size_t *devices)
 {
 	struct registry_node *all = NULL;

@@ -47,6 +47,12 @@ json_t *coordinator_audit_log(struct coordinator *c, int64_t since, size_t limit
 /* The last n entries, newest first (the status document's "audit"), or
  * NULL. */
 json_t *coordinator_audit_recent(struct coordinator *c, size_t n);
+/* The audit entry of a role change (actor who): create-mesh when `meshgate
+ * init` made this node the coordinator of a new mesh, leave-mesh (with the
+ * members it strands) before it leaves for another one; the latter stays
+ * in the registry that is set aside. */
+int coordinator_audit_role(struct coordinator *c, const struct audit_actor *who, bool created)
+    __attribute__((warn_unused_result));
 /* How many other nodes and how many devices the registry holds (a
  * coordinator that leaves strands them). */
 int coordinator_members(struct coordinator *c, size_t *nodes, size_t *devices)

@@ -14,7 +14,9 @@
  * approve-exit, unapprove-exit (the exit offers 0.0.0.0/0 and ::/0),
  * unadvertise-route, unadvertise-exit (an approved offer its node no
  * longer makes: the approval goes with it), add-device, remove-device;
- * change-policy for the access policy.
+ * change-policy for the access policy; create-mesh (meshgate init) and
+ * leave-mesh (a coordinator joining another mesh, in the registry it sets
+ * aside).
  *
  * ENTRY, as the log command and the status document give it:
  *   {"id": 7, "time": 1796320000, "actor": "root", "uid": 0,

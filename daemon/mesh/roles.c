@@ -483,19 +483,23 @@ static json_t *cmd_device_status(struct mesh_roles *r, const json_t *req, const 
 static json_t *cmd_init(struct mesh_roles *r, const json_t *req, const char **error)
 {
 	bool was = r->coordinator != NULL;
+	struct audit_actor who;
 
 	if (roles_init(r, r->error, sizeof(r->error)) < 0) {
 		*error = r->error;
 		return NULL;
 	}
+	audit_actor_from_request(req, &who);
+	if (!was && coordinator_audit_role(r->coordinator, &who, true) < 0)
+		log_warn("mesh: cannot write the audit log's create-mesh entry");
 	return json_pack("{s:s, s:s, s:b}", "role", "coordinator", "origin",
 			 mesh_roles_origin_name(r->origin), "changed", !was);
 }
 
 /* On a coordinator: leaves its mesh for the invite's (see
  * coordinator_may_leave), unless the code is not one or is its own. */
-static int join_from_coordinator(struct mesh_roles *r, const char *code, bool force, char *errbuf,
-				 size_t errlen)
+static int join_from_coordinator(struct mesh_roles *r, const char *code, bool force,
+				 const struct audit_actor *who, char *errbuf, size_t errlen)
 {
 	struct invite inv;
 	int ret = invite_decode(code, &inv, errbuf, errlen);
@@ -509,6 +513,8 @@ static int join_from_coordinator(struct mesh_roles *r, const char *code, bool fo
 	invite_clear(&inv);
 	if (ret == 0)
 		ret = coordinator_may_leave(r, force, errbuf, errlen);
+	if (ret == 0 && coordinator_audit_role(r->coordinator, who, false) < 0)
+		log_warn("mesh: cannot write the audit log's leave-mesh entry");
 	if (ret == 0)
 		ret = coordinator_leave(r, errbuf, errlen);
 	return ret;
@@ -518,14 +524,16 @@ static int join_from_coordinator(struct mesh_roles *r, const char *code, bool fo
 static json_t *cmd_join(struct mesh_roles *r, const json_t *req, const char **error)
 {
 	const char *code = json_string_value(json_object_get(req, "code"));
+	struct audit_actor who;
 
 	if (!code) {
 		*error = "join: which code?";
 		return NULL;
 	}
+	audit_actor_from_request(req, &who);
 	if (r->coordinator &&
-	    join_from_coordinator(r, code, json_is_true(json_object_get(req, "force")), r->error,
-				  sizeof(r->error)) < 0) {
+	    join_from_coordinator(r, code, json_is_true(json_object_get(req, "force")), &who,
+				  r->error, sizeof(r->error)) < 0) {
 		*error = r->error;
 		return NULL;
 	}

@@ -8,7 +8,8 @@
 # `join`: its registry is set aside (kept, not deleted) and it stays a
 # member after a restart. home, with members, refuses `join` without
 # --force and names how many nodes it would strand; with --force it leaves
-# (its registry set aside).
+# (its registry set aside). The audit log records who created the mesh and,
+# in the registry set aside, who left it and what that stranded.
 #
 #  laptop ── veth ── inet ── veth ── home
 #  phone  ── veth ──/
@@ -80,6 +81,9 @@ check "init says home is now a coordinator" grep -q "now a coordinator" <<<"$out
 check "home is a coordinator by meshgate init" is_role home coordinator "meshgate init"
 check "the CLI status names the origin" \
 	grep -q "coordinator (meshgate init)" <<<"$(mg_cli home home status)"
+check "the audit log starts with who created the mesh" \
+	grep -qE '^[0-9-]+ [0-9:]+ root create-mesh home this node is its coordinator$' \
+	<<<"$(mg_cli home home log)"
 check "init again says so and changes nothing" \
 	grep -q "already a coordinator (meshgate init)" <<<"$(mg_cli home home init)"
 code=$(mg_cli home home invite)
@@ -140,6 +144,14 @@ log "home join --force: $out"
 check "--force passes the refusal" not grep -q "would strand" <<<"$out"
 check "home is a member by meshgate join now" [ "$(self_field home role_origin)" = "meshgate join" ]
 check "home's registry is set aside, not deleted" set_aside home
+# The last entry of the set-aside registry says who left and what it stranded.
+last_entry() { # NAME
+	python3 -c 'import glob, sqlite3, sys
+db = sqlite3.connect(sorted(glob.glob(sys.argv[1] + "/registry.sqlite.[0-9]*"))[-1])
+print(" ".join(str(v) for v in db.execute("SELECT actor, action, subject, detail FROM audit ORDER BY id DESC LIMIT 1").fetchone()))' "$dir/state-$1"
+}
+check "its audit log ends with root leaving, 2 nodes stranded" \
+	[ "$(last_entry home)" = "root leave-mesh home for another mesh; 2 other node(s) and 0 device(s) stranded" ]
 
 for n in home laptop phone; do
 	mg_stop "$n" || fail "$n did not stop"
