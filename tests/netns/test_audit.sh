@@ -149,25 +149,21 @@ log_is_all() {
 	expect_lines "$all" "$(log_lines 2>/dev/null)" 2>/dev/null
 }
 
-# A reload that adds a route to home's config: one entry, the config's.
-sed -i 's|routes = \["192.168.77.0/24"\]|routes = ["192.168.77.0/24", "192.168.78.0/24"]|' "$MESH_DIR/home.conf"
-check "home reloads its config" mesh_reload home
-all="$all
-daemon None approve-route home"
-check "a route added to the coordinator's config by a reload is an entry" \
-	wait_for 50 0.2 log_is_all
-check "... the config's" \
-	sh -c "$(printf '%q ' "$MESHGATE" --socket "$MESH_DIR/home.sock") log -n 1 | grep -qE ' daemon approve-route home 192.168.78.0/24 \(config\)$'"
-
-# A reload that drops a route from home's config: the config's entry too.
-sed -i 's|routes = \["192.168.77.0/24", "192.168.78.0/24"\]|routes = ["192.168.78.0/24"]|' "$MESH_DIR/home.conf"
-check "home reloads its config without 192.168.77.0/24" mesh_reload home
-all="$all
-daemon None unadvertise-route home"
-check "a route dropped from the coordinator's config is an entry" \
-	wait_for 50 0.2 log_is_all
-check "... the config's" \
-	sh -c "$(printf '%q ' "$MESHGATE" --socket "$MESH_DIR/home.sock") log -n 1 | grep -qE ' daemon unadvertise-route home 192.168.77.0/24 \(config\)$'"
+# OLD NEW ACTION PREFIX: a reload turns home's routes OLD into NEW, which
+# is one entry, the config's: "daemon ACTION home PREFIX (config)".
+home_routes_reload() {
+	sed -i "s|routes = \\[$1\\]|routes = [$2]|" "$MESH_DIR/home.conf"
+	check "home reloads its config: routes [$2]" mesh_reload home
+	all="$all
+daemon None $3 home"
+	check "... one entry: $3" wait_for 50 0.2 log_is_all
+	check "... the config's, for $4" \
+		sh -c "$(printf '%q ' "$MESHGATE" --socket "$MESH_DIR/home.sock") log -n 1 | grep -qE ' daemon $3 home $4 \(config\)$'"
+}
+home_routes_reload '"192.168.77.0/24"' '"192.168.77.0/24", "192.168.78.0/24"' \
+	approve-route 192.168.78.0/24
+home_routes_reload '"192.168.77.0/24", "192.168.78.0/24"' '"192.168.78.0/24"' \
+	unadvertise-route 192.168.77.0/24
 
 mg_stop home
 mesh_start home
