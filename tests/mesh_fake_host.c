@@ -9,7 +9,7 @@
 
 #include "keys.h"
 #include "mesh/coordinator.h"
-#include "mesh/coordinator_internal.h"
+#include "mesh/coordinator_role.h"
 
 static struct fake_peer *fake_find(struct fake_host *h, const uint8_t key[32])
 {

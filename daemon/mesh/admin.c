@@ -19,7 +19,7 @@
 #include "log.h"
 #include "mesh/apply.h"
 #include "mesh/audit.h"
-#include "mesh/coordinator_internal.h"
+#include "mesh/coordinator_role.h"
 #include "mesh/ctlserver.h"
 #include "mesh/devices.h"
 #include "mesh/invite.h"

@@ -7,7 +7,7 @@
 #include "acl/acl.h"
 #include "mesh/admin.h"
 #include "mesh/apply.h"
-#include "mesh/coordinator_internal.h"
+#include "mesh/coordinator_role.h"
 #include "mesh/views.h"
 
 static json_t *refuse(struct coordinator *c, const char **error, const char *text)

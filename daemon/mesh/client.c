@@ -23,7 +23,7 @@
 #include "mesh/hello.h"
 #include "mesh/client_ctl.h"
 #include "mesh/client_ddns.h"
-#include "mesh/client_internal.h"
+#include "mesh/client_role.h"
 #include "mesh/client_view.h"
 
 /* ---- packet hooks ---- */

@@ -17,7 +17,7 @@
 #include "log.h"
 #include "mesh/hello.h"
 #include "mesh/client_devices.h"
-#include "mesh/client_internal.h"
+#include "mesh/client_role.h"
 #include "mesh/client_view.h"
 
 /* ---- control channel ---- */

@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "log.h"
-#include "mesh/client_internal.h"
+#include "mesh/client_role.h"
 #include "mesh/client_state.h"
 #include "resolve.h"
 

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "mesh/client_internal.h"
+#include "mesh/client_role.h"
 #include "mesh/devconf.h"
 #include "mesh/hello.h"
 

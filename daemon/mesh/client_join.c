@@ -16,7 +16,7 @@
 
 #include "log.h"
 #include "mesh/hello.h"
-#include "mesh/client_internal.h"
+#include "mesh/client_role.h"
 #include "mesh/client_ctl.h"
 #include "mesh/client_ddns.h"
 #include "mesh/client_state.h"

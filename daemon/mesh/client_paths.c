@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "mesh/client_internal.h"
+#include "mesh/client_role.h"
 
 struct path *client_path_find(struct mesh_client *mc, const uint8_t *key)
 {

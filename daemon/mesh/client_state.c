@@ -16,7 +16,7 @@
 
 #include "atomicfile.h"
 #include "mesh/hello.h"
-#include "mesh/client_internal.h"
+#include "mesh/client_role.h"
 
 /* ---- saved state ---- */
 

@@ -16,7 +16,7 @@
 
 #include "log.h"
 #include "mesh/apply.h"
-#include "mesh/client_internal.h"
+#include "mesh/client_role.h"
 #include "mesh/client_paths.h"
 #include "mesh/client_state.h"
 

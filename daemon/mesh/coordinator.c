@@ -28,7 +28,7 @@
 
 #include "log.h"
 #include "mesh/admin.h"
-#include "mesh/coordinator_internal.h"
+#include "mesh/coordinator_role.h"
 #include "mesh/joinsvc.h"
 #include "mesh/stun.h"
 #include "mesh/views.h"

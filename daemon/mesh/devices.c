@@ -9,7 +9,7 @@
 
 #include "log.h"
 #include "mesh/audit.h"
-#include "mesh/coordinator_internal.h"
+#include "mesh/coordinator_role.h"
 #include "mesh/devconf.h"
 #include "mesh/hello.h"
 #include "mesh/netmap.h"

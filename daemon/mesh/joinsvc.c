@@ -20,7 +20,7 @@
 #include "mesh/audit.h"
 #include "mesh/invite.h"
 #include "mesh/join.h"
-#include "mesh/coordinator_internal.h"
+#include "mesh/coordinator_role.h"
 #include "mesh/views.h"
 
 /* ---- joins ---- */

@@ -20,7 +20,7 @@
 #include "mesh/apply.h"
 #include "mesh/audit.h"
 #include "mesh/netmap_build.h"
-#include "mesh/coordinator_internal.h"
+#include "mesh/coordinator_role.h"
 
 /* ---- relay keys ---- */
 

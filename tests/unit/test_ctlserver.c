@@ -19,7 +19,7 @@
 #include "keys.h"
 #include "loop.h"
 #include "mesh/coordinator.h"
-#include "mesh/coordinator_internal.h"
+#include "mesh/coordinator_role.h"
 #include "mesh/ctlserver.h"
 #include "mesh/devices.h"
 #include "mesh/roles.h"

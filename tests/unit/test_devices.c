@@ -18,7 +18,7 @@
 #include "loop.h"
 #include "mesh/audit.h"
 #include "mesh/coordinator.h"
-#include "mesh/coordinator_internal.h"
+#include "mesh/coordinator_role.h"
 #include "mesh/devices.h"
 #include "mesh/netmap.h"
 #include "mesh/roles.h"

@@ -23,7 +23,7 @@
 #include "mesh/client.h"
 #include "mesh/client_ctl.h"
 #include "mesh/client_ddns.h"
-#include "mesh/client_internal.h"
+#include "mesh/client_role.h"
 #include "mesh/netmap.h"
 #include "mesh/protocol.h"
 #include "mesh_fake_host.h"

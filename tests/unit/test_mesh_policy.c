@@ -15,7 +15,7 @@
 
 #include "acl/acl.h"
 #include "mesh/coordinator.h"
-#include "mesh/coordinator_internal.h"
+#include "mesh/coordinator_role.h"
 #include "mesh/netmap.h"
 #include "mesh/roles.h"
 #include "mesh/views.h"

@@ -5,8 +5,8 @@
  * call one way: coordinator.c (start, stop, timer, packet demux) ->
  * joinsvc.c, ctlserver.c, admin.c -> devices.c -> views.c.
  */
-#ifndef MESHGATE_MESH_COORDINATOR_INTERNAL_H
-#define MESHGATE_MESH_COORDINATOR_INTERNAL_H
+#ifndef MESHGATE_MESH_COORDINATOR_ROLE_H
+#define MESHGATE_MESH_COORDINATOR_ROLE_H
 
 #include <jansson.h>
 #include <sodium.h>

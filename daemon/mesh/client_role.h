@@ -1,10 +1,12 @@
 /*
- * What the client role's files share (client.c, client_state.c,
- * client_paths.c, client_ctl.c, client_join.c): the role's state and the
- * calls between them. The role's interface is client.h.
+ * The client role's state (struct mesh_client) and the few inline helpers
+ * its files share: client.c and client_*.c. The role's interface is
+ * client.h; each file's own calls are in its own header. The files call
+ * one way: client.c (start, stop, tick, packet demux) -> client_join.c,
+ * client_ctl.c -> the others; none calls back into client.c.
  */
-#ifndef MESHGATE_MESH_CLIENT_INTERNAL_H
-#define MESHGATE_MESH_CLIENT_INTERNAL_H
+#ifndef MESHGATE_MESH_CLIENT_ROLE_H
+#define MESHGATE_MESH_CLIENT_ROLE_H
 
 #include <jansson.h>
 #include <stdbool.h>
