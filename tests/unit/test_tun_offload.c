@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bigendian.h"
 #include "io/gso.h"
 #include "io/tun.h"
 #include "testlib.h"
@@ -109,23 +110,6 @@ static int link_setup(const char *name)
 	return ifreq_ioctl(SIOCSIFFLAGS, &ifr);
 }
 
-static void put16(uint8_t *p, unsigned v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v >> 16);
-	put16(p + 2, v & 0xffff);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* The L4 checksum over the pseudo-header verifies (or, with fill, is
  * written); IPv4 or IPv6 by the packet's version. */
 static bool l4_csum(uint8_t *ip, size_t len, bool fill)
@@ -136,13 +120,13 @@ static bool l4_csum(uint8_t *ip, size_t len, bool fill)
 	size_t off = proto == 6 ? 16 : 6;
 	uint32_t sum;
 
-	put16(ph + 2, (unsigned)(len - hl));
+	put_be16(ph + 2, (unsigned)(len - hl));
 	if (fill)
-		put16(ip + hl + off, 0);
+		put_be16(ip + hl + off, 0);
 	sum = gso_csum_add(gso_csum_add(0, ip + (v4 ? 12 : 8), 2 * al), ph, 4);
 	sum = gso_csum_add(sum, ip + hl, len - hl);
 	if (fill)
-		put16(ip + hl + off, (uint16_t)~gso_csum_fold(sum));
+		put_be16(ip + hl + off, (uint16_t)~gso_csum_fold(sum));
 	return gso_csum_fold(sum) == 0xffff;
 }
 
@@ -157,29 +141,29 @@ static size_t peer_tcp(uint8_t *p, uint16_t id, uint32_t seq, uint32_t ack, uint
 	memset(p, 0, iph + 20 + optlen);
 	if (ipv == 4) {
 		p[0] = 0x45;
-		put16(p + 2, (unsigned)len);
-		put16(p + 4, id);
-		put16(p + 6, 0x4000);
+		put_be16(p + 2, (unsigned)len);
+		put_be16(p + 4, id);
+		put_be16(p + 6, 0x4000);
 		p[8] = 64;
 		p[9] = 6;
 		memcpy(p + 12, peer, 4);
 		memcpy(p + 16, local, 4);
-		put16(p + 10, (uint16_t)~gso_csum_fold(gso_csum_add(0, p, 20)));
+		put_be16(p + 10, (uint16_t)~gso_csum_fold(gso_csum_add(0, p, 20)));
 	} else {
 		p[0] = 0x60;
-		put16(p + 4, (unsigned)(len - 40));
+		put_be16(p + 4, (unsigned)(len - 40));
 		p[6] = 6;
 		p[7] = 64;
 		memcpy(p + 8, peer, 16);
 		memcpy(p + 24, local, 16);
 	}
-	put16(tcp, PEER_PORT);
-	put16(tcp + 2, SRV_PORT);
-	put32(tcp + 4, seq);
-	put32(tcp + 8, ack);
+	put_be16(tcp, PEER_PORT);
+	put_be16(tcp + 2, SRV_PORT);
+	put_be32(tcp + 4, seq);
+	put_be32(tcp + 8, ack);
 	tcp[12] = (uint8_t)((20 + optlen) / 4 << 4);
 	tcp[13] = flags;
-	put16(tcp + 14, 65535);
+	put_be16(tcp + 14, 65535);
 	memcpy(tcp + 20, mss, optlen);
 	if (n)
 		memcpy(tcp + 20 + optlen, pay, n);
@@ -214,8 +198,8 @@ static bool to_peer(const uint8_t *p, size_t len)
 	if (len < iph + 20 || p[0] >> 4 != ipv ||
 	    (ipv == 4 ? p[0] != 0x45 || p[9] != 6 : p[6] != 6))
 		return false;
-	return !memcmp(p + (ipv == 4 ? 16 : 24), peer, alen) &&
-	       (tcp[0] << 8 | tcp[1]) == SRV_PORT && (tcp[2] << 8 | tcp[3]) == PEER_PORT;
+	return !memcmp(p + (ipv == 4 ? 16 : 24), peer, alen) && get_be16(tcp) == SRV_PORT &&
+	       get_be16(tcp + 2) == PEER_PORT;
 }
 
 /* Reads until the SYN-ACK; returns the server's ISN through isn. */
@@ -228,7 +212,7 @@ static bool read_synack(struct tun *tun, struct pkt_batch *b, uint32_t *isn)
 			const uint8_t *p = b->pkts[i].data;
 
 			if (to_peer(p, b->pkts[i].len) && p[iph + 13] == 0x12) {
-				*isn = get32(p + iph + 4);
+				*isn = get_be32(p + iph + 4);
 				return true;
 			}
 		}
@@ -312,7 +296,7 @@ static void test_tcp_both_ways(void)
 			hl = iph + (size_t)(p[iph + 12] >> 4) * 4;
 			if (!CHECK(l4_csum(p, len, false)) || !CHECK(len <= 1280))
 				goto out;
-			off = get32(p + iph + 4) - (isn + 1);
+			off = get_be32(p + iph + 4) - (isn + 1);
 			if (off <= 30000 && len - hl <= 30000 - off)
 				memcpy(got + off, p + hl, len - hl);
 			if (off <= end && off + (len - hl) > end)
@@ -370,7 +354,7 @@ static void test_uso_pending(void)
 		for (unsigned i = 0; i < b->count; i++) {
 			const uint8_t *p = b->pkts[i].data;
 
-			if (b->pkts[i].len != 38 || p[9] != 17 || (p[22] << 8 | p[23]) != UDP_PORT)
+			if (b->pkts[i].len != 38 || p[9] != 17 || get_be16(p + 22) != UDP_PORT)
 				continue;
 			CHECK(l4_csum(b->pkts[i].data, 38, false));
 			CHECK_MEM(p + 28, msg + seen * 10, 10);
