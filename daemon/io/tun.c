@@ -143,23 +143,35 @@ static bool tun_error_fatal(int err)
 	return err == EBADF || err == EBADFD || err == EFAULT;
 }
 
-/* Reads one packet into pkt. Returns 1, 0 when the packet was dropped,
+/* One read into buf. Returns its length, -EMSGSIZE when it filled room
+ * (counted: a packet that fits exactly cannot be told from a cut one),
  * -EAGAIN when the queue is empty, or -errno. */
-static int tun_read_one(struct tun *tun, struct pkt *pkt)
+static ssize_t tun_read_whole(struct tun *tun, void *buf, size_t room)
 {
-	uint32_t room = pkt_tailroom(pkt);
 	ssize_t n;
 
 	do {
-		n = read(tun->fd, pkt->data, room);
+		n = read(tun->fd, buf, room);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
 	if ((size_t)n >= room) {
-		/* Cannot tell a packet that fits exactly from a cut one. */
 		tun->stats.tun_truncated++;
-		return 0;
+		return -EMSGSIZE;
 	}
+	return n;
+}
+
+/* Reads one packet into pkt. Returns 1, 0 when the packet was dropped,
+ * -EAGAIN when the queue is empty, or -errno. */
+static int tun_read_one(struct tun *tun, struct pkt *pkt)
+{
+	ssize_t n = tun_read_whole(tun, pkt->data, pkt_tailroom(pkt));
+
+	if (n == -EMSGSIZE)
+		return 0;
+	if (n < 0)
+		return (int)n;
 	pkt->len = (uint32_t)n;
 	return 1;
 }
@@ -231,18 +243,12 @@ static unsigned tun_split_pending(struct tun *tun, struct pkt_batch *batch)
  * when it was dropped, -EAGAIN or -errno. */
 static int tun_read_vnet(struct tun *tun)
 {
-	size_t room = GSO_VNET_HDR_LEN + GSO_MAX_PACKET + 1;
-	ssize_t n;
+	ssize_t n = tun_read_whole(tun, tun->rx_buf, GSO_VNET_HDR_LEN + GSO_MAX_PACKET + 1);
 
-	do {
-		n = read(tun->fd, tun->rx_buf, room);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	if ((size_t)n >= room) {
-		tun->stats.tun_truncated++;
+	if (n == -EMSGSIZE)
 		return 0;
-	}
+	if (n < 0)
+		return (int)n;
 	if ((size_t)n < GSO_VNET_HDR_LEN) {
 		tun->stats.tun_split_bad_hdr++;
 		return 0;
