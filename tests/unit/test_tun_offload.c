@@ -55,16 +55,6 @@ static void use_family(int version)
 	alen = version == 4 ? 4 : 16;
 }
 
-static int ifreq_ioctl(unsigned long req, struct ifreq *ifr)
-{
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	int r = fd < 0 ? -1 : ioctl(fd, req, ifr);
-
-	if (fd >= 0)
-		close(fd);
-	return r;
-}
-
 /* fd00:78::1/64 on name, usable at once (no duplicate address detection). */
 static int addr_set6(const char *name)
 {
@@ -96,18 +86,18 @@ static int link_setup(const char *name)
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 	sin->sin_family = AF_INET;
 	memcpy(&sin->sin_addr, local4, 4);
-	if (ifreq_ioctl(SIOCSIFADDR, &ifr) < 0)
+	if (test_ifreq_ioctl(SIOCSIFADDR, &ifr) < 0)
 		return -1;
 	inet_pton(AF_INET, "255.255.255.0", &sin->sin_addr);
-	if (ifreq_ioctl(SIOCSIFNETMASK, &ifr) < 0)
+	if (test_ifreq_ioctl(SIOCSIFNETMASK, &ifr) < 0)
 		return -1;
 	ifr.ifr_mtu = 1280;
-	if (ifreq_ioctl(SIOCSIFMTU, &ifr) < 0)
+	if (test_ifreq_ioctl(SIOCSIFMTU, &ifr) < 0)
 		return -1;
-	if (ifreq_ioctl(SIOCGIFFLAGS, &ifr) < 0)
+	if (test_ifreq_ioctl(SIOCGIFFLAGS, &ifr) < 0)
 		return -1;
 	ifr.ifr_flags |= IFF_UP;
-	return ifreq_ioctl(SIOCSIFFLAGS, &ifr);
+	return test_ifreq_ioctl(SIOCSIFFLAGS, &ifr);
 }
 
 /* The L4 checksum over the pseudo-header verifies (or, with fill, is
