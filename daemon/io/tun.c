@@ -53,18 +53,25 @@ static int tun_attach(const char *name, short flags, struct ifreq *ifr)
 }
 
 /* Asks for the offloads on a IFF_VNET_HDR descriptor, USO first (older
- * kernels refuse it with EINVAL). False when the kernel takes none. */
+ * kernels refuse it with EINVAL), counting the first refusal. False when
+ * the kernel takes none. */
 static bool tun_offload(struct tun *tun, int fd)
 {
 	int hdrsz = GSO_VNET_HDR_LEN;
 	unsigned long tso = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
 
-	if (ioctl(fd, TUNSETVNETHDRSZ, &hdrsz) < 0)
+	if (ioctl(fd, TUNSETVNETHDRSZ, &hdrsz) < 0) {
+		tun->stats.tun_vnet_refused++;
 		return false;
-	if (ioctl(fd, TUNSETOFFLOAD, tso | TUN_F_USO4 | TUN_F_USO6) == 0)
+	}
+	if (ioctl(fd, TUNSETOFFLOAD, tso | TUN_F_USO4 | TUN_F_USO6) == 0) {
 		tun->uso = true;
-	else if (ioctl(fd, TUNSETOFFLOAD, tso) < 0)
+	} else if (ioctl(fd, TUNSETOFFLOAD, tso) == 0) {
+		tun->stats.tun_uso_refused++;
+	} else {
+		tun->stats.tun_tso_refused++;
 		return false;
+	}
 	tun->tso = true;
 	return true;
 }
@@ -100,6 +107,8 @@ int tun_open(struct tun *tun, const char *name, bool offloads)
 	if (!name || !*name || strlen(name) >= sizeof(ifr.ifr_name))
 		return -EINVAL;
 	fd = offloads ? tun_attach(name, IFF_TUN | IFF_NO_PI | IFF_VNET_HDR, &ifr) : -EINVAL;
+	if (offloads && fd < 0)
+		tun->stats.tun_vnet_refused++;
 	if (fd >= 0 && tun_offload(tun, fd) && tun_alloc_buffers(tun) == 0) {
 		tun->vnet_hdr = true;
 	} else {

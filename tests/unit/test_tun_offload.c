@@ -14,16 +14,24 @@
  *    free slots stays pending between calls and loses nothing;
  *  - refused reads, counted by reason, and the exact bytes of a coalesced
  *    write: the descriptor swapped for a SOCK_SEQPACKET pair, which keeps
- *    each read and write whole as the TUN does.
+ *    each read and write whole as the TUN does;
+ *  - the fallbacks, which this kernel never takes: the same traffic again
+ *    on a device opened while ioctl() refuses IFF_VNET_HDR, its header size,
+ *    TUNSETOFFLOAD, or USO alone, as older kernels and sandboxes do. The
+ *    device must come up plain (or with TSO alone), say so in its offload
+ *    bits and refusal counters, and still carry every byte.
  */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_tun.h>
 #include <linux/ipv6.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -36,6 +44,11 @@
 
 /* Writes coalesce in their own slots: as large as the data plane's. */
 enum { SLOT = PKT_HEADROOM + 65536, PEER_PORT = 40000, SRV_PORT = 5000, UDP_PORT = 6000 };
+
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20 /* Linux 6.2 */
+#define TUN_F_USO6 0x40
+#endif
 
 static const char ifname[] = "mgoff0";
 static uint8_t local4[4], peer4[4], local6[16], peer6[16];
@@ -53,6 +66,48 @@ static void use_family(int version)
 	peer = version == 4 ? peer4 : peer6;
 	iph = version == 4 ? 20 : 40;
 	alen = version == 4 ? 4 : 16;
+}
+
+/* What ioctl() refuses, with EINVAL as a kernel without it does. */
+enum refusal { REFUSE_NONE, REFUSE_VNET_HDR, REFUSE_HDRSZ, REFUSE_OFFLOAD, REFUSE_USO };
+static enum refusal refuse;
+
+static bool refused(unsigned long req, void *arg)
+{
+	unsigned long flags = (unsigned long)arg;
+
+	switch (refuse) {
+	case REFUSE_VNET_HDR:
+		return req == TUNSETIFF && ((struct ifreq *)arg)->ifr_flags & IFF_VNET_HDR;
+	case REFUSE_HDRSZ:
+		return req == TUNSETVNETHDRSZ;
+	case REFUSE_OFFLOAD:
+		return req == TUNSETOFFLOAD;
+	case REFUSE_USO:
+		return req == TUNSETOFFLOAD && flags & (TUN_F_USO4 | TUN_F_USO6);
+	default:
+		return false;
+	}
+}
+
+/* Every ioctl of the process passes through here to libc's, but for the one
+ * refused. */
+int ioctl(int fd, unsigned long req, ...)
+{
+	static int (*real)(int, unsigned long, ...);
+	va_list ap;
+	void *arg;
+
+	va_start(ap, req);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (!real)
+		*(void **)&real = dlsym(RTLD_NEXT, "ioctl");
+	if (refused(req, arg)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return real(fd, req, arg);
 }
 
 /* fd00:78::1/64 on name, usable at once (no duplicate address detection). */
@@ -73,6 +128,27 @@ static int addr_set6(const char *name)
 	if (fd >= 0)
 		close(fd);
 	return ok ? 0 : -1;
+}
+
+/* Whether fd00:78::1 may be bound within a second: the kernel clears an
+ * address's tentative flag in a work item after the link comes up, even
+ * with duplicate detection off, and bind() says EADDRNOTAVAIL until then. */
+static bool addr6_ready(void)
+{
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6 };
+	bool ok = false;
+
+	memcpy(&sa.sin6_addr, local6, 16);
+	for (int i = 0; i < 200 && !ok; i++) {
+		int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+		ok = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+		if (fd >= 0)
+			close(fd);
+		if (!ok)
+			poll(NULL, 0, 5);
+	}
+	return ok;
 }
 
 /* Brings name up with 10.78.0.1/24, fd00:78::1/64 and MTU 1280. */
@@ -97,7 +173,9 @@ static int link_setup(const char *name)
 	if (test_ifreq_ioctl(SIOCGIFFLAGS, &ifr) < 0)
 		return -1;
 	ifr.ifr_flags |= IFF_UP;
-	return test_ifreq_ioctl(SIOCSIFFLAGS, &ifr);
+	if (test_ifreq_ioctl(SIOCSIFFLAGS, &ifr) < 0)
+		return -1;
+	return addr6_ready() ? 0 : -1;
 }
 
 /* The L4 checksum over the pseudo-header verifies (or, with fill, is
@@ -231,8 +309,10 @@ static void test_tcp_both_ways(void)
 	memcpy(&sa.sin_addr, local4, 4);
 	memcpy(&sa6.sin6_addr, local6, 16);
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (!CHECK(bind(lfd, addr, addrlen) == 0 && listen(lfd, 1) == 0))
+	if (!CHECK(bind(lfd, addr, addrlen) == 0 && listen(lfd, 1) == 0)) {
+		perror("bind");
 		goto out;
+	}
 	CHECK_EQ_INT(peer_send(tun, b, 1, seq, 0, 0x02), 1);
 	if (!CHECK(read_synack(tun, b, &isn)))
 		goto out;
@@ -255,8 +335,9 @@ static void test_tcp_both_ways(void)
 					      i == 19 ? 0x18 : 0x10, sent + i * 1000, 1000);
 	}
 	CHECK_EQ_INT(tun_write_batch(tun, b), 20);
-	CHECK_EQ_INT(tun->stats.tun_coalesced_writes - before.tun_coalesced_writes, 1);
-	CHECK_EQ_INT(tun->stats.tun_coalesced_segs - before.tun_coalesced_segs, 20);
+	CHECK_EQ_INT(tun->stats.tun_coalesced_writes - before.tun_coalesced_writes, tun->vnet_hdr);
+	CHECK_EQ_INT(tun->stats.tun_coalesced_segs - before.tun_coalesced_segs,
+		     tun->vnet_hdr ? 20 : 0);
 	CHECK_EQ_INT(tun->stats.tun_write_errors, 0);
 	seq += 20000;
 	while (have < 20000 && wait_readable(cfd)) {
@@ -297,7 +378,8 @@ static void test_tcp_both_ways(void)
 	}
 	CHECK_EQ_INT(end, 30000);
 	CHECK_MEM(got, sent + 7, 30000);
-	CHECK(tun->stats.tun_gso_rx > before.tun_gso_rx);
+	CHECK(tun->tso ? tun->stats.tun_gso_rx > before.tun_gso_rx
+		       : tun->stats.tun_gso_rx == before.tun_gso_rx);
 	CHECK(tun->stats.tun_gso_segs - before.tun_gso_segs >=
 	      2 * (tun->stats.tun_gso_rx - before.tun_gso_rx));
 	CHECK_EQ_INT(tun->stats.tun_split_bad_hdr + tun->stats.tun_split_bad_pkt, 0);
@@ -305,8 +387,13 @@ static void test_tcp_both_ways(void)
 	       (unsigned long long)(tun->stats.tun_gso_rx - before.tun_gso_rx),
 	       (unsigned long long)(tun->stats.tun_gso_segs - before.tun_gso_segs));
 out:
-	if (cfd >= 0)
+	if (cfd >= 0) {
+		struct linger rst = { .l_onoff = 1 };
+
+		/* Gone at once, so the next run may use the same ports. */
+		setsockopt(cfd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
 		close(cfd);
+	}
 	close(lfd);
 	pkt_batch_free(b);
 }
@@ -317,7 +404,8 @@ static void test_tcp6_both_ways(void)
 }
 
 /* 30 datagrams of 10 bytes in one UDP_SEGMENT send, read 8 slots at a time:
- * with USO one super-packet, pending between the calls. */
+ * with USO one super-packet, pending between the calls; without, 30 packets
+ * the kernel split. */
 static void test_uso_pending(void)
 {
 	struct tun *tun = &the_tun;
@@ -356,6 +444,8 @@ static void test_uso_pending(void)
 		CHECK_EQ_INT(tun->stats.tun_gso_rx - before.tun_gso_rx, 1);
 		CHECK_EQ_INT(tun->stats.tun_gso_segs - before.tun_gso_segs, 30);
 		CHECK(was_pending);
+	} else {
+		CHECK_EQ_INT(tun->stats.tun_gso_rx - before.tun_gso_rx, 0);
 	}
 	close(fd);
 	pkt_batch_free(b);
@@ -438,6 +528,68 @@ out:
 	pkt_batch_free(w);
 }
 
+/* A device opened while ioctl() refuses one request: the offload bits and
+ * refusal counters it must show. */
+struct fallback {
+	const char *name;
+	enum refusal refuse;
+	bool vnet_hdr, tso;
+	uint64_t vnet_refused, tso_refused, uso_refused;
+};
+
+static const struct fallback fallbacks[] = {
+	{ "IFF_VNET_HDR refused", REFUSE_VNET_HDR, false, false, 1, 0, 0 },
+	{ "TUNSETVNETHDRSZ refused", REFUSE_HDRSZ, false, false, 1, 0, 0 },
+	{ "TUNSETOFFLOAD refused", REFUSE_OFFLOAD, false, false, 0, 1, 0 },
+	{ "USO refused, TSO kept", REFUSE_USO, true, true, 0, 0, 1 },
+};
+
+/* Opens the device with offloads asked for and gives it its addresses. */
+static bool open_up(struct tun *tun)
+{
+	if (!CHECK_EQ_INT(tun_open(tun, ifname, true), 0))
+		return false;
+	printf("# vnet_hdr %d tso %d uso %d\n", tun->vnet_hdr, tun->tso, tun->uso);
+	if (CHECK_EQ_INT(link_setup(ifname), 0))
+		return true;
+	tun_close(tun);
+	return false;
+}
+
+/* TCP in and out over IPv4 and IPv6, then UDP_SEGMENT datagrams out. */
+static void run_traffic(void)
+{
+	use_family(4);
+	RUN(test_tcp_both_ways);
+	use_family(6);
+	RUN(test_tcp6_both_ways);
+	RUN(test_uso_pending);
+}
+
+static void test_fallback(const struct fallback *f)
+{
+	struct tun *tun = &the_tun;
+	unsigned failed_before = test_counts.failed;
+	bool up;
+
+	printf("# %s\n", f->name);
+	refuse = f->refuse;
+	up = open_up(tun);
+	refuse = REFUSE_NONE;
+	if (!up)
+		return;
+	CHECK_EQ_INT(tun->vnet_hdr, f->vnet_hdr);
+	CHECK_EQ_INT(tun->tso, f->tso);
+	CHECK(!tun->uso);
+	CHECK_EQ_INT(tun->rx_buf != NULL, f->vnet_hdr); /* a plain device reads into slots */
+	CHECK_EQ_INT(tun->stats.tun_vnet_refused, f->vnet_refused);
+	CHECK_EQ_INT(tun->stats.tun_tso_refused, f->tso_refused);
+	CHECK_EQ_INT(tun->stats.tun_uso_refused, f->uso_refused);
+	printf("%s open: %s\n", test_counts.failed == failed_before ? "ok  " : "FAIL", f->name);
+	run_traffic();
+	tun_close(tun);
+}
+
 int main(void)
 {
 	int skip = test_enter_private_netns();
@@ -449,22 +601,17 @@ int main(void)
 	inet_pton(AF_INET, "10.78.0.2", peer4);
 	inet_pton(AF_INET6, "fd00:78::1", local6);
 	inet_pton(AF_INET6, "fd00:78::2", peer6);
-	if (!CHECK_EQ_INT(tun_open(tun, ifname, true), 0))
+	if (!open_up(tun))
 		return test_summary();
-	printf("# vnet_hdr %d tso %d uso %d\n", tun->vnet_hdr, tun->tso, tun->uso);
 	CHECK(tun->vnet_hdr && tun->tso);
-	if (!CHECK_EQ_INT(link_setup(ifname), 0)) {
-		tun_close(tun);
-		return test_summary();
-	}
-	use_family(4);
-	RUN(test_tcp_both_ways);
-	use_family(6);
-	RUN(test_tcp6_both_ways);
-	RUN(test_uso_pending);
+	CHECK_EQ_INT(tun->stats.tun_vnet_refused + tun->stats.tun_tso_refused, 0);
+	CHECK_EQ_INT(tun->stats.tun_uso_refused, !tun->uso);
+	run_traffic();
 	RUN(test_refused_and_written);
 	tun_close(tun);
 	CHECK_EQ_INT(if_nametoindex(ifname), 0);
 	CHECK(!tun->rx_buf && !tun->co_in && !tun->co_out);
+	for (size_t i = 0; i < sizeof(fallbacks) / sizeof(fallbacks[0]); i++)
+		test_fallback(&fallbacks[i]);
 	return test_summary();
 }
