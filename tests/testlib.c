@@ -3,9 +3,12 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <net/if.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -146,6 +149,19 @@ int test_enter_private_netns(void)
 		return 77;
 	}
 	return 0;
+}
+
+int test_ifreq_ioctl(unsigned long req, struct ifreq *ifr)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), r, err;
+
+	if (fd < 0)
+		return -1;
+	r = ioctl(fd, req, ifr);
+	err = errno;
+	close(fd);
+	errno = err;
+	return r;
 }
 
 char *test_run(const char *cmd, int *status)

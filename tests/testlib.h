@@ -81,6 +81,12 @@ void test_rng_bytes(struct test_rng *rng, void *buf, size_t len);
  */
 int test_enter_private_netns(void);
 
+struct ifreq;
+
+/* ioctl(req) with ifr on a throwaway AF_INET datagram socket, for the
+ * SIOC[GS]IF* requests. Returns 0, or -1 with errno set. */
+int test_ifreq_ioctl(unsigned long req, struct ifreq *ifr);
+
 /* Seed from MG_TEST_SEED when set, else from the clock; printed for replay. */
 uint64_t test_seed(void);
 

@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "bigendian.h"
+
 enum {
 	IP4_HDR_MIN = 20,
 	IP6_HDR_LEN = 40,
@@ -32,28 +34,6 @@ struct l4_layout {
 	uint8_t proto;
 };
 
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
 uint32_t gso_csum_add(uint32_t sum, const uint8_t *data, size_t len)
 {
 	uint64_t s = sum;
@@ -62,9 +42,9 @@ uint32_t gso_csum_add(uint32_t sum, const uint8_t *data, size_t len)
 	/* 32-bit words: hi * 2^16 + lo is hi + lo modulo 2^16 - 1, so the fold
 	 * is that of 16-bit words, at twice the pace. */
 	for (i = 0; i + 8 <= len; i += 8)
-		s += (uint64_t)get32(data + i) + get32(data + i + 4);
+		s += (uint64_t)get_be32(data + i) + get_be32(data + i + 4);
 	for (; i + 1 < len; i += 2)
-		s += get16(data + i);
+		s += get_be16(data + i);
 	if (i < len)
 		s += (uint32_t)data[i] << 8;
 	s = (s & 0xffffffffu) + (s >> 32);
@@ -91,8 +71,8 @@ static uint32_t pseudo_sum(const uint8_t *ip, unsigned version, uint8_t proto, s
 
 static void ip4_set_csum(uint8_t *ip, size_t iphlen)
 {
-	put16(ip + 10, 0);
-	put16(ip + 10, (uint16_t)~gso_csum_fold(gso_csum_add(0, ip, iphlen)));
+	put_be16(ip + 10, 0);
+	put_be16(ip + 10, (uint16_t)~gso_csum_fold(gso_csum_add(0, ip, iphlen)));
 }
 
 /* Fills the L4 checksum of a whole packet at ip (L4 header and payload
@@ -103,12 +83,12 @@ static void l4_set_csum(uint8_t *ip, const struct l4_layout *l, size_t pktlen)
 	uint8_t *field = ip + l->iphlen + (l->proto == PROTO_TCP ? TCP_CSUM_OFF : UDP_CSUM_OFF);
 	uint16_t c;
 
-	put16(field, 0);
+	put_be16(field, 0);
 	c = (uint16_t)~gso_csum_fold(
 	    gso_csum_add(pseudo_sum(ip, l->version, l->proto, l4len), ip + l->iphlen, l4len));
 	if (c == 0 && l->proto == PROTO_UDP)
 		c = 0xffff;
-	put16(field, c);
+	put_be16(field, c);
 }
 
 /* Parses the IP and L4 headers of pkt, checking that they fit. */
@@ -165,7 +145,7 @@ static int split_plain(const struct virtio_net_hdr *h, const uint8_t *pkt, size_
 		 * means "no checksum" to UDP over IPv4 and is invalid over
 		 * IPv6, and 0xffff is the same sum to TCP. */
 		sum = gso_csum_add(0, out[0].data + start, len - start);
-		put16(out[0].data + field, (uint16_t)~gso_csum_fold(sum) ?: 0xffff);
+		put_be16(out[0].data + field, (uint16_t)~gso_csum_fold(sum) ?: 0xffff);
 	}
 	return 1;
 }
@@ -204,20 +184,20 @@ static void segment_build(uint8_t *dst, const uint8_t *pkt, const struct l4_layo
 	memcpy(dst, pkt, hlen);
 	memcpy(dst + hlen, pay, n);
 	if (l->version == 4) {
-		put16(dst + 2, (uint16_t)(hlen + n));
-		put16(dst + 4, (uint16_t)(get16(pkt + 4) + i));
+		put_be16(dst + 2, (uint16_t)(hlen + n));
+		put_be16(dst + 4, (uint16_t)(get_be16(pkt + 4) + i));
 		ip4_set_csum(dst, l->iphlen);
 	} else {
-		put16(dst + 4, (uint16_t)(hlen + n - IP6_HDR_LEN));
+		put_be16(dst + 4, (uint16_t)(hlen + n - IP6_HDR_LEN));
 	}
 	if (l->proto == PROTO_TCP) {
-		put32(l4 + 4, get32(pkt + l->iphlen + 4) + (uint32_t)i * gso_size);
+		put_be32(l4 + 4, get_be32(pkt + l->iphlen + 4) + (uint32_t)i * gso_size);
 		if (!last)
 			l4[13] &= (uint8_t) ~(TCP_FIN | TCP_PSH);
 		if (i > 0)
 			l4[13] &= (uint8_t)~TCP_CWR;
 	} else {
-		put16(l4 + 4, (uint16_t)(UDP_HDR_LEN + n));
+		put_be16(l4 + 4, (uint16_t)(UDP_HDR_LEN + n));
 	}
 	l4_set_csum(dst, l, hlen + n);
 }
@@ -322,9 +302,9 @@ static bool tcp_candidate(const uint8_t *pkt, size_t len, struct l4_layout *l)
 	if (l4_parse(pkt, len, l) != GSO_OK || l->proto != PROTO_TCP ||
 	    len == l->iphlen + l->l4hlen)
 		return false;
-	if (l->version == 4 && (get16(pkt + 2) != len || (get16(pkt + 6) & 0x3fff)))
+	if (l->version == 4 && (get_be16(pkt + 2) != len || (get_be16(pkt + 6) & 0x3fff)))
 		return false; /* trailing bytes, or a fragment */
-	if (l->version == 6 && get16(pkt + 4) + (size_t)IP6_HDR_LEN != len)
+	if (l->version == 6 && get_be16(pkt + 4) + (size_t)IP6_HDR_LEN != len)
 		return false;
 	if (len > GSO_MAX_COALESCED)
 		return false;
@@ -355,7 +335,7 @@ static bool follows(const struct gso_buf *o, const uint8_t *p, const struct l4_l
 	const uint8_t *ht = head + l->iphlen, *pt = p + l->iphlen;
 
 	if (l->version == 4) {
-		uint16_t id = get16(p + 4), head_id = get16(head + 4);
+		uint16_t id = get_be16(p + 4), head_id = get_be16(head + 4);
 
 		if (memcmp(head, p, 2) || memcmp(head + 6, p + 6, 4) ||
 		    memcmp(head + 12, p + 12, l->iphlen - 12))
@@ -366,7 +346,7 @@ static bool follows(const struct gso_buf *o, const uint8_t *p, const struct l4_l
 	} else if (memcmp(head, p, 4) || memcmp(head + 6, p + 6, 34)) {
 		return false;
 	}
-	if ((ht[12] >> 4) * 4 != (int)l->l4hlen || get32(pt + 4) != o->next_seq)
+	if ((ht[12] >> 4) * 4 != (int)l->l4hlen || get_be32(pt + 4) != o->next_seq)
 		return false;
 	if (memcmp(ht, pt, 4) || memcmp(ht + 8, pt + 8, 5) || memcmp(ht + 14, pt + 14, 2) ||
 	    memcmp(ht + 18, pt + 18, l->l4hlen - 18))
@@ -407,7 +387,7 @@ static int start(struct gso_buf *o, const uint8_t *p, size_t len, const struct l
 	o->open = cand && !(p[l->iphlen + 13] & TCP_PSH);
 	if (cand) {
 		o->seg_size = (uint32_t)(len - l->iphlen - l->l4hlen);
-		o->next_seq = get32(p + l->iphlen + 4) + o->seg_size;
+		o->next_seq = get_be32(p + l->iphlen + 4) + o->seg_size;
 	}
 	return 0;
 }
@@ -432,13 +412,13 @@ static void finish(struct gso_buf *o)
 		h.gso_type |= VIRTIO_NET_HDR_GSO_ECN; /* as the kernel's tcp_gro_complete */
 	memcpy(o->data, &h, sizeof(h));
 	if (l.version == 4) {
-		put16(ip + 2, (uint16_t)len);
+		put_be16(ip + 2, (uint16_t)len);
 		ip4_set_csum(ip, l.iphlen);
 	} else {
-		put16(ip + 4, (uint16_t)(len - IP6_HDR_LEN));
+		put_be16(ip + 4, (uint16_t)(len - IP6_HDR_LEN));
 	}
-	put16(ip + l.iphlen + TCP_CSUM_OFF,
-	      gso_csum_fold(pseudo_sum(ip, l.version, PROTO_TCP, len - l.iphlen)));
+	put_be16(ip + l.iphlen + TCP_CSUM_OFF,
+		 gso_csum_fold(pseudo_sum(ip, l.version, PROTO_TCP, len - l.iphlen)));
 }
 
 /* The latest output of p's flow, or NULL. */

@@ -28,6 +28,11 @@ struct io_stats {
 	uint64_t tun_split_bad_pkt;    /* reads whose IP/L4 headers do not fit it, dropped */
 	uint64_t tun_coalesced_writes; /* writes carrying several segments */
 	uint64_t tun_coalesced_segs;   /* segments in those writes */
+	/* Offloads the kernel refused at open (0 or 1 each; the first refusal
+	 * counts). Without IFF_VNET_HDR or TUNSETOFFLOAD the device is plain. */
+	uint64_t tun_vnet_refused; /* IFF_VNET_HDR or its header size refused */
+	uint64_t tun_tso_refused;  /* TUNSETOFFLOAD refused TSO4/6 */
+	uint64_t tun_uso_refused;  /* TUNSETOFFLOAD refused USO4/6: TSO alone (before Linux 6.2) */
 	/* UDP offloads (UDP_SEGMENT, UDP_GRO). udp_tx / udp_rx count datagrams. */
 	uint64_t udp_gso_msgs;      /* UDP_SEGMENT messages the kernel accepted */
 	uint64_t udp_gso_datagrams; /* datagrams those carried */
@@ -55,6 +60,9 @@ static inline void io_stats_add(struct io_stats *sum, const struct io_stats *s)
 	sum->tun_split_bad_pkt += s->tun_split_bad_pkt;
 	sum->tun_coalesced_writes += s->tun_coalesced_writes;
 	sum->tun_coalesced_segs += s->tun_coalesced_segs;
+	sum->tun_vnet_refused += s->tun_vnet_refused;
+	sum->tun_tso_refused += s->tun_tso_refused;
+	sum->tun_uso_refused += s->tun_uso_refused;
 	sum->udp_gso_msgs += s->udp_gso_msgs;
 	sum->udp_gso_datagrams += s->udp_gso_datagrams;
 	sum->udp_gso_off += s->udp_gso_off;

@@ -53,18 +53,25 @@ static int tun_attach(const char *name, short flags, struct ifreq *ifr)
 }
 
 /* Asks for the offloads on a IFF_VNET_HDR descriptor, USO first (older
- * kernels refuse it with EINVAL). False when the kernel takes none. */
+ * kernels refuse it with EINVAL), counting the first refusal. False when
+ * the kernel takes none. */
 static bool tun_offload(struct tun *tun, int fd)
 {
 	int hdrsz = GSO_VNET_HDR_LEN;
 	unsigned long tso = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
 
-	if (ioctl(fd, TUNSETVNETHDRSZ, &hdrsz) < 0)
+	if (ioctl(fd, TUNSETVNETHDRSZ, &hdrsz) < 0) {
+		tun->stats.tun_vnet_refused++;
 		return false;
-	if (ioctl(fd, TUNSETOFFLOAD, tso | TUN_F_USO4 | TUN_F_USO6) == 0)
+	}
+	if (ioctl(fd, TUNSETOFFLOAD, tso | TUN_F_USO4 | TUN_F_USO6) == 0) {
 		tun->uso = true;
-	else if (ioctl(fd, TUNSETOFFLOAD, tso) < 0)
+	} else if (ioctl(fd, TUNSETOFFLOAD, tso) == 0) {
+		tun->stats.tun_uso_refused++;
+	} else {
+		tun->stats.tun_tso_refused++;
 		return false;
+	}
 	tun->tso = true;
 	return true;
 }
@@ -100,6 +107,8 @@ int tun_open(struct tun *tun, const char *name, bool offloads)
 	if (!name || !*name || strlen(name) >= sizeof(ifr.ifr_name))
 		return -EINVAL;
 	fd = offloads ? tun_attach(name, IFF_TUN | IFF_NO_PI | IFF_VNET_HDR, &ifr) : -EINVAL;
+	if (offloads && fd < 0)
+		tun->stats.tun_vnet_refused++;
 	if (fd >= 0 && tun_offload(tun, fd) && tun_alloc_buffers(tun) == 0) {
 		tun->vnet_hdr = true;
 	} else {
@@ -143,23 +152,35 @@ static bool tun_error_fatal(int err)
 	return err == EBADF || err == EBADFD || err == EFAULT;
 }
 
-/* Reads one packet into pkt. Returns 1, 0 when the packet was dropped,
+/* One read into buf. Returns its length, -EMSGSIZE when it filled room
+ * (counted: a packet that fits exactly cannot be told from a cut one),
  * -EAGAIN when the queue is empty, or -errno. */
-static int tun_read_one(struct tun *tun, struct pkt *pkt)
+static ssize_t tun_read_whole(struct tun *tun, void *buf, size_t room)
 {
-	uint32_t room = pkt_tailroom(pkt);
 	ssize_t n;
 
 	do {
-		n = read(tun->fd, pkt->data, room);
+		n = read(tun->fd, buf, room);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
 	if ((size_t)n >= room) {
-		/* Cannot tell a packet that fits exactly from a cut one. */
 		tun->stats.tun_truncated++;
-		return 0;
+		return -EMSGSIZE;
 	}
+	return n;
+}
+
+/* Reads one packet into pkt. Returns 1, 0 when the packet was dropped,
+ * -EAGAIN when the queue is empty, or -errno. */
+static int tun_read_one(struct tun *tun, struct pkt *pkt)
+{
+	ssize_t n = tun_read_whole(tun, pkt->data, pkt_tailroom(pkt));
+
+	if (n == -EMSGSIZE)
+		return 0;
+	if (n < 0)
+		return (int)n;
 	pkt->len = (uint32_t)n;
 	return 1;
 }
@@ -231,18 +252,12 @@ static unsigned tun_split_pending(struct tun *tun, struct pkt_batch *batch)
  * when it was dropped, -EAGAIN or -errno. */
 static int tun_read_vnet(struct tun *tun)
 {
-	size_t room = GSO_VNET_HDR_LEN + GSO_MAX_PACKET + 1;
-	ssize_t n;
+	ssize_t n = tun_read_whole(tun, tun->rx_buf, GSO_VNET_HDR_LEN + GSO_MAX_PACKET + 1);
 
-	do {
-		n = read(tun->fd, tun->rx_buf, room);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	if ((size_t)n >= room) {
-		tun->stats.tun_truncated++;
+	if (n == -EMSGSIZE)
 		return 0;
-	}
+	if (n < 0)
+		return (int)n;
 	if ((size_t)n < GSO_VNET_HDR_LEN) {
 		tun->stats.tun_split_bad_hdr++;
 		return 0;

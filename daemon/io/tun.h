@@ -43,7 +43,8 @@ struct tun {
 
 /* Creates (or attaches to) TUN device `name`, non-blocking and close-on-exec,
  * with offloads when asked for and the kernel has them (tun->vnet_hdr, tso,
- * uso say which; without TUNSETOFFLOAD the device is reopened plain).
+ * uso say which; without TUNSETOFFLOAD the device is reopened plain, and the
+ * first refusal is counted in stats.tun_*_refused).
  * Returns 0, -ENODEV when /dev/net/tun is missing (the caller explains how to
  * pass the device into an LXC container), -EACCES when it may not be opened
  * (file mode, or a device cgroup), -EPERM when the device may not be created

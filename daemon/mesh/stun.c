@@ -5,27 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
+#include "bigendian.h"
 
 uint32_t stun_crc32(const uint8_t *buf, size_t len)
 {
@@ -42,15 +22,15 @@ uint32_t stun_crc32(const uint8_t *buf, size_t len)
 bool stun_is_message(const uint8_t *buf, size_t len)
 {
 	return len >= STUN_HEADER_LEN && len <= STUN_MAX_LEN && (buf[0] & 0xc0) == 0 &&
-	       get32(buf + 4) == STUN_MAGIC_COOKIE && get16(buf + 2) % 4 == 0 &&
-	       (size_t)get16(buf + 2) + STUN_HEADER_LEN == len;
+	       get_be32(buf + 4) == STUN_MAGIC_COOKIE && get_be16(buf + 2) % 4 == 0 &&
+	       (size_t)get_be16(buf + 2) + STUN_HEADER_LEN == len;
 }
 
 size_t stun_binding_request(uint8_t *out, const uint8_t txid[STUN_TXID_LEN])
 {
-	put16(out, STUN_BINDING_REQUEST);
-	put16(out + 2, 0);
-	put32(out + 4, STUN_MAGIC_COOKIE);
+	put_be16(out, STUN_BINDING_REQUEST);
+	put_be16(out + 2, 0);
+	put_be32(out + 4, STUN_MAGIC_COOKIE);
 	memcpy(out + 8, txid, STUN_TXID_LEN);
 	return STUN_HEADER_LEN;
 }
@@ -64,7 +44,7 @@ static int address_parse(const uint8_t *v, size_t len, bool xored, const uint8_t
 	memset(out, 0, sizeof(*out));
 	if (len < 4 || v[0] != 0)
 		return -EINVAL;
-	port = get16(v + 2);
+	port = get_be16(v + 2);
 	if (xored)
 		port ^= STUN_MAGIC_COOKIE >> 16;
 	if (v[1] == 0x01 && len == 8) {
@@ -96,12 +76,12 @@ struct found {
  * when it is malformed. */
 static int attribute_read(const uint8_t *buf, size_t len, size_t off, struct found *f)
 {
-	uint16_t type = get16(buf + off), alen = get16(buf + off + 2);
+	uint16_t type = get_be16(buf + off), alen = get_be16(buf + off + 2);
 	const uint8_t *v = buf + off + 4;
 
 	if (type == STUN_ATTR_FINGERPRINT)
 		return alen == 4 && off + 8 == len &&
-			       get32(v) == (stun_crc32(buf, off) ^ STUN_FINGERPRINT_XOR)
+			       get_be32(v) == (stun_crc32(buf, off) ^ STUN_FINGERPRINT_XOR)
 			   ? 0
 			   : -EINVAL;
 	if (f->integrity) /* after MESSAGE-INTEGRITY: ignored */
@@ -132,14 +112,14 @@ int stun_parse_response(const uint8_t *buf, size_t len, uint8_t txid[STUN_TXID_L
 	while (off < len) {
 		if (len - off < 4)
 			return -EINVAL;
-		alen = get16(buf + off + 2);
+		alen = get_be16(buf + off + 2);
 		if ((alen + 3) / 4 * 4 > len - off - 4)
 			return -EINVAL;
 		if (attribute_read(buf, len, off, &f) < 0)
 			return -EINVAL;
 		off += 4 + (alen + 3) / 4 * 4;
 	}
-	if (get16(buf) != STUN_BINDING_SUCCESS)
+	if (get_be16(buf) != STUN_BINDING_SUCCESS)
 		return -EPROTO;
 	memcpy(txid, buf + 8, STUN_TXID_LEN);
 	if (!f.xored && !f.plain)

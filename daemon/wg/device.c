@@ -27,6 +27,7 @@ static const char *const drop_reason_names[DROP_REASON_COUNT] = {
 	[DROP_RX_SOURCE_NOT_ALLOWED] = "rx_source_not_allowed",
 	[DROP_RX_RELAY_PATH] = "rx_relay_path",
 	[DROP_TX_NO_ROUTE] = "tx_no_route",
+	[DROP_TX_LINK_LOCAL] = "tx_link_local",
 	[DROP_TX_NO_ENDPOINT] = "tx_no_endpoint",
 	[DROP_TX_MALFORMED] = "tx_malformed",
 	[DROP_TX_STAGED_OVERFLOW] = "tx_staged_overflow",

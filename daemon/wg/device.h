@@ -48,6 +48,7 @@ enum wg_drop_reason {
 	DROP_RX_SOURCE_NOT_ALLOWED, /* inner source outside the peer's allowed IPs */
 	DROP_RX_RELAY_PATH,         /* relayed, but not on the peer's own relay path */
 	DROP_TX_NO_ROUTE,           /* destination in no peer's allowed IPs */
+	DROP_TX_LINK_LOCAL,         /* the same, link-scoped: the kernel's own chatter */
 	DROP_TX_NO_ENDPOINT,        /* peer has no known endpoint */
 	DROP_TX_MALFORMED,          /* not an IP packet, or larger than the MTU */
 	DROP_TX_STAGED_OVERFLOW,    /* too many packets waiting for a handshake */

@@ -13,6 +13,8 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "bigendian.h"
+
 static uint32_t read_le32(const uint8_t *p)
 {
 	uint32_t v;
@@ -303,7 +305,7 @@ static uint32_t inner_packet(const uint8_t *p, uint32_t len, int *family, const 
 	uint32_t total;
 
 	if (len >= 20 && (p[0] >> 4) == 4) {
-		total = (uint32_t)p[2] << 8 | p[3];
+		total = get_be16(p + 2);
 		if ((p[0] & 0x0f) < 5 || total < 20 || total > len)
 			return 0;
 		*family = AF_INET;
@@ -311,7 +313,7 @@ static uint32_t inner_packet(const uint8_t *p, uint32_t len, int *family, const 
 		return total;
 	}
 	if (len >= 40 && (p[0] >> 4) == 6) {
-		total = 40 + ((uint32_t)p[4] << 8 | p[5]);
+		total = 40 + (uint32_t)get_be16(p + 4);
 		if (total > len)
 			return 0;
 		*family = AF_INET6;

@@ -299,6 +299,17 @@ static int packet_destination(const struct pkt *pkt, const uint8_t **dst)
 	return 0;
 }
 
+/* Whether dst is link-scoped (fe80::/10, ff02::/16 and the other
+ * link-scope multicast, 169.254.0.0/16, 224.0.0.0/24): what the kernel sends
+ * on any link by itself, router solicitations to ff02::2 above all. */
+static bool link_scoped(int family, const uint8_t *dst)
+{
+	if (family == AF_INET)
+		return (dst[0] == 169 && dst[1] == 254) || (dst[0] == 224 && !dst[1] && !dst[2]);
+	return (dst[0] == 0xfe && (dst[1] & 0xc0) == 0x80) ||
+	       (dst[0] == 0xff && (dst[1] & 0x0f) == 0x02);
+}
+
 void wg_device_tun_input(struct wg_device *dev, struct pkt_batch *in, struct pkt_batch *udp_out)
 {
 	uint64_t now = dev_now(dev);
@@ -318,7 +329,8 @@ void wg_device_tun_input(struct wg_device *dev, struct pkt_batch *in, struct pkt
 		}
 		peer = allowedips_lookup(&dev->allowedips, family, dst);
 		if (!peer) {
-			dev_drop(dev, DROP_TX_NO_ROUTE);
+			dev_drop(dev,
+				 link_scoped(family, dst) ? DROP_TX_LINK_LOCAL : DROP_TX_NO_ROUTE);
 			continue;
 		}
 		/* Without an endpoint, candidates still let a handshake start. */

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bigendian.h"
 #include "io/gso.h"
 
 enum { SLOTS = 64, CAP = GSO_VNET_HDR_LEN + GSO_MAX_PACKET };
@@ -28,11 +29,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static uint8_t mem[SLOTS][CAP], mem2[SLOTS][CAP];
 static struct gso_buf out[SLOTS], back[SLOTS];
-
-static unsigned be16(const uint8_t *p)
-{
-	return (unsigned)p[0] << 8 | p[1];
-}
 
 /* Lengths and checksums of one segment that gso_split produced. */
 static void check_segment(const uint8_t *p, size_t len)
@@ -45,12 +41,12 @@ static void check_segment(const uint8_t *p, size_t len)
 		abort();
 	if (p[0] >> 4 == 4) {
 		iph = (size_t)(p[0] & 15) * 4;
-		if (be16(p + 2) != len || gso_csum_fold(gso_csum_add(0, p, iph)) != 0xffff)
+		if (get_be16(p + 2) != len || gso_csum_fold(gso_csum_add(0, p, iph)) != 0xffff)
 			abort();
 		sum = gso_csum_add(0, p + 12, 8);
 	} else {
 		iph = 40;
-		if (be16(p + 4) + iph != len)
+		if (get_be16(p + 4) + iph != len)
 			abort();
 		sum = gso_csum_add(0, p + 8, 32);
 	}
@@ -154,7 +150,7 @@ static void fuzz_coalesce(const uint8_t *data, size_t size)
 	int n;
 
 	while (size >= 2 && nin < SLOTS) {
-		size_t len = be16(data);
+		size_t len = get_be16(data);
 
 		if (len > size - 2)
 			len = size - 2;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bigendian.h"
 #include "wg/crypto.h"
 
 static uint64_t env_now(void *ctx)
@@ -368,12 +369,6 @@ void h_advance_to(struct harness *h, uint64_t t)
 	h_pump(h);
 }
 
-static void put_be16(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
 static uint8_t pattern_byte(uint32_t seq, uint32_t i)
 {
 	return (uint8_t)(seq * 31 + i * 7 + 1);
@@ -417,17 +412,16 @@ long h_check_ip(const uint8_t *buf, uint32_t len)
 
 	if (len >= 24 && buf[0] == 0x45) {
 		hdr = 20;
-		total = (uint32_t)buf[2] << 8 | buf[3];
+		total = get_be16(buf + 2);
 	} else if (len >= 44 && buf[0] == 0x60) {
 		hdr = 40;
-		total = 40 + ((uint32_t)buf[4] << 8 | buf[5]);
+		total = 40 + (uint32_t)get_be16(buf + 4);
 	} else {
 		return -1;
 	}
 	if (total != len || len < hdr + 4)
 		return -1;
-	seq = (uint32_t)buf[hdr] << 24 | (uint32_t)buf[hdr + 1] << 16 |
-	      (uint32_t)buf[hdr + 2] << 8 | buf[hdr + 3];
+	seq = get_be32(buf + hdr);
 	for (uint32_t i = hdr + 4; i < len; i++)
 		if (buf[i] != pattern_byte(seq, i))
 			return -1;

@@ -226,6 +226,20 @@ static void test_bad_data(void)
 	static const uint8_t nowhere[4] = { 10, 7, 7, 7 };
 	h_send_ip(&h->a, AF_INET, h->a.ip4, nowhere, 6, 100);
 	CHECK_EQ_INT(h_drops(&h->a, DROP_TX_NO_ROUTE), 1);
+
+	/* The kernel's own link-scoped packets on the TUN: a router
+	 * solicitation to ff02::2 from the device's link-local address (what a
+	 * fresh TUN sends), an IGMP report to 224.0.0.22, and fe80::1. Dropped
+	 * for want of a peer, but not counted as a routing miss. */
+	static const uint8_t ll6[16] = { 0xfe, 0x80, [15] = 0x42 },
+			     rs6[16] = { 0xff, 0x02, [15] = 0x02 },
+			     peer_ll6[16] = { 0xfe, 0x80, [15] = 0x01 },
+			     igmp4[4] = { 224, 0, 0, 22 };
+	h_send_ip(&h->a, AF_INET6, ll6, rs6, 7, 60);
+	h_send_ip(&h->a, AF_INET, h->a.ip4, igmp4, 8, 60);
+	h_send_ip(&h->a, AF_INET6, ll6, peer_ll6, 9, 60);
+	CHECK_EQ_INT(h_drops(&h->a, DROP_TX_LINK_LOCAL), 3);
+	CHECK_EQ_INT(h_drops(&h->a, DROP_TX_NO_ROUTE), 1);
 	p = pkt_batch_add(h->a.tun_in);
 	memset(p->data, 0x22, 100);
 	p->len = 100;

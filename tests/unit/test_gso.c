@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bigendian.h"
 #include "io/gso.h"
 #include "testlib.h"
 
@@ -40,18 +41,6 @@ static uint16_t ref_sum(const uint8_t *p, size_t n)
 	return (uint16_t)s;
 }
 
-static void w16(uint8_t *p, unsigned v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void w32(uint8_t *p, uint32_t v)
-{
-	w16(p, v >> 16);
-	w16(p + 2, v & 0xffff);
-}
-
 /* Builds the packet r describes; returns its length. */
 static size_t ref_build(uint8_t *out, const struct ref *r)
 {
@@ -65,36 +54,36 @@ static size_t ref_build(uint8_t *out, const struct ref *r)
 	if (r->version == 4) {
 		ip[0] = (uint8_t)(0x40 | iph / 4);
 		ip[1] = r->tos;
-		w16(ip + 2, (unsigned)len);
-		w16(ip + 4, r->id);
-		w16(ip + 6, r->no_df ? 0 : 0x4000);
+		put_be16(ip + 2, (unsigned)len);
+		put_be16(ip + 4, r->id);
+		put_be16(ip + 6, r->no_df ? 0 : 0x4000);
 		ip[8] = r->ttl;
 		ip[9] = (uint8_t)r->proto;
 		memcpy(ip + 12, r->src, 4);
 		memcpy(ip + 16, r->dst, 4);
 		memcpy(ip + 20, r->ipopt, r->ipoptlen);
-		w16(ip + 10, (uint16_t)~ref_sum(ip, iph));
+		put_be16(ip + 10, (uint16_t)~ref_sum(ip, iph));
 	} else {
 		ip[0] = 0x60 | r->tos >> 4;
 		ip[1] = (uint8_t)(r->tos << 4 | 0x0a);
 		ip[3] = 0x42;
-		w16(ip + 4, (unsigned)l4len);
+		put_be16(ip + 4, (unsigned)l4len);
 		ip[6] = (uint8_t)r->proto;
 		ip[7] = r->ttl;
 		memcpy(ip + 8, r->src, 16);
 		memcpy(ip + 24, r->dst, 16);
 	}
-	w16(l4, r->sport);
-	w16(l4 + 2, r->dport);
+	put_be16(l4, r->sport);
+	put_be16(l4 + 2, r->dport);
 	if (r->proto == 6) {
-		w32(l4 + 4, r->seq);
-		w32(l4 + 8, r->ack);
+		put_be32(l4 + 4, r->seq);
+		put_be32(l4 + 8, r->ack);
 		l4[12] = (uint8_t)(l4h / 4 << 4);
 		l4[13] = r->flags;
-		w16(l4 + 14, r->win);
+		put_be16(l4 + 14, r->win);
 		memcpy(l4 + 20, r->tcpopt, r->tcpoptlen);
 	} else {
-		w16(l4 + 4, (unsigned)l4len);
+		put_be16(l4 + 4, (unsigned)l4len);
 	}
 	memcpy(l4 + l4h, r->pay, r->paylen);
 	/* Pseudo-header laid out as bytes, then the L4 part after it. */
@@ -104,15 +93,15 @@ static size_t ref_build(uint8_t *out, const struct ref *r)
 		memcpy(tmp, r->src, 4);
 		memcpy(tmp + 4, r->dst, 4);
 		tmp[9] = (uint8_t)r->proto;
-		w16(tmp + 10, (unsigned)l4len);
+		put_be16(tmp + 10, (unsigned)l4len);
 	} else {
 		memcpy(tmp, r->src, 16);
 		memcpy(tmp + 16, r->dst, 16);
-		w32(tmp + 32, (uint32_t)l4len);
+		put_be32(tmp + 32, (uint32_t)l4len);
 		tmp[39] = (uint8_t)r->proto;
 	}
 	if (r->pseudo_only) {
-		w16(l4 + (r->proto == 6 ? 16 : 6), ref_sum(tmp, ph));
+		put_be16(l4 + (r->proto == 6 ? 16 : 6), ref_sum(tmp, ph));
 	} else {
 		uint16_t c;
 
@@ -120,7 +109,7 @@ static size_t ref_build(uint8_t *out, const struct ref *r)
 		c = (uint16_t)~ref_sum(tmp, ph + l4len);
 		if (c == 0 && r->proto == 17)
 			c = 0xffff;
-		w16(l4 + (r->proto == 6 ? 16 : 6), c);
+		put_be16(l4 + (r->proto == 6 ? 16 : 6), c);
 	}
 	return len;
 }
@@ -170,20 +159,20 @@ static bool valid_packet(const uint8_t *p, size_t len)
 		return false;
 	if (p[0] >> 4 == 4) {
 		iph = (size_t)(p[0] & 15) * 4;
-		if (ref_sum(p, iph) != 0xffff || (size_t)(p[2] << 8 | p[3]) != len)
+		if (ref_sum(p, iph) != 0xffff || get_be16(p + 2) != len)
 			return false;
 		memcpy(tmp, p + 12, 8);
 		tmp[9] = p[9];
 		l4len = len - iph;
-		w16(tmp + 10, (unsigned)l4len);
+		put_be16(tmp + 10, (unsigned)l4len);
 		s = (uint32_t)ref_sum(tmp, 12) + ref_sum(p + iph, l4len);
 	} else {
 		iph = 40;
-		if ((size_t)(p[4] << 8 | p[5]) + 40 != len)
+		if ((size_t)get_be16(p + 4) + 40 != len)
 			return false;
 		l4len = len - iph;
 		memcpy(tmp, p + 8, 32);
-		w32(tmp + 32, (uint32_t)l4len);
+		put_be32(tmp + 32, (uint32_t)l4len);
 		tmp[39] = p[6];
 		s = (uint32_t)ref_sum(tmp, 40) + ref_sum(p + iph, l4len);
 	}

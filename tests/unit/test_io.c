@@ -35,25 +35,15 @@ static bool have_ipv6;
 
 /* ---- namespace and interface setup (ioctl, as a test may) ---- */
 
-static int ifreq_ioctl(unsigned long req, struct ifreq *ifr)
-{
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	int r = fd < 0 ? -1 : ioctl(fd, req, ifr);
-
-	if (fd >= 0)
-		close(fd);
-	return r;
-}
-
 static int link_up(const char *name)
 {
 	struct ifreq ifr = { 0 };
 
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	if (ifreq_ioctl(SIOCGIFFLAGS, &ifr) < 0)
+	if (test_ifreq_ioctl(SIOCGIFFLAGS, &ifr) < 0)
 		return -1;
 	ifr.ifr_flags |= IFF_UP;
-	return ifreq_ioctl(SIOCSIFFLAGS, &ifr);
+	return test_ifreq_ioctl(SIOCSIFFLAGS, &ifr);
 }
 
 static int addr_set4(const char *name, const char *addr, const char *mask)
@@ -64,10 +54,10 @@ static int addr_set4(const char *name, const char *addr, const char *mask)
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 	sin->sin_family = AF_INET;
 	inet_pton(AF_INET, addr, &sin->sin_addr);
-	if (ifreq_ioctl(SIOCSIFADDR, &ifr) < 0)
+	if (test_ifreq_ioctl(SIOCSIFADDR, &ifr) < 0)
 		return -1;
 	inet_pton(AF_INET, mask, &sin->sin_addr);
-	return ifreq_ioctl(SIOCSIFNETMASK, &ifr);
+	return test_ifreq_ioctl(SIOCSIFNETMASK, &ifr);
 }
 
 static bool ipv6_usable(void)

@@ -519,6 +519,7 @@ static void test_io_counters(void)
 	node.dp.tun.stats.tun_split_bad_pkt = 5;
 	node.dp.tun.stats.tun_coalesced_writes = 6;
 	node.dp.tun.stats.tun_coalesced_segs = 70;
+	node.dp.tun.stats.tun_uso_refused = 1;
 	node.dp.udp.stats.udp_rx = 8;
 	node.dp.udp.stats.tun_rx = 1; /* summed, whoever counts it */
 	node.dp.offloads =
@@ -537,6 +538,8 @@ static void test_io_counters(void)
 	CHECK_EQ_INT(json_integer_value(json_object_get(io, "tun_split_bad_pkt")), 5);
 	CHECK_EQ_INT(json_integer_value(json_object_get(io, "tun_coalesced_writes")), 6);
 	CHECK_EQ_INT(json_integer_value(json_object_get(io, "tun_coalesced_segs")), 70);
+	CHECK_EQ_INT(json_integer_value(json_object_get(io, "tun_uso_refused")), 1);
+	CHECK_EQ_INT(json_integer_value(json_object_get(io, "tun_vnet_refused")), 0);
 	CHECK(json_is_true(json_object_get(off, "tun_vnet_hdr")) &&
 	      json_is_true(json_object_get(off, "tun_tso")) &&
 	      json_is_false(json_object_get(off, "tun_uso")));
