@@ -1,10 +1,12 @@
 /* The shared test harness; see testlib.h. */
 #include "testlib.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
 #include <net/if.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -162,6 +164,32 @@ int test_ifreq_ioctl(unsigned long req, struct ifreq *ifr)
 	close(fd);
 	errno = err;
 	return r;
+}
+
+int test_link_up(const char *name)
+{
+	struct ifreq ifr = { 0 };
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (test_ifreq_ioctl(SIOCGIFFLAGS, &ifr) < 0)
+		return -1;
+	ifr.ifr_flags |= IFF_UP;
+	return test_ifreq_ioctl(SIOCSIFFLAGS, &ifr);
+}
+
+int test_addr_set4(const char *name, const char *addr, const char *mask)
+{
+	struct ifreq ifr = { 0 };
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	sin->sin_family = AF_INET;
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) != 1 ||
+	    test_ifreq_ioctl(SIOCSIFADDR, &ifr) < 0)
+		return -1;
+	if (inet_pton(AF_INET, mask, &sin->sin_addr) != 1)
+		return -1;
+	return test_ifreq_ioctl(SIOCSIFNETMASK, &ifr);
 }
 
 char *test_run(const char *cmd, int *status)

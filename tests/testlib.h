@@ -87,6 +87,11 @@ struct ifreq;
  * SIOC[GS]IF* requests. Returns 0, or -1 with errno set. */
 int test_ifreq_ioctl(unsigned long req, struct ifreq *ifr);
 
+/* Sets the link name up; adds addr with its netmask (dotted quads). 0, or
+ * -1 with errno set. */
+int test_link_up(const char *name);
+int test_addr_set4(const char *name, const char *addr, const char *mask);
+
 /* Seed from MG_TEST_SEED when set, else from the clock; printed for replay. */
 uint64_t test_seed(void);
 

@@ -949,24 +949,13 @@ static void test_resolv_conf(void)
 	CHECK_EQ_INT(n, 0);
 }
 
-static int link_up(const char *name)
-{
-	struct ifreq ifr = { 0 };
-
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	if (test_ifreq_ioctl(SIOCGIFFLAGS, &ifr) < 0)
-		return -1;
-	ifr.ifr_flags |= IFF_UP;
-	return test_ifreq_ioctl(SIOCSIFFLAGS, &ifr);
-}
-
 int main(void)
 {
 	int skip = test_enter_private_netns();
 
 	if (skip)
 		return skip;
-	if (link_up("lo") < 0) {
+	if (test_link_up("lo") < 0) {
 		printf("cannot bring up lo: %s\n", strerror(errno));
 		return 1;
 	}

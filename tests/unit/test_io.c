@@ -35,31 +35,6 @@ static bool have_ipv6;
 
 /* ---- namespace and interface setup (ioctl, as a test may) ---- */
 
-static int link_up(const char *name)
-{
-	struct ifreq ifr = { 0 };
-
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	if (test_ifreq_ioctl(SIOCGIFFLAGS, &ifr) < 0)
-		return -1;
-	ifr.ifr_flags |= IFF_UP;
-	return test_ifreq_ioctl(SIOCSIFFLAGS, &ifr);
-}
-
-static int addr_set4(const char *name, const char *addr, const char *mask)
-{
-	struct ifreq ifr = { 0 };
-	struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
-
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	sin->sin_family = AF_INET;
-	inet_pton(AF_INET, addr, &sin->sin_addr);
-	if (test_ifreq_ioctl(SIOCSIFADDR, &ifr) < 0)
-		return -1;
-	inet_pton(AF_INET, mask, &sin->sin_addr);
-	return test_ifreq_ioctl(SIOCSIFNETMASK, &ifr);
-}
-
 static bool ipv6_usable(void)
 {
 	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
@@ -873,8 +848,8 @@ static void test_tun_data(void)
 	struct pkt *pkt;
 
 	CHECK_EQ_INT(tun_open(&tun, "mgtest0", false), 0);
-	CHECK_EQ_INT(addr_set4("mgtest0", "10.77.0.1", "255.255.255.0"), 0);
-	CHECK_EQ_INT(link_up("mgtest0"), 0);
+	CHECK_EQ_INT(test_addr_set4("mgtest0", "10.77.0.1", "255.255.255.0"), 0);
+	CHECK_EQ_INT(test_link_up("mgtest0"), 0);
 	CHECK_EQ_INT(udp_open(&u, 0, 0, 0), 0);
 
 	/* Into the kernel: a garbage packet is refused, the next one delivered. */
@@ -940,7 +915,7 @@ int main(void)
 
 	if (skip)
 		return skip;
-	if (link_up("lo") < 0) {
+	if (test_link_up("lo") < 0) {
 		printf("cannot bring up lo: %s\n", strerror(errno));
 		return 1;
 	}

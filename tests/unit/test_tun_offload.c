@@ -155,25 +155,14 @@ static bool addr6_ready(void)
 static int link_setup(const char *name)
 {
 	struct ifreq ifr = { 0 };
-	struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
+	char addr[INET_ADDRSTRLEN];
 
-	if (addr_set6(name) < 0)
+	if (addr_set6(name) < 0 || !inet_ntop(AF_INET, local4, addr, sizeof(addr)) ||
+	    test_addr_set4(name, addr, "255.255.255.0") < 0)
 		return -1;
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	sin->sin_family = AF_INET;
-	memcpy(&sin->sin_addr, local4, 4);
-	if (test_ifreq_ioctl(SIOCSIFADDR, &ifr) < 0)
-		return -1;
-	inet_pton(AF_INET, "255.255.255.0", &sin->sin_addr);
-	if (test_ifreq_ioctl(SIOCSIFNETMASK, &ifr) < 0)
-		return -1;
 	ifr.ifr_mtu = 1280;
-	if (test_ifreq_ioctl(SIOCSIFMTU, &ifr) < 0)
-		return -1;
-	if (test_ifreq_ioctl(SIOCGIFFLAGS, &ifr) < 0)
-		return -1;
-	ifr.ifr_flags |= IFF_UP;
-	if (test_ifreq_ioctl(SIOCSIFFLAGS, &ifr) < 0)
+	if (test_ifreq_ioctl(SIOCSIFMTU, &ifr) < 0 || test_link_up(name) < 0)
 		return -1;
 	return addr6_ready() ? 0 : -1;
 }
