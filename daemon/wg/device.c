@@ -40,11 +40,14 @@ const char *wg_drop_reason_name(enum wg_drop_reason reason)
 	return reason < DROP_REASON_COUNT ? drop_reason_names[reason] : "unknown";
 }
 
-uint64_t dev_jitter(const struct wg_device *dev)
+uint64_t dev_jitter(struct wg_device *dev)
 {
-	uint32_t r;
-	dev_random(dev, &r, sizeof(r));
-	return (uint64_t)(r % REKEY_TIMEOUT_JITTER_MAX_MS) * NSEC_PER_MSEC;
+	if (dev->jitter_left == 0) {
+		dev_random(dev, dev->jitter_pool, sizeof(dev->jitter_pool));
+		dev->jitter_left = WG_JITTER_POOL;
+	}
+	return (uint64_t)(dev->jitter_pool[--dev->jitter_left] % REKEY_TIMEOUT_JITTER_MAX_MS) *
+	       NSEC_PER_MSEC;
 }
 
 int dev_index_new(struct wg_device *dev, enum index_kind kind, struct wg_peer *peer,

@@ -81,6 +81,9 @@ struct wg_device_stats {
  */
 typedef bool (*wg_relay_check_fn)(void *ctx, const struct wg_peer *peer, uint32_t relay_via);
 
+/* Timer jitter values drawn per env.random call. */
+enum { WG_JITTER_POOL = 64 };
+
 struct wg_device {
 	struct wg_env env;
 	struct noise_static_identity identity;
@@ -104,6 +107,12 @@ struct wg_device {
 	void *relay_check_ctx;
 
 	struct wg_crypt_queue *crypt_queue; /* NULL: data AEAD inline */
+
+	/* Timer jitter, drawn in batches: data sent after an answer re-arms
+	 * new_handshake with fresh jitter, and the daemon's random source is a
+	 * syscall, which one packet at a time would pay every time. */
+	uint32_t jitter_pool[WG_JITTER_POOL];
+	unsigned jitter_left;
 
 	struct wg_device_stats stats;
 };

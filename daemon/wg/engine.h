@@ -23,8 +23,9 @@ static inline void dev_drop(struct wg_device *dev, enum wg_drop_reason reason)
 	dev->stats.drops[reason]++;
 }
 
-/* A random delay in [0, REKEY_TIMEOUT_JITTER_MAX_MS) ms, in ns. */
-uint64_t dev_jitter(const struct wg_device *dev);
+/* A random delay in [0, REKEY_TIMEOUT_JITTER_MAX_MS) ms, in ns. Drawn from
+ * a pool that one env.random call refills every WG_JITTER_POOL delays. */
+uint64_t dev_jitter(struct wg_device *dev);
 
 /* Draws a fresh random index and registers it. 0 or -errno. */
 int dev_index_new(struct wg_device *dev, enum index_kind kind, struct wg_peer *peer,

@@ -25,6 +25,7 @@ static void env_wall(void *ctx, struct timespec *ts)
 static void env_random(void *ctx, void *buf, size_t len)
 {
 	struct h_node *n = ctx;
+	n->random_calls++;
 	test_rng_bytes(&n->rng, buf, len);
 }
 

@@ -61,6 +61,7 @@ struct h_node {
 	struct wg_peer *peer; /* the other node, as configured here */
 	struct h_node *other;
 	struct test_rng rng;
+	unsigned long random_calls; /* env.random calls of this node's engine */
 	uint8_t private_key[NOISE_PUBLIC_KEY_LEN];
 	uint8_t public_key[NOISE_PUBLIC_KEY_LEN];
 	struct wg_endpoint addr; /* source of this node's datagrams */

@@ -4,7 +4,8 @@
  * every REKEY_TIMEOUT + jitter and giving up, passive keepalive, new
  * handshake after NEW_HANDSHAKE_TIMEOUT, key erasure, persistent keepalive,
  * rekey after REKEY_AFTER_MESSAGES and the receive-only initiator's
- * last-minute handshake (REKEY_AFTER_TIME_RECV).
+ * last-minute handshake (REKEY_AFTER_TIME_RECV), and ping-pong traffic
+ * drawing timer jitter without a random call per packet.
  */
 #include <sodium.h>
 #include <string.h>
@@ -235,6 +236,30 @@ static void test_new_handshake_after_silence(void)
 	h_free(h);
 }
 
+/* Ping-pong traffic re-arms new_handshake (with jitter) on every packet
+ * sent after an answer; the jitter comes from a pool, so the random source
+ * (a syscall in the daemon) is not asked once per packet. */
+static void test_jitter_batched(void)
+{
+	struct harness *h = h_new(15);
+	unsigned long before_a, before_b;
+
+	CHECK(h_connect(h));
+	before_a = h->a.random_calls;
+	before_b = h->b.random_calls;
+	for (int i = 0; i < 256; i++) {
+		h_send(&h->a, AF_INET, 200 + (uint32_t)i, 84);
+		h_pump(h);
+		h_send(&h->b, AF_INET, 200 + (uint32_t)i, 84);
+		h_pump(h);
+		h_advance(h, 20 * H_MSEC);
+	}
+	CHECK_EQ_INT(h->b.rx_packets >= 256, 1);
+	CHECK(h->a.random_calls - before_a <= 256 / WG_JITTER_POOL + 1);
+	CHECK(h->b.random_calls - before_b <= 256 / WG_JITTER_POOL + 1);
+	h_free(h);
+}
+
 static bool keys_erased(const struct wg_peer *peer)
 {
 	return !peer->current && !peer->previous && !peer->next &&
@@ -391,6 +416,7 @@ int main(void)
 	RUN(test_retransmit_and_give_up);
 	RUN(test_passive_keepalive);
 	RUN(test_new_handshake_after_silence);
+	RUN(test_jitter_batched);
 	RUN(test_zero_key_material);
 	RUN(test_persistent_keepalive);
 	RUN(test_rekey_after_messages);
