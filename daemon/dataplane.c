@@ -10,6 +10,8 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "log.h"
 
 enum {
@@ -229,6 +231,13 @@ static unsigned crypto_thread_count(unsigned asked)
 	return cpus > DATAPLANE_CRYPTO_THREADS_MAX ? DATAPLANE_CRYPTO_THREADS_MAX : (unsigned)cpus;
 }
 
+static const char *crypto_simd(void)
+{
+	if (sodium_runtime_has_avx2())
+		return "avx2";
+	return sodium_runtime_has_ssse3() ? "ssse3" : "none";
+}
+
 /* With more than one crypto thread, the engine records its data AEAD in a
  * queue that the pool runs; with one it stays inline, as without a queue. */
 static int open_crypto(struct dataplane *dp)
@@ -237,6 +246,7 @@ static int open_crypto(struct dataplane *dp)
 	int ret;
 
 	dp->offloads.crypto_threads = 1;
+	dp->offloads.crypto_simd = crypto_simd();
 	if (threads <= 1)
 		return 0;
 	dp->crypt_queue.jobs = calloc(BATCH_SIZE, sizeof(dp->crypt_queue.jobs[0]));

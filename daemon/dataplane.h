@@ -84,6 +84,10 @@ struct dataplane_offloads {
 	bool udp_gso;            /* UDP_SEGMENT on send */
 	bool udp_gro;            /* UDP_GRO on receive */
 	unsigned crypto_threads; /* threads doing crypto, the loop's own included */
+	/* The widest SIMD libsodium found at sodium_init(), which picks its
+	 * ChaCha20 ("avx2" or "ssse3") by it; "none": its portable code runs,
+	 * as in a process that never called sodium_init(). */
+	const char *crypto_simd;
 };
 
 struct dataplane {

@@ -467,10 +467,11 @@ static json_t *mesh_control_json(const struct node *node)
  * config or environment asked for offloads at all). */
 static json_t *offloads_json(const struct dataplane_offloads *o)
 {
-	return json_pack("{s:b, s:b, s:b, s:b, s:b, s:b, s:i}", "requested", o->requested,
+	return json_pack("{s:b, s:b, s:b, s:b, s:b, s:b, s:i, s:s}", "requested", o->requested,
 			 "tun_vnet_hdr", o->tun_vnet_hdr, "tun_tso", o->tun_tso, "tun_uso",
 			 o->tun_uso, "udp_gso", o->udp_gso, "udp_gro", o->udp_gro, "crypto_threads",
-			 (int)o->crypto_threads);
+			 (int)o->crypto_threads, "crypto_simd",
+			 o->crypto_simd ? o->crypto_simd : "none");
 }
 
 /* The TUN's and UDP socket's packet counters summed: every io_stats field

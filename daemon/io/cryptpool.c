@@ -1,12 +1,18 @@
 /*
  * The crypt pool; see cryptpool.h. One batch at a time: the caller publishes
- * the batch under the lock and broadcasts, then claims jobs itself; workers
- * that wake claim from the same atomic index. A worker takes the batch and
- * counts itself in `active` in one step under the lock, so the caller knows
- * every job is done when its own claims are and `active` is back to zero. The
- * caller then withdraws the batch (count 0) under the lock: a worker that
- * wakes late takes nothing and never touches the claim index, which the next
- * batch resets.
+ * the batch under the lock and wakes the workers, then claims jobs itself;
+ * workers that wake claim from the same atomic index. A worker takes the
+ * batch and counts itself in `active` in one step under the lock, so the
+ * caller knows every job is done when its own claims are and `active` is
+ * back to zero. The caller then withdraws the batch (count 0) under the lock:
+ * a worker that wakes late takes nothing and never touches the claim index,
+ * which the next batch resets.
+ *
+ * The join spins first: when the caller's claims run out, a worker holds at
+ * most the job it is running (microseconds), so sleeping on a condition
+ * variable would cost two futex calls and a context switch per batch for
+ * nothing. Only a join that outlasts the spin sleeps, flagged in `joiner`:
+ * a worker that brings `active` to zero wakes it only then.
  */
 #include "io/cryptpool.h"
 
@@ -16,7 +22,11 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-enum { WORKER_STACK_SIZE = 64 * 1024 };
+enum {
+	WORKER_STACK_SIZE = 64 * 1024,
+	/* Pauses before the join sleeps: tens of microseconds. */
+	JOIN_SPINS = 2000,
+};
 
 struct cryptpool {
 	pthread_mutex_t lock;
@@ -25,9 +35,11 @@ struct cryptpool {
 	pthread_cond_t idle;       /* active fell to zero */
 	struct wg_crypt_job *jobs; /* the batch: jobs[0 .. count-1] */
 	unsigned count;
-	unsigned gen;    /* batches published */
-	unsigned active; /* workers between taking a batch and leaving it */
+	unsigned gen; /* batches published */
 	bool stop;
+	/* Raised under lock, read without: */
+	atomic_uint active; /* workers between taking a batch and leaving it */
+	atomic_bool joiner; /* the caller sleeps on idle until active is 0 */
 
 	atomic_uint next; /* claim index into q->jobs, reset per batch */
 	unsigned min_shared;
@@ -43,18 +55,37 @@ static void claim_jobs(struct cryptpool *pool, struct wg_crypt_job *jobs, unsign
 		wg_crypt_job_run(&jobs[i]);
 }
 
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/* A worker leaves a batch; the last one out wakes a sleeping join. The
+ * seq_cst pair (active here, joiner in join()) lets one side see the other. */
+static void leave_batch(struct cryptpool *pool)
+{
+	if (atomic_fetch_sub(&pool->active, 1) != 1 || !atomic_load(&pool->joiner))
+		return;
+	pthread_mutex_lock(&pool->lock);
+	pthread_cond_signal(&pool->idle);
+	pthread_mutex_unlock(&pool->lock);
+}
+
 /* Called and returns with the lock held. */
 static void take_batch(struct cryptpool *pool)
 {
 	struct wg_crypt_job *jobs = pool->jobs;
 	unsigned count = pool->count;
 
-	pool->active++;
+	atomic_fetch_add(&pool->active, 1);
 	pthread_mutex_unlock(&pool->lock);
 	claim_jobs(pool, jobs, count);
+	leave_batch(pool);
 	pthread_mutex_lock(&pool->lock);
-	if (--pool->active == 0)
-		pthread_cond_signal(&pool->idle);
 }
 
 static void *worker_main(void *arg)
@@ -76,6 +107,22 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* Waits until no worker is in the batch, then withdraws it. */
+static void join(struct cryptpool *pool)
+{
+	for (unsigned i = 0; i < JOIN_SPINS && atomic_load(&pool->active); i++)
+		cpu_relax();
+	pthread_mutex_lock(&pool->lock);
+	if (atomic_load(&pool->active)) {
+		atomic_store(&pool->joiner, true);
+		while (atomic_load(&pool->active))
+			pthread_cond_wait(&pool->idle, &pool->lock);
+		atomic_store(&pool->joiner, false);
+	}
+	pool->count = 0;
+	pthread_mutex_unlock(&pool->lock);
+}
+
 void cryptpool_run(void *ctx, struct wg_crypt_queue *q)
 {
 	struct cryptpool *pool = ctx;
@@ -90,16 +137,12 @@ void cryptpool_run(void *ctx, struct wg_crypt_queue *q)
 	pool->count = q->count;
 	atomic_store_explicit(&pool->next, 0, memory_order_relaxed);
 	pool->gen++;
-	pthread_cond_broadcast(&pool->wake);
 	pthread_mutex_unlock(&pool->lock);
+	/* After the unlock: a woken worker does not block on the lock. */
+	pthread_cond_broadcast(&pool->wake);
 
 	claim_jobs(pool, q->jobs, q->count);
-
-	pthread_mutex_lock(&pool->lock);
-	while (pool->active)
-		pthread_cond_wait(&pool->idle, &pool->lock);
-	pool->count = 0;
-	pthread_mutex_unlock(&pool->lock);
+	join(pool);
 }
 
 static void stop_workers(struct cryptpool *pool, unsigned started)

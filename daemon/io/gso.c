@@ -34,22 +34,49 @@ struct l4_layout {
 	uint8_t proto;
 };
 
+/* Sums the data as native 32-bit words (the tail zero-padded) into 64-bit
+ * accumulators and folds it: a one's-complement sum taken in the other byte
+ * order is the byte swap of the same sum (RFC 1071, 2.B), and native loads
+ * are several times faster than assembling big-endian words byte by byte.
+ * The result is 0 only for all-zero data, as the plain sum's. */
+static uint16_t csum_native(const uint8_t *data, size_t len)
+{
+	uint64_t s0 = 0, s1 = 0;
+	uint32_t w[2] = { 0, 0 };
+	size_t i = 0;
+
+	for (; i + 16 <= len; i += 16) {
+		uint32_t v[4];
+
+		memcpy(v, data + i, sizeof(v));
+		s0 += (uint64_t)v[0] + v[1];
+		s1 += (uint64_t)v[2] + v[3];
+	}
+	if (i < len) {
+		memcpy(w, data + i, len - i > 8 ? 8 : len - i);
+		s0 += (uint64_t)w[0] + w[1];
+		if (len - i > 8) {
+			w[0] = w[1] = 0;
+			memcpy(w, data + i + 8, len - i - 8);
+			s1 += (uint64_t)w[0] + w[1];
+		}
+	}
+	s0 = (s0 & 0xffffffffu) + (s0 >> 32) + (s1 & 0xffffffffu) + (s1 >> 32);
+	s0 = (s0 & 0xffffffffu) + (s0 >> 32);
+	s0 = (s0 & 0xffffffffu) + (s0 >> 32);
+	return gso_csum_fold((uint32_t)s0);
+}
+
 uint32_t gso_csum_add(uint32_t sum, const uint8_t *data, size_t len)
 {
-	uint64_t s = sum;
-	size_t i;
+	uint16_t c = csum_native(data, len);
+	uint64_t s;
 
-	/* 32-bit words: hi * 2^16 + lo is hi + lo modulo 2^16 - 1, so the fold
-	 * is that of 16-bit words, at twice the pace. */
-	for (i = 0; i + 8 <= len; i += 8)
-		s += (uint64_t)get_be32(data + i) + get_be32(data + i + 4);
-	for (; i + 1 < len; i += 2)
-		s += get_be16(data + i);
-	if (i < len)
-		s += (uint32_t)data[i] << 8;
-	s = (s & 0xffffffffu) + (s >> 32);
-	s = (s & 0xffffffffu) + (s >> 32);
-	return (uint32_t)s;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	c = (uint16_t)(c << 8 | c >> 8);
+#endif
+	s = (uint64_t)sum + c;
+	return (uint32_t)((s & 0xffffffffu) + (s >> 32));
 }
 
 uint16_t gso_csum_fold(uint32_t sum)

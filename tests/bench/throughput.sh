@@ -13,7 +13,8 @@
 #
 # Usage: tests/bench/throughput.sh [BUILD_DIR] [ROUNDS] [SECONDS]
 # Environment: IMPLS picks the implementations (default "meshgated mgoff wggo
-# nebula"; wggo, the base of the ratios, always runs); PINGS (default 100);
+# nebula"; mgalt too, with MESHGATED_ALT; wggo, the base of the ratios, always
+# runs); PINGS (default 100);
 # MESHGATE_OFFLOADS and MESHGATE_CRYPTO_THREADS reach the first meshgated.
 # Each round starts every implementation in turn (MTU 1280 on each tunnel) and
 # runs iperf3 TCP through it: one stream and four streams (-P 4), a -> b and
@@ -138,6 +139,18 @@ stop_mgoff() {
 	stop_meshgated
 }
 
+start_mgalt() {
+	MESHGATED=$MESHGATED_ALT start_meshgated
+}
+
+pids_mgalt() {
+	pids_meshgated
+}
+
+stop_mgalt() {
+	stop_meshgated
+}
+
 start_wggo() {
 	local ns peer_pub key addr peer_addr peer_ip
 	for ns in a b; do
@@ -246,9 +259,12 @@ read -ra impls <<<"${IMPLS:-meshgated mgoff wggo nebula}"
 for impl in "${impls[@]}"; do
 	declare -F "start_$impl" >/dev/null || fail "IMPLS: no implementation '$impl'"
 done
+if [[ " ${impls[*]} " == *" mgalt "* ]] && [ ! -x "${MESHGATED_ALT:-}" ]; then
+	fail "IMPLS has mgalt: MESHGATED_ALT must name a meshgated binary"
+fi
 tests=("1" "1 -R" "4" "4 -R")
 declare -A label=([meshgated]=meshgated [mgoff]="meshgated, offloads off" [wggo]=wireguard-go
-	[nebula]="Nebula $(nebula -version | sed -n 's/^Version: //p')")
+	[mgalt]="meshgated (MESHGATED_ALT)" [nebula]="Nebula $(nebula -version | sed -n 's/^Version: //p')")
 declare -A mbps=() cpugb=() mem=() shown=()
 : >"$dir/rtt-bare"
 ping_rtts 192.0.2.2 >"$dir/rtt-bare"
@@ -296,7 +312,7 @@ for ((r = 1; r <= rounds; r++)); do
 	for impl in "${impls[@]}"; do
 		"start_$impl"
 		wait_for 100 0.2 ns_exec a ping -c1 -W1 10.20.0.2 || fail "$impl tunnel did not come up"
-		if [[ $impl == meshgated || $impl == mgoff ]] && [ -z "${shown[$impl]:-}" ]; then
+		if [[ $impl == meshgated || $impl == mgoff || $impl == mgalt ]] && [ -z "${shown[$impl]:-}" ]; then
 			shown[$impl]=$(mg_cli a a status --json | python3 -c 'import json,sys
 print(json.dumps(json.load(sys.stdin)["daemon"]["offloads"]))')
 			echo "${label[$impl]}: daemon.offloads ${shown[$impl]}"
@@ -363,7 +379,7 @@ mb_row "anonymous RSS after load, MB" anon_load
 echo
 echo "Memory is the larger of both ends; the part of RSS that is not anonymous is"
 echo "pages of the binary and its shared libraries."
-for impl in meshgated mgoff; do
+for impl in meshgated mgoff mgalt; do
 	[ -z "${shown[$impl]:-}" ] || echo "${label[$impl]}: daemon.offloads ${shown[$impl]}"
 done
 if [ -n "${shown[meshgated]:-}" ] && [ -n "${shown[mgoff]:-}" ]; then

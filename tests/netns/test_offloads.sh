@@ -265,8 +265,15 @@ io_udp="udp_gso_msgs udp_gso_datagrams"
 [ "$gro" = false ] || io_udp+=" udp_gro_buffers udp_gro_datagrams"
 io_all="$io_tun udp_gso_msgs udp_gso_datagrams udp_gro_buffers udp_gro_datagrams"
 
-on=$(printf '{"crypto_threads": %d, "requested": true, "tun_tso": true, "tun_uso": %s, "tun_vnet_hdr": true, "udp_gro": %s, "udp_gso": true}' "$cpus" "$uso" "$gro")
-off='{"crypto_threads": 1, "requested": false, "tun_tso": false, "tun_uso": false, "tun_vnet_hdr": false, "udp_gro": false, "udp_gso": false}'
+# libsodium picks its ChaCha20 by the CPU's SIMD, once sodium_init() ran.
+simd=none
+if grep -qw avx2 /proc/cpuinfo; then
+	simd=avx2
+elif grep -qw ssse3 /proc/cpuinfo; then
+	simd=ssse3
+fi
+on=$(printf '{"crypto_simd": "%s", "crypto_threads": %d, "requested": true, "tun_tso": true, "tun_uso": %s, "tun_vnet_hdr": true, "udp_gro": %s, "udp_gso": true}' "$simd" "$cpus" "$uso" "$gro")
+off=$(printf '{"crypto_simd": "%s", "crypto_threads": 1, "requested": false, "tun_tso": false, "tun_uso": false, "tun_vnet_hdr": false, "udp_gro": false, "udp_gso": false}' "$simd")
 
 # ---- offloads on (the default) ----
 mg_restart a on

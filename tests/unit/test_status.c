@@ -522,8 +522,9 @@ static void test_io_counters(void)
 	node.dp.tun.stats.tun_uso_refused = 1;
 	node.dp.udp.stats.udp_rx = 8;
 	node.dp.udp.stats.tun_rx = 1; /* summed, whoever counts it */
-	node.dp.offloads =
-	    (struct dataplane_offloads){ .requested = true, .tun_vnet_hdr = true, .tun_tso = true };
+	node.dp.offloads = (struct dataplane_offloads){
+		.requested = true, .tun_vnet_hdr = true, .tun_tso = true, .crypto_simd = "avx2"
+	};
 	node_web_sync(&node);
 	doc = node_status_current(&node);
 	io = json_object_get(json_object_get(doc, "daemon"), "io");
@@ -543,6 +544,7 @@ static void test_io_counters(void)
 	CHECK(json_is_true(json_object_get(off, "tun_vnet_hdr")) &&
 	      json_is_true(json_object_get(off, "tun_tso")) &&
 	      json_is_false(json_object_get(off, "tun_uso")));
+	CHECK(strcmp(json_string_value(json_object_get(off, "crypto_simd")), "avx2") == 0);
 	json_decref(doc);
 	node_fini(&node);
 }
